@@ -1,0 +1,104 @@
+"""A small benchmark harness: medians, budgets, peers measured in the same run, history.
+
+Each ``benchmarks/bench_*.py`` defines ``run(bench: Bench) -> None`` and calls
+:meth:`Bench.measure` for every figure. ``python benchmarks/run.py`` collects them, prints a
+table, saves the run as JSON under ``benchmarks/results/`` and flags any figure more than 20%
+worse than the last saved run. Nothing here asserts: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    group: str
+    name: str
+    median_us: float
+    unit: str = "us/op"  # "us/op" (lower is better) or "ops/s" (higher is better)
+    value: float = 0.0  # the figure in `unit`
+    budget: float | None = None
+    peer: str | None = None  # name of the peer result in the same group, for the ratio
+    note: str = ""
+    rounds: list[float] = field(default_factory=list)
+
+    @property
+    def within_budget(self) -> bool | None:
+        if self.budget is None:
+            return None
+        if self.unit == "ops/s":
+            return self.value >= self.budget
+        return self.value <= self.budget
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Bench:
+    """Collects results. ``quick`` runs fewer rounds (for a smoke check)."""
+
+    def __init__(self, *, quick: bool = False, only: str | None = None) -> None:
+        self.quick = quick
+        self.only = only
+        self.results: list[Result] = []
+        self.group = ""
+
+    def measure(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        *,
+        number: int = 1000,
+        rounds: int = 7,
+        budget_us: float | None = None,
+        min_ops_per_s: float | None = None,
+        peer: str | None = None,
+        note: str = "",
+        setup: Callable[[], Any] | None = None,
+    ) -> Result:
+        """Time ``fn`` called ``number`` times per round; keep the median of ``rounds``.
+
+        ``budget_us`` is a per-call ceiling; ``min_ops_per_s`` a throughput floor (the result
+        is then reported in ops/s). ``peer`` names another result of the same group to print
+        the ratio against. ``setup`` runs (untimed) before each round.
+        """
+        if self.quick:
+            number = max(1, number // 10)
+            rounds = min(rounds, 3)
+        per_call: list[float] = []
+        fn()  # warm up (and surface errors before timing)
+        for _ in range(rounds):
+            if setup is not None:
+                setup()
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            per_call.append((time.perf_counter() - start) / number * 1e6)
+        return self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
+                           peer=peer, note=note)
+
+    def record(
+        self,
+        name: str,
+        per_call_us: list[float],
+        *,
+        budget_us: float | None = None,
+        min_ops_per_s: float | None = None,
+        peer: str | None = None,
+        note: str = "",
+    ) -> Result:
+        """Record a figure measured by the caller (microseconds per operation, per round)."""
+        median = statistics.median(per_call_us)
+        if min_ops_per_s is not None:
+            unit, value, budget = "ops/s", 1e6 / median if median else float("inf"), min_ops_per_s
+        else:
+            unit, value, budget = "us/op", median, budget_us
+        result = Result(self.group, name, median, unit, value, budget, peer, note,
+                        [round(x, 4) for x in per_call_us])
+        self.results.append(result)
+        return result

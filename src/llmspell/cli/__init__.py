@@ -1,0 +1,1 @@
+"""The ``llmspell`` command-line interface (click + rich)."""

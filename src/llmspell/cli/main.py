@@ -1,0 +1,156 @@
+"""The ``llmspell`` command: global options, exit codes, and the command groups.
+
+Exit codes: 0 success; 1 the script failed (an uncaught Lua error or a limit reached);
+2 wrong usage; 3 configuration error; 4 storage error; 5 a doctor check failed;
+70 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmspell import __version__
+from llmspell.errors import (
+    ConfigError,
+    LLMSpellError,
+    ScriptError,
+    StorageError,
+    ValidationError,
+)
+
+EXIT_SCRIPT = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_STORAGE = 4
+EXIT_CHECK = 5
+EXIT_INTERNAL = 70
+
+
+@dataclass
+class Options:
+    """What the global options asked for; commands build the Runtime from it."""
+
+    config_path: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    verbose: int = 0
+
+    def load_config(self) -> Any:
+        from llmspell.config import load_config
+
+        return load_config(self.config_path, overrides=self.overrides)
+
+    def runtime(self) -> Any:
+        from llmspell.runtime import Runtime
+
+        return Runtime(self.load_config())
+
+
+def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
+    """``--set table.key=value`` pairs; the value is read as TOML (bare words are strings)."""
+    import tomllib
+
+    found: dict[str, Any] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected TABLE.KEY=VALUE, got {item!r}", param_hint="--set")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        found[key.strip()] = value
+    return found
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="llmspell")
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
+              help="Config file (default: $LLMSPELL_CONFIG, else ./llmspell.toml).")
+@click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE",
+              help="Override one config key, e.g. --set engines.lua.sandbox=full.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, sets: tuple[str, ...], verbose: int) -> None:
+    """llmspell: run Lua scripts that drive LLM agents, tools and workflows, and keep what
+    matters (state, sessions, artifacts) in a store that survives restarts."""
+    ctx.obj = Options(config_path, parse_set(sets), verbose)
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@contextmanager
+def handle_errors(verbose: int = 0) -> Iterator[None]:
+    """Turn llmspell errors into a one-line message on stderr and a meaningful exit code."""
+    try:
+        yield
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except ScriptError as exc:
+        fail(str(exc), EXIT_SCRIPT, detail=getattr(exc, "traceback", "") if verbose else "")
+    except StorageError as exc:
+        fail(f"storage error: {exc}", EXIT_STORAGE)
+    except ValidationError as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    except LLMSpellError as exc:
+        fail(f"{type(exc).__name__}: {exc}", EXIT_SCRIPT)
+
+
+def fail(message: str, code: int, *, detail: str = "") -> None:
+    click.echo(f"llmspell: {message}", err=True)
+    if detail:
+        click.echo(detail, err=True)
+    sys.exit(code)
+
+
+def echo_json(value: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
+    sys.stdout.flush()
+
+
+def register(command: Callable[..., Any]) -> None:
+    cli.add_command(command)  # type: ignore[arg-type]
+
+
+def _load_commands() -> None:
+    from llmspell.cli import scripts, setup
+
+    for module in (scripts, setup):
+        for command in module.COMMANDS:
+            register(command)
+
+
+_load_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m llmspell``."""
+    try:
+        cli.main(args=argv, prog_name="llmspell", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # an internal bug: say so, with the type, and exit 70
+        click.echo(f"llmspell: internal error: {type(exc).__name__}: {exc}", err=True)
+        if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
+            import traceback
+
+            traceback.print_exc()
+        sys.exit(EXIT_INTERNAL)
+
+
+def relative(path: Path) -> str:
+    """``path`` relative to the cwd when it is below it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,78 @@
+"""``llmspell run``, ``exec`` and ``repl``: run Lua with the runtime's globals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmspell.cli.main import EXIT_USAGE, Options, echo_json, fail, handle_errors
+
+
+def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
+    from llmspell.lua.engine import LuaEngine
+
+    return LuaEngine(runtime, args=list(args), script_name=name)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True, help="Print the script's return value as JSON.")
+@click.pass_obj
+def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> None:
+    """Run a Lua SCRIPT; ARGS (after the script, or after --) reach it as ARGS."""
+    path = Path(script)
+    if not path.is_file():
+        fail(f"no such script: {script}", EXIT_USAGE)
+    if args and args[0] == "--":
+        args = args[1:]
+    with handle_errors(opts.verbose):
+        with opts.runtime() as rt:
+            engine = _engine(rt, args, path.name)
+            try:
+                result = engine.run_file(path)
+            finally:
+                engine.close()
+    if as_json:
+        echo_json(result)
+
+
+@click.command(name="exec")
+@click.argument("code")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True, help="Print the chunk's return value as JSON.")
+@click.pass_obj
+def exec_(opts: Options, code: str, args: tuple[str, ...], as_json: bool) -> None:
+    """Run the Lua CODE given on the command line."""
+    with handle_errors(opts.verbose):
+        with opts.runtime() as rt:
+            engine = _engine(rt, args, "<exec>")
+            try:
+                result = engine.run_string(code, "<exec>")
+            finally:
+                engine.close()
+    if as_json:
+        echo_json(result)
+
+
+@click.command()
+@click.option("--history", type=click.Path(dir_okay=False),
+              help="History file (default: <data_dir>/repl_history).")
+@click.pass_obj
+def repl(opts: Options, history: str | None) -> None:
+    """An interactive Lua prompt with the runtime's globals, history and multi-line input."""
+    from llmspell.cli.repl import run_repl
+
+    with handle_errors(opts.verbose):
+        with opts.runtime() as rt:
+            engine = _engine(rt, (), "stdin")
+            try:
+                path = Path(history) if history else rt.config.runtime.data_dir / "repl_history"
+                run_repl(engine, path)
+            finally:
+                engine.close()
+
+
+COMMANDS = [run, exec_, repl]

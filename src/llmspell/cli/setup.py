@@ -1,0 +1,218 @@
+"""``llmspell init``, ``info`` and ``doctor``: set up a project and see what it runs with."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmspell import __version__
+from llmspell.cli.main import (
+    EXIT_CHECK,
+    EXIT_USAGE,
+    Options,
+    echo_json,
+    fail,
+    handle_errors,
+    relative,
+)
+from llmspell.config import CONFIG_FILE
+
+EXTRAS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "postgres": "psycopg"}
+
+TEMPLATE = """\
+# llmspell configuration. Every key is optional; the values shown are the defaults.
+# Override any key with an environment variable LLMSPELL_<TABLE>_<KEY>
+# (e.g. LLMSPELL_ENGINES_LUA_SANDBOX=full) or with `llmspell --set table.key=value`.
+
+[storage]
+# Where everything is kept, as a URL: memory://, sqlite:///path.db, lmdb:///dir,
+# rocksdb:///dir (one process at a time), postgresql://user@host/db.
+# Empty: chosen from [state] backend and path below.
+# url = "sqlite:///.llmspell/llmspell.db"
+durability = "normal"          # "full" syncs every commit to disk (slower, power-loss safe)
+
+[state]
+enabled = true
+backend = "sqlite"             # memory | sqlite | lmdb | rocksdb | postgres ("sled" -> sqlite)
+# path = "./data/state"        # default: .llmspell/llmspell.db
+redact_on_write = false        # true: redact secrets (api keys, tokens) before storing
+max_value_bytes = 10485760     # largest value one key may hold
+
+[session]
+enabled = true
+max_active_sessions = 1000
+artifact_compression = true    # compress artifacts above compression_threshold bytes
+compression_threshold = 10240
+
+[runtime]
+data_dir = ".llmspell"         # embedded data lives here (relative to this file)
+allowed_paths = ["."]          # the only roots scripts may read or write files under
+log_level = "warning"
+script_timeout_seconds = 0     # wall-time limit per script, 0 = none
+
+[engines.lua]
+sandbox = "safe"               # "safe": no os.execute/io.popen/debug...; "full": everything
+max_instructions = 1000000000  # VM instructions per script; 0 = no limit
+max_memory_bytes = 536870912   # Lua heap; 0 = no limit
+"""
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing llmspell.toml.")
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(force: bool, directory: str) -> None:
+    """Write a commented llmspell.toml into DIRECTORY (default: here)."""
+    target = Path(directory) / CONFIG_FILE
+    if target.exists() and not force:
+        fail(f"{relative(target)} exists; use --force to overwrite it", EXIT_USAGE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(TEMPLATE, encoding="utf-8")
+    click.echo(f"wrote {relative(target)}")
+
+
+def gather_info(opts: Options) -> dict[str, Any]:
+    """Versions, the config file used, the store and the optional extras."""
+    import lupa
+
+    config = opts.load_config()
+    return {
+        "llmspell": __version__,
+        "python": platform.python_version(),
+        "lua": f"Lua 5.4 (lupa {lupa.__version__})",
+        "config_file": str(config.source) if config.source else None,
+        "notices": list(config.notices),
+        "storage": {"url": config.storage.url, "backend": config.storage.url.split(":", 1)[0],
+                    "durability": config.storage.durability},
+        "data_dir": str(config.runtime.data_dir),
+        "lua_engine": {"sandbox": config.lua.sandbox,
+                       "max_instructions": config.lua.max_instructions,
+                       "max_memory_bytes": config.lua.max_memory_bytes,
+                       "timeout_seconds": config.lua.timeout_seconds},
+        "allowed_paths": [str(p) for p in config.runtime.allowed_paths],
+        "extras": {extra: _version_of(module) for extra, module in EXTRAS.items()},
+    }
+
+
+def _version_of(module: str) -> str | None:
+    if importlib.util.find_spec(module) is None:
+        return None
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        return "installed"
+
+
+def print_info(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("llmspell", info["llmspell"])
+    table.add_row("python", info["python"])
+    table.add_row("lua", info["lua"])
+    table.add_row("config file", info["config_file"] or "none (built-in defaults)")
+    table.add_row("storage", f"{info['storage']['url']} (durability "
+                  f"{info['storage']['durability']})")
+    table.add_row("data dir", info["data_dir"])
+    lua = info["lua_engine"]
+    table.add_row("lua sandbox", f"{lua['sandbox']}, max_instructions "
+                  f"{lua['max_instructions'] or 'none'}, memory {lua['max_memory_bytes'] or 'none'}"
+                  f", timeout {lua['timeout_seconds'] or 'none'}")
+    table.add_row("allowed paths", ", ".join(info["allowed_paths"]))
+    table.add_row("extras", ", ".join(f"{name} {ver or 'not installed'}"
+                                      for name, ver in info["extras"].items()))
+    for notice in info["notices"]:
+        table.add_row("notice", notice)
+    Console().print(table)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def info(opts: Options, as_json: bool) -> None:
+    """Show versions, the config file in use, the store and which extras are installed."""
+    with handle_errors(opts.verbose):
+        data = gather_info(opts)
+    if as_json:
+        echo_json(data)
+    else:
+        print_info(data)
+
+
+def run_checks(opts: Options) -> list[dict[str, Any]]:
+    """Each check as ``{name, ok, detail}``; stops early only when the config is unusable."""
+    from llmspell.errors import LLMSpellError
+    from llmspell.storage import backend_status
+
+    checks: list[dict[str, Any]] = []
+    try:
+        config = opts.load_config()
+        checks.append({"name": "config", "ok": True,
+                       "detail": str(config.source) if config.source else "built-in defaults"})
+    except LLMSpellError as exc:
+        return [{"name": "config", "ok": False, "detail": str(exc)}]
+    try:
+        from llmspell.runtime import Runtime
+
+        started = time.perf_counter()
+        with Runtime(config) as rt:
+            key = "__doctor__/probe"
+            rt.store.put(key, b"ok")
+            ok = rt.store.get(key) == b"ok" and rt.store.delete(key)
+            elapsed = (time.perf_counter() - started) * 1000
+        checks.append({"name": "store", "ok": bool(ok),
+                       "detail": f"{config.storage.url}: open, write, read, delete in "
+                                 f"{elapsed:.1f} ms"})
+    except LLMSpellError as exc:
+        checks.append({"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"})
+    for name, status in backend_status().items():
+        checks.append({"name": f"backend {name}", "ok": status == "available",
+                       "detail": status, "optional": name not in ("memory", "sqlite")})
+    try:
+        from llmspell.lua.engine import LuaEngine
+
+        with Runtime.memory() as rt:
+            engine = LuaEngine(rt, script_name="<doctor>")
+            try:
+                value = engine.run_string("return JSON.stringify({ok = true})", "<doctor>")
+            finally:
+                engine.close()
+        checks.append({"name": "lua", "ok": value == '{"ok":true}', "detail": "Lua 5.4 runs"})
+    except LLMSpellError as exc:
+        checks.append({"name": "lua", "ok": False, "detail": str(exc)})
+    return checks
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def doctor(opts: Options, as_json: bool) -> None:
+    """Check the config, the store (a real write/read/delete), the backends and Lua.
+
+    Exits 5 when a required check fails; optional backends only warn.
+    """
+    checks = run_checks(opts)
+    failed = [c for c in checks if not c["ok"] and not c.get("optional")]
+    if as_json:
+        echo_json({"ok": not failed, "checks": checks})
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for check in checks:
+            mark = ("[green]ok[/]" if check["ok"] else
+                    "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
+            console.print(f"{mark:>14} {check['name']:<18} {check['detail']}", highlight=False)
+    if failed:
+        raise SystemExit(EXIT_CHECK)
+
+
+COMMANDS = [init, info, doctor]

@@ -1,0 +1,375 @@
+"""Configuration: find ``llmspell.toml``, apply ``LLMSPELL_*`` overrides, validate, type.
+
+Precedence, lowest first: built-in defaults, the file, ``LLMSPELL_*`` environment variables,
+explicit overrides (the CLI's ``--set table.key=value``). The file is ``--config PATH``, else
+``$LLMSPELL_CONFIG``, else ``./llmspell.toml`` if present; with none, every default applies and
+data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
+:class:`ConfigError` naming the file, the table and the key. The keys are in
+:mod:`llmspell.config_schema`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmspell.config_schema import (
+    ENV_NOT_OVERRIDES,
+    ENV_PREFIXES_NOT_OVERRIDES,
+    FREE_FORM,
+    SCHEMA,
+    Field,
+    env_names,
+)
+from llmspell.errors import ConfigError
+
+CONFIG_FILE = "llmspell.toml"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str
+    durability: str
+
+
+@dataclass(frozen=True)
+class LuaConfig:
+    sandbox: str
+    max_instructions: int
+    max_memory_bytes: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    data_dir: Path
+    allowed_paths: tuple[Path, ...]
+    log_level: str
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    enabled: bool
+    max_value_bytes: int
+    redact_on_write: bool
+    redact_patterns: tuple[str, ...]
+    backup_dir: Path
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    enabled: bool
+    blob_dir: Path
+    max_active_sessions: int
+    artifact_compression: bool
+    compression_threshold: int
+    max_artifacts_per_session: int
+    idle_timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration. Build with :func:`load_config` or :meth:`defaults`."""
+
+    source: Path | None
+    storage: StorageConfig
+    lua: LuaConfig
+    runtime: RuntimeConfig
+    state: StateConfig
+    session: SessionConfig
+    values: Mapping[str, Mapping[str, Any]]  # table -> key -> canonical value
+    extra: Mapping[str, Any] = field(default_factory=dict)  # free-form tables
+    notices: tuple[str, ...] = ()
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at ``"table.key"`` (e.g. ``"engines.lua.sandbox"``), or ``default``.
+
+        A path naming a table returns that table as a dict.
+        """
+        if not isinstance(path, str) or not path:
+            from llmspell.errors import ValidationError
+
+            raise ValidationError("path", "must be a non-empty dotted string", got=path)
+        tree = self.as_dict()
+        node: Any = tree
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def as_dict(self) -> dict[str, Any]:
+        """The effective configuration as nested plain values (what ``Config.get`` sees)."""
+        tree: dict[str, Any] = {}
+        for table, keys in self.values.items():
+            node = tree
+            if table:
+                for part in table.split("."):
+                    node = node.setdefault(part, {})
+            node.update(keys)
+        tree.setdefault("storage", {})["url"] = self.storage.url
+        for name, value in self.extra.items():
+            tree[name] = value
+        return tree
+
+    @classmethod
+    def defaults(cls, *, base_dir: Path | None = None, **overrides: Any) -> Config:
+        """The configuration with no file, optionally with ``{"table.key": value}`` overrides.
+
+        Keyword names use ``__`` for dots: ``Config.defaults(storage__url="memory://")``.
+        """
+        flat = {name.replace("__", "."): value for name, value in overrides.items()}
+        return build_config({}, source=None, base_dir=base_dir or Path.cwd(), overrides=flat)
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
+                     env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The config file to use: ``explicit``, else ``$LLMSPELL_CONFIG``, else ``./llmspell.toml``.
+
+    Raises ConfigError when an explicitly named file does not exist.
+    """
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    for named, origin in ((explicit, "--config"), (env.get("LLMSPELL_CONFIG"), "LLMSPELL_CONFIG")):
+        if named:
+            path = (cwd / Path(named)).resolve()
+            if not path.is_file():
+                raise ConfigError(f"config file {path} does not exist", source=origin)
+            return path
+    default = cwd / CONFIG_FILE
+    return default.resolve() if default.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
+                cwd: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Find, read and validate the configuration. See the module docstring for precedence."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    source = find_config_file(path, env=env, cwd=cwd)
+    raw: dict[str, Any] = {}
+    if source is not None:
+        try:
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", source=str(source)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read: {exc}", source=str(source)) from None
+    flat = env_overrides(env)
+    flat.update(overrides or {})
+    base_dir = source.parent if source else cwd
+    return build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+
+
+def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """``{"table.key": text}`` from ``LLMSPELL_*`` variables; an unknown one is an error."""
+    names = env_names()
+    found: dict[str, Any] = {}
+    for name, text in env.items():
+        if not name.startswith("LLMSPELL_") or name in ENV_NOT_OVERRIDES:
+            continue
+        if name.startswith(ENV_PREFIXES_NOT_OVERRIDES):
+            continue
+        if name not in names:
+            hint = _did_you_mean(name, names)
+            raise ConfigError(f"unknown configuration variable{hint}", source="environment",
+                              key=name)
+        table, key = names[name]
+        found[f"{table}.{key}" if table else key] = EnvText(text, name)
+    return found
+
+
+@dataclass(frozen=True)
+class EnvText:
+    """A value from the environment: text to be parsed by the type of its key."""
+
+    text: str
+    variable: str
+
+
+def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
+                 overrides: Mapping[str, Any]) -> Config:
+    """Validate ``raw`` (a parsed TOML document) plus overrides and build the typed Config."""
+    where = str(source) if source else "defaults"
+    values: dict[str, dict[str, Any]] = {
+        table: {key: f.default for key, f in fields.items() if not f.alias_of and not f.unused}
+        for table, fields in SCHEMA.items()
+    }
+    given: dict[str, tuple[Any, str]] = {}  # canonical "table.key" -> (value, where it came from)
+    extra: dict[str, Any] = {}
+
+    def assign(table: str, key: str, f: Field, value: Any, origin: str) -> None:
+        if f.unused:
+            return
+        target = f.alias_of or (f"{table}.{key}" if table else key)
+        if f.convert is not None:
+            value = f.convert(value)
+        spelled = f"[{table}] {key}" if table else key
+        previous = given.get(target)
+        if previous is not None and previous[0] != value:
+            raise ConfigError(f"sets {target} to {value!r}, but {previous[1]} sets it to "
+                              f"{previous[0]!r}; keep one", source=where, table=table, key=key)
+        given[target] = (value, spelled if origin.startswith("[") else origin)
+        t, _, k = target.rpartition(".")
+        values[t][k] = value
+
+    _walk(raw, "", where, assign, extra)
+    for dotted, value in overrides.items():
+        table, _, key = dotted.rpartition(".")
+        fields = SCHEMA.get(table)
+        if fields is None or key not in fields:
+            raise ConfigError("unknown configuration key", source="overrides", key=dotted)
+        origin = value.variable if isinstance(value, EnvText) else "overrides"
+        if isinstance(value, EnvText):
+            value = parse_text(value.text, fields[key], origin, table, key)
+        else:
+            check_type(value, fields[key], origin, table, key)
+        given.pop(fields[key].alias_of or dotted, None)  # overrides win without a conflict
+        assign(table, key, fields[key], value, origin)
+    return _typed(values, source, base_dir, extra)
+
+
+def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
+          extra: dict[str, Any]) -> None:
+    fields = SCHEMA.get(table, {})
+    for key, value in node.items():
+        child = f"{table}.{key}" if table else key
+        if not table and key in FREE_FORM:
+            if not isinstance(value, dict):
+                raise ConfigError("must be a table", source=where, key=key)
+            extra[key] = value
+        elif isinstance(value, dict) and key not in fields:
+            if child not in SCHEMA and not _has_subtables(child):
+                hint = _did_you_mean(child, [t for t in SCHEMA if t] + list(FREE_FORM))
+                raise ConfigError(f"unknown table [{child}]{hint}", source=where, table=child)
+            _walk(value, child, where, assign, extra)
+        elif key not in fields:
+            hint = _did_you_mean(key, [k for k in fields])
+            raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
+        else:
+            check_type(value, fields[key], where, table, key)
+            assign(table, key, fields[key], value, f"[{table}]")
+
+
+def _has_subtables(prefix: str) -> bool:
+    return any(t.startswith(prefix + ".") for t in SCHEMA)
+
+
+_KIND_NAMES = {"bool": "a boolean", "int": "an integer", "number": "a number", "str": "a string",
+               "list[str]": "an array of strings", "any": "any value"}
+
+
+def check_type(value: Any, f: Field, where: str, table: str, key: str) -> None:
+    """Raise ConfigError unless ``value`` fits the field's kind, choices and minimum."""
+    ok = {
+        "bool": lambda v: isinstance(v, bool),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "list[str]": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+        "any": lambda v: True,
+    }[f.kind](value)
+    if not ok:
+        raise ConfigError(f"must be {_KIND_NAMES[f.kind]}, got {type(value).__name__} "
+                          f"{value!r}", source=where, table=table, key=key)
+    if f.choices and value not in f.choices:
+        raise ConfigError(f"must be one of {', '.join(map(repr, f.choices))}, got {value!r}",
+                          source=where, table=table, key=key)
+    if f.minimum is not None and value < f.minimum:
+        raise ConfigError(f"must be at least {f.minimum:g}, got {value!r}", source=where,
+                          table=table, key=key)
+
+
+def parse_text(text: str, f: Field, where: str, table: str, key: str) -> Any:
+    """Parse an environment variable's text by the field's kind, then check it."""
+    value: Any = text
+    try:
+        if f.kind == "bool":
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            value = lowered in ("true", "1", "yes", "on")
+        elif f.kind == "int":
+            value = int(text)
+        elif f.kind == "number":
+            value = float(text)
+        elif f.kind == "list[str]":
+            value = [part.strip() for part in text.split(os.pathsep if "paths" in key else ",")
+                     if part.strip()]
+    except ValueError:
+        raise ConfigError(f"must be {_KIND_NAMES[f.kind]}, got {text!r}", source=where,
+                          table=table, key=key) from None
+    check_type(value, f, where, table, key)
+    return value
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Path,
+           extra: dict[str, Any]) -> Config:
+    notices: list[str] = []
+
+    def path(text: str) -> Path:
+        return (base_dir / Path(text).expanduser()).resolve()
+
+    run = values["runtime"]
+    data_dir = path(run["data_dir"])
+    state, session, lua, storage = (values["state"], values["session"], values["engines.lua"],
+                                    values["storage"])
+    backend = state["backend"]
+    if backend == "sled":
+        notices.append("backend 'sled' is a Rust-only engine; using the embedded default "
+                       "'sqlite' instead")
+        backend = "sqlite"
+    url = storage["url"] or store_url(backend, state["path"], data_dir, path)
+    timeout = lua["timeout_seconds"] or run["script_timeout_seconds"]
+    return Config(
+        source=source,
+        storage=StorageConfig(url=url, durability=storage["durability"]),
+        lua=LuaConfig(sandbox=lua["sandbox"], max_instructions=lua["max_instructions"],
+                      max_memory_bytes=lua["max_memory_bytes"], timeout_seconds=float(timeout)),
+        runtime=RuntimeConfig(data_dir=data_dir,
+                              allowed_paths=tuple(path(p) for p in run["allowed_paths"]),
+                              log_level=run["log_level"]),
+        state=StateConfig(enabled=state["enabled"], max_value_bytes=state["max_value_bytes"],
+                          redact_on_write=state["redact_on_write"],
+                          redact_patterns=tuple(state["redact_patterns"]),
+                          backup_dir=path(state["backup_dir"]) if state["backup_dir"]
+                          else data_dir / "backups"),
+        session=SessionConfig(enabled=session["enabled"],
+                              blob_dir=path(session["storage_path"]) if session["storage_path"]
+                              else data_dir / "blobs",
+                              max_active_sessions=session["max_active_sessions"],
+                              artifact_compression=session["artifact_compression"],
+                              compression_threshold=session["compression_threshold"],
+                              max_artifacts_per_session=session["max_artifacts_per_session"],
+                              idle_timeout_seconds=float(session["idle_timeout_seconds"])),
+        values=values,
+        extra=extra,
+        notices=tuple(notices),
+    )
+
+
+def store_url(backend: str, path_text: str, data_dir: Path, path: Any) -> str:
+    """The storage URL for a backend name and a path (the seeds' ``[state]`` form)."""
+    if backend == "memory":
+        return "memory://"
+    if backend == "postgres":
+        if not path_text.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("backend 'postgres' needs [storage] url = 'postgresql://...' "
+                              "(or [state] path set to one)", table="state", key="path")
+        return path_text
+    if backend == "sqlite":
+        target = path(path_text) if path_text else data_dir / "llmspell.db"
+        if target.suffix not in (".db", ".sqlite", ".sqlite3"):
+            target = target / "llmspell.db"
+        return f"sqlite://{target}"
+    target = path(path_text) if path_text else data_dir / backend
+    return f"{backend}://{target}"

@@ -1,0 +1,246 @@
+"""Every error llmspell raises, under one root.
+
+Each message says what was expected and what was got, and names the argument, the path inside
+the value and the rule that was broken. In Lua the same message becomes a Lua error whose text
+starts with the class name, so ``pcall`` can catch it and scripts can match on it.
+
+    LLMSpellError
+    ├── ValidationError (also ValueError)   bad argument: names argument, path and rule
+    │   ├── InvalidScope
+    │   ├── InvalidKey
+    │   └── InvalidValue
+    │       ├── CyclicValue
+    │       └── ValueTooLarge
+    ├── ConfigError                          a bad llmspell.toml or LLMSPELL_* variable
+    ├── StorageError                         the store could not do what was asked
+    │   ├── BackendUnavailable               missing extra, unreachable server, bad URL
+    │   └── StoreLocked                      another process holds an exclusive store
+    ├── StateError
+    ├── MigrationError
+    ├── BackupError
+    │   ├── BackupCorrupt
+    │   └── BackupNotFound
+    ├── SessionError
+    │   ├── SessionNotFound
+    │   ├── InvalidTransition
+    │   └── SessionExpired
+    ├── ResourceLimitExceeded
+    │   └── RateLimitExceeded
+    ├── HookCancelled                        a hook refused the operation (carries the reason)
+    ├── ArtifactError
+    │   ├── ArtifactNotFound
+    │   ├── ArtifactTooLarge
+    │   └── IntegrityError
+    ├── ProviderError
+    │   ├── ProviderAuthError
+    │   ├── ProviderRateLimited
+    │   └── ProviderUnavailable
+    ├── ToolError
+    ├── WorkflowError
+    ├── ScriptError                          a Lua error: script name and line when known
+    │   └── ScriptLimitExceeded              instruction, time or memory limit reached
+    └── SecurityViolation                    sandbox or path confinement refused an access
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LLMSpellError(Exception):
+    """The root of every llmspell error."""
+
+
+class ValidationError(LLMSpellError, ValueError):
+    """An argument broke a rule.
+
+    The message reads ``argument 'key' at $.a[2]: must be a string (got int 3)``; the parts are
+    kept as attributes so callers can inspect them.
+    """
+
+    def __init__(self, argument: str, rule: str, *, path: str = "", got: Any = ...) -> None:
+        self.argument = argument
+        self.rule = rule
+        self.path = path
+        self.got = got
+        where = f"argument '{argument}'" + (f" at {path}" if path else "")
+        text = f"{where}: {rule}"
+        if got is not ...:
+            text += f" (got {describe(got)})"
+        super().__init__(text)
+
+
+class InvalidScope(ValidationError):
+    """A state scope string is not one of the known forms."""
+
+
+class InvalidKey(ValidationError):
+    """A key is empty, too long, not UTF-8 or uses a reserved form."""
+
+
+class InvalidValue(ValidationError):
+    """A value cannot be stored (wrong type, cycle, too large)."""
+
+
+class CyclicValue(InvalidValue):
+    """A value refers to itself; the path names where the cycle closes."""
+
+
+class ValueTooLarge(InvalidValue):
+    """A value's encoded size is over the configured limit."""
+
+
+class ConfigError(LLMSpellError):
+    """A configuration file or environment override is wrong.
+
+    ``source`` is the file (or ``env``), ``table`` the TOML table and ``key`` the key.
+    """
+
+    def __init__(self, message: str, *, source: str = "", table: str = "", key: str = "") -> None:
+        self.source = source
+        self.table = table
+        self.key = key
+        where = ", ".join(
+            part
+            for part in (
+                source,
+                f"table [{table}]" if table else "",
+                f"key '{key}'" if key else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StorageError(LLMSpellError):
+    """The store failed to do what was asked."""
+
+
+class BackendUnavailable(StorageError):
+    """A backend cannot be used: unknown URL scheme, missing extra or unreachable server."""
+
+
+class StoreLocked(StorageError):
+    """The store is held exclusively by another process or handle."""
+
+
+class StateError(LLMSpellError):
+    """A state operation failed."""
+
+
+class MigrationError(LLMSpellError):
+    """A schema migration failed; nothing was changed."""
+
+
+class BackupError(LLMSpellError):
+    """A backup or restore failed."""
+
+
+class BackupCorrupt(BackupError):
+    """A backup file failed verification (checksum, truncation, tampering)."""
+
+
+class BackupNotFound(BackupError):
+    """No backup has the given id."""
+
+
+class SessionError(LLMSpellError):
+    """A session operation failed."""
+
+
+class SessionNotFound(SessionError):
+    """No session has the given id."""
+
+
+class InvalidTransition(SessionError):
+    """A lifecycle operation is not allowed from the session's current status."""
+
+
+class SessionExpired(SessionError):
+    """A session ran past its max_duration."""
+
+
+class ResourceLimitExceeded(LLMSpellError):
+    """A configured limit (operations, tokens, cost, bytes, sessions) was reached."""
+
+
+class RateLimitExceeded(ResourceLimitExceeded):
+    """A rate limit refused the operation."""
+
+
+class HookCancelled(LLMSpellError):
+    """A hook cancelled the operation; ``reason`` says why."""
+
+    def __init__(self, point: str, reason: str) -> None:
+        self.point = point
+        self.reason = reason
+        super().__init__(f"hook at '{point}' cancelled the operation: {reason}")
+
+
+class ArtifactError(LLMSpellError):
+    """An artifact operation failed."""
+
+
+class ArtifactNotFound(ArtifactError):
+    """No artifact has the given id, name or version."""
+
+
+class ArtifactTooLarge(ArtifactError):
+    """An artifact is over a size limit."""
+
+
+class IntegrityError(ArtifactError):
+    """Stored content does not match its hash."""
+
+
+class ProviderError(LLMSpellError):
+    """An LLM provider call failed."""
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused the credentials."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider kept answering 429 after the retries."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or kept failing."""
+
+
+class ToolError(LLMSpellError):
+    """A tool failed."""
+
+
+class WorkflowError(LLMSpellError):
+    """A workflow step failed under a stop-on-error strategy."""
+
+
+class ScriptError(LLMSpellError):
+    """A script raised an error that it did not catch.
+
+    ``script`` and ``line`` locate it when Lua reported them.
+    """
+
+    def __init__(self, message: str, *, script: str = "", line: int | None = None) -> None:
+        self.script = script
+        self.line = line
+        self.lua_message = message
+        super().__init__(message)
+
+
+class ScriptLimitExceeded(ScriptError):
+    """A script reached its instruction, wall-time or memory limit."""
+
+
+class SecurityViolation(LLMSpellError):
+    """The sandbox or a path confinement refused an access."""
+
+
+def describe(value: Any) -> str:
+    """A short description of ``value`` for error messages: its type and a clipped repr."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"

@@ -1,0 +1,244 @@
+"""The storage contract: an ordered, byte-valued key-value store with atomic batches.
+
+Everything llmspell keeps goes through a :class:`Store`. Keys are ``str`` compared by their
+UTF-8 bytes (which is code-point order); values are ``bytes``. A backend implements the
+abstract methods; the checks on arguments live here so every backend refuses bad input with
+the same message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from llmspell.errors import InvalidKey, InvalidValue, ValidationError
+
+#: The longest key, in UTF-8 bytes, that every backend accepts (LMDB's limit is 511).
+MAX_KEY_BYTES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Write ``value`` under ``key`` as part of a batch."""
+
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove ``key`` (if present) as part of a batch."""
+
+    key: str
+
+
+Op = Put | Delete
+
+
+class Store(abc.ABC):
+    """An ordered key-value store. Thread-safe; ``close()`` is idempotent.
+
+    ``batch(ops, expect=...)`` is the one read-modify-write primitive: the ops are applied
+    atomically, and only if every key in ``expect`` currently holds the given bytes (``None``
+    meaning absent). That is what compare-and-set, counters and journals are built on, across
+    threads and, for multi-process backends, across processes.
+    """
+
+    #: The URL the store was opened with.
+    url: str = ""
+    #: Whether several processes may open the same store at once.
+    multi_process: bool = False
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        """The value under ``key``, or ``None``."""
+        check_key(key)
+        return self._get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The values of those ``keys`` that exist, in one round trip where the backend can."""
+        wanted = list(keys)
+        for i, key in enumerate(wanted):
+            check_key(key, argument=f"keys[{i}]")
+        return self._get_many(wanted) if wanted else {}
+
+    def put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        check_key(key)
+        check_value(value)
+        self._put(key, value)
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True when it existed."""
+        check_key(key)
+        return self._delete(key)
+
+    def scan(
+        self,
+        prefix: str = "",
+        *,
+        start_after: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[str, bytes]]:
+        """Pairs whose key starts with ``prefix``, in key order (descending if ``reverse``).
+
+        ``start_after`` resumes after that key (before it, when ``reverse``); ``limit`` caps
+        the number of pairs. The pairs come from a consistent view only as far as the backend
+        offers one; callers that need a snapshot should page with ``start_after``.
+        """
+        check_prefix(prefix)
+        if start_after is not None:
+            check_key(start_after, argument="start_after")
+        if limit is not None:
+            check_limit(limit)
+            if limit == 0:
+                return iter(())
+        return self._scan(prefix, start_after, limit, reverse)
+
+    def keys(self, prefix: str = "", *, start_after: str | None = None,
+             limit: int | None = None, reverse: bool = False) -> Iterator[str]:
+        """The keys of :meth:`scan`, without the values."""
+        return (k for k, _ in self.scan(prefix, start_after=start_after, limit=limit,
+                                        reverse=reverse))
+
+    def count(self, prefix: str = "") -> int:
+        """How many keys start with ``prefix``."""
+        check_prefix(prefix)
+        return self._count(prefix)
+
+    def batch(self, ops: Iterable[Op], *, expect: Mapping[str, bytes | None] | None = None) -> bool:
+        """Apply ``ops`` atomically, in order; all or none.
+
+        With ``expect``, the batch is applied only when each named key currently holds exactly
+        that value (``None``: absent); returns False, changing nothing, when one does not.
+        Returns True when applied.
+        """
+        checked = check_ops(ops)
+        conditions = dict(expect or {})
+        for key, value in conditions.items():
+            check_key(key, argument="expect")
+            if value is not None:
+                check_value(value, argument=f"expect[{key!r}]")
+        if not checked and not conditions:
+            return True
+        return self._batch(checked, conditions)
+
+    def close(self) -> None:
+        """Release files, connections and locks. Calling it again does nothing."""
+        self._close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+    # -- what a backend implements ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def _get(self, key: str) -> bytes | None: ...
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        found = {}
+        for key in keys:
+            value = self._get(key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    @abc.abstractmethod
+    def _put(self, key: str, value: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _delete(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
+              reverse: bool) -> Iterator[tuple[str, bytes]]: ...
+
+    def _count(self, prefix: str) -> int:
+        return sum(1 for _ in self._scan(prefix, None, None, False))
+
+    @abc.abstractmethod
+    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+
+# -- argument checks shared by every backend ----------------------------------------------------
+
+
+def check_key(key: object, *, argument: str = "key") -> None:
+    """Refuse a key that is not a non-empty, valid UTF-8 ``str`` of at most MAX_KEY_BYTES."""
+    if not isinstance(key, str):
+        raise InvalidKey(argument, "must be a str", got=key)
+    if not key:
+        raise InvalidKey(argument, "must not be empty", got=key)
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidKey(argument, f"must be valid UTF-8 (position {exc.start} is a lone "
+                         "surrogate)", got=key) from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidKey(argument, f"must be at most {MAX_KEY_BYTES} bytes in UTF-8, "
+                         f"is {size} bytes", got=key)
+
+
+def check_prefix(prefix: object) -> None:
+    """Like :func:`check_key`, but the empty prefix (everything) is allowed."""
+    if prefix == "":
+        return
+    check_key(prefix, argument="prefix")
+
+
+def check_value(value: object, *, argument: str = "value") -> None:
+    """Refuse a value that is not ``bytes``."""
+    if not isinstance(value, bytes):
+        raise InvalidValue(argument, "must be bytes", got=value)
+
+
+def check_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValidationError("limit", "must be a non-negative int or None", got=limit)
+
+
+def check_ops(ops: Iterable[Op]) -> list[Op]:
+    """The ops as a list, each checked; a wrong op is named by its index."""
+    if isinstance(ops, str | bytes):
+        raise ValidationError("ops", "must be an iterable of Put/Delete", got=ops)
+    checked: list[Op] = []
+    for i, op in enumerate(ops):
+        if isinstance(op, Put):
+            check_key(op.key, argument=f"ops[{i}].key")
+            check_value(op.value, argument=f"ops[{i}].value")
+        elif isinstance(op, Delete):
+            check_key(op.key, argument=f"ops[{i}].key")
+        else:
+            raise ValidationError(f"ops[{i}]", "must be a Put or a Delete", got=op)
+        checked.append(op)
+    return checked
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``.
+
+    ``None`` when there is none (the prefix is all U+10FFFF). Code-point order equals UTF-8
+    byte order, so this bound works for backends that compare either way. Surrogates are
+    skipped because they cannot be encoded.
+    """
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
