@@ -1,0 +1,129 @@
+"""Values to bytes and back: JSON-compatible values plus ``bytes``, checked on the way in.
+
+A storable value is None, bool, int (64-bit), finite float, str, bytes, a list/tuple of values,
+or a dict with str keys. :func:`encode` checks the whole value once (type, cycles, NaN, key
+types, size), turning each ``bytes`` into base64 text and recording where it was, so the
+result stays plain JSON (readable with ``sqlite3`` and JSON1) and decodes back exactly.
+Errors name the argument and the path inside the value (``$.items[3].name``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import orjson
+
+from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
+
+Path = tuple[str | int, ...]
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_SCALARS = (str, bool, type(None))
+
+
+def format_path(path: Path) -> str:
+    """``("items", 3, "name")`` -> ``$.items[3].name``."""
+    text = "$"
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[str | int]]]:
+    """A JSON-ready copy of ``value`` and the paths at which ``bytes`` were base64-encoded.
+
+    Raises InvalidValue (or CyclicValue) naming ``argument`` and the path.
+    """
+    if isinstance(value, _SCALARS):
+        return value, []
+    binary: list[list[str | int]] = []
+    active: set[int] = set()
+
+    def walk(node: Any, path: Path) -> Any:
+        if isinstance(node, _SCALARS):
+            return node
+        if isinstance(node, int):
+            if not _INT_MIN <= node <= _INT_MAX:
+                raise InvalidValue(argument, "integers must fit in 64 bits",
+                                   path=format_path(path), got=node)
+            return node
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise InvalidValue(argument, "floats must be finite (JSON has no NaN or "
+                                   "Infinity)", path=format_path(path), got=node)
+            return node
+        if isinstance(node, bytes | bytearray | memoryview):
+            binary.append(list(path))
+            return base64.b64encode(bytes(node)).decode("ascii")
+        if isinstance(node, dict | list | tuple):
+            marker = id(node)
+            if marker in active:
+                raise CyclicValue(argument, "must not contain itself (a cycle closes here)",
+                                  path=format_path(path))
+            active.add(marker)
+            try:
+                if isinstance(node, dict):
+                    out = {}
+                    for key, item in node.items():
+                        if not isinstance(key, str):
+                            raise InvalidValue(argument, "dict keys must be str",
+                                               path=format_path(path), got=key)
+                        out[key] = walk(item, (*path, key))
+                    return out
+                return [walk(item, (*path, i)) for i, item in enumerate(node)]
+            finally:
+                active.discard(marker)
+        raise InvalidValue(argument, "must be None, bool, int, float, str, bytes, list or dict "
+                           "with str keys", path=format_path(path), got=node)
+
+    return walk(value, ()), binary
+
+
+def from_jsonable(value: Any, binary: list[list[str | int]]) -> Any:
+    """Undo :func:`to_jsonable`: decode the base64 text found at each path in ``binary``."""
+    if not binary:
+        return value
+    for path in binary:
+        if not path:
+            return base64.b64decode(value)
+        parent = value
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = base64.b64decode(parent[path[-1]])
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes of an already-checked JSON-ready value."""
+    return orjson.dumps(value)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON bytes."""
+    return orjson.loads(data)
+
+
+def encode(value: Any, *, argument: str = "value", max_bytes: int | None = None) -> bytes:
+    """Check ``value`` and encode it as self-describing JSON bytes (see :func:`decode`).
+
+    The bytes are ``{"v": value}`` plus ``"b": [paths]`` when the value held ``bytes``.
+    Raises InvalidValue/CyclicValue, or ValueTooLarge when over ``max_bytes``.
+    """
+    jsonable, binary = to_jsonable(value, argument=argument)
+    data = orjson.dumps({"v": jsonable, "b": binary} if binary else {"v": jsonable})
+    check_size(data, max_bytes, argument=argument)
+    return data
+
+
+def decode(data: bytes) -> Any:
+    """The value :func:`encode` encoded."""
+    record = orjson.loads(data)
+    return from_jsonable(record["v"], record.get("b") or [])
+
+
+def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ValueTooLarge(argument, f"must encode to at most {max_bytes:,} bytes, encodes "
+                            f"to {len(data):,}")
