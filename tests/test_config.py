@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str, name: str = "llmspell.toml") -> Path:
 def test_no_file_gives_embedded_sqlite_under_dot_llmspell(tmp_path: Path) -> None:
     config = load_config(cwd=tmp_path, env={})
     assert config.source is None
-    assert config.storage.url == f"sqlite://{tmp_path.resolve()}/.llmspell/llmspell.db"
+    assert config.storage.url == f"sqlite:///{tmp_path.resolve()}/.llmspell/llmspell.db"
     assert config.runtime.data_dir == tmp_path.resolve() / ".llmspell"
     assert config.lua.sandbox == "safe"
     assert config.runtime.allowed_paths == (tmp_path.resolve(),)
@@ -62,7 +62,7 @@ max_active_sessions = 100
 artifact_compression = true
 """)
     config = load_config(cwd=tmp_path, env={})
-    assert config.storage.url == f"sqlite://{tmp_path.resolve()}/data/state/llmspell.db"
+    assert config.storage.url == f"sqlite:///{tmp_path.resolve()}/data/state/llmspell.db"
     assert config.session.blob_dir == tmp_path.resolve() / "sessions"
     assert config.session.max_active_sessions == 100
     assert config.session.artifact_compression is True
@@ -247,3 +247,13 @@ def test_get_reads_dotted_paths() -> None:
     assert config.get("engines.lua.sandbox.deeper") is None
     with pytest.raises(ValidationError, match="argument 'path'"):
         config.get("")
+
+
+def test_relative_store_url_is_anchored_at_the_config_file(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    path = write(project, '[storage]\nurl = "sqlite:///data/x.db"\n')
+    config = load_config(path, cwd=tmp_path, env={})
+    assert config.storage.url == f"sqlite:///{project.resolve()}/data/x.db"
+    absolute = write(project, f'[storage]\nurl = "lmdb:///{tmp_path}/l"\n')
+    assert load_config(absolute, cwd=tmp_path, env={}).storage.url == f"lmdb:///{tmp_path}/l"

@@ -328,7 +328,8 @@ def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Pat
         notices.append("backend 'sled' is a Rust-only engine; using the embedded default "
                        "'sqlite' instead")
         backend = "sqlite"
-    url = storage["url"] or store_url(backend, state["path"], data_dir, path)
+    url = (anchor_url(storage["url"], base_dir) if storage["url"]
+           else store_url(backend, state["path"], data_dir, path))
     timeout = lua["timeout_seconds"] or run["script_timeout_seconds"]
     return Config(
         source=source,
@@ -370,6 +371,17 @@ def store_url(backend: str, path_text: str, data_dir: Path, path: Any) -> str:
         target = path(path_text) if path_text else data_dir / "llmspell.db"
         if target.suffix not in (".db", ".sqlite", ".sqlite3"):
             target = target / "llmspell.db"
-        return f"sqlite://{target}"
+        return f"sqlite:///{target}"
     target = path(path_text) if path_text else data_dir / backend
-    return f"{backend}://{target}"
+    return f"{backend}:///{target}"
+
+
+def anchor_url(url: str, base_dir: Path) -> str:
+    """A file-backend URL with a relative path (``sqlite:///rel.db``) made absolute against
+    ``base_dir`` (the config file's directory), so a project's store does not depend on the
+    directory a command is started from. Other URLs are returned as given."""
+    scheme, sep, rest = url.partition(":///")
+    if sep and scheme in ("sqlite", "lmdb", "rocksdb") and rest and not rest.startswith("/"):
+        path, q, query = rest.partition("?")
+        return f"{scheme}:///{(base_dir / Path(path).expanduser()).resolve()}{q}{query}"
+    return url

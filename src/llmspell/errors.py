@@ -27,8 +27,10 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     ├── ResourceLimitExceeded
     │   └── RateLimitExceeded
     ├── HookCancelled                        a hook refused the operation (carries the reason)
+    ├── HookError                            a hook registered as required raised
     ├── ArtifactError
     │   ├── ArtifactNotFound
+    │   │   └── BlobNotFound                 no blob has that content hash
     │   ├── ArtifactTooLarge
     │   └── IntegrityError
     ├── ProviderError
@@ -169,12 +171,26 @@ class RateLimitExceeded(ResourceLimitExceeded):
 
 
 class HookCancelled(LLMSpellError):
-    """A hook cancelled the operation; ``reason`` says why."""
+    """A hook cancelled the operation; ``reason`` says why, ``hook`` names the hook if known."""
 
-    def __init__(self, point: str, reason: str) -> None:
+    def __init__(self, point: str, reason: str, *, hook: str | None = None) -> None:
         self.point = point
         self.reason = reason
-        super().__init__(f"hook at '{point}' cancelled the operation: {reason}")
+        self.hook = hook
+        who = f"hook '{hook}'" if hook else "hook"
+        super().__init__(f"{who} at '{point}' cancelled the operation: {reason}")
+
+
+class HookError(LLMSpellError):
+    """A hook registered as ``required`` failed, so the operation fails with it.
+
+    ``point`` and ``hook`` name where; the hook's own exception is the ``__cause__``.
+    """
+
+    def __init__(self, point: str, hook: str, message: str) -> None:
+        self.point = point
+        self.hook = hook
+        super().__init__(f"required hook '{hook}' at '{point}' failed: {message}")
 
 
 class ArtifactError(LLMSpellError):
@@ -183,6 +199,17 @@ class ArtifactError(LLMSpellError):
 
 class ArtifactNotFound(ArtifactError):
     """No artifact has the given id, name or version."""
+
+
+class BlobNotFound(ArtifactNotFound):
+    """No blob has the given content hash: never stored, or removed by gc.
+
+    ``blob_hash`` is the hash that was asked for.
+    """
+
+    def __init__(self, blob_hash: str, detail: str = "") -> None:
+        self.blob_hash = blob_hash
+        super().__init__(f"no blob with hash {blob_hash}" + (f" ({detail})" if detail else ""))
 
 
 class ArtifactTooLarge(ArtifactError):

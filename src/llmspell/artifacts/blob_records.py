@@ -1,0 +1,138 @@
+"""How blobs are laid out in the store: two keys per blob, and the hash they are named by.
+
+``blob/m/<hash>``, the meta record (always present while the blob exists), is small JSON,
+readable with the ``sqlite3`` shell::
+
+    {"size": 1048576, "stored": 31502, "codec": "zstd", "loc": "file",
+     "file": "<hash>.<gen>", "refs": 3, "t": 1718000000123}
+
+``refs`` is the reference count and ``t`` the time (ms since the epoch) of the last change of
+the record; every reference change and every gc delete is a compare-and-set on the exact bytes
+of this record. ``blob/d/<hash>`` (inline blobs only) is a 10-byte header (format version,
+codec code, content size, little-endian ``<BBQ``) followed by the payload. The two keys are
+created and deleted together in one batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+from blake3 import blake3
+
+from llmspell.errors import IntegrityError, ValidationError, describe
+from llmspell.storage.base import Op
+
+META_PREFIX = "blob/m/"
+DATA_PREFIX = "blob/d/"
+INLINE = "inline"
+FILE = "file"
+INLINE_HEADER = struct.Struct("<BBQ")
+FORMAT_VERSION = 1
+#: One-shot hashing of content at least this large uses all cores (measured: 4 MB hashes
+#: 1.7x faster with blake3.AUTO on 2 vCPU; under 1 MB threads cost more than they save).
+THREADED_HASH_MIN = 1 << 20
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def content_hash(data: bytes | bytearray | memoryview) -> str:
+    """The BLAKE3 hex digest that names ``data``."""
+    threads = blake3.AUTO if len(data) >= THREADED_HASH_MIN else 1
+    return str(blake3(data, max_threads=threads).hexdigest())
+
+
+def check_hash(value: object, *, argument: str = "blob_hash") -> str:
+    """``value`` if it is a blob hash (64 lowercase hex digits); ValidationError otherwise."""
+    if not isinstance(value, str) or not _HASH.match(value):
+        raise ValidationError(argument, "must be a BLAKE3 hex digest (64 lowercase hex "
+                              "digits)", got=value)
+    return value
+
+
+def meta_key(blob_hash: str) -> str:
+    return META_PREFIX + blob_hash
+
+
+def data_key(blob_hash: str) -> str:
+    return DATA_PREFIX + blob_hash
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """What is stored for one content: ``compression`` is zstd, lz4 or none; ``location``
+    inline (in the store) or file (under blob_dir)."""
+
+    hash: str
+    size: int
+    stored_size: int
+    compression: str
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefOps:
+    """Store ops that create or re-reference blobs, to merge into a caller's batch.
+
+    ``ops`` write the meta records (and, for a staged blob not stored yet, its inline data);
+    ``expect`` holds the bytes each meta record had when read (``None``: absent), so the
+    batch applies only if nobody changed them meanwhile. ``refcounts`` and ``blobs`` are
+    each blob's count and :class:`BlobRef` once the batch is applied.
+    """
+
+    ops: tuple[Op, ...]
+    expect: Mapping[str, bytes | None]
+    refcounts: Mapping[str, int]
+    blobs: Mapping[str, BlobRef]
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """A decoded meta record."""
+
+    size: int
+    stored: int
+    codec: str
+    loc: str
+    file: str | None
+    refs: int
+    t: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"size": self.size, "stored": self.stored, "codec": self.codec,
+                             "loc": self.loc, "file": self.file, "refs": self.refs,
+                             "t": self.t})
+
+    def ref(self, blob_hash: str) -> BlobRef:
+        return BlobRef(blob_hash, self.size, self.stored, self.codec, self.loc)
+
+    def changed(self, *, refs: int | None = None) -> Meta:
+        """A copy with ``t`` set to now (and ``refs`` when given)."""
+        return dataclasses.replace(self, refs=self.refs if refs is None else refs, t=now_ms())
+
+    @classmethod
+    def decode(cls, blob_hash: str, raw: bytes) -> Meta:
+        """The record ``raw`` of ``blob_hash``; IntegrityError when it is malformed."""
+        try:
+            fields = orjson.loads(raw)
+            meta = cls(**fields)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} is "
+                                 f"malformed: {exc} (got {describe(raw)})") from None
+        ints = (meta.size, meta.stored, meta.refs, meta.t)
+        if (any(type(v) is not int or v < 0 for v in ints)
+                or meta.loc not in (INLINE, FILE)
+                or (meta.loc == FILE) != isinstance(meta.file, str)
+                or not isinstance(meta.codec, str)):
+            raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} has "
+                                 f"invalid fields (got {describe(raw)})")
+        return meta

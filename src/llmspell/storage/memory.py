@@ -1,0 +1,140 @@
+"""The in-memory backend: a dict for lookups plus sorted keys for ordered scans.
+
+``memory://`` gives a private store that vanishes on close. ``memory://NAME`` gives a store
+whose contents are shared by every handle opened with that name in this process and kept until
+the process ends (or :func:`forget`), so a test can close a runtime and open it again to check
+what survived.
+Nothing is ever written to disk. Thread-safe: one lock per set of contents.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from llmspell.errors import ValidationError
+from llmspell.storage._sortedkeys import SortedKeys
+from llmspell.storage._support import KeyRange, check_durability, paged_scan, raise_closed, take
+from llmspell.storage.base import Op, Put, Store, prefix_end
+
+
+class _Contents:
+    """The keys and values behind one or more handles."""
+
+    __slots__ = ("data", "keys", "lock")
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+        self.keys = SortedKeys()
+        self.lock = threading.Lock()
+
+    def put(self, key: str, value: bytes) -> None:
+        if type(value) is not bytes:
+            value = bytes(value)  # a bytes subclass comes back as plain bytes, as elsewhere
+        if key not in self.data:
+            self.keys.add(key)
+        self.data[key] = value
+
+    def delete(self, key: str) -> bool:
+        if self.data.pop(key, None) is None:
+            return False
+        self.keys.remove(key)
+        return True
+
+
+_NAMED: dict[str, _Contents] = {}
+_NAMED_LOCK = threading.Lock()
+
+
+def forget(name: str) -> bool:
+    """Drop the contents kept under ``memory://NAME``; True if there were any.
+
+    Handles already open keep the old contents; the next open of the name starts empty.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValidationError("name", "must be a non-empty str", got=name)
+    with _NAMED_LOCK:
+        return _NAMED.pop(name, None) is not None
+
+
+class MemoryStore(Store):
+    """A store held in this process's memory. ``name`` shares contents between handles."""
+
+    def __init__(self, name: str = "", *, durability: str = "normal") -> None:
+        if not isinstance(name, str):
+            raise ValidationError("name", "must be a str", got=name)
+        check_durability(durability)  # accepted for a uniform API; memory keeps nothing anyway
+        if name:
+            with _NAMED_LOCK:
+                contents = _NAMED.setdefault(name, _Contents())
+        else:
+            contents = _Contents()
+        self.url = f"memory://{name}"
+        self.name = name
+        self._contents = contents
+        self._closed = False
+
+    def _open_contents(self) -> _Contents:
+        if self._closed:
+            raise_closed()
+        return self._contents
+
+    def _get(self, key: str) -> bytes | None:
+        if self._closed:
+            raise_closed()
+        return self._contents.data.get(key)  # one dict lookup: atomic under the GIL
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        c = self._open_contents()
+        with c.lock:
+            return {k: c.data[k] for k in keys if k in c.data}
+
+    def _put(self, key: str, value: bytes) -> None:
+        c = self._open_contents()
+        with c.lock:
+            c.put(key, value)
+
+    def _delete(self, key: str) -> bool:
+        c = self._open_contents()
+        with c.lock:
+            return c.delete(key)
+
+    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
+              reverse: bool) -> Iterator[tuple[str, bytes]]:
+        self._open_contents()
+        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
+
+    def _fetch(self, rng: KeyRange, want: int,
+               reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:
+        c = self._open_contents()
+        with c.lock:
+            # One key beyond the page is looked up, to know whether the range holds more.
+            keys = c.keys.between(rng, want + 1, reverse)
+            page = keys[:want]
+            pairs, _ = take(((k, c.data[k]) for k in page), want)
+        return pairs, len(pairs) < len(page) or len(keys) > want
+
+    def _count(self, prefix: str) -> int:
+        c = self._open_contents()
+        with c.lock:
+            if not prefix:
+                return len(c.keys)
+            return c.keys.count(KeyRange(prefix, True, prefix_end(prefix)))
+
+    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
+        c = self._open_contents()
+        with c.lock:
+            for key, wanted in expect.items():
+                if c.data.get(key) != wanted:
+                    return False
+            for op in ops:
+                if isinstance(op, Put):
+                    c.put(op.key, op.value)
+                else:
+                    c.delete(op.key)
+        return True
+
+    def _close(self) -> None:
+        self._closed = True
+        if not self.name:
+            self._contents = _Contents()  # let the private contents go
