@@ -1,0 +1,417 @@
+"""The event bus: publish typed events, subscribe with glob patterns, poll or get called back.
+
+Publishing looks up the subscribers of the event's type in a cache (computed once per type
+from the compiled patterns, and updated in place when someone subscribes or unsubscribes),
+builds the :class:`Event` and hands it to each: a callback is called right there, in the
+publishing thread; a queued subscription gets it in its bounded queue. A callback that raises is
+counted and logged and never breaks the publish. Everything is synchronous and thread-safe.
+
+With a hook registry attached (``bus.hooks = registry``), ``event:before_emit`` fires before
+delivery (``modified`` replaces the data, ``skip`` suppresses the event, ``cancel`` makes
+``publish`` raise) and ``event:after_emit`` after it; events published by those hooks
+themselves do not fire them again.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from llmspell.errors import ResourceLimitExceeded, ValidationError
+from llmspell.events.event import Event, validate_type
+from llmspell.events.patterns import compile_pattern
+from llmspell.events.subscription import (
+    LOG_EVERY,
+    OVERFLOW_POLICIES,
+    Callback,
+    Subscription,
+)
+
+logger = logging.getLogger("llmspell.events")
+
+BEFORE_EMIT = "event:before_emit"
+AFTER_EMIT = "event:after_emit"
+_SUPPRESSED: Any = object()
+#: Seconds a replaced route keeps counting the publishes that picked it up before the change.
+RETIRE_AFTER = 60.0
+
+
+class HookPoints(Protocol):
+    """What the bus needs of a hook registry (``llmspell.hooks.HookRegistry`` fits)."""
+
+    def has(self, point: str) -> bool: ...
+
+    def fire(
+        self,
+        point: str,
+        data: Any = None,
+        *,
+        component: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+
+class _Route:
+    """The subscribers of one event type, what to call for each (``delivers``, parallel to
+    ``subs``), and how many events of that type were published through this route."""
+
+    __slots__ = ("count", "delivers", "subs")
+
+    def __init__(self, subs: tuple[Subscription, ...]) -> None:
+        self.subs = subs
+        self.delivers = tuple(sub.deliver for sub in subs)
+        self.count = 0
+
+
+class EventBus:
+    """Typed events with glob subscriptions, bounded queues and statistics.
+
+    Args:
+        max_queue: default bound of a queued subscription.
+        overflow: default overflow policy: ``drop_oldest``, ``drop_newest`` or ``block``.
+        block_timeout: seconds a publisher waits for room under the ``block`` policy.
+        max_subscriptions: how many subscriptions may exist at once.
+        hooks: a hook registry to fire ``event:before_emit`` / ``event:after_emit``, or None;
+            also settable later as ``bus.hooks`` (the registry usually needs ``bus.publish``
+            first).
+        max_cached_types: how many event types' subscriber lists to cache.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_queue: int = 10_000,
+        overflow: str = "drop_oldest",
+        block_timeout: float = 1.0,
+        max_subscriptions: int = 1000,
+        hooks: HookPoints | None = None,
+        max_cached_types: int = 4096,
+    ) -> None:
+        self.max_queue = _max_queue(max_queue)
+        self.overflow = _overflow(overflow)
+        self.block_timeout = block_timeout
+        self.max_subscriptions = max_subscriptions
+        self.max_cached_types = max_cached_types
+        #: The hook registry that fires ``event:*`` points; may be set after construction.
+        self.hooks = hooks
+        self._in_hooks = threading.local()
+        self._lock = threading.Lock()
+        self._subs: dict[str, Subscription] = {}
+        self._routes: dict[str, _Route] = {}
+        self._seq = itertools.count(1)
+        self._sub_seq = itertools.count(1)
+        self._id = uuid.uuid4().hex[:12]
+        self._waiting = 0  # receivers blocked in receive(), on any subscription
+        self._waiting_lock = threading.Lock()
+        # Replaced routes, kept (with the time they were replaced) until no publisher can still
+        # be delivering through them, then folded into the counts below.
+        self._retired: deque[tuple[float, _Route]] = deque()
+        # Counts of routes and subscriptions that no longer exist.
+        self._published_before = 0
+        self._gone = {"delivered": 0, "dropped": 0, "errors": 0}
+        self._suppressed = 0
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(
+        self,
+        type: str,
+        data: Any = None,
+        *,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        source: str | None = None,
+    ) -> Event | None:
+        """Publish an event and deliver it to every matching subscription.
+
+        Returns the event, or None if an ``event:before_emit`` hook skipped it.
+
+        Raises:
+            ValidationError: ``type`` is not dot-separated non-empty segments.
+            HookCancelled: an ``event:before_emit`` / ``event:after_emit`` hook cancelled.
+        """
+        hooks = self.hooks
+        if hooks is not None:
+            data = self._before_emit(hooks, type, data, correlation_id, session_id, source)
+            if data is _SUPPRESSED:
+                return None
+        route = self._routes.get(type)
+        if route is None:
+            route = self._route(type)
+        event = Event(
+            type, data, time.time(), next(self._seq), correlation_id, session_id, source,
+            self._id,
+        )
+        for deliver in route.delivers:
+            try:
+                deliver(event)
+            except Exception as exc:
+                self._callback_failed(route, deliver, event, exc)
+        route.count += 1  # after delivery, so stats never count an event not yet delivered
+        if self._waiting:
+            for sub in route.subs:
+                if sub._receivers:
+                    sub._wake()
+        if hooks is not None:
+            self._after_emit(hooks, event)
+        return event
+
+    emit = publish
+
+    def _before_emit(
+        self, hooks: HookPoints, type: str, data: Any, correlation_id: str | None,
+        session_id: str | None, source: str | None,
+    ) -> Any:
+        """Fire ``event:before_emit``: the data to publish, or ``_SUPPRESSED`` on skip."""
+        if getattr(self._in_hooks, "active", False) or not hooks.has(BEFORE_EMIT):
+            return data
+        validate_type(type)
+        outcome = self._fire(hooks, BEFORE_EMIT, data, type, correlation_id, session_id, source)
+        if outcome.action == "skip":
+            with self._lock:
+                self._suppressed += 1
+            return _SUPPRESSED
+        return outcome.data
+
+    def _after_emit(self, hooks: HookPoints, event: Event) -> None:
+        if getattr(self._in_hooks, "active", False) or not hooks.has(AFTER_EMIT):
+            return
+        self._fire(hooks, AFTER_EMIT, event.as_dict(), event.type, event.correlation_id,
+                   event.session_id, event.source)
+
+    def _fire(
+        self, hooks: HookPoints, point: str, data: Any, type: str, correlation_id: str | None,
+        session_id: str | None, source: str | None,
+    ) -> Any:
+        """Fire an event hook point; events its hooks publish do not fire event hooks."""
+        self._in_hooks.active = True
+        try:
+            return hooks.fire(
+                point, data, component=source, correlation_id=correlation_id,
+                session_id=session_id, metadata={"type": type},
+            )
+        finally:
+            self._in_hooks.active = False
+
+    def _receiver_waiting(self, delta: int) -> None:
+        """A receiver starts (+1) or stops (-1) waiting; publishers wake only when some wait."""
+        with self._waiting_lock:
+            self._waiting += delta
+
+    # -- subscribing ----------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        pattern: str,
+        callback: Callback | None = None,
+        *,
+        max_queue: int | None = None,
+        overflow: str | None = None,
+    ) -> Subscription:
+        """Subscribe to the event types matching ``pattern``.
+
+        Args:
+            pattern: a segment glob: ``*`` one segment, ``**`` any number (zero included),
+                otherwise literal (``*.error``, ``session.*``, ``agent.*.done``, ``**``).
+            callback: called with each :class:`Event` in the publishing thread; None makes a
+                queued subscription read with :meth:`Subscription.receive`.
+            max_queue: queue bound (queued only; default the bus's).
+            overflow: ``drop_oldest``, ``drop_newest`` or ``block`` (queued only; default the
+                bus's). See :mod:`llmspell.events.subscription`.
+
+        Raises:
+            ValidationError: a bad pattern, a non-callable callback, queue options given with
+                a callback, or a bad queue option.
+            ResourceLimitExceeded: ``max_subscriptions`` subscriptions exist already.
+        """
+        matches = compile_pattern(pattern)
+        if callback is not None:
+            if not callable(callback):
+                raise ValidationError("callback", "must be callable or None", got=callback)
+            if max_queue is not None or overflow is not None:
+                raise ValidationError(
+                    "max_queue", "queue options apply to queued subscriptions only; this one "
+                    "has a callback", got=max_queue if max_queue is not None else overflow,
+                )
+        bound = self.max_queue if max_queue is None else _max_queue(max_queue)
+        policy = self.overflow if overflow is None else _overflow(overflow)
+        with self._lock:
+            if len(self._subs) >= self.max_subscriptions:
+                raise ResourceLimitExceeded(
+                    f"cannot subscribe to '{pattern}': the bus has {len(self._subs)} "
+                    "subscriptions, its max_subscriptions limit"
+                )
+            if callback is not None and any(s.deliver is callback for s in self._subs.values()):
+                # The same function subscribed twice: give this subscription its own object
+                # to call, so a failure is counted against the right one.
+                callback = functools.partial(callback)
+            sub = Subscription(
+                self, f"sub-{next(self._sub_seq)}", pattern, matches, callback, bound, policy
+            )
+            self._subs[sub.id] = sub
+            for event_type, route in list(self._routes.items()):
+                if matches(event_type):
+                    self._replace(event_type, route, (*route.subs, sub))
+        return sub
+
+    def unsubscribe(self, subscription: Subscription | str) -> bool:
+        """Remove a subscription (by object or id); False if it is already gone.
+
+        Waiting receivers wake up; events still queued can be read from the
+        :class:`Subscription` object, and then ``receive`` returns None at once.
+        """
+        sub_id = subscription if isinstance(subscription, str) else subscription.id
+        with self._lock:
+            sub = self._subs.pop(sub_id, None)
+            if sub is None:
+                return False
+            for event_type, route in list(self._routes.items()):
+                if sub in route.subs:
+                    self._replace(event_type, route, tuple(s for s in route.subs if s is not sub))
+            stats = self._stats_locked(sub)
+            for key in self._gone:
+                self._gone[key] += stats[key]
+        sub._close()
+        return True
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        """The live subscription with this id.
+
+        Raises:
+            ValidationError: no live subscription has this id.
+        """
+        sub = self._subs.get(subscription_id)
+        if sub is None:
+            raise ValidationError(
+                "subscription_id", "no subscription has this id (it may have been "
+                "unsubscribed)", got=subscription_id,
+            )
+        return sub
+
+    def receive(self, subscription_id: str, timeout: float | None = None) -> Event | None:
+        """``subscription(subscription_id).receive(timeout)``: for scripts that hold an id.
+
+        Raises:
+            ValidationError: unknown id, a callback subscription, or a negative timeout.
+        """
+        return self.subscription(subscription_id).receive(timeout)
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        """The stats of every live subscription, oldest first."""
+        with self._lock:
+            return [self._stats_locked(sub) for sub in self._subs.values()]
+
+    # -- statistics -----------------------------------------------------------------------
+
+    def subscription_stats(self, sub: Subscription) -> dict[str, Any]:
+        """``{id, pattern, kind, max_queue, overflow, active, delivered, dropped, pending,
+        errors}`` for ``sub``."""
+        with self._lock:
+            return self._stats_locked(sub)
+
+    def stats(self) -> dict[str, int]:
+        """Bus totals: ``published``, ``delivered``, ``dropped``, ``errors``, ``pending``,
+        ``suppressed`` (skipped by an ``event:before_emit`` hook), ``subscriptions``."""
+        with self._lock:
+            totals = dict(self._gone, pending=0)
+            for sub in self._subs.values():
+                stats = self._stats_locked(sub)
+                for key in totals:
+                    totals[key] += stats[key]
+            published = self._published_before + sum(r.count for r in self._counted_routes())
+            return {"published": published, **totals, "suppressed": self._suppressed,
+                    "subscriptions": len(self._subs)}
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _route(self, event_type: str) -> _Route:
+        """First event of a type since the cache last changed: validate it, cache its route."""
+        validate_type(event_type)
+        with self._lock:
+            route = self._routes.get(event_type)
+            if route is None:
+                if len(self._routes) >= self.max_cached_types:
+                    for old_type, old in list(self._routes.items()):
+                        self._replace(old_type, old, None)
+                route = _Route(tuple(s for s in self._subs.values() if s.matches(event_type)))
+                self._routes[event_type] = route
+            return route
+
+    def _replace(
+        self, event_type: str, old: _Route, subs: tuple[Subscription, ...] | None
+    ) -> None:
+        """Swap a route for one with ``subs``, or drop it (lock held).
+
+        A publisher may have picked up ``old`` just before and still be delivering through it
+        (its subscribers did subscribe before that event was published), counting the event
+        when done; so ``old`` keeps counting for :data:`RETIRE_AFTER` seconds before its count
+        is folded into its subscribers' and the bus's totals.
+        """
+        now = time.monotonic()
+        self._retired.append((now, old))
+        while self._retired and self._retired[0][0] <= now - RETIRE_AFTER:
+            _, done = self._retired.popleft()
+            for sub in done.subs:
+                sub._matched += done.count
+            self._published_before += done.count
+        if subs is None:
+            del self._routes[event_type]
+        else:
+            self._routes[event_type] = _Route(subs)
+
+    def _counted_routes(self) -> Iterator[_Route]:
+        """Every route whose count is not yet folded (lock held)."""
+        yield from self._routes.values()
+        for _, route in self._retired:
+            yield route
+
+    def _stats_locked(self, sub: Subscription) -> dict[str, Any]:
+        matched = sub._matched + sum(r.count for r in self._counted_routes() if sub in r.subs)
+        dropped = sub.dropped_since(matched)
+        if dropped:
+            sub.note_drops(dropped)
+        queued = sub.callback is None
+        return {
+            "id": sub.id, "pattern": sub.pattern, "kind": "queue" if queued else "callback",
+            "active": sub.active,
+            "max_queue": sub.max_queue if queued else None,
+            "overflow": sub.overflow if queued else None,
+            "delivered": sub.received if queued else matched - sub.errors,
+            "dropped": dropped, "pending": sub.pending, "errors": sub.errors,
+        }
+
+    def _callback_failed(
+        self, route: _Route, deliver: Callback, event: Event, exc: Exception
+    ) -> None:
+        # Every live subscription's ``deliver`` is a distinct object (see subscribe).
+        sub = next(s for s in route.subs if s.deliver is deliver)
+        sub.errors += 1
+        now = time.monotonic()
+        if sub.errors == 1 or now - sub._logged_at >= LOG_EVERY:
+            sub._logged_at = now
+            logger.warning(
+                "subscriber %s (%s) raised on event %s '%s' (%d error(s) so far): %s",
+                sub.id, sub.pattern, event.id, event.type, sub.errors, exc,
+                exc_info=sub.errors == 1,
+            )
+
+
+def _max_queue(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValidationError("max_queue", "must be an integer >= 1", got=value)
+
+
+def _overflow(value: object) -> str:
+    if value in OVERFLOW_POLICIES:
+        return str(value)
+    raise ValidationError("overflow", "must be one of " + ", ".join(OVERFLOW_POLICIES), got=value)
