@@ -257,3 +257,19 @@ def test_relative_store_url_is_anchored_at_the_config_file(tmp_path: Path) -> No
     assert config.storage.url == f"sqlite:///{project.resolve()}/data/x.db"
     absolute = write(project, f'[storage]\nurl = "lmdb:///{tmp_path}/l"\n')
     assert load_config(absolute, cwd=tmp_path, env={}).storage.url == f"lmdb:///{tmp_path}/l"
+
+
+def test_hook_and_event_settings_reach_the_runtime(tmp_path: Path) -> None:
+    from llmspell import Runtime
+
+    write(tmp_path, '[runtime.hooks]\nbuiltin = ["metrics"]\nfailure_threshold = 2\n'
+                    '[runtime.events]\noverflow = "drop_newest"\nevent_buffer_size = 7\n'
+                    '[storage]\nurl = "memory://"\n')
+    with Runtime.from_config(cwd=tmp_path) as rt:
+        assert rt.hooks.builtin("metrics") is not None
+        assert rt.events.overflow == "drop_newest"
+        assert rt.events.max_queue == 7
+    write(tmp_path, '[runtime.hooks]\nbuiltin = ["metrix"]\n')
+    with pytest.raises(ConfigError, match="'metrix'") as info:
+        load_config(cwd=tmp_path, env={})
+    assert info.value.key == "builtin"

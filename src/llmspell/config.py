@@ -276,7 +276,12 @@ def check_type(value: Any, f: Field, where: str, table: str, key: str) -> None:
     if not ok:
         raise ConfigError(f"must be {_KIND_NAMES[f.kind]}, got {type(value).__name__} "
                           f"{value!r}", source=where, table=table, key=key)
-    if f.choices and value not in f.choices:
+    if f.choices and f.kind == "list[str]":
+        for item in value:
+            if item not in f.choices:
+                raise ConfigError(f"items must be among {', '.join(map(repr, f.choices))}, "
+                                  f"got {item!r}", source=where, table=table, key=key)
+    elif f.choices and value not in f.choices:
         raise ConfigError(f"must be one of {', '.join(map(repr, f.choices))}, got {value!r}",
                           source=where, table=table, key=key)
     if f.minimum is not None and value < f.minimum:
