@@ -34,6 +34,7 @@ def load_modules(only: str | None) -> list[tuple[str, object]]:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # dataclasses and pickling look modules up here
         spec.loader.exec_module(module)
         modules.append((name, module))
     return modules

@@ -141,23 +141,25 @@ def take(pairs: Iterable[tuple[str, bytes]], want: int) -> tuple[list[tuple[str,
     return out, False
 
 
-_CHUNK = 16
+_FIRST_CHUNK = 16
 _second = itemgetter(1)
 
 
 def take_rows(cursor: Any, want: int) -> tuple[list[tuple[str, bytes]], bool]:
     """Like :func:`take` for a DB-API cursor whose query has ``LIMIT want``.
 
-    Reads in chunks so the byte count costs no Python per row (a page may then go over
-    PAGE_BYTES by at most one chunk).
+    Reads in chunks (16 rows, then doubling) so counting bytes costs no Python per row; a
+    page may go over PAGE_BYTES by at most its last chunk.
     """
     out: list[tuple[str, bytes]] = []
     size = 0
+    chunk_rows = _FIRST_CHUNK
     while True:
-        chunk = cursor.fetchmany(_CHUNK)
+        chunk = cursor.fetchmany(chunk_rows)
         out += chunk
-        if len(chunk) < _CHUNK:
+        if len(chunk) < chunk_rows:
             return out, len(out) >= want
         size += sum(map(len, map(_second, chunk)))
         if size >= PAGE_BYTES:
             return out, True
+        chunk_rows *= 2
