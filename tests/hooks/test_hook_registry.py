@@ -402,3 +402,20 @@ def test_registering_and_firing_from_many_threads(hooks: HookRegistry) -> None:
     assert errors == []
     assert all(c >= 50 for c in counts)
     assert hooks.list() == [] and hooks.fire("custom:shared", 0).data == 0
+
+
+
+def test_executed_only_observers_see_only_firings_where_hooks_ran() -> None:
+    registry = HookRegistry()
+    seen: list[str] = []
+    observer = registry.observe(lambda ctx, action, elapsed: seen.append(ctx.point),
+                                executed_only=True)
+    assert not registry.has("state:before_write")  # points with no hooks stay free
+    registry.fire("state:before_write", {"x": 1})
+    registry.register("tool:before_execution", lambda ctx: None)
+    registry.fire("tool:before_execution", {})
+    assert seen == ["tool:before_execution"]
+    assert registry.unobserve(observer)
+    registry.fire("tool:before_execution", {})
+    assert seen == ["tool:before_execution"]
+    assert not registry.unobserve(observer)

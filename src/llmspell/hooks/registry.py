@@ -103,6 +103,7 @@ class HookRegistry:
         self._hooks: dict[str, builtins.list[HookHandle]] = {}  # canonical point -> handles
         self._by_id: dict[str, HookHandle] = {}
         self._observers: tuple[Observer, ...] = ()
+        self._executed_observers: tuple[Observer, ...] = ()  # only firings where hooks ran
         self._builtins: dict[str, Any] = {}
         # Every accepted spelling of a point -> its chain, or None when firing it does nothing.
         # Custom points appear once something is registered at them.
@@ -281,6 +282,8 @@ class HookRegistry:
             self._breaker.probe(chain.point, self._hooks.get(chain.point, ()))
             chain = self._chains.get(chain.point) or chain
         observers = self._observers
+        if self._executed_observers and chain.hooks:
+            observers = observers + self._executed_observers
         started = time.perf_counter() if observers else 0.0
         ctx = HookContext(
             chain.point, component, correlation_id, session_id, data,
@@ -383,22 +386,31 @@ class HookRegistry:
 
     # -- observers and built-ins ----------------------------------------------------------
 
-    def observe(self, observer: Observer) -> Observer:
+    def observe(self, observer: Observer, *, executed_only: bool = False) -> Observer:
         """Call ``observer(ctx, action, elapsed)`` after every firing of every point.
 
         Observers see points with no hooks too (so observing makes every fire take the slow
-        path); ``action`` is ``continue``, ``modified``, ``skip``, ``retry``, ``cancel`` or
-        ``error``; ``elapsed`` is the seconds the hooks took. An observer that raises is logged
-        and otherwise ignored. Returns ``observer`` (to pass to :meth:`unobserve`).
+        path), unless ``executed_only``: then only firings where at least one hook ran, and
+        points with no hooks stay free. ``action`` is ``continue``, ``modified``, ``skip``,
+        ``retry``, ``cancel`` or ``error``; ``elapsed`` is the seconds the hooks took. An
+        observer that raises is logged and otherwise ignored. Returns ``observer`` (to pass to
+        :meth:`unobserve`).
         """
         with self._lock:
-            self._observers = (*self._observers, observer)
-            self._rebuild_all()
+            if executed_only:
+                self._executed_observers = (*self._executed_observers, observer)
+            else:
+                self._observers = (*self._observers, observer)
+                self._rebuild_all()
         return observer
 
     def unobserve(self, observer: Observer) -> bool:
         """Stop calling ``observer``; False if it was not observing."""
         with self._lock:
+            if observer in self._executed_observers:
+                self._executed_observers = tuple(
+                    o for o in self._executed_observers if o is not observer)
+                return True
             if observer not in self._observers:
                 return False
             self._observers = tuple(o for o in self._observers if o is not observer)

@@ -1,0 +1,264 @@
+"""Sessions: create, create + save, metadata load and filtered list, next to Google ADK.
+
+Budgets (DESIGN.md section 17): create <= 20 us on memory; create + save <= 100 us and metadata
+load <= 15 us on sqlite (<= 3.4 us on memory). Peers measured in the same run, when the
+``bench`` extra is installed (``pip install 'llmspell[bench]'``): ADK's InMemorySessionService
+and DatabaseSessionService on a SQLite file. A filtered list over 100,000 sessions (10,000 with
+``--quick``) is timed next to the full scan an index-less store would need, and the number of
+keys it read is printed.
+
+Every store here is fresh per round and already holds 1,000 sessions, so no figure is of an
+empty store or of one that keeps growing round after round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness import Bench
+from llmspell.sessions import SessionManager, SessionSettings
+from llmspell.storage import Store, open_store
+from llmspell.storage.base import Op
+
+SETTINGS = SessionSettings(max_active_sessions=10**9)
+SEED = {"max_duration": 3600, "tags": ["research", "analysis"]}  # the seed's create
+PRELOAD = 1000
+
+
+def run(bench: Bench) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="llmspell-bench-sessions-"))
+    try:
+        _ours(bench, tmp)
+        _list(bench, tmp)
+        _adk(bench, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- llmspell -----------------------------------------------------------------------------------
+
+
+def _manager(url: str) -> SessionManager:
+    manager = SessionManager(open_store(url), settings=SETTINGS)
+    for i in range(PRELOAD):
+        manager.create(f"pre{i}")
+    return manager
+
+
+def _rounds(bench: Bench, make: Callable[[int], SessionManager],
+            step: Callable[[SessionManager], Any], number: int, rounds: int) -> list[float]:
+    """Per-call microseconds of ``step`` over ``rounds`` fresh managers (made untimed)."""
+    if bench.quick:
+        number, rounds = max(10, number // 10), min(rounds, 3)
+    out = []
+    for r in range(rounds):
+        manager = make(r)
+        step(manager)  # warm up
+        start = time.perf_counter()
+        for _ in range(number):
+            step(manager)
+        out.append((time.perf_counter() - start) / number * 1e6)
+        manager.store.close()
+    return out
+
+
+def _ours(bench: Bench, tmp: Path) -> None:
+    def memory(_: int) -> SessionManager:
+        return _manager("memory://")
+
+    def sqlite(r: int) -> SessionManager:
+        return _manager(f"sqlite:///{tmp}/ours-{r}-{time.time_ns()}.db")
+
+    def create(m: SessionManager) -> Any:
+        return m.create("research_session", **SEED)
+
+    def create_save(m: SessionManager) -> Any:
+        return m.save(m.create("research_session", **SEED))
+
+    bench.record("create (memory)", _rounds(bench, memory, create, 2000, 7), budget_us=20,
+                 peer="ADK InMemorySessionService.create_session",
+                 note="the seed's create: max_duration and 2 tags; journaled")
+    bench.record("create + save (sqlite)", _rounds(bench, sqlite, create_save, 500, 5),
+                 budget_us=100, peer="ADK DatabaseSessionService.create_session (sqlite)",
+                 note="2 atomic batches: 6 keys, then 2")
+    bench.record("create (sqlite)", _rounds(bench, sqlite, create, 500, 5))
+
+    def getter(url_of: Callable[[int], str]) -> Callable[[int], SessionManager]:
+        def make(r: int) -> SessionManager:
+            manager = _manager(url_of(r))
+            manager.target = manager.create("research_session", **SEED)  # type: ignore[attr-defined]
+            return manager
+        return make
+
+    def get(m: SessionManager) -> Any:
+        return m.get(m.target.id)  # type: ignore[attr-defined]
+
+    bench.record("get, metadata (memory)",
+                 _rounds(bench, getter(lambda r: "memory://"), get, 20000, 7), budget_us=3.4,
+                 peer="ADK InMemorySessionService.get_session")
+    bench.record("get, metadata (sqlite)",
+                 _rounds(bench, getter(lambda r: f"sqlite:///{tmp}/get-{r}.db"), get, 20000, 5),
+                 budget_us=15, peer="ADK DatabaseSessionService.get_session (sqlite)")
+
+
+class _Counting(Store):
+    """Passes everything to ``inner``; counts the keys scans yield."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner, self.url, self.multi_process, self.scanned = inner, inner.url, True, 0
+
+    def _get(self, key: str) -> bytes | None:
+        return self.inner.get(key)
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        return self.inner.get_many(keys)
+
+    def _put(self, key: str, value: bytes) -> None:
+        self.inner.put(key, value)
+
+    def _delete(self, key: str) -> bool:
+        return self.inner.delete(key)
+
+    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
+              reverse: bool) -> Iterator[tuple[str, bytes]]:
+        for pair in self.inner.scan(prefix, start_after=start_after, limit=limit,
+                                    reverse=reverse):
+            self.scanned += 1
+            yield pair
+
+    def _count(self, prefix: str) -> int:
+        return self.inner.count(prefix)
+
+    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
+        return self.inner.batch(ops, expect=expect)
+
+    def _close(self) -> None:
+        self.inner.close()
+
+
+def _list(bench: Bench, tmp: Path) -> None:
+    total = 10_000 if bench.quick else 100_000
+    url = f"sqlite:///{tmp}/list.db"
+    manager = SessionManager(open_store(url), settings=SETTINGS)
+    started = time.perf_counter()
+    for i in range(total):
+        made = manager.create(f"job {i}", tags=["rare"] if i % 1000 == 0 else ["common"])
+        if i % 100 == 0:
+            manager.suspend(made)
+    filled = time.perf_counter() - started
+    label = f"{total // 1000}k"
+
+    def listed() -> Any:
+        return manager.list(status="suspended", limit=50)
+
+    def tagged() -> Any:
+        return manager.list(tags=["rare"])
+
+    def full_scan() -> Any:  # what a store without indexes has to do
+        found = []
+        for _, raw in manager.store.scan("session/"):
+            if b'"status":"suspended"' in raw:
+                found.append(raw)
+                if len(found) == 50:
+                    break
+        return found
+
+    counting = SessionManager(_Counting(open_store(url)), settings=SETTINGS)
+    assert len(counting.list(status="suspended", limit=50)) == 50
+    status_keys = counting.store.scanned  # type: ignore[attr-defined]
+    counting.store.scanned = 0  # type: ignore[attr-defined]
+    assert len(counting.list(tags=["rare"])) == total // 1000
+    tag_keys = counting.store.scanned  # type: ignore[attr-defined]
+    counting.store.close()
+    bench.measure(f"list status=suspended limit=50 of {label} (sqlite)", listed, number=50,
+                  rounds=5, peer=f"full scan for the same 50 of {label} (sqlite)",
+                  note=f"read {status_keys} index keys; {total:,} sessions made in "
+                  f"{filled:.0f} s")
+    bench.measure(f"list tags=[rare] of {label} (sqlite)", tagged, number=20, rounds=5,
+                  note=f"{total // 1000} matches; read {tag_keys} index keys")
+    bench.measure(f"full scan for the same 50 of {label} (sqlite)", full_scan, number=3,
+                  rounds=3, note="the peer: scanning records, no index")
+    manager.store.close()
+
+
+# -- Google ADK, the peer -----------------------------------------------------------------------
+
+
+def _adk(bench: Bench, tmp: Path) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from google.adk.sessions import InMemorySessionService
+    except ImportError as exc:
+        print(f"  (peer missing: Google ADK is not installed ({exc}); "
+              "pip install 'llmspell[bench]')")
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        _adk_memory(bench, loop, InMemorySessionService)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from google.adk.sessions import DatabaseSessionService
+        except ImportError as exc:
+            print(f"  (peer missing: ADK DatabaseSessionService cannot be imported: {exc})")
+            return
+        _adk_database(bench, loop, DatabaseSessionService, tmp)
+    finally:
+        loop.close()
+
+
+def _timed(loop: asyncio.AbstractEventLoop, call: Callable[[], Any], number: int) -> float:
+    async def body() -> float:
+        await call()  # warm up
+        start = time.perf_counter()
+        for _ in range(number):
+            await call()
+        return (time.perf_counter() - start) / number * 1e6
+
+    return loop.run_until_complete(body())
+
+
+def _adk_memory(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any) -> None:
+    number, rounds = (200, 3) if bench.quick else (2000, 7)
+    creates, gets = [], []
+    for _ in range(rounds):
+        service = service_class()
+        for _ in range(PRELOAD):
+            loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
+        creates.append(_timed(loop, lambda s=service: s.create_session(
+            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number))
+        target = loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
+        gets.append(_timed(loop, lambda s=service, t=target: s.get_session(
+            app_name="bench", user_id="u", session_id=t.id), number))
+    bench.record("ADK InMemorySessionService.create_session", creates, note="asyncio")
+    bench.record("ADK InMemorySessionService.get_session", gets, note="asyncio")
+
+
+def _adk_database(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any,
+                  tmp: Path) -> None:
+    number, rounds = (10, 2) if bench.quick else (50, 3)
+    creates, gets = [], []
+    for r in range(rounds):
+        service = service_class(db_url=f"sqlite+aiosqlite:///{tmp}/adk-{r}.db")
+        for _ in range(100):  # a preload of 1,000 would take most of a minute
+            loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
+        creates.append(_timed(loop, lambda s=service: s.create_session(
+            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number))
+        target = loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
+        gets.append(_timed(loop, lambda s=service, t=target: s.get_session(
+            app_name="bench", user_id="u", session_id=t.id), number * 4))
+        close = getattr(service, "close", None)
+        if close is not None:
+            loop.run_until_complete(close())
+    bench.record("ADK DatabaseSessionService.create_session (sqlite)", creates,
+                 note="asyncio + aiosqlite")
+    bench.record("ADK DatabaseSessionService.get_session (sqlite)", gets,
+                 note="asyncio + aiosqlite")

@@ -1,0 +1,419 @@
+"""The per-session journal: an append-only record of everything that happened in a session.
+
+Each entry is ``(seq, timestamp, kind, correlation_id, data)``. Timeline, replay, fork, audit
+and incremental backup are built on it (DESIGN.md section 11); ``docs/sessions.md`` documents
+the format for readers.
+
+Store layout (all keys under the session id, so deleting a session is a prefix delete)::
+
+    journal/<session_id>/<seq, 12 digits>   the entry, JSON: {"seq", "ts", "kind", "cid", "data"}
+    jval/<session_id>/<value hash>          an encoded state value the entries refer to
+
+Sequence numbers are 1, 2, 3, ... with no gaps. There is no counter key: a writer reads the
+newest entry ``n`` (its key and bytes, one reverse scan) and writes entry ``n + 1`` with
+``expect={key(n): those bytes, key(n + 1): None}``. Entries are never removed one by one, so
+two writers can never both get ``n + 1`` (the second batch fails its ``expect``), and entry
+``n + 1`` can only be written once entry ``n`` is committed: **commit order is sequence
+order**, across threads and processes alike.
+
+Entries are written in the same atomic batch as the change they record: callers get the ops
+from :meth:`Journal.entry_ops` and add them to their own batch.
+
+    CALLERS MUST RETRY THEIR WHOLE BATCH WHEN ``store.batch`` RETURNS FALSE: another writer
+    took that sequence number. Call ``entry_ops`` again (it reads the new last number) and
+    rebuild the batch. :meth:`Journal.append` does this for entries that stand alone.
+
+Secrets in ``data`` are redacted before they are stored (field names and value shapes, as in
+:mod:`llmspell.redact`). State values are not in the entries: a state write records its scope,
+key, operation and the hashes of the old and new value; the new value's encoded bytes are kept
+once per distinct value under ``jval/`` (see :meth:`Journal.value_op`) so that replay and fork
+can rebuild the state of a session at any sequence number. That doubles the bytes written per
+journaled state write and keeps values that state has since overwritten; the alternative
+(hashes only, values re-derived by re-running the script) is cheaper to write but cannot
+rebuild writes made from outside a script. ``[session] journal_state_values = false``
+chooses hashes only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from llmspell.errors import StorageError, ValidationError
+from llmspell.redact import Redactor
+from llmspell.storage.base import Delete, Op, Put, Store
+
+ENTRY_PREFIX = "journal/"
+VALUE_PREFIX = "jval/"
+SEQ_WIDTH = 12
+_SEQ_MAX = 10**SEQ_WIDTH - 1
+#: How many times :meth:`Journal.append` tries before giving up on a contended journal.
+MAX_ATTEMPTS = 1000
+_DELETE_PAGE = 1000
+
+# Journal entry kinds written by llmspell itself. Kinds are dotted names; a filter ``state``
+# matches ``state.write`` and ``state.delete``.
+SESSION_KINDS = ("session.created", "session.suspended", "session.resumed",
+                 "session.completed", "session.failed", "session.archived", "session.saved",
+                 "session.loaded")
+STATE_WRITE = "state.write"
+STATE_DELETE = "state.delete"
+HOOK = "hook"
+EVENT = "event"
+
+# Every secret the redactor finds (by field name, value shape or `name=value` in text)
+# contains one of these, ignoring case. An entry whose JSON holds none of them is stored as
+# is, skipping the regular expressions (most entries); any hit takes the careful path
+# through Redactor.redact, so a false alarm only costs time.
+_HINTS = ("key", "secret", "passw", "pwd", "token", "bearer", "authorization", "credential",
+          "sk-", "akia", "eyj", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One entry of a session's journal."""
+
+    session_id: str
+    seq: int
+    timestamp: float
+    kind: str
+    correlation_id: str | None
+    data: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain values (what ``--json`` prints and Lua receives)."""
+        return {"session_id": self.session_id, "seq": self.seq, "timestamp": self.timestamp,
+                "time": iso(self.timestamp), "kind": self.kind,
+                "correlation_id": self.correlation_id, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry to be numbered and written: what :meth:`Journal.entries_ops` takes."""
+
+    kind: str
+    data: Any = None
+    correlation_id: str | None = None
+
+
+#: A journal's newest entry as ``(seq, stored bytes)``; START for an empty journal.
+Position = tuple[int, bytes | None]
+START: Position = (0, None)
+
+
+def entry_key(session_id: str, seq: int) -> str:
+    """The store key of entry ``seq`` of ``session_id``."""
+    return f"{ENTRY_PREFIX}{session_id}/{seq:0{SEQ_WIDTH}d}"
+
+
+def iso(timestamp: float) -> str:
+    """``timestamp`` (seconds since the epoch) as ISO 8601 in UTC, to the microsecond."""
+    from datetime import UTC
+
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_timestamp(value: float | int | str | datetime, *, argument: str) -> float:
+    """Seconds since the epoch from a number, an aware ``datetime`` or an ISO 8601 string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(argument, "must be a number of seconds since the epoch or "
+                                  "an ISO 8601 time such as '2025-08-01T12:00:00Z'",
+                                  got=value) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationError(argument, "a datetime must carry a time zone", got=value)
+        return value.timestamp()
+    raise ValidationError(argument, "must be a number, an ISO 8601 string or a datetime",
+                          got=value)
+
+
+def check_session_id(session_id: object, *, argument: str = "session_id") -> str:
+    """Refuse an id that cannot name a session (see :data:`ID_RULE`)."""
+    if isinstance(session_id, str) and ID_PATTERN.fullmatch(session_id):
+        return session_id
+    raise ValidationError(argument, ID_RULE, got=session_id)
+
+
+ID_RULE = "must be a session id: 1-128 characters from A-Z a-z 0-9 . _ : -"
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class Journal:
+    """Reads and writes the journals of all sessions in one store.
+
+    Args:
+        store: where the entries live.
+        clock: seconds since the epoch, for entry timestamps (inject one in tests).
+        redact_patterns: extra regular expressions for secret values (``[state]
+            redact_patterns``).
+    """
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] | None = None,
+                 redact_patterns: Iterable[str] = ()) -> None:
+        import time
+
+        self.store = store
+        self.clock = clock or time.time
+        patterns = list(redact_patterns)
+        self.redactor = Redactor(patterns)
+        self._extra = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def last_seq(self, session_id: str) -> int:
+        """The sequence number of the newest entry of ``session_id``; 0 when there is none."""
+        return self.position(session_id)[0]
+
+    def position(self, session_id: str) -> Position:
+        """The newest entry of ``session_id`` as ``(seq, stored bytes)``; ``(0, None)`` if none.
+
+        Callers that cache it (the session manager does) pass it back as ``after=``.
+        """
+        check_session_id(session_id)
+        for key, raw in self.store.scan(f"{ENTRY_PREFIX}{session_id}/", limit=1, reverse=True):
+            return int(key[-SEQ_WIDTH:]), raw
+        return START
+
+    def entry_ops(self, session_id: str, kind: str, data: Any = None, *,
+                  correlation_id: str | None = None,
+                  after: Position | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
+        """The ops and ``expect`` that append one entry as part of the caller's batch.
+
+        Pass both to ``store.batch`` together with the change the entry records. When the
+        batch returns False, **call this again and retry the whole batch**: another writer
+        appended first. ``after`` (a :meth:`position` the caller kept) saves a read; a stale
+        one just makes the batch fail. The new position is ``(seq, value)`` of the last Put.
+
+        Raises:
+            ValidationError: a bad session id or kind.
+        """
+        return self.entries_ops(session_id, (Draft(kind, data, correlation_id),), after=after)
+
+    def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
+                    after: Position | None = None,
+                    guarded: bool = False) -> tuple[list[Op], dict[str, bytes | None]]:
+        """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
+
+        ``guarded``: the caller's batch already proves the journal was not deleted since
+        ``after`` was read (the session manager's batches hold ``expect`` on the session
+        record, which a delete removes first). Entries only ever grow otherwise, so the
+        absence of entry ``n + 1`` alone proves ``n`` is the newest; one condition fewer.
+        """
+        if after is None:
+            after = self.position(session_id)
+        else:
+            check_session_id(session_id)
+        if not drafts:
+            return [], {}
+        seq, newest = after
+        expect: dict[str, bytes | None] = {entry_key(session_id, seq + 1): None}
+        if seq and not guarded:
+            expect[entry_key(session_id, seq)] = newest
+        now = self.clock()
+        ops: list[Op] = []
+        for draft in drafts:
+            seq += 1
+            if seq > _SEQ_MAX:
+                raise StorageError(f"journal of session {session_id} is full ({_SEQ_MAX} "
+                                   "entries)")
+            ops.append(Put(entry_key(session_id, seq), self.encode(seq, now, draft)))
+        # Entry n present and n + 1 absent prove the numbering continues the committed journal;
+        # the later keys follow (they are only ever written together with n + 1).
+        return ops, expect
+
+    def append(self, session_id: str, kind: str, data: Any = None, *,
+               correlation_id: str | None = None) -> JournalEntry:
+        """Append one entry in a batch of its own and return it.
+
+        Raises:
+            ValidationError: a bad session id or kind.
+            StorageError: the journal stayed contended for MAX_ATTEMPTS tries.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            ops, expect = self.entry_ops(session_id, kind, data, correlation_id=correlation_id)
+            if self.store.batch(ops, expect=expect):
+                return self.decode(session_id, ops[0].value)  # type: ignore[union-attr]
+        raise StorageError(f"could not append to the journal of session {session_id}: "
+                           f"{MAX_ATTEMPTS} attempts lost to other writers")
+
+    def value_op(self, session_id: str, value_hash: str, encoded: bytes) -> Put:
+        """The op that keeps a state value's encoded bytes under its hash (see module doc)."""
+        return Put(f"{VALUE_PREFIX}{session_id}/{value_hash}", encoded)
+
+    def value(self, session_id: str, value_hash: str) -> bytes | None:
+        """The encoded state value kept under ``value_hash`` for ``session_id``, or None."""
+        check_session_id(session_id)
+        return self.store.get(f"{VALUE_PREFIX}{session_id}/{value_hash}")
+
+    def encode(self, seq: int, timestamp: float, draft: Draft) -> bytes:
+        """The stored bytes of an entry: JSON with its data redacted."""
+        kind = draft.kind
+        if kind not in _KNOWN_KINDS:
+            if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+                raise ValidationError("kind", "must be a dotted name such as 'state.write'",
+                                      got=kind)
+            if len(_KNOWN_KINDS) < 1024:
+                _KNOWN_KINDS.add(kind)
+        data = self._data_json(draft.data)
+        cid = draft.correlation_id
+        head = orjson.dumps({"seq": seq, "ts": timestamp, "kind": kind, "cid": cid})
+        return head[:-1] + b',"data":' + data + b"}"
+
+    def _data_json(self, data: Any) -> bytes:
+        text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+        if len(text) > 2 and self._suspect(text.decode("utf-8")):
+            text = orjson.dumps(self.redactor.redact(orjson.loads(text)))
+        return text
+
+    def _suspect(self, text: str) -> bool:
+        low = text.casefold()
+        for hint in _HINTS:
+            if hint in low:
+                return True
+        return self._extra is not None and self._extra.search(text) is not None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, session_id: str, *, kinds: Iterable[str] | str | None = None,
+             since: float | str | datetime | None = None,
+             until: float | str | datetime | None = None,
+             correlation_id: str | None = None, after_seq: int | None = None,
+             before_seq: int | None = None, limit: int | None = None,
+             reverse: bool = False) -> list[JournalEntry]:
+        """Entries of ``session_id`` in sequence order (newest first if ``reverse``).
+
+        Args:
+            kinds: keep these kinds; ``state`` matches ``state.write`` and ``state.delete``.
+            since, until: keep entries with ``since <= timestamp < until`` (seconds since the
+                epoch, ISO 8601 strings or aware datetimes).
+            correlation_id: keep the entries of one operation.
+            after_seq, before_seq: keep ``after_seq < seq < before_seq``: the cursor for
+                paging forward (pass the last seq you got) or backward with ``reverse``.
+            limit: at most this many entries.
+
+        Raises:
+            ValidationError: a bad argument.
+        """
+        return list(self.iter(session_id, kinds=kinds, since=since, until=until,
+                              correlation_id=correlation_id, after_seq=after_seq,
+                              before_seq=before_seq, limit=limit, reverse=reverse))
+
+    def iter(self, session_id: str, *, kinds: Iterable[str] | str | None = None,
+             since: float | str | datetime | None = None,
+             until: float | str | datetime | None = None,
+             correlation_id: str | None = None, after_seq: int | None = None,
+             before_seq: int | None = None, limit: int | None = None,
+             reverse: bool = False) -> Iterator[JournalEntry]:
+        """Like :meth:`read`, lazily."""
+        check_session_id(session_id)
+        wanted = _kinds(kinds)
+        low = None if since is None else to_timestamp(since, argument="since")
+        high = None if until is None else to_timestamp(until, argument="until")
+        first = _seq_arg(after_seq, "after_seq")
+        last = _seq_arg(before_seq, "before_seq")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise ValidationError("limit", "must be a non-negative int or None", got=limit)
+        if limit == 0:
+            return
+        prefix = f"{ENTRY_PREFIX}{session_id}/"
+        if reverse:
+            start = entry_key(session_id, last) if last is not None else None
+        else:
+            start = entry_key(session_id, first) if first is not None else None
+        found = 0
+        for key, raw in self.store.scan(prefix, start_after=start, reverse=reverse):
+            seq = int(key[-SEQ_WIDTH:])
+            if (reverse and first is not None and seq <= first) or (
+                    not reverse and last is not None and seq >= last):
+                return
+            entry = self.decode(session_id, raw)
+            if wanted and not _kind_matches(entry.kind, wanted):
+                continue
+            if correlation_id is not None and entry.correlation_id != correlation_id:
+                continue
+            if (low is not None and entry.timestamp < low) or (
+                    high is not None and entry.timestamp >= high):
+                continue
+            yield entry
+            found += 1
+            if limit is not None and found >= limit:
+                return
+
+    def count(self, session_id: str) -> int:
+        """How many entries ``session_id`` has."""
+        check_session_id(session_id)
+        return self.store.count(f"{ENTRY_PREFIX}{session_id}/")
+
+    @staticmethod
+    def decode(session_id: str, raw: bytes) -> JournalEntry:
+        record = orjson.loads(raw)
+        return JournalEntry(session_id, record["seq"], record["ts"], record["kind"],
+                            record["cid"], record["data"])
+
+    # -- removing ---------------------------------------------------------------------------
+
+    def delete(self, session_id: str) -> int:
+        """Remove every entry and kept value of ``session_id``; returns how many keys went.
+
+        Deleted in batches of 1000 keys, so a very long journal never needs one huge
+        transaction; a crash midway leaves a shorter journal that a second call removes.
+        """
+        check_session_id(session_id)
+        removed = 0
+        for prefix in (f"{ENTRY_PREFIX}{session_id}/", f"{VALUE_PREFIX}{session_id}/"):
+            while True:
+                keys = list(self.store.keys(prefix, limit=_DELETE_PAGE))
+                if not keys:
+                    break
+                self.store.batch([Delete(k) for k in keys])
+                removed += len(keys)
+        return removed
+
+
+_KIND = re.compile(r"[A-Za-z0-9_\-]+(?:[.:][A-Za-z0-9_\-]+)*")
+_KNOWN_KINDS: set[str] = set()  # kinds already checked against _KIND
+
+
+def _kinds(kinds: Iterable[str] | str | None) -> tuple[str, ...]:
+    if kinds is None:
+        return ()
+    items = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for i, kind in enumerate(items):
+        if not isinstance(kind, str) or not kind:
+            raise ValidationError("kinds", "must be non-empty strings such as 'state' or "
+                                  "'session.suspended'", path=f"[{i}]", got=kind)
+    return items
+
+
+def _kind_matches(kind: str, wanted: tuple[str, ...]) -> bool:
+    return any(kind == w or kind.startswith(w + ".") for w in wanted)
+
+
+def _seq_arg(value: object, argument: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _SEQ_MAX:
+        raise ValidationError(argument, "must be a sequence number (an int >= 0) or None",
+                              got=value)
+    return value
+
+
+def _fallback(value: Any) -> Any:
+    """How values JSON has no form for appear in an entry."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,141 @@
+"""Where sessions live in the store, and the index keys that let ``list`` avoid full scans.
+
+::
+
+    session/<id>                                      the record (JSON, Session.to_record)
+    sessidx/status/<status>/<created us>/<id>         one per session, moved on transitions
+    sessidx/tag/<tag>/<created us>/<id>               one per tag ('/' and '%' escaped)
+    sessidx/parent/<parent id>/<created us>/<id>      one per child session
+    sessmeta/active_count                             how many sessions are active (CAS'd)
+    sessdel/<id>                                      a deletion in progress (see delete)
+
+``<created us>`` is the creation time in microseconds, 16 digits, so each index lists its
+sessions in creation order and a created-before/after filter is a key range. A query is
+driven by the most selective index its filters allow (parent, else the smallest tag, else
+the statuses); the other filters are checked on the records, which are fetched in pages.
+Only a query with no status, tag or parent filter walks the status indexes of every session.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from llmspell.sessions.model import STATUSES, Session
+from llmspell.storage.base import Delete, Op, Put, Store
+
+RECORD_PREFIX = "session/"
+INDEX_PREFIX = "sessidx/"
+ACTIVE_COUNT_KEY = "sessmeta/active_count"
+TOMBSTONE_PREFIX = "sessdel/"
+_DIGITS = 16
+
+
+def record_key(session_id: str) -> str:
+    return RECORD_PREFIX + session_id
+
+
+def micros(timestamp: float) -> int:
+    return round(timestamp * 1_000_000)
+
+
+def _escape(tag: str) -> str:
+    return tag.replace("%", "%25").replace("/", "%2F")
+
+
+def status_prefix(status: str) -> str:
+    return f"{INDEX_PREFIX}status/{status}/"
+
+
+def tag_prefix(tag: str) -> str:
+    return f"{INDEX_PREFIX}tag/{_escape(tag)}/"
+
+
+def parent_prefix(parent_id: str) -> str:
+    return f"{INDEX_PREFIX}parent/{parent_id}/"
+
+
+def index_keys(session: Session) -> list[str]:
+    """Every index key of ``session`` as it is now."""
+    tail = f"{round(session.created_at * 1_000_000):016d}/{session.id}"
+    keys = [f"{INDEX_PREFIX}status/{session.status}/{tail}"]
+    for tag in session.tags:
+        if "/" in tag or "%" in tag:
+            tag = _escape(tag)
+        keys.append(f"{INDEX_PREFIX}tag/{tag}/{tail}")
+    if session.parent_session_id:
+        keys.append(f"{INDEX_PREFIX}parent/{session.parent_session_id}/{tail}")
+    return keys
+
+
+def index_ops(old: Session | None, new: Session | None) -> list[Op]:
+    """The ops that move the index entries of ``old`` to those of ``new``."""
+    if (old is not None and new is not None and old.status == new.status
+            and old.tags == new.tags and old.parent_session_id == new.parent_session_id):
+        return []  # the common case (counters, saves): nothing indexed changed
+    before = index_keys(old) if old is not None else []
+    after = index_keys(new) if new is not None else []
+    keep = set(before) & set(after)
+    ops: list[Op] = [Delete(k) for k in before if k not in keep]
+    ops.extend(Put(k, b"") for k in after if k not in keep)
+    return ops
+
+
+@dataclass(frozen=True)
+class Drive:
+    """The index prefixes a query walks (merged in creation order) and the key range."""
+
+    prefixes: tuple[str, ...]
+    after_us: int | None  # created_at >= this
+    before_us: int | None  # created_at < this
+
+
+def choose(store: Store, *, statuses: tuple[str, ...] | None, tags: tuple[str, ...],
+           parent: str | None, created_after: float | None,
+           created_before: float | None) -> Drive:
+    """The most selective index for these filters (see the module docstring)."""
+    after_us = None if created_after is None else micros(created_after)
+    before_us = None if created_before is None else micros(created_before)
+    if parent is not None:
+        prefixes: tuple[str, ...] = (parent_prefix(parent),)
+    elif tags:
+        if len(tags) == 1:
+            prefixes = (tag_prefix(tags[0]),)
+        else:
+            prefixes = (min((tag_prefix(t) for t in tags), key=store.count),)
+    else:
+        prefixes = tuple(status_prefix(s) for s in (statuses or STATUSES))
+    return Drive(prefixes, after_us, before_us)
+
+
+def walk(store: Store, drive: Drive, *, descending: bool = False) -> Iterator[str]:
+    """Session ids from the drive's indexes, in creation order (newest first if descending)."""
+    streams = [_walk_one(store, p, drive, descending) for p in drive.prefixes]
+    if len(streams) == 1:
+        for _, session_id in streams[0]:
+            yield session_id
+        return
+    for _, session_id in heapq.merge(*streams, reverse=descending):
+        yield session_id
+
+
+def _walk_one(store: Store, prefix: str, drive: Drive,
+              descending: bool) -> Iterator[tuple[str, str]]:
+    after, before = drive.after_us, drive.before_us
+    if descending:
+        start = None if before is None else f"{prefix}{before:0{_DIGITS}d}"
+        stop = None if after is None else f"{after:0{_DIGITS}d}"
+        for key in store.keys(prefix, start_after=start, reverse=True):
+            created, _, session_id = key[len(prefix):].partition("/")
+            if stop is not None and created < stop:
+                return
+            yield created + "/" + session_id, session_id
+    else:
+        start = None if after is None else f"{prefix}{after:0{_DIGITS}d}"
+        stop = None if before is None else f"{before:0{_DIGITS}d}"
+        for key in store.keys(prefix, start_after=start):
+            created, _, session_id = key[len(prefix):].partition("/")
+            if stop is not None and created >= stop:
+                return
+            yield created + "/" + session_id, session_id

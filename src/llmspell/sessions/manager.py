@@ -1,0 +1,413 @@
+"""The SessionManager: create, find, move and delete sessions, durably and atomically.
+
+Every change to a session is ONE ``store.batch``: the record, its index entries, the active
+count and the journal entry that records the change commit together or not at all, guarded
+by ``expect`` on the record's previous bytes (so two processes cannot both move one session)
+and on the journal's newest entry (so sequence numbers never collide). A lost race retries
+with fresh reads; an operation that is no longer allowed then raises InvalidTransition.
+
+Around each change: the session hook point fires first (a hook may cancel; nothing is
+written then; the lifecycle table alone decides the new status, so ``modified``, ``skip`` and
+``retry`` results change nothing), the event is published after the commit. Lifecycle hook points:
+create -> ``session:start``; suspend -> ``session:suspend``; resume -> ``session:resume``;
+complete, fail and archive -> ``session:end`` (``data.operation`` says which); save ->
+``session:save``; load -> ``session:restore``. Events and journal kinds: ``session.created``,
+``.suspended``, ``.resumed``, ``.completed``, ``.failed``, ``.archived``, ``.saved``,
+``.loaded``, and the event ``session.deleted``.
+
+Policies (:mod:`llmspell.sessions.policies`) are enforced here: timeouts whenever a session is
+read, limits and rate limits in :meth:`SessionManager.admit`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from llmspell.errors import (
+    SessionError,
+    SessionNotFound,
+    StorageError,
+)
+from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
+from llmspell.sessions import index
+from llmspell.sessions.active import ActiveCounter
+from llmspell.sessions.changes import Update, created_entry, moved, position_after
+from llmspell.sessions.clock import Clock, SystemClock
+from llmspell.sessions.current import CurrentSession, new_current_var
+from llmspell.sessions.deletion import Deletion
+from llmspell.sessions.enforcement import PolicyEnforcement, SessionRef
+from llmspell.sessions.model import (
+    ACTIVE,
+    Session,
+    check_limits,
+    check_metadata,
+    check_name,
+    check_seconds,
+    check_tags,
+    check_text,
+    new_id,
+    session_ref_id,
+)
+from llmspell.sessions.policies import PolicyChain, TimeoutAction, default_chain
+from llmspell.sessions.query import list_sessions
+from llmspell.sessions.settings import SessionSettings
+from llmspell.sessions.transitions import target
+from llmspell.storage.base import Op, Put, Store
+
+logger = logging.getLogger("llmspell.sessions")
+
+MAX_ATTEMPTS = 1000
+_CACHE_SIZE = 4096
+_POINTS = {"suspend": "session:suspend", "resume": "session:resume",
+           "complete": "session:end", "fail": "session:end", "archive": "session:end"}
+_KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
+          "complete": "session.completed", "fail": "session.failed",
+          "archive": "session.archived"}
+
+def _cid() -> str:
+    return os.urandom(8).hex()
+
+
+class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
+    """Sessions in one store. Thread-safe; several processes may share a multi-process store.
+
+    Args:
+        store: where sessions, indexes and journals live.
+        settings: ``[session]`` behaviour (limits, timeouts, rate limits, composition).
+        hooks: a HookRegistry (``fire``/``has``) for the ``session:*`` points, or None.
+        events: an EventBus (``publish``) for ``session.*`` events, or None.
+        clock: ``now()``/``sleep()``; a ManualClock in tests.
+        journal: the Journal to write to (built on ``store`` by default).
+        clear_state: ``clear_state("session:<id>")`` removes a session's state scope on
+            delete (``StateManager.clear_scope``); None when there is no state manager.
+    """
+
+    def __init__(self, store: Store, *, settings: SessionSettings | None = None,
+                 hooks: Any = None, events: Any = None, clock: Clock | None = None,
+                 journal: Journal | None = None,
+                 clear_state: Callable[[str], Any] | None = None) -> None:
+        self.store = store
+        self.settings = settings or SessionSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.journal = journal or Journal(store, clock=self.clock.now,
+                                          redact_patterns=self.settings.redact_patterns)
+        self.hooks = hooks
+        self.events = events
+        self.clear_state = clear_state
+        self.policies: PolicyChain = default_chain(self.settings, self.clock)
+        self._on_delete: list[Callable[[str], Any]] = []
+        self._current = new_current_var(self)
+        self._cache: dict[str, tuple[bytes, Position]] = {}  # id -> (record, journal position)
+        self.active = ActiveCounter(store, self.settings.max_active_sessions,
+                                    self._limit_exceeded)
+        self._activity: dict[str, float] = {}  # id -> latest activity seen in this process
+        self.recorder: Any = None
+
+    @classmethod
+    def from_runtime(cls, runtime: Any) -> SessionManager:
+        """The manager a Runtime uses: ``[session]`` settings, the runtime's hooks and events
+        (when it has them) and its state (when enabled), with a SessionRecorder attached."""
+        from llmspell.sessions.recording import SessionRecorder
+
+        state = runtime.state if runtime.config.state.enabled else None
+        hooks = getattr(runtime, "hooks", None)
+        events = getattr(runtime, "events", None)
+        manager = cls(runtime.store, settings=SessionSettings.from_config(runtime.config),
+                      hooks=hooks, events=events,
+                      clear_state=None if state is None else state.clear_scope)
+        manager.recorder = SessionRecorder(manager)
+        manager.recorder.attach(state=state, hooks=hooks, events=events)
+        return manager
+
+    def close(self) -> None:
+        """Stop journaling other subsystems' activity (the Runtime calls this on close)."""
+        if self.recorder is not None:
+            self.recorder.detach()
+            self.recorder = None
+
+    # -- creating and reading -------------------------------------------------------------
+
+    def create(self, name: str = "", *, description: str = "", tags: Any = None,
+               metadata: Any = None, parent_session_id: str | None = None,
+               max_duration: float | None = None, max_idle_time: float | None = None,
+               limits: Any = None) -> Session:
+        """Create an active session and return it.
+
+        ``max_duration``/``max_idle_time`` are seconds (None: the ``[session]`` default; 0:
+        none); ``limits`` a dict of operations, tokens, cost, artifacts, artifact_bytes.
+
+        Raises:
+            ValidationError: a bad argument (named).
+            SessionNotFound: ``parent_session_id`` names no session.
+            ResourceLimitExceeded: ``max_active_sessions`` sessions are active already.
+            HookCancelled: a ``session:start`` hook refused.
+        """
+        self._check_enabled()
+        check_name(name)
+        check_text(description, "description")
+        tag_list = check_tags(tags)
+        meta = check_metadata(metadata)
+        if parent_session_id is not None:
+            check_session_id(parent_session_id, argument="parent_session_id")
+            if self.store.get(index.record_key(parent_session_id)) is None:
+                raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
+                                      "session")
+        settings = self.settings
+        duration = (check_seconds(max_duration, "max_duration") if max_duration is not None
+                    else settings.max_duration_seconds or None)
+        idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
+                else settings.idle_timeout_seconds or None)
+        now = self.clock.now()
+        session = Session(
+            new_id(), name, ACTIVE, now, now, description, tag_list, meta,
+            parent_session_id, now, None, duration, idle, check_limits(limits),
+            last_activity_at=now, resumed_at=now,
+        )
+        sid = session.id
+        cid = _cid()
+        self._fire("session:start", sid, cid, lambda: {"session": session.to_dict(),
+                                                       "operation": "create"})
+        raw = orjson.dumps(session.to_record())
+        drafts = [Draft("session.created", created_entry(session), cid)]
+        for _ in range(MAX_ATTEMPTS):
+            ops: list[Op] = [Put(index.record_key(sid), raw)]
+            for key in index.index_keys(session):
+                ops.append(Put(key, b""))
+            expect: dict[str, bytes | None] = {}
+            active = self.active.add(1, ops, expect, f"cannot create session {name!r}")
+            # The journal's condition (entry 1 absent) also proves the new id is unused.
+            jops, jexpect = self.journal.entries_ops(sid, drafts, after=START)
+            ops.extend(jops)
+            expect.update(jexpect)
+            if _apply(self.store, ops, expect):
+                self.active.committed(active)
+                self._remember(sid, raw, position_after(START, jops))
+                self._publish("session.created", session, cid)
+                return session
+            self.active.invalidate()
+        raise _contended(sid)
+
+    def get(self, session: SessionRef) -> Session:
+        """The session, with its timeouts applied first (an idle one comes back suspended).
+
+        Raises:
+            SessionNotFound: no session has that id.
+        """
+        self._check_enabled()
+        sid = session_ref_id(session)
+        raw = self.store.get(index.record_key(sid))
+        if raw is None:
+            raise SessionNotFound(f"no session has id {sid!r}")
+        found = Session.from_record(orjson.loads(raw))
+        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+            return self._apply_timeouts(found)  # cheap unless a timeout has passed
+        return found
+
+    def exists(self, session: SessionRef) -> bool:
+        """Whether a session with that id exists (no policies applied)."""
+        return self.store.get(index.record_key(session_ref_id(session))) is not None
+
+    def is_known(self, session_id: str) -> bool:
+        """Whether ``session_id`` names a session; cheap for sessions this manager wrote."""
+        if session_id in self._cache:
+            return True
+        if not isinstance(session_id, str) or not ID_PATTERN.fullmatch(session_id):
+            return False
+        return self.store.get(index.record_key(session_id)) is not None
+
+    def list(self, *, status: str | list[str] | None = None, tags: Any = None,
+             name: str | None = None, parent: str | None = None,
+             created_after: Any = None, created_before: Any = None,
+             sort: str = "created_at", descending: bool = False, limit: int | None = None,
+             offset: int = 0) -> list[Session]:
+        """Sessions matching every filter given (see :mod:`llmspell.sessions.query`).
+
+        Raises:
+            ValidationError: a bad filter, sort or paging argument.
+        """
+        self._check_enabled()
+        return list_sessions(self, status=status, tags=tags, name=name, parent=parent,
+                             created_after=created_after, created_before=created_before,
+                             sort=sort, descending=descending, limit=limit, offset=offset)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def suspend(self, session: SessionRef, *, reason: str | None = None) -> Session:
+        """active -> suspended. Raises InvalidTransition from any other status."""
+        return self._transition(session, "suspend", reason=reason)
+
+    def resume(self, session: SessionRef) -> Session:
+        """suspended -> active. Raises InvalidTransition, or ResourceLimitExceeded when
+        ``max_active_sessions`` sessions are active."""
+        return self._transition(session, "resume")
+
+    def complete(self, session: SessionRef) -> Session:
+        """active or suspended -> completed."""
+        return self._transition(session, "complete")
+
+    def fail(self, session: SessionRef, reason: str = "") -> Session:
+        """active or suspended -> failed, keeping ``reason``."""
+        check_text(reason, "reason")
+        return self._transition(session, "fail", reason=reason or None)
+
+    def archive(self, session: SessionRef) -> Session:
+        """completed or failed -> archived."""
+        return self._transition(session, "archive")
+
+    def save(self, session: SessionRef) -> Session:
+        """Checkpoint the session: persist it now and journal ``session.saved``.
+
+        Every transition is persisted already; save exists for the seeds' API and to mark a
+        point in the timeline (it also counts as activity for the idle timeout).
+        """
+        return self._mark(session, "session:save", "session.saved")
+
+    def load(self, session: SessionRef) -> Session:
+        """Read the session fresh from the store (as a new process does), apply its
+        timeouts, fire ``session:restore`` and journal ``session.loaded``."""
+        sid = session_ref_id(session)
+        self._cache.pop(sid, None)
+        self.get(sid)
+        return self._mark(sid, "session:restore", "session.loaded")
+
+    # -- internals: writing -----------------------------------------------------------------
+
+    def _transition(self, session: SessionRef, operation: str, *, reason: str | None = None,
+                    timeout: TimeoutAction | None = None) -> Session:
+        self._check_enabled()
+        sid = session_ref_id(session)
+        cid = _cid()
+        fired: builtins.list[bool] = []
+
+        def change(current: Session, now: float) -> Update:
+            new_status = target(sid, current.status, operation)
+            at = timeout.at if timeout is not None else now
+            new = moved(current, new_status, at, now, reason)
+            if not fired:
+                fired.append(True)
+                self._fire(_POINTS[operation], sid, cid, lambda: {
+                    "session": new.to_dict(), "operation": operation, "from": current.status,
+                    "to": new_status, "reason": reason})
+            data: dict[str, Any] = {"operation": operation, "from": current.status,
+                                    "to": new_status}
+            if reason:
+                data["reason"] = reason
+            if timeout is not None:
+                data["by"] = "policy"
+                data.update(timeout.details)
+            delta = (new_status == ACTIVE) - (current.status == ACTIVE)
+            return Update(new, [Draft(_KINDS[operation], data, cid)], delta)
+
+        new = self._update(sid, change)
+        self._publish(_KINDS[operation], new, cid, reason=reason)
+        return new
+
+    def _mark(self, session: SessionRef, point: str, kind: str) -> Session:
+        self._check_enabled()
+        sid = session_ref_id(session)
+        cid = _cid()
+        fired: builtins.list[bool] = []
+
+        def change(current: Session, now: float) -> Update:
+            new = replace(current, updated_at=now)
+            if current.status == ACTIVE:
+                new.last_activity_at = max(now, self._activity.get(sid, 0.0))
+            if not fired:
+                fired.append(True)
+                self._fire(point, sid, cid, lambda: {"session": new.to_dict(),
+                                                     "operation": kind.split(".")[1]})
+            return Update(new, [Draft(kind, {"status": current.status}, cid)])
+
+        new = self._update(sid, change)
+        self._publish(kind, new, cid)
+        return new
+
+    def _update(self, sid: str, change: Callable[[Session, float], Update]) -> Session:
+        """Read, change, write in one batch with its journal entries; retry on a lost race."""
+        key = index.record_key(sid)
+        for attempt in range(MAX_ATTEMPTS):
+            cached = self._cache.get(sid) if attempt == 0 else None
+            if cached is not None:
+                raw, position = cached
+            else:
+                raw = self.store.get(key)  # type: ignore[assignment]
+                if raw is None:
+                    self._cache.pop(sid, None)
+                    raise SessionNotFound(f"no session has id {sid!r}")
+                position = self.journal.position(sid)
+            current = Session.from_record(orjson.loads(raw))
+            update = change(current, self.clock.now())
+            new_raw = orjson.dumps(update.session.to_record())
+            ops: builtins.list[Op] = [Put(key, new_raw), *index.index_ops(current, update.session)]
+            expect: dict[str, bytes | None] = {key: raw}
+            active = (self.active.add(update.active_delta, ops, expect,
+                                      f"cannot resume session {sid}")
+                      if update.active_delta else None)
+            jops, jexpect = self.journal.entries_ops(sid, update.drafts, after=position,
+                                                     guarded=True)
+            ops.extend(jops)
+            expect.update(jexpect)
+            if _apply(self.store, ops, expect):
+                self._remember(sid, new_raw, position_after(position, jops))
+                self.active.committed(active)
+                return update.session
+            self._cache.pop(sid, None)
+            self.active.invalidate()
+        raise _contended(sid)
+
+    def _limit_exceeded(self, count: int, limit: int) -> None:
+        data = {"limit": "max_active_sessions", "active": count, "max": limit}
+        self._fire("resource:limit_exceeded", None, None, lambda: data)
+
+    def _remember(self, sid: str, raw: bytes, position: Position) -> None:
+        cache = self._cache
+        cache[sid] = (raw, position)
+        if len(cache) > _CACHE_SIZE:
+            cache.pop(next(iter(cache)), None)  # the oldest written
+
+    def forget_position(self, sid: str) -> None:
+        """Drop what this manager cached about ``sid`` (another writer appended to it)."""
+        self._cache.pop(sid, None)
+
+    # -- internals: hooks and events -------------------------------------------------
+
+    def _fire(self, point: str, sid: str | None, cid: str | None,
+              data: Callable[[], Any]) -> None:
+        hooks = self.hooks
+        if hooks is None or not hooks.has(point):
+            return
+        hooks.fire(point, data(), component="sessions", correlation_id=cid, session_id=sid)
+
+    def _publish(self, kind: str, session: Session, cid: str, *,
+                 reason: str | None = None) -> None:
+        if self.events is None:
+            return
+        data = {"session_id": session.id, "name": session.name, "status": session.status}
+        if reason:
+            data["reason"] = reason
+        self.events.publish(kind, data, correlation_id=cid, session_id=session.id,
+                            source="sessions")
+
+    def _check_enabled(self) -> None:
+        if not self.settings.enabled:
+            raise SessionError("sessions are disabled ([session] enabled = false)")
+
+
+def _apply(store: Store, ops: builtins.list[Op], expect: dict[str, bytes | None]) -> bool:
+    """``store.batch`` without its per-op argument checks: every key and value here was built
+    by this package from checked parts (ids, tags within their byte limits), and the checks
+    are a third of a create on the memory backend. StateManager does the same."""
+    return store._batch(ops, expect)
+
+
+def _contended(sid: str) -> StorageError:
+    return StorageError(f"session {sid}: {MAX_ATTEMPTS} attempts to write it lost to other "
+                        "writers")
+

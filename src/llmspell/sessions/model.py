@@ -1,0 +1,266 @@
+"""The Session record: what a session is, how it is checked on the way in, and its JSON forms.
+
+A :class:`Session` is a plain dataclass. ``to_record``/``from_record`` are the compact form kept
+in the store (times as seconds since the epoch); ``to_dict`` is the form users see (``--json``,
+Lua), with ISO 8601 times. Inputs to ``SessionManager.create`` are checked here, each error
+naming the argument and the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspell.codec import to_jsonable
+from llmspell.errors import ValidationError
+from llmspell.journal import iso
+
+ACTIVE = "active"
+SUSPENDED = "suspended"
+COMPLETED = "completed"
+FAILED = "failed"
+ARCHIVED = "archived"
+STATUSES = (ACTIVE, SUSPENDED, COMPLETED, FAILED, ARCHIVED)
+
+MAX_NAME = 256
+
+
+def new_id() -> str:
+    """A new session id: a UUID version 7 (RFC 9562), time-ordered, so the keys of sessions
+    created one after another sit side by side in the store (fewer pages touched per write)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | (0x7 << 76)  # version 7
+    value = value & ~(0x3 << 62) | (0x2 << 62)  # the RFC 9562 variant
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+MAX_TAG = 128
+MAX_TAGS = 64
+_TAG = re.compile(r"[^\x00-\x1f\x7f]{1," + str(MAX_TAG) + "}")
+
+
+@dataclass(slots=True)
+class Limits:
+    """Per-session ceilings; None means no limit (the ``[session]`` defaults fill them in)."""
+
+    operations: int | None = None
+    tokens: int | None = None
+    cost: float | None = None
+    artifacts: int | None = None
+    artifact_bytes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operations": self.operations, "tokens": self.tokens, "cost": self.cost,
+                "artifacts": self.artifacts, "artifact_bytes": self.artifact_bytes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Limits:
+        return cls(**(data or {}))
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a session has used so far."""
+
+    operations: int = 0
+    artifacts: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    artifact_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operations": self.operations, "artifacts": self.artifacts,
+                "tokens": self.tokens, "cost": self.cost, "artifact_bytes": self.artifact_bytes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Counters:
+        return cls(**(data or {}))
+
+
+LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes")
+
+
+@dataclass(slots=True)
+class Session:
+    """One session. Times are seconds since the epoch; durations are seconds.
+
+    ``active_seconds`` is the time spent active before the current active stretch, which began
+    at ``resumed_at`` (suspended time does not count toward ``max_duration``);
+    ``last_activity_at`` drives the idle
+    timeout; ``reason`` says why the session was last suspended or failed by a policy or
+    by ``fail(reason)``.
+    """
+
+    id: str
+    name: str
+    status: str
+    created_at: float
+    updated_at: float
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    parent_session_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    max_duration: float | None = None
+    max_idle_time: float | None = None
+    limits: Limits = field(default_factory=Limits)
+    counters: Counters = field(default_factory=Counters)
+    last_activity_at: float = 0.0
+    active_seconds: float = 0.0
+    resumed_at: float | None = None
+    reason: str | None = None
+
+    def active_time(self, now: float) -> float:
+        """Seconds this session has been active up to ``now`` (what max_duration limits)."""
+        if self.status == ACTIVE and self.resumed_at is not None:
+            return self.active_seconds + max(0.0, now - self.resumed_at)
+        return self.active_seconds
+
+    def to_record(self) -> dict[str, Any]:
+        """The compact form kept in the store."""
+        record = {
+            "id": self.id, "name": self.name, "status": self.status,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "description": self.description, "tags": self.tags, "metadata": self.metadata,
+            "parent_session_id": self.parent_session_id, "started_at": self.started_at,
+            "ended_at": self.ended_at, "max_duration": self.max_duration,
+            "max_idle_time": self.max_idle_time, "limits": self.limits.to_dict(),
+            "counters": self.counters.to_dict(), "last_activity_at": self.last_activity_at,
+            "active_seconds": self.active_seconds, "resumed_at": self.resumed_at,
+            "reason": self.reason,
+        }
+        return record
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> Session:
+        """Undo :meth:`to_record` (positional construction: this is the hot read path)."""
+        lim, ctr = r["limits"], r["counters"]
+        return cls(
+            r["id"], r["name"], r["status"], r["created_at"], r["updated_at"],
+            r["description"], r["tags"], r["metadata"], r["parent_session_id"],
+            r["started_at"], r["ended_at"], r["max_duration"], r["max_idle_time"],
+            Limits(lim["operations"], lim["tokens"], lim["cost"], lim["artifacts"],
+                   lim["artifact_bytes"]),
+            Counters(ctr["operations"], ctr["artifacts"], ctr["tokens"], ctr["cost"],
+                     ctr["artifact_bytes"]),
+            r["last_activity_at"], r["active_seconds"], r["resumed_at"], r["reason"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form users see: JSON-ready, times in ISO 8601 (UTC)."""
+        data = self.to_record()
+        for name in ("created_at", "updated_at", "started_at", "ended_at",
+                     "last_activity_at", "resumed_at"):
+            value = data[name]
+            data[name] = iso(value) if value else None
+        return data
+
+    def copy(self) -> Session:
+        return Session.from_record(self.to_record())
+
+
+# -- checks on the way in -----------------------------------------------------------------------
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        raise ValidationError("name", f"must be a string of at most {MAX_NAME} characters",
+                              got=name)
+    return name
+
+
+def check_text(value: object, argument: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(argument, "must be a string", got=value)
+    return value
+
+
+def check_tag(tag: object, argument: str = "tags", path: str = "") -> str:
+    """A tag: 1-128 characters, at most 128 bytes in UTF-8, no control characters (the
+    limits keep every index key within the store's key size)."""
+    if isinstance(tag, str) and tag.isascii() and tag.isprintable() and 0 < len(tag) <= MAX_TAG:
+        return tag  # the common case, without the regular expression
+    if (not isinstance(tag, str) or not _TAG.fullmatch(tag)
+            or len(tag.encode("utf-8", "replace")) > MAX_TAG):
+        raise ValidationError(argument, f"each tag must be a string of 1-{MAX_TAG} "
+                              f"characters ({MAX_TAG} bytes in UTF-8) with no control "
+                              "characters", path=path, got=tag)
+    return tag
+
+
+def check_tags(tags: object, argument: str = "tags") -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
+        raise ValidationError(argument, "must be a list of strings", got=tags)
+    seen: dict[str, None] = {}
+    for i, tag in enumerate(tags):
+        seen[check_tag(tag, argument, f"[{i}]")] = None
+    if len(seen) > MAX_TAGS:
+        raise ValidationError(argument, f"must hold at most {MAX_TAGS} tags", got=len(seen))
+    return list(seen)
+
+
+def check_metadata(metadata: object) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationError("metadata", "must be a dict (a Lua table with string keys)",
+                              got=metadata)
+    value, binary = to_jsonable(metadata, argument="metadata")
+    if binary:
+        raise ValidationError("metadata", "must hold JSON values only (no bytes)",
+                              path="$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                                 for p in binary[0]))
+    return value
+
+
+def check_seconds(value: object, argument: str) -> float | None:
+    """A positive duration in seconds, or None (0 also means none)."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0):
+        raise ValidationError(argument, "must be a number of seconds >= 0 (0 or nil: none)",
+                              got=value)
+    return float(value) or None
+
+
+def check_limits(limits: object) -> Limits:
+    """A Limits from a dict such as ``{"tokens": 10000, "max_cost": 2.5}``."""
+    if limits is None:
+        return Limits()
+    if isinstance(limits, Limits):
+        return limits
+    if not isinstance(limits, dict):
+        raise ValidationError("limits", "must be a dict of " + ", ".join(LIMIT_NAMES),
+                              got=limits)
+    found: dict[str, Any] = {}
+    for key, value in limits.items():
+        name = key.removeprefix("max_") if isinstance(key, str) else key
+        if name not in LIMIT_NAMES:
+            raise ValidationError("limits", "keys must be " + ", ".join(LIMIT_NAMES)
+                                  + " (a max_ prefix is accepted)", path=f".{key}", got=key)
+        number_ok = isinstance(value, int | float) if name == "cost" else isinstance(value, int)
+        if value is not None and (isinstance(value, bool) or not number_ok or value < 0):
+            kind = "a number" if name == "cost" else "an integer"
+            raise ValidationError("limits", f"must be {kind} >= 0 or nil", path=f".{key}",
+                                  got=value)
+        found[name] = value if value else None  # 0 means no limit, as in [session]
+    return Limits(**found)
+
+
+def session_ref_id(session: object) -> str:
+    """The id of a Session, or ``session`` itself when it is a valid id string.
+
+    Raises:
+        ValidationError: neither (the argument is named ``session``).
+    """
+    if isinstance(session, Session):
+        return session.id
+    from llmspell.journal import check_session_id
+
+    return check_session_id(session, argument="session")

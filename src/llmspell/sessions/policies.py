@@ -1,0 +1,237 @@
+"""Session policies: timeouts, resource limits, rate limits, and how they compose.
+
+Timeouts are not refusals but moves, applied whenever a session is touched (get, list, load,
+an operation) and by ``SessionManager.sweep()``:
+
+- idle: an active session with no activity for ``max_idle_time`` seconds is suspended (reason
+  ``idle timeout``); the time it sat idle does not count as active time.
+- duration: a session whose *active* time passes ``max_duration`` fails (reason
+  ``max_duration exceeded``). Suspended time does not count, so a session suspended today
+  and resumed tomorrow keeps the time it had left.
+
+Every other policy is a plain callable ``policy(session, usage) -> Refusal | None`` run when
+an operation asks to be admitted (``SessionManager.admit``). A policy may also have
+``refund(session, usage)``, called when it allowed an operation that the composition then
+refused (a rate limit gives its tokens back). The built-in ones are :class:`ResourceLimits`
+(operations, tokens, cost, artifacts, artifact bytes) and
+:class:`~llmspell.sessions.ratelimit.RateLimits`. They run in a :class:`PolicyChain` in one of
+three compositions:
+
+- ``sequential`` (the default): in order; the first refusal stops the chain and is reported.
+- ``parallel``: all run; if any refuses, the operation is refused and every refusal reported.
+- ``voting``: all run; the operation is refused when more policies refuse than allow (a tie
+  allows); the refusals are reported either way, on ``Verdict.refusals``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmspell.errors import ValidationError
+from llmspell.sessions.model import ACTIVE, Limits, Session
+
+COMPOSITIONS = ("sequential", "parallel", "voting")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What an operation will use: one operation of ``kind`` plus the amounts given."""
+
+    kind: str = "operation"
+    operations: int = 1
+    tokens: int = 0
+    cost: float = 0.0
+    artifacts: int = 0
+    artifact_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A policy's reason to refuse an operation."""
+
+    policy: str
+    reason: str
+    rate_limited: bool = False
+    retry_after: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "reason": self.reason,
+                "rate_limited": self.rate_limited, "retry_after": self.retry_after}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of a composition: allowed or not, and every refusal that was given."""
+
+    allowed: bool
+    refusals: tuple[Refusal, ...] = ()
+
+
+Policy = Callable[[Session | None, Usage], Refusal | None]
+
+
+class ResourceLimits:
+    """Refuses an operation that would take a session past one of its limits.
+
+    A session's own ``limits`` win; what they leave unset comes from ``defaults`` (the
+    ``[session] max_*`` settings).
+    """
+
+    name = "resource_limits"
+
+    def __init__(self, defaults: Limits) -> None:
+        self.defaults = defaults
+
+    def effective(self, session: Session) -> Limits:
+        own, base = session.limits, self.defaults
+        return Limits(
+            operations=own.operations or base.operations,
+            tokens=own.tokens or base.tokens,
+            cost=own.cost or base.cost,
+            artifacts=own.artifacts or base.artifacts,
+            artifact_bytes=own.artifact_bytes or base.artifact_bytes,
+        )
+
+    def __call__(self, session: Session | None, usage: Usage) -> Refusal | None:
+        if session is None:
+            return None
+        limits = self.effective(session)
+        used = session.counters
+        over = []
+        for name, wanted in (("operations", usage.operations), ("tokens", usage.tokens),
+                             ("cost", usage.cost), ("artifacts", usage.artifacts),
+                             ("artifact_bytes", usage.artifact_bytes)):
+            limit = getattr(limits, name)
+            if limit is None:
+                continue
+            now = getattr(used, name)
+            # An amount known only afterwards (tokens, cost) is asked for as 0: refuse once
+            # the session has reached the limit.
+            if now + wanted > limit or (not wanted and now >= limit):
+                over.append(f"{name} {_fmt(now)} + {_fmt(wanted)} = {_fmt(now + wanted)} "
+                            f"> limit {_fmt(limit)}" if wanted else
+                            f"{name} {_fmt(now)} has reached limit {_fmt(limit)}")
+        if not over:
+            return None
+        return Refusal(self.name, f"session {session.id} would exceed its limits: "
+                       + "; ".join(over))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class PolicyChain:
+    """An ordered list of policies and the composition that combines their answers.
+
+    Thread-safe: ``add``/``remove`` replace the tuple that ``evaluate`` reads.
+    """
+
+    def __init__(self, policies: list[Policy] | None = None, *,
+                 mode: str = "sequential") -> None:
+        self.mode = check_mode(mode)
+        self._policies: tuple[Policy, ...] = tuple(policies or ())
+        self._lock = threading.Lock()
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        return self._policies
+
+    def add(self, policy: Policy, *, first: bool = False) -> Policy:
+        """Add ``policy`` at the end (or the front); returns it, for :meth:`remove`."""
+        if not callable(policy):
+            raise ValidationError("policy", "must be callable as policy(session, usage)",
+                                  got=policy)
+        with self._lock:
+            self._policies = (policy, *self._policies) if first else (*self._policies, policy)
+        return policy
+
+    def remove(self, policy: Policy) -> bool:
+        with self._lock:
+            if policy not in self._policies:
+                return False
+            self._policies = tuple(p for p in self._policies if p is not policy)
+            return True
+
+    def evaluate(self, session: Session | None, usage: Usage) -> Verdict:
+        """Run the policies under the chain's composition (see the module docstring)."""
+        allowed: list[Policy] = []
+        refusals: list[Refusal] = []
+        for policy in self._policies:
+            refusal = policy(session, usage)
+            if refusal is None:
+                allowed.append(policy)
+                continue
+            refusals.append(refusal)
+            if self.mode == "sequential":
+                break
+        refused = len(refusals) > len(allowed) if self.mode == "voting" else bool(refusals)
+        if refused:
+            for policy in allowed:
+                refund = getattr(policy, "refund", None)
+                if refund is not None:
+                    refund(session, usage)
+        return Verdict(not refused, tuple(refusals))
+
+
+def check_mode(mode: object) -> str:
+    if mode not in COMPOSITIONS:
+        raise ValidationError("policy_composition", "must be one of " + ", ".join(COMPOSITIONS),
+                              got=mode)
+    return mode
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutAction:
+    """What a timeout does to a session: ``suspend`` or ``fail``, why, and as of when."""
+
+    operation: str
+    reason: str
+    at: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def timeout_action(session: Session, now: float, last_activity: float) -> TimeoutAction | None:
+    """The move a timeout makes on ``session`` at ``now``, or None.
+
+    ``last_activity`` is the latest activity known (the record's, or newer in this process).
+    Duration wins over idleness: a session that ran out of time fails even if also idle.
+    """
+    if session.status != ACTIVE:
+        return None
+    idle_at = None
+    if session.max_idle_time is not None and now - last_activity > session.max_idle_time:
+        idle_at = last_activity + session.max_idle_time
+    end = now if idle_at is None else max(idle_at, session.resumed_at or idle_at)
+    if session.max_duration is not None:
+        active = session.active_time(end)
+        if active > session.max_duration:
+            at = (session.resumed_at or now) + session.max_duration - session.active_seconds
+            return TimeoutAction(
+                "fail", f"max_duration exceeded: active for {active:.0f} s, limit "
+                f"{session.max_duration:g} s", at,
+                {"policy": "max_duration", "active_seconds": active,
+                 "max_duration": session.max_duration})
+    if idle_at is not None:
+        return TimeoutAction(
+            "suspend", f"idle timeout: no activity for {now - last_activity:.0f} s, limit "
+            f"{session.max_idle_time:g} s", idle_at,
+            {"policy": "max_idle_time", "idle_seconds": now - last_activity,
+             "max_idle_time": session.max_idle_time})
+    return None
+
+
+def default_chain(settings: Any, clock: Any) -> PolicyChain:
+    """The built-in chain: resource limits, then rate limits (when any are configured)."""
+    from llmspell.sessions.ratelimit import RateLimits
+
+    chain = PolicyChain([ResourceLimits(settings.default_limits())],
+                        mode=settings.policy_composition)
+    rates = RateLimits(settings.rate_limits, clock, mode=settings.rate_limit_mode,
+                       max_wait=settings.rate_limit_max_wait_seconds)
+    if rates:
+        chain.add(rates)
+    return chain

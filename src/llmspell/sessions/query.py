@@ -1,0 +1,152 @@
+"""``SessionManager.list``: filters, sort and paging over the session indexes.
+
+Filters combine with AND: ``status`` (one or a list: any of them), ``tags`` (all of them),
+``name`` (a case-insensitive substring), ``parent`` (direct children), ``created_after``
+(inclusive) and ``created_before`` (exclusive). Sorting by ``created_at`` (the default) streams
+from the index and stops once ``offset + limit`` sessions matched; sorting by ``updated_at``,
+``name`` or ``status`` collects every match first. ``sort="-name"`` is the same as
+``sort="name", descending=True``. Timeouts are applied to the sessions read, so an idle
+session is listed as suspended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmspell.errors import ValidationError
+from llmspell.journal import check_session_id, to_timestamp
+from llmspell.sessions import index
+from llmspell.sessions.model import ACTIVE, STATUSES, Session, check_tags
+
+if TYPE_CHECKING:
+    from llmspell.sessions.manager import SessionManager
+
+SORTS = ("created_at", "updated_at", "name", "status")
+_PAGE_MAX = 512
+
+
+def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = None,
+                  name: str | None = None, parent: str | None = None,
+                  created_after: Any = None, created_before: Any = None,
+                  sort: str = "created_at", descending: bool = False,
+                  limit: int | None = None, offset: int = 0) -> list[Session]:
+    """See the module docstring and :meth:`SessionManager.list`."""
+    statuses = _statuses(status)
+    wanted_tags = tuple(check_tags(tags))
+    if name is not None and not isinstance(name, str):
+        raise ValidationError("name", "must be a string to look for in session names",
+                              got=name)
+    needle = name.casefold() if name else None
+    if parent is not None:
+        check_session_id(parent, argument="parent")
+    after = None if created_after is None else to_timestamp(created_after,
+                                                            argument="created_after")
+    before = None if created_before is None else to_timestamp(created_before,
+                                                              argument="created_before")
+    if not isinstance(sort, str) or sort.lstrip("-") not in SORTS:
+        raise ValidationError("sort", "must be one of " + ", ".join(SORTS)
+                              + " (a leading '-' sorts newest/largest first)", got=sort)
+    if sort.startswith("-"):
+        sort, descending = sort[1:], True
+    _check_count(limit, "limit", allow_none=True)
+    _check_count(offset, "offset", allow_none=False)
+    if limit == 0:
+        return []
+
+    store = manager.store
+    drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,
+                         created_after=after, created_before=before)
+    streaming = sort == "created_at"
+    ids = index.walk(store, drive, descending=descending and streaming)
+    after_us = drive.after_us
+    before_us = drive.before_us
+    tag_set = set(wanted_tags)
+
+    def matches(found: Session) -> bool:
+        if statuses is not None and found.status not in statuses:
+            return False
+        if tag_set and not tag_set.issubset(found.tags):
+            return False
+        if needle is not None and needle not in found.name.casefold():
+            return False
+        if parent is not None and found.parent_session_id != parent:
+            return False
+        created = index.micros(found.created_at)
+        return not ((after_us is not None and created < after_us)
+                    or (before_us is not None and created >= before_us))
+
+    results: list[Session] = []
+    skipped = 0
+    seen: set[str] = set()
+    first_page = 16 if limit is None else max(16, min(_PAGE_MAX, limit + offset))
+    for page in _pages(ids, first_page):
+        raws = store.get_many([index.record_key(sid) for sid in page])
+        for sid in page:
+            raw = raws.get(index.record_key(sid))
+            if raw is None or sid in seen:  # deleted meanwhile, or moved between indexes
+                continue
+            seen.add(sid)
+            found = Session.from_record(orjson.loads(raw))
+            if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+                found = manager._apply_timeouts(found)
+            if not matches(found):
+                continue
+            if streaming and skipped < offset:
+                skipped += 1
+                continue
+            results.append(found)
+            if streaming and limit is not None and len(results) >= limit:
+                return results
+    if streaming:
+        return results
+    results.sort(key=_SORT_KEYS[sort], reverse=descending)
+    end = None if limit is None else offset + limit
+    return results[offset:end]
+
+
+_SORT_KEYS = {
+    "updated_at": lambda s: (s.updated_at, s.id),
+    "name": lambda s: (s.name.casefold(), s.created_at, s.id),
+    "status": lambda s: (STATUSES.index(s.status), s.created_at, s.id),
+}
+
+
+def _statuses(status: Any) -> tuple[str, ...] | None:
+    if status is None:
+        return None
+    items = (status,) if isinstance(status, str) else status
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise ValidationError("status", "must be a status or a list of statuses ("
+                              + ", ".join(STATUSES) + ")", got=status)
+    found = []
+    for i, item in enumerate(items):
+        if item not in STATUSES:
+            raise ValidationError("status", "must be one of " + ", ".join(STATUSES),
+                                  path=f"[{i}]" if not isinstance(status, str) else "",
+                                  got=item)
+        found.append(item)
+    return tuple(dict.fromkeys(found))
+
+
+def _check_count(value: object, argument: str, *, allow_none: bool) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(argument, "must be an integer >= 0"
+                              + (" or nil" if allow_none else ""), got=value)
+
+
+def _pages(ids: Iterable[str], first: int) -> Iterator[list[str]]:
+    size = first
+    page: list[str] = []
+    for sid in ids:
+        page.append(sid)
+        if len(page) >= size:
+            yield page
+            page = []
+            size = min(_PAGE_MAX, size * 4)
+    if page:
+        yield page

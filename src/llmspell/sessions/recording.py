@@ -1,0 +1,171 @@
+"""What goes into a session's journal besides its lifecycle: state writes, hooks and events.
+
+:class:`SessionRecorder` plugs the journal into the other subsystems through their own APIs:
+
+- state: a batch contributor (``StateManager.add_contributor``). A change to scope
+  ``session:<id>``, and any change while a session is current, becomes a ``state.write`` or
+  ``state.delete`` entry *in the same batch as the change*: ``{"scope", "key", "op",
+  "old": old value hash, "new": new value hash, "change_seq"}``. With
+  ``journal_state_values`` the new value's encoded bytes are kept under ``jval/`` by hash.
+- hooks: an observer (``HookRegistry.observe``). A firing at a point with hooks registered,
+  in a session (``ctx.session_id`` or the current one), becomes a ``hook`` entry:
+  ``{"point", "action", "component", "elapsed_ms", "data"}``. The manager's own
+  ``session:*`` firings are part of the lifecycle entries instead.
+- events: a ``**`` subscription. An event of a session becomes an ``event`` entry
+  ``{"type", "source", "event_id", "data"}``, except the manager's own (``source
+  "sessions"``) and state's (journaled atomically already).
+
+Hook and event entries are appended in a batch of their own, after the fact they record.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
+from llmspell.storage.base import Op
+
+if TYPE_CHECKING:
+    from llmspell.sessions.manager import SessionManager
+
+logger = logging.getLogger("llmspell.sessions")
+
+SESSION_SCOPE = "session:"
+_SKIP_SOURCES = ("sessions", "state")
+
+
+class SessionRecorder:
+    """Journals the state writes, hook executions and events of sessions (module doc)."""
+
+    def __init__(self, manager: SessionManager) -> None:
+        self.manager = manager
+        self.journal = manager.journal
+        self.keep_values = manager.settings.journal_state_values
+        self._state: Any = None
+        self._hooks: Any = None
+        self._events: Any = None
+        self._subscription: Any = None
+        # One bound-method object each, so unregistering by identity finds it again.
+        self._contributor = self.contribute
+        self._observer = self.observe_hook
+
+    def attach(self, *, state: Any = None, hooks: Any = None, events: Any = None) -> None:
+        """Start recording from whichever of the three subsystems are given."""
+        settings = self.manager.settings
+        if state is not None:
+            state.add_contributor(self._contributor)
+            self._state = state
+        if hooks is not None and settings.journal_hooks:
+            hooks.observe(self._observer, executed_only=True)
+            self._hooks = hooks
+        if events is not None and settings.journal_events:
+            self._subscription = events.subscribe("**", self.record_event)
+            self._events = events
+
+    def detach(self) -> None:
+        """Stop recording (the runtime calls it on close)."""
+        if self._state is not None:
+            self._state.remove_contributor(self._contributor)
+        if self._hooks is not None:
+            self._hooks.unobserve(self._observer)
+        if self._events is not None and self._subscription is not None:
+            self._events.unsubscribe(self._subscription)
+        self._state = self._hooks = self._events = self._subscription = None
+
+    # -- state ----------------------------------------------------------------------------
+
+    def contribute(self, changes: list[Any]) -> tuple[list[Op], dict[str, bytes | None]] | None:
+        """The state contributor: journal entries (and values) for ``changes``' sessions."""
+        current = self.manager.current_id()
+        drafts: dict[str, list[Draft]] = {}
+        values: list[Op] = []
+        for change in changes:
+            scope = change.scope
+            owner = scope[len(SESSION_SCOPE):] if scope.startswith(SESSION_SCOPE) else None
+            targets = {t for t in (owner, current) if t is not None}
+            if not targets:
+                continue
+            deleted = change.op == "del"
+            data = {"scope": scope, "key": change.key, "op": change.op,
+                    "old": change.old_hash, "new": change.new_hash,
+                    "change_seq": getattr(change, "seq", None)}
+            encoded = _encoded_bytes(getattr(change, "encoded", None))
+            if self.keep_values and not deleted and encoded is not None and change.new_hash:
+                data["value"] = True
+            for sid in targets:
+                if not self._exists(sid):
+                    continue
+                drafts.setdefault(sid, []).append(
+                    Draft(STATE_DELETE if deleted else STATE_WRITE, data))
+                if data.get("value"):
+                    assert encoded is not None
+                    values.append(self.journal.value_op(sid, change.new_hash, encoded))
+        if not drafts:
+            return None
+        ops: list[Op] = []
+        expect: dict[str, bytes | None] = {}
+        for sid, items in drafts.items():
+            self.manager.forget_position(sid)
+            more, wanted = self.journal.entries_ops(sid, items)
+            ops.extend(more)
+            expect.update(wanted)
+            self.manager.touch(sid)
+        ops.extend(values)
+        return ops, expect
+
+    def _exists(self, sid: str) -> bool:
+        return self.manager.is_known(sid)
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def observe_hook(self, ctx: Any, action: str, elapsed: float) -> None:
+        """The hook observer: a ``hook`` entry for a firing that ran hooks in a session."""
+        point = ctx.point
+        if point.startswith("session:"):
+            return
+        sid = ctx.session_id or self.manager.current_id()
+        if sid is None or self._hooks is None or not self._hooks.list(point):
+            return
+        data = {"point": point, "action": action, "component": ctx.component,
+                "elapsed_ms": round(elapsed * 1000, 3), "data": ctx.data}
+        self._append(sid, HOOK, data, ctx.correlation_id)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def record_event(self, event: Any) -> None:
+        """The ``**`` subscriber: an ``event`` entry for an event of a session."""
+        if event.source in _SKIP_SOURCES:
+            return
+        sid = event.session_id or self.manager.current_id()
+        if sid is None:
+            return
+        data = {"type": event.type, "source": event.source, "event_id": event.id,
+                "data": event.data}
+        self._append(sid, EVENT, data, event.correlation_id)
+
+    def _append(self, sid: str, kind: str, data: Any, cid: str | None) -> None:
+        if not self._exists(sid):
+            return
+        self.manager.forget_position(sid)
+        try:
+            self.journal.append(sid, kind, data, correlation_id=cid)
+        except Exception:
+            logger.exception("could not journal a %s entry for session %s", kind, sid)
+
+
+def _encoded_bytes(encoded: Any) -> bytes | None:
+    """A state change's encoded value as the bytes :func:`llmspell.codec.decode` reads."""
+    if encoded is None:
+        return None
+    if isinstance(encoded, bytes):
+        return encoded
+    data = getattr(encoded, "data", None)
+    if not isinstance(data, bytes):
+        return None
+    binary = getattr(encoded, "binary", None)
+    if binary:
+        import orjson
+
+        return b'{"v":' + data + b',"b":' + orjson.dumps(binary) + b"}"
+    return b'{"v":' + data + b"}"

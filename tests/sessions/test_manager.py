@@ -1,0 +1,275 @@
+"""SessionManager: create, get, save/load, delete, the current session, max_active_sessions,
+atomic writes and concurrent movers, on every backend where storage matters."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from session_backends import Backend, CountingStore
+
+from llmspell.errors import (
+    HookCancelled,
+    InvalidTransition,
+    ResourceLimitExceeded,
+    SessionError,
+    SessionNotFound,
+    StorageError,
+    ValidationError,
+)
+from llmspell.hooks import HookRegistry, HookResult
+from llmspell.sessions import ManualClock, SessionManager, SessionSettings
+from llmspell.sessions.index import TOMBSTONE_PREFIX
+from llmspell.state import StateManager
+from llmspell.storage import open_store
+
+
+def test_create_get_and_every_field_survive_a_new_manager(backend: Backend) -> None:
+    clock = ManualClock(1_700_000_000.0)
+    manager = backend.manager(clock=clock)
+    parent = manager.create("parent")
+    made = manager.create("research", description="Q3 market", tags=["research", "q3"],
+                          metadata={"owner": "ana", "depth": 2}, parent_session_id=parent.id,
+                          max_duration=3600, max_idle_time=120,
+                          limits={"tokens": 1000, "max_cost": 2.5})
+    again = backend.manager(clock=clock).get(made.id)
+    assert again == made
+    assert (again.status, again.name, again.tags, again.metadata) == (
+        "active", "research", ["research", "q3"], {"owner": "ana", "depth": 2})
+    assert (again.max_duration, again.max_idle_time) == (3600.0, 120.0)
+    assert (again.limits.tokens, again.limits.cost) == (1000, 2.5)
+    assert again.parent_session_id == parent.id
+    assert again.created_at == again.started_at == 1_700_000_000.0
+    shown = again.to_dict()
+    assert shown["created_at"] == "2023-11-14T22:13:20Z"
+    assert shown["counters"] == {"operations": 0, "artifacts": 0, "tokens": 0, "cost": 0.0,
+                                 "artifact_bytes": 0}
+
+
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"name": 3}, "name"),
+    ({"tags": "solo"}, "tags"),
+    ({"tags": ["ok", ""]}, "tags"),
+    ({"tags": ["bad\nline"]}, "tags"),
+    ({"metadata": ["x"]}, "metadata"),
+    ({"metadata": {"b": b"raw"}}, "metadata"),
+    ({"max_duration": -1}, "max_duration"),
+    ({"max_idle_time": "soon"}, "max_idle_time"),
+    ({"limits": {"speed": 3}}, "limits"),
+    ({"limits": {"tokens": 1.5}}, "limits"),
+    ({"parent_session_id": "no/such"}, "parent_session_id"),
+])
+def test_bad_create_arguments_are_named(mem: SessionManager, kwargs: dict, argument: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        mem.create(**kwargs)
+    assert caught.value.argument == argument
+
+
+def test_unknown_ids_say_so(mem: SessionManager) -> None:
+    with pytest.raises(SessionNotFound, match="no session has id 'nope'"):
+        mem.get("nope")
+    with pytest.raises(SessionNotFound, match="parent_session_id 'nope' names no session"):
+        mem.create("x", parent_session_id="nope")
+    for operation in ("suspend", "resume", "complete", "archive", "save", "load", "delete"):
+        with pytest.raises(SessionNotFound):
+            getattr(mem, operation)("nope")
+    with pytest.raises(ValidationError, match="argument 'session'"):
+        mem.get("a b")
+
+
+def test_defaults_come_from_settings(clock: ManualClock) -> None:
+    manager = SessionManager(open_store("memory://"), clock=clock, settings=SessionSettings(
+        idle_timeout_seconds=60, max_duration_seconds=600))
+    made = manager.create("x")
+    assert (made.max_idle_time, made.max_duration) == (60.0, 600.0)
+    assert manager.create("y", max_idle_time=0, max_duration=0).max_idle_time is None
+
+
+def test_save_and_load_are_journaled_checkpoints(backend: Backend) -> None:
+    manager = backend.manager()
+    made = manager.create("x")
+    manager.save(made)
+    loaded = backend.manager().load(made.id)  # a new process: read fresh from the store
+    assert loaded.id == made.id and loaded.status == "active"
+    kinds = [e.kind for e in manager.journal.read(made.id)]
+    assert kinds == ["session.created", "session.saved", "session.loaded"]
+
+
+def test_hooks_fire_before_and_a_cancel_writes_nothing(mem: SessionManager) -> None:
+    hooks = HookRegistry()
+    mem.hooks = hooks
+    hooks.register("session:start", lambda ctx: HookResult.cancel("no new sessions today"))
+    with pytest.raises(HookCancelled, match="no new sessions today"):
+        mem.create("x")
+    assert mem.list() == [] and list(mem.store.keys("journal/")) == []
+    hooks = HookRegistry()
+    mem.hooks = hooks
+    made = mem.create("x")
+    hooks.register("session:suspend", lambda ctx: HookResult.cancel("busy"))
+    with pytest.raises(HookCancelled):
+        mem.suspend(made)
+    assert mem.get(made).status == "active"
+    assert [e.kind for e in mem.journal.read(made.id)] == ["session.created"]
+    seen: list[dict] = []
+    hooks.register("session:save", lambda ctx: seen.append(ctx.data))
+    hooks.register("session:restore", lambda ctx: seen.append(ctx.data))
+    mem.save(made)
+    mem.load(made)
+    assert [d["operation"] for d in seen] == ["saved", "loaded"]
+    assert seen[0]["session"]["id"] == made.id
+
+
+def test_a_failing_batch_leaves_neither_the_change_nor_its_entry() -> None:
+    store = CountingStore(open_store("memory://"))
+    manager = SessionManager(store)
+    made = manager.create("x")
+    store.fail_batches = True
+    with pytest.raises(StorageError, match="disk is full"):
+        manager.suspend(made)
+    with pytest.raises(StorageError):
+        manager.create("y")
+    store.fail_batches = False
+    assert manager.get(made).status == "active"
+    assert [e.kind for e in manager.journal.read(made.id)] == ["session.created"]
+    assert [s.name for s in manager.list()] == ["x"]
+    assert manager.suspend(made).status == "suspended"  # and the manager recovers
+
+
+def test_delete_removes_everything_of_the_session(backend: Backend) -> None:
+    manager = backend.manager()
+    state = StateManager(manager.store)
+    manager.clear_state = state.clear_scope
+    gone: list[str] = []
+    manager.on_delete(gone.append)
+    keep = manager.create("keep", tags=["t"])
+    made = manager.create("drop", tags=["t"], parent_session_id=keep.id)
+    state.save(f"session:{made.id}", "notes", "hello")
+    state.save(f"session:{keep.id}", "notes", "stay")
+    manager.set_current(made)
+    assert manager.delete(made.id) is True
+    assert gone == [made.id]
+    assert manager.current_id() is None
+    assert not manager.exists(made.id)
+    assert state.list_keys(f"session:{made.id}") == []
+    assert state.load(f"session:{keep.id}", "notes") == "stay"
+    assert manager.journal.read(made.id) == []
+    assert [s.name for s in manager.list(tags=["t"])] == ["keep"]
+    assert manager.list(parent=keep.id) == []
+    assert list(manager.store.keys(TOMBSTONE_PREFIX)) == []
+    assert manager.active.count() == 1
+    with pytest.raises(SessionNotFound):
+        manager.delete(made.id)
+
+
+def test_an_interrupted_delete_is_finished_by_sweep(mem: SessionManager) -> None:
+    made = mem.create("x")
+
+    def crash(session_id: str) -> None:
+        raise KeyboardInterrupt  # the process dies between the record and the rest
+
+    mem.clear_state = crash
+    with pytest.raises(KeyboardInterrupt):
+        mem.delete(made)
+    assert not mem.exists(made.id)
+    assert mem.journal.count(made.id) == 1
+    mem.clear_state = None
+    mem.sweep()
+    assert mem.journal.count(made.id) == 0
+    assert list(mem.store.keys(TOMBSTONE_PREFIX)) == []
+
+
+def test_current_session_is_per_thread_and_per_task(mem: SessionManager) -> None:
+    a, b = mem.create("a"), mem.create("b")
+    assert mem.get_current() is None
+    assert mem.set_current(a.id) == a
+    assert mem.get_current() == a
+    seen: dict[str, str | None] = {}
+
+    def other_thread() -> None:
+        seen["start"] = mem.current_id()
+        mem.set_current(b)
+        seen["set"] = mem.current_id()
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert seen == {"start": None, "set": b.id}
+    assert mem.current_id() == a.id  # untouched by the other thread
+
+    async def task(session_id: str) -> str | None:
+        mem.set_current(session_id)
+        await asyncio.sleep(0)
+        return mem.current_id()
+
+    async def main() -> list[str | None]:
+        return list(await asyncio.gather(task(a.id), task(b.id)))
+
+    assert asyncio.run(main()) == [a.id, b.id]
+    with mem.current(b) as current:
+        assert current == b and mem.current_id() == b.id
+    assert mem.current_id() == a.id
+    mem.set_current(None)
+    assert mem.get_current() is None
+
+
+def test_max_active_sessions_is_enforced(backend: Backend) -> None:
+    manager = backend.manager(max_active_sessions=2)
+    hooks = HookRegistry()
+    exceeded: list[dict] = []
+    hooks.register("resource:limit_exceeded", lambda ctx: exceeded.append(ctx.data))
+    manager.hooks = hooks
+    a = manager.create("a")
+    manager.create("b")
+    with pytest.raises(ResourceLimitExceeded) as caught:
+        manager.create("c")
+    assert "cannot create session 'c': 2 sessions are active" in str(caught.value)
+    assert "max_active_sessions limit is 2" in str(caught.value)
+    assert exceeded == [{"limit": "max_active_sessions", "active": 2, "max": 2}]
+    manager.suspend(a)
+    other = backend.manager(max_active_sessions=2)  # another process sees the same count
+    c = other.create("c")
+    with pytest.raises(ResourceLimitExceeded, match="cannot resume session"):
+        manager.resume(a)
+    other.complete(c)
+    assert manager.resume(a).status == "active"
+    assert manager.active.count() == 2
+
+
+def test_concurrent_creates_never_pass_the_limit() -> None:
+    store = open_store("memory://")
+    manager = SessionManager(store, settings=SessionSettings(max_active_sessions=10))
+    made: list[str] = []
+    refused: list[BaseException] = []
+
+    def creator() -> None:
+        for _ in range(10):
+            try:
+                made.append(manager.create("x").id)
+            except ResourceLimitExceeded as exc:
+                refused.append(exc)
+
+    threads = [threading.Thread(target=creator) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 10 and len(refused) == 30
+    assert manager.active.count() == 10 == len(manager.list(status="active"))
+
+
+def test_two_movers_of_one_session_one_wins(backend: Backend) -> None:
+    first, second = backend.manager(), backend.manager()
+    made = first.create("x")
+    first.get(made.id)
+    second.complete(made.id)  # another process moved it; first's cached view is stale
+    with pytest.raises(InvalidTransition, match="it is completed"):
+        first.suspend(made.id)
+    assert [e.kind for e in first.journal.read(made.id)] == ["session.created",
+                                                            "session.completed"]
+
+
+def test_disabled_sessions_refuse_with_the_setting_named() -> None:
+    manager = SessionManager(open_store("memory://"), settings=SessionSettings(enabled=False))
+    with pytest.raises(SessionError, match=r"\[session\] enabled = false"):
+        manager.create("x")
