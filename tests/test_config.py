@@ -214,7 +214,7 @@ def test_unknown_or_bad_env_variables_are_errors(tmp_path: Path) -> None:
 
 
 def test_unknown_override_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="state.nope"):
+    with pytest.raises(ConfigError, match=r"state\.nope"):
         load_config(cwd=tmp_path, env={}, overrides={"state.nope": 1})
     with pytest.raises(ConfigError, match="must be a string"):
         load_config(cwd=tmp_path, env={}, overrides={"storage.url": 3})

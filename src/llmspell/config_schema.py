@@ -173,15 +173,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "runtime.hooks": {
         "enabled": Field("bool", True, unused=True, doc="hooks are always available"),
         "max_hooks": Field("int", 1000, minimum=1),
-        "circuit_breaker_threshold": Field("number", unused=True,
-                                           doc="rs-llmspell's overhead ratio; see failure_threshold"),
+        "circuit_breaker_threshold": Field(
+            "number", unused=True, doc="rs-llmspell's overhead ratio; see failure_threshold"),
         "failure_threshold": Field("int", 5, minimum=1,
                                    doc="consecutive failures or overruns that open a circuit"),
         "cooldown_seconds": Field("number", 60, minimum=0,
                                   doc="an open circuit is probed again after this long"),
         "default_time_budget_seconds": Field("number", 0, minimum=0,
                                              doc="per-call budget of a hook; 0: not timed"),
-        "builtin": Field("list[str]", [], choices=("logging", "metrics", "cost"), doc="built-in hooks to turn on: logging, metrics, cost"),
+        "builtin": Field("list[str]", [], choices=("logging", "metrics", "cost"),
+                         doc="built-in hooks to turn on"),
     },
     "runtime.events": {
         "enabled": Field("bool", True, unused=True, doc="the event bus is always available"),

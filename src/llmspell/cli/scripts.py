@@ -28,13 +28,12 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
         fail(f"no such script: {script}", EXIT_USAGE)
     if args and args[0] == "--":
         args = args[1:]
-    with handle_errors(opts.verbose):
-        with opts.runtime() as rt:
-            engine = _engine(rt, args, path.name)
-            try:
-                result = engine.run_file(path)
-            finally:
-                engine.close()
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        engine = _engine(rt, args, path.name)
+        try:
+            result = engine.run_file(path)
+        finally:
+            engine.close()
     if as_json:
         echo_json(result)
 
@@ -46,13 +45,12 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
 @click.pass_obj
 def exec_(opts: Options, code: str, args: tuple[str, ...], as_json: bool) -> None:
     """Run the Lua CODE given on the command line."""
-    with handle_errors(opts.verbose):
-        with opts.runtime() as rt:
-            engine = _engine(rt, args, "<exec>")
-            try:
-                result = engine.run_string(code, "<exec>")
-            finally:
-                engine.close()
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        engine = _engine(rt, args, "<exec>")
+        try:
+            result = engine.run_string(code, "<exec>")
+        finally:
+            engine.close()
     if as_json:
         echo_json(result)
 
@@ -65,14 +63,13 @@ def repl(opts: Options, history: str | None) -> None:
     """An interactive Lua prompt with the runtime's globals, history and multi-line input."""
     from llmspell.cli.repl import run_repl
 
-    with handle_errors(opts.verbose):
-        with opts.runtime() as rt:
-            engine = _engine(rt, (), "stdin")
-            try:
-                path = Path(history) if history else rt.config.runtime.data_dir / "repl_history"
-                run_repl(engine, path)
-            finally:
-                engine.close()
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        engine = _engine(rt, (), "stdin")
+        try:
+            path = Path(history) if history else rt.config.runtime.data_dir / "repl_history"
+            run_repl(engine, path)
+        finally:
+            engine.close()
 
 
 COMMANDS = [run, exec_, repl]
