@@ -19,8 +19,11 @@ from llmspell.hooks import BreakerPolicy, HookRegistry
 from llmspell.storage import Store, open_store
 
 if TYPE_CHECKING:
+    from llmspell.artifacts import ArtifactCollector, ArtifactManager
     from llmspell.sessions import SessionManager
     from llmspell.state import StateManager
+    from llmspell.state.backup import BackupManager
+    from llmspell.state.migration import Migrator
 
 
 class Runtime:
@@ -35,6 +38,20 @@ class Runtime:
         self.events, self.hooks = build_hooks_and_events(config)
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
+        self._artifacts: ArtifactManager | None = None
+        self.collector: ArtifactCollector | None = None
+        if config.session.enabled and config.get("session.artifact_auto_collect", True):
+            from llmspell.artifacts.collectors import install_collectors
+
+            self.collector = install_collectors(self)
+        self._migrations: Migrator | None = None
+        self._backups: BackupManager | None = None
+        if config.state.enabled and config.get("state.migrate_on_open", False):
+            try:
+                self.migrations.apply_pending()  # [state] migrations, registered in code
+            except BaseException:
+                self.close()
+                raise
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, *,
@@ -90,9 +107,72 @@ class Runtime:
             with self._lock:
                 if self._sessions is None:
                     self._sessions = built
+                    built.on_delete(self._drop_session_artifacts)
                 else:
                     built.close()
                 manager = self._sessions
+        return manager
+
+    # -- artifacts (issue 7) -----------------------------------------------------------------
+
+    @property
+    def artifacts(self) -> ArtifactManager:
+        """The ArtifactManager on this runtime's store, built on first use from ``[session]``
+        (blob files under ``[session] storage_path``, default ``<data_dir>/blobs``).
+
+        Raises:
+            SessionError: ``[session] enabled = false``.
+        """
+        manager = self._artifacts
+        if manager is None:
+            if not self.config.session.enabled:
+                from llmspell.errors import SessionError
+
+                raise SessionError("artifacts belong to sessions, and sessions are disabled "
+                                   "([session] enabled = false in the configuration)")
+            from llmspell.artifacts import ArtifactManager
+
+            built = ArtifactManager.from_runtime(self)  # outside the lock: it reads .sessions
+            with self._lock:
+                if self._artifacts is None:
+                    self._artifacts = built
+                manager = self._artifacts
+        return manager
+
+    def _drop_session_artifacts(self, session_id: str) -> None:
+        """A deleted session's artifact references go with it (SessionManager.on_delete)."""
+        self.artifacts.delete_session(session_id)
+
+    # -- migrations and backups (issue 5) ----------------------------------------------------
+
+    @property
+    def migrations(self) -> Migrator:
+        """Schema versions and migrations of this runtime's state (``[state] migrations`` are
+        registered). Raises StateError on use when state is disabled."""
+        migrator = self._migrations
+        if migrator is None:
+            from llmspell.state.migration import Migrator
+
+            built = Migrator.from_runtime(self)  # outside the lock: it reads .state
+            with self._lock:
+                if self._migrations is None:
+                    self._migrations = built
+                migrator = self._migrations
+        return migrator
+
+    @property
+    def backups(self) -> BackupManager:
+        """Backups of this runtime's state in ``[state] backup_dir``. Raises StateError on use
+        when state is disabled."""
+        manager = self._backups
+        if manager is None:
+            from llmspell.state.backup import BackupManager
+
+            built = BackupManager.from_runtime(self)  # outside the lock: it reads .state
+            with self._lock:
+                if self._backups is None:
+                    self._backups = built
+                manager = self._backups
         return manager
 
     @property

@@ -1,16 +1,50 @@
-"""Artifacts: content kept once per store, versioned and queryable.
+"""Artifacts: every output and file of a session, stored once, versioned and queryable.
 
-So far this holds the content-addressed blob layer (:mod:`.blobs`): deduplicated,
-compressed, hash-verified content with reference counts and a safe garbage collector.
+``runtime.artifacts`` is an :class:`ArtifactManager` (:mod:`.manager`). Underneath, the
+content-addressed blob layer (:mod:`.blobs`) keeps each distinct content once (deduplicated,
+compressed, hash-verified, reference counted, garbage-collected). Modules: :mod:`.model`
+(the record and its id), :mod:`.keys` (store layout and indexes), :mod:`.writer` (the one
+atomic batch per write), :mod:`.accounting` (session counters), :mod:`.query`,
+:mod:`.permissions`, :mod:`.collectors` (automatic collection), :mod:`.files` (storeFile's
+path confinement), :mod:`.mime`, :mod:`.content`, :mod:`.sources`, :mod:`.validate`,
+:mod:`.settings`. ``docs/artifacts.md`` is the user guide.
+
+Names are imported on first use, so registering the collectors (which the Runtime does on
+start) does not load the blob layer's compression and hashing libraries.
 """
 
-from llmspell.artifacts.blob_gc import GcReport
-from llmspell.artifacts.blob_reader import BlobReader
-from llmspell.artifacts.blob_records import BlobRef, RefOps, content_hash
-from llmspell.artifacts.blob_writer import StagedBlob
-from llmspell.artifacts.blobs import BlobStats, BlobStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmspell.artifacts.blob_gc import GcReport
+    from llmspell.artifacts.blob_reader import BlobReader
+    from llmspell.artifacts.blob_records import BlobRef, RefOps, content_hash
+    from llmspell.artifacts.blob_writer import StagedBlob
+    from llmspell.artifacts.blobs import BlobStats, BlobStore
+    from llmspell.artifacts.collectors import ArtifactCollector
+    from llmspell.artifacts.manager import ArtifactManager
+    from llmspell.artifacts.model import Artifact, ArtifactId
+    from llmspell.artifacts.settings import ArtifactSettings
+    from llmspell.artifacts.store_ops import ArtifactGcReport
+
+_WHERE = {
+    "GcReport": "blob_gc", "BlobReader": "blob_reader", "BlobRef": "blob_records",
+    "RefOps": "blob_records", "content_hash": "blob_records", "StagedBlob": "blob_writer",
+    "BlobStats": "blobs", "BlobStore": "blobs", "ArtifactCollector": "collectors",
+    "ArtifactManager": "manager", "Artifact": "model", "ArtifactId": "model",
+    "ArtifactSettings": "settings", "ArtifactGcReport": "store_ops",
+}
 
 __all__ = [
+    "Artifact",
+    "ArtifactCollector",
+    "ArtifactGcReport",
+    "ArtifactId",
+    "ArtifactManager",
+    "ArtifactSettings",
     "BlobReader",
     "BlobRef",
     "BlobStats",
@@ -20,3 +54,12 @@ __all__ = [
     "StagedBlob",
     "content_hash",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmspell.artifacts' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"llmspell.artifacts.{module}"), name)
+    globals()[name] = value
+    return value

@@ -123,14 +123,17 @@ def register(command: Callable[..., Any]) -> None:
 
 
 def _load_commands() -> None:
+    from llmspell.cli import artifact as artifact_commands
+    from llmspell.cli import backup as backup_commands
+    from llmspell.cli import migrate as migrate_commands
     from llmspell.cli import scripts, setup
+    from llmspell.cli import session as session_commands
+    from llmspell.cli import state as state_commands
 
-    for module in (scripts, setup):
+    for module in (scripts, setup, state_commands, session_commands, artifact_commands,
+                   migrate_commands, backup_commands):
         for command in module.COMMANDS:
             register(command)
-
-
-_load_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,3 +157,7 @@ def relative(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+# Last, after everything the command modules import from here (``relative`` included).
+_load_commands()

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("llmspell.sessions")
 
 SESSION_SCOPE = "session:"
-_SKIP_SOURCES = ("sessions", "state")
+_SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own changes
+#: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
+#: change it makes, so a firing that ran only these is not journaled again as a hook.
+_INTERNAL_HOOKS = ("artifact-collector:",)
 
 
 class SessionRecorder:
@@ -125,9 +128,12 @@ class SessionRecorder:
         if point.startswith("session:"):
             return
         sid = ctx.session_id or self.manager.current_id()
-        if sid is None or self._hooks is None or not self._hooks.list(point):
+        if sid is None or self._hooks is None:
             return
-        data = {"point": point, "action": action, "component": ctx.component,
+        names = [h.name for h in self._hooks.list(point) if not h.name.startswith(_INTERNAL_HOOKS)]
+        if not names:
+            return
+        data = {"point": point, "action": action, "component": ctx.component, "hooks": names,
                 "elapsed_ms": round(elapsed * 1000, 3), "data": ctx.data}
         self._append(sid, HOOK, data, ctx.correlation_id)
 

@@ -1,0 +1,185 @@
+"""Artifacts: store 1 KB / 100 KB and load 1 KB on sqlite, next to Google ADK's artifact
+services in the same run.
+
+``runtime.artifacts`` on a sqlite store (default durability) stores content that is new on
+every call under a new name, in one active session: each store is the whole artifact write
+(session and version lookups, the blob created, the metadata record, its type index, the
+session's counters and its journal entry, all in ONE atomic batch), plus the
+``artifact.stored`` event. 100 KB comes as log-like text (compressed to an inline blob) and as
+random bytes (a blob file: temp file, fsync, rename, directory fsync). Load reads a 1 KB
+artifact by id and verifies its hash.
+
+Peers (``pip install 'llmspell[bench]'``, ``google-adk``): ADK's ``InMemoryArtifactService``
+and ``FileArtifactService`` (``save_artifact``/``load_artifact``, asyncio), with the same bytes.
+Budgets (DESIGN.md section 17): store 1 KB <= 50 us, 100 KB <= 500 us, load 1 KB <= 25 us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness import Bench
+
+KB = 1024
+BUDGET_STORE_1K, BUDGET_STORE_100K, BUDGET_LOAD_1K = 50.0, 500.0, 25.0
+PEER_MISSING = "peer missing: pip install 'llmspell[bench]' (google-adk) to measure ADK"
+
+
+def unique(payload: bytes) -> Iterator[bytes]:
+    """``payload`` with a distinct 8-byte prefix on each call: always new content."""
+    for i in itertools.count():
+        yield i.to_bytes(8, "little") + payload[8:]
+
+
+def log_text(size: int) -> bytes:
+    rng = random.Random(1)
+    words = [b"session", b"agent", b"tool", b"result", b"ok", b"error", b"tokens", b"cost"]
+    lines = [b" ".join(rng.choices(words, k=8)) + b" %d\n" % rng.randrange(10_000)
+             for _ in range(size // 40 + 1)]
+    return b"".join(lines)[:size]
+
+
+def run(bench: Bench) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-artifacts-"))
+    try:
+        payloads = {"1 KB": os.urandom(KB), "100 KB text": log_text(100 * KB),
+                    "100 KB random": os.urandom(100 * KB)}
+        ours(bench, tmp, payloads)
+        adk(bench, tmp, payloads)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ours(bench: Bench, tmp: Path, payloads: dict[str, bytes]) -> None:
+    from llmspell.config import Config
+    from llmspell.runtime import Runtime
+    from llmspell.storage import Put
+
+    config = Config.defaults(base_dir=tmp, storage__url=f"sqlite:///{tmp}/llmspell.db",
+                             runtime__data_dir=str(tmp / "data"),
+                             session__max_artifacts_per_session=10_000_000)
+    with Runtime(config) as rt:
+        arts = rt.artifacts
+        session = rt.sessions.create("bench")
+        names = (f"artifact-{i}.bin" for i in itertools.count())
+
+        def storing(payload: bytes) -> Callable[[], Any]:
+            contents = unique(payload)
+            return lambda: arts.store(session, next(names), next(contents))
+
+        store = rt.store
+        record = b"x" * 420  # an artifact record's size; the session record is ~700 bytes
+
+        def floor() -> None:
+            key = os.urandom(32).hex()  # random, like a content hash and a name key
+            ops = [Put(f"blob/d/{key}", payloads["1 KB"]), Put(f"blob/m/{key}", record[:90]),
+                   Put(f"art/{session.id}/{key[:16]}/0000000001", record),
+                   Put(f"artt/user_input/{time.time_ns() // 1000:016d}/{key}", b""),
+                   Put(f"session/{session.id}-floor", record + record[:280]),
+                   Put(f"journal/{session.id}-floor/{time.time_ns():020d}", record[:300])]
+            store.batch(ops, expect={f"blob/m/{key}": None, f"art/x/{key}": None})
+
+        bench.measure("sqlite alone: the same 6 keys in one batch", floor,
+                      note="the floor under a new 1 KB artifact store")
+        bench.measure("store 1 KB (sqlite)", storing(payloads["1 KB"]),
+                      budget_us=BUDGET_STORE_1K,
+                      peer="sqlite alone: the same 6 keys in one batch",
+                      note="new content and name; blob + record + index + counters + "
+                      "journal in one batch")
+        versions = unique(payloads["1 KB"])
+        bench.measure("store 1 KB, same name (new version)",
+                      lambda: arts.store(session, "versioned.bin", next(versions)),
+                      budget_us=BUDGET_STORE_1K, peer="ADK FileArtifactService.save 1 KB")
+        shared = payloads["1 KB"]
+        bench.measure("store 1 KB, content already stored (dedup)",
+                      lambda: arts.store(session, next(names), shared),
+                      budget_us=BUDGET_STORE_1K, peer="ADK FileArtifactService.save 1 KB")
+        bench.measure("store 100 KB text (sqlite, zstd, inline)",
+                      storing(payloads["100 KB text"]), number=300,
+                      budget_us=BUDGET_STORE_100K, peer="ADK FileArtifactService.save 100 KB")
+        bench.measure("store 100 KB random (sqlite, file + fsync)",
+                      storing(payloads["100 KB random"]), number=100,
+                      budget_us=BUDGET_STORE_100K, peer="ADK FileArtifactService.save 100 KB")
+        one = arts.store(session, "load-me.bin", payloads["1 KB"])
+        bench.measure("load 1 KB by id (sqlite, verified)", lambda: arts.read(one.id),
+                      budget_us=BUDGET_LOAD_1K, peer="ADK FileArtifactService.load 1 KB")
+        bench.measure("get 1 KB metadata by id (sqlite)", lambda: arts.get(one.id),
+                      peer="ADK FileArtifactService.load 1 KB")
+        big = arts.store(session, "load-me-100k.txt", payloads["100 KB text"])
+        bench.measure("load 100 KB text by id (sqlite)", lambda: arts.read(big.id),
+                      number=300, peer="ADK FileArtifactService.load 100 KB")
+        for i in range(200):
+            arts.store(session, f"typed-{i}", b"x%d" % i, artifact_type="tool_result",
+                       tags=["bench"])
+        bench.measure("list 200 tool_result of ~2,600 (type index)",
+                      lambda: arts.query(artifact_type="tool_result"), number=20,
+                      note="across sessions, driven by the type index")
+
+
+# -- Google ADK, the peer -----------------------------------------------------------------------
+
+
+def adk(bench: Bench, tmp: Path, payloads: dict[str, bytes]) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from google.adk.artifacts import (  # type: ignore[attr-defined]
+                FileArtifactService,
+                InMemoryArtifactService,
+            )
+            from google.genai import types
+    except ImportError as exc:
+        print(f"  ({PEER_MISSING}: {exc})")
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        services = {"InMemoryArtifactService": InMemoryArtifactService(),
+                    "FileArtifactService": FileArtifactService(root_dir=tmp / "adk")}
+        number, rounds = (20, 3) if bench.quick else (200, 5)
+        for label, service in services.items():
+            for size in ("1 KB", "100 KB"):
+                payload = payloads["1 KB" if size == "1 KB" else "100 KB text"]
+                saves, loads = _adk_rounds(loop, service, types, payload, number, rounds)
+                bench.record(f"ADK {label}.save {size}", saves, note="asyncio")
+                bench.record(f"ADK {label}.load {size}", loads, note="asyncio")
+    finally:
+        loop.close()
+
+
+def _adk_rounds(loop: asyncio.AbstractEventLoop, service: Any, types: Any, payload: bytes,
+                number: int, rounds: int) -> tuple[list[float], list[float]]:
+    contents = unique(payload)
+    counter = itertools.count()
+    where = {"app_name": "bench", "user_id": "u", "session_id": "s"}
+
+    async def save() -> None:
+        part = types.Part.from_bytes(data=next(contents), mime_type="application/octet-stream")
+        await service.save_artifact(filename=f"a-{next(counter)}.bin", artifact=part, **where)
+
+    async def load() -> None:
+        await service.load_artifact(filename="load-me.bin", **where)
+
+    async def body() -> tuple[list[float], list[float]]:
+        part = types.Part.from_bytes(data=payload, mime_type="application/octet-stream")
+        await service.save_artifact(filename="load-me.bin", artifact=part, **where)
+        saves, loads = [], []
+        for _ in range(rounds):
+            for timed, out in ((save, saves), (load, loads)):
+                await timed()
+                start = time.perf_counter()
+                for _ in range(number):
+                    await timed()
+                out.append((time.perf_counter() - start) / number * 1e6)
+        return saves, loads
+
+    return loop.run_until_complete(body())

@@ -1,0 +1,388 @@
+"""The ArtifactManager: store, find, read, query, version and delete artifacts of sessions.
+
+``runtime.artifacts`` is one. Content goes to the blob store once (deduplicated across
+sessions, compressed, hash-verified on every read); metadata, index keys, the session's
+counters and its journal entry are written in the same atomic batch (:mod:`.writer`).
+
+Around each change: ``artifact:before_store`` fires first (a hook returning ``modified`` data
+may change the name, type, mime type, tags, description, custom fields or in-memory content;
+changes made to the data in place without ``modified`` are not read back; ``cancel`` raises
+HookCancelled and ``skip`` stores nothing and returns None), ``artifact:after_store`` after
+the commit; ``artifact:delete`` fires before a delete (cancel/skip as above). Events:
+``artifact.stored``, ``artifact.deleted``, ``artifact.granted``, ``artifact.revoked``
+(source ``artifacts``).
+
+Which session asks (for permissions, :mod:`.permissions`): ``as_session=`` when given
+(None: the host program, which may do anything), else the current session, else the host.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, BinaryIO
+
+import orjson
+
+from llmspell.artifacts import keys
+from llmspell.artifacts.accounting import SessionCounters
+from llmspell.artifacts.blob_gc import GcReport
+from llmspell.artifacts.blob_reader import BlobReader
+from llmspell.artifacts.blobs import BlobStats, BlobStore
+from llmspell.artifacts.content import from_bytes
+from llmspell.artifacts.files import FileGuard
+from llmspell.artifacts.model import (
+    Artifact,
+    check_version,
+    decode_record,
+    name_key,
+    not_found,
+    parse_id,
+)
+from llmspell.artifacts.permissions import READ, WRITE, Permissions, check_access
+from llmspell.artifacts.query import check_filters, run_query
+from llmspell.artifacts.settings import ArtifactSettings
+from llmspell.artifacts.sources import Source
+from llmspell.artifacts.store_ops import ArtifactGcReport, StoreOps, check_options
+from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
+from llmspell.journal import check_session_id
+from llmspell.sessions.model import Session
+from llmspell.storage.base import Store
+
+#: ``as_session`` default: the current session asks (the host when there is none).
+CURRENT: Any = object()
+
+
+class ArtifactManager(StoreOps):
+    """Artifacts of the sessions in one store. Thread-safe.
+
+    Args:
+        store: where records, indexes and inline blobs live (the sessions' store).
+        blobs: the blob store for content.
+        sessions: the SessionManager (current session, journal, counters, limits).
+        settings: limits, compression, auto-collection.
+        hooks, events: the runtime's HookRegistry and EventBus, or None.
+        allowed_paths: the roots ``store_file`` may read from.
+    """
+
+    def __init__(self, store: Store, blobs: BlobStore, sessions: Any, *,
+                 settings: ArtifactSettings | None = None, hooks: Any = None,
+                 events: Any = None, allowed_paths: Iterable[str | os.PathLike[str]] = (".",),
+                 clock: Callable[[], float] | None = None) -> None:
+        session_clock = getattr(sessions, "clock", None)
+        super().__init__(store, blobs, SessionCounters(sessions),
+                         clock or (session_clock.now if session_clock else time.time),
+                         settings or ArtifactSettings(), hooks, events)
+        self.sessions = sessions
+        self.permissions = Permissions(store, hooks=hooks)
+        self.files = FileGuard(allowed_paths)
+
+    @classmethod
+    def from_runtime(cls, runtime: Any) -> ArtifactManager:
+        """The manager a Runtime uses: ``[session]`` settings, blobs under
+        ``[session] storage_path`` (default ``<data_dir>/blobs``), the runtime's sessions,
+        hooks and events, and ``[runtime] allowed_paths`` for ``store_file``."""
+        config = runtime.config
+        settings = ArtifactSettings.from_config(config)
+        blobs = BlobStore(runtime.store, config.session.blob_dir,
+                          compression=settings.compression,
+                          compress_threshold=settings.compression_threshold,
+                          grace=settings.gc_grace_seconds)
+        return cls(runtime.store, blobs, runtime.sessions, settings=settings,
+                   hooks=runtime.hooks, events=runtime.events,
+                   allowed_paths=config.runtime.allowed_paths)
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def store(self, session: Any, name: str, content: Any, *, artifact_type: str | None = None,
+              mime_type: str | None = None, tags: Any = None, description: str | None = None,
+              custom: dict[str, Any] | None = None, created_by: str | None = None,
+              metadata: dict[str, Any] | None = None, as_session: Any = CURRENT) -> Any:
+        """Store ``content`` as the next version of ``name`` in ``session``; return the
+        :class:`Artifact` (None when an ``artifact:before_store`` hook skipped it).
+
+        ``content``: bytes, str, or a dict/list (stored as JSON, mime ``application/json``,
+        read back decoded). ``metadata``: the seed's table (``mime_type``, ``tags``,
+        ``description``, ``artifact_type``, ``created_by``, ``custom``; any other key is a
+        custom field); the keyword arguments win over it. ``artifact_type`` defaults to
+        ``user_input``; ``mime_type`` is detected when not given (:mod:`.mime`).
+
+        Raises:
+            ValidationError: a bad name, type, tag, mime type, custom field or content.
+            ArtifactTooLarge: over ``[session] max_artifact_size``.
+            SessionNotFound / SessionError: no such session, or it is not active.
+            ResourceLimitExceeded: over the session's artifact count or bytes limit.
+            SecurityViolation: the asking session may not write to ``session``.
+            HookCancelled: an ``artifact:before_store`` hook cancelled.
+        """
+        options = dict(artifact_type=artifact_type, mime_type=mime_type, tags=tags,
+                       description=description, custom=custom, created_by=created_by)
+        return self._store(session, name, lambda: Source.of_value(content), metadata, options,
+                           as_session)
+
+    def store_stream(self, session: Any, name: str, source: Iterable[bytes] | BinaryIO,
+                     **options: Any) -> Any:
+        """Like :meth:`store` for a binary file object or an iterable of bytes chunks,
+        streamed into the blob store without holding it in memory."""
+        metadata, as_session = options.pop("metadata", None), options.pop("as_session", CURRENT)
+        return self._store(session, name,
+                           lambda: Source.of_stream(source, self.blobs.chunk_size), metadata,
+                           check_options(options), as_session)
+
+    def store_file(self, session: Any, path: str | os.PathLike[str], *, name: str | None = None,
+                   **options: Any) -> Any:
+        """Store the file at ``path`` (under ``[runtime] allowed_paths`` only), streamed;
+        ``name`` defaults to the file's name. The custom field ``source_path`` records the
+        file's real path.
+
+        Raises as :meth:`store`, and SecurityViolation for a path outside the allowed roots,
+        a ``..`` component, or a symlink leading out (the message names the path).
+        """
+        metadata, as_session = options.pop("metadata", None), options.pop("as_session", CURRENT)
+        file, real, size = self.files.open(path)
+
+        def source() -> Source:
+            return Source.of_file(file, real, size, self.blobs.chunk_size)
+
+        try:
+            shown = name if name is not None else os.path.basename(real)
+            return self._store(session, shown, source, metadata, check_options(options), as_session,
+                               extra_custom={"source_path": real})
+        finally:
+            file.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, ref: Any, *, session: Any = None, version: int | None = None,
+            as_session: Any = CURRENT) -> Artifact:
+        """The artifact ``ref`` names: an id, an :class:`Artifact`, or a name in ``session``
+        (its newest version, or ``version``).
+
+        Raises ArtifactNotFound, ValidationError (a bad ref), SecurityViolation.
+        """
+        artifact = self._find(ref, session, version)
+        self.permissions.check(artifact.session_id, self._asker(as_session), READ,
+                               f"read {artifact.id}")
+        return artifact
+
+    def read(self, ref: Any, **where: Any) -> bytes:
+        """The content of the artifact (as :meth:`get` finds it), verified against its hash.
+
+        Raises as :meth:`get`, and IntegrityError (naming the artifact) when the stored
+        content does not match its hash: never wrong bytes.
+        """
+        artifact = self.get(ref, **where)
+        return self._content(artifact, lambda: self.blobs.get(artifact.content_hash))
+
+    def value(self, ref: Any, **where: Any) -> Any:
+        """The content as stored: the dict/list for JSON content, else bytes."""
+        artifact = self.get(ref, **where)
+        return from_bytes(artifact, self._content(
+            artifact, lambda: self.blobs.get(artifact.content_hash)))
+
+    def open(self, ref: Any, *, verify_first: bool = False, **where: Any) -> BlobReader:
+        """A reader of the content in chunks (for large artifacts); see ``BlobStore.open``."""
+        artifact = self.get(ref, **where)
+        return self._content(artifact, lambda: self.blobs.open(artifact.content_hash,
+                                                               verify_first=verify_first))
+
+    def versions(self, session: Any, name: str, *, as_session: Any = CURRENT) -> list[Artifact]:
+        """Every stored version of ``name`` in ``session``, oldest first ([] when none)."""
+        sid = self._sid(session)
+        if not isinstance(name, str) or not name:
+            raise ValidationError("name", "must be a non-empty string", got=name)
+        self.permissions.check(sid, self._asker(as_session), READ, f"list versions of {name!r}")
+        return [a for a in self._scan_name(sid, name_key(name)) if a.name == name]
+
+    def list(self, session: Any, *, as_session: Any = CURRENT,
+             **filters: Any) -> builtins.list[Artifact]:
+        """The artifacts of ``session`` matching ``filters`` (see :meth:`query`)."""
+        return self.query(session=session, as_session=as_session, **filters)
+
+    def query(self, *, session: Any = None, artifact_type: Any = None, tags: Any = None,
+              name: Any = None, mime_type: Any = None, created_after: Any = None,
+              created_before: Any = None, min_size: Any = None, max_size: Any = None,
+              latest: Any = False, sort: Any = "created_at", descending: Any = False,
+              limit: Any = None, offset: Any = 0,
+              as_session: Any = CURRENT) -> builtins.list[Artifact]:
+        """Artifacts matching every filter given (:mod:`.query`), within ``session`` or, with
+        none, across the sessions the asking session may read (all, for the host).
+
+        Raises ValidationError (a bad filter), SecurityViolation (``session`` not readable).
+        """
+        asker = self._asker(as_session)
+        sessions: tuple[str, ...] | None = None
+        readable = None
+        if session is not None:
+            sid = self._sid(session)
+            self.permissions.check(sid, asker, READ, "list its artifacts")
+            sessions = (sid,)
+        elif asker is not None:
+            readable = frozenset(self.permissions.readable_owners(asker))
+        filters = check_filters(
+            artifact_type_=artifact_type, tags=tags, name=name, mime_type=mime_type,
+            created_after=created_after, created_before=created_before, min_size=min_size,
+            max_size=max_size, latest=latest, sessions=sessions, readable=readable)
+        return run_query(self.kv, filters, sort=sort, descending=descending, limit=limit,
+                         offset=offset)
+
+    # -- deleting ---------------------------------------------------------------------------
+
+    def delete(self, ref: Any, *, session: Any = None, version: int | None = None,
+               as_session: Any = CURRENT) -> Artifact | None:
+        """Delete one artifact (by id, or a name's newest version or ``version``): its
+        record goes and its content loses one reference (``gc`` frees unreferenced content).
+        Returns the deleted artifact (None when an ``artifact:delete`` hook skipped it).
+
+        Raises ArtifactNotFound, SecurityViolation, HookCancelled.
+        """
+        artifact = self._find(ref, session, version)
+        asker = self._asker(as_session)
+        self.permissions.check(artifact.session_id, asker, WRITE, f"delete {artifact.id}")
+        return self._delete(artifact, asker)
+
+    def delete_session(self, session_id: str) -> int:
+        """Drop every artifact, grant and setting of a deleted session (its
+        ``SessionManager.on_delete`` callback); returns how many artifacts went."""
+        return self.delete_session_artifacts(check_session_id(session_id))
+
+    # -- permissions ------------------------------------------------------------------------
+
+    def grant(self, owner: Any, grantee: Any, access: str = READ, *,
+              as_session: Any = CURRENT) -> str | None:
+        """Let ``grantee`` read (or write, which includes read) ``owner``'s artifacts; returns
+        the access held before. Journaled in the owner's journal (``artifact.granted``).
+
+        Raises SecurityViolation when a session other than the owner asks,
+        SessionNotFound, ValidationError.
+        """
+        return self._change_grant(owner, grantee, check_access(access), as_session)
+
+    def revoke(self, owner: Any, grantee: Any, *, as_session: Any = CURRENT) -> bool:
+        """Take back ``owner``'s grant to ``grantee``; False when there was none."""
+        return self._change_grant(owner, grantee, None, as_session) is not None
+
+    def grants(self, owner: Any) -> dict[str, str]:
+        """``{grantee session id: "read" | "write"}`` for ``owner``'s grants."""
+        return self.permissions.grants(self._sid(owner, "owner"))
+
+    # -- automatic collection ---------------------------------------------------------------
+
+    def set_auto_collect(self, session: Any, enabled: bool) -> None:
+        """Turn automatic collection of tool results and agent outputs on or off for one
+        session (it is on by default, unless the session's metadata has
+        ``auto_collect_artifacts = false`` or ``[session] artifact_auto_collect = false``)."""
+        sid = self._sid(session)
+        if not isinstance(enabled, bool):
+            raise ValidationError("enabled", "must be true or false", got=enabled)
+        self.sessions.get(sid)
+        self.kv.put(keys.settings_key(sid), orjson.dumps({"auto_collect": enabled}))
+
+    def auto_collect(self, session: Any) -> bool:
+        """Whether tool results and agent outputs are collected into ``session``."""
+        if not self.settings.auto_collect:
+            return False
+        sid = self._sid(session)
+        raw = self.kv.get(keys.settings_key(sid))
+        if raw is not None:
+            return bool(orjson.loads(raw).get("auto_collect", True))
+        found = session if isinstance(session, Session) else self.sessions.get(sid)
+        return found.metadata.get("auto_collect_artifacts", True) is not False
+
+    # -- upkeep -----------------------------------------------------------------------------
+
+    def gc(self, *, dry_run: bool = False, grace: float | None = None) -> ArtifactGcReport:
+        """Drop artifacts left by sessions that no longer exist, then remove content no
+        artifact references (unreferenced for ``grace`` seconds; default
+        ``[session] artifact_gc_grace_seconds``). See ``BlobStore.gc`` for the safety rules.
+        """
+        swept, removed = self._sweep_orphans(dry_run)
+        report: GcReport = self.blobs.gc(dry_run=dry_run, grace=grace)
+        return ArtifactGcReport(dry_run, swept, removed, report)
+
+    def stats(self) -> BlobStats:
+        """Counts and byte totals of the stored content (logical and after compression)."""
+        return self.blobs.stats()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _find(self, ref: Any, session: Any, version: int | None) -> Artifact:
+        if isinstance(ref, Artifact):
+            ref = ref.id
+        elif isinstance(ref, dict) and "id" in ref:
+            ref = ref["id"]
+        if version is not None:
+            check_version(version)
+        parsed = parse_id(ref)
+        if parsed is not None:
+            found = self._record(parsed.session_id, parsed.name_key,
+                                 version or parsed.version)
+            if found is None:
+                raise not_found(ref if version is None else f"{ref} version {version}",
+                                "deleted, or never stored")
+            return found
+        if not isinstance(ref, str) or not ref:
+            raise ValidationError("ref", "must be an artifact id, an artifact, or a name",
+                                  got=ref)
+        if session is None:
+            raise ValidationError("ref", f"{ref!r} is not an artifact id "
+                                  "('<session>/<name key>/<version>'); to find an artifact "
+                                  "by name, give its session too")
+        sid = self._sid(session)
+        nkey = name_key(ref)
+        if version is not None:
+            found = self._record(sid, nkey, version)
+            if found is None or found.name != ref:
+                have = [a.version for a in self._scan_name(sid, nkey) if a.name == ref]
+                raise ArtifactNotFound(f"session {sid} has no version {version} of "
+                                       f"{ref!r} (versions: {have or 'none'})")
+            return found
+        for key, raw in self.kv.scan(keys.name_prefix(sid, nkey), limit=2, reverse=True):
+            artifact = decode_record(key, raw)  # the newest, or a tombstone above it
+            if artifact is not None and artifact.name == ref:
+                return artifact
+        raise ArtifactNotFound(f"session {sid} has no artifact named {ref!r}")
+
+    def _content(self, artifact: Artifact, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except IntegrityError as exc:
+            raise IntegrityError(f"artifact {artifact.id} ({artifact.name!r} version "
+                                 f"{artifact.version}): {exc}") from exc
+        except ArtifactNotFound as exc:
+            raise ArtifactNotFound(f"artifact {artifact.id} ({artifact.name!r}): its content "
+                                   f"is gone: {exc}") from exc
+
+    def _asker(self, as_session: Any) -> str | None:
+        if as_session is CURRENT:
+            current: str | None = self.sessions.current_id()
+            return current
+        if as_session is None:
+            return None
+        return self._sid(as_session, "as_session")
+
+    @staticmethod
+    def _sid(session: Any, argument: str = "session") -> str:
+        if isinstance(session, Session):
+            return session.id
+        if isinstance(session, dict) and "id" in session:  # a Lua session handle
+            session = session["id"]
+        return check_session_id(session, argument=argument)
+
+    def _change_grant(self, owner: Any, grantee: Any, access: str | None,
+                      as_session: Any) -> str | None:
+        owner_id = self._sid(owner, "owner")
+        grantee_id = self._sid(grantee, "grantee")
+        asker = self._asker(as_session)
+        if asker is not None and asker != owner_id:
+            raise SecurityViolation(f"session {asker} may not change who can use the "
+                                    f"artifacts of session {owner_id}; only that session "
+                                    "(or the host program) can")
+        if grantee_id == owner_id:
+            raise ValidationError("grantee", "must be another session (a session always "
+                                  "has access to its own artifacts)", got=grantee_id)
+        if access is not None:
+            self.sessions.get(grantee_id)  # SessionNotFound for a grantee that does not exist
+        return self._grant_batch(owner_id, grantee_id, access, self.permissions)

@@ -1,0 +1,201 @@
+"""Artifact queries: filters, sort and paging, driven by the cheapest index the filters allow.
+
+Filters combine with AND: ``artifact_type`` (one type, any spelling of it), ``tags`` (all of
+them), ``name`` (a glob: ``report-*.pdf``; without ``*?[`` it is an exact name), ``mime_type``
+(a glob: ``image/*``), ``created_after`` (inclusive) and ``created_before`` (exclusive),
+``min_size``/``max_size`` (inclusive, in bytes), and ``latest`` (only the newest version of
+each name). Within a session the session's own records are read (``art/<sid>/``); across
+sessions the type index drives when a type is given, else the tag index of the rarest tag,
+else every record is read. Each index is in creation order, so a time filter is a key range.
+Results sort by ``created_at`` (the default), ``name``, ``size``, ``version`` or
+``artifact_type``; ``-name`` or ``descending=True`` reverses; ``offset``/``limit`` page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import orjson
+
+from llmspell.artifacts import keys
+from llmspell.artifacts.model import Artifact, artifact_type, decode_record
+from llmspell.errors import ValidationError
+from llmspell.journal import to_timestamp
+from llmspell.storage.base import Store
+
+SORTS = ("created_at", "name", "size", "version", "artifact_type")
+_PAGE = 256
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A checked query. ``sessions`` None: every session; ``readable`` None: no restriction."""
+
+    sessions: tuple[str, ...] | None = None
+    readable: frozenset[str] | None = None
+    artifact_type: str | None = None
+    tags: tuple[str, ...] = ()
+    name: str | None = None
+    mime_type: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    latest: bool = False
+
+    def matches(self, a: Artifact) -> bool:
+        if self.artifact_type is not None and a.artifact_type != self.artifact_type:
+            return False
+        if self.tags and not all(t in a.tags for t in self.tags):
+            return False
+        if self.name is not None and not _match(a.name, self.name):
+            return False
+        if self.mime_type is not None and not _match(a.mime_type, self.mime_type):
+            return False
+        if self.created_after is not None and a.created_at < self.created_after:
+            return False
+        if self.created_before is not None and a.created_at >= self.created_before:
+            return False
+        if self.min_size is not None and a.size < self.min_size:
+            return False
+        return self.max_size is None or a.size <= self.max_size
+
+
+def _match(text: str, pattern: str) -> bool:
+    return fnmatchcase(text, pattern) if _GLOB.search(pattern) else text == pattern
+
+
+def check_filters(*, artifact_type_: Any = None, tags: Any = None, name: Any = None,
+                  mime_type: Any = None, created_after: Any = None, created_before: Any = None,
+                  min_size: Any = None, max_size: Any = None, latest: Any = False,
+                  sessions: tuple[str, ...] | None = None,
+                  readable: frozenset[str] | None = None) -> Filters:
+    """A :class:`Filters` from user input; ValidationError names a bad filter."""
+    kind = None if artifact_type_ is None else artifact_type(artifact_type_)
+    if tags is None or tags == {}:
+        wanted: tuple[str, ...] = ()
+    elif isinstance(tags, str):
+        wanted = (tags,)
+    elif isinstance(tags, list | tuple | set | frozenset) and all(
+            isinstance(t, str) and t for t in tags):
+        wanted = tuple(tags)
+    else:
+        raise ValidationError("tags", "must be a tag or a list of tags (strings)", got=tags)
+    for argument, value in (("name", name), ("mime_type", mime_type)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ValidationError(argument, "must be a non-empty string (a glob such as "
+                                  "'report-*.pdf' or 'image/*')", got=value)
+    after = None if created_after is None else to_timestamp(created_after,
+                                                            argument="created_after")
+    before = None if created_before is None else to_timestamp(created_before,
+                                                              argument="created_before")
+    for argument, value in (("min_size", min_size), ("max_size", max_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise ValidationError(argument, "must be a number of bytes (an int >= 0)",
+                                  got=value)
+    if not isinstance(latest, bool):
+        raise ValidationError("latest", "must be true or false", got=latest)
+    return Filters(sessions, readable, kind, wanted, name, mime_type, after, before, min_size,
+                   max_size, latest)
+
+
+def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
+              descending: Any = False, limit: Any = None, offset: Any = 0) -> list[Artifact]:
+    """The artifacts matching ``filters``, sorted and paged (see the module docstring)."""
+    if not isinstance(sort, str) or sort.lstrip("-") not in SORTS:
+        raise ValidationError("sort", "must be one of " + ", ".join(SORTS)
+                              + " (a leading '-' reverses)", got=sort)
+    if sort.startswith("-"):
+        sort, descending = sort[1:], True
+    if not isinstance(descending, bool):
+        raise ValidationError("descending", "must be true or false", got=descending)
+    for argument, value, none_ok in (("limit", limit, True), ("offset", offset, False)):
+        if (value is None and not none_ok) or (value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0)):
+            raise ValidationError(argument, "must be an int >= 0", got=value)
+    found = [a for a in _candidates(store, filters) if filters.matches(a)]
+    if filters.latest:
+        found = _latest_only(store, filters, found)
+    found.sort(key=lambda a: (_sort_key(a, sort), a.created_at, a.session_id, a.name,
+                              a.version), reverse=descending)
+    end = None if limit is None else offset + limit
+    return found[offset:end]
+
+
+def _sort_key(a: Artifact, sort: str) -> Any:
+    return {"created_at": a.created_at, "name": a.name, "size": a.size,
+            "version": a.version, "artifact_type": a.artifact_type}[sort]
+
+
+def _candidates(store: Store, f: Filters) -> Iterator[Artifact]:
+    if f.sessions is not None:
+        for sid in f.sessions:
+            if f.readable is not None and sid not in f.readable:
+                continue
+            for key, raw in store.scan(keys.session_prefix(sid)):
+                artifact = decode_record(key, raw)
+                if artifact is not None:
+                    yield artifact
+        return
+    if f.artifact_type is not None:
+        yield from _from_index(store, keys.type_prefix(f.artifact_type), f)
+    elif f.tags:
+        rarest = min((keys.tag_prefix(t) for t in f.tags), key=store.count)
+        yield from _from_index(store, rarest, f)
+    else:
+        for key, raw in store.scan(keys.RECORD_PREFIX):
+            if f.readable is not None and key.split("/", 2)[1] not in f.readable:
+                continue
+            artifact = decode_record(key, raw)
+            if artifact is not None:
+                yield artifact
+
+
+def _from_index(store: Store, prefix: str, f: Filters) -> Iterator[Artifact]:
+    """Records an index points at, within the time range, read in pages."""
+    start = None if f.created_after is None else keys.time_key(prefix, f.created_after)
+    stop = None if f.created_before is None else keys.time_key(prefix, f.created_before)
+    page: list[str] = []
+    # start_after is exclusive, and time_key is a proper prefix of every key at that time
+    for key in store.keys(prefix, start_after=start):
+        if stop is not None and key[:len(stop)] > stop:  # equal: the record's time decides
+            break
+        record_key = keys.record_key_of_index(key)
+        if f.readable is not None and record_key.split("/", 2)[1] not in f.readable:
+            continue
+        page.append(record_key)
+        if len(page) >= _PAGE:
+            yield from _fetch(store, page)
+            page = []
+    if page:
+        yield from _fetch(store, page)
+
+
+def _fetch(store: Store, record_keys: list[str]) -> Iterator[Artifact]:
+    found = store.get_many(record_keys)
+    for key in record_keys:
+        raw = found.get(key)
+        if raw is not None:
+            artifact = decode_record(key, raw)
+            if artifact is not None:
+                yield artifact
+
+
+def _latest_only(store: Store, f: Filters, found: list[Artifact]) -> list[Artifact]:
+    newest: dict[tuple[str, str], int] = {}
+    for a in found:
+        group = (a.session_id, a.name_key)
+        if group in newest:
+            continue
+        prefix = keys.name_prefix(*group)
+        for key, raw in store.scan(prefix, limit=2, reverse=True):
+            if not orjson.loads(raw).get("deleted"):
+                newest[group] = keys.version_of(key)
+                break
+    return [a for a in found if newest.get((a.session_id, a.name_key)) == a.version]

@@ -1,0 +1,226 @@
+"""Artifact writes, each ONE atomic batch: the content's blob (created or re-referenced),
+the metadata record and its index keys, the owning session's counters, and the session's
+journal entry commit together or not at all.
+
+A batch that loses a race (another writer took the version number, changed the blob's count,
+the session record or the journal) changes nothing and returns False; the write is then
+retried on fresh reads, up to MAX_ATTEMPTS times. Journal kinds: ``artifact.stored`` (every
+store, including a new version; ``data.version`` and ``data.previous_version`` say which)
+and ``artifact.deleted``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from llmspell.artifacts import keys
+from llmspell.artifacts.accounting import SessionCounters
+from llmspell.artifacts.blob_writer import StagedBlob
+from llmspell.artifacts.blobs import BlobStore
+from llmspell.artifacts.model import Artifact, decode_record, name_key
+from llmspell.errors import (
+    ArtifactError,
+    ArtifactNotFound,
+    BlobNotFound,
+    SessionNotFound,
+    StorageError,
+    ValidationError,
+)
+from llmspell.storage.base import Delete, Op, Put, Store
+
+logger = logging.getLogger("llmspell.artifacts")
+
+MAX_ATTEMPTS = 1000
+STORED = "artifact.stored"
+DELETED = "artifact.deleted"
+_PAGE = 256
+
+
+@dataclass
+class StoreRequest:
+    """A store, checked and ready: everything but the content and its version."""
+
+    session_id: str
+    name: str
+    artifact_type: str
+    mime_type: str
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    custom: dict[str, Any] = field(default_factory=dict)
+    created_by: str | None = None
+    encoding: str | None = None
+    by_session: str | None = None  # the asking session, when it is not the owner
+
+
+class ArtifactWriter:
+    """Stores and deletes artifacts (see the module docstring)."""
+
+    def __init__(self, store: Store, blobs: BlobStore, counters: SessionCounters,
+                 clock: Callable[[], float]) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.counters = counters
+        self.journal = counters.journal
+        self.clock = clock
+
+    def store_staged(self, request: StoreRequest, staged: StagedBlob, cid: str) -> Artifact:
+        """Store ``staged`` content as the next version of ``request.name``.
+
+        Raises SessionNotFound, SessionError (not active), ResourceLimitExceeded,
+        ArtifactError (a name-key collision), StorageError.
+        """
+        sid, name = request.session_id, request.name
+        nkey = name_key(name)
+        prefix = keys.name_prefix(sid, nkey)
+        counters = self.counters
+        for attempt in range(MAX_ATTEMPTS):
+            now = self.clock()
+            view = counters.read(sid, fresh=attempt > 0)
+            view = counters.admit_store(view, staged.size, now, f"artifact {name!r}")
+            version, previous, tomb = self._next_version(prefix, name)
+            refs = staged.ref_ops(1)
+            blob = refs.blobs[staged.hash]
+            artifact = Artifact(
+                sid, name, version, staged.hash, request.artifact_type, request.mime_type,
+                staged.size, blob.stored_size, blob.compression, now, request.tags,
+                request.description, request.custom, request.created_by, previous,
+                request.encoding)
+            key = keys.record_key(sid, nkey, version)
+            ops: list[Op] = [Put(key, artifact.encode())]
+            ops.extend(Put(k, b"") for k in keys.index_keys(artifact))
+            if tomb is not None:
+                ops.append(Delete(tomb))
+            cops, cexpect, written = counters.ops(view, 1, staged.size, now)
+            entry = {"id": artifact.id, "name": name, "version": version,
+                     "previous_version": previous, "content_hash": staged.hash,
+                     "size": staged.size, "artifact_type": request.artifact_type,
+                     "mime_type": request.mime_type}
+            if request.by_session:
+                entry["by_session"] = request.by_session
+            jops, jexpect = self.journal.entry_ops(sid, STORED, entry, correlation_id=cid,
+                                                   after=view.position)
+            expect = {key: None, **refs.expect, **cexpect, **jexpect}
+            if self.store.batch([*ops, *refs.ops, *cops, *jops], expect=expect):
+                counters.committed(written, jops)
+                return artifact
+            counters.invalidate(sid)
+        raise _contended(f"store artifact {name!r} in session {sid}")
+
+    def _next_version(self, prefix: str, name: str) -> tuple[int, int | None, str | None]:
+        """``(version, previous version, tombstone key to remove)`` for a new store."""
+        newest = list(self.store.scan(prefix, limit=2, reverse=True))
+        if not newest:
+            return 1, None, None
+        top_key = newest[0][0]
+        top = keys.version_of(top_key)
+        live = [(k, raw) for k, raw in newest if not orjson.loads(raw).get("deleted")]
+        tomb = top_key if not live or live[0][0] != top_key else None
+        previous = None
+        if live:
+            key, raw = live[0]
+            other = orjson.loads(raw).get("name")
+            if other != name:
+                raise ArtifactError(f"artifact names {name!r} and {other!r} have the same "
+                                    f"name key {prefix.rsplit('/', 2)[1]} in this session (a "
+                                    "hash collision); rename one of them")
+            previous = keys.version_of(key)
+        return top + 1, previous, tomb
+
+    def delete(self, artifact: Artifact, cid: str, by_session: str | None) -> None:
+        """Delete one artifact: its record (a tombstone when it is the newest version of its
+        name), its index keys, one reference to its blob, and count it out of its session.
+
+        Raises ArtifactNotFound when it is already gone.
+        """
+        sid = artifact.session_id
+        key = keys.record_key(sid, artifact.name_key, artifact.version)
+        prefix = keys.name_prefix(sid, artifact.name_key)
+        counters = self.counters
+        for attempt in range(MAX_ATTEMPTS):
+            raw = self.store.get(key)
+            if raw is None or decode_record(key, raw) is None:
+                raise ArtifactNotFound(f"artifact {artifact.id} ({artifact.name!r} version "
+                                       f"{artifact.version}) is already deleted")
+            newest = next(self.store.keys(prefix, limit=1, reverse=True), None)
+            ops: list[Op] = [Put(key, keys.tombstone(artifact.version)) if newest == key
+                             else Delete(key)]
+            ops.extend(Delete(k) for k in keys.index_keys(artifact))
+            expect: dict[str, bytes | None] = {key: raw}
+            ops.extend(self._unref({artifact.content_hash: -1}, expect))
+            now = self.clock()
+            try:
+                view = counters.read(sid, fresh=attempt > 0)
+            except SessionNotFound:
+                view = None  # the session is being deleted: nothing to count or journal
+            jops: list[Op] = []
+            if view is not None:
+                cops, cexpect, written = counters.ops(view, -1, -artifact.size, now)
+                entry = {"id": artifact.id, "name": artifact.name, "version": artifact.version,
+                         "content_hash": artifact.content_hash, "size": artifact.size}
+                if by_session:
+                    entry["by_session"] = by_session
+                jops, jexpect = self.journal.entry_ops(sid, DELETED, entry, correlation_id=cid,
+                                                       after=view.position)
+                ops += [*cops, *jops]
+                expect.update(cexpect)
+                expect.update(jexpect)
+            if self.store.batch(ops, expect=expect):
+                if view is not None:
+                    counters.committed(written, jops)
+                return
+            counters.invalidate(sid)
+        raise _contended(f"delete artifact {artifact.id}")
+
+    def delete_session(self, session_id: str, extra: list[Op]) -> int:
+        """Remove every artifact of a deleted session, a page at a time, dropping their blob
+        references; ``extra`` (its grants and settings) goes with the last page. Returns how
+        many artifacts went. Safe to run again after an interruption."""
+        prefix = keys.session_prefix(session_id)
+        removed = 0
+        while True:
+            page = list(self.store.scan(prefix, limit=_PAGE))
+            ops: list[Op] = []
+            expect: dict[str, bytes | None] = {}
+            deltas: dict[str, int] = {}
+            count = 0
+            for key, raw in page:
+                ops.append(Delete(key))
+                expect[key] = raw
+                artifact = decode_record(key, raw)
+                if artifact is None:
+                    continue
+                ops.extend(Delete(k) for k in keys.index_keys(artifact))
+                deltas[artifact.content_hash] = deltas.get(artifact.content_hash, 0) - 1
+                count += 1
+            ops.extend(self._unref(deltas, expect))
+            last = len(page) < _PAGE
+            if last:
+                ops.extend(extra)
+            if self.store.batch(ops, expect=expect):
+                removed += count
+                if last:
+                    return removed
+
+    def _unref(self, deltas: dict[str, int], expect: dict[str, bytes | None]) -> list[Op]:
+        """Ops dropping blob references; a missing or already-zero blob is logged, not fatal
+        (the artifact must still be deletable when its content was lost)."""
+        if not deltas:
+            return []
+        try:
+            change = self.blobs.ref_ops_many(deltas)
+        except (BlobNotFound, ValidationError):
+            if len(deltas) > 1:  # keep the references that can be dropped
+                return [op for h, d in deltas.items() for op in self._unref({h: d}, expect)]
+            logger.warning("deleting an artifact whose content %s is missing or has no "
+                           "reference left; nothing to release", next(iter(deltas)))
+            return []
+        expect.update(change.expect)
+        return list(change.ops)
+
+def _contended(what: str) -> StorageError:
+    return StorageError(f"could not {what}: {MAX_ATTEMPTS} attempts lost to other writers")

@@ -1,0 +1,202 @@
+"""``Artifact``: store, find, read, query and delete artifacts from Lua (DESIGN.md 10, 13).
+
+The seed's calls work as written::
+
+    local id = Artifact.store(session.id, "analysis.json", {summary = "..."},
+                              {mime_type = "application/json", tags = {"quarterly"}})
+    local artifact = Artifact.get(session.id, id)          -- fields + content
+    local content = Artifact.getContent(session.id, id)    -- the table back
+    local found = Artifact.list(session.id, {artifact_type = "UserInput", tags = {"finance"}})
+    local file_id = Artifact.storeFile(session.id, "reports/q4.pdf", {description = "Q4"})
+
+``store(session, name, content[, metadata])`` (content: a string, binary string or table;
+metadata: ``mime_type``, ``tags``, ``description``, ``artifact_type``, ``created_by``,
+``custom``, any other key a custom field) returns the artifact's id; rs-llmspell's
+``store(session, type, name, content[, metadata])`` works too, as does
+``storeFile(session, path, type[, metadata])``. ``get(session, ref[, version])`` returns the
+artifact's fields (``id``, ``name``, ``version``, ``artifact_type``, ``mime_type``, ``size``,
+``tags``, ``custom``, ``created_at``, ...) plus ``content`` and ``metadata`` (the fields
+again, rs-llmspell's shape); ``getContent(session, ref[, version])`` just the content (a
+table for content stored as a table, else a string). ``ref`` is an id, an artifact table, or
+a name in ``session`` (its newest version). ``list(session[, filter])``,
+``query{session=, artifact_type=, tags=, name=, mime_type=, created_after=, created_before=,
+min_size=, max_size=, latest=, sort=, descending=, limit=, offset=}``,
+``versions(session, name)``, ``delete(session, ref[, version])``,
+``grant(owner, grantee[, "read"|"write"])``, ``revoke(owner, grantee)``, ``grants(owner)``,
+``setAutoCollect(session, enabled)``. A session is a handle or an id string, and it is the
+session asking (for permissions); ``query`` asks as the current session. Errors are Lua
+errors starting with the class name (``SecurityViolation: storeFile: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from llmspell.errors import ValidationError
+from llmspell.lua import checks
+
+if TYPE_CHECKING:
+    from llmspell.artifacts import Artifact
+    from llmspell.lua.engine import LuaEngine
+
+FILTER_KEYS = ("artifact_type", "type", "tags", "tag", "name", "name_pattern", "mime_type",
+               "created_after", "created_before", "min_size", "max_size", "latest", "sort",
+               "descending", "limit", "offset")
+QUERY_KEYS = (*FILTER_KEYS, "session", "session_id")
+
+ARTIFACT_LUA = rb"""
+local py = ...
+local select, type, rawget = select, type, rawget
+local function sid(s)
+  if type(s) == "table" then return rawget(s, "id") or s end
+  return s
+end
+local ref = sid
+
+local Artifact = {}
+function Artifact.store(...)
+  local n = select("#", ...)
+  local s, a, b, c, d = ...
+  if n >= 5 or (n == 4 and type(c) == "string") then
+    return py.store(sid(s), b, c, d, a)   -- rs-llmspell: (session, type, name, content, meta)
+  end
+  return py.store(sid(s), a, b, c, nil)   -- the seed: (session, name, content, meta)
+end
+function Artifact.storeFile(s, path, a, b)
+  if type(a) == "string" then return py.store_file(sid(s), path, b, a) end
+  return py.store_file(sid(s), path, a, nil)
+end
+function Artifact.get(s, r, version) return py.get(sid(s), ref(r), version) end
+function Artifact.getContent(s, r, version) return py.get_content(sid(s), ref(r), version) end
+function Artifact.list(s, filter) return py.list(sid(s), filter) end
+function Artifact.query(filter) return py.query(filter) end
+function Artifact.versions(s, name) return py.versions(sid(s), name) end
+function Artifact.delete(s, r, version) return py.delete(sid(s), ref(r), version) end
+function Artifact.grant(owner, grantee, access)
+  return py.grant(sid(owner), sid(grantee), access)
+end
+function Artifact.revoke(owner, grantee) return py.revoke(sid(owner), sid(grantee)) end
+function Artifact.grants(owner) return py.grants(sid(owner)) end
+function Artifact.setAutoCollect(s, enabled) return py.set_auto_collect(sid(s), enabled) end
+Artifact.store_file, Artifact.get_content = Artifact.storeFile, Artifact.getContent
+Artifact.set_auto_collect = Artifact.setAutoCollect
+return Artifact
+"""
+
+
+def artifact_table(artifact: Artifact | None) -> dict[str, Any] | None:
+    """An artifact's fields for Lua (None values left out, so they read as nil)."""
+    if artifact is None:
+        return None
+    return {k: v for k, v in artifact.to_dict().items() if v is not None}
+
+
+def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    found = checks.mapping(value, "filter")
+    for key in found:
+        if key not in allowed:
+            raise ValidationError("filter", "unknown field; expected one of "
+                                  + ", ".join(allowed), path=f".{key}", got=key)
+    out: dict[str, Any] = {}
+    kind = found.get("artifact_type", found.get("type"))
+    if kind is not None:
+        out["artifact_type"] = kind
+    tags = found.get("tags")
+    tags = [] if tags in (None, {}) else ([tags] if isinstance(tags, str) else tags)
+    if "tag" in found:
+        tags = [*tags, found["tag"]]
+    if tags:
+        out["tags"] = tags
+    name = found.get("name", found.get("name_pattern"))
+    if name is not None:
+        out["name"] = name
+    for key in ("mime_type", "created_after", "created_before", "min_size", "max_size",
+                "latest", "sort", "descending", "limit", "offset"):
+        if found.get(key) is not None:
+            out[key] = found[key]
+    session = found.get("session", found.get("session_id"))
+    if session is not None:
+        out["session"] = session
+    return out
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    if value is None or value == {}:
+        return None
+    return checks.mapping(value, "metadata")
+
+
+def install(engine: LuaEngine) -> None:
+    runtime = engine.runtime
+
+    def manager() -> Any:
+        return runtime.artifacts
+
+    def store(session: Any, name: Any, content: Any, metadata: Any = None,
+              kind: Any = None) -> str | None:
+        found = manager().store(session, name, content, artifact_type=kind,
+                                metadata=_metadata(metadata), as_session=session)
+        return None if found is None else str(found.id)
+
+    def store_file(session: Any, path: Any, metadata: Any = None, kind: Any = None) -> str | None:
+        found = manager().store_file(session, checks.text(path, "path"), artifact_type=kind,
+                                     metadata=_metadata(metadata), as_session=session)
+        return None if found is None else str(found.id)
+
+    def get(session: Any, ref: Any, version: Any = None) -> dict[str, Any] | None:
+        artifacts = manager()
+        found = artifacts.get(ref, session=session, version=version, as_session=session)
+        table = artifact_table(found)
+        assert table is not None
+        table["metadata"] = dict(table)
+        table["content"] = artifacts.value(found, as_session=session)
+        return table
+
+    def get_content(session: Any, ref: Any, version: Any = None) -> Any:
+        return manager().value(ref, session=session, version=version, as_session=session)
+
+    def list_(session: Any = None, filter_: Any = None) -> list[dict[str, Any] | None]:
+        if session is None or session == "":  # rs-llmspell: the current session
+            session = runtime.sessions.current_id()
+            if session is None:
+                raise ValidationError("session", "Artifact.list needs a session (a handle or "
+                                      "an id), or a current session (Session.setCurrent)")
+        options = _filters(filter_, FILTER_KEYS)
+        return [artifact_table(a) for a in manager().list(session, as_session=session,
+                                                          **options)]
+
+    def query(filter_: Any = None) -> list[dict[str, Any] | None]:
+        return [artifact_table(a) for a in manager().query(**_filters(filter_, QUERY_KEYS))]
+
+    def versions(session: Any, name: Any) -> list[dict[str, Any] | None]:
+        return [artifact_table(a) for a in manager().versions(session, name,
+                                                              as_session=session)]
+
+    def delete(session: Any, ref: Any, version: Any = None) -> bool:
+        return manager().delete(ref, session=session, version=version,
+                                as_session=session) is not None
+
+    def grant(owner: Any, grantee: Any, access: Any = None) -> Any:
+        return manager().grant(owner, grantee, "read" if access is None else access)
+
+    def revoke(owner: Any, grantee: Any) -> bool:
+        return bool(manager().revoke(owner, grantee))
+
+    def grants(owner: Any) -> dict[str, str]:
+        return dict(manager().grants(owner))
+
+    def set_auto_collect(session: Any, enabled: Any) -> None:
+        manager().set_auto_collect(session, enabled)
+
+    functions: dict[str, Callable[..., Any]] = {
+        "store": store, "store_file": store_file, "get": get, "get_content": get_content,
+        "list": list_, "query": query, "versions": versions, "delete": delete,
+        "grant": grant, "revoke": revoke, "grants": grants,
+        "set_auto_collect": set_auto_collect}
+    names = {"store_file": "storeFile", "get_content": "getContent",
+             "set_auto_collect": "setAutoCollect"}
+    py = {key: engine.function(fn, f"Artifact.{names.get(key, key)}")
+          for key, fn in functions.items()}
+    table = engine.execute_internal(ARTIFACT_LUA, engine.to_lua(py, "Artifact"))
+    engine.lua.globals()[b"Artifact"] = table

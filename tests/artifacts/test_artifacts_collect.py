@@ -1,0 +1,84 @@
+"""Automatic collection: tool results and agent outputs become artifacts of the current
+session, switchable per session and in config, and never break the tool call."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmspell.events import capture_events
+from llmspell.runtime import Runtime
+from llmspell.sessions import Session
+
+
+def test_a_tool_result_is_collected_into_the_current_session(rt: Runtime,
+                                                             session: Session) -> None:
+    rt.sessions.set_current(session)
+    out = rt.hooks.run("tool:before_execution", {"expression": "6*7"},
+                       lambda args: {"value": 42}, after="tool:after_execution",
+                       component="calculator", correlation_id="c-1")
+    assert out == {"value": 42}  # the tool's result is untouched
+    found = rt.artifacts.list(session, artifact_type="tool_result")
+    assert [(a.name, a.mime_type, a.created_by) for a in found] == [
+        ("tool_result/calculator", "application/json", "tool:calculator")]
+    assert rt.artifacts.value(found[0]) == {"value": 42}
+    assert found[0].custom == {"correlation_id": "c-1"}
+    rt.hooks.fire("tool:after_execution", "second call", component="calculator")
+    history = rt.artifacts.versions(session, "tool_result/calculator")
+    assert [a.version for a in history] == [1, 2]
+    assert rt.artifacts.read(history[1]) == b"second call"
+
+
+def test_an_agent_output_is_collected_with_its_usage(rt: Runtime, session: Session) -> None:
+    rt.hooks.fire("agent:after_execution", {"output": "The answer is 42.",
+                                            "usage": {"input_tokens": 9, "output_tokens": 5}},
+                  component="writer", session_id=session.id)
+    [a] = rt.artifacts.list(session, artifact_type="AgentOutput")
+    assert a.name == "agent_output/writer" and rt.artifacts.read(a) == b"The answer is 42."
+    assert a.custom["usage"] == {"input_tokens": 9, "output_tokens": 5}
+    assert a.created_by == "agent:writer"
+
+
+def test_no_session_no_collection(rt: Runtime, session: Session) -> None:
+    rt.hooks.fire("tool:after_execution", {"value": 1}, component="calculator")
+    assert rt.artifacts.query() == []
+
+
+def test_switched_off_per_session(rt: Runtime) -> None:
+    quiet = rt.sessions.create("quiet", metadata={"auto_collect_artifacts": False})
+    loud = rt.sessions.create("loud")
+    for s in (quiet, loud):
+        rt.hooks.fire("tool:after_execution", "x", component="t", session_id=s.id)
+    assert rt.artifacts.list(quiet) == [] and len(rt.artifacts.list(loud)) == 1
+    rt.artifacts.set_auto_collect(loud, False)
+    rt.artifacts.set_auto_collect(quiet, True)
+    assert rt.artifacts.auto_collect(quiet) and not rt.artifacts.auto_collect(loud)
+    for s in (quiet, loud):
+        rt.hooks.fire("tool:after_execution", "y", component="t", session_id=s.id)
+    assert len(rt.artifacts.list(quiet)) == 1 and len(rt.artifacts.list(loud)) == 1
+
+
+def test_switched_off_in_config(make_runtime: object) -> None:
+    rt: Runtime = make_runtime(session__artifact_auto_collect=False)  # type: ignore[operator]
+    s = rt.sessions.create()
+    assert rt.collector is None and rt.hooks.list("tool:after_execution") == []
+    rt.hooks.fire("tool:after_execution", "x", component="t", session_id=s.id)
+    assert rt.artifacts.list(s) == [] and not rt.artifacts.auto_collect(s)
+
+
+def test_the_collectors_are_visible_hooks(rt: Runtime) -> None:
+    names = [h.name for h in rt.hooks.list()]
+    assert "artifact-collector:tool" in names and "artifact-collector:agent" in names
+
+
+def test_a_failed_collection_never_fails_the_tool(rt: Runtime, session: Session,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    rt.sessions.suspend(session)
+    with capture_events(rt.events, "artifact.*") as events:
+        outcome = rt.hooks.fire("tool:after_execution", "x", component="t",
+                                session_id=session.id)
+    assert outcome.data == "x"
+    assert events.types == ["artifact.collect_failed"]
+    assert events[0].data["error_type"] == "SessionError"
+    assert "could not collect the tool_result of t" in caplog.text
+    rt.sessions.resume(session)
+    assert rt.artifacts.list(session) == []
