@@ -304,3 +304,15 @@ def test_one_function_subscribed_twice_has_its_errors_counted_where_they_happene
     assert len(calls) == 2
     assert (first.stats()["errors"], second.stats()["errors"]) == (0, 1)
     assert (first.stats()["delivered"], second.stats()["delivered"]) == (1, 0)
+
+
+def test_has_subscribers_tells_publishers_whether_anyone_listens() -> None:
+    bus = EventBus()
+    assert not bus.has_subscribers("state.changed")
+    sub = bus.subscribe("state.*")
+    assert bus.has_subscribers("state.changed")
+    assert not bus.has_subscribers("session.created")
+    sub.unsubscribe()
+    assert not bus.has_subscribers("state.changed")
+    with pytest.raises(ValidationError):
+        bus.has_subscribers("bad..type")

@@ -122,6 +122,23 @@ class EventBus:
 
     # -- publishing -----------------------------------------------------------------------
 
+    def has_subscribers(self, type: str) -> bool:
+        """Whether publishing ``type`` now would reach a subscription or an emit hook.
+
+        Publishers on hot paths call it to skip building (and redacting) event data nobody
+        would see. Cheap: one cached lookup per type.
+
+        Raises:
+            ValidationError: ``type`` is not dot-separated non-empty segments.
+        """
+        hooks = self.hooks
+        if hooks is not None and (hooks.has(BEFORE_EMIT) or hooks.has(AFTER_EMIT)):
+            return True
+        route = self._routes.get(type)
+        if route is None:
+            route = self._route(type)
+        return bool(route.delivers)
+
     def publish(
         self,
         type: str,

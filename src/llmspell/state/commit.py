@@ -1,0 +1,353 @@
+"""Committing state changes: every operation is one atomic batch that also advances the
+store-wide change sequence.
+
+A change (a put or a delete of one key) gets the next number of the sequence. One batch holds
+the records (or deletes), one change-log entry per change (``chg/<seq>``), the new
+``meta/state_seq``, and whatever the registered contributors add (the sessions journal, say),
+so a change can never be separated from its sequence number, its log entry or its journal
+entry. A change that changes nothing (deleting an absent key) takes no number.
+
+The sequence is allocated one of two ways (see :class:`Sequence`):
+
+* stores several processes may share (``store.multi_process``: sqlite, lmdb, postgres):
+  optimistically. The value of ``meta/state_seq`` last seen is kept; the batch is applied only
+  if the store still holds it (the store's ``expect``); if another process got there first the
+  value is read again and the commit planned again.
+* stores of one process (memory, rocksdb): a counter in memory, read once, shared under one
+  lock by every manager of that store in the process. The batch needs no condition.
+
+A record keeps its creation time, which needs the old record. The creation times of keys
+committed through a :class:`Sequence` are remembered (``known``) while the sequence has not
+moved underneath it: for a shared store that is exactly what the batch's condition on
+``meta/state_seq`` proves, so a write of a key written before costs no read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from llmspell.errors import StateError, ValidationError
+from llmspell.state.records import (
+    Encoded,
+    created_at,
+    encode_record,
+    encoded_hash,
+    record_value_hash,
+)
+from llmspell.state.scopes import SEQ_KEY, change_key
+from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
+
+PUT = "put"
+DELETE = "del"
+
+#: How many keys' creation times a sequence remembers.
+KNOWN_MAX = 16384
+#: How many times a commit is planned again after losing a race before giving up.
+MAX_ATTEMPTS = 10000
+
+
+@dataclass(slots=True)
+class Write:
+    """One planned change. ``encoded`` None means delete. ``value`` is what hooks and events
+    see. ``created_at``/``updated_at`` set explicitly (an import) are kept as given."""
+
+    scope: str
+    key: str
+    skey: str
+    encoded: Encoded | None
+    value: Any = None
+    schema_version: int = 1
+    created_at: float | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a batch contributor is told about one change of the batch.
+
+    ``old_hash``/``new_hash``: :func:`~llmspell.state.records.value_hash` of the value before
+    and after (None when absent). ``seq``: the change's sequence number. ``encoded``: the new
+    value as stored (JSON bytes and bytes paths), None for a delete.
+    """
+
+    scope: str
+    key: str
+    op: str  # "put" or "del"
+    old_hash: str | None
+    new_hash: str | None
+    seq: int
+    encoded: Encoded | None = None
+
+
+#: ``contributor(changes) -> (ops, expect) | None``: extra ops and conditions for the batch
+#: that commits ``changes``. Called once per attempt (a lost race plans the commit again),
+#: so it must only build ops, never act.
+Contributor = Callable[[list[Change]], "tuple[list[Op], dict[str, bytes | None]] | None"]
+
+
+@dataclass(slots=True)
+class Committed:
+    """A change that was committed: the write, its sequence number and the record's times."""
+
+    write: Write
+    seq: int
+    created_at: float
+    updated_at: float
+
+    @property
+    def op(self) -> str:
+        return DELETE if self.write.encoded is None else PUT
+
+
+class Sequence:
+    """The change sequence of one store as this process sees it (see the module docstring)."""
+
+    def __init__(self, store: Store, *, shared: bool) -> None:
+        self.shared = shared
+        self.lock = threading.RLock()
+        self.raw: bytes | None = store.get(SEQ_KEY)
+        self.value = _parse(self.raw)
+        #: store key -> creation time of its record, or None when it has none (absent)
+        self.known: dict[str, float | None] = {}
+
+    def reload(self, store: Store) -> bool:
+        """Read ``meta/state_seq`` again; True (and forget ``known``) if it moved."""
+        raw = store.get(SEQ_KEY)
+        if raw == self.raw:
+            return False
+        self.raw, self.value = raw, _parse(raw)
+        self.known.clear()
+        return True
+
+    def remember(self, skey: str, created: float | None) -> None:
+        known = self.known
+        if len(known) >= KNOWN_MAX and skey not in known:
+            del known[next(iter(known))]
+        known[skey] = created
+
+
+_BY_STORE: weakref.WeakKeyDictionary[Store, Sequence] = weakref.WeakKeyDictionary()
+_BY_NAME: weakref.WeakValueDictionary[str, Sequence] = weakref.WeakValueDictionary()
+_REGISTRY = threading.Lock()
+
+
+def sequence_for(store: Store, *, shared: bool | None = None) -> Sequence:
+    """The :class:`Sequence` of ``store``, shared by every manager of it in this process.
+
+    Handles of a named memory store (``memory://NAME``) share contents, so they share one
+    sequence too. ``shared`` forces a strategy (for benchmarks) and gives a private sequence.
+    """
+    if shared is not None:
+        return Sequence(store, shared=shared)
+    named = store.url if store.url.startswith("memory://") and store.url != "memory://" else ""
+    with _REGISTRY:
+        found = _BY_NAME.get(named) if named else _BY_STORE.get(store)
+        if found is None:
+            found = Sequence(store, shared=store.multi_process)
+            if named:
+                _BY_NAME[named] = found
+            else:
+                _BY_STORE[store] = found
+        return found
+
+
+Plan = Seq[Write] | Callable[[], Seq[Write]]
+
+
+def commit(store: Store, sequence: Sequence, plan: Plan, *,
+           expect: Mapping[str, bytes | None] | None = None,
+           contributors: Seq[Contributor] = ()) -> list[Committed] | None:
+    """Commit the writes of ``plan`` (a list, or a callable planning them afresh on every
+    attempt) in one batch. Returns what was committed, in order, or None when ``expect`` (exact
+    bytes per store key, None for absent) did not hold, in which case nothing was written.
+
+    Raises:
+        StateError: the commit kept losing races (MAX_ATTEMPTS) or the store refused a batch
+            for no reason it could find.
+        StorageError: the store failed.
+    """
+    with sequence.lock:
+        for attempt in range(MAX_ATTEMPTS):
+            writes = plan() if callable(plan) else plan
+            result = _attempt(store, sequence, writes, expect, contributors)
+            if result is not _AGAIN:
+                return result
+            if attempt >= 8:
+                time.sleep(min(0.001 * attempt, 0.05))
+    raise StateError(f"could not commit after {MAX_ATTEMPTS} attempts: other writers kept "
+                     "changing the store first")
+
+
+def commit_put(store: Store, sequence: Sequence, write: Write) -> Committed:
+    """:func:`commit` for the common case, one put with no conditions and no contributors,
+    without the general case's lists and sets (this is the hot path of ``save``)."""
+    skey = write.skey
+    encoded = write.encoded
+    assert encoded is not None
+    with sequence.lock:
+        for _ in range(MAX_ATTEMPTS):
+            created = sequence.known.get(skey, _UNKNOWN)
+            if created is _UNKNOWN:
+                before = store.get(skey)
+                created = None if before is None else created_at(before)
+            now = time.time()
+            if write.created_at is not None:
+                created = write.created_at
+            elif created is None:
+                created = now
+            updated = now if write.updated_at is None else write.updated_at
+            seq = sequence.value + 1
+            raw = b"%d" % seq
+            ops: list[Op] = [
+                Put(skey, encode_record(encoded, write.schema_version, created, updated, seq)),
+                Put(change_key(seq), orjson.dumps({"s": write.scope, "k": write.key, "o": PUT})),
+                Put(SEQ_KEY, raw),
+            ]
+            if _apply(store, ops, {SEQ_KEY: sequence.raw} if sequence.shared else {}):
+                sequence.value, sequence.raw = seq, raw
+                if skey in sequence.known:
+                    sequence.known[skey] = created
+                else:
+                    sequence.remember(skey, created)
+                return Committed(write, seq, created, updated)
+            sequence.reload(store)  # another process moved the sequence: plan again
+    raise StateError(f"could not commit after {MAX_ATTEMPTS} attempts: other writers kept "
+                     "changing the store first")
+
+
+_AGAIN: Any = object()
+_UNKNOWN: Any = object()
+
+
+def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
+             expect: Mapping[str, bytes | None] | None,
+             contributors: Seq[Contributor]) -> list[Committed] | Any | None:
+    shared = sequence.shared
+    known = sequence.known
+    if contributors:
+        wanted = [w.skey for w in writes]
+    else:
+        wanted = [w.skey for w in writes
+                  if w.skey not in known or (w.encoded is None and shared)]
+    old = (_read_one(store, wanted[0]) if len(wanted) == 1
+           else store.get_many(wanted) if wanted else {})
+    read = set(wanted)
+    now = time.time()
+    seq = sequence.value
+    ops: list[Op] = []
+    done: list[Committed] = []
+    changes: list[Change] | None = [] if contributors else None
+    for w in writes:
+        skey = w.skey
+        before = old.get(skey)
+        if skey in read:
+            created: float | None = None if before is None else created_at(before)
+        else:
+            created = known[skey]
+        if w.encoded is None:
+            if created is None and before is None:
+                continue  # deleting what is not there changes nothing
+            seq += 1
+            ops.append(Delete(skey))
+            op, created, updated = DELETE, 0.0, now
+        else:
+            seq += 1
+            if w.created_at is not None:
+                created = w.created_at
+            elif created is None:
+                created = now
+            updated = now if w.updated_at is None else w.updated_at
+            ops.append(Put(skey, encode_record(w.encoded, w.schema_version, created, updated,
+                                               seq)))
+            op = PUT
+        ops.append(Put(change_key(seq), orjson.dumps({"s": w.scope, "k": w.key, "o": op})))
+        done.append(Committed(w, seq, created, updated))
+        if changes is not None:
+            changes.append(Change(
+                w.scope, w.key, op, None if before is None else record_value_hash(before),
+                None if w.encoded is None else encoded_hash(w.encoded), seq, w.encoded))
+    if not done:
+        if expect and not _holds(store, expect):
+            return None
+        return []
+    raw = str(seq).encode()
+    ops.append(Put(SEQ_KEY, raw))
+    conditions: dict[str, bytes | None] = {SEQ_KEY: sequence.raw} if shared else {}
+    if expect:
+        conditions.update(expect)
+    if changes is not None:
+        for contributor in contributors:
+            extra = contributor(changes)
+            if extra:
+                _add(ops, conditions, extra)
+    if _apply(store, ops, conditions):
+        sequence.value, sequence.raw = seq, raw
+        for item in done:
+            sequence.remember(item.write.skey,
+                              None if item.write.encoded is None else item.created_at)
+        return done
+    if shared and sequence.reload(store):
+        return _AGAIN
+    if expect and not _holds(store, expect):
+        return None
+    if contributors:
+        return _AGAIN  # a contributor's condition failed: let it look again
+    if not shared:
+        # The counter is stale: something else wrote meta/state_seq. Read it again.
+        sequence.reload(store)
+        return _AGAIN
+    raise StateError("the store refused a state batch whose conditions all hold")
+
+
+def _apply(store: Store, ops: list[Op], conditions: dict[str, bytes | None]) -> bool:
+    """Apply a batch whose keys and values this module built and checked itself.
+
+    Calls the backend's ``_batch`` directly: ``Store.batch`` would check every op again, which
+    is a third of the cost of a write on the memory backend. Contributors' ops are checked in
+    :func:`_add`.
+    """
+    return store._batch(ops, conditions)
+
+
+def _add(ops: list[Op], conditions: dict[str, bytes | None],
+         extra: tuple[list[Op], dict[str, bytes | None]]) -> None:
+    """Check a contributor's ops and conditions and add them to the batch."""
+    try:
+        more, wanted = extra
+    except (TypeError, ValueError):
+        raise ValidationError("contributor", "must return (ops, expect) or None",
+                              got=extra) from None
+    ops.extend(check_ops(more))
+    for key, value in dict(wanted or {}).items():
+        check_key(key, argument="expect")
+        if value is not None:
+            check_value(value, argument=f"expect[{key!r}]")
+        conditions[key] = value
+
+
+def _read_one(store: Store, skey: str) -> dict[str, bytes]:
+    value = store.get(skey)
+    return {} if value is None else {skey: value}
+
+
+def _holds(store: Store, expect: Mapping[str, bytes | None]) -> bool:
+    found = store.get_many(list(expect))
+    return all(found.get(key) == value for key, value in expect.items())
+
+
+def _parse(raw: bytes | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        raise StateError(f"the store's {SEQ_KEY} holds {raw[:40]!r}, expected a decimal "
+                         "number; the store was changed outside llmspell") from None

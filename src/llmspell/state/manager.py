@@ -1,0 +1,427 @@
+"""StateManager: scoped values that survive restarts, on any store.
+
+::
+
+    state = runtime.state
+    state.save("agent:gpt-4", "history", messages)
+    history = state.load("agent:gpt-4", "history", [])
+    with state.transaction():
+        state.save("workflow:w1", "step", 3)
+        state.delete("global", "draft")
+    state.compare_and_set("global", "counter", 41, 42)
+
+Each operation is one atomic batch (:mod:`llmspell.state.commit`); scopes and keys follow
+:mod:`llmspell.state.scopes`, records :mod:`llmspell.state.records`. Operations fire the
+``state:*`` hooks (nothing is fired, or built, at a point where no hook is registered) and
+publish ``state.changed`` / ``state.deleted`` events with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from llmspell.errors import ValidationError
+from llmspell.redact import Redactor
+from llmspell.state import commit as _commit
+from llmspell.state.commit import Committed, Contributor, Write
+from llmspell.state.records import (
+    DEFAULT_SCHEMA_VERSION,
+    Record,
+    check_size,
+    check_version,
+    decode_encoded_value,
+    decode_record,
+    decode_value,
+    encode_value,
+    same_value,
+)
+from llmspell.state.scopes import (
+    STATE_PREFIX,
+    after_scope,
+    check_globs,
+    check_prefix,
+    scope_prefix,
+    split_store_key,
+    store_key,
+)
+from llmspell.state.signals import AFTER_READ, BEFORE_READ, BEFORE_WRITE, DELETE, SKIPPED, Signals
+from llmspell.state.transaction import (
+    ACTIVE,
+    DELETED,
+    NOT_WRITTEN,
+    Transaction,
+    open_transaction,
+)
+from llmspell.storage.base import Store
+
+
+class StateManager:
+    """Scoped state on a store. Thread-safe; build it from a Runtime (``runtime.state``).
+
+    Args:
+        store: where the values live.
+        max_value_bytes: the largest encoded value one key may hold.
+        redact_on_write: replace secrets in values by ``[REDACTED]`` before storing them.
+        redactor: finds secrets (default: the built-in patterns).
+        hooks: a hook registry (``HookRegistry``) for the ``state:*`` points, or None.
+        events: an event bus (``EventBus``) for ``state.changed`` / ``state.deleted``, or None.
+        shared_sequence: force the sequence strategy (True: compare-and-set on
+            ``meta/state_seq``; False: an in-process counter); None picks by
+            ``store.multi_process``. For benchmarks.
+    """
+
+    def __init__(self, store: Store, *, max_value_bytes: int = 10 * 1024 * 1024,
+                 redact_on_write: bool = False, redactor: Redactor | None = None,
+                 hooks: Any = None, events: Any = None,
+                 shared_sequence: bool | None = None) -> None:
+        if not isinstance(store, Store):
+            raise ValidationError("store", "must be a Store", got=store)
+        if isinstance(max_value_bytes, bool) or not isinstance(max_value_bytes, int) \
+                or max_value_bytes < 1:
+            raise ValidationError("max_value_bytes", "must be an int >= 1", got=max_value_bytes)
+        self.store = store
+        self.max_value_bytes = max_value_bytes
+        self.redact_on_write = bool(redact_on_write)
+        self.redactor = redactor or Redactor()
+        self._hooks = hooks
+        self._signals = Signals(hooks, events, self.redactor)
+        self._sequence = _commit.sequence_for(store, shared=shared_sequence)
+        self._contributors: tuple[Contributor, ...] = ()
+        self._schemas: list[tuple[str, int]] = []
+        self._schema_of: dict[str, int] = {}
+
+    @classmethod
+    def from_config(cls, store: Store, config: Any, *, hooks: Any = None,
+                    events: Any = None) -> StateManager:
+        """A manager configured by ``[state]`` (a :class:`~llmspell.config.StateConfig`)."""
+        return cls(store, max_value_bytes=config.max_value_bytes,
+                   redact_on_write=config.redact_on_write,
+                   redactor=Redactor(config.redact_patterns), hooks=hooks, events=events)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def save(self, scope: str, key: str, value: Any, *,
+             schema_version: int | None = None) -> int | None:
+        """Store ``value`` under ``key`` in ``scope``, replacing what was there.
+
+        ``value``: None, bool, int (64-bit), finite float, str, bytes, lists and dicts with str
+        keys of those. Returns the change's sequence number (None inside a transaction, or
+        when a ``state:before_write`` hook skipped the write).
+
+        Raises:
+            InvalidScope, InvalidKey: a bad scope or key (the rule is named).
+            InvalidValue, CyclicValue, ValueTooLarge: a value that cannot be stored (the path
+                inside the value, or the limit, is named).
+            HookCancelled: a ``state:before_write`` hook cancelled; nothing was written.
+        """
+        skey = store_key(scope, key)
+        if ACTIVE.get():
+            tx = self._tx()
+            if tx is not None:
+                tx.save(scope, key, value, schema_version=schema_version)
+                return None
+        write = self._prepare(scope, key, skey, value, schema_version)
+        if write is None:
+            return None
+        if self._contributors:
+            done = self._commit((write,))
+            assert done is not None
+        else:
+            done = [_commit.commit_put(self.store, self._sequence, write)]
+        self._notify(done)
+        return done[0].seq
+
+    def delete(self, scope: str, key: str) -> bool:
+        """Remove ``key`` from ``scope``; True if it was there.
+
+        Raises:
+            InvalidScope, InvalidKey: a bad scope or key.
+            HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
+        """
+        skey = store_key(scope, key)
+        tx = self._tx()
+        if tx is not None:
+            return tx.delete(scope, key)
+        if self._signals.has(DELETE) and self.store.get(skey) is None:
+            return False  # no hook for a key that is not there
+        if not self._allow_delete(scope, key):
+            return False
+        done = self._commit((Write(scope, key, skey, None),))
+        if not done:
+            return False
+        self._notify(done)
+        return True
+
+    def save_many(self, items: Mapping[str, Mapping[str, Any]] | Iterable[Any]) -> int:
+        """Save several values atomically: all of them or none. Returns how many.
+
+        ``items``: ``{scope: {key: value}}`` or an iterable of ``(scope, key, value)``.
+
+        Raises:
+            ValidationError: a bad item (named by its scope and key, or its index); nothing
+                was written.
+        """
+        with self.transaction() as tx:
+            return tx.save_many(items)
+
+    def clear_scope(self, scope: str) -> int:
+        """Delete every key of ``scope`` atomically; returns how many there were.
+
+        Raises:
+            InvalidScope: a bad scope.
+            HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
+        """
+        prefix = scope_prefix(scope)
+        tx = self._tx()
+        if tx is not None:
+            return tx.clear_scope(scope)
+        allowed = {key for key in self._stored_keys(scope, None)
+                   if self._allow_delete(scope, key)}
+
+        def plan() -> list[Write]:
+            # Listed again on every attempt: a key another process added since the listing
+            # goes too, unless delete hooks are registered (it was never shown to them).
+            return [Write(scope, k[len(prefix):], k, None) for k in self.store.keys(prefix)
+                    if k[len(prefix):] in allowed or not self._signals.has(DELETE)]
+
+        done = self._commit(plan)
+        assert done is not None
+        self._notify(done)
+        return len(done)
+
+    def compare_and_set(self, scope: str, key: str, expected: Any, new: Any) -> bool:
+        """Store ``new`` only if the key now holds ``expected`` (None: only if it is absent).
+
+        Values are compared as stored values (a bool never equals a number). The check and
+        the write are one atomic step, also against other processes sharing the store.
+        Returns whether ``new`` was stored.
+
+        Raises:
+            as :meth:`save`.
+        """
+        skey = store_key(scope, key)
+        tx = self._tx()
+        if tx is not None:
+            return tx.compare_and_set(scope, key, expected, new)
+        if expected is not None:
+            encode_value(expected, argument="expected")  # refuse what could never be stored
+        write = self._prepare(scope, key, skey, new, None)
+        if write is None:
+            return False
+        while True:
+            raw = self.store.get(skey)
+            if expected is None:
+                if raw is not None:
+                    return False
+            elif raw is None or not same_value(decode_value(raw), expected):
+                return False
+            done = self._commit((write,), {skey: raw})
+            if done is not None:
+                self._notify(done)
+                return True
+            # The bytes changed between the read and the commit: compare again.
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """Group writes into one atomic commit (see :mod:`llmspell.state.transaction`).
+
+        ::
+
+            with state.transaction() as tx:
+                state.save("global", "a", 1)      # or tx.save(...)
+                tx.delete("agent:x", "draft")
+
+        Raises:
+            StateError: a value compared inside the block changed before the commit.
+            Whatever the block raised: nothing was written.
+        """
+        return open_transaction(self, self._tx())
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def load(self, scope: str, key: str, default: Any = None) -> Any:
+        """The value of ``key`` in ``scope``, or ``default`` when there is none.
+
+        Raises:
+            InvalidScope, InvalidKey: a bad scope or key.
+            HookCancelled: a ``state:before_read`` hook cancelled.
+        """
+        skey = store_key(scope, key)
+        hooks = self._hooks
+        if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
+                                                   or hooks.has(AFTER_READ))):
+            return self._load(scope, key, skey, default, self._tx())
+        raw = self.store.get(skey)
+        return default if raw is None else decode_value(raw)
+
+    def exists(self, scope: str, key: str) -> bool:
+        """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
+        skey = store_key(scope, key)
+        tx = self._tx()
+        if tx is not None:
+            return tx.exists(scope, key)
+        return self.store.get(skey) is not None
+
+    def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
+        """The keys of ``scope`` (those starting with ``prefix``), in key order."""
+        tx = self._tx()
+        if tx is not None:
+            return tx.list_keys(scope, prefix)
+        return self._stored_keys(scope, prefix)
+
+    def get_record(self, scope: str, key: str) -> Record | None:
+        """The value with its metadata (schema version, times, change sequence), or None."""
+        raw = self.store.get(store_key(scope, key))
+        return None if raw is None else decode_record(raw)
+
+    def scopes(self) -> list[str]:
+        """Every scope that holds at least one key, in order."""
+        found: list[str] = []
+        start: str | None = None
+        while True:
+            first = next(self.store.keys(STATE_PREFIX, start_after=start, limit=1), None)
+            if first is None:
+                return found
+            scope, _ = split_store_key(first)
+            found.append(scope)
+            start = after_scope(scope)
+
+    def records(self, scopes: Iterable[str] | None = None) -> Iterator[tuple[str, str, bytes]]:
+        """``(scope, key, record bytes)`` of every value (of the scopes matching the globs in
+        ``scopes``), in store order. Not a snapshot: a concurrent writer may show through."""
+        patterns = None if scopes is None else check_globs(scopes)
+        for skey, raw in self.store.scan(STATE_PREFIX):
+            scope, key = split_store_key(skey)
+            if patterns is None or any(fnmatch.fnmatchcase(scope, p) for p in patterns):
+                yield scope, key, raw
+
+    @property
+    def seq(self) -> int:
+        """The store's change sequence as of this process's last commit or read of it."""
+        return self._sequence.value
+
+    # -- extension points -----------------------------------------------------------------
+
+    def add_contributor(self, contributor: Contributor) -> None:
+        """Have ``contributor(changes) -> (ops, expect) | None`` add to every state batch.
+
+        It is called under the commit lock, possibly more than once per commit (a lost race
+        plans the batch again), and must only build ops: no state calls, no side effects.
+        """
+        if not callable(contributor):
+            raise ValidationError("contributor", "must be callable", got=contributor)
+        self._contributors = (*self._contributors, contributor)
+
+    @property
+    def contributors(self) -> tuple[Contributor, ...]:
+        """The registered batch contributors, in the order they are called."""
+        return self._contributors
+
+    def remove_contributor(self, contributor: Contributor) -> bool:
+        """Stop calling ``contributor``; False if it was not registered."""
+        if contributor not in self._contributors:
+            return False
+        self._contributors = tuple(c for c in self._contributors if c is not contributor)
+        return True
+
+    def declare_schema_version(self, scope_pattern: str, version: int) -> None:
+        """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (the
+        latest declaration that matches wins; undeclared scopes are at version 1)."""
+        if not isinstance(scope_pattern, str) or not scope_pattern:
+            raise ValidationError("scope_pattern", "must be a non-empty glob", got=scope_pattern)
+        check_version(version)
+        self._schemas.append((scope_pattern, version))
+        self._schema_of = {}
+
+    def invalidate(self) -> None:
+        """Forget what this process remembers about the store (its change sequence and the
+        creation times of keys). Call it after writing state keys other than through a
+        StateManager (a restore, say)."""
+        with self._sequence.lock:
+            self._sequence.raw = b"\x00"  # never a stored value: the next reload moves
+            self._sequence.reload(self.store)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _tx(self) -> Transaction | None:
+        for tx in ACTIVE.get():
+            if tx.manager is self:
+                return tx
+        return None
+
+    def _prepare(self, scope: str, key: str, skey: str, value: Any,
+                 schema_version: int | None, *, created_at: float | None = None,
+                 updated_at: float | None = None) -> Write | None:
+        """Run the before-write hooks, redact, check and encode: the write, or None if a hook
+        skipped it."""
+        if self._hooks is not None and self._hooks.has(BEFORE_WRITE):
+            value = self._signals.before_write(scope, key, value)
+            if value is SKIPPED:
+                return None
+        if self.redact_on_write:
+            value = self.redactor.redact(value)
+        encoded = encode_value(value)
+        if len(encoded.data) > self.max_value_bytes:
+            check_size(encoded, self.max_value_bytes, scope, key)
+        if schema_version is None:
+            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+        else:
+            version = check_version(schema_version)
+        return Write(scope, key, skey, encoded, value, version, created_at, updated_at)
+
+    def _allow_delete(self, scope: str, key: str) -> bool:
+        return self._signals.allow_delete(scope, key)
+
+    def _commit(self, plan: _commit.Plan,
+                expect: Mapping[str, bytes | None] | None = None) -> list[Committed] | None:
+        return _commit.commit(self.store, self._sequence, plan, expect=expect,
+                              contributors=self._contributors)
+
+    def _holds(self, expect: Mapping[str, bytes | None]) -> bool:
+        return _commit._holds(self.store, expect)
+
+    def _notify(self, done: list[Committed]) -> None:
+        self._signals.committed(done)
+
+    def _load(self, scope: str, key: str, skey: str, default: Any,
+              tx: Transaction | None) -> Any:
+        signals = self._signals
+        if signals.has(BEFORE_READ):
+            outcome = signals.before_read(scope, key)
+            if outcome.action == "skip":
+                return default if outcome.result is None else outcome.result
+        seen = NOT_WRITTEN if tx is None else tx.view(skey)
+        if seen is NOT_WRITTEN:
+            raw = self.store.get(skey)
+            found = raw is not None
+            value = decode_value(raw) if raw is not None else default
+        else:
+            found = seen is not DELETED
+            value = seen if found else default
+        if signals.has(AFTER_READ):
+            value = signals.after_read(scope, key, value, found)
+        return value
+
+    def _decode_write(self, write: Write) -> Any:
+        encoded = write.encoded
+        assert encoded is not None
+        return decode_encoded_value(encoded)
+
+    def _stored_keys(self, scope: str, prefix: str | None) -> list[str]:
+        start = scope_prefix(scope)
+        if prefix is not None:
+            start += check_prefix(prefix)
+        cut = len(scope) + len(STATE_PREFIX) + 1
+        return [k[cut:] for k in self.store.keys(start)]
+
+    def _schema_version(self, scope: str) -> int:
+        version = self._schema_of.get(scope)
+        if version is None:
+            version = DEFAULT_SCHEMA_VERSION
+            for pattern, declared in self._schemas:
+                if fnmatch.fnmatchcase(scope, pattern):
+                    version = declared
+            self._schema_of[scope] = version
+        return version

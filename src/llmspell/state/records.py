@@ -1,0 +1,205 @@
+"""The stored form of one state value: a small JSON object, readable with ``sqlite3`` + JSON1.
+
+::
+
+    {"v": value, "b": [paths of bytes], "s": schema_version, "c": created_at,
+     "u": updated_at, "q": change_seq}
+
+``v`` is the value as JSON, with each ``bytes`` as base64 text whose path is listed in ``b``
+(present only when there are any; see :mod:`llmspell.codec`). ``c`` and ``u`` are Unix seconds
+(float), ``q`` the store-wide change sequence number of the write that produced the record.
+The value is encoded once, when it is saved; the metadata is spliced around those bytes, so a
+retried commit (a new sequence number) does not encode the value again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from blake3 import blake3
+
+from llmspell.codec import format_path, from_jsonable, to_jsonable
+from llmspell.errors import InvalidValue, ValidationError, ValueTooLarge
+
+DEFAULT_SCHEMA_VERSION = 1
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded record: the value and its metadata."""
+
+    value: Any
+    schema_version: int
+    created_at: float
+    updated_at: float
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A checked value, encoded: ``data`` is the JSON of ``v``, ``binary`` the bytes paths."""
+
+    data: bytes
+    binary: list[list[str | int]] | None
+
+
+def encode_value(value: Any, *, argument: str = "value") -> Encoded:
+    """Check ``value`` (types, cycles, 64-bit ints, finite floats, UTF-8 strings) and encode it.
+
+    Raises:
+        InvalidValue, CyclicValue: naming ``argument`` and the path inside the value.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        binary = None
+        jsonable = value
+    elif kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise InvalidValue(argument, "integers must fit in 64 bits", path="$", got=value)
+        return Encoded(_dumps(value), None)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise InvalidValue(argument, "floats must be finite (JSON has no NaN or Infinity)",
+                               path="$", got=value)
+        return Encoded(_dumps(value), None)
+    else:
+        jsonable, paths = to_jsonable(value, argument=argument)
+        binary = paths or None
+    try:
+        return Encoded(_dumps(jsonable), binary)
+    except orjson.JSONEncodeError:
+        raise _bad_text(jsonable, argument) from None
+
+
+def check_version(version: Any) -> int:
+    """Return ``version`` if it is a schema version (an int >= 1); else ValidationError."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError("schema_version", "must be an int >= 1", got=version)
+    return version
+
+
+def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
+    """Refuse a value over ``limit`` bytes ([state] max_value_bytes), naming scope and key."""
+    size = len(encoded.data)
+    if size > limit:
+        raise ValueTooLarge("value", f"the value for {scope}/{key} must encode to at most "
+                            f"{limit:,} bytes ([state] max_value_bytes), encodes to {size:,}")
+
+
+def encode_record(encoded: Encoded, schema_version: int, created_at: float, updated_at: float,
+                  seq: int) -> bytes:
+    """The record bytes (see the module docstring)."""
+    binary = b'' if encoded.binary is None else b',"b":' + _dumps(encoded.binary)
+    return b'{"v":%b%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
+        encoded.data, binary, schema_version, _dumps(created_at), _dumps(updated_at), seq)
+
+
+def decode_record(data: bytes) -> Record:
+    """The :class:`Record` in ``data``."""
+    raw = _loads(data)
+    binary = raw.get("b")
+    value = from_jsonable(raw["v"], binary) if binary else raw["v"]
+    return Record(value, raw.get("s", DEFAULT_SCHEMA_VERSION), raw.get("c", 0.0),
+                  raw.get("u", 0.0), raw.get("q", 0))
+
+
+def decode_value(data: bytes) -> Any:
+    """Just the value of the record in ``data``."""
+    raw = _loads(data)
+    binary = raw.get("b")
+    return from_jsonable(raw["v"], binary) if binary else raw["v"]
+
+
+def decode_encoded_value(encoded: Encoded) -> Any:
+    """The value an :class:`Encoded` holds (a fresh copy)."""
+    value = _loads(encoded.data)
+    return from_jsonable(value, encoded.binary) if encoded.binary else value
+
+
+def decode_encoded(data: bytes) -> tuple[Encoded, Record]:
+    """The record in ``data`` with its value re-encoded (for copying it elsewhere)."""
+    raw = _loads(data)
+    binary = raw.get("b") or None
+    encoded = Encoded(_dumps(raw["v"]), binary)
+    value = from_jsonable(raw["v"], binary) if binary else raw["v"]
+    return encoded, Record(value, raw.get("s", DEFAULT_SCHEMA_VERSION), raw.get("c", 0.0),
+                           raw.get("u", 0.0), raw.get("q", 0))
+
+
+def created_at(data: bytes) -> float:
+    """The creation time stored in the record ``data``."""
+    return float(_loads(data).get("c", 0.0))
+
+
+def value_hash(value: Any) -> str:
+    """BLAKE3 (hex) of a value's canonical encoding: JSON with sorted keys, and the paths of
+    its bytes. Equal values hash equally whatever their dicts' key order."""
+    jsonable, binary = to_jsonable(value)
+    return _hash(jsonable, binary or None)
+
+
+def record_value_hash(data: bytes) -> str:
+    """:func:`value_hash` of the value stored in the record ``data``, without decoding bytes."""
+    raw = _loads(data)
+    return _hash(raw["v"], raw.get("b") or None)
+
+
+def encoded_hash(encoded: Encoded) -> str:
+    """:func:`value_hash` of an :class:`Encoded` value."""
+    return _hash(_loads(encoded.data), encoded.binary)
+
+
+def _hash(jsonable: Any, binary: list[list[str | int]] | None) -> str:
+    canonical = _dumps({"v": jsonable, "b": binary} if binary else {"v": jsonable},
+                       option=orjson.OPT_SORT_KEYS)
+    return str(blake3(canonical).hexdigest())
+
+
+def _bad_text(value: Any, argument: str) -> InvalidValue:
+    """The error for a value orjson refused: find the string that is not valid UTF-8."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return InvalidValue(argument, f"strings must be valid UTF-8 (character "
+                                    f"{exc.start} is a lone surrogate)", path=format_path(path),
+                                    got=node)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return InvalidValue(argument, "dict keys must be valid UTF-8",
+                                        path=format_path(path), got=key)
+                stack.append((item, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node))
+    return InvalidValue(argument, "cannot be encoded as JSON", path="$", got=value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two values are equal as stored values: like ``==``, except that a bool never
+    equals a number (JSON tells them apart) and a tuple equals the list with the same items."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple | dict) or isinstance(b, list | tuple | dict):
+        return False
+    if isinstance(a, bytearray | memoryview):
+        a = bytes(a)
+    if isinstance(b, bytearray | memoryview):
+        b = bytes(b)
+    return bool(a == b)

@@ -1,0 +1,223 @@
+"""State scopes and keys: which strings are valid, and where each value lives in the store.
+
+A scope is ``global`` or ``<kind>:<id>`` with kind one of agent, workflow, step, session,
+custom, user, tool (``step:<workflow>:<step>`` names both parts). A scope id may hold any
+character but ``/``, NUL and line breaks, so the store key of a value is unambiguous::
+
+    state/<scope>/<key>     the record of one value (see llmspell.state.records)
+    meta/state_seq          the store-wide change sequence, as decimal text
+    chg/<seq, 20 digits>    one change-log entry per change: {"s": scope, "k": key, "o": op}
+
+A key is 1-256 characters of valid UTF-8 text with no NUL or line break, no ``..`` and not
+starting with ``__``; a key may contain ``/`` (the scope cannot, so the first ``/`` after the
+scope ends it). Scope and key together must fit the store's key limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from llmspell.errors import InvalidKey, InvalidScope, ValidationError
+from llmspell.storage.base import MAX_KEY_BYTES
+
+KINDS = ("agent", "workflow", "step", "session", "custom", "user", "tool")
+SCOPE_FORMS = ("global, agent:<id>, workflow:<id>, step:<workflow>:<step>, session:<id>, "
+               "custom:<name>, user:<id>, tool:<id>")
+
+GLOBAL = "global"
+STATE_PREFIX = "state/"
+SEQ_KEY = "meta/state_seq"
+CHANGE_PREFIX = "chg/"
+
+MAX_KEY_CHARS = 256
+MAX_SCOPE_CHARS = 200
+_MAX_SCOPE_BYTES = MAX_KEY_BYTES - len(STATE_PREFIX) - 2  # room for "/" and a 1-byte key
+
+#: (scope, key) -> store key, for pairs already checked. Cleared when full: a dict lookup is
+#: far cheaper than re-checking the rules on every call.
+_KEYS: dict[tuple[str, str], str] = {}
+_SCOPES: dict[str, str] = {}
+_CACHE_MAX = 65536
+
+
+def check_scope(scope: Any, *, argument: str = "scope") -> str:
+    """Return ``scope`` if it is a valid scope string.
+
+    Raises:
+        InvalidScope: not a str, an unknown kind (named, with the valid forms listed), an
+            empty id, or an id with ``/``, NUL or a line break.
+    """
+    if type(scope) is str and scope in _SCOPES:
+        return scope
+    _check_scope(scope, argument)
+    if len(_SCOPES) >= _CACHE_MAX:
+        _SCOPES.clear()
+    _SCOPES[scope] = STATE_PREFIX + scope + "/"
+    return scope
+
+
+def _check_scope(scope: Any, argument: str) -> None:
+    if not isinstance(scope, str):
+        if isinstance(scope, bytes):
+            raise InvalidScope(argument, _bytes_rule(scope), got=scope)
+        raise InvalidScope(argument, f"must be a scope string: {SCOPE_FORMS}", got=scope)
+    if scope == GLOBAL:
+        return
+    kind, sep, ident = scope.partition(":")
+    if not sep:
+        hint = " (scopes are lower-case)" if scope.lower() == GLOBAL else ""
+        raise InvalidScope(argument, f"unknown scope {scope!r}{hint}: expected {SCOPE_FORMS}",
+                           got=scope)
+    if kind not in KINDS:
+        hint = " (scope kinds are lower-case)" if kind.lower() in KINDS else ""
+        raise InvalidScope(argument, f"unknown scope kind {kind!r}{hint}: expected "
+                           f"{SCOPE_FORMS}", got=scope)
+    if not ident:
+        raise InvalidScope(argument, f"the id after '{kind}:' must not be empty", got=scope)
+    if kind == "step":
+        workflow, sep, step = ident.partition(":")
+        if not (workflow and sep and step):
+            raise InvalidScope(argument, "a step scope is step:<workflow>:<step>, both parts "
+                               "non-empty", got=scope)
+    for char, name in (("/", "'/'"), ("\x00", "NUL"), ("\n", "a line break"),
+                       ("\r", "a line break")):
+        if char in ident:
+            raise InvalidScope(argument, f"a scope id must not contain {name} (it would make "
+                               "the store layout ambiguous)", got=scope)
+    if len(scope) > MAX_SCOPE_CHARS:
+        raise InvalidScope(argument, f"must be at most {MAX_SCOPE_CHARS} characters, is "
+                           f"{len(scope)}", got=scope)
+    try:
+        size = len(scope.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidScope(argument, f"must be valid UTF-8 (character {exc.start} is a lone "
+                           "surrogate)", got=scope) from None
+    if size > _MAX_SCOPE_BYTES:
+        raise InvalidScope(argument, f"must be at most {_MAX_SCOPE_BYTES} bytes in UTF-8, is "
+                           f"{size}", got=scope)
+
+
+def check_key(key: Any, *, argument: str = "key") -> str:
+    """Return ``key`` if it is a valid key (the rules are in the module docstring).
+
+    Raises:
+        InvalidKey: naming the rule that was broken.
+    """
+    if not isinstance(key, str):
+        if isinstance(key, bytes):
+            raise InvalidKey(argument, _bytes_rule(key), got=key)
+        raise InvalidKey(argument, "must be a str", got=key)
+    if not key:
+        raise InvalidKey(argument, "must not be empty", got=key)
+    if len(key) > MAX_KEY_CHARS:
+        raise InvalidKey(argument, f"must be at most {MAX_KEY_CHARS} characters, is {len(key)}",
+                         got=key)
+    for char, name in (("\x00", "NUL"), ("\n", "a line break"), ("\r", "a line break")):
+        if char in key:
+            raise InvalidKey(argument, f"must not contain {name}", got=key)
+    if ".." in key:
+        raise InvalidKey(argument, "must not contain '..'", got=key)
+    if key.startswith("__"):
+        raise InvalidKey(argument, "must not start with '__' (reserved)", got=key)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidKey(argument, f"must be valid UTF-8 (character {exc.start} is a lone "
+                         "surrogate)", got=key) from None
+    return key
+
+
+def store_key(scope: Any, key: Any) -> str:
+    """The store key of ``key`` in ``scope``, both checked: ``state/<scope>/<key>``.
+
+    Raises:
+        InvalidScope, InvalidKey: as :func:`check_scope` and :func:`check_key`.
+    """
+    if type(scope) is str and type(key) is str:
+        found = _KEYS.get((scope, key))
+        if found is not None:
+            return found
+    check_scope(scope)
+    check_key(key)
+    full = STATE_PREFIX + scope + "/" + key
+    size = len(full.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise InvalidKey("key", f"scope and key together must be at most "
+                         f"{MAX_KEY_BYTES - len(STATE_PREFIX) - 1} bytes in UTF-8, are "
+                         f"{size - len(STATE_PREFIX) - 1} (non-ASCII characters take 2-4 "
+                         "bytes each)", got=key)
+    if len(_KEYS) >= _CACHE_MAX:
+        _KEYS.clear()
+    _KEYS[(scope, key)] = full
+    return full
+
+
+def check_prefix(prefix: Any) -> str:
+    """Return ``prefix`` if it can start a key (any length up to a key's, no NUL or break).
+
+    Raises:
+        InvalidKey: naming the argument ``prefix``.
+    """
+    if not isinstance(prefix, str):
+        raise InvalidKey("prefix", "must be a str", got=prefix)
+    if len(prefix) > MAX_KEY_CHARS or any(c in prefix for c in "\x00\n\r"):
+        raise InvalidKey("prefix", f"must be at most {MAX_KEY_CHARS} characters with no NUL "
+                         "or line break", got=prefix)
+    return prefix
+
+
+def check_globs(scopes: Any, *, argument: str = "scopes") -> list[str]:
+    """Return ``scopes`` as a list if it is an iterable of non-empty glob strings.
+
+    Raises:
+        ValidationError: naming ``argument`` and the bad item's index.
+    """
+    if isinstance(scopes, str | bytes) or not isinstance(scopes, Iterable):
+        raise ValidationError(argument, "must be a list of scope globs such as ['agent:*']",
+                              got=scopes)
+    globs = list(scopes)
+    for i, glob in enumerate(globs):
+        if not isinstance(glob, str) or not glob:
+            raise ValidationError(argument, "each glob must be a non-empty str", path=f"[{i}]",
+                                  got=glob)
+    return globs
+
+
+def scope_prefix(scope: Any) -> str:
+    """``state/<scope>/``: the store prefix of every value in ``scope`` (checked)."""
+    check_scope(scope)
+    return _SCOPES.get(scope) or STATE_PREFIX + scope + "/"
+
+
+def split_store_key(full: str) -> tuple[str, str]:
+    """``state/<scope>/<key>`` -> ``(scope, key)``."""
+    scope, _, key = full[len(STATE_PREFIX):].partition("/")
+    return scope, key
+
+
+def after_scope(scope: str) -> str:
+    """A store key greater than every key of ``scope`` and smaller than the next scope's.
+
+    ``/`` + 1 is ``0``: ``state/<scope>0`` sorts after ``state/<scope>/...`` and before
+    ``state/<scope>0.../...`` (a longer scope). Used to skip from one scope to the next.
+    """
+    return STATE_PREFIX + scope + "0"
+
+
+def change_key(seq: int) -> str:
+    """The change-log key of change ``seq``: ``chg/`` and 20 digits, so they sort by number."""
+    return f"{CHANGE_PREFIX}{seq:020d}"
+
+
+def scope_kind(scope: str) -> str:
+    """``agent:gpt-4`` -> ``agent``; ``global`` -> ``global``."""
+    return scope.partition(":")[0]
+
+
+def _bytes_rule(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"must be valid UTF-8 text (byte {exc.start} is not)"
+    return "must be a str, not bytes"

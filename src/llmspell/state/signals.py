@@ -1,0 +1,154 @@
+"""The state hook points and events: what a StateManager tells hooks, subscribers and logs.
+
+Hook points (each fired only when a hook is registered there; callers check with ``has``):
+``state:before_write`` ``{scope, key, value}`` (modify the value, skip, retry or cancel),
+``state:after_write`` ``{scope, key, value, seq, schema_version}``, ``state:before_read``
+``{scope, key}`` (skip with a result, or cancel), ``state:after_read`` ``{scope, key, value,
+found}`` (modify the value), ``state:delete`` ``{scope, key}`` (skip or cancel). A hook may
+change the value only, never the scope or the key.
+
+Events (source ``state``): ``state.changed`` ``{scope, key, seq, schema_version, value}`` with
+the value's secrets redacted, ``state.deleted`` ``{scope, key, seq}``. Debug log lines name the
+key (redacted text) and never show a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from llmspell.errors import HookCancelled, ValidationError
+from llmspell.redact import Redactor
+from llmspell.state.commit import Committed, Write
+
+logger = logging.getLogger("llmspell.state")
+
+BEFORE_WRITE = "state:before_write"
+AFTER_WRITE = "state:after_write"
+BEFORE_READ = "state:before_read"
+AFTER_READ = "state:after_read"
+DELETE = "state:delete"
+CHANGED = "state.changed"
+DELETED = "state.deleted"
+
+#: What a before-point returns when a hook asked to skip the operation.
+SKIPPED: Any = object()
+
+
+class Signals:
+    """Fires the state hook points and publishes the state events of one manager.
+
+    ``hooks``: a ``HookRegistry`` or None; ``events``: an ``EventBus`` or None. When the bus
+    can say whether anyone listens (``has_subscribers(type)``), events nobody listens to are
+    not built at all.
+    """
+
+    def __init__(self, hooks: Any, events: Any, redactor: Redactor) -> None:
+        self.hooks = hooks
+        self.events = events
+        self.redactor = redactor
+        self._wants: Callable[[str], bool] | None = getattr(events, "has_subscribers", None)
+
+    def has(self, point: str) -> bool:
+        """Whether a hook is registered at ``point``."""
+        return self.hooks is not None and bool(self.hooks.has(point))
+
+    def before_write(self, scope: str, key: str, value: Any) -> Any:
+        """The value to write, as the hooks left it, or SKIPPED (a cancel raises)."""
+        data = self._before(BEFORE_WRITE, {"scope": scope, "key": key, "value": value})
+        if data is SKIPPED:
+            return SKIPPED
+        return hook_value(BEFORE_WRITE, data, scope, key)
+
+    def allow_delete(self, scope: str, key: str) -> bool:
+        """Fire ``state:delete`` if hooked: False if a hook skipped the delete."""
+        if not self.has(DELETE):
+            return True
+        return self._before(DELETE, {"scope": scope, "key": key}) is not SKIPPED
+
+    def before_read(self, scope: str, key: str) -> Any:
+        """Fire ``state:before_read``: SKIPPED-free outcome, so the caller sees ``skip``."""
+        return self.hooks.fire(BEFORE_READ, {"scope": scope, "key": key}, component="state")
+
+    def after_read(self, scope: str, key: str, value: Any, found: bool) -> Any:
+        """The value to return, as the ``state:after_read`` hooks left it."""
+        outcome = self.hooks.fire(AFTER_READ, {"scope": scope, "key": key, "value": value,
+                                               "found": found}, component="state")
+        return hook_value(AFTER_READ, outcome.data, scope, key)
+
+    def committed(self, done: list[Committed]) -> None:
+        """After a commit: the after-write hooks, the events and a debug log line each."""
+        hooks = self.hooks
+        if hooks is not None and not hooks.has(AFTER_WRITE):
+            hooks = None
+        events = self.events
+        wants = self._wants
+        changed = events is not None and (wants is None or wants(CHANGED))
+        deleted = events is not None and (wants is None or wants(DELETED))
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if hooks is None and not changed and not deleted and not debug:
+            return
+        for item in done:
+            write = item.write
+            if write.encoded is None:
+                if deleted:
+                    events.publish(DELETED, {"scope": write.scope, "key": write.key,
+                                             "seq": item.seq}, source="state")
+                if debug:
+                    logger.debug("deleted %s (seq %d)", self._name(write), item.seq)
+                continue
+            if hooks is not None:
+                hooks.fire(AFTER_WRITE, {"scope": write.scope, "key": write.key,
+                                         "value": write.value, "seq": item.seq,
+                                         "schema_version": write.schema_version},
+                           component="state")
+            if changed:
+                events.publish(CHANGED, {"scope": write.scope, "key": write.key,
+                                         "seq": item.seq, "schema_version": write.schema_version,
+                                         "value": self.redactor.redact(write.value)},
+                               source="state")
+            if debug:
+                logger.debug("saved %s (seq %d, %d bytes)", self._name(write), item.seq,
+                             len(write.encoded.data))
+
+    def _name(self, write: Write) -> str:
+        return self.redactor.redact_text(f"{write.scope}/{write.key}")
+
+    def _before(self, point: str, data: dict[str, Any]) -> Any:
+        """Fire a before-point: the (possibly modified) data, or SKIPPED. Honours retry (wait,
+        fire again, up to the hook's attempts) as ``HookRegistry.run`` does."""
+        attempt = 1
+        outcome = self.hooks.fire(point, data, component="state")
+        while True:
+            action = outcome.action
+            if action == "continue" or action == "modified":
+                return outcome.data
+            if action == "skip":
+                return SKIPPED
+            if attempt >= outcome.attempts:
+                raise HookCancelled(point, f"a hook still asked to retry after {attempt} of "
+                                    f"{outcome.attempts} attempts")
+            time.sleep(outcome.delay)
+            attempt += 1
+            outcome = self.hooks.fire(point, data, component="state",
+                                      metadata={"attempt": attempt})
+
+
+def hook_value(point: str, data: Any, scope: str, key: str) -> Any:
+    """The value a hook left in its data (a hook may change the value, nothing else).
+
+    Raises:
+        ValidationError: the data has no ``value``, or a changed scope or key.
+    """
+    if type(data) is dict and "value" in data and data.get("scope") == scope \
+            and data.get("key") == key:
+        return data["value"]
+    if not isinstance(data, Mapping) or "value" not in data:
+        raise ValidationError("hook result", f"a '{point}' hook that modifies must return "
+                              "data with a 'value' (the data it was given, changed)", got=data)
+    if data.get("scope", scope) != scope or data.get("key", key) != key:
+        raise ValidationError("hook result", f"a '{point}' hook may change the value only, "
+                              "not the scope or the key", got=data)
+    return data["value"]
