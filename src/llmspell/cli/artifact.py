@@ -16,7 +16,7 @@ from typing import Any
 import click
 import orjson
 
-from llmspell.cli.main import EXIT_SCRIPT, Options, echo_json, fail, handle_errors
+from llmspell.cli.main import EXIT_SCRIPT, Options, console, echo_json, fail, handle_errors
 
 DEFAULT_LIMIT = 100
 
@@ -58,14 +58,13 @@ def _size(n: int) -> str:
 def _table(found: list[Any]) -> None:
     from rich.table import Table
 
-    from llmspell.cli.session import _console
 
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "NAME", "V", "TYPE", "MIME", "SIZE", "TAGS", "CREATED"):
         table.add_column(column, no_wrap=column in ("ID", "CREATED"))
     for a in found:
         table.add_row(*_row(a))
-    _console().print(table)
+    console().print(table)
 
 
 @artifact.command(name="list")

@@ -90,12 +90,18 @@ def cli(ctx: click.Context, config_path: str | None, sets: tuple[str, ...], verb
 @contextmanager
 def handle_errors(verbose: int = 0) -> Iterator[None]:
     """Turn llmspell errors into a one-line message on stderr and a meaningful exit code."""
+    from llmspell.lua.engine import ScriptExit
+
     try:
         yield
+    except ScriptExit as exc:  # os.exit(code): the script chose its exit status
+        sys.exit(exc.code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
     except ConfigError as exc:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
     except ScriptError as exc:
-        fail(str(exc), EXIT_SCRIPT, detail=getattr(exc, "traceback", "") if verbose else "")
+        fail(str(exc), EXIT_SCRIPT, detail=getattr(exc, "lua_traceback", "") if verbose else "")
     except StorageError as exc:
         fail(f"storage error: {exc}", EXIT_STORAGE)
     except ValidationError as exc:
@@ -116,6 +122,15 @@ def echo_json(value: Any) -> None:
 
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     sys.stdout.flush()
+
+
+def console(*, stderr: bool = False) -> Any:
+    """A rich console; off a terminal (a pipe, a file) lines are never cut to 80 columns."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, soft_wrap=False,
+                   width=None if stream.isatty() else 10_000)
 
 
 def register(command: Callable[..., Any]) -> None:

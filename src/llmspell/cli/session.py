@@ -12,7 +12,7 @@ from typing import Any
 import click
 import orjson
 
-from llmspell.cli.main import EXIT_SCRIPT, Options, echo_json, fail, handle_errors
+from llmspell.cli.main import EXIT_SCRIPT, Options, console, echo_json, fail, handle_errors
 
 DEFAULT_LIMIT = 100
 _STATUSES = ("active", "suspended", "completed", "failed", "archived")
@@ -70,7 +70,7 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
         row = s.to_dict()
         table.add_row(s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
                       str(s.counters.operations), str(s.counters.tokens))
-    _console().print(table)
+    console().print(table)
     if limit and len(found) == limit:
         click.echo(f"(first {limit}; use --limit/--offset for more)", err=True)
 
@@ -101,7 +101,7 @@ def show(opts: Options, session_id: str, as_json: bool) -> None:
         shown = (orjson.dumps(value).decode() if isinstance(value, dict | list)
                  else str(value))
         table.add_row(key, shown)
-    _console().print(table)
+    console().print(table)
 
 
 def _move(operation: str, help_text: str) -> click.Command:
@@ -200,7 +200,7 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
         data = orjson.dumps(entry.data).decode() if entry.data is not None else ""
         table.add_row(str(entry.seq), entry.to_dict()["time"][:23], entry.kind,
                       entry.correlation_id or "", data if len(data) <= 400 else data[:397] + "...")
-    _console().print(table)
+    console().print(table)
 
 
 def _time(text: str | None) -> Any:
@@ -211,14 +211,6 @@ def _time(text: str | None) -> Any:
     except ValueError:
         return text
 
-
-def _console() -> Any:
-    """A rich console; off a terminal (a pipe, a file) lines are never cut to 80 columns."""
-    import sys
-
-    from rich.console import Console
-
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000)
 
 
 COMMANDS = [session]

@@ -16,6 +16,7 @@ from llmspell.cli.main import (
     EXIT_CHECK,
     EXIT_USAGE,
     Options,
+    console,
     echo_json,
     fail,
     handle_errors,
@@ -109,7 +110,6 @@ def _version_of(module: str) -> str | None:
 
 
 def print_info(info: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -131,7 +131,7 @@ def print_info(info: dict[str, Any]) -> None:
                                       for name, ver in info["extras"].items()))
     for notice in info["notices"]:
         table.add_row("notice", notice)
-    Console().print(table)
+    console().print(table)
 
 
 @click.command()
@@ -204,13 +204,11 @@ def doctor(opts: Options, as_json: bool) -> None:
     if as_json:
         echo_json({"ok": not failed, "checks": checks})
     else:
-        from rich.console import Console
-
-        console = Console()
+        out = console()
         for check in checks:
             mark = ("[green]ok[/]" if check["ok"] else
                     "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
-            console.print(f"{mark:>14} {check['name']:<18} {check['detail']}", highlight=False)
+            out.print(f"{mark:>14} {check['name']:<18} {check['detail']}", highlight=False)
     if failed:
         raise SystemExit(EXIT_CHECK)
 

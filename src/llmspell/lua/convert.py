@@ -1,0 +1,335 @@
+"""The one converter between Lua values and Python values.
+
+Every value that crosses the bridge (arguments of llmspell functions, their results, script
+results) goes through :class:`Converter`. The rules (DESIGN.md section 13, docs/lua.md):
+
+Lua -> Python
+    nil and ``JSON.null`` -> None; booleans -> bool; integers -> int; floats -> float;
+    strings -> str when valid UTF-8, else bytes; a table whose keys are exactly 1..n -> list
+    (in key order); a table created by ``JSON.array()`` -> list (it must hold only 1..n);
+    any other table -> dict whose keys are the table's string keys, sorted (Lua tables have no
+    order; sorting keeps output deterministic); an empty table -> {}. A table that mixes 1..n
+    with string keys, has a non-sequence integer key (``{[5] = x}``, a hole), a float, boolean
+    or table key, a key that is not valid UTF-8, or contains itself, is refused with a
+    ValidationError naming the key and its path (``$.items[3].name``; Lua indices, 1-based).
+    Functions are refused unless the caller asks for them (they become :class:`LuaFunction`);
+    userdata and coroutines are refused.
+Python -> Lua
+    None -> nil at the top level and ``JSON.null`` inside containers (so ``[None]`` round-trips);
+    bool, int (64-bit range), float as themselves; str -> UTF-8 string; bytes -> string;
+    dict (str keys only) -> table; list/tuple -> table marked as an array (so ``[]`` comes
+    back as a list); a :class:`LuaFunction` or a Lua object of the same runtime as itself.
+    Anything else, a cycle, or an int outside 64 bits is a ValidationError naming the path
+    (Python indices, 0-based).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lupa import lua54
+
+from llmspell.errors import CyclicValue, InvalidValue
+
+LUA_MIN_INT = -(2**63)
+LUA_MAX_INT = 2**63 - 1
+MAX_DEPTH = 256
+
+_PLAIN, _ARRAY, _NULL = 0, 1, 2
+_SCALARS = frozenset({type(None), bool, int, float})
+
+
+class LuaFunction:
+    """A Lua function held by Python; calling it runs it in its engine (limits and errors apply).
+
+    ``call`` is the engine's ``call``; arguments and results are converted by the rules above.
+    """
+
+    __slots__ = ("_call", "lua_function")
+
+    def __init__(self, lua_function: Any, call: Callable[..., Any]) -> None:
+        self.lua_function = lua_function
+        self._call = call
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(self.lua_function, *args)
+
+    def __repr__(self) -> str:
+        return f"<LuaFunction {self.lua_function!r}>"
+
+
+def lua_type_name(value: Any) -> str:
+    """The Lua type name of a value as Lua sees it (for error messages)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, bytes | str):
+        return "string"
+    if isinstance(value, list | tuple | Mapping):
+        return "table"
+    if isinstance(value, LuaFunction):
+        return "function"
+    return lua_kind(value) or type(value).__name__
+
+
+def lua_kind(value: Any) -> str | None:
+    """lupa's ``lua_type``, except that coroutines (which lupa wraps as functions) are
+    ``thread``; None for Python objects."""
+    kind = lua54.lua_type(value)
+    if kind == "function" and type(value).__name__ == "_LuaCoroutineFunction":
+        return "thread"
+    return kind
+
+
+def describe_lua(value: Any) -> str:
+    """``nil``, ``boolean true``, ``number 3``, ``string "abc"``, ``table``: for messages."""
+    kind = lua_type_name(value)
+    if value is None or kind in ("table", "function", "userdata", "thread"):
+        return kind
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = repr(value) if isinstance(value, str) else str(value).lower()
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}"
+
+
+def join_path(path: str, key: Any) -> str:
+    """``$`` + a key: ``$.name``, ``$["two words"]``, ``$[3]``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{key!r}]"
+
+
+class Converter:
+    """Converts values for one Lua runtime; ``core`` is the table built by the prelude.
+
+    ``room``, when there is a memory limit, returns how many bytes Python may still allocate in
+    Lua; a value that would not fit raises ``full()`` (the limit's error) before it is built.
+    """
+
+    def __init__(self, lua: Any, core: Any, call: Callable[..., Any], *,
+                 room: Callable[[], int] | None = None,
+                 full: Callable[[], Exception] | None = None) -> None:
+        self._table_from = lua.table_from
+        self._inspect = core.inspect
+        self._setmetatable = core.setmetatable  # a C function: runs no Lua code (no hook)
+        self._array_mt = core.ARRAY_MT
+        self.null = core.NULL
+        self._call = call
+        self._room = room
+        self._full = full
+        self._kinds = {type(lua.eval(b"{}")): "table", type(lua.eval(b"print")): "function",
+                       type(lua.eval(b"coroutine.create(print)")): "thread"}
+
+    # -- Lua -> Python -------------------------------------------------------------------
+
+    def to_python(self, value: Any, argument: str = "value", *, functions: bool = False) -> Any:
+        """Convert a value received from Lua. Raises ValidationError naming ``argument``."""
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        if kind is bytes:
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return value
+        return self._object(value, argument, "$", functions, set(), 0)
+
+    def _object(self, value: Any, argument: str, path: str, functions: bool,
+                seen: set[bytes], depth: int) -> Any:
+        kind = self._kinds.get(type(value)) or lua_kind(value)
+        if kind == "table":
+            return self._table(value, argument, path, functions, seen, depth)
+        if kind == "function" and functions:
+            return LuaFunction(value, self._call)
+        if kind is None:
+            raise InvalidValue(argument, "is not a Lua value", path=path, got=value)
+        rule = ("a function cannot be converted here" if kind == "function"
+                else f"a {kind} cannot be converted (only nil, booleans, numbers, strings and "
+                     "tables can)")
+        raise InvalidValue(argument, rule, path=path)
+
+    def _table(self, table: Any, argument: str, path: str, functions: bool,
+               seen: set[bytes], depth: int) -> Any:
+        found = self._inspect(table)
+        kind = found if type(found) is int else found[0]
+        if kind == _NULL:
+            return None
+        address = found[1]
+        if address in seen:
+            raise CyclicValue(argument, "the table contains itself (a cycle)", path=path)
+        if depth >= MAX_DEPTH:
+            raise InvalidValue(argument, f"tables are nested deeper than {MAX_DEPTH} levels",
+                               path=path)
+        small = found[2] >= 0
+        keys = found[3::2] if small else tuple(table.keys())
+        as_list = _shape(keys, kind == _ARRAY, argument, path)
+        # A large table is walked again, converting each value as it comes, so Python never
+        # holds a reference (a Lua registry slot) to every nested table at once.
+        pairs = zip(keys, found[4::2], strict=True) if small else table.items()
+        item = self._item
+        seen.add(address)
+        try:
+            if as_list:
+                out = [None] * len(keys)
+                for index, value in pairs:
+                    out[index - 1] = item(value, argument, path, index, functions, seen, depth)
+                return out
+            texts = {key: key.decode("utf-8") for key in keys}
+            converted = {texts[key]: item(value, argument, path, texts[key], functions, seen,
+                                          depth) for key, value in pairs}
+            return dict(sorted(converted.items()))
+        finally:
+            seen.discard(address)
+
+    def _item(self, value: Any, argument: str, parent: str, key: str | int, functions: bool,
+              seen: set[bytes], depth: int) -> Any:
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        if kind is bytes:
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return value
+        return self._object(value, argument, join_path(parent, key), functions, seen,
+                            depth + 1)
+
+    # -- Python -> Lua -------------------------------------------------------------------
+
+    def to_lua(self, value: Any, argument: str = "value") -> Any:
+        """Convert a Python value for Lua. Raises ValidationError naming ``argument``.
+
+        With a memory limit, a value too large for what is left raises the limit's error
+        before its first table is built.
+        """
+        budget = None if self._room is None else [self._room()]
+        return self._lua_value(value, argument, "$", set(), 0, budget, top=True)
+
+    def _lua_value(self, value: Any, argument: str, path: str, seen: set[int], depth: int,
+                   budget: list[int] | None, *, top: bool = False) -> Any:
+        kind = type(value)
+        if value is None:
+            return None if top else self.null
+        if kind is bool or kind is float:
+            return value
+        if isinstance(value, int):
+            if not LUA_MIN_INT <= value <= LUA_MAX_INT:
+                raise InvalidValue(argument, "integers must fit in 64 bits for Lua", path=path,
+                                   got=value)
+            return value
+        if isinstance(value, str):
+            try:
+                data = value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidValue(argument, "text must be valid Unicode (it has a lone "
+                                   "surrogate)", path=path) from None
+            self._spend(budget, 40 + len(data))
+            return data
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            self._spend(budget, 40 + len(data))
+            return data
+        if isinstance(value, LuaFunction):
+            return value.lua_function
+        if isinstance(value, Mapping | list | tuple):
+            return self._container(value, argument, path, seen, depth, budget)
+        if lua54.lua_type(value) is not None:
+            return value  # already a Lua object (a table or function built for Lua)
+        raise InvalidValue(argument, "cannot be converted to Lua (expected None, bool, int, "
+                           "float, str, bytes, list or dict)", path=path, got=value)
+
+    def _spend(self, budget: list[int] | None, size: int) -> None:
+        if budget is not None:
+            budget[0] -= size
+            if budget[0] < 0 and self._full is not None:
+                raise self._full()
+
+    def _container(self, value: Any, argument: str, path: str, seen: set[int], depth: int,
+                   budget: list[int] | None) -> Any:
+        marker = id(value)
+        if marker in seen:
+            raise CyclicValue(argument, "the value contains itself (a cycle)", path=path)
+        if depth >= MAX_DEPTH:
+            raise InvalidValue(argument, f"values are nested deeper than {MAX_DEPTH} levels",
+                               path=path)
+        seen.add(marker)
+        try:
+            convert = self._lua_value
+            if isinstance(value, Mapping):
+                items: dict[bytes, Any] = {}
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise InvalidValue(argument, f"dict keys must be str; key {key!r} is "
+                                           f"a {type(key).__name__}", path=path)
+                    child = join_path(path, key)
+                    items[convert(key, argument, child, seen, depth, budget)] = convert(
+                        item, argument, child, seen, depth + 1, budget)
+                self._spend(budget, 96 + 80 * len(items))
+                return self._table_from(items)
+            elements = [convert(item, argument, f"{path}[{index}]", seen, depth + 1, budget)
+                        for index, item in enumerate(value)]
+            self._spend(budget, 96 + 40 * len(elements))
+            return self._setmetatable(self._table_from(elements), self._array_mt)
+        finally:
+            seen.discard(marker)
+
+
+def _shape(keys: tuple[Any, ...], marked: bool, argument: str, path: str) -> bool:
+    """True if a table with these keys is a list, False if a dict; else why neither."""
+    if (keys or marked) and all(type(key) is int for key in keys) and (
+            keys == tuple(range(1, len(keys) + 1)) or sorted(keys) == list(
+            range(1, len(keys) + 1))):
+        return True
+    if marked:
+        bad = next(key for key in keys if type(key) is not int or not 1 <= key <= len(keys))
+        raise InvalidValue(argument, "a JSON.array may only have keys 1..n; it has key "
+                           f"{_key_text(bad)}", path=path)
+    texts: list[str] = []
+    for key in keys:
+        if type(key) is bytes:
+            try:
+                texts.append(key.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise InvalidValue(argument, f"table key {key!r} is not valid UTF-8 text",
+                                   path=path) from None
+        elif type(key) is not int:
+            raise InvalidValue(argument, f"table key {_key_text(key)} is not allowed "
+                               "(keys are strings, or 1..n for a list)", path=path)
+    indices = sorted(key for key in keys if type(key) is int)
+    if indices and texts:
+        raise InvalidValue(argument, f"mixed table: it has index {indices[0]} and string "
+                           f"key {min(texts)!r}; use a list or a map, not both", path=path)
+    if indices:
+        raise InvalidValue(argument, _sequence_problem(indices), path=path)
+    return False
+
+
+def _sequence_problem(indices: list[int]) -> str:
+    """Why integer keys (sorted) do not form 1..n, naming the offending key."""
+    if indices[0] < 1:
+        return (f"table key {indices[0]} is not allowed: lists start at 1 (a map needs string "
+                f'keys such as ["{indices[0]}"])')
+    present = set(indices)
+    missing = next(i for i in range(1, indices[-1] + 1) if i not in present)
+    return (f"table has key {indices[-1]} but no key {missing}: a list needs every index 1..n "
+            f'(no holes); a map needs string keys such as ["{indices[-1]}"]')
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bytes):
+        return repr(key.decode("utf-8", "replace"))
+    if isinstance(key, bool):
+        return f"{str(key).lower()} (a boolean)"
+    if isinstance(key, float):
+        return f"{key!r} (a float)"
+    if isinstance(key, int):
+        return str(key)
+    return f"of type {lua_type_name(key)}"

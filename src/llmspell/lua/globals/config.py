@@ -1,0 +1,71 @@
+"""``Config.get("dotted.path"[, default])``: a value of the effective configuration.
+
+The path names a key (``"engines.lua.sandbox"``) or a table (``"runtime"``, as a table).
+A missing key gives ``default`` (the very Lua value passed, or nil). Paths come back as strings.
+In the ``safe`` sandbox secrets are hidden (``[REDACTED]``): fields named like ``api_key`` or
+``password``, secret-shaped strings, and the password in a URL such as
+``postgresql://user:secret@host/db``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from llmspell.lua import checks
+from llmspell.lua.bridge import Values
+from llmspell.redact import DEFAULT, REDACTED
+
+if TYPE_CHECKING:
+    from llmspell.lua.engine import LuaEngine
+
+GET_LUA = rb"""
+local get = ...
+return function(path, default)
+  local found, value = get(path)
+  if found then return value end
+  return default
+end
+"""
+
+_MISSING = object()
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@")
+
+
+def _hide_secrets(value: Any) -> Any:
+    return _hide_url_passwords(DEFAULT.redact(value))
+
+
+def _hide_url_passwords(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
+    if isinstance(value, list):
+        return [_hide_url_passwords(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hide_url_passwords(item) for key, item in value.items()}
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def install(engine: LuaEngine) -> None:
+    safe = engine.config.lua.sandbox == "safe"
+
+    def get(path: Any) -> Values:
+        value = engine.config.get(checks.text(path, "path", empty=False), _MISSING)
+        if value is _MISSING:
+            return Values((False,))
+        value = _plain(value)
+        return Values((True, _hide_secrets(value) if safe else value))
+
+    lookup = engine.function(get, "Config.get")
+    engine.set_global("Config", {"get": engine.execute_internal(GET_LUA, lookup)})

@@ -1,0 +1,150 @@
+"""``Hook``: register Lua functions at hook points and fire points from Lua (DESIGN.md 7).
+
+``Hook.register(point, fn[, priority])`` registers ``fn`` at ``point`` (``"state:before_write"``,
+rs-llmspell's ``"BeforeAgentExecution"``, or ``"custom:<name>"``); ``priority`` is
+``"highest"``, ``"high"``, ``"normal"`` (default), ``"low"``, ``"lowest"``, an integer, or a
+table ``{priority=, name=, required=, time_budget=}``. It returns a handle with
+``handle:unregister()``, ``handle:id()``, ``handle:enable()``, ``handle:disable()`` and the
+fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a table (``point``,
+``component``, ``correlation_id``, ``session_id``, ``data``, ``metadata``) and returns nil or
+``{continue_execution = true}`` (continue), ``{action = "modified", data = ...}``,
+``{action = "cancel", reason = "..."}``, ``{action = "retry", delay = s, attempts = n}`` or
+``{action = "skip"}``.
+
+``Hook.unregister(handle or id)`` -> true when it was registered; ``Hook.list([point or
+{point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
+runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...).
+Hooks a script registers are removed when its engine closes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmspell.errors import ValidationError
+from llmspell.lua import checks
+
+if TYPE_CHECKING:
+    from llmspell.hooks import HookContext, HookHandle
+    from llmspell.lua.engine import LuaEngine
+
+OPTION_KEYS = ("priority", "name", "required", "time_budget")
+FILTER_KEYS = ("point", "name", "state")
+
+HOOK_LUA = rb"""
+local py = ...
+local setmetatable, rawget, type = setmetatable, rawget, type
+local ids = setmetatable({}, {__mode = "k"})   -- handle -> hook id
+local methods = {}
+local MT = {__name = "HookHandle", __metatable = "HookHandle", __index = methods,
+            __tostring = function(h) return "HookHandle(" .. ids[h] .. ")" end}
+function methods.unregister(h) return py.unregister(ids[h]) end
+function methods.id(h) return ids[h] end
+function methods.enable(h) return py.enable(ids[h]) end
+function methods.disable(h) return py.disable(ids[h]) end
+
+local function hid(h)
+  if type(h) == "table" then return ids[h] or rawget(h, "id") end
+  return h
+end
+
+local Hook = {}
+function Hook.register(point, fn, priority)
+  local info = py.register(point, fn, priority)
+  local handle = setmetatable({point = info.point, name = info.name,
+                               priority = info.priority}, MT)
+  ids[handle] = info.id
+  return handle
+end
+function Hook.unregister(h) return py.unregister(hid(h)) end
+function Hook.list(filter) return py.list(filter) end
+function Hook.fire(point, data) return py.fire(point, data) end
+function Hook.enable(h) return py.enable(hid(h)) end
+function Hook.disable(h) return py.disable(hid(h)) end
+return Hook
+"""
+
+
+class ScriptHooks:
+    """The Python half of ``Hook`` for one engine: remembers what the script registered."""
+
+    def __init__(self, engine: LuaEngine) -> None:
+        self.engine = engine
+        self.registry = engine.runtime.hooks
+        self.mine: dict[str, HookHandle] = {}
+
+    def register(self, point: Any, fn: Any, priority: Any = None) -> dict[str, Any]:
+        point = checks.text(point, "point")
+        if not callable(fn):
+            raise ValidationError("fn", "must be a function", got=fn)
+        options: dict[str, Any] = {}
+        if isinstance(priority, dict):
+            unknown = sorted(set(priority) - set(OPTION_KEYS))
+            if unknown:
+                raise ValidationError("priority", f"unknown option(s) {', '.join(unknown)}; "
+                                      f"known: {', '.join(OPTION_KEYS)}")
+            options = dict(priority)
+        elif priority is not None:
+            options["priority"] = priority
+        options.setdefault("priority", "normal")
+        options.setdefault("name", f"lua:{self.engine.script_name}:{point}")
+
+        def call(ctx: HookContext) -> Any:
+            return fn(ctx.to_dict())
+
+        handle = self.registry.register(point, call, **options)
+        self.mine[handle.id] = handle
+        return {"id": handle.id, "point": handle.point, "name": handle.name,
+                "priority": handle.priority}
+
+    def unregister(self, hook_id: Any) -> bool:
+        hook_id = checks.text(hook_id, "handle")
+        self.mine.pop(hook_id, None)
+        return bool(self.registry.unregister(hook_id))
+
+    def enable(self, hook_id: Any) -> None:
+        self.registry.enable(checks.text(hook_id, "handle"))
+
+    def disable(self, hook_id: Any) -> None:
+        self.registry.disable(checks.text(hook_id, "handle"))
+
+    def list(self, selector: Any = None) -> list[dict[str, Any]]:
+        if selector is None:
+            handles = self.registry.list()
+        elif isinstance(selector, str):
+            handles = self.registry.list(selector)
+        elif isinstance(selector, dict):
+            unknown = sorted(set(selector) - set(FILTER_KEYS))
+            if unknown:
+                raise ValidationError("filter", f"unknown key(s) {', '.join(unknown)}; known: "
+                                      f"{', '.join(FILTER_KEYS)}")
+            handles = self.registry.list(selector.get("point"), name=selector.get("name"),
+                                         state=selector.get("state"))
+        else:
+            raise ValidationError("filter", "must be nil, a point name or a table", got=selector)
+        return [h.to_dict() for h in handles]
+
+    def fire(self, point: Any, data: Any = None) -> dict[str, Any]:
+        outcome = self.registry.fire(checks.text(point, "point"), data,
+                                     component=f"lua:{self.engine.script_name}")
+        return outcome.to_dict()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Remove every hook this script registered (its functions die with the engine)."""
+        for hook_id in list(self.mine):
+            self.registry.unregister(hook_id)
+        self.mine.clear()
+
+
+def install(engine: LuaEngine) -> None:
+    hooks = ScriptHooks(engine)
+    engine.on_close(hooks.close)
+    py = engine.to_lua({
+        "register": engine.function(hooks.register, "Hook.register", functions=True),
+        "unregister": engine.function(hooks.unregister, "Hook.unregister"),
+        "enable": engine.function(hooks.enable, "Hook.enable"),
+        "disable": engine.function(hooks.disable, "Hook.disable"),
+        "list": engine.function(hooks.list, "Hook.list"),
+        "fire": engine.function(hooks.fire, "Hook.fire"),
+    })
+    engine.lua.globals()[b"Hook"] = engine.execute_internal(HOOK_LUA, py)

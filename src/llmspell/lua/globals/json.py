@@ -1,0 +1,104 @@
+"""``JSON``: parse and stringify JSON (orjson), ``JSON.array`` and ``JSON.null``.
+
+``JSON.parse(text)`` gives Lua values by the converter's rules: arrays come back marked as
+arrays (so ``[]`` stringifies as ``[]``), ``null`` inside containers is ``JSON.null``, a
+top-level ``null`` is nil. ``JSON.stringify(value[, {indent = n}])`` is compact by default
+(``{"a":1}``), keys sorted; strings that are not UTF-8, NaN and infinities are refused with the
+path. ``JSON.array([t])`` marks ``t`` (or a new table) as an array; ``JSON.null`` is the null
+sentinel (``tostring`` gives ``null``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmspell.errors import InvalidValue, ValidationError
+from llmspell.lua import checks
+from llmspell.lua.convert import join_path
+
+if TYPE_CHECKING:
+    from llmspell.lua.engine import LuaEngine
+
+ARRAY_LUA = rb"""
+local core = ...
+local ARRAY_MT, getmetatable_raw, setmetatable = core.ARRAY_MT, core.getmetatable_raw,
+  core.setmetatable
+local type, next, rawget, error, format, tostring = type, next, rawget, error, string.format,
+  tostring
+local mtype = math.type
+local PREFIX = "ValidationError: argument 't': "
+
+return function(t)
+  if t == nil then return setmetatable({}, ARRAY_MT) end
+  if type(t) ~= "table" then
+    error(PREFIX .. "JSON.array takes a table or nothing (got " .. type(t) .. ")", 0)
+  end
+  local mt = getmetatable_raw(t)
+  if mt == ARRAY_MT then return t end
+  if mt ~= nil then error(PREFIX .. "the table already has a metatable", 0) end
+  local count = 0
+  for key in next, t do
+    if mtype(key) ~= "integer" or key < 1 then
+      error(format("%sa JSON.array may only have keys 1..n; it has key %s", PREFIX,
+        type(key) == "string" and format("%q", key) or tostring(key)), 0)
+    end
+    count = count + 1
+  end
+  for i = 1, count do
+    if rawget(t, i) == nil then
+      error(format("%sa JSON.array needs every index 1..n; index %d is missing", PREFIX, i), 0)
+    end
+  end
+  return setmetatable(t, ARRAY_MT)
+end
+"""
+
+
+def parse(text: Any) -> Any:
+    """``JSON.parse(text)``."""
+    source = checks.data(text, "text")
+    try:
+        return orjson.loads(source)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError("text", f"is not valid JSON: {exc}") from None
+
+
+def stringify(value: Any, options: Any = None) -> str:
+    """``JSON.stringify(value[, {indent = n}])``."""
+    indent = checks.options(options, "options", ("indent",)).get("indent", 0)
+    if isinstance(indent, bool) or not isinstance(indent, int) or not 0 <= indent <= 16:
+        raise ValidationError("options", f"indent must be an integer from 0 to 16 (got "
+                              f"{indent!r})")
+    _check_encodable(value, "$")
+    if indent == 0:
+        return orjson.dumps(value).decode("utf-8")
+    if indent == 2:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+    return json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _check_encodable(value: Any, path: str) -> None:
+    if isinstance(value, bytes):
+        raise InvalidValue("value", "a string that is not valid UTF-8 cannot be JSON text",
+                           path=path)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidValue("value", f"JSON has no {value!r}", path=path)
+    if isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            _check_encodable(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_encodable(item, join_path(path, key))
+
+
+def install(engine: LuaEngine) -> None:
+    engine.set_global("JSON", {
+        "parse": engine.function(parse, "JSON.parse"),
+        "stringify": engine.function(stringify, "JSON.stringify"),
+        "array": engine.execute_internal(ARRAY_LUA, engine.core),
+        "null": engine.core.NULL,
+    })

@@ -1,0 +1,44 @@
+"""``Logger``: ``Logger.debug/info/warn/error(message[, fields])`` to structured logs.
+
+Records go to the ``logging`` logger ``llmspell.script`` with two extra attributes: ``fields``
+(the table, converted to a dict; ``{}`` when none) and ``script`` (the script's name).
+``Logger.warning`` is an alias of ``Logger.warn``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from llmspell.errors import ValidationError
+from llmspell.lua import checks
+from llmspell.lua.convert import describe_lua
+
+if TYPE_CHECKING:
+    from llmspell.lua.engine import LuaEngine
+
+LOGGER = logging.getLogger("llmspell.script")
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+          "error": logging.ERROR}
+
+
+def _logger_function(engine: LuaEngine, level: int) -> Callable[..., None]:
+    def log(message: Any, fields: Any = None) -> None:
+        if isinstance(message, int | float) and not isinstance(message, bool):
+            message = str(message)
+        elif not isinstance(message, str):
+            raise ValidationError("message", f"must be a string (got {describe_lua(message)})")
+        extra = checks.mapping(fields, "fields")
+        if LOGGER.isEnabledFor(level):
+            LOGGER.log(level, message, extra={"fields": extra, "script": engine.script_name})
+
+    return log
+
+
+def install(engine: LuaEngine) -> None:
+    table = {name: engine.function(_logger_function(engine, level), f"Logger.{name}")
+             for name, level in LEVELS.items()}
+    table["warning"] = table["warn"]
+    engine.set_global("Logger", table)

@@ -1,0 +1,292 @@
+"""Instruction, wall-time and memory limits for a Lua engine.
+
+A count hook (``debug.sethook``, captured before the sandbox removes ``debug``) runs every
+:data:`HOOK_STEP` VM instructions in the main thread and in every coroutine the script creates
+(``coroutine.create``/``wrap`` are wrapped to arm it). It adds up instructions and asks Python
+for the time. When a limit is reached the engine *trips*: the hook is re-armed with a count of
+1 in every thread and raises the limit's message at every instruction from then on, so a
+``pcall`` that swallows the error cannot keep the script alive; a user ``xpcall`` handler is
+not run once tripped. Python callables that block (``Utils.sleep``) use :meth:`Limits.sleep`
+or :meth:`Limits.remaining`.
+
+Memory: lupa's allocator limit. Lua code runs under the configured limit; Python code that
+builds Lua values runs with :attr:`Limits.headroom` more, because an allocation failing inside
+a lupa call from Python is not recoverable (lupa 2.x: the Lua error unwinds through Cython
+frames and deadlocks on the GIL). So a Python callable opens the headroom on entry, the
+converter refuses a value that would not fit in it, and the hook closes it again once no Python
+callable is running; a script can therefore pass the limit by at most the headroom for up to
+:data:`HOOK_STEP` instructions. An out-of-memory error caught by ``pcall``, ``xpcall`` or
+``coroutine.resume`` trips the engine.
+
+Limits apply per top-level run. Measured on a 2 vCPU machine (Lua 5.4 through lupa, CPU time,
+best of 15): any count hook makes Lua check a trap on every instruction, which costs 20-25% of
+pure Lua compute whatever the step; the step only sets how often Python is asked for the time
+(at 100,000 that is a few thousand calls per second of tight loop, negligible; the time check
+is at most a few milliseconds late). A typical script, which spends its time in llmspell
+functions, runs ~2% slower with the default limits. With every limit 0 no hook is set and
+there is no cost, but then Ctrl-C cannot interrupt a loop that never calls llmspell.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from llmspell.errors import ScriptLimitExceeded
+
+PREFIX = "ScriptLimitExceeded: "
+INTERRUPTED = "Interrupted: the script was interrupted (Ctrl-C)"
+#: Codes a Python callable returns to stop the script: short strings the Lua side already
+#: holds, so pushing them allocates nothing even when memory is exhausted.
+STOP_MEMORY, STOP_TIME, STOP_INTERRUPT, STOP_EXIT = b"memory", b"time", b"interrupt", b"exit"
+
+#: Instructions between two runs of the hook (see the module docstring for the measurement).
+HOOK_STEP = 100_000
+#: Memory kept free for the bridge's own work inside the headroom (refs, short strings).
+RESERVE = 64 * 1024
+
+LIMITS_LUA = rb"""
+local core, step, hooked, tick = ...
+local sethook, running, status = core.sethook, core.running, core.status
+local create, wrap, raw_pcall, raw_xpcall, raw_resume = core.create, core.co_wrap, core.pcall,
+  core.xpcall, core.resume
+local type, error, pairs, setmetatable = type, error, pairs, setmetatable
+local main = running()
+local threads = setmetatable({}, {__mode = "k"})
+local count, max_count = 0, 0
+-- Python stops the script with a short code (pushing it allocates nothing); the messages are
+-- made at reset, when there is memory to spare.
+local messages = {instructions = false, memory = false, time = false, interrupt = false,
+  exit = false}
+local tripped = nil
+local hook
+
+local function arm_all(n)
+  sethook(main, hook, "", n)
+  for co in pairs(threads) do
+    if status(co) ~= "dead" then sethook(co, hook, "", n) end
+  end
+end
+
+local function disarm_all()
+  sethook(main)
+  for co in pairs(threads) do if status(co) ~= "dead" then sethook(co) end end
+end
+
+-- Remember the message and raise it at the next instruction, and at every one after it.
+local function trip(message)
+  message = messages[message] or message
+  if not tripped then tripped = message end
+  arm_all(1)
+end
+
+hook = function()
+  if tripped then error(tripped, 0) end
+  count = count + step
+  if max_count > 0 and count > max_count then
+    trip("instructions")
+    error(tripped, 0)
+  end
+  local stop = tick()
+  if stop then
+    trip(stop)
+    error(tripped, 0)
+  end
+end
+
+local limits = {}
+
+function limits.reset(max, texts)
+  count, max_count = 0, max
+  for code in pairs(messages) do messages[code] = texts[code] or false end
+  tripped = nil
+  if hooked then arm_all(step) else disarm_all() end
+end
+
+function limits.tripped() return tripped end
+
+local function arm_current()
+  threads[running()] = true
+  if tripped then sethook(hook, "", 1) elseif hooked then sethook(hook, "", step) end
+end
+
+coroutine.create = function(f)
+  if type(f) ~= "function" then return create(f) end
+  return create(function(...) arm_current(); return f(...) end)
+end
+
+coroutine.wrap = function(f)
+  if type(f) ~= "function" then return wrap(f) end
+  return wrap(function(...) arm_current(); return f(...) end)
+end
+
+local function after(ok, ...)
+  if not ok and messages.memory and (...) == "not enough memory" then trip("memory") end
+  return ok, ...
+end
+
+pcall = function(f, ...) return after(raw_pcall(f, ...)) end
+
+xpcall = function(f, handler, ...)
+  if type(handler) ~= "function" then return raw_xpcall(f, handler, ...) end
+  return after(raw_xpcall(f, function(e)
+    if tripped then return e end
+    return handler(e)
+  end, ...))
+end
+
+coroutine.resume = function(co, ...) return after(raw_resume(co, ...)) end
+
+-- The error reached the top: let the bridge's own code run without the tripped hook.
+core.set_settle(function() if tripped then disarm_all() end end)
+core.set_stop(trip)
+return limits
+"""
+
+
+class MemoryLimitReached(ScriptLimitExceeded):
+    """The memory limit was reached while Python was building a value for Lua."""
+
+
+class TimeLimitReached(ScriptLimitExceeded):
+    """The wall-time limit was reached while Python was waiting (``Utils.sleep``)."""
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB ({n} bytes)" if n >= 2**20 else f"{n} bytes"
+
+
+def headroom_for(limit: int) -> int:
+    """The extra memory Python-side work gets: 1/8 of the limit, from 1 MB to 64 MB."""
+    return min(max(limit // 8, 2**20), 64 * 2**20)
+
+
+class Limits:
+    """The limits of one engine. ``start()`` begins a top-level run."""
+
+    def __init__(self, lua: Any, core: Any, *, max_instructions: int, timeout_seconds: float,
+                 max_memory_bytes: int) -> None:
+        self.max_instructions = max_instructions
+        self.timeout_seconds = timeout_seconds
+        self.max_memory_bytes = max_memory_bytes
+        self.headroom = headroom_for(max_memory_bytes) if max_memory_bytes else 0
+        self.interrupted = False
+        self._deadline: float | None = None
+        self._runtime = lua
+        self.memory_used = lua.get_memory_used
+        self.headroom_open = True  # the engine starts with the headroom open (see LuaEngine)
+        self.python_calls = 0  # Python callables running now: the headroom stays open for them
+        hooked = bool(max_instructions or timeout_seconds or max_memory_bytes)
+        self._lua = lua.execute(LIMITS_LUA, core, HOOK_STEP, hooked, self._tick,
+                                name=b"=[llmspell]", mode="t")
+
+    # -- messages (as Lua raises them: "ScriptLimitExceeded: ...") -----------------------
+
+    @property
+    def instructions_message(self) -> str:
+        return (f"{PREFIX}instruction limit of {self.max_instructions:,} reached "
+                "(raise [engines.lua] max_instructions, or 0 for no limit)")
+
+    @property
+    def time_message(self) -> str:
+        return (f"{PREFIX}wall-time limit of {self.timeout_seconds:g} s reached "
+                "(raise [engines.lua] timeout_seconds or [runtime] script_timeout_seconds, "
+                "or 0 for no limit)")
+
+    @property
+    def memory_message(self) -> str:
+        return (f"{PREFIX}memory limit of {_size(self.max_memory_bytes)} reached "
+                "(raise [engines.lua] max_memory_bytes, or 0 for no limit)")
+
+    # -- runs --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Reset the counters and the deadline for a new top-level run."""
+        self.interrupted = False
+        self._deadline = (time.monotonic() + self.timeout_seconds
+                          if self.timeout_seconds else None)
+        self.open_headroom()
+        texts = {b"instructions": self.instructions_message, b"time": self.time_message,
+                 b"interrupt": INTERRUPTED, b"exit": "StopScript: os.exit"}
+        if self.max_memory_bytes:
+            texts[b"memory"] = self.memory_message
+        self._lua.reset(self.max_instructions,
+                        self._runtime.table_from({k: v.encode() for k, v in texts.items()}))
+
+    def detach(self) -> None:
+        """Drop the references to the Lua side (the engine is closing)."""
+        self._lua = self._runtime = self.memory_used = None
+
+    def tripped(self) -> str | None:
+        """The message of the limit that stopped the current run, if one did."""
+        message = self._lua.tripped()
+        return message.decode("utf-8", "replace") if message is not None else None
+
+    # -- memory ------------------------------------------------------------------------
+
+    def open_headroom(self) -> None:
+        """Let Python-side work use the headroom above the limit (see the module docstring)."""
+        if self.max_memory_bytes and not self.headroom_open:
+            self._runtime.set_max_memory(self.max_memory_bytes + self.headroom)
+            self.headroom_open = True
+
+    def close_headroom(self) -> None:
+        if self.headroom_open and self.max_memory_bytes:
+            self._runtime.set_max_memory(self.max_memory_bytes)
+        self.headroom_open = False
+
+    def over_memory(self) -> bool:
+        """True when Lua is using more than the limit (it did so inside the headroom)."""
+        return bool(self.max_memory_bytes) and (
+            self._runtime.get_memory_used() > self.max_memory_bytes)
+
+    def room(self) -> int:
+        """Bytes Python-side work may still allocate in Lua (within the headroom)."""
+        ceiling = self.max_memory_bytes + self.headroom - RESERVE
+        return int(ceiling - self._runtime.get_memory_used())
+
+    def fits(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` more can be allocated for Lua from Python (in the headroom)."""
+        return not self.max_memory_bytes or nbytes <= self.room()
+
+    def full(self) -> MemoryLimitReached:
+        """The error for a value that does not fit in what is left."""
+        return MemoryLimitReached(self.memory_message.removeprefix(PREFIX))
+
+    def ensure_room(self, nbytes: int) -> None:
+        """Raise MemoryLimitReached unless ``nbytes`` more fit in the headroom."""
+        if not self.fits(nbytes):
+            raise self.full()
+
+    # -- time --------------------------------------------------------------------------
+
+    def remaining(self) -> float | None:
+        """Seconds left before the wall-time limit, or None when there is none."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def check_time(self) -> None:
+        """Raise ScriptLimitExceeded if the wall-time limit has passed."""
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise TimeLimitReached(self.time_message.removeprefix(PREFIX))
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but not past the wall-time limit (then raise ScriptLimitExceeded)."""
+        remaining = self.remaining()
+        if remaining is not None and seconds >= remaining:
+            time.sleep(remaining)
+            raise TimeLimitReached(self.time_message.removeprefix(PREFIX))
+        time.sleep(seconds)
+
+    def _tick(self) -> bytes | None:
+        """Called by the hook: the message to stop with, or None to go on."""
+        try:
+            if self.headroom_open and not self.python_calls:
+                self.close_headroom()
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return STOP_TIME
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return STOP_INTERRUPT
+        return None

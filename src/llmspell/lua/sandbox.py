@@ -1,0 +1,192 @@
+"""Sandbox levels for the Lua standard library.
+
+``safe`` (the default) keeps what a script needs to compute, read and write its own files, and
+refuses the rest with a clear ``SecurityViolation`` error instead of ``attempt to call a nil
+value``:
+
+- refused: ``os.execute``, ``os.tmpname``, ``os.setlocale`` (process-wide), ``io.popen``,
+  ``io.tmpfile`` (a file outside the roots), ``string.dump``, ``require`` and ``package``
+  (``package.loadlib`` loads native code), the ``debug`` library except ``debug.traceback``,
+  ``collectgarbage`` options other than collect/count/step/isrunning, ``__gc`` metamethods
+  (finalizers run with hooks off, so outside the limits), and binary chunks in ``load``.
+- confined to ``[runtime] allowed_paths`` (symlinks and ``..`` resolved first): ``io.open``,
+  ``io.lines``, ``io.input``/``io.output`` with a file name, ``os.remove``, ``os.rename``,
+  ``loadfile`` and ``dofile`` (text chunks only; never standard input).
+- ``os.getenv`` works except for names that look like secrets (``*KEY*``, ``*TOKEN*``,
+  ``*SECRET*``, ``*PASSWORD*``, ...), which are refused so a script cannot read credentials.
+
+``full`` leaves the standard library as it is. In both levels ``os.exit`` ends the script
+cleanly (the engine raises :class:`~llmspell.lua.engine.ScriptExit`) instead of killing the
+process, and the ``python`` module lupa adds is removed.
+
+The path check resolves the real path and opens that, so a symlink swapped in between the check
+and the open is the one window left (documented in docs/lua.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmspell.errors import SecurityViolation, ValidationError
+from llmspell.lua.convert import describe_lua
+
+if TYPE_CHECKING:
+    from llmspell.lua.engine import LuaEngine
+
+LEVELS = ("safe", "full")
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE",
+                         re.IGNORECASE)
+
+SAFE_LUA = rb"""
+local core, confine, getenv = ...
+local error, type, select, rawget, tostring = error, type, select, rawget, tostring
+local format, byte = string.format, string.byte
+local raw_setmetatable, raw_load, raw_collectgarbage = core.setmetatable, core.load,
+  collectgarbage
+local io_open, io_lines, io_input, io_output = core.io_open, core.io_lines, core.io_input,
+  core.io_output
+local os_remove, os_rename, raw_loadfile = core.os_remove, core.os_rename, loadfile
+
+local function refusal(what)
+  return format("SecurityViolation: %s is not allowed in the 'safe' sandbox "
+    .. "(set [engines.lua] sandbox = \"full\" to allow it)", what)
+end
+local function deny(what) return function() error(refusal(what), 0) end end
+local function denied_library(name, keep)
+  return raw_setmetatable(keep, {
+    __index = function(_, key) error(refusal(name .. "." .. tostring(key)), 0) end,
+    __metatable = false,
+  })
+end
+
+os.execute, os.tmpname, os.setlocale = deny("os.execute"), deny("os.tmpname"),
+  deny("os.setlocale")
+os.getenv = getenv
+os.remove = function(path) return os_remove(confine(path, "os.remove")) end
+os.rename = function(old, new)
+  return os_rename(confine(old, "os.rename"), confine(new, "os.rename"))
+end
+
+io.popen, io.tmpfile = deny("io.popen"), deny("io.tmpfile")
+io.open = function(path, mode) return io_open(confine(path, "io.open"), mode) end
+io.lines = function(path, ...)
+  if path == nil then return io_lines(path, ...) end
+  return io_lines(confine(path, "io.lines"), ...)
+end
+io.input = function(file)
+  if type(file) == "string" then return io_input(confine(file, "io.input")) end
+  return io_input(file)
+end
+io.output = function(file)
+  if type(file) == "string" then return io_output(confine(file, "io.output")) end
+  return io_output(file)
+end
+
+local BINARY = "SecurityViolation: %s: binary (precompiled) chunks are not allowed in the "
+  .. "'safe' sandbox (set [engines.lua] sandbox = \"full\" to allow them)"
+load = function(chunk, chunkname, mode, ...)
+  if mode == "b" or (type(chunk) == "string" and byte(chunk, 1) == 27) then
+    error(format(BINARY, "load"), 0)
+  end
+  if select("#", ...) > 0 then return raw_load(chunk, chunkname, "t", (...)) end
+  return raw_load(chunk, chunkname, "t")
+end
+local function safe_loadfile(path, mode, ...)
+  if path == nil then error(refusal("loadfile without a file name (standard input)"), 0) end
+  if mode == "b" then error(format(BINARY, "loadfile"), 0) end
+  local real = confine(path, "loadfile")
+  if select("#", ...) > 0 then return raw_loadfile(real, "t", (...)) end
+  return raw_loadfile(real, "t")
+end
+loadfile = safe_loadfile
+dofile = function(path)
+  if path == nil then error(refusal("dofile without a file name (standard input)"), 0) end
+  local chunk, message = safe_loadfile(path)
+  if not chunk then error(message, 0) end
+  return chunk()
+end
+
+string.dump = deny("string.dump")
+require = deny("require")
+package = denied_library("package", {})
+debug = denied_library("debug", {traceback = core.traceback})
+
+local GC_ALLOWED = {collect = true, count = true, step = true, isrunning = true}
+collectgarbage = function(option, ...)
+  if option ~= nil and not GC_ALLOWED[option] then
+    error(refusal(format("collectgarbage(%q)", tostring(option))), 0)
+  end
+  return raw_collectgarbage(option, ...)
+end
+setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("SecurityViolation: __gc metamethods are not allowed in the 'safe' sandbox: "
+      .. "finalizers run outside the instruction and time limits "
+      .. "(set [engines.lua] sandbox = \"full\" to allow them)", 0)
+  end
+  return raw_setmetatable(t, mt)
+end
+"""
+
+EXIT_LUA = rb"""
+local exit = ...
+os.exit = function(code, close) return exit(code) end
+"""
+
+
+class PathGuard:
+    """Confines file names to the allowed roots (real paths, symlinks resolved)."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = [os.path.realpath(os.fsencode(root)) for root in roots]
+
+    def confine(self, path: Any, what: str) -> bytes:
+        """The real path of ``path`` if it lies under a root; else raise SecurityViolation."""
+        if isinstance(path, str):
+            path = os.fsencode(path)
+        if not isinstance(path, bytes):
+            raise ValidationError("path", f"{what} needs a file name string (got "
+                                  f"{describe_lua(path)})")
+        shown = os.fsdecode(path)
+        if b"\0" in path:
+            raise SecurityViolation(f"{what}: the path {shown!r} contains a NUL byte")
+        real = os.path.realpath(os.path.abspath(path))
+        for root in self.roots:
+            if real == root or real.startswith(root.rstrip(b"/") + b"/"):
+                return real
+        roots = ", ".join(os.fsdecode(root) for root in self.roots) or "(none)"
+        raise SecurityViolation(
+            f"{what}: {shown!r} resolves to {os.fsdecode(real)}, outside the allowed roots "
+            f"{roots} (add a root to [runtime] allowed_paths to allow it)")
+
+
+def check_getenv(name: Any) -> str | None:
+    """``os.getenv`` in the safe sandbox: refuses names that look like secrets."""
+    if not isinstance(name, str):
+        raise ValidationError("name", f"os.getenv needs a variable name string (got "
+                              f"{describe_lua(name)})")
+    if SECRET_NAME.search(name):
+        raise SecurityViolation(
+            f"os.getenv({name!r}) is not allowed in the 'safe' sandbox: the name looks like a "
+            "secret (set [engines.lua] sandbox = \"full\" to allow it, or pass the value "
+            "through configuration)")
+    return os.environ.get(name)
+
+
+def apply_sandbox(engine: LuaEngine, level: str) -> None:
+    """Apply ``level`` ("safe" or "full") to the engine's fresh Lua state."""
+    if level not in LEVELS:
+        raise ValidationError("sandbox", f"must be one of {', '.join(LEVELS)}", got=level)
+    lua = engine.lua
+    lua.execute(EXIT_LUA, engine.function(engine.request_exit, "os.exit"),
+                name=b"=[llmspell]", mode="t")
+    if level == "full":
+        return
+    paths = PathGuard(engine.config.runtime.allowed_paths)
+    lua.execute(SAFE_LUA, engine.core, engine.function(paths.confine, "confine"),
+                engine.function(check_getenv, "os.getenv"), name=b"=[llmspell]", mode="t")
