@@ -49,7 +49,7 @@ def create(opts: Options, description: str, includes: tuple[str, ...],
             progress_bar(not as_json) as report:
         info = rt.backups.backup(description=description, include=list(includes) or None,
                                  exclude=list(excludes) or None, incremental=incremental,
-                                 parent=parent, entry_format=entry_format,
+                                 parent=parent, format=entry_format,
                                  compression=compression, progress=report)
     if as_json:
         echo_json(info.as_dict())

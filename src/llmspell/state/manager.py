@@ -323,7 +323,8 @@ class StateManager:
         """Stop calling ``contributor``; False if it was not registered."""
         if contributor not in self._contributors:
             return False
-        self._contributors = tuple(c for c in self._contributors if c is not contributor)
+        # ``==``, like the test above: a bound method is equal, not identical, to itself later
+        self._contributors = tuple(c for c in self._contributors if c != contributor)
         return True
 
     def declare_schema_version(self, scope_pattern: str, version: int) -> None:

@@ -29,8 +29,10 @@ class _Contents:
         self.lock = threading.Lock()
 
     def put(self, key: str, value: bytes) -> None:
-        if type(value) is not bytes:
-            value = bytes(value)  # a bytes subclass comes back as plain bytes, as elsewhere
+        # Always a fresh copy: a bytes subclass comes back as plain bytes, as elsewhere, and
+        # a small value cut from a bigger buffer (orjson's results keep a 4 KB block) does not
+        # pin that buffer for as long as the store holds the value.
+        value = bytes(memoryview(value))
         if key not in self.data:
             self.keys.add(key)
         self.data[key] = value

@@ -90,7 +90,7 @@ def _functions(runtime: Any) -> dict[str, Any]:
             include=_one(opts, "include_patterns", "include"),
             exclude=_one(opts, "exclude_patterns", "exclude"),
             incremental=bool(opts.get("incremental")), parent=opts.get("parent"),
-            entry_format=opts.get("format"), compression=opts.get("compression"))
+            format=opts.get("format"), compression=opts.get("compression"))
         return info.id
 
     def restore(backup_id: Any, options: Any = None) -> dict[str, Any]:

@@ -1,0 +1,306 @@
+"""Migrator: the schema registry and the migrations of one store (``runtime.migrations``).
+
+::
+
+    migrations = runtime.migrations
+    migrations.declare("agent:*", 2)                 # new agent values are saved at v2
+    migrations.register({"name": "m002_profile", "from_version": 1, "to_version": 2,
+                         "scope": "agent:*", "transformations": [...]})
+    migrations.status()                              # current, latest, pending, applied
+    migrations.apply(plan, dry_run=True)             # a report; nothing changes
+    migrations.apply_pending()                       # the registered ones, in order
+    migrations.rollback()                            # the last one's values get their bytes back
+
+Applying is :mod:`.engine` (all or nothing), rolling back :mod:`.rollback`, the record of what
+was applied :mod:`.ledger`. A plan recorded as applied is not applied again (``force=True``
+does); the ``state:migration`` hook runs before each apply (cancel refuses it, skip skips it);
+events ``migration.started``, ``migration.progress``, ``migration.completed``,
+``migration.failed`` and ``migration.rolled_back`` are published.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from llmspell.errors import MigrationError, StateError, ValidationError
+from llmspell.state.bulk import BulkPlan, paused_gc, write_bulk
+from llmspell.state.manager import StateManager
+from llmspell.state.migration import ledger
+from llmspell.state.migration.engine import MigrationReport, Progress, new_report, transform_all
+from llmspell.state.migration.plan import MigrationPlan
+from llmspell.state.migration.rollback import rollback_last
+from llmspell.state.migration.status import migration_status
+from llmspell.storage.base import Put
+
+HOOK_POINT = "state:migration"
+
+
+class Migrator:
+    """Schema versions and migrations on ``state``'s store. Thread-safe (writes are serialized
+    by the store's sequence lock).
+
+    Args:
+        state: the StateManager whose values are migrated.
+        hooks, events: the runtime's HookRegistry and EventBus (or None).
+        enabled: ``[state] migration_enabled``; when False, ``apply`` and ``rollback`` raise.
+        undo_keep: how many applied migrations keep their undo data (0: none can be rolled
+            back).
+    """
+
+    def __init__(self, state: StateManager, *, hooks: Any = None, events: Any = None,
+                 enabled: bool = True, undo_keep: int = 1) -> None:
+        self.state = state
+        self.store = state.store
+        self.hooks = hooks
+        self.events = events
+        self.enabled = enabled
+        self.undo_keep = undo_keep
+        self._registered: list[MigrationPlan] = []
+        self._declared: list[tuple[str, int]] = []
+
+    @classmethod
+    def from_runtime(cls, runtime: Any) -> Migrator:
+        """The runtime's migrator, with the plans named by ``[state] migrations`` registered."""
+        config = runtime.config
+        migrator = cls(runtime.state, hooks=runtime.hooks, events=runtime.events,
+                       enabled=config.get("state.migration_enabled", True),
+                       undo_keep=config.get("state.migration_undo_keep", 1))
+        for path in config.get("state.migrations", []) or []:
+            migrator.register(*load_plans(path))
+        return migrator
+
+    # -- the registry -----------------------------------------------------------------------
+
+    def declare(self, scope_pattern: str, version: int) -> None:
+        """New values of scopes matching ``scope_pattern`` are saved at ``version`` (see
+        :meth:`StateManager.declare_schema_version`); ``status()`` counts them per pattern."""
+        self.state.declare_schema_version(scope_pattern, version)
+        self._declared.append((scope_pattern, version))
+
+    def register(self, *plans: Any) -> list[MigrationPlan]:
+        """Add plans (dicts or MigrationPlans) to apply with :meth:`apply_pending`, in order.
+
+        Raises:
+            ValidationError: a bad plan, or an id registered twice.
+        """
+        added = [MigrationPlan.from_spec(p) for p in plans]
+        known = {p.id for p in self._registered}
+        for plan in added:
+            if plan.id in known:
+                raise ValidationError("plan", f"a migration with id {plan.id!r} is already "
+                                      "registered")
+            known.add(plan.id)
+        self._registered.extend(added)
+        return added
+
+    @property
+    def registered(self) -> list[MigrationPlan]:
+        return list(self._registered)
+
+    def status(self) -> dict[str, Any]:
+        """current, latest, pending, applied, versions: see :mod:`.status`."""
+        return migration_status(self.store, self._registered, self._declared)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The applied (and rolled back) migrations, oldest first."""
+        return self.status()["applied"]
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def plan(self, plan: Any, **options: Any) -> MigrationReport:
+        """A dry run of ``plan``: the report of what :meth:`apply` would do."""
+        return self.apply(plan, dry_run=True, **options)
+
+    def apply(self, plan: Any, *, dry_run: bool = False, force: bool = False,
+              batch_size: int = 1000, progress: Progress | None = None) -> MigrationReport:
+        """Migrate every matching value at ``plan``'s from_version, all or nothing.
+
+        Args:
+            plan: a MigrationPlan or a dict (see :mod:`.plan`).
+            dry_run: report what would change; change nothing.
+            force: apply even if this plan's id is recorded as applied.
+            batch_size: values between progress reports.
+            progress: ``progress(done, total)`` called as the values are read.
+
+        Raises:
+            ValidationError: a bad plan or option.
+            MigrationError: migrations are disabled, or a value failed (the message names the
+                value and the transform); nothing was changed.
+            HookCancelled: a ``state:migration`` hook refused it.
+        """
+        plan = MigrationPlan.from_spec(plan)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError("batch_size", "must be an integer >= 1", got=batch_size)
+        if not dry_run and not self.enabled:
+            raise MigrationError("migrations are disabled ([state] migration_enabled = false)")
+        started = time.perf_counter()
+        applied = ledger.applied_number(self.store, plan.id)
+        if applied is not None and not force:
+            report = new_report(plan, dry_run=dry_run)
+            report.already_applied = True
+            report.note = f"already applied (migration #{applied}); nothing to do"
+            return report
+        report_progress = self._progress(plan, progress)
+        limit = self.state.max_value_bytes
+        if dry_run:
+            with paused_gc():
+                report = transform_all(self.store, plan, 1, dry_run=True, max_value_bytes=limit,
+                                       batch_size=batch_size, progress=report_progress,
+                                       redact=self.state.redactor.redact).report
+            report.elapsed_seconds = time.perf_counter() - started
+            return report
+        if self._hook_skips(plan):
+            report = new_report(plan, dry_run=False)
+            report.note = "skipped by a state:migration hook"
+            return report
+        self._publish("migration.started", plan.summary())
+        done: dict[str, MigrationReport] = {}
+
+        def build(current: int) -> BulkPlan:
+            if not force and ledger.applied_number(self.store, plan.id) is not None:
+                raise _AppliedMeanwhile()
+            outcome = transform_all(self.store, plan, current + 1, dry_run=False,
+                                    max_value_bytes=limit, batch_size=batch_size,
+                                    progress=report_progress)
+            done["report"] = outcome.report
+            return BulkPlan(outcome.changes, self._record_ops(plan, outcome, current))
+
+        try:
+            result = write_bulk(self.state, build)
+        except _AppliedMeanwhile:
+            report = new_report(plan, dry_run=False)
+            report.already_applied = True
+            report.note = "applied by another process meanwhile; nothing to do"
+            return report
+        except (MigrationError, StateError) as exc:
+            self._publish("migration.failed", {**plan.summary(), "error": str(exc)})
+            if isinstance(exc, MigrationError):
+                raise
+            raise MigrationError(f"migration {plan.id!r} was not applied: {exc}") from exc
+        report = done["report"]
+        report.applied = True
+        if report.examined:
+            report.seq_first, report.seq_last = result.first, result.last
+        report.elapsed_seconds = time.perf_counter() - started
+        self._publish("migration.completed", {
+            **plan.summary(), "examined": report.examined, "changed": report.changed,
+            "skipped": report.skipped, "elapsed_seconds": report.elapsed_seconds})
+        return report
+
+    def apply_pending(self, *, to_version: int | None = None, dry_run: bool = False,
+                      progress: Progress | None = None) -> list[MigrationReport]:
+        """Apply the registered migrations not yet applied, in registration order (only those
+        whose to_version is at most ``to_version``, when given). Stops at the first failure."""
+        reports = []
+        for plan in self._registered:
+            if to_version is not None and plan.to_version > to_version:
+                continue
+            if ledger.applied_number(self.store, plan.id) is not None:
+                continue
+            reports.append(self.apply(plan, dry_run=dry_run, progress=progress))
+        return reports
+
+    def migrate_to_version(self, version: int, *, dry_run: bool = False,
+                           progress: Progress | None = None) -> list[MigrationReport]:
+        """Apply the pending registered migrations that lead up to ``version``.
+
+        Raises:
+            MigrationError: no registered migration leads to ``version`` while values are
+                below it.
+        """
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValidationError("version", "must be an integer >= 1", got=version)
+        reports = self.apply_pending(to_version=version, dry_run=dry_run, progress=progress)
+        if not reports and not any(p.to_version == version for p in self._registered):
+            status = self.status()
+            if status["current"] < version:
+                raise MigrationError(
+                    f"no registered migration leads to version {version} (values are at "
+                    f"version {status['current']}); register one with "
+                    "State.register_migration{...} or [state] migrations")
+        return reports
+
+    def rollback(self, *, force: bool = False) -> dict[str, Any]:
+        """Give the values of the last applied migration their exact pre-migration bytes.
+
+        Raises:
+            MigrationError: see :func:`.rollback.rollback_last`.
+        """
+        if not self.enabled:
+            raise MigrationError("migrations are disabled ([state] migration_enabled = false)")
+        done = rollback_last(self.state, force=force)
+        self._publish("migration.rolled_back", done)
+        return done
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _record_ops(self, plan: MigrationPlan, outcome: Any, current: int) -> list[Any]:
+        store = self.store
+        n = ledger.next_number(store)
+        changes = outcome.changes
+        undo, chunks = (ledger.undo_ops(n, ((c.skey, c.old) for c in changes))
+                        if self.undo_keep > 0 else ([], 0))
+        kept = ledger.undo_numbers(store) if changes else []  # nothing new kept: drop nothing
+        drop = kept[:max(0, len(kept) - self.undo_keep + 1)] if self.undo_keep > 0 else kept
+        entry = {"n": n, "id": plan.id, "plan": plan.spec(), "applied_at": time.time(),
+                 "seq_first": current + 1 if changes else None,
+                 "seq_last": current + len(changes) if changes else None,
+                 "items": len(changes), "changed": outcome.report.changed,
+                 "undo_chunks": chunks, "rolled_back_at": None}
+        return [*undo, *ledger.drop_undo_ops(store, drop), ledger.entry_op(entry),
+                Put(ledger.id_key(plan.id), b"%d" % n)]
+
+    def _hook_skips(self, plan: MigrationPlan) -> bool:
+        hooks = self.hooks
+        if hooks is None or not hooks.has(HOOK_POINT):
+            return False
+        outcome = hooks.fire(HOOK_POINT, {**plan.summary(), "dry_run": False},
+                             component="state")
+        return bool(outcome.action == "skip")
+
+    def _progress(self, plan: MigrationPlan, callback: Progress | None) -> Progress | None:
+        events = self.events
+        if callback is None and events is None:
+            return None
+
+        def report(done: int, total: int) -> None:
+            if events is not None:
+                events.publish("migration.progress", {"id": plan.id, "done": done,
+                                                      "total": total}, source="migration")
+            if callback is not None:
+                callback(done, total)
+        return report
+
+    def _publish(self, kind: str, data: dict[str, Any]) -> None:
+        if self.events is not None:
+            self.events.publish(kind, data, source="migration")
+
+
+class _AppliedMeanwhile(Exception):
+    """Another process applied the same plan while this one was planning it."""
+
+
+def load_plans(path: str) -> list[MigrationPlan]:
+    """The plans at ``module:attribute`` (or ``module``, attribute ``MIGRATIONS``): a plan, a
+    dict, a list of them, or a callable returning them.
+
+    Raises:
+        MigrationError: the module or attribute cannot be loaded, or holds no plans.
+    """
+    module_name, _, attribute = path.partition(":")
+    attribute = attribute or "MIGRATIONS"
+    try:
+        module = importlib.import_module(module_name)
+        found: Any = getattr(module, attribute)
+    except (ImportError, AttributeError) as exc:
+        raise MigrationError(f"[state] migrations: cannot load {path!r}: {exc}") from exc
+    if callable(found) and not isinstance(found, MigrationPlan):
+        found = found()
+    items: Iterable[Any] = found if isinstance(found, list | tuple) else [found]
+    try:
+        return [MigrationPlan.from_spec(item) for item in items]
+    except ValidationError as exc:
+        raise MigrationError(f"[state] migrations: {path!r} holds a bad plan: {exc}") from exc

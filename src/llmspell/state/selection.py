@@ -1,0 +1,120 @@
+"""Choosing state records by scope and key globs, and reading a record's schema version
+without decoding its value: what migrations and backups scan with.
+
+Globs are :mod:`fnmatch` patterns matched case-sensitively against the whole scope
+(``agent:*``, ``workflow:etl-*``, ``global``) or key. A scan starts at the longest literal
+prefix of the patterns, so ``agent:*`` reads only ``state/agent:...`` records.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from llmspell.errors import ValidationError
+from llmspell.state.records import DEFAULT_SCHEMA_VERSION
+from llmspell.state.scopes import STATE_PREFIX
+from llmspell.storage.base import Store
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def literal_prefix(patterns: Iterable[str] | None) -> str:
+    """The longest prefix every scope matching any of ``patterns`` starts with ('' for all)."""
+    heads = []
+    for pattern in patterns or ():
+        found = _GLOB_CHARS.search(pattern)
+        heads.append(pattern if found is None else pattern[:found.start()])
+    if not heads:
+        return ""
+    first, last = min(heads), max(heads)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def matcher(patterns: Iterable[str] | None) -> Callable[[str], bool] | None:
+    """A function telling whether a string matches any glob of ``patterns``; None for all."""
+    if patterns is None:
+        return None
+    listed = list(patterns)
+    if not listed or "*" in listed:
+        return None
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in listed))
+    return lambda text: regex.match(text) is not None
+
+
+class ScopeFilter:
+    """Scopes matching any ``include`` glob (all when None) and no ``exclude`` glob; the answer
+    for each scope is remembered."""
+
+    def __init__(self, include: Iterable[str] | None = None,
+                 exclude: Iterable[str] | None = None) -> None:
+        self.include = check_globs(include, "include") or None  # [] like None: every scope
+        self.exclude = check_globs(exclude, "exclude") or []
+        self.prefix = STATE_PREFIX + literal_prefix(self.include)
+        self._include = matcher(self.include)
+        self._exclude = matcher(self.exclude) if self.exclude else None
+        self._seen: dict[str, bool] = {}
+        self.everything = self._include is None and self._exclude is None
+
+    def __call__(self, scope: str) -> bool:
+        found = self._seen.get(scope)
+        if found is None:
+            found = ((self._include is None or self._include(scope))
+                     and (self._exclude is None or not self._exclude(scope)))
+            if len(self._seen) < 65536:
+                self._seen[scope] = found
+        return found
+
+    def records(self, store: Store) -> Iterator[tuple[str, str, str, bytes]]:
+        """``(store key, scope, key, record bytes)`` of every matching record, in key order."""
+        cut = len(STATE_PREFIX)
+        for skey, raw in store.scan(self.prefix):
+            scope, _, key = skey[cut:].partition("/")
+            if self.everything or self(scope):
+                yield skey, scope, key, raw
+
+
+def check_globs(patterns: Any, argument: str) -> list[str] | None:
+    """``patterns`` as a list of non-empty glob strings (a single string is one glob)."""
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if isinstance(patterns, dict) and not patterns:
+        return []
+    if not isinstance(patterns, list | tuple) or not all(
+            isinstance(p, str) and p for p in patterns):
+        raise ValidationError(argument, "must be a list of scope globs such as "
+                              "{'agent:*', 'workflow:*'}", got=patterns)
+    return list(patterns)
+
+
+def record_version(raw: bytes) -> int:
+    """The schema version of the record ``raw``, read from its tail when it has the layout
+    :func:`~llmspell.state.records.encode_record` writes, else by decoding it."""
+    at = raw.rfind(b',"s":', -120)
+    if at > 0:
+        end = raw.find(b',"c":', at)
+        if end > 0 and raw.find(b',"q":', end) > 0:
+            digits = raw[at + 5:end]
+            if digits.isdigit():
+                return int(digits)
+    return int(orjson.loads(raw).get("s", DEFAULT_SCHEMA_VERSION))
+
+
+def record_seq(raw: bytes) -> int:
+    """The change-sequence number stored in the record ``raw``."""
+    tail = raw.rfind(b',"q":', max(0, len(raw) - 40))
+    if tail >= 0 and raw.endswith(b"}"):
+        try:
+            return int(raw[tail + 5:-1])
+        except ValueError:
+            pass
+    return int(orjson.loads(raw).get("q", 0))
