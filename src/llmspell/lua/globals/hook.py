@@ -127,7 +127,7 @@ class ScriptHooks:
     def fire(self, point: Any, data: Any = None) -> dict[str, Any]:
         outcome = self.registry.fire(checks.text(point, "point"), data,
                                      component=f"lua:{self.engine.script_name}")
-        return outcome.to_dict()  # type: ignore[no-any-return]
+        return outcome.to_dict()
 
     def close(self) -> None:
         """Remove every hook this script registered (its functions die with the engine)."""
