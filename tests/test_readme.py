@@ -1,0 +1,36 @@
+"""The README's Lua and Python examples run as written, in a fresh directory."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_readme_has_examples() -> None:
+    assert blocks("lua") and blocks("python")
+
+
+@pytest.mark.parametrize("code", blocks("lua"))
+def test_lua_examples_run(tmp_path: Path, code: str) -> None:
+    script = tmp_path / "example.lua"
+    script.write_text(code, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "llmspell", "run", str(script)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("code", blocks("python"))
+def test_python_examples_run(tmp_path: Path, code: str) -> None:
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
