@@ -67,6 +67,8 @@ def fmt(result: Result) -> str:
 def report(results: list[Result], previous: dict[str, dict]) -> int:
     by_key = {(r.group, r.name): r for r in results}
     regressions = 0
+    print("medians per operation; 'Nx vs PEER' = the peer's time / ours (above 1: we are "
+          "faster);\nbudgets from DESIGN.md section 17 and the issues")
     group = None
     for r in results:
         if r.group != group:

@@ -36,8 +36,8 @@ def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[
 
     Raises InvalidValue (or CyclicValue) naming ``argument`` and the path.
     """
-    if isinstance(value, _SCALARS):
-        return value, []
+    if isinstance(value, _SCALARS) or _plain(value, 0):
+        return value, []  # already JSON-ready: no copy needed
     binary: list[list[str | int]] = []
     active: set[int] = set()
 
@@ -79,6 +79,30 @@ def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[
                            "with str keys", path=format_path(path), got=node)
 
     return walk(value, ()), binary
+
+
+def _plain(node: Any, depth: int) -> bool:
+    """True when ``node`` is JSON-ready as it is: only dict (str keys), list, tuple, str, bool,
+    None, 64-bit int and finite float, nested at most 100 deep. The common case, checked
+    without building paths; anything else (bytes, an error to report, a possible cycle) goes
+    through the full walk of :func:`to_jsonable`."""
+    kind = type(node)
+    if kind is str or kind is bool or node is None:
+        return True
+    if kind is int:
+        return _INT_MIN <= node <= _INT_MAX
+    if kind is float:
+        return node - node == 0.0  # false for inf and nan
+    if depth > 100:
+        return False
+    if kind is dict:
+        for key, item in node.items():
+            if type(key) is not str or not _plain(item, depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item, depth + 1) for item in node)
+    return False
 
 
 def from_jsonable(value: Any, binary: list[list[str | int]]) -> Any:
