@@ -1,8 +1,9 @@
 -- migration.lua: migrate a schema with the seed's State.migrate (docs/backup-and-migration.md).
 -- Run with: llmspell run examples/migration.lua
 -- Values saved with no declared schema are at version 1, so the seed's plan applies to them.
+-- A migration applies once per store: run this in a fresh directory to see every step act.
 
-State.save("agent:gpt-4", "profile", {old_field = "gpt-4 settings", deprecated = true})
+State.save("agent:demo", "profile", {old_field = "gpt-4 settings", deprecated = true})
 State.save("workflow:processing", "config", {old_field = "batch", retries = 3})
 State.save("global", "motd", "plain text is not a table: the field transforms skip it")
 
@@ -26,7 +27,7 @@ State.migrate({
 })
 
 -- What it did:
-local profile = State.load("agent:gpt-4", "profile")
+local profile = State.load("agent:demo", "profile")
 print("profile.new_field:", profile.new_field, "deprecated:", profile.deprecated)
 local status = State.migration_status()
 print("current version:", status.current, "latest:", status.latest,
@@ -34,7 +35,7 @@ print("current version:", status.current, "latest:", status.latest,
 
 -- Custom transforms (deferred in the seed) take a Lua function: fn(field_value, ctx).
 local report = State.migrate({
-    name = "m003_upper_case", from_version = 2, to_version = 3, scope = "agent:*",
+    name = "m003_upper_case", from_version = 2, to_version = 3, scope = "agent:demo",
     transformations = {
         {field = "new_field", transform = "custom",
          fn = function(value, ctx) return string.upper(value) end},
@@ -42,11 +43,11 @@ local report = State.migrate({
     },
     validate_after = {required = {"new_field", "temperature"}, types = {temperature = "number"}}
 })
-print("m003 changed:", report.changed, "->", State.load("agent:gpt-4", "profile").new_field)
+print("m003 changed:", report.changed, "->", State.load("agent:demo", "profile").new_field)
 
 -- Applying a recorded migration again does nothing.
 print("again:", State.migrate({
-    name = "m003_upper_case", from_version = 2, to_version = 3, scope = "agent:*",
+    name = "m003_upper_case", from_version = 2, to_version = 3, scope = "agent:demo",
     transformations = {}
 }).already_applied)
 
@@ -55,8 +56,8 @@ local ok, err = pcall(State.migrate, {
     from_version = 3, to_version = 4,
     transformations = {{transform = "custom", fn = function(value, ctx) error("no way") end}}
 })
-print("failed as expected:", not ok, err:match("^MigrationError") ~= nil)
+print("failed as expected:", not ok, type(err) == "string" and err:match("^MigrationError") ~= nil)
 
 -- Roll the last applied migration back to the exact previous bytes.
 State.rollback_migration()
-print("after rollback:", State.load("agent:gpt-4", "profile").new_field)
+print("after rollback:", State.load("agent:demo", "profile").new_field)
