@@ -87,7 +87,7 @@ def _ours(bench: Bench, tmp: Path) -> None:
                  note="the seed's create: max_duration and 2 tags; journaled")
     bench.record("create + save (sqlite)", _rounds(bench, sqlite, create_save, 500, 5),
                  budget_us=100, peer="ADK DatabaseSessionService.create_session (sqlite)",
-                 note="2 atomic batches: 6 keys, then 2")
+                 note="2 atomic batches: 6 keys, then 1 (save: its entry, expect on the record)")
     bench.record("create (sqlite)", _rounds(bench, sqlite, create, 500, 5))
 
     def getter(url_of: Callable[[int], str]) -> Callable[[int], SessionManager]:

@@ -200,18 +200,19 @@ class Journal:
         return self.entries_ops(session_id, (Draft(kind, data, correlation_id),), after=after)
 
     def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
-                    after: Position | None = None,
-                    guarded: bool = False) -> tuple[list[Op], dict[str, bytes | None]]:
+                    after: Position | None = None, guarded: bool = False,
+                    checked: bool = False) -> tuple[list[Op], dict[str, bytes | None]]:
         """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
 
         ``guarded``: the caller's batch already proves the journal was not deleted since
         ``after`` was read (the session manager's batches hold ``expect`` on the session
         record, which a delete removes first). Entries only ever grow otherwise, so the
         absence of entry ``n + 1`` alone proves ``n`` is the newest; one condition fewer.
+        ``checked``: the caller has validated ``session_id`` already (the session manager).
         """
         if after is None:
             after = self.position(session_id)
-        else:
+        elif not checked:
             check_session_id(session_id)
         if not drafts:
             return [], {}

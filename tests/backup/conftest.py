@@ -1,35 +1,7 @@
 """Fixtures: ``rt`` a runtime on memory, sqlite, lmdb and postgres (skipped with the reason
-when no server answers); ``mem`` on memory only."""
+when no server answers); ``mem`` on memory only. Shared with tests/migration: see
+tests/runtime_backends.py."""
 
-from __future__ import annotations
+from runtime_backends import mem, rt
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from backup_helpers import drop_postgres_table, runtime_for
-
-from llmspell import Runtime
-
-
-@pytest.fixture(params=["memory", "sqlite", "lmdb", "postgres"])
-def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    runtime = runtime_for(request.param, tmp_path)
-    yield runtime
-    runtime.close()
-    drop_postgres_table(runtime.config.storage.url)
-
-
-@pytest.fixture
-def mem(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = runtime_for("memory", tmp_path)
-    yield runtime
-    runtime.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every postgres-parametrized test with the ``postgres`` marker (for ``-m``)."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in callspec.params.values():
-            item.add_marker(pytest.mark.postgres)
+__all__ = ["mem", "rt"]

@@ -10,11 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
-from backup_helpers import fill, snapshot
+from backup_helpers import fill
 
 from llmspell import Runtime
 from llmspell.errors import BackupCorrupt, BackupNotFound
 from llmspell.state.backup.fileformat import read_manifest
+from runtime_backends import snapshot
 
 
 def test_a_json_backup_is_json_lines_after_decompression(mem: Runtime) -> None:

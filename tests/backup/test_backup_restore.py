@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from backup_helpers import drop_postgres_table, fill, runtime_for, snapshot
+from backup_helpers import fill
 
 from llmspell import Runtime
 from llmspell.errors import BackupError, BackupNotFound, ValidationError
 from llmspell.events.capture import capture_events
 from llmspell.storage import Delete, Put, open_store
+from llmspell.testing import discard_store
+from runtime_backends import runtime_for, snapshot
 
 
 def test_restore_puts_back_changed_and_deleted_values_and_removes_new_ones(rt: Runtime) -> None:
@@ -113,14 +115,14 @@ def test_delete_cascades_to_incrementals_when_asked(mem: Runtime) -> None:
 @pytest.mark.parametrize("target", ["lmdb", "postgres"])
 def test_restore_into_a_different_backend(tmp_path: Path, target: str) -> None:
     backups = tmp_path / "shared-backups"
-    with runtime_for("sqlite", tmp_path, backups=backups) as source:
+    with runtime_for("sqlite", tmp_path, state__backup_dir=str(backups)) as source:
         fill(source)
         full = source.backups.backup(format="binary")
         source.state.save("agent:a0", "k000", "changed")
         source.state.delete("global", "config")
         inc = source.backups.backup(incremental=True)
         expected = snapshot(source)
-    other = runtime_for(target, tmp_path, backups=backups)
+    other = runtime_for(target, tmp_path, state__backup_dir=str(backups))
     try:
         other.state.save("agent:a0", "only-here", 1)
         other.backups.restore(inc.id)
@@ -133,7 +135,7 @@ def test_restore_into_a_different_backend(tmp_path: Path, target: str) -> None:
         assert other.backups.get(mine.parent).safety  # type: ignore[arg-type]
     finally:
         other.close()
-        drop_postgres_table(other.config.storage.url)
+        discard_store(other.config.storage.url)
 
 
 def test_an_incremental_needs_the_change_log_back_to_its_parent(mem: Runtime) -> None:

@@ -7,8 +7,8 @@ import weakref
 from pathlib import Path
 
 import pytest
-from conftest import MakeEngine
 
+from conftest import MakeEngine
 from llmspell.errors import ScriptError, ValidationError
 from llmspell.lua import LuaEngine, LuaFunction, ScriptExit
 

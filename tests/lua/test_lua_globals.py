@@ -10,8 +10,8 @@ from datetime import datetime
 
 import blake3
 import pytest
-from conftest import MakeEngine
 
+from conftest import MakeEngine
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
 

@@ -7,8 +7,8 @@ script stopped and what the error says, never how long it took.
 from __future__ import annotations
 
 import pytest
-from conftest import MakeEngine
 
+from conftest import MakeEngine
 from llmspell.errors import ScriptError, ScriptLimitExceeded
 from llmspell.lua import LuaEngine
 

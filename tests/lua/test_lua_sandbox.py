@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import MakeEngine
 
+from conftest import MakeEngine
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
 

@@ -15,11 +15,8 @@ from llmspell.storage import open_store
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = make_backend(request.param, tmp_path)
-    try:
+    with make_backend(request.param, tmp_path) as b:
         yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture
@@ -37,11 +34,3 @@ def mem(clock: ManualClock) -> Iterator[SessionManager]:
     store = open_store("memory://")
     yield SessionManager(store, settings=SessionSettings(), clock=clock)
     store.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every postgres-parametrized test with the ``postgres`` marker (for ``-m``)."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in callspec.params.values():
-            item.add_marker(pytest.mark.postgres)

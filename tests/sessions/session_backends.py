@@ -1,95 +1,39 @@
 """Where the session tests' stores live, and a store wrapper that counts what list() reads.
 
-Backends: memory, sqlite, lmdb and postgres (the multi-process ones plus memory). A backend
-whose package is missing, or (postgres) whose server does not answer at
-``LLMSPELL_TEST_POSTGRES`` (default ``postgresql://127.0.0.1:5432/test``), is skipped with the
-reason. (Not in conftest.py, so test modules can import it by a name no other test directory
-uses.)
+Backends: memory, sqlite, lmdb and postgres (the multi-process ones plus memory). The places,
+skip reasons and clean-up come from :mod:`llmspell.testing`. (Not in conftest.py, so test
+modules can import it by a name no other test directory uses.)
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llmspell.sessions import ManualClock, SessionManager, SessionSettings
-from llmspell.storage import Store, backend_status, open_store
+from llmspell.storage import Store
 from llmspell.storage.base import Op
+from llmspell.testing import StoreLocation, backend_unavailable, fresh_store_url
 
-POSTGRES_URL = os.environ.get("LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 BACKENDS = ["memory", "sqlite", "lmdb", "postgres"]
 
-_postgres: list[str | None] = []
 
-
-def postgres_unreachable() -> str | None:
-    """Why the test server cannot be used, or None when it can (asked once per run)."""
-    if not _postgres:
-        status = backend_status()["postgres"]
-        if status != "available":
-            _postgres.append(status)
-        else:
-            import psycopg
-
-            try:
-                psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-                _postgres.append(None)
-            except psycopg.Error as exc:
-                _postgres.append(f"no PostgreSQL at {POSTGRES_URL} (set LLMSPELL_TEST_POSTGRES)"
-                                 f": {' '.join(str(exc).split())}")
-    return _postgres[0]
-
-
-@dataclass
-class Backend:
+class Backend(StoreLocation):
     """One test's store location; ``manager()`` opens the store (again) and a manager on it."""
-
-    name: str
-    url: str
-    opened: list[Store] = field(default_factory=list)
-
-    def open(self) -> Store:
-        store = open_store(self.url)
-        self.opened.append(store)
-        return store
 
     def manager(self, *, clock: ManualClock | None = None, **settings: Any) -> SessionManager:
         return SessionManager(self.open(), settings=SessionSettings(**settings),
                               clock=clock or ManualClock())
 
-    def close(self) -> None:
-        for store in self.opened:
-            store.close()
-        if self.name == "postgres":
-            import psycopg
-
-            table = self.url.rsplit("table=", 1)[1]
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-
 
 def make_backend(name: str, tmp_path: Path) -> Backend:
     """A Backend for ``name`` under ``tmp_path``, or a pytest skip saying why it cannot run."""
-    if name == "postgres":
-        reason = postgres_unreachable()
-        if reason:
-            pytest.skip(reason)
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        return Backend(name, f"{POSTGRES_URL}{sep}table=llmspell_sess_{uuid.uuid4().hex[:16]}")
-    status = backend_status()[name]
-    if status != "available":
-        pytest.skip(status)
-    if name == "memory":
-        return Backend(name, f"memory://sessions-{uuid.uuid4().hex}")
-    if name == "sqlite":
-        return Backend(name, f"sqlite:///{tmp_path}/store.db")
-    return Backend(name, f"{name}:///{tmp_path}/{name}")
+    if reason := backend_unavailable(name):
+        pytest.skip(reason)
+    return Backend(name, fresh_store_url(name, tmp_path, label="sessions"))
 
 
 class CountingStore(Store):

@@ -273,3 +273,43 @@ def test_disabled_sessions_refuse_with_the_setting_named() -> None:
     manager = SessionManager(open_store("memory://"), settings=SessionSettings(enabled=False))
     with pytest.raises(SessionError, match=r"\[session\] enabled = false"):
         manager.create("x")
+
+
+def test_get_returns_a_fresh_copy_and_sees_changes_made_by_another_manager(
+        backend: Backend) -> None:
+    manager = backend.manager()
+    other = backend.manager()  # another process, or another handle on the same store
+    made = manager.create("x", tags=["a"], metadata={"deep": {"list": [1]}})
+    first = manager.get(made.id)
+    first.tags.append("mutated")
+    first.metadata["deep"]["list"].append(2)
+    first.counters.tokens = 99
+    again = manager.get(made.id)
+    assert (again.tags, again.metadata, again.counters.tokens) == (
+        ["a"], {"deep": {"list": [1]}}, 0)
+    assert again is not manager.get(made.id)
+    other.suspend(made.id)
+    assert manager.get(made.id).status == "suspended"
+    other.delete(made.id)
+    with pytest.raises(SessionNotFound):
+        manager.get(made.id)
+
+
+def test_save_journals_a_checkpoint_and_rewrites_the_record_only_for_idle_timeouts(
+        backend: Backend) -> None:
+    clock = ManualClock(1_700_000_000.0)
+    manager = backend.manager(clock=clock)
+    plain = manager.create("plain")
+    before = manager.store.get(f"session/{plain.id}")
+    clock.advance(10)
+    saved = manager.save(plain)
+    assert manager.store.get(f"session/{plain.id}") == before  # the record is the session
+    assert saved == backend.manager(clock=clock).get(plain.id)
+    assert [e.kind for e in manager.journal.read(plain.id)] == ["session.created",
+                                                                "session.saved"]
+    idle = manager.create("idle", max_idle_time=60)
+    clock.advance(50)
+    manager.save(idle)
+    clock.advance(50)  # 100 s since create, 50 s since the save: still active everywhere
+    assert backend.manager(clock=clock).get(idle.id).status == "active"
+    assert backend.manager(clock=clock).get(idle.id).last_activity_at == 1_700_000_060.0

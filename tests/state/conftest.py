@@ -6,27 +6,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from state_backends import BACKENDS, EMBEDDED, Backend, make_backend
+from state_backends import Backend, make_backend
 
 from llmspell.state import StateManager
+from llmspell.testing import BACKENDS, EMBEDDED_BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = make_backend(request.param, tmp_path)
-    try:
+    with make_backend(request.param, tmp_path) as b:
         yield b
-    finally:
-        b.close()
 
 
-@pytest.fixture(params=EMBEDDED)
+@pytest.fixture(params=EMBEDDED_BACKENDS)
 def embedded_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = make_backend(request.param, tmp_path)
-    try:
+    with make_backend(request.param, tmp_path) as b:
         yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture
@@ -41,11 +36,3 @@ def memory_state() -> Iterator[StateManager]:
     store = open_store("memory://")
     yield StateManager(store)
     store.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every postgres-parametrized test with the ``postgres`` marker (for ``-m``)."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in callspec.params.values():
-            item.add_marker(pytest.mark.postgres)

@@ -17,11 +17,8 @@ WORKER = Path(__file__).with_name("state_worker.py")
 @pytest.mark.parametrize("name", ["sqlite", "lmdb", "postgres"])
 def test_two_processes_counting_with_compare_and_set_end_at_1000(name: str,
                                                                 tmp_path: Path) -> None:
-    backend = make_backend(name, tmp_path)
-    try:
+    with make_backend(name, tmp_path) as backend:
         _count_in_two_processes(backend, tmp_path)
-    finally:
-        backend.close()
 
 
 def _count_in_two_processes(backend: Backend, tmp_path: Path) -> None:

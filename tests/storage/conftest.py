@@ -10,37 +10,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from storage_backends import BACKENDS, EMBEDDED, Backend, cleanup, make_backend
+from storage_backends import Backend, make_backend
 
 from llmspell.storage import Store
+from llmspell.testing import BACKENDS, EMBEDDED_BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = make_backend(request.param, tmp_path)
-    try:
+    with make_backend(request.param, tmp_path) as b:
         yield b
-    finally:
-        cleanup(b)
 
 
-@pytest.fixture(params=EMBEDDED)
+@pytest.fixture(params=EMBEDDED_BACKENDS)
 def embedded_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = make_backend(request.param, tmp_path)
-    try:
+    with make_backend(request.param, tmp_path) as b:
         yield b
-    finally:
-        cleanup(b)
 
 
 @pytest.fixture
 def store(backend: Backend) -> Store:
     return backend.open()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every postgres-parametrized test with the ``postgres`` marker (for ``-m``)."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("backend") == "postgres":
-            item.add_marker(pytest.mark.postgres)

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from storage_backends import POSTGRES_URL, drop_postgres_table, postgres_unreachable
 
 from llmspell.errors import BackendUnavailable, StorageError, ValidationError
 from llmspell.storage import backend_status, open_store
 from llmspell.storage.memory import MemoryStore
 from llmspell.storage.sqlite import SqliteStore
+from llmspell.testing import discard_store, postgres_unreachable, postgres_url
 
 
 def test_each_scheme_opens_its_backend(tmp_path: Path) -> None:
@@ -214,12 +214,12 @@ def test_postgres_default_table_and_schema_qualified_table() -> None:
     reason = postgres_unreachable()
     if reason:
         pytest.skip(reason)
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    with open_store(f"{POSTGRES_URL}{sep}table=public.llmspell_test_schema_q") as store:
+    url = postgres_url("public.llmspell_test_schema_q")
+    with open_store(url) as store:
         store.put("k\x00nul", b"v")
         assert store.get("k\x00nul") == b"v"
         assert store.table == "public.llmspell_test_schema_q"  # type: ignore[attr-defined]
-    drop_postgres_table("llmspell_test_schema_q")
+    discard_store(url)
 
 
 @pytest.mark.parametrize(("backend", "module", "extra"), [

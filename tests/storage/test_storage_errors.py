@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from storage_backends import POSTGRES_URL, drop_postgres_table, postgres_unreachable
 
 from llmspell.errors import StorageError, ValidationError
 from llmspell.storage import Put, open_store
 from llmspell.storage.sqlite import SqliteStore
+from llmspell.testing import POSTGRES_URL, discard_store, postgres_unreachable, postgres_url
 
 
 @pytest.mark.parametrize("scheme", ["sqlite", "lmdb", "rocksdb"])
@@ -88,10 +88,9 @@ def test_postgres_failures_name_the_table_and_operation() -> None:
     reason = postgres_unreachable()
     if reason:
         pytest.skip(reason)
-    sep = "&" if "?" in POSTGRES_URL else "?"
     with pytest.raises(StorageError, match=r"table no_such_schema\.t: cannot create the table: "
                                            r"schema \"no_such_schema\" does not exist"):
-        open_store(f"{POSTGRES_URL}{sep}table=no_such_schema.t")
+        open_store(postgres_url("no_such_schema.t"))
     import psycopg
 
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
@@ -100,12 +99,12 @@ def test_postgres_failures_name_the_table_and_operation() -> None:
         with pytest.raises(StorageError, match=r"table llmspell_test_other: the table exists but "
                                                r"is not an llmspell store \(columns: id integer, "
                                                r"key text; expected key bytea, value bytea\)"):
-            open_store(f"{POSTGRES_URL}{sep}table=llmspell_test_other")
+            open_store(postgres_url("llmspell_test_other"))
     finally:
-        drop_postgres_table("llmspell_test_other")
-    store = open_store(f"{POSTGRES_URL}{sep}table=llmspell_test_dropped")
+        discard_store(postgres_url("llmspell_test_other"))
+    store = open_store(postgres_url("llmspell_test_dropped"))
     try:
-        drop_postgres_table("llmspell_test_dropped")
+        discard_store(postgres_url("llmspell_test_dropped"))
         with pytest.raises(StorageError, match=r"table llmspell_test_dropped: could not get 'k': "
                                                r"relation \"llmspell_test_dropped\" does not "
                                                r"exist"):

@@ -16,7 +16,16 @@ from typing import Any
 import click
 import orjson
 
-from llmspell.cli.main import EXIT_SCRIPT, Options, console, echo_json, fail, handle_errors
+from llmspell.cli.main import (
+    EXIT_SCRIPT,
+    Options,
+    console,
+    echo_json,
+    fail,
+    handle_errors,
+    note_first_page,
+    parse_time,
+)
 
 DEFAULT_LIMIT = 100
 
@@ -95,15 +104,14 @@ def list_(opts: Options, session: str | None, artifact_type: str | None, tags: t
         where = None if session is None else _session(rt, session)
         found = rt.artifacts.query(
             session=where, artifact_type=artifact_type, tags=list(tags) or None, name=name,
-            mime_type=mime_type, created_after=_time(since), created_before=_time(until),
+            mime_type=mime_type, created_after=parse_time(since), created_before=parse_time(until),
             min_size=min_size, max_size=max_size, latest=latest, sort=sort,
             limit=limit or None, offset=offset, as_session=None)
     if as_json:
         echo_json([a.to_dict() for a in found])
         return
     _table(found)
-    if limit and len(found) == limit:
-        click.echo(f"(first {limit}; use --limit/--offset for more)", err=True)
+    note_first_page(len(found), limit)
 
 
 @artifact.command()
@@ -253,15 +261,6 @@ def gc(opts: Options, dry_run: bool, grace: float | None, as_json: bool) -> None
                f"{blobs.temp_files_removed + blobs.orphan_files_removed} stray files, "
                f"{report.orphan_artifacts} artifacts of {report.orphan_sessions} deleted "
                f"sessions; {blobs.kept_in_grace} unreferenced blobs kept in their grace period")
-
-
-def _time(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 COMMANDS = [artifact]

@@ -124,6 +124,23 @@ def echo_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def parse_time(text: str | None) -> float | str | None:
+    """A ``--since``/``--until`` value: epoch seconds as a float, else the text unchanged (an
+    ISO 8601 time, checked by the API it is given to); None when the option was not given."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def note_first_page(shown: int, limit: int) -> None:
+    """Say on stderr that a list stopped at ``limit`` (0: no limit) and how to see more."""
+    if limit and shown == limit:
+        click.echo(f"(first {limit}; use --limit/--offset for more)", err=True)
+
+
 def console(*, stderr: bool = False) -> Any:
     """A rich console; off a terminal (a pipe, a file) lines are never cut to 80 columns."""
     from rich.console import Console

@@ -12,7 +12,16 @@ from typing import Any
 import click
 import orjson
 
-from llmspell.cli.main import EXIT_SCRIPT, Options, console, echo_json, fail, handle_errors
+from llmspell.cli.main import (
+    EXIT_SCRIPT,
+    Options,
+    console,
+    echo_json,
+    fail,
+    handle_errors,
+    note_first_page,
+    parse_time,
+)
 
 DEFAULT_LIMIT = 100
 _STATUSES = ("active", "suspended", "completed", "failed", "archived")
@@ -71,8 +80,7 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
         table.add_row(s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
                       str(s.counters.operations), str(s.counters.tokens))
     console().print(table)
-    if limit and len(found) == limit:
-        click.echo(f"(first {limit}; use --limit/--offset for more)", err=True)
+    note_first_page(len(found), limit)
 
 
 @session.command()
@@ -185,7 +193,7 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
         manager = rt.sessions
         sid = resolve(manager, session_id)
         entries = manager.journal.read(
-            sid, kinds=list(kinds) or None, since=_time(since), until=_time(until),
+            sid, kinds=list(kinds) or None, since=parse_time(since), until=parse_time(until),
             correlation_id=correlation, after_seq=after_seq, limit=limit or None,
             reverse=reverse)
     if as_json:
@@ -201,16 +209,6 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
         table.add_row(str(entry.seq), entry.to_dict()["time"][:23], entry.kind,
                       entry.correlation_id or "", data if len(data) <= 400 else data[:397] + "...")
     console().print(table)
-
-
-def _time(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
 
 
 COMMANDS = [session]

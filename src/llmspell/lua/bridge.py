@@ -43,6 +43,7 @@ class StopScript(Exception):
 
 _PLAIN = frozenset({type(None), bool, int, float})  # the same on both sides
 _PLAIN_RESULT = frozenset({type(None), bool, float})  # ints need the 64-bit check
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 def _arity(fn: Callable[..., Any]) -> tuple[list[str], int, int | None]:
@@ -76,19 +77,14 @@ def guard(fn: Callable[..., Any], name: str, converter: Converter, limits: Limit
     memory_used = limits.memory_used
 
     def call(*args: Any) -> tuple[Any, ...]:
-        if not memory_limit:
-            return run(args)
-        if not limits.headroom_open:
-            limits.open_headroom()
-        if memory_used() > memory_limit:
-            return (False, STOP_MEMORY, True)
-        limits.python_calls += 1
-        try:
-            return run(args)
-        finally:
-            limits.python_calls -= 1
-
-    def run(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        # One Python frame per call on the way in (the checks and the conversion of plain
+        # arguments are inline): this is every llmspell function's floor.
+        if memory_limit:
+            if not limits.headroom_open:
+                limits.open_headroom()
+            if memory_used() > memory_limit:
+                return (False, STOP_MEMORY, True)
+            limits.python_calls += 1
         try:
             count = len(args)
             if most is not None and count > most:
@@ -109,7 +105,8 @@ def guard(fn: Callable[..., Any], name: str, converter: Converter, limits: Limit
             if count < required:
                 values.extend([None] * (required - count))
             result = fn(*values)
-            if type(result) in _PLAIN_RESULT:
+            kind = type(result)
+            if kind in _PLAIN_RESULT or (kind is int and _INT_MIN <= result <= _INT_MAX):
                 return (True, result)
             if isinstance(result, Values):
                 return (True, *(to_lua(item, "result") for item in result))
@@ -127,6 +124,9 @@ def guard(fn: Callable[..., Any], name: str, converter: Converter, limits: Limit
         except Exception as exc:
             on_error(exc)
             return (False, _text(exc, limits), None)
+        finally:
+            if memory_limit:
+                limits.python_calls -= 1
 
     call.__name__ = call.__qualname__ = name
     return call

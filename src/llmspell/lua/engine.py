@@ -111,6 +111,12 @@ class LuaEngine:
         return self.core.wrap(guard(fn, name, self.converter, self.limits,
                                     on_error=self._remember, functions=functions))
 
+    def python_half(self, fn: Callable[..., Any], name: str, *, functions: bool = False) -> Any:
+        """The bare Python half of :meth:`function`, for a global's own Lua code that calls it
+        as ``core.check(f(...))`` on a hot path (one Lua call less)."""
+        return guard(fn, name, self.converter, self.limits, on_error=self._remember,
+                     functions=functions)
+
     def set_global(self, name: str, value: Any) -> None:
         """Set a Lua global; ``value`` is converted (Lua functions pass through)."""
         self.lua.globals()[name.encode()] = self.converter.to_lua(value, name)

@@ -77,6 +77,9 @@ end
 function core.wrap(f)
   return function(...) return check(f(...)) end
 end
+-- For a global's own Lua code calling a Python half directly (one Lua call less than
+-- through its wrap): check(f(...)) raises as the wrapped function would.
+core.check = check
 
 -- The message handler of every protected run: the message, where it happened (the first
 -- frame that is not the bridge's own code or C) and the traceback.

@@ -14,11 +14,14 @@ from llmspell.storage.base import Op, Put
 @dataclass
 class Update:
     """What one attempt of a write produced: the new record, the journal entries that record
-    it, and how the number of active sessions changes (-1, 0, +1)."""
+    it, and how the number of active sessions changes (-1, 0, +1). ``record``: False when
+    the stored record stays as it is (a checkpoint: only the entries are written, under
+    ``expect`` on the record's bytes)."""
 
     session: Session
     drafts: list[Draft]
     active_delta: int = 0
+    record: bool = True
 
 
 def moved(current: Session, status: str, at: float, now: float,

@@ -43,6 +43,7 @@ class Deletion:
     clear_state: Callable[[str], Any] | None
     _on_delete: list[Callable[[str], Any]]
     _cache: dict[str, tuple[bytes, Position]]
+    _decoded: dict[str, tuple[bytes, Session]]
     _activity: dict[str, float]
     _current: ContextVar[str | None]
 
@@ -80,6 +81,7 @@ class Deletion:
             raise StorageError(f"session {sid}: {MAX_ATTEMPTS} attempts to delete it lost to "
                                "other writers")
         self._cache.pop(sid, None)
+        self._decoded.pop(sid, None)
         self._activity.pop(sid, None)
         if self._current.get() == sid:
             self._current.set(None)

@@ -105,6 +105,10 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         self._on_delete: list[Callable[[str], Any]] = []
         self._current = new_current_var(self)
         self._cache: dict[str, tuple[bytes, Position]] = {}  # id -> (record, journal position)
+        # id -> (record bytes, that record decoded). Used only while the stored bytes are
+        # still exactly these (compared on every read), so it is right across processes;
+        # callers always get a copy, never the cached object.
+        self._decoded: dict[str, tuple[bytes, Session]] = {}
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         self._activity: dict[str, float] = {}  # id -> latest activity seen in this process
@@ -183,7 +187,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             expect: dict[str, bytes | None] = {}
             active = self.active.add(1, ops, expect, f"cannot create session {name!r}")
             # The journal's condition (entry 1 absent) also proves the new id is unused.
-            jops, jexpect = self.journal.entries_ops(sid, drafts, after=START)
+            jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True)
             ops.extend(jops)
             expect.update(jexpect)
             if _apply(self.store, ops, expect):
@@ -200,12 +204,15 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         Raises:
             SessionNotFound: no session has that id.
         """
-        self._check_enabled()
+        if not self.settings.enabled:
+            self._check_enabled()
         sid = session_ref_id(session)
-        raw = self.store.get(index.record_key(sid))
+        # A checked id makes a valid key: skip the store's per-key checks.
+        raw = self.store._get(index.RECORD_PREFIX + sid)
         if raw is None:
+            self._decoded.pop(sid, None)
             raise SessionNotFound(f"no session has id {sid!r}")
-        found = Session.from_record(orjson.loads(raw))
+        found = self._decode(sid, raw)
         if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
             return self._apply_timeouts(found)  # cheap unless a timeout has passed
         return found
@@ -264,8 +271,14 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
     def save(self, session: SessionRef) -> Session:
         """Checkpoint the session: persist it now and journal ``session.saved``.
 
-        Every transition is persisted already; save exists for the seeds' API and to mark a
-        point in the timeline (it also counts as activity for the idle timeout).
+        Every change is persisted already, so the stored record *is* the session: the
+        checkpoint is the ``session.saved`` entry, committed in a batch that holds ``expect``
+        on the record's bytes (so it records exactly the session as stored, and loses to a
+        concurrent change, which it then retries). The record itself is rewritten only when
+        the save carries news for it: an active session with ``max_idle_time`` gets its
+        ``last_activity_at`` (and ``updated_at``) moved, since a save counts as activity for
+        the idle timeout, in every process. ``updated_at`` otherwise stays the time of the
+        last change to the record. The same holds for :meth:`load`.
         """
         return self._mark(session, "session:save", "session.saved")
 
@@ -274,6 +287,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         timeouts, fire ``session:restore`` and journal ``session.loaded``."""
         sid = session_ref_id(session)
         self._cache.pop(sid, None)
+        self._decoded.pop(sid, None)
         self.get(sid)
         return self._mark(sid, "session:restore", "session.loaded")
 
@@ -316,14 +330,20 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         fired: builtins.list[bool] = []
 
         def change(current: Session, now: float) -> Update:
-            new = replace(current, updated_at=now)
-            if current.status == ACTIVE:
-                new.last_activity_at = max(now, self._activity.get(sid, 0.0))
+            # Only an idle timeout reads last_activity_at: rewrite the record for that alone.
+            rewrite = current.status == ACTIVE and current.max_idle_time is not None
+            new = current
+            if rewrite:
+                new = replace(current, updated_at=now,
+                              last_activity_at=max(now, self._activity.get(sid, 0.0)))
+            elif current.status == ACTIVE:
+                self._activity[sid] = now
             if not fired:
                 fired.append(True)
                 self._fire(point, sid, cid, lambda: {"session": new.to_dict(),
                                                      "operation": kind.split(".")[1]})
-            return Update(new, [Draft(kind, {"status": current.status}, cid)])
+            return Update(new, [Draft(kind, {"status": current.status}, cid)],
+                          record=rewrite)
 
         new = self._update(sid, change)
         self._publish(kind, new, cid)
@@ -337,25 +357,32 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             if cached is not None:
                 raw, position = cached
             else:
-                raw = self.store.get(key)  # type: ignore[assignment]
+                raw = self.store._get(key)  # type: ignore[assignment]
                 if raw is None:
                     self._cache.pop(sid, None)
+                    self._decoded.pop(sid, None)
                     raise SessionNotFound(f"no session has id {sid!r}")
                 position = self.journal.position(sid)
-            current = Session.from_record(orjson.loads(raw))
+            current = self._decode(sid, raw)
             update = change(current, self.clock.now())
-            new_raw = orjson.dumps(update.session.to_record())
-            ops: builtins.list[Op] = [Put(key, new_raw), *index.index_ops(current, update.session)]
             expect: dict[str, bytes | None] = {key: raw}
+            ops: builtins.list[Op]
+            if update.record:
+                new_raw = orjson.dumps(update.session.to_record())
+                ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+            else:  # the record stays as it is; ``expect`` still proves it is the one read
+                new_raw, ops = raw, []
             active = (self.active.add(update.active_delta, ops, expect,
                                       f"cannot resume session {sid}")
                       if update.active_delta else None)
             jops, jexpect = self.journal.entries_ops(sid, update.drafts, after=position,
-                                                     guarded=True)
+                                                     guarded=True, checked=True)
             ops.extend(jops)
             expect.update(jexpect)
             if _apply(self.store, ops, expect):
                 self._remember(sid, new_raw, position_after(position, jops))
+                if update.record:  # the next read of this record need not decode it
+                    self._decoded[sid] = (new_raw, update.session.copy())
                 self.active.committed(active)
                 return update.session
             self._cache.pop(sid, None)
@@ -370,7 +397,20 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         cache = self._cache
         cache[sid] = (raw, position)
         if len(cache) > _CACHE_SIZE:
-            cache.pop(next(iter(cache)), None)  # the oldest written
+            _trim(cache)
+
+    def _decode(self, sid: str, raw: bytes) -> Session:
+        """``raw`` (the stored record of ``sid``) as a Session of the caller's own: a copy
+        of the cached decode when the bytes are the same, else decoded and cached."""
+        hit = self._decoded.get(sid)
+        if hit is not None and hit[0] == raw:
+            return hit[1].copy()
+        found = Session.from_record(orjson.loads(raw))
+        decoded = self._decoded
+        decoded[sid] = (raw, found)
+        if len(decoded) > _CACHE_SIZE:
+            _trim(decoded)
+        return found.copy()
 
     def forget_position(self, sid: str) -> None:
         """Drop what this manager cached about ``sid`` (another writer appended to it)."""
@@ -405,6 +445,13 @@ def _apply(store: Store, ops: builtins.list[Op], expect: dict[str, bytes | None]
     by this package from checked parts (ids, tags within their byte limits), and the checks
     are a third of a create on the memory backend. StateManager does the same."""
     return store._batch(ops, expect)
+
+
+def _trim(cache: dict[str, Any]) -> None:
+    """Drop the older half of ``cache`` at once (popping one front key per insert makes each
+    ``next(iter(dict))`` walk the holes left by the earlier pops)."""
+    for key in builtins.list(cache)[: len(cache) // 2]:
+        cache.pop(key, None)
 
 
 def _contended(sid: str) -> StorageError:

@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from llmspell.codec import to_jsonable
 from llmspell.errors import ValidationError
-from llmspell.journal import iso
+from llmspell.journal import ID_PATTERN, check_session_id, iso
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -159,7 +161,18 @@ class Session:
         return data
 
     def copy(self) -> Session:
-        return Session.from_record(self.to_record())
+        """An independent copy (nothing mutable is shared), without a JSON round trip."""
+        lim, ctr, meta = self.limits, self.counters, self.metadata
+        return Session(
+            self.id, self.name, self.status, self.created_at, self.updated_at,
+            self.description, list(self.tags),
+            orjson.loads(orjson.dumps(meta)) if meta else {},
+            self.parent_session_id, self.started_at, self.ended_at, self.max_duration,
+            self.max_idle_time,
+            Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes),
+            Counters(ctr.operations, ctr.artifacts, ctr.tokens, ctr.cost,
+                     ctr.artifact_bytes),
+            self.last_activity_at, self.active_seconds, self.resumed_at, self.reason)
 
 
 # -- checks on the way in -----------------------------------------------------------------------
@@ -194,6 +207,13 @@ def check_tag(tag: object, argument: str = "tags", path: str = "") -> str:
 def check_tags(tags: object, argument: str = "tags") -> list[str]:
     if tags is None:
         return []
+    if type(tags) is list and len(tags) <= MAX_TAGS:  # the common case: short ASCII tags
+        for tag in tags:
+            if not (type(tag) is str and 0 < len(tag) <= MAX_TAG and tag.isascii()
+                    and tag.isprintable()):
+                break
+        else:
+            return list(dict.fromkeys(tags))
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
         raise ValidationError(argument, "must be a list of strings", got=tags)
     seen: dict[str, None] = {}
@@ -261,6 +281,6 @@ def session_ref_id(session: object) -> str:
     """
     if isinstance(session, Session):
         return session.id
-    from llmspell.journal import check_session_id
-
+    if type(session) is str and ID_PATTERN.fullmatch(session):
+        return session
     return check_session_id(session, argument="session")

@@ -37,12 +37,12 @@ import orjson
 from llmspell.errors import StateError, ValidationError
 from llmspell.state.records import (
     Encoded,
-    created_at,
     encode_record,
     encoded_hash,
     record_value_hash,
 )
-from llmspell.state.scopes import SEQ_KEY, change_key
+from llmspell.state.records import created_at as _created_at
+from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
 from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
 
 PUT = "put"
@@ -188,39 +188,73 @@ def commit(store: Store, sequence: Sequence, plan: Plan, *,
 
 def commit_put(store: Store, sequence: Sequence, write: Write) -> Committed:
     """:func:`commit` for the common case, one put with no conditions and no contributors,
-    without the general case's lists and sets (this is the hot path of ``save``)."""
-    skey = write.skey
+    without the general case's lists and sets."""
     encoded = write.encoded
     assert encoded is not None
+    seq, created, updated = put_one(store, sequence, write.skey, write.scope, write.key,
+                                    encoded, write.schema_version, write.created_at,
+                                    write.updated_at)
+    return Committed(write, seq, created, updated)
+
+
+def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
+            encoded: Encoded, schema_version: int, created_at: float | None = None,
+            updated_at: float | None = None) -> tuple[int, float, float]:
+    """Commit one put with no conditions and no contributors (the hot path of ``save``):
+    the record, its change-log entry and the new sequence in one batch. Returns ``(seq,
+    created_at, updated_at)``."""
+    known = sequence.known
     with sequence.lock:
         for _ in range(MAX_ATTEMPTS):
-            created = sequence.known.get(skey, _UNKNOWN)
-            if created is _UNKNOWN:
+            created = known.get(skey, _UNKNOWN)
+            remembered = created is not _UNKNOWN
+            if not remembered:
                 before = store.get(skey)
-                created = None if before is None else created_at(before)
+                created = None if before is None else _created_at(before)
             now = time.time()
-            if write.created_at is not None:
-                created = write.created_at
+            if created_at is not None:
+                created = created_at
             elif created is None:
                 created = now
-            updated = now if write.updated_at is None else write.updated_at
+            updated = now if updated_at is None else updated_at
             seq = sequence.value + 1
             raw = b"%d" % seq
+            entry = _PUT_ENTRIES.get(skey)
+            if entry is None:
+                entry = _put_entry(skey, scope, key)
             ops: list[Op] = [
-                Put(skey, encode_record(encoded, write.schema_version, created, updated, seq)),
-                Put(change_key(seq), orjson.dumps({"s": write.scope, "k": write.key, "o": PUT})),
+                Put(skey, encode_record(encoded, schema_version, created, updated, seq)),
+                Put(CHANGE_PREFIX + str(seq).zfill(20), entry),
                 Put(SEQ_KEY, raw),
             ]
-            if _apply(store, ops, {SEQ_KEY: sequence.raw} if sequence.shared else {}):
+            # The backend's _batch directly, as _apply explains.
+            if store._batch(ops, {SEQ_KEY: sequence.raw} if sequence.shared else {}):
                 sequence.value, sequence.raw = seq, raw
-                if skey in sequence.known:
-                    sequence.known[skey] = created
+                if remembered and skey in known:
+                    known[skey] = created
                 else:
                     sequence.remember(skey, created)
-                return Committed(write, seq, created, updated)
+                return seq, created, updated
             sequence.reload(store)  # another process moved the sequence: plan again
     raise StateError(f"could not commit after {MAX_ATTEMPTS} attempts: other writers kept "
                      "changing the store first")
+
+
+#: store key -> the change-log entry of a put of it (the same bytes every time).
+_PUT_ENTRIES: dict[str, bytes] = {}
+_PUT_ENTRIES_MAX = 65536
+
+
+def _put_entry(skey: str, scope: str, key: str) -> bytes:
+    # Formatted into fresh bytes, not kept as orjson.dumps(dict)'s result, which holds a 4 KB
+    # allocation.
+    entry = b'{"s":%b,"k":%b,"o":"put"}' % (orjson.dumps(scope), orjson.dumps(key))
+    if len(_PUT_ENTRIES) >= _PUT_ENTRIES_MAX:
+        _PUT_ENTRIES.clear()
+    _PUT_ENTRIES[skey] = entry
+    return entry
+
+
 
 
 _AGAIN: Any = object()
@@ -249,7 +283,7 @@ def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
         skey = w.skey
         before = old.get(skey)
         if skey in read:
-            created: float | None = None if before is None else created_at(before)
+            created: float | None = None if before is None else _created_at(before)
         else:
             created = known[skey]
         if w.encoded is None:
@@ -266,7 +300,7 @@ def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
                 created = now
             updated = now if w.updated_at is None else w.updated_at
             ops.append(Put(skey, encode_record(w.encoded, w.schema_version, created, updated,
-                                               seq)))
+                                                seq)))
             op = PUT
         ops.append(Put(change_key(seq), orjson.dumps({"s": w.scope, "k": w.key, "o": op})))
         done.append(Committed(w, seq, created, updated))

@@ -39,6 +39,7 @@ from llmspell.state.records import (
     same_value,
 )
 from llmspell.state.scopes import (
+    _KEYS,
     STATE_PREFIX,
     after_scope,
     check_globs,
@@ -117,12 +118,30 @@ class StateManager:
                 inside the value, or the limit, is named).
             HookCancelled: a ``state:before_write`` hook cancelled; nothing was written.
         """
-        skey = store_key(scope, key)
+        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
+        if skey is None:
+            skey = store_key(scope, key)
         if ACTIVE.get():
             tx = self._tx()
             if tx is not None:
                 tx.save(scope, key, value, schema_version=schema_version)
                 return None
+        hooks = self._hooks
+        if schema_version is None and not self._contributors and not self.redact_on_write \
+                and (hooks is None or not hooks.has(BEFORE_WRITE)):
+            # The hot path: what _prepare and commit_put do, without their objects unless a
+            # hook, a subscriber or the debug log wants them.
+            encoded = encode_value(value)
+            if len(encoded.data) > self.max_value_bytes:
+                check_size(encoded, self.max_value_bytes, scope, key)
+            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+            seq, created, updated = _commit.put_one(self.store, self._sequence, skey, scope,
+                                                    key, encoded, version)
+            signals = self._signals
+            if signals.wants_put():
+                signals.committed([Committed(Write(scope, key, skey, encoded, value, version),
+                                             seq, created, updated)])
+            return seq
         write = self._prepare(scope, key, skey, value, schema_version)
         if write is None:
             return None

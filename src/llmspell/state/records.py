@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from blake3 import blake3
@@ -42,12 +42,21 @@ class Record:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A checked value, encoded: ``data`` is the JSON of ``v``, ``binary`` the bytes paths."""
 
     data: bytes
     binary: list[list[str | int]] | None
+
+
+
+#: (type, scalar) -> its Encoded, for ints, bools, None and short strings: a value saved again
+#: and again (a flag, a status, a small count) costs a dict lookup. The first _SCALARS_MAX
+#: such values stay (no eviction: a counter's ever new values would only churn it). Floats
+#: are left out (0.0 == -0.0).
+_SCALARS: dict[tuple[type, Any], Encoded] = {}
+_SCALARS_MAX = 4096
+_SHORT_TEXT = 64
 
 
 def encode_value(value: Any, *, argument: str = "value") -> Encoded:
@@ -57,23 +66,27 @@ def encode_value(value: Any, *, argument: str = "value") -> Encoded:
         InvalidValue, CyclicValue: naming ``argument`` and the path inside the value.
     """
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        binary = None
-        jsonable = value
-    elif kind is int:
-        if not _INT_MIN <= value <= _INT_MAX:
+    if kind is int or kind is str or kind is bool or value is None:
+        cached = _SCALARS.get((kind, value))
+        if cached is not None:
+            return cached
+        if kind is int and not _INT_MIN <= value <= _INT_MAX:
             raise InvalidValue(argument, "integers must fit in 64 bits", path="$", got=value)
-        return Encoded(_dumps(value), None)
-    elif kind is float:
+        try:
+            encoded = Encoded(_dumps(value), None)
+        except orjson.JSONEncodeError:
+            raise _bad_text(value, argument) from None
+        if len(_SCALARS) < _SCALARS_MAX and (kind is not str or len(value) <= _SHORT_TEXT):
+            _SCALARS[(kind, value)] = encoded
+        return encoded
+    if kind is float:
         if not math.isfinite(value):
             raise InvalidValue(argument, "floats must be finite (JSON has no NaN or Infinity)",
                                path="$", got=value)
         return Encoded(_dumps(value), None)
-    else:
-        jsonable, paths = to_jsonable(value, argument=argument)
-        binary = paths or None
+    jsonable, paths = to_jsonable(value, argument=argument)
     try:
-        return Encoded(_dumps(jsonable), binary)
+        return Encoded(_dumps(jsonable), paths or None)
     except orjson.JSONEncodeError:
         raise _bad_text(jsonable, argument) from None
 
@@ -96,9 +109,13 @@ def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
 def encode_record(encoded: Encoded, schema_version: int, created_at: float, updated_at: float,
                   seq: int) -> bytes:
     """The record bytes (see the module docstring)."""
-    binary = b'' if encoded.binary is None else b',"b":' + _dumps(encoded.binary)
-    return b'{"v":%b%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
-        encoded.data, binary, schema_version, _dumps(created_at), _dumps(updated_at), seq)
+    created = _dumps(created_at)
+    updated = created if updated_at is created_at else _dumps(updated_at)
+    if encoded.binary is None:
+        return b'{"v":%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
+            encoded.data, schema_version, created, updated, seq)
+    return b'{"v":%b,"b":%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
+        encoded.data, _dumps(encoded.binary), schema_version, created, updated, seq)
 
 
 def decode_record(data: bytes) -> Record:

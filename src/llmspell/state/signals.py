@@ -78,6 +78,19 @@ class Signals:
                                                "found": found}, component="state")
         return hook_value(AFTER_READ, outcome.data, scope, key)
 
+    def wants_put(self) -> bool:
+        """Whether :meth:`committed` would do anything for a put: an after-write hook, a
+        ``state.changed`` subscriber, or the debug log."""
+        hooks = self.hooks
+        if hooks is not None and hooks.has(AFTER_WRITE):
+            return True
+        events = self.events
+        if events is not None:
+            wants = self._wants
+            if wants is None or wants(CHANGED):
+                return True
+        return logger.isEnabledFor(logging.DEBUG)
+
     def committed(self, done: list[Committed]) -> None:
         """After a commit: the after-write hooks, the events and a debug log line each."""
         hooks = self.hooks
@@ -85,8 +98,17 @@ class Signals:
             hooks = None
         events = self.events
         wants = self._wants
-        changed = events is not None and (wants is None or wants(CHANGED))
-        deleted = events is not None and (wants is None or wants(DELETED))
+        changed = deleted = False
+        if events is not None:
+            # Only the event types the batch holds are asked about (each ask has a cost).
+            puts = deletes = False
+            for item in done:
+                if item.write.encoded is None:
+                    deletes = True
+                else:
+                    puts = True
+            changed = puts and (wants is None or wants(CHANGED))
+            deleted = deletes and (wants is None or wants(DELETED))
         debug = logger.isEnabledFor(logging.DEBUG)
         if hooks is None and not changed and not deleted and not debug:
             return

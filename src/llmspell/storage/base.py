@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llmspell.errors import InvalidKey, InvalidValue, ValidationError
 
@@ -18,16 +18,15 @@ from llmspell.errors import InvalidKey, InvalidValue, ValidationError
 MAX_KEY_BYTES = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Put:
-    """Write ``value`` under ``key`` as part of a batch."""
+class Put(NamedTuple):
+    """Write ``value`` under ``key`` as part of a batch. (A NamedTuple: hot paths build
+    several per write, and a tuple is the cheapest immutable record to build.)"""
 
     key: str
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(NamedTuple):
     """Remove ``key`` (if present) as part of a batch."""
 
     key: str

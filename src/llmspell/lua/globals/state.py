@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
 STATE_LUA = rb"""
-local py = ...
+local py, check, save_half = ...
 local select, error, type, pack, unpack = select, error, type, table.pack, table.unpack
 local GLOBAL = "global"
-local save, load, delete, exists = py.save, py.load, py.delete, py.exists
+local load, delete, exists = py.load, py.delete, py.exists
 local list_keys, clear, cas, run = py.list_keys, py.clear, py.compare_and_set, py.run
 
 local function usage(name, forms)
@@ -43,8 +43,9 @@ end
 local State = {}
 function State.save(...)
   local n = select("#", ...)
-  if n == 3 then save(...) return end
-  if n == 2 then save(GLOBAL, ...) return end
+  -- The hot path: the Python half straight away, not through its wrapper.
+  if n == 3 then check(save_half(...)) return end
+  if n == 2 then check(save_half(GLOBAL, ...)) return end
   usage("save", "(scope, key, value), or (key, value) for the global scope (got "
         .. n .. " arguments)")
 end
@@ -106,7 +107,8 @@ def install(engine: LuaEngine) -> None:
     table = engine.execute_internal(
         STATE_LUA, engine.to_lua({name: engine.function(fn, f"State.{name}",
                                                         functions=name == "run")
-                                  for name, fn in py.items()}, "State"))
+                                  for name, fn in py.items()}, "State"),
+        engine.core.check, engine.python_half(py["save"], "State.save"))
     engine.lua.globals()[b"State"] = table
 
 

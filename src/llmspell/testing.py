@@ -1,0 +1,179 @@
+"""Shipped test helpers: a fresh store for each test, on every backend, and its clean-up.
+
+A suite that runs one contract over every backend asks :func:`backend_unavailable` whether a
+backend can run here (None, or the reason to print when skipping it), gets a place of its own
+from :func:`fresh_store_url` (a unique postgres table, a unique named memory store, a sqlite
+file or an lmdb/rocksdb directory under the test's directory) and removes what would outlive
+the test with :func:`discard_store`. :class:`StoreLocation` bundles the three for one test::
+
+    if reason := backend_unavailable("lmdb"):
+        pytest.skip(reason)
+    with StoreLocation("lmdb", fresh_store_url("lmdb", tmp_path)) as place:
+        store = place.open()
+
+PostgreSQL tests use the server at ``LLMSPELL_TEST_POSTGRES`` (default
+``postgresql://127.0.0.1:5432/test``). Nothing here imports pytest: the helpers return reasons
+and the tests decide to skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Self
+from urllib.parse import parse_qsl
+
+from llmspell.errors import ValidationError
+from llmspell.storage import Store, backend_status, open_store
+
+__all__ = [
+    "BACKENDS",
+    "EMBEDDED_BACKENDS",
+    "POSTGRES_URL",
+    "StoreLocation",
+    "backend_unavailable",
+    "discard_store",
+    "fresh_store_url",
+    "postgres_unreachable",
+    "postgres_url",
+]
+
+#: The PostgreSQL server the tests use (a database they may create and drop tables in).
+POSTGRES_URL = os.environ.get("LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+#: Every storage backend, by the name :func:`llmspell.storage.backend_status` uses.
+BACKENDS = ("memory", "sqlite", "lmdb", "rocksdb", "postgres")
+#: The backends that run inside the process, without a server.
+EMBEDDED_BACKENDS = ("memory", "sqlite", "lmdb", "rocksdb")
+
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+
+
+@functools.cache
+def postgres_unreachable() -> str | None:
+    """Why the test server at :data:`POSTGRES_URL` cannot be used, or None when it can.
+
+    The reason is the backend's status when the driver is missing, else the connection error
+    on one line. Asked once per process; the answer is kept.
+    """
+    status = backend_status()["postgres"]
+    if status != "available":
+        return status
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        why = " ".join(str(exc).split())
+        return f"no PostgreSQL at {POSTGRES_URL} (set LLMSPELL_TEST_POSTGRES): {why}"
+    return None
+
+
+def backend_unavailable(name: str) -> str | None:
+    """Why backend ``name`` cannot run here (a missing package, no postgres server), or None.
+
+    Raises ValidationError when ``name`` is not one of :data:`BACKENDS`.
+    """
+    _check_backend(name)
+    if name == "postgres":
+        return postgres_unreachable()
+    status = backend_status()[name]
+    return None if status == "available" else status
+
+
+def postgres_url(table: str) -> str:
+    """:data:`POSTGRES_URL` naming the store in ``table`` (``...?table=NAME``)."""
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}table={table}"
+
+
+def fresh_store_url(name: str, directory: str | os.PathLike[str], *, label: str = "test") -> str:
+    """The URL of a store on backend ``name`` that no other test uses.
+
+    postgres: a new table ``llmspell_<label>_<random>`` on :data:`POSTGRES_URL`; memory: a new
+    name ``<label>-<random>`` (a named store keeps its contents across close and reopen, as a
+    file would); sqlite: ``<directory>/store.db``; lmdb and rocksdb: ``<directory>/<name>``.
+    Every call for postgres or memory gives a new place; for the others, give each store its
+    own ``directory``. The URL is only built: check :func:`backend_unavailable` first, and
+    :func:`discard_store` it at the end.
+
+    Raises ValidationError for an unknown ``name`` or a ``label`` that is not 1 to 32 of
+    ``[A-Za-z0-9_]``.
+    """
+    _check_backend(name)
+    if not isinstance(label, str) or not _LABEL_RE.match(label):
+        raise ValidationError("label", "must be 1 to 32 of [A-Za-z0-9_] (it becomes part of "
+                              "a table name)", got=label)
+    if name == "postgres":
+        return postgres_url(f"llmspell_{label}_{uuid.uuid4().hex[:16]}")
+    if name == "memory":
+        return f"memory://{label}-{uuid.uuid4().hex}"
+    if name == "sqlite":
+        return f"sqlite:///{os.fspath(directory)}/store.db"
+    return f"{name}:///{os.fspath(directory)}/{name}"
+
+
+def discard_store(url: str) -> None:
+    """Remove what a test store at ``url`` leaves behind outside its directory.
+
+    A postgres URL with ``?table=NAME`` has that table dropped (one without a table parameter
+    is left alone: its table is the shared default); a named memory store is forgotten. Other
+    stores are files, removed with the test's directory. Close the store's handles first.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme == "memory":
+        if rest:
+            from llmspell.storage.memory import forget
+
+            forget(rest)
+    elif scheme in ("postgresql", "postgres"):
+        query = rest.partition("?")[2]
+        if "table" not in dict(parse_qsl(query, keep_blank_values=True)):
+            return
+        import psycopg
+
+        from llmspell.storage.postgres import split_url
+
+        conninfo, table = split_url(url)
+        quoted = ".".join(f'"{part}"' for part in table.split("."))
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {quoted}")
+
+
+@dataclass
+class StoreLocation:
+    """Where one test's store lives: ``open()`` opens it (again), the same place each time.
+
+    ``close()`` closes every store opened here and then discards the place (see
+    :func:`discard_store`); used as a context manager, it does so at the end of the block.
+    """
+
+    name: str
+    url: str
+    opened: list[Store] = field(default_factory=list)
+
+    def open(self, durability: str = "normal") -> Store:
+        """A new handle on the store (see :func:`llmspell.storage.open_store`)."""
+        store = open_store(self.url, durability=durability)
+        self.opened.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every handle ``open()`` gave, then discard the store."""
+        for store in self.opened:
+            store.close()
+        discard_store(self.url)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_backend(name: str) -> None:
+    if name not in BACKENDS:
+        raise ValidationError("name", f"must be a backend name: {', '.join(BACKENDS)}",
+                              got=name)
