@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.lua"))
 
 
@@ -14,6 +16,7 @@ def test_there_are_examples() -> None:
     assert len(EXAMPLES) >= 9
 
 
+@pytest.mark.slow
 def test_all_examples_run_in_one_directory_twice(tmp_path: Path) -> None:
     for round_ in (1, 2):
         for example in EXAMPLES:
