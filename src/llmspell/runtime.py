@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmspell.config import Config, load_config
 from llmspell.events import EventBus
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from llmspell.state import StateManager
     from llmspell.state.backup import BackupManager
     from llmspell.state.migration import Migrator
+
+T = TypeVar("T")
 
 
 class Runtime:
@@ -65,7 +67,30 @@ class Runtime:
         overrides.setdefault("storage__url", "memory://")
         return cls(Config.defaults(**overrides))
 
-    # -- state (issue 4) ---------------------------------------------------------------------
+    # -- subsystems, each built on first use ------------------------------------------------
+
+    def _built(self, attribute: str, build: Callable[[], T],
+               on_built: Callable[[T], None] | None = None) -> T:
+        """The subsystem kept in ``attribute``, built by ``build()`` the first time.
+
+        ``build`` runs outside the lock (builders read other subsystems, which take it); if
+        another thread built one meanwhile, that one is kept and ours is closed.
+        """
+        current: T = getattr(self, attribute)
+        if current is not None:
+            return current
+        built = build()
+        with self._lock:
+            current = getattr(self, attribute)
+            if current is None:
+                setattr(self, attribute, built)
+                if on_built is not None:
+                    on_built(built)
+                return built
+        close = getattr(built, "close", None)
+        if close is not None:
+            close()
+        return current
 
     @property
     def state(self) -> StateManager:
@@ -74,23 +99,18 @@ class Runtime:
         Raises:
             StateError: ``[state] enabled = false``.
         """
-        manager = self._state
-        if manager is None:
-            if not self.config.state.enabled:
-                from llmspell.errors import StateError
+        if self._state is None and not self.config.state.enabled:
+            from llmspell.errors import StateError
 
-                raise StateError("state is disabled ([state] enabled = false in the "
-                                 "configuration)")
+            raise StateError("state is disabled ([state] enabled = false in the configuration)")
+
+        def build() -> StateManager:
             from llmspell.state import StateManager
 
-            with self._lock:
-                if self._state is None:
-                    self._state = StateManager.from_config(
-                        self.store, self.config.state, hooks=self.hooks, events=self.events)
-                manager = self._state
-        return manager
+            return StateManager.from_config(self.store, self.config.state, hooks=self.hooks,
+                                            events=self.events)
 
-    # -- sessions (issue 6) ------------------------------------------------------------------
+        return self._built("_state", build)
 
     @property
     def sessions(self) -> SessionManager:
@@ -99,21 +119,15 @@ class Runtime:
         It journals state writes (when state is enabled), hook executions and events of
         sessions. Raises SessionError on use when ``[session] enabled = false``.
         """
-        manager = self._sessions
-        if manager is None:
+        def build() -> SessionManager:
             from llmspell.sessions import SessionManager
 
-            built = SessionManager.from_runtime(self)  # outside the lock: it reads .state
-            with self._lock:
-                if self._sessions is None:
-                    self._sessions = built
-                    built.on_delete(self._drop_session_artifacts)
-                else:
-                    built.close()
-                manager = self._sessions
-        return manager
+            return SessionManager.from_runtime(self)
 
-    # -- artifacts (issue 7) -----------------------------------------------------------------
+        def wire(built: SessionManager) -> None:
+            built.on_delete(self._drop_session_artifacts)
+
+        return self._built("_sessions", build, wire)
 
     @property
     def artifacts(self) -> ArtifactManager:
@@ -123,57 +137,44 @@ class Runtime:
         Raises:
             SessionError: ``[session] enabled = false``.
         """
-        manager = self._artifacts
-        if manager is None:
-            if not self.config.session.enabled:
-                from llmspell.errors import SessionError
+        if self._artifacts is None and not self.config.session.enabled:
+            from llmspell.errors import SessionError
 
-                raise SessionError("artifacts belong to sessions, and sessions are disabled "
-                                   "([session] enabled = false in the configuration)")
+            raise SessionError("artifacts belong to sessions, and sessions are disabled "
+                               "([session] enabled = false in the configuration)")
+
+        def build() -> ArtifactManager:
             from llmspell.artifacts import ArtifactManager
 
-            built = ArtifactManager.from_runtime(self)  # outside the lock: it reads .sessions
-            with self._lock:
-                if self._artifacts is None:
-                    self._artifacts = built
-                manager = self._artifacts
-        return manager
+            return ArtifactManager.from_runtime(self)
+
+        return self._built("_artifacts", build)
 
     def _drop_session_artifacts(self, session_id: str) -> None:
         """A deleted session's artifact references go with it (SessionManager.on_delete)."""
         self.artifacts.delete_session(session_id)
 
-    # -- migrations and backups (issue 5) ----------------------------------------------------
-
     @property
     def migrations(self) -> Migrator:
         """Schema versions and migrations of this runtime's state (``[state] migrations`` are
         registered). Raises StateError on use when state is disabled."""
-        migrator = self._migrations
-        if migrator is None:
+        def build() -> Migrator:
             from llmspell.state.migration import Migrator
 
-            built = Migrator.from_runtime(self)  # outside the lock: it reads .state
-            with self._lock:
-                if self._migrations is None:
-                    self._migrations = built
-                migrator = self._migrations
-        return migrator
+            return Migrator.from_runtime(self)
+
+        return self._built("_migrations", build)
 
     @property
     def backups(self) -> BackupManager:
         """Backups of this runtime's state in ``[state] backup_dir``. Raises StateError on use
         when state is disabled."""
-        manager = self._backups
-        if manager is None:
+        def build() -> BackupManager:
             from llmspell.state.backup import BackupManager
 
-            built = BackupManager.from_runtime(self)  # outside the lock: it reads .state
-            with self._lock:
-                if self._backups is None:
-                    self._backups = built
-                manager = self._backups
-        return manager
+            return BackupManager.from_runtime(self)
+
+        return self._built("_backups", build)
 
     @property
     def closed(self) -> bool:
