@@ -179,3 +179,21 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
     result = llmspell("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert "llmspell" in result.stdout
+
+
+def test_os_exit_sets_the_exit_code_and_verbose_shows_the_traceback(tmp_path: Path) -> None:
+    assert llmspell("exec", "os.exit(3)", cwd=tmp_path).returncode == 3
+    assert llmspell("exec", "os.exit(true)", cwd=tmp_path).returncode == 0
+    result = llmspell("-v", "exec", "local function f() error('deep') end f()", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "stack traceback" in result.stderr
+    assert "in local 'f'" in result.stderr
+
+
+def test_memory_limit_stops_a_script_with_the_key_to_raise(tmp_path: Path) -> None:
+    result = llmspell("--set", "engines.lua.max_memory_bytes=20000000", "exec",
+                      "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end",
+                      cwd=tmp_path)
+    assert result.returncode == 1
+    assert "memory limit" in result.stderr
+    assert "max_memory_bytes" in result.stderr
