@@ -256,3 +256,35 @@ def test_backend_status_lists_every_backend() -> None:
     status = backend_status()
     assert set(status) == {"memory", "sqlite", "lmdb", "rocksdb", "postgres"}
     assert status["memory"] == status["sqlite"] == "available"
+
+
+def test_sqlite_open_waits_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock, for which SQLite does not wait;
+    two processes opening a new store at once used to fail with 'database is locked'."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            store.put("k", b"v")
+            assert store.get("k") == b"v"
+    finally:
+        release.join()
+        holder.close()
+
+
+def test_sqlite_open_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageError, match="database is locked"):
+            open_store(f"sqlite:///{path}?timeout=0.2")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 
 from llmspell.errors import StorageError, ValidationError
@@ -87,13 +88,7 @@ class SqliteStore(Store):
             raise StorageError(f"sqlite store {self.path}: cannot open: {exc}") from exc
         try:
             db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise StorageError(f"sqlite store {self.path}: cannot use WAL journal mode "
-                                   f"(got {mode!r}); is the file on a network filesystem?")
-            sync = "FULL" if durability == "full" else "NORMAL"
-            db.execute(f"PRAGMA synchronous = {sync}")
-            db.execute(_SCHEMA)
+            _set_up(db, durability, timeout, self.path)
         except BaseException as exc:
             db.close()
             if isinstance(exc, sqlite3.Error):
@@ -206,6 +201,29 @@ class SqliteStore(Store):
             self._cursor = Closed()  # type: ignore[assignment]
             if not isinstance(db, Closed):
                 db.close()
+
+
+def _set_up(db: sqlite3.Connection, durability: str, timeout: float, path: str) -> None:
+    """WAL, the sync level and the table. Switching a new file to WAL takes an exclusive lock
+    and SQLite does not wait for it (busy_timeout does not apply), so processes opening a new
+    store at the same moment retry here, for up to ``timeout`` seconds, instead of failing."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+    if mode.lower() != "wal":
+        raise StorageError(f"sqlite store {path}: cannot use WAL journal mode (got {mode!r}); "
+                           "is the file on a network filesystem?")
+    db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+    db.execute(_SCHEMA)
 
 
 def _apply(db: sqlite3.Connection, ops: list[Op]) -> None:
