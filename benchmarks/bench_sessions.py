@@ -18,14 +18,14 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import Bench
 from llmspell.sessions import SessionManager, SessionSettings
-from llmspell.storage import Store, open_store
-from llmspell.storage.base import Op
+from llmspell.storage import open_store
+from llmspell.testing import CountingStore
 
 SETTINGS = SessionSettings(max_active_sessions=10**9)
 SEED = {"max_duration": 3600, "tags": ["research", "analysis"]}  # the seed's create
@@ -108,41 +108,6 @@ def _ours(bench: Bench, tmp: Path) -> None:
                  budget_us=15, peer="ADK DatabaseSessionService.get_session (sqlite)")
 
 
-class _Counting(Store):
-    """Passes everything to ``inner``; counts the keys scans yield."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner, self.url, self.multi_process, self.scanned = inner, inner.url, True, 0
-
-    def _get(self, key: str) -> bytes | None:
-        return self.inner.get(key)
-
-    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        return self.inner.get_many(keys)
-
-    def _put(self, key: str, value: bytes) -> None:
-        self.inner.put(key, value)
-
-    def _delete(self, key: str) -> bool:
-        return self.inner.delete(key)
-
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
-        for pair in self.inner.scan(prefix, start_after=start_after, limit=limit,
-                                    reverse=reverse):
-            self.scanned += 1
-            yield pair
-
-    def _count(self, prefix: str) -> int:
-        return self.inner.count(prefix)
-
-    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
-        return self.inner.batch(ops, expect=expect)
-
-    def _close(self) -> None:
-        self.inner.close()
-
-
 def _list(bench: Bench, tmp: Path) -> None:
     total = 10_000 if bench.quick else 100_000
     url = f"sqlite:///{tmp}/list.db"
@@ -170,7 +135,7 @@ def _list(bench: Bench, tmp: Path) -> None:
                     break
         return found
 
-    counting = SessionManager(_Counting(open_store(url)), settings=SETTINGS)
+    counting = SessionManager(CountingStore(open_store(url)), settings=SETTINGS)
     assert len(counting.list(status="suspended", limit=50)) == 50
     status_keys = counting.store.scanned  # type: ignore[attr-defined]
     counting.store.scanned = 0  # type: ignore[attr-defined]

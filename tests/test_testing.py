@@ -131,3 +131,21 @@ def test_no_server_is_a_one_line_reason_naming_the_url_and_the_variable(
     assert reason is not None and "\n" not in reason
     assert reason.startswith("no PostgreSQL at postgresql://127.0.0.1:1/test "
                              "(set LLMSPELL_TEST_POSTGRES): ")
+
+
+def test_counting_store_counts_scans_fetches_and_can_fail_batches() -> None:
+    from llmspell.errors import StorageError
+    from llmspell.storage import Put
+    from llmspell.testing import CountingStore
+
+    with CountingStore() as store:
+        store.batch([Put("a/1", b"x"), Put("a/2", b"y"), Put("b/1", b"z")])
+        assert [k for k, _ in store.scan("a/")] == ["a/1", "a/2"]
+        assert store.get_many(["a/1", "b/1"]) == {"a/1": b"x", "b/1": b"z"}
+        assert (store.scans, store.scanned, store.fetched) == (["a/"], 2, 2)
+        store.reset()
+        assert (store.scans, store.scanned, store.fetched) == ([], 0, 0)
+        store.fail_batches = True
+        with pytest.raises(StorageError, match="disk is full"):
+            store.batch([Put("c", b"1")])
+        assert store.get("c") is None

@@ -22,17 +22,20 @@ import functools
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import parse_qsl
 
-from llmspell.errors import ValidationError
+from llmspell.errors import StorageError, ValidationError
 from llmspell.storage import Store, backend_status, open_store
+from llmspell.storage.base import Op
 
 __all__ = [
     "BACKENDS",
     "EMBEDDED_BACKENDS",
     "POSTGRES_URL",
+    "CountingStore",
     "StoreLocation",
     "backend_unavailable",
     "discard_store",
@@ -177,3 +180,58 @@ def _check_backend(name: str) -> None:
     if name not in BACKENDS:
         raise ValidationError("name", f"must be a backend name: {', '.join(BACKENDS)}",
                               got=name)
+
+
+class CountingStore(Store):
+    """A test double around a real store: passes everything to ``inner`` and counts.
+
+    ``scans`` lists the prefixes scanned, ``scanned`` counts the keys scans yielded and
+    ``fetched`` the keys asked of ``get_many``, so a test can show that a filtered query reads
+    an index instead of walking every record. Setting ``fail_batches`` makes every batch fail
+    with a StorageError, as a full disk would. ``inner`` defaults to a new memory store.
+    """
+
+    def __init__(self, inner: Store | None = None) -> None:
+        self.inner = inner if inner is not None else open_store("memory://")
+        self.url = self.inner.url
+        self.multi_process = self.inner.multi_process
+        self.fail_batches = False
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        self.scans: list[str] = []
+        self.scanned = 0
+        self.fetched = 0
+
+    def _get(self, key: str) -> bytes | None:
+        return self.inner.get(key)
+
+    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
+        self.fetched += len(keys)
+        return self.inner.get_many(keys)
+
+    def _put(self, key: str, value: bytes) -> None:
+        self.inner.put(key, value)
+
+    def _delete(self, key: str) -> bool:
+        return self.inner.delete(key)
+
+    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
+              reverse: bool) -> Iterator[tuple[str, bytes]]:
+        self.scans.append(prefix)
+        for pair in self.inner.scan(prefix, start_after=start_after, limit=limit,
+                                    reverse=reverse):
+            self.scanned += 1
+            yield pair
+
+    def _count(self, prefix: str) -> int:
+        return self.inner.count(prefix)
+
+    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
+        if self.fail_batches:
+            raise StorageError("the disk is full (a test made this batch fail)")
+        return self.inner.batch(ops, expect=expect)
+
+    def _close(self) -> None:
+        self.inner.close()

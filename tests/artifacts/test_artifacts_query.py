@@ -13,45 +13,7 @@ from llmspell.artifacts import ArtifactManager, BlobStore
 from llmspell.errors import ValidationError
 from llmspell.runtime import Runtime
 from llmspell.sessions import ManualClock, SessionManager
-from llmspell.storage import Store, open_store
-from llmspell.storage.base import Op
-
-
-class CountingStore(Store):
-    """A memory store that remembers which prefixes were scanned and keys fetched."""
-
-    def __init__(self) -> None:
-        self.inner = open_store("memory://")
-        self.url = "memory://counting"
-        self.scans: list[str] = []
-        self.fetched = 0
-
-    def _get(self, key: str) -> bytes | None:
-        return self.inner.get(key)
-
-    def _get_many(self, keys: list[str]) -> dict[str, bytes]:
-        self.fetched += len(keys)
-        return self.inner.get_many(keys)
-
-    def _put(self, key: str, value: bytes) -> None:
-        self.inner.put(key, value)
-
-    def _delete(self, key: str) -> bool:
-        return self.inner.delete(key)
-
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
-        self.scans.append(prefix)
-        return self.inner.scan(prefix, start_after=start_after, limit=limit, reverse=reverse)
-
-    def _count(self, prefix: str) -> int:
-        return self.inner.count(prefix)
-
-    def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
-        return self.inner.batch(ops, expect=expect)
-
-    def _close(self) -> None:
-        self.inner.close()
+from llmspell.testing import CountingStore
 
 
 @pytest.fixture

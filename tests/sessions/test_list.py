@@ -4,11 +4,12 @@ yields) that a status, tag or parent filter walks its index, not every session."
 from __future__ import annotations
 
 import pytest
-from session_backends import Backend, CountingStore
+from session_backends import Backend
 
 from llmspell.errors import ValidationError
 from llmspell.sessions import ManualClock, Session, SessionManager
 from llmspell.storage import open_store
+from llmspell.testing import CountingStore
 
 
 def names(sessions: list[Session]) -> list[str]:

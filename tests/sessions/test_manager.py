@@ -7,7 +7,7 @@ import asyncio
 import threading
 
 import pytest
-from session_backends import Backend, CountingStore
+from session_backends import Backend
 
 from llmspell.errors import (
     HookCancelled,
@@ -23,6 +23,7 @@ from llmspell.sessions import ManualClock, SessionManager, SessionSettings
 from llmspell.sessions.index import TOMBSTONE_PREFIX
 from llmspell.state import StateManager
 from llmspell.storage import open_store
+from llmspell.testing import CountingStore
 
 
 def test_create_get_and_every_field_survive_a_new_manager(backend: Backend) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from session_backends import CountingStore
 
 from llmspell.codec import decode
 from llmspell.errors import StorageError
@@ -16,6 +15,7 @@ from llmspell.sessions import SessionManager, SessionRecorder
 from llmspell.sessions.recording import _encoded_bytes
 from llmspell.state import StateManager
 from llmspell.storage import open_store
+from llmspell.testing import CountingStore
 
 
 def wire(store: object) -> tuple[SessionManager, StateManager, HookRegistry, EventBus]:
