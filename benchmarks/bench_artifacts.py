@@ -19,34 +19,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import random
 import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import Bench
+from payloads import log_text, unique
 
 KB = 1024
 BUDGET_STORE_1K, BUDGET_STORE_100K, BUDGET_LOAD_1K = 50.0, 500.0, 25.0
 PEER_MISSING = "peer missing: pip install 'llmspell[bench]' (google-adk) to measure ADK"
-
-
-def unique(payload: bytes) -> Iterator[bytes]:
-    """``payload`` with a distinct 8-byte prefix on each call: always new content."""
-    for i in itertools.count():
-        yield i.to_bytes(8, "little") + payload[8:]
-
-
-def log_text(size: int) -> bytes:
-    rng = random.Random(1)
-    words = [b"session", b"agent", b"tool", b"result", b"ok", b"error", b"tokens", b"cost"]
-    lines = [b" ".join(rng.choices(words, k=8)) + b" %d\n" % rng.randrange(10_000)
-             for _ in range(size // 40 + 1)]
-    return b"".join(lines)[:size]
 
 
 def run(bench: Bench) -> None:

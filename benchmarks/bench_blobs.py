@@ -17,31 +17,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import Bench
+from payloads import log_text, unique
 
 KB = 1024
 #: DESIGN.md section 17: artifact store 1 KB <= 50 us, 100 KB <= 500 us, load 1 KB <= 25 us
 BUDGET_PUT_1K, BUDGET_PUT_100K, BUDGET_GET_1K = 50.0, 500.0, 25.0
-
-
-def unique(payload: bytes) -> Iterator[bytes]:
-    """``payload`` with a distinct 8-byte prefix on each call: always new content."""
-    for i in itertools.count():
-        yield i.to_bytes(8, "little") + payload[8:]
-
-
-def log_text(size: int) -> bytes:
-    rng = random.Random(1)
-    words = [b"session", b"agent", b"tool", b"result", b"ok", b"error", b"tokens", b"cost"]
-    lines = [b" ".join(rng.choices(words, k=8)) + b" %d\n" % rng.randrange(10_000)
-             for _ in range(size // 40 + 1)]
-    return b"".join(lines)[:size]
 
 
 def naive_put(root: Path) -> Callable[[bytes], str]:
