@@ -20,15 +20,6 @@ from llmspell.redact import DEFAULT, REDACTED
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
-GET_LUA = rb"""
-local get = ...
-return function(path, default)
-  local found, value = get(path)
-  if found then return value end
-  return default
-end
-"""
-
 _MISSING = object()
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@")
 
@@ -67,5 +58,4 @@ def install(engine: LuaEngine) -> None:
         value = _plain(value)
         return Values((True, _hide_secrets(value) if safe else value))
 
-    lookup = engine.function(get, "Config.get")
-    engine.set_global("Config", {"get": engine.execute_internal(GET_LUA, lookup)})
+    engine.install_global("Config", {"get": get}, "config.lua")

@@ -1,4 +1,4 @@
-"""Migrations and backups on the ``State`` global (installed after :mod:`.state`).
+"""Migrations and backups on the ``State`` global (installed with it by :mod:`.state`).
 
 ::
 
@@ -27,37 +27,21 @@ safety_backup}])`` -> report, ``State.list_backups()`` -> list of manifests,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmspell.errors import BackupCorrupt, BackupNotFound, ValidationError
 from llmspell.lua import checks
-
-if TYPE_CHECKING:
-    from llmspell.lua.engine import LuaEngine
 
 _APPLY_OPTIONS = ("dry_run", "force", "batch_size")
 _BACKUP_OPTIONS = ("description", "include_patterns", "include", "exclude_patterns", "exclude",
                    "incremental", "parent", "format", "compression")
 _RESTORE_OPTIONS = ("dry_run", "verify", "safety_backup")
-_ALIASES = {"create_backup": "backup", "restore_backup": "restore",
-            "validate_backup": "verify_backup"}
 #: Functions whose arguments may hold Lua functions (custom transforms, checks).
-_TAKES_FUNCTIONS = ("migrate", "register_migration")
+TAKES_FUNCTIONS = ("migrate", "register_migration")
 
 
-def install(engine: LuaEngine) -> None:
-    """Add the functions to the ``State`` table the state module installed."""
-    table = engine.lua.globals()[b"State"]
-    if table is None:
-        return
-    for name, fn in _functions(engine.runtime).items():
-        table[name.encode()] = engine.function(fn, f"State.{name}",
-                                               functions=name in _TAKES_FUNCTIONS)
-    for alias, name in _ALIASES.items():
-        table[alias.encode()] = table[name.encode()]
-
-
-def _functions(runtime: Any) -> dict[str, Any]:
+def functions(runtime: Any) -> dict[str, Any]:
+    """The Python halves, by key; the state module installs them on ``State``."""
     def migrate(plan: Any) -> dict[str, Any]:
         spec = checks.mapping(plan, "plan", optional=False)
         options = {k: spec.pop(k) for k in _APPLY_OPTIONS if k in spec}
