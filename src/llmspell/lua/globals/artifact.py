@@ -62,8 +62,8 @@ def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     kind = found.get("artifact_type", found.get("type"))
     if kind is not None:
         out["artifact_type"] = kind
-    tags = found.get("tags")
-    tags = [] if tags in (None, {}) else ([tags] if isinstance(tags, str) else tags)
+    tags = checks.as_list(found.get("tags"))
+    tags = [] if tags is None else ([tags] if isinstance(tags, str) else tags)
     if "tag" in found:
         tags = [*tags, found["tag"]]
     if tags:
@@ -77,14 +77,17 @@ def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
             out[key] = found[key]
     session = found.get("session", found.get("session_id"))
     if session is not None:
-        out["session"] = session
+        out["session"] = checks.handle_id(session)
     return out
 
 
 def _metadata(value: Any) -> dict[str, Any] | None:
     if value is None or value == {}:
         return None
-    return checks.mapping(value, "metadata")
+    metadata = checks.mapping(value, "metadata")
+    if "tags" in metadata:
+        metadata["tags"] = checks.as_list(metadata["tags"])
+    return metadata
 
 
 def install(engine: LuaEngine) -> None:

@@ -41,7 +41,7 @@ class ScriptEvents:
             raise ValidationError("opts", f"unknown key(s) {', '.join(unknown)}; known: "
                                   f"{', '.join(PUBLISH_KEYS)}")
         for key, value in options.items():
-            checks.text(value, f"opts.{key}")
+            options[key] = checks.text(checks.handle_id(value), f"opts.{key}")
         options.setdefault("source", f"lua:{self.engine.script_name}")
         event = self.bus.publish(checks.text(type, "type"), data, **options)
         return None if event is None else event.id

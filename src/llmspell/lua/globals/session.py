@@ -56,10 +56,6 @@ def _options(value: Any, argument: str, allowed: tuple[str, ...]) -> dict[str, A
     return options
 
 
-def _list_or_empty(value: Any) -> Any:
-    return [] if value == {} else value  # an empty Lua table converts to {}
-
-
 def install(engine: LuaEngine) -> None:
     runtime = engine.runtime
 
@@ -68,22 +64,22 @@ def install(engine: LuaEngine) -> None:
 
     def create(opts: Any = None) -> dict[str, Any] | None:
         o = _options(opts, "options", CREATE_KEYS)
-        parent = o.get("parent_session_id", o.get("parent"))
+        parent = checks.handle_id(o.get("parent_session_id", o.get("parent")))
         return session_table(manager().create(
             checks.text(o.get("name", ""), "name"),
-            description=o.get("description", ""), tags=_list_or_empty(o.get("tags")),
+            description=o.get("description", ""), tags=checks.as_list(o.get("tags")),
             metadata=o.get("metadata"), parent_session_id=parent,
             max_duration=o.get("max_duration"), max_idle_time=o.get("max_idle_time"),
             limits=o.get("limits")))
 
     def list_(filter_: Any = None) -> list[dict[str, Any] | None]:
         f = _options(filter_, "filter", LIST_KEYS)
-        tags = _list_or_empty(f.get("tags"))
+        tags = checks.as_list(f.get("tags"))
         if "tag" in f:
             tags = [*(tags or []), f["tag"]]
         found = manager().list(
-            status=_list_or_empty(f.get("status")), tags=tags, name=f.get("name"),
-            parent=f.get("parent"), created_after=f.get("created_after"),
+            status=checks.as_list(f.get("status")), tags=tags, name=f.get("name"),
+            parent=checks.handle_id(f.get("parent")), created_after=f.get("created_after"),
             created_before=f.get("created_before"), sort=f.get("sort", "created_at"),
             descending=bool(f.get("descending", False)), limit=f.get("limit"),
             offset=f.get("offset", 0))
@@ -91,7 +87,7 @@ def install(engine: LuaEngine) -> None:
 
     def timeline(session: Any, filter_: Any = None) -> list[dict[str, Any]]:
         f = _options(filter_, "filter", TIMELINE_KEYS)
-        kinds = _list_or_empty(f.get("kinds", f.get("kind")))
+        kinds = checks.as_list(f.get("kinds", f.get("kind")))
         sid = manager().get(session).id
         entries = manager().journal.read(
             sid, kinds=kinds or None, since=f.get("since"), until=f.get("until"),
