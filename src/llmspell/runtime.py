@@ -106,8 +106,9 @@ class Runtime:
             if self.config.session.enabled:
                 return None
             if subsystem == "sessions":
-                return SessionError("sessions are disabled ([session] enabled = false in the "
-                                    "configuration)")
+                from llmspell.sessions.manager import DISABLED
+
+                return SessionError(DISABLED)
             return SessionError("artifacts belong to sessions, and sessions are disabled "
                                 "([session] enabled = false in the configuration)")
         raise ValidationError("subsystem", "must be state, sessions or artifacts", got=subsystem)

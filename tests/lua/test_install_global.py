@@ -83,7 +83,7 @@ DISABLED = [
      {"save", "load", "transaction", "compare_and_set", "migrate", "backup", "create_backup",
       "list_backups", "migration_status"}),
     ("Session", {"session__enabled": False},
-     "SessionError: sessions are disabled ([session] enabled = false in the configuration)",
+     "SessionError: sessions are disabled ([session] enabled = false)",
      {"create", "get", "list", "setCurrent", "getCurrent", "timeline", "delete"}),
     ("Artifact", {"session__enabled": False},
      "SessionError: artifacts belong to sessions, and sessions are disabled",
