@@ -5,6 +5,8 @@ messages, a REPL's results) and lets pytest's ``capsys`` see it. ``print`` keeps
 (``tostring`` of each argument, tab-separated, newline); ``io.write`` does too while the default
 output is standard output. ``io.stdout:write`` still goes to C's stdout, which is flushed after
 every run.
+
+The Lua code is ``llmspell/lua/scripts/console.lua``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ pure Lua compute whatever the step; the step only sets how often Python is asked
 is at most a few milliseconds late). A typical script, which spends its time in llmspell
 functions, runs ~2% slower with the default limits. With every limit 0 no hook is set and
 there is no cost, but then Ctrl-C cannot interrupt a loop that never calls llmspell.
+
+The Lua code is ``llmspell/lua/scripts/limits.lua``.
 """
 
 from __future__ import annotations

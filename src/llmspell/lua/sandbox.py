@@ -21,6 +21,8 @@ process, and the ``python`` module lupa adds is removed.
 
 The path check resolves the real path and opens that, so a symlink swapped in between the check
 and the open is the one window left (documented in docs/lua.md).
+
+The Lua code is ``llmspell/lua/scripts/sandbox.lua`` and ``scripts/exit.lua``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 argument also sets ``ARGS.key = "value"`` (a bare ``--flag`` sets ``ARGS.flag = true``).
 ``ARGS`` mixes indices and names, so pass ``ARGS.key`` values to llmspell functions, not the
 whole table.
+
+The Lua half is ``llmspell/lua/scripts/args.lua``.
 """
 
 from __future__ import annotations

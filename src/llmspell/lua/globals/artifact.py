@@ -26,6 +26,8 @@ min_size=, max_size=, latest=, sort=, descending=, limit=, offset=}``,
 ``setAutoCollect(session, enabled)``. A session is a handle or an id string, and it is the
 session asking (for permissions); ``query`` asks as the current session. Errors are Lua
 errors starting with the class name (``SecurityViolation: storeFile: ...``).
+
+The Lua half is ``llmspell/lua/scripts/artifact.lua``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ A missing key gives ``default`` (the very Lua value passed, or nil). Paths come 
 In the ``safe`` sandbox secrets are hidden (``[REDACTED]``): fields named like ``api_key`` or
 ``password``, secret-shaped strings, and the password in a URL such as
 ``postgresql://user:secret@host/db``.
+
+The Lua half is ``llmspell/lua/scripts/config.lua``.
 """
 
 from __future__ import annotations

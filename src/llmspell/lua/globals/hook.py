@@ -15,6 +15,8 @@ fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a 
 {point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
 runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...).
 Hooks a script registers are removed when its engine closes.
+
+The Lua half is ``llmspell/lua/scripts/hook.lua``.
 """
 
 from __future__ import annotations

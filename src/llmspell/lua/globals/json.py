@@ -6,6 +6,8 @@ top-level ``null`` is nil. ``JSON.stringify(value[, {indent = n}])`` is compact 
 (``{"a":1}``), keys sorted; strings that are not UTF-8, NaN and infinities are refused with the
 path. ``JSON.array([t])`` marks ``t`` (or a new table) as an array; ``JSON.null`` is the null
 sentinel (``tostring`` gives ``null``).
+
+The Lua half is ``llmspell/lua/scripts/json.lua``.
 """
 
 from __future__ import annotations

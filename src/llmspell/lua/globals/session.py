@@ -15,6 +15,8 @@ created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resum
 until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})``. Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
 Errors are Lua errors starting with the class name (``InvalidTransition: cannot resume ...``).
+
+The Lua half is ``llmspell/lua/scripts/session.lua``.
 """
 
 from __future__ import annotations

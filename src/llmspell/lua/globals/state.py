@@ -17,6 +17,8 @@ Aliases: ``set`` = save, ``get`` = load, ``list`` = list_keys. The forms without
 the ``global`` scope: ``save(key, value)``, ``load(key)``, ``delete(key)``, ``exists(key)``,
 ``list_keys()``. Errors are Lua errors starting with the class name
 (``InvalidScope: argument 'scope': unknown scope kind 'agnet' ...``), catchable with ``pcall``.
+
+The Lua half is ``llmspell/lua/scripts/state.lua``.
 """
 
 from __future__ import annotations
