@@ -3,10 +3,9 @@
 -- halves (raw); returns the global's table.
 local py, core, raw = ...
 local check, save_half = core.check, raw.save
-local select, error, type, pairs, pack, unpack = select, error, type, pairs, table.pack,
-  table.unpack
+local select, error, type, pairs, ipairs, pack, unpack = select, error, type, pairs, ipairs,
+  table.pack, table.unpack
 local GLOBAL = "global"
-local load, delete, exists = py.load, py.delete, py.exists
 local list_keys, clear, run = py.list_keys, py.clear, py.transaction
 
 local function usage(name, forms)
@@ -22,17 +21,13 @@ function State.save(...)
   usage("save", "(scope, key, value), or (key, value) for the global scope (got "
         .. n .. " arguments)")
 end
-function State.load(...)
-  if select("#", ...) == 1 then return load(GLOBAL, ...) end
-  return load(...)
-end
-function State.delete(...)
-  if select("#", ...) == 1 then return delete(GLOBAL, ...) end
-  return delete(...)
-end
-function State.exists(...)
-  if select("#", ...) == 1 then return exists(GLOBAL, ...) end
-  return exists(...)
+-- (scope, key, ...) or, with one argument, (key) in the global scope.
+for _, name in ipairs({"load", "delete", "exists"}) do
+  local f = py[name]
+  State[name] = function(...)
+    if select("#", ...) == 1 then return f(GLOBAL, ...) end
+    return f(...)
+  end
 end
 function State.list_keys(...)
   if select("#", ...) == 0 then return list_keys(GLOBAL) end
