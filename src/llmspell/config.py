@@ -4,8 +4,9 @@ Precedence, lowest first: built-in defaults, the file, ``LLMSPELL_*`` environmen
 explicit overrides (the CLI's ``--set table.key=value``). The file is ``--config PATH``, else
 ``$LLMSPELL_CONFIG``, else ``./llmspell.toml`` if present; with none, every default applies and
 data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
-:class:`ConfigError` naming the file, the table and the key. The keys are in
-:mod:`llmspell.config_schema`.
+:class:`ConfigError` naming the file, the table and the key. Keys accepted for rs-llmspell
+compatibility but without effect are listed in ``Config.ignored`` and ``Config.notices``
+(never dropped silently). The keys and their defaults are in :mod:`llmspell.config_schema`.
 """
 
 from __future__ import annotations
