@@ -26,6 +26,7 @@ from llmspell.config_schema import (
     FREE_FORM,
     SCHEMA,
     Field,
+    default,
     env_names,
 )
 from llmspell.errors import ConfigError
@@ -119,14 +120,9 @@ class Config:
         Raises:
             ValidationError: ``path`` names no setting of :mod:`llmspell.config_schema`.
         """
-        table, _, key = path.rpartition(".") if isinstance(path, str) else ("", "", "")
-        keys = self.values.get(table, {})
-        if key not in keys:
-            from llmspell.errors import ValidationError
-
-            raise ValidationError("path", "must name a setting of the config schema "
-                                  "('table.key', not an alias or unused key)", got=path)
-        return keys[key]
+        default(path)  # checks that ``path`` names a setting
+        table, _, key = path.rpartition(".")
+        return self.values[table][key]
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``"table.key"`` (e.g. ``"engines.lua.sandbox"``), or ``default``.
