@@ -264,3 +264,13 @@ def test_default_and_setting_name_the_bad_path() -> None:
         with pytest.raises(ValidationError, match=r"argument 'path'.*config schema"):
             Config.defaults().setting(bad)  # type: ignore[arg-type]
     assert Config.defaults().setting("default_engine") == "lua"
+
+
+def test_the_session_docs_show_the_schema_defaults() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "sessions.md").read_text(encoding="utf-8")
+    block = text.split("## Configuration", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    shown = tomllib.loads(block)["session"]
+    assert len(shown) >= 15
+    for key, value in shown.items():
+        expected = default(f"session.{key}")
+        assert (key, value) == (key, list(expected) if isinstance(expected, tuple) else expected)
