@@ -29,7 +29,7 @@ from llmspell.config_schema import (
     default,
     env_names,
 )
-from llmspell.errors import ConfigError
+from llmspell.errors import ConfigError, config_location
 
 CONFIG_FILE = "llmspell.toml"
 
@@ -90,8 +90,7 @@ class IgnoredKey:
     @property
     def notice(self) -> str:
         """The one-line notice: where the key was set and why it has no effect."""
-        where = ", ".join(part for part in (self.source, f"table [{self.table}]" if self.table
-                                            else "", f"key '{self.key}'") if part)
+        where = config_location(self.source, self.table, self.key)
         return f"{where}: accepted but ignored ({self.reason})"
 
 
