@@ -41,6 +41,7 @@ from llmspell.hooks.points import (
     CUSTOM_PREFIX,
     POINTS,
     aliases_of,
+    is_fired,
     resolve_point,
     resolve_priority,
 )
@@ -51,6 +52,7 @@ from llmspell.hooks.results import (
     HookContext,
     HookOutcome,
     HookResult,
+    Skipped,
     to_result,
 )
 
@@ -60,6 +62,7 @@ logger = logging.getLogger("llmspell.hooks")
 Observer = Callable[[HookContext, str, float], None]
 
 _MISSING: Any = object()
+_MAX_WARNED = 1024  # (point, hook, action) triples warned about once; later ones every time
 
 
 class _Chain:
@@ -77,6 +80,7 @@ class HookRegistry:
     """Hooks by point, with priorities, a circuit breaker and built-in observers.
 
     Thread-safe: registration changes are serialised; firing reads immutable chains.
+    ``HookRegistry.Skipped`` is the class :meth:`before` returns for a skip.
 
     Args:
         publish: called as ``publish(type, data, correlation_id=, session_id=, source=)`` to
@@ -86,6 +90,8 @@ class HookRegistry:
             None means hooks are not timed.
         max_hooks: how many hooks may be registered at once.
     """
+
+    Skipped = Skipped
 
     def __init__(
         self,
@@ -105,6 +111,7 @@ class HookRegistry:
         self._observers: tuple[Observer, ...] = ()
         self._executed_observers: tuple[Observer, ...] = ()  # only firings where hooks ran
         self._builtins: dict[str, Any] = {}
+        self._warned: set[tuple[str, str | None, str]] = set()
         # Every accepted spelling of a point -> its chain, or None when firing it does nothing.
         # Custom points appear once something is registered at them.
         self._chains: dict[str, _Chain | None] = dict.fromkeys(CANONICAL)
@@ -120,8 +127,13 @@ class HookRegistry:
         name: str | None = None,
         required: bool = False,
         time_budget: float | None = None,
+        expect_unfired: bool = False,
     ) -> HookHandle:
         """Register ``fn(ctx) -> result`` at ``point``.
+
+        A built-in point that nothing fires yet (not in ``llmspell.hooks.points.FIRED``;
+        agents, tools and workflows will fire them) still takes the hook, but the handle's
+        ``notice`` says so and a warning is logged, unless ``expect_unfired``.
 
         Args:
             point: a hook point, an rs-llmspell alias or ``custom:<name>``.
@@ -134,6 +146,7 @@ class HookRegistry:
                 never disables it.
             time_budget: seconds per call before it counts as an overrun (default: the
                 registry's ``default_time_budget``).
+            expect_unfired: the caller knows the point is not fired yet: no warning.
 
         Raises:
             ValidationError: unknown point, bad priority, non-callable ``fn`` or bad budget.
@@ -159,6 +172,12 @@ class HookRegistry:
             self._hooks.setdefault(canonical, []).append(handle)
             self._by_id[handle.id] = handle
             self._rebuild(canonical)
+        if not is_fired(canonical):
+            handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
+                             "fires it today (agents, tools and workflows will); the hook "
+                             "runs only when a script fires it with Hook.fire")
+            if not expect_unfired:
+                logger.warning("hook '%s': %s", handle.name, handle.notice)
         return handle
 
     def unregister(self, hook: HookHandle | str) -> bool:
@@ -294,6 +313,7 @@ class HookRegistry:
         elapsed = 0.0
         outcome: HookOutcome | None = None
         action = CONTINUE
+        decider: str | None = None
         try:
             for hook in chain.hooks:
                 budget = hook.time_budget
@@ -323,11 +343,13 @@ class HookRegistry:
                 if kind == MODIFIED:
                     ctx.data = result.data
                     action = MODIFIED
+                    decider = hook.name
                     continue
                 if kind == CANCEL:
                     raise HookCancelled(chain.point, result.reason, hook=hook.name)
                 outcome = HookOutcome(
-                    ctx.data, kind, result.result, result.reason, result.delay, result.attempts
+                    ctx.data, kind, result.result, result.reason, result.delay, result.attempts,
+                    hook.name,
                 )
                 break
         except HookCancelled:
@@ -339,7 +361,7 @@ class HookRegistry:
                 self._observe(observers, ctx, "error", started)
             raise
         if outcome is None:
-            outcome = HookOutcome(ctx.data, action)
+            outcome = HookOutcome(ctx.data, action, hook=decider)
         if observers:
             self._observe(observers, ctx, outcome.action, started)
         return outcome
@@ -380,9 +402,107 @@ class HookRegistry:
         ):
             return operation(data)
         return runner.run(
-            self.fire, point, data, operation, after=after, error=error, component=component,
+            self, point, data, operation, after=after, error=error, component=component,
             correlation_id=correlation_id, session_id=session_id, metadata=metadata,
         )
+
+    def before(
+        self,
+        point: str,
+        data: Any,
+        *,
+        component: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Fire ``point`` before an operation: the data to go on with, or a ``Skipped``.
+
+        The one call a subsystem makes before an operation it lets hooks guard. ``modified``
+        data is returned where the point honours it; ``skip`` returns
+        :class:`~llmspell.hooks.runner.Skipped` (``.result``, ``.reason``); ``retry`` waits and
+        fires again. Outcomes the point does not honour (``llmspell.hooks.points.TABLE``) are
+        reported as ``hook.outcome_ignored`` and otherwise ignored. With nothing registered
+        this returns ``data`` at once.
+
+        Raises:
+            HookCancelled: a hook cancelled, or still asked to retry with no attempts left.
+            HookError: a required hook failed.
+            ValidationError: ``point`` is not a hook point.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return data
+        return runner.before(self, point, data, component=component,
+                             correlation_id=correlation_id, session_id=session_id,
+                             metadata=metadata)
+
+    def after(
+        self,
+        point: str,
+        data: Any,
+        *,
+        component: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Fire ``point`` after something happened: the data, modified where the point
+        honours it (other outcomes are reported, as in :meth:`before`).
+
+        Raises:
+            HookCancelled: a hook cancelled (the change it reports stays made).
+            HookError: a required hook failed.
+            ValidationError: ``point`` is not a hook point.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return data
+        return runner.after(self, point, data, component=component,
+                            correlation_id=correlation_id, session_id=session_id,
+                            metadata=metadata)
+
+    def decide(
+        self,
+        point: str,
+        data: Any = None,
+        *,
+        component: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> HookOutcome:
+        """Fire ``point`` and return the outcome as the point honours it: a honoured retry
+        already waited out, anything not honoured reported and turned into continue (what
+        ``Hook.fire`` gives a script).
+
+        Raises:
+            as :meth:`before`.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return HookOutcome(data)
+        return runner.decide(self, point, data, component=component,
+                             correlation_id=correlation_id, session_id=session_id,
+                             metadata=metadata)
+
+    def report_ignored(self, point: str, action: str, outcome: HookOutcome,
+                       honoured: frozenset[str], *, correlation_id: str | None = None,
+                       session_id: str | None = None) -> None:
+        """Report that a hook at ``point`` answered ``action``, which the point does not
+        honour: a ``hook.outcome_ignored`` event each time, a warning once per point, hook and
+        action."""
+        canonical = resolve_point(point)
+        allowed = sorted((*honoured, CANCEL))
+        key = (canonical, outcome.hook, action)
+        if key not in self._warned:
+            if len(self._warned) < _MAX_WARNED:
+                self._warned.add(key)
+            logger.warning(
+                "hook '%s' at '%s' answered '%s', which this point does not honour (it "
+                "honours %s); ignored", outcome.hook, canonical, action, ", ".join(allowed),
+            )
+        ctx = HookContext(canonical, None, correlation_id, session_id, None, {})
+        self._breaker.emit("hook.outcome_ignored", ctx, {
+            "point": canonical, "action": action, "hook": outcome.hook, "honours": allowed,
+        })
 
     # -- observers and built-ins ----------------------------------------------------------
 
