@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from llmspell.errors import HookCancelled, HookError, ResourceLimitExceeded, ValidationError
 from llmspell.hooks import runner
@@ -91,7 +91,7 @@ class HookRegistry:
         max_hooks: how many hooks may be registered at once.
     """
 
-    Skipped = Skipped
+    Skipped: ClassVar[type[Skipped]] = Skipped
 
     def __init__(
         self,

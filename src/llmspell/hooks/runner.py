@@ -78,6 +78,7 @@ def decide(
     meta = {"attempt": 1} if metadata is None else metadata
     attempt = meta.setdefault("attempt", 1)
     allowed = honours(point)
+    action = CONTINUE
     while True:
         outcome = registry.fire(point, data, component=component, correlation_id=correlation_id,
                                 session_id=session_id, metadata=meta)
@@ -167,7 +168,7 @@ def run(
         Exception: the operation's own error, unless an error hook retried it.
     """
     meta = dict(metadata) if metadata else {}
-    context = {"component": component, "correlation_id": correlation_id,
+    context: dict[str, Any] = {"component": component, "correlation_id": correlation_id,
                "session_id": session_id, "metadata": meta, "sleep": sleep}
     attempt = 0
     while True:
