@@ -95,10 +95,12 @@ def decide(
     if kept is data and action in (CONTINUE, MODIFIED):
         return outcome
     if kept is not data and MODIFIED not in allowed:
-        registry.report_ignored(point, MODIFIED, outcome, allowed)
+        registry.report_ignored(point, MODIFIED, outcome, allowed,
+                                correlation_id=correlation_id, session_id=session_id)
         kept = data
     if action in (SKIP, RETRY) and action not in allowed:
-        registry.report_ignored(point, action, outcome, allowed)
+        registry.report_ignored(point, action, outcome, allowed,
+                                correlation_id=correlation_id, session_id=session_id)
         action = CONTINUE
     if kept is outcome.data and action == outcome.action:
         return outcome
