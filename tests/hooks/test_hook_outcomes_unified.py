@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -319,3 +320,18 @@ def test_unfired_points_are_refused_nothing_only_reported(point: str) -> None:
 def test_choice_and_notice_rows_are_what_the_subsystems_honour() -> None:
     assert HONOURS["state:delete"] is CHOICE and HONOURS["session:suspend"] is CHOICE
     assert HONOURS["state:after_write"] is NOTICE and HONOURS["event:after_emit"] is NOTICE
+
+
+def test_the_docs_table_is_the_points_table() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hooks-and-events.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and ":" in cells[0]:
+            rows[cells[0].strip("`")] = cells[1:]
+    order = ("modified", "skip", "retry")
+    assert rows == {
+        point: [", ".join(aliases), ", ".join(o for o in order if o in honours) or "-",
+                "yes" if fired else "no"]
+        for point, aliases, honours, fired in TABLE
+    }
