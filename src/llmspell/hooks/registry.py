@@ -49,6 +49,7 @@ from llmspell.hooks.results import (
     CANCEL,
     CONTINUE,
     MODIFIED,
+    SKIP,
     HookContext,
     HookOutcome,
     HookResult,
@@ -432,9 +433,12 @@ class HookRegistry:
         """
         if self._chains.get(point, _MISSING) is None:
             return data
-        return runner.before(self, point, data, component=component,
-                             correlation_id=correlation_id, session_id=session_id,
-                             metadata=metadata)
+        outcome = runner.decide(self, point, data, component=component,
+                                correlation_id=correlation_id, session_id=session_id,
+                                metadata=metadata)
+        if outcome.action == SKIP:
+            return Skipped(outcome.result, outcome.reason)
+        return outcome.data
 
     def after(
         self,
@@ -456,9 +460,9 @@ class HookRegistry:
         """
         if self._chains.get(point, _MISSING) is None:
             return data
-        return runner.after(self, point, data, component=component,
-                            correlation_id=correlation_id, session_id=session_id,
-                            metadata=metadata)
+        return runner.decide(self, point, data, component=component,
+                             correlation_id=correlation_id, session_id=session_id,
+                             metadata=metadata).data
 
     def decide(
         self,

@@ -75,22 +75,29 @@ def decide(
         HookError: a required hook failed.
         ValidationError: ``point`` is not a hook point.
     """
-    meta = {"attempt": 1} if metadata is None else metadata
-    attempt = meta.setdefault("attempt", 1)
+    if metadata is None:
+        meta = {"attempt": 1}
+    else:
+        meta = metadata
+        meta.setdefault("attempt", 1)
+    outcome = registry.fire(point, data, component=component, correlation_id=correlation_id,
+                            session_id=session_id, metadata=meta)
+    action = outcome.action
+    if outcome.data is data and action in (CONTINUE, MODIFIED):
+        return outcome  # the common case, kept cheap: nothing to honour or report
     allowed = honours(point)
-    action = CONTINUE
-    while True:
-        outcome = registry.fire(point, data, component=component, correlation_id=correlation_id,
-                                session_id=session_id, metadata=meta)
-        action = outcome.action
-        if action == RETRY and refire and RETRY in allowed:
+    if action == RETRY and refire and RETRY in allowed:
+        attempt = meta["attempt"]
+        while action == RETRY:
             if attempt >= outcome.attempts:
                 raise _gave_up(point, attempt, outcome)
             sleep(outcome.delay)
             attempt += 1
             meta["attempt"] = attempt
-            continue
-        break
+            outcome = registry.fire(point, data, component=component,
+                                    correlation_id=correlation_id, session_id=session_id,
+                                    metadata=meta)
+            action = outcome.action
     kept = outcome.data
     if kept is data and action in (CONTINUE, MODIFIED):
         return outcome
