@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Unpack
 
 from llmspell.errors import ResourceLimitExceeded, ValidationError
 from llmspell.events.event import Event, validate_type
@@ -34,6 +34,7 @@ from llmspell.events.subscription import (
     Callback,
     Subscription,
 )
+from llmspell.hooks.results import FireContext
 
 logger = logging.getLogger("llmspell.events")
 
@@ -52,27 +53,9 @@ class HookPoints(Protocol):
 
     def has(self, point: str) -> bool: ...
 
-    def before(
-        self,
-        point: str,
-        data: Any,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any: ...
+    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
 
-    def after(
-        self,
-        point: str,
-        data: Any,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any: ...
+    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
 
 
 class _Route:

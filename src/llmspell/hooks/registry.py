@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 from llmspell.errors import HookCancelled, HookError, ResourceLimitExceeded, ValidationError
 from llmspell.hooks import runner
@@ -50,6 +50,7 @@ from llmspell.hooks.results import (
     CONTINUE,
     MODIFIED,
     SKIP,
+    FireContext,
     HookContext,
     HookOutcome,
     HookResult,
@@ -407,21 +408,13 @@ class HookRegistry:
             correlation_id=correlation_id, session_id=session_id, metadata=metadata,
         )
 
-    def before(
-        self,
-        point: str,
-        data: Any,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any:
+    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any:
         """Fire ``point`` before an operation: the data to go on with, or a ``Skipped``.
 
-        The one call a subsystem makes before an operation it lets hooks guard. ``modified``
-        data is returned where the point honours it; ``skip`` returns
-        :class:`~llmspell.hooks.runner.Skipped` (``.result``, ``.reason``); ``retry`` waits and
+        ``context``: ``component``, ``correlation_id``, ``session_id``, ``metadata``, as for
+        :meth:`fire`. The one call a subsystem makes before an operation it lets hooks guard.
+        ``modified`` data is returned where the point honours it; ``skip`` returns
+        :class:`~llmspell.hooks.results.Skipped` (``.result``, ``.reason``); ``retry`` waits and
         fires again. Outcomes the point does not honour (``llmspell.hooks.points.TABLE``) are
         reported as ``hook.outcome_ignored`` and otherwise ignored. With nothing registered
         this returns ``data`` at once.
@@ -433,23 +426,12 @@ class HookRegistry:
         """
         if self._chains.get(point, _MISSING) is None:
             return data
-        outcome = runner.decide(self, point, data, component=component,
-                                correlation_id=correlation_id, session_id=session_id,
-                                metadata=metadata)
+        outcome = runner.decide(self, point, data, **context)
         if outcome.action == SKIP:
             return Skipped(outcome.result, outcome.reason)
         return outcome.data
 
-    def after(
-        self,
-        point: str,
-        data: Any,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any:
+    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any:
         """Fire ``point`` after something happened: the data, modified where the point
         honours it (other outcomes are reported, as in :meth:`before`).
 
@@ -460,20 +442,9 @@ class HookRegistry:
         """
         if self._chains.get(point, _MISSING) is None:
             return data
-        return runner.decide(self, point, data, component=component,
-                             correlation_id=correlation_id, session_id=session_id,
-                             metadata=metadata).data
+        return runner.decide(self, point, data, **context).data
 
-    def decide(
-        self,
-        point: str,
-        data: Any = None,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> HookOutcome:
+    def decide(self, point: str, data: Any = None, **context: Unpack[FireContext]) -> HookOutcome:
         """Fire ``point`` and return the outcome as the point honours it: a honoured retry
         already waited out, anything not honoured reported and turned into continue (what
         ``Hook.fire`` gives a script).
@@ -483,9 +454,7 @@ class HookRegistry:
         """
         if self._chains.get(point, _MISSING) is None:
             return HookOutcome(data)
-        return runner.decide(self, point, data, component=component,
-                             correlation_id=correlation_id, session_id=session_id,
-                             metadata=metadata)
+        return runner.decide(self, point, data, **context)
 
     def report_ignored(self, point: str, action: str, outcome: HookOutcome,
                        honoured: frozenset[str], *, correlation_id: str | None = None,

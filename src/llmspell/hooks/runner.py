@@ -1,14 +1,14 @@
 """What a hook outcome means to the operation that fired the point: the one place that says.
 
-Every subsystem that fires a hook point goes through one of three calls (methods of
-``HookRegistry``, implemented here):
+Every subsystem that fires a hook point goes through one of these calls (methods of
+``HookRegistry``, all built on :func:`decide`):
 
-- :func:`before`: a point fired before an operation. Returns the data the operation should
+- ``before``: a point fired before an operation. Returns the data the operation should
   use (``modified`` data where the point honours it), or a ``Skipped``
   (:class:`~llmspell.hooks.results.Skipped`) when a hook skipped the operation. ``retry``
   waits ``delay`` seconds and fires the point again with the original data, up to the hook's
   ``attempts`` (the first included); with none left it raises HookCancelled.
-- :func:`after`: a point fired after something happened (``state:after_write``,
+- ``after``: a point fired after something happened (``state:after_write``,
   ``resource:limit_exceeded``). Returns the data, modified where the point honours it.
 - :func:`run`: an operation wrapped in before, after and error points (tools, agents).
 
@@ -20,8 +20,8 @@ the hook had said continue. Custom points honour everything.
 
 :func:`run` in detail:
 
-1. ``before`` fires with ``data`` as in :func:`before`; a skip returns the skipping hook's
-   ``result`` (None if it gave none) and fires neither ``after`` nor ``error``.
+1. ``before`` fires with ``data`` as in ``HookRegistry.before``; a skip returns the skipping
+   hook's ``result`` (None if it gave none) and fires neither ``after`` nor ``error``.
 2. ``operation(data)`` runs. If it raises and ``error`` is given, ``error`` fires with
    ``{"error": str(exc), "error_type": name, "input": data}``: ``retry`` waits and starts a
    new attempt at step 1; ``cancel`` raises HookCancelled (chained to the original error);
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import HookCancelled
 from llmspell.hooks.points import honours, resolve_point
-from llmspell.hooks.results import CONTINUE, MODIFIED, RETRY, SKIP, HookOutcome, Skipped
+from llmspell.hooks.results import CONTINUE, MODIFIED, RETRY, SKIP, HookOutcome
 
 if TYPE_CHECKING:
     from llmspell.hooks.registry import HookRegistry
@@ -124,26 +124,6 @@ def _gave_up(point: str, attempt: int, outcome: HookOutcome) -> HookCancelled:
     )
 
 
-def before(registry: HookRegistry, point: str, data: Any, **context: Any) -> Any:
-    """Fire a before-point: the data the operation should use, or a ``Skipped``.
-
-    ``context``: ``component``, ``correlation_id``, ``session_id``, ``metadata``, ``sleep``.
-    Raises as :func:`decide`.
-    """
-    outcome = decide(registry, point, data, **context)
-    if outcome.action == SKIP:
-        return Skipped(outcome.result, outcome.reason)
-    return outcome.data
-
-
-def after(registry: HookRegistry, point: str, data: Any, **context: Any) -> Any:
-    """Fire a point after the fact: the data, modified where the point honours it.
-
-    Raises as :func:`decide`.
-    """
-    return decide(registry, point, data, **context).data
-
-
 def run(
     registry: HookRegistry,
     point: str,
@@ -183,9 +163,10 @@ def run(
     while True:
         attempt += 1
         meta["attempt"] = attempt
-        current = before(registry, point, data, **context)
-        if current.__class__ is Skipped:
-            return current.result
+        ahead = decide(registry, point, data, **context)
+        if ahead.action == SKIP:
+            return ahead.result
+        current = ahead.data
         attempt = meta["attempt"]  # before-point retries count too
         try:
             result = operation(current)
