@@ -7,8 +7,10 @@ registration order) and returns a :class:`HookOutcome`; a cancel raises
 is reported (a ``hook.error`` event through the injected ``publish`` callable and a log record on
 ``llmspell.hooks``) and the operation goes on, unless the hook was registered ``required``. A
 circuit breaker (:mod:`llmspell.hooks.breaker`) takes a hook out of its chain after repeated
-failures or time-budget overruns. :meth:`HookRegistry.run` wraps an operation in its before,
-after and error points and honours skip and retry (see :mod:`llmspell.hooks.runner`).
+failures or time-budget overruns. Code that owns an operation calls :meth:`HookRegistry.before`,
+:meth:`~HookRegistry.after` or :meth:`~HookRegistry.run`, which honour what the points table
+says and report the rest (see :mod:`llmspell.hooks.runner`); registering at a point nothing
+fires yet is reported too (``handle.notice`` and a warning).
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ class HookRegistry:
         if not is_fired(canonical):
             handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
                              "fires it today (agents, tools and workflows will); the hook "
-                             "runs only when a script fires it with Hook.fire")
+                             "runs only when code fires it itself (Hook.fire, hooks.fire)")
             if not expect_unfired:
                 logger.warning("hook '%s': %s", handle.name, handle.notice)
         return handle
