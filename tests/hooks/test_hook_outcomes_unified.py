@@ -73,6 +73,15 @@ def test_before_returns_a_skipped_with_the_hooks_result() -> None:
     assert (out.result, out.reason) == ("cached", "hit")
 
 
+def test_decide_returns_a_retry_at_an_after_point_for_the_owner_to_rerun() -> None:
+    hooks = HookRegistry()
+    calls: list[int] = []
+    hooks.register("AfterToolExecution", lambda ctx: calls.append(1) or HookResult.retry(0, 2),
+                   expect_unfired=True)
+    outcome = hooks.decide("tool:after_execution", {"value": 1})
+    assert (outcome.action, outcome.attempts, calls) == ("retry", 2, [1])
+
+
 def test_a_retry_with_no_attempts_left_cancels_naming_the_point() -> None:
     hooks = HookRegistry()
     hooks.register("state:delete", lambda ctx: HookResult.retry(delay=0, attempts=2))
@@ -238,12 +247,16 @@ def test_lua_hook_fire_applies_the_table(rt: Runtime) -> None:
       if calls == 1 then return {action = "retry", delay = 0, attempts = 2} end
     end)
     Hook.register("state:after_write", function(ctx) return {action = "skip"} end)
+    Hook.register("tool:after_execution", function(ctx)
+      return {action = "retry", delay = 0, attempts = 2}
+    end)
     local before = Hook.fire("state:before_write", {scope = "global", key = "k", value = 1})
     local after = Hook.fire("state:after_write", {})
-    return calls, before.action, after.action
+    local rerun = Hook.fire("tool:after_execution", {})   -- the script runs its tool again
+    return calls, before.action, after.action, rerun.action, rerun.attempts
     """
     with capture_events(rt.events, "hook.*") as events, LuaEngine(rt) as engine:
-        assert engine.run_string(script) == (2, "continue", "continue")
+        assert engine.run_string(script) == (2, "continue", "continue", "retry", 2)
     assert ignored(events) == [("state:after_write", "skip")]
 
 

@@ -94,6 +94,15 @@ CANONICAL: dict[str, str] = {
     for spelling in (point, *aliases)
 }
 
+#: Every accepted spelling of a point fired after (or on the failure of) an operation, where a
+#: retry means "run the operation again" (its owner's job) rather than "fire this point again".
+RERUNS: frozenset[str] = frozenset(
+    spelling
+    for point, aliases, honours, _ in TABLE
+    if honours is AFTER or honours is ERROR
+    for spelling in (point, *aliases)
+)
+
 #: Every accepted spelling -> the outcomes (besides cancel) its point honours; a custom point
 #: (``custom:<name>``, absent here) honours them all: its script decides.
 HONOURS: dict[str, frozenset[str]] = {

@@ -447,9 +447,10 @@ class HookRegistry:
         return runner.decide(self, point, data, **context).data
 
     def decide(self, point: str, data: Any = None, **context: Unpack[FireContext]) -> HookOutcome:
-        """Fire ``point`` and return the outcome as the point honours it: a honoured retry
-        already waited out, anything not honoured reported and turned into continue (what
-        ``Hook.fire`` gives a script).
+        """Fire ``point`` and return the outcome as the point honours it (what ``Hook.fire``
+        gives a script): a honoured retry at a before-point already waited out and fired again
+        (at an after or error point it comes back, for the caller to run its operation again),
+        anything not honoured reported and turned into continue.
 
         Raises:
             as :meth:`before`.

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import HookCancelled
-from llmspell.hooks.points import honours, resolve_point
+from llmspell.hooks.points import RERUNS, honours, resolve_point
 from llmspell.hooks.results import CONTINUE, MODIFIED, RETRY, SKIP, HookOutcome
 
 if TYPE_CHECKING:
@@ -61,14 +61,15 @@ def decide(
     correlation_id: str | None = None,
     session_id: str | None = None,
     metadata: dict[str, Any] | None = None,
-    refire: bool = True,
+    refire: bool | None = None,
     sleep: Sleep = time.sleep,
 ) -> HookOutcome:
     """Fire ``point`` and keep only what the point honours.
 
-    A honoured retry is waited out and the point fired again (``refire``; :func:`run` passes
-    False at its after and error points, where a retry runs the operation again). Every
-    outcome the point does not honour is reported and turned into ``continue``.
+    A honoured retry is waited out and the point fired again when ``refire`` (default: unless
+    the point is an after or error point, :data:`~llmspell.hooks.points.RERUNS`, where a retry
+    means running the operation again: it is returned for the owner to do, as :func:`run`
+    does). Every outcome the point does not honour is reported and turned into ``continue``.
 
     Raises:
         HookCancelled: a hook cancelled, or still asked to retry with no attempts left.
@@ -86,7 +87,8 @@ def decide(
     if outcome.data is data and action in (CONTINUE, MODIFIED):
         return outcome  # the common case, kept cheap: nothing to honour or report
     allowed = honours(point)
-    if action == RETRY and refire and RETRY in allowed:
+    if action == RETRY and RETRY in allowed and (point not in RERUNS if refire is None
+                                                 else refire):
         attempt = meta["attempt"]
         while action == RETRY:
             if attempt >= outcome.attempts:

@@ -15,7 +15,8 @@ fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a 
 {point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
 runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...) as
 that point honours it (``HookRegistry.decide``: a retry at a before-point is waited out and
-fired again, outcomes the point does not honour are reported and come back as continue).
+fired again, at an after or error point it is returned; outcomes the point does not honour
+are reported and come back as continue).
 Registering at a point nothing fires yet logs a warning naming it (``Hook.list`` shows the
 ``notice``).
 Hooks a script registers are removed when its engine closes.
