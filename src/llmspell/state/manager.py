@@ -411,9 +411,9 @@ class StateManager:
               tx: Transaction | None) -> Any:
         signals = self._signals
         if signals.has(BEFORE_READ):
-            outcome = signals.before_read(scope, key)
-            if outcome.action == "skip":
-                return default if outcome.result is None else outcome.result
+            skipped = signals.before_read(scope, key)
+            if skipped is not None:
+                return default if skipped.result is None else skipped.result
         seen = NOT_WRITTEN if tx is None else tx.view(skey)
         if seen is NOT_WRITTEN:
             raw = self.store.get(skey)

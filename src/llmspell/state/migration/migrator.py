@@ -13,7 +13,8 @@
 
 Applying is :mod:`.engine` (all or nothing), rolling back :mod:`.rollback`, the record of what
 was applied :mod:`.ledger`. A plan recorded as applied is not applied again (``force=True``
-does); the ``state:migration`` hook runs before each apply (cancel refuses it, skip skips it);
+does); the ``state:migration`` hook runs before each apply (cancel refuses it, skip skips it,
+retry fires it again; ``HookRegistry.before``);
 events ``migration.started``, ``migration.progress``, ``migration.completed``,
 ``migration.failed`` and ``migration.rolled_back`` are published.
 """
@@ -259,9 +260,9 @@ class Migrator:
         hooks = self.hooks
         if hooks is None or not hooks.has(HOOK_POINT):
             return False
-        outcome = hooks.fire(HOOK_POINT, {**plan.summary(), "dry_run": False},
-                             component="state")
-        return bool(outcome.action == "skip")
+        decided = hooks.before(HOOK_POINT, {**plan.summary(), "dry_run": False},
+                               component="state")
+        return decided.__class__ is hooks.Skipped
 
     def _progress(self, plan: MigrationPlan, callback: Progress | None) -> Progress | None:
         events = self.events
