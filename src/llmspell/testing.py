@@ -28,6 +28,7 @@ from typing import Self
 from urllib.parse import parse_qsl
 
 from llmspell.errors import StorageError, ValidationError
+from llmspell.providers.testing_server import FakeOpenAIServer, RecordedRequest
 from llmspell.storage import Store, backend_status, open_store
 from llmspell.storage.base import Op
 
@@ -36,6 +37,8 @@ __all__ = [
     "EMBEDDED_BACKENDS",
     "POSTGRES_URL",
     "CountingStore",
+    "FakeOpenAIServer",
+    "RecordedRequest",
     "StoreLocation",
     "backend_unavailable",
     "discard_store",
