@@ -244,7 +244,7 @@ PROVIDER_FIELDS: dict[str, Field] = {
 }
 
 #: Environment variables with the LLMSPELL_ prefix that are not config overrides.
-ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG")
+ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG", "LLMSPELL_KEYS_PATH")
 ENV_PREFIXES_NOT_OVERRIDES = ("LLMSPELL_TEST_", "LLMSPELL_BENCH_")
 
 

@@ -300,6 +300,8 @@ class HTTPProvider(Provider):
             self._client = None
 
     async def aclose(self) -> None:
+        """Close both clients. Call it in the event loop that used the provider (an async
+        client belongs to one loop; a new loop gets a new client)."""
         self.close()
         if self._aclient is not None:
             await self._aclient[1].aclose()
