@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from provider_support import KEY, Sleeps
 
 from llmspell.providers.anthropic import AnthropicProvider
 from llmspell.providers.http import HTTPProvider
@@ -14,23 +15,11 @@ from llmspell.providers.openai import OpenAIProvider
 from llmspell.providers.retry import RetryPolicy
 from llmspell.testing import FakeOpenAIServer
 
-KEY = "sk-test-PLANTEDKEY-0123456789abcdef"
-
 
 @pytest.fixture
 def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as fake:
         yield fake
-
-
-class Sleeps(list[float]):
-    """The delays a retry policy asked for (sync and async), in order."""
-
-    def sleep(self, seconds: float) -> None:
-        self.append(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture

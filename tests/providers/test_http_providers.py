@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import KEY, Sleeps
+from provider_support import KEY, Sleeps
 
 from llmspell.errors import (
     ProviderAuthError,
@@ -118,7 +118,7 @@ def test_a_malformed_tool_call_is_a_typed_error_naming_the_tool(
         server: FakeOpenAIServer, make: Make, kind: str, streamed: bool) -> None:
     server.reply("", tool_calls=[{"id": "c1", "name": "add", "arguments": '{"a": 1,'}])
     provider = make(kind)
-    with pytest.raises(ProviderResponseError, match="add") as info:
+    with pytest.raises(ProviderResponseError, match="add"):
         if streamed:
             list(provider.stream(ask()))
         else:
@@ -243,7 +243,7 @@ def test_a_stream_refused_before_any_data_is_retried(server: FakeOpenAIServer, m
 def test_no_answer_within_the_timeout_is_a_timeout_error(server: FakeOpenAIServer,
                                                          make: Make) -> None:
     server.stall()
-    with pytest.raises(ProviderTimeout, match="no answer within 0.2s"):
+    with pytest.raises(ProviderTimeout, match=r"no answer within 0\.2s"):
         make(timeout=0.2, max_retries=0).complete(ask())
 
 
