@@ -8,6 +8,7 @@ be named in a model string, where their key comes from, and the models they are 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -74,7 +75,7 @@ def models(opts: Options, as_json: bool) -> None:
 
     with handle_errors(opts.verbose):
         registry = ProviderRegistry.from_config(opts.load_config())
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name in registry.names():
             settings = registry.settings(name)
             rows.append({"provider": name, "kind": settings.kind,

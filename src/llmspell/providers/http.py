@@ -67,6 +67,14 @@ class StreamParser:
     """Reads one stream's events; :attr:`done` turns true at the provider's end marker."""
 
     done = False
+    _sse: SSEDecoder | None = None
+
+    def line(self, text: str) -> list[StreamChunk]:
+        """The chunks one line of the event stream completes (maybe none)."""
+        if self._sse is None:
+            self._sse = SSEDecoder()
+        event = self._sse.feed(text)
+        return self.feed(*event) if event is not None else []
 
     @abstractmethod
     def feed(self, event: str, data: str) -> list[StreamChunk]:
@@ -175,15 +183,13 @@ class HTTPProvider(Provider):
                           reply.status_code)
                 if reply.status_code >= 400:
                     self._check(reply.status_code, reply.headers, reply.read())
-                parser, sse = self.stream_parser(request), SSEDecoder()
+                parser = self.stream_parser(request)
                 for line in reply.iter_lines():
-                    event = sse.feed(line)
-                    if event is not None:
-                        for chunk in parser.feed(*event):
-                            started = True
-                            yield chunk
-                        if parser.done:
-                            break
+                    for chunk in parser.line(line):
+                        started = True
+                        yield chunk
+                    if parser.done:
+                        break
                 yield parser.end()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, started=started) from None
@@ -198,15 +204,13 @@ class HTTPProvider(Provider):
                           reply.status_code)
                 if reply.status_code >= 400:
                     self._check(reply.status_code, reply.headers, await reply.aread())
-                parser, sse = self.stream_parser(request), SSEDecoder()
+                parser = self.stream_parser(request)
                 async for line in reply.aiter_lines():
-                    event = sse.feed(line)
-                    if event is not None:
-                        for chunk in parser.feed(*event):
-                            started = True
-                            yield chunk
-                        if parser.done:
-                            break
+                    for chunk in parser.line(line):
+                        started = True
+                        yield chunk
+                    if parser.done:
+                        break
                 yield parser.end()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, started=started) from None

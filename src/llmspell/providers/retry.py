@@ -78,6 +78,12 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return ceiling * (0.5 + self.random() / 2)  # jitter: half the backoff is random
 
+    def _wait_or_raise(self, error: ProviderError, tries: int) -> float:
+        wait = self.delay(error, tries)
+        if wait is None:
+            raise error
+        return wait
+
     def call(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it returns or raises an error that is not to be retried."""
         tries = 0
@@ -86,9 +92,7 @@ class RetryPolicy:
                 return attempt()
             except ProviderError as error:
                 tries += 1
-                wait = self.delay(error, tries)
-                if wait is None:
-                    raise
+                wait = self._wait_or_raise(error, tries)
             self.sleep(wait)
 
     async def acall(self, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -99,9 +103,7 @@ class RetryPolicy:
                 return await attempt()
             except ProviderError as error:
                 tries += 1
-                wait = self.delay(error, tries)
-                if wait is None:
-                    raise
+                wait = self._wait_or_raise(error, tries)
             await self.asleep(wait)
 
     def stream(self, start: Callable[[], Iterator[T]]) -> Iterator[T]:
@@ -119,9 +121,7 @@ class RetryPolicy:
                 if started:
                     raise
                 tries += 1
-                wait = self.delay(error, tries)
-                if wait is None:
-                    raise
+                wait = self._wait_or_raise(error, tries)
             self.sleep(wait)
 
     async def astream(self, start: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]:
@@ -138,7 +138,5 @@ class RetryPolicy:
                 if started:
                     raise
                 tries += 1
-                wait = self.delay(error, tries)
-                if wait is None:
-                    raise
+                wait = self._wait_or_raise(error, tries)
             await self.asleep(wait)
