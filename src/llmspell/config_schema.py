@@ -234,7 +234,7 @@ PROVIDER_FIELDS: dict[str, Field] = {
     "default_model": Field("str", "", doc="model used for 'NAME' without '/model'"),
     "model": Field("str", alias_of="default_model"),
     "models": Field("list[str]", [], doc="models listed by `llmspell models`"),
-    "timeout": Field("number", 60, minimum=0, doc="seconds per HTTP request"),
+    "timeout": Field("number", 60, minimum=0, doc="seconds per HTTP request; 0: no limit"),
     "timeout_seconds": Field("number", alias_of="timeout", minimum=0),
     "max_retries": Field("int", 2, minimum=0, doc="retries on 429/5xx/connection errors"),
     "max_tokens": Field("int", 0, minimum=0, doc="default max_tokens of a request; 0: unset"),

@@ -28,6 +28,7 @@ from typing import Self
 from urllib.parse import parse_qsl
 
 from llmspell.errors import StorageError, ValidationError
+from llmspell.providers.scripted import ScriptedProvider
 from llmspell.providers.testing_server import FakeOpenAIServer, RecordedRequest
 from llmspell.storage import Store, backend_status, open_store
 from llmspell.storage.base import Op
@@ -39,6 +40,7 @@ __all__ = [
     "CountingStore",
     "FakeOpenAIServer",
     "RecordedRequest",
+    "ScriptedProvider",
     "StoreLocation",
     "backend_unavailable",
     "discard_store",

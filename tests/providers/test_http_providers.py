@@ -314,3 +314,16 @@ def test_a_planted_key_never_shows_in_errors_logs_or_reprs(
     everything = "\n".join([*texts, caplog.text, *(r.getMessage() for r in caplog.records)])
     assert KEY not in everything  # ...but shows nowhere
     assert "[REDACTED]" in texts[2]
+
+
+def test_an_answer_without_usage_says_its_usage_was_not_reported(server: FakeOpenAIServer,
+                                                                  make: Make) -> None:
+    server.raw(b'{"choices": [{"message": {"role": "assistant", "content": "hi"}}]}')
+    answer = make().complete(ask())
+    assert answer.text == "hi" and answer.finish_reason == "stop"
+    assert not answer.usage.reported and answer.usage.total == 0
+
+
+def test_a_zero_timeout_means_no_limit(server: FakeOpenAIServer, make: Make) -> None:
+    server.reply("patient")
+    assert make(timeout=0).complete(ask()).text == "patient"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
@@ -107,6 +108,7 @@ class HTTPProvider(Provider):
         self._transport = transport
         self._async_transport = async_transport
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
         self._aclient: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     # -- what a subclass says -------------------------------------------------------------
@@ -286,15 +288,20 @@ class HTTPProvider(Provider):
         return headers
 
     def _sync_client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, transport=self._transport)
-        return self._client
+        client = self._client
+        if client is None:
+            with self._lock:  # one client (and one connection pool) per provider
+                if self._client is None:
+                    self._client = httpx.Client(timeout=self.timeout or None,
+                                                transport=self._transport)
+                client = self._client
+        return client
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient[0] is not loop:
             # A client is bound to the loop it first ran in; asyncio.run() makes a new loop.
-            self._aclient = (loop, httpx.AsyncClient(timeout=self.timeout,
+            self._aclient = (loop, httpx.AsyncClient(timeout=self.timeout or None,
                                                      transport=self._async_transport))
         return self._aclient[1]
 
