@@ -300,17 +300,21 @@ def test_a_planted_key_never_shows_in_errors_logs_or_reprs(
         server: FakeOpenAIServer, make: Make, kind: str,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    server.error(500, f"upstream choked on {KEY}")  # retried: the retry is logged
+    server.reply("ok")
     server.error(401, f"Incorrect API key provided: {KEY}")
     server.error(400, f"bad request for key {KEY}")
     server.raw(f"garbage {KEY}".encode())
     provider = make(kind)
     texts = [repr(provider), str(vars(provider).get("retry"))]
+    assert provider.complete(ask()).text == "ok"
+    assert "retry 1 of 2" in caplog.text
     for _ in range(3):
         with pytest.raises(Exception) as info:
             provider.complete(ask())
         texts += [str(info.value), repr(info.value), str(info.value.__cause__)]
-    assert len(server.requests) == 3
-    assert server.requests[0].headers  # the key was sent...
+    assert len(server.requests) == 5
+    assert KEY in str(server.requests[0].headers)  # the key was sent...
     everything = "\n".join([*texts, caplog.text, *(r.getMessage() for r in caplog.records)])
     assert KEY not in everything  # ...but shows nowhere
     assert "[REDACTED]" in texts[2]
@@ -327,3 +331,35 @@ def test_an_answer_without_usage_says_its_usage_was_not_reported(server: FakeOpe
 def test_a_zero_timeout_means_no_limit(server: FakeOpenAIServer, make: Make) -> None:
     server.reply("patient")
     assert make(timeout=0).complete(ask()).text == "patient"
+
+
+SSE = {"content-type": "text/event-stream"}
+MIDSTREAM_ERROR = {
+    "openai": b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n',
+    "anthropic": b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error",'
+                 b' "message": "Overloaded"}}\n\n',
+}
+NO_END_MARKER = {
+    "openai": b'data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0,'
+                 b' "delta": {"type": "text_delta", "text": "Hi"}}\n\n',
+}
+
+
+def test_an_error_event_before_any_data_is_retried(server: FakeOpenAIServer, make: Make,
+                                                   sleeps: Sleeps, kind: str) -> None:
+    server.raw(MIDSTREAM_ERROR[kind], headers=SSE)
+    server.reply("recovered")
+    chunks = list(make(kind).stream(ask()))
+    assert chunks[-1].response is not None and chunks[-1].response.text == "recovered"
+    assert len(sleeps) == 1
+
+
+def test_a_stream_closed_cleanly_without_its_end_marker_is_dropped(
+        server: FakeOpenAIServer, make: Make, kind: str) -> None:
+    server.raw(NO_END_MARKER[kind], headers=SSE)
+    got = []
+    with pytest.raises(ProviderStreamDropped, match="ended without"):
+        for chunk in make(kind).stream(ask()):
+            got.append(chunk.text)
+    assert got == ["Hi"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,6 +25,7 @@ from typing import TypeVar
 from llmspell.errors import ProviderError, ValidationError
 
 T = TypeVar("T")
+LOG = logging.getLogger("llmspell.providers")
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -82,6 +84,7 @@ class RetryPolicy:
         wait = self.delay(error, tries)
         if wait is None:
             raise error
+        LOG.info("%s; retry %d of %d in %.2fs", error, tries, self.max_retries, wait)
         return wait
 
     def call(self, attempt: Callable[[], T]) -> T:
