@@ -178,29 +178,3 @@ api_key = "${MY_ANTHROPIC_KEY}"
     assert reg.split(None) == ("local", "llama3")
     assert reg.settings("anthropic").api_key_env == "MY_ANTHROPIC_KEY"
     assert config.get("providers.local.base_url") == "http://127.0.0.1:11434/v1"
-
-
-@pytest.mark.parametrize(("table", "key", "message"), [
-    ('[providers.x]\nbase_urll = "http://h"', "base_urll", "did you mean 'base_url'"),
-    ('[providers.x]\nkind = "gemini"', "kind", "must be one of"),
-    ('[providers.x]\ntimeout = "fast"', "timeout", "must be a number"),
-    ('[providers.x]\nmax_retries = -1', "max_retries", "at least 0"),
-    ('[providers.x]\nprices = { m = { input = 1 } }', "prices.m", "input = N, output = N"),
-    ('[providers.x]\nprices = { m = { input = 1, output = "a" } }', "prices.m.output",
-     "number >= 0"),
-    ('[providers.x]\nmodel = "a"\ndefault_model = "b"', "", "keep one"),
-    ('[providers]\ndefualt = "x"', "defualt", "did you mean 'default'"),
-])
-def test_bad_provider_tables_are_config_errors(tmp_path: Path, table: str, key: str,
-                                               message: str) -> None:
-    write(tmp_path, table + "\n")
-    with pytest.raises(ConfigError, match=message) as info:
-        load_config(cwd=tmp_path, env={})
-    assert key in info.value.key
-
-
-def test_a_literal_key_in_the_config_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    write(tmp_path, f'[providers.openai]\napi_key = "{KEY}"\n')
-    with pytest.raises(ConfigError, match="llmspell keys set") as info:
-        load_config(cwd=tmp_path, env={})
-    assert KEY not in str(info.value)
