@@ -305,15 +305,16 @@ def test_a_planted_key_never_shows_in_errors_logs_or_reprs(
     server.error(401, f"Incorrect API key provided: {KEY}")
     server.error(400, f"bad request for key {KEY}")
     server.raw(f"garbage {KEY}".encode())
+    server.raw(b'{"unexpected": "%s"}' % KEY.encode())  # quoted by the shape check
     provider = make(kind)
     texts = [repr(provider), str(vars(provider).get("retry"))]
     assert provider.complete(ask()).text == "ok"
     assert "retry 1 of 2" in caplog.text
-    for _ in range(3):
+    for _ in range(4):
         with pytest.raises(Exception) as info:
             provider.complete(ask())
         texts += [str(info.value), repr(info.value), str(info.value.__cause__)]
-    assert len(server.requests) == 5
+    assert len(server.requests) == 6
     assert KEY in str(server.requests[0].headers)  # the key was sent...
     everything = "\n".join([*texts, caplog.text, *(r.getMessage() for r in caplog.records)])
     assert KEY not in everything  # ...but shows nowhere

@@ -17,6 +17,7 @@ import logging
 import threading
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -141,20 +142,36 @@ class HTTPProvider(Provider):
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         content = self._encode(request, stream=False)
-        return self.retry.call(lambda: self._complete_once(content, request))
+        with self._scrubbed_errors():
+            return self.retry.call(lambda: self._complete_once(content, request))
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         content = self._encode(request, stream=True)
-        return self.retry.stream(lambda: self._stream_once(content, request))
+        with self._scrubbed_errors():
+            yield from self.retry.stream(lambda: self._stream_once(content, request))
 
     async def acomplete(self, request: ChatRequest) -> ChatResponse:
         content = self._encode(request, stream=False)
-        return await self.retry.acall(lambda: self._acomplete_once(content, request))
+        with self._scrubbed_errors():
+            return await self.retry.acall(lambda: self._acomplete_once(content, request))
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         content = self._encode(request, stream=True)
-        async for chunk in self.retry.astream(lambda: self._astream_once(content, request)):
-            yield chunk
+        with self._scrubbed_errors():
+            async for chunk in self.retry.astream(
+                    lambda: self._astream_once(content, request)):
+                yield chunk
+
+    @contextmanager
+    def _scrubbed_errors(self) -> Iterator[None]:
+        """Whatever ProviderError leaves a call, its message is scrubbed of the key (parsers
+        quote what the server sent, and a server may echo anything)."""
+        try:
+            yield
+        except ProviderError as exc:
+            if exc.args and isinstance(exc.args[0], str):
+                exc.args = (self.scrub(exc.args[0]), *exc.args[1:])
+            raise
 
     def _complete_once(self, content: bytes, request: ChatRequest) -> ChatResponse:
         try:
