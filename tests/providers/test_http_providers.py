@@ -364,3 +364,14 @@ def test_a_stream_closed_cleanly_without_its_end_marker_is_dropped(
         for chunk in make(kind).stream(ask()):
             got.append(chunk.text)
     assert got == ["Hi"]
+
+
+def test_leaving_a_stream_early_leaves_the_provider_usable(server: FakeOpenAIServer,
+                                                           make: Make, kind: str) -> None:
+    server.reply("many words in this answer")
+    server.reply("next")
+    provider = make(kind)
+    for chunk in provider.stream(ask()):
+        if chunk.kind == "text":
+            break
+    assert provider.complete(ask()).text == "next"
