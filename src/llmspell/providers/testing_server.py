@@ -149,6 +149,7 @@ class FakeOpenAIServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small writes go out at once (no 40 ms delayed-ACK stalls)
     fake: FakeOpenAIServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
