@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import parse_qsl
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.providers.scripted import ScriptedProvider
 from llmspell.providers.testing_server import FakeOpenAIServer, RecordedRequest
@@ -162,7 +163,7 @@ class StoreLocation:
     url: str
     opened: list[Store] = field(default_factory=list)
 
-    def open(self, durability: str = "normal") -> Store:
+    def open(self, durability: str = default("storage.durability")) -> Store:
         """A new handle on the store (see :func:`llmspell.storage.open_store`)."""
         store = open_store(self.url, durability=durability)
         self.opened.append(store)

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from llmspell.config_schema import default
 from llmspell.errors import ResourceLimitExceeded, ValidationError
 from llmspell.events.event import Event, validate_type
 from llmspell.events.patterns import compile_pattern
@@ -89,10 +90,10 @@ class EventBus:
     def __init__(
         self,
         *,
-        max_queue: int = 10_000,
-        overflow: str = "drop_oldest",
+        max_queue: int = default("runtime.events.event_buffer_size"),
+        overflow: str = default("runtime.events.overflow"),
         block_timeout: float = 1.0,
-        max_subscriptions: int = 1000,
+        max_subscriptions: int = default("runtime.events.max_subscribers"),
         hooks: HookPoints | None = None,
         max_cached_types: int = 4096,
     ) -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from llmspell.config_schema import default
 from llmspell.errors import HookCancelled, HookError, ResourceLimitExceeded, ValidationError
 from llmspell.hooks import runner
 from llmspell.hooks.breaker import (
@@ -93,7 +94,7 @@ class HookRegistry:
         publish: Publish | None = None,
         breaker: BreakerPolicy | None = None,
         default_time_budget: float | None = None,
-        max_hooks: int = 1000,
+        max_hooks: int = default("runtime.hooks.max_hooks"),
     ) -> None:
         self.max_hooks = max_hooks
         self.default_time_budget = _budget(default_time_budget, "default_time_budget")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from llmspell.config_schema import default
 from llmspell.errors import MigrationError, StateError, ValidationError
 from llmspell.state.bulk import BulkPlan, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
@@ -51,7 +52,8 @@ class Migrator:
     """
 
     def __init__(self, state: StateManager, *, hooks: Any = None, events: Any = None,
-                 enabled: bool = True, undo_keep: int = 1) -> None:
+                 enabled: bool = default("state.migration_enabled"),
+                 undo_keep: int = default("state.migration_undo_keep")) -> None:
         self.state = state
         self.store = state.store
         self.hooks = hooks
@@ -66,9 +68,9 @@ class Migrator:
         """The runtime's migrator, with the plans named by ``[state] migrations`` registered."""
         config = runtime.config
         migrator = cls(runtime.state, hooks=runtime.hooks, events=runtime.events,
-                       enabled=config.get("state.migration_enabled", True),
-                       undo_keep=config.get("state.migration_undo_keep", 1))
-        for path in config.get("state.migrations", []) or []:
+                       enabled=config.setting("state.migration_enabled"),
+                       undo_keep=config.setting("state.migration_undo_keep"))
+        for path in config.setting("state.migrations"):
             migrator.register(*load_plans(path))
         return migrator
 
