@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.storage._sortedkeys import SortedKeys
 from llmspell.storage._support import KeyRange, check_durability, prefix_end, raise_closed, take
@@ -61,7 +62,7 @@ def forget(name: str) -> bool:
 class MemoryStore(Store):
     """A store held in this process's memory. ``name`` shares contents between handles."""
 
-    def __init__(self, name: str = "", *, durability: str = "normal") -> None:
+    def __init__(self, name: str = "", *, durability: str = default("storage.durability")) -> None:
         if not isinstance(name, str):
             raise ValidationError("name", "must be a str", got=name)
         check_durability(durability)  # accepted for a uniform API; memory keeps nothing anyway
