@@ -16,6 +16,7 @@ import pytest
 from storage_backends import Backend
 
 import llmspell.storage.retry as retry
+from llmspell.config import Config
 from llmspell.errors import (
     ArtifactNotFound,
     StorageError,
@@ -274,8 +275,6 @@ class LosingStore(CountingStore):
 def losing(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, LosingStore]]:
     monkeypatch.setattr(retry, "MAX_ATTEMPTS", 3)
     store = LosingStore()
-    from llmspell.config import Config
-
     with Runtime(Config.defaults(), store=store) as rt:
         yield rt, store
 
