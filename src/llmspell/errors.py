@@ -14,7 +14,8 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     ├── ConfigError                          a bad llmspell.toml or LLMSPELL_* variable
     ├── StorageError                         the store could not do what was asked
     │   ├── BackendUnavailable               missing extra, unreachable server, bad URL
-    │   └── StoreLocked                      another process holds an exclusive store
+    │   ├── StoreLocked                      another process holds an exclusive store
+    │   └── WriteContention                  an optimistic write kept losing races
     ├── StateError
     ├── MigrationError
     ├── BackupError
@@ -128,6 +129,18 @@ class BackendUnavailable(StorageError):
 
 class StoreLocked(StorageError):
     """The store is held exclusively by another process or handle."""
+
+
+class WriteContention(StorageError):
+    """An optimistic write (:func:`llmspell.storage.retry.retry_batch`) lost its race to other
+    writers on every attempt; nothing was written. ``what`` says what was being written and
+    ``attempts`` how many times it was tried."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        self.what = what
+        self.attempts = attempts
+        super().__init__(f"could not {what}: {attempts} attempts lost to other writers; "
+                         "nothing was written")
 
 
 class StateError(LLMSpellError):

@@ -21,7 +21,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
@@ -30,11 +29,11 @@ from llmspell.storage._support import (
     KeyRange,
     check_durability,
     make_dir,
-    paged_scan,
+    prefix_end,
     raise_closed,
     take_rows,
 )
-from llmspell.storage.base import Op, Put, Store, prefix_end
+from llmspell.storage.base import Op, Put, Store
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 _GET = "SELECT value FROM kv WHERE key = ?"
@@ -139,11 +138,9 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise self._failed(f"delete {key!r}", exc) from exc
 
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
+    def _check_open(self) -> None:
         if isinstance(self._db, Closed):
             raise_closed()
-        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
 
     def _fetch(self, rng: KeyRange, want: int,
                reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:
