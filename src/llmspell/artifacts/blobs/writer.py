@@ -22,8 +22,8 @@ from pathlib import Path
 from blake3 import blake3
 
 from llmspell.artifacts import compression as codecs
-from llmspell.artifacts.blob_files import BlobFiles, PendingFile
-from llmspell.artifacts.blob_records import (
+from llmspell.artifacts.blobs.files import BlobFiles, PendingFile
+from llmspell.artifacts.blobs.records import (
     FILE,
     FORMAT_VERSION,
     INLINE,

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llmspell.artifacts.blob_files import FoundFile
-from llmspell.artifacts.blob_records import (
+from llmspell.artifacts.blobs.files import FoundFile
+from llmspell.artifacts.blobs.records import (
     INLINE,
     META_PREFIX,
     Meta,
@@ -44,7 +44,7 @@ from llmspell.errors import IntegrityError
 from llmspell.storage.base import Delete, Op, Store
 
 if TYPE_CHECKING:
-    from llmspell.artifacts.blobs import BlobStore
+    from llmspell.artifacts.blobs.store import BlobStore
 
 
 @dataclass(frozen=True, slots=True)

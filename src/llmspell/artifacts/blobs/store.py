@@ -57,10 +57,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from llmspell.artifacts import compression as codecs
-from llmspell.artifacts.blob_files import BlobFiles
-from llmspell.artifacts.blob_gc import GcReport, collect
-from llmspell.artifacts.blob_reader import BlobReader, verified_chunks
-from llmspell.artifacts.blob_records import (
+from llmspell.artifacts.blobs.files import BlobFiles
+from llmspell.artifacts.blobs.gc import GcReport, collect
+from llmspell.artifacts.blobs.reader import BlobReader, verified_chunks
+from llmspell.artifacts.blobs.records import (
     FILE,
     FORMAT_VERSION,
     INLINE,
@@ -74,7 +74,7 @@ from llmspell.artifacts.blob_records import (
     data_key,
     meta_key,
 )
-from llmspell.artifacts.blob_writer import BlobWriter, StagedBlob, source_chunks
+from llmspell.artifacts.blobs.writer import BlobWriter, StagedBlob, source_chunks
 from llmspell.errors import BlobNotFound, IntegrityError, StorageError, ValidationError
 from llmspell.storage.base import Op, Put, Store
 
