@@ -258,7 +258,7 @@ def gc(opts: Options, dry_run: bool, grace: float | None, as_json: bool) -> None
     blobs = report.blobs
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {blobs.blobs_removed} blobs ({_size(blobs.bytes_freed)}), "
-               f"{blobs.temp_files_removed + blobs.orphan_files_removed} stray files, "
+               f"{blobs.abandoned_writes_removed} abandoned writes, "
                f"{report.orphan_artifacts} artifacts of {report.orphan_sessions} deleted "
                f"sessions; {blobs.kept_in_grace} unreferenced blobs kept in their grace period")
 

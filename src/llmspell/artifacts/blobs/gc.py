@@ -1,25 +1,25 @@
 """Garbage collection of blobs, safe against puts and reference changes running meanwhile.
 
-The protocol, in three sweeps:
+The protocol, in two sweeps:
 
 1. **Unreferenced blobs.** A blob is removed when its meta record says ``refs == 0`` and was
-   last changed more than ``grace`` seconds ago. The record (and the inline data record) is
-   deleted in one batch that expects the exact bytes gc read. Any put, touch or incref since
-   then rewrote those bytes, so the delete fails and the blob stays: gc never removes a blob
-   that someone referenced or put in the meantime. A put of content whose count is 0
-   rewrites its record's time, which is how the content a put returned is protected for
-   ``grace`` seconds until its caller's reference lands.
-2. **The blob's file** (file blobs) is unlinked only after that delete committed, and only
-   the file that the deleted record named. A put that stores the same content again after
-   the delete publishes a file with a new random generation in its name (see
-   :mod:`.blob_files`), so gc cannot unlink a file a live record names.
-3. **Strays.** Temp files (``tmp/``) and blob files that no record names (left by a crash
-   between publishing a file and committing its record) are removed once their mtime is
-   older than ``grace`` and no writer holds them: a writer keeps its file under an
-   exclusive ``flock`` from creation until its record is committed or its write abandoned,
-   gc takes that lock without waiting (skipping the file when it cannot), and asks the
-   store again, lock in hand, whether a record now names the file. So however slow a
-   writer is, gc never removes a file it is still writing or about to record.
+   last changed more than ``grace`` seconds ago. The record (with the inline data record, or
+   the chunk keys of a small chunked blob) is deleted in one batch that expects the exact
+   bytes gc read. Any put, touch or incref since then rewrote those bytes, so the delete
+   fails and the blob stays: gc never removes a blob that someone referenced or put in the
+   meantime. A put of content whose count is 0 rewrites its record's time, which is how the
+   content a put returned is protected for ``grace`` seconds until its caller's reference
+   lands. The chunks of a large blob go after the record, in bounded batches, under a
+   pending record that the deleting batch writes (so a crash midway is finished by the next
+   gc). Chunk keys carry a generation picked per write, so a put that stores the same
+   content again meanwhile writes other keys. The file of an older store's file blob is
+   unlinked once its record is deleted.
+2. **Abandoned writes.** Chunks written ahead by a stream that never committed (its process
+   died, or its caller gave up) sit under a pending record. Once that record is older than
+   ``grace`` it is marked as taken by gc, on a compare-and-set of the bytes read: a writer
+   still at work refreshes the record on each batch and expects its own last bytes, so one
+   of the two loses and nothing a live writer needs is removed. The chunks are deleted,
+   then the record.
 
 The grace period assumes clocks that agree across the processes sharing a store (a blob's
 "last changed" time is written by whichever process changed it).
@@ -28,31 +28,42 @@ The grace period assumes clocks that agree across the processes sharing a store 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llmspell.artifacts.blobs.files import FoundFile
+import orjson
+
 from llmspell.artifacts.blobs.records import (
+    CHUNKS,
+    FILE,
     INLINE,
     META_PREFIX,
+    PENDING_PREFIX,
     Meta,
+    chunk_key,
     data_key,
-    meta_key,
+    pending_key,
+    pending_record,
 )
+from llmspell.artifacts.blobs.writer import delete_chunks
 from llmspell.errors import IntegrityError
-from llmspell.storage.base import Delete, Op, Store
+from llmspell.storage.base import Delete, Op, Put, Store
 
 if TYPE_CHECKING:
     from llmspell.artifacts.blobs.store import BlobStore
+
+#: Chunked blobs of at most this many chunk keys are deleted with their record, in one batch.
+_CHUNKS_WITH_RECORD = 64
 
 
 @dataclass(frozen=True, slots=True)
 class GcReport:
     """What a gc run removed (or, with ``dry_run``, would remove).
 
-    ``bytes_freed`` counts stored bytes of removed blobs plus the sizes of removed stray
-    files. ``kept_in_grace``: unreferenced blobs still inside the grace period.
+    ``bytes_freed`` counts stored bytes of removed blobs and abandoned writes.
+    ``files_removed``: blob files of an older store unlinked with their blob.
+    ``abandoned_writes_removed``: chunks written ahead that were never committed.
+    ``kept_in_grace``: unreferenced blobs still inside the grace period.
     ``skipped_changed``: blobs that changed while gc was deciding (a concurrent put or
     incref) and were kept. ``corrupt_records``: hashes whose meta record could not be read;
     they are left for a person to look at.
@@ -62,19 +73,17 @@ class GcReport:
     blobs_removed: int
     bytes_freed: int
     files_removed: int
-    temp_files_removed: int
-    orphan_files_removed: int
+    abandoned_writes_removed: int
     kept_in_grace: int
     skipped_changed: int
     corrupt_records: tuple[str, ...]
 
 
 def collect(blobs: BlobStore, *, dry_run: bool, grace: float) -> GcReport:
-    """Run the three sweeps of the module docstring over ``blobs``."""
+    """Run the two sweeps of the module docstring over ``blobs``."""
     store, files = blobs.store, blobs.files
-    started = time.time()
-    cutoff_ms = int((started - grace) * 1000)
-    removed = freed = files_removed = kept = skipped = temps = orphans = 0
+    cutoff_ms = int((time.time() - grace) * 1000)
+    removed = freed = files_removed = kept = skipped = abandoned = 0
     corrupt: list[str] = []
 
     for key, raw in store.scan(META_PREFIX):
@@ -91,46 +100,50 @@ def collect(blobs: BlobStore, *, dry_run: bool, grace: float) -> GcReport:
             continue
         if not dry_run:
             ops: list[Op] = [Delete(key)]
+            later = meta.loc == CHUNKS and meta.chunks > _CHUNKS_WITH_RECORD
             if meta.loc == INLINE:
                 ops.append(Delete(data_key(blob_hash)))
+            elif later:
+                assert meta.gen is not None
+                ops.append(Put(pending_key(meta.gen), pending_record(0, meta.chunks,
+                                                                     meta.stored)))
+            elif meta.loc == CHUNKS:
+                assert meta.gen is not None
+                ops.extend(Delete(chunk_key(meta.gen, i)) for i in range(meta.chunks))
             if not store.batch(ops, expect={key: raw}):
                 skipped += 1
                 continue
-            if meta.file is not None and files.remove(blob_hash, meta.file):
+            if later:
+                assert meta.gen is not None
+                _delete_written(store, meta.gen, meta.chunks)
+            if meta.loc == FILE and files.remove(meta):
                 files_removed += 1
         removed += 1
         freed += meta.stored
 
-    stale_before = started - grace
-    for found in files.temp_files():
-        if found.mtime < stale_before and files.unlink_stray(found.path, lambda: True,
-                                                             dry_run=dry_run):
-            temps += 1
-            freed += found.size
+    for key, raw in store.scan(PENDING_PREFIX):
+        gen = key[len(PENDING_PREFIX):]
+        try:
+            fields = orjson.loads(raw)
+            t, count, stored = int(fields["t"]), int(fields["n"]), int(fields["b"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            corrupt.append(f"pending {gen}")
+            continue
+        if t > cutoff_ms:
+            continue
+        if not dry_run:
+            if t and not store.batch([Put(key, pending_record(0, count, stored))],
+                                     expect={key: raw}):
+                continue  # its writer touched it meanwhile: still at work
+            _delete_written(store, gen, count)
+        abandoned += 1
+        freed += stored
 
-    for _, found_files in files.blob_files():
-        records = store.get_many(meta_key(f.blob_hash) for f in found_files)
-        for found in found_files:
-            if found.mtime >= stale_before or _named(found, records.get(
-                    meta_key(found.blob_hash))):
-                continue
-            if files.unlink_stray(found.path, _still_stray(store, found), dry_run=dry_run):
-                orphans += 1
-                freed += found.size
-
-    return GcReport(dry_run, removed, freed, files_removed, temps, orphans, kept, skipped,
+    return GcReport(dry_run, removed, freed, files_removed, abandoned, kept, skipped,
                     tuple(corrupt))
 
 
-def _named(found: FoundFile, record: bytes | None) -> bool:
-    """Whether ``record`` names the file (a corrupt record counts as naming it: leave it)."""
-    if record is None:
-        return False
-    try:
-        return Meta.decode(found.blob_hash, record).file == found.name
-    except IntegrityError:
-        return True
-
-
-def _still_stray(store: Store, found: FoundFile) -> Callable[[], bool]:
-    return lambda: not _named(found, store.get(meta_key(found.blob_hash)))
+def _delete_written(store: Store, gen: str, count: int) -> None:
+    """Delete the chunks of a pending record marked as taken by gc, then the record."""
+    delete_chunks(store, gen, count)
+    store.batch([Delete(pending_key(gen))])
