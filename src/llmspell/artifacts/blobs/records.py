@@ -46,9 +46,9 @@ INLINE = "inline"
 CHUNKS = "chunks"
 FILE = "file"
 #: Size of each chunk key's value, and at most how many payload bytes one batch writes: a
-#: 500 MB blob is 1000 chunk keys written 8 at a time (measured, docs/artifacts.md).
+#: 500 MB blob is 1000 chunk keys written 4 at a time (measured, docs/artifacts.md).
 CHUNK_BYTES = 512 * 1024
-BATCH_BYTES = 8 * CHUNK_BYTES
+BATCH_BYTES = 4 * CHUNK_BYTES
 INLINE_HEADER = struct.Struct("<BBQ")
 FORMAT_VERSION = 1
 #: One-shot hashing of content at least this large uses all cores (measured: 4 MB hashes

@@ -326,11 +326,11 @@ class _Sink:
         return None
 
     def _flush(self, upto: int) -> None:
-        view = memoryview(self._buffer)
-        pieces = [bytes(view[i:min(i + CHUNK_BYTES, upto)]) for i in range(0, upto, CHUNK_BYTES)]
-        view.release()
-        for at in range(0, len(pieces), BATCH_BYTES // CHUNK_BYTES):
-            self.chunks.write(pieces[at:at + BATCH_BYTES // CHUNK_BYTES])
+        with memoryview(self._buffer) as view:  # released before the buffer is resized
+            for start in range(0, upto, BATCH_BYTES):
+                end = min(upto, start + BATCH_BYTES)
+                self.chunks.write([bytes(view[i:min(i + CHUNK_BYTES, end)])
+                                   for i in range(start, end, CHUNK_BYTES)])
         del self._buffer[:upto]
 
 
