@@ -263,4 +263,13 @@ def gc(opts: Options, dry_run: bool, grace: float | None, as_json: bool) -> None
                f"sessions; {blobs.kept_in_grace} unreferenced blobs kept in their grace period")
 
 
+@artifact.command("migrate-blobs")
+@click.pass_obj
+def migrate_blobs(opts: Options) -> None:
+    """Move blob files of an older store (under [session] storage_path) into the store."""
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        moved = rt.artifacts.blobs.migrate_files()
+    click.echo(f"moved {moved} blob files into the store")
+
+
 COMMANDS = [artifact]
