@@ -94,3 +94,14 @@ def test_a_missing_large_row_is_a_storage_error(store: SqliteStore, path: Path) 
         db.execute("DELETE FROM kv_large")
     with pytest.raises(StorageError, match="'a': its value is missing from kv_large"):
         store.get("a")
+
+
+def test_a_scan_over_a_missing_large_row_is_a_storage_error(store: SqliteStore,
+                                                            path: Path) -> None:
+    from llmspell.errors import StorageError
+
+    store.put("a", BIG)
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM kv_large")
+    with pytest.raises(StorageError, match="missing from kv_large"):
+        list(store.scan(""))

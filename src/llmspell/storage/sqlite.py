@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from operator import itemgetter
 
 from llmspell.errors import StorageError, ValidationError
 from llmspell.storage._support import (
@@ -61,14 +62,22 @@ _DELETE = "DELETE FROM kv WHERE key = ?"
 _COUNT_ALL = "SELECT count(*) FROM kv"
 _COUNT_RANGE = "SELECT count(*) FROM kv WHERE key >= ? AND key < ?"
 _COUNT_FROM = "SELECT count(*) FROM kv WHERE key >= ?"
+_second = itemgetter(1)
 #: SQLite's default limit on bound parameters is 32766; stay well under it.
 _MANY_CHUNK = 500
+
+
+#: A ``kv`` row's value with its stub resolved (see the module docstring); NULL when the
+#: ``kv_large`` row is missing.
+_RESOLVED = ("CASE WHEN typeof(value) = 'integer' THEN (SELECT l.value FROM kv_large AS l "
+             "WHERE l.key = kv.key) ELSE value END")
 
 
 def _scan_sql(low: str | None, high: bool, reverse: bool) -> str:
     where = [w for w in (low and f"key {low} ?", high and "key < ?") if w]
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT key, value FROM kv{clause} ORDER BY key{' DESC' if reverse else ''} LIMIT ?"
+    return (f"SELECT key, {_RESOLVED} FROM kv{clause} ORDER BY key{' DESC' if reverse else ''} "
+            "LIMIT ?")
 
 
 #: (low operator or None, has high bound, reverse) -> SQL; a few fixed strings, so sqlite3's
@@ -174,10 +183,12 @@ class SqliteStore(Store):
                 cursor = self._db.execute(_SCANS[(low, rng.high is not None, reverse)], params)
                 try:
                     rows, more = take_rows(cursor, want)
+                except TypeError:  # len(None) while paging: a stub without its kv_large row
+                    raise sqlite3.DatabaseError("a value is missing from kv_large") from None
                 finally:
                     cursor.close()
-                if any(type(value) is int for _, value in rows):
-                    rows = [(key, _value(self._db, key, value)) for key, value in rows]
+                if None in map(_second, rows):
+                    raise sqlite3.DatabaseError("a value is missing from kv_large")
                 return rows, more
             except sqlite3.Error as exc:
                 raise self._failed("scan", exc) from exc
