@@ -4,16 +4,19 @@ Precedence, lowest first: built-in defaults, the file, ``LLMSPELL_*`` environmen
 explicit overrides (the CLI's ``--set table.key=value``). The file is ``--config PATH``, else
 ``$LLMSPELL_CONFIG``, else ``./llmspell.toml`` if present; with none, every default applies and
 data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
-:class:`ConfigError` naming the file, the table and the key. The keys are in
-:mod:`llmspell.config_schema`.
+:class:`ConfigError` naming the file, the table and the key. Keys accepted for rs-llmspell
+compatibility but without effect are listed in ``Config.ignored`` and ``Config.notices``
+(never dropped silently). The keys and their defaults are in :mod:`llmspell.config_schema`.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +25,18 @@ from llmspell.config_schema import (
     ENV_NOT_OVERRIDES,
     ENV_PREFIXES_NOT_OVERRIDES,
     FREE_FORM,
+    PROVIDER_FIELDS,
+    PROVIDERS_FIELDS,
     SCHEMA,
     Field,
+    default,
     env_names,
 )
-from llmspell.errors import ConfigError
+from llmspell.errors import ConfigError, config_location
 
 CONFIG_FILE = "llmspell.toml"
+
+logger = logging.getLogger("llmspell.config")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,23 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class IgnoredKey:
+    """A key the configuration set that is accepted (for rs-llmspell compatibility) but has
+    no effect. ``source`` is the file, the ``LLMSPELL_*`` variable or ``overrides``."""
+
+    source: str
+    table: str
+    key: str
+    reason: str
+
+    @property
+    def notice(self) -> str:
+        """The one-line notice: where the key was set and why it has no effect."""
+        where = config_location(self.source, self.table, self.key)
+        return f"{where}: accepted but ignored ({self.reason})"
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Build with :func:`load_config` or :meth:`defaults`."""
 
@@ -84,7 +109,22 @@ class Config:
     session: SessionConfig
     values: Mapping[str, Mapping[str, Any]]  # table -> key -> canonical value
     extra: Mapping[str, Any] = field(default_factory=dict)  # free-form tables
+    #: Keys given (in the file, the environment or overrides) that have no effect.
+    ignored: tuple[IgnoredKey, ...] = ()
+    #: Everything the user should be told about this configuration, one line each: the
+    #: ``ignored`` keys and mapped values (``sled``). The CLI prints them on every command.
     notices: tuple[str, ...] = ()
+
+    def setting(self, path: str) -> Any:
+        """The effective value of the setting ``"table.key"`` (its schema default when the
+        configuration does not set it), e.g. ``config.setting("state.migrate_on_open")``.
+
+        Raises:
+            ValidationError: ``path`` names no setting of :mod:`llmspell.config_schema`.
+        """
+        default(path)  # checks that ``path`` names a setting
+        table, _, key = path.rpartition(".")
+        return self.values[table][key]
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``"table.key"`` (e.g. ``"engines.lua.sandbox"``), or ``default``.
@@ -146,8 +186,13 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
-                cwd: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Find, read and validate the configuration. See the module docstring for precedence."""
+                cwd: Path | None = None, overrides: Mapping[str, Any] | None = None,
+                notify: Callable[[str], Any] | None = None) -> Config:
+    """Find, read and validate the configuration. See the module docstring for precedence.
+
+    Each of the config's ``notices`` (keys that are accepted but ignored, mapped values) is
+    passed to ``notify`` once; by default it is logged as a warning on ``llmspell.config``.
+    """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     source = find_config_file(path, env=env, cwd=cwd)
@@ -162,7 +207,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     flat = env_overrides(env)
     flat.update(overrides or {})
     base_dir = source.parent if source else cwd
-    return build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+    config = build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+    for notice in config.notices:
+        (notify or logger.warning)(notice)
+    return config
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -196,14 +244,19 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
     """Validate ``raw`` (a parsed TOML document) plus overrides and build the typed Config."""
     where = str(source) if source else "defaults"
     values: dict[str, dict[str, Any]] = {
-        table: {key: f.default for key, f in fields.items() if not f.alias_of and not f.unused}
+        table: {key: list(f.default) if isinstance(f.default, list) else f.default
+                for key, f in fields.items() if not f.alias_of and not f.unused}
         for table, fields in SCHEMA.items()
     }
     given: dict[str, tuple[Any, str]] = {}  # canonical "table.key" -> (value, where it came from)
     extra: dict[str, Any] = {}
+    ignored: list[IgnoredKey] = []
 
     def assign(table: str, key: str, f: Field, value: Any, origin: str) -> None:
         if f.unused:
+            ignored.append(IgnoredKey(where if origin.startswith("[") else origin, table, key,
+                                      f.doc or "kept for rs-llmspell compatibility; "
+                                      "llmspell does not use it"))
             return
         target = f.alias_of or (f"{table}.{key}" if table else key)
         if f.convert is not None:
@@ -230,7 +283,7 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
             check_type(value, fields[key], origin, table, key)
         given.pop(fields[key].alias_of or dotted, None)  # overrides win without a conflict
         assign(table, key, fields[key], value, origin)
-    return _typed(values, source, base_dir, extra)
+    return _typed(values, source, base_dir, extra, tuple(ignored))
 
 
 def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
@@ -238,13 +291,15 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
     fields = SCHEMA.get(table, {})
     for key, value in node.items():
         child = f"{table}.{key}" if table else key
-        if not table and key in FREE_FORM:
+        if not table and key == "providers":
+            extra[key] = check_providers(value, where)
+        elif not table and key in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError("must be a table", source=where, key=key)
             extra[key] = value
         elif isinstance(value, dict) and key not in fields:
             if child not in SCHEMA and not _has_subtables(child):
-                hint = _did_you_mean(child, [t for t in SCHEMA if t] + list(FREE_FORM))
+                hint = _did_you_mean(child, [t for t in SCHEMA if t] + [*FREE_FORM, "providers"])
                 raise ConfigError(f"unknown table [{child}]{hint}", source=where, table=child)
             _walk(value, child, where, assign, extra)
         elif key not in fields:
@@ -253,6 +308,84 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
         else:
             check_type(value, fields[key], where, table, key)
             assign(table, key, fields[key], value, f"[{table}]")
+
+
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_providers(node: Any, where: str) -> dict[str, Any]:
+    """``[providers]`` checked: its own keys, and each ``[providers.NAME]`` against
+    PROVIDER_FIELDS (aliases folded onto their canonical key; only the keys given are kept)."""
+    if not isinstance(node, dict):
+        raise ConfigError("must be a table", source=where, key="providers")
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if not _PROVIDER_NAME.match(key):
+                raise ConfigError("a provider name is 1-64 letters, digits, '_', '-' or '.'",
+                                  source=where, table=f"providers.{key}")
+            out[key] = _check_provider(value, where, f"providers.{key}")
+        elif key in PROVIDERS_FIELDS:
+            f = PROVIDERS_FIELDS[key]
+            check_type(value, f, where, "providers", key)
+            _fold(out, (f.alias_of or key).rpartition(".")[2], value, where, "providers", key)
+        else:
+            hint = _did_you_mean(key, list(PROVIDERS_FIELDS))
+            raise ConfigError(f"unknown key{hint} (a provider is a table: [providers.{key}])",
+                              source=where, table="providers", key=key)
+    return out
+
+
+def _check_provider(node: dict[str, Any], where: str, table: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        f = PROVIDER_FIELDS.get(key)
+        if f is None:
+            hint = _did_you_mean(key, list(PROVIDER_FIELDS))
+            raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
+        if f.kind == "prices":
+            value = _check_prices(value, where, table)
+        else:
+            check_type(value, f, where, table, key)
+        if key == "api_key":
+            found = _ENV_REFERENCE.match(value)
+            if not found:  # never echo the value: it is a secret
+                raise ConfigError("a literal API key does not belong in a config file; set "
+                                  "api_key_env = \"VARIABLE\" (or api_key = \"${VARIABLE}\"), "
+                                  "or store it with `llmspell keys set NAME`", source=where,
+                                  table=table, key=key)
+            _fold(out, "api_key_env", found.group(1), where, table, key)
+        else:
+            _fold(out, f.alias_of or key, value, where, table, key)
+    return out
+
+
+def _fold(out: dict[str, Any], target: str, value: Any, where: str, table: str,
+          key: str) -> None:
+    if target in out and out[target] != value:
+        raise ConfigError(f"sets {target} to {value!r}, but another key sets it to "
+                          f"{out[target]!r}; keep one", source=where, table=table, key=key)
+    out[target] = value
+
+
+def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be a table of model = {{input = N, output = N}} (USD per 1M "
+                          f"tokens), got {type(value).__name__}", source=where, table=table,
+                          key="prices")
+    prices = {}
+    for model, price in value.items():
+        key = f"prices.{model}"
+        if not isinstance(price, dict) or set(price) != {"input", "output"}:
+            raise ConfigError(f"must be {{input = N, output = N}} (USD per 1M tokens), got "
+                              f"{price!r}", source=where, table=table, key=key)
+        for part, number in price.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+                raise ConfigError(f"must be a number >= 0, got {number!r}", source=where,
+                                  table=table, key=f"{key}.{part}")
+        prices[model] = {"input": float(price["input"]), "output": float(price["output"])}
+    return prices
 
 
 def _has_subtables(prefix: str) -> bool:
@@ -318,8 +451,8 @@ def _did_you_mean(word: str, candidates: Any) -> str:
 
 
 def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Path,
-           extra: dict[str, Any]) -> Config:
-    notices: list[str] = []
+           extra: dict[str, Any], ignored: tuple[IgnoredKey, ...]) -> Config:
+    notices = [item.notice for item in ignored]
 
     def path(text: str) -> Path:
         return (base_dir / Path(text).expanduser()).resolve()
@@ -359,6 +492,7 @@ def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Pat
                               idle_timeout_seconds=float(session["idle_timeout_seconds"])),
         values=values,
         extra=extra,
+        ignored=ignored,
         notices=tuple(notices),
     )
 

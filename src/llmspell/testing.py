@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import parse_qsl
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
+from llmspell.providers.scripted import ScriptedProvider
+from llmspell.providers.testing_server import FakeOpenAIServer, RecordedRequest
 from llmspell.storage import Store, backend_status, open_store
 from llmspell.storage.base import Op
 
@@ -36,6 +39,9 @@ __all__ = [
     "EMBEDDED_BACKENDS",
     "POSTGRES_URL",
     "CountingStore",
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "ScriptedProvider",
     "StoreLocation",
     "backend_unavailable",
     "discard_store",
@@ -157,7 +163,7 @@ class StoreLocation:
     url: str
     opened: list[Store] = field(default_factory=list)
 
-    def open(self, durability: str = "normal") -> Store:
+    def open(self, durability: str = default("storage.durability")) -> Store:
         """A new handle on the store (see :func:`llmspell.storage.open_store`)."""
         store = open_store(self.url, durability=durability)
         self.opened.append(store)

@@ -76,6 +76,7 @@ from llmspell.artifacts.blobs.records import (
     meta_key,
 )
 from llmspell.artifacts.blobs.writer import BlobWriter, StagedBlob, source_chunks
+from llmspell.config_schema import default
 from llmspell.errors import BlobNotFound, IntegrityError, ValidationError
 from llmspell.storage.base import Op, Put, Store
 
@@ -120,9 +121,11 @@ class BlobStore:
     """
 
     def __init__(self, store: Store, blob_dir: str | os.PathLike[str] | None = None, *,
-                 inline_max: int = 64 * 1024, compression: str = "zstd",
-                 compress_threshold: int = 10 * 1024, chunk_size: int = 1024 * 1024,
-                 grace: float = 900.0) -> None:
+                 inline_max: int = 64 * 1024,
+                 compression: str = default("session.artifact_compression_algorithm"),
+                 compress_threshold: int = default("session.compression_threshold"),
+                 chunk_size: int = 1024 * 1024,
+                 grace: float = float(default("session.artifact_gc_grace_seconds"))) -> None:
         if not isinstance(store, Store):
             raise ValidationError("store", "must be a llmspell.storage.Store", got=store)
         if blob_dir is not None and (not isinstance(blob_dir, str | os.PathLike)
