@@ -86,7 +86,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "session": {
         "enabled": Field("bool", True),
-        "storage_path": Field("str", "", doc="artifact blob files; default <data_dir>/blobs"),
+        "storage_path": Field("str", "", doc="blob files of stores written before blobs "
+                              "moved into the store (read, migrated); default <data_dir>/blobs"),
         "max_active_sessions": Field("int", 1000, minimum=1),
         "artifact_compression": Field("bool", True),
         "compression_threshold": Field("int", 10240, minimum=0),

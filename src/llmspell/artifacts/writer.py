@@ -20,8 +20,8 @@ import orjson
 
 from llmspell.artifacts import keys
 from llmspell.artifacts.accounting import SessionCounters
-from llmspell.artifacts.blob_writer import StagedBlob
-from llmspell.artifacts.blobs import BlobStore
+from llmspell.artifacts.blobs.store import BlobStore
+from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
 from llmspell.errors import (
     ArtifactError,
