@@ -142,7 +142,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "enable_streaming": Field("bool", True, unused=True),
     },
     "runtime.security": {
-        "allow_file_access": Field("bool", True, unused=True),
+        "allow_file_access": Field("bool", True, doc="false: scripts may not read or write files"),
         "allow_network_access": Field("bool", True, unused=True),
         "allow_process_spawn": Field("bool", False, unused=True),
         "max_memory_bytes": Field("int", alias_of="engines.lua.max_memory_bytes"),
