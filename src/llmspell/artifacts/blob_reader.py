@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from blake3 import blake3
 
-from llmspell.artifacts.compression import Codec, CorruptPayload
+from llmspell.compression import Codec, CorruptPayload
 from llmspell.errors import IntegrityError, StorageError, ValidationError
 
 

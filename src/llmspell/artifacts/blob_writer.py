@@ -21,7 +21,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from llmspell.artifacts import compression as codecs
+from llmspell import compression as codecs
 from llmspell.artifacts.blob_files import BlobFiles, PendingFile
 from llmspell.artifacts.blob_records import (
     FILE,

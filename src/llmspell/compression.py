@@ -1,10 +1,22 @@
-"""Compression codecs for blobs: zstd (the default), lz4, and none.
+"""Compression for everything llmspell stores compressed: zstd, lz4, or none.
 
-Each codec compresses whole payloads (inline blobs, files put from memory), compresses a
-stream chunk by chunk (large blobs put from a stream), and reads a stored payload back as a
-bounded stream, so a 500 MB blob never needs 500 MB of memory. A payload that fails to
-decompress raises :class:`CorruptPayload`; the blob layer turns it into an IntegrityError that
-names the blob. zstd and lz4 contexts are not thread-safe, so each thread keeps its own.
+Artifact blobs and backup files both use this module. Every payload is one standard frame
+(``zstd -d`` and ``lz4 -d`` read it), so what was written stays readable whatever the level or
+options it was written with. A codec offers:
+
+- ``compress``/``decompress``: a whole payload in one call (``decompress`` checks the size the
+  caller recorded, so a damaged header cannot make it allocate terabytes);
+- ``compressor()``: a stream compressor (feed chunks, then ``finish``), with a level and an
+  optional content checksum (backups ask for one, blobs are verified by their hash instead);
+- ``decompressor()``: a push decompressor whose ``finish`` says whether the frame ended where
+  the payload did (truncation, trailing bytes);
+- ``reader(raw)``: a pull decompressor over a binary file, read in bounded pieces, so a 500 MB
+  blob never needs 500 MB of memory.
+
+A payload that fails to decompress raises :class:`CorruptPayload`; callers turn it into the
+error of their layer (IntegrityError naming the blob, BackupCorrupt naming the file). zstd and
+lz4 contexts are not thread-safe, so each thread keeps its own one-shot contexts and every
+stream gets a new one.
 """
 
 from __future__ import annotations
@@ -16,10 +28,14 @@ from typing import BinaryIO, Protocol
 import lz4.frame
 import zstandard
 
-#: Codec names, in the order of their one-byte codes (0, 1, 2) in inline records.
+from llmspell.errors import ValidationError
+
+#: Codec names, in the order of their one-byte codes (0, 1, 2) in inline blob records.
 CODECS = ("none", "zstd", "lz4")
-#: zstd level used everywhere (DESIGN.md 17: level 1 saved 63-74% on conversation logs).
+#: zstd level when none is given (DESIGN.md 17: level 1 saved 63-74% on conversation logs).
 ZSTD_LEVEL = 1
+#: lz4's highest level (lz4 HC); a higher requested level is capped to it.
+LZ4_MAX_LEVEL = 16
 #: Keep a compressed payload only when raw/compressed is at least this.
 MIN_RATIO = 1.1
 
@@ -28,7 +44,8 @@ _DECODE_ERRORS = (zstandard.ZstdError, RuntimeError, EOFError, ValueError, Memor
 
 
 class CorruptPayload(Exception):
-    """A stored payload could not be decompressed to the recorded size (internal signal)."""
+    """A payload could not be decompressed as recorded (internal signal; callers name the
+    blob or file and raise their own error)."""
 
 
 class StreamCompressor(Protocol):
@@ -39,8 +56,17 @@ class StreamCompressor(Protocol):
     def finish(self) -> bytes: ...
 
 
+class StreamDecompressor(Protocol):
+    """Decompresses a stream pushed to it chunk by chunk."""
+
+    def decompress(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> None:
+        """Raise CorruptPayload unless the frame ended exactly where the payload did."""
+
+
 class Readable(Protocol):
-    """The part of a binary file object that the blob reader uses."""
+    """The part of a binary file object that a decompressing reader offers."""
 
     def read(self, size: int = -1, /) -> bytes: ...
 
@@ -52,7 +78,7 @@ class Codec:
     code = 0
 
     def compress(self, data: bytes) -> bytes:
-        """``data`` compressed in one frame."""
+        """``data`` compressed in one frame (the frame records its size)."""
         return data
 
     def decompress(self, payload: bytes, size: int) -> bytes:
@@ -61,9 +87,14 @@ class Codec:
             raise CorruptPayload(f"payload is {len(payload)} bytes, expected {size}")
         return payload
 
-    def compressor(self) -> StreamCompressor:
-        """A new stream compressor."""
+    def compressor(self, *, level: int | None = None, checksum: bool = False) -> StreamCompressor:
+        """A new stream compressor. ``level``: the codec's level (None: its default);
+        ``checksum``: add the frame's content checksum."""
         return _Passthrough()
+
+    def decompressor(self) -> StreamDecompressor:
+        """A new push decompressor for one frame."""
+        return _PlainPush()
 
     def reader(self, raw: BinaryIO) -> Readable:
         """A reader of the decompressed stream over ``raw``; ``read(n)`` returns <= n bytes."""
@@ -78,8 +109,16 @@ class _Passthrough:
         return b""
 
 
+class _PlainPush:
+    def decompress(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def finish(self) -> None:
+        return None
+
+
 class ZstdCodec(Codec):
-    """zstd at level 1; one-shot frames record the content size, stream frames do not."""
+    """zstd frames; one-shot frames record the content size, stream frames do not."""
 
     name = "zstd"
     code = 1
@@ -114,8 +153,13 @@ class ZstdCodec(Codec):
             raise CorruptPayload(f"decompressed to {len(out)} bytes, expected {size}")
         return out
 
-    def compressor(self) -> StreamCompressor:
-        return _ZstdStream(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj())
+    def compressor(self, *, level: int | None = None, checksum: bool = False) -> StreamCompressor:
+        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL if level is None else level,
+                                        write_checksum=checksum)
+        return _ZstdStream(cctx.compressobj())
+
+    def decompressor(self) -> StreamDecompressor:
+        return _ZstdPush()
 
     def reader(self, raw: BinaryIO) -> Readable:
         return _Guarded(zstandard.ZstdDecompressor().stream_reader(raw, closefd=False), "zstd")
@@ -130,6 +174,23 @@ class _ZstdStream:
 
     def finish(self) -> bytes:
         return bytes(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
+
+
+class _ZstdPush:
+    def __init__(self) -> None:
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+
+    def decompress(self, chunk: bytes) -> bytes:
+        try:
+            return bytes(self._obj.decompress(chunk))
+        except _DECODE_ERRORS as exc:
+            raise CorruptPayload(f"zstd: {exc}") from None
+
+    def finish(self) -> None:
+        if not self._obj.eof:
+            raise CorruptPayload("zstd: the frame is incomplete (truncated)")
+        if self._obj.unused_data:
+            raise CorruptPayload("zstd: unexpected bytes after the frame")
 
 
 class Lz4Codec(Codec):
@@ -153,16 +214,20 @@ class Lz4Codec(Codec):
             raise CorruptPayload(f"decompressed to {len(out)} bytes, expected {size}")
         return out
 
-    def compressor(self) -> StreamCompressor:
-        return _Lz4Stream()
+    def compressor(self, *, level: int | None = None, checksum: bool = False) -> StreamCompressor:
+        return _Lz4Stream(0 if level is None else min(level, LZ4_MAX_LEVEL), checksum)
+
+    def decompressor(self) -> StreamDecompressor:
+        return _Lz4Push()
 
     def reader(self, raw: BinaryIO) -> Readable:
         return _Guarded(lz4.frame.LZ4FrameFile(raw, mode="rb"), "lz4")
 
 
 class _Lz4Stream:
-    def __init__(self) -> None:
-        self._cctx = lz4.frame.LZ4FrameCompressor()
+    def __init__(self, level: int, checksum: bool) -> None:
+        self._cctx = lz4.frame.LZ4FrameCompressor(compression_level=level,
+                                                  content_checksum=checksum)
         self._header: bytes | None = bytes(self._cctx.begin())
 
     def compress(self, chunk: bytes) -> bytes:
@@ -174,6 +239,27 @@ class _Lz4Stream:
     def finish(self) -> bytes:
         head, self._header = self._header or b"", None
         return head + bytes(self._cctx.flush())
+
+
+class _Lz4Push:
+    def __init__(self) -> None:
+        self._obj = lz4.frame.LZ4FrameDecompressor()
+
+    def decompress(self, chunk: bytes) -> bytes:
+        if self._obj.eof:
+            if chunk:
+                raise CorruptPayload("lz4: unexpected bytes after the frame")
+            return b""
+        try:
+            return bytes(self._obj.decompress(chunk))
+        except _DECODE_ERRORS as exc:
+            raise CorruptPayload(f"lz4: {exc}") from None
+
+    def finish(self) -> None:
+        if not self._obj.eof:
+            raise CorruptPayload("lz4: the frame is incomplete (truncated)")
+        if self._obj.unused_data:
+            raise CorruptPayload("lz4: unexpected bytes after the frame")
 
 
 class _Guarded:
@@ -194,9 +280,25 @@ _BY_NAME: dict[str, Codec] = {c.name: c for c in (Codec(), ZstdCodec(), Lz4Codec
 _BY_CODE: dict[int, Codec] = {c.code: c for c in _BY_NAME.values()}
 
 
+def check_codec_name(name: object, argument: str = "compression") -> str:
+    """``name`` if it is one of CODECS; ValidationError naming ``argument`` otherwise."""
+    if not isinstance(name, str) or name not in _BY_NAME:
+        raise ValidationError(argument, f"must be one of {', '.join(CODECS)}", got=name)
+    return name
+
+
 def get_codec(name: str) -> Codec:
     """The codec called ``name`` (one of CODECS); KeyError for another name."""
     return _BY_NAME[name]
+
+
+def codec_for_name(name: object) -> Codec:
+    """The codec a stored payload names (e.g. a backup header); CorruptPayload for a name
+    that is not one of CODECS (the payload, not an argument, is wrong)."""
+    codec = _BY_NAME.get(name) if isinstance(name, str) else None
+    if codec is None:
+        raise CorruptPayload(f"unknown compression {name!r}")
+    return codec
 
 
 def codec_for_code(code: int) -> Codec:
