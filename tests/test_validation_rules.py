@@ -1,0 +1,184 @@
+"""llmspell.validation: sessions and artifacts check names, tags, text and custom fields by the
+same rules. One regression test per rule on which they used to disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from llmspell.errors import ValidationError
+from llmspell.runtime import Runtime
+from llmspell.sessions import Session
+from llmspell.validation import (
+    MAX_NAME,
+    MAX_TEXT,
+    check_fields,
+    check_name,
+    check_tag,
+    check_tags,
+    check_text,
+)
+
+
+@pytest.fixture
+def rt() -> Iterator[Runtime]:
+    runtime = Runtime.memory()
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def session(rt: Runtime) -> Session:
+    return rt.sessions.create("rules")
+
+
+def both_refuse(rt: Runtime, session: Session, match: str, *, name: object = "ok",
+                tags: object = None, description: object = "") -> None:
+    """Creating a session and storing an artifact with these arguments both fail alike."""
+    with pytest.raises(ValidationError, match=match):
+        rt.sessions.create(name, tags=tags, description=description)
+    with pytest.raises(ValidationError, match=match):
+        rt.artifacts.store(session, name, b"x", tags=tags, description=description)
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+def test_a_name_with_a_control_character_is_refused_by_both(rt: Runtime,
+                                                            session: Session) -> None:
+    # sessions accepted "a\nb" before (artifacts refused it)
+    both_refuse(rt, session, r"argument 'name': must not contain control characters",
+                name="line one\nline two")
+
+
+def test_a_name_with_a_lone_surrogate_is_a_validation_error_for_both(rt: Runtime,
+                                                                     session: Session) -> None:
+    # sessions accepted it and then failed to encode the record (not a ValidationError)
+    both_refuse(rt, session, r"argument 'name': must be valid Unicode", name="bad\ud800")
+
+
+def test_names_share_one_length_limit(rt: Runtime, session: Session) -> None:
+    # sessions allowed 256 characters, artifacts 255 (artifact_max_name_length's default)
+    assert MAX_NAME == 255
+    assert rt.sessions.create("n" * 255).name == "n" * 255
+    assert rt.artifacts.store(session, "n" * 255, b"x").name == "n" * 255
+    both_refuse(rt, session, r"argument 'name': must be at most 255 characters", name="n" * 256)
+
+
+def test_a_session_name_is_optional_an_artifact_name_is_not(rt: Runtime,
+                                                            session: Session) -> None:
+    assert rt.sessions.create().name == ""
+    with pytest.raises(ValidationError, match="argument 'name': must be a non-empty string"):
+        rt.artifacts.store(session, "", b"x")
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def test_descriptions_share_one_length_limit(rt: Runtime, session: Session) -> None:
+    # session descriptions had no limit, artifact descriptions 4096 characters
+    assert rt.sessions.create("d", description="x" * MAX_TEXT).description == "x" * MAX_TEXT
+    both_refuse(rt, session, r"argument 'description': must be at most 4096 characters, is "
+                             "4097", description="x" * (MAX_TEXT + 1))
+    both_refuse(rt, session, r"argument 'description': must be valid Unicode",
+                description="bad\udfff")
+
+
+def test_a_fail_reason_follows_the_text_rule(rt: Runtime) -> None:
+    s = rt.sessions.create("r")
+    with pytest.raises(ValidationError, match="argument 'reason': must be at most 4096"):
+        rt.sessions.fail(s, "r" * (MAX_TEXT + 1))
+    assert rt.sessions.fail(s, "line one\nline two").reason == "line one\nline two"
+
+
+# -- tags -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tag", "rule"), [
+    ("", "each tag must be a non-empty string with no control characters"),
+    ("a\tb", "each tag must be a non-empty string with no control characters"),
+    (3, "each tag must be a non-empty string with no control characters"),
+    ("t" * 129, "each tag must be at most 128 characters"),
+    ("bad\ud800", "must be valid Unicode"),  # sessions accepted it, then failed to store it
+])
+def test_tag_errors_read_the_same_for_both(rt: Runtime, session: Session, tag: object,
+                                          rule: str) -> None:
+    both_refuse(rt, session, rf"argument 'tags' at \[1\]: {rule}", tags=["fine", tag])
+
+
+def test_an_empty_table_is_no_tags_for_both(rt: Runtime, session: Session) -> None:
+    # an empty Lua table arrives as {}: artifacts took it as no tags, sessions refused it
+    assert rt.sessions.create("t", tags={}).tags == []
+    assert rt.artifacts.store(session, "t", b"x", tags={}).tags == []
+
+
+def test_a_single_string_is_not_a_tag_list_for_either(rt: Runtime, session: Session) -> None:
+    both_refuse(rt, session, r"argument 'tags': must be a list of strings \(one tag is "
+                             r"\['tag'\]\)", tags="finance")
+
+
+def test_duplicates_are_dropped_in_order_by_both(rt: Runtime, session: Session) -> None:
+    tags = ["b", "a", "b", "c", "a"]
+    assert rt.sessions.create("d", tags=tags).tags == ["b", "a", "c"]
+    assert rt.artifacts.store(session, "d", b"x", tags=tags).tags == ["b", "a", "c"]
+
+
+def test_too_many_tags(rt: Runtime, session: Session) -> None:
+    tags = [f"t{i}" for i in range(65)]
+    with pytest.raises(ValidationError, match=r"argument 'tags': must hold at most 64 tags "
+                                              r"\(got int 65\)"):
+        rt.sessions.create("many", tags=tags)
+    with pytest.raises(ValidationError, match=r"at most 64 tags \(\[session\] "
+                                              r"artifact_max_tags\)"):
+        rt.artifacts.store(session, "many", b"x", tags=tags)
+
+
+def test_the_one_kept_difference_session_tags_are_bounded_in_bytes(rt: Runtime,
+                                                                   session: Session) -> None:
+    """A session tag index key holds the tag whole, so session tags are also at most 128
+    bytes in UTF-8; artifact indexes hash long tags, so they need no byte bound."""
+    wide = "é" * 100  # 100 characters, 200 bytes
+    assert rt.artifacts.store(session, "wide", b"x", tags=[wide]).tags == [wide]
+    with pytest.raises(ValidationError, match=r"argument 'tags' at \[0\]: each tag must be at "
+                                              r"most 128 bytes in UTF-8"):
+        rt.sessions.create("wide", tags=[wide])
+
+
+# -- custom fields / metadata ---------------------------------------------------------------
+
+
+def test_binary_values_in_fields_are_refused_with_the_same_path(rt: Runtime,
+                                                                session: Session) -> None:
+    fields = {"a": [1, {"b": b"\xff"}]}
+    with pytest.raises(ValidationError, match=r"argument 'metadata' at \$\.a\[1\]\.b: must hold "
+                                              "JSON values only"):
+        rt.sessions.create("m", metadata=fields)
+    with pytest.raises(ValidationError, match=r"argument 'custom' at \$\.a\[1\]\.b: must hold "
+                                              "JSON values only"):
+        rt.artifacts.store(session, "m", b"x", custom=fields)
+
+
+# -- the module's functions ------------------------------------------------------------------
+
+
+def test_the_functions_directly() -> None:
+    assert check_name("", required=False) == ""
+    with pytest.raises(ValidationError, match=r"argument 'title': must be a string \(got int"):
+        check_name(1, argument="title", required=False)
+    with pytest.raises(ValidationError, match=r"must be at most 3 characters \(\[x\] y\), is 4"):
+        check_name("abcd", max_length=3, setting="[x] y")
+    assert check_tag("ü" * 10, max_bytes=20) == "ü" * 10
+    with pytest.raises(ValidationError, match="at most 19 bytes"):
+        check_tag("ü" * 10, max_bytes=19)
+    assert check_tags(("x", "y"), max_tags=2) == ["x", "y"]
+    assert check_tags(None) == []
+    with pytest.raises(ValidationError, match=r"argument 'labels': must be a list"):
+        check_tags({"a": 1}, argument="labels")
+    assert check_text("a\nb", "note", 3) == "a\nb"
+    with pytest.raises(ValidationError, match="argument 'note': must be a string"):
+        check_text(None, "note")
+    assert check_fields(None, "f") == {}
+    assert check_fields({"n": 1}, "f") == {"n": 1}
+    with pytest.raises(ValidationError, match="argument 'f': must be a dict"):
+        check_fields([1], "f")
