@@ -182,3 +182,43 @@ def test_the_functions_directly() -> None:
     assert check_fields({"n": 1}, "f") == {"n": 1}
     with pytest.raises(ValidationError, match="argument 'f': must be a dict"):
         check_fields([1], "f")
+
+
+# -- glob lists -----------------------------------------------------------------------------
+
+
+def test_a_single_glob_string_is_a_list_of_one_at_every_call_site(rt: Runtime,
+                                                                   tmp_path) -> None:
+    # StateManager.records (used by `state export`) refused "agent:*"; backups accepted it
+    rt.state.save("agent:a", "k", 1)
+    rt.state.save("workflow:w", "k", 2)
+    assert [s for s, _, _ in rt.state.records("agent:*")] == ["agent:a"]
+    assert [s for s, _, _ in rt.state.records(["agent:*"])] == ["agent:a"]
+    from llmspell.state.selection import ScopeFilter
+
+    only_agents = ScopeFilter("agent:*", exclude="agent:b*")
+    assert only_agents("agent:a") and not only_agents("agent:b1")
+    assert not only_agents("workflow:w")
+
+
+@pytest.mark.parametrize("bad", [b"agent:*", {"agent": "*"}, ["agent:*", ""], [3], 7])
+def test_bad_glob_lists_are_refused_alike(rt: Runtime, bad: object) -> None:
+    from llmspell.state.selection import ScopeFilter
+
+    with pytest.raises(ValidationError, match=r"argument 'scopes'(: must be a glob or a list "
+                                              r"of globs| at \[\d\]: each glob must be a "
+                                              "non-empty string)"):
+        list(rt.state.records(bad))
+    with pytest.raises(ValidationError, match=r"argument 'include'(: must be a glob or a list "
+                                              r"of globs| at \[\d\]: each glob must be a "
+                                              "non-empty string)"):
+        ScopeFilter(bad)
+
+
+def test_glob_list_forms() -> None:
+    from llmspell.validation import check_globs
+
+    assert check_globs(None, "g") is None
+    assert check_globs({}, "g") == []
+    assert check_globs(("a*", "b"), "g") == ["a*", "b"]
+    assert check_globs({"x"}, "g") == ["x"]

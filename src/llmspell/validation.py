@@ -13,7 +13,9 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
   ``max_tags`` (64 unless configured) once duplicates are dropped (first occurrence kept);
 - **text** (descriptions, reasons): a string of at most ``max_length`` characters (4096),
   valid Unicode; newlines are fine;
-- **fields** (session metadata, artifact custom fields): a dict of JSON values, no bytes.
+- **fields** (session metadata, artifact custom fields): a dict of JSON values, no bytes;
+- **glob lists** (state scope selections): a list of non-empty glob strings; a single string
+  is a list of one, an empty table an empty list.
 
 docs/sessions.md and docs/artifacts.md say which rule won where sessions and artifacts used
 to differ.
@@ -22,6 +24,7 @@ to differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from llmspell.codec import format_path, to_jsonable
@@ -119,6 +122,33 @@ def check_fields(fields: object, argument: str) -> dict[str, Any]:
         raise ValidationError(argument, "must hold JSON values only (no binary strings)",
                               path=format_path(tuple(binary[0])))
     return dict(value)
+
+
+def check_globs(patterns: object, argument: str) -> list[str] | None:
+    """``patterns`` as a list of non-empty glob strings; None stays None (no selection).
+
+    A single string is one glob (``"agent:*"`` is ``["agent:*"]``) and an empty table (``{}``,
+    how Lua passes ``{}``) is an empty list; any other iterable of strings (list, tuple, set)
+    is accepted.
+
+    Raises:
+        ValidationError: naming ``argument`` and, for a bad item, its index.
+    """
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    elif patterns == {}:
+        return []
+    if isinstance(patterns, bytes | dict) or not isinstance(patterns, Iterable):
+        raise ValidationError(argument, "must be a glob or a list of globs such as "
+                              "['agent:*', 'workflow:*']", got=patterns)
+    globs = list(patterns)
+    for i, glob in enumerate(globs):
+        if not isinstance(glob, str) or not glob:
+            raise ValidationError(argument, "each glob must be a non-empty string",
+                                  path=f"[{i}]", got=glob)
+    return globs
 
 
 def _set_by(setting: str) -> str:
