@@ -222,3 +222,67 @@ def test_glob_list_forms() -> None:
     assert check_globs({}, "g") == []
     assert check_globs(("a*", "b"), "g") == ["a*", "b"]
     assert check_globs({"x"}, "g") == ["x"]
+
+
+# -- unknown options: one wording -----------------------------------------------------------
+
+UNKNOWN = r"unknown (option|field|query parameter) '{key}' \(did you mean '{near}'\?\); known: "
+
+
+@pytest.mark.parametrize(("lua", "argument", "key", "near"), [
+    ("JSON.stringify({}, {indnt = 2})", "options", "indnt", "indent"),
+    ("Event.publish('t', {}, {sorce = 'x'})", "opts", "sorce", "source"),
+    ("Hook.register('session:start', function() end, {priorty = 'high'})", "priority",
+     "priorty", "priority"),
+    ("Hook.list({pont = 'x'})", "filter", "pont", "point"),
+    ("Session.create{nmae = 'x'}", "options", "nmae", "name"),
+    ("Artifact.list(Session.create{}, {tgas = {'a'}})", "filter", "tgas", "tags"),
+    ("State.backup({descripton = 'x'})", "options", "descripton", "description"),
+])
+def test_every_lua_options_table_reports_an_unknown_key_alike(rt: Runtime, lua: str,
+                                                              argument: str, key: str,
+                                                              near: str) -> None:
+    from llmspell.lua import LuaEngine
+
+    engine = LuaEngine(rt, script_name="opts.lua")
+    try:
+        with pytest.raises(Exception) as caught:
+            engine.run_string(lua)
+    finally:
+        engine.close()
+    import re
+
+    assert re.search(rf"ValidationError: argument '{argument}' at \.{key}: "
+                     + UNKNOWN.format(key=key, near=near), str(caught.value)), str(caught.value)
+
+
+def test_python_call_sites_report_an_unknown_key_alike(rt: Runtime, session: Session,
+                                                       tmp_path) -> None:
+    from llmspell.state.backup.retention import RetentionPolicy
+    from llmspell.state.transfer import import_lines
+    from llmspell.storage import open_store
+
+    cases = [
+        (lambda: open_store(f"sqlite:///{tmp_path}/x.db?timout=3"), "url", "timout",
+         "timeout"),
+        (lambda: rt.artifacts.store_stream(session, "x", [b"1"], tgas=["a"]), "options", "tgas",
+         "tags"),
+        (lambda: RetentionPolicy.from_spec({"keep_lst": 3}), "policy", "keep_lst",
+         "keep_last"),
+        (lambda: import_lines(rt.state, ['{"scope": "global", "key": "k", "value": 1, '
+                                         '"scoep": 1}']), "line", "scoep", "scope"),
+    ]
+    for call, argument, key, near in cases:
+        with pytest.raises(ValidationError, match=rf"argument '{argument}' at \.{key}: "
+                           + UNKNOWN.format(key=key, near=near)):
+            call()
+
+
+def test_unknown_option_without_a_close_match() -> None:
+    from llmspell.validation import check_known_keys, unknown_option
+
+    error = unknown_option("opts", "zzz", ("alpha", "beta"))
+    assert str(error) == "argument 'opts' at .zzz: unknown option 'zzz'; known: alpha, beta"
+    with pytest.raises(ValidationError, match=r"at \.a: unknown field 'a'; known: none"):
+        check_known_keys({"b": 1, "a": 2}, (), "filter", noun="field")
+    check_known_keys({"alpha": 1}, ("alpha",), "opts")

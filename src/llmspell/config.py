@@ -10,7 +10,6 @@ data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad ch
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from llmspell.config_schema import (
     env_names,
 )
 from llmspell.errors import ConfigError
+from llmspell.validation import did_you_mean
 
 CONFIG_FILE = "llmspell.toml"
 
@@ -175,7 +175,7 @@ def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         if name.startswith(ENV_PREFIXES_NOT_OVERRIDES):
             continue
         if name not in names:
-            hint = _did_you_mean(name, names)
+            hint = did_you_mean(name, names)
             raise ConfigError(f"unknown configuration variable{hint}", source="environment",
                               key=name)
         table, key = names[name]
@@ -244,11 +244,11 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
             extra[key] = value
         elif isinstance(value, dict) and key not in fields:
             if child not in SCHEMA and not _has_subtables(child):
-                hint = _did_you_mean(child, [t for t in SCHEMA if t] + list(FREE_FORM))
+                hint = did_you_mean(child, [t for t in SCHEMA if t] + list(FREE_FORM))
                 raise ConfigError(f"unknown table [{child}]{hint}", source=where, table=child)
             _walk(value, child, where, assign, extra)
         elif key not in fields:
-            hint = _did_you_mean(key, [k for k in fields])
+            hint = did_you_mean(key, [k for k in fields])
             raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
         else:
             check_type(value, fields[key], where, table, key)
@@ -310,11 +310,6 @@ def parse_text(text: str, f: Field, where: str, table: str, key: str) -> Any:
                           table=table, key=key) from None
     check_type(value, f, where, table, key)
     return value
-
-
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Path,

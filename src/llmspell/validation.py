@@ -15,7 +15,11 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
   valid Unicode; newlines are fine;
 - **fields** (session metadata, artifact custom fields): a dict of JSON values, no bytes;
 - **glob lists** (state scope selections): a list of non-empty glob strings; a single string
-  is a list of one, an empty table an empty list.
+  is a list of one, an empty table an empty list;
+- **options**: a table of options (or filter fields, or URL parameters) may hold only known
+  keys; an unknown one is reported in one wording everywhere, with a did-you-mean:
+  ``argument 'opts' at .sorce: unknown option 'sorce' (did you mean 'source'?); known:
+  source, correlation_id``.
 
 docs/sessions.md and docs/artifacts.md say which rule won where sessions and artifacts used
 to differ.
@@ -23,8 +27,9 @@ to differ.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmspell.codec import format_path, to_jsonable
@@ -149,6 +154,32 @@ def check_globs(patterns: object, argument: str) -> list[str] | None:
             raise ValidationError(argument, "each glob must be a non-empty string",
                                   path=f"[{i}]", got=glob)
     return globs
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the candidate closest to ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_option(argument: str, key: object, known: Iterable[str], *, noun: str = "option",
+                   got: Any = ...) -> ValidationError:
+    """The error for an unknown ``key`` in the table passed as ``argument`` (one wording for
+    every options table; ``noun`` says what a key is: option, field, query parameter)."""
+    listed = list(known)
+    hint = did_you_mean(key, listed) if isinstance(key, str) else ""
+    return ValidationError(argument, f"unknown {noun} {key!r}{hint}; known: "
+                           f"{', '.join(listed) or 'none'}", path=f".{key}", got=got)
+
+
+def check_known_keys(table: Mapping[Any, Any], known: Iterable[str], argument: str, *,
+                     noun: str = "option") -> None:
+    """Raise :func:`unknown_option` for the first key of ``table`` (in sorted order) that is
+    not in ``known``."""
+    allowed = tuple(known)
+    unknown = sorted((key for key in table if key not in allowed), key=str)
+    if unknown:
+        raise unknown_option(argument, unknown[0], allowed, noun=noun)
 
 
 def _set_by(setting: str) -> str:
