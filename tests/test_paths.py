@@ -243,3 +243,24 @@ def test_writes(mode: object, expected: bool) -> None:
 def test_writes_needs_a_string() -> None:
     with pytest.raises(ValidationError, match="argument 'mode': must be a file mode string"):
         writes(1)
+
+
+def test_allow_file_access_false_holds_in_the_full_sandbox_too(make_runtime,
+                                                               project: Path) -> None:
+    _, engine = make_runtime(**{"runtime.security.allow_file_access": False,
+                                "engines.lua.sandbox": "full"})
+    for call in ("io.open('f.txt')", "io.lines('f.txt')", "io.output('o.txt')",
+                 "os.remove('f.txt')", "os.rename('f.txt', 'g.txt')", "dofile('f.txt')",
+                 "loadfile('f.txt')", "io.input('f.txt')"):
+        with pytest.raises(ScriptError, match=r"SecurityViolation: \S+: file access is "
+                                              r"disabled by \[runtime.security\] "
+                                              "allow_file_access = false"):
+            engine.run_string(call)
+    assert (project / "f.txt").exists() and not (project / "o.txt").exists()
+    assert engine.run_string("return type(debug.getinfo(1))") == "table"  # still "full"
+
+
+def test_the_full_sandbox_with_file_access_uses_files_freely(make_runtime,
+                                                            project: Path) -> None:
+    _, engine = make_runtime(**{"engines.lua.sandbox": "full"})
+    assert engine.run_string("return io.open('../secret.txt'):read('a')") == "top secret"

@@ -67,6 +67,12 @@ class Confinement:
         return cls(config.runtime.allowed_paths, protected=protected_paths(config),
                    allow_access=bool(config.get("runtime.security.allow_file_access")))
 
+    def check_access(self, what: str) -> None:
+        """Raise SecurityViolation naming ``what`` when file access is turned off."""
+        if not self.allow_access:
+            raise SecurityViolation(f"{what}: file access is disabled by {ACCESS_SETTING} = "
+                                    "false (set it to true to allow scripts to use files)")
+
     def resolve(self, path: Any, *, what: str, write: bool = False,
                 argument: str = "path") -> str:
         """The real path of ``path`` if ``what`` (e.g. ``"io.open"``) may use it.
@@ -87,9 +93,7 @@ class Confinement:
     def resolve_bytes(self, path: Any, *, what: str, write: bool = False,
                       argument: str = "path") -> bytes:
         """:meth:`resolve` as bytes (for file names that are not valid UTF-8)."""
-        if not self.allow_access:
-            raise SecurityViolation(f"{what}: file access is disabled by {ACCESS_SETTING} = "
-                                    "false (set it to true to allow scripts to use files)")
+        self.check_access(what)
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         if isinstance(path, str):

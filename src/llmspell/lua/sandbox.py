@@ -141,6 +141,9 @@ os.exit = function(code, close) return exit(code) end
 """
 
 
+#: The standard library's functions that open, load, remove or rename files by name.
+FILE_FUNCTIONS = (("io", "open"), ("io", "lines"), ("io", "input"), ("io", "output"),
+                  ("os", "remove"), ("os", "rename"), ("", "loadfile"), ("", "dofile"))
 #: The sandbox's file functions that may create, change or remove a file.
 WRITING = frozenset({"os.remove", "os.rename", "io.output"})
 
@@ -157,6 +160,21 @@ def confine_for_lua(confinement: Confinement) -> Callable[..., bytes]:
         return confinement.resolve_bytes(path, what=what, write=write)
 
     return confine
+
+
+def _refuse_file_functions(engine: LuaEngine, confinement: Confinement) -> None:
+    """``full`` with ``[runtime.security] allow_file_access = false``: every function of
+    FILE_FUNCTIONS raises the confinement's refusal (``os.execute`` and ``io.popen`` stay:
+    ``full`` trusts the script as a shell script)."""
+    env = engine.lua.globals()
+    for library, name in FILE_FUNCTIONS:
+        what = f"{library}.{name}" if library else name
+
+        def refuse(*_: Any, what: str = what) -> None:
+            confinement.check_access(what)
+
+        target = env[library.encode()] if library else env
+        target[name.encode()] = engine.function(refuse, what)
 
 
 def check_getenv(name: Any) -> str | None:
@@ -179,8 +197,11 @@ def apply_sandbox(engine: LuaEngine, level: str) -> None:
     lua = engine.lua
     lua.execute(EXIT_LUA, engine.function(engine.request_exit, "os.exit"),
                 name=b"=[llmspell]", mode="t")
+    confinement = Confinement.for_scripts(engine.config)
     if level == "full":
+        if not confinement.allow_access:
+            _refuse_file_functions(engine, confinement)
         return
-    confine = confine_for_lua(Confinement.for_scripts(engine.config))
+    confine = confine_for_lua(confinement)
     lua.execute(SAFE_LUA, engine.core, engine.function(confine, "confine"),
                 engine.function(check_getenv, "os.getenv"), name=b"=[llmspell]", mode="t")
