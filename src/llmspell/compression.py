@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import BinaryIO, Protocol
+from abc import ABC, abstractmethod
+from typing import Any, BinaryIO, Protocol
 
 import lz4.frame
 import zstandard
@@ -117,7 +118,32 @@ class _PlainPush:
         return None
 
 
-class ZstdCodec(Codec):
+class _FrameCodec(Codec, ABC):
+    """A codec whose payloads are frames that may declare their content size."""
+
+    def decompress(self, payload: bytes, size: int) -> bytes:
+        try:
+            declared = self._declared_size(payload)
+            if declared is not None and declared != size:  # before decoding: a flipped
+                # header could ask for terabytes
+                raise CorruptPayload(f"frame declares {declared} bytes, expected {size}")
+            out = self._decode(payload, size)
+        except _DECODE_ERRORS as exc:
+            raise CorruptPayload(f"{self.name}: {exc}") from exc
+        if len(out) != size:
+            raise CorruptPayload(f"decompressed to {len(out)} bytes, expected {size}")
+        return out
+
+    @abstractmethod
+    def _declared_size(self, payload: bytes) -> int | None:
+        """The content size the frame header declares; None when it does not say."""
+
+    @abstractmethod
+    def _decode(self, payload: bytes, size: int) -> bytes:
+        """The whole payload decoded (at most ``size`` bytes where the codec can bound it)."""
+
+
+class ZstdCodec(_FrameCodec):
     """zstd frames; one-shot frames record the content size, stream frames do not."""
 
     name = "zstd"
@@ -141,17 +167,12 @@ class ZstdCodec(Codec):
     def compress(self, data: bytes) -> bytes:
         return bytes(self._cctx().compress(data))
 
-    def decompress(self, payload: bytes, size: int) -> bytes:
-        try:
-            declared = zstandard.frame_content_size(payload)
-            if declared not in (-1, size):  # checked first: a flipped header could ask for TBs
-                raise CorruptPayload(f"frame declares {declared} bytes, expected {size}")
-            out = bytes(self._dctx().decompress(payload, max_output_size=size))
-        except _DECODE_ERRORS as exc:
-            raise CorruptPayload(f"zstd: {exc}") from exc
-        if len(out) != size:
-            raise CorruptPayload(f"decompressed to {len(out)} bytes, expected {size}")
-        return out
+    def _declared_size(self, payload: bytes) -> int | None:
+        declared = zstandard.frame_content_size(payload)
+        return None if declared == -1 else int(declared)
+
+    def _decode(self, payload: bytes, size: int) -> bytes:
+        return bytes(self._dctx().decompress(payload, max_output_size=size))
 
     def compressor(self, *, level: int | None = None, checksum: bool = False) -> StreamCompressor:
         cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL if level is None else level,
@@ -159,7 +180,7 @@ class ZstdCodec(Codec):
         return _ZstdStream(cctx.compressobj())
 
     def decompressor(self) -> StreamDecompressor:
-        return _ZstdPush()
+        return _FramePush(zstandard.ZstdDecompressor().decompressobj(), "zstd")
 
     def reader(self, raw: BinaryIO) -> Readable:
         return _Guarded(zstandard.ZstdDecompressor().stream_reader(raw, closefd=False), "zstd")
@@ -176,24 +197,32 @@ class _ZstdStream:
         return bytes(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
 
 
-class _ZstdPush:
-    def __init__(self) -> None:
-        self._obj = zstandard.ZstdDecompressor().decompressobj()
+class _FramePush:
+    """A push decompressor over a zstd ``decompressobj`` or an ``LZ4FrameDecompressor``
+    (both have ``decompress``, ``eof`` and ``unused_data``)."""
+
+    def __init__(self, obj: Any, name: str) -> None:
+        self._obj = obj
+        self._name = name
 
     def decompress(self, chunk: bytes) -> bytes:
+        if self._obj.eof:
+            if chunk:
+                raise CorruptPayload(f"{self._name}: unexpected bytes after the frame")
+            return b""
         try:
             return bytes(self._obj.decompress(chunk))
         except _DECODE_ERRORS as exc:
-            raise CorruptPayload(f"zstd: {exc}") from None
+            raise CorruptPayload(f"{self._name}: {exc}") from None
 
     def finish(self) -> None:
         if not self._obj.eof:
-            raise CorruptPayload("zstd: the frame is incomplete (truncated)")
+            raise CorruptPayload(f"{self._name}: the frame is incomplete (truncated)")
         if self._obj.unused_data:
-            raise CorruptPayload("zstd: unexpected bytes after the frame")
+            raise CorruptPayload(f"{self._name}: unexpected bytes after the frame")
 
 
-class Lz4Codec(Codec):
+class Lz4Codec(_FrameCodec):
     """lz4 frames (faster, compresses less than zstd)."""
 
     name = "lz4"
@@ -202,23 +231,17 @@ class Lz4Codec(Codec):
     def compress(self, data: bytes) -> bytes:
         return bytes(lz4.frame.compress(data, store_size=True))
 
-    def decompress(self, payload: bytes, size: int) -> bytes:
-        try:
-            declared = lz4.frame.get_frame_info(payload).get("content_size", 0)
-            if declared not in (0, size):
-                raise CorruptPayload(f"frame declares {declared} bytes, expected {size}")
-            out = bytes(lz4.frame.decompress(payload))
-        except _DECODE_ERRORS as exc:
-            raise CorruptPayload(f"lz4: {exc}") from exc
-        if len(out) != size:
-            raise CorruptPayload(f"decompressed to {len(out)} bytes, expected {size}")
-        return out
+    def _declared_size(self, payload: bytes) -> int | None:
+        return int(lz4.frame.get_frame_info(payload).get("content_size", 0)) or None
+
+    def _decode(self, payload: bytes, size: int) -> bytes:
+        return bytes(lz4.frame.decompress(payload))
 
     def compressor(self, *, level: int | None = None, checksum: bool = False) -> StreamCompressor:
         return _Lz4Stream(0 if level is None else min(level, LZ4_MAX_LEVEL), checksum)
 
     def decompressor(self) -> StreamDecompressor:
-        return _Lz4Push()
+        return _FramePush(lz4.frame.LZ4FrameDecompressor(), "lz4")
 
     def reader(self, raw: BinaryIO) -> Readable:
         return _Guarded(lz4.frame.LZ4FrameFile(raw, mode="rb"), "lz4")
@@ -239,27 +262,6 @@ class _Lz4Stream:
     def finish(self) -> bytes:
         head, self._header = self._header or b"", None
         return head + bytes(self._cctx.flush())
-
-
-class _Lz4Push:
-    def __init__(self) -> None:
-        self._obj = lz4.frame.LZ4FrameDecompressor()
-
-    def decompress(self, chunk: bytes) -> bytes:
-        if self._obj.eof:
-            if chunk:
-                raise CorruptPayload("lz4: unexpected bytes after the frame")
-            return b""
-        try:
-            return bytes(self._obj.decompress(chunk))
-        except _DECODE_ERRORS as exc:
-            raise CorruptPayload(f"lz4: {exc}") from None
-
-    def finish(self) -> None:
-        if not self._obj.eof:
-            raise CorruptPayload("lz4: the frame is incomplete (truncated)")
-        if self._obj.unused_data:
-            raise CorruptPayload("lz4: unexpected bytes after the frame")
 
 
 class _Guarded:
