@@ -107,10 +107,10 @@ def test_tag_errors_read_the_same_for_both(rt: Runtime, session: Session, tag: o
     both_refuse(rt, session, rf"argument 'tags' at \[1\]: {rule}", tags=["fine", tag])
 
 
-def test_an_empty_table_is_no_tags_for_both(rt: Runtime, session: Session) -> None:
-    # an empty Lua table arrives as {}: artifacts took it as no tags, sessions refused it
-    assert rt.sessions.create("t", tags={}).tags == []
-    assert rt.artifacts.store(session, "t", b"x", tags={}).tags == []
+def test_a_dict_is_not_a_tag_list_for_either(rt: Runtime, session: Session) -> None:
+    # the core takes Python shapes only (the Lua globals turn an empty table into a list)
+    both_refuse(rt, session, r"argument 'tags': must be a list of strings", tags={})
+    both_refuse(rt, session, r"argument 'tags': must be a list of strings", tags={"a": 1})
 
 
 def test_a_single_string_is_not_a_tag_list_for_either(rt: Runtime, session: Session) -> None:
@@ -219,7 +219,8 @@ def test_glob_list_forms() -> None:
     from llmspell.validation import check_globs
 
     assert check_globs(None, "g") is None
-    assert check_globs({}, "g") == []
+    with pytest.raises(ValidationError, match="argument 'g': must be a glob or a list"):
+        check_globs({}, "g")
     assert check_globs(("a*", "b"), "g") == ["a*", "b"]
     assert check_globs({"x"}, "g") == ["x"]
 

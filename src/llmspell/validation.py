@@ -9,13 +9,13 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
 - **tag**: a string of 1 to ``max_length`` characters (128 unless configured), no control
   characters, valid Unicode; ``max_bytes`` also bounds its UTF-8 length where the tag is kept
   verbatim inside a store key (session tag indexes; artifact indexes hash long tags);
-- **tags**: None, an empty table, or a list/tuple/set of tags (not a single string), at most
+- **tags**: None or a list/tuple/set of tags (not a single string, not a dict), at most
   ``max_tags`` (64 unless configured) once duplicates are dropped (first occurrence kept);
 - **text** (descriptions, reasons): a string of at most ``max_length`` characters (4096),
   valid Unicode; newlines are fine;
 - **fields** (session metadata, artifact custom fields): a dict of JSON values, no bytes;
 - **glob lists** (state scope selections): a list of non-empty glob strings; a single string
-  is a list of one, an empty table an empty list;
+  is a list of one;
 - **options**: a table of options (or filter fields, or URL parameters) may hold only known
   keys; an unknown one is reported in one wording everywhere, with a did-you-mean:
   ``argument 'opts' at .sorce: unknown option 'sorce' (did you mean 'source'?); known:
@@ -87,9 +87,9 @@ def check_tag(tag: object, *, argument: str = "tags", path: str = "",
 def check_tags(tags: object, *, argument: str = "tags", max_length: int = MAX_TAG,
                max_bytes: int | None = None, max_tags: int = MAX_TAGS,
                settings: tuple[str, str] = ("", "")) -> list[str]:
-    """``tags`` as a list without duplicates (first occurrence kept); None or an empty table
-    is no tags. ``settings`` names the config keys of ``max_length`` and ``max_tags``."""
-    if tags is None or tags == {}:  # an empty Lua table arrives as {}
+    """``tags`` as a list without duplicates (first occurrence kept); None is no tags.
+    ``settings`` names the config keys of ``max_length`` and ``max_tags``."""
+    if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
         raise ValidationError(argument, "must be a list of strings (one tag is ['tag'])",
@@ -132,9 +132,9 @@ def check_fields(fields: object, argument: str) -> dict[str, Any]:
 def check_globs(patterns: object, argument: str) -> list[str] | None:
     """``patterns`` as a list of non-empty glob strings; None stays None (no selection).
 
-    A single string is one glob (``"agent:*"`` is ``["agent:*"]``) and an empty table (``{}``,
-    how Lua passes ``{}``) is an empty list; any other iterable of strings (list, tuple, set)
-    is accepted.
+    A single string is one glob (``"agent:*"`` is ``["agent:*"]``); any other iterable of
+    strings (list, tuple, set) is accepted, but not a dict (the Lua globals turn an empty Lua
+    table into a list before they call the core).
 
     Raises:
         ValidationError: naming ``argument`` and, for a bad item, its index.
@@ -143,8 +143,6 @@ def check_globs(patterns: object, argument: str) -> list[str] | None:
         return None
     if isinstance(patterns, str):
         patterns = [patterns]
-    elif patterns == {}:
-        return []
     if isinstance(patterns, bytes | dict) or not isinstance(patterns, Iterable):
         raise ValidationError(argument, "must be a glob or a list of globs such as "
                               "['agent:*', 'workflow:*']", got=patterns)

@@ -318,8 +318,6 @@ class ArtifactManager(StoreOps):
     def _find(self, ref: Any, session: Any, version: int | None) -> Artifact:
         if isinstance(ref, Artifact):
             ref = ref.id
-        elif isinstance(ref, dict) and "id" in ref:
-            ref = ref["id"]
         if version is not None:
             check_version(version)
         parsed = parse_id(ref)
@@ -374,8 +372,6 @@ class ArtifactManager(StoreOps):
     def _sid(session: Any, argument: str = "session") -> str:
         if isinstance(session, Session):
             return session.id
-        if isinstance(session, dict) and "id" in session:  # a Lua session handle
-            session = session["id"]
         return check_session_id(session, argument=argument)
 
     def _change_grant(self, owner: Any, grantee: Any, access: str | None,

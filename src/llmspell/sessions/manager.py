@@ -65,6 +65,8 @@ logger = logging.getLogger("llmspell.sessions")
 
 MAX_ATTEMPTS = 1000
 _CACHE_SIZE = 4096
+#: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
+DISABLED = "sessions are disabled ([session] enabled = false)"
 _POINTS = {"suspend": "session:suspend", "resume": "session:resume",
            "complete": "session:end", "fail": "session:end", "archive": "session:end"}
 _KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
@@ -437,7 +439,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
 
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
-            raise SessionError("sessions are disabled ([session] enabled = false)")
+            raise SessionError(DISABLED)
 
 
 def _apply(store: Store, ops: builtins.list[Op], expect: dict[str, bytes | None]) -> bool:
