@@ -138,7 +138,7 @@ def test_allow_file_access_false_refuses_store_file(make_runtime, project: Path)
 
 def test_allow_file_access_true_is_the_default(make_runtime) -> None:
     runtime, engine = make_runtime()
-    assert runtime.config.get("runtime.security.allow_file_access") is True
+    assert runtime.config.setting("runtime.security.allow_file_access") is True
     assert lua_opens(engine, "f.txt") == "inside"
 
 

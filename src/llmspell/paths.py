@@ -65,7 +65,7 @@ class Confinement:
         configuration file and the data, backup and blob directories protected, and
         ``[runtime.security] allow_file_access``."""
         return cls(config.runtime.allowed_paths, protected=protected_paths(config),
-                   allow_access=bool(config.get("runtime.security.allow_file_access")))
+                   allow_access=bool(config.setting("runtime.security.allow_file_access")))
 
     def check_access(self, what: str) -> None:
         """Raise SecurityViolation naming ``what`` when file access is turned off."""

@@ -43,13 +43,13 @@ class Runtime:
         self._sessions: SessionManager | None = None
         self._artifacts: ArtifactManager | None = None
         self.collector: ArtifactCollector | None = None
-        if config.session.enabled and config.get("session.artifact_auto_collect", True):
+        if config.session.enabled and config.setting("session.artifact_auto_collect"):
             from llmspell.artifacts.collectors import install_collectors
 
             self.collector = install_collectors(self)
         self._migrations: Migrator | None = None
         self._backups: BackupManager | None = None
-        if config.state.enabled and config.get("state.migrate_on_open", False):
+        if config.state.enabled and config.setting("state.migrate_on_open"):
             try:
                 self.migrations.apply_pending()  # [state] migrations, registered in code
             except BaseException:

@@ -46,6 +46,7 @@ from llmspell.artifacts.query import check_filters, run_query
 from llmspell.artifacts.settings import ArtifactSettings
 from llmspell.artifacts.sources import Source
 from llmspell.artifacts.store_ops import ArtifactGcReport, StoreOps, check_options
+from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.journal import check_session_id
 from llmspell.paths import Confinement
@@ -73,7 +74,8 @@ class ArtifactManager(StoreOps):
 
     def __init__(self, store: Store, blobs: BlobStore, sessions: Any, *,
                  settings: ArtifactSettings | None = None, hooks: Any = None,
-                 events: Any = None, allowed_paths: Iterable[str | os.PathLike[str]] = (".",),
+                 events: Any = None,
+                 allowed_paths: Iterable[str | os.PathLike[str]] = default("runtime.allowed_paths"),
                  confinement: Confinement | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         session_clock = getattr(sessions, "clock", None)

@@ -13,7 +13,12 @@ fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a 
 
 ``Hook.unregister(handle or id)`` -> true when it was registered; ``Hook.list([point or
 {point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
-runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...).
+runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...) as
+that point honours it (``HookRegistry.decide``: a retry at a before-point is waited out and
+fired again, at an after or error point it is returned; outcomes the point does not honour
+are reported and come back as continue).
+Registering at a point nothing fires yet logs a warning naming it (``Hook.list`` shows the
+``notice``).
 Hooks a script registers are removed when its engine closes.
 
 The Lua half is ``llmspell/lua/scripts/hook.lua``.
@@ -61,7 +66,7 @@ class ScriptHooks:
         handle = self.registry.register(point, call, **options)
         self.mine[handle.id] = handle
         return {"id": handle.id, "point": handle.point, "name": handle.name,
-                "priority": handle.priority}
+                "priority": handle.priority, "notice": handle.notice}
 
     def unregister(self, hook_id: Any) -> bool:
         hook_id = checks.text(hook_id, "handle")
@@ -88,8 +93,8 @@ class ScriptHooks:
         return [h.to_dict() for h in handles]
 
     def fire(self, point: Any, data: Any = None) -> dict[str, Any]:
-        outcome = self.registry.fire(checks.text(point, "point"), data,
-                                     component=f"lua:{self.engine.script_name}")
+        outcome = self.registry.decide(checks.text(point, "point"), data,
+                                       component=f"lua:{self.engine.script_name}")
         return outcome.to_dict()
 
     def close(self) -> None:

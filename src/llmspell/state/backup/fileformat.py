@@ -44,9 +44,6 @@ TAG = b"LLSB"
 FORMAT = "llmspell-backup"
 VERSION = 1
 ENTRY_FORMATS = ("json", "binary")
-#: Default compression level of backup payloads: zstd's own default, a good ratio at several
-#: hundred MB/s (lz4 caps it at its highest level).
-DEFAULT_LEVEL = 3
 PUT, DEL = "put", "del"
 
 _FRAME = struct.Struct("<II")
