@@ -287,3 +287,13 @@ def test_unknown_option_without_a_close_match() -> None:
     with pytest.raises(ValidationError, match=r"at \.a: unknown field 'a'; known: none"):
         check_known_keys({"b": 1, "a": 2}, (), "filter", noun="field")
     check_known_keys({"alpha": 1}, ("alpha",), "opts")
+
+
+def test_a_hook_result_reports_an_unknown_field_alike(rt: Runtime) -> None:
+    from llmspell.hooks.results import to_result
+
+    with pytest.raises(ValidationError, match=r"argument 'result' at \.reson: unknown 'cancel' "
+                                              r"result field 'reson' \(did you mean 'reason'\?\)"
+                                              "; known: action, continue_execution, reason, "
+                                              "type"):
+        to_result({"action": "cancel", "reson": "no"})
