@@ -264,3 +264,21 @@ def test_the_full_sandbox_with_file_access_uses_files_freely(make_runtime,
                                                             project: Path) -> None:
     _, engine = make_runtime(**{"engines.lua.sandbox": "full"})
     assert engine.run_string("return io.open('../secret.txt'):read('a')") == "top secret"
+
+
+def test_a_store_outside_the_data_directory_is_protected_too(make_runtime,
+                                                             project: Path) -> None:
+    (project / "llmspell.toml").write_text('[storage]\nurl = "sqlite:///db/main.db"\n')
+    (project / "db").mkdir()
+    runtime, engine = make_runtime()
+    db = project / "db" / "main.db"
+    assert {str(db), f"{db}-wal", f"{db}-shm", f"{db}-journal"} <= set(
+        protected_paths(runtime.config))
+    runtime.state.save("global", "k", 1)  # the store exists and is in use
+    for call in ("io.open('db/main.db', 'wb')", "os.remove('db/main.db-wal')",
+                 "io.open('db/main.db-journal', 'w')", "os.rename('db', 'olddb')"):
+        with pytest.raises(ScriptError, match="protected from scripts"):
+            engine.run_string(call)
+    assert runtime.state.load("global", "k") == 1
+    engine.run_string("local f = assert(io.open('db/notes.txt', 'w')) f:close()")
+    assert (project / "db" / "notes.txt").exists()

@@ -427,12 +427,23 @@ def store_url(backend: str, path_text: str, data_dir: Path, path: Any) -> str:
     return f"{backend}:///{target}"
 
 
+def file_store_path(url: str) -> str | None:
+    """The file (sqlite) or directory (lmdb, rocksdb) a file-backend URL names, as written
+    (``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs.db`` -> ``/abs.db``); None for
+    other URLs."""
+    scheme, sep, rest = url.partition(":///")
+    if sep and scheme in ("sqlite", "lmdb", "rocksdb") and rest:
+        return rest.partition("?")[0]
+    return None
+
+
 def anchor_url(url: str, base_dir: Path) -> str:
     """A file-backend URL with a relative path (``sqlite:///rel.db``) made absolute against
     ``base_dir`` (the config file's directory), so a project's store does not depend on the
     directory a command is started from. Other URLs are returned as given."""
-    scheme, sep, rest = url.partition(":///")
-    if sep and scheme in ("sqlite", "lmdb", "rocksdb") and rest and not rest.startswith("/"):
-        path, q, query = rest.partition("?")
+    path = file_store_path(url)
+    if path is not None and not path.startswith("/"):
+        scheme, _, rest = url.partition(":///")
+        q, query = rest.partition("?")[1:]
         return f"{scheme}:///{(base_dir / Path(path).expanduser()).resolve()}{q}{query}"
     return url

@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmspell.config import Config, file_store_path
 from llmspell.errors import SecurityViolation, ValidationError
-
-if TYPE_CHECKING:
-    from llmspell.config import Config
 
 #: The setting that turns every file access off.
 ACCESS_SETTING = "[runtime.security] allow_file_access"
@@ -128,12 +126,20 @@ class Confinement:
 
 
 def protected_paths(config: Config) -> tuple[str, ...]:
-    """What scripts may never write: the configuration file (when there is one) and the data,
-    backup and blob directories of ``config``."""
-    paths = [config.runtime.data_dir, config.state.backup_dir, config.session.blob_dir]
+    """What scripts may never write: the configuration file (when there is one), the data,
+    backup and blob directories of ``config``, and the store's files when they live elsewhere
+    (an sqlite file with its ``-wal``/``-shm``/``-journal`` companions, an lmdb or rocksdb
+    directory)."""
+    paths = [os.fspath(path) for path in (config.runtime.data_dir, config.state.backup_dir,
+                                          config.session.blob_dir)]
     if config.source is not None:
-        paths.append(config.source)
-    return tuple(os.fspath(path) for path in paths)
+        paths.append(os.fspath(config.source))
+    store = file_store_path(config.storage.url)
+    if store is not None:
+        paths.append(store)
+        if config.storage.url.startswith("sqlite:"):
+            paths.extend(store + suffix for suffix in ("-wal", "-shm", "-journal"))
+    return tuple(paths)
 
 
 def writes(mode: Any) -> bool:
