@@ -297,3 +297,12 @@ def test_a_hook_result_reports_an_unknown_field_alike(rt: Runtime) -> None:
                                               "; known: action, continue_execution, reason, "
                                               "type"):
         to_result({"action": "cancel", "reson": "no"})
+
+
+def test_a_scripted_reply_reports_an_unknown_field_alike() -> None:
+    from llmspell.providers.scripted import ScriptedProvider
+
+    with pytest.raises(ValidationError, match=r"argument 'replies' at \[1\]\.txt: unknown reply "
+                                              r"field 'txt' \(did you mean 'text'\?\); known: "
+                                              "error, finish_reason, message, text"):
+        ScriptedProvider(replies=["ok", {"txt": "hi"}])

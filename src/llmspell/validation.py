@@ -161,23 +161,24 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 
 
 def unknown_option(argument: str, key: object, known: Iterable[str], *, noun: str = "option",
-                   got: Any = ...) -> ValidationError:
+                   path: str = "", got: Any = ...) -> ValidationError:
     """The error for an unknown ``key`` in the table passed as ``argument`` (one wording for
-    every options table; ``noun`` says what a key is: option, field, query parameter)."""
+    every options table; ``noun`` says what a key is: option, field, query parameter;
+    ``path`` locates the table inside the argument, e.g. ``[2]``)."""
     listed = list(known)
     hint = did_you_mean(key, listed) if isinstance(key, str) else ""
     return ValidationError(argument, f"unknown {noun} {key!r}{hint}; known: "
-                           f"{', '.join(listed) or 'none'}", path=f".{key}", got=got)
+                           f"{', '.join(listed) or 'none'}", path=f"{path}.{key}", got=got)
 
 
 def check_known_keys(table: Mapping[Any, Any], known: Iterable[str], argument: str, *,
-                     noun: str = "option") -> None:
+                     noun: str = "option", path: str = "") -> None:
     """Raise :func:`unknown_option` for the first key of ``table`` (in sorted order) that is
     not in ``known``."""
     allowed = tuple(known)
     unknown = sorted((key for key in table if key not in allowed), key=str)
     if unknown:
-        raise unknown_option(argument, unknown[0], allowed, noun=noun)
+        raise unknown_option(argument, unknown[0], allowed, noun=noun, path=path)
 
 
 def _set_by(setting: str) -> str:
