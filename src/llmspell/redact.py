@@ -20,7 +20,9 @@ Redaction returns a copy; the original is never changed. Redacting twice changes
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,6 +49,11 @@ NOT_SECRET_WORDS = frozenset({
     "continuation", "cursor", "sync", "cancel", "cancellation", "is", "has", "use", "uses",
     "require", "requires", "needs", "show", "input", "output", "prompt", "completion",
 })
+
+#: Environment variables a ``safe`` sandbox script may not read at all: names containing one
+#: of these words (``OPENAI_API_KEY``, ``GITHUB_TOKEN``, ``AWS_SESSION_TOKEN``, ``PGPASSWORD``).
+SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE",
+                             re.IGNORECASE)
 
 _WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[^A-Za-z0-9]+")
 _LITERALS = frozenset({"true", "false", "null", "none", "nil", "yes", "no", "on", "off"})
@@ -252,3 +259,76 @@ class Redactor:
 
 
 DEFAULT = Redactor()
+
+
+# -- log records ------------------------------------------------------------------------------
+
+_log_lock = threading.Lock()
+_log_redactor: Redactor | None = None
+_log_patterns: list[str] = []
+
+
+class LogRedaction(logging.Filter):
+    """Hides secrets in ``llmspell`` log records: the message (with its arguments merged in),
+    the formatted exception and the ``fields`` of Lua ``Logger`` records. Changes the record
+    in place and never drops it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self.redactor
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format: logging reports it when the record is emitted
+            return True
+        record.msg, record.args = redactor.redact_text(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redactor.redact_text(
+                logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redactor.redact_text(record.stack_info)
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = redactor.redact(fields)
+        return True
+
+
+def install_log_redaction(patterns: Iterable[str] = ()) -> LogRedaction:
+    """Redact every record of the ``llmspell`` logger and the loggers below it from now on,
+    whatever handler shows it (ours, the root logger's, pytest's ``caplog``).
+
+    A filter on the ``llmspell`` logger would not see records of ``llmspell.script`` and the
+    other children, so the filter runs from the log record factory (wrapping the one in place,
+    for records of ``llmspell*`` loggers only). Installing again adds ``patterns`` to the ones
+    in use; it never removes any. Returns the filter in use.
+
+    Raises:
+        ValidationError: a pattern is not a valid regular expression.
+    """
+    global _log_redactor
+    with _log_lock:
+        extra = [p for p in patterns if p not in _log_patterns]
+        redactor = Redactor([*_log_patterns, *extra])  # checks the new ones first
+        _log_patterns.extend(extra)
+        installed = _log_redactor is not None
+        _log_redactor = redactor
+        if installed:
+            _LOG_FILTER.redactor = redactor
+            return _LOG_FILTER
+        _LOG_FILTER.redactor = redactor
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            name = record.name
+            if name == "llmspell" or name.startswith("llmspell."):
+                _LOG_FILTER.filter(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        return _LOG_FILTER
+
+
+_LOG_FILTER = LogRedaction(DEFAULT)

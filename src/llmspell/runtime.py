@@ -17,7 +17,7 @@ from llmspell.config import Config, load_config
 from llmspell.errors import LLMSpellError
 from llmspell.events import EventBus
 from llmspell.hooks import BreakerPolicy, HookRegistry
-from llmspell.redact import Redactor
+from llmspell.redact import Redactor, install_log_redaction
 from llmspell.storage import Store, open_store
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class Runtime:
 
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
+        install_log_redaction(config.state.redact_patterns)  # llmspell log records, from now on
         self.store: Store = store if store is not None else open_store(
             config.storage.url, durability=config.storage.durability)
         self._closed = False
