@@ -160,26 +160,49 @@ _AWS_CONTEXT = re.compile(r"(?i)\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|aws_secret_access_
 # `name = value`, `name: value`, `"name": "value"` in free text; the name decides (as for
 # fields), then the value: literals and numbers are kept, and after `:` an unquoted plain word
 # followed by more words is prose ("the token: it expires"), not a value.
+# Only names holding a secret word are candidates, and an unquoted value stops at `=` (base64
+# padding aside), so "in: password=x" is read as the assignment to `password`.
 ASSIGNMENT = re.compile(
-    r"(?<![\w\-.])([\"']?)([A-Za-z_][A-Za-z0-9_.\-]*)\1(\s*([:=])\s*)"
-    r"(\"[^\"\n]*\"|'[^'\n]*'|(?!\[REDACTED\])[^\s,;&\"'}\]\[)]+)"
+    r"(?<![\w\-.])([\"']?)([A-Za-z0-9_.\-]*(?i:key|secret|passw|passphrase|token|bearer|"
+    r"authorization|credential|cookie)[A-Za-z0-9_.\-]*)\1(\s*([:=])\s*)"
+    r"(\"[^\"\n]*\"|'[^'\n]*'|(?!\[REDACTED\])[^\s,;&\"'}\]\[)=]+"
+    r"(?:=+(?=[\s,;&\"'}\])]|$))?)"
 )
 _CLAUSE_END = re.compile(r"\s*(?:$|[\n,;}\])&])")
 
 
-def _assignment(match: re.Match[str]) -> str:
+def _assignment(match: re.Match[str]) -> str | None:
+    """The assignment with its value hidden, or None when it holds no secret."""
     name, value = match.group(2), match.group(5)
     if not is_secret_name(name) or field_words(name)[-1] == "authorization":
-        return match.group(0)
+        return None
     quoted = value[:1] in ("'", '"')
     inner = value[1:-1] if quoted else value
     if not inner or inner == REDACTED or inner.lower() in _LITERALS or _NUMBER.fullmatch(inner):
-        return match.group(0)
+        return None
     if match.group(4) == ":" and not quoted and inner.isalpha() \
             and not _CLAUSE_END.match(match.string, match.end()):
-        return match.group(0)
+        return None
     hidden = f"{value[0]}{REDACTED}{value[0]}" if quoted else REDACTED
     return f"{match.group(1)}{name}{match.group(1)}{match.group(3)}{hidden}"
+
+
+def _hide_assignments(text: str) -> str:
+    """``text`` with the secret assignments hidden. A candidate that is no secret is searched
+    again from its value on ("next_page_token: password=x" still hides x)."""
+    parts: list[str] = []
+    pos = done = 0
+    while (match := ASSIGNMENT.search(text, pos)) is not None:
+        hidden = _assignment(match)
+        if hidden is None:
+            pos = match.start(5)
+            continue
+        parts += (text[done:match.start()], hidden)
+        pos = done = match.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class Redactor:
@@ -228,7 +251,7 @@ class Redactor:
             text = self._extra.sub(REDACTED, text)
         if aws:
             text = AWS_SECRET.sub(REDACTED, text)
-        return ASSIGNMENT.sub(_assignment, text)
+        return _hide_assignments(text)
 
     def redact(self, value: Any, *, aws: bool = False) -> Any:
         """A copy of ``value`` with secrets hidden: strings under secret field names become
