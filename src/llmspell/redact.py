@@ -41,7 +41,8 @@ SECRET_NAMES = frozenset({
 })
 #: A longer name ending with one of these words is a secret too (``db_password``).
 SECRET_ENDINGS = ("api_key", "apikey", "password", "passwd", "passphrase", "secret",
-                  "secret_key", "private_key", "token", "access_key_secret")
+                  "secret_key", "private_key", "token", "access_key_secret",
+                  "secret_access_key")
 #: ...unless one of these words comes before the ending: they name a count, a page cursor or
 #: a flag, not a credential (``max_token``, ``next_page_token``, ``has_password``).
 NOT_SECRET_WORDS = frozenset({
