@@ -5,6 +5,8 @@ kept (no over-redaction), non-string values are never rewritten (also with
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -34,6 +36,8 @@ SECRET_TEXTS = [
     ("sent Bearer eyZ0b2tlbjEyMzQ1Njc4OTA", "eyZ0b2tlbjEyMzQ1Njc4OTA", "sent Bearer "),
     ("postgresql://app:hunter2@db.example:5432/llm", "hunter2", "postgresql://app:"),
     ("redis://:s3cr3t@cache:6379/0", "s3cr3t", "@cache:6379/0"),
+    ("postgresql://u:p@ss@db:5432/x?password=zz9", "ss@db", "@db:5432/x?password="),
+    ("postgresql://u@db/x?sslmode=require&password=zz9&table=t", "zz9", "&table=t"),
     ("https://user:p%40ss@example.com/x", "p%40ss", "https://user:"),
     ("AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
      "wJalrXUtnFEMI/K7MDENG", ""),
@@ -191,7 +195,7 @@ def test_lua_logger_and_os_getenv_hide_secrets(caplog: pytest.LogCaptureFixture,
                 Logger.warn("using sk-abcdefghijklmnopqrstuvwx", {password = "hunter2", n = 3})
                 return os.getenv("DATABASE_URL"), os.getenv("PLAIN_SETTING")
             """, "t.lua")
-            with pytest.raises(ScriptError, match="SecurityViolation: os.getenv.'OPENAI_API_KEY"):
+            with pytest.raises(ScriptError, match=r"SecurityViolation: os.getenv.'OPENAI_API_KEY"):
                 engine.run_string("return os.getenv('OPENAI_API_KEY')", "t.lua")
         finally:
             engine.close()
@@ -199,3 +203,12 @@ def test_lua_logger_and_os_getenv_hide_secrets(caplog: pytest.LogCaptureFixture,
     record = caplog.records[-1]
     assert record.getMessage() == f"using {REDACTED}"
     assert record.fields == {"password": REDACTED, "n": 3}  # type: ignore[attr-defined]
+
+
+def test_the_redaction_section_of_docs_security_runs() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    section = text.split("## Redaction", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/security.md", "exec"), {})

@@ -128,9 +128,10 @@ SHAPES: list[tuple[re.Pattern[str], Replace]] = [
     # PEM private keys, to their END line (or to the end of the text when it is cut off).
     (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
                 r"|.*)", re.DOTALL), _whole),
-    # The password of a URL: scheme://user:[REDACTED]@host (RFC 3986 user info).
-    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\[\]]*:)([^\s/?#@]+)(?=@)"),
-     _keep_group(1, 2)),
+    # The password of a URL: scheme://user:[REDACTED]@host; up to the last "@" before the
+    # host, so an unescaped "@" in the password does not leave its end visible.
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\[\]]*:)([^\s/?#]+)"
+                r"(?=@[^\s@/?#]*(?:[/?#\s]|$))"), _keep_group(1, 2)),
     # Authorization headers: keep the scheme, hide the credential.
     (re.compile(r"(?i)(\b(?:proxy[-_])?authorization[\"']?\s*[:=]\s*[\"']?"
                 r"(?:(?:bearer|basic|token|digest|negotiate|apikey)\s+)?)([^\s\"',;]+)"),

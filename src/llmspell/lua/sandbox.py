@@ -116,6 +116,6 @@ def apply_sandbox(engine: LuaEngine, level: str) -> None:
             _refuse_file_functions(engine, confinement)
         return
     confine = confine_for_lua(confinement)
+    getenv = getenv_for_lua(Redactor(engine.config.state.redact_patterns))
     engine.run_bundled("sandbox.lua", engine.core, engine.function(confine, "confine"),
-                       engine.function(getenv_for_lua(Redactor(engine.config.state.redact_patterns)),
-                                       "os.getenv"))
+                       engine.function(getenv, "os.getenv"))
