@@ -20,6 +20,7 @@ Redaction returns a copy; the original is never changed. Redacting twice changes
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -73,6 +74,7 @@ def field_words(name: str) -> list[str]:
     return [word.lower() for word in _WORD_BREAK.split(name) if word]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a field called ``name`` holds a secret (when its value is a string)."""
     words = field_words(name)
