@@ -1,9 +1,36 @@
-"""Marks every test parametrized with ``postgres`` (a backend fixture's param or any other)
-with the ``postgres`` marker, so ``-m postgres`` / ``-m "not postgres"`` select them."""
+"""The one backend fixture every suite runs on, and the ``postgres`` marker.
+
+``backend`` gives each test a fresh store place (tests/backends.py) on every backend of
+:data:`llmspell.testing.BACKENDS`; a backend that cannot run here is skipped with the reason.
+Fixtures of the suites (``store``, ``state``, ``manager``, ``rt``) are built on it. Every test
+parametrized with ``postgres`` (this fixture's param or any other) gets the ``postgres`` marker,
+so ``-m postgres`` / ``-m "not postgres"`` select them.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, settings
+
+from backends import BACKENDS, Backend, make_backend
+
+# Hypothesis: the quick check runs fewer examples; the full suite (and CI) the default.
+# Choose with HYPOTHESIS_PROFILE=quick|full; the quick check's command in the README sets it.
+settings.register_profile("full", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("quick", parent=settings.get_profile("full"), max_examples=20)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A fresh store place on each backend (narrow with ``parametrize(indirect=True)``)."""
+    with make_backend(request.param, tmp_path) as place:
+        yield place
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,7 +1,23 @@
-"""Fixtures: ``rt`` a runtime on memory, sqlite, lmdb and postgres (skipped with the reason
-when no server answers); ``mem`` on memory only. Shared with tests/backup: see
-tests/runtime_backends.py."""
+"""``rt``: a runtime on each backend (the root conftest's ``backend`` fixture), data and
+backups under the test's directory; ``mem`` one on memory only. Same as tests/backup."""
 
-from runtime_backends import mem, rt
+from __future__ import annotations
 
-__all__ = ["mem", "rt"]
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends import Backend, make_backend
+from llmspell import Runtime
+
+
+@pytest.fixture
+def rt(backend: Backend) -> Runtime:
+    return backend.runtime()
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Runtime]:
+    with make_backend("memory", tmp_path) as place:
+        yield place.runtime()

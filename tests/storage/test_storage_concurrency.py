@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from storage_backends import Backend
 
+from backends import Backend
 from llmspell.errors import StorageError, StoreLocked, ValidationError
 from llmspell.storage import Put, Store, open_store
 from llmspell.storage.memory import forget

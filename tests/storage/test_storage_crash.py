@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from storage_backends import Backend
+
+from backends import Backend
 
 WORKER = Path(__file__).with_name("storage_worker.py")
 

@@ -8,11 +8,13 @@ prefixes and straddle the code-point/UTF-16 order differences (NUL, U+E000, U+FF
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from storage_model import model_scan
 
+from backends import EMBEDDED
 from llmspell.storage import Delete, Put, Store
 
 ALPHABET = st.sampled_from(["a", "b", "\x00", "é", "\ue000", "\uffff", "\U0001f600",
@@ -89,6 +91,7 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
     return StoreMatchesModel
 
 
-def test_any_sequence_of_writes_matches_a_dict(embedded_backend) -> None:  # type: ignore[no-untyped-def]
-    store = embedded_backend.open()
+@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+def test_any_sequence_of_writes_matches_a_dict(backend) -> None:  # type: ignore[no-untyped-def]
+    store = backend.open()
     run_state_machine_as_test(machine_for(store), settings=SETTINGS)
