@@ -32,6 +32,7 @@ from llmspell.hooks.breaker import (
     UNREGISTERED,
     Breaker,
     BreakerPolicy,
+    Clock,
     Publish,
 )
 from llmspell.hooks.builtin import BUILTINS
@@ -85,6 +86,8 @@ class HookRegistry:
         default_time_budget: seconds a hook may take per call unless it names its own budget;
             None means hooks are not timed.
         max_hooks: how many hooks may be registered at once.
+        clock: what the circuit breaker's cool-downs and the hooks' time budgets are measured
+            on (default ``time.monotonic``; a test passes a manual clock instead of sleeping).
     """
 
     def __init__(
@@ -94,11 +97,13 @@ class HookRegistry:
         breaker: BreakerPolicy | None = None,
         default_time_budget: float | None = None,
         max_hooks: int = 1000,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.max_hooks = max_hooks
         self.default_time_budget = _budget(default_time_budget, "default_time_budget")
         self._lock = threading.RLock()
-        self._breaker = Breaker(breaker or BreakerPolicy(), publish, self._lock, self._rebuild)
+        self._breaker = Breaker(breaker or BreakerPolicy(), publish, self._lock, self._rebuild,
+                                clock)
         self._seq = itertools.count(1)
         self._hooks: dict[str, builtins.list[HookHandle]] = {}  # canonical point -> handles
         self._by_id: dict[str, HookHandle] = {}
@@ -278,7 +283,7 @@ class HookRegistry:
             chain = self._unregistered_chain(point)
             if chain is None:
                 return HookOutcome(data)
-        if chain.probe_at and chain.probe_at <= time.monotonic():
+        if chain.probe_at and chain.probe_at <= self._breaker.clock():
             self._breaker.probe(chain.point, self._hooks.get(chain.point, ()))
             chain = self._chains.get(chain.point) or chain
         observers = self._observers
@@ -290,7 +295,7 @@ class HookRegistry:
             {} if metadata is None else metadata,
         )
         breaker = self._breaker
-        clock = time.perf_counter
+        clock = breaker.clock
         elapsed = 0.0
         outcome: HookOutcome | None = None
         action = CONTINUE
