@@ -29,6 +29,7 @@ from llmspell.errors import (
     ValidationError,
 )
 from llmspell.storage import Delete, Op, Put, Store, open_store
+from strategies import examples
 
 MB = 1024 * 1024
 
@@ -153,7 +154,7 @@ def test_inline_up_to_inline_max_then_file(store: Store, blob_dir: Path) -> None
     assert blobs.get(at.hash) == noise(4096, 1) and blobs.get(over.hash) == noise(4097, 2)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=3000) | st.builds(lambda n, b: b * n, st.integers(1, 400),
                                                   st.binary(min_size=1, max_size=8)),
        codec=st.sampled_from(["zstd", "lz4", "none"]))

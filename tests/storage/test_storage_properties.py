@@ -16,6 +16,7 @@ from storage_model import model_scan
 
 from backends import EMBEDDED
 from llmspell.storage import Delete, Put, Store
+from strategies import examples
 
 ALPHABET = st.sampled_from(["a", "b", "\x00", "é", "\ue000", "\uffff", "\U0001f600",
                             "\U0010ffff"])
@@ -24,7 +25,7 @@ PREFIXES = st.text(ALPHABET, min_size=0, max_size=2)
 VALUES = st.binary(max_size=6)
 OPS = st.lists(st.one_of(st.builds(Put, KEYS, VALUES), st.builds(Delete, KEYS)), max_size=6)
 
-SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,
+SETTINGS = settings(max_examples=examples(60), stateful_step_count=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
