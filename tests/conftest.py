@@ -2,13 +2,20 @@
 
 ``backend`` gives each test a fresh store place (tests/backends.py) on every backend of
 :data:`llmspell.testing.BACKENDS`; a backend that cannot run here is skipped with the reason.
-Fixtures of the suites (``store``, ``state``, ``manager``, ``rt``) are built on it. Every test
-parametrized with ``postgres`` (this fixture's param or any other) gets the ``postgres`` marker,
-so ``-m postgres`` / ``-m "not postgres"`` select them.
+Fixtures of the suites (``store``, ``state``, ``manager``, ``rt``) are built on it.
+
+``run(*args, stdin=None)`` runs the ``llmspell`` command in-process (CliRunner) and
+``process(*args, stdin=None, env=None)`` as a real process, both in an empty project directory
+(``tmp_path``, default sqlite store) without ``LLMSPELL_*`` variables (tests/cli_runner.py).
+
+Every test parametrized with ``postgres`` (this fixture's param or any other) gets the
+``postgres`` marker, so ``-m postgres`` / ``-m "not postgres"`` select them.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from backends import BACKENDS, Backend, make_backend
+from cli_runner import Process, Run, invoke, spawn
 
 # Hypothesis: the full suite runs "full" (no deadline: CI machines stall); the README's quick
 # check passes --hypothesis-profile=quick, a fifth of the examples (see strategies.examples).
@@ -29,6 +37,22 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     """A fresh store place on each backend (narrow with ``parametrize(indirect=True)``)."""
     with make_backend(request.param, tmp_path) as place:
         yield place
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The ``llmspell`` command, in-process, in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("LLMSPELL_"):
+            monkeypatch.delenv(name)
+    return invoke
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Process:
+    """The ``llmspell`` command as a real process, in ``tmp_path``."""
+    return functools.partial(spawn, tmp_path)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runners import Run
+from cli_runner import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import Result
-from runners import Run
 
+from cli_runner import Run
 from llmspell.cli.progress import progress_bar
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

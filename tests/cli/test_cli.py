@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from runners import Run
+
+from cli_runner import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runners import Process
+from cli_runner import Process
 
 SCRIPT = """
 local s = Session.create{name = "smoke", tags = {"smoke"}}

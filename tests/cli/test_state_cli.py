@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from runners import Run
+
+from cli_runner import Run
 
 SECRET = "sk-abcdefghijklmnopqrstuvwxyz012345"
 

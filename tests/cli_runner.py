@@ -1,6 +1,7 @@
-"""The two ways tests run the ``llmspell`` command (fixtures ``run`` and ``process`` in
-conftest.py): in-process through click's CliRunner, or as a real ``python -m llmspell``.
-(Not in conftest.py, so test modules can import the types by a name no other directory uses.)
+"""The two ways tests run the ``llmspell`` command (the root conftest's fixtures ``run`` and
+``process``): in-process through click's CliRunner (most tests: fast), or as a real
+``python -m llmspell`` (one smoke test per command group, tests/cli/test_cli_processes.py).
+(Not in conftest.py, so test modules can import the types.)
 """
 
 from __future__ import annotations
