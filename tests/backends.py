@@ -27,11 +27,13 @@ from llmspell.testing import (
     fresh_store_url,
 )
 
-__all__ = ["BACKENDS", "EMBEDDED", "MULTI_PROCESS", "Backend", "make_backend", "runtime_for",
-           "snapshot"]
+__all__ = ["BACKENDS", "EMBEDDED", "MULTI_PROCESS", "ON_DISK", "Backend", "make_backend",
+           "runtime_for", "snapshot"]
 
 #: The backends that run inside the process (for ``parametrize(..., indirect=True)``).
 EMBEDDED = list(EMBEDDED_BACKENDS)
+#: The embedded backends that keep their data in files (a process can be killed mid-write).
+ON_DISK = [name for name in EMBEDDED if name != "memory"]
 #: The backends several processes may open at once.
 MULTI_PROCESS = [name for name in BACKENDS if name in ("sqlite", "lmdb", "postgres")]
 #: The backends that allow one open handle per store (a second ``open()`` is refused).

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backends import EMBEDDED, Backend
+from backends import ON_DISK, Backend
 from cli_runner import Run
 from llmspell import Runtime
 from llmspell.errors import ScriptError
@@ -33,7 +33,7 @@ def lua(rt: Runtime) -> Any:
 # -- the seed's snippet, through `llmspell run`, across runs ---------------------------------
 
 
-@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+@pytest.mark.parametrize("backend", ON_DISK, indirect=True)
 def test_the_seed_snippet_keeps_state_across_runs(backend: Backend, run: Run) -> None:
     outputs = []
     for _ in range(2):
