@@ -2,7 +2,9 @@
 
 ``backend`` gives each test a fresh store place (tests/backends.py) on every backend of
 :data:`llmspell.testing.BACKENDS`; a backend that cannot run here is skipped with the reason.
-Fixtures of the suites (``store``, ``state``, ``manager``, ``rt``) are built on it.
+Fixtures of the suites (``store``, ``state``, ``manager``, the artifacts' ``rt``) are built on
+it; ``rt`` here is a Runtime on each backend (data and backups under ``tmp_path``), ``mem`` one
+on memory only (tests/sessions overrides ``mem`` with a SessionManager).
 
 ``run(*args, stdin=None)`` runs the ``llmspell`` command in-process (CliRunner) and
 ``process(*args, stdin=None, env=None)`` as a real process, both in an empty project directory
@@ -24,6 +26,7 @@ from hypothesis import HealthCheck, settings
 
 from backends import BACKENDS, Backend, make_backend
 from cli_runner import Process, Run, invoke, spawn
+from llmspell import Runtime
 
 # Hypothesis: the full suite runs "full" (no deadline: CI machines stall); the README's quick
 # check passes --hypothesis-profile=quick, a fifth of the examples (see strategies.examples).
@@ -37,6 +40,19 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     """A fresh store place on each backend (narrow with ``parametrize(indirect=True)``)."""
     with make_backend(request.param, tmp_path) as place:
         yield place
+
+
+@pytest.fixture
+def rt(backend: Backend) -> Runtime:
+    """A Runtime on each backend (see Backend.runtime)."""
+    return backend.runtime()
+
+
+@pytest.fixture
+def mem(tmp_path: Path) -> Iterator[Runtime]:
+    """A Runtime on a memory store of its own."""
+    with make_backend("memory", tmp_path) as place:
+        yield place.runtime()
 
 
 @pytest.fixture
