@@ -28,7 +28,7 @@ from llmspell.testing import (
 )
 
 __all__ = ["BACKENDS", "EMBEDDED", "MULTI_PROCESS", "ON_DISK", "Backend", "make_backend",
-           "runtime_for", "snapshot"]
+           "runtime_for", "slow_on", "snapshot"]
 
 #: The backends that run inside the process (for ``parametrize(..., indirect=True)``).
 EMBEDDED = list(EMBEDDED_BACKENDS)
@@ -36,6 +36,14 @@ EMBEDDED = list(EMBEDDED_BACKENDS)
 ON_DISK = [name for name in EMBEDDED if name != "memory"]
 #: The backends several processes may open at once.
 MULTI_PROCESS = [name for name in BACKENDS if name in ("sqlite", "lmdb", "postgres")]
+
+
+def slow_on(names: list[str], *slow: str) -> list[Any]:
+    """``names`` for ``parametrize``, with those in ``slow`` marked ``slow`` (over ~2 s there,
+    e.g. a server round trip per step): ``parametrize("backend", slow_on(MULTI_PROCESS,
+    "postgres"), indirect=True)``."""
+    return [pytest.param(name, marks=pytest.mark.slow) if name in slow else name
+            for name in names]
 #: The backends that allow one open handle per store (a second ``open()`` is refused).
 ONE_HANDLE = ("rocksdb",)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from backends import MULTI_PROCESS, Backend
+from backends import MULTI_PROCESS, Backend, slow_on
 
 WORKER = Path(__file__).with_name("state_worker.py")
 
 
-@pytest.mark.parametrize("backend", MULTI_PROCESS, indirect=True)
+@pytest.mark.parametrize("backend", slow_on(MULTI_PROCESS, "postgres"), indirect=True)
 def test_two_processes_counting_with_compare_and_set_end_at_1000(backend: Backend,
                                                                 tmp_path: Path) -> None:
     _count_in_two_processes(backend, tmp_path)
