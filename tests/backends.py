@@ -36,6 +36,8 @@ EMBEDDED = list(EMBEDDED_BACKENDS)
 ON_DISK = [name for name in EMBEDDED if name != "memory"]
 #: The backends several processes may open at once.
 MULTI_PROCESS = [name for name in BACKENDS if name in ("sqlite", "lmdb", "postgres")]
+#: The backends that allow one open handle per store (a second ``open()`` is refused).
+ONE_HANDLE = ("rocksdb",)
 
 
 def slow_on(names: list[str], *slow: str) -> list[Any]:
@@ -44,8 +46,6 @@ def slow_on(names: list[str], *slow: str) -> list[Any]:
     "postgres"), indirect=True)``."""
     return [pytest.param(name, marks=pytest.mark.slow) if name in slow else name
             for name in names]
-#: The backends that allow one open handle per store (a second ``open()`` is refused).
-ONE_HANDLE = ("rocksdb",)
 
 
 @dataclass
