@@ -22,8 +22,8 @@ def _per_op(loop, n: int, rounds: int) -> list[float]:
     return out
 
 
-def _fire_loop(registry: HookRegistry, point: str):
-    fire = registry.fire
+def _fire_loop(registry: HookRegistry, point: str, how: str = "fire"):
+    fire = getattr(registry, how)
     data = {"scope": "global", "key": "k", "value": 1}
 
     def loop(k: int) -> None:
@@ -65,6 +65,10 @@ def run(bench: Bench) -> None:
     bench.record("fire, no hooks", _per_op(_fire_loop(idle, "state:before_write"), n, rounds),
                  budget_us=0.25)
 
+    bench.record("before(point, data), no hooks (what subsystems call)",
+                 _per_op(_fire_loop(idle, "state:before_write", "before"), n, rounds),
+                 budget_us=0.25)
+
     def run_loop(k: int) -> None:
         run_ = idle.run
         for _ in range(k):
@@ -81,6 +85,8 @@ def run(bench: Bench) -> None:
         result = bench.record(f"fire, {count} no-op hook(s)",
                               _per_op(_fire_loop(registry, "state:before_write"), n, rounds))
         medians[count] = result.rounds
+        bench.record(f"before, {count} no-op hook(s)",
+                     _per_op(_fire_loop(registry, "state:before_write", "before"), n, rounds))
 
     per_hook = [(five - one) / 4 for one, five in zip(medians[1], medians[5], strict=True)]
     bench.record("per registered no-op hook call", per_hook, budget_us=0.25,

@@ -4,16 +4,18 @@ Precedence, lowest first: built-in defaults, the file, ``LLMSPELL_*`` environmen
 explicit overrides (the CLI's ``--set table.key=value``). The file is ``--config PATH``, else
 ``$LLMSPELL_CONFIG``, else ``./llmspell.toml`` if present; with none, every default applies and
 data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
-:class:`ConfigError` naming the file, the table and the key. The keys are in
-:mod:`llmspell.config_schema`.
+:class:`ConfigError` naming the file, the table and the key. Keys accepted for rs-llmspell
+compatibility but without effect are listed in ``Config.ignored`` and ``Config.notices``
+(never dropped silently). The keys and their defaults are in :mod:`llmspell.config_schema`.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,14 @@ from llmspell.config_schema import (
     FREE_FORM,
     SCHEMA,
     Field,
+    default,
     env_names,
 )
-from llmspell.errors import ConfigError
+from llmspell.errors import ConfigError, config_location
 
 CONFIG_FILE = "llmspell.toml"
+
+logger = logging.getLogger("llmspell.config")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,23 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class IgnoredKey:
+    """A key the configuration set that is accepted (for rs-llmspell compatibility) but has
+    no effect. ``source`` is the file, the ``LLMSPELL_*`` variable or ``overrides``."""
+
+    source: str
+    table: str
+    key: str
+    reason: str
+
+    @property
+    def notice(self) -> str:
+        """The one-line notice: where the key was set and why it has no effect."""
+        where = config_location(self.source, self.table, self.key)
+        return f"{where}: accepted but ignored ({self.reason})"
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Build with :func:`load_config` or :meth:`defaults`."""
 
@@ -84,7 +106,22 @@ class Config:
     session: SessionConfig
     values: Mapping[str, Mapping[str, Any]]  # table -> key -> canonical value
     extra: Mapping[str, Any] = field(default_factory=dict)  # free-form tables
+    #: Keys given (in the file, the environment or overrides) that have no effect.
+    ignored: tuple[IgnoredKey, ...] = ()
+    #: Everything the user should be told about this configuration, one line each: the
+    #: ``ignored`` keys and mapped values (``sled``). The CLI prints them on every command.
     notices: tuple[str, ...] = ()
+
+    def setting(self, path: str) -> Any:
+        """The effective value of the setting ``"table.key"`` (its schema default when the
+        configuration does not set it), e.g. ``config.setting("state.migrate_on_open")``.
+
+        Raises:
+            ValidationError: ``path`` names no setting of :mod:`llmspell.config_schema`.
+        """
+        default(path)  # checks that ``path`` names a setting
+        table, _, key = path.rpartition(".")
+        return self.values[table][key]
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``"table.key"`` (e.g. ``"engines.lua.sandbox"``), or ``default``.
@@ -146,8 +183,13 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
-                cwd: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Find, read and validate the configuration. See the module docstring for precedence."""
+                cwd: Path | None = None, overrides: Mapping[str, Any] | None = None,
+                notify: Callable[[str], Any] | None = None) -> Config:
+    """Find, read and validate the configuration. See the module docstring for precedence.
+
+    Each of the config's ``notices`` (keys that are accepted but ignored, mapped values) is
+    passed to ``notify`` once; by default it is logged as a warning on ``llmspell.config``.
+    """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     source = find_config_file(path, env=env, cwd=cwd)
@@ -162,7 +204,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     flat = env_overrides(env)
     flat.update(overrides or {})
     base_dir = source.parent if source else cwd
-    return build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+    config = build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+    for notice in config.notices:
+        (notify or logger.warning)(notice)
+    return config
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -196,14 +241,19 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
     """Validate ``raw`` (a parsed TOML document) plus overrides and build the typed Config."""
     where = str(source) if source else "defaults"
     values: dict[str, dict[str, Any]] = {
-        table: {key: f.default for key, f in fields.items() if not f.alias_of and not f.unused}
+        table: {key: list(f.default) if isinstance(f.default, list) else f.default
+                for key, f in fields.items() if not f.alias_of and not f.unused}
         for table, fields in SCHEMA.items()
     }
     given: dict[str, tuple[Any, str]] = {}  # canonical "table.key" -> (value, where it came from)
     extra: dict[str, Any] = {}
+    ignored: list[IgnoredKey] = []
 
     def assign(table: str, key: str, f: Field, value: Any, origin: str) -> None:
         if f.unused:
+            ignored.append(IgnoredKey(where if origin.startswith("[") else origin, table, key,
+                                      f.doc or "kept for rs-llmspell compatibility; "
+                                      "llmspell does not use it"))
             return
         target = f.alias_of or (f"{table}.{key}" if table else key)
         if f.convert is not None:
@@ -230,7 +280,7 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
             check_type(value, fields[key], origin, table, key)
         given.pop(fields[key].alias_of or dotted, None)  # overrides win without a conflict
         assign(table, key, fields[key], value, origin)
-    return _typed(values, source, base_dir, extra)
+    return _typed(values, source, base_dir, extra, tuple(ignored))
 
 
 def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
@@ -318,8 +368,8 @@ def _did_you_mean(word: str, candidates: Any) -> str:
 
 
 def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Path,
-           extra: dict[str, Any]) -> Config:
-    notices: list[str] = []
+           extra: dict[str, Any], ignored: tuple[IgnoredKey, ...]) -> Config:
+    notices = [item.notice for item in ignored]
 
     def path(text: str) -> Path:
         return (base_dir / Path(text).expanduser()).resolve()
@@ -359,6 +409,7 @@ def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Pat
                               idle_timeout_seconds=float(session["idle_timeout_seconds"])),
         values=values,
         extra=extra,
+        ignored=ignored,
         notices=tuple(notices),
     )
 

@@ -24,8 +24,8 @@ class Field:
     minimum: float | None = None
     alias_of: str | None = None  # "table.key" of the canonical field
     convert: Callable[[Any], Any] | None = None
-    unused: bool = False  # accepted for compatibility; has no effect (reported by `info`)
-    doc: str = ""
+    unused: bool = False  # accepted for compatibility; has no effect (a notice says so)
+    doc: str = ""  # for an unused field: why it has no effect (the notice quotes it)
 
 
 def _sandbox_from_mode(mode: bool) -> str:
@@ -138,13 +138,19 @@ SCHEMA: dict[str, dict[str, Field]] = {
                            choices=("debug", "info", "warning", "error", "critical")),
         "script_timeout_seconds": Field("number", 0, minimum=0,
                                         doc="wall-time limit per script; 0: none"),
-        "max_concurrent_scripts": Field("int", 10, minimum=1, unused=True),
-        "enable_streaming": Field("bool", True, unused=True),
+        "max_concurrent_scripts": Field("int", 10, minimum=1, unused=True,
+                                        doc="each command runs one script"),
+        "enable_streaming": Field("bool", True, unused=True,
+                                  doc="scripts have no streaming switch"),
     },
     "runtime.security": {
         "allow_file_access": Field("bool", True, unused=True),
-        "allow_network_access": Field("bool", True, unused=True),
-        "allow_process_spawn": Field("bool", False, unused=True),
+        "allow_network_access": Field("bool", True, unused=True,
+                                      doc="not enforced; [engines.lua] sandbox decides what "
+                                      "scripts may call"),
+        "allow_process_spawn": Field("bool", False, unused=True,
+                                     doc="not enforced; [engines.lua] sandbox decides "
+                                     "('safe' refuses os.execute and io.popen)"),
         "max_memory_bytes": Field("int", alias_of="engines.lua.max_memory_bytes"),
         "max_execution_time_ms": Field("number", alias_of="runtime.script_timeout_seconds",
                                        convert=_ms_to_s),
@@ -156,7 +162,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "backup_enabled": Field("bool", alias_of="state.backup_enabled"),
         "max_state_size_bytes": Field("int", alias_of="state.max_value_bytes", minimum=1),
         "backup_dir": Field("str", alias_of="state.backup_dir"),
-        "schema_directory": Field("str", unused=True),
+        "schema_directory": Field("str", unused=True,
+                                  doc="migrations are registered in code ([state] migrations)"),
     },
     "runtime.sessions": {
         "enabled": Field("bool", alias_of="session.enabled"),
@@ -204,7 +211,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                  doc="wall-time limit; 0: use [runtime] script_timeout_seconds"),
     },
     "engines.javascript": {
-        key: Field("any", unused=True)
+        key: Field("any", unused=True, doc="llmspell runs Lua scripts only")
         for key in ("module_resolution", "allow_eval", "allow_timers", "allow_console",
                     "memory_limit", "max_event_loop_ticks", "typescript", "jsx")
     },
@@ -219,12 +226,33 @@ ENV_PREFIXES_NOT_OVERRIDES = ("LLMSPELL_TEST_", "LLMSPELL_BENCH_")
 
 
 def env_names() -> dict[str, tuple[str, str]]:
-    """``LLMSPELL_TABLE_KEY`` -> (table, key) for every non-alias field."""
+    """``LLMSPELL_TABLE_KEY`` -> (table, key) for every non-alias field (unused ones too: they
+    are accepted, with a notice, as in a file)."""
     names = {}
     for table, fields in SCHEMA.items():
         for key, field in fields.items():
-            if field.alias_of or field.unused:
+            if field.alias_of:
                 continue
             parts = [*table.split("."), key] if table else [key]
             names["LLMSPELL_" + "_".join(parts).upper()] = (table, key)
     return names
+
+
+def default(path: str) -> Any:
+    """The default of the setting ``"table.key"`` (e.g. ``"session.max_active_sessions"``).
+
+    The one source of defaults: settings objects and constructors take theirs from here. A
+    list default comes back as a tuple (defaults are shared, so they must not be mutable).
+
+    Raises:
+        ValidationError: ``path`` names no field, or an alias or unused field (they have no
+            default of their own).
+    """
+    table, _, key = path.rpartition(".") if isinstance(path, str) else ("", "", "")
+    field = SCHEMA.get(table, {}).get(key)
+    if field is None or field.alias_of or field.unused:
+        from llmspell.errors import ValidationError
+
+        raise ValidationError("path", "must name a setting of the config schema "
+                              "('table.key', not an alias or unused key)", got=path)
+    return tuple(field.default) if isinstance(field.default, list) else field.default

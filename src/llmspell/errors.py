@@ -102,16 +102,14 @@ class ConfigError(LLMSpellError):
         self.source = source
         self.table = table
         self.key = key
-        where = ", ".join(
-            part
-            for part in (
-                source,
-                f"table [{table}]" if table else "",
-                f"key '{key}'" if key else "",
-            )
-            if part
-        )
+        where = config_location(source, table, key)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def config_location(source: str, table: str, key: str) -> str:
+    """Where a config key was set, as messages name it: ``file, table [t], key 'k'``."""
+    return ", ".join(part for part in (source, f"table [{table}]" if table else "",
+                                       f"key '{key}'" if key else "") if part)
 
 
 class StorageError(LLMSpellError):

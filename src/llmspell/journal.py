@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
 from llmspell.storage.base import Delete, Op, Put, Store
@@ -159,7 +160,7 @@ class Journal:
     """
 
     def __init__(self, store: Store, *, clock: Callable[[], float] | None = None,
-                 redact_patterns: Iterable[str] = ()) -> None:
+                 redact_patterns: Iterable[str] = default("state.redact_patterns")) -> None:
         import time
 
         self.store = store

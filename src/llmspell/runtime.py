@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmspell.config import Config, load_config
+from llmspell.errors import LLMSpellError
 from llmspell.events import EventBus
 from llmspell.hooks import BreakerPolicy, HookRegistry
 from llmspell.storage import Store, open_store
@@ -42,13 +43,13 @@ class Runtime:
         self._sessions: SessionManager | None = None
         self._artifacts: ArtifactManager | None = None
         self.collector: ArtifactCollector | None = None
-        if config.session.enabled and config.get("session.artifact_auto_collect", True):
+        if config.session.enabled and config.setting("session.artifact_auto_collect"):
             from llmspell.artifacts.collectors import install_collectors
 
             self.collector = install_collectors(self)
         self._migrations: Migrator | None = None
         self._backups: BackupManager | None = None
-        if config.state.enabled and config.get("state.migrate_on_open", False):
+        if config.state.enabled and config.setting("state.migrate_on_open"):
             try:
                 self.migrations.apply_pending()  # [state] migrations, registered in code
             except BaseException:
@@ -92,6 +93,26 @@ class Runtime:
             close()
         return current
 
+    def unavailable(self, subsystem: str) -> LLMSpellError | None:
+        """Why ``subsystem`` ("state", "sessions" or "artifacts") is off in this runtime's
+        configuration, as the error its use raises; None when it is on. Builds nothing."""
+        from llmspell.errors import SessionError, StateError, ValidationError
+
+        if subsystem == "state":
+            if self.config.state.enabled:
+                return None
+            return StateError("state is disabled ([state] enabled = false in the configuration)")
+        if subsystem in ("sessions", "artifacts"):
+            if self.config.session.enabled:
+                return None
+            if subsystem == "sessions":
+                from llmspell.sessions.manager import DISABLED
+
+                return SessionError(DISABLED)
+            return SessionError("artifacts belong to sessions, and sessions are disabled "
+                                "([session] enabled = false in the configuration)")
+        raise ValidationError("subsystem", "must be state, sessions or artifacts", got=subsystem)
+
     @property
     def state(self) -> StateManager:
         """The StateManager on this runtime's store, built on first use from ``[state]``.
@@ -99,10 +120,8 @@ class Runtime:
         Raises:
             StateError: ``[state] enabled = false``.
         """
-        if self._state is None and not self.config.state.enabled:
-            from llmspell.errors import StateError
-
-            raise StateError("state is disabled ([state] enabled = false in the configuration)")
+        if self._state is None and (off := self.unavailable("state")) is not None:
+            raise off
 
         def build() -> StateManager:
             from llmspell.state import StateManager
@@ -137,11 +156,8 @@ class Runtime:
         Raises:
             SessionError: ``[session] enabled = false``.
         """
-        if self._artifacts is None and not self.config.session.enabled:
-            from llmspell.errors import SessionError
-
-            raise SessionError("artifacts belong to sessions, and sessions are disabled "
-                               "([session] enabled = false in the configuration)")
+        if self._artifacts is None and (off := self.unavailable("artifacts")) is not None:
+            raise off
 
         def build() -> ArtifactManager:
             from llmspell.artifacts import ArtifactManager

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import parse_qsl
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.storage import Store, backend_status, open_store
 from llmspell.storage.base import Op
@@ -157,7 +158,7 @@ class StoreLocation:
     url: str
     opened: list[Store] = field(default_factory=list)
 
-    def open(self, durability: str = "normal") -> Store:
+    def open(self, durability: str = default("storage.durability")) -> Store:
         """A new handle on the store (see :func:`llmspell.storage.open_store`)."""
         store = open_store(self.url, durability=durability)
         self.opened.append(store)

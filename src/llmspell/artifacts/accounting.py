@@ -151,8 +151,8 @@ class SessionCounters:
                 "composition": "artifacts"}
         hooks = getattr(self.sessions, "hooks", None)
         if hooks is not None and hooks.has("resource:limit_exceeded"):
-            hooks.fire("resource:limit_exceeded", data, component="artifacts",
-                       session_id=found.id)
+            hooks.after("resource:limit_exceeded", data, component="artifacts",
+                        session_id=found.id)
         events = getattr(self.sessions, "events", None)
         if events is not None:
             events.publish("session.limit_exceeded", data, session_id=found.id,

@@ -75,6 +75,7 @@ from llmspell.artifacts.blob_records import (
     meta_key,
 )
 from llmspell.artifacts.blob_writer import BlobWriter, StagedBlob, source_chunks
+from llmspell.config_schema import default
 from llmspell.errors import BlobNotFound, IntegrityError, StorageError, ValidationError
 from llmspell.storage.base import Op, Put, Store
 
@@ -115,9 +116,12 @@ class BlobStore:
     """
 
     def __init__(self, store: Store, blob_dir: str | os.PathLike[str], *,
-                 inline_max: int = 64 * 1024, compression: str = "zstd",
-                 compress_threshold: int = 10 * 1024, chunk_size: int = 1024 * 1024,
-                 grace: float = 900.0, fsync: bool = True) -> None:
+                 inline_max: int = 64 * 1024,
+                 compression: str = default("session.artifact_compression_algorithm"),
+                 compress_threshold: int = default("session.compression_threshold"),
+                 chunk_size: int = 1024 * 1024,
+                 grace: float = float(default("session.artifact_gc_grace_seconds")),
+                 fsync: bool = True) -> None:
         if not isinstance(store, Store):
             raise ValidationError("store", "must be a llmspell.storage.Store", got=store)
         if not isinstance(blob_dir, str | os.PathLike) or not os.fspath(blob_dir):

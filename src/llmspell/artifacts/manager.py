@@ -46,6 +46,7 @@ from llmspell.artifacts.query import check_filters, run_query
 from llmspell.artifacts.settings import ArtifactSettings
 from llmspell.artifacts.sources import Source
 from llmspell.artifacts.store_ops import ArtifactGcReport, StoreOps, check_options
+from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.journal import check_session_id
 from llmspell.sessions.model import Session
@@ -69,7 +70,8 @@ class ArtifactManager(StoreOps):
 
     def __init__(self, store: Store, blobs: BlobStore, sessions: Any, *,
                  settings: ArtifactSettings | None = None, hooks: Any = None,
-                 events: Any = None, allowed_paths: Iterable[str | os.PathLike[str]] = (".",),
+                 events: Any = None,
+                 allowed_paths: Iterable[str | os.PathLike[str]] = default("runtime.allowed_paths"),
                  clock: Callable[[], float] | None = None) -> None:
         session_clock = getattr(sessions, "clock", None)
         super().__init__(store, blobs, SessionCounters(sessions),
@@ -311,8 +313,6 @@ class ArtifactManager(StoreOps):
     def _find(self, ref: Any, session: Any, version: int | None) -> Artifact:
         if isinstance(ref, Artifact):
             ref = ref.id
-        elif isinstance(ref, dict) and "id" in ref:
-            ref = ref["id"]
         if version is not None:
             check_version(version)
         parsed = parse_id(ref)
@@ -367,8 +367,6 @@ class ArtifactManager(StoreOps):
     def _sid(session: Any, argument: str = "session") -> str:
         if isinstance(session, Session):
             return session.id
-        if isinstance(session, dict) and "id" in session:  # a Lua session handle
-            session = session["id"]
         return check_session_id(session, argument=argument)
 
     def _change_grant(self, owner: Any, grantee: Any, access: str | None,

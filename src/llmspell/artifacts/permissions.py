@@ -67,10 +67,10 @@ class Permissions:
                    f"{asker!r}, {access!r}) (Artifact.grant in Lua)")
         hooks = self.hooks
         if hooks is not None and hooks.has("security:violation"):
-            hooks.fire("security:violation", {"session_id": asker, "owner": owner,
-                                              "access": access, "operation": what,
-                                              "reason": message},
-                       component="artifacts", session_id=asker)
+            hooks.after("security:violation", {"session_id": asker, "owner": owner,
+                                               "access": access, "operation": what,
+                                               "reason": message},
+                        component="artifacts", session_id=asker)
         raise SecurityViolation(message)
 
     def readable_owners(self, asker: str) -> set[str]:

@@ -77,7 +77,7 @@ def check_filters(*, artifact_type_: Any = None, tags: Any = None, name: Any = N
                   readable: frozenset[str] | None = None) -> Filters:
     """A :class:`Filters` from user input; ValidationError names a bad filter."""
     kind = None if artifact_type_ is None else artifact_type(artifact_type_)
-    if tags is None or tags == {}:
+    if tags is None:
         wanted: tuple[str, ...] = ()
     elif isinstance(tags, str):
         wanted = (tags,)

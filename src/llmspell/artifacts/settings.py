@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-GB = 1024 * 1024 * 1024
+from llmspell.settings import from_config, setting
 
 
 @dataclass(frozen=True)
 class ArtifactSettings:
-    """Artifact behaviour. A zero size limit means none.
+    """Artifact behaviour. A zero size limit means none. Each field defaults to the schema
+    default of the ``[session]`` key it is read from.
 
     Args:
         max_artifact_size: largest content, in bytes, one artifact may hold.
@@ -24,37 +25,29 @@ class ArtifactSettings:
         max_tag_length: longest tag, in characters.
         max_tags: most tags on one artifact.
         auto_collect: store tool results and agent outputs in the current session.
-        compression: ``zstd``, ``lz4`` or ``none`` for content above ``compression_threshold``.
+        compression: ``zstd``, ``lz4`` or ``none`` for content above ``compression_threshold``
+            (``[session] artifact_compression_algorithm``, or ``none`` when
+            ``artifact_compression = false``).
         compression_threshold: content larger than this many bytes is compressed when that
             saves space.
         gc_grace_seconds: how long unreferenced content is kept before ``gc`` may remove it.
     """
 
-    max_artifact_size: int = GB
-    max_name_length: int = 255
-    max_tag_length: int = 128
-    max_tags: int = 64
-    auto_collect: bool = True
-    compression: str = "zstd"
-    compression_threshold: int = 10 * 1024
-    gc_grace_seconds: float = 900.0
+    max_artifact_size: int = setting("session.max_artifact_size")
+    max_name_length: int = setting("session.artifact_max_name_length")
+    max_tag_length: int = setting("session.artifact_max_tag_length")
+    max_tags: int = setting("session.artifact_max_tags")
+    auto_collect: bool = setting("session.artifact_auto_collect")
+    compression: str = setting("session.artifact_compression_algorithm")
+    compression_threshold: int = setting("session.compression_threshold")
+    gc_grace_seconds: float = setting("session.artifact_gc_grace_seconds")
 
     @classmethod
     def from_config(cls, config: Any) -> ArtifactSettings:
         """Read ``[session]`` from a :class:`~llmspell.config.Config`."""
-        values = config.values.get("session", {})
-        session = config.session
-        return cls(
-            max_artifact_size=int(values.get("max_artifact_size", GB)),
-            max_name_length=int(values.get("artifact_max_name_length", 255)),
-            max_tag_length=int(values.get("artifact_max_tag_length", 128)),
-            max_tags=int(values.get("artifact_max_tags", 64)),
-            auto_collect=bool(values.get("artifact_auto_collect", True)),
-            compression=(values.get("artifact_compression_algorithm", "zstd")
-                         if session.artifact_compression else "none"),
-            compression_threshold=session.compression_threshold,
-            gc_grace_seconds=float(values.get("artifact_gc_grace_seconds", 900.0)),
-        )
+        if config.setting("session.artifact_compression"):
+            return from_config(cls, config)
+        return from_config(cls, config, compression="none")
 
 
 def blob_dir(config: Any) -> Path:

@@ -9,7 +9,6 @@ batches themselves are in :mod:`.writer`.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,7 @@ from llmspell.artifacts.validate import (
     split_metadata,
 )
 from llmspell.artifacts.writer import ArtifactWriter, StoreRequest
-from llmspell.errors import HookCancelled, ValidationError
+from llmspell.errors import ValidationError
 from llmspell.sessions import index as session_index
 from llmspell.storage.base import Delete, Op, Store
 
@@ -144,8 +143,8 @@ class StoreOps:
             source.close()
         shown = artifact.to_dict()
         if hooks is not None and hooks.has(AFTER_STORE):
-            hooks.fire(AFTER_STORE, dict(shown), component="artifacts", correlation_id=cid,
-                       session_id=sid)
+            hooks.after(AFTER_STORE, dict(shown), component="artifacts", correlation_id=cid,
+                        session_id=sid)
         self._publish("artifact.stored", shown, cid, sid)
         return artifact
 
@@ -182,20 +181,11 @@ class StoreOps:
         return name, meta, source
 
     def _fire_before(self, point: str, data: dict[str, Any], cid: str, sid: str) -> Any:
-        """Fire a before-point, honouring retry; the data, or None when a hook skipped."""
-        attempt = 0
-        while True:
-            attempt += 1
-            outcome = self.hooks.fire(point, data, component="artifacts", correlation_id=cid,
-                                      session_id=sid, metadata={"attempt": attempt})
-            if outcome.action == "skip":
-                return None
-            if outcome.action != "retry":
-                return outcome.data
-            if attempt >= outcome.attempts:
-                raise HookCancelled(point, f"a hook still asked to retry after {attempt} of "
-                                    f"{outcome.attempts} attempts")
-            time.sleep(outcome.delay)
+        """Fire a before-point (``HookRegistry.before``); the data, or None when skipped."""
+        hooks = self.hooks
+        data = hooks.before(point, data, component="artifacts", correlation_id=cid,
+                            session_id=sid)
+        return None if data.__class__ is hooks.Skipped else data
 
     # -- deletes ----------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def check_name(name: object, settings: ArtifactSettings) -> str:
 
 
 def check_tags(tags: object, settings: ArtifactSettings, *, argument: str = "tags") -> list[str]:
-    if tags is None or tags == {}:  # an empty Lua table arrives as {}
+    if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
         raise ValidationError(argument, "must be a list of strings", got=tags)

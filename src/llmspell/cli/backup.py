@@ -184,7 +184,7 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
 
 
 def _configured(rt: Any) -> dict[str, Any]:
-    get = rt.config.get
+    get = rt.config.setting
     return {"keep_last": get("state.backup_keep_last"),
             "keep_daily": get("state.backup_keep_daily"),
             "keep_weekly": get("state.backup_keep_weekly"),

@@ -41,11 +41,19 @@ class Options:
     config_path: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
+    _config: Any = field(default=None, repr=False)
 
     def load_config(self) -> Any:
+        """The configuration, loaded once per command; its notices (keys accepted but
+        ignored, mapped values) go to stderr, one line each, whatever the command."""
         from llmspell.config import load_config
 
-        return load_config(self.config_path, overrides=self.overrides)
+        if self._config is None:
+            self._config = load_config(self.config_path, overrides=self.overrides,
+                                       notify=notice)
+            if not self.verbose:  # -v / -vv win over [runtime] log_level
+                apply_log_level(self._config.runtime.log_level)
+        return self._config
 
     def runtime(self) -> Any:
         from llmspell.runtime import Runtime
@@ -108,6 +116,35 @@ def handle_errors(verbose: int = 0) -> Iterator[None]:
         fail(f"error: {exc}", EXIT_USAGE)
     except LLMSpellError as exc:
         fail(f"{type(exc).__name__}: {exc}", EXIT_SCRIPT)
+
+
+class _Stderr(logging.Handler):
+    """Log records on the command's stderr (looked up per record, as click does)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"llmspell: {record.levelname.lower()}: {self.format(record)}", err=True)
+
+
+def apply_log_level(level: str) -> None:
+    """Show ``llmspell`` log records at ``level`` and above on stderr for this command
+    (``[runtime] log_level``); the logger is put back when the command ends."""
+    log = logging.getLogger("llmspell")
+    handler, previous = _Stderr(), log.level
+    log.setLevel(level.upper())
+    log.addHandler(handler)
+
+    def restore() -> None:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(restore)
+
+
+def notice(message: str) -> None:
+    """Tell the user something on stderr that does not stop the command."""
+    click.echo(f"llmspell: notice: {message}", err=True)
 
 
 def fail(message: str, code: int, *, detail: str = "") -> None:

@@ -7,9 +7,10 @@ publishing thread; a queued subscription gets it in its bounded queue. A callbac
 counted and logged and never breaks the publish. Everything is synchronous and thread-safe.
 
 With a hook registry attached (``bus.hooks = registry``), ``event:before_emit`` fires before
-delivery (``modified`` replaces the data, ``skip`` suppresses the event, ``cancel`` makes
-``publish`` raise) and ``event:after_emit`` after it; events published by those hooks
-themselves do not fire them again.
+delivery through ``HookRegistry.before`` (``modified`` replaces the data, ``skip``
+suppresses the event, ``retry`` fires it again, ``cancel`` makes ``publish`` raise) and
+``event:after_emit`` after it (``HookRegistry.after``: cancel only); events published by
+those hooks themselves do not fire them again.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Protocol, Unpack
 
+from llmspell.config_schema import default
 from llmspell.errors import ResourceLimitExceeded, ValidationError
 from llmspell.events.event import Event, validate_type
 from llmspell.events.patterns import compile_pattern
@@ -33,6 +35,7 @@ from llmspell.events.subscription import (
     Callback,
     Subscription,
 )
+from llmspell.hooks.results import FireContext
 
 logger = logging.getLogger("llmspell.events")
 
@@ -46,18 +49,14 @@ RETIRE_AFTER = 60.0
 class HookPoints(Protocol):
     """What the bus needs of a hook registry (``llmspell.hooks.HookRegistry`` fits)."""
 
+    #: The class ``before`` returns when a hook skipped the operation.
+    Skipped: ClassVar[type]
+
     def has(self, point: str) -> bool: ...
 
-    def fire(
-        self,
-        point: str,
-        data: Any = None,
-        *,
-        component: str | None = None,
-        correlation_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any: ...
+    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
+
+    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
 
 
 class _Route:
@@ -89,10 +88,10 @@ class EventBus:
     def __init__(
         self,
         *,
-        max_queue: int = 10_000,
-        overflow: str = "drop_oldest",
+        max_queue: int = default("runtime.events.event_buffer_size"),
+        overflow: str = default("runtime.events.overflow"),
         block_timeout: float = 1.0,
-        max_subscriptions: int = 1000,
+        max_subscriptions: int = default("runtime.events.max_subscribers"),
         hooks: HookPoints | None = None,
         max_cached_types: int = 4096,
     ) -> None:
@@ -192,27 +191,29 @@ class EventBus:
         if getattr(self._in_hooks, "active", False) or not hooks.has(BEFORE_EMIT):
             return data
         validate_type(type)
-        outcome = self._fire(hooks, BEFORE_EMIT, data, type, correlation_id, session_id, source)
-        if outcome.action == "skip":
+        decided = self._fire(hooks.before, BEFORE_EMIT, data, type, correlation_id,
+                             session_id, source)
+        if decided.__class__ is hooks.Skipped:
             with self._lock:
                 self._suppressed += 1
             return _SUPPRESSED
-        return outcome.data
+        return decided
 
     def _after_emit(self, hooks: HookPoints, event: Event) -> None:
         if getattr(self._in_hooks, "active", False) or not hooks.has(AFTER_EMIT):
             return
-        self._fire(hooks, AFTER_EMIT, event.as_dict(), event.type, event.correlation_id,
+        self._fire(hooks.after, AFTER_EMIT, event.as_dict(), event.type, event.correlation_id,
                    event.session_id, event.source)
 
     def _fire(
-        self, hooks: HookPoints, point: str, data: Any, type: str, correlation_id: str | None,
-        session_id: str | None, source: str | None,
+        self, fire: Callable[..., Any], point: str, data: Any, type: str,
+        correlation_id: str | None, session_id: str | None, source: str | None,
     ) -> Any:
-        """Fire an event hook point; events its hooks publish do not fire event hooks."""
+        """Fire an event hook point (``hooks.before`` or ``hooks.after``); events its hooks
+        publish do not fire event hooks."""
         self._in_hooks.active = True
         try:
-            return hooks.fire(
+            return fire(
                 point, data, component=source, correlation_id=correlation_id,
                 session_id=session_id, metadata={"type": type},
             )

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmspell.config_schema import default
 from llmspell.errors import HookError, ValidationError
 from llmspell.hooks.results import HookContext
 
@@ -55,8 +56,8 @@ class BreakerPolicy:
             until ``HookRegistry.enable``.
     """
 
-    failure_threshold: int = 5
-    cooldown: float | None = 60.0
+    failure_threshold: int = default("runtime.hooks.failure_threshold")
+    cooldown: float | None = float(default("runtime.hooks.cooldown_seconds"))
 
     def __post_init__(self) -> None:
         if not isinstance(self.failure_threshold, int) or self.failure_threshold < 1:

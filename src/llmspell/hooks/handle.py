@@ -27,13 +27,16 @@ class HookHandle:
         time_budget: seconds a call may take before it counts as an overrun, or None.
         state: ``closed`` (running), ``open`` (breaker tripped), ``half_open`` (on probation),
             ``disabled`` (by hand) or ``unregistered``.
+        notice: why registering here may not do what was meant (the point is not fired
+            yet), or None.
         failures: consecutive failures and overruns (reset by a clean call).
         errors: every failure since registration.
         overruns: every time-budget overrun since registration.
     """
 
     __slots__ = (
-        "_registry", "errors", "failures", "fn", "id", "name", "opened_at", "overruns", "point",
+        "_registry", "errors", "failures", "fn", "id", "name", "notice", "opened_at", "overruns",
+        "point",
         "priority", "required", "seq", "state", "time_budget",
     )
 
@@ -55,6 +58,7 @@ class HookHandle:
         self.errors = 0
         self.overruns = 0
         self.opened_at = 0.0
+        self.notice: str | None = None
 
     def unregister(self) -> bool:
         """Remove this hook; False if it was already removed."""
@@ -78,6 +82,7 @@ class HookHandle:
             "id": self.id, "point": self.point, "name": self.name, "priority": self.priority,
             "required": self.required, "time_budget": self.time_budget, "state": self.state,
             "failures": self.failures, "errors": self.errors, "overruns": self.overruns,
+            "notice": self.notice,
         }
 
     def __repr__(self) -> str:

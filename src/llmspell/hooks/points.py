@@ -1,73 +1,113 @@
-"""Hook point names, their rs-llmspell aliases, and hook priorities.
+"""Hook point names, their rs-llmspell aliases, what each honours, and hook priorities.
 
 A hook point is an ``area:event`` string (``state:before_write``). The CamelCase names of
 rs-llmspell (``BeforeStateWrite``) are accepted as aliases of the same point, and scripts may
 use any ``custom:<name>`` point of their own. :func:`resolve_point` turns any accepted spelling
 into the canonical name and refuses everything else with a :class:`ValidationError` that says
 what is allowed.
+
+:data:`TABLE` is the one source for every built-in point: its aliases, the outcomes its owner
+honours (:data:`HONOURS`; :mod:`llmspell.hooks.runner` applies it) and whether anything fires
+it today (:data:`FIRED`; registering elsewhere is reported).
 """
 
 from __future__ import annotations
 
 from llmspell.errors import ValidationError
+from llmspell.hooks.results import MODIFIED, RETRY, SKIP
+
+# What a point's owner does with each outcome (``cancel`` is honoured everywhere: the call
+# raises HookCancelled; at a point fired after the change, the change stays made).
+BEFORE = frozenset({MODIFIED, SKIP, RETRY})  # guards an operation: change its input, skip it,
+#                                              fire again after the delay
+AFTER = frozenset({MODIFIED, RETRY})  # under ``run``: replace the result, run the operation again
+ERROR = frozenset({RETRY})  # under ``run``: run the failed operation again
+NOTICE: frozenset[str] = frozenset()  # tells that something happened; nothing to change
+CHOICE = frozenset({SKIP, RETRY})  # a before-point whose data is only a description
+
+#: The points table, the one source: canonical name, rs-llmspell aliases (CamelCase first),
+#: the outcomes its owner honours besides cancel, and whether anything fires it today.
+#: An outcome a point does not honour is reported (``hook.outcome_ignored``), never dropped.
+TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
+    ("system:startup", ("SystemStartup",), NOTICE, False),
+    ("system:shutdown", ("SystemShutdown",), NOTICE, False),
+    ("system:config_change", ("ConfigurationChange",), NOTICE, False),
+    ("agent:before_init", ("BeforeAgentInit",), BEFORE, False),
+    ("agent:after_init", ("AfterAgentInit",), NOTICE, False),
+    ("agent:before_execution", ("BeforeAgentExecution",), BEFORE, False),
+    ("agent:after_execution", ("AfterAgentExecution",), AFTER, False),
+    ("agent:error", ("AgentError",), ERROR, False),
+    ("agent:before_shutdown", ("BeforeAgentShutdown",), NOTICE, False),
+    ("agent:after_shutdown", ("AfterAgentShutdown",), NOTICE, False),
+    ("tool:before_discovery", ("BeforeToolDiscovery",), BEFORE, False),
+    ("tool:after_discovery", ("AfterToolDiscovery",), AFTER, False),
+    ("tool:before_execution", ("BeforeToolExecution",), BEFORE, False),
+    ("tool:after_execution", ("AfterToolExecution",), AFTER, False),
+    ("tool:validation", ("ToolValidation",), BEFORE, False),
+    ("tool:error", ("ToolError",), ERROR, False),
+    ("workflow:start", ("BeforeWorkflowStart", "WorkflowStart"), BEFORE, False),
+    ("workflow:before_step", ("BeforeWorkflowStage", "BeforeWorkflowStep"), BEFORE, False),
+    ("workflow:after_step", ("AfterWorkflowStage", "AfterWorkflowStep"), AFTER, False),
+    ("workflow:stage_transition", ("WorkflowStageTransition",), NOTICE, False),
+    ("workflow:checkpoint", ("WorkflowCheckpoint",), NOTICE, False),
+    ("workflow:rollback", ("WorkflowRollback",), NOTICE, False),
+    ("workflow:complete", ("AfterWorkflowComplete", "WorkflowComplete"), AFTER, False),
+    ("workflow:error", ("WorkflowError",), ERROR, False),
+    ("state:before_read", ("BeforeStateRead",), CHOICE, True),
+    ("state:after_read", ("AfterStateRead",), frozenset({MODIFIED}), True),
+    ("state:before_write", ("BeforeStateWrite",), BEFORE, True),
+    ("state:after_write", ("AfterStateWrite",), NOTICE, True),
+    ("state:delete", ("StateDelete",), CHOICE, True),
+    ("state:conflict", ("StateConflict",), NOTICE, False),
+    ("state:migration", ("StateMigration",), CHOICE, True),
+    ("session:start", ("SessionStart",), frozenset({MODIFIED, RETRY}), True),
+    ("session:end", ("SessionEnd",), CHOICE, True),
+    ("session:suspend", ("SessionSuspend",), CHOICE, True),
+    ("session:resume", ("SessionResume",), CHOICE, True),
+    ("session:save", ("SessionSave",), CHOICE, True),
+    ("session:restore", ("SessionRestore",), CHOICE, True),
+    ("session:checkpoint", ("SessionCheckpoint",), NOTICE, False),
+    ("artifact:before_store", ("BeforeArtifactStore", "artifact:before_create"), BEFORE, True),
+    ("artifact:after_store", ("AfterArtifactStore", "artifact:after_create"), NOTICE, True),
+    ("artifact:delete", ("ArtifactDelete", "artifact:before_delete"), CHOICE, True),
+    ("event:before_emit", ("BeforeEventEmit",), BEFORE, True),
+    ("event:after_emit", ("AfterEventEmit",), NOTICE, True),
+    ("event:handler_error", ("EventHandlerError",), NOTICE, False),
+    ("resource:limit_exceeded", ("ResourceLimitExceeded",), NOTICE, True),
+    ("security:violation", ("SecurityViolation",), NOTICE, True),
+    ("performance:threshold_exceeded", ("PerformanceThresholdExceeded",), NOTICE, False),
+    ("performance:memory_high", ("MemoryUsageHigh",), NOTICE, False),
+    ("performance:cpu_high", ("CpuUsageHigh",), NOTICE, False),
+)
 
 #: Every built-in point, canonical name -> its rs-llmspell aliases (CamelCase first).
-POINTS: dict[str, tuple[str, ...]] = {
-    "system:startup": ("SystemStartup",),
-    "system:shutdown": ("SystemShutdown",),
-    "system:config_change": ("ConfigurationChange",),
-    "agent:before_init": ("BeforeAgentInit",),
-    "agent:after_init": ("AfterAgentInit",),
-    "agent:before_execution": ("BeforeAgentExecution",),
-    "agent:after_execution": ("AfterAgentExecution",),
-    "agent:error": ("AgentError",),
-    "agent:before_shutdown": ("BeforeAgentShutdown",),
-    "agent:after_shutdown": ("AfterAgentShutdown",),
-    "tool:before_discovery": ("BeforeToolDiscovery",),
-    "tool:after_discovery": ("AfterToolDiscovery",),
-    "tool:before_execution": ("BeforeToolExecution",),
-    "tool:after_execution": ("AfterToolExecution",),
-    "tool:validation": ("ToolValidation",),
-    "tool:error": ("ToolError",),
-    "workflow:start": ("BeforeWorkflowStart", "WorkflowStart"),
-    "workflow:before_step": ("BeforeWorkflowStage", "BeforeWorkflowStep"),
-    "workflow:after_step": ("AfterWorkflowStage", "AfterWorkflowStep"),
-    "workflow:stage_transition": ("WorkflowStageTransition",),
-    "workflow:checkpoint": ("WorkflowCheckpoint",),
-    "workflow:rollback": ("WorkflowRollback",),
-    "workflow:complete": ("AfterWorkflowComplete", "WorkflowComplete"),
-    "workflow:error": ("WorkflowError",),
-    "state:before_read": ("BeforeStateRead",),
-    "state:after_read": ("AfterStateRead",),
-    "state:before_write": ("BeforeStateWrite",),
-    "state:after_write": ("AfterStateWrite",),
-    "state:delete": ("StateDelete",),
-    "state:conflict": ("StateConflict",),
-    "state:migration": ("StateMigration",),
-    "session:start": ("SessionStart",),
-    "session:end": ("SessionEnd",),
-    "session:suspend": ("SessionSuspend",),
-    "session:resume": ("SessionResume",),
-    "session:save": ("SessionSave",),
-    "session:restore": ("SessionRestore",),
-    "session:checkpoint": ("SessionCheckpoint",),
-    "artifact:before_store": ("BeforeArtifactStore", "artifact:before_create"),
-    "artifact:after_store": ("AfterArtifactStore", "artifact:after_create"),
-    "artifact:delete": ("ArtifactDelete", "artifact:before_delete"),
-    "event:before_emit": ("BeforeEventEmit",),
-    "event:after_emit": ("AfterEventEmit",),
-    "event:handler_error": ("EventHandlerError",),
-    "resource:limit_exceeded": ("ResourceLimitExceeded",),
-    "security:violation": ("SecurityViolation",),
-    "performance:threshold_exceeded": ("PerformanceThresholdExceeded",),
-    "performance:memory_high": ("MemoryUsageHigh",),
-    "performance:cpu_high": ("CpuUsageHigh",),
-}
+POINTS: dict[str, tuple[str, ...]] = {point: aliases for point, aliases, _, _ in TABLE}
+
+#: The points something in llmspell fires today. Registering at any other built-in point is
+#: allowed (agents, tools and workflows will fire them) but reported.
+FIRED: frozenset[str] = frozenset(point for point, _, _, fired in TABLE if fired)
 
 #: Every accepted spelling (canonical names and aliases) -> the canonical name.
 CANONICAL: dict[str, str] = {
     spelling: point
     for point, aliases in POINTS.items()
+    for spelling in (point, *aliases)
+}
+
+#: Every accepted spelling of a point fired after (or on the failure of) an operation, where a
+#: retry means "run the operation again" (its owner's job) rather than "fire this point again".
+RERUNS: frozenset[str] = frozenset(
+    spelling
+    for point, aliases, honours, _ in TABLE
+    if honours is AFTER or honours is ERROR
+    for spelling in (point, *aliases)
+)
+
+#: Every accepted spelling -> the outcomes (besides cancel) its point honours; a custom point
+#: (``custom:<name>``, absent here) honours them all: its script decides.
+HONOURS: dict[str, frozenset[str]] = {
+    spelling: honours
+    for point, aliases, honours, _ in TABLE
     for spelling in (point, *aliases)
 }
 
@@ -118,6 +158,16 @@ def is_custom(point: str) -> bool:
         return False
     name = point[len(CUSTOM_PREFIX):]
     return bool(name) and not any(ch.isspace() for ch in name)
+
+
+def honours(point: str) -> frozenset[str]:
+    """The outcomes besides cancel that ``point`` (any spelling, or custom) honours."""
+    return HONOURS.get(point, BEFORE)
+
+
+def is_fired(point: str) -> bool:
+    """Whether anything fires the canonical ``point`` today (custom points: their scripts)."""
+    return point in FIRED or is_custom(point)
 
 
 def aliases_of(point: str) -> tuple[str, ...]:

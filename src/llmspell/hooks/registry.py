@@ -7,8 +7,10 @@ registration order) and returns a :class:`HookOutcome`; a cancel raises
 is reported (a ``hook.error`` event through the injected ``publish`` callable and a log record on
 ``llmspell.hooks``) and the operation goes on, unless the hook was registered ``required``. A
 circuit breaker (:mod:`llmspell.hooks.breaker`) takes a hook out of its chain after repeated
-failures or time-budget overruns. :meth:`HookRegistry.run` wraps an operation in its before,
-after and error points and honours skip and retry (see :mod:`llmspell.hooks.runner`).
+failures or time-budget overruns. Code that owns an operation calls :meth:`HookRegistry.before`,
+:meth:`~HookRegistry.after` or :meth:`~HookRegistry.run`, which honour what the points table
+says and report the rest (see :mod:`llmspell.hooks.runner`); registering at a point nothing
+fires yet is reported too (``handle.notice`` and a warning).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Unpack
 
+from llmspell.config_schema import default
 from llmspell.errors import HookCancelled, HookError, ResourceLimitExceeded, ValidationError
 from llmspell.hooks import runner
 from llmspell.hooks.breaker import (
@@ -42,6 +45,7 @@ from llmspell.hooks.points import (
     CUSTOM_PREFIX,
     POINTS,
     aliases_of,
+    is_fired,
     resolve_point,
     resolve_priority,
 )
@@ -49,9 +53,12 @@ from llmspell.hooks.results import (
     CANCEL,
     CONTINUE,
     MODIFIED,
+    SKIP,
+    FireContext,
     HookContext,
     HookOutcome,
     HookResult,
+    Skipped,
     to_result,
 )
 
@@ -61,6 +68,7 @@ logger = logging.getLogger("llmspell.hooks")
 Observer = Callable[[HookContext, str, float], None]
 
 _MISSING: Any = object()
+_MAX_WARNED = 1024  # (point, hook, action) triples warned about once; later ones every time
 
 
 class _Chain:
@@ -71,13 +79,14 @@ class _Chain:
     def __init__(self, point: str, hooks: tuple[HookHandle, ...], probe_at: float) -> None:
         self.point = point
         self.hooks = hooks
-        self.probe_at = probe_at  # monotonic time an open hook may be probed again; 0: none
+        self.probe_at = probe_at  # clock time an open hook may be probed again; 0: none
 
 
 class HookRegistry:
     """Hooks by point, with priorities, a circuit breaker and built-in observers.
 
     Thread-safe: registration changes are serialised; firing reads immutable chains.
+    ``HookRegistry.Skipped`` is the class :meth:`before` returns for a skip.
 
     Args:
         publish: called as ``publish(type, data, correlation_id=, session_id=, source=)`` to
@@ -90,13 +99,15 @@ class HookRegistry:
             on (default ``time.monotonic``; a test passes a manual clock instead of sleeping).
     """
 
+    Skipped: ClassVar[type[Skipped]] = Skipped
+
     def __init__(
         self,
         *,
         publish: Publish | None = None,
         breaker: BreakerPolicy | None = None,
         default_time_budget: float | None = None,
-        max_hooks: int = 1000,
+        max_hooks: int = default("runtime.hooks.max_hooks"),
         clock: Clock = time.monotonic,
     ) -> None:
         self.max_hooks = max_hooks
@@ -110,6 +121,7 @@ class HookRegistry:
         self._observers: tuple[Observer, ...] = ()
         self._executed_observers: tuple[Observer, ...] = ()  # only firings where hooks ran
         self._builtins: dict[str, Any] = {}
+        self._warned: set[tuple[str, str | None, str]] = set()
         # Every accepted spelling of a point -> its chain, or None when firing it does nothing.
         # Custom points appear once something is registered at them.
         self._chains: dict[str, _Chain | None] = dict.fromkeys(CANONICAL)
@@ -125,8 +137,13 @@ class HookRegistry:
         name: str | None = None,
         required: bool = False,
         time_budget: float | None = None,
+        expect_unfired: bool = False,
     ) -> HookHandle:
         """Register ``fn(ctx) -> result`` at ``point``.
+
+        A built-in point that nothing fires yet (not in ``llmspell.hooks.points.FIRED``;
+        agents, tools and workflows will fire them) still takes the hook, but the handle's
+        ``notice`` says so and a warning is logged, unless ``expect_unfired``.
 
         Args:
             point: a hook point, an rs-llmspell alias or ``custom:<name>``.
@@ -139,6 +156,7 @@ class HookRegistry:
                 never disables it.
             time_budget: seconds per call before it counts as an overrun (default: the
                 registry's ``default_time_budget``).
+            expect_unfired: the caller knows the point is not fired yet: no warning.
 
         Raises:
             ValidationError: unknown point, bad priority, non-callable ``fn`` or bad budget.
@@ -164,6 +182,12 @@ class HookRegistry:
             self._hooks.setdefault(canonical, []).append(handle)
             self._by_id[handle.id] = handle
             self._rebuild(canonical)
+        if not is_fired(canonical):
+            handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
+                             "fires it today (agents, tools and workflows will); the hook "
+                             "runs only when code fires it itself (Hook.fire, hooks.fire)")
+            if not expect_unfired:
+                logger.warning("hook '%s': %s", handle.name, handle.notice)
         return handle
 
     def unregister(self, hook: HookHandle | str) -> bool:
@@ -299,6 +323,7 @@ class HookRegistry:
         elapsed = 0.0
         outcome: HookOutcome | None = None
         action = CONTINUE
+        decider: str | None = None
         try:
             for hook in chain.hooks:
                 budget = hook.time_budget
@@ -328,11 +353,13 @@ class HookRegistry:
                 if kind == MODIFIED:
                     ctx.data = result.data
                     action = MODIFIED
+                    decider = hook.name
                     continue
                 if kind == CANCEL:
                     raise HookCancelled(chain.point, result.reason, hook=hook.name)
                 outcome = HookOutcome(
-                    ctx.data, kind, result.result, result.reason, result.delay, result.attempts
+                    ctx.data, kind, result.result, result.reason, result.delay, result.attempts,
+                    hook.name,
                 )
                 break
         except HookCancelled:
@@ -344,7 +371,7 @@ class HookRegistry:
                 self._observe(observers, ctx, "error", started)
             raise
         if outcome is None:
-            outcome = HookOutcome(ctx.data, action)
+            outcome = HookOutcome(ctx.data, action, hook=decider)
         if observers:
             self._observe(observers, ctx, outcome.action, started)
         return outcome
@@ -385,9 +412,79 @@ class HookRegistry:
         ):
             return operation(data)
         return runner.run(
-            self.fire, point, data, operation, after=after, error=error, component=component,
+            self, point, data, operation, after=after, error=error, component=component,
             correlation_id=correlation_id, session_id=session_id, metadata=metadata,
         )
+
+    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any:
+        """Fire ``point`` before an operation: the data to go on with, or a ``Skipped``.
+
+        ``context``: ``component``, ``correlation_id``, ``session_id``, ``metadata``, as for
+        :meth:`fire`. The one call a subsystem makes before an operation it lets hooks guard.
+        ``modified`` data is returned where the point honours it; ``skip`` returns
+        :class:`~llmspell.hooks.results.Skipped` (``.result``, ``.reason``); ``retry`` waits and
+        fires again. Outcomes the point does not honour (``llmspell.hooks.points.TABLE``) are
+        reported as ``hook.outcome_ignored`` and otherwise ignored. With nothing registered
+        this returns ``data`` at once.
+
+        Raises:
+            HookCancelled: a hook cancelled, or still asked to retry with no attempts left.
+            HookError: a required hook failed.
+            ValidationError: ``point`` is not a hook point.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return data
+        outcome = runner.decide(self, point, data, **context)
+        if outcome.action == SKIP:
+            return Skipped(outcome.result, outcome.reason)
+        return outcome.data
+
+    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any:
+        """Fire ``point`` after something happened: the data, modified where the point
+        honours it (other outcomes are reported, as in :meth:`before`).
+
+        Raises:
+            HookCancelled: a hook cancelled (the change it reports stays made).
+            HookError: a required hook failed.
+            ValidationError: ``point`` is not a hook point.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return data
+        return runner.decide(self, point, data, **context).data
+
+    def decide(self, point: str, data: Any = None, **context: Unpack[FireContext]) -> HookOutcome:
+        """Fire ``point`` and return the outcome as the point honours it (what ``Hook.fire``
+        gives a script): a honoured retry at a before-point already waited out and fired again
+        (at an after or error point it comes back, for the caller to run its operation again),
+        anything not honoured reported and turned into continue.
+
+        Raises:
+            as :meth:`before`.
+        """
+        if self._chains.get(point, _MISSING) is None:
+            return HookOutcome(data)
+        return runner.decide(self, point, data, **context)
+
+    def report_ignored(self, point: str, action: str, outcome: HookOutcome,
+                       honoured: frozenset[str], *, correlation_id: str | None = None,
+                       session_id: str | None = None) -> None:
+        """Report that a hook at ``point`` answered ``action``, which the point does not
+        honour: a ``hook.outcome_ignored`` event each time, a warning once per point, hook and
+        action."""
+        canonical = resolve_point(point)
+        allowed = sorted((*honoured, CANCEL))
+        key = (canonical, outcome.hook, action)
+        if key not in self._warned:
+            if len(self._warned) < _MAX_WARNED:
+                self._warned.add(key)
+            logger.warning(
+                "hook '%s' at '%s' answered '%s', which this point does not honour (it "
+                "honours %s); ignored", outcome.hook, canonical, action, ", ".join(allowed),
+            )
+        ctx = HookContext(canonical, None, correlation_id, session_id, None, {})
+        self._breaker.emit("hook.outcome_ignored", ctx, {
+            "point": canonical, "action": action, "hook": outcome.hook, "honours": allowed,
+        })
 
     # -- observers and built-ins ----------------------------------------------------------
 

@@ -18,7 +18,7 @@ plain dict, so that Lua tables converted to dicts work unchanged::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from llmspell.errors import ValidationError
 
@@ -38,6 +38,15 @@ _SHAPES = (
     "{'action': 'cancel', 'reason': ...}, {'action': 'retry', 'delay': s, 'attempts': n}, "
     "{'action': 'skip', 'result': ...}"
 )
+
+
+class FireContext(TypedDict, total=False):
+    """The keyword arguments every firing takes besides the point and data."""
+
+    component: str | None
+    correlation_id: str | None
+    session_id: str | None
+    metadata: dict[str, Any] | None
 
 
 class HookContext:
@@ -163,9 +172,11 @@ class HookOutcome:
         reason: the reason a ``skip`` gave, if any.
         delay: for ``retry``, seconds to wait before the next attempt.
         attempts: for ``retry``, the total number of attempts allowed.
+        hook: the name of the hook that gave the ``action`` (the last one that modified, for
+            ``modified``), or None.
     """
 
-    __slots__ = ("action", "attempts", "data", "delay", "reason", "result")
+    __slots__ = ("action", "attempts", "data", "delay", "hook", "reason", "result")
 
     def __init__(
         self,
@@ -175,6 +186,7 @@ class HookOutcome:
         reason: str = "",
         delay: float = 0.0,
         attempts: int = 0,
+        hook: str | None = None,
     ) -> None:
         self.data = data
         self.action = action
@@ -182,6 +194,7 @@ class HookOutcome:
         self.reason = reason
         self.delay = delay
         self.attempts = attempts
+        self.hook = hook
 
     @property
     def skipped(self) -> bool:
@@ -206,6 +219,27 @@ class HookOutcome:
 
     def __repr__(self) -> str:
         return f"HookOutcome(action={self.action!r}, data={self.data!r})"
+
+
+class Skipped:
+    """What ``HookRegistry.before`` returns when a hook skipped the operation.
+
+    Subsystems below the hooks layer test ``value.__class__ is hooks.Skipped`` (the registry
+    carries the class), so they need not import this package.
+
+    Attributes:
+        result: the value the hook gave to stand in for the operation's result (or None).
+        reason: the reason it gave, if any.
+    """
+
+    __slots__ = ("reason", "result")
+
+    def __init__(self, result: Any, reason: str) -> None:
+        self.result = result
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Skipped(result={self.result!r})"
 
 
 def to_result(value: object) -> HookResult:

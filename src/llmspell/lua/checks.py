@@ -69,3 +69,20 @@ def options(value: Any, argument: str, known: tuple[str, ...]) -> dict[str, Any]
             raise ValidationError(argument, f"unknown option {key!r} (known: "
                                   f"{', '.join(known)})")
     return found
+
+
+# -- Lua's shapes, normalised here so the core never sees them ------------------------------
+
+
+def as_list(value: Any) -> Any:
+    """``value``, or ``[]`` for an empty table: Lua has one empty table, which the converter
+    gives as ``{}``, so a field that holds a list gets ``[]`` instead."""
+    return [] if value == {} else value
+
+
+def handle_id(value: Any) -> Any:
+    """The id of a handle (a session handle, an artifact table) passed inside a table, where
+    it arrives converted to a dict of its fields; any other value as it is."""
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return value["id"]
+    return value

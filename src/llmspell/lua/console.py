@@ -5,6 +5,8 @@ messages, a REPL's results) and lets pytest's ``capsys`` see it. ``print`` keeps
 (``tostring`` of each argument, tab-separated, newline); ``io.write`` does too while the default
 output is standard output. ``io.stdout:write`` still goes to C's stdout, which is flushed after
 every run.
+
+The Lua code is ``llmspell/lua/scripts/console.lua``.
 """
 
 from __future__ import annotations
@@ -14,41 +16,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
-
-CONSOLE_LUA = rb"""
-local core, write = ...
-local select, tostring, type, error, format = select, core.tostring, type, error, string.format
-local concat, io_output, io_write, stdout = core.concat, core.io_output, core.io_write,
-  core.io_stdout
-local mtype = math.type
-
-print = function(...)
-  local n = select("#", ...)
-  local parts = {}
-  for i = 1, n do parts[i] = tostring((select(i, ...))) end
-  write(concat(parts, "\t", 1, n) .. "\n")
-end
-
-io.write = function(...)
-  if io_output() ~= stdout then return io_write(...) end
-  local n = select("#", ...)
-  local parts = {}
-  for i = 1, n do
-    local value = select(i, ...)
-    local kind = type(value)
-    if kind == "number" then
-      parts[i] = mtype(value) == "integer" and format("%d", value) or format("%.14g", value)
-    elseif kind == "string" then
-      parts[i] = value
-    else
-      error(format("bad argument #%d to 'write' (string expected, got %s)", i, kind), 2)
-    end
-  end
-  write(concat(parts))
-  return stdout
-end
-"""
-
 
 def write_stdout(data: bytes | str) -> None:
     """Write Lua output to the current ``sys.stdout`` (raw bytes if it is not UTF-8)."""
@@ -69,5 +36,4 @@ def write_stdout(data: bytes | str) -> None:
 
 def install_console(engine: LuaEngine) -> None:
     """Replace ``print`` and ``io.write`` in the engine's Lua state."""
-    engine.lua.execute(CONSOLE_LUA, engine.core, engine.function(write_stdout, "print"),
-                       name=b"=[llmspell]", mode="t")
+    engine.run_bundled("console.lua", engine.core, engine.function(write_stdout, "print"))

@@ -17,7 +17,7 @@ thread at a time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -26,28 +26,20 @@ from lupa import lua54
 
 from llmspell.errors import ScriptError, ScriptLimitExceeded, ValidationError
 from llmspell.lua.bridge import StopScript, error_text, guard
+from llmspell.lua.chunks import SHOWN_PREFIX, is_bundled, run_chunk
 from llmspell.lua.console import install_console
 from llmspell.lua.convert import Converter, LuaFunction, describe_lua
 from llmspell.lua.globals import INSTALLERS
 from llmspell.lua.limits import INTERRUPTED, PREFIX, Limits, headroom_for
-from llmspell.lua.prelude import INTERNAL_CHUNK, load_core
+from llmspell.lua.prelude import load_core
 from llmspell.lua.sandbox import apply_sandbox
 
 _POSITION = re.compile(r"^((?:(?!: )[^\n])*?):(\d+): ")
 _REMEMBERED = 32  # Python errors kept to chain as the cause of an uncaught Lua error
 
-SHUTDOWN_LUA = rb"""
-local core, loaded, globals = ...
-local pairs, collectgarbage = pairs, collectgarbage
-for name in pairs(loaded) do loaded[name] = nil end
-for name in pairs(globals) do globals[name] = nil end
-collectgarbage("collect")
-"""
-
-
 def _clean_traceback(text: str) -> str:
     """A Lua traceback without the bridge's own frames."""
-    lines = [line for line in text.splitlines() if "[llmspell]" not in line]
+    lines = [line for line in text.splitlines() if SHOWN_PREFIX not in line]
     if lines and lines[-1].strip() == "[C]: in function 'xpcall'":
         lines.pop()
     return "\n".join(lines)
@@ -111,11 +103,47 @@ class LuaEngine:
         return self.core.wrap(guard(fn, name, self.converter, self.limits,
                                     on_error=self._remember, functions=functions))
 
-    def python_half(self, fn: Callable[..., Any], name: str, *, functions: bool = False) -> Any:
-        """The bare Python half of :meth:`function`, for a global's own Lua code that calls it
-        as ``core.check(f(...))`` on a hot path (one Lua call less)."""
-        return guard(fn, name, self.converter, self.limits, on_error=self._remember,
-                     functions=functions)
+    def install_global(self, name: str, functions: Mapping[str, Callable[..., Any]],
+                       lua_wrapper: str | None = None, *, takes_functions: Collection[str] = (),
+                       unavailable: BaseException | None = None) -> Any:
+        """Install the Lua global ``name`` and return its table. Every global is installed
+        this way (``ARGS``, which holds no functions, aside).
+
+        Args:
+            functions: the global's Python functions by key; each is called through the
+                bridge (:func:`~llmspell.lua.bridge.guard`) and named ``name.key`` in errors.
+            lua_wrapper: a file in ``llmspell/lua/scripts/`` that builds the table: it is
+                called with ``py`` (the functions through the bridge, by key), ``core`` (the
+                prelude's table) and ``raw`` (the bare Python halves, for a hot path that calls
+                ``core.check(raw.f(...))``, one Lua call less) and returns the table. Without
+                one, the table holds the functions through the bridge.
+            takes_functions: the keys whose arguments may hold Lua functions.
+            unavailable: why the subsystem behind the global is off (``[state] enabled =
+                false``...), or None. When given, every function of the table raises it,
+                whatever its arguments; a script can catch it with ``pcall``.
+        """
+        raw = {key: guard(fn, f"{name}.{key}", self.converter, self.limits,
+                          on_error=self._remember, functions=key in takes_functions)
+               for key, fn in functions.items()}
+        wrap = self.core.wrap
+        py = self.lua.table_from({key.encode(): wrap(half) for key, half in raw.items()})
+        if lua_wrapper is None:
+            table = py
+        else:
+            table = run_chunk(self.lua, lua_wrapper, py, self.core,
+                              self.lua.table_from({key.encode(): h for key, h in raw.items()}))
+        if unavailable is not None:
+            reason = unavailable
+
+            def refuse(*args: Any) -> None:
+                raise reason
+
+            refusal = self.function(refuse, name)
+            for key, value in list(table.items()):
+                if lua54.lua_type(value) == "function":
+                    table[key] = refusal
+        self.lua.globals()[name.encode()] = table
+        return table
 
     def set_global(self, name: str, value: Any) -> None:
         """Set a Lua global; ``value`` is converted (Lua functions pass through)."""
@@ -132,9 +160,9 @@ class LuaEngine:
         state goes: globals use it to drop their subscriptions and hooks."""
         self._on_close.append(callback)
 
-    def execute_internal(self, code: bytes, *args: Any) -> Any:
-        """Run the bridge's own Lua code (named ``[llmspell]``, skipped in error locations)."""
-        return self.lua.execute(code, *args, name=INTERNAL_CHUNK, mode="t")
+    def run_bundled(self, file: str, *args: Any) -> Any:
+        """Run a file of ``llmspell/lua/scripts/`` with ``args`` (see :mod:`.chunks`)."""
+        return run_chunk(self.lua, file, *args)
 
     def request_exit(self, code: Any = None) -> None:
         """``os.exit([code])``: true/nil -> 0, false -> 1, an integer as is."""
@@ -304,10 +332,14 @@ class LuaEngine:
 
         The position comes from the message (Lua's own ``name:line:``), else from the first
         frame of the script's code on the stack, else only the script's name is known (the
-        failing call was a tail call).
+        failing call was a tail call). An error raised in the bridge's own Lua code keeps that
+        file and line in the message, after the script's position when it is known.
         """
         found = _POSITION.match(message)
-        if found:
+        if found and source is not None and is_bundled(found.group(1)):
+            script = source.decode("utf-8", "replace")[1:]
+            text = f"{script}:{line}: {message}"
+        elif found:
             named, line = found.group(1), int(found.group(2))
             if named.startswith("...") and script.endswith(named[3:]):
                 named = script  # Lua shortens long chunk names in messages; restore it
@@ -355,8 +387,7 @@ class LuaEngine:
             self.core.sethook()
             self.core.flush()
             self.limits.detach()
-            self.lua.execute(SHUTDOWN_LUA, self.core, self._loaded, self.lua.globals(),
-                             name=INTERNAL_CHUNK, mode="t")
+            run_chunk(self.lua, "shutdown.lua", self.core, self._loaded, self.lua.globals())
         except lua54.LuaError:
             pass  # out of memory while tearing down: the references are dropped below anyway
         finally:

@@ -4,129 +4,17 @@ They capture the standard functions the bridge relies on (``debug.sethook``, ``l
 ``setmetatable``, ...) before the sandbox removes or replaces them, and hold the shared
 ``JSON.array`` metatable, the ``JSON.null`` sentinel, the wrapper that turns a Python callable
 into a Lua function that raises proper Lua errors, and the protected runner that captures an
-error's location and traceback. Internal chunks are named ``[llmspell]`` so locations and
-tracebacks can skip them.
+error's location and traceback. The code is ``scripts/prelude.lua``; it gets the chunk-name
+prefix of the bridge's own files (:mod:`.chunks`) so error locations can skip them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-INTERNAL_CHUNK = b"=[llmspell]"
-
-CORE = rb"""
-local error, select, type, tostring, pcall, xpcall = error, select, type, tostring, pcall, xpcall
-local setmetatable, rawget = setmetatable, rawget
-local getmetatable_raw, getinfo, traceback = debug.getmetatable, debug.getinfo, debug.traceback
-local format = string.format
-local INTERNAL = "=[llmspell]"
-
-local core = {
-  sethook = debug.sethook, traceback = traceback, load = load, getmetatable_raw = getmetatable_raw,
-  pcall = pcall, xpcall = xpcall, setmetatable = setmetatable, tostring = tostring,
-  create = coroutine.create, co_wrap = coroutine.wrap, resume = coroutine.resume,
-  running = coroutine.running, status = coroutine.status, concat = table.concat,
-  io_open = io.open, io_lines = io.lines, io_input = io.input, io_output = io.output,
-  io_write = io.write, io_stdout = io.stdout, os_remove = os.remove, os_rename = os.rename,
-}
-
-local ARRAY_MT = {__metatable = "JSON.array", __name = "JSON.array"}
-local NULL = setmetatable({}, {
-  __metatable = "JSON.null", __name = "JSON.null",
-  __tostring = function() return "null" end,
-  __newindex = function() error("ValidationError: JSON.null cannot be modified", 0) end,
-})
-core.ARRAY_MT, core.NULL = ARRAY_MT, NULL
-
--- For the converter, in one call: the kind (0 plain table, 1 JSON.array, 2 JSON.null), the
--- table's address, and its entries as k1, v1, k2, v2, ... (n = -1: more than SMALL entries,
--- which Python iterates itself).
-local SMALL, buffer, unpack, next = 32, {}, table.unpack, next
-local function flush(...)
-  for i = 1, select("#", ...) - 3 do buffer[i] = nil end
-  return ...
-end
-function core.inspect(t)
-  if t == NULL then return 2 end
-  local kind = getmetatable_raw(t) == ARRAY_MT and 1 or 0
-  local n = 0
-  for k, v in next, t do
-    if n == SMALL then
-      for i = 1, 2 * n do buffer[i] = nil end
-      return kind, format("%p", t), -1
-    end
-    buffer[2 * n + 1], buffer[2 * n + 2] = k, v
-    n = n + 1
-  end
-  return flush(kind, format("%p", t), n, unpack(buffer, 1, 2 * n))
-end
-
--- A Python callable returns (true, results...) or (false, message[, stop]). With ``stop`` the
--- script must end (a limit, os.exit, an interrupt): the limits arm a hook that raises the
--- message at the next instruction and keeps raising it, so pcall cannot swallow it.
-local stop_script = function(message) error(message, 0) end
-function core.set_stop(f) stop_script = f end
-
-local function check(ok, ...)
-  if ok then return ... end
-  local message, stop = ...
-  if stop then return stop_script(message) end
-  error(message, 0)
-end
-
-function core.wrap(f)
-  return function(...) return check(f(...)) end
-end
--- For a global's own Lua code calling a Python half directly (one Lua call less than
--- through its wrap): check(f(...)) raises as the wrapped function would.
-core.check = check
-
--- The message handler of every protected run: the message, where it happened (the first
--- frame that is not the bridge's own code or C) and the traceback.
-local settle = function() end
-function core.set_settle(f) settle = f end
-
-local function handler(err)
-  settle()
-  local message
-  if type(err) == "string" then
-    message = err
-  else
-    local mt = getmetatable_raw(err)
-    local ok, text = false, nil
-    if mt and rawget(mt, "__tostring") then ok, text = pcall(tostring, err) end
-    message = ok and type(text) == "string" and text
-      or format("(error object is a %s value)", type(err))
-  end
-  local source, line
-  local level = 2
-  while true do
-    local info = getinfo(level, "Sl")
-    if not info then break end
-    if info.what ~= "C" and info.source ~= INTERNAL and (info.currentline or 0) > 0 then
-      source, line = info.source, info.currentline
-      break
-    end
-    level = level + 1
-  end
-  return {message = message, source = source, line = line, traceback = traceback(message, 2)}
-end
-
--- The engine runs a chunk as core.xpcall(f, core.handler, ...) straight from Python, so no
--- bridge Lua code runs after the script (a tripped hook would fire in it).
-core.handler = handler
-
-local stdout = io.stdout
-function core.flush() pcall(stdout.flush, stdout) end
-
-function core.compile(code, chunkname, mode)
-  return core.load(code, chunkname, mode)
-end
-
-return core
-"""
+from llmspell.lua.chunks import CHUNK_PREFIX, run_chunk
 
 
 def load_core(lua: Any) -> Any:
     """Run the prelude in ``lua`` (a fresh ``lupa.lua54.LuaRuntime``) and return its table."""
-    return lua.execute(CORE, name=INTERNAL_CHUNK, mode="t")
+    return run_chunk(lua, "prelude.lua", CHUNK_PREFIX.encode("utf-8"))

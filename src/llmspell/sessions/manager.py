@@ -6,14 +6,19 @@ by ``expect`` on the record's previous bytes (so two processes cannot both move 
 and on the journal's newest entry (so sequence numbers never collide). A lost race retries
 with fresh reads; an operation that is no longer allowed then raises InvalidTransition.
 
-Around each change: the session hook point fires first (a hook may cancel; nothing is
-written then; the lifecycle table alone decides the new status, so ``modified``, ``skip`` and
-``retry`` results change nothing), the event is published after the commit. Lifecycle hook points:
-create -> ``session:start``; suspend -> ``session:suspend``; resume -> ``session:resume``;
-complete, fail and archive -> ``session:end`` (``data.operation`` says which); save ->
-``session:save``; load -> ``session:restore``. Events and journal kinds: ``session.created``,
-``.suspended``, ``.resumed``, ``.completed``, ``.failed``, ``.archived``, ``.saved``,
-``.loaded``, and the event ``session.deleted``.
+Around each change: the session hook point fires first through ``HookRegistry.before``
+(what each outcome means is the points table's, :mod:`llmspell.hooks.points`): ``cancel``
+fails the change and nothing is written; ``retry`` fires the point again; at
+``session:start`` ``modified`` data changes the session created (its name, description, tags,
+metadata, limits, max_duration and max_idle_time); at the other points ``skip`` leaves the
+session as it is and returns it unchanged (the lifecycle table alone decides a new status, so
+``modified`` there is reported and ignored). The event is published after the commit.
+Lifecycle hook points: create -> ``session:start``; suspend -> ``session:suspend``;
+resume -> ``session:resume``; complete, fail and archive -> ``session:end``
+(``data.operation`` says which); save -> ``session:save``; load -> ``session:restore``.
+Events and journal kinds: ``session.created``, ``.suspended``, ``.resumed``,
+``.completed``, ``.failed``, ``.archived``, ``.saved``, ``.loaded``, and the event
+``session.deleted``.
 
 Policies (:mod:`llmspell.sessions.policies`) are enforced here: timeouts whenever a session is
 read, limits and rate limits in :meth:`SessionManager.admit`.
@@ -34,6 +39,7 @@ from llmspell.errors import (
     SessionError,
     SessionNotFound,
     StorageError,
+    ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
 from llmspell.sessions import index
@@ -65,11 +71,26 @@ logger = logging.getLogger("llmspell.sessions")
 
 MAX_ATTEMPTS = 1000
 _CACHE_SIZE = 4096
+#: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
+DISABLED = "sessions are disabled ([session] enabled = false)"
 _POINTS = {"suspend": "session:suspend", "resume": "session:resume",
            "complete": "session:end", "fail": "session:end", "archive": "session:end"}
 _KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
           "complete": "session.completed", "fail": "session.failed",
           "archive": "session.archived"}
+
+#: What a ``session:start`` hook may change in ``data.session``; the rest is the manager's.
+HOOK_FIELDS = ("name", "description", "tags", "metadata", "limits", "max_duration",
+               "max_idle_time")
+_SKIP: Any = object()  # what _before returns when a hook skipped the change
+
+
+class _SkippedByHook(Exception):
+    """A hook skipped a change: the session stays as it is (``session``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
 
 def _cid() -> str:
     return os.urandom(8).hex()
@@ -176,8 +197,11 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         )
         sid = session.id
         cid = _cid()
-        self._fire("session:start", sid, cid, lambda: {"session": session.to_dict(),
-                                                       "operation": "create"})
+        if self.hooks is not None and self.hooks.has("session:start"):
+            given = {"session": session.to_dict(), "operation": "create"}
+            decided = self._before("session:start", sid, cid, lambda: given)
+            if decided is not given:  # modified (skip is not honoured here: reported)
+                session = _changed_by_hook(session, decided)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
         for _ in range(MAX_ATTEMPTS):
@@ -306,9 +330,11 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             new = moved(current, new_status, at, now, reason)
             if not fired:
                 fired.append(True)
-                self._fire(_POINTS[operation], sid, cid, lambda: {
-                    "session": new.to_dict(), "operation": operation, "from": current.status,
-                    "to": new_status, "reason": reason})
+                if self._before(_POINTS[operation], sid, cid, lambda: {
+                        "session": new.to_dict(), "operation": operation,
+                        "from": current.status, "to": new_status,
+                        "reason": reason}) is _SKIP:
+                    raise _SkippedByHook(current)
             data: dict[str, Any] = {"operation": operation, "from": current.status,
                                     "to": new_status}
             if reason:
@@ -319,7 +345,10 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             delta = (new_status == ACTIVE) - (current.status == ACTIVE)
             return Update(new, [Draft(_KINDS[operation], data, cid)], delta)
 
-        new = self._update(sid, change)
+        try:
+            new = self._update(sid, change)
+        except _SkippedByHook as skipped:
+            return skipped.session
         self._publish(_KINDS[operation], new, cid, reason=reason)
         return new
 
@@ -340,12 +369,16 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
                 self._activity[sid] = now
             if not fired:
                 fired.append(True)
-                self._fire(point, sid, cid, lambda: {"session": new.to_dict(),
-                                                     "operation": kind.split(".")[1]})
+                if self._before(point, sid, cid, lambda: {
+                        "session": new.to_dict(), "operation": kind.split(".")[1]}) is _SKIP:
+                    raise _SkippedByHook(current)
             return Update(new, [Draft(kind, {"status": current.status}, cid)],
                           record=rewrite)
 
-        new = self._update(sid, change)
+        try:
+            new = self._update(sid, change)
+        except _SkippedByHook as skipped:
+            return skipped.session
         self._publish(kind, new, cid)
         return new
 
@@ -420,10 +453,21 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
 
     def _fire(self, point: str, sid: str | None, cid: str | None,
               data: Callable[[], Any]) -> None:
+        """Tell the hooks at a notice point (``resource:limit_exceeded``)."""
         hooks = self.hooks
         if hooks is None or not hooks.has(point):
             return
-        hooks.fire(point, data(), component="sessions", correlation_id=cid, session_id=sid)
+        hooks.after(point, data(), component="sessions", correlation_id=cid, session_id=sid)
+
+    def _before(self, point: str, sid: str, cid: str, data: Callable[[], Any]) -> Any:
+        """Fire a lifecycle point (``HookRegistry.before``): the data as the hooks left it,
+        ``_SKIP`` when one skipped the change, None when no hook is registered."""
+        hooks = self.hooks
+        if hooks is None or not hooks.has(point):
+            return None
+        decided = hooks.before(point, data(), component="sessions", correlation_id=cid,
+                               session_id=sid)
+        return _SKIP if decided.__class__ is hooks.Skipped else decided
 
     def _publish(self, kind: str, session: Session, cid: str, *,
                  reason: str | None = None) -> None:
@@ -437,7 +481,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
 
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
-            raise SessionError("sessions are disabled ([session] enabled = false)")
+            raise SessionError(DISABLED)
 
 
 def _apply(store: Store, ops: builtins.list[Op], expect: dict[str, bytes | None]) -> bool:
@@ -458,3 +502,30 @@ def _contended(sid: str) -> StorageError:
     return StorageError(f"session {sid}: {MAX_ATTEMPTS} attempts to write it lost to other "
                         "writers")
 
+
+def _changed_by_hook(session: Session, data: Any) -> Session:
+    """``session`` with what a ``session:start`` hook changed in ``data["session"]``.
+
+    Raises:
+        ValidationError: the data has no ``session`` table, changes a field other than
+            :data:`HOOK_FIELDS`, or holds a bad value (named as for ``create``).
+    """
+    changed = data.get("session") if isinstance(data, dict) else None
+    if not isinstance(changed, dict):
+        raise ValidationError("hook result", "a 'session:start' hook that modifies must "
+                              "return data with a 'session' table (the data it was given, "
+                              "changed)", got=data)
+    shown = session.to_dict()
+    for key, value in changed.items():
+        if key not in HOOK_FIELDS and (key not in shown or value != shown[key]):
+            raise ValidationError("hook result", "a 'session:start' hook may change only "
+                                  + ", ".join(HOOK_FIELDS), path=f"$.session.{key}", got=value)
+    field = {key: changed.get(key, shown[key]) for key in HOOK_FIELDS}
+    return replace(
+        session, name=check_name(field["name"]),
+        description=check_text(field["description"], "description"),
+        tags=check_tags(field["tags"]), metadata=check_metadata(field["metadata"]),
+        limits=check_limits(field["limits"]),
+        max_duration=check_seconds(field["max_duration"], "max_duration"),
+        max_idle_time=check_seconds(field["max_idle_time"], "max_idle_time"),
+    )

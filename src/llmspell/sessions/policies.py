@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.sessions.model import ACTIVE, Limits, Session
 
@@ -131,7 +132,7 @@ class PolicyChain:
     """
 
     def __init__(self, policies: list[Policy] | None = None, *,
-                 mode: str = "sequential") -> None:
+                 mode: str = default("session.policy_composition")) -> None:
         self.mode = check_mode(mode)
         self._policies: tuple[Policy, ...] = tuple(policies or ())
         self._lock = threading.Lock()

@@ -19,6 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.sessions.clock import Clock
 from llmspell.sessions.model import Session
@@ -81,8 +82,9 @@ class RateLimits:
 
     name = "rate_limit"
 
-    def __init__(self, rules: Iterable[str], clock: Clock, *, mode: str = "wait",
-                 max_wait: float = 30.0) -> None:
+    def __init__(self, rules: Iterable[str], clock: Clock, *,
+                 mode: str = default("session.rate_limit_mode"),
+                 max_wait: float = float(default("session.rate_limit_max_wait_seconds"))) -> None:
         if mode not in ("wait", "fail"):
             raise ValidationError("rate_limit_mode", "must be 'wait' or 'fail'", got=mode)
         self.clock = clock

@@ -11,53 +11,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmspell.sessions.model import Limits
+from llmspell.settings import from_config, setting
 
 
 @dataclass(frozen=True)
 class SessionSettings:
-    """Session behaviour. Zero (or None) limits and timeouts mean none."""
+    """Session behaviour. Zero (or None) limits and timeouts mean none. Each field defaults
+    to the schema default of the key it is read from (``SessionSettings()`` is what a
+    runtime with no config file uses)."""
 
-    enabled: bool = True
-    max_active_sessions: int = 1000
-    idle_timeout_seconds: float = 0.0
-    max_duration_seconds: float = 0.0
-    max_operations: int = 0
-    max_tokens: int = 0
-    max_cost: float = 0.0
-    max_artifacts: int = 0
-    max_artifact_bytes: int = 0
-    rate_limits: tuple[str, ...] = ()
-    rate_limit_mode: str = "wait"
-    rate_limit_max_wait_seconds: float = 30.0
-    policy_composition: str = "sequential"
-    journal_state_values: bool = True
-    journal_hooks: bool = True
-    journal_events: bool = True
-    redact_patterns: tuple[str, ...] = ()
+    enabled: bool = setting("session.enabled")
+    max_active_sessions: int = setting("session.max_active_sessions")
+    idle_timeout_seconds: float = setting("session.idle_timeout_seconds")
+    max_duration_seconds: float = setting("session.max_duration_seconds")
+    max_operations: int = setting("session.max_operations")
+    max_tokens: int = setting("session.max_tokens")
+    max_cost: float = setting("session.max_cost")
+    max_artifacts: int = setting("session.max_artifacts_per_session")
+    max_artifact_bytes: int = setting("session.max_artifact_bytes")
+    rate_limits: tuple[str, ...] = setting("session.rate_limits")
+    rate_limit_mode: str = setting("session.rate_limit_mode")
+    rate_limit_max_wait_seconds: float = setting("session.rate_limit_max_wait_seconds")
+    policy_composition: str = setting("session.policy_composition")
+    journal_state_values: bool = setting("session.journal_state_values")
+    journal_hooks: bool = setting("session.journal_hooks")
+    journal_events: bool = setting("session.journal_events")
+    redact_patterns: tuple[str, ...] = setting("state.redact_patterns")
 
     @classmethod
     def from_config(cls, config: Any) -> SessionSettings:
         """Read ``[session]`` (and ``[state] redact_patterns``) from a :class:`Config`."""
-        values = config.values.get("session", {})
-        return cls(
-            enabled=config.session.enabled,
-            max_active_sessions=config.session.max_active_sessions,
-            idle_timeout_seconds=config.session.idle_timeout_seconds,
-            max_duration_seconds=float(values.get("max_duration_seconds", 0)),
-            max_operations=int(values.get("max_operations", 0)),
-            max_tokens=int(values.get("max_tokens", 0)),
-            max_cost=float(values.get("max_cost", 0)),
-            max_artifacts=config.session.max_artifacts_per_session,
-            max_artifact_bytes=int(values.get("max_artifact_bytes", 0)),
-            rate_limits=tuple(values.get("rate_limits", ())),
-            rate_limit_mode=values.get("rate_limit_mode", "wait"),
-            rate_limit_max_wait_seconds=float(values.get("rate_limit_max_wait_seconds", 30)),
-            policy_composition=values.get("policy_composition", "sequential"),
-            journal_state_values=bool(values.get("journal_state_values", True)),
-            journal_hooks=bool(values.get("journal_hooks", True)),
-            journal_events=bool(values.get("journal_events", True)),
-            redact_patterns=tuple(config.state.redact_patterns),
-        )
+        return from_config(cls, config)
 
     def default_limits(self) -> Limits:
         """The limits a session gets for what its own ``limits`` leave unset."""

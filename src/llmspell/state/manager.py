@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.redact import Redactor
 from llmspell.state import commit as _commit
@@ -74,8 +75,9 @@ class StateManager:
             ``store.multi_process``. For benchmarks.
     """
 
-    def __init__(self, store: Store, *, max_value_bytes: int = 10 * 1024 * 1024,
-                 redact_on_write: bool = False, redactor: Redactor | None = None,
+    def __init__(self, store: Store, *, max_value_bytes: int = default("state.max_value_bytes"),
+                 redact_on_write: bool = default("state.redact_on_write"),
+                 redactor: Redactor | None = None,
                  hooks: Any = None, events: Any = None,
                  shared_sequence: bool | None = None) -> None:
         if not isinstance(store, Store):
@@ -409,9 +411,9 @@ class StateManager:
               tx: Transaction | None) -> Any:
         signals = self._signals
         if signals.has(BEFORE_READ):
-            outcome = signals.before_read(scope, key)
-            if outcome.action == "skip":
-                return default if outcome.result is None else outcome.result
+            skipped = signals.before_read(scope, key)
+            if skipped is not None:
+                return default if skipped.result is None else skipped.result
         seen = NOT_WRITTEN if tx is None else tx.view(skey)
         if seen is NOT_WRITTEN:
             raw = self.store.get(skey)

@@ -87,8 +87,6 @@ def check_globs(patterns: Any, argument: str) -> list[str] | None:
         return None
     if isinstance(patterns, str):
         patterns = [patterns]
-    if isinstance(patterns, dict) and not patterns:
-        return []
     if not isinstance(patterns, list | tuple) or not all(
             isinstance(p, str) and p for p in patterns):
         raise ValidationError(argument, "must be a list of scope globs such as "

@@ -1,11 +1,13 @@
 """The state hook points and events: what a StateManager tells hooks, subscribers and logs.
 
-Hook points (each fired only when a hook is registered there; callers check with ``has``):
-``state:before_write`` ``{scope, key, value}`` (modify the value, skip, retry or cancel),
-``state:after_write`` ``{scope, key, value, seq, schema_version}``, ``state:before_read``
-``{scope, key}`` (skip with a result, or cancel), ``state:after_read`` ``{scope, key, value,
-found}`` (modify the value), ``state:delete`` ``{scope, key}`` (skip or cancel). A hook may
-change the value only, never the scope or the key.
+Hook points (each fired only when a hook is registered there; callers check with ``has``;
+what each outcome means is decided by ``HookRegistry.before``/``after`` from the points
+table): ``state:before_write`` ``{scope, key, value}`` (modify the value, skip, retry or
+cancel), ``state:after_write`` ``{scope, key, value, seq, schema_version}`` (cancel only),
+``state:before_read`` ``{scope, key}`` (skip with a result, retry or cancel),
+``state:after_read`` ``{scope, key, value, found}`` (modify the value, or cancel),
+``state:delete`` ``{scope, key}`` (skip, retry or cancel). A hook may change the value only,
+never the scope or the key.
 
 Events (source ``state``): ``state.changed`` ``{scope, key, seq, schema_version, value}`` with
 the value's secrets redacted, ``state.deleted`` ``{scope, key, seq}``. Debug log lines name the
@@ -15,11 +17,10 @@ key (redacted text) and never show a value.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llmspell.errors import HookCancelled, ValidationError
+from llmspell.errors import ValidationError
 from llmspell.redact import Redactor
 from llmspell.state.commit import Committed, Write
 
@@ -69,14 +70,17 @@ class Signals:
         return self._before(DELETE, {"scope": scope, "key": key}) is not SKIPPED
 
     def before_read(self, scope: str, key: str) -> Any:
-        """Fire ``state:before_read``: SKIPPED-free outcome, so the caller sees ``skip``."""
-        return self.hooks.fire(BEFORE_READ, {"scope": scope, "key": key}, component="state")
+        """Fire ``state:before_read``: a ``Skipped`` (its ``result`` stands in for the
+        value) when a hook skipped the read, else None."""
+        hooks = self.hooks
+        data = hooks.before(BEFORE_READ, {"scope": scope, "key": key}, component="state")
+        return data if data.__class__ is hooks.Skipped else None
 
     def after_read(self, scope: str, key: str, value: Any, found: bool) -> Any:
         """The value to return, as the ``state:after_read`` hooks left it."""
-        outcome = self.hooks.fire(AFTER_READ, {"scope": scope, "key": key, "value": value,
-                                               "found": found}, component="state")
-        return hook_value(AFTER_READ, outcome.data, scope, key)
+        data = self.hooks.after(AFTER_READ, {"scope": scope, "key": key, "value": value,
+                                             "found": found}, component="state")
+        return hook_value(AFTER_READ, data, scope, key)
 
     def wants_put(self) -> bool:
         """Whether :meth:`committed` would do anything for a put: an after-write hook, a
@@ -122,10 +126,10 @@ class Signals:
                     logger.debug("deleted %s (seq %d)", self._name(write), item.seq)
                 continue
             if hooks is not None:
-                hooks.fire(AFTER_WRITE, {"scope": write.scope, "key": write.key,
-                                         "value": write.value, "seq": item.seq,
-                                         "schema_version": write.schema_version},
-                           component="state")
+                hooks.after(AFTER_WRITE, {"scope": write.scope, "key": write.key,
+                                          "value": write.value, "seq": item.seq,
+                                          "schema_version": write.schema_version},
+                            component="state")
             if changed:
                 events.publish(CHANGED, {"scope": write.scope, "key": write.key,
                                          "seq": item.seq, "schema_version": write.schema_version,
@@ -139,23 +143,10 @@ class Signals:
         return self.redactor.redact_text(f"{write.scope}/{write.key}")
 
     def _before(self, point: str, data: dict[str, Any]) -> Any:
-        """Fire a before-point: the (possibly modified) data, or SKIPPED. Honours retry (wait,
-        fire again, up to the hook's attempts) as ``HookRegistry.run`` does."""
-        attempt = 1
-        outcome = self.hooks.fire(point, data, component="state")
-        while True:
-            action = outcome.action
-            if action == "continue" or action == "modified":
-                return outcome.data
-            if action == "skip":
-                return SKIPPED
-            if attempt >= outcome.attempts:
-                raise HookCancelled(point, f"a hook still asked to retry after {attempt} of "
-                                    f"{outcome.attempts} attempts")
-            time.sleep(outcome.delay)
-            attempt += 1
-            outcome = self.hooks.fire(point, data, component="state",
-                                      metadata={"attempt": attempt})
+        """Fire a before-point: the (possibly modified) data, or SKIPPED."""
+        hooks = self.hooks
+        data = hooks.before(point, data, component="state")
+        return SKIPPED if data.__class__ is hooks.Skipped else data
 
 
 def hook_value(point: str, data: Any, scope: str, key: str) -> Any:

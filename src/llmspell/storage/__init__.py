@@ -21,6 +21,7 @@ import os
 from types import ModuleType
 from urllib.parse import parse_qsl
 
+from llmspell.config_schema import default
 from llmspell.errors import BackendUnavailable, ValidationError
 from llmspell.storage._support import DURABILITIES, check_durability
 from llmspell.storage.base import MAX_KEY_BYTES, Delete, Op, Put, Store
@@ -46,7 +47,7 @@ _SCHEMES = ("memory://", "sqlite:///", "lmdb:///", "rocksdb:///", "postgresql://
             "postgres://")
 
 
-def open_store(url: str, *, durability: str = "normal") -> Store:
+def open_store(url: str, *, durability: str = default("storage.durability")) -> Store:
     """Open the store that ``url`` names.
 
     ``durability`` is ``"normal"`` (a commit survives a crash of the process; a power cut may

@@ -24,6 +24,7 @@ from typing import Any
 
 import lmdb
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.storage._support import (
     Closed,
@@ -98,7 +99,8 @@ class LmdbStore(Store):
 
     multi_process = True
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "normal",
+    def __init__(self, path: str | os.PathLike[str], *,
+                 durability: str = default("storage.durability"),
                  map_size: int = DEFAULT_MAP_SIZE, url: str = "") -> None:
         check_durability(durability)
         if not isinstance(path, str | os.PathLike) or not os.fspath(path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.storage._sortedkeys import SortedKeys
 from llmspell.storage._support import KeyRange, check_durability, paged_scan, raise_closed, take
@@ -62,7 +63,7 @@ def forget(name: str) -> bool:
 class MemoryStore(Store):
     """A store held in this process's memory. ``name`` shares contents between handles."""
 
-    def __init__(self, name: str = "", *, durability: str = "normal") -> None:
+    def __init__(self, name: str = "", *, durability: str = default("storage.durability")) -> None:
         if not isinstance(name, str):
             raise ValidationError("name", "must be a str", got=name)
         check_durability(durability)  # accepted for a uniform API; memory keeps nothing anyway

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import psycopg
 import psycopg_pool
 
+from llmspell.config_schema import default
 from llmspell.errors import BackendUnavailable, StorageError, ValidationError
 from llmspell.storage._support import (
     Closed,
@@ -89,7 +90,8 @@ class PostgresStore(Store):
 
     multi_process = True
 
-    def __init__(self, url: str, *, durability: str = "normal", pool_size: int = 4,
+    def __init__(self, url: str, *,
+                 durability: str = default("storage.durability"), pool_size: int = 4,
                  connect_timeout: float = 10.0) -> None:
         check_durability(durability)
         if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):

@@ -20,6 +20,7 @@ from typing import Any
 
 import rocksdict
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, StoreLocked, ValidationError
 from llmspell.storage._support import (
     Closed,
@@ -47,7 +48,8 @@ class RocksStore(Store):
 
     multi_process = False
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "normal",
+    def __init__(self, path: str | os.PathLike[str], *,
+                 durability: str = default("storage.durability"),
                  url: str = "") -> None:
         check_durability(durability)
         if not isinstance(path, str | os.PathLike) or not os.fspath(path):

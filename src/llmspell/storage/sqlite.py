@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.storage._support import (
     Closed,
@@ -65,7 +66,8 @@ class SqliteStore(Store):
 
     multi_process = True
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "normal",
+    def __init__(self, path: str | os.PathLike[str], *,
+                 durability: str = default("storage.durability"),
                  timeout: float = 30.0, url: str = "") -> None:
         check_durability(durability)
         if not isinstance(path, str | os.PathLike) or not os.fspath(path):

@@ -1,8 +1,11 @@
 """The Lua globals, one module per global, installed in order by the engine.
 
-Each module has ``install(engine)``, which builds a Lua table of plain functions (one crossing
-per call, never attribute access on Python objects) and sets it as a global. A later global
-(State, Hook, Event, Session, Artifact) adds its module here.
+Each module has ``install(engine)``, which calls :meth:`LuaEngine.install_global
+<llmspell.lua.engine.LuaEngine.install_global>` with the global's Python functions (a Lua table
+of plain functions: one crossing per call, never attribute access on Python objects) and, when
+the global has Lua code of its own, its file in ``llmspell/lua/scripts/``. A global whose
+subsystem is off in the configuration still exists; each of its functions raises the reason.
+A new global adds its module here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from llmspell.lua.globals import (
     logger,
     session,
     state,
-    state_admin,
     utils,
 )
 
@@ -39,6 +41,5 @@ INSTALLERS: list[Installer] = [
     event.install,
     session.install,
     state.install,
-    state_admin.install,  # State.migrate/backup/restore/...: after State exists
     artifact.install,
 ]

@@ -4,6 +4,8 @@
 argument also sets ``ARGS.key = "value"`` (a bare ``--flag`` sets ``ARGS.flag = true``).
 ``ARGS`` mixes indices and names, so pass ``ARGS.key`` values to llmspell functions, not the
 whole table.
+
+The Lua half is ``llmspell/lua/scripts/args.lua``.
 """
 
 from __future__ import annotations
@@ -13,15 +15,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
-
-ARGS_LUA = rb"""
-local script, positional, named = ...
-local ARGS = {[0] = script}
-for i = 1, #positional do ARGS[i] = positional[i] end
-for key, value in pairs(named) do ARGS[key] = value end
-return ARGS
-"""
-
 
 def named_arguments(args: Sequence[str]) -> dict[str, str | bool]:
     """``--key=value`` -> {"key": "value"}; ``--flag`` -> {"flag": True}."""
@@ -36,8 +29,8 @@ def named_arguments(args: Sequence[str]) -> dict[str, str | bool]:
 
 
 def install(engine: LuaEngine) -> None:
-    table = engine.execute_internal(ARGS_LUA, engine.to_lua(engine.script_name),
-                                    engine.to_lua(list(engine.args)),
-                                    engine.to_lua(named_arguments(engine.args)))
+    table = engine.run_bundled("args.lua", engine.to_lua(engine.script_name),
+                               engine.to_lua(list(engine.args)),
+                               engine.to_lua(named_arguments(engine.args)))
     engine.set_global("ARGS", table)
     engine.set_global("arg", table)

@@ -26,6 +26,8 @@ min_size=, max_size=, latest=, sort=, descending=, limit=, offset=}``,
 ``setAutoCollect(session, enabled)``. A session is a handle or an id string, and it is the
 session asking (for permissions); ``query`` asks as the current session. Errors are Lua
 errors starting with the class name (``SecurityViolation: storeFile: ...``).
+
+The Lua half is ``llmspell/lua/scripts/artifact.lua``.
 """
 
 from __future__ import annotations
@@ -45,46 +47,6 @@ FILTER_KEYS = ("artifact_type", "type", "tags", "tag", "name", "name_pattern", "
                "descending", "limit", "offset")
 QUERY_KEYS = (*FILTER_KEYS, "session", "session_id")
 
-ARTIFACT_LUA = rb"""
-local py = ...
-local select, type, rawget = select, type, rawget
-local function sid(s)
-  if type(s) == "table" then return rawget(s, "id") or s end
-  return s
-end
-local ref = sid
-
-local Artifact = {}
-function Artifact.store(...)
-  local n = select("#", ...)
-  local s, a, b, c, d = ...
-  if n >= 5 or (n == 4 and type(c) == "string") then
-    return py.store(sid(s), b, c, d, a)   -- rs-llmspell: (session, type, name, content, meta)
-  end
-  return py.store(sid(s), a, b, c, nil)   -- the seed: (session, name, content, meta)
-end
-function Artifact.storeFile(s, path, a, b)
-  if type(a) == "string" then return py.store_file(sid(s), path, b, a) end
-  return py.store_file(sid(s), path, a, nil)
-end
-function Artifact.get(s, r, version) return py.get(sid(s), ref(r), version) end
-function Artifact.getContent(s, r, version) return py.get_content(sid(s), ref(r), version) end
-function Artifact.list(s, filter) return py.list(sid(s), filter) end
-function Artifact.query(filter) return py.query(filter) end
-function Artifact.versions(s, name) return py.versions(sid(s), name) end
-function Artifact.delete(s, r, version) return py.delete(sid(s), ref(r), version) end
-function Artifact.grant(owner, grantee, access)
-  return py.grant(sid(owner), sid(grantee), access)
-end
-function Artifact.revoke(owner, grantee) return py.revoke(sid(owner), sid(grantee)) end
-function Artifact.grants(owner) return py.grants(sid(owner)) end
-function Artifact.setAutoCollect(s, enabled) return py.set_auto_collect(sid(s), enabled) end
-Artifact.store_file, Artifact.get_content = Artifact.storeFile, Artifact.getContent
-Artifact.set_auto_collect = Artifact.setAutoCollect
-return Artifact
-"""
-
-
 def artifact_table(artifact: Artifact | None) -> dict[str, Any] | None:
     """An artifact's fields for Lua (None values left out, so they read as nil)."""
     if artifact is None:
@@ -102,8 +64,8 @@ def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     kind = found.get("artifact_type", found.get("type"))
     if kind is not None:
         out["artifact_type"] = kind
-    tags = found.get("tags")
-    tags = [] if tags in (None, {}) else ([tags] if isinstance(tags, str) else tags)
+    tags = checks.as_list(found.get("tags"))
+    tags = [] if tags is None else ([tags] if isinstance(tags, str) else tags)
     if "tag" in found:
         tags = [*tags, found["tag"]]
     if tags:
@@ -117,14 +79,17 @@ def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
             out[key] = found[key]
     session = found.get("session", found.get("session_id"))
     if session is not None:
-        out["session"] = session
+        out["session"] = checks.handle_id(session)
     return out
 
 
 def _metadata(value: Any) -> dict[str, Any] | None:
     if value is None or value == {}:
         return None
-    return checks.mapping(value, "metadata")
+    metadata = checks.mapping(value, "metadata")
+    if "tags" in metadata:
+        metadata["tags"] = checks.as_list(metadata["tags"])
+    return metadata
 
 
 def install(engine: LuaEngine) -> None:
@@ -190,13 +155,9 @@ def install(engine: LuaEngine) -> None:
         manager().set_auto_collect(session, enabled)
 
     functions: dict[str, Callable[..., Any]] = {
-        "store": store, "store_file": store_file, "get": get, "get_content": get_content,
+        "store": store, "storeFile": store_file, "get": get, "getContent": get_content,
         "list": list_, "query": query, "versions": versions, "delete": delete,
         "grant": grant, "revoke": revoke, "grants": grants,
-        "set_auto_collect": set_auto_collect}
-    names = {"store_file": "storeFile", "get_content": "getContent",
-             "set_auto_collect": "setAutoCollect"}
-    py = {key: engine.function(fn, f"Artifact.{names.get(key, key)}")
-          for key, fn in functions.items()}
-    table = engine.execute_internal(ARTIFACT_LUA, engine.to_lua(py, "Artifact"))
-    engine.lua.globals()[b"Artifact"] = table
+        "setAutoCollect": set_auto_collect}
+    engine.install_global("Artifact", functions, "artifact.lua",
+                          unavailable=runtime.unavailable("artifacts"))

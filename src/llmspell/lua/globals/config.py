@@ -5,6 +5,8 @@ A missing key gives ``default`` (the very Lua value passed, or nil). Paths come 
 In the ``safe`` sandbox secrets are hidden (``[REDACTED]``): fields named like ``api_key`` or
 ``password``, secret-shaped strings, and the password in a URL such as
 ``postgresql://user:secret@host/db``.
+
+The Lua half is ``llmspell/lua/scripts/config.lua``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,6 @@ from llmspell.redact import DEFAULT, REDACTED
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
-
-GET_LUA = rb"""
-local get = ...
-return function(path, default)
-  local found, value = get(path)
-  if found then return value end
-  return default
-end
-"""
 
 _MISSING = object()
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@")
@@ -67,5 +60,4 @@ def install(engine: LuaEngine) -> None:
         value = _plain(value)
         return Values((True, _hide_secrets(value) if safe else value))
 
-    lookup = engine.function(get, "Config.get")
-    engine.set_global("Config", {"get": engine.execute_internal(GET_LUA, lookup)})
+    engine.install_global("Config", {"get": get}, "config.lua")

@@ -41,7 +41,7 @@ class ScriptEvents:
             raise ValidationError("opts", f"unknown key(s) {', '.join(unknown)}; known: "
                                   f"{', '.join(PUBLISH_KEYS)}")
         for key, value in options.items():
-            checks.text(value, f"opts.{key}")
+            options[key] = checks.text(checks.handle_id(value), f"opts.{key}")
         options.setdefault("source", f"lua:{self.engine.script_name}")
         event = self.bus.publish(checks.text(type, "type"), data, **options)
         return None if event is None else event.id
@@ -96,14 +96,8 @@ class ScriptEvents:
 def install(engine: LuaEngine) -> None:
     events = ScriptEvents(engine)
     engine.on_close(events.close)
-    publish = engine.function(events.publish, "Event.publish")
-    engine.set_global("Event", {
-        "publish": publish,
-        "emit": publish,
-        "subscribe": engine.function(events.subscribe, "Event.subscribe", functions=True),
-        "receive": engine.function(events.receive, "Event.receive"),
-        "unsubscribe": engine.function(events.unsubscribe, "Event.unsubscribe"),
-        "list_subscriptions": engine.function(events.list_subscriptions,
-                                              "Event.list_subscriptions"),
-        "stats": engine.function(events.stats, "Event.stats"),
-    })
+    engine.install_global("Event", {
+        "publish": events.publish, "emit": events.publish, "subscribe": events.subscribe,
+        "receive": events.receive, "unsubscribe": events.unsubscribe,
+        "list_subscriptions": events.list_subscriptions, "stats": events.stats,
+    }, takes_functions=("subscribe",))

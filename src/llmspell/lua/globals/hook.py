@@ -13,8 +13,15 @@ fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a 
 
 ``Hook.unregister(handle or id)`` -> true when it was registered; ``Hook.list([point or
 {point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
-runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...).
+runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...) as
+that point honours it (``HookRegistry.decide``: a retry at a before-point is waited out and
+fired again, at an after or error point it is returned; outcomes the point does not honour
+are reported and come back as continue).
+Registering at a point nothing fires yet logs a warning naming it (``Hook.list`` shows the
+``notice``).
 Hooks a script registers are removed when its engine closes.
+
+The Lua half is ``llmspell/lua/scripts/hook.lua``.
 """
 
 from __future__ import annotations
@@ -30,40 +37,6 @@ if TYPE_CHECKING:
 
 OPTION_KEYS = ("priority", "name", "required", "time_budget")
 FILTER_KEYS = ("point", "name", "state")
-
-HOOK_LUA = rb"""
-local py = ...
-local setmetatable, rawget, type = setmetatable, rawget, type
-local ids = setmetatable({}, {__mode = "k"})   -- handle -> hook id
-local methods = {}
-local MT = {__name = "HookHandle", __metatable = "HookHandle", __index = methods,
-            __tostring = function(h) return "HookHandle(" .. ids[h] .. ")" end}
-function methods.unregister(h) return py.unregister(ids[h]) end
-function methods.id(h) return ids[h] end
-function methods.enable(h) return py.enable(ids[h]) end
-function methods.disable(h) return py.disable(ids[h]) end
-
-local function hid(h)
-  if type(h) == "table" then return ids[h] or rawget(h, "id") end
-  return h
-end
-
-local Hook = {}
-function Hook.register(point, fn, priority)
-  local info = py.register(point, fn, priority)
-  local handle = setmetatable({point = info.point, name = info.name,
-                               priority = info.priority}, MT)
-  ids[handle] = info.id
-  return handle
-end
-function Hook.unregister(h) return py.unregister(hid(h)) end
-function Hook.list(filter) return py.list(filter) end
-function Hook.fire(point, data) return py.fire(point, data) end
-function Hook.enable(h) return py.enable(hid(h)) end
-function Hook.disable(h) return py.disable(hid(h)) end
-return Hook
-"""
-
 
 class ScriptHooks:
     """The Python half of ``Hook`` for one engine: remembers what the script registered."""
@@ -95,7 +68,7 @@ class ScriptHooks:
         handle = self.registry.register(point, call, **options)
         self.mine[handle.id] = handle
         return {"id": handle.id, "point": handle.point, "name": handle.name,
-                "priority": handle.priority}
+                "priority": handle.priority, "notice": handle.notice}
 
     def unregister(self, hook_id: Any) -> bool:
         hook_id = checks.text(hook_id, "handle")
@@ -125,8 +98,8 @@ class ScriptHooks:
         return [h.to_dict() for h in handles]
 
     def fire(self, point: Any, data: Any = None) -> dict[str, Any]:
-        outcome = self.registry.fire(checks.text(point, "point"), data,
-                                     component=f"lua:{self.engine.script_name}")
+        outcome = self.registry.decide(checks.text(point, "point"), data,
+                                       component=f"lua:{self.engine.script_name}")
         return outcome.to_dict()
 
     def close(self) -> None:
@@ -139,12 +112,7 @@ class ScriptHooks:
 def install(engine: LuaEngine) -> None:
     hooks = ScriptHooks(engine)
     engine.on_close(hooks.close)
-    py = engine.to_lua({
-        "register": engine.function(hooks.register, "Hook.register", functions=True),
-        "unregister": engine.function(hooks.unregister, "Hook.unregister"),
-        "enable": engine.function(hooks.enable, "Hook.enable"),
-        "disable": engine.function(hooks.disable, "Hook.disable"),
-        "list": engine.function(hooks.list, "Hook.list"),
-        "fire": engine.function(hooks.fire, "Hook.fire"),
-    })
-    engine.lua.globals()[b"Hook"] = engine.execute_internal(HOOK_LUA, py)
+    engine.install_global("Hook", {
+        "register": hooks.register, "unregister": hooks.unregister, "enable": hooks.enable,
+        "disable": hooks.disable, "list": hooks.list, "fire": hooks.fire,
+    }, "hook.lua", takes_functions=("register",))

@@ -6,6 +6,8 @@ top-level ``null`` is nil. ``JSON.stringify(value[, {indent = n}])`` is compact 
 (``{"a":1}``), keys sorted; strings that are not UTF-8, NaN and infinities are refused with the
 path. ``JSON.array([t])`` marks ``t`` (or a new table) as an array; ``JSON.null`` is the null
 sentinel (``tostring`` gives ``null``).
+
+The Lua half is ``llmspell/lua/scripts/json.lua``.
 """
 
 from __future__ import annotations
@@ -22,41 +24,6 @@ from llmspell.lua.convert import join_path
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
-
-ARRAY_LUA = rb"""
-local core = ...
-local ARRAY_MT, getmetatable_raw, setmetatable = core.ARRAY_MT, core.getmetatable_raw,
-  core.setmetatable
-local type, next, rawget, error, format, tostring = type, next, rawget, error, string.format,
-  tostring
-local mtype = math.type
-local PREFIX = "ValidationError: argument 't': "
-
-return function(t)
-  if t == nil then return setmetatable({}, ARRAY_MT) end
-  if type(t) ~= "table" then
-    error(PREFIX .. "JSON.array takes a table or nothing (got " .. type(t) .. ")", 0)
-  end
-  local mt = getmetatable_raw(t)
-  if mt == ARRAY_MT then return t end
-  if mt ~= nil then error(PREFIX .. "the table already has a metatable", 0) end
-  local count = 0
-  for key in next, t do
-    if mtype(key) ~= "integer" or key < 1 then
-      error(format("%sa JSON.array may only have keys 1..n; it has key %s", PREFIX,
-        type(key) == "string" and format("%q", key) or tostring(key)), 0)
-    end
-    count = count + 1
-  end
-  for i = 1, count do
-    if rawget(t, i) == nil then
-      error(format("%sa JSON.array needs every index 1..n; index %d is missing", PREFIX, i), 0)
-    end
-  end
-  return setmetatable(t, ARRAY_MT)
-end
-"""
-
 
 def parse(text: Any) -> Any:
     """``JSON.parse(text)``."""
@@ -96,9 +63,4 @@ def _check_encodable(value: Any, path: str) -> None:
 
 
 def install(engine: LuaEngine) -> None:
-    engine.set_global("JSON", {
-        "parse": engine.function(parse, "JSON.parse"),
-        "stringify": engine.function(stringify, "JSON.stringify"),
-        "array": engine.execute_internal(ARRAY_LUA, engine.core),
-        "null": engine.core.NULL,
-    })
+    engine.install_global("JSON", {"parse": parse, "stringify": stringify}, "json.lua")

@@ -38,7 +38,6 @@ def _logger_function(engine: LuaEngine, level: int) -> Callable[..., None]:
 
 
 def install(engine: LuaEngine) -> None:
-    table = {name: engine.function(_logger_function(engine, level), f"Logger.{name}")
-             for name, level in LEVELS.items()}
-    table["warning"] = table["warn"]
-    engine.set_global("Logger", table)
+    functions = {name: _logger_function(engine, level) for name, level in LEVELS.items()}
+    functions["warning"] = functions["warn"]
+    engine.install_global("Logger", functions)

@@ -1,4 +1,4 @@
-"""Migrations and backups on the ``State`` global (installed after :mod:`.state`).
+"""Migrations and backups on the ``State`` global (installed with it by :mod:`.state`).
 
 ::
 
@@ -27,39 +27,25 @@ safety_backup}])`` -> report, ``State.list_backups()`` -> list of manifests,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from llmspell.errors import BackupCorrupt, BackupNotFound, ValidationError
 from llmspell.lua import checks
-
-if TYPE_CHECKING:
-    from llmspell.lua.engine import LuaEngine
+from llmspell.lua.convert import LuaFunction
 
 _APPLY_OPTIONS = ("dry_run", "force", "batch_size")
 _BACKUP_OPTIONS = ("description", "include_patterns", "include", "exclude_patterns", "exclude",
                    "incremental", "parent", "format", "compression")
 _RESTORE_OPTIONS = ("dry_run", "verify", "safety_backup")
-_ALIASES = {"create_backup": "backup", "restore_backup": "restore",
-            "validate_backup": "verify_backup"}
 #: Functions whose arguments may hold Lua functions (custom transforms, checks).
-_TAKES_FUNCTIONS = ("migrate", "register_migration")
+TAKES_FUNCTIONS = ("migrate", "register_migration")
 
 
-def install(engine: LuaEngine) -> None:
-    """Add the functions to the ``State`` table the state module installed."""
-    table = engine.lua.globals()[b"State"]
-    if table is None:
-        return
-    for name, fn in _functions(engine.runtime).items():
-        table[name.encode()] = engine.function(fn, f"State.{name}",
-                                               functions=name in _TAKES_FUNCTIONS)
-    for alias, name in _ALIASES.items():
-        table[alias.encode()] = table[name.encode()]
-
-
-def _functions(runtime: Any) -> dict[str, Any]:
+def functions(runtime: Any) -> dict[str, Any]:
+    """The Python halves, by key; the state module installs them on ``State``."""
     def migrate(plan: Any) -> dict[str, Any]:
-        spec = checks.mapping(plan, "plan", optional=False)
+        spec = _plan(plan)
         options = {k: spec.pop(k) for k in _APPLY_OPTIONS if k in spec}
         report = runtime.migrations.apply(spec, dry_run=bool(options.get("dry_run")),
                                           force=bool(options.get("force")),
@@ -67,7 +53,7 @@ def _functions(runtime: Any) -> dict[str, Any]:
         return report.as_dict()
 
     def register_migration(plan: Any) -> str:
-        added = runtime.migrations.register(checks.mapping(plan, "plan", optional=False))
+        added = runtime.migrations.register(_plan(plan))
         return added[0].id
 
     def migrate_to_version(version: Any, options: Any = None) -> list[dict[str, Any]]:
@@ -87,8 +73,8 @@ def _functions(runtime: Any) -> dict[str, Any]:
         opts = checks.options(options, "options", _BACKUP_OPTIONS)
         info = runtime.backups.backup(
             description=opts.get("description") or "",
-            include=_one(opts, "include_patterns", "include"),
-            exclude=_one(opts, "exclude_patterns", "exclude"),
+            include=checks.as_list(_one(opts, "include_patterns", "include")),
+            exclude=checks.as_list(_one(opts, "exclude_patterns", "exclude")),
             incremental=bool(opts.get("incremental")), parent=opts.get("parent"),
             format=opts.get("format"), compression=opts.get("compression"))
         return info.id
@@ -133,3 +119,32 @@ def _one(options: dict[str, Any], name: str, alias: str) -> Any:
     if options.get(name) is not None and options.get(alias) is not None:
         raise ValidationError(alias, f"is another spelling of {name!r}; give one")
     return options.get(name, options.get(alias))
+
+
+def _plan(value: Any) -> dict[str, Any]:
+    """A migration plan from Lua, in the shapes the core takes: an empty ``transformations``
+    table as a list, and each Lua function in it (custom transforms, checks) as a Python
+    function named ``lua function`` (its identity does not outlive the script)."""
+    spec = checks.mapping(value, "plan", optional=False)
+    if "transformations" in spec:
+        spec["transformations"] = checks.as_list(spec["transformations"])
+    named: dict[str, Any] = _name_functions(spec)
+    return named
+
+
+def _name_functions(value: Any) -> Any:
+    if isinstance(value, LuaFunction):
+        return _lua_function(value)
+    if isinstance(value, dict):
+        return {key: _name_functions(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_name_functions(item) for item in value]
+    return value
+
+
+def _lua_function(fn: LuaFunction) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        return fn(*args)
+
+    call.__module__, call.__qualname__ = "", "lua function"
+    return call

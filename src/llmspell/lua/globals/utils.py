@@ -55,9 +55,5 @@ def install(engine: LuaEngine) -> None:
     def sleep(seconds: Any) -> None:
         engine.limits.sleep(checks.number(seconds, "seconds", minimum=0))
 
-    engine.set_global("Utils", {
-        "uuid": engine.function(uuid, "Utils.uuid"),
-        "now": engine.function(now, "Utils.now"),
-        "sleep": engine.function(sleep, "Utils.sleep"),
-        "hash": engine.function(hash_data, "Utils.hash"),
-    })
+    engine.install_global("Utils", {"uuid": uuid, "now": now, "sleep": sleep,
+                                    "hash": hash_data})

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from llmspell.config_schema import default
 from llmspell.errors import BackupError, BackupNotFound, LLMSpellError, ValidationError
 from llmspell.state.backup import catalog
 from llmspell.state.backup.catalog import BackupInfo, chain_of, check_id, new_id
-from llmspell.state.backup.codecs import DEFAULT_LEVEL, check_compression
+from llmspell.state.backup.codecs import check_compression
 from llmspell.state.backup.create import PRUNED_KEY, store_identity, write_backup
 from llmspell.state.backup.fileformat import ENTRY_FORMATS
 from llmspell.state.backup.restore import load_chain, restore_records, verify_file
@@ -51,9 +52,12 @@ class BackupManager:
         events: the runtime's EventBus, or None.
     """
 
-    def __init__(self, state: StateManager, directory: str | Path, *, enabled: bool = True,
-                 entry_format: str = "json", compression: str = "zstd",
-                 level: int = DEFAULT_LEVEL, safety: bool = True, events: Any = None) -> None:
+    def __init__(self, state: StateManager, directory: str | Path, *,
+                 enabled: bool = default("state.backup_enabled"),
+                 entry_format: str = default("state.backup_format"),
+                 compression: str = default("state.backup_compression"),
+                 level: int = default("state.backup_compression_level"),
+                 safety: bool = default("state.backup_safety"), events: Any = None) -> None:
         self.state = state
         self.store = state.store
         self.directory = Path(directory)
@@ -66,13 +70,13 @@ class BackupManager:
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> BackupManager:
-        get = runtime.config.get
+        setting = runtime.config.setting
         return cls(runtime.state, runtime.config.state.backup_dir,
-                   enabled=get("state.backup_enabled", True),
-                   entry_format=get("state.backup_format", "json"),
-                   compression=get("state.backup_compression", "zstd"),
-                   level=get("state.backup_compression_level", DEFAULT_LEVEL),
-                   safety=get("state.backup_safety", True), events=runtime.events)
+                   enabled=setting("state.backup_enabled"),
+                   entry_format=setting("state.backup_format"),
+                   compression=setting("state.backup_compression"),
+                   level=setting("state.backup_compression_level"),
+                   safety=setting("state.backup_safety"), events=runtime.events)
 
     # -- creating ---------------------------------------------------------------------------
 

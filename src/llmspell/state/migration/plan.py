@@ -175,7 +175,7 @@ class MigrationPlan:
             raise ValidationError("to_version", f"must differ from from_version "
                                   f"({from_version})", got=to_version)
         raw = spec.get("transformations")
-        if raw is None or raw == {}:
+        if raw is None:
             raw = []
         if not isinstance(raw, list | tuple):
             raise ValidationError("transformations", "must be a list of transforms",

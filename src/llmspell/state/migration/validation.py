@@ -109,10 +109,8 @@ def parse_validation(spec: Any, argument: str) -> Validation | None:
 
 
 def callable_name(fn: Any) -> str:
-    """A stable name for a callable: ``module.qualname`` for Python, ``lua function`` for
-    Lua (whose identity does not survive the script)."""
-    if hasattr(fn, "lua_function"):
-        return "lua function"
+    """A stable name for a callable: ``module.qualname`` (the Lua layer names the Lua
+    functions it passes ``lua function``)."""
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
     return f"{module}.{name}" if module else name

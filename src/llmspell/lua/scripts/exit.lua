@@ -1,0 +1,3 @@
+-- os.exit ends the script, not the process (llmspell/lua/sandbox.py).
+local exit = ...
+os.exit = function(code, close) return exit(code) end
