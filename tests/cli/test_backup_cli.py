@@ -21,7 +21,7 @@ def data(result: Result) -> object:
 def test_the_migration_example_runs(run: Run) -> None:
     result = run("run", str(EXAMPLES / "migration.lua"))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "dry run: would change 2 of 3 values",
         "profile.new_field:\tgpt-4 settings\tdeprecated:\tnil",
         "current version:\t2\tlatest:\t2\tapplied:\t1",
@@ -37,7 +37,7 @@ def test_the_migration_example_runs(run: Run) -> None:
 def test_the_backup_example_runs(run: Run, tmp_path: Path) -> None:
     result = run("run", str(EXAMPLES / "backup.lua"))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "backups:\t2\t(each restore takes a safety backup first)",
         "a restore would put back\t2\tand delete\t1",
         "history:\t1\tmessage(s)",
@@ -52,7 +52,7 @@ def test_the_backup_example_runs(run: Run, tmp_path: Path) -> None:
 def test_the_backup_hook_example_runs(run: Run) -> None:
     result = run("run", str(EXAMPLES / "backup_hook.lua"))
     assert result.exit_code == 0, result.output
-    assert result.output == "backups:\t1\tWorkflow completed\n"
+    assert result.stdout == "backups:\t1\tWorkflow completed\n"
 
 
 def test_migrate_commands(run: Run, tmp_path: Path) -> None:
