@@ -11,7 +11,8 @@ on memory only (tests/sessions overrides ``mem`` with a SessionManager).
 (``tmp_path``, default sqlite store) without ``LLMSPELL_*`` variables (tests/cli_runner.py).
 
 Every test parametrized with ``postgres`` (this fixture's param or any other) gets the
-``postgres`` marker, so ``-m postgres`` / ``-m "not postgres"`` select them.
+``postgres`` marker, so ``-m postgres`` / ``-m "not postgres"`` select them. A run that leaves
+a new ``.llmspell/`` in the repository (a test wrote under the current directory) fails.
 """
 
 from __future__ import annotations
@@ -69,6 +70,22 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 def process(tmp_path: Path) -> Process:
     """The ``llmspell`` command as a real process, in ``tmp_path``."""
     return functools.partial(spawn, tmp_path)
+
+
+#: Where a Runtime built without a base_dir keeps its files when tests run from the repository.
+LEAKED = Path(__file__).resolve().parents[1] / ".llmspell"
+_leaked_before = LEAKED.exists()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when a test left files under the repository's ``.llmspell/``."""
+    if not _leaked_before and LEAKED.exists():
+        found = sorted(str(p.relative_to(LEAKED.parent)) for p in LEAKED.rglob("*"))[:5]
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(
+            f"a test wrote under the current directory (give it tmp_path): {found}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
