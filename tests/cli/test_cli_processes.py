@@ -74,10 +74,13 @@ def test_artifact_cat_writes_raw_bytes(process: Process, tmp_path: Path) -> None
     assert cat.stdout == bytes(range(256)) * 3
 
 
-def test_backup_and_migrate(process: Process) -> None:
+def test_backup_create(process: Process) -> None:
     made = process("backup", "create", "--json")
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["kind"] == "full"
+
+
+def test_migrate_status(process: Process) -> None:
     status = process("migrate", "status", "--json")
     assert status.returncode == 0, status.stderr
     assert "versions" in json.loads(status.stdout)
