@@ -6,8 +6,8 @@ every call under a new name, in one active session: each store is the whole arti
 (session and version lookups, the blob created, the metadata record, its type index, the
 session's counters and its journal entry, all in ONE atomic batch), plus the
 ``artifact.stored`` event. 100 KB comes as log-like text (compressed to an inline blob) and as
-random bytes (a blob file: temp file, fsync, rename, directory fsync). Load reads a 1 KB
-artifact by id and verifies its hash.
+random bytes (chunk keys, in the same batch). Load reads a 1 KB artifact by id and verifies
+its hash.
 
 Peers (``pip install 'llmspell[bench]'``, ``google-adk``): ADK's ``InMemoryArtifactService``
 and ``FileArtifactService`` (``save_artifact``/``load_artifact``, asyncio), with the same bytes.
@@ -93,7 +93,7 @@ def ours(bench: Bench, tmp: Path, payloads: dict[str, bytes]) -> None:
         bench.measure("store 100 KB text (sqlite, zstd, inline)",
                       storing(payloads["100 KB text"]), number=300,
                       budget_us=BUDGET_STORE_100K, peer="ADK FileArtifactService.save 100 KB")
-        bench.measure("store 100 KB random (sqlite, file + fsync)",
+        bench.measure("store 100 KB random (sqlite, chunks)",
                       storing(payloads["100 KB random"]), number=100,
                       budget_us=BUDGET_STORE_100K, peer="ADK FileArtifactService.save 100 KB")
         one = arts.store(session, "load-me.bin", payloads["1 KB"])

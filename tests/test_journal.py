@@ -195,7 +195,7 @@ def test_bad_arguments_are_named(journal: Journal, call: object, argument: str) 
 
 def test_append_gives_up_when_it_never_wins(monkeypatch: pytest.MonkeyPatch,
                                             journal: Journal) -> None:
-    import llmspell.journal as module
+    import llmspell.storage.retry as module
 
     monkeypatch.setattr(module, "MAX_ATTEMPTS", 3)
     monkeypatch.setattr(journal.store, "batch", lambda ops, expect=None: False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from llmspell.config_schema import (
     ENV_NOT_OVERRIDES,
     ENV_PREFIXES_NOT_OVERRIDES,
     FREE_FORM,
+    PROVIDER_FIELDS,
+    PROVIDERS_FIELDS,
     SCHEMA,
     Field,
     default,
@@ -288,13 +291,15 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
     fields = SCHEMA.get(table, {})
     for key, value in node.items():
         child = f"{table}.{key}" if table else key
-        if not table and key in FREE_FORM:
+        if not table and key == "providers":
+            extra[key] = check_providers(value, where)
+        elif not table and key in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError("must be a table", source=where, key=key)
             extra[key] = value
         elif isinstance(value, dict) and key not in fields:
             if child not in SCHEMA and not _has_subtables(child):
-                hint = _did_you_mean(child, [t for t in SCHEMA if t] + list(FREE_FORM))
+                hint = _did_you_mean(child, [t for t in SCHEMA if t] + [*FREE_FORM, "providers"])
                 raise ConfigError(f"unknown table [{child}]{hint}", source=where, table=child)
             _walk(value, child, where, assign, extra)
         elif key not in fields:
@@ -303,6 +308,84 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
         else:
             check_type(value, fields[key], where, table, key)
             assign(table, key, fields[key], value, f"[{table}]")
+
+
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_providers(node: Any, where: str) -> dict[str, Any]:
+    """``[providers]`` checked: its own keys, and each ``[providers.NAME]`` against
+    PROVIDER_FIELDS (aliases folded onto their canonical key; only the keys given are kept)."""
+    if not isinstance(node, dict):
+        raise ConfigError("must be a table", source=where, key="providers")
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if not _PROVIDER_NAME.match(key):
+                raise ConfigError("a provider name is 1-64 letters, digits, '_', '-' or '.'",
+                                  source=where, table=f"providers.{key}")
+            out[key] = _check_provider(value, where, f"providers.{key}")
+        elif key in PROVIDERS_FIELDS:
+            f = PROVIDERS_FIELDS[key]
+            check_type(value, f, where, "providers", key)
+            _fold(out, (f.alias_of or key).rpartition(".")[2], value, where, "providers", key)
+        else:
+            hint = _did_you_mean(key, list(PROVIDERS_FIELDS))
+            raise ConfigError(f"unknown key{hint} (a provider is a table: [providers.{key}])",
+                              source=where, table="providers", key=key)
+    return out
+
+
+def _check_provider(node: dict[str, Any], where: str, table: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        f = PROVIDER_FIELDS.get(key)
+        if f is None:
+            hint = _did_you_mean(key, list(PROVIDER_FIELDS))
+            raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
+        if f.kind == "prices":
+            value = _check_prices(value, where, table)
+        else:
+            check_type(value, f, where, table, key)
+        if key == "api_key":
+            found = _ENV_REFERENCE.match(value)
+            if not found:  # never echo the value: it is a secret
+                raise ConfigError("a literal API key does not belong in a config file; set "
+                                  "api_key_env = \"VARIABLE\" (or api_key = \"${VARIABLE}\"), "
+                                  "or store it with `llmspell keys set NAME`", source=where,
+                                  table=table, key=key)
+            _fold(out, "api_key_env", found.group(1), where, table, key)
+        else:
+            _fold(out, f.alias_of or key, value, where, table, key)
+    return out
+
+
+def _fold(out: dict[str, Any], target: str, value: Any, where: str, table: str,
+          key: str) -> None:
+    if target in out and out[target] != value:
+        raise ConfigError(f"sets {target} to {value!r}, but another key sets it to "
+                          f"{out[target]!r}; keep one", source=where, table=table, key=key)
+    out[target] = value
+
+
+def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be a table of model = {{input = N, output = N}} (USD per 1M "
+                          f"tokens), got {type(value).__name__}", source=where, table=table,
+                          key="prices")
+    prices = {}
+    for model, price in value.items():
+        key = f"prices.{model}"
+        if not isinstance(price, dict) or set(price) != {"input", "output"}:
+            raise ConfigError(f"must be {{input = N, output = N}} (USD per 1M tokens), got "
+                              f"{price!r}", source=where, table=table, key=key)
+        for part, number in price.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+                raise ConfigError(f"must be a number >= 0, got {number!r}", source=where,
+                                  table=table, key=f"{key}.{part}")
+        prices[model] = {"input": float(price["input"]), "output": float(price["output"])}
+    return prices
 
 
 def _has_subtables(prefix: str) -> bool:

@@ -86,7 +86,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "session": {
         "enabled": Field("bool", True),
-        "storage_path": Field("str", "", doc="artifact blob files; default <data_dir>/blobs"),
+        "storage_path": Field("str", "", doc="blob files of stores written before blobs "
+                              "moved into the store (read, migrated); default <data_dir>/blobs"),
         "max_active_sessions": Field("int", 1000, minimum=1),
         "artifact_compression": Field("bool", True),
         "compression_threshold": Field("int", 10240, minimum=0),
@@ -218,10 +219,40 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 #: Tables owned by later subsystems, kept as given (their own code validates them).
-FREE_FORM = ("providers", "tools", "agents", "workflows")
+FREE_FORM = ("tools", "agents", "workflows")
+
+#: ``[providers]``: its own keys; every sub-table ``[providers.NAME]`` is one provider whose
+#: keys are :data:`PROVIDER_FIELDS` (docs/providers.md). Keys that depend on the kind
+#: (base_url, api_key_env) default in the provider's module.
+PROVIDERS_FIELDS: dict[str, Field] = {
+    "default": Field("str", "", doc="model used when none is given: 'NAME' or 'NAME/model'"),
+    "default_provider": Field("str", alias_of="providers.default"),  # rs-llmspell's spelling
+}
+PROVIDER_KINDS = ("openai", "anthropic", "scripted")
+PROVIDER_FIELDS: dict[str, Field] = {
+    "kind": Field("str", "", choices=PROVIDER_KINDS,
+                  doc="API spoken; default: the table's name when it is a kind, else openai"),
+    "provider_type": Field("str", alias_of="kind", choices=PROVIDER_KINDS),
+    "enabled": Field("bool", True),
+    "base_url": Field("str", "", doc="default: the kind's *_BASE_URL variable or official URL"),
+    "api_key_env": Field("str", "", doc="variable holding the key; default: the kind's "
+                         "variable when base_url is not set, else no key is needed"),
+    "api_key": Field("str", doc="only '${VARIABLE}' (read as api_key_env); a literal key is "
+                     "refused: use `llmspell keys set NAME`"),
+    "default_model": Field("str", "", doc="model used for 'NAME' without '/model'"),
+    "model": Field("str", alias_of="default_model"),
+    "models": Field("list[str]", [], doc="models listed by `llmspell models`"),
+    "timeout": Field("number", 60, minimum=0, doc="seconds per HTTP request; 0: no limit"),
+    "timeout_seconds": Field("number", alias_of="timeout", minimum=0),
+    "max_retries": Field("int", 2, minimum=0, doc="retries on 429/5xx/connection errors"),
+    "max_tokens": Field("int", 0, minimum=0, doc="default max_tokens of a request; 0: unset"),
+    "temperature": Field("number", minimum=0, doc="default temperature of a request"),
+    "replies": Field("str", "", doc="scripted kind: JSON file of canned replies"),
+    "prices": Field("prices", {}, doc="model = {input = USD, output = USD} per 1M tokens"),
+}
 
 #: Environment variables with the LLMSPELL_ prefix that are not config overrides.
-ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG")
+ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG", "LLMSPELL_KEYS_PATH")
 ENV_PREFIXES_NOT_OVERRIDES = ("LLMSPELL_TEST_", "LLMSPELL_BENCH_")
 
 

@@ -14,7 +14,8 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     ├── ConfigError                          a bad llmspell.toml or LLMSPELL_* variable
     ├── StorageError                         the store could not do what was asked
     │   ├── BackendUnavailable               missing extra, unreachable server, bad URL
-    │   └── StoreLocked                      another process holds an exclusive store
+    │   ├── StoreLocked                      another process holds an exclusive store
+    │   └── WriteContention                  an optimistic write kept losing races
     ├── StateError
     ├── MigrationError
     ├── BackupError
@@ -33,10 +34,16 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     │   │   └── BlobNotFound                 no blob has that content hash
     │   ├── ArtifactTooLarge
     │   └── IntegrityError
-    ├── ProviderError
-    │   ├── ProviderAuthError
-    │   ├── ProviderRateLimited
-    │   └── ProviderUnavailable
+    ├── ProviderError                        an LLM call failed (never shows the API key)
+    │   ├── ProviderAuthError                no key, or the key was refused: names the env var
+    │   ├── ProviderRateLimited              429 after the retries: carries retry_after
+    │   ├── ProviderBadRequest               4xx: carries the provider's own message
+    │   ├── ProviderUnavailable              5xx or no connection, after the retries
+    │   │   └── ProviderTimeout              no answer within the timeout
+    │   ├── ProviderResponseError            an answer that cannot be used (bad JSON, bad
+    │   │   │                                tool call, unknown shape)
+    │   │   └── ProviderStreamDropped        the stream ended before its end marker
+    │   └── ProviderScriptExhausted          the scripted test double has no reply left
     ├── ToolError
     ├── WorkflowError
     ├── ScriptError                          a Lua error: script name and line when known
@@ -122,6 +129,18 @@ class BackendUnavailable(StorageError):
 
 class StoreLocked(StorageError):
     """The store is held exclusively by another process or handle."""
+
+
+class WriteContention(StorageError):
+    """An optimistic write (:func:`llmspell.storage.retry.retry_batch`) lost its race to other
+    writers on every attempt; nothing was written. ``what`` says what was being written and
+    ``attempts`` how many times it was tried."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        self.what = what
+        self.attempts = attempts
+        super().__init__(f"could not {what}: {attempts} attempts lost to other writers; "
+                         "nothing was written")
 
 
 class StateError(LLMSpellError):
@@ -219,19 +238,76 @@ class IntegrityError(ArtifactError):
 
 
 class ProviderError(LLMSpellError):
-    """An LLM provider call failed."""
+    """An LLM provider call failed.
+
+    ``provider`` names the provider, ``status`` is the HTTP status when there was one and
+    ``retryable`` says whether the retry policy may try the call again. Messages never contain
+    the API key (the providers scrub it from any text a server sends back).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        super().__init__(f"provider '{provider}': {message}" if provider else message)
 
 
 class ProviderAuthError(ProviderError):
-    """The provider refused the credentials."""
+    """No API key was found, or the provider refused it; ``env_var`` names the variable."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 env_var: str | None = None) -> None:
+        self.env_var = env_var
+        super().__init__(message, provider=provider, status=status)
 
 
 class ProviderRateLimited(ProviderError):
-    """The provider kept answering 429 after the retries."""
+    """The provider answered 429 (still, after the retries); ``retry_after`` is in seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = 429,
+                 retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status=status)
+
+
+class ProviderBadRequest(ProviderError):
+    """The provider refused the request (4xx); ``provider_message`` is its own explanation."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 provider_message: str = "") -> None:
+        self.provider_message = provider_message
+        super().__init__(message, provider=provider, status=status)
 
 
 class ProviderUnavailable(ProviderError):
-    """The provider could not be reached or kept failing."""
+    """The provider could not be reached or kept failing (5xx, connection refused, reset)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status=status)
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """The provider did not answer within the configured timeout."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something that cannot be used: not JSON, an unknown shape,
+    a tool call whose arguments are not a JSON object."""
+
+
+class ProviderStreamDropped(ProviderResponseError):
+    """A streamed answer stopped before its end marker (the connection dropped)."""
+
+
+class ProviderScriptExhausted(ProviderError):
+    """The ``scripted`` test double was called after its last canned reply was used."""
 
 
 class ToolError(LLMSpellError):

@@ -48,13 +48,12 @@ from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
 from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.retry import Planned, retry_batch
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
 SEQ_WIDTH = 12
 _SEQ_MAX = 10**SEQ_WIDTH - 1
-#: How many times :meth:`Journal.append` tries before giving up on a contended journal.
-MAX_ATTEMPTS = 1000
 _DELETE_PAGE = 1000
 
 # Journal entry kinds written by llmspell itself. Kinds are dotted names; a filter ``state``
@@ -239,14 +238,15 @@ class Journal:
 
         Raises:
             ValidationError: a bad session id or kind.
-            StorageError: the journal stayed contended for MAX_ATTEMPTS tries.
+            WriteContention: the journal stayed contended (see :func:`retry_batch`).
         """
-        for _ in range(MAX_ATTEMPTS):
+        def build(attempt: int) -> Planned[Op]:
             ops, expect = self.entry_ops(session_id, kind, data, correlation_id=correlation_id)
-            if self.store.batch(ops, expect=expect):
-                return self.decode(session_id, ops[0].value)  # type: ignore[union-attr]
-        raise StorageError(f"could not append to the journal of session {session_id}: "
-                           f"{MAX_ATTEMPTS} attempts lost to other writers")
+            return ops, expect, ops[0]
+
+        entry = retry_batch(self.store, build,
+                            what=f"append to the journal of session {session_id}")
+        return self.decode(session_id, entry.value)  # type: ignore[union-attr]
 
     def value_op(self, session_id: str, value_hash: str, encoded: bytes) -> Put:
         """The op that keeps a state value's encoded bytes under its hash (see module doc)."""

@@ -151,7 +151,8 @@ class Runtime:
     @property
     def artifacts(self) -> ArtifactManager:
         """The ArtifactManager on this runtime's store, built on first use from ``[session]``
-        (blob files under ``[session] storage_path``, default ``<data_dir>/blobs``).
+        (content lives in the store; an older store's blob files are read from ``[session]
+        storage_path``, default ``<data_dir>/blobs``).
 
         Raises:
             SessionError: ``[session] enabled = false``.

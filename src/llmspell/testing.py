@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl
 
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
+from llmspell.providers.scripted import ScriptedProvider
+from llmspell.providers.testing_server import FakeOpenAIServer, RecordedRequest
 from llmspell.storage import Store, backend_status, open_store
 from llmspell.storage.base import Op
 
@@ -37,6 +39,9 @@ __all__ = [
     "EMBEDDED_BACKENDS",
     "POSTGRES_URL",
     "CountingStore",
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "ScriptedProvider",
     "StoreLocation",
     "backend_unavailable",
     "discard_store",

@@ -1,10 +1,10 @@
-"""The blob store: dedup, compression, inline/file placement, streaming, verification,
-reference counts and gc, on every backend the blob layer runs on (memory and sqlite)."""
+"""The blob store: dedup, compression, inline/chunk placement, streaming, verification,
+reference counts and gc, on memory and sqlite (tests/artifacts/test_blob_chunks.py runs the
+chunk layer on every backend)."""
 
 from __future__ import annotations
 
 import io
-import os
 import random
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from llmspell.errors import (
     ArtifactNotFound,
     BlobNotFound,
     IntegrityError,
+    StorageError,
     ValidationError,
 )
 from llmspell.storage import Delete, Op, Put, Store, open_store
@@ -70,8 +71,24 @@ def noise(size: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
-def blob_files(blob_dir: Path) -> list[Path]:
-    return sorted(p for p in blob_dir.glob("??/??/*") if p.is_file())
+def chunk_keys(store: Store) -> list[str]:
+    return [key for key, _ in store.scan("blob/c/")]
+
+
+def gens(store: Store) -> set[str]:
+    """The chunk generations in the store (one per chunked blob, or write in progress)."""
+    return {key.split("/")[2] for key in chunk_keys(store)}
+
+
+def pending(store: Store) -> list[str]:
+    return [key for key, _ in store.scan("blob/p/")]
+
+
+def held(store: Store) -> int:
+    """Bytes a memory store holds in this process (tracemalloc sees them); 0 for others."""
+    if not store.url.startswith("memory:"):
+        return 0
+    return sum(len(v) for _, v in store.scan("blob/"))
 
 
 # -- put, get, dedup -----------------------------------------------------------------------------
@@ -88,7 +105,7 @@ def test_put_get_small_inline(blobs: BlobStore) -> None:
     assert blobs.put(b"").size == 0 and blobs.get(content_hash(b"")) == b""
 
 
-def test_same_1mb_50_times_is_one_blob_and_gc_frees_it(blobs: BlobStore, blob_dir: Path) -> None:
+def test_same_1mb_50_times_is_one_blob_and_gc_frees_it(blobs: BlobStore, store: Store) -> None:
     data = noise(MB)
     refs = {blobs.put(data, ref=i % 2 == 0) for i in range(50)}
     assert len(refs) == 1
@@ -97,16 +114,16 @@ def test_same_1mb_50_times_is_one_blob_and_gc_frees_it(blobs: BlobStore, blob_di
         blobs.incref(ref.hash)
     assert blobs.refcount(ref.hash) == 50
     stats = blobs.stats()
-    assert (stats.blobs, stats.file_blobs, stats.references) == (1, 1, 50)
+    assert (stats.blobs, stats.chunked_blobs, stats.references) == (1, 1, 50)
     assert stats.logical_bytes == MB and MB <= stats.stored_bytes < MB * 1.01
-    assert len(blob_files(blob_dir)) == 1
+    assert len(gens(store)) == 1
 
     for left in range(49, -1, -1):
         assert blobs.decref(ref.hash) == left
     assert blobs.gc().kept_in_grace == 1  # the default grace period keeps it a while
     report = blobs.gc(grace=0)
-    assert (report.blobs_removed, report.files_removed, report.bytes_freed) == (1, 1, MB)
-    assert blob_files(blob_dir) == []
+    assert (report.blobs_removed, report.bytes_freed) == (1, MB)
+    assert chunk_keys(store) == []
     assert blobs.stats().blobs == 0
     with pytest.raises(BlobNotFound, match=ref.hash):
         blobs.get(ref.hash)
@@ -120,14 +137,14 @@ def test_compressible_content_is_compressed(store: Store, blob_dir: Path, codec:
     assert ref.compression == codec
     assert ref.stored_size < len(data) / 2
     # placement goes by the stored size: 200 KB of text fits inline once compressed
-    assert ref.location == ("inline" if ref.stored_size <= blobs.inline_max else "file")
+    assert ref.location == ("inline" if ref.stored_size <= blobs.inline_max else "chunks")
     assert ref.location == "inline" or codec == "lz4"
     assert blobs.get(ref.hash) == data
 
 
 def test_random_bytes_and_small_content_are_stored_raw(blobs: BlobStore) -> None:
     rnd = blobs.put(noise(100 * 1024))
-    assert (rnd.compression, rnd.stored_size, rnd.location) == ("none", 100 * 1024, "file")
+    assert (rnd.compression, rnd.stored_size, rnd.location) == ("none", 100 * 1024, "chunks")
     small = blobs.put(text(10 * 1024))  # at the threshold, not above it
     assert small.compression == "none"
     assert blobs.put(text(10 * 1024 + 1)).compression == "zstd"
@@ -139,18 +156,18 @@ def test_compression_none(store: Store, blob_dir: Path) -> None:
     assert (ref.compression, ref.stored_size) == ("none", 100 * 1024)
 
 
-def test_inline_up_to_inline_max_then_file(store: Store, blob_dir: Path) -> None:
+def test_inline_up_to_inline_max_then_chunks(store: Store, blob_dir: Path) -> None:
     blobs = BlobStore(store, blob_dir, inline_max=4096, compression="none")
     at = blobs.put(noise(4096, 1))
     over = blobs.put(noise(4097, 2))
-    assert (at.location, over.location) == ("inline", "file")
-    (path,) = blob_files(blob_dir)
-    assert path.parent == blob_dir / over.hash[:2] / over.hash[2:4]
-    assert path.name.startswith(over.hash + ".")
-    assert path.read_bytes() == noise(4097, 2)
+    assert (at.location, over.location) == ("inline", "chunks")
+    meta = orjson.loads(store.get(f"blob/m/{over.hash}") or b"")
+    assert (meta["loc"], meta["chunks"]) == ("chunks", 1)
+    assert chunk_keys(store) == [f"blob/c/{meta['gen']}/00000000"]
+    assert store.get(f"blob/c/{meta['gen']}/00000000") == noise(4097, 2)
     assert store.get(f"blob/d/{at.hash}") is not None
     assert store.get(f"blob/d/{over.hash}") is None
-    assert orjson.loads(store.get(f"blob/m/{over.hash}") or b"")["loc"] == "file"
+    assert not blob_dir.exists()  # nothing outside the store
     assert blobs.get(at.hash) == noise(4096, 1) and blobs.get(over.hash) == noise(4097, 2)
 
 
@@ -209,14 +226,15 @@ def test_large_stream_round_trip_in_bounded_memory(blobs: BlobStore, kind: str) 
         tracemalloc.stop()
     assert ref.hash == expected.hexdigest() == got.hexdigest()
     assert ref.size == size == total
-    assert ref.location == "file"
+    assert ref.location == "chunks"
     if kind == "text":
         assert ref.compression == "zstd" and ref.stored_size < total / 3
     else:
         assert ref.compression == "none"
-    # the content is 64 MB; a put holds about a chunk plus the 256 KB probe at a time
-    assert put_peak < 8 * MB, put_peak
-    assert read_peak < 8 * MB, read_peak
+    # the content is 64 MB; a put holds about a read chunk, the 256 KB probe and one batch of
+    # chunk keys at a time (a memory store holds the chunks themselves: not a copy)
+    assert put_peak - held(blobs.store) < 8 * MB, put_peak
+    assert read_peak - held(blobs.store) < 8 * MB, read_peak
 
 
 @pytest.mark.slow
@@ -274,24 +292,24 @@ def test_stream_of_compressible_content_lands_inline_when_small_enough(
     assert blobs.get(ref.hash) == data
 
 
-def test_stream_dedups_with_put_and_leaves_no_temp_file(blobs: BlobStore,
-                                                        blob_dir: Path) -> None:
-    data = noise(2 * MB)
+def test_stream_dedups_with_put_and_leaves_no_chunks_behind(blobs: BlobStore,
+                                                            store: Store) -> None:
+    data = noise(5 * MB)  # over one batch: the stream's chunks are written ahead
     first = blobs.put(data)
     again = blobs.put_stream(io.BytesIO(data))
     assert again == first
-    assert len(blob_files(blob_dir)) == 1
-    assert list((blob_dir / "tmp").iterdir()) == []
+    assert len(gens(store)) == 1 and len(chunk_keys(store)) == 10
+    assert pending(store) == []
 
 
-def test_failing_source_stores_nothing(blobs: BlobStore, blob_dir: Path) -> None:
+def test_failing_source_stores_nothing(blobs: BlobStore, store: Store) -> None:
     def chunks() -> Iterator[bytes]:
-        yield noise(MB)
+        yield noise(5 * MB)  # some of it written ahead already
         raise OSError("disk went away")
 
     with pytest.raises(OSError, match="disk went away"):
         blobs.put_stream(chunks())
-    assert list((blob_dir / "tmp").iterdir()) == []
+    assert chunk_keys(store) == [] and pending(store) == []
     assert blobs.stats().blobs == 0
 
 
@@ -313,38 +331,42 @@ def test_reader_read_sizes(store: Store, blob_dir: Path) -> None:
 # -- integrity -----------------------------------------------------------------------------------
 
 
-def flip(path: Path, offset: int) -> None:
-    raw = bytearray(path.read_bytes())
+def flip(store: Store, key: str, offset: int) -> None:
+    raw = bytearray(store.get(key) or b"")
     raw[offset] ^= 0x01
-    path.write_bytes(bytes(raw))
+    store.put(key, bytes(raw))
+
+
+def middle_chunk(store: Store) -> str:
+    keys = chunk_keys(store)
+    return keys[len(keys) // 2]
 
 
 @pytest.mark.parametrize("codec", ["none", "zstd", "lz4"])
-def test_corrupt_file_raises_integrity_error(store: Store, blob_dir: Path, codec: str) -> None:
+def test_corrupt_chunk_raises_integrity_error(store: Store, blob_dir: Path, codec: str) -> None:
     blobs = BlobStore(store, blob_dir, compression=codec, inline_max=1024)
-    data = noise(300_000) if codec == "none" else text(300_000)
+    data = noise(300_000) if codec == "none" else text(3 * MB)
     ref = blobs.put(data)
-    assert (ref.location, ref.compression) == ("file", codec)
-    (path,) = blob_files(blob_dir)
-    flip(path, path.stat().st_size // 2)
+    assert (ref.location, ref.compression) == ("chunks", codec)
+    key = middle_chunk(store)
+    flip(store, key, len(store.get(key) or b"") // 2)
     with pytest.raises(IntegrityError) as err:
         blobs.get(ref.hash)
-    assert ref.hash in str(err.value) and str(path) in str(err.value)
+    assert ref.hash in str(err.value) and "(chunks)" in str(err.value)
     with pytest.raises(IntegrityError, match=ref.hash), blobs.open(ref.hash) as reader:
         b"".join(reader)
 
 
-def test_corrupt_large_file_fails_before_the_last_chunk(store: Store, blob_dir: Path) -> None:
+def test_corrupt_large_blob_fails_before_the_last_chunk(store: Store, blob_dir: Path) -> None:
     blobs = BlobStore(store, blob_dir, chunk_size=64 * 1024, compression="none")
     data = noise(1_000_000)
     ref = blobs.put(data)
-    (path,) = blob_files(blob_dir)
-    flip(path, 10)
+    flip(store, chunk_keys(store)[0], 10)
     seen: list[bytes] = []
     with pytest.raises(IntegrityError, match=ref.hash), blobs.open(ref.hash) as reader:
         seen.extend(reader)
     assert 0 < sum(map(len, seen)) < len(data)  # earlier pieces came, the last one never did
-    with pytest.raises(IntegrityError, match=str(path)):
+    with pytest.raises(IntegrityError, match=r"\(chunks\)"):
         blobs.open(ref.hash, verify_first=True)
 
 
@@ -352,17 +374,18 @@ def test_corrupt_or_truncated_compressed_stream(store: Store, blob_dir: Path) ->
     blobs = BlobStore(store, blob_dir, chunk_size=64 * 1024, inline_max=1024)
     data = text(2 * MB)
     ref = blobs.put_stream(io.BytesIO(data))
-    assert (ref.location, ref.compression) == ("file", "zstd")
-    (path,) = blob_files(blob_dir)
-    whole = path.read_bytes()
+    assert (ref.location, ref.compression) == ("chunks", "zstd")
+    (key,) = chunk_keys(store)
+    whole = store.get(key) or b""
     for damaged in (whole[: len(whole) // 2], whole + b"trailing garbage"):
-        path.write_bytes(damaged)
-        with pytest.raises(IntegrityError, match=f"{ref.hash} .*file is .* bytes"):
+        store.put(key, damaged)
+        with pytest.raises(IntegrityError, match=f"{ref.hash}: its chunks hold .* bytes, its "
+                           "record says"):
             blobs.get(ref.hash)
-        with pytest.raises(IntegrityError, match=ref.hash):
-            blobs.open(ref.hash)
-    path.write_bytes(whole)
-    flip(path, len(whole) // 2)
+        with pytest.raises(IntegrityError, match=ref.hash), blobs.open(ref.hash) as reader:
+            reader.read()
+    store.put(key, whole)
+    flip(store, key, len(whole) // 2)
     with pytest.raises(IntegrityError, match=ref.hash):
         blobs.get(ref.hash)
     with pytest.raises(IntegrityError, match=ref.hash), blobs.open(ref.hash) as reader:
@@ -386,13 +409,15 @@ def test_corrupt_inline_record_raises_integrity_error(blobs: BlobStore, store: S
         blobs.get(ref.hash)
 
 
-def test_missing_file_and_bad_meta_record(blobs: BlobStore, store: Store,
-                                          blob_dir: Path) -> None:
+def test_missing_chunk_and_bad_meta_record(blobs: BlobStore, store: Store) -> None:
     ref = blobs.put(noise(100_000))
-    (path,) = blob_files(blob_dir)
-    path.unlink()
-    with pytest.raises(IntegrityError, match="missing"):
+    (key,) = chunk_keys(store)
+    store.delete(key)
+    with pytest.raises(IntegrityError, match=f"blob {ref.hash}: a chunk key is missing"):
         blobs.get(ref.hash)
+    with pytest.raises(IntegrityError, match=f"chunk key '{key}' is missing"), blobs.open(
+            ref.hash) as reader:
+        reader.read()
     store.put(f"blob/m/{ref.hash}", b"{not json")
     with pytest.raises(IntegrityError, match="malformed"):
         blobs.stat(ref.hash)
@@ -420,45 +445,46 @@ def test_ref_ops_merge_into_the_callers_batch(blobs: BlobStore, store: Store) ->
     assert (blobs.refcount(a.hash), blobs.refcount(b.hash)) == (0, 3)
 
 
-@pytest.mark.parametrize("size", [100, 200_000], ids=["inline", "file"])
+@pytest.mark.parametrize("size", [100, 200_000, 5 * MB], ids=["inline", "chunks", "ahead"])
 def test_staged_content_and_callers_records_commit_in_one_batch(
-        blobs: BlobStore, store: Store, blob_dir: Path, size: int) -> None:
+        blobs: BlobStore, store: Store, size: int) -> None:
     data = noise(size)
     with blobs.stage(data) as staged:
         refs = staged.ref_ops(1)
-        assert not blobs.exists(staged.hash)  # nothing is stored before the batch
+        assert not blobs.exists(staged.hash)  # nothing is visible before the batch
         assert store.batch([Put("artifact/a", staged.hash.encode()), *refs.ops],
                            expect={"artifact/a": None, **refs.expect})
     ref = refs.blobs[staged.hash]
-    assert (ref.size, ref.location) == (size, "inline" if size < 1000 else "file")
+    assert (ref.size, ref.location) == (size, "inline" if size < 1000 else "chunks")
     assert blobs.refcount(staged.hash) == 1 and blobs.get(staged.hash) == data
-    assert len(blob_files(blob_dir)) == (size > 1000)
+    assert len(gens(store)) == (size > 1000) and pending(store) == []
 
     with blobs.stage(data) as again:  # known content: only the count moves
         refs = again.ref_ops(1)
         assert [op.key for op in refs.ops] == [f"blob/m/{again.hash}"]
         assert store.batch(refs.ops, expect=dict(refs.expect))
     assert blobs.refcount(staged.hash) == 2
-    assert len(blob_files(blob_dir)) == (size > 1000)
+    assert len(gens(store)) == (size > 1000)
 
 
-@pytest.mark.parametrize("size", [100, 200_000], ids=["inline", "file"])
+@pytest.mark.parametrize("size", [100, 200_000, 5 * MB], ids=["inline", "chunks", "ahead"])
 def test_a_failed_callers_batch_leaves_nothing_behind(blobs: BlobStore, store: Store,
-                                                      blob_dir: Path, size: int) -> None:
+                                                      size: int) -> None:
     store.put("artifact/a", b"taken")
     with blobs.stage(noise(size)) as staged:
         refs = staged.ref_ops(1)
         assert not store.batch([Put("artifact/a", b"mine"), *refs.ops],
                                expect={"artifact/a": None, **refs.expect})
     assert not blobs.exists(staged.hash) and blobs.stats().blobs == 0
-    assert blob_files(blob_dir) == []  # the published file went with close()
+    assert chunk_keys(store) == [] and pending(store) == []  # chunks written ahead: close()
     with pytest.raises(ValidationError, match="closed"):
         staged.ref_ops(1)
 
 
+@pytest.mark.parametrize("size", [400_000, 5 * MB], ids=["in-batch", "ahead"])
 def test_two_writers_staging_the_same_new_content(blobs: BlobStore, store: Store,
-                                                  blob_dir: Path) -> None:
-    data = noise(400_000)  # over the 256 KB probe: the stream goes through a temp file
+                                                  size: int) -> None:
+    data = noise(size)  # over the 256 KB probe: the stream goes through the chunk sink
     first, second = blobs.stage(data), blobs.stage_stream(io.BytesIO(data))
     with first, second:
         late = second.ref_ops(1)  # read: absent
@@ -469,7 +495,7 @@ def test_two_writers_staging_the_same_new_content(blobs: BlobStore, store: Store
         assert store.batch(retry.ops, expect=dict(retry.expect))
         assert retry.refcounts == {first.hash: 2}
     assert blobs.refcount(first.hash) == 2
-    assert len(blob_files(blob_dir)) == 1 and list((blob_dir / "tmp").iterdir()) == []
+    assert len(gens(store)) == 1 and pending(store) == []
     assert blobs.get(first.hash) == data
 
 
@@ -590,7 +616,7 @@ class SteppedStore(Store):
         pass
 
 
-@pytest.mark.parametrize("size", [100, 200_000], ids=["inline", "file"])
+@pytest.mark.parametrize("size", [100, 200_000], ids=["inline", "chunks"])
 def test_gc_keeps_a_blob_that_is_put_again_while_it_decides(store: Store, blob_dir: Path,
                                                               size: int) -> None:
     stepped = SteppedStore(store)
@@ -604,20 +630,21 @@ def test_gc_keeps_a_blob_that_is_put_again_while_it_decides(store: Store, blob_d
     assert writer.refcount(ref.hash) == 1 and writer.get(ref.hash) == data
 
 
-def test_gc_never_unlinks_the_file_of_a_blob_revived_after_its_delete(store: Store,
-                                                                      blob_dir: Path) -> None:
+@pytest.mark.parametrize("size", [200_000, 40 * MB], ids=["with-record", "after-record"])
+def test_gc_never_deletes_the_chunks_of_a_blob_revived_after_its_delete(
+        store: Store, blob_dir: Path, size: int) -> None:
     stepped = SteppedStore(store)
-    collector = BlobStore(stepped, blob_dir)
-    writer = BlobStore(store, blob_dir)
-    data = noise(200_000)
+    collector = BlobStore(stepped, blob_dir, compression="none")
+    writer = BlobStore(store, blob_dir, compression="none")
+    data = noise(size)
     ref = writer.put(data)
-    (old_file,) = blob_files(blob_dir)
-    # gc's delete commits; before gc unlinks the old file, the same content is put again
+    (old_gen,) = gens(store)
+    # gc's delete commits; before gc deletes the old chunks, the same content is put again
     stepped.after = lambda: writer.put(data, ref=True)
     report = collector.gc(grace=0)
-    assert (report.blobs_removed, report.files_removed) == (1, 1)
-    (new_file,) = blob_files(blob_dir)
-    assert new_file != old_file
+    assert report.blobs_removed == 1
+    (new_gen,) = gens(store)
+    assert new_gen != old_gen and pending(store) == []
     assert writer.get(ref.hash) == data and writer.refcount(ref.hash) == 1
 
 
@@ -666,8 +693,7 @@ def test_gc_racing_puts_from_threads(blobs: BlobStore, store: Store, blob_dir: P
     assert errors == []
     assert sum(removed) > 0  # gc really did collect content the users then stored again
     blobs.gc(grace=0)
-    assert blobs.stats().blobs == 0 and blob_files(blob_dir) == []
-    assert list((blob_dir / "tmp").iterdir()) == []
+    assert blobs.stats().blobs == 0 and chunk_keys(store) == [] and pending(store) == []
 
 
 def test_put_restarts_the_grace_period_of_an_unreferenced_blob(blobs: BlobStore,
@@ -683,75 +709,74 @@ def test_put_restarts_the_grace_period_of_an_unreferenced_blob(blobs: BlobStore,
     blobs.incref(ref.hash)
 
 
-def test_gc_removes_old_temp_and_orphan_files_only(blobs: BlobStore, blob_dir: Path) -> None:
-    kept = blobs.put(noise(100_000, 1))
-    orphan_hash = content_hash(b"orphan")
-    fan = blob_dir / orphan_hash[:2] / orphan_hash[2:4]
-    fan.mkdir(parents=True)
-    old_orphan = fan / f"{orphan_hash}.00000000000000aa"
-    new_orphan = fan / f"{orphan_hash}.00000000000000bb"
-    foreign = fan / "README"
-    stale_of_kept = blob_dir / kept.hash[:2] / kept.hash[2:4] / f"{kept.hash}.00000000000000cc"
-    (blob_dir / "tmp").mkdir(exist_ok=True)
-    old_temp, new_temp = blob_dir / "tmp" / "put-old.tmp", blob_dir / "tmp" / "put-new.tmp"
-    hour_ago = time.time() - 3600
-    for path in (old_orphan, new_orphan, foreign, stale_of_kept, old_temp, new_temp):
-        path.write_bytes(b"x" * 10)
-    for path in (old_orphan, foreign, stale_of_kept, old_temp):
-        os.utime(path, (hour_ago, hour_ago))
+def age_pending(store: Store, seconds: float) -> None:
+    """Make every pending record look last touched ``seconds`` ago."""
+    for key, raw in store.scan("blob/p/"):
+        fields = orjson.loads(raw)
+        store.put(key, orjson.dumps({**fields, "t": fields["t"] - int(seconds * 1000)}))
 
-    dry = blobs.gc(dry_run=True, grace=60)
-    assert (dry.orphan_files_removed, dry.temp_files_removed, dry.bytes_freed) == (2, 1, 30)
-    assert old_orphan.exists() and old_temp.exists()
+
+def test_gc_removes_abandoned_writes_after_their_grace_only(blobs: BlobStore,
+                                                            store: Store) -> None:
+    kept = blobs.put(noise(5 * MB, 1))
+    staged = blobs.stage_stream(io.BytesIO(noise(5 * MB, 2)))  # its writer dies here
+    assert len(pending(store)) == 1 and len(gens(store)) == 2
+    assert blobs.gc(grace=60).abandoned_writes_removed == 0  # fresh: its writer may be alive
+    age_pending(store, 3600)
+    dry = blobs.gc(grace=60, dry_run=True)
+    assert (dry.abandoned_writes_removed, dry.bytes_freed) == (1, 5 * MB)
+    assert len(gens(store)) == 2
     report = blobs.gc(grace=60)
-    assert (report.orphan_files_removed, report.temp_files_removed) == (2, 1)
-    assert not old_orphan.exists() and not stale_of_kept.exists() and not old_temp.exists()
-    assert new_orphan.exists() and new_temp.exists() and foreign.exists()
-    assert blobs.get(kept.hash) == noise(100_000, 1)
+    assert (report.abandoned_writes_removed, report.blobs_removed) == (1, 0)
+    assert pending(store) == [] and len(gens(store)) == 1
+    assert blobs.get(kept.hash) == noise(5 * MB, 1)
+    with pytest.raises(StorageError, match="removed by gc before they were committed"):
+        staged.ref_ops(1)  # a writer that comes back after gc took its chunks is told so
+    staged.close()
 
 
-def test_gc_never_removes_a_file_a_writer_still_holds(blobs: BlobStore) -> None:
-    hour_ago = time.time() - 3600
-    pending = blobs.files.create()
-    pending.out.write(b"half written")
-    os.utime(pending.path, (hour_ago, hour_ago))  # however slow the writer is
-    assert blobs.gc(grace=60).temp_files_removed == 0 and pending.path.exists()
-
-    blobs.files.finish(pending)
-    blobs.files.publish(pending, content_hash(b"half written"))  # waiting for its record
-    os.utime(pending.path, (hour_ago, hour_ago))
-    assert blobs.gc(grace=60).orphan_files_removed == 0 and pending.path.exists()
-
-    pending.close()  # the writer is gone (as after a crash) and no record names the file
-    assert blobs.gc(grace=60).orphan_files_removed == 1 and not pending.path.exists()
-
-
-def test_gc_asks_again_once_it_holds_the_lock(store: Store, blob_dir: Path) -> None:
+def test_gc_leaves_a_write_whose_writer_touched_it_meanwhile(store: Store,
+                                                            blob_dir: Path) -> None:
     stepped = SteppedStore(store)
     collector = BlobStore(stepped, blob_dir)
     writer = BlobStore(store, blob_dir)
-    data = noise(200_000)
-    staged = writer.stage(data)
-    refs = staged.ref_ops(1)  # publishes the file, locked, no record yet
-    (path,) = blob_files(blob_dir)
-    hour_ago = time.time() - 3600
-    os.utime(path, (hour_ago, hour_ago))
+    with writer.stage_stream(io.BytesIO(noise(5 * MB))):
+        age_pending(store, 3600)
+        (key,) = pending(store)
+        touched = orjson.dumps({**orjson.loads(store.get(key) or b""), "t": time.time_ns()})
+        # the writer writes its next batch right after gc read its record as stale
+        stepped.before = lambda: store.put(key, touched)
+        assert collector.gc(grace=60).abandoned_writes_removed == 0
+        assert pending(store) == [key] and len(chunk_keys(store)) == 10
+        assert store.get(key) == touched
+    assert chunk_keys(store) == [] and pending(store) == []  # never committed: close() removes
 
-    def commit_and_release() -> None:  # lands after gc read "no record names it"
-        assert store.batch(refs.ops, expect=dict(refs.expect))
-        staged.close()
 
-    stepped.after_get_many = commit_and_release
-    assert collector.gc(grace=60).orphan_files_removed == 0
-    assert writer.get(staged.hash) == data
+def test_a_crash_between_gc_steps_is_finished_by_the_next_gc(store: Store,
+                                                             blob_dir: Path) -> None:
+    blobs = BlobStore(store, blob_dir, compression="none")
+    ref = blobs.put(noise(40 * MB))  # more chunks than one delete batch with the record
+
+    stepped = SteppedStore(store)
+    crashing = BlobStore(stepped, blob_dir)
+
+    def crash() -> None:
+        raise KeyboardInterrupt  # after the record's delete committed, before its chunks went
+
+    stepped.after = crash
+    with pytest.raises(KeyboardInterrupt):
+        crashing.gc(grace=0)
+    assert not blobs.exists(ref.hash) and len(chunk_keys(store)) == 80
+    assert blobs.gc(grace=60).abandoned_writes_removed == 1  # marked by gc: no grace needed
+    assert chunk_keys(store) == [] and pending(store) == []
 
 
 def test_stats(blobs: BlobStore) -> None:
     a = blobs.put(text(50_000), ref=True)
     b = blobs.put(noise(80_000))
     s = blobs.stats()
-    assert (s.blobs, s.inline_blobs, s.file_blobs, s.unreferenced, s.references) == (
-        2, 1, 1, 1, 1)
+    assert (s.blobs, s.inline_blobs, s.chunked_blobs, s.file_blobs, s.unreferenced,
+            s.references) == (2, 1, 1, 0, 1, 1)
     assert s.logical_bytes == 130_000
     assert s.stored_bytes == a.stored_size + b.stored_size < 130_000
 
@@ -797,7 +822,6 @@ def test_bad_arguments_are_named(blobs: BlobStore, call: Callable[[BlobStore], o
     ({"compress_threshold": 1.5}, "compress_threshold"),
     ({"chunk_size": 10}, "chunk_size"),
     ({"grace": float("nan")}, "grace"),
-    ({"fsync": "no"}, "fsync"),
 ])
 def test_bad_constructor_arguments_are_named(store: Store, blob_dir: Path,
                                              kwargs: dict[str, object], argument: str) -> None:

@@ -19,11 +19,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmspell.artifacts.blob_gc import GcReport
-    from llmspell.artifacts.blob_reader import BlobReader
-    from llmspell.artifacts.blob_records import BlobRef, RefOps, content_hash
-    from llmspell.artifacts.blob_writer import StagedBlob
-    from llmspell.artifacts.blobs import BlobStats, BlobStore
+    from llmspell.artifacts.blobs import (
+        BlobReader,
+        BlobRef,
+        BlobStats,
+        BlobStore,
+        GcReport,
+        RefOps,
+        StagedBlob,
+        content_hash,
+    )
     from llmspell.artifacts.collectors import ArtifactCollector
     from llmspell.artifacts.manager import ArtifactManager
     from llmspell.artifacts.model import Artifact, ArtifactId
@@ -31,9 +36,9 @@ if TYPE_CHECKING:
     from llmspell.artifacts.store_ops import ArtifactGcReport
 
 _WHERE = {
-    "GcReport": "blob_gc", "BlobReader": "blob_reader", "BlobRef": "blob_records",
-    "RefOps": "blob_records", "content_hash": "blob_records", "StagedBlob": "blob_writer",
-    "BlobStats": "blobs", "BlobStore": "blobs", "ArtifactCollector": "collectors",
+    "GcReport": "blobs", "BlobReader": "blobs", "BlobRef": "blobs", "RefOps": "blobs",
+    "content_hash": "blobs", "StagedBlob": "blobs", "BlobStats": "blobs", "BlobStore": "blobs",
+    "ArtifactCollector": "collectors",
     "ArtifactManager": "manager", "Artifact": "model", "ArtifactId": "model",
     "ArtifactSettings": "settings", "ArtifactGcReport": "store_ops",
 }

@@ -28,9 +28,9 @@ import orjson
 
 from llmspell.artifacts import keys
 from llmspell.artifacts.accounting import SessionCounters
-from llmspell.artifacts.blob_gc import GcReport
-from llmspell.artifacts.blob_reader import BlobReader
-from llmspell.artifacts.blobs import BlobStats, BlobStore
+from llmspell.artifacts.blobs.gc import GcReport
+from llmspell.artifacts.blobs.reader import BlobReader
+from llmspell.artifacts.blobs.store import BlobStats, BlobStore
 from llmspell.artifacts.content import from_bytes
 from llmspell.artifacts.files import FileGuard
 from llmspell.artifacts.model import (

@@ -22,13 +22,13 @@ from typing import Any
 import orjson
 
 from llmspell.artifacts.keys import ACL_PREFIX, ACL_REVERSE_PREFIX, acl_key, acl_reverse_key
-from llmspell.errors import SecurityViolation, StorageError, ValidationError
+from llmspell.errors import SecurityViolation, ValidationError
 from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.retry import Planned, retry_batch
 
 READ = "read"
 WRITE = "write"
 ACCESS = (READ, WRITE)
-MAX_ATTEMPTS = 1000
 
 
 def check_access(access: object) -> str:
@@ -93,11 +93,12 @@ class Permissions:
         (read fresh on each attempt); ``committed(journal ops)`` runs after the batch.
         """
         key, reverse = acl_key(owner, grantee), acl_reverse_key(grantee, owner)
-        for _ in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[tuple[str | None, list[Op] | None]]:
             raw = self.store.get(key)
             before = None if raw is None else str(orjson.loads(raw)["access"])
             if access is None and before is None:
-                return None
+                return [], {}, (None, None)  # nothing to revoke: nothing to write
             ops: list[Op]
             if access is None:
                 ops = [Delete(key), Delete(reverse)]
@@ -109,11 +110,13 @@ class Permissions:
                                                 "previous": before}
             jops, expect = journal(kind, data)
             expect[key] = raw
-            if self.store.batch([*ops, *jops], expect=expect):
-                committed(jops)
-                return before
-        raise StorageError(f"could not change the grant of session {owner} to {grantee}: "
-                           f"{MAX_ATTEMPTS} attempts lost to other writers")
+            return [*ops, *jops], expect, (before, jops)
+
+        before, jops = retry_batch(
+            self.store, build, what=f"change the grant of session {owner} to {grantee}")
+        if jops is not None:
+            committed(jops)
+        return before
 
     def drop_session(self, session_id: str) -> list[Op]:
         """Ops removing every grant made by or to ``session_id`` (when it is deleted)."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from llmspell.artifacts import mime
-from llmspell.artifacts.blob_writer import StagedBlob, source_chunks
-from llmspell.artifacts.blobs import BlobStore
+from llmspell.artifacts.blobs.store import BlobStore
+from llmspell.artifacts.blobs.writer import StagedBlob, source_chunks
 from llmspell.artifacts.content import to_bytes
 from llmspell.errors import ArtifactTooLarge
 

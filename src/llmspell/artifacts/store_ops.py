@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.artifacts import keys
 from llmspell.artifacts.accounting import SessionCounters
-from llmspell.artifacts.blob_gc import GcReport
-from llmspell.artifacts.blobs import BlobStore
+from llmspell.artifacts.blobs.gc import GcReport
+from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.mime import JSON
 from llmspell.artifacts.model import (
     JSON_ENCODING,

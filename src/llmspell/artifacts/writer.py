@@ -4,9 +4,9 @@ journal entry commit together or not at all.
 
 A batch that loses a race (another writer took the version number, changed the blob's count,
 the session record or the journal) changes nothing and returns False; the write is then
-retried on fresh reads, up to MAX_ATTEMPTS times. Journal kinds: ``artifact.stored`` (every
-store, including a new version; ``data.version`` and ``data.previous_version`` say which)
-and ``artifact.deleted``.
+retried on fresh reads (:func:`~llmspell.storage.retry.retry_batch`). Journal kinds:
+``artifact.stored`` (every store, including a new version; ``data.version`` and
+``data.previous_version`` say which) and ``artifact.deleted``.
 """
 
 from __future__ import annotations
@@ -20,22 +20,21 @@ import orjson
 
 from llmspell.artifacts import keys
 from llmspell.artifacts.accounting import SessionCounters
-from llmspell.artifacts.blob_writer import StagedBlob
-from llmspell.artifacts.blobs import BlobStore
+from llmspell.artifacts.blobs.store import BlobStore
+from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
 from llmspell.errors import (
     ArtifactError,
     ArtifactNotFound,
     BlobNotFound,
     SessionNotFound,
-    StorageError,
     ValidationError,
 )
 from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.retry import Planned, retry_batch
 
 logger = logging.getLogger("llmspell.artifacts")
 
-MAX_ATTEMPTS = 1000
 STORED = "artifact.stored"
 DELETED = "artifact.deleted"
 _PAGE = 256
@@ -78,7 +77,8 @@ class ArtifactWriter:
         nkey = name_key(name)
         prefix = keys.name_prefix(sid, nkey)
         counters = self.counters
-        for attempt in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[tuple[Artifact, Any, list[Op]]]:
             now = self.clock()
             view = counters.read(sid, fresh=attempt > 0)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}")
@@ -105,11 +105,13 @@ class ArtifactWriter:
             jops, jexpect = self.journal.entry_ops(sid, STORED, entry, correlation_id=cid,
                                                    after=view.position)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
-            if self.store.batch([*ops, *refs.ops, *cops, *jops], expect=expect):
-                counters.committed(written, jops)
-                return artifact
-            counters.invalidate(sid)
-        raise _contended(f"store artifact {name!r} in session {sid}")
+            return [*ops, *refs.ops, *cops, *jops], expect, (artifact, written, jops)
+
+        artifact, written, jops = retry_batch(
+            self.store, build, what=f"store artifact {name!r} in session {sid}",
+            lost=lambda: counters.invalidate(sid))
+        counters.committed(written, jops)
+        return artifact
 
     def _next_version(self, prefix: str, name: str) -> tuple[int, int | None, str | None]:
         """``(version, previous version, tombstone key to remove)`` for a new store."""
@@ -141,7 +143,8 @@ class ArtifactWriter:
         key = keys.record_key(sid, artifact.name_key, artifact.version)
         prefix = keys.name_prefix(sid, artifact.name_key)
         counters = self.counters
-        for attempt in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[tuple[Any, list[Op]] | None]:
             raw = self.store.get(key)
             if raw is None or decode_record(key, raw) is None:
                 raise ArtifactNotFound(f"artifact {artifact.id} ({artifact.name!r} version "
@@ -157,32 +160,32 @@ class ArtifactWriter:
                 view = counters.read(sid, fresh=attempt > 0)
             except SessionNotFound:
                 view = None  # the session is being deleted: nothing to count or journal
-            jops: list[Op] = []
-            if view is not None:
-                cops, cexpect, written = counters.ops(view, -1, -artifact.size, now)
-                entry = {"id": artifact.id, "name": artifact.name, "version": artifact.version,
-                         "content_hash": artifact.content_hash, "size": artifact.size}
-                if by_session:
-                    entry["by_session"] = by_session
-                jops, jexpect = self.journal.entry_ops(sid, DELETED, entry, correlation_id=cid,
-                                                       after=view.position)
-                ops += [*cops, *jops]
-                expect.update(cexpect)
-                expect.update(jexpect)
-            if self.store.batch(ops, expect=expect):
-                if view is not None:
-                    counters.committed(written, jops)
-                return
-            counters.invalidate(sid)
-        raise _contended(f"delete artifact {artifact.id}")
+            if view is None:
+                return ops, expect, None
+            cops, cexpect, written = counters.ops(view, -1, -artifact.size, now)
+            entry = {"id": artifact.id, "name": artifact.name, "version": artifact.version,
+                     "content_hash": artifact.content_hash, "size": artifact.size}
+            if by_session:
+                entry["by_session"] = by_session
+            jops, jexpect = self.journal.entry_ops(sid, DELETED, entry, correlation_id=cid,
+                                                   after=view.position)
+            ops += [*cops, *jops]
+            expect.update(cexpect)
+            expect.update(jexpect)
+            return ops, expect, (written, jops)
+
+        counted = retry_batch(self.store, build, what=f"delete artifact {artifact.id}",
+                              lost=lambda: counters.invalidate(sid))
+        if counted is not None:
+            counters.committed(*counted)
 
     def delete_session(self, session_id: str, extra: list[Op]) -> int:
         """Remove every artifact of a deleted session, a page at a time, dropping their blob
         references; ``extra`` (its grants and settings) goes with the last page. Returns how
         many artifacts went. Safe to run again after an interruption."""
         prefix = keys.session_prefix(session_id)
-        removed = 0
-        while True:
+
+        def build(attempt: int) -> Planned[tuple[int, bool]]:
             page = list(self.store.scan(prefix, limit=_PAGE))
             ops: list[Op] = []
             expect: dict[str, bytes | None] = {}
@@ -201,10 +204,15 @@ class ArtifactWriter:
             last = len(page) < _PAGE
             if last:
                 ops.extend(extra)
-            if self.store.batch(ops, expect=expect):
-                removed += count
-                if last:
-                    return removed
+            return ops, expect, (count, last)
+
+        removed = 0
+        last = False
+        while not last:
+            count, last = retry_batch(
+                self.store, build, what=f"delete the artifacts of session {session_id}")
+            removed += count
+        return removed
 
     def _unref(self, deltas: dict[str, int], expect: dict[str, bytes | None]) -> list[Op]:
         """Ops dropping blob references; a missing or already-zero blob is logged, not fatal
@@ -221,6 +229,3 @@ class ArtifactWriter:
             return []
         expect.update(change.expect)
         return list(change.ops)
-
-def _contended(what: str) -> StorageError:
-    return StorageError(f"could not {what}: {MAX_ATTEMPTS} attempts lost to other writers")

@@ -258,9 +258,18 @@ def gc(opts: Options, dry_run: bool, grace: float | None, as_json: bool) -> None
     blobs = report.blobs
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {blobs.blobs_removed} blobs ({_size(blobs.bytes_freed)}), "
-               f"{blobs.temp_files_removed + blobs.orphan_files_removed} stray files, "
+               f"{blobs.abandoned_writes_removed} abandoned writes, "
                f"{report.orphan_artifacts} artifacts of {report.orphan_sessions} deleted "
                f"sessions; {blobs.kept_in_grace} unreferenced blobs kept in their grace period")
+
+
+@artifact.command("migrate-blobs")
+@click.pass_obj
+def migrate_blobs(opts: Options) -> None:
+    """Move blob files of an older store (under [session] storage_path) into the store."""
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        moved = rt.artifacts.blobs.migrate_files()
+    click.echo(f"moved {moved} blob files into the store")
 
 
 COMMANDS = [artifact]

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmspell.errors import SessionNotFound, StorageError, ValidationError
+from llmspell.errors import SessionNotFound, ValidationError
 from llmspell.sessions import index
 from llmspell.sessions.model import ACTIVE, Session, session_ref_id
 from llmspell.storage.base import Delete, Op, Put
+from llmspell.storage.retry import Planned, retry_batch
 
 if TYPE_CHECKING:
     from contextvars import ContextVar
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("llmspell.sessions")
 
-MAX_ATTEMPTS = 1000
 SessionRef = Session | str
 
 
@@ -64,7 +64,8 @@ class Deletion:
         """
         self._check_enabled()
         sid = session_ref_id(session)
-        for _ in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[tuple[Session, bytes | None]]:
             raw = self.store.get(index.record_key(sid))
             if raw is None:
                 raise SessionNotFound(f"no session has id {sid!r}")
@@ -73,13 +74,11 @@ class Deletion:
                              Put(index.TOMBSTONE_PREFIX + sid, b"")]
             expect: dict[str, bytes | None] = {index.record_key(sid): raw}
             active = self.active.add(-1, ops, expect, "") if found.status == ACTIVE else None
-            if self.store.batch(ops, expect=expect):
-                self.active.committed(active)
-                break
-            self.active.invalidate()
-        else:
-            raise StorageError(f"session {sid}: {MAX_ATTEMPTS} attempts to delete it lost to "
-                               "other writers")
+            return ops, expect, (found, active)
+
+        found, active = retry_batch(self.store, build, what=f"delete session {sid}",
+                                    lost=self.active.invalidate)
+        self.active.committed(active)
         self._cache.pop(sid, None)
         self._decoded.pop(sid, None)
         self._activity.pop(sid, None)

@@ -38,7 +38,6 @@ import orjson
 from llmspell.errors import (
     SessionError,
     SessionNotFound,
-    StorageError,
     ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
@@ -66,13 +65,16 @@ from llmspell.sessions.query import list_sessions
 from llmspell.sessions.settings import SessionSettings
 from llmspell.sessions.transitions import target
 from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.retry import Planned, retry_batch
 
 logger = logging.getLogger("llmspell.sessions")
 
-MAX_ATTEMPTS = 1000
 _CACHE_SIZE = 4096
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
 DISABLED = "sessions are disabled ([session] enabled = false)"
+#: What a session change's batch returns once applied: the update, the record's new bytes, the
+#: journal's position after it and the active count's new bytes (None: unchanged).
+_Written = tuple[Update, bytes, Position, bytes | None]
 _POINTS = {"suspend": "session:suspend", "resume": "session:resume",
            "complete": "session:end", "fail": "session:end", "archive": "session:end"}
 _KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
@@ -204,7 +206,8 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
                 session = _changed_by_hook(session, decided)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
-        for _ in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
             for key in index.index_keys(session):
                 ops.append(Put(key, b""))
@@ -214,13 +217,16 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True)
             ops.extend(jops)
             expect.update(jexpect)
-            if _apply(self.store, ops, expect):
-                self.active.committed(active)
-                self._remember(sid, raw, position_after(START, jops))
-                self._publish("session.created", session, cid)
-                return session
-            self.active.invalidate()
-        raise _contended(sid)
+            return ops, expect, (active, jops)
+
+        # Unchecked: every key and value here was built from checked parts (ids, tags within
+        # their byte limits), and the checks are a third of a create on the memory backend.
+        active, jops = retry_batch(self.store, build, what=f"create session {sid}",
+                                   checked=False, lost=self.active.invalidate)
+        self.active.committed(active)
+        self._remember(sid, raw, position_after(START, jops))
+        self._publish("session.created", session, cid)
+        return session
 
     def get(self, session: SessionRef) -> Session:
         """The session, with its timeouts applied first (an idle one comes back suspended).
@@ -232,7 +238,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             self._check_enabled()
         sid = session_ref_id(session)
         # A checked id makes a valid key: skip the store's per-key checks.
-        raw = self.store._get(index.RECORD_PREFIX + sid)
+        raw = self.store.get_unchecked(index.RECORD_PREFIX + sid)
         if raw is None:
             self._decoded.pop(sid, None)
             raise SessionNotFound(f"no session has id {sid!r}")
@@ -385,17 +391,18 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
     def _update(self, sid: str, change: Callable[[Session, float], Update]) -> Session:
         """Read, change, write in one batch with its journal entries; retry on a lost race."""
         key = index.record_key(sid)
-        for attempt in range(MAX_ATTEMPTS):
+
+        def build(attempt: int) -> Planned[_Written]:
             cached = self._cache.get(sid) if attempt == 0 else None
             if cached is not None:
                 raw, position = cached
             else:
-                raw = self.store._get(key)  # type: ignore[assignment]
-                if raw is None:
+                read = self.store.get_unchecked(key)  # a checked id makes a valid key
+                if read is None:
                     self._cache.pop(sid, None)
                     self._decoded.pop(sid, None)
                     raise SessionNotFound(f"no session has id {sid!r}")
-                position = self.journal.position(sid)
+                raw, position = read, self.journal.position(sid)
             current = self._decode(sid, raw)
             update = change(current, self.clock.now())
             expect: dict[str, bytes | None] = {key: raw}
@@ -412,15 +419,20 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
                                                      guarded=True, checked=True)
             ops.extend(jops)
             expect.update(jexpect)
-            if _apply(self.store, ops, expect):
-                self._remember(sid, new_raw, position_after(position, jops))
-                if update.record:  # the next read of this record need not decode it
-                    self._decoded[sid] = (new_raw, update.session.copy())
-                self.active.committed(active)
-                return update.session
+            return ops, expect, (update, new_raw, position_after(position, jops), active)
+
+        def lost() -> None:
             self._cache.pop(sid, None)
             self.active.invalidate()
-        raise _contended(sid)
+
+        # Unchecked, as in create.
+        update, new_raw, position, active = retry_batch(
+            self.store, build, what=f"write session {sid}", checked=False, lost=lost)
+        self._remember(sid, new_raw, position)
+        if update.record:  # the next read of this record need not decode it
+            self._decoded[sid] = (new_raw, update.session.copy())
+        self.active.committed(active)
+        return update.session
 
     def _limit_exceeded(self, count: int, limit: int) -> None:
         data = {"limit": "max_active_sessions", "active": count, "max": limit}
@@ -484,23 +496,11 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             raise SessionError(DISABLED)
 
 
-def _apply(store: Store, ops: builtins.list[Op], expect: dict[str, bytes | None]) -> bool:
-    """``store.batch`` without its per-op argument checks: every key and value here was built
-    by this package from checked parts (ids, tags within their byte limits), and the checks
-    are a third of a create on the memory backend. StateManager does the same."""
-    return store._batch(ops, expect)
-
-
 def _trim(cache: dict[str, Any]) -> None:
     """Drop the older half of ``cache`` at once (popping one front key per insert makes each
     ``next(iter(dict))`` walk the holes left by the earlier pops)."""
     for key in builtins.list(cache)[: len(cache) // 2]:
         cache.pop(key, None)
-
-
-def _contended(sid: str) -> StorageError:
-    return StorageError(f"session {sid}: {MAX_ATTEMPTS} attempts to write it lost to other "
-                        "writers")
 
 
 def _changed_by_hook(session: Session, data: Any) -> Session:

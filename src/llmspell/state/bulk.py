@@ -28,11 +28,14 @@ from llmspell.state.commit import DELETE, PUT, Change, Contributor, sequence_for
 from llmspell.state.records import decode_encoded, record_value_hash
 from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
 from llmspell.storage.base import Delete, Op, Put, check_ops
+from llmspell.storage.retry import Planned, retry_batch
 
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
 
-#: How many times a bulk batch is planned again after another process moved the sequence.
+#: How many times a bulk batch is planned again after another process moved the sequence:
+#: far fewer than other writes (retry_batch's MAX_ATTEMPTS), as each plan may read and
+#: rebuild thousands of records.
 ATTEMPTS = 8
 
 
@@ -83,49 +86,59 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
     from ``build`` propagate; nothing is written then.
 
     Raises:
-        StateError: other processes kept moving the sequence (``attempts`` times), or a
-            condition of ``expect`` did not hold.
+        WriteContention: other processes kept moving the sequence (``attempts`` times).
+        StateError: a condition of the plan's ``expect`` did not hold.
         StorageError: the store failed; nothing was written.
     """
     store = state.store
     sequence = sequence_for(store)
     contributors = _contributors(state)
+    tried: list[tuple[bytes | None, BulkPlan]] = []  # the sequence and plan of each attempt
+
+    def planned(attempt: int) -> Planned[BulkResult]:
+        sequence.reload(store)
+        current, raw = sequence.value, sequence.raw
+        plan = build(current)
+        tried.append((raw, plan))
+        first = current + 1 if plan.first_seq is None else plan.first_seq
+        if first <= current:
+            raise StateError(f"a bulk write must number its changes after the current "
+                             f"sequence {current}, got {first}")
+        ops, changes = _ops(plan, first, bool(contributors))
+        last = first + len(plan.changes) - 1
+        if plan.changes:
+            ops.append(Put(SEQ_KEY, b"%d" % last))
+        ops.extend(plan.extra)
+        conditions: dict[str, bytes | None] = {SEQ_KEY: raw}
+        conditions.update(plan.expect)
+        for contributor in contributors if plan.changes else ():
+            extra = contributor(changes)
+            if extra:
+                more, wanted = extra
+                ops.extend(check_ops(more))
+                conditions.update(wanted or {})
+        if not ops:
+            conditions = {}  # nothing to write: nothing to apply
+        return ops, conditions, BulkResult(plan, first, last)
+
+    def lost() -> None:
+        """Refuse at once when the sequence held and one of the plan's own conditions did
+        not: planning again would not help."""
+        raw, plan = tried[-1]
+        if store.get(SEQ_KEY) == raw:
+            wrong = [k for k, v in plan.expect.items() if store.get(k) != v]
+            if wrong:
+                raise StateError(f"a bulk write was refused: {wrong[0]!r} changed while it "
+                                 "was planned; nothing was written")
+
     with sequence.lock, paused_gc():
-        for _ in range(attempts):
-            sequence.reload(store)
-            current, raw = sequence.value, sequence.raw
-            plan = build(current)
-            first = current + 1 if plan.first_seq is None else plan.first_seq
-            if first <= current:
-                raise StateError(f"a bulk write must number its changes after the current "
-                                 f"sequence {current}, got {first}")
-            ops, changes = _ops(plan, first, bool(contributors))
-            last = first + len(plan.changes) - 1
-            if plan.changes:
-                ops.append(Put(SEQ_KEY, b"%d" % last))
-            ops.extend(plan.extra)
-            conditions: dict[str, bytes | None] = {SEQ_KEY: raw}
-            conditions.update(plan.expect)
-            for contributor in contributors if plan.changes else ():
-                extra = contributor(changes)
-                if extra:
-                    more, wanted = extra
-                    ops.extend(check_ops(more))
-                    conditions.update(wanted or {})
-            if not ops:
-                return BulkResult(plan, first, last)
-            # Keys and values were built (and checked) here or by check_ops: skip the second
-            # check that Store.batch would make, as state's own commits do.
-            if store._batch(ops, conditions):
-                state.invalidate()
-                return BulkResult(plan, first, last)
-            if store.get(SEQ_KEY) == raw:
-                wrong = [k for k, v in plan.expect.items() if store.get(k) != v]
-                if wrong:
-                    raise StateError(f"a bulk write was refused: {wrong[0]!r} changed while it "
-                                     "was planned; nothing was written")
-    raise StateError(f"a bulk write could not be applied after {attempts} attempts: other "
-                     "writers kept changing the store first; nothing was written")
+        # Keys and values were built (and checked) here or by check_ops: skip the second
+        # check that Store.batch would make, as state's own commits do.
+        result = retry_batch(store, planned, what="apply a bulk write", checked=False,
+                             lost=lost, attempts=attempts)
+        if result.plan.changes or result.plan.extra:
+            state.invalidate()
+        return result
 
 
 @contextmanager

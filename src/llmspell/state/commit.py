@@ -44,14 +44,13 @@ from llmspell.state.records import (
 from llmspell.state.records import created_at as _created_at
 from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
 from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
+from llmspell.storage.retry import Planned, retry_batch
 
 PUT = "put"
 DELETE = "del"
 
 #: How many keys' creation times a sequence remembers.
 KNOWN_MAX = 16384
-#: How many times a commit is planned again after losing a race before giving up.
-MAX_ATTEMPTS = 10000
 
 
 @dataclass(slots=True)
@@ -170,20 +169,29 @@ def commit(store: Store, sequence: Sequence, plan: Plan, *,
     bytes per store key, None for absent) did not hold, in which case nothing was written.
 
     Raises:
-        StateError: the commit kept losing races (MAX_ATTEMPTS) or the store refused a batch
-            for no reason it could find.
+        WriteContention: the commit kept losing races (see :func:`retry_batch`).
+        StateError: the store refused a batch for no reason it could find.
         StorageError: the store failed.
     """
     with sequence.lock:
-        for attempt in range(MAX_ATTEMPTS):
+        def build(attempt: int) -> Planned[_Planned | None]:
+            if attempt and not _plan_again(store, sequence, expect, contributors):
+                return [], {}, None  # ``expect`` no longer holds
             writes = plan() if callable(plan) else plan
-            result = _attempt(store, sequence, writes, expect, contributors)
-            if result is not _AGAIN:
-                return result
-            if attempt >= 8:
-                time.sleep(min(0.001 * attempt, 0.05))
-    raise StateError(f"could not commit after {MAX_ATTEMPTS} attempts: other writers kept "
-                     "changing the store first")
+            return _plan(store, sequence, writes, expect, contributors)
+
+        # Unchecked: this module built and checked every op (contributors' in _add); the
+        # checks of Store.batch would be a third of the cost of a write on the memory backend.
+        planned = retry_batch(store, build, what=_WHAT, checked=False)
+        if planned is None:
+            return None
+        done, seq, raw = planned
+        if done:
+            sequence.value, sequence.raw = seq, raw
+            for item in done:
+                sequence.remember(item.write.skey,
+                                  None if item.write.encoded is None else item.created_at)
+        return done
 
 
 def commit_put(store: Store, sequence: Sequence, write: Write) -> Committed:
@@ -205,7 +213,7 @@ def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
     created_at, updated_at)``."""
     known = sequence.known
     with sequence.lock:
-        for _ in range(MAX_ATTEMPTS):
+        def build(attempt: int) -> Planned[tuple[int, bytes, float, float, bool]]:
             created = known.get(skey, _UNKNOWN)
             remembered = created is not _UNKNOWN
             if not remembered:
@@ -227,17 +235,18 @@ def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
                 Put(CHANGE_PREFIX + str(seq).zfill(20), entry),
                 Put(SEQ_KEY, raw),
             ]
-            # The backend's _batch directly, as _apply explains.
-            if store._batch(ops, {SEQ_KEY: sequence.raw} if sequence.shared else {}):
-                sequence.value, sequence.raw = seq, raw
-                if remembered and skey in known:
-                    known[skey] = created
-                else:
-                    sequence.remember(skey, created)
-                return seq, created, updated
-            sequence.reload(store)  # another process moved the sequence: plan again
-    raise StateError(f"could not commit after {MAX_ATTEMPTS} attempts: other writers kept "
-                     "changing the store first")
+            return (ops, {SEQ_KEY: sequence.raw} if sequence.shared else {},
+                    (seq, raw, created, updated, remembered))
+
+        # Unchecked, as in commit; a lost race means another process moved the sequence.
+        seq, raw, created, updated, remembered = retry_batch(
+            store, build, what=_WHAT, checked=False, lost=lambda: sequence.reload(store))
+        sequence.value, sequence.raw = seq, raw
+        if remembered and skey in known:
+            known[skey] = created
+        else:
+            sequence.remember(skey, created)
+        return seq, created, updated
 
 
 #: store key -> the change-log entry of a put of it (the same bytes every time).
@@ -257,13 +266,18 @@ def _put_entry(skey: str, scope: str, key: str) -> bytes:
 
 
 
-_AGAIN: Any = object()
 _UNKNOWN: Any = object()
+_WHAT = "commit a state change"
+
+#: A planned commit: the changes, and the sequence number and its bytes once they commit.
+_Planned = tuple[list[Committed], int, bytes]
 
 
-def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
-             expect: Mapping[str, bytes | None] | None,
-             contributors: Seq[Contributor]) -> list[Committed] | Any | None:
+def _plan(store: Store, sequence: Sequence, writes: Seq[Write],
+          expect: Mapping[str, bytes | None] | None,
+          contributors: Seq[Contributor]) -> Planned[_Planned | None]:
+    """The batch committing ``writes``; no ops when they change nothing (then the result is
+    None when ``expect`` does not hold)."""
     shared = sequence.shared
     known = sequence.known
     if contributors:
@@ -310,8 +324,8 @@ def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
                 None if w.encoded is None else encoded_hash(w.encoded), seq, w.encoded))
     if not done:
         if expect and not _holds(store, expect):
-            return None
-        return []
+            return [], {}, None
+        return [], {}, ([], seq, b"")
     raw = str(seq).encode()
     ops.append(Put(SEQ_KEY, raw))
     conditions: dict[str, bytes | None] = {SEQ_KEY: sequence.raw} if shared else {}
@@ -322,33 +336,25 @@ def _attempt(store: Store, sequence: Sequence, writes: Seq[Write],
             extra = contributor(changes)
             if extra:
                 _add(ops, conditions, extra)
-    if _apply(store, ops, conditions):
-        sequence.value, sequence.raw = seq, raw
-        for item in done:
-            sequence.remember(item.write.skey,
-                              None if item.write.encoded is None else item.created_at)
-        return done
+    return ops, conditions, (done, seq, raw)
+
+
+def _plan_again(store: Store, sequence: Sequence, expect: Mapping[str, bytes | None] | None,
+                contributors: Seq[Contributor]) -> bool:
+    """After a lost race: True to plan the commit again, False when ``expect`` no longer
+    holds (the commit is refused)."""
+    shared = sequence.shared
     if shared and sequence.reload(store):
-        return _AGAIN
+        return True
     if expect and not _holds(store, expect):
-        return None
+        return False
     if contributors:
-        return _AGAIN  # a contributor's condition failed: let it look again
+        return True  # a contributor's condition failed: let it look again
     if not shared:
         # The counter is stale: something else wrote meta/state_seq. Read it again.
         sequence.reload(store)
-        return _AGAIN
+        return True
     raise StateError("the store refused a state batch whose conditions all hold")
-
-
-def _apply(store: Store, ops: list[Op], conditions: dict[str, bytes | None]) -> bool:
-    """Apply a batch whose keys and values this module built and checked itself.
-
-    Calls the backend's ``_batch`` directly: ``Store.batch`` would check every op again, which
-    is a third of the cost of a write on the memory backend. Contributors' ops are checked in
-    :func:`_add`.
-    """
-    return store._batch(ops, conditions)
 
 
 def _add(ops: list[Op], conditions: dict[str, bytes | None],

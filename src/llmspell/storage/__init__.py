@@ -12,6 +12,7 @@
 
 Optional backends are imported only when opened, so ``import llmspell`` never loads lmdb,
 rocksdict or psycopg. See docs/storage.md for durability and multi-process rules.
+:func:`retry_batch` (:mod:`llmspell.storage.retry`) is the loop of every optimistic write.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from llmspell.config_schema import default
 from llmspell.errors import BackendUnavailable, ValidationError
 from llmspell.storage._support import DURABILITIES, check_durability
 from llmspell.storage.base import MAX_KEY_BYTES, Delete, Op, Put, Store
+from llmspell.storage.retry import retry_batch
 
 __all__ = [
     "DURABILITIES",
@@ -35,6 +37,7 @@ __all__ = [
     "Store",
     "backend_status",
     "open_store",
+    "retry_batch",
 ]
 
 #: backend name -> (module, the packages it needs, the extra that installs them)

@@ -15,7 +15,6 @@ from operator import itemgetter
 from typing import Any, NoReturn
 
 from llmspell.errors import StorageError, ValidationError
-from llmspell.storage.base import prefix_end
 
 #: The durability settings every backend accepts; see docs/storage.md for what each means.
 DURABILITIES = ("normal", "full")
@@ -60,6 +59,24 @@ class Closed:
 
     def __getattr__(self, name: str) -> NoReturn:
         raise_closed()
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``.
+
+    ``None`` when there is none (the prefix is all U+10FFFF). Code-point order equals UTF-8
+    byte order, so this bound works for backends that compare either way. Surrogates are
+    skipped because they cannot be encoded.
+    """
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from llmspell.errors import InvalidKey, InvalidValue, ValidationError
+from llmspell.storage._support import KeyRange, paged_scan
 
 #: The longest key, in UTF-8 bytes, that every backend accepts (LMDB's limit is 511).
 MAX_KEY_BYTES = 500
@@ -125,6 +126,33 @@ class Store(abc.ABC):
             return True
         return self._batch(checked, conditions)
 
+    # -- the fast path: the same operations without the argument checks ---------------------
+
+    def get_unchecked(self, key: str) -> bytes | None:
+        """:meth:`get` without :func:`check_key`.
+
+        Only for a key llmspell built itself from parts it has already checked (an id that
+        matched its pattern, a scope and key checked on entry). Nothing refuses a wrong key
+        here: it is looked up as it is, and either finds nothing or fails with the backend's
+        own error. Never pass a key that came from a caller unchecked.
+        """
+        return self._get(key)
+
+    def batch_unchecked(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
+        """:meth:`batch` without :func:`check_ops` and the checks of ``expect``.
+
+        ``ops`` must be a list of :class:`Put`/:class:`Delete` whose keys pass
+        :func:`check_key` and whose values are ``bytes``; ``expect`` a dict of such keys to
+        ``bytes`` or ``None``. The checks cost about a third of a state write on the memory
+        backend, which is why llmspell's own writes (state commits, session changes) use this
+        for ops built from checked parts. A wrong op is not refused: it fails with the
+        backend's own error or, worse, is stored as given. Never pass ops built from a
+        caller's input without checking them first (:func:`check_ops`).
+        """
+        if not ops and not expect:
+            return True
+        return self._batch(ops, expect)
+
     def close(self) -> None:
         """Release files, connections and locks. Calling it again does nothing."""
         self._close()
@@ -157,9 +185,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _delete(self, key: str) -> bool: ...
 
-    @abc.abstractmethod
     def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]: ...
+              reverse: bool) -> Iterator[tuple[str, bytes]]:
+        """Served in pages by :meth:`_fetch` (see :mod:`llmspell.storage._support`).
+
+        A scan of a closed store fails here, at the call, not at its first pair. A store that
+        cannot serve pages (a wrapper, say) overrides this instead of ``_fetch``.
+        """
+        self._check_open()
+        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
+
+    # An optional hook, so not abstract: a store that overrides _scan never calls it.
+    def _check_open(self) -> None:  # noqa: B027
+        """Raise :func:`~llmspell.storage._support.raise_closed`'s error once closed. Every
+        backend says how it knows; the default (for a store that overrides ``_scan``) does
+        nothing."""
+
+    def _fetch(self, rng: KeyRange, want: int,
+               reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:
+        """Up to ``want`` pairs of ``rng`` in scan order, and whether the range may hold more
+        (the :data:`~llmspell.storage._support.FetchPage` of a paged scan)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _fetch nor _scan")
 
     def _count(self, prefix: str) -> int:
         return sum(1 for _ in self._scan(prefix, None, None, False))
@@ -223,21 +269,3 @@ def check_ops(ops: Iterable[Op]) -> list[Op]:
             raise ValidationError(f"ops[{i}]", "must be a Put or a Delete", got=op)
         checked.append(op)
     return checked
-
-
-def prefix_end(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix``.
-
-    ``None`` when there is none (the prefix is all U+10FFFF). Code-point order equals UTF-8
-    byte order, so this bound works for backends that compare either way. Surrogates are
-    skipped because they cannot be encoded.
-    """
-    chars = list(prefix)
-    while chars:
-        last = ord(chars.pop())
-        if last < 0x10FFFF:
-            nxt = last + 1
-            if 0xD800 <= nxt <= 0xDFFF:
-                nxt = 0xE000
-            return "".join(chars) + chr(nxt)
-    return None

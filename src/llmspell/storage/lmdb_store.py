@@ -31,11 +31,11 @@ from llmspell.storage._support import (
     KeyRange,
     check_durability,
     make_dir,
-    paged_scan,
+    prefix_end,
     raise_closed,
     take,
 )
-from llmspell.storage.base import Op, Put, Store, prefix_end
+from llmspell.storage.base import Op, Put, Store
 
 #: 1 TiB of address space: far more than a store should need, and costs nothing until used.
 DEFAULT_MAP_SIZE = 1 << 40
@@ -158,11 +158,9 @@ class LmdbStore(Store):
             except lmdb.Error as exc:
                 raise self._failed(f"delete {key!r}", exc) from exc
 
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
+    def _check_open(self) -> None:
         if isinstance(self._env, Closed):
             raise_closed()
-        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
 
     def _fetch(self, rng: KeyRange, want: int,
                reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:

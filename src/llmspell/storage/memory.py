@@ -10,13 +10,12 @@ Nothing is ever written to disk. Thread-safe: one lock per set of contents.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.storage._sortedkeys import SortedKeys
-from llmspell.storage._support import KeyRange, check_durability, paged_scan, raise_closed, take
-from llmspell.storage.base import Op, Put, Store, prefix_end
+from llmspell.storage._support import KeyRange, check_durability, prefix_end, raise_closed, take
+from llmspell.storage.base import Op, Put, Store
 
 
 class _Contents:
@@ -102,10 +101,9 @@ class MemoryStore(Store):
         with c.lock:
             return c.delete(key)
 
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
-        self._open_contents()
-        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
+    def _check_open(self) -> None:
+        if self._closed:
+            raise_closed()
 
     def _fetch(self, rng: KeyRange, want: int,
                reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -34,11 +33,11 @@ from llmspell.storage._support import (
     Closed,
     KeyRange,
     check_durability,
-    paged_scan,
+    prefix_end,
     raise_closed,
     take,
 )
-from llmspell.storage.base import Op, Put, Store, prefix_end
+from llmspell.storage.base import Op, Put, Store
 
 DEFAULT_TABLE = "llmspell_kv"
 _TABLE_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -188,11 +187,9 @@ class PostgresStore(Store):
         row = self._one(self._sql["delete"], [self._lock_id(raw), raw], f"delete {key!r}")
         return bool(row[0])
 
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
+    def _check_open(self) -> None:
         if isinstance(self._pool, Closed):
             raise_closed()
-        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
 
     def _fetch(self, rng: KeyRange, want: int,
                reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:

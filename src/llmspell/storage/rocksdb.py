@@ -27,11 +27,11 @@ from llmspell.storage._support import (
     KeyRange,
     check_durability,
     make_dir,
-    paged_scan,
+    prefix_end,
     raise_closed,
     take,
 )
-from llmspell.storage.base import Op, Put, Store, prefix_end
+from llmspell.storage.base import Op, Put, Store
 
 _OPEN: set[str] = set()  # real paths of the directories this process has open
 _OPEN_LOCK = threading.Lock()
@@ -126,11 +126,9 @@ class RocksStore(Store):
                 raise self._failed(f"delete {key!r}", exc) from exc
         return True
 
-    def _scan(self, prefix: str, start_after: str | None, limit: int | None,
-              reverse: bool) -> Iterator[tuple[str, bytes]]:
+    def _check_open(self) -> None:
         if isinstance(self._db, Closed):
             raise_closed()
-        return paged_scan(self._fetch, prefix, start_after, limit, reverse)
 
     def _fetch(self, rng: KeyRange, want: int,
                reverse: bool) -> tuple[list[tuple[str, bytes]], bool]:

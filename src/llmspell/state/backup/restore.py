@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from llmspell.errors import BackupCorrupt, BackupError, StateError
+from llmspell.errors import BackupCorrupt, BackupError, StateError, WriteContention
 from llmspell.state.backup.catalog import BackupInfo
 from llmspell.state.backup.fileformat import Damaged, read_entries, read_manifest
 from llmspell.state.bulk import BulkPlan, RecordChange, paused_gc, write_bulk
@@ -122,7 +122,7 @@ def restore_records(state: StateManager, records: dict[str, bytes], scopes: Scop
         result = write_bulk(state, build)
     except _DryRun:
         return counts
-    except StateError as exc:
+    except (StateError, WriteContention) as exc:
         raise BackupError(f"the restore was not applied: {exc}") from exc
     if progress is not None:
         progress("apply", result.last - result.first + 1, result.last - result.first + 1)

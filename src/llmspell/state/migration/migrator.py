@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmspell.config_schema import default
-from llmspell.errors import MigrationError, StateError, ValidationError
+from llmspell.errors import MigrationError, StateError, ValidationError, WriteContention
 from llmspell.state.bulk import BulkPlan, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
 from llmspell.state.migration import ledger
@@ -178,7 +178,7 @@ class Migrator:
             report.already_applied = True
             report.note = "applied by another process meanwhile; nothing to do"
             return report
-        except (MigrationError, StateError) as exc:
+        except (MigrationError, StateError, WriteContention) as exc:
             self._publish("migration.failed", {**plan.summary(), "error": str(exc)})
             if isinstance(exc, MigrationError):
                 raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from llmspell.errors import MigrationError, StateError
+from llmspell.errors import MigrationError, StateError, WriteContention
 from llmspell.state.bulk import BulkPlan, RecordChange, write_bulk
 from llmspell.state.migration import ledger
 from llmspell.state.scopes import split_store_key
@@ -73,7 +73,7 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
 
     try:
         result = write_bulk(state, build)
-    except StateError as exc:
+    except (StateError, WriteContention) as exc:
         raise MigrationError(f"cannot roll back migration {plan_id!r}: {exc}") from exc
     return {"id": plan_id, "n": n, "from_version": entry["plan"]["from_version"],
             "to_version": entry["plan"]["to_version"], **counts,

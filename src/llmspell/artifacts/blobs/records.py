@@ -1,22 +1,32 @@
-"""How blobs are laid out in the store: two keys per blob, and the hash they are named by.
+"""How blobs are laid out in the store: their keys, their meta record, the hash that names them.
 
 ``blob/m/<hash>``, the meta record (always present while the blob exists), is small JSON,
 readable with the ``sqlite3`` shell::
 
-    {"size": 1048576, "stored": 31502, "codec": "zstd", "loc": "file",
-     "file": "<hash>.<gen>", "refs": 3, "t": 1718000000123}
+    {"size": 1048576, "stored": 31502, "codec": "zstd", "loc": "chunks", "file": null,
+     "refs": 3, "t": 1718000000123, "gen": "<32 hex digits>", "chunks": 1}
 
 ``refs`` is the reference count and ``t`` the time (ms since the epoch) of the last change of
 the record; every reference change and every gc delete is a compare-and-set on the exact bytes
-of this record. ``blob/d/<hash>`` (inline blobs only) is a 10-byte header (format version,
-codec code, content size, little-endian ``<BBQ``) followed by the payload. The two keys are
-created and deleted together in one batch.
+of this record. Where the stored payload (compressed or raw) is, by ``loc``:
+
+- ``inline``: ``blob/d/<hash>``, a 10-byte header (format version, codec code, content size,
+  little-endian ``<BBQ``) followed by the payload; created and deleted with the meta record.
+- ``chunks``: ``blob/c/<gen>/<n>`` for n = 0 .. ``chunks`` - 1 (8 digits), the payload cut
+  in pieces of :data:`CHUNK_BYTES`. ``gen`` is random, picked per write, so one set of chunk
+  keys is named by at most one meta record in its whole life. Chunks too large for the
+  record's own batch are written first, in bounded batches, under a pending record
+  ``blob/p/<gen>`` (``{"t": ms, "n": chunks written, "b": their bytes}``) that the record's
+  batch deletes: gc removes the chunks of a pending record left untouched for its grace.
+- ``file``: a file under the blob directory (stores written before blobs moved into chunk
+  keys; see :mod:`.files`). Read and collected, never written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
 import struct
 import time
 from collections.abc import Mapping
@@ -30,8 +40,15 @@ from llmspell.storage.base import Op
 
 META_PREFIX = "blob/m/"
 DATA_PREFIX = "blob/d/"
+CHUNK_PREFIX = "blob/c/"
+PENDING_PREFIX = "blob/p/"
 INLINE = "inline"
+CHUNKS = "chunks"
 FILE = "file"
+#: Size of each chunk key's value, and at most how many payload bytes one batch writes: a
+#: 500 MB blob is 1000 chunk keys written 4 at a time (measured, docs/artifacts.md).
+CHUNK_BYTES = 512 * 1024
+BATCH_BYTES = 4 * CHUNK_BYTES
 INLINE_HEADER = struct.Struct("<BBQ")
 FORMAT_VERSION = 1
 #: One-shot hashing of content at least this large uses all cores (measured: 4 MB hashes
@@ -63,14 +80,42 @@ def data_key(blob_hash: str) -> str:
     return DATA_PREFIX + blob_hash
 
 
+def chunk_key(gen: str, index: int) -> str:
+    return f"{CHUNK_PREFIX}{gen}/{index:08d}"
+
+
+def pending_key(gen: str) -> str:
+    return PENDING_PREFIX + gen
+
+
+def pending_record(t: int, chunks: int, stored: int) -> bytes:
+    """A pending record: last touched at ``t`` (ms), ``chunks`` keys of ``stored`` bytes."""
+    return b'{"t":%d,"n":%d,"b":%d}' % (t, chunks, stored)
+
+
+def new_gen() -> str:
+    """A fresh chunk generation: 32 random hex digits."""
+    return secrets.token_hex(16)
+
+
+def chunk_count(stored: int) -> int:
+    """How many chunk keys hold a payload of ``stored`` bytes."""
+    return -(-stored // CHUNK_BYTES)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class MissingPart(IntegrityError):
+    """A chunk key or blob file that a blob's record names is not there: lost, or removed by
+    gc while being read (the reader tells which by reading the record again)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BlobRef:
     """What is stored for one content: ``compression`` is zstd, lz4 or none; ``location``
-    inline (in the store) or file (under blob_dir)."""
+    inline (one record), chunks (chunk keys) or file (a blob file of an older store)."""
 
     hash: str
     size: int
@@ -106,11 +151,15 @@ class Meta:
     file: str | None
     refs: int
     t: int
+    gen: str | None = None
+    chunks: int = 0
 
     def encode(self) -> bytes:
-        return orjson.dumps({"size": self.size, "stored": self.stored, "codec": self.codec,
-                             "loc": self.loc, "file": self.file, "refs": self.refs,
-                             "t": self.t})
+        fields = {"size": self.size, "stored": self.stored, "codec": self.codec,
+                  "loc": self.loc, "file": self.file, "refs": self.refs, "t": self.t}
+        if self.loc == CHUNKS:
+            fields.update(gen=self.gen, chunks=self.chunks)
+        return orjson.dumps(fields)
 
     def ref(self, blob_hash: str) -> BlobRef:
         return BlobRef(blob_hash, self.size, self.stored, self.codec, self.loc)
@@ -128,10 +177,12 @@ class Meta:
         except (orjson.JSONDecodeError, TypeError) as exc:
             raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} is "
                                  f"malformed: {exc} (got {describe(raw)})") from None
-        ints = (meta.size, meta.stored, meta.refs, meta.t)
+        ints = (meta.size, meta.stored, meta.refs, meta.t, meta.chunks)
         if (any(type(v) is not int or v < 0 for v in ints)
-                or meta.loc not in (INLINE, FILE)
+                or meta.loc not in (INLINE, CHUNKS, FILE)
                 or (meta.loc == FILE) != isinstance(meta.file, str)
+                or (meta.loc == CHUNKS) != (isinstance(meta.gen, str)
+                                            and meta.chunks == chunk_count(meta.stored))
                 or not isinstance(meta.codec, str)):
             raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} has "
                                  f"invalid fields (got {describe(raw)})")

@@ -1,6 +1,7 @@
 """Reading a blob as a stream, checking its hash before the stream ends.
 
-:func:`verified_chunks` decompresses a stored file piece by piece, hashing each piece, and
+:class:`ChunkFile` reads a payload stored in chunk keys as a binary file, one chunk key at a
+time. :func:`verified_chunks` decompresses a stored payload piece by piece, hashing each piece, and
 holds back the last piece until the hash and size have been checked; a mismatch raises
 IntegrityError instead of handing it out. So a consumer never receives the end of a wrong
 stream, and a blob that fits in one piece is never seen unverified. :class:`BlobReader` wraps
@@ -9,13 +10,72 @@ those pieces as an iterator with ``read(n)``, like a binary file.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from blake3 import blake3
 
+from llmspell.artifacts.blobs.records import CHUNK_BYTES, Meta, MissingPart, chunk_key
 from llmspell.artifacts.compression import Codec, CorruptPayload
 from llmspell.errors import IntegrityError, StorageError, ValidationError
+from llmspell.storage.base import Store
+
+
+class ChunkFile(io.RawIOBase):
+    """The stored payload of a chunked blob as a read-only binary file.
+
+    Holds one chunk at a time. A chunk key that is missing, or chunks that do not add up to
+    the recorded stored size, raise IntegrityError naming the blob and the key.
+    """
+
+    def __init__(self, store: Store, blob_hash: str, meta: Meta) -> None:
+        super().__init__()
+        assert meta.gen is not None
+        self._store = store
+        self._hash = blob_hash
+        self._meta = meta
+        self._index = 0
+        self._read = 0
+        self._piece = memoryview(b"")
+
+    @classmethod
+    def open(cls, store: Store, blob_hash: str, meta: Meta) -> BinaryIO:
+        """The chunks of ``meta`` as a buffered binary file."""
+        return io.BufferedReader(cls(store, blob_hash, meta), buffer_size=CHUNK_BYTES)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if not self._piece:
+            if self._index >= self._meta.chunks:
+                return 0
+            self._piece = memoryview(self.next_chunk())
+        n = min(len(buffer), len(self._piece))
+        buffer[:n] = self._piece[:n]
+        self._piece = self._piece[n:]
+        return n
+
+    def next_chunk(self) -> bytes:
+        """The next chunk's bytes, checked against the recorded stored size."""
+        meta = self._meta
+        assert meta.gen is not None
+        key = chunk_key(meta.gen, self._index)
+        piece = self._store.get(key)
+        if piece is None:
+            raise MissingPart(f"blob {self._hash}: chunk key {key!r} is missing")
+        self._index += 1
+        self._read += len(piece)
+        last = self._index == meta.chunks
+        if self._read > meta.stored or (last and self._read != meta.stored):
+            raise IntegrityError(f"blob {self._hash}: its chunks hold {self._read}"
+                                 f"{'' if last else '+'} bytes, its record says {meta.stored}")
+        return piece
+
+    def read_all(self) -> bytes:
+        """The whole stored payload (from the first chunk)."""
+        return b"".join(self.next_chunk() for _ in range(self._meta.chunks))
 
 
 def verified_chunks(raw: BinaryIO, codec: Codec, blob_hash: str, size: int, chunk_size: int,

@@ -1,17 +1,20 @@
 """The content-addressed blob store: each distinct content kept once, verified on every read.
 
-Content is named by its BLAKE3 hex digest. Blobs whose stored form (compressed when that
-saves at least 10%) fits ``inline_max`` live in the store itself; larger ones are files under
-``blob_dir`` (:mod:`.blob_files`), with their meta record in the store
-(:mod:`.blob_records`). Artifacts, sessions and backups sit on top of this layer and refer to
-blobs by hash.
+Content is named by its BLAKE3 hex digest. Everything lives in the store, through the storage
+contract, on every backend: blobs whose stored form (compressed when that saves at least 10%)
+fits ``inline_max`` in one record, larger ones in chunk keys, with a meta record per blob
+(layout in :mod:`.records`). So every process and machine sharing a store reads every blob,
+and backups, gc and integrity checks see all of it. Artifacts, sessions and backups sit on
+top of this layer and refer to blobs by hash. (Stores written before chunk keys kept large
+blobs in files under ``blob_dir``: those are still read, and :meth:`BlobStore.migrate_files`
+moves them into chunk keys; see :mod:`.files`.)
 
 One batch. An artifact write stores its content, the content's reference and its own
 records (metadata, version pointer, journal entry) in ONE atomic batch, so a crash can never
 leave a reference without its artifact, an artifact without its content, or the reverse.
-:meth:`BlobStore.stage` hashes the content (and, for a stream, writes it to a temp file);
-``ref_ops`` reads the blob's meta record and returns the ops that either add a reference to
-the existing blob or create it with that reference::
+:meth:`BlobStore.stage` hashes the content (and, for a stream, writes it ahead in chunk
+keys); ``ref_ops`` reads the blob's meta record and returns the ops that either add a
+reference to the existing blob or create it with that reference::
 
     with blobs.stage(content) as staged:           # or stage_stream(file)
         while True:
@@ -32,18 +35,15 @@ Garbage collection (:meth:`BlobStore.gc`) removes a blob only when its count is 
 record has not changed for ``grace`` seconds, by deleting the record on a compare-and-set of
 those same bytes. A ``put`` of content whose count is 0 refreshes the record's time, so the
 content a ``put`` returned stays for at least ``grace`` seconds: long enough for its caller
-to reference it. (git's ``gc.pruneExpire`` protects fresh objects the same way.) Staged
-writes barely depend on it: their batch creates or references the blob itself, and only a
-staged file waits, between its publication and that batch, on gc's grace for stray files.
-The details and the file-side half of the protocol are in :mod:`.blob_gc` and
-:mod:`.blob_files`.
+to reference it. (git's ``gc.pruneExpire`` protects fresh objects the same way.) The details,
+including chunks written ahead by a stream that never committed, are in :mod:`.gc`.
 
 Reads. ``get`` returns the whole content after checking its hash. ``open`` streams it in
 ``chunk_size`` pieces, hashing as it goes and holding back the last piece until the hash has
 been checked: a mismatch raises IntegrityError in place of the last piece. A blob of at most
 ``chunk_size`` bytes is therefore never seen unverified; for larger ones a consumer must treat
 what it has received as provisional until the iteration ends, or pass ``verify_first=True``
-(one extra read of the file) to have the hash checked before the first byte is returned.
+(one extra read) to have the hash checked before the first byte is returned.
 """
 
 from __future__ import annotations
@@ -57,26 +57,27 @@ from pathlib import Path
 from typing import BinaryIO
 
 from llmspell.artifacts import compression as codecs
-from llmspell.artifacts.blob_files import BlobFiles
-from llmspell.artifacts.blob_gc import GcReport, collect
-from llmspell.artifacts.blob_reader import BlobReader, verified_chunks
-from llmspell.artifacts.blob_records import (
-    FILE,
+from llmspell.artifacts.blobs.files import BlobFiles, migrate_files
+from llmspell.artifacts.blobs.gc import GcReport, collect
+from llmspell.artifacts.blobs.reader import BlobReader, ChunkFile, verified_chunks
+from llmspell.artifacts.blobs.records import (
+    CHUNKS,
     FORMAT_VERSION,
     INLINE,
     INLINE_HEADER,
     META_PREFIX,
     BlobRef,
     Meta,
+    MissingPart,
     RefOps,
     check_hash,
     content_hash,
     data_key,
     meta_key,
 )
-from llmspell.artifacts.blob_writer import BlobWriter, StagedBlob, source_chunks
+from llmspell.artifacts.blobs.writer import BlobWriter, StagedBlob, source_chunks
 from llmspell.config_schema import default
-from llmspell.errors import BlobNotFound, IntegrityError, StorageError, ValidationError
+from llmspell.errors import BlobNotFound, IntegrityError, ValidationError
 from llmspell.storage.base import Op, Put, Store
 
 _MAX_INLINE = 64 * 1024 * 1024
@@ -86,12 +87,14 @@ _MIN_CHUNK, _MAX_CHUNK = 4 * 1024, 256 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class BlobStats:
     """Totals over every blob: ``logical_bytes`` as given, ``stored_bytes`` after compression;
+    ``file_blobs`` are blob files of an older store (:meth:`BlobStore.migrate_files`);
     ``unreferenced`` blobs have a count of 0 (gc removes them once past the grace period)."""
 
     blobs: int
     logical_bytes: int
     stored_bytes: int
     inline_blobs: int
+    chunked_blobs: int
     file_blobs: int
     unreferenced: int
     references: int
@@ -101,31 +104,34 @@ class BlobStore:
     """Content-addressed, deduplicated, compressed, verified blobs on a :class:`Store`.
 
     Args:
-        store: where meta records and inline blobs live.
-        blob_dir: where file blobs live (created on the first file write).
-        inline_max: blobs whose stored form is at most this many bytes stay in the store.
+        store: where every blob lives.
+        blob_dir: where an older store kept its blob files (read and migrated, never
+            written); None when there are none.
+        inline_max: blobs whose stored form is at most this many bytes are one record;
+            larger ones are chunk keys.
         compression: ``"zstd"`` (level 1), ``"lz4"`` or ``"none"``.
         compress_threshold: content larger than this is compressed when that saves space.
         chunk_size: the read size for streams, and the size of the pieces ``open`` yields.
-        grace: seconds an unreferenced blob (or a stray file) is kept after its last change
-            before gc may remove it; callers must reference a put blob within this time.
-        fsync: fsync each blob file and its directory before its record is committed.
+        grace: seconds an unreferenced blob (or chunks written ahead and not committed) is
+            kept after its last change before gc may remove it; callers must reference a
+            put blob within this time.
 
     Raises ValidationError for a bad argument. Thread-safe, and safe for several processes
-    on a multi-process store sharing one ``blob_dir``.
+    or machines on a multi-process store.
     """
 
-    def __init__(self, store: Store, blob_dir: str | os.PathLike[str], *,
+    def __init__(self, store: Store, blob_dir: str | os.PathLike[str] | None = None, *,
                  inline_max: int = 64 * 1024,
                  compression: str = default("session.artifact_compression_algorithm"),
                  compress_threshold: int = default("session.compression_threshold"),
                  chunk_size: int = 1024 * 1024,
-                 grace: float = float(default("session.artifact_gc_grace_seconds")),
-                 fsync: bool = True) -> None:
+                 grace: float = float(default("session.artifact_gc_grace_seconds"))) -> None:
         if not isinstance(store, Store):
             raise ValidationError("store", "must be a llmspell.storage.Store", got=store)
-        if not isinstance(blob_dir, str | os.PathLike) or not os.fspath(blob_dir):
-            raise ValidationError("blob_dir", "must be a non-empty directory path", got=blob_dir)
+        if blob_dir is not None and (not isinstance(blob_dir, str | os.PathLike)
+                                     or not os.fspath(blob_dir)):
+            raise ValidationError("blob_dir", "must be a non-empty directory path or None",
+                                  got=blob_dir)
         _check_int("inline_max", inline_max, 0, _MAX_INLINE)
         if compression not in codecs.CODECS:
             raise ValidationError("compression", "must be one of 'zstd', 'lz4', 'none'",
@@ -133,15 +139,14 @@ class BlobStore:
         _check_int("compress_threshold", compress_threshold, 0, None)
         _check_int("chunk_size", chunk_size, _MIN_CHUNK, _MAX_CHUNK)
         self.grace = _check_grace(grace)
-        _check_bool("fsync", fsync)
         self.store = store
-        self.blob_dir = Path(blob_dir)
+        self.blob_dir = None if blob_dir is None else Path(blob_dir)
         self.inline_max = inline_max
         self.compression = compression
         self.compress_threshold = compress_threshold
         self.chunk_size = chunk_size
-        self.files = BlobFiles(self.blob_dir, fsync=fsync)
-        self._writer = BlobWriter(store, self.files, inline_max=inline_max,
+        self.files = BlobFiles(self.blob_dir)
+        self._writer = BlobWriter(store, inline_max=inline_max,
                                   codec=codecs.get_codec(compression),
                                   compress_threshold=compress_threshold)
 
@@ -154,7 +159,7 @@ class BlobStore:
         and the caller adds it with :meth:`ref_ops` (or :meth:`incref`) within ``grace``
         seconds. To store content and its reference together with records of your own in
         one batch, use :meth:`stage` instead. Raises ValidationError for a bad argument,
-        StorageError when the store or blob directory fails.
+        StorageError when the store fails.
         """
         return self._writer.commit(self.stage(data), _check_bool("ref", ref))
 
@@ -180,15 +185,15 @@ class BlobStore:
         """Like :meth:`stage` for a stream, without holding it in memory.
 
         ``source`` is a binary file object (read ``chunk_size`` bytes at a time) or an
-        iterable of bytes chunks. The content is hashed and compressed as it streams into a
-        temp file under ``blob_dir``, which becomes the blob's file when the blob is created
-        (or its inline record, if it compressed to ``inline_max`` or less); whether to
-        compress is decided on the first 256 KB. Short content (up to the larger of
-        ``inline_max`` and 256 KB) is staged from memory.
+        iterable of bytes chunks. The content is hashed and compressed as it streams into
+        chunk keys written ahead in bounded batches (or kept for an inline record, if it
+        compressed to ``inline_max`` or less); whether to compress is decided on the first
+        256 KB. Short content (up to the larger of ``inline_max`` and 256 KB) is staged from
+        memory.
 
-        Raises ValidationError for a bad source or chunk, StorageError when the blob
-        directory fails; an error raised by ``source`` itself propagates unchanged, and
-        nothing is left behind.
+        Raises ValidationError for a bad source or chunk, StorageError when the store
+        fails; an error raised by ``source`` itself propagates unchanged, and nothing is
+        left behind.
         """
         return self._writer.stage_stream(source_chunks(source, self.chunk_size))
 
@@ -284,30 +289,29 @@ class BlobStore:
         """The whole content of ``blob_hash``, verified against its hash.
 
         Raises ValidationError for a bad hash, BlobNotFound when no such blob exists,
-        IntegrityError (naming the hash, and the file for file blobs) when what is stored
-        does not decode to content with that hash, StorageError when reading fails.
+        IntegrityError (naming the hash, and the record, chunk key or file) when what is
+        stored does not decode to content with that hash, StorageError when reading fails.
         """
         check_hash(blob_hash)
         for _ in range(3):
             inline, meta = self._locate(blob_hash)
             if inline is not None:
                 return _decode_inline(blob_hash, inline)
-            assert meta is not None and meta.file is not None
-            path = self.files.path(blob_hash, meta.file)
+            assert meta is not None
             try:
-                payload = path.read_bytes()
-            except FileNotFoundError:
-                self._file_vanished(blob_hash, meta, path)
+                if meta.loc == CHUNKS:
+                    payload, where = ChunkFile(self.store, blob_hash, meta).read_all(), "chunks"
+                else:
+                    payload, where = self.files.read(blob_hash, meta), "file"
+            except MissingPart:
+                self._vanished(blob_hash, meta)
                 continue
-            except OSError as exc:
-                raise StorageError(f"blob {blob_hash}: cannot read {path}: {exc}") from exc
-            _check_stored_size(blob_hash, meta, path, len(payload))
             try:
                 content = _codec_of(blob_hash, meta).decompress(payload, meta.size)
             except codecs.CorruptPayload as exc:
-                raise IntegrityError(f"blob {blob_hash} (file {path}): stored payload does "
-                                     f"not decode: {exc}") from None
-            _verify(blob_hash, content_hash(content), f"file {path}")
+                raise IntegrityError(f"blob {blob_hash} ({where}): stored payload does not "
+                                     f"decode: {exc}") from None
+            _verify(blob_hash, content_hash(content), where)
             return content
         raise BlobNotFound(blob_hash, "it kept being collected and stored again while read")
 
@@ -315,10 +319,9 @@ class BlobStore:
         """A reader of ``blob_hash``'s content in pieces of at most ``chunk_size`` bytes.
 
         The reader is an iterator of chunks and has ``read(n)``; close it (or use it as a
-        context manager) to release the file. The hash is checked before the last piece is
-        returned, so IntegrityError arrives at the end of a corrupt stream; with
-        ``verify_first`` the whole blob is checked first (one extra read of the file).
-        Raises as :meth:`get` does.
+        context manager) when done. The hash is checked before the last piece is returned,
+        so IntegrityError arrives at the end of a corrupt stream; with ``verify_first`` the
+        whole blob is checked first (one extra read). Raises as :meth:`get` does.
         """
         check_hash(blob_hash)
         _check_bool("verify_first", verify_first)
@@ -327,46 +330,43 @@ class BlobStore:
             if inline is not None:  # streamed too: 64 KB of zstd can hold gigabytes
                 codec, size, payload = _parse_inline(blob_hash, inline)
                 where = _inline_where(blob_hash)
+            else:
+                assert meta is not None
+                codec, size, payload = _codec_of(blob_hash, meta), meta.size, None
+                where = "chunks" if meta.loc == CHUNKS else "file"
+            try:
                 if verify_first:
-                    for _ in verified_chunks(io.BytesIO(payload), codec, blob_hash, size,
-                                             self.chunk_size, where):
-                        pass
-                return BlobReader(verified_chunks(io.BytesIO(payload), codec, blob_hash, size,
-                                                  self.chunk_size, where), size)
-            assert meta is not None and meta.file is not None
-            path = self.files.path(blob_hash, meta.file)
-            try:
-                raw = path.open("rb")
-            except FileNotFoundError:
-                self._file_vanished(blob_hash, meta, path)
+                    with self._stored(blob_hash, payload, meta) as first:
+                        for _ in verified_chunks(first, codec, blob_hash, size,
+                                                 self.chunk_size, where):
+                            pass
+                stream = self._stored(blob_hash, payload, meta)
+            except MissingPart:
+                assert meta is not None
+                self._vanished(blob_hash, meta)
                 continue
-            except OSError as exc:
-                raise StorageError(f"blob {blob_hash}: cannot open {path}: {exc}") from exc
-            try:
-                _check_stored_size(blob_hash, meta, path, os.fstat(raw.fileno()).st_size)
-                codec = _codec_of(blob_hash, meta)
-                where = f"file {path}"
-                if verify_first:  # the file is immutable once published: one pass proves it
-                    for _ in verified_chunks(raw, codec, blob_hash, meta.size,
-                                             self.chunk_size, where):
-                        pass
-                    raw.seek(0)
-                chunks = verified_chunks(raw, codec, blob_hash, meta.size, self.chunk_size,
-                                         where)
-            except BaseException:
-                raw.close()
-                raise
-            return BlobReader(chunks, meta.size, on_close=raw.close)
+            return BlobReader(verified_chunks(stream, codec, blob_hash, size, self.chunk_size,
+                                              where), size, on_close=stream.close)
         raise BlobNotFound(blob_hash, "it kept being collected and stored again while read")
 
+    def _stored(self, blob_hash: str, inline: memoryview | None,
+                meta: Meta | None) -> BinaryIO:
+        """The stored payload as a binary file: an inline payload, chunks, or a file."""
+        if inline is not None:
+            return io.BytesIO(inline)
+        assert meta is not None
+        if meta.loc == CHUNKS:
+            return ChunkFile.open(self.store, blob_hash, meta)
+        return self.files.open(blob_hash, meta)
+
     def _locate(self, blob_hash: str) -> tuple[bytes | None, Meta | None]:
-        """The inline record of ``blob_hash``, or the meta record of a file blob."""
+        """The inline record of ``blob_hash``, or the meta record of a chunked or file blob."""
         for _ in range(2):
             inline = self.store.get(data_key(blob_hash))
             if inline is not None:
                 return inline, None
             meta = self._meta(blob_hash)
-            if meta.loc == FILE:
+            if meta.loc != INLINE:
                 return None, meta
             # an inline blob stored between the two reads: read its data again
         raise IntegrityError(f"blob {blob_hash}: its meta record says inline but the data "
@@ -379,19 +379,22 @@ class BlobStore:
             raise BlobNotFound(blob_hash)
         return Meta.decode(blob_hash, raw)
 
-    def _file_vanished(self, blob_hash: str, meta: Meta, path: Path) -> None:
-        """Explain a missing file: collected (BlobNotFound), lost (IntegrityError), or
-        replaced by a newer file of the same content (return, so the caller reads again)."""
+    def _vanished(self, blob_hash: str, meta: Meta) -> None:
+        """Explain missing chunks or a missing file: collected (BlobNotFound), lost
+        (IntegrityError), or replaced by a newer copy of the same content (return, so the
+        caller reads again)."""
         raw = self.store.get(meta_key(blob_hash))
         if raw is None:
             raise BlobNotFound(blob_hash, "removed by gc while being read")
-        if Meta.decode(blob_hash, raw).file == meta.file:
-            raise IntegrityError(f"blob {blob_hash}: file {path} is missing")
+        now = Meta.decode(blob_hash, raw)
+        if (now.loc, now.gen, now.file) == (meta.loc, meta.gen, meta.file):
+            what = "a chunk key" if meta.loc == CHUNKS else f"file {self.files.path_of(meta)}"
+            raise IntegrityError(f"blob {blob_hash}: {what} is missing")
 
     # -- upkeep -----------------------------------------------------------------------------
 
     def gc(self, *, dry_run: bool = False, grace: float | None = None) -> GcReport:
-        """Remove unreferenced blobs, stray temp files and files no record names.
+        """Remove unreferenced blobs, and chunks written ahead that were never committed.
 
         Only what has been unreferenced (or untouched) for ``grace`` seconds (default: the
         store's) goes; ``grace=0`` is safe only when no put is waiting to add its reference.
@@ -404,20 +407,32 @@ class BlobStore:
 
     def stats(self) -> BlobStats:
         """Counts and byte totals over every blob (one scan of the meta records)."""
-        blobs = logical = stored = inline = unreferenced = references = 0
+        blobs = logical = stored = inline = chunked = unreferenced = references = 0
         for key, raw in self.store.scan(META_PREFIX):
             meta = Meta.decode(key[len(META_PREFIX):], raw)
             blobs += 1
             logical += meta.size
             stored += meta.stored
             inline += meta.loc == INLINE
+            chunked += meta.loc == CHUNKS
             unreferenced += meta.refs == 0
             references += meta.refs
-        return BlobStats(blobs, logical, stored, inline, blobs - inline, unreferenced,
-                         references)
+        return BlobStats(blobs, logical, stored, inline, chunked, blobs - inline - chunked,
+                         unreferenced, references)
+
+    def migrate_files(self) -> int:
+        """Move every blob file of an older store into chunk keys; return how many moved.
+
+        Each file is copied into chunk keys in bounded batches, checked against its record,
+        then its record switched to the chunks (a compare-and-set), then the file removed.
+        Safe to run while the store is in use, and again (it does nothing the second time).
+        Raises IntegrityError for a file that does not match its record (it is left as it
+        is), StorageError when the store or the directory fails.
+        """
+        return migrate_files(self)
 
     def __repr__(self) -> str:
-        return f"<BlobStore {self.store.url} files={self.blob_dir}>"
+        return f"<BlobStore {self.store.url}>"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -460,12 +475,6 @@ def _decode_inline(blob_hash: str, record: bytes) -> bytes:
 
 def _inline_where(blob_hash: str) -> str:
     return f"inline record {data_key(blob_hash)!r}"
-
-
-def _check_stored_size(blob_hash: str, meta: Meta, path: Path, size: int) -> None:
-    if size != meta.stored:
-        raise IntegrityError(f"blob {blob_hash} (file {path}): file is {size} bytes, its "
-                             f"record says {meta.stored}")
 
 
 def _verify(blob_hash: str, got: str, where: str) -> None:
