@@ -4,12 +4,14 @@ on it (a store, a StateManager, a SessionManager, a Runtime).
 The root conftest's ``backend`` fixture runs a test once per name in
 :data:`llmspell.testing.BACKENDS`, skipped with the reason where a backend cannot run here, so
 adding a backend there adds it to every suite. A test that needs fewer backends narrows the
-fixture: ``@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)``. (A module, not
-conftest.py, so tests can import ``Backend`` and ``make_backend``; tests/ is on sys.path.)
+fixture: ``@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)`` on a test, or
+``backend = backend_fixture([...])`` for a whole module. (A module, not conftest.py, so tests
+can import ``Backend`` and ``make_backend``; tests/ is on sys.path.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,8 @@ from llmspell.testing import (
     fresh_store_url,
 )
 
-__all__ = ["BACKENDS", "EMBEDDED", "MULTI_PROCESS", "ON_DISK", "Backend", "make_backend",
-           "runtime_for", "slow_on", "snapshot"]
+__all__ = ["BACKENDS", "EMBEDDED", "MULTI_PROCESS", "ON_DISK", "Backend", "backend_fixture",
+           "make_backend", "runtime_for", "slow_on", "snapshot"]
 
 #: The backends that run inside the process (for ``parametrize(..., indirect=True)``).
 EMBEDDED = list(EMBEDDED_BACKENDS)
@@ -101,6 +103,19 @@ def make_backend(name: str, directory: Path, *, label: str = "test") -> Backend:
     if reason := backend_unavailable(name):
         pytest.skip(f"backend {name}: {reason}")
     return Backend(name, fresh_store_url(name, directory, label=label), directory=directory)
+
+
+def backend_fixture(names: list[str] | tuple[str, ...] = BACKENDS) -> Callable[..., Any]:
+    """The ``backend`` fixture over ``names``: the root conftest's is ``backend_fixture()``;
+    a module that runs on fewer backends assigns ``backend = backend_fixture([...])``."""
+
+    @pytest.fixture(params=list(names))
+    def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+        """A fresh store place on each backend (narrow with ``parametrize(indirect=True)``)."""
+        with make_backend(request.param, tmp_path) as place:
+            yield place
+
+    return backend
 
 
 def runtime_for(name: str, directory: Path, **overrides: Any) -> Runtime:

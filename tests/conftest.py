@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from backends import BACKENDS, Backend, make_backend
+from backends import BACKENDS, Backend, backend_fixture, make_backend
 from cli_runner import Process, Run, invoke, spawn
 from llmspell import Runtime
 
@@ -36,11 +36,7 @@ settings.register_profile("quick", parent=settings.get_profile("full"), max_exam
 settings.load_profile("full")
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """A fresh store place on each backend (narrow with ``parametrize(indirect=True)``)."""
-    with make_backend(request.param, tmp_path) as place:
-        yield place
+backend = backend_fixture(BACKENDS)
 
 
 @pytest.fixture

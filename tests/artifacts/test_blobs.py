@@ -21,6 +21,7 @@ from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backends import Backend, backend_fixture
 from llmspell.artifacts import BlobStore, content_hash
 from llmspell.errors import (
     ArtifactNotFound,
@@ -35,9 +36,14 @@ from strategies import examples
 MB = 1024 * 1024
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/x.db"
+# The blob layer's own tests run on memory and sqlite; test_blob_chunks.py runs the chunked
+# contract on every backend.
+backend = backend_fixture(["memory", "sqlite"])
+
+
+@pytest.fixture
+def store_url(backend: Backend) -> str:
+    return backend.url
 
 
 @pytest.fixture
