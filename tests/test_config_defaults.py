@@ -133,6 +133,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
         lambda rt: rt.sessions.settings.default_limits().artifacts, _none_if_zero),
     "runtime.log_level": (lambda rt: rt.config.runtime.log_level, str),
     "runtime.script_timeout_seconds": (lambda rt: rt.config.lua.timeout_seconds, float),
+    "runtime.security.allow_file_access": (
+        lambda rt: rt.artifacts.files.confinement.allow_access, bool),
     "runtime.hooks.max_hooks": (lambda rt: rt.hooks.max_hooks, int),
     "runtime.hooks.default_time_budget_seconds": (lambda rt: rt.hooks.default_time_budget,
                                                   _none_if_zero),
@@ -184,7 +186,8 @@ DERIVED: dict[str, Callable[[Runtime, Path], bool]] = {
     "state.backup_dir": lambda rt, d: rt.backups.directory == d / ".llmspell" / "backups",
     "session.storage_path": lambda rt, d: rt.config.session.blob_dir == d / ".llmspell" / "blobs",
     "runtime.data_dir": lambda rt, d: rt.config.runtime.data_dir == d / ".llmspell",
-    "runtime.allowed_paths": lambda rt, d: rt.artifacts.files.roots == [str(d)],
+    "runtime.allowed_paths": lambda rt, d: rt.artifacts.files.confinement.roots == (
+        os.fsencode(d),),
 }
 
 

@@ -11,7 +11,6 @@ compatibility but without effect are listed in ``Config.ignored`` and ``Config.n
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from llmspell.config_schema import (
     env_names,
 )
 from llmspell.errors import ConfigError, config_location
+from llmspell.validation import did_you_mean
 
 CONFIG_FILE = "llmspell.toml"
 
@@ -223,7 +223,7 @@ def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         if name.startswith(ENV_PREFIXES_NOT_OVERRIDES):
             continue
         if name not in names:
-            hint = _did_you_mean(name, names)
+            hint = did_you_mean(name, names)
             raise ConfigError(f"unknown configuration variable{hint}", source="environment",
                               key=name)
         table, key = names[name]
@@ -299,11 +299,11 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
             extra[key] = value
         elif isinstance(value, dict) and key not in fields:
             if child not in SCHEMA and not _has_subtables(child):
-                hint = _did_you_mean(child, [t for t in SCHEMA if t] + [*FREE_FORM, "providers"])
+                hint = did_you_mean(child, [t for t in SCHEMA if t] + [*FREE_FORM, "providers"])
                 raise ConfigError(f"unknown table [{child}]{hint}", source=where, table=child)
             _walk(value, child, where, assign, extra)
         elif key not in fields:
-            hint = _did_you_mean(key, [k for k in fields])
+            hint = did_you_mean(key, [k for k in fields])
             raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
         else:
             check_type(value, fields[key], where, table, key)
@@ -331,7 +331,7 @@ def check_providers(node: Any, where: str) -> dict[str, Any]:
             check_type(value, f, where, "providers", key)
             _fold(out, (f.alias_of or key).rpartition(".")[2], value, where, "providers", key)
         else:
-            hint = _did_you_mean(key, list(PROVIDERS_FIELDS))
+            hint = did_you_mean(key, list(PROVIDERS_FIELDS))
             raise ConfigError(f"unknown key{hint} (a provider is a table: [providers.{key}])",
                               source=where, table="providers", key=key)
     return out
@@ -342,7 +342,7 @@ def _check_provider(node: dict[str, Any], where: str, table: str) -> dict[str, A
     for key, value in node.items():
         f = PROVIDER_FIELDS.get(key)
         if f is None:
-            hint = _did_you_mean(key, list(PROVIDER_FIELDS))
+            hint = did_you_mean(key, list(PROVIDER_FIELDS))
             raise ConfigError(f"unknown key{hint}", source=where, table=table, key=key)
         if f.kind == "prices":
             value = _check_prices(value, where, table)
@@ -445,11 +445,6 @@ def parse_text(text: str, f: Field, where: str, table: str, key: str) -> Any:
     return value
 
 
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _typed(values: dict[str, dict[str, Any]], source: Path | None, base_dir: Path,
            extra: dict[str, Any], ignored: tuple[IgnoredKey, ...]) -> Config:
     notices = [item.notice for item in ignored]
@@ -515,12 +510,23 @@ def store_url(backend: str, path_text: str, data_dir: Path, path: Any) -> str:
     return f"{backend}:///{target}"
 
 
+def file_store_path(url: str) -> str | None:
+    """The file (sqlite) or directory (lmdb, rocksdb) a file-backend URL names, as written
+    (``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs.db`` -> ``/abs.db``); None for
+    other URLs."""
+    scheme, sep, rest = url.partition(":///")
+    if sep and scheme in ("sqlite", "lmdb", "rocksdb") and rest:
+        return rest.partition("?")[0]
+    return None
+
+
 def anchor_url(url: str, base_dir: Path) -> str:
     """A file-backend URL with a relative path (``sqlite:///rel.db``) made absolute against
     ``base_dir`` (the config file's directory), so a project's store does not depend on the
     directory a command is started from. Other URLs are returned as given."""
-    scheme, sep, rest = url.partition(":///")
-    if sep and scheme in ("sqlite", "lmdb", "rocksdb") and rest and not rest.startswith("/"):
-        path, q, query = rest.partition("?")
+    path = file_store_path(url)
+    if path is not None and not path.startswith("/"):
+        scheme, _, rest = url.partition(":///")
+        q, query = rest.partition("?")[1:]
         return f"{scheme}:///{(base_dir / Path(path).expanduser()).resolve()}{q}{query}"
     return url

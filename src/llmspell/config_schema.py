@@ -145,7 +145,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                   doc="scripts have no streaming switch"),
     },
     "runtime.security": {
-        "allow_file_access": Field("bool", True, unused=True),
+        "allow_file_access": Field("bool", True, doc="false: scripts may not read or write files"),
         "allow_network_access": Field("bool", True, unused=True,
                                       doc="not enforced; [engines.lua] sandbox decides what "
                                       "scripts may call"),

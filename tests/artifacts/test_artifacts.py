@@ -221,7 +221,8 @@ def test_streams_and_file_objects(rt: Runtime, session: Session) -> None:
         assert b"".join(reader) == data
     small = rt.artifacts.store_stream(session, "small.json", [b'{"a":', b" 1}"])
     assert rt.artifacts.read(small.id) == b'{"a": 1}' and small.mime_type == "application/json"
-    with pytest.raises(ValidationError, match="argument 'colour': is not a store option"):
+    with pytest.raises(ValidationError, match=r"argument 'options' at \.colour: unknown "
+                                              "option 'colour'; known: artifact_type"):
         rt.artifacts.store_stream(session, "x", [b"1"], colour="red")
 
 

@@ -22,5 +22,5 @@ def test_the_artifacts_doc_examples_run(tmp_path: Path, monkeypatch: pytest.Monk
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), namespace)
     out = capsys.readouterr().out
-    assert "has a '..' component" in out and "it has granted nothing" in out
+    assert "'../secrets.txt' resolves to" in out and "it has granted nothing" in out
     assert "1 blob(s) freed" in out

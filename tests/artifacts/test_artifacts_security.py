@@ -37,24 +37,23 @@ def test_a_file_under_a_root_is_stored(rt: Runtime, session: Session, files: Pat
     assert b.name == "again" and b.content_hash == a.content_hash
 
 
-def test_dot_dot_is_refused(rt: Runtime, session: Session, files: Path, outside: Path) -> None:
+def test_dot_dot_leading_out_is_refused(rt: Runtime, session: Session, files: Path,
+                                        outside: Path) -> None:
     sneaky = files / ".." / "outside" / "secret.txt"
-    with pytest.raises(SecurityViolation, match=r"storeFile: the path '.*/files/\.\./outside/"
-                       r"secret.txt' has a '\.\.' component; path traversal is not allowed"):
+    with pytest.raises(SecurityViolation, match=r"storeFile: argument 'path': '.*/files/\.\./"
+                       rf"outside/secret.txt' resolves to {outside}, outside the allowed roots"):
         rt.artifacts.store_file(session, str(sneaky))
-    (files / "in.txt").write_text("inside")
-    with pytest.raises(SecurityViolation, match=r"'\.\.' component"):  # even back inside
-        rt.artifacts.store_file(session, str(files / ".." / "files" / "in.txt"))
     assert rt.artifacts.list(session) == []
 
 
 def test_an_absolute_path_outside_is_refused(rt: Runtime, session: Session,
                                              outside: Path) -> None:
-    with pytest.raises(SecurityViolation, match=rf"storeFile: '{outside}' is outside the "
-                       r"allowed roots; allowed: .*files \(add a root to \[runtime\] "
-                       "allowed_paths"):
+    with pytest.raises(SecurityViolation, match=rf"storeFile: argument 'path': '{outside}' "
+                       rf"resolves to {outside}, outside the allowed roots .*files \(symlinks "
+                       r"and '\.\.' are followed; add a root to \[runtime\] allowed_paths"):
         rt.artifacts.store_file(session, str(outside))
-    with pytest.raises(SecurityViolation, match="'/etc/passwd' is outside the allowed roots"):
+    with pytest.raises(SecurityViolation, match="'/etc/passwd' resolves to /etc/passwd, "
+                       "outside the allowed roots"):
         rt.artifacts.store_file(session, "/etc/passwd")
 
 
@@ -62,8 +61,8 @@ def test_a_symlink_leading_out_is_refused(rt: Runtime, session: Session, files: 
                                           outside: Path) -> None:
     link = files / "innocent.txt"
     link.symlink_to(outside)
-    with pytest.raises(SecurityViolation, match=rf"'{link}' is outside the allowed roots "
-                       rf"\(it resolves to {outside}\)"):
+    with pytest.raises(SecurityViolation, match=rf"'{link}' resolves to {outside}, outside "
+                       "the allowed roots"):
         rt.artifacts.store_file(session, link)
 
 

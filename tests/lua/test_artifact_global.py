@@ -43,8 +43,8 @@ def test_the_seed_example_runs_unmodified(run: Run, tmp_path: Path) -> None:
     assert "file:\treport.pdf\tapplication/pdf\t55\tQ4 financial report" in out
     assert "version:\t1\t-\nversion:\t2\t1" in out
     assert "latest:\trevised\tfirst:\tMarket analysis complete" in out
-    assert "traversal refused:\ttrue\tSecurityViolation: storeFile: the path " \
-           "'../outside.txt' has a '..' component" in out
+    assert "traversal refused:\ttrue\tSecurityViolation: storeFile: argument 'path': " \
+           "'../outside.txt' resolves to " in out
     assert "deleted:\ttrue\tArtifactNotFound: no artifact" in out
     kinds = [line.split("\t")[1:4] for line in out.splitlines() if "\tartifact." in line]
     assert kinds == [["artifact.stored", "analysis.json", "1"],
@@ -157,7 +157,8 @@ def test_errors_under_pcall(lua: Any) -> None:
     assert result[1].startswith("ValidationError: argument 'content': must be a string, bytes")
     assert result[2] == "SessionNotFound: no session has id 'no-such-session'"
     assert result[3].startswith("ArtifactNotFound: session ") and "'missing'" in result[3]
-    assert result[4].startswith("SecurityViolation: storeFile: '/etc/passwd' is outside")
+    assert result[4].startswith("SecurityViolation: storeFile: argument 'path': "
+                                "'/etc/passwd' resolves to /etc/passwd, outside")
     assert result[5].startswith("ValidationError: argument 'filter' at .colour: unknown field")
     assert result[6].startswith("ValidationError: argument 'metadata.tags': must be a list")
 

@@ -43,7 +43,7 @@ def test_json_stringify_indent(engine: LuaEngine) -> None:
         '{\n    "a": 1\n}')
     assert "indent must be an integer from 0 to 16 (got 'x')" in error_of(
         engine, "JSON.stringify({}, {indent = 'x'})")
-    assert "unknown option 'indnt' (known: indent)" in error_of(
+    assert "unknown option 'indnt' (did you mean 'indent'?); known: indent" in error_of(
         engine, "JSON.stringify({}, {indnt = 2})")
 
 

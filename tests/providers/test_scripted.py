@@ -81,7 +81,7 @@ def test_replies_from_a_json_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("replies", "where"), [
     ([42], "[0]"),
-    (["ok", {"txt": "typo"}], "[1]"),
+    (["ok", {"txt": "typo"}], "[1].txt"),
     ([{"error": "explode"}], "[0].error"),
     ([{"tool_calls": [{"arguments": {}}]}], "[0].tool_calls[0]"),
     ([{"tool_calls": [{"name": "t", "arguments": [1]}]}], "[0].tool_calls[0].arguments"),

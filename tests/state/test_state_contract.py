@@ -320,5 +320,6 @@ def test_records_and_scopes(memory_state: StateManager) -> None:
     assert state.scopes() == ["agent:a", "agent:a0", "global"]
     assert [(s, k) for s, k, _ in state.records(["agent:*"])] == [
         ("agent:a", "j"), ("agent:a", "k"), ("agent:a0", "k")]
-    with pytest.raises(ValueError, match="scope globs"):
-        list(state.records("agent:*"))
+    assert [(s, k) for s, k, _ in state.records("agent:a0")] == [("agent:a0", "k")]  # one glob
+    with pytest.raises(ValueError, match="must be a glob or a list of globs"):
+        list(state.records(b"agent:*"))

@@ -5,9 +5,9 @@ content-addressed blob layer (:mod:`.blobs`) keeps each distinct content once (d
 compressed, hash-verified, reference counted, garbage-collected). Modules: :mod:`.model`
 (the record and its id), :mod:`.keys` (store layout and indexes), :mod:`.writer` (the one
 atomic batch per write), :mod:`.accounting` (session counters), :mod:`.query`,
-:mod:`.permissions`, :mod:`.collectors` (automatic collection), :mod:`.files` (storeFile's
-path confinement), :mod:`.mime`, :mod:`.content`, :mod:`.sources`, :mod:`.validate`,
-:mod:`.settings`. ``docs/artifacts.md`` is the user guide.
+:mod:`.permissions`, :mod:`.collectors` (automatic collection), :mod:`.files` (storeFile opens
+what :mod:`llmspell.paths` allows), :mod:`.mime`, :mod:`.content`, :mod:`.sources`,
+:mod:`.validate`, :mod:`.settings`. ``docs/artifacts.md`` is the user guide.
 
 Names are imported on first use, so registering the collectors (which the Runtime does on
 start) does not load the blob layer's compression and hashing libraries.

@@ -1,16 +1,11 @@
-"""``storeFile``'s path confinement: only regular files under the allowed roots are read.
+"""``storeFile``'s file access: only regular files the path confinement allows are read.
 
-The rules, each refusal a SecurityViolation that names the path:
-
-- a path with a ``..`` component is refused as written (no traversal, even one that would
-  land back inside a root);
-- the path (relative paths are taken from the current directory, as ``io.open`` does) is
-  resolved with every symlink followed, and the real path must lie under the real path of
-  one of ``[runtime] allowed_paths``: an absolute path outside, or a symlink (anywhere on the
-  way) that leads out, is refused;
-- the file is opened by its real path with ``O_NOFOLLOW``, so a symlink swapped in for the
-  file after the check is not followed; it must be a regular file (not a directory, device
-  or FIFO).
+Whether a path may be read is decided by :mod:`llmspell.paths` (the allowed roots, ``..`` and
+symlinks resolved the way the operating system resolves them, ``[runtime.security]
+allow_file_access``), exactly as for the Lua sandbox's ``io.open``; a refusal is a
+SecurityViolation that names the path. This module then opens the file by its real path with
+``O_NOFOLLOW``, so a symlink swapped in for the file after the check is not followed, and
+requires a regular file (not a directory, device or FIFO).
 
 A directory on the way swapped for a symlink between the check and the open is the one
 window left; the Lua sandbox has the same one (docs/artifacts.md).
@@ -20,39 +15,21 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
-from pathlib import Path
 from typing import BinaryIO
 
 from llmspell.errors import SecurityViolation, StorageError, ValidationError
+from llmspell.paths import Confinement
 
 
 class FileGuard:
-    """Confines file reads to ``roots`` (their real paths, taken once)."""
+    """Opens the files ``confinement`` lets ``storeFile`` read."""
 
-    def __init__(self, roots: Iterable[str | os.PathLike[str]]) -> None:
-        self.roots = [os.path.realpath(os.fspath(root)) for root in roots]
+    def __init__(self, confinement: Confinement) -> None:
+        self.confinement = confinement
 
     def resolve(self, path: object) -> str:
         """The real path of ``path`` if it may be read; SecurityViolation otherwise."""
-        if isinstance(path, Path):
-            path = os.fspath(path)
-        if not isinstance(path, str) or not path:
-            raise ValidationError("path", "must be a non-empty file path string", got=path)
-        if "\x00" in path:
-            raise SecurityViolation(f"storeFile: the path {path!r} contains a NUL byte")
-        if ".." in Path(path).parts:
-            raise SecurityViolation(f"storeFile: the path {path!r} has a '..' component; "
-                                    "path traversal is not allowed (name the file directly)")
-        real = os.path.realpath(os.path.abspath(path))
-        for root in self.roots:
-            if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-                return real
-        roots = ", ".join(self.roots) or "(none)"
-        shown = "" if real == os.path.abspath(path) else f" (it resolves to {real})"
-        raise SecurityViolation(f"storeFile: {path!r} is outside the allowed roots{shown}; "
-                                f"allowed: {roots} (add a root to [runtime] allowed_paths to "
-                                "allow it)")
+        return self.confinement.resolve(path, what="storeFile")
 
     def open(self, path: object) -> tuple[BinaryIO, str, int]:
         """``(file, real path, size)`` of a regular file under the roots, open for reading.

@@ -49,6 +49,7 @@ from llmspell.artifacts.store_ops import ArtifactGcReport, StoreOps, check_optio
 from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.journal import check_session_id
+from llmspell.paths import Confinement
 from llmspell.sessions.model import Session
 from llmspell.storage.base import Store
 
@@ -65,13 +66,17 @@ class ArtifactManager(StoreOps):
         sessions: the SessionManager (current session, journal, counters, limits).
         settings: limits, compression, auto-collection.
         hooks, events: the runtime's HookRegistry and EventBus, or None.
-        allowed_paths: the roots ``store_file`` may read from.
+        allowed_paths: the roots ``store_file`` may read from (when ``confinement`` is
+            not given).
+        confinement: what ``store_file`` may read (:mod:`llmspell.paths`); the runtime
+            passes the one its scripts run under.
     """
 
     def __init__(self, store: Store, blobs: BlobStore, sessions: Any, *,
                  settings: ArtifactSettings | None = None, hooks: Any = None,
                  events: Any = None,
                  allowed_paths: Iterable[str | os.PathLike[str]] = default("runtime.allowed_paths"),
+                 confinement: Confinement | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         session_clock = getattr(sessions, "clock", None)
         super().__init__(store, blobs, SessionCounters(sessions),
@@ -79,13 +84,14 @@ class ArtifactManager(StoreOps):
                          settings or ArtifactSettings(), hooks, events)
         self.sessions = sessions
         self.permissions = Permissions(store, hooks=hooks)
-        self.files = FileGuard(allowed_paths)
+        self.files = FileGuard(confinement or Confinement(allowed_paths))
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> ArtifactManager:
         """The manager a Runtime uses: ``[session]`` settings, blobs under
         ``[session] storage_path`` (default ``<data_dir>/blobs``), the runtime's sessions,
-        hooks and events, and ``[runtime] allowed_paths`` for ``store_file``."""
+        hooks and events, and the scripts' path confinement (``[runtime] allowed_paths``,
+        ``[runtime.security] allow_file_access``) for ``store_file``."""
         config = runtime.config
         settings = ArtifactSettings.from_config(config)
         blobs = BlobStore(runtime.store, config.session.blob_dir,
@@ -94,7 +100,7 @@ class ArtifactManager(StoreOps):
                           grace=settings.gc_grace_seconds)
         return cls(runtime.store, blobs, runtime.sessions, settings=settings,
                    hooks=runtime.hooks, events=runtime.events,
-                   allowed_paths=config.runtime.allowed_paths)
+                   confinement=Confinement.for_scripts(config))
 
     # -- storing ----------------------------------------------------------------------------
 
@@ -139,8 +145,9 @@ class ArtifactManager(StoreOps):
         ``name`` defaults to the file's name. The custom field ``source_path`` records the
         file's real path.
 
-        Raises as :meth:`store`, and SecurityViolation for a path outside the allowed roots,
-        a ``..`` component, or a symlink leading out (the message names the path).
+        Raises as :meth:`store`, and SecurityViolation for a path that resolves outside the
+        allowed roots (through ``..`` or a symlink too) or when ``[runtime.security]
+        allow_file_access`` is false (:mod:`llmspell.paths`; the message names the path).
         """
         metadata, as_session = options.pop("metadata", None), options.pop("as_session", CURRENT)
         file, real, size = self.files.open(path)

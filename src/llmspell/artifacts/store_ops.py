@@ -42,6 +42,7 @@ from llmspell.artifacts.writer import ArtifactWriter, StoreRequest
 from llmspell.errors import ValidationError
 from llmspell.sessions import index as session_index
 from llmspell.storage.base import Delete, Op, Store
+from llmspell.validation import unknown_option
 
 if TYPE_CHECKING:
     from llmspell.artifacts.permissions import Permissions
@@ -72,10 +73,9 @@ class ArtifactGcReport:
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
     """Keyword options of ``store_stream``/``store_file``: only the known ones."""
-    for key in options:
-        if key not in OPTION_NAMES:
-            raise ValidationError(key, "is not a store option; expected one of "
-                                  + ", ".join((*OPTION_NAMES, "metadata", "as_session")))
+    unknown = sorted(key for key in options if key not in OPTION_NAMES)
+    if unknown:
+        raise unknown_option("options", unknown[0], (*OPTION_NAMES, "metadata", "as_session"))
     return options
 
 

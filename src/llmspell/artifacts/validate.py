@@ -1,5 +1,8 @@
 """Checks on what an artifact is stored with: name, type, tags, mime type, custom fields.
 
+The name, tag, text and custom-field rules are :mod:`llmspell.validation`'s (shared with
+sessions); this module binds them to the ``[session] artifact_*`` limits.
+
 Every check names the argument and the rule (``argument 'name': must be at most 255
 characters (got str 'xxx...')``). :func:`split_metadata` reads the seed's metadata table
 (``{mime_type = ..., tags = {...}, description = ...}``): the fields it knows become the
@@ -12,15 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmspell import validation
 from llmspell.artifacts.model import artifact_type
 from llmspell.artifacts.settings import ArtifactSettings
-from llmspell.codec import format_path, to_jsonable
 from llmspell.errors import ValidationError
+from llmspell.validation import check_text
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*"
                    r"(?:\s*;\s*[A-Za-z0-9!#$&^_.+\-]+=(?:[A-Za-z0-9!#$&^_.+\-]+|\"[^\"]*\"))*")
-MAX_DESCRIPTION = 4096
+MAX_DESCRIPTION = validation.MAX_TEXT
 MAX_CREATED_BY = 256
 MAX_MIME = 255
 
@@ -42,40 +45,20 @@ class Metadata:
 
 
 def check_name(name: object, settings: ArtifactSettings) -> str:
-    limit = settings.max_name_length
-    if not isinstance(name, str) or not name:
-        raise ValidationError("name", "must be a non-empty string", got=name)
-    if len(name) > limit:
-        raise ValidationError("name", f"must be at most {limit} characters ([session] "
-                              f"artifact_max_name_length), is {len(name)}", got=name)
-    if _CONTROL.search(name):
-        raise ValidationError("name", "must not contain control characters (newline, tab, "
-                              "NUL, ...)", got=name)
-    _check_unicode(name, "name")
-    return name
+    """An artifact name: required, ``[session] artifact_max_name_length`` characters at most
+    (:func:`llmspell.validation.check_name`)."""
+    return validation.check_name(name, max_length=settings.max_name_length,
+                                 setting="[session] artifact_max_name_length")
 
 
 def check_tags(tags: object, settings: ArtifactSettings, *, argument: str = "tags") -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
-        raise ValidationError(argument, "must be a list of strings", got=tags)
-    seen: dict[str, None] = {}
-    for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not tag or _CONTROL.search(tag):
-            raise ValidationError(argument, "each tag must be a non-empty string with no "
-                                  "control characters", path=f"[{i}]", got=tag)
-        if len(tag) > settings.max_tag_length:
-            raise ValidationError(argument, f"each tag must be at most "
-                                  f"{settings.max_tag_length} characters ([session] "
-                                  f"artifact_max_tag_length), is {len(tag)}", path=f"[{i}]",
-                                  got=tag)
-        _check_unicode(tag, argument)
-        seen[tag] = None
-    if len(seen) > settings.max_tags:
-        raise ValidationError(argument, f"must hold at most {settings.max_tags} tags "
-                              "([session] artifact_max_tags)", got=len(seen))
-    return list(seen)
+    """An artifact's tags, with the ``[session] artifact_max_tag_length`` and
+    ``artifact_max_tags`` limits (:func:`llmspell.validation.check_tags`; long tags are
+    hashed in index keys, so there is no byte limit)."""
+    return validation.check_tags(tags, argument=argument, max_length=settings.max_tag_length,
+                                 max_tags=settings.max_tags,
+                                 settings=("[session] artifact_max_tag_length",
+                                           "[session] artifact_max_tags"))
 
 
 def check_mime(mime: object, *, argument: str = "mime_type") -> str:
@@ -86,27 +69,9 @@ def check_mime(mime: object, *, argument: str = "mime_type") -> str:
     return mime.strip()
 
 
-def check_text(value: object, argument: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(argument, "must be a string", got=value)
-    if len(value) > limit:
-        raise ValidationError(argument, f"must be at most {limit} characters", got=value)
-    _check_unicode(value, argument)
-    return value
-
-
 def check_custom(custom: object, *, argument: str = "custom") -> dict[str, Any]:
     """Custom fields: a dict of JSON values (no bytes)."""
-    if custom is None:
-        return {}
-    if not isinstance(custom, dict):
-        raise ValidationError(argument, "must be a dict (a Lua table with string keys)",
-                              got=custom)
-    value, binary = to_jsonable(custom, argument=argument)
-    if binary:
-        raise ValidationError(argument, "must hold JSON values only (no binary strings)",
-                              path=format_path(tuple(binary[0])))
-    return dict(value)
+    return validation.check_fields(custom, argument)
 
 
 def split_metadata(metadata: object, settings: ArtifactSettings) -> Metadata:
@@ -136,11 +101,3 @@ def split_metadata(metadata: object, settings: ArtifactSettings) -> Metadata:
     custom.update(check_custom(others, argument="metadata"))
     found.custom = custom
     return found
-
-
-def _check_unicode(text: str, argument: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(argument, "must be valid Unicode (it has a lone surrogate)",
-                              got=text) from None

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from llmspell.errors import ValidationError
+from llmspell.validation import check_known_keys
 
 CONTINUE = "continue"
 MODIFIED = "modified"
@@ -293,12 +294,7 @@ def _from_mapping(value: Mapping[Any, Any]) -> HookResult:
     action = action.lower()
     if action == "skipped":
         action = SKIP
-    unknown = set(value) - _KEYS[action]
-    if unknown:
-        raise ValidationError(
-            "result", f"a '{action}' result takes only " + ", ".join(sorted(_KEYS[action])),
-            path=f"$.{sorted(map(str, unknown))[0]}", got=value,
-        )
+    check_known_keys(value, sorted(_KEYS[action]), "result", noun=f"'{action}' result field")
     if action == CONTINUE:
         return _CONTINUE_RESULT
     if action == MODIFIED:

@@ -13,6 +13,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua.convert import describe_lua
+from llmspell.validation import check_known_keys
 
 
 def _fail(argument: str, expected: str, value: Any) -> ValidationError:
@@ -64,10 +65,7 @@ def mapping(value: Any, argument: str, *, optional: bool = True) -> dict[str, An
 def options(value: Any, argument: str, known: tuple[str, ...]) -> dict[str, Any]:
     """An options table whose keys are all in ``known``."""
     found = mapping(value, argument)
-    for key in found:
-        if key not in known:
-            raise ValidationError(argument, f"unknown option {key!r} (known: "
-                                  f"{', '.join(known)})")
+    check_known_keys(found, known, argument)
     return found
 
 

@@ -9,9 +9,11 @@ value``:
   (``package.loadlib`` loads native code), the ``debug`` library except ``debug.traceback``,
   ``collectgarbage`` options other than collect/count/step/isrunning, ``__gc`` metamethods
   (finalizers run with hooks off, so outside the limits), and binary chunks in ``load``.
-- confined to ``[runtime] allowed_paths`` (symlinks and ``..`` resolved first): ``io.open``,
-  ``io.lines``, ``io.input``/``io.output`` with a file name, ``os.remove``, ``os.rename``,
-  ``loadfile`` and ``dofile`` (text chunks only; never standard input).
+- confined by :mod:`llmspell.paths` (the allowed roots, symlinks and ``..`` resolved first;
+  no writes to the configuration file or the data directory; nothing at all with
+  ``[runtime.security] allow_file_access = false``): ``io.open``, ``io.lines``,
+  ``io.input``/``io.output`` with a file name, ``os.remove``, ``os.rename``, ``loadfile`` and
+  ``dofile`` (text chunks only; never standard input).
 - ``os.getenv`` works except for names that look like secrets (``*KEY*``, ``*TOKEN*``,
   ``*SECRET*``, ``*PASSWORD*``, ...), which are refused so a script cannot read credentials.
 
@@ -29,12 +31,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import SecurityViolation, ValidationError
 from llmspell.lua.convert import describe_lua
+from llmspell.paths import Confinement, writes
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
@@ -44,30 +46,40 @@ LEVELS = ("safe", "full")
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE",
                          re.IGNORECASE)
 
-class PathGuard:
-    """Confines file names to the allowed roots (real paths, symlinks resolved)."""
+#: The standard library's functions that open, load, remove or rename files by name.
+FILE_FUNCTIONS = (("io", "open"), ("io", "lines"), ("io", "input"), ("io", "output"),
+                  ("os", "remove"), ("os", "rename"), ("", "loadfile"), ("", "dofile"))
+#: The sandbox's file functions that may create, change or remove a file.
+WRITING = frozenset({"os.remove", "os.rename", "io.output"})
 
-    def __init__(self, roots: Iterable[Path]) -> None:
-        self.roots = [os.path.realpath(os.fsencode(root)) for root in roots]
 
-    def confine(self, path: Any, what: str) -> bytes:
-        """The real path of ``path`` if it lies under a root; else raise SecurityViolation."""
-        if isinstance(path, str):
-            path = os.fsencode(path)
-        if not isinstance(path, bytes):
+def confine_for_lua(confinement: Confinement) -> Callable[..., bytes]:
+    """``confine(path, what[, mode])`` for the safe sandbox's file functions: the real path
+    :class:`~llmspell.paths.Confinement` allows, as bytes (file names need not be UTF-8)."""
+
+    def confine(path: Any, what: str, mode: Any = None) -> bytes:
+        if not isinstance(path, str | bytes):
             raise ValidationError("path", f"{what} needs a file name string (got "
                                   f"{describe_lua(path)})")
-        shown = os.fsdecode(path)
-        if b"\0" in path:
-            raise SecurityViolation(f"{what}: the path {shown!r} contains a NUL byte")
-        real = os.path.realpath(os.path.abspath(path))
-        for root in self.roots:
-            if real == root or real.startswith(root.rstrip(b"/") + b"/"):
-                return real
-        roots = ", ".join(os.fsdecode(root) for root in self.roots) or "(none)"
-        raise SecurityViolation(
-            f"{what}: {shown!r} resolves to {os.fsdecode(real)}, outside the allowed roots "
-            f"{roots} (add a root to [runtime] allowed_paths to allow it)")
+        write = what in WRITING or writes(mode)
+        return confinement.resolve_bytes(path, what=what, write=write)
+
+    return confine
+
+
+def _refuse_file_functions(engine: LuaEngine, confinement: Confinement) -> None:
+    """``full`` with ``[runtime.security] allow_file_access = false``: every function of
+    FILE_FUNCTIONS raises the confinement's refusal (``os.execute`` and ``io.popen`` stay:
+    ``full`` trusts the script as a shell script)."""
+    env = engine.lua.globals()
+    for library, name in FILE_FUNCTIONS:
+        what = f"{library}.{name}" if library else name
+
+        def refuse(*_: Any, what: str = what) -> None:
+            confinement.check_access(what)
+
+        target = env[library.encode()] if library else env
+        target[name.encode()] = engine.function(refuse, what)
 
 
 def check_getenv(name: Any) -> str | None:
@@ -88,8 +100,11 @@ def apply_sandbox(engine: LuaEngine, level: str) -> None:
     if level not in LEVELS:
         raise ValidationError("sandbox", f"must be one of {', '.join(LEVELS)}", got=level)
     engine.run_bundled("exit.lua", engine.function(engine.request_exit, "os.exit"))
+    confinement = Confinement.for_scripts(engine.config)
     if level == "full":
+        if not confinement.allow_access:
+            _refuse_file_functions(engine, confinement)
         return
-    paths = PathGuard(engine.config.runtime.allowed_paths)
-    engine.run_bundled("sandbox.lua", engine.core, engine.function(paths.confine, "confine"),
+    confine = confine_for_lua(confinement)
+    engine.run_bundled("sandbox.lua", engine.core, engine.function(confine, "confine"),
                        engine.function(check_getenv, "os.getenv"))

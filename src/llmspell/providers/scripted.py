@@ -43,6 +43,7 @@ from llmspell.providers.base import (
     ToolCallDelta,
     Usage,
 )
+from llmspell.validation import check_known_keys
 
 _ERRORS: dict[str, type[ProviderError]] = {
     "auth": ProviderAuthError, "rate_limited": ProviderRateLimited,
@@ -148,10 +149,7 @@ def _check_reply(reply: Any, path: str) -> dict[str, Any]:
     if not isinstance(reply, Mapping):
         raise ValidationError("replies", "each reply must be a string or a table", path=path,
                               got=reply)
-    unknown = set(reply) - _REPLY_KEYS
-    if unknown:
-        raise ValidationError("replies", f"unknown reply key(s) {sorted(unknown)}; known: "
-                              f"{sorted(_REPLY_KEYS)}", path=path, got=dict(reply))
+    check_known_keys(reply, sorted(_REPLY_KEYS), "replies", noun="reply field", path=path)
     if "error" in reply and reply["error"] not in _ERRORS:
         raise ValidationError("replies", f"error must be one of {sorted(_ERRORS)}",
                               path=f"{path}.error", got=reply["error"])

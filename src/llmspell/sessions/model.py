@@ -3,23 +3,24 @@
 A :class:`Session` is a plain dataclass. ``to_record``/``from_record`` are the compact form kept
 in the store (times as seconds since the epoch); ``to_dict`` is the form users see (``--json``,
 Lua), with ISO 8601 times. Inputs to ``SessionManager.create`` are checked here, each error
-naming the argument and the rule.
+naming the argument and the rule (names, tags, text and metadata by :mod:`llmspell.validation`,
+the rules artifacts use too).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from llmspell.codec import to_jsonable
+from llmspell import validation
 from llmspell.errors import ValidationError
 from llmspell.journal import ID_PATTERN, check_session_id, iso
+from llmspell.validation import check_text as check_text  # re-exported for the manager
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -28,7 +29,6 @@ FAILED = "failed"
 ARCHIVED = "archived"
 STATUSES = (ACTIVE, SUSPENDED, COMPLETED, FAILED, ARCHIVED)
 
-MAX_NAME = 256
 
 
 def new_id() -> str:
@@ -39,9 +39,8 @@ def new_id() -> str:
     value = value & ~(0x3 << 62) | (0x2 << 62)  # the RFC 9562 variant
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-MAX_TAG = 128
-MAX_TAGS = 64
-_TAG = re.compile(r"[^\x00-\x1f\x7f]{1," + str(MAX_TAG) + "}")
+#: Longest session tag in UTF-8 bytes (and characters): tags sit whole in index keys.
+MAX_TAG = validation.MAX_TAG
 
 
 @dataclass(slots=True)
@@ -179,63 +178,19 @@ class Session:
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME:
-        raise ValidationError("name", f"must be a string of at most {MAX_NAME} characters",
-                              got=name)
-    return name
-
-
-def check_text(value: object, argument: str) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(argument, "must be a string", got=value)
-    return value
-
-
-def check_tag(tag: object, argument: str = "tags", path: str = "") -> str:
-    """A tag: 1-128 characters, at most 128 bytes in UTF-8, no control characters (the
-    limits keep every index key within the store's key size)."""
-    if isinstance(tag, str) and tag.isascii() and tag.isprintable() and 0 < len(tag) <= MAX_TAG:
-        return tag  # the common case, without the regular expression
-    if (not isinstance(tag, str) or not _TAG.fullmatch(tag)
-            or len(tag.encode("utf-8", "replace")) > MAX_TAG):
-        raise ValidationError(argument, f"each tag must be a string of 1-{MAX_TAG} "
-                              f"characters ({MAX_TAG} bytes in UTF-8) with no control "
-                              "characters", path=path, got=tag)
-    return tag
+    """A session name: optional (``""``), otherwise :func:`llmspell.validation.check_name`."""
+    return validation.check_name(name, required=False)
 
 
 def check_tags(tags: object, argument: str = "tags") -> list[str]:
-    if tags is None:
-        return []
-    if type(tags) is list and len(tags) <= MAX_TAGS:  # the common case: short ASCII tags
-        for tag in tags:
-            if not (type(tag) is str and 0 < len(tag) <= MAX_TAG and tag.isascii()
-                    and tag.isprintable()):
-                break
-        else:
-            return list(dict.fromkeys(tags))
-    if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
-        raise ValidationError(argument, "must be a list of strings", got=tags)
-    seen: dict[str, None] = {}
-    for i, tag in enumerate(tags):
-        seen[check_tag(tag, argument, f"[{i}]")] = None
-    if len(seen) > MAX_TAGS:
-        raise ValidationError(argument, f"must hold at most {MAX_TAGS} tags", got=len(seen))
-    return list(seen)
+    """Session tags (:func:`llmspell.validation.check_tags`), each at most ``MAX_TAG`` bytes
+    in UTF-8 too: the session tag index keeps a tag whole inside its key."""
+    return validation.check_tags(tags, argument=argument, max_bytes=MAX_TAG)
 
 
 def check_metadata(metadata: object) -> dict[str, Any]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise ValidationError("metadata", "must be a dict (a Lua table with string keys)",
-                              got=metadata)
-    value, binary = to_jsonable(metadata, argument="metadata")
-    if binary:
-        raise ValidationError("metadata", "must hold JSON values only (no bytes)",
-                              path="$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                                 for p in binary[0]))
-    return value
+    """Session metadata: a dict of JSON values (no bytes)."""
+    return validation.check_fields(metadata, "metadata")
 
 
 def check_seconds(value: object, argument: str) -> float | None:

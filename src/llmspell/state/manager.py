@@ -43,7 +43,6 @@ from llmspell.state.scopes import (
     _KEYS,
     STATE_PREFIX,
     after_scope,
-    check_globs,
     check_prefix,
     scope_prefix,
     split_store_key,
@@ -58,6 +57,7 @@ from llmspell.state.transaction import (
     open_transaction,
 )
 from llmspell.storage.base import Store
+from llmspell.validation import check_globs
 
 
 class StateManager:
@@ -312,7 +312,7 @@ class StateManager:
     def records(self, scopes: Iterable[str] | None = None) -> Iterator[tuple[str, str, bytes]]:
         """``(scope, key, record bytes)`` of every value (of the scopes matching the globs in
         ``scopes``), in store order. Not a snapshot: a concurrent writer may show through."""
-        patterns = None if scopes is None else check_globs(scopes)
+        patterns = check_globs(scopes, "scopes")
         for skey, raw in self.store.scan(STATE_PREFIX):
             scope, key = split_store_key(skey)
             if patterns is None or any(fnmatch.fnmatchcase(scope, p) for p in patterns):

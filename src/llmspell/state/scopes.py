@@ -15,10 +15,9 @@ scope ends it). Scope and key together must fit the store's key limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from llmspell.errors import InvalidKey, InvalidScope, ValidationError
+from llmspell.errors import InvalidKey, InvalidScope
 from llmspell.storage.base import MAX_KEY_BYTES
 
 KINDS = ("agent", "workflow", "step", "session", "custom", "user", "tool")
@@ -165,23 +164,6 @@ def check_prefix(prefix: Any) -> str:
         raise InvalidKey("prefix", f"must be at most {MAX_KEY_CHARS} characters with no NUL "
                          "or line break", got=prefix)
     return prefix
-
-
-def check_globs(scopes: Any, *, argument: str = "scopes") -> list[str]:
-    """Return ``scopes`` as a list if it is an iterable of non-empty glob strings.
-
-    Raises:
-        ValidationError: naming ``argument`` and the bad item's index.
-    """
-    if isinstance(scopes, str | bytes) or not isinstance(scopes, Iterable):
-        raise ValidationError(argument, "must be a list of scope globs such as ['agent:*']",
-                              got=scopes)
-    globs = list(scopes)
-    for i, glob in enumerate(globs):
-        if not isinstance(glob, str) or not glob:
-            raise ValidationError(argument, "each glob must be a non-empty str", path=f"[{i}]",
-                                  got=glob)
-    return globs
 
 
 def scope_prefix(scope: Any) -> str:

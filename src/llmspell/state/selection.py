@@ -11,14 +11,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 import orjson
 
-from llmspell.errors import ValidationError
 from llmspell.state.records import DEFAULT_SCHEMA_VERSION
 from llmspell.state.scopes import STATE_PREFIX
 from llmspell.storage.base import Store
+from llmspell.validation import check_globs
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -79,19 +78,6 @@ class ScopeFilter:
             scope, _, key = skey[cut:].partition("/")
             if self.everything or self(scope):
                 yield skey, scope, key, raw
-
-
-def check_globs(patterns: Any, argument: str) -> list[str] | None:
-    """``patterns`` as a list of non-empty glob strings (a single string is one glob)."""
-    if patterns is None:
-        return None
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list | tuple) or not all(
-            isinstance(p, str) and p for p in patterns):
-        raise ValidationError(argument, "must be a list of scope globs such as "
-                              "{'agent:*', 'workflow:*'}", got=patterns)
-    return list(patterns)
 
 
 def record_version(raw: bytes) -> int:

@@ -24,6 +24,7 @@ import orjson
 from llmspell.codec import format_path
 from llmspell.errors import LLMSpellError, ValidationError
 from llmspell.state.scopes import store_key
+from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
@@ -78,10 +79,7 @@ def _parse(line: str | bytes) -> tuple[Any, Any, Any, dict[str, Any]]:
         raise ValidationError("line", f"is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ValidationError("line", "must be a JSON object", got=data)
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise ValidationError("line", f"unknown field {unknown[0]!r}; an export line has "
-                              f"{', '.join(FIELDS)}")
+    check_known_keys(data, FIELDS, "line", noun="field")
     for name in _REQUIRED:
         if name not in data:
             raise ValidationError("line", f"missing field {name!r}")

@@ -27,6 +27,7 @@ from llmspell.errors import BackendUnavailable, ValidationError
 from llmspell.storage._support import DURABILITIES, check_durability
 from llmspell.storage.base import MAX_KEY_BYTES, Delete, Op, Put, Store
 from llmspell.storage.retry import retry_batch
+from llmspell.validation import unknown_option
 
 __all__ = [
     "DURABILITIES",
@@ -141,9 +142,8 @@ def _path_and_params(url: str, scheme: str, rest: str) -> tuple[str, dict[str, s
 def _no_params(url: str, params: dict[str, str], allowed: set[str]) -> None:
     unknown = sorted(set(params) - allowed)
     if unknown:
-        known = ", ".join(sorted(allowed)) or "none"
-        raise ValidationError("url", f"unknown query parameter(s) {', '.join(unknown)}; "
-                              f"this backend knows: {known}", got=url)
+        raise unknown_option("url", unknown[0], sorted(allowed), noun="query parameter",
+                             got=url)
 
 
 def _number_param(params: dict[str, str], name: str, default: float) -> float:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from llmspell.artifacts import compression as codecs
+from llmspell import compression as codecs
 from llmspell.artifacts.blobs.reader import ChunkFile, verified_chunks
 from llmspell.artifacts.blobs.records import (
     BATCH_BYTES,

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from llmspell.artifacts.blobs.records import CHUNK_BYTES, Meta, MissingPart, chunk_key
-from llmspell.artifacts.compression import Codec, CorruptPayload
+from llmspell.compression import Codec, CorruptPayload
 from llmspell.errors import IntegrityError, StorageError, ValidationError
 from llmspell.storage.base import Store
 

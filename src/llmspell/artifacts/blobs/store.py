@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from llmspell.artifacts import compression as codecs
+from llmspell import compression as codecs
 from llmspell.artifacts.blobs.files import BlobFiles, migrate_files
 from llmspell.artifacts.blobs.gc import GcReport, collect
 from llmspell.artifacts.blobs.reader import BlobReader, ChunkFile, verified_chunks
@@ -133,9 +133,7 @@ class BlobStore:
             raise ValidationError("blob_dir", "must be a non-empty directory path or None",
                                   got=blob_dir)
         _check_int("inline_max", inline_max, 0, _MAX_INLINE)
-        if compression not in codecs.CODECS:
-            raise ValidationError("compression", "must be one of 'zstd', 'lz4', 'none'",
-                                  got=compression)
+        codecs.check_codec_name(compression)
         _check_int("compress_threshold", compress_threshold, 0, None)
         _check_int("chunk_size", chunk_size, _MIN_CHUNK, _MAX_CHUNK)
         self.grace = _check_grace(grace)

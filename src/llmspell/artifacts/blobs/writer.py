@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from blake3 import blake3
 
-from llmspell.artifacts import compression as codecs
+from llmspell import compression as codecs
 from llmspell.artifacts.blobs.records import (
     BATCH_BYTES,
     CHUNK_BYTES,

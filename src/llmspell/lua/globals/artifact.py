@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
+from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.artifacts import Artifact
@@ -56,10 +57,7 @@ def artifact_table(artifact: Artifact | None) -> dict[str, Any] | None:
 
 def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     found = checks.mapping(value, "filter")
-    for key in found:
-        if key not in allowed:
-            raise ValidationError("filter", "unknown field; expected one of "
-                                  + ", ".join(allowed), path=f".{key}", got=key)
+    check_known_keys(found, allowed, "filter", noun="field")
     out: dict[str, Any] = {}
     kind = found.get("artifact_type", found.get("type"))
     if kind is not None:

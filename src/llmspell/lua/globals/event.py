@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
+from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.events import Event, Subscription
@@ -36,10 +37,7 @@ class ScriptEvents:
 
     def publish(self, type: Any, data: Any = None, opts: Any = None) -> str | None:
         options = checks.mapping(opts, "opts")
-        unknown = sorted(set(options) - set(PUBLISH_KEYS))
-        if unknown:
-            raise ValidationError("opts", f"unknown key(s) {', '.join(unknown)}; known: "
-                                  f"{', '.join(PUBLISH_KEYS)}")
+        check_known_keys(options, PUBLISH_KEYS, "opts")
         for key, value in options.items():
             options[key] = checks.text(checks.handle_id(value), f"opts.{key}")
         options.setdefault("source", f"lua:{self.engine.script_name}")

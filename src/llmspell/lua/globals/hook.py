@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
+from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.hooks import HookContext, HookHandle
@@ -52,10 +53,7 @@ class ScriptHooks:
             raise ValidationError("fn", "must be a function", got=fn)
         options: dict[str, Any] = {}
         if isinstance(priority, dict):
-            unknown = sorted(set(priority) - set(OPTION_KEYS))
-            if unknown:
-                raise ValidationError("priority", f"unknown option(s) {', '.join(unknown)}; "
-                                      f"known: {', '.join(OPTION_KEYS)}")
+            check_known_keys(priority, OPTION_KEYS, "priority")
             options = dict(priority)
         elif priority is not None:
             options["priority"] = priority
@@ -87,10 +85,7 @@ class ScriptHooks:
         elif isinstance(selector, str):
             handles = self.registry.list(selector)
         elif isinstance(selector, dict):
-            unknown = sorted(set(selector) - set(FILTER_KEYS))
-            if unknown:
-                raise ValidationError("filter", f"unknown key(s) {', '.join(unknown)}; known: "
-                                      f"{', '.join(FILTER_KEYS)}")
+            check_known_keys(selector, FILTER_KEYS, "filter", noun="field")
             handles = self.registry.list(selector.get("point"), name=selector.get("name"),
                                          state=selector.get("state"))
         else:

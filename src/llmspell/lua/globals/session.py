@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmspell.errors import ValidationError
 from llmspell.lua import checks
 from llmspell.sessions.model import Session
+from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
@@ -51,10 +51,7 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
 
 def _options(value: Any, argument: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     options = checks.mapping(value, argument)
-    for key in options:
-        if key not in allowed:
-            raise ValidationError(argument, "unknown field; expected one of "
-                                  + ", ".join(allowed), path=f".{key}", got=key)
+    check_known_keys(options, allowed, argument, noun="field")
     return options
 
 

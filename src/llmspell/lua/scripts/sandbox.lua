@@ -30,7 +30,7 @@ os.rename = function(old, new)
 end
 
 io.popen, io.tmpfile = deny("io.popen"), deny("io.tmpfile")
-io.open = function(path, mode) return io_open(confine(path, "io.open"), mode) end
+io.open = function(path, mode) return io_open(confine(path, "io.open", mode), mode) end
 io.lines = function(path, ...)
   if path == nil then return io_lines(path, ...) end
   return io_lines(confine(path, "io.lines"), ...)

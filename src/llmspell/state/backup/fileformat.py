@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from llmspell.state.backup.codecs import PayloadError, compressor, decompressor
+from llmspell.compression import CorruptPayload, codec_for_name, get_codec
 
 HEADER_MAGIC = 0x184D2A50
 TRAILER_MAGIC = 0x184D2A5E
@@ -80,7 +80,8 @@ class PayloadWriter:
         self.header = canonical(header)
         self.binary = header["entry_format"] == "binary"
         out.write(_FRAME.pack(HEADER_MAGIC, len(self.header)) + self.header)
-        self._compressor = compressor(header["compression"], level)
+        self._compressor = get_codec(header["compression"]).compressor(level=level,
+                                                                       checksum=True)
         self._hash = hashlib.sha256()
         self._stored_hash = hashlib.sha256()
         self._parts: list[bytes] = []
@@ -211,7 +212,10 @@ def read_entries(f: BinaryIO, header: dict[str, Any], trailer: dict[str, Any], s
         Damaged: part ``payload`` (cannot decompress, malformed, wrong counts or SHA-256) or
             ``entry`` (an entry's SHA-256 does not match; the message names it).
     """
-    reader = decompressor(header.get("compression", ""))
+    try:
+        reader = codec_for_name(header.get("compression")).decompressor()
+    except CorruptPayload as exc:
+        raise Damaged("payload", f"the payload cannot be decompressed ({exc})") from None
     parse = _binary_entries if header.get("entry_format") == "binary" else _json_entries
     digest = hashlib.sha256() if verify else None
     stored = hashlib.sha256() if verify else None
@@ -234,7 +238,7 @@ def read_entries(f: BinaryIO, header: dict[str, Any], trailer: dict[str, Any], s
                 if out:
                     yield out
             reader.finish()
-        except PayloadError as exc:
+        except CorruptPayload as exc:
             raise Damaged("payload", f"the payload cannot be decompressed ({exc})") from None
 
     for entry in parse(chunks(), verify):

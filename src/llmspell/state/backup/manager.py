@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from llmspell.compression import check_codec_name
 from llmspell.config_schema import default
 from llmspell.errors import BackupError, BackupNotFound, LLMSpellError, ValidationError
 from llmspell.state.backup import catalog
 from llmspell.state.backup.catalog import BackupInfo, chain_of, check_id, new_id
-from llmspell.state.backup.codecs import check_compression
 from llmspell.state.backup.create import PRUNED_KEY, store_identity, write_backup
 from llmspell.state.backup.fileformat import ENTRY_FORMATS
 from llmspell.state.backup.restore import load_chain, restore_records, verify_file
@@ -63,7 +63,7 @@ class BackupManager:
         self.directory = Path(directory)
         self.enabled = enabled
         self.entry_format = _format(entry_format)
-        self.compression = check_compression(compression)
+        self.compression = check_codec_name(compression)
         self.level = level
         self.safety = safety
         self.events = events
@@ -106,7 +106,7 @@ class BackupManager:
         info = write_backup(self.state, self.directory, backup_id=self._fresh_id(),
                             description=description, scopes=scopes, parent=chosen,
                             entry_format=_format(format or self.entry_format),
-                            compression=check_compression(compression or self.compression),
+                            compression=check_codec_name(compression or self.compression),
                             level=self.level, safety=safety, progress=progress)
         self._publish("backup.created", _summary(info))
         return info

@@ -27,6 +27,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.state.backup.catalog import BackupInfo
+from llmspell.validation import check_known_keys
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -64,10 +65,7 @@ class RetentionPolicy:
         if not isinstance(spec, Mapping):
             raise ValidationError("policy", "must be a table such as {keep_last = 5, max_age "
                                   "= \"30d\"}", got=spec)
-        unknown = sorted(set(spec) - set(POLICY_KEYS))
-        if unknown:
-            raise ValidationError("policy", f"unknown key {unknown[0]!r} (a policy has "
-                                  f"{', '.join(POLICY_KEYS)})")
+        check_known_keys(spec, POLICY_KEYS, "policy")
         counts = {k: _count(spec.get(k), k) for k in POLICY_KEYS[:4]}
         size = spec.get("max_total_bytes")
         if size is not None:

@@ -37,6 +37,7 @@ import orjson
 from llmspell.codec import to_jsonable
 from llmspell.errors import ValidationError
 from llmspell.state.migration.validation import Validation, callable_name, parse_validation
+from llmspell.validation import check_known_keys
 
 TRANSFORMS = ("copy", "rename", "default", "remove", "convert", "split", "merge", "custom")
 CONVERSIONS = ("int", "float", "str", "bool")
@@ -164,11 +165,7 @@ class MigrationPlan:
         if not isinstance(spec, Mapping):
             raise ValidationError("plan", "must be a table {from_version, to_version, "
                                   "transformations, ...}", got=spec)
-        unknown = sorted(set(spec) - set(_PLAN_KEYS))
-        if unknown:
-            raise ValidationError("plan", f"unknown key {unknown[0]!r} (a plan has "
-                                  f"{', '.join(_PLAN_KEYS[:5])}, key, name, description, "
-                                  "validate_before, validate_after)")
+        check_known_keys(spec, _PLAN_KEYS, "plan", noun="field")
         from_version = _version(spec.get("from_version"), "from_version")
         to_version = _version(spec.get("to_version"), "to_version")
         if from_version == to_version:
@@ -207,10 +204,7 @@ def parse_transform(spec: Any, index: int) -> Transform:
         raise ValidationError(f"{where}.transform", f"must be one of {', '.join(TRANSFORMS)}",
                               got=kind)
     allowed = _KEYS[kind]
-    unknown = sorted(set(spec) - {"transform", *allowed})
-    if unknown:
-        raise ValidationError(where, f"unknown key {unknown[0]!r} for a {kind} transform "
-                              f"(it takes {', '.join(allowed)})")
+    check_known_keys(spec, ("transform", *allowed), where, noun=f"{kind} transform field")
 
     def need(name: str) -> str:
         return _field(spec.get(name), f"{where}.{name}", required=True)  # type: ignore[return-value]
