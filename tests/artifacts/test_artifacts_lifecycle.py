@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from backends import BACKENDS, slow_on
 from llmspell.errors import HookCancelled, IntegrityError, StorageError
 from llmspell.events import capture_events
 from llmspell.runtime import Runtime
@@ -182,6 +183,7 @@ def test_gc_sweeps_artifacts_of_sessions_deleted_elsewhere(rt: Runtime) -> None:
     assert report.blobs.blobs_removed == 1 and rt.store.count("art") == 0
 
 
+@pytest.mark.parametrize("backend", slow_on(BACKENDS, "postgres"), indirect=True)
 def test_a_large_stream_is_never_held_in_memory(rt: Runtime, session: Session) -> None:
     piece = os.urandom(MB)
 
