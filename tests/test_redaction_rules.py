@@ -9,14 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmspell.config import Config
+from backends import runtime_for
 from llmspell.errors import ScriptError, ValidationError
 from llmspell.lua.engine import LuaEngine
 from llmspell.redact import REDACTED, Redactor, install_log_redaction, is_secret_name
 from llmspell.runtime import Runtime
+from strategies import examples, scalars, values
 
 R = Redactor()
 
@@ -121,12 +122,11 @@ def test_string_values_under_secret_names_are_hidden_whole() -> None:
     assert data["password"] == "hunter2"  # a copy
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["password", "token", "secret", "max_token", "n"]),
-                      inner, max_size=4),
-    max_leaves=12)
+# Stored values, keyed by secret and non-secret names, with secret-shaped text among the leaves.
+json_values = values(
+    scalars() | st.sampled_from(["sk-abcdefghijklmnopqrstuvwx", "password=hunter2", "[REDACTED]",
+                                 "postgresql://u:p@h/db", "AKIAIOSFODNN7EXAMPLE"]),
+    keys=st.sampled_from(["password", "token", "secret", "max_token", "apiKey", "n"]))
 
 
 def _non_strings(value: object) -> object:
@@ -140,6 +140,7 @@ def _non_strings(value: object) -> object:
     return value
 
 
+@settings(max_examples=examples(200))
 @given(json_values)
 def test_redaction_never_rewrites_a_non_string_and_is_idempotent(value: object) -> None:
     out = R.redact(value)
@@ -147,8 +148,8 @@ def test_redaction_never_rewrites_a_non_string_and_is_idempotent(value: object) 
     assert R.redact(out) == out
 
 
-def test_redact_on_write_keeps_numbers_and_booleans() -> None:
-    with Runtime.memory(state__redact_on_write=True) as rt:
+def test_redact_on_write_keeps_numbers_and_booleans(tmp_path: Path) -> None:
+    with runtime_for("memory", tmp_path, state__redact_on_write=True) as rt:
         rt.state.save("global", "settings", {
             "max_token": 4096, "secret": False, "password": "hunter2", "token": 12,
             "ratio": 0.5, "flags": [True, None, 3], "pwd": "/home/ana/project",
@@ -183,22 +184,21 @@ def test_llmspell_log_records_are_redacted_whatever_logger_or_handler(
     assert "password=kept-elsewhere" in caplog.text  # not ours: left alone
 
 
-def test_lua_logger_and_os_getenv_hide_secrets(caplog: pytest.LogCaptureFixture,
+def test_lua_logger_and_os_getenv_hide_secrets(mem: Runtime, caplog: pytest.LogCaptureFixture,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.DEBUG, logger="llmspell.script")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@db.example/llm")
     monkeypatch.setenv("PLAIN_SETTING", "max_token = 4096")
-    with Runtime(Config.defaults(storage__url="memory://")) as rt:
-        engine = LuaEngine(rt, script_name="t.lua")
-        try:
-            got = engine.run_string("""
-                Logger.warn("using sk-abcdefghijklmnopqrstuvwx", {password = "hunter2", n = 3})
-                return os.getenv("DATABASE_URL"), os.getenv("PLAIN_SETTING")
-            """, "t.lua")
-            with pytest.raises(ScriptError, match=r"SecurityViolation: os.getenv.'OPENAI_API_KEY"):
-                engine.run_string("return os.getenv('OPENAI_API_KEY')", "t.lua")
-        finally:
-            engine.close()
+    engine = LuaEngine(mem, script_name="t.lua")
+    try:
+        got = engine.run_string("""
+            Logger.warn("using sk-abcdefghijklmnopqrstuvwx", {password = "hunter2", n = 3})
+            return os.getenv("DATABASE_URL"), os.getenv("PLAIN_SETTING")
+        """, "t.lua")
+        with pytest.raises(ScriptError, match=r"SecurityViolation: os.getenv.'OPENAI_API_KEY"):
+            engine.run_string("return os.getenv('OPENAI_API_KEY')", "t.lua")
+    finally:
+        engine.close()
     assert got == ("postgresql://app:[REDACTED]@db.example/llm", "max_token = 4096")
     record = caplog.records[-1]
     assert record.getMessage() == f"using {REDACTED}"

@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from llmspell.cli.main import cli
-from llmspell.config import Config
+from cli_runner import Run
 from llmspell.events import capture_events
 from llmspell.runtime import Runtime
 from llmspell.testing import POSTGRES_URL, discard_store, postgres_unreachable
@@ -80,60 +78,55 @@ def hits(text: str) -> list[str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("LLMSPELL_"):
-            monkeypatch.delenv(name)
+def project(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The ``run`` fixture's directory (the command runs there), with the two scripts and
+    ``DATABASE_URL`` holding a password."""
     monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{PG_PASSWORD}@db.example/llm")
     (tmp_path / "create.lua").write_text(CREATE)
     (tmp_path / "failing.lua").write_text(FAILING)
-    yield tmp_path
-
-
-Invoke = Callable[..., Result]
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return tmp_path
 
 
 def test_no_planted_secret_shows_in_any_cli_output_log_or_journal(
-        project: Path, caplog: pytest.LogCaptureFixture) -> None:
+        project: Path, run: Run, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     outputs: dict[str, str] = {}
 
-    def run(*args: str, code: int = 0) -> Result:
-        result = invoke(*args)
+    def checked(*args: str, code: int = 0) -> Result:
+        result = run(*args)
         assert result.exit_code == code, (args, result.output)
         outputs[" ".join(args)] = result.stdout + result.stderr
         return result
 
-    created = run("-vv", "run", "create.lua")
+    created = checked("-vv", "run", "create.lua")
     session_id, database_url = created.stdout.splitlines()[:2]
     assert database_url == "postgresql://app:[REDACTED]@db.example/llm"  # os.getenv
-    run("-vv", "run", "failing.lua", code=1)
+    checked("-vv", "run", "failing.lua", code=1)
     assert "could not log in: password=[REDACTED]" in outputs["-vv run failing.lua"]
 
-    artifacts = json.loads(run("artifact", "list", "--json").stdout)
+    artifacts = json.loads(checked("artifact", "list", "--json").stdout)
     artifact_id = artifacts[0]["id"]
     for json_flag in ((), ("--json",)):
-        run("session", "list", *json_flag)
-        run("session", "show", session_id, *json_flag)
-        run("session", "timeline", session_id, *json_flag)
-        run("artifact", "list", *json_flag)
-        run("artifact", "show", artifact_id, *json_flag)
-        run("artifact", "versions", session_id, "notes.txt", *json_flag)
-        run("state", "get", f"session:{session_id}", "creds", *json_flag)
-        run("state", "list", *json_flag)
-        run("info", *json_flag)
-        run("doctor", *json_flag)
-        run("-v", "session", "suspend", session_id, *json_flag)
-        run("session", "resume", session_id, *json_flag)
-    run("session", "fail", session_id, "--reason", f"leaked {OPENAI} password={PASSWORD}")
-    run("session", "show", session_id)
-    run("session", "show", session_id, "--json")
-    run("session", "list", "--status", "failed", "--json")
+        checked("session", "list", *json_flag)
+        checked("session", "show", session_id, *json_flag)
+        checked("session", "timeline", session_id, *json_flag)
+        checked("artifact", "list", *json_flag)
+        checked("artifact", "show", artifact_id, *json_flag)
+        checked("artifact", "versions", session_id, "notes.txt", *json_flag)
+        checked("state", "get", f"session:{session_id}", "creds", *json_flag)
+        checked("state", "list", *json_flag)
+        checked("info", *json_flag)
+        checked("doctor", *json_flag)
+        checked("-v", "session", "suspend", session_id, *json_flag)
+        checked("session", "resume", session_id, *json_flag)
+        checked("backup", "create", "-d", f"nightly {OPENAI} password={PASSWORD}", *json_flag)
+        checked("backup", "list", *json_flag)
+        checked("migrate", "status", *json_flag)
+        checked("exec", f"error('token: {TOKEN}')", *json_flag, code=1)
+    checked("session", "fail", session_id, "--reason", f"leaked {OPENAI} password={PASSWORD}")
+    checked("session", "show", session_id)
+    checked("session", "show", session_id, "--json")
+    checked("session", "list", "--status", "failed", "--json")
 
     leaks = {command: found for command, text in outputs.items() if (found := hits(text))}
     assert leaks == {}
@@ -146,12 +139,12 @@ def test_no_planted_secret_shows_in_any_cli_output_log_or_journal(
     assert len(entries) > 3 and raw
     assert hits(raw.decode("utf-8", "replace")) == []
     # The data copy keeps the secrets: redaction changed output, not what is stored.
-    exported = invoke("state", "export").stdout
+    exported = run("state", "export").stdout
     assert STRIPE in exported
 
 
 def test_a_postgres_password_in_the_store_url_never_shows(
-        project: Path, caplog: pytest.LogCaptureFixture) -> None:
+        project: Path, run: Run, caplog: pytest.LogCaptureFixture) -> None:
     if reason := postgres_unreachable():
         pytest.skip(reason)
     caplog.set_level(logging.DEBUG)
@@ -165,7 +158,7 @@ def test_a_postgres_password_in_the_store_url_never_shows(
         texts = []
         for args in (("info",), ("info", "--json"), ("doctor",), ("doctor", "--json"),
                      ("-vv", "session", "list"), ("session", "list", "--json")):
-            result = invoke(*args)
+            result = run(*args)
             texts.append(result.stdout + result.stderr)
         assert [hits(text) for text in texts] == [[]] * len(texts)
         assert "postgres:[REDACTED]@" in texts[0]
@@ -174,9 +167,9 @@ def test_a_postgres_password_in_the_store_url_never_shows(
         discard_store(url)
 
 
-def test_no_planted_secret_reaches_a_subscriber_of_llmspell_events() -> None:
-    with Runtime(Config.defaults(storage__url="memory://")) as rt, \
-            capture_events(rt.events) as events:
+def test_no_planted_secret_reaches_a_subscriber_of_llmspell_events(mem: Runtime) -> None:
+    rt = mem
+    with capture_events(rt.events) as events:
 
         def leaky_hook(ctx: object) -> None:
             raise RuntimeError(f"upstream refused {OPENAI} with password={PASSWORD}")
