@@ -212,3 +212,10 @@ def test_the_redaction_section_of_docs_security_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/security.md", "exec"), {})
+
+
+def test_forty_character_tokens_are_kept_without_an_aws_key_id_nearby() -> None:
+    text = "Asiaticpopulation247 wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert R.redact_text(text) == text
+    assert R.redact_text(f"AKIAIOSFODNN7EXAMPLE {text}") == \
+        f"{REDACTED} Asiaticpopulation247 {REDACTED}"

@@ -159,13 +159,13 @@ SHAPES: list[tuple[re.Pattern[str], Replace]] = [
 #: characters alone are too common to call a secret.
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
                         r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-_AWS_CONTEXT = re.compile(r"(?i)\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|aws_secret_access_key")
+_AWS_CONTEXT = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|(?i:aws_secret_access_key)")
 
 # `name = value`, `name: value`, `"name": "value"` in free text; the name decides (as for
 # fields), then the value: literals and numbers are kept, and after `:` an unquoted plain word
-# followed by more words is prose ("the token: it expires"), not a value.
-# Only names holding a secret word are candidates, and an unquoted value stops at `=` (base64
-# padding aside), so "in: password=x" is read as the assignment to `password`.
+# followed by more words is prose ("the token: it expires"), not a value. Only names holding
+# a secret word are candidates, and an unquoted value stops at `=` (base64 padding aside), so
+# "in: password=x" is read as the assignment to `password`.
 ASSIGNMENT = re.compile(
     r"(?<![\w\-.])([\"']?)([A-Za-z0-9_.\-]*(?i:key|secret|passw|passphrase|token|bearer|"
     r"authorization|credential|cookie)[A-Za-z0-9_.\-]*)\1(\s*([:=])\s*)"
