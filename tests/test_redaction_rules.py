@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backends import runtime_for
+from cli_runner import Run
 from llmspell.errors import ScriptError, ValidationError
 from llmspell.lua.engine import LuaEngine
 from llmspell.redact import REDACTED, Redactor, install_log_redaction, is_secret_name
@@ -219,3 +220,10 @@ def test_forty_character_tokens_are_kept_without_an_aws_key_id_nearby() -> None:
     assert R.redact_text(text) == text
     assert R.redact_text(f"AKIAIOSFODNN7EXAMPLE {text}") == \
         f"{REDACTED} Asiaticpopulation247 {REDACTED}"
+
+
+def test_a_bad_redact_pattern_is_reported_not_a_crash(run: Run) -> None:
+    bad = ("--set", 'state.redact_patterns=["("]')
+    listed = run(*bad, "state", "list")
+    assert listed.exit_code == 2 and "'patterns' at [0]" in listed.stderr
+    assert run(*bad, "info").exit_code == 0

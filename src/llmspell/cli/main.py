@@ -54,11 +54,15 @@ class Options:
 
     def redactor(self) -> Redactor:
         """What hides secrets in this command's output: the built-in rules plus ``[state]
-        redact_patterns`` once the configuration is loaded."""
+        redact_patterns`` once the configuration is loaded (the built-in rules alone while
+        a pattern does not compile: the command reports that error through this)."""
         if self._redactor is None:
             if self._config is None:
                 return DEFAULT
-            self._redactor = Redactor(self._config.state.redact_patterns)
+            try:
+                self._redactor = Redactor(self._config.state.redact_patterns)
+            except ValidationError:
+                return DEFAULT
         return self._redactor
 
     def load_config(self) -> Any:
