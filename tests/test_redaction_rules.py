@@ -227,3 +227,14 @@ def test_a_bad_redact_pattern_is_reported_not_a_crash(run: Run) -> None:
     listed = run(*bad, "state", "list")
     assert listed.exit_code == 2 and "'patterns' at [0]" in listed.stderr
     assert run(*bad, "info").exit_code == 0
+
+
+def test_log_redaction_patterns_add_up_and_a_bad_one_is_named_by_its_own_index(
+        caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction([r"\bACME-\d{6}\b"])
+    install_log_redaction([r"\bZETA-\d{4}\b"])
+    with pytest.raises(ValidationError, match=r"at \[1\]"):
+        install_log_redaction(["fine", "("])
+    caplog.set_level(logging.INFO)
+    logging.getLogger("llmspell.test").info("ids ACME-123456 ZETA-1234 fine")
+    assert caplog.records[-1].getMessage() == f"ids {REDACTED} {REDACTED} fine"

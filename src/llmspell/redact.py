@@ -335,9 +335,11 @@ def install_log_redaction(patterns: Iterable[str] = ()) -> LogRedaction:
         ValidationError: a pattern is not a valid regular expression.
     """
     global _log_redactor
+    patterns = list(patterns)
+    Redactor(patterns)  # a bad pattern is named by its index in ``patterns``
     with _log_lock:
         extra = [p for p in patterns if p not in _log_patterns]
-        redactor = Redactor([*_log_patterns, *extra])  # checks the new ones first
+        redactor = Redactor([*_log_patterns, *extra])
         _log_patterns.extend(extra)
         installed = _log_redactor is not None
         _log_redactor = redactor
