@@ -40,7 +40,7 @@ from llmspell.agents.calls import (
     response_record,
 )
 from llmspell.agents.tools import AgentTool, result_text
-from llmspell.errors import AgentError, ValidationError
+from llmspell.errors import AgentError, ScriptLimitExceeded, ValidationError
 from llmspell.hooks import Skipped
 from llmspell.hooks.results import RETRY
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, Provider, ToolCall
@@ -374,6 +374,8 @@ class Agent:
         else:
             try:
                 output = tool.call(dict(call.arguments))
+            except ScriptLimitExceeded:
+                raise  # the script must stop, not the model hear about it
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         with self._lock:
