@@ -137,9 +137,10 @@ class Agent:
         self.conversation: list[Message] = []
         self.lifecycle = lc.Lifecycle(config.name)
         self._lock = threading.Lock()
-        self.stats: dict[str, Any] = {"requests_total": 0, "requests_failed": 0, "requests_active": 0,
-                      "tool_invocations": 0, "input_tokens": 0, "output_tokens": 0,
-                      "cost": 0.0, "total_latency_ms": 0.0}
+        self.stats: dict[str, Any] = {
+            "requests_total": 0, "requests_failed": 0, "requests_active": 0,
+            "tool_invocations": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0,
+            "total_latency_ms": 0.0}
 
     @property
     def name(self) -> str:

@@ -58,7 +58,7 @@ def install(engine: LuaEngine) -> None:
         if found is None:
             raise ValidationError("agent", "no agent of that name (destroyed?); known: "
                                   + (", ".join(registry().list()) or "none"), got=name)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def create(opts: Any = None) -> str:
         o = checks.options(opts, "options", CREATE_KEYS)
@@ -76,7 +76,7 @@ def install(engine: LuaEngine) -> None:
             raise ValidationError("tools", "must be a list of tool tables", got=tools)
         created = registry().create(o.pop("name", None) or _fresh_name(registry()), model,
                                     tools=tools, **o)
-        return created.name  # type: ignore[no-any-return]
+        return created.name
 
     def invoke(name: Any, input: Any) -> dict[str, Any]:
         return agent(name).invoke(input).to_dict()
@@ -180,7 +180,7 @@ def install(engine: LuaEngine) -> None:
         return True
 
     def destroy(name: Any) -> bool:
-        return registry().remove(checks.text(name, "agent"))  # type: ignore[no-any-return]
+        return registry().remove(checks.text(name, "agent"))
 
     def exists(name: Any) -> bool:
         return registry().get(checks.text(name, "name")) is not None
@@ -212,7 +212,11 @@ def install(engine: LuaEngine) -> None:
     for operation in ("initialize", "start", "pause", "resume", "stop", "terminate",
                       "recover"):
         functions[operation] = lifecycle(operation)
-    engine.on_close(lambda: [stream_close(i) for i in list(streams)])
+    def close_streams() -> None:
+        for stream_id in list(streams):
+            stream_close(stream_id)
+
+    engine.on_close(close_streams)
     engine.install_global("Agent", functions, "agent.lua",
                           takes_functions=("create", "invokeStream"))
 
