@@ -93,7 +93,8 @@ class AgentRegistry:
                 raise ValidationError("name", "an agent of that name exists; get it with "
                                       "agents.get(name) or remove it first", got=name)
         config = self._init_hooks(config)
-        own = bool(base_url or api_key)
+        # the scripted double takes no key or URL: it stays the shared one
+        own = bool(base_url or api_key) and self._kind(provider_name) != "scripted"
         provider = (self.providers.build(provider_name, base_url=base_url, api_key=api_key)
                     if own else self.providers.provider(provider_name))
         agent = Agent(self, config, provider, built_tools, own_provider=own)
@@ -215,6 +216,12 @@ class AgentRegistry:
                 agent.provider.close()
 
     # -- helpers the agents use ----------------------------------------------------------
+
+    def _kind(self, provider: str) -> str | None:
+        try:
+            return self.providers.settings(provider).kind  # type: ignore[no-any-return]
+        except ValidationError:
+            return None  # registered in code
 
     def price(self, provider: str, model: str) -> Price | None:
         try:
