@@ -92,7 +92,7 @@ def test_conversation_is_bounded(rt: Runtime, scripted: ScriptedProvider) -> Non
 
 
 def test_bad_arguments_name_the_argument(rt: Runtime, scripted: ScriptedProvider) -> None:
-    with pytest.raises(ValidationError, match="argument 'model'.*unknown provider 'nope'"):
+    with pytest.raises(ValidationError, match=r"argument 'model'.*unknown provider 'nope'"):
         rt.agents.create("a", "nope/model")
     with pytest.raises(ValidationError, match="argument 'temperature'"):
         rt.agents.create("a", "scripted/x", temperature=7)
@@ -101,9 +101,9 @@ def test_bad_arguments_name_the_argument(rt: Runtime, scripted: ScriptedProvider
     with pytest.raises(ValidationError, match=r"argument 'tools' at \[1\]\.fn"):
         rt.agents.create("a", "scripted/x", tools=[{"name": "t"}])
     agent = rt.agents.create("a", "scripted/x")
-    with pytest.raises(ValidationError, match="argument 'name'.*exists"):
+    with pytest.raises(ValidationError, match=r"argument 'name'.*exists"):
         rt.agents.create("a", "scripted/x")
-    with pytest.raises(ValidationError, match="argument 'input'.*unknown field"):
+    with pytest.raises(ValidationError, match=r"argument 'input'.*unknown field"):
         agent.invoke({"txt": "typo"})
 
 
@@ -113,9 +113,9 @@ def test_lifecycle_moves_records_history_and_refuses_calls(
     assert agent.state == "ready"
     agent.start()
     agent.pause()
-    with pytest.raises(AgentError, match="paused and takes no calls; resume it first"):
+    with pytest.raises(AgentError, match=r"paused and takes no calls; resume it first"):
         agent.invoke("hi")
-    with pytest.raises(AgentError, match="cannot recover while paused"):
+    with pytest.raises(AgentError, match=r"cannot recover while paused"):
         agent.recover()
     agent.resume()
     agent.set_error("provider down")
@@ -134,7 +134,8 @@ def test_lifecycle_moves_records_history_and_refuses_calls(
 def test_pause_and_stop_save_state_and_load_restores_it(
         rt: Runtime, scripted: ScriptedProvider) -> None:
     scripted.add_replies(["remembered"])
-    agent = rt.agents.create("mem", "scripted/x", system_prompt="S", api_key="sk-planted-1234567890")
+    agent = rt.agents.create("mem", "scripted/x", system_prompt="S",
+                             api_key="sk-planted-1234567890")
     agent.invoke("keep this")
     agent.pause()
     saved = rt.state.load("agent:mem", "state")
@@ -249,7 +250,7 @@ def test_rate_limits_and_max_operations_apply_to_agent_calls(scripted_rt: Any) -
     scripted.add_replies(["1", "2", "3"])
     agent = rt.agents.create("r", "scripted/x")
     agent.invoke("a")
-    with pytest.raises(RateLimitExceeded, match="agent.execute"):
+    with pytest.raises(RateLimitExceeded, match=r"agent\.execute"):
         agent.invoke("b")
 
 
