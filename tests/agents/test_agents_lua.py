@@ -145,15 +145,15 @@ def test_lifecycle_and_state_methods(lua: Any, scripted: ScriptedProvider) -> No
         a:recover()
         local h = a:getStateHistory()
         local last = h[#h]
-        a:clearConversation()
-        local loaded = a:loadState()
-        local conv = a:getConversation()
         local last_error = a:getLastError()
+        a:clearConversation()
+        local loaded = a:loadState()       -- back to the saved (paused) agent
+        local conv = a:getConversation()
         local deleted = a:deleteState()
         local destroyed = a:destroy()
-        return {saved.lifecycle.state, healthy, last.from, last.to, type(last.elapsed),
+        return {saved.lifecycle.state, healthy, a:getState(), last.from, last.to, type(last.elapsed),
                 loaded, #conv, conv[1].content, last_error, deleted, destroyed,
                 Agent.get("life") == nil}
     ''')
-    assert out == ["paused", False, "error", "ready", "number", True, 2, "remember me", "boom",
+    assert out == ["paused", False, "Paused", "error", "ready", "number", True, 2, "remember me", "boom",
                    True, True, True]
