@@ -148,10 +148,11 @@ def test_lifecycle_and_state_methods(lua: Any, scripted: ScriptedProvider) -> No
         local last_error = a:getLastError()
         a:clearConversation()
         local loaded = a:loadState()       -- back to the saved (paused) agent
+        local state_now = a:getState()
         local conv = a:getConversation()
         local deleted = a:deleteState()
         local destroyed = a:destroy()
-        return {saved.lifecycle.state, healthy, a:getState(), last.from, last.to, type(last.elapsed),
+        return {saved.lifecycle.state, healthy, state_now, last.from, last.to, type(last.elapsed),
                 loaded, #conv, conv[1].content, last_error, deleted, destroyed,
                 Agent.get("life") == nil}
     ''')
