@@ -156,5 +156,5 @@ def test_lifecycle_and_state_methods(lua: Any, scripted: ScriptedProvider) -> No
                 loaded, #conv, conv[1].content, last_error, deleted, destroyed,
                 Agent.get("life") == nil}
     ''')
-    assert out == ["paused", False, "Paused", "error", "ready", "number", True, 2, "remember me", "boom",
-                   True, True, True]
+    assert out == ["paused", False, "Paused", "error", "ready", "number", True, 2,
+                   "remember me", "boom", True, True, True]
