@@ -219,7 +219,7 @@ class AgentRegistry:
 
     def _kind(self, provider: str) -> str | None:
         try:
-            return self.providers.settings(provider).kind  # type: ignore[no-any-return]
+            return self.providers.settings(provider).kind
         except ValidationError:
             return None  # registered in code
 
