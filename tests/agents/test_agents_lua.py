@@ -158,3 +158,44 @@ def test_lifecycle_and_state_methods(lua: Any, scripted: ScriptedProvider) -> No
     ''')
     assert out == ["paused", False, "Paused", "error", "ready", "number", True, 2,
                    "remember me", "boom", True, True, True]
+
+
+def test_rate_limits_and_max_operations_apply_from_lua() -> None:
+    from llmspell.lua.engine import LuaEngine
+    from llmspell.providers.scripted import ScriptedProvider
+
+    with Runtime.memory(session__rate_limits=["agent.execute=2/h"]) as rt:
+        rt.providers.add("scripted", ScriptedProvider("scripted", ["a", "b", "c", "d"]))
+        with LuaEngine(rt) as engine:
+            out = engine.run_string('''
+                local a = Agent.create{model = "scripted/x"}
+                a:invoke("1"); a:invoke("2")
+                local ok, err = pcall(a.invoke, a, "3")
+                local s = Session.create{name = "ops", limits = {operations = 1}}
+                return {ok, err, a.name:sub(1, 6)}
+            ''')
+    assert out[0] is False and out[1].startswith("RateLimitExceeded:")
+    assert "agent.execute" in out[1] and out[2] == "agent_"
+    with Runtime.memory() as rt:
+        rt.providers.add("scripted", ScriptedProvider("scripted", ["a", "b"]))
+        with LuaEngine(rt) as engine:
+            out = engine.run_string('''
+                Session.setCurrent(Session.create{name = "ops", limits = {operations = 1}})
+                local a = Agent.create{name = "ops", model = "scripted/x"}
+                a:invoke("1")
+                local ok, err = pcall(a.invoke, a, "2")
+                return {ok, err}
+            ''')
+    assert out[0] is False and out[1].startswith("ResourceLimitExceeded:")
+    assert "operations" in out[1]
+
+
+def test_agents_a_script_created_go_when_its_engine_closes(rt: Runtime,
+                                                          scripted: ScriptedProvider) -> None:
+    from llmspell.lua.engine import LuaEngine
+
+    rt.agents.create("from_python", "scripted/x")
+    with LuaEngine(rt) as engine:
+        engine.run_string('Agent.create{name = "from_lua", model = "scripted/x"}')
+        assert rt.agents.list() == ["from_python", "from_lua"]
+    assert rt.agents.list() == ["from_python"]

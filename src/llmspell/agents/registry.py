@@ -57,14 +57,16 @@ class AgentRegistry:
                max_conversation_length: int = 100, max_steps: int = 10,
                base_url: str | None = None, api_key: str | None = None,
                tools: Iterable[Any] = ()) -> Agent:
-        """Create agent ``name`` on ``model`` (``provider/model``; see docs/providers.md).
+        """Create agent ``name`` (``agent_<8 hex>`` when None, as rs-llmspell does) on
+        ``model`` (``provider/model``; see docs/providers.md; ``[providers] default`` when
+        None).
 
         Raises:
             ValidationError: a bad argument (named), an unknown provider, a name in use.
             ProviderAuthError: the provider needs a key nobody gave.
             HookCancelled: a hook at ``agent:before_init`` cancelled.
         """
-        name = check_name(name)
+        name = self._fresh_name() if name is None else check_name(name)
         if model is None or model == "":
             model = self.providers.default or None
             if model is None:
@@ -111,6 +113,14 @@ class AgentRegistry:
         if self.hooks.has("agent:after_init"):
             self.hooks.after("agent:after_init", config.to_dict(), component=name)
         return agent
+
+    def _fresh_name(self) -> str:
+        import uuid
+
+        while True:
+            name = f"agent_{uuid.uuid4().hex[:8]}"
+            if name not in self._agents:
+                return name
 
     def _init_hooks(self, config: AgentConfig) -> AgentConfig:
         if not self.hooks.has("agent:before_init"):

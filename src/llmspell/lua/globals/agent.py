@@ -48,6 +48,7 @@ def chunk_table(chunk: AgentChunk, agent: Agent) -> dict[str, Any]:
 def install(engine: LuaEngine) -> None:
     runtime = engine.runtime
     streams: dict[int, tuple[Agent, Iterator[AgentChunk]]] = {}
+    mine: list[str] = []  # agents this script created: removed when its engine closes
     ids = itertools.count(1)
 
     def registry() -> Any:
@@ -74,8 +75,8 @@ def install(engine: LuaEngine) -> None:
         tools = o.pop("tools", None) or ()
         if isinstance(tools, dict):
             raise ValidationError("tools", "must be a list of tool tables", got=tools)
-        created = registry().create(o.pop("name", None) or _fresh_name(registry()), model,
-                                    tools=tools, **o)
+        created = registry().create(o.pop("name", None), model, tools=tools, **o)
+        mine.append(created.name)
         return created.name
 
     def invoke(name: Any, input: Any) -> dict[str, Any]:
@@ -212,20 +213,17 @@ def install(engine: LuaEngine) -> None:
     for operation in ("initialize", "start", "pause", "resume", "stop", "terminate",
                       "recover"):
         functions[operation] = lifecycle(operation)
-    def close_streams() -> None:
+    def close() -> None:
+        """Close open streams; remove the agents this script created (their tools may be
+        functions of this Lua state, which is going). Their saved state stays."""
         for stream_id in list(streams):
             stream_close(stream_id)
+        if not mine or runtime.closed:
+            return
+        for name in mine:
+            runtime.agents.remove(name)
 
-    engine.on_close(close_streams)
+    engine.on_close(close)
     engine.install_global("Agent", functions, "agent.lua",
                           takes_functions=("create", "invokeStream"))
 
-
-def _fresh_name(registry: Any) -> str:
-    """rs-llmspell names an unnamed agent ``agent_<8 hex>``."""
-    import uuid
-
-    while True:
-        name = f"agent_{uuid.uuid4().hex[:8]}"
-        if name not in registry:
-            return name
