@@ -44,6 +44,6 @@ INSTALLERS: list[Installer] = [
     session.install,
     state.install,
     artifact.install,
-    agent.install,
     streaming.install,
+    agent.install,
 ]

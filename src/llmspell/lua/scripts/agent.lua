@@ -3,7 +3,9 @@
 -- (raw); returns the global's table. An agent handle is a table {name = ...} whose methods
 -- call the Python half with the agent's name.
 local py = ...
-local type, setmetatable, rawget, error = type, setmetatable, rawget, error
+local type, setmetatable, rawget, error, pairs, ipairs = type, setmetatable, rawget, error,
+  pairs, ipairs
+local Streaming, yield = Streaming, coroutine.yield   -- installed before this file
 
 local methods = {}
 local MT = {
@@ -30,37 +32,28 @@ local function self_name(h, method)
   return rawget(h, "name")
 end
 
--- Methods that take only the agent.
+-- Methods: each calls the Python function of the same name (or the one given) with the
+-- agent's name and the method's own arguments.
+local forward = {
+  invoke = "invoke", execute = "invoke", getAgentState = "getState",
+  isHealthy = false, destroy = false, stream = false,
+}
 for _, name in ipairs({"getState", "getConfig", "saveState", "loadState", "deleteState",
                        "getStateHistory", "getStateMetrics", "getLastError",
                        "getRecoveryAttempts", "getMetrics", "getHealth", "getPerformance",
                        "discoverTools", "getAllToolMetadata", "initialize", "start", "pause",
                        "resume", "stop", "terminate", "recover", "getConversation",
-                       "clearConversation"}) do
-  local f = py[name]
-  methods[name] = function(h) return f(self_name(h, name)) end
+                       "clearConversation", "executeWithContext", "invokeStream", "setError",
+                       "hasTool", "getToolMetadata", "invokeTool", "logEvent"}) do
+  forward[name] = name
 end
-methods.getAgentState = methods.getState
+for method, target in pairs(forward) do
+  if target then
+    local f = py[target]
+    methods[method] = function(h, ...) return f(self_name(h, method), ...) end
+  end
+end
 
-function methods.invoke(h, input) return py.invoke(self_name(h, "invoke"), input) end
-function methods.execute(h, input) return py.invoke(self_name(h, "execute"), input) end
-function methods.executeWithContext(h, input, context)
-  return py.executeWithContext(self_name(h, "executeWithContext"), input, context)
-end
-function methods.invokeStream(h, input, fn)
-  return py.invokeStream(self_name(h, "invokeStream"), input, fn)
-end
-function methods.setError(h, message) return py.setError(self_name(h, "setError"), message) end
-function methods.hasTool(h, tool) return py.hasTool(self_name(h, "hasTool"), tool) end
-function methods.getToolMetadata(h, tool)
-  return py.getToolMetadata(self_name(h, "getToolMetadata"), tool)
-end
-function methods.invokeTool(h, tool, params)
-  return py.invokeTool(self_name(h, "invokeTool"), tool, params)
-end
-function methods.logEvent(h, event_type, data)
-  return py.logEvent(self_name(h, "logEvent"), event_type, data)
-end
 function methods.isHealthy(h) return py.getHealth(self_name(h, "isHealthy")).status == "healthy" end
 function methods.destroy(h)
   local name = self_name(h, "destroy")
@@ -68,27 +61,17 @@ function methods.destroy(h)
   return py.destroy(name)
 end
 
--- A Streaming stream (next/isDone/collect) of the answer's text deltas.
+-- The answer's text deltas as a Streaming stream (next/isDone/collect).
 function methods.stream(h, input)
   local id = py.streamOpen(self_name(h, "stream"), input)
-  local stream = {_done = false}
-  function stream.next(s)
-    if s._done then return nil end
-    local piece = py.streamNext(id)
-    if piece == nil then s._done = true end
-    return piece
-  end
-  function stream.isDone(s) return s._done end
-  function stream.collect(s)
-    local out = {}
-    while not s._done do
-      local piece = s:next()
-      if piece ~= nil then out[#out + 1] = piece end
+  local next_piece = py.streamNext
+  return Streaming.create(function()
+    local piece = next_piece(id)
+    while piece ~= nil do
+      yield(piece)
+      piece = next_piece(id)
     end
-    return out
-  end
-  function stream.close(s) s._done = true; py.streamClose(id) end
-  return stream
+  end)
 end
 
 local Agent = {}
