@@ -66,3 +66,27 @@ def test_agent_over_http_streams_in_order_and_never_shows_the_key(
     assert b"agent:web" in stored or b"agent%3Aweb" in stored or b"web" in stored
     assert PLANTED.encode() not in stored
     assert PLANTED not in repr(agent.snapshot()) and PLANTED not in repr(agent.config)
+
+
+def test_an_anthropic_agent_over_http(rt: Runtime, server: FakeOpenAIServer) -> None:
+    agent = rt.agents.create("claude", "anthropic/claude-3-5-haiku-latest",
+                             base_url=server.base_url.removesuffix("/v1"), api_key=PLANTED,
+                             system_prompt="Be brief.", max_tokens=64)
+    server.reply("Bonjour", usage=(4, 1))
+    result = agent.invoke("hi")
+    assert result.text == "Bonjour" and result.metadata["provider"] == "anthropic"
+    sent = server.requests[0]
+    assert sent.path.endswith("/messages") and sent.json["system"] == "Be brief."
+    assert sent.json["max_tokens"] == 64
+
+
+def test_a_missing_key_is_an_auth_error_naming_the_variable_from_lua(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from llmspell.lua.engine import LuaEngine
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("LLMSPELL_KEYS_PATH", f"{tmp_path}/keys.json")
+    with Runtime.memory() as rt, LuaEngine(rt) as engine:
+        ok, err = engine.run_string(
+            'return pcall(Agent.create, {name = "x", model = "gpt-4o-mini"})')
+    assert ok is False and err.startswith("ProviderAuthError:") and "OPENAI_API_KEY" in err
