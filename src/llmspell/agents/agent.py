@@ -171,14 +171,14 @@ class Agent:
         cid = uuid.uuid4().hex
         sid = owner.meter.session_id()
         turns: list[list[Message]] = []
-        ran = [False]
+        produced: list[AgentResult] = []
 
         def operation(data: Any) -> dict[str, Any]:
-            ran[0] = True
             result = None
             for chunk in self._execute(take_text(data), cid, sid, turns, stream=False):
                 result = chunk.result
             assert result is not None
+            produced.append(result)
             return _hook_view(result)
 
         self._begin()
@@ -189,10 +189,11 @@ class Agent:
         except BaseException as exc:
             self._end(failed=True, error=exc, cid=cid, sid=sid)
             raise
-        result = AgentResult.from_dict(value) if ran[0] and isinstance(value, Mapping) \
-            else self._skipped(value)
-        if ran[0] and turns:
-            self._commit(turns[-1])
+        if produced:
+            result = self._modified(value, produced[-1])
+            self._commit(turns[-1], result.text)
+        else:
+            result = self._skipped(value)
         self._end(failed=False, result=result, cid=cid, sid=sid)
         return result
 
@@ -234,8 +235,8 @@ class Agent:
                 if outcome.action == RETRY:
                     hooks.report_ignored(AFTER, RETRY, outcome, frozenset(),
                                          correlation_id=cid, session_id=sid)
-                result = AgentResult.from_dict(outcome.data)
-            self._commit(turns[-1])
+                result = self._modified(outcome.data, result)
+            self._commit(turns[-1], result.text)
         except BaseException as exc:
             self._end(failed=True, error=exc, cid=cid, sid=sid)
             if isinstance(exc, Exception) and hooks.has(ERROR):
@@ -302,7 +303,7 @@ class Agent:
             record = request_record(request)
             entry: dict[str, Any] = {"agent": self.name, "provider": config.provider,
                                      "model": config.model_name,
-                                     "fingerprint": fingerprint(config.provider, record),
+                                     "fingerprint": fingerprint(provider=config.provider, **record),
                                      "request": record, "stream": stream, "step": step}
             reserved = owner.meter.admit(sid, request)
             t0 = time.perf_counter()
@@ -389,7 +390,10 @@ class Agent:
                                                    "id": call.id,
                                                    "arguments": dict(call.arguments),
                                                    "result": result,
-                                                   "latency_ms": _ms(t0)}, cid)
+                                                   "latency_ms": _ms(t0),
+                                                   "fingerprint": fingerprint(
+                                                       agent=self.name, tool=call.name,
+                                                       arguments=dict(call.arguments))}, cid)
         self._owner.publish("agent.tool_called", {"agent": self.name, "tool": call.name,
                                                   "success": error is None}, cid, sid)
         return record
@@ -427,7 +431,24 @@ class Agent:
                                provider=self.config.provider, skipped=True)
         return result
 
-    def _commit(self, turns: list[Message]) -> None:
+    def _modified(self, value: Any, produced: AgentResult) -> AgentResult:
+        """The result after the after-execution hooks: ``produced`` itself, or what a hook
+        made of it (a table of fields laid over it, or a string for the text)."""
+        if isinstance(value, Mapping):
+            if value.get("text") is produced.text and value.get("metadata") is produced.metadata:
+                return produced
+            merged = AgentResult.from_dict({**_hook_view(produced), **value})
+            merged.metadata = {**produced.metadata, **merged.metadata}
+            return merged
+        return AgentResult(value if isinstance(value, str) else result_text(value),
+                           dict(produced.metadata), dict(produced.usage),
+                           list(produced.tool_calls))
+
+    def _commit(self, turns: list[Message], answer: str) -> None:
+        """Keep the turns of a call that succeeded; the last answer as the caller got it."""
+        last = turns[-1]
+        if last.role == "assistant" and last.content != answer:
+            turns = [*turns[:-1], Message("assistant", answer, last.tool_calls)]
         limit = self.config.max_conversation_length
         with self._lock:
             conversation = self.conversation + turns

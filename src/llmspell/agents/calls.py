@@ -20,6 +20,8 @@ One :class:`CallMeter` per runtime. For each provider call an agent makes:
    what decides the answer (provider, model, messages, tools, temperature, max_tokens), so a
    replay can serve the call from the journal and tell a different call apart. Secrets are
    redacted by the journal's redactor; the API key is never part of a request record.
+   A ``tool.call`` entry ``{agent, tool, id, arguments, result, latency_ms, fingerprint}``
+   records each tool call the same way.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ def response_record(response: ChatResponse) -> dict[str, Any]:
             "finish_reason": response.finish_reason, "model": response.model}
 
 
-def fingerprint(provider: str, request: dict[str, Any]) -> str:
-    """The stable identity of a request: SHA-256 of its canonical JSON (sorted keys)."""
-    body = orjson.dumps({"provider": provider, **request}, option=orjson.OPT_SORT_KEYS,
-                        default=repr)
+def fingerprint(**parts: Any) -> str:
+    """The stable identity of a call: SHA-256 of the canonical JSON (sorted keys) of what
+    decides its result (for a model call: provider and request; for a tool call: agent, tool
+    and arguments)."""
+    body = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=repr)
     return hashlib.sha256(body).hexdigest()
 
 
