@@ -10,8 +10,9 @@ session and other context variables carried over).
 Each invoke runs inside the hook points ``agent:before_execution`` (data ``{agent, model,
 text, parameters}``: a modified ``text`` is sent instead, skip returns the hook's result as
 the answer without calling the model, retry fires again), ``agent:after_execution`` (data: the
-result as a dict ``{text, metadata, usage, tool_calls}``: modified replaces the answer, retry
-calls the model again) and ``agent:error`` (retry calls again). A stream honours the same
+result as a dict ``{text, metadata, usage, tool_calls}``: modified data, a table of fields or
+a string for the text, is laid over the answer and kept in the conversation; retry calls the
+model again) and ``agent:error`` (retry calls again). A stream honours the same
 before outcomes and a modified result after; a retry after the first chunk was delivered
 cannot be honoured and is reported (``hook.outcome_ignored``). Every model call goes through
 :class:`~llmspell.agents.calls.CallMeter` (limits, usage, cost, journal); each tool call is
