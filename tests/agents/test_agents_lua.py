@@ -199,3 +199,20 @@ def test_agents_a_script_created_go_when_its_engine_closes(rt: Runtime,
         engine.run_string('Agent.create{name = "from_lua", model = "scripted/x"}')
         assert rt.agents.list() == ["from_python", "from_lua"]
     assert rt.agents.list() == ["from_python"]
+
+
+def test_session_max_tokens_from_the_configuration_applies_from_lua() -> None:
+    from llmspell.lua.engine import LuaEngine
+    from llmspell.providers.scripted import ScriptedProvider
+
+    with Runtime.memory(session__max_tokens=100) as rt:
+        rt.providers.add("scripted", ScriptedProvider("scripted", [
+            {"text": "x", "usage": {"input_tokens": 60, "output_tokens": 50}}]))
+        with LuaEngine(rt) as engine:
+            ok, err = engine.run_string('''
+                Session.setCurrent(Session.create{name = "configured"})
+                local a = Agent.create{name = "c", model = "scripted/x"}
+                return pcall(a.invoke, a, "hello")
+            ''')
+    assert ok is False and err.startswith("ResourceLimitExceeded:")
+    assert "tokens 110 > limit 100" in err
