@@ -299,3 +299,18 @@ def test_events_tell_what_agents_did(rt: Runtime, scripted: ScriptedProvider) ->
     kinds = [rt.events.receive(sub.id, timeout=0).type for _ in range(4)]
     assert kinds == ["agent.state_changed", "agent.created", "agent.execution_completed",
                      "agent.state_changed"]
+
+
+def test_an_abandoned_stream_is_journaled_as_failed_and_leaves_no_turns(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    session = rt.sessions.create("abandon")
+    rt.sessions.set_current(session)
+    scripted.add_replies(["many words in this answer"])
+    agent = rt.agents.create("quit", "scripted/x")
+    chunks = agent.stream("go")
+    assert next(chunks).text == "many "
+    chunks.close()
+    last = rt.sessions.journal.read(session.id, kinds="llm")[-1].data
+    assert last["error_type"] == "GeneratorExit" and agent.conversation == []
+    assert agent.metrics()["requests_active"] == 0
+    assert agent.metrics()["requests_failed"] == 1

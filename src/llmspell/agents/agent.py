@@ -25,7 +25,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +212,7 @@ class Agent:
         sid = self._owner.meter.session_id()
         context: dict[str, Any] = {"component": self.name, "correlation_id": cid,
                                    "session_id": sid}
+        inner: Generator[AgentChunk, None, None] | None = None
         self._begin()
         try:
             data = hooks.before(BEFORE, self._hook_data(text, parameters), **context)
@@ -223,7 +224,8 @@ class Agent:
             turns: list[list[Message]] = []
             found: AgentResult | None = None
             last = 0
-            for chunk in self._execute(take_text(data), cid, sid, turns, stream=True):
+            inner = self._execute(take_text(data), cid, sid, turns, stream=True)
+            for chunk in inner:
                 if chunk.kind == "done":
                     found, last = chunk.result, chunk.index
                 else:
@@ -239,6 +241,8 @@ class Agent:
                 result = self._modified(outcome.data, result)
             self._commit(turns[-1], result.text)
         except BaseException as exc:
+            if inner is not None:
+                inner.close()  # an abandoned stream is journaled as failed now, not at GC
             self._end(failed=True, error=exc, cid=cid, sid=sid)
             if isinstance(exc, Exception) and hooks.has(ERROR):
                 failed = hooks.decide(ERROR, {"error": str(exc), "error_type":
@@ -283,7 +287,7 @@ class Agent:
     # -- the tool loop -------------------------------------------------------------------
 
     def _execute(self, text: str, cid: str, sid: str | None, turns: list[list[Message]], *,
-                 stream: bool) -> Iterator[AgentChunk]:
+                 stream: bool) -> Generator[AgentChunk, None, None]:
         """One execution: model calls and tool calls until an answer without tool calls."""
         config, owner = self.config, self._owner
         with self._lock:
