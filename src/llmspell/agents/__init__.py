@@ -6,7 +6,8 @@ returns an :class:`Agent` (``invoke``, ``ainvoke``, ``stream``, ``astream``). Se
 docs/agents.md.
 """
 
-from llmspell.agents.agent import Agent, AgentChunk, AgentConfig, AgentResult
+from llmspell.agents.agent import Agent
+from llmspell.agents.model import AgentChunk, AgentConfig, AgentResult
 from llmspell.agents.registry import AgentRegistry
 from llmspell.agents.tools import AgentTool
 

@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from llmspell.agents.agent import STATE_KEY, Agent, AgentConfig
+from llmspell.agents.agent import STATE_KEY, Agent
 from llmspell.agents.calls import CallMeter
+from llmspell.agents.model import AgentConfig
 from llmspell.agents.tools import as_tool
 from llmspell.errors import ValidationError
 from llmspell.providers.pricing import Price
