@@ -216,3 +216,20 @@ def test_session_max_tokens_from_the_configuration_applies_from_lua() -> None:
             ''')
     assert ok is False and err.startswith("ResourceLimitExceeded:")
     assert "tokens 110 > limit 100" in err
+
+
+def test_execute_with_context_journals_in_the_given_session(
+        rt: Runtime, lua: Any, scripted: ScriptedProvider) -> None:
+    scripted.add_replies(["in context", "a b c"])
+    sid, err = lua.run_string('''
+        local s = Session.create{name = "ctx"}
+        local a = Agent.create{name = "ctx", model = "scripted/x"}
+        local r = a:executeWithContext({text = "hi"}, {session_id = s.id})
+        local ok, err = pcall(a.invokeStream, a, "go", function(chunk) error("stop here") end)
+        return s.id, err
+    ''')
+    entries = rt.sessions.journal.read(sid, kinds="llm")
+    assert [e.data["response"]["text"] for e in entries] == ["in context"]
+    assert rt.sessions.current_id() is None
+    assert "stop here" in err
+    assert rt.agents.get("ctx").metrics()["requests_active"] == 0

@@ -98,13 +98,17 @@ def install(engine: LuaEngine) -> None:
         target = agent(name)
         received = 0
         final: dict[str, Any] = {}
-        for chunk in target.stream(input):
-            if chunk.kind == "done":
-                assert chunk.result is not None
-                final = chunk.result.to_dict()
-                continue
-            fn(chunk_table(chunk, target))
-            received += 1
+        chunks = target.stream(input)
+        try:
+            for chunk in chunks:
+                if chunk.kind == "done":
+                    assert chunk.result is not None
+                    final = chunk.result.to_dict()
+                    continue
+                fn(chunk_table(chunk, target))
+                received += 1
+        finally:
+            chunks.close()  # a callback that raised ends the model call now
         return {"success": True, "chunks_received": received, **final}
 
     def stream_open(name: Any, input: Any) -> int:
