@@ -139,7 +139,7 @@ class Agent:
         """:meth:`invoke` under the seed's name."""
         return self.invoke(input)
 
-    def stream(self, input: str | Mapping[str, Any]) -> Iterator[AgentChunk]:
+    def stream(self, input: str | Mapping[str, Any]) -> Generator[AgentChunk, None, None]:
         """Send ``input`` and yield the answer in order; the last chunk is ``done``.
         Raises as :meth:`invoke`, while iterating."""
         text, parameters = parse_input(input)
