@@ -314,3 +314,23 @@ def test_an_abandoned_stream_is_journaled_as_failed_and_leaves_no_turns(
     assert last["error_type"] == "GeneratorExit" and agent.conversation == []
     assert agent.metrics()["requests_active"] == 0
     assert agent.metrics()["requests_failed"] == 1
+
+
+def test_tool_arguments_are_checked_against_the_schema(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    ran: list[Any] = []
+    schema = {"type": "object", "required": ["city"],
+              "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
+    scripted.add_replies([{"tool_calls": [{"name": "weather", "arguments": {"days": 2}},
+                                          {"name": "weather",
+                                           "arguments": {"city": "Oslo", "days": "two"}},
+                                          {"name": "weather",
+                                           "arguments": {"city": "Oslo", "days": 2}}]},
+                          "done"])
+    agent = rt.agents.create("w", "scripted/x", tools=[
+        {"name": "weather", "parameters": schema, "fn": lambda a: ran.append(a) or "sunny"}])
+    result = agent.invoke("weather?")
+    errors = [c["result"]["error"] for c in result.tool_calls]
+    assert errors[0] == "invalid arguments for 'weather': required field 'city' is missing"
+    assert errors[1].startswith("invalid arguments for 'weather': field 'days' must be integer")
+    assert errors[2] is None and ran == [{"city": "Oslo", "days": 2}]

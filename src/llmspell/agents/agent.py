@@ -315,6 +315,8 @@ class Agent:
         error: str | None = None
         if tool is None:
             error = f"no tool named {call.name!r}; known: {', '.join(self.tools) or 'none'}"
+        elif (problem := tool.problem(dict(call.arguments))) is not None:
+            error = f"invalid arguments for {call.name!r}: {problem}"
         else:
             try:
                 output = tool.call(dict(call.arguments))

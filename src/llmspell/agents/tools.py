@@ -1,5 +1,6 @@
 """The tools an agent may call: a name, a description, a JSON schema of the arguments, and a
-callable that takes the arguments as a dict.
+callable that takes the arguments as a dict. Arguments that miss a ``required`` field of the
+schema, or give a property of the wrong ``type``, are refused before the tool runs.
 
 The Tool registry comes later; until then tools are registered on the agent, as Python
 callables or Lua functions: an :class:`AgentTool`, a dict ``{name, description, parameters, fn}``
@@ -19,6 +20,7 @@ import orjson
 
 from llmspell.errors import ValidationError
 from llmspell.providers.base import ToolSpec
+from llmspell.state.migration.validation import TYPES, Validation
 
 TOOL_KEYS = ("name", "description", "parameters", "fn", "execute", "handler")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -36,9 +38,23 @@ class AgentTool:
         default_factory=lambda: {"type": "object", "properties": {}})
     calls: int = 0
     failures: int = 0
+    _rules: Validation | None = field(default=None, repr=False, compare=False)
 
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.parameters)
+
+    def problem(self, arguments: dict[str, Any]) -> str | None:
+        """What is wrong with ``arguments`` by the schema's ``required`` fields and the
+        ``type`` of its ``properties`` (the checks a migration's validation makes), or None."""
+        rules = self._rules
+        if rules is None:
+            props = self.parameters.get("properties") or {}
+            types = {name: spec["type"] for name, spec in props.items()
+                     if isinstance(spec, Mapping) and spec.get("type") in TYPES}
+            required = tuple(r for r in self.parameters.get("required") or ()
+                             if isinstance(r, str))
+            rules = self._rules = Validation(required, types)
+        return rules.problem(arguments)
 
     def call(self, arguments: dict[str, Any]) -> Any:
         self.calls += 1
