@@ -288,6 +288,14 @@ class SessionManager:
             return False
         return self.store.get(index.record_key(session_id)) is not None
 
+    def ids_starting_with(self, prefix: str, *, limit: int | None = None) -> builtins.list[str]:
+        """The ids of stored sessions that start with ``prefix``, in id order (at most
+        ``limit``); the CLI resolves a shortened id with it."""
+        if not isinstance(prefix, str):
+            raise ValidationError("prefix", "must be a string", got=prefix)
+        start = index.RECORD_PREFIX
+        return [key[len(start):] for key in self.store.keys(start + prefix, limit=limit)]
+
     def list(self, *, status: str | list[str] | None = None, tags: Any = None,
              name: str | None = None, parent: str | None = None,
              created_after: Any = None, created_before: Any = None,
