@@ -67,6 +67,7 @@ from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.journal import check_session_id
 from llmspell.paths import Confinement
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions.model import Session
 from llmspell.storage.base import Delete, Op, Store
 from llmspell.validation import unknown_option
@@ -125,8 +126,8 @@ class ArtifactManager:
     """
 
     def __init__(self, store: Store, blobs: BlobStore, sessions: Any, *,
-                 settings: ArtifactSettings | None = None, hooks: Any = None,
-                 events: Any = None,
+                 settings: ArtifactSettings | None = None, hooks: HookPoints | None = None,
+                 events: EventPublisher | None = None,
                  allowed_paths: Iterable[str | os.PathLike[str]] = default("runtime.allowed_paths"),
                  confinement: Confinement | None = None,
                  clock: Callable[[], float] | None = None) -> None:
@@ -527,6 +528,7 @@ class ArtifactManager:
     def _fire_before(self, point: str, data: dict[str, Any], cid: str, sid: str) -> Any:
         """Fire a before-point (``HookRegistry.before``); the data, or None when skipped."""
         hooks = self.hooks
+        assert hooks is not None  # callers ask has() first
         data = hooks.before(point, data, component="artifacts", correlation_id=cid,
                             session_id=sid)
         return None if data.__class__ is hooks.Skipped else data

@@ -54,6 +54,7 @@ from llmspell.errors import (
     ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
@@ -130,7 +131,8 @@ class SessionManager:
     """
 
     def __init__(self, store: Store, *, settings: SessionSettings | None = None,
-                 hooks: Any = None, events: Any = None, clock: Clock | None = None,
+                 hooks: HookPoints | None = None, events: EventPublisher | None = None,
+                 clock: Clock | None = None,
                  journal: Journal | None = None,
                  clear_state: Callable[[str], Any] | None = None) -> None:
         self.store = store

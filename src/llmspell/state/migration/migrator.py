@@ -28,6 +28,7 @@ from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import MigrationError, StateError, ValidationError, WriteContention
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.state.bulk import BulkPlan, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
 from llmspell.state.migration import ledger
@@ -52,7 +53,8 @@ class Migrator:
             back).
     """
 
-    def __init__(self, state: StateManager, *, hooks: Any = None, events: Any = None,
+    def __init__(self, state: StateManager, *, hooks: HookPoints | None = None,
+                 events: EventPublisher | None = None,
                  enabled: bool = default("state.migration_enabled"),
                  undo_keep: int = default("state.migration_undo_keep")) -> None:
         self.state = state
