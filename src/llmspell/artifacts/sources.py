@@ -61,7 +61,7 @@ class Source:
 
     @classmethod
     def of_value(cls, content: Any) -> Source:
-        """In-memory content: bytes, str, or a JSON value (see :mod:`.content`)."""
+        """In-memory content: bytes, str, or a JSON value (see :func:`to_bytes`)."""
         data, encoding = to_bytes(content)
         return cls(data, True, data=data, encoding=encoding, value=content, size=len(data))
 

@@ -121,7 +121,7 @@ class Migrator:
         return list(self._registered)
 
     def status(self) -> dict[str, Any]:
-        """current, latest, pending, applied, versions: see :mod:`.status`."""
+        """current, latest, pending, applied, versions: see :func:`migration_status`."""
         return migration_status(self.store, self._registered, self._declared)
 
     def history(self) -> list[dict[str, Any]]:
