@@ -241,3 +241,25 @@ def test_session_key_check_reports_a_key_and_the_layout_import() -> None:
     found = session_key_violations(_fake("artifacts", source))
     assert len(found) == 3
     assert session_key_violations(_fake("sessions", source)) == []
+
+
+@pytest.mark.slow
+def test_hook_registry_and_event_bus_fit_the_protocols_below_them(tmp_path: Path) -> None:
+    """State, sessions and artifacts take the Protocols of :mod:`llmspell.protocols`; the
+    runtime hands them the real HookRegistry and EventBus, which mypy must find fitting
+    (the runtime passes them through ``Any`` in places, so this checks it directly)."""
+    api = pytest.importorskip("mypy.api")
+    program = (
+        "from llmspell.events.bus import EventBus\n"
+        "from llmspell.hooks.registry import HookRegistry\n"
+        "from llmspell.protocols import EventSource, HookRegistrar\n"
+        "def fit(h: HookRegistry, e: EventBus) -> tuple[HookRegistrar, EventSource]:\n"
+        "    return h, e\n"
+        "def misfit(h: HookRegistry) -> EventSource:\n"
+        "    return h\n"
+    )
+    out, err, status = api.run(["--config-file", "", "--cache-dir", str(tmp_path),
+                                "--follow-imports", "silent", "-c", program])
+    assert status == 1, err
+    # Only the deliberate misfit (a registry is no event source) is an error.
+    assert out.count("error:") == 1 and "<string>:7:" in out, out
