@@ -403,7 +403,7 @@ class StateManager:
                               contributors=self._contributors)
 
     def _holds(self, expect: Mapping[str, bytes | None]) -> bool:
-        return _commit._holds(self.store, expect)
+        return _commit.expect_holds(self.store, expect)
 
     def _notify(self, done: list[Committed]) -> None:
         self._signals.committed(done)
