@@ -54,13 +54,13 @@ from llmspell.hooks.results import (
     CONTINUE,
     MODIFIED,
     SKIP,
-    FireContext,
     HookContext,
     HookOutcome,
     HookResult,
     Skipped,
     to_result,
 )
+from llmspell.protocols import FireContext
 
 logger = logging.getLogger("llmspell.hooks")
 
@@ -142,7 +142,7 @@ class HookRegistry:
         """Register ``fn(ctx) -> result`` at ``point``.
 
         A built-in point that nothing fires yet (not in ``llmspell.hooks.points.FIRED``;
-        agents, tools and workflows will fire them) still takes the hook, but the handle's
+        tools and workflows will fire them) still takes the hook, but the handle's
         ``notice`` says so and a warning is logged, unless ``expect_unfired``.
 
         Args:
@@ -184,7 +184,7 @@ class HookRegistry:
             self._rebuild(canonical)
         if not is_fired(canonical):
             handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
-                             "fires it today (agents, tools and workflows will); the hook "
+                             "fires it today (tools and workflows will); the hook "
                              "runs only when code fires it itself (Hook.fire, hooks.fire)")
             if not expect_unfired:
                 logger.warning("hook '%s': %s", handle.name, handle.notice)
