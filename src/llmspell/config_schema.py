@@ -152,6 +152,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "allow_process_spawn": Field("bool", False, unused=True,
                                      doc="not enforced; [engines.lua] sandbox decides "
                                      "('safe' refuses os.execute and io.popen)"),
+        "max_security_level": Field("str", "privileged",
+                                    choices=("safe", "restricted", "privileged"),
+                                    doc="highest security level of a tool that may run"),
         "max_memory_bytes": Field("int", alias_of="engines.lua.max_memory_bytes"),
         "max_execution_time_ms": Field("number", alias_of="runtime.script_timeout_seconds",
                                        convert=_ms_to_s),

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmspell.errors import HookCancelled, SecurityViolation
+from llmspell.errors import HookCancelled, SecurityViolation, ValidationError
 from llmspell.events import EventBus
 from llmspell.events.capture import capture_events
 from llmspell.hooks import FIRED, HONOURS, POINTS, TABLE, HookRegistry, HookResult, Skipped
@@ -283,6 +283,9 @@ def exercise_every_subsystem(rt: Runtime) -> None:
     with pytest.raises(SecurityViolation):
         rt.artifacts.store(other, "b.txt", "x", as_session=sessions.create("third"))
     rt.events.publish("custom.thing", {})
+    rt.tools.invoke("calculator", {"input": "6 * 7"})
+    with pytest.raises(ValidationError):
+        rt.tools.invoke("calculator", {"input": "6 *"})  # fires tool:error
 
 
 def test_the_fired_flag_matches_what_the_code_fires() -> None:
