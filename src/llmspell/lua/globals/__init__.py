@@ -23,6 +23,7 @@ from llmspell.lua.globals import (
     logger,
     session,
     state,
+    tool,
     utils,
 )
 
@@ -42,4 +43,5 @@ INSTALLERS: list[Installer] = [
     session.install,
     state.install,
     artifact.install,
+    tool.install,
 ]
