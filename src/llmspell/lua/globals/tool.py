@@ -17,6 +17,7 @@ is ``llmspell/lua/scripts/tool.lua``.
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
@@ -120,10 +121,10 @@ class ScriptTools:
     def exists(self, name: Any) -> bool:
         return self.service.exists(checks.text(name, "name"))
 
-    def categories(self) -> list[str]:
+    def categories(self) -> builtins.list[str]:
         return self.service.categories()
 
-    def discover(self, filters: Any = None) -> list[dict[str, Any]]:
+    def discover(self, filters: Any = None) -> builtins.list[dict[str, Any]]:
         chosen = checks.mapping(filters, "filter")
         return [_summary(t) for t in self.service.discover(chosen)]
 
