@@ -224,20 +224,28 @@ class Tool:
 def make_validator(schema: Any) -> Any:
     """A jsonschema validator for ``schema``; ValidationError if it is not a valid schema of
     an object."""
+    validator = schema_validator(schema, "parameters")
+    if schema.get("type", "object") != "object":
+        raise ValidationError("parameters", "must describe an object (type = 'object')",
+                              path="$.type", got=schema.get("type"))
+    return validator
+
+
+def schema_validator(schema: Any, argument: str, path: str = "$") -> Any:
+    """A jsonschema validator for any JSON Schema (draft 2020-12 unless ``$schema`` says);
+    ValidationError naming ``argument`` and the bad part of the schema otherwise."""
     import jsonschema
 
     if not isinstance(schema, Mapping):
-        raise ValidationError("parameters", "must be a JSON Schema (a table)", got=schema)
+        raise ValidationError(argument, "must be a JSON Schema (a table)", path=path,
+                              got=schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        path = "$" + "".join(f".{p}" for p in exc.absolute_path)
-        raise ValidationError("parameters", f"is not a valid JSON Schema: {exc.message}",
-                              path=path) from None
-    if schema.get("type", "object") != "object":
-        raise ValidationError("parameters", "must describe an object (type = 'object')",
-                              path="$.type", got=schema.get("type"))
+        where = path + "".join(f".{p}" for p in exc.absolute_path)
+        raise ValidationError(argument, f"is not a valid JSON Schema: {exc.message}",
+                              path=where) from None
     return cls(schema)
 
 
