@@ -152,10 +152,14 @@ class ArchiveHandler(Tool):
                                     f"{max_size} bytes while extracting {name!r} (its declared "
                                     "sizes are wrong: an archive bomb?); nothing was kept")
                             out.write(chunk)
-        except BaseException:
+        except BaseException as exc:
             for path in written:
                 if os.path.exists(path):
                     os.remove(path)
+            if isinstance(exc, zipfile.BadZipFile | tarfile.TarError | EOFError):
+                raise ValidationError("params", f"the {kind} archive is damaged or lies about "
+                                      f"its contents ({exc}); nothing was kept",
+                                      path="$.path") from None
             raise
         return {"target_path": params["target_path"], "files": len(written), "bytes": total}
 
