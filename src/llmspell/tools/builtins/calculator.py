@@ -40,7 +40,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "degrees": math.degrees, "radians": math.radians,
 }
 CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|"
+_SPACE = re.compile(r"\s*")
+_TOKEN = re.compile(r"(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|"
                     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)|"
                     r"(?P<op>\*\*|//|<=|>=|==|!=|[-+*/%^(),<>]))")
 
@@ -52,17 +53,14 @@ def _fail(rule: str, position: int | None = None) -> ValidationError:
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
     tokens: list[tuple[str, str, int]] = []
-    pos = 0
+    pos = _SPACE.match(text).end()  # type: ignore[union-attr]
     while pos < len(text):
-        if text[pos:].strip() == "":
-            break
         match = _TOKEN.match(text, pos)
         if match is None:
-            start = pos + len(text[pos:]) - len(text[pos:].lstrip())
-            raise _fail(f"unexpected character {text[start]!r}", start)
+            raise _fail(f"unexpected character {text[pos]!r}", pos)
         kind = match.lastgroup or ""
         tokens.append((kind, match.group(kind), match.start(kind)))
-        pos = match.end()
+        pos = _SPACE.match(text, match.end()).end()  # type: ignore[union-attr]
     return tokens
 
 
