@@ -125,7 +125,23 @@ def test_text_manipulator_refusals_name_the_option(rt: Runtime) -> None:
     with pytest.raises(ValidationError, match=r"\$.options.start"):
         call(rt, "text_manipulator", operation="substring", input="x", options={"start": "1"})
     with pytest.raises(ValidationError, match=r"\$.operation"):
-        call(rt, "text_manipulator", operation="regex", input="x")
+        call(rt, "text_manipulator", operation="eval", input="x")
+
+
+def test_text_manipulator_regex_within_a_time_budget(rt: Runtime) -> None:
+    found = call(rt, "text_manipulator", operation="regex_match", input="a1 b22 c333",
+                 options={"pattern": r"([a-z])(\d+)"})["result"]
+    assert [(m["match"], m["groups"]) for m in found] == [
+        ("a1", ["a", "1"]), ("b22", ["b", "22"]), ("c333", ["c", "333"])]
+    assert call(rt, "text_manipulator", operation="regex_replace", input="Hello World",
+                options={"pattern": "o", "replacement": "0", "flags": "i"})["result"] == (
+        "Hell0 W0rld")
+    with pytest.raises(ValidationError, match=r"\$.options.pattern.*time budget of 0.1 s"):
+        call(rt, "text_manipulator", operation="regex_match", input="x" * 5000,
+             options={"pattern": "(x+x+)+y", "timeout": 0.1})
+    with pytest.raises(ValidationError, match=r"\$.options.pattern.*not a valid regular"):
+        call(rt, "text_manipulator", operation="regex_match", input="x",
+             options={"pattern": "(unclosed"})
 
 
 def test_diff_calculator_text_and_json(rt: Runtime) -> None:

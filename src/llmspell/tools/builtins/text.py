@@ -1,7 +1,9 @@
 """``text_manipulator``, ``diff_calculator`` and ``template_engine``: text in, text out.
 
-Regular expressions are not offered (Python's ``re`` cannot be bounded in time); the
-operations here run in time linear in the input, capped at :data:`MAX_TEXT` characters.
+Regular expressions (``regex_match``, ``regex_replace``) run on the ``regex`` library with a
+time budget (``options.timeout``, default 1 s, at most 5 s): a pattern that backtracks for ever
+fails with a ValidationError instead of hanging. Inputs are capped at :data:`MAX_TEXT`
+characters.
 Templates are Jinja2 in a ``SandboxedEnvironment``: attributes starting with ``_`` and the
 Python internals behind them (``__class__``, ``__globals__``...) are refused.
 """
@@ -22,7 +24,11 @@ _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 TEXT_OPERATIONS = ("uppercase", "lowercase", "reverse", "trim", "replace", "substring",
                    "split", "join", "snake_case", "camel_case", "pascal_case", "sanitize",
-                   "truncate", "indent", "dedent", "normalize_whitespace", "word_wrap")
+                   "truncate", "indent", "dedent", "normalize_whitespace", "word_wrap",
+                   "regex_match", "regex_replace")
+REGEX_TIMEOUT = 1.0
+REGEX_MAX_TIMEOUT = 5.0
+MAX_MATCHES = 10_000
 
 
 def _option(options: dict[str, Any], key: str, kind: type | tuple[type, ...], operation: str,
@@ -43,7 +49,8 @@ class TextManipulator(Tool):
     name = "text_manipulator"
     description = ("Transform text: uppercase, lowercase, reverse, trim, replace, substring, "
                    "split, join, snake_case, camel_case, pascal_case, sanitize, truncate, "
-                   "indent, dedent, normalize_whitespace, word_wrap")
+                   "indent, dedent, normalize_whitespace, word_wrap, regex_match and "
+                   "regex_replace (options.pattern, a time budget)")
     category = "utility"
     security_level = "safe"
     capabilities = ("text",)
@@ -86,6 +93,8 @@ class TextManipulator(Tool):
             start = _option(options, "start", int, op, 0)
             end = _option(options, "end", int, op, len(text))
             return text[start:end]
+        if op in ("regex_match", "regex_replace"):
+            return _regex(op, text, options)
         if op == "split":
             return text.split(_option(options, "delimiter", str, op, None) or None)
         words = [w.lower() for w in _WORDS.findall(text)]
@@ -112,6 +121,43 @@ class TextManipulator(Tool):
             raise ValidationError("params", "options.width must be at least 1",
                                   path="$.options.width", got=width)
         return textwrap.fill(text, width)
+
+
+def _regex(op: str, text: str, options: dict[str, Any]) -> Any:
+    import regex
+
+    pattern = _option(options, "pattern", str, op)
+    budget = _option(options, "timeout", (int, float), op, REGEX_TIMEOUT)
+    if not 0 < budget <= REGEX_MAX_TIMEOUT:
+        raise ValidationError("params", f"options.timeout must be in (0, {REGEX_MAX_TIMEOUT}] "
+                              "seconds", path="$.options.timeout", got=budget)
+    flags = 0
+    for letter in _option(options, "flags", str, op, ""):
+        flag = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL}.get(letter)
+        if flag is None:
+            raise ValidationError("params", "options.flags may hold i, m and s",
+                                  path="$.options.flags", got=letter)
+        flags |= flag
+    try:
+        compiled = regex.compile(pattern, flags)
+        if op == "regex_replace":
+            return compiled.sub(_option(options, "replacement", str, op), text,
+                                timeout=budget)
+        found = []
+        for match in compiled.finditer(text, timeout=budget):
+            found.append({"match": match.group(0), "start": match.start(),
+                          "groups": list(match.groups())})
+            if len(found) >= MAX_MATCHES:
+                break
+        return found
+    except regex.error as exc:
+        raise ValidationError("params", f"is not a valid regular expression: {exc}",
+                              path="$.options.pattern", got=pattern) from None
+    except TimeoutError:
+        raise ValidationError("params", f"the regular expression ran past its time budget of "
+                              f"{budget} s (it backtracks too much; simplify it or raise "
+                              "options.timeout)", path="$.options.pattern",
+                              got=pattern) from None
 
 
 class DiffCalculator(Tool):
