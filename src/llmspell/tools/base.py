@@ -14,7 +14,7 @@ security, hooks, events, the journal and artifacts; :meth:`Tool.call` is the sha
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -55,14 +55,15 @@ class ToolContext:
 
     ``confinement`` decides which files it may touch (file tools resolve every path through
     it); ``redactor`` hides secrets; ``session_id`` and ``correlation_id`` say where the call
-    belongs; ``allow_process_spawn`` and ``allowed_hosts`` come from ``[runtime.security]``.
+    belongs; ``security`` (a :class:`~llmspell.tools.security.ToolSecurity`) answers the
+    other ``[runtime.security]`` questions (may it start this program?).
     """
 
     confinement: Confinement
     redactor: Redactor
     session_id: str | None = None
     correlation_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    security: Any = None
 
     def resolve(self, path: Any, *, tool: str, argument: str, write: bool = False) -> str:
         """The real path of the parameter ``argument`` if the tool may use it

@@ -4,11 +4,13 @@
   refused before it runs;
 - files: every path a tool touches goes through the scripts' :class:`~llmspell.paths.Confinement`
   (``[runtime] allowed_paths``, ``allow_file_access``, protected data directory), which refuses;
+- processes: ``allow_process_spawn`` must be true and the program named in
+  ``allowed_executables`` (:meth:`ToolSecurity.check_process`);
 - a refusal raises :class:`~llmspell.errors.SecurityViolation` naming the setting to change, and
-  fires ``security:violation`` with ``{tool, reason, setting}`` first (:meth:`report`).
+  fires ``security:violation`` with ``{tool, reason}`` first (:func:`report`).
 
-Network and process settings (``allow_network_access``, ``allow_process_spawn``, allowed hosts)
-are not read here yet: no built-in tool opens a connection or starts a process.
+``allow_network_access`` and allowed hosts are not read here yet: no built-in tool opens a
+connection.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from llmspell.paths import Confinement
 from llmspell.tools.base import LEVELS, Tool
 
 LEVEL_SETTING = "[runtime.security] max_security_level"
+SPAWN_SETTING = "[runtime.security] allow_process_spawn"
+EXECUTABLES_SETTING = "[runtime.security] allowed_executables"
 
 
 @dataclass
@@ -29,11 +33,27 @@ class ToolSecurity:
 
     confinement: Confinement
     max_level: str = "privileged"
+    allow_process_spawn: bool = False
+    allowed_executables: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Any) -> ToolSecurity:
         return cls(Confinement.for_scripts(config),
-                   str(config.setting("runtime.security.max_security_level")))
+                   str(config.setting("runtime.security.max_security_level")),
+                   bool(config.setting("runtime.security.allow_process_spawn")),
+                   tuple(config.setting("runtime.security.allowed_executables")))
+
+    def check_process(self, tool: str, executable: str) -> None:
+        """Raise SecurityViolation unless ``tool`` may start the program ``executable``."""
+        if not self.allow_process_spawn:
+            raise SecurityViolation(f"{tool}: starting processes is disabled by "
+                                    f"{SPAWN_SETTING} = false (set it to true, and list the "
+                                    f"program in {EXECUTABLES_SETTING})")
+        if executable not in self.allowed_executables:
+            listed = ", ".join(self.allowed_executables) or "(none)"
+            raise SecurityViolation(f"{tool}: argument 'executable': {executable!r} is not in "
+                                    f"{EXECUTABLES_SETTING} ({listed}); add it there to allow "
+                                    "it")
 
     def check(self, tool: Tool) -> None:
         """Raise SecurityViolation when ``tool``'s level is above the maximum."""

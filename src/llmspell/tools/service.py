@@ -165,7 +165,7 @@ class ToolService:
             if missing is not None:
                 raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
             self.security.check(item)
-            ctx = ToolContext(self.security.confinement, self.redactor, sid, cid)
+            ctx = ToolContext(self.security.confinement, self.redactor, sid, cid, self.security)
 
             def operation(current: Any) -> Any:
                 return self._execute(item, item.validate(current), ctx)

@@ -13,6 +13,7 @@ from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProces
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
 from llmspell.tools.builtins.files import FileOperations, FileSearch
+from llmspell.tools.builtins.process import ProcessExecutor
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
 
@@ -20,6 +21,7 @@ BUILTINS: tuple[type[Tool], ...] = (
     Calculator, Base64Encoder, HashCalculator, UuidGenerator, DateTimeHandler,
     TextManipulator, JsonProcessor, DataValidation, TemplateEngine, DiffCalculator,
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
+    ProcessExecutor,
 )
 
 
