@@ -9,10 +9,12 @@ from __future__ import annotations
 from llmspell.tools.base import Tool
 from llmspell.tools.builtins.archive import ArchiveHandler
 from llmspell.tools.builtins.calculator import Calculator
+from llmspell.tools.builtins.convert import FileConverter, FileWatcher
 from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
 from llmspell.tools.builtins.files import FileOperations, FileSearch
+from llmspell.tools.builtins.monitor import SystemMonitor
 from llmspell.tools.builtins.process import ProcessExecutor
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
@@ -21,7 +23,7 @@ BUILTINS: tuple[type[Tool], ...] = (
     Calculator, Base64Encoder, HashCalculator, UuidGenerator, DateTimeHandler,
     TextManipulator, JsonProcessor, DataValidation, TemplateEngine, DiffCalculator,
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
-    ProcessExecutor,
+    ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
 )
 
 
