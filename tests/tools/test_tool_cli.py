@@ -46,7 +46,7 @@ def test_invoke_prints_the_result_and_journals_in_a_session(here: Path) -> None:
                           "--session", sid)
     with Runtime.from_config() as rt:
         calls = rt.sessions.journal.read(sid, kinds="tool.call")
-    assert [c.data["result"]["result"] for c in calls] == [42]
+    assert [c.data["result"]["output"]["result"] for c in calls] == [42]
 
 
 def test_invoke_refusals_exit_2_naming_the_problem(here: Path) -> None:

@@ -60,8 +60,8 @@ def test_a_lua_tool_is_validated_journaled_and_removed_with_its_script(rt: Runti
     assert out[0] == "hello ann"  # type: ignore[index]
     assert "argument 'params' at $.who" in out[1] and "is not of type 'string'" in out[1]  # type: ignore[index]
     calls = rt.sessions.journal.read(session.id, kinds="tool.call")
-    assert [(c.data["tool"], c.data["success"]) for c in calls] == [("greet", False),
-                                                                    ("greet", True)]
+    assert [(c.data["tool"], c.data["result"]["success"]) for c in calls] == [
+        ("greet", False), ("greet", True)]
     assert not rt.tools.exists("greet")
 
 

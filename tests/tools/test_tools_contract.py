@@ -8,10 +8,11 @@ from typing import Any, Literal
 import pytest
 
 from llmspell import Runtime
+from llmspell.agents.calls import fingerprint
 from llmspell.errors import HookCancelled, SecurityViolation, ToolError, ValidationError
 from llmspell.events import capture_events
 from llmspell.hooks import HookResult
-from llmspell.tools import Tool, ToolNotFound, ToolRegistry, fingerprint, tool
+from llmspell.tools import Tool, ToolNotFound, ToolRegistry, tool
 from llmspell.tools.builtins import builtin_tools
 
 
@@ -110,13 +111,17 @@ def test_invoke_returns_text_result_and_metadata(rt: Runtime) -> None:
     assert out.result == {"result": 14, "expression": "2 + 3 * 4"}
     assert out.text == '{"result":14,"expression":"2 + 3 * 4"}'
     assert out.metadata["tool"] == "calculator"
-    assert out.metadata["fingerprint"] == fingerprint("calculator", {"input": "2 + 3 * 4"})
+    assert out.metadata["fingerprint"] == fingerprint(tool="calculator",
+                                                      arguments={"input": "2 + 3 * 4"})
 
 
-def test_fingerprint_is_stable_across_key_order() -> None:
-    assert fingerprint("t", {"a": 1, "b": [1, 2]}) == fingerprint("t", {"b": [1, 2], "a": 1})
-    assert fingerprint("t", {"a": 1}) != fingerprint("t", {"a": 2})
-    assert fingerprint("t", {"a": 1}) != fingerprint("u", {"a": 1})
+def test_the_same_request_has_the_same_fingerprint(rt: Runtime) -> None:
+    def print_of(name: str, params: dict[str, Any]) -> str:
+        return str(rt.tools.invoke(name, params).metadata["fingerprint"])
+
+    assert print_of("calculator", {"input": "1", "variables": {"a": 1, "b": 2}}) == print_of(
+        "calculator", {"variables": {"b": 2, "a": 1}, "input": "1"})
+    assert print_of("calculator", {"input": "1"}) != print_of("calculator", {"input": "2"})
 
 
 def test_a_tool_above_the_maximum_level_is_refused_naming_the_setting(
@@ -179,12 +184,15 @@ def test_every_call_is_journaled_and_collected_in_the_session(rt: Runtime) -> No
         with pytest.raises(ValidationError):
             rt.tools.invoke("calculator", {"input": "6 *"})
     entries = [e.data for e in rt.sessions.journal.read(session.id, kinds="tool")]
-    assert [(e["tool"], e["success"]) for e in entries] == [("calculator", True),
-                                                           ("calculator", False)]
+    assert [(e["tool"], e["result"]["success"]) for e in entries] == [("calculator", True),
+                                                                     ("calculator", False)]
     assert entries[0]["arguments"] == {"input": "6 * 7"}
-    assert entries[0]["result"] == {"result": 42, "expression": "6 * 7"}
-    assert entries[0]["fingerprint"] == fingerprint("calculator", {"input": "6 * 7"})
-    assert entries[1]["error_type"] == "ValidationError" and entries[0]["duration_ms"] >= 0
+    assert entries[0]["result"] == {"success": True, "error": None,
+                                    "output": {"result": 42, "expression": "6 * 7"}}
+    assert entries[0]["fingerprint"] == fingerprint(tool="calculator",
+                                                    arguments={"input": "6 * 7"})
+    assert entries[1]["error_type"] == "ValidationError" and entries[0]["latency_ms"] >= 0
+    assert "at $.input" in entries[1]["result"]["error"]
     found = rt.artifacts.list(session, artifact_type="tool_result")
     assert [(a.name, a.created_by) for a in found] == [("tool_result/calculator",
                                                         "tool:calculator")]

@@ -14,7 +14,7 @@ from llmspell.tools.base import LEVELS, Tool, ToolContext, ToolOutput
 from llmspell.tools.decorator import tool
 from llmspell.tools.registry import ToolNotFound, ToolRegistry
 from llmspell.tools.security import ToolSecurity
-from llmspell.tools.service import ToolService, fingerprint
+from llmspell.tools.service import ToolService
 
 __all__ = ["LEVELS", "Tool", "ToolContext", "ToolNotFound", "ToolOutput", "ToolRegistry",
-           "ToolSecurity", "ToolService", "fingerprint", "tool"]
+           "ToolSecurity", "ToolService", "tool"]

@@ -74,7 +74,7 @@ class ToolContext:
 @dataclass(frozen=True)
 class ToolOutput:
     """A call's result: ``text`` (the result as text, what a model sees), the structured
-    ``result`` and ``metadata`` (tool, duration, fingerprint, correlation id)."""
+    ``result`` and ``metadata`` (tool, latency, fingerprint, correlation id)."""
 
     text: str
     result: Any
@@ -149,7 +149,7 @@ class Tool:
         self._fn = fn
         self.parameters = dict(parameters if parameters is not None else self.parameters)
         self._validator = make_validator(self.parameters)
-        self._invoker: Callable[[str, dict[str, Any]], ToolOutput] | None = None
+        self._invoker: Callable[..., ToolOutput] | None = None
 
     # -- what a subclass provides ---------------------------------------------------------
 
@@ -203,7 +203,19 @@ class Tool:
         """rs-llmspell's tool metadata shape (what agents list)."""
         return self.info()
 
-    def bind(self, invoker: Callable[[str, dict[str, Any]], ToolOutput]) -> Tool:
+    def as_agent_tool(self) -> dict[str, Any]:
+        """The tool as an agent takes it (``rt.agents.create(..., tools=[...])``): name,
+        description, parameters and ``fn``. Calls go through the tool service (security,
+        hooks, artifacts); the agent journals each one, so the service does not."""
+        def fn(arguments: dict[str, Any]) -> Any:
+            if self._invoker is None:
+                return self.call(arguments)
+            return self._invoker(self.name, arguments, record=False).result
+
+        return {"name": self.name, "description": self.description,
+                "parameters": dict(self.parameters), "fn": fn}
+
+    def bind(self, invoker: Callable[..., ToolOutput]) -> Tool:
         """Route :meth:`call` through ``invoker`` (the ToolService the tool is registered on)."""
         self._invoker = invoker
         return self

@@ -10,11 +10,14 @@
    stores it as ``tool_result/<name>``) or ``tool:error`` (retry honoured), all through
    :meth:`HookRegistry.run <llmspell.hooks.HookRegistry.run>`;
 4. events ``tool.started`` and ``tool.completed`` / ``tool.failed`` (``{tool, fingerprint,
-   duration_ms, error}``, source ``tools``; no arguments);
-5. a ``tool.call`` journal entry in the session (given, else the current one): ``{tool,
-   arguments, fingerprint, success, result | error, error_type, duration_ms}``, secrets
-   redacted by the journal. ``fingerprint`` (:func:`fingerprint`) is the same for the same tool
-   and arguments, so replay can serve a recorded call;
+   latency_ms, error}``, source ``tools``; no arguments);
+5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
+   agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
+   latency_ms, fingerprint}``, secrets redacted by the journal. ``fingerprint`` is
+   :func:`llmspell.agents.calls.fingerprint` of the tool and the arguments: the same request
+   always has the same one, so replay can serve a recorded call. A call an agent makes through
+   :meth:`Tool.as_agent_tool <llmspell.tools.base.Tool.as_agent_tool>` is journaled once, by
+   the agent (``record=False`` here);
 6. a refused call (SecurityViolation from the level check or from a file tool's path check)
    fires ``security:violation`` and is journaled like any failure.
 
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import builtins
 import contextvars
-import hashlib
 import logging
 import threading
 import time
@@ -33,8 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
+from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, ToolError
 from llmspell.redact import Redactor
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
@@ -46,14 +47,6 @@ logger = logging.getLogger("llmspell.tools")
 TOOL_CALL = "tool.call"
 SOURCE = "tools"
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
-
-
-def fingerprint(tool: str, arguments: Any) -> str:
-    """A stable id of a request: sha256 of the tool name and the arguments as canonical JSON
-    (keys sorted), so the same call made again has the same fingerprint."""
-    body = orjson.dumps({"tool": tool, "arguments": arguments}, default=repr,
-                        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 class ToolService:
@@ -141,8 +134,9 @@ class ToolService:
     # -- calling --------------------------------------------------------------------------
 
     def invoke(self, name: str, params: Any = None, *, session_id: str | None = None,
-               correlation_id: str | None = None) -> ToolOutput:
-        """Call the tool ``name`` with ``params`` (see the module docstring).
+               correlation_id: str | None = None, record: bool = True) -> ToolOutput:
+        """Call the tool ``name`` with ``params`` (see the module docstring); ``record=False``
+        leaves the journal entry to the caller (an agent journals its own tool calls).
 
         Raises:
             ToolNotFound: no such tool.
@@ -157,7 +151,8 @@ class ToolService:
         cid = correlation_id or uuid.uuid4().hex
         sid = session_id or self.current_session()
         arguments = params
-        print_ = fingerprint(name, arguments)
+        print_ = fingerprint(tool=name, arguments=arguments)
+        journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
         try:
@@ -182,20 +177,22 @@ class ToolService:
                 report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
             elapsed = _ms(started)
             if isinstance(exc, Exception):
-                self._record(sid, cid, {"tool": name, "arguments": arguments,
-                                        "fingerprint": print_, "success": False,
-                                        "error": str(exc), "error_type": type(exc).__name__,
-                                        "duration_ms": elapsed})
+                journal(sid, cid, {"tool": name, "arguments": arguments,
+                                   "result": {"success": False, "output": None,
+                                              "error": str(exc)},
+                                   "error_type": type(exc).__name__, "latency_ms": elapsed,
+                                   "fingerprint": print_})
                 self._publish("tool.failed", {"tool": name, "fingerprint": print_,
-                                              "duration_ms": elapsed, "error": str(exc),
+                                              "latency_ms": elapsed, "error": str(exc),
                                               "error_type": type(exc).__name__}, cid, sid)
             raise
         elapsed = _ms(started)
-        self._record(sid, cid, {"tool": name, "arguments": arguments, "fingerprint": print_,
-                                "success": True, "result": result, "duration_ms": elapsed})
+        journal(sid, cid, {"tool": name, "arguments": arguments,
+                           "result": {"success": True, "output": result, "error": None},
+                           "latency_ms": elapsed, "fingerprint": print_})
         self._publish("tool.completed", {"tool": name, "fingerprint": print_,
-                                         "duration_ms": elapsed}, cid, sid)
-        metadata = {"tool": name, "category": item.category, "duration_ms": elapsed,
+                                         "latency_ms": elapsed}, cid, sid)
+        metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
                     "fingerprint": print_, "correlation_id": cid, "session_id": sid}
         return ToolOutput(result_text(result), result, metadata)
 
@@ -234,6 +231,10 @@ class ToolService:
     def _publish(self, kind: str, data: dict[str, Any], cid: str, sid: str | None) -> None:
         if self.events is not None:
             self.events.publish(kind, data, correlation_id=cid, session_id=sid, source=SOURCE)
+
+
+def _skip(sid: str | None, cid: str, data: dict[str, Any]) -> None:
+    """The journal of a call whose caller journals it."""
 
 
 def _ms(started: float) -> float:
