@@ -56,3 +56,24 @@ def test_invoke_refusals_exit_2_naming_the_problem(here: Path) -> None:
     assert code == 2 and "argument 'params' at $.input" in err
     code, _, err = invoke("tool", "show", "calculatr")
     assert code == 1 and "did you mean 'calculator'" in err
+
+
+def test_doctor_counts_the_tools_and_names_one_that_cannot_work(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = invoke("doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 0 and checks["tools"]["ok"] and "built-in tools work here" in checks[
+        "tools"]["detail"]
+    from llmspell.tools.builtins.monitor import SystemMonitor
+
+    monkeypatch.setattr(SystemMonitor, "available",
+                        lambda self: "the program 'sensors' is not installed")
+    code, out, _ = invoke("doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 0  # an unavailable tool warns; it does not fail the doctor
+    assert checks["tool system_monitor"] == {"name": "tool system_monitor", "ok": False,
+                                             "detail": "the program 'sensors' is not installed",
+                                             "optional": True}
+    code, out, _ = invoke("tool", "list", "--json")
+    row = next(r for r in json.loads(out) if r["name"] == "system_monitor")
+    assert row["available"] is False and "sensors" in row["unavailable_reason"]
