@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from llmspell.errors import SecurityViolation, ValidationError
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 
 MAX_SIZE = 100 * 1024 * 1024
 MAX_FILES = 10_000
@@ -73,9 +74,7 @@ class ArchiveHandler(Tool):
         if op == "list":
             return {"entries": [{"name": n, "size": s, "type": t} for n, s, t in entries],
                     "count": len(entries)}
-        if "target_path" not in params:
-            raise ValidationError("params", "operation 'extract' needs 'target_path'",
-                                  path="$.target_path")
+        need(params, "target_path", op)
         return self._extract(archive, kind, entries, params, ctx)
 
     def _create(self, archive: str, kind: str, params: dict[str, Any],

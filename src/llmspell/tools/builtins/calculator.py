@@ -24,6 +24,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -253,10 +254,7 @@ class Calculator(Tool):
             return {"functions": sorted(FUNCTIONS), "constants": sorted(CONSTANTS),
                     "operators": ["+", "-", "*", "/", "//", "%", "^", "**", "<", "<=", ">",
                                   ">=", "==", "!="]}
-        if "input" not in params:
-            raise ValidationError("params", f"operation {operation!r} needs 'input'",
-                                  path="$.input")
-        expression = params["input"]
+        expression = need(params, "input", operation)
         variables = params.get("variables") or {}
         for key in variables:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):

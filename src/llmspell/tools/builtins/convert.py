@@ -11,7 +11,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext
-from llmspell.tools.builtins.encoding import read_confined, write_confined
+from llmspell.tools.builtins.support import need, read_confined, write_confined
 
 ENDINGS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
 MAX_WATCH_SECONDS = 60.0
@@ -61,9 +61,7 @@ class FileConverter(Tool):
             raise ValidationError("params", f"the file is not valid {source}: {exc.reason} at "
                                   f"byte {exc.start}", path="$.from_encoding") from None
         if op == "line_endings":
-            if "line_ending" not in params:
-                raise ValidationError("params", "operation 'line_endings' needs 'line_ending'",
-                                      path="$.line_ending")
+            need(params, "line_ending", op)
             lines = text.splitlines()
             text = ENDINGS[params["line_ending"]].join(lines) + (
                 ENDINGS[params["line_ending"]] if raw.endswith((b"\n", b"\r")) else "")

@@ -12,6 +12,7 @@ import orjson
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext, schema_validator
+from llmspell.tools.builtins.support import need
 
 MAX_INPUT = 10_000_000
 MAX_ROWS = 1_000_000
@@ -56,14 +57,10 @@ class JsonProcessor(Tool):
         if operation == "format":
             return {"result": orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()}
         if operation == "validate":
-            if "schema" not in params:
-                raise ValidationError("params", "operation 'validate' needs 'schema'",
-                                      path="$.schema")
-            return validate_against(data, params["schema"])
-        if "query" not in params:
-            raise ValidationError("params", "operation 'query' needs 'query'", path="$.query")
+            return validate_against(data, need(params, "schema", operation))
+        query = need(params, "query", operation)
         try:
-            return {"result": jmespath.search(params["query"], data)}
+            return {"result": jmespath.search(query, data)}
         except JMESPathError as exc:
             raise ValidationError("params", f"is not a valid JMESPath query: {exc}",
                                   path="$.query") from None

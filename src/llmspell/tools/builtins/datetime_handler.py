@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 FORMATS = {"iso8601": None, "rfc2822": "%a, %d %b %Y %H:%M:%S %z", "date": "%Y-%m-%d",
@@ -97,18 +98,12 @@ class DateTimeHandler(Tool):
         if op == "now":
             return {"result": _show(datetime.now(zone), style)}
         if op == "difference":
-            for key in ("start", "end"):
-                if key not in params:
-                    raise ValidationError("params", f"operation 'difference' needs '{key}'",
-                                          path=f"$.{key}")
-            delta = (parse_time(params["end"], "end", zone)
-                     - parse_time(params["start"], "start", zone))
+            delta = (parse_time(need(params, "end", op), "end", zone)
+                     - parse_time(need(params, "start", op), "start", zone))
             seconds = delta.total_seconds()
             return {"seconds": seconds, "minutes": seconds / 60, "hours": seconds / 3600,
                     "days": seconds / 86400}
-        if "input" not in params:
-            raise ValidationError("params", f"operation {op!r} needs 'input'", path="$.input")
-        moment = parse_time(params["input"], "input", zone)
+        moment = parse_time(need(params, "input", op), "input", zone)
         if op in ("parse", "format"):
             return {"result": _show(moment, style), "timestamp": moment.timestamp()}
         if op == "convert_timezone":

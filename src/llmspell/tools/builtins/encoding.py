@@ -15,34 +15,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext
-
-MAX_FILE_BYTES = 64 * 1024 * 1024
-
-
-def read_confined(ctx: ToolContext, path: str, *, tool: str, argument: str,
-                  limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of the file ``path`` (a parameter) if the tool may read it, up to ``limit``."""
-    real = ctx.resolve(path, tool=tool, argument=argument)
-    with open(real, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError("params", f"the file is larger than {limit} bytes",
-                              path=f"$.{argument}", got=path)
-    return data
-
-
-def write_confined(ctx: ToolContext, path: str, data: bytes, *, tool: str,
-                   argument: str) -> str:
-    real = ctx.resolve(path, tool=tool, argument=argument, write=True)
-    with open(real, "wb") as handle:
-        handle.write(data)
-    return real
-
-
-def _need(params: dict[str, Any], key: str, operation: str) -> Any:
-    if key not in params:
-        raise ValidationError("params", f"operation {operation!r} needs '{key}'", path=f"$.{key}")
-    return params[key]
+from llmspell.tools.builtins.support import need, read_confined, write_confined
 
 
 class Base64Encoder(Tool):
@@ -143,7 +116,7 @@ class HashCalculator(Tool):
                                       path="$.file")
             data = read_confined(ctx, path, tool=self.name, argument="file")
         else:
-            text = _need(params, "input", operation)
+            text = need(params, "input", operation)
             try:
                 data = bytes.fromhex(text) if kind == "hex" else text.encode("utf-8")
             except ValueError:
@@ -155,7 +128,7 @@ class HashCalculator(Tool):
                  else digest.hex())
         result: dict[str, Any] = {"algorithm": algorithm, "hash": shown, "bytes": len(data)}
         if operation == "verify":
-            expected = str(_need(params, "expected_hash", operation)).strip()
+            expected = str(need(params, "expected_hash", operation)).strip()
             if params.get("format") != "base64":
                 expected = expected.lower()
             result["valid"] = hmac.compare_digest(expected, shown)
@@ -205,7 +178,7 @@ class UuidGenerator(Tool):
         operation = params.get("operation", "generate")
         style = params.get("format", "hyphenated")
         if operation == "validate":
-            text = str(_need(params, "uuid", operation))
+            text = str(need(params, "uuid", operation))
             try:
                 parsed = uuid.UUID(text)
             except ValueError:
@@ -227,7 +200,7 @@ class UuidGenerator(Tool):
                 except ValueError:
                     raise ValidationError("params", "must be dns, url, oid, x500 or a UUID",
                                           path="$.namespace", got=namespace_text) from None
-            value = uuid.uuid5(namespace, str(_need(params, "name", "generate v5")))
+            value = uuid.uuid5(namespace, str(need(params, "name", "generate v5")))
         elif version == "v1":
             value = uuid.uuid1()
         else:

@@ -15,15 +15,10 @@ from typing import Any
 
 from llmspell.errors import SecurityViolation, ValidationError
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 
 MAX_READ = 10 * 1024 * 1024
 MAX_ENTRIES = 10_000
-
-
-def _need(params: dict[str, Any], key: str, operation: str) -> Any:
-    if key not in params:
-        raise ValidationError("params", f"operation {operation!r} needs '{key}'", path=f"$.{key}")
-    return params[key]
 
 
 def _info(path: str) -> dict[str, Any]:
@@ -59,9 +54,9 @@ class FileOperations(Tool):
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
         op = params["operation"]
         if op in ("copy", "move"):
-            source = ctx.resolve(_need(params, "source_path", op), tool=self.name,
+            source = ctx.resolve(need(params, "source_path", op), tool=self.name,
                                  argument="source_path", write=op == "move")
-            target = ctx.resolve(_need(params, "target_path", op), tool=self.name,
+            target = ctx.resolve(need(params, "target_path", op), tool=self.name,
                                  argument="target_path", write=True)
             if op == "move":
                 shutil.move(source, target)
@@ -75,7 +70,7 @@ class FileOperations(Tool):
             return {"operation": op, "source_path": params["source_path"],
                     "target_path": params["target_path"]}
         writes = op in ("write", "append", "delete", "mkdir")
-        path = ctx.resolve(_need(params, "path", op), tool=self.name, argument="path",
+        path = ctx.resolve(need(params, "path", op), tool=self.name, argument="path",
                            write=writes)
         encoding = params.get("encoding", "utf-8")
         if op == "exists":
@@ -89,7 +84,7 @@ class FileOperations(Tool):
             with open(path, encoding=encoding, errors="replace") as handle:
                 return {"content": handle.read(), "path": params["path"]}
         if op in ("write", "append"):
-            content = _need(params, "input", op)
+            content = need(params, "input", op)
             with open(path, "a" if op == "append" else "w", encoding=encoding) as handle:
                 handle.write(content)
             return {"path": params["path"], "bytes": len(content.encode(encoding))}

@@ -14,6 +14,7 @@ from typing import Any
 from llmspell.errors import ValidationError
 from llmspell.redact import REDACTED
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 
 
 class EnvironmentReader(Tool):
@@ -42,10 +43,7 @@ class EnvironmentReader(Tool):
             return ctx.redactor.redact_text(value)
 
         if op == "get":
-            name = params.get("variable_name")
-            if not name:
-                raise ValidationError("params", "operation 'get' needs 'variable_name'",
-                                      path="$.variable_name")
+            name = need(params, "variable_name", op)
             value = os.environ.get(name)
             return {"name": name, "value": None if value is None else shown(name, value),
                     "exists": value is not None}

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.tools.base import Tool, ToolContext
-from llmspell.tools.builtins.encoding import read_confined
+from llmspell.tools.builtins.support import read_confined
 
 MAX_TEXT = 1_000_000
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
