@@ -236,3 +236,19 @@ def test_an_unavailable_tool_says_why() -> None:
         assert rt.tools.get("needs").info()["available"] is False
         with pytest.raises(ToolError, match="'frobnicate' is not installed"):
             rt.tools.invoke("needs")
+
+
+def test_tools_work_with_sessions_off_and_journal_nothing() -> None:
+    with Runtime.memory(session__enabled=False) as rt:
+        with capture_events(rt.events, "tool.*") as events:
+            assert rt.tools.invoke("calculator", {"input": "1 + 1"}).result["result"] == 2
+        assert [e.type for e in events] == ["tool.started", "tool.completed"]
+        assert rt.tools.invoke("calculator", {"input": "1"}).metadata["session_id"] is None
+
+
+def test_a_failed_call_publishes_tool_failed_without_the_arguments(rt: Runtime) -> None:
+    with capture_events(rt.events, "tool.*") as events, pytest.raises(ValidationError):
+        rt.tools.invoke("calculator", {"input": "1 +", "variables": {"password": 1}})
+    failed = events[-1]
+    assert failed.type == "tool.failed" and failed.data["error_type"] == "ValidationError"
+    assert "arguments" not in failed.data and failed.source == "tools"
