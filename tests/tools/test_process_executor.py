@@ -45,9 +45,24 @@ def test_an_allowed_program_runs_without_a_shell(make_rt: Any, root: Path) -> No
                                              "working_directory": str(root.parent)})
 
 
+def test_output_past_the_cap_is_dropped_and_counted(make_rt: Any) -> None:
+    rt = make_rt(runtime__security__allow_process_spawn=True,
+                 runtime__security__allowed_executables=["seq"])
+    out = rt.tools.invoke("process_executor", {"executable": "seq",
+                                               "arguments": ["1", "400000"]}).result
+    full = "".join(f"{i}\n" for i in range(1, 400001))
+    kept, _, note = out["stdout"].rpartition("\n[")
+    assert out["exit_code"] == 0 and full.startswith(kept) and len(kept) == 1024 * 1024
+    assert note == f"{len(full) - 1024 * 1024} more bytes dropped]"
+
+
 def test_a_program_past_its_timeout_is_killed(make_rt: Any) -> None:
     rt = make_rt(runtime__security__allow_process_spawn=True,
                  runtime__security__allowed_executables=["sleep"])
     with pytest.raises(ToolError, match=r"ran past its timeout of 0.2 s and was killed"):
         rt.tools.invoke("process_executor", {"executable": "sleep", "arguments": ["30"],
                                              "timeout": 0.2})
+    # a program that never reads a large input still ends at its timeout
+    with pytest.raises(ToolError, match="was killed"):
+        rt.tools.invoke("process_executor", {"executable": "sleep", "arguments": ["30"],
+                                             "input": "x" * 1_000_000, "timeout": 0.2})
