@@ -294,6 +294,7 @@ def exercise_every_subsystem(rt: Runtime) -> None:
     rt.tools.invoke("calculator", {"input": "6 * 7"})
     with pytest.raises(ValidationError):
         rt.tools.invoke("calculator", {"input": "6 *"})  # fires tool:error
+    rt.tools.discover({"category": "utility"})
 
 
 def test_the_fired_flag_matches_what_the_code_fires() -> None:

@@ -252,3 +252,18 @@ def test_a_failed_call_publishes_tool_failed_without_the_arguments(rt: Runtime) 
     failed = events[-1]
     assert failed.type == "tool.failed" and failed.data["error_type"] == "ValidationError"
     assert "arguments" not in failed.data and failed.source == "tools"
+
+
+def test_discovery_hooks_change_the_filters_and_the_list(rt: Runtime) -> None:
+    rt.hooks.register("tool:before_discovery",
+                      lambda ctx: HookResult.modified({**ctx.data, "capability": "math"}))
+    rt.hooks.register("tool:after_discovery",
+                      lambda ctx: HookResult.modified([n for n in ctx.data if n != "nope"]
+                                                      + ["nope"]))
+    assert [t.name for t in rt.tools.discover({"category": "utility"})] == ["calculator"]
+
+
+def test_a_discovery_hook_can_answer_instead(rt: Runtime) -> None:
+    rt.hooks.register("tool:before_discovery",
+                      lambda ctx: HookResult.skip(result=["uuid_generator"]))
+    assert [t.name for t in rt.tools.discover()] == ["uuid_generator"]

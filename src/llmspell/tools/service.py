@@ -124,7 +124,19 @@ class ToolService:
         return self.registry.categories()
 
     def discover(self, filters: dict[str, Any] | None = None) -> builtins.list[Tool]:
-        return self.registry.discover(filters)
+        """The tools matching ``filters`` (:meth:`ToolRegistry.discover`), inside
+        ``tool:before_discovery`` (the filters: modified, skip with a ``result`` list of names)
+        and ``tool:after_discovery`` (the list of names found: modified to narrow or reorder
+        it). Names a hook gives that no tool has are dropped."""
+        if self.hooks is None:
+            return self.registry.discover(filters)
+
+        def names(chosen: Any) -> builtins.list[str]:
+            return [t.name for t in self.registry.discover(chosen or None)]
+
+        found = self.hooks.run("tool:before_discovery", dict(filters or {}), names,
+                               after="tool:after_discovery", component="tools")
+        return [self.registry.get(n) for n in (found or []) if self.registry.exists(n)]
 
     def specs(self, names: Iterable[str] | None = None) -> builtins.list[Any]:
         """The provider-side definitions (ToolSpec) of ``names`` (default: every tool)."""
