@@ -267,3 +267,13 @@ def test_a_discovery_hook_can_answer_instead(rt: Runtime) -> None:
     rt.hooks.register("tool:before_discovery",
                       lambda ctx: HookResult.skip(result=["uuid_generator"]))
     assert [t.name for t in rt.tools.discover()] == ["uuid_generator"]
+
+
+def test_a_validation_hook_can_fix_or_vouch_for_the_parameters(rt: Runtime) -> None:
+    handle = rt.hooks.register(
+        "tool:validation", lambda ctx: HookResult.modified({"input": str(ctx.data["input"])}))
+    assert rt.tools.invoke("calculator", {"input": 7}).result["result"] == 7
+    handle.unregister()
+    rt.hooks.register("tool:validation", lambda ctx: HookResult.cancel("inputs are audited"))
+    with pytest.raises(HookCancelled, match="inputs are audited"):
+        rt.tools.invoke("calculator", {"input": "1"})

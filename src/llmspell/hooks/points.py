@@ -44,7 +44,7 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
     ("tool:after_discovery", ("AfterToolDiscovery",), AFTER, True),
     ("tool:before_execution", ("BeforeToolExecution",), BEFORE, True),
     ("tool:after_execution", ("AfterToolExecution",), AFTER, True),
-    ("tool:validation", ("ToolValidation",), BEFORE, False),
+    ("tool:validation", ("ToolValidation",), BEFORE, True),
     ("tool:error", ("ToolError",), ERROR, True),
     ("workflow:start", ("BeforeWorkflowStart", "WorkflowStart"), BEFORE, False),
     ("workflow:before_step", ("BeforeWorkflowStage", "BeforeWorkflowStep"), BEFORE, False),

@@ -4,7 +4,8 @@
 
 1. finds the tool (ToolNotFound names close matches) and says so if it cannot work here;
 2. security: the tool's level against ``[runtime.security] max_security_level``;
-3. ``tool:before_execution`` (params; modified / skip / retry honoured), the schema check,
+3. ``tool:before_execution`` (params; modified / skip / retry honoured), ``tool:validation``
+   (modified; skip vouches for the parameters) and the schema check,
    ``execute`` (in a worker thread when the tool has a timeout and is not ``inline``),
    ``tool:after_execution`` (the result; modified / retry honoured; the artifact collector
    stores it as ``tool_result/<name>``) or ``tool:error`` (retry honoured), all through
@@ -37,6 +38,7 @@ from typing import Any
 
 from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, ToolError
+from llmspell.hooks import Skipped
 from llmspell.redact import Redactor
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
@@ -175,7 +177,7 @@ class ToolService:
             ctx = ToolContext(self.security.confinement, self.redactor, sid, cid, self.security)
 
             def operation(current: Any) -> Any:
-                return self._execute(item, item.validate(current), ctx)
+                return self._execute(item, self._validate(item, current, cid, sid), ctx)
 
             if self.hooks is None:
                 result = operation(params)
@@ -207,6 +209,17 @@ class ToolService:
         metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
                     "fingerprint": print_, "correlation_id": cid, "session_id": sid}
         return ToolOutput(result_text(result), result, metadata)
+
+    def _validate(self, item: Tool, params: Any, cid: str, sid: str | None) -> Any:
+        """``tool:validation`` (the parameters: modified replaces them; skip means a hook
+        vouched for them and the schema check is not run), then the schema check."""
+        if self.hooks is None or not self.hooks.has("tool:validation"):
+            return item.validate(params)
+        checked = self.hooks.before("tool:validation", params, component=item.name,
+                                    correlation_id=cid, session_id=sid)
+        if isinstance(checked, Skipped):
+            return params
+        return item.validate(checked)
 
     def _execute(self, item: Tool, params: dict[str, Any], ctx: ToolContext) -> Any:
         """Run ``item.execute``; in a worker thread bounded by its timeout unless inline."""
