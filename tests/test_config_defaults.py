@@ -135,6 +135,11 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.script_timeout_seconds": (lambda rt: rt.config.lua.timeout_seconds, float),
     "runtime.security.allow_file_access": (
         lambda rt: rt.artifacts.files.confinement.allow_access, bool),
+    "runtime.security.max_security_level": (lambda rt: rt.tools.security.max_level, str),
+    "runtime.security.allow_process_spawn": (lambda rt: rt.tools.security.allow_process_spawn,
+                                             bool),
+    "runtime.security.allowed_executables": (
+        lambda rt: rt.tools.security.allowed_executables, tuple),
     "runtime.hooks.max_hooks": (lambda rt: rt.hooks.max_hooks, int),
     "runtime.hooks.default_time_budget_seconds": (lambda rt: rt.hooks.default_time_budget,
                                                   _none_if_zero),

@@ -149,9 +149,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "allow_network_access": Field("bool", True, unused=True,
                                       doc="not enforced; [engines.lua] sandbox decides what "
                                       "scripts may call"),
-        "allow_process_spawn": Field("bool", False, unused=True,
-                                     doc="not enforced; [engines.lua] sandbox decides "
-                                     "('safe' refuses os.execute and io.popen)"),
+        "allow_process_spawn": Field("bool", False,
+                                     doc="false: tools may not start processes "
+                                     "(process_executor); the Lua sandbox decides os.execute"),
+        "allowed_executables": Field("list[str]", [],
+                                     doc="programs process_executor may start, by name"),
+        "max_security_level": Field("str", "privileged",
+                                    choices=("safe", "restricted", "privileged"),
+                                    doc="highest security level of a tool that may run"),
         "max_memory_bytes": Field("int", alias_of="engines.lua.max_memory_bytes"),
         "max_execution_time_ms": Field("number", alias_of="runtime.script_timeout_seconds",
                                        convert=_ms_to_s),

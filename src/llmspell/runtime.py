@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from llmspell.state import StateManager
     from llmspell.state.backup import BackupManager
     from llmspell.state.migration import Migrator
+    from llmspell.tools import ToolService
 
 T = TypeVar("T")
 
@@ -55,6 +56,7 @@ class Runtime:
             self.collector = install_collectors(self)
         self._migrations: Migrator | None = None
         self._backups: BackupManager | None = None
+        self._tools: ToolService | None = None
         if config.state.enabled and config.setting("state.migrate_on_open"):
             try:
                 self.migrations.apply_pending()  # [state] migrations, registered in code
@@ -223,6 +225,17 @@ class Runtime:
             return BackupManager.from_runtime(self)
 
         return self._built("_backups", build)
+
+    @property
+    def tools(self) -> ToolService:
+        """The tools of this runtime (the built-ins and those registered), and the one way to
+        call them (``rt.tools.invoke(name, params)``), built on first use."""
+        def build() -> ToolService:
+            from llmspell.tools import ToolService
+
+            return ToolService.from_runtime(self)
+
+        return self._built("_tools", build)
 
     @property
     def closed(self) -> bool:

@@ -25,6 +25,7 @@ from llmspell.lua.globals import (
     session,
     state,
     streaming,
+    tool,
     utils,
 )
 
@@ -46,4 +47,5 @@ INSTALLERS: list[Installer] = [
     artifact.install,
     streaming.install,
     agent.install,
+    tool.install,
 ]

@@ -1,0 +1,32 @@
+"""The built-in tools, with rs-llmspell's names; one module per family.
+
+:func:`builtin_tools` makes a fresh instance of each (the Runtime's ToolService registers them).
+Network and media tools are not built yet (docs/tools.md lists what exists).
+"""
+
+from __future__ import annotations
+
+from llmspell.tools.base import Tool
+from llmspell.tools.builtins.archive import ArchiveHandler
+from llmspell.tools.builtins.calculator import Calculator
+from llmspell.tools.builtins.convert import FileConverter, FileWatcher
+from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
+from llmspell.tools.builtins.datetime_handler import DateTimeHandler
+from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
+from llmspell.tools.builtins.files import FileOperations, FileSearch
+from llmspell.tools.builtins.monitor import SystemMonitor
+from llmspell.tools.builtins.process import ProcessExecutor
+from llmspell.tools.builtins.system import EnvironmentReader
+from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
+
+BUILTINS: tuple[type[Tool], ...] = (
+    Calculator, Base64Encoder, HashCalculator, UuidGenerator, DateTimeHandler,
+    TextManipulator, JsonProcessor, DataValidation, TemplateEngine, DiffCalculator,
+    CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
+    ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
+)
+
+
+def builtin_tools() -> list[Tool]:
+    """One new instance of every built-in tool."""
+    return [cls() for cls in BUILTINS]

@@ -1,0 +1,269 @@
+"""ToolService (``rt.tools``): the registry plus everything a call goes through.
+
+``invoke(name, params)`` does, in order:
+
+1. finds the tool (ToolNotFound names close matches) and says so if it cannot work here;
+2. security: the tool's level against ``[runtime.security] max_security_level``;
+3. ``tool:before_execution`` (params; modified / skip / retry honoured), ``tool:validation``
+   (modified; skip vouches for the parameters) and the schema check,
+   ``execute`` (in a worker thread when the tool has a timeout and is not ``inline``),
+   ``tool:after_execution`` (the result; modified / retry honoured; the artifact collector
+   stores it as ``tool_result/<name>``) or ``tool:error`` (retry honoured), all through
+   :meth:`HookRegistry.run <llmspell.hooks.HookRegistry.run>`;
+4. events ``tool.started`` and ``tool.completed`` / ``tool.failed`` (``{tool, fingerprint,
+   latency_ms, error}``, source ``tools``; no arguments);
+5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
+   agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
+   latency_ms, fingerprint}``, secrets redacted by the journal. ``fingerprint`` is
+   :func:`llmspell.agents.calls.fingerprint` of the tool and the arguments: the same request
+   always has the same one, so replay can serve a recorded call. A call an agent makes through
+   :meth:`Tool.as_agent_tool <llmspell.tools.base.Tool.as_agent_tool>` is journaled once, by
+   the agent (``record=False`` here);
+6. a refused call (SecurityViolation from the level check or from a file tool's path check)
+   fires ``security:violation`` and is journaled like any failure.
+
+Returns a :class:`~llmspell.tools.base.ToolOutput` ``{text, result, metadata}``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextvars
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from llmspell.agents.calls import fingerprint
+from llmspell.errors import SecurityViolation, ToolError
+from llmspell.hooks import Skipped
+from llmspell.redact import Redactor
+from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
+from llmspell.tools.registry import ToolRegistry
+from llmspell.tools.security import ToolSecurity, report
+
+logger = logging.getLogger("llmspell.tools")
+
+TOOL_CALL = "tool.call"
+SOURCE = "tools"
+Journal = Callable[[str | None, str, dict[str, Any], str], None]
+
+
+class ToolService:
+    """Tools of one runtime, and the one way to call them (see the module docstring).
+
+    Args:
+        security: what calls may do.
+        hooks: the HookRegistry, or None.
+        events: the EventBus, or None.
+        journal: ``journal(session_id, kind, data, correlation_id)`` records an entry, or None.
+        current_session: gives the current session id, or None.
+        redactor: hides secrets in what tools return about the environment.
+        tools: tools to register.
+    """
+
+    def __init__(self, security: ToolSecurity, *, hooks: Any = None, events: Any = None,
+                 journal: Journal | None = None,
+                 current_session: Callable[[], str | None] | None = None,
+                 redactor: Redactor | None = None, tools: Iterable[Tool] = ()) -> None:
+        self.security = security
+        self.hooks = hooks
+        self.events = events
+        self.journal = journal
+        self.current_session = current_session or (lambda: None)
+        self.redactor = redactor or Redactor()
+        self.registry = ToolRegistry()
+        for item in tools:
+            self.register(item)
+
+    @classmethod
+    def from_runtime(cls, runtime: Any) -> ToolService:
+        """The service of ``runtime``: the built-in tools, its hooks, events and sessions."""
+        from llmspell.tools.builtins import builtin_tools
+
+        config = runtime.config
+        sessions_on = runtime.unavailable("sessions") is None
+
+        def current() -> str | None:
+            return runtime.sessions.current_id() if sessions_on else None
+
+        def journal(sid: str | None, kind: str, data: dict[str, Any], cid: str) -> None:
+            if sid is None or not sessions_on:
+                return
+            sessions = runtime.sessions
+            if not sessions.is_known(sid):
+                return
+            sessions.forget_position(sid)
+            sessions.journal.append(sid, kind, data, correlation_id=cid)
+
+        return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
+                   journal=journal, current_session=current,
+                   redactor=Redactor(config.setting("state.redact_patterns")),
+                   tools=builtin_tools())
+
+    # -- the registry ---------------------------------------------------------------------
+
+    def register(self, item: Tool, *, replace: bool = False) -> Tool:
+        """Add a tool; its :meth:`~Tool.call` then goes through this service."""
+        self.registry.register(item, replace=replace)
+        return item.bind(self.invoke)
+
+    def unregister(self, name: str) -> bool:
+        return self.registry.unregister(name)
+
+    def get(self, name: str) -> Tool:
+        return self.registry.get(name)
+
+    def exists(self, name: str) -> bool:
+        return self.registry.exists(name)
+
+    def list(self) -> list[Tool]:
+        return self.registry.list()
+
+    def categories(self) -> builtins.list[str]:
+        return self.registry.categories()
+
+    def discover(self, filters: dict[str, Any] | None = None) -> builtins.list[Tool]:
+        """The tools matching ``filters`` (:meth:`ToolRegistry.discover`), inside
+        ``tool:before_discovery`` (the filters: modified, skip with a ``result`` list of names)
+        and ``tool:after_discovery`` (the list of names found: modified to narrow or reorder
+        it). Names a hook gives that no tool has are dropped."""
+        if self.hooks is None:
+            return self.registry.discover(filters)
+
+        def names(chosen: Any) -> builtins.list[str]:
+            return [t.name for t in self.registry.discover(chosen or None)]
+
+        found = self.hooks.run("tool:before_discovery", dict(filters or {}), names,
+                               after="tool:after_discovery", component="tools")
+        return [self.registry.get(n) for n in (found or []) if self.registry.exists(n)]
+
+    def specs(self, names: Iterable[str] | None = None) -> builtins.list[Any]:
+        """The provider-side definitions (ToolSpec) of ``names`` (default: every tool)."""
+        chosen = self.list() if names is None else [self.get(n) for n in names]
+        return [t.spec() for t in chosen]
+
+    # -- calling --------------------------------------------------------------------------
+
+    def invoke(self, name: str, params: Any = None, *, session_id: str | None = None,
+               correlation_id: str | None = None, record: bool = True) -> ToolOutput:
+        """Call the tool ``name`` with ``params`` (see the module docstring); ``record=False``
+        leaves the journal entry to the caller (an agent journals its own tool calls).
+
+        Raises:
+            ToolNotFound: no such tool.
+            ValidationError: ``params`` do not satisfy the tool's schema (names the path).
+            SecurityViolation: the call was refused (names the setting to change).
+            HookCancelled: a hook cancelled the call.
+            ToolError: the tool cannot work here, timed out, or failed.
+        """
+        item = self.registry.get(name)
+        if params is None:
+            params = {}
+        cid = correlation_id or uuid.uuid4().hex
+        sid = session_id or self.current_session()
+        arguments = params
+        print_ = fingerprint(tool=name, arguments=arguments)
+        journal = self._record if record else _skip
+        started = time.perf_counter()
+        self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
+        try:
+            missing = item.available()
+            if missing is not None:
+                raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
+            self.security.check(item)
+            ctx = ToolContext(self.security.confinement, self.redactor, sid, cid, self.security)
+
+            def operation(current: Any) -> Any:
+                return self._execute(item, self._validate(item, current, cid, sid), ctx)
+
+            if self.hooks is None:
+                result = operation(params)
+            else:
+                result = self.hooks.run("tool:before_execution", params, operation,
+                                        after="tool:after_execution", error="tool:error",
+                                        component=name, correlation_id=cid, session_id=sid,
+                                        metadata={"tool": name})
+        except BaseException as exc:
+            if isinstance(exc, SecurityViolation):
+                report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
+            elapsed = _ms(started)
+            if isinstance(exc, Exception):
+                journal(sid, cid, {"tool": name, "arguments": arguments,
+                                   "result": {"success": False, "output": None,
+                                              "error": str(exc)},
+                                   "error_type": type(exc).__name__, "latency_ms": elapsed,
+                                   "fingerprint": print_})
+                self._publish("tool.failed", {"tool": name, "fingerprint": print_,
+                                              "latency_ms": elapsed, "error": str(exc),
+                                              "error_type": type(exc).__name__}, cid, sid)
+            raise
+        elapsed = _ms(started)
+        journal(sid, cid, {"tool": name, "arguments": arguments,
+                           "result": {"success": True, "output": result, "error": None},
+                           "latency_ms": elapsed, "fingerprint": print_})
+        self._publish("tool.completed", {"tool": name, "fingerprint": print_,
+                                         "latency_ms": elapsed}, cid, sid)
+        metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
+                    "fingerprint": print_, "correlation_id": cid, "session_id": sid}
+        return ToolOutput(result_text(result), result, metadata)
+
+    def _validate(self, item: Tool, params: Any, cid: str, sid: str | None) -> Any:
+        """``tool:validation`` (the parameters: modified replaces them; skip means a hook
+        vouched for them and the schema check is not run), then the schema check."""
+        if self.hooks is None or not self.hooks.has("tool:validation"):
+            return item.validate(params)
+        checked = self.hooks.before("tool:validation", params, component=item.name,
+                                    correlation_id=cid, session_id=sid)
+        if isinstance(checked, Skipped):
+            return params
+        return item.validate(checked)
+
+    def _execute(self, item: Tool, params: dict[str, Any], ctx: ToolContext) -> Any:
+        """Run ``item.execute``; in a worker thread bounded by its timeout unless inline."""
+        if item.inline or item.timeout is None:
+            return item.execute(params, ctx)
+        box: dict[str, Any] = {}
+        context = contextvars.copy_context()
+
+        def work() -> None:
+            try:
+                box["result"] = context.run(item.execute, params, ctx)
+            except BaseException as exc:  # handed to the caller's thread below
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"tool:{item.name}", daemon=True)
+        worker.start()
+        worker.join(item.timeout)
+        if worker.is_alive():
+            raise ToolError(f"tool {item.name!r} did not finish within its timeout of "
+                            f"{item.timeout} s (the call was abandoned)")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def _record(self, sid: str | None, cid: str, data: dict[str, Any]) -> None:
+        if self.journal is None or sid is None:
+            return
+        try:
+            self.journal(sid, TOOL_CALL, data, cid)
+        except Exception:  # the call happened: a journal that cannot take it is logged
+            logger.exception("could not journal a call of tool %s in session %s",
+                             data["tool"], sid)
+
+    def _publish(self, kind: str, data: dict[str, Any], cid: str, sid: str | None) -> None:
+        if self.events is not None:
+            self.events.publish(kind, data, correlation_id=cid, session_id=sid, source=SOURCE)
+
+
+def _skip(sid: str | None, cid: str, data: dict[str, Any]) -> None:
+    """The journal of a call whose caller journals it."""
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+__all__ = ["TOOL_CALL", "ToolService", "fingerprint"]
