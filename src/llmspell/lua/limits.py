@@ -80,8 +80,7 @@ class Limits:
         self.memory_used = lua.get_memory_used
         self.headroom_open = True  # the engine starts with the headroom open (see LuaEngine)
         self.python_calls = 0  # Python callables running now: the headroom stays open for them
-        hooked = bool(max_instructions or timeout_seconds or max_memory_bytes)
-        self._lua = run_chunk(lua, "limits.lua", core, HOOK_STEP, hooked, self._tick)
+        self._lua = run_chunk(lua, "limits.lua", core, HOOK_STEP, self._tick)
 
     # -- messages (as Lua raises them: "ScriptLimitExceeded: ...") -----------------------
 
