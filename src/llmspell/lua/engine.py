@@ -281,6 +281,8 @@ class LuaEngine:
                                   script=script) from exc
         finally:
             self._depth -= 1
+            if outer:
+                self.limits.finish()
             if outer and not self._closed:
                 self.limits.open_headroom()  # Python is in charge again until the next run
                 self.core.flush()
