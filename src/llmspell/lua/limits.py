@@ -6,7 +6,10 @@ A count hook (``debug.sethook``, captured before the sandbox removes ``debug``) 
 for the time. When a limit is reached the engine *trips*: the hook is re-armed with a count of
 1 in every thread and raises the limit's message at every instruction from then on, so a
 ``pcall`` that swallows the error cannot keep the script alive; a user ``xpcall`` handler is
-not run once tripped. Python callables that block (``Utils.sleep``) use :meth:`Limits.sleep`
+not run once tripped. The hook stays armed until the run is over, so the ``__close`` handlers
+the error unwinds through are stopped too; only the bridge's own Lua code (the message handler
+that records the error) runs on. Ctrl-C sets a flag (:meth:`Limits.interrupt`) that the next
+hook turns into a stop. Python callables that block (``Utils.sleep``) use :meth:`Limits.sleep`
 or :meth:`Limits.remaining`.
 
 Memory: lupa's allocator limit. Lua code runs under the configured limit; Python code that
@@ -23,10 +26,12 @@ best of 15): any count hook makes Lua check a trap on every instruction, which c
 pure Lua compute whatever the step; the step only sets how often Python is asked for the time
 (at 100,000 that is a few thousand calls per second of tight loop, negligible; the time check
 is at most a few milliseconds late). A typical script, which spends its time in llmspell
-functions, runs ~2% slower with the default limits. With every limit 0 no hook is set and
-there is no cost, but then Ctrl-C cannot interrupt a loop that never calls llmspell.
+functions, runs ~2% slower with the default limits. The hook is set even with every limit 0,
+so that Ctrl-C can stop any loop. A long C call cannot be interrupted by the hook: the only one
+a sandboxed script can make run for long, a backtracking pattern, is bounded before it runs
+(``patterns.lua``, :data:`MAX_PATTERN_STEPS`).
 
-The Lua code is ``llmspell/lua/scripts/limits.lua``.
+The Lua code is ``llmspell/lua/scripts/limits.lua`` and ``patterns.lua``.
 """
 
 from __future__ import annotations
