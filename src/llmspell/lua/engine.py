@@ -90,7 +90,7 @@ class LuaEngine:
                              timeout_seconds=settings.timeout_seconds, max_memory_bytes=memory)
         self.converter = Converter(self.lua, self.core, self.call,
                                    room=self.limits.room if memory else None,
-                                   full=self.limits.full)
+                                   full=self.limits.full, max_bytes=memory or None)
         install_console(self)
         apply_sandbox(self, settings.sandbox)
         for install in INSTALLERS:
