@@ -45,3 +45,15 @@ def test_without_a_memory_limit_there_is_no_count(make_engine: MakeEngine) -> No
     engine = make_engine(engines__lua__max_memory_bytes=0)
     assert engine.run_string('local s = ("x"):rep(2^16) local t = {} '
                              'for i = 1, 100 do t[i] = s end return #JSON.stringify(t)') > 2**22
+
+
+def test_session_metadata_has_the_value_size_cap_and_a_refusal_writes_nothing(
+        make_engine: MakeEngine) -> None:
+    engine = make_engine(state__max_value_bytes=10_000)
+    runtime = engine.runtime
+    before = dict(runtime.store.scan(""))
+    with pytest.raises(ScriptError, match=r"ValueTooLarge: argument 'metadata': must encode to "
+                                          r"at most 10,000 bytes, encodes to 20,\d{3}"):
+        engine.run_string('Session.create({name = "big", metadata = {blob = ("m"):rep(20000)}})')
+    assert dict(runtime.store.scan("")) == before
+    engine.run_string('Session.create({name = "small", metadata = {note = ("m"):rep(100)}})')

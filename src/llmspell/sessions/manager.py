@@ -159,7 +159,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         check_name(name)
         check_text(description, "description")
         tag_list = check_tags(tags)
-        meta = check_metadata(metadata)
+        meta = check_metadata(metadata, self.settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:

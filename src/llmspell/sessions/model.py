@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from llmspell.codec import to_jsonable
+from llmspell.codec import check_size, to_jsonable
 from llmspell.errors import ValidationError
 from llmspell.journal import ID_PATTERN, check_session_id, iso
 
@@ -224,7 +224,9 @@ def check_tags(tags: object, argument: str = "tags") -> list[str]:
     return list(seen)
 
 
-def check_metadata(metadata: object) -> dict[str, Any]:
+def check_metadata(metadata: object, max_bytes: int | None = None) -> dict[str, Any]:
+    """Session metadata as stored: a dict of JSON values encoding to at most ``max_bytes``
+    (ValueTooLarge otherwise, before anything is written)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
@@ -235,6 +237,7 @@ def check_metadata(metadata: object) -> dict[str, Any]:
         raise ValidationError("metadata", "must hold JSON values only (no bytes)",
                               path="$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
                                                  for p in binary[0]))
+    check_size(orjson.dumps(value), max_bytes, argument="metadata")
     return value
 
 

@@ -34,6 +34,9 @@ class SessionSettings:
     journal_hooks: bool = True
     journal_events: bool = True
     redact_patterns: tuple[str, ...] = ()
+    #: The largest encoded metadata of a session: ``[state] max_value_bytes``, the limit of
+    #: every stored value.
+    max_value_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: Any) -> SessionSettings:
@@ -57,6 +60,7 @@ class SessionSettings:
             journal_hooks=bool(values.get("journal_hooks", True)),
             journal_events=bool(values.get("journal_events", True)),
             redact_patterns=tuple(config.state.redact_patterns),
+            max_value_bytes=config.state.max_value_bytes,
         )
 
     def default_limits(self) -> Limits:
