@@ -30,7 +30,7 @@ from typing import Any
 
 from lupa import lua54
 
-from llmspell.errors import CyclicValue, InvalidValue
+from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
 
 LUA_MIN_INT = -(2**63)
 LUA_MAX_INT = 2**63 - 1
@@ -112,11 +112,18 @@ class Converter:
 
     ``room``, when there is a memory limit, returns how many bytes Python may still allocate in
     Lua; a value that would not fit raises ``full()`` (the limit's error) before it is built.
+
+    ``max_bytes`` (the Lua memory limit, or None) bounds a value taken from Lua: its strings are
+    counted as they are copied, each reference in full (a table holding one 1 MB string 1,000
+    times is 1,000 MB in Python), and ValueTooLarge is raised, naming the path, as soon as the
+    count passes it, so Python never holds more than that for one value.
     """
 
     def __init__(self, lua: Any, core: Any, call: Callable[..., Any], *,
                  room: Callable[[], int] | None = None,
-                 full: Callable[[], Exception] | None = None) -> None:
+                 full: Callable[[], Exception] | None = None,
+                 max_bytes: int | None = None) -> None:
+        self._max_bytes = max_bytes
         self._table_from = lua.table_from
         self._inspect = core.inspect
         self._setmetatable = core.setmetatable  # a C function: runs no Lua code (no hook)
@@ -140,13 +147,14 @@ class Converter:
                 return value.decode("utf-8")
             except UnicodeDecodeError:
                 return value
-        return self._object(value, argument, "$", functions, set(), 0)
+        budget = None if self._max_bytes is None else [self._max_bytes]
+        return self._object(value, argument, "$", functions, set(), 0, budget)
 
     def _object(self, value: Any, argument: str, path: str, functions: bool,
-                seen: set[bytes], depth: int) -> Any:
+                seen: set[bytes], depth: int, budget: list[int] | None) -> Any:
         kind = self._kinds.get(type(value)) or lua_kind(value)
         if kind == "table":
-            return self._table(value, argument, path, functions, seen, depth)
+            return self._table(value, argument, path, functions, seen, depth, budget)
         if kind == "function" and functions:
             return LuaFunction(value, self._call)
         if kind is None:
@@ -157,7 +165,7 @@ class Converter:
         raise InvalidValue(argument, rule, path=path)
 
     def _table(self, table: Any, argument: str, path: str, functions: bool,
-               seen: set[bytes], depth: int) -> Any:
+               seen: set[bytes], depth: int, budget: list[int] | None) -> Any:
         found = self._inspect(table)
         kind = found if type(found) is int else found[0]
         if kind == _NULL:
@@ -180,27 +188,38 @@ class Converter:
             if as_list:
                 out = [None] * len(keys)
                 for index, value in pairs:
-                    out[index - 1] = item(value, argument, path, index, functions, seen, depth)
+                    out[index - 1] = item(value, argument, path, index, functions, seen, depth,
+                                          budget)
                 return out
             texts = {key: key.decode("utf-8") for key in keys}
             converted = {texts[key]: item(value, argument, path, texts[key], functions, seen,
-                                          depth) for key, value in pairs}
+                                          depth, budget) for key, value in pairs}
             return dict(sorted(converted.items()))
         finally:
             seen.discard(address)
 
     def _item(self, value: Any, argument: str, parent: str, key: str | int, functions: bool,
-              seen: set[bytes], depth: int) -> Any:
+              seen: set[bytes], depth: int, budget: list[int] | None) -> Any:
         kind = type(value)
         if kind in _SCALARS:
             return value
         if kind is bytes:
+            if budget is not None:
+                budget[0] -= len(value)
+                if budget[0] < 0:
+                    raise self._too_large(argument, join_path(parent, key))
             try:
                 return value.decode("utf-8")
             except UnicodeDecodeError:
                 return value
         return self._object(value, argument, join_path(parent, key), functions, seen,
-                            depth + 1)
+                            depth + 1, budget)
+
+    def _too_large(self, argument: str, path: str) -> ValueTooLarge:
+        return ValueTooLarge(argument, f"holds more than {self._max_bytes:,} bytes of strings, "
+                             "counting each reference to a string in full (the limit is [engines."
+                             "lua] max_memory_bytes: a value from Lua cannot be larger in Python)",
+                             path=path)
 
     # -- Python -> Lua -------------------------------------------------------------------
 

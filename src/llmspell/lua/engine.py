@@ -90,7 +90,7 @@ class LuaEngine:
                              timeout_seconds=settings.timeout_seconds, max_memory_bytes=memory)
         self.converter = Converter(self.lua, self.core, self.call,
                                    room=self.limits.room if memory else None,
-                                   full=self.limits.full)
+                                   full=self.limits.full, max_bytes=memory or None)
         install_console(self)
         apply_sandbox(self, settings.sandbox)
         for install in INSTALLERS:
@@ -281,6 +281,8 @@ class LuaEngine:
                                   script=script) from exc
         finally:
             self._depth -= 1
+            if outer:
+                self.limits.finish()
             if outer and not self._closed:
                 self.limits.open_headroom()  # Python is in charge again until the next run
                 self.core.flush()

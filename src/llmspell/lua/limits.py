@@ -6,7 +6,10 @@ A count hook (``debug.sethook``, captured before the sandbox removes ``debug``) 
 for the time. When a limit is reached the engine *trips*: the hook is re-armed with a count of
 1 in every thread and raises the limit's message at every instruction from then on, so a
 ``pcall`` that swallows the error cannot keep the script alive; a user ``xpcall`` handler is
-not run once tripped. Python callables that block (``Utils.sleep``) use :meth:`Limits.sleep`
+not run once tripped. The hook stays armed until the run is over, so the ``__close`` handlers
+the error unwinds through are stopped too; only the bridge's own Lua code (the message handler
+that records the error) runs on. Ctrl-C sets a flag (:meth:`Limits.interrupt`) that the next
+hook turns into a stop. Python callables that block (``Utils.sleep``) use :meth:`Limits.sleep`
 or :meth:`Limits.remaining`.
 
 Memory: lupa's allocator limit. Lua code runs under the configured limit; Python code that
@@ -23,14 +26,18 @@ best of 15): any count hook makes Lua check a trap on every instruction, which c
 pure Lua compute whatever the step; the step only sets how often Python is asked for the time
 (at 100,000 that is a few thousand calls per second of tight loop, negligible; the time check
 is at most a few milliseconds late). A typical script, which spends its time in llmspell
-functions, runs ~2% slower with the default limits. With every limit 0 no hook is set and
-there is no cost, but then Ctrl-C cannot interrupt a loop that never calls llmspell.
+functions, runs ~2% slower with the default limits. The hook is set even with every limit 0,
+so that Ctrl-C can stop any loop. A long C call cannot be interrupted by the hook: the only one
+a sandboxed script can make run for long, a backtracking pattern, is bounded before it runs
+(``patterns.lua``, :data:`MAX_PATTERN_STEPS`).
 
-The Lua code is ``llmspell/lua/scripts/limits.lua``.
+The Lua code is ``llmspell/lua/scripts/limits.lua`` and ``patterns.lua``.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Any
 
@@ -45,6 +52,9 @@ STOP_MEMORY, STOP_TIME, STOP_INTERRUPT, STOP_EXIT = b"memory", b"time", b"interr
 
 #: Instructions between two runs of the hook (see the module docstring for the measurement).
 HOOK_STEP = 100_000
+#: Upper bound of the backtracking steps of one pattern call (string.find/match/gmatch/gsub):
+#: about a second of C matching at worst. See ``patterns.lua`` and docs/lua.md.
+MAX_PATTERN_STEPS = 200_000_000
 #: Memory kept free for the bridge's own work inside the headroom (refs, short strings).
 RESERVE = 64 * 1024
 
@@ -75,13 +85,15 @@ class Limits:
         self.max_memory_bytes = max_memory_bytes
         self.headroom = headroom_for(max_memory_bytes) if max_memory_bytes else 0
         self.interrupted = False
+        self._wake = threading.Event()  # set by Ctrl-C: a sleeping Utils.sleep returns
+        self._previous_sigint: Any = None
         self._deadline: float | None = None
         self._runtime = lua
         self.memory_used = lua.get_memory_used
         self.headroom_open = True  # the engine starts with the headroom open (see LuaEngine)
         self.python_calls = 0  # Python callables running now: the headroom stays open for them
-        hooked = bool(max_instructions or timeout_seconds or max_memory_bytes)
-        self._lua = run_chunk(lua, "limits.lua", core, HOOK_STEP, hooked, self._tick)
+        self._lua = run_chunk(lua, "limits.lua", core, HOOK_STEP, self._tick)
+        run_chunk(lua, "patterns.lua", MAX_PATTERN_STEPS)
 
     # -- messages (as Lua raises them: "ScriptLimitExceeded: ...") -----------------------
 
@@ -104,8 +116,12 @@ class Limits:
     # -- runs --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Reset the counters and the deadline for a new top-level run."""
+        """Reset the counters and the deadline for a new top-level run; on the main thread,
+        Ctrl-C is caught until :meth:`finish` (see :meth:`interrupt`)."""
         self.interrupted = False
+        self._wake.clear()
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
         self._deadline = (time.monotonic() + self.timeout_seconds
                           if self.timeout_seconds else None)
         self.open_headroom()
@@ -115,6 +131,27 @@ class Limits:
             texts[b"memory"] = self.memory_message
         self._lua.reset(self.max_instructions,
                         self._runtime.table_from({k: v.encode() for k, v in texts.items()}))
+
+    def finish(self) -> None:
+        """The top-level run is over: Ctrl-C raises KeyboardInterrupt again."""
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
+
+    def interrupt(self) -> None:
+        """Stop the running script as Ctrl-C does (from any thread): it stops at the next hook
+        (at most :data:`HOOK_STEP` instructions away), in its __close handlers too, and a
+        ``Utils.sleep`` returns at once; a llmspell call in progress finishes first."""
+        self.interrupted = True
+        self._wake.set()
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        # Raising here could surface inside lupa's own code, where the interrupt would turn
+        # into a plain Lua error the script's __close handlers outlive; a flag cannot be lost.
+        # A second Ctrl-C raises, for a Python call that does not return.
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupt()
 
     def detach(self) -> None:
         """Drop the references to the Lua side (the engine is closing)."""
@@ -177,13 +214,16 @@ class Limits:
     def sleep(self, seconds: float) -> None:
         """Sleep, but not past the wall-time limit (then raise ScriptLimitExceeded)."""
         remaining = self.remaining()
-        if remaining is not None and seconds >= remaining:
-            time.sleep(remaining)
+        limited = remaining is not None and seconds >= remaining
+        if self._wake.wait(remaining if limited else seconds) or self.interrupted:
+            raise KeyboardInterrupt
+        if limited:
             raise TimeLimitReached(self.time_message.removeprefix(PREFIX))
-        time.sleep(seconds)
 
     def _tick(self) -> bytes | None:
         """Called by the hook: the message to stop with, or None to go on."""
+        if self.interrupted:
+            return STOP_INTERRUPT
         try:
             if self.headroom_open and not self.python_calls:
                 self.close_headroom()

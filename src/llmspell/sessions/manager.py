@@ -211,7 +211,7 @@ class SessionManager:
         check_name(name)
         check_text(description, "description")
         tag_list = check_tags(tags)
-        meta = check_metadata(metadata)
+        meta = check_metadata(metadata, self.settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:
@@ -234,7 +234,7 @@ class SessionManager:
             given = {"session": session.to_dict(), "operation": "create"}
             decided = self._before("session:start", sid, cid, lambda: given)
             if decided is not given:  # modified (skip is not honoured here: reported)
-                session = _changed_by_hook(session, decided)
+                session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
 
@@ -724,7 +724,7 @@ def _trim(cache: dict[str, Any]) -> None:
         cache.pop(key, None)
 
 
-def _changed_by_hook(session: Session, data: Any) -> Session:
+def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:
     """``session`` with what a ``session:start`` hook changed in ``data["session"]``.
 
     Raises:
@@ -745,7 +745,8 @@ def _changed_by_hook(session: Session, data: Any) -> Session:
     return replace(
         session, name=check_name(field["name"]),
         description=check_text(field["description"], "description"),
-        tags=check_tags(field["tags"]), metadata=check_metadata(field["metadata"]),
+        tags=check_tags(field["tags"]),
+        metadata=check_metadata(field["metadata"], max_metadata_bytes),
         limits=check_limits(field["limits"]),
         max_duration=check_seconds(field["max_duration"], "max_duration"),
         max_idle_time=check_seconds(field["max_idle_time"], "max_idle_time"),

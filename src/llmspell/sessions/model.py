@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from llmspell import validation
+from llmspell.codec import check_size
 from llmspell.errors import ValidationError
 from llmspell.journal import ID_PATTERN, check_session_id, iso
 from llmspell.validation import check_text as check_text  # re-exported for the manager
@@ -188,9 +189,12 @@ def check_tags(tags: object, argument: str = "tags") -> list[str]:
     return validation.check_tags(tags, argument=argument, max_bytes=MAX_TAG)
 
 
-def check_metadata(metadata: object) -> dict[str, Any]:
-    """Session metadata: a dict of JSON values (no bytes)."""
-    return validation.check_fields(metadata, "metadata")
+def check_metadata(metadata: object, max_bytes: int | None = None) -> dict[str, Any]:
+    """Session metadata as stored: a dict of JSON values (no bytes) encoding to at most
+    ``max_bytes`` (ValueTooLarge otherwise, before anything is written)."""
+    value = validation.check_fields(metadata, "metadata")
+    check_size(orjson.dumps(value), max_bytes, argument="metadata")
+    return value
 
 
 def check_seconds(value: object, argument: str) -> float | None:

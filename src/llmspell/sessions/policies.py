@@ -252,6 +252,8 @@ class SessionSettings:
     journal_hooks: bool = setting("session.journal_hooks")
     journal_events: bool = setting("session.journal_events")
     redact_patterns: tuple[str, ...] = setting("state.redact_patterns")
+    #: The largest encoded metadata of a session: the limit of every stored value.
+    max_value_bytes: int = setting("state.max_value_bytes")
 
     @classmethod
     def from_config(cls, config: Any) -> SessionSettings:

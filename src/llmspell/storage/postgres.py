@@ -8,8 +8,11 @@ that ``text`` refuses. Read them in psql with ``convert_from(key, 'UTF8')``.
 Every write takes PostgreSQL transaction-level advisory locks on the keys it touches (and, for
 a batch, on the keys in ``expect``), in a fixed order, before it reads or writes them. Writers
 to the same key therefore run one after another across connections, processes and machines,
-so a batch's ``expect`` is checked and applied atomically; readers never wait. Lock ids are a
-64-bit hash of (table, key); a collision only makes two writers take turns.
+so a batch's ``expect`` is checked and applied atomically; readers never wait. A key's lock is
+one of :data:`LOCK_SLOTS` per table (a 64-bit hash of the table and the key's slot), so a
+batch holds at most that many locks however many keys it touches: a default server's lock
+table (``max_locks_per_transaction`` 64 x ``max_connections`` 100) holds a batch of any size.
+Two writers of different keys in one slot only take turns.
 
 Durability ``normal`` sets ``synchronous_commit = off`` on llmspell's connections: a commit
 survives a crash of the client, and a crash of the server loses at most the last fraction of
@@ -40,6 +43,9 @@ from llmspell.storage._support import (
 from llmspell.storage.base import Op, Put, Store
 
 DEFAULT_TABLE = "llmspell_kv"
+#: Advisory-lock slots per table (see the module docstring). Every process writing a table
+#: must use the same number: it is part of the on-server protocol.
+LOCK_SLOTS = 512
 _TABLE_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -106,6 +112,7 @@ class PostgresStore(Store):
         self.durability = durability
         self._where = f"postgres store {_hide_password(conninfo)} table {self.table}"
         self._lock_salt = self.table.encode() + b"\0"
+        self._slot_locks = [self._hashed_lock(b"slot %d" % n) for n in range(LOCK_SLOTS)]
         self._quoted = _quote(self.table)
         self._sql = _statements(self._quoted)
         self._create_table(conninfo, connect_timeout)
@@ -136,7 +143,7 @@ class PostgresStore(Store):
             with conn.transaction():
                 # Two processes creating the table at once would collide in the catalog.
                 conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)",
-                             [self._lock_id(b"\0create-table")])
+                             [self._hashed_lock(b"\0create-table")])
                 conn.execute(self._sql["create"])
                 types = conn.execute(self._sql["column_types"], [self._quoted]).fetchall()
         except psycopg.Error as exc:
@@ -149,9 +156,13 @@ class PostgresStore(Store):
                                f"(columns: {found}; expected key bytea, value bytea); choose "
                                "another with ?table=NAME")
 
-    def _lock_id(self, key: bytes) -> int:
-        digest = hashlib.blake2b(self._lock_salt + key, digest_size=8).digest()
+    def _hashed_lock(self, name: bytes) -> int:
+        digest = hashlib.blake2b(self._lock_salt + name, digest_size=8).digest()
         return int.from_bytes(digest, "big", signed=True)
+
+    def _lock_id(self, key: bytes) -> int:
+        """The advisory lock of ``key``: its slot's (see the module docstring)."""
+        return self._slot_locks[_slot(key)]
 
     def _failed(self, doing: str, exc: psycopg.Error) -> StorageError:
         return StorageError(f"{self._where}: could not {doing}: {_text(exc)}")
@@ -246,6 +257,10 @@ class PostgresStore(Store):
         pool, self._pool = self._pool, Closed()
         if not isinstance(pool, Closed):
             pool.close()
+
+
+def _slot(key: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % LOCK_SLOTS
 
 
 def _statements(t: str) -> dict[str, str]:

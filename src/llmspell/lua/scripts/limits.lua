@@ -1,7 +1,9 @@
 -- Instruction, time and memory limits (llmspell/lua/limits.py). Called with the prelude's
--- table, the hook step, whether to hook at all, and Python's tick function.
-local core, step, hooked, tick = ...
-local sethook, running, status = core.sethook, core.running, core.status
+-- table, the hook step and Python's tick function.
+local core, step, tick = ...
+local sethook, running, status, getinfo = core.sethook, core.running, core.status, core.getinfo
+local BUNDLED = core.BUNDLED
+local sub = string.sub
 local create, wrap, raw_pcall, raw_xpcall, raw_resume = core.create, core.co_wrap, core.pcall,
   core.xpcall, core.resume
 local type, error, pairs, setmetatable = type, error, pairs, setmetatable
@@ -22,11 +24,6 @@ local function arm_all(n)
   end
 end
 
-local function disarm_all()
-  sethook(main)
-  for co in pairs(threads) do if status(co) ~= "dead" then sethook(co) end end
-end
-
 -- Remember the message and raise it at the next instruction, and at every one after it.
 local function trip(message)
   message = messages[message] or message
@@ -34,8 +31,15 @@ local function trip(message)
   arm_all(1)
 end
 
+-- Once tripped, the hook stays armed until the run has fully stopped: the error unwinds
+-- through to-be-closed variables (whose __close may loop) and user message handlers. Only
+-- the bridge's own code (the message handler that records the error, the pcall wrappers)
+-- runs on; the next instruction of the script's code raises again.
 hook = function()
-  if tripped then error(tripped, 0) end
+  if tripped then
+    if sub(getinfo(2, "S").source, 1, #BUNDLED) == BUNDLED then return end
+    error(tripped, 0)
+  end
   count = count + step
   if max_count > 0 and count > max_count then
     trip("instructions")
@@ -54,14 +58,14 @@ function limits.reset(max, texts)
   count, max_count = 0, max
   for code in pairs(messages) do messages[code] = texts[code] or false end
   tripped = nil
-  if hooked then arm_all(step) else disarm_all() end
+  arm_all(step)
 end
 
 function limits.tripped() return tripped end
 
 local function arm_current()
   threads[running()] = true
-  if tripped then sethook(hook, "", 1) elseif hooked then sethook(hook, "", step) end
+  sethook(hook, "", tripped and 1 or step)
 end
 
 coroutine.create = function(f)
@@ -91,7 +95,5 @@ end
 
 coroutine.resume = function(co, ...) return after(raw_resume(co, ...)) end
 
--- The error reached the top: let the bridge's own code run without the tripped hook.
-core.set_settle(function() if tripped then disarm_all() end end)
 core.set_stop(trip)
 return limits

@@ -7,7 +7,8 @@ local BUNDLED = ...
 local format, sub = string.format, string.sub
 
 local core = {
-  sethook = debug.sethook, traceback = traceback, load = load, getmetatable_raw = getmetatable_raw,
+  sethook = debug.sethook, getinfo = getinfo, BUNDLED = BUNDLED, traceback = traceback,
+  load = load, getmetatable_raw = getmetatable_raw,
   pcall = pcall, xpcall = xpcall, setmetatable = setmetatable, tostring = tostring,
   create = coroutine.create, co_wrap = coroutine.wrap, resume = coroutine.resume,
   running = coroutine.running, status = coroutine.status, concat = table.concat,
@@ -67,12 +68,9 @@ end
 core.check = check
 
 -- The message handler of every protected run: the message, where it happened (the first
--- frame that is not the bridge's own code or C) and the traceback.
-local settle = function() end
-function core.set_settle(f) settle = f end
-
+-- frame that is not the bridge's own code or C) and the traceback. It runs with the limits'
+-- hook still armed (see limits.lua), which lets the bridge's own code run.
 local function handler(err)
-  settle()
   local message
   if type(err) == "string" then
     message = err
