@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from backends import make_backend, runtime_for
 
+from backends import make_backend, runtime_for
 from llmspell.storage import Delete, Put
 from llmspell.storage.postgres import LOCK_SLOTS, PostgresStore
 from llmspell.testing import discard_store
