@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
+from llmspell.errors import CorruptRecord, CyclicValue, InvalidValue, ValueTooLarge
 
 Path = tuple[str | int, ...]
 
@@ -186,6 +186,17 @@ def decode(data: bytes) -> Any:
     """The value :func:`encode` encoded."""
     record = orjson.loads(data)
     return from_jsonable(record["v"], record.get("b") or [])
+
+
+#: What decoding damaged bytes raises: orjson's JSONDecodeError and base64's binascii.Error
+#: are ValueErrors; a record of the wrong shape fails on a missing key or a wrong type.
+DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def damaged(key: str, exc: BaseException) -> CorruptRecord:
+    """The error for the record under store ``key`` that failed to decode with ``exc`` (one of
+    :data:`DECODE_ERRORS`): reads of damaged data raise it, never return "no value"."""
+    return CorruptRecord(key, f"it does not decode ({type(exc).__name__}: {exc})")
 
 
 def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:

@@ -14,8 +14,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from llmspell.errors import SessionNotFound, ValidationError
 from llmspell.sessions import index
 from llmspell.sessions.model import ACTIVE, Session, session_ref_id
@@ -69,7 +67,7 @@ class Deletion:
             raw = self.store.get(index.record_key(sid))
             if raw is None:
                 raise SessionNotFound(f"no session has id {sid!r}")
-            found = Session.from_record(orjson.loads(raw))
+            found = Session.decode(raw, index.record_key(sid))
             ops: list[Op] = [Delete(index.record_key(sid)), *index.index_ops(found, None),
                              Put(index.TOMBSTONE_PREFIX + sid, b"")]
             expect: dict[str, bytes | None] = {index.record_key(sid): raw}

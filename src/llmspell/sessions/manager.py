@@ -450,7 +450,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         hit = self._decoded.get(sid)
         if hit is not None and hit[0] == raw:
             return hit[1].copy()
-        found = Session.from_record(orjson.loads(raw))
+        found = Session.decode(raw, index.record_key(sid))
         decoded = self._decoded
         decoded[sid] = (raw, found)
         if len(decoded) > _CACHE_SIZE:
