@@ -110,6 +110,21 @@ def deep_check(runtime: Any, *, clean: bool = True) -> DeepReport:
     return report
 
 
+def check_config_store(config: Any, *, clean: bool = True) -> DeepReport:
+    """:func:`deep_check` of the store ``config`` names, on a runtime of its own; a store too
+    damaged to open (or to start the runtime on) is a storage finding, not an error."""
+    from llmspell.runtime import Runtime
+
+    try:
+        with Runtime(config) as runtime:
+            return deep_check(runtime, clean=clean)
+    except LLMSpellError as exc:
+        report = DeepReport()
+        report.examined["storage"] = 1
+        report.add("storage", config.storage.url, f"the check cannot start: {exc}")
+        return report
+
+
 class _Walk:
     """What one pass over every record collects for the checks that compare records."""
 
@@ -208,9 +223,9 @@ class _Walk:
             gaps = [(low + 1, high - 1) for low, high in zip([0, *seqs], seqs, strict=False)
                     if high - low > 1]
             for first, last in gaps:
-                span = f"{first}" if first == last else f"{first} to {last}"
+                span = f"entry {first} is" if first == last else f"entries {first} to {last} are"
                 self.report.add("journals", f"{ENTRY_PREFIX}{sid}/",
-                                f"entries {span} are missing (numbers run 1 to {seqs[-1]})")
+                                f"{span} missing (the entries run 1 to {seqs[-1]} with no gap)")
             if sid not in self.sessions and sid not in self.deleting:
                 self.report.add("journals", f"{ENTRY_PREFIX}{sid}/",
                                 f"{len(seqs)} entries of session {sid}, which is not stored")

@@ -229,11 +229,9 @@ def doctor(opts: Options, as_json: bool, deep: bool) -> None:
 
 def run_deep(opts: Options) -> Any:
     """The :func:`llmspell.integrity.deep_check` report of the configured store."""
-    from llmspell.integrity import deep_check
-    from llmspell.runtime import Runtime
+    from llmspell.integrity import check_config_store
 
-    with handle_errors(opts.verbose), Runtime(opts.load_config()) as rt:
-        return deep_check(rt)
+    return check_config_store(opts.load_config())
 
 
 def print_deep(report: Any) -> None:
