@@ -29,16 +29,17 @@ def nested(levels: int, leaf: Any = 1) -> Any:
 
 
 @pytest.fixture
-def runtime() -> Iterator[Runtime]:
+def engine() -> Iterator[LuaEngine]:
+    """A Lua engine on a memory runtime (``engine.runtime``)."""
     with Runtime.memory() as rt:
-        yield rt
+        lua = LuaEngine(rt, script_name="bad.lua")
+        yield lua
+        lua.close()
 
 
 @pytest.fixture
-def engine(runtime: Runtime) -> Iterator[LuaEngine]:
-    engine = LuaEngine(runtime, script_name="bad.lua")
-    yield engine
-    engine.close()
+def runtime(engine: LuaEngine) -> Runtime:
+    return engine.runtime
 
 
 # -- the one depth limit ----------------------------------------------------------------------
@@ -152,3 +153,14 @@ def test_load_config_accepts_a_bom_and_refuses_a_directory(project: Path) -> Non
     config_file.mkdir()
     with pytest.raises(ConfigError, match="is not a file"):
         load_config(cwd=project)
+
+
+@pytest.mark.parametrize("price", ["nan", "99999999999999999999999", "-1"])
+def test_provider_prices_follow_the_number_rules(project: Path, price: str) -> None:
+    (project / "llmspell.toml").write_text(
+        f'[providers.local]\nkind = "openai"\nprices = {{ m = {{ input = {price}, '
+        'output = 1 }}\n')
+    with pytest.raises(ConfigError, match=r"must be (a finite number|at most|a number >= 0)") as \
+            caught:
+        load_config(cwd=project)
+    assert caught.value.key == "prices.m.input"

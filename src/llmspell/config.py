@@ -413,6 +413,9 @@ def _fold(out: dict[str, Any], target: str, value: Any, where: str, table: str,
     out[target] = value
 
 
+_PRICE = Field("number", minimum=0)
+
+
 def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, float]]:
     if not isinstance(value, dict):
         raise ConfigError(f"must be a table of model = {{input = N, output = N}} (USD per 1M "
@@ -428,6 +431,7 @@ def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, flo
             if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
                 raise ConfigError(f"must be a number >= 0, got {number!r}", source=where,
                                   table=table, key=f"{key}.{part}")
+            check_type(number, _PRICE, where, table, f"{key}.{part}")  # finite, 64-bit
         prices[model] = {"input": float(price["input"]), "output": float(price["output"])}
     return prices
 
