@@ -316,3 +316,15 @@ def test_stray_backup_temp_files_are_removed_and_live_ones_kept(project: Path) -
     assert found["where"] == str(stray) and found["fixed"] is True
     assert "killed" in found["problem"] and "removed" in found["problem"]
     assert not stray.exists() and live.exists()
+
+
+def test_a_damaged_session_record_is_one_finding_not_an_orphaned_journal(damaged) -> None:
+    rt, ids = damaged
+    key = f"session/{ids['child']}"
+    rt.store.put(key, rt.store.get(key)[:30])
+    report = run_deep(rt)
+    assert wheres(report, "records") == [key]
+    assert wheres(report, "journals") == []
+    for found in report.findings:
+        if found.check == "indexes":
+            assert found.problem.endswith("whose record does not list it (stale) or is damaged")

@@ -180,6 +180,8 @@ class _Walk:
                                     "s, k and o)")
         except CorruptRecord as exc:
             self.report.add("records", key, exc.problem)
+            if prefix == session_index.RECORD_PREFIX:  # stored, though unreadable
+                self.sessions.add(key[len(prefix):])
         except LLMSpellError as exc:  # IntegrityError (an artifact record): names the key
             self.report.add("records", key, str(exc))
         except DECODE_ERRORS as exc:
@@ -202,8 +204,8 @@ class _Walk:
         report.examined["indexes"] = len(self.session_entries) + len(self.artifact_entries)
         for entry in sorted(self.session_entries - self.session_expected):
             sid = entry.rsplit("/", 1)[-1]
-            state = ("whose record does not list it (stale)" if sid in self.sessions
-                     else "that is not stored")
+            state = ("whose record does not list it (stale) or is damaged"
+                     if sid in self.sessions else "that is not stored")
             report.add("indexes", entry, f"points at session {sid}, {state}")
         for entry in sorted(self.session_expected - self.session_entries):
             report.add("indexes", entry, f"is missing: session {entry.rsplit('/', 1)[-1]} is "
