@@ -97,3 +97,9 @@ def test_a_validation_error_line_names_its_class(project: Path, capsys) -> None:
     code, _, err = run(capsys, "state", "get", "global", "")
     assert code == EXIT_USAGE
     assert err.startswith("llmspell: InvalidKey: argument 'key'"), err
+
+
+def test_a_deep_set_value_is_a_usage_error(project: Path, capsys) -> None:
+    code, _, err = run(capsys, "--set", "runtime.log_level=" + "[" * 3000 + "]" * 3000,
+                       "run", "script.lua")
+    assert code == EXIT_USAGE and "runtime.log_level: the value is nested too deep" in err

@@ -74,6 +74,9 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
+        except RecursionError:  # far past the depth limit; the parser gave up
+            raise click.BadParameter(f"{key.strip()}: the value is nested too deep",
+                                     param_hint="--set") from None
         found[key.strip()] = value
     return found
 
