@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from storage_backends import Backend
+
+from backends import ON_DISK, Backend
 
 WORKER = Path(__file__).with_name("storage_worker.py")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "lmdb", "rocksdb"], indirect=True)
+@pytest.mark.parametrize("backend", ON_DISK, indirect=True)
 def test_a_killed_writer_leaves_whole_batches(backend: Backend, tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, str(WORKER), "batches", backend.url,
                               str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmspell.errors import ArtifactError, ResourceLimitExceeded, SessionError, ValidationError
+from llmspell.protocols import EventPublisher, HookRegistrar
 
 logger = logging.getLogger("llmspell.artifacts")
 
@@ -40,21 +41,21 @@ class ArtifactCollector:
     session id, or None."""
 
     def __init__(self, artifacts: Callable[[], Any], current: Callable[[], str | None], *,
-                 events: Any = None) -> None:
+                 events: EventPublisher | None = None) -> None:
         self.artifacts = artifacts
         self.current = current
         self.events = events
         self.enabled = True
         self.handles: list[Any] = []
 
-    def install(self, hooks: Any) -> ArtifactCollector:
+    def install(self, hooks: HookRegistrar) -> ArtifactCollector:
         """Register both hooks on ``hooks`` (a HookRegistry)."""
         self.handles = [
-            # Tools and agents do not fire these points yet: ready for when they do.
+            # Tools do not fire their point yet: ready for when they do.
             hooks.register(TOOL_POINT, self.collect_tool, priority="lowest",
                            name="artifact-collector:tool", expect_unfired=True),
             hooks.register(AGENT_POINT, self.collect_agent, priority="lowest",
-                           name="artifact-collector:agent", expect_unfired=True),
+                           name="artifact-collector:agent"),
         ]
         return self
 

@@ -89,7 +89,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
             seen.add(sid)
             found = Session.decode(raw, index.record_key(sid))
             if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
-                found = manager._apply_timeouts(found)
+                found = manager.enforcer.apply_timeouts(found)
             if not matches(found):
                 continue
             if streaming and skipped < offset:
