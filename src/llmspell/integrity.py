@@ -36,8 +36,7 @@ from llmspell.artifacts.model import decode_record as decode_artifact
 from llmspell.codec import DECODE_ERRORS
 from llmspell.errors import CorruptRecord, LLMSpellError
 from llmspell.journal import ENTRY_PREFIX, Journal
-from llmspell.sessions import index as session_index
-from llmspell.sessions.model import Session
+from llmspell.sessions.integrity import SessionScan
 from llmspell.state.backup.catalog import remove_stale_temps, stray_temps
 from llmspell.state.records import decode_record as decode_state
 from llmspell.state.scopes import CHANGE_PREFIX, STATE_PREFIX
@@ -131,10 +130,7 @@ class _Walk:
     def __init__(self, report: DeepReport) -> None:
         self.report = report
         self.scanned = 0
-        self.sessions: set[str] = set()
-        self.deleting: set[str] = set()
-        self.session_entries: set[str] = set()
-        self.session_expected: set[str] = set()
+        self.sessions = SessionScan()
         self.artifact_entries: set[str] = set()
         self.artifact_expected: set[str] = set()
         self.referenced: dict[str, str] = {}  # blob hash -> an artifact record naming it
@@ -151,15 +147,8 @@ class _Walk:
             if prefix == STATE_PREFIX:
                 self.report.examined["records"] += 1
                 decode_state(raw, key)
-            elif prefix == session_index.RECORD_PREFIX:
-                self.report.examined["records"] += 1
-                session = Session.decode(raw, key)
-                self.sessions.add(session.id)
-                self.session_expected.update(session_index.index_keys(session))
-            elif prefix == session_index.INDEX_PREFIX:
-                self.session_entries.add(key)
-            elif prefix == session_index.TOMBSTONE_PREFIX:
-                self.deleting.add(key[len(prefix):])
+            elif self.sessions.feed(key, raw):
+                pass
             elif prefix == ENTRY_PREFIX:
                 self.journal_entry(key, raw)
             elif prefix == artifact_keys.RECORD_PREFIX:
@@ -180,8 +169,6 @@ class _Walk:
                                     "s, k and o)")
         except CorruptRecord as exc:
             self.report.add("records", key, exc.problem)
-            if prefix == session_index.RECORD_PREFIX:  # stored, though unreadable
-                self.sessions.add(key[len(prefix):])
         except LLMSpellError as exc:  # IntegrityError (an artifact record): names the key
             self.report.add("records", key, str(exc))
         except DECODE_ERRORS as exc:
@@ -201,15 +188,10 @@ class _Walk:
 
     def check_indexes(self) -> None:
         report = self.report
-        report.examined["indexes"] = len(self.session_entries) + len(self.artifact_entries)
-        for entry in sorted(self.session_entries - self.session_expected):
-            sid = entry.rsplit("/", 1)[-1]
-            state = ("whose record does not list it (stale) or is damaged"
-                     if sid in self.sessions else "that is not stored")
-            report.add("indexes", entry, f"points at session {sid}, {state}")
-        for entry in sorted(self.session_expected - self.session_entries):
-            report.add("indexes", entry, f"is missing: session {entry.rsplit('/', 1)[-1]} is "
-                       "not listed by this index")
+        report.examined["records"] += self.sessions.records
+        report.examined["indexes"] = len(self.sessions.entries) + len(self.artifact_entries)
+        for entry, problem in self.sessions.index_problems():
+            report.add("indexes", entry, problem)
         for entry in sorted(self.artifact_entries - self.artifact_expected):
             report.add("indexes", entry, f"points at artifact record "
                        f"{artifact_keys.record_key_of_index(entry)}, which is not stored or "
@@ -228,7 +210,7 @@ class _Walk:
                 span = f"entry {first} is" if first == last else f"entries {first} to {last} are"
                 self.report.add("journals", f"{ENTRY_PREFIX}{sid}/",
                                 f"{span} missing (the entries run 1 to {seqs[-1]} with no gap)")
-            if sid not in self.sessions and sid not in self.deleting:
+            if not self.sessions.known(sid):
                 self.report.add("journals", f"{ENTRY_PREFIX}{sid}/",
                                 f"{len(seqs)} entries of session {sid}, which is not stored")
 
