@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
-    "runtime": 5,
+    **dict.fromkeys(("runtime", "integrity"), 5),
     "lua": 6,
     **dict.fromkeys(("cli", "__main__", "__init__"), 7),
 }

@@ -1,9 +1,12 @@
 """Values to bytes and back: JSON-compatible values plus ``bytes``, checked on the way in.
 
 A storable value is None, bool, int (64-bit), finite float, str, bytes, a list/tuple of values,
-or a dict with str keys. :func:`encode` checks the whole value once (type, cycles, NaN, key
-types, size), turning each ``bytes`` into base64 text and recording where it was, so the
-result stays plain JSON (readable with ``sqlite3`` and JSON1) and decodes back exactly.
+or a dict with str keys, nested at most :data:`MAX_DEPTH` levels deep (the one depth limit: the
+Lua converter, the events bus and the config loader use it too; JSON encoders give up a little
+deeper, and a deeper value would exhaust Python's recursion limit while it is walked).
+:func:`encode` checks the whole value once (type, cycles, NaN, key types, depth, size),
+turning each ``bytes`` into base64 text and recording where it was, so the result stays plain
+JSON (readable with ``sqlite3`` and JSON1) and decodes back exactly.
 Errors name the argument and the path inside the value (``$.items[3].name``).
 """
 
@@ -15,11 +18,13 @@ from typing import Any
 
 import orjson
 
-from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
+from llmspell.errors import CorruptRecord, CyclicValue, InvalidValue, ValueTooLarge
 
 Path = tuple[str | int, ...]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+#: The deepest a value's lists and dicts may nest: ``[[1]]`` is 2 levels deep.
+MAX_DEPTH = 200
 _SCALARS = (str, bool, type(None))
 
 
@@ -58,6 +63,8 @@ def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[
             binary.append(list(path))
             return base64.b64encode(bytes(node)).decode("ascii")
         if isinstance(node, dict | list | tuple):
+            if len(path) >= MAX_DEPTH:
+                raise too_deep(argument, path)
             marker = id(node)
             if marker in active:
                 raise CyclicValue(argument, "must not contain itself (a cycle closes here)",
@@ -81,6 +88,40 @@ def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[
     return walk(value, ()), binary
 
 
+def too_deep(argument: str, path: Path) -> InvalidValue:
+    """The error for a value nested deeper than :data:`MAX_DEPTH` (``path`` is where the
+    limit is crossed; only its first and last steps are shown)."""
+    shown = format_path(path)
+    if len(path) > 8:
+        shown = f"{format_path(path[:3])}...{format_path(path[-3:])[1:]} ({len(path)} levels)"
+    return InvalidValue(argument, f"must not be nested deeper than {MAX_DEPTH} levels (the "
+                        "depth limit)", path=shown)
+
+
+def check_nesting(value: Any, *, argument: str = "value") -> None:
+    """Refuse a value whose dicts, lists, tuples and sets nest deeper than :data:`MAX_DEPTH`
+    or that holds a float that is not finite (NaN, infinities), the codec's rules for values
+    that are not otherwise stored as given (event data). Other types are left alone; a cycle
+    is reported as too deep.
+
+    Raises:
+        InvalidValue: naming ``argument`` and the path.
+    """
+    stack: list[tuple[Any, Path]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise InvalidValue(argument, "floats must be finite (JSON has no NaN or "
+                                   "Infinity)", path=format_path(path), got=node)
+        elif isinstance(node, dict | list | tuple | set | frozenset):
+            if len(path) >= MAX_DEPTH:
+                raise too_deep(argument, path)
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((item, (*path, key if isinstance(key, str | int) else str(key)))
+                         for key, item in items)
+
+
 def _plain(node: Any, depth: int) -> bool:
     """True when ``node`` is JSON-ready as it is: only dict (str keys), list, tuple, str, bool,
     None, 64-bit int and finite float, nested at most 100 deep. The common case, checked
@@ -93,7 +134,7 @@ def _plain(node: Any, depth: int) -> bool:
         return _INT_MIN <= node <= _INT_MAX
     if kind is float:
         return node - node == 0.0  # false for inf and nan
-    if depth > 100:
+    if depth > 100:  # deeper values take the full walk, which checks MAX_DEPTH
         return False
     if kind is dict:
         for key, item in node.items():
@@ -145,6 +186,17 @@ def decode(data: bytes) -> Any:
     """The value :func:`encode` encoded."""
     record = orjson.loads(data)
     return from_jsonable(record["v"], record.get("b") or [])
+
+
+#: What decoding damaged bytes raises: orjson's JSONDecodeError and base64's binascii.Error
+#: are ValueErrors; a record of the wrong shape fails on a missing key or a wrong type.
+DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def damaged(key: str, exc: BaseException) -> CorruptRecord:
+    """The error for the record under store ``key`` that failed to decode with ``exc`` (one of
+    :data:`DECODE_ERRORS`): reads of damaged data raise it, never return "no value"."""
+    return CorruptRecord(key, f"it does not decode ({type(exc).__name__}: {exc})")
 
 
 def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:

@@ -12,6 +12,7 @@ compatibility but without effect are listed in ``Config.ignored`` and ``Config.n
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tomllib
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmspell.codec import MAX_DEPTH, check_nesting
 from llmspell.config_schema import (
     ENV_NOT_OVERRIDES,
     ENV_PREFIXES_NOT_OVERRIDES,
@@ -31,7 +33,7 @@ from llmspell.config_schema import (
     default,
     env_names,
 )
-from llmspell.errors import ConfigError, config_location
+from llmspell.errors import ConfigError, InvalidValue, ValidationError, config_location
 from llmspell.validation import did_you_mean
 
 CONFIG_FILE = "llmspell.toml"
@@ -179,10 +181,14 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
         if named:
             path = (cwd / Path(named)).resolve()
             if not path.is_file():
-                raise ConfigError(f"config file {path} does not exist", source=origin)
+                state = "is not a file" if path.exists() else "does not exist"
+                raise ConfigError(f"config file {path} {state}", source=origin)
             return path
     default = cwd / CONFIG_FILE
-    return default.resolve() if default.is_file() else None
+    if default.exists() and not default.is_file():  # a directory: never silently ignored
+        raise ConfigError(f"{default.resolve()} is not a file (a directory?); remove it or "
+                          "make it the configuration file", source=CONFIG_FILE)
+    return default.resolve() if default.exists() else None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
@@ -196,14 +202,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     source = find_config_file(path, env=env, cwd=cwd)
-    raw: dict[str, Any] = {}
-    if source is not None:
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"not valid TOML: {exc}", source=str(source)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read: {exc}", source=str(source)) from None
+    raw = read_toml(source) if source is not None else {}
     flat = env_overrides(env)
     flat.update(overrides or {})
     base_dir = source.parent if source else cwd
@@ -211,6 +210,38 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     for notice in config.notices:
         (notify or logger.warning)(notice)
     return config
+
+
+def read_toml(source: Path) -> dict[str, Any]:
+    """The TOML document in ``source``: UTF-8, a leading byte-order mark allowed (editors on
+    Windows write one).
+
+    Raises:
+        ConfigError: the file cannot be read or is not TOML (a value nested far deeper than
+            :data:`llmspell.codec.MAX_DEPTH` names its line and key).
+    """
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=str(source)) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(source)) from None
+    except RecursionError:  # the parser recurses once per level: far past MAX_DEPTH
+        line, key = _deepest_line(text)
+        raise ConfigError(f"line {line}: arrays or inline tables nested deeper than "
+                          f"{MAX_DEPTH} levels (the depth limit)", source=str(source),
+                          key=key) from None
+    return raw
+
+
+def _deepest_line(text: str) -> tuple[int, str]:
+    """The line (1-based) holding the most opening brackets, and the key set on it."""
+    lines = text.splitlines() or [""]
+    number = max(range(len(lines)), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+    found = re.match(r"\s*([^=\[{]+?)\s*=", lines[number])
+    return number + 1, found.group(1).strip("\"' ") if found else ""
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -296,6 +327,7 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
         elif not table and key in FREE_FORM:
             if not isinstance(value, dict):
                 raise ConfigError("must be a table", source=where, key=key)
+            _check_free_form(value, where, key)
             extra[key] = value
         elif isinstance(value, dict) and key not in fields:
             if child not in SCHEMA and not _has_subtables(child):
@@ -308,6 +340,18 @@ def _walk(node: Mapping[str, Any], table: str, where: str, assign: Any,
         else:
             check_type(value, fields[key], where, table, key)
             assign(table, key, fields[key], value, f"[{table}]")
+
+
+def _check_free_form(node: dict[str, Any], where: str, table: str) -> None:
+    """A table kept as given (``[tools]``, ...) still follows the codec's depth and finite-float
+    rules (:func:`llmspell.codec.check_nesting`); a refusal names the key."""
+    try:
+        check_nesting(node, argument=table)
+    except InvalidValue as exc:
+        inside = exc.path.removeprefix("$.")
+        key = re.match(r"[^.\[]*", inside).group(0)  # type: ignore[union-attr]
+        where_inside = f" (at {inside})" if inside != key else ""
+        raise ConfigError(exc.rule + where_inside, source=where, table=table, key=key) from None
 
 
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -369,6 +413,9 @@ def _fold(out: dict[str, Any], target: str, value: Any, where: str, table: str,
     out[target] = value
 
 
+_PRICE = Field("number", minimum=0)
+
+
 def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, float]]:
     if not isinstance(value, dict):
         raise ConfigError(f"must be a table of model = {{input = N, output = N}} (USD per 1M "
@@ -384,6 +431,7 @@ def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, flo
             if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
                 raise ConfigError(f"must be a number >= 0, got {number!r}", source=where,
                                   table=table, key=f"{key}.{part}")
+            check_type(number, _PRICE, where, table, f"{key}.{part}")  # finite, 64-bit
         prices[model] = {"input": float(price["input"]), "output": float(price["output"])}
     return prices
 
@@ -391,6 +439,9 @@ def _check_prices(value: Any, where: str, table: str) -> dict[str, dict[str, flo
 def _has_subtables(prefix: str) -> bool:
     return any(t.startswith(prefix + ".") for t in SCHEMA)
 
+
+#: Integers in the configuration are 64-bit: they end up in C (Lua limits, SQLite, sizes).
+_INT_LIMIT = 2**63
 
 _KIND_NAMES = {"bool": "a boolean", "int": "an integer", "number": "a number", "str": "a string",
                "list[str]": "an array of strings", "any": "any value"}
@@ -409,6 +460,13 @@ def check_type(value: Any, f: Field, where: str, table: str, key: str) -> None:
     if not ok:
         raise ConfigError(f"must be {_KIND_NAMES[f.kind]}, got {type(value).__name__} "
                           f"{value!r}", source=where, table=table, key=key)
+    if f.kind in ("int", "number"):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"must be a finite number, got {value!r}", source=where,
+                              table=table, key=key)
+        if isinstance(value, int) and not -_INT_LIMIT <= value < _INT_LIMIT:
+            raise ConfigError(f"must be at most {_INT_LIMIT - 1:,} in size (a 64-bit "
+                              f"integer), got {value}", source=where, table=table, key=key)
     if f.choices and f.kind == "list[str]":
         for item in value:
             if item not in f.choices:
@@ -420,6 +478,12 @@ def check_type(value: Any, f: Field, where: str, table: str, key: str) -> None:
     if f.minimum is not None and value < f.minimum:
         raise ConfigError(f"must be at least {f.minimum:g}, got {value!r}", source=where,
                           table=table, key=key)
+    if f.check is not None:
+        try:
+            f.check(value)
+        except ValidationError as exc:
+            raise ConfigError(exc.rule if not exc.path else f"at {exc.path}: {exc.rule}",
+                              source=where, table=table, key=key) from None
 
 
 def parse_text(text: str, f: Field, where: str, table: str, key: str) -> Any:

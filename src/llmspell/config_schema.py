@@ -26,6 +26,14 @@ class Field:
     convert: Callable[[Any], Any] | None = None
     unused: bool = False  # accepted for compatibility; has no effect (a notice says so)
     doc: str = ""  # for an unused field: why it has no effect (the notice quotes it)
+    check: Callable[[Any], Any] | None = None  # the owner's rule; raises ValidationError
+
+
+def _redactor(patterns: list[str]) -> Any:
+    """The redaction rule for ``[state] redact_patterns`` (valid regular expressions)."""
+    from llmspell.redact import Redactor
+
+    return Redactor(patterns)
 
 
 def _sandbox_from_mode(mode: bool) -> str:
@@ -56,7 +64,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "path": Field("str", "", doc="where the backend keeps its files"),
         "redact_on_write": Field("bool", False, doc="redact secrets before storing"),
         "max_value_bytes": Field("int", 10 * MB, minimum=1),
-        "redact_patterns": Field("list[str]", [], doc="extra regexes treated as secrets"),
+        "redact_patterns": Field("list[str]", [], doc="extra regexes treated as secrets",
+                                 check=_redactor),
         "migration_enabled": Field("bool", True),
         "backup_enabled": Field("bool", True),
         "backup_dir": Field("str", "", doc="default: <data_dir>/backups"),

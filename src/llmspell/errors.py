@@ -15,7 +15,8 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     ├── StorageError                         the store could not do what was asked
     │   ├── BackendUnavailable               missing extra, unreachable server, bad URL
     │   ├── StoreLocked                      another process holds an exclusive store
-    │   └── WriteContention                  an optimistic write kept losing races
+    │   ├── WriteContention                  an optimistic write kept losing races
+    │   └── CorruptRecord                    a stored record does not decode: names the key
     ├── StateError
     ├── MigrationError
     ├── BackupError
@@ -143,6 +144,19 @@ class WriteContention(StorageError):
         self.attempts = attempts
         super().__init__(f"could not {what}: {attempts} attempts lost to other writers; "
                          "nothing was written")
+
+
+class CorruptRecord(StorageError):
+    """A record read from the store does not decode (damaged bytes, a truncated value): the
+    read fails rather than pass for "no value". ``key`` is the store key;
+    ``llmspell doctor --deep`` lists every damaged record."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"the record under key {key!r} is damaged: {problem} (run "
+                         "`llmspell doctor --deep` to check the whole store; restore a backup "
+                         "to repair it)")
 
 
 class StateError(LLMSpellError):

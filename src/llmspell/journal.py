@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.codec import DECODE_ERRORS, damaged
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
@@ -324,7 +325,7 @@ class Journal:
             if (reverse and first is not None and seq <= first) or (
                     not reverse and last is not None and seq >= last):
                 return
-            entry = self.decode(session_id, raw)
+            entry = self.decode(session_id, raw, seq)
             if wanted and not _kind_matches(entry.kind, wanted):
                 continue
             if correlation_id is not None and entry.correlation_id != correlation_id:
@@ -343,10 +344,20 @@ class Journal:
         return self.store.count(f"{ENTRY_PREFIX}{session_id}/")
 
     @staticmethod
-    def decode(session_id: str, raw: bytes) -> JournalEntry:
-        record = orjson.loads(raw)
-        return JournalEntry(session_id, record["seq"], record["ts"], record["kind"],
-                            record["cid"], record["data"])
+    def decode(session_id: str, raw: bytes, seq: int | None = None) -> JournalEntry:
+        """The entry stored as ``raw`` (entry ``seq`` of ``session_id``, when known).
+
+        Raises:
+            CorruptRecord: ``raw`` is not an entry (damaged), naming its key.
+        """
+        try:
+            record = orjson.loads(raw)
+            return JournalEntry(session_id, record["seq"], record["ts"], record["kind"],
+                                record["cid"], record["data"])
+        except DECODE_ERRORS as exc:
+            where = (entry_key(session_id, seq) if seq is not None
+                     else f"{ENTRY_PREFIX}{session_id}/...")
+            raise damaged(where, exc) from None
 
     # -- removing ---------------------------------------------------------------------------
 

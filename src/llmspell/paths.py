@@ -19,6 +19,11 @@ argument, the path and the rule:
   protected path, anything under it, or a directory holding it. The runtime protects its
   configuration file (``llmspell.toml``) and its data directory (``.llmspell/``: the store,
   blobs, backups), so a script cannot rewrite its own limits or corrupt the store;
+- **sealed paths**: no access at all, reads included, may touch a sealed path or anything under
+  it. The runtime seals the store (an sqlite file with its ``-wal``/``-shm``/``-journal``
+  companions, an lmdb or rocksdb directory) and the backup directory, whatever the roots: a
+  script reads state through ``State``, never the raw records of other scopes and sessions.
+  The configuration file stays readable;
 - a NUL byte in a path is refused; a path that is not a string is a ValidationError.
 
 A directory on the way swapped for a symlink between the check and the open is the one window
@@ -48,21 +53,24 @@ class Confinement:
     Args:
         roots: the directories files may be under.
         protected: files or directories no write may touch (see the module docstring).
+        sealed: files or directories no access, read or write, may touch.
         allow_access: False refuses every access (``[runtime.security] allow_file_access``).
     """
 
     def __init__(self, roots: Iterable[StrPath], *, protected: Iterable[StrPath] = (),
-                 allow_access: bool = True) -> None:
+                 sealed: Iterable[StrPath] = (), allow_access: bool = True) -> None:
         self.roots = tuple(_real(root) for root in roots)
-        self.protected = tuple(_real(path) for path in protected)
+        self.sealed = tuple(_real(path) for path in sealed)
+        self.protected = tuple(_real(path) for path in protected) + self.sealed
         self.allow_access = allow_access
 
     @classmethod
     def for_scripts(cls, config: Config) -> Confinement:
         """The confinement scripts run under: ``[runtime] allowed_paths`` as roots, the
-        configuration file and the data, backup and blob directories protected, and
-        ``[runtime.security] allow_file_access``."""
+        configuration file and the data, backup and blob directories protected, the store
+        and the backups sealed, and ``[runtime.security] allow_file_access``."""
         return cls(config.runtime.allowed_paths, protected=protected_paths(config),
+                   sealed=sealed_paths(config),
                    allow_access=bool(config.setting("runtime.security.allow_file_access")))
 
     def check_access(self, what: str) -> None:
@@ -84,7 +92,8 @@ class Confinement:
         Raises:
             ValidationError: ``path`` is not a non-empty file name.
             SecurityViolation: file access is off, the path contains a NUL byte, resolves
-                outside the roots, or (``write``) touches a protected path.
+                outside the roots, lies in a sealed path, or (``write``) touches a protected
+                path.
         """
         return os.fsdecode(self.resolve_bytes(path, what=what, write=write, argument=argument))
 
@@ -110,6 +119,13 @@ class Confinement:
                 f"{what}: argument '{argument}': {shown!r} resolves to {os.fsdecode(real)}, "
                 f"outside the allowed roots {roots} (symlinks and '..' are followed; add a "
                 f"root to {ROOTS_SETTING} to allow it)")
+        for sealed in self.sealed:
+            if _under(real, sealed):
+                raise SecurityViolation(
+                    f"{what}: argument '{argument}': {shown!r} resolves to "
+                    f"{os.fsdecode(real)}, inside {os.fsdecode(sealed)}, protected from scripts, "
+                    "reads included (the store and the backups are neither readable nor "
+                    "writable by scripts; use the State, Session and Artifact globals)")
         if write:
             for guarded in self.protected:
                 if _under(real, guarded) or _under(guarded, real):
@@ -130,10 +146,17 @@ def protected_paths(config: Config) -> tuple[str, ...]:
     backup and blob directories of ``config``, and the store's files when they live elsewhere
     (an sqlite file with its ``-wal``/``-shm``/``-journal`` companions, an lmdb or rocksdb
     directory)."""
-    paths = [os.fspath(path) for path in (config.runtime.data_dir, config.state.backup_dir,
-                                          config.session.blob_dir)]
+    paths = [os.fspath(path) for path in (config.runtime.data_dir, config.session.blob_dir)]
     if config.source is not None:
         paths.append(os.fspath(config.source))
+    return (*paths, *sealed_paths(config))
+
+
+def sealed_paths(config: Config) -> tuple[str, ...]:
+    """What scripts may neither read nor write: the backup directory of ``config`` and its
+    store's files (an sqlite file with its ``-wal``/``-shm``/``-journal`` companions, an lmdb
+    or rocksdb directory; none for memory and postgres)."""
+    paths = [os.fspath(config.state.backup_dir)]
     store = file_store_path(config.storage.url)
     if store is not None:
         paths.append(store)
@@ -168,4 +191,5 @@ def _under(path: bytes, root: bytes) -> bool:
     return path == root or path.startswith(root.rstrip(b"/") + b"/")
 
 
-__all__ = ["ACCESS_SETTING", "ROOTS_SETTING", "Confinement", "protected_paths", "writes"]
+__all__ = ["ACCESS_SETTING", "ROOTS_SETTING", "Confinement", "protected_paths", "sealed_paths",
+           "writes"]

@@ -201,7 +201,7 @@ def test_python_values_refused_on_the_way_in(engine: LuaEngine) -> None:
     deep: Any = []
     for _ in range(300):
         deep = [deep]
-    with pytest.raises(ValidationError, match="nested deeper than 256 levels"):
+    with pytest.raises(ValidationError, match="nested deeper than 200 levels"):
         engine.to_lua(deep)
 
 

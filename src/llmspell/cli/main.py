@@ -96,6 +96,9 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
+        except RecursionError:  # far past the depth limit; the parser gave up
+            raise click.BadParameter(f"{key.strip()}: the value is nested too deep",
+                                     param_hint="--set") from None
         found[key.strip()] = value
     return found
 
@@ -120,7 +123,11 @@ def cli(ctx: click.Context, config_path: str | None, sets: tuple[str, ...], verb
 
 @contextmanager
 def handle_errors(verbose: int = 0) -> Iterator[None]:
-    """Turn llmspell errors into a one-line message on stderr and a meaningful exit code."""
+    """Turn llmspell errors into a one-line message on stderr and a meaningful exit code.
+
+    The line names the error's class (``InvalidKey: argument 'key': ...``), as the same error
+    does in Lua; a configuration error reads ``configuration error: FILE, table [t], key 'k':
+    ...``."""
     from llmspell.lua.engine import ScriptExit
 
     try:
@@ -134,9 +141,9 @@ def handle_errors(verbose: int = 0) -> Iterator[None]:
     except ScriptError as exc:
         fail(str(exc), EXIT_SCRIPT, detail=getattr(exc, "lua_traceback", "") if verbose else "")
     except StorageError as exc:
-        fail(f"storage error: {exc}", EXIT_STORAGE)
-    except ValidationError as exc:
-        fail(f"error: {exc}", EXIT_USAGE)
+        fail(f"storage error: {type(exc).__name__}: {exc}", EXIT_STORAGE)
+    except ValidationError as exc:  # the class (InvalidKey, ValueTooLarge, ...) as in Lua
+        fail(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
     except LLMSpellError as exc:
         fail(f"{type(exc).__name__}: {exc}", EXIT_SCRIPT)
 

@@ -212,16 +212,28 @@ def tool_checks() -> list[dict[str, Any]]:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--deep", is_flag=True,
+              help="Also read the whole store: storage integrity, every record decodes, "
+                   "indexes point at data, artifact hashes verify, journals have no gaps; "
+                   "stray backup temp files are removed.")
 @click.pass_obj
-def doctor(opts: Options, as_json: bool) -> None:
+def doctor(opts: Options, as_json: bool, deep: bool) -> None:
     """Check the config, the store (a real write/read/delete), the backends and Lua.
 
-    Exits 5 when a required check fails; optional backends only warn.
+    Exits 5 when a required check fails (with --deep: when any damage is found); optional
+    backends only warn.
     """
     checks = shown(run_checks(opts))
     failed = [c for c in checks if not c["ok"] and not c.get("optional")]
+    report = None
+    if deep and not failed:
+        report = run_deep(opts)
+    damaged = report is not None and not report.ok
     if as_json:
-        echo_json({"ok": not failed, "checks": checks})
+        found: dict[str, Any] = {"ok": not failed and not damaged, "checks": checks}
+        if report is not None:
+            found["deep"] = report.to_dict()
+        echo_json(found)
     else:
         from rich.markup import escape
 
@@ -232,8 +244,32 @@ def doctor(opts: Options, as_json: bool) -> None:
             # escaped: a detail such as "table [state]" is text, not rich markup
             out.print(f"{mark:>14} {escape(check['name']):<18} {escape(check['detail'])}",
                       highlight=False)
-    if failed:
+        if report is not None:
+            print_deep(report)
+    if failed or damaged:
         raise SystemExit(EXIT_CHECK)
+
+
+def run_deep(opts: Options) -> Any:
+    """The :func:`llmspell.integrity.deep_check` report of the configured store."""
+    from llmspell.integrity import check_config_store
+
+    return check_config_store(opts.load_config())
+
+
+def print_deep(report: Any) -> None:
+    from llmspell.integrity import CHECKS
+
+    out = console()
+    for name in CHECKS:
+        mine = [found for found in report.findings if found.check == name]
+        bad = [found for found in mine if not found.fixed]
+        mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
+        detail = f"{report.examined[name]} examined" + (f", {len(bad)} damaged" if bad else "")
+        out.print(f"{mark:>14} {'deep ' + name:<18} {detail}", highlight=False)
+        for found in mine:
+            out.print(f"{'':>14} {'':<18} {found.where}: {found.problem}", highlight=False,
+                      markup=False)
 
 
 COMMANDS = [init, info, doctor]

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from llmspell.codec import check_nesting
 from llmspell.config_schema import default
 from llmspell.errors import ResourceLimitExceeded, ValidationError
 from llmspell.events.event import Event, validate_type
@@ -152,8 +153,12 @@ class EventBus:
 
         Raises:
             ValidationError: ``type`` is not dot-separated non-empty segments.
+            InvalidValue: ``data`` nests deeper than the codec's depth limit or holds a NaN
+                or infinite float (:func:`llmspell.codec.check_nesting`).
             HookCancelled: an ``event:before_emit`` / ``event:after_emit`` hook cancelled.
         """
+        if data is not None:
+            check_nesting(data, argument="data")
         if redact and self.has_subscribers(type):
             data = self.redactor.redact(data)
         hooks = self.hooks

@@ -30,11 +30,11 @@ from typing import Any
 
 from lupa import lua54
 
+from llmspell.codec import MAX_DEPTH
 from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
 
 LUA_MIN_INT = -(2**63)
 LUA_MAX_INT = 2**63 - 1
-MAX_DEPTH = 256
 
 _PLAIN, _ARRAY, _NULL = 0, 1, 2
 _SCALARS = frozenset({type(None), bool, int, float})

@@ -154,7 +154,7 @@ class ArtifactCounters:
         if raw is None:
             self.invalidate(session_id)
             raise SessionNotFound(f"no session has id {session_id!r}")
-        return SessionView(raw, Session.from_record(orjson.loads(raw)),
+        return SessionView(raw, Session.decode(raw, record_key(session_id)),
                            self.journal.position(session_id))
 
     def admit_store(self, view: SessionView, size: int, now: float,

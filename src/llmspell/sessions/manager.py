@@ -484,7 +484,7 @@ class SessionManager:
             raw = self.store.get(index.record_key(sid))
             if raw is None:
                 raise SessionNotFound(f"no session has id {sid!r}")
-            found = Session.from_record(orjson.loads(raw))
+            found = Session.decode(raw, index.record_key(sid))
             ops: builtins.list[Op] = [Delete(index.record_key(sid)),
                                       *index.index_ops(found, None),
                                       Put(index.TOMBSTONE_PREFIX + sid, b"")]
@@ -671,7 +671,7 @@ class SessionManager:
         hit = self._decoded.get(sid)
         if hit is not None and hit[0] == raw:
             return hit[1].copy()
-        found = Session.from_record(orjson.loads(raw))
+        found = Session.decode(raw, index.record_key(sid))
         decoded = self._decoded
         decoded[sid] = (raw, found)
         if len(decoded) > _CACHE_SIZE:

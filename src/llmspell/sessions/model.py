@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from llmspell import validation
-from llmspell.codec import check_size
+from llmspell.codec import DECODE_ERRORS, check_size, damaged
 from llmspell.errors import ValidationError
 from llmspell.journal import ID_PATTERN, check_session_id, iso
 from llmspell.validation import check_text as check_text  # re-exported for the manager
@@ -136,6 +136,18 @@ class Session:
             "reason": self.reason,
         }
         return record
+
+    @classmethod
+    def decode(cls, raw: bytes, key: str) -> Session:
+        """The session stored as ``raw`` under store ``key``.
+
+        Raises:
+            CorruptRecord: ``raw`` is not a session record (damaged), naming ``key``.
+        """
+        try:
+            return cls.from_record(orjson.loads(raw))
+        except DECODE_ERRORS as exc:
+            raise damaged(key, exc) from None
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> Session:

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from llmspell.errors import ValidationError
 from llmspell.journal import check_session_id, to_timestamp
 from llmspell.sessions import index
@@ -89,7 +87,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
             if raw is None or sid in seen:  # deleted meanwhile, or moved between indexes
                 continue
             seen.add(sid)
-            found = Session.from_record(orjson.loads(raw))
+            found = Session.decode(raw, index.record_key(sid))
             if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
                 found = manager.enforcer.apply_timeouts(found)
             if not matches(found):

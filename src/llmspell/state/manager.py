@@ -238,7 +238,7 @@ class StateManager:
             if expected is None:
                 if raw is not None:
                     return False
-            elif raw is None or not same_value(decode_value(raw), expected):
+            elif raw is None or not same_value(decode_value(raw, skey), expected):
                 return False
             done = self._commit((write,), {skey: raw})
             if done is not None:
@@ -276,7 +276,7 @@ class StateManager:
                                                    or hooks.has(AFTER_READ))):
             return self._load(scope, key, skey, default, self._tx())
         raw = self.store.get(skey)
-        return default if raw is None else decode_value(raw)
+        return default if raw is None else decode_value(raw, skey)
 
     def exists(self, scope: str, key: str) -> bool:
         """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
@@ -295,8 +295,9 @@ class StateManager:
 
     def get_record(self, scope: str, key: str) -> Record | None:
         """The value with its metadata (schema version, times, change sequence), or None."""
-        raw = self.store.get(store_key(scope, key))
-        return None if raw is None else decode_record(raw)
+        skey = store_key(scope, key)
+        raw = self.store.get(skey)
+        return None if raw is None else decode_record(raw, skey)
 
     def scopes(self) -> list[str]:
         """Every scope that holds at least one key, in order."""
@@ -419,7 +420,7 @@ class StateManager:
         if seen is NOT_WRITTEN:
             raw = self.store.get(skey)
             found = raw is not None
-            value = decode_value(raw) if raw is not None else default
+            value = decode_value(raw, skey) if raw is not None else default
         else:
             found = seen is not DELETED
             value = seen if found else default

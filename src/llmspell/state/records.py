@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import orjson
 from blake3 import blake3
 
-from llmspell.codec import format_path, from_jsonable, to_jsonable
+from llmspell.codec import DECODE_ERRORS, damaged, format_path, from_jsonable, to_jsonable
 from llmspell.errors import InvalidValue, ValidationError, ValueTooLarge
 
 DEFAULT_SCHEMA_VERSION = 1
@@ -118,20 +118,30 @@ def encode_record(encoded: Encoded, schema_version: int, created_at: float, upda
         encoded.data, _dumps(encoded.binary), schema_version, created, updated, seq)
 
 
-def decode_record(data: bytes) -> Record:
-    """The :class:`Record` in ``data``."""
-    raw = _loads(data)
-    binary = raw.get("b")
-    value = from_jsonable(raw["v"], binary) if binary else raw["v"]
-    return Record(value, raw.get("s", DEFAULT_SCHEMA_VERSION), raw.get("c", 0.0),
-                  raw.get("u", 0.0), raw.get("q", 0))
+def decode_record(data: bytes, key: str = "") -> Record:
+    """The :class:`Record` in ``data`` (stored under ``key``).
+
+    Raises:
+        CorruptRecord: ``data`` is not a record (damaged or truncated), naming ``key``.
+    """
+    try:
+        raw = _loads(data)
+        binary = raw.get("b")
+        value = from_jsonable(raw["v"], binary) if binary else raw["v"]
+        return Record(value, raw.get("s", DEFAULT_SCHEMA_VERSION), raw.get("c", 0.0),
+                      raw.get("u", 0.0), raw.get("q", 0))
+    except DECODE_ERRORS as exc:
+        raise damaged(key, exc) from None
 
 
-def decode_value(data: bytes) -> Any:
-    """Just the value of the record in ``data``."""
-    raw = _loads(data)
-    binary = raw.get("b")
-    return from_jsonable(raw["v"], binary) if binary else raw["v"]
+def decode_value(data: bytes, key: str = "") -> Any:
+    """Just the value of the record in ``data``; raises as :func:`decode_record`."""
+    try:
+        raw = _loads(data)
+        binary = raw.get("b")
+        return from_jsonable(raw["v"], binary) if binary else raw["v"]
+    except DECODE_ERRORS as exc:
+        raise damaged(key, exc) from None
 
 
 def decode_encoded_value(encoded: Encoded) -> Any:
@@ -150,9 +160,13 @@ def decode_encoded(data: bytes) -> tuple[Encoded, Record]:
                            raw.get("u", 0.0), raw.get("q", 0))
 
 
-def created_at(data: bytes) -> float:
-    """The creation time stored in the record ``data``."""
-    return float(_loads(data).get("c", 0.0))
+def created_at(data: bytes) -> float | None:
+    """The creation time stored in the record ``data``; None when the record is damaged (a
+    write over a damaged record starts it afresh: saving a value repairs the key)."""
+    try:
+        return float(_loads(data).get("c", 0.0))
+    except DECODE_ERRORS:
+        return None
 
 
 def value_hash(value: Any) -> str:
@@ -162,10 +176,14 @@ def value_hash(value: Any) -> str:
     return _hash(jsonable, binary or None)
 
 
-def record_value_hash(data: bytes) -> str:
-    """:func:`value_hash` of the value stored in the record ``data``, without decoding bytes."""
-    raw = _loads(data)
-    return _hash(raw["v"], raw.get("b") or None)
+def record_value_hash(data: bytes) -> str | None:
+    """:func:`value_hash` of the value stored in the record ``data``, without decoding bytes;
+    None when the record is damaged (as for no old value)."""
+    try:
+        raw = _loads(data)
+        return _hash(raw["v"], raw.get("b") or None)
+    except DECODE_ERRORS:
+        return None
 
 
 def encoded_hash(encoded: Encoded) -> str:

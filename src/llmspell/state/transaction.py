@@ -106,7 +106,7 @@ class Transaction:
             if expected is None:
                 if raw is not None:
                     return False
-            elif raw is None or not same_value(decode_value(raw), expected):
+            elif raw is None or not same_value(decode_value(raw, skey), expected):
                 return False
             self._expect.setdefault(skey, raw)
         elif expected is None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmspell.codec import format_path
+from llmspell.codec import DECODE_ERRORS, damaged, format_path
 from llmspell.errors import LLMSpellError, ValidationError
 from llmspell.state.scopes import store_key
 from llmspell.validation import check_known_keys
@@ -37,8 +37,11 @@ def export_lines(manager: StateManager, include: Iterable[str] | None = None) ->
     """One JSON line (without the newline) per value, for scopes matching the globs in
     ``include`` (every scope when None), in store order."""
     for scope, key, raw in manager.records(include):
-        record = orjson.loads(raw)
-        line: dict[str, Any] = {"scope": scope, "key": key, "value": record["v"]}
+        try:
+            record = orjson.loads(raw)
+            line: dict[str, Any] = {"scope": scope, "key": key, "value": record["v"]}
+        except DECODE_ERRORS as exc:  # a damaged record stops the export, naming its key
+            raise damaged(store_key(scope, key), exc) from None
         if record.get("b"):
             line["binary"] = record["b"]
         line["schema_version"] = record.get("s", 1)

@@ -153,6 +153,17 @@ class Store(abc.ABC):
             return True
         return self._batch(ops, expect)
 
+    def check_integrity(self) -> list[str]:
+        """Damage the backend finds in its own files with its own check, one line per problem;
+        empty when it finds none or has no such check (SQLite runs ``PRAGMA
+        integrity_check``). ``llmspell doctor --deep`` adds, on every backend, a full scan
+        that reads and decodes every record.
+
+        Raises:
+            StorageError: the check itself could not run.
+        """
+        return []
+
     def close(self) -> None:
         """Release files, connections and locks. Calling it again does nothing."""
         self._close()

@@ -191,7 +191,10 @@ class RocksStore(Store):
 
 def _walk(iterator: Any, rng: KeyRange, reverse: bool,
           values: bool = True) -> Iterator[tuple[str, bytes]]:
-    """Pairs of ``rng`` in scan order from a RocksDB iterator (values empty if not ``values``)."""
+    """Pairs of ``rng`` in scan order from a RocksDB iterator (values empty if not ``values``).
+
+    An iterator also stops being valid on an error (a block that fails its checksum):
+    ``status()`` raises it, so damage ends a scan with an error, never as a short scan."""
     low = None if rng.low is None else rng.low.encode()
     high = None if rng.high is None else rng.high.encode()
     if not reverse:
@@ -207,6 +210,7 @@ def _walk(iterator: Any, rng: KeyRange, reverse: bool,
                 return
             yield key.decode(), iterator.value() if values else b""
             iterator.next()
+        iterator.status()
     else:
         if high is None:
             iterator.seek_to_last()
@@ -220,3 +224,4 @@ def _walk(iterator: Any, rng: KeyRange, reverse: bool,
                 return
             yield key.decode(), iterator.value() if values else b""
             iterator.prev()
+        iterator.status()

@@ -168,6 +168,19 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise self._failed(f"delete {key!r}", exc) from exc
 
+    def check_integrity(self) -> list[str]:
+        """``PRAGMA integrity_check``: every problem SQLite reports (page, index or record
+        damage), or an empty list when it says ``ok``."""
+        self._check_open()
+        with self._lock:
+            try:
+                rows = self._db.execute("PRAGMA integrity_check").fetchall()
+            except sqlite3.DatabaseError as exc:  # damage bad enough to stop the check
+                return [f"PRAGMA integrity_check failed: {exc}"]
+        problems = [line for (text,) in rows for line in str(text).splitlines()
+                    if not line.startswith("*** in database")]
+        return [] if problems == ["ok"] else problems
+
     def _check_open(self) -> None:
         if isinstance(self._db, Closed):
             raise_closed()

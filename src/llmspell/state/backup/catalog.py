@@ -151,17 +151,46 @@ def sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temps(directory: Path, older_than: float = 3600.0) -> None:
-    """Remove temporary files left by a backup that was killed (older than an hour)."""
+def stray_temps(directory: Path, older_than: float = 3600.0) -> list[Path]:
+    """Temporary files left by a backup (or restore safety copy) that was killed: the
+    process named in the file name (``.<name>.<pid>.tmp``) is gone, or the file has not
+    changed for ``older_than`` seconds (a writer on another machine sharing the directory)."""
     if not directory.is_dir():
-        return
+        return []
     limit = time.time() - older_than
-    for temp in directory.glob(".*.tmp"):
+    found = []
+    for temp in sorted(directory.glob(".*.tmp")):
         try:
-            if temp.stat().st_mtime < limit:
-                temp.unlink()
+            if not _writer_alive(temp) or temp.stat().st_mtime < limit:
+                found.append(temp)
         except OSError:
             pass
+    return found
+
+
+def _writer_alive(temp: Path) -> bool:
+    pid = temp.name.rsplit(".", 2)[-2]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return True  # our own temp is in use; a name without a pid is judged by its age
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(directory: Path, older_than: float = 3600.0) -> list[Path]:
+    """Remove the :func:`stray_temps` of ``directory``; returns the files removed."""
+    removed = []
+    for temp in stray_temps(directory, older_than):
+        try:
+            temp.unlink()
+            removed.append(temp)
+        except OSError:
+            pass
+    return removed
 
 
 def chain_of(info: BackupInfo, find: Callable[[str], BackupInfo]) -> list[BackupInfo]:
