@@ -77,7 +77,7 @@ def prompt(opts: Options, text: str, model: str | None, system: str, session_id:
     """Send PROMPT ('-' reads it from stdin) to a model and stream the answer to stdout."""
     text = read_prompt(text)
     with handle_errors(opts.verbose), opts.runtime() as rt:
-        sessions = rt.sessions if rt.config.session.enabled else None
+        sessions: Any = rt.sessions if rt.config.session.enabled else None
         try:
             agent = rt.agents.create(None, model, system_prompt=system)
         except ProviderError as exc:  # no key: nothing was sent, no session made
