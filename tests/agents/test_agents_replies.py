@@ -47,7 +47,9 @@ def test_replies_from_lua_and_the_call_in_the_session(rt: Runtime, lua: Any) -> 
                                    replies = {"canned " .. 1 + 1}}
         local r = agent:invoke{text = "hello there"}
         local kinds = {}
-        for _, e in ipairs(Session.timeline(s, {kind = "llm.call"})) do kinds[#kinds + 1] = e.kind end
+        for _, e in ipairs(Session.timeline(s, {kind = "llm.call"})) do
+          kinds[#kinds + 1] = e.kind
+        end
         return r.text, r.usage.total, table.concat(kinds, ",")
     """, "t.lua")
     assert (text, kinds) == ("canned 2", "llm.call")
