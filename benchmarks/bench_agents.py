@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -141,13 +142,13 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
                                          max_conversation_length=2)
                 if store == "memory":
                     bench.measure("scripted agent.invoke, no session",
-                                  lambda: agent.invoke("hi"), number=n, rounds=rounds,
+                                  partial(agent.invoke, "hi"), number=n, rounds=rounds,
                                   budget_us=GOAL_US)
                 session = rt.sessions.create("bench")
                 provider.add_replies(["Hello there"] * (n * rounds + n + 2))
                 with rt.sessions.current(session):
                     bench.measure(f"scripted agent.invoke, in session ({store})",
-                                  lambda: agent.invoke("hi"), number=n, rounds=rounds,
+                                  partial(agent.invoke, "hi"), number=n, rounds=rounds,
                                   budget_us=GOAL_US)
 
 
