@@ -64,6 +64,13 @@ class SessionCounters:
         """
         if not fresh:
             cached = self._cache.get(session_id)
+            known = getattr(self.sessions, "cached", None)
+            hit = None if known is None else known(session_id)
+            if hit is not None and (cached is None or cached.raw != hit[0]
+                                    or cached.position != hit[1]):
+                # the manager wrote the record since (usage counters, journal entries)
+                raw, position = hit
+                return SessionView(raw, Session.from_record(orjson.loads(raw)), position)
             if cached is not None:
                 return cached
         raw = self.store.get(index.record_key(session_id))
@@ -134,9 +141,9 @@ class SessionCounters:
             cache[sid] = SessionView(view.raw, view.session, position)
             if len(cache) > _CACHE_SIZE:
                 cache.pop(next(iter(cache)), None)
-        forget = getattr(self.sessions, "forget_position", None)
-        if forget is not None:  # the manager's own cache of this record is stale now
-            forget(sid)
+        remember = getattr(self.sessions, "remember", None)
+        if remember is not None:  # the manager's own cache of this record, brought up to date
+            remember(sid, view.raw, position)
 
     def invalidate(self, session_id: str) -> None:
         """A batch failed (or the session changed elsewhere): read it again next time."""

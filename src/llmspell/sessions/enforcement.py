@@ -21,6 +21,7 @@ from llmspell.errors import (
     SessionExpired,
     SessionNotFound,
 )
+from llmspell.journal import Draft
 from llmspell.sessions import index
 from llmspell.sessions.changes import Update
 from llmspell.sessions.model import ACTIVE, FAILED, SUSPENDED, Session
@@ -90,27 +91,31 @@ class PolicyEnforcement:
 
     def add_usage(self, session: SessionRef | None = None, *, operations: int = 0,
                   tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-                  artifact_bytes: int = 0) -> Session | None:
+                  artifact_bytes: int = 0,
+                  journal: builtins.list[Draft] | None = None) -> Session | None:
         """Add usage measured after the fact (tokens, cost). Never refuses: the next
-        :meth:`admit` does once a limit is reached."""
+        :meth:`admit` does once a limit is reached. ``journal``: entries written in the
+        same batch (what the usage came from)."""
         found = self._session_or_current(session)
         if found is None:
             return None
         usage = Usage("usage", operations, tokens, cost, artifacts, artifact_bytes)
-        return self._count(found.id, usage, check=False)
+        return self._count(found.id, usage, check=False, drafts=journal)
 
     def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
-               reserved_tokens: int = 0, tokens: int = 0,
-               cost: float = 0.0) -> Session | None:
+               reserved_tokens: int = 0, tokens: int = 0, cost: float = 0.0,
+               journal: builtins.list[Draft] | None = None) -> Session | None:
         """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
         LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
         amounts counted, when they took the session strictly past its token or cost limit.
+        ``journal``: entries written in the same batch as the counters (the call's record).
 
         Raises:
             ResourceLimitExceeded: the measured amounts exceed a limit; the
                 ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
         """
-        found = self.add_usage(session, tokens=tokens - reserved_tokens, cost=cost)
+        found = self.add_usage(session, tokens=tokens - reserved_tokens, cost=cost,
+                               journal=journal)
         if found is None:
             return None
         over = []
@@ -153,7 +158,8 @@ class PolicyEnforcement:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _count(self, sid: str, usage: Usage, *, check: bool) -> Session:
+    def _count(self, sid: str, usage: Usage, *, check: bool,
+               drafts: builtins.list[Draft] | None = None) -> Session:
         limits = [p for p in self.policies.policies if isinstance(p, ResourceLimits)]
 
         def change(current: Session, now: float) -> Update:
@@ -173,7 +179,7 @@ class PolicyEnforcement:
             new = replace(current, counters=counters, updated_at=now)
             if current.status == ACTIVE:
                 new.last_activity_at = now
-            return Update(new, [])
+            return Update(new, list(drafts or ()))
 
         return self._update(sid, change)
 

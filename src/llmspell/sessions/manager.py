@@ -457,6 +457,22 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             _trim(decoded)
         return found.copy()
 
+    def append_entries(self, sid: str, drafts: builtins.list[Draft]) -> None:
+        """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
+        ``expect`` on it, as a checkpoint): with the record and journal position cached from
+        this manager's last write, nothing is read. SessionNotFound when it is gone."""
+        self._update(sid, lambda current, now: Update(current, drafts, record=False))
+
+    def remember(self, sid: str, raw: bytes, position: Position) -> None:
+        """Another writer of this process (the artifact counters) committed ``raw`` as the
+        record of ``sid`` and its journal up to ``position``: cache that."""
+        self._remember(sid, raw, position)
+
+    def cached(self, sid: str) -> tuple[bytes, Position] | None:
+        """The record bytes and journal position this manager last wrote or read for ``sid``
+        (may be stale: a batch built on them fails and is retried on fresh reads)."""
+        return self._cache.get(sid)
+
     def forget_position(self, sid: str) -> None:
         """Drop what this manager cached about ``sid`` (another writer appended to it)."""
         self._cache.pop(sid, None)
