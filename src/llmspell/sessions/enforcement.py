@@ -55,6 +55,7 @@ class PolicyEnforcement:
 
     if TYPE_CHECKING:
         def get(self, session: SessionRef) -> Session: ...
+        def peek(self, session: SessionRef) -> Session: ...
         def current_id(self) -> str | None: ...
         def _update(self, sid: str, change: Callable[[Session, float], Update]) -> Session: ...
         def _transition(self, session: SessionRef, operation: str, *,
@@ -81,8 +82,13 @@ class PolicyEnforcement:
         usage = Usage(kind, 1, tokens, cost, artifacts, artifact_bytes)
         found = self._session_or_current(session)
         if found is not None and found.status != ACTIVE:
-            raise not_active(found, kind)
+            found = self.get(found.id)  # the cached record may be stale: refuse on the stored one
+            if found.status != ACTIVE:
+                raise not_active(found, kind)
         verdict = self.policies.evaluate(found, usage)
+        if not verdict.allowed and found is not None:
+            found = self.get(found.id)  # likewise
+            verdict = self.policies.evaluate(found, usage)
         if not verdict.allowed:
             self._refuse(found, usage, verdict)
         if found is None:
@@ -205,10 +211,11 @@ class PolicyEnforcement:
             return self.get(found.id)  # moved by someone else meanwhile
 
     def _session_or_current(self, session: SessionRef | None) -> Session | None:
+        """The session to count in: cached (its writes check it again under ``expect``)."""
         if session is not None:
-            return self.get(session)
+            return self.peek(session)
         sid = self.current_id()
-        return None if sid is None else self.get(sid)
+        return None if sid is None else self.peek(sid)
 
     def _refuse(self, found: Session | None, usage: Usage, verdict: Verdict) -> None:
         refusals = [r.to_dict() for r in verdict.refusals]

@@ -247,6 +247,19 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             return self._apply_timeouts(found)  # cheap unless a timeout has passed
         return found
 
+    def peek(self, session: SessionRef) -> Session:
+        """:meth:`get`, from the record this manager last wrote or read when it has it
+        (no store read). For checks a write repeats under ``expect`` on that record: when it
+        is stale the write fails and is rebuilt on a fresh read."""
+        sid = session_ref_id(session)
+        cached = self._cache.get(sid) if self.settings.enabled else None
+        if cached is None:
+            return self.get(sid)
+        found = self._decode(sid, cached[0])
+        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+            return self._apply_timeouts(found)
+        return found
+
     def exists(self, session: SessionRef) -> bool:
         """Whether a session with that id exists (no policies applied)."""
         return self.store.get(index.record_key(session_ref_id(session))) is not None
