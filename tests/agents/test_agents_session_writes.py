@@ -61,7 +61,7 @@ def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Any, Recor
 
 def test_no_batch_of_a_call_fails_and_nothing_is_read_twice(
         setup: tuple[Runtime, Any, Recorder, str]) -> None:
-    rt, agent, seen, sid = setup
+    _rt, agent, seen, sid = setup
     agent.invoke("hello")
     assert seen.batches and all(done for _, done in seen.batches), seen.batches
     assert not [k for k in seen.reads if k.startswith("journal/")], seen.reads
