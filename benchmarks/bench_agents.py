@@ -7,7 +7,10 @@ per call (provider layer, hooks, limits, journal, artifact, events). Goal (issue
 request is measured in the same run when ``openai`` is installed (the ``bench`` extra).
 
 The same calls are measured without HTTP too, on the ``scripted`` provider, which isolates the
-per-call cost of the session path (memory and sqlite stores) from the server's noise.
+per-call cost of the session path (memory and sqlite stores) from the server's noise; one
+figure with the journal's secret check off shows what redaction costs (the ``llm.call`` entry
+and the ``agent.execution_completed`` event hold ``*_tokens`` field names, which send them
+through the careful redaction path).
 """
 
 from __future__ import annotations
@@ -134,7 +137,9 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
         for store, overrides in (("memory", {}),
                                  ("sqlite", {"storage__url": f"sqlite:///{Path(tmp)}/s.db"}),
                                  ("memory, no artifact collection",
-                                  {"session__artifact_auto_collect": False})):
+                                  {"session__artifact_auto_collect": False}),
+                                 ("memory, journal redaction off", {})):
+            undo = _redaction_off() if "redaction off" in store else None
             with Runtime.memory(**overrides) as rt:
                 provider = ScriptedProvider("scripted", ["Hello there"] * (n * rounds + n + 2))
                 rt.providers.add("scripted", provider)
@@ -150,6 +155,19 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
                     bench.measure(f"scripted agent.invoke, in session ({store})",
                                   partial(agent.invoke, "hi"), number=n, rounds=rounds,
                                   budget_us=GOAL_US)
+            if undo is not None:
+                undo()
+
+
+def _redaction_off() -> Callable[[], None]:
+    """Turn the journal's secret check off (for a figure only); returns the undo."""
+    from llmspell import journal, redact
+
+    owner: Any = journal.Journal if hasattr(journal.Journal, "_suspect") else redact.Redactor
+    name = "_suspect" if owner is journal.Journal else "might_hold_secret"
+    original = getattr(owner, name)
+    setattr(owner, name, lambda self, text: False)
+    return lambda: setattr(owner, name, original)
 
 
 def run(bench: Bench) -> None:
