@@ -66,12 +66,6 @@ STATE_DELETE = "state.delete"
 HOOK = "hook"
 EVENT = "event"
 
-# Every secret the redactor finds (by field name, value shape or `name=value` in text)
-# contains one of these, ignoring case. An entry whose JSON holds none of them is stored as
-# is, skipping the regular expressions (most entries); any hit takes the careful path
-# through Redactor.redact, so a false alarm only costs time.
-_HINTS = ("key", "secret", "passw", "pwd", "token", "bearer", "authorization", "credential",
-          "sk-", "akia", "eyj", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +158,7 @@ class Journal:
 
         self.store = store
         self.clock = clock or time.time
-        patterns = list(redact_patterns)
-        self.redactor = Redactor(patterns)
-        self._extra = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        self.redactor = Redactor(redact_patterns)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -273,16 +265,9 @@ class Journal:
 
     def _data_json(self, data: Any) -> bytes:
         text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
-        if len(text) > 2 and self._suspect(text.decode("utf-8")):
+        if len(text) > 2 and self.redactor.might_hold_secret(text.decode("utf-8")):
             text = orjson.dumps(self.redactor.redact(orjson.loads(text)))
         return text
-
-    def _suspect(self, text: str) -> bool:
-        low = text.casefold()
-        for hint in _HINTS:
-            if hint in low:
-                return True
-        return self._extra is not None and self._extra.search(text) is not None
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -57,10 +57,12 @@ class HookRegistrar(HookPoints, Protocol):
 
 
 class EventPublisher(Protocol):
-    """Publishing events (``llmspell.events.EventBus`` fits)."""
+    """Publishing events (``llmspell.events.EventBus`` fits); ``redact=True`` hides secrets
+    in ``data`` before anyone sees it (llmspell's own events use it)."""
 
     def publish(self, type: str, data: Any = None, *, correlation_id: str | None = None,
-                session_id: str | None = None, source: str | None = None) -> Any: ...
+                session_id: str | None = None, source: str | None = None,
+                redact: bool = False) -> Any: ...
 
 
 class EventSource(EventPublisher, Protocol):

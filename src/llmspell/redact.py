@@ -1,87 +1,363 @@
-"""Redaction of secrets in values and text that leave the process (logs, events, CLI output).
+"""Redaction of secrets in values and text that leave the process (CLI output, logs, events,
+the journal, Lua error text). The one owner of what counts as a secret; docs/security.md
+("Redaction") states these rules for users.
 
-A secret is found two ways: by the name of the field that holds it (``api_key``, ``password``,
-``token``...) and by the shape of the value (OpenAI/Anthropic ``sk-...`` keys, AWS ``AKIA...``
-access keys, JWTs, GitHub ``ghp_...`` tokens, Slack ``xox?-`` tokens, ``password=...`` in
-text). Extra patterns come from ``[state] redact_patterns``. Redaction returns a copy; the
-original is never changed.
+A secret is found three ways, and each finding is replaced by ``[REDACTED]``:
+
+- **by field name**, for string values only: a dict key (or ``name = value`` / ``name: value``
+  in text) whose name, split into words (``apiKey``, ``API-KEY`` and ``api_key`` are the same),
+  is one of :data:`SECRET_NAMES`, or ends with one of :data:`SECRET_ENDINGS` with no word of
+  :data:`NOT_SECRET_WORDS` before it (``openai_api_key`` and ``github_token`` are secrets,
+  ``max_token`` and ``next_page_token`` are not). Numbers, booleans and None are never changed.
+- **by the shape of the value** anywhere in a string (:data:`SHAPES`): provider keys
+  (``sk-``, ``sk_live_``, ``AIza``, ``hf_``, ``glpat-``, ``ghp_``, ``xox?-``), AWS key ids and
+  (next to one) AWS secret keys, JWTs, PEM private keys, ``Bearer`` credentials and the
+  password of a URL (``scheme://user:[REDACTED]@host``).
+- **extra patterns** from ``[state] redact_patterns`` (regular expressions for values).
+
+Redaction returns a copy; the original is never changed. Redacting twice changes nothing more.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from llmspell.errors import ValidationError
 
 REDACTED = "[REDACTED]"
 
-SECRET_FIELD = re.compile(
-    r"(?i)^(?:.*[_-])?(?:api[_-]?key|apikey|secret|secret[_-]?key|client[_-]?secret|password|"
-    r"passwd|pwd|token|access[_-]?token|refresh[_-]?token|auth[_-]?token|bearer|authorization|"
-    r"private[_-]?key|access[_-]?key|session[_-]?key|credentials?)$"
-)
+#: Field names that hold a secret when their value is a string (compared after normalising:
+#: words split at ``_``, ``-``, ``.``, spaces and camelCase, lower case, joined by ``_``).
+SECRET_NAMES = frozenset({
+    "token", "secret", "password", "passwd", "passphrase", "authorization",
+    "proxy_authorization", "bearer", "credential", "credentials", "apikey", "api_key",
+    "private_key", "client_secret", "secret_key", "access_token", "refresh_token", "id_token",
+    "auth_token", "session_token", "api_token", "bearer_token", "secret_access_key",
+    "x_api_key", "cookie", "set_cookie",
+})
+#: A longer name ending with one of these words is a secret too (``db_password``).
+SECRET_ENDINGS = ("api_key", "apikey", "password", "passwd", "passphrase", "secret",
+                  "secret_key", "private_key", "token", "access_key_secret",
+                  "secret_access_key")
+#: ...unless one of these words comes before the ending: they name a count, a page cursor or
+#: a flag, not a credential (``max_token``, ``next_page_token``, ``has_password``).
+NOT_SECRET_WORDS = frozenset({
+    "max", "min", "num", "count", "total", "limit", "page", "next", "prev", "previous",
+    "continuation", "cursor", "sync", "cancel", "cancellation", "is", "has", "use", "uses",
+    "require", "requires", "needs", "show", "input", "output", "prompt", "completion",
+})
 
-SECRET_SHAPES = [
-    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}",  # OpenAI / Anthropic keys
-    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key id
-    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
-    r"\bgh[pousr]_[A-Za-z0-9]{20,}",  # GitHub tokens
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",  # Slack tokens
+#: Environment variables a ``safe`` sandbox script may not read at all: names containing one
+#: of these words (``OPENAI_API_KEY``, ``GITHUB_TOKEN``, ``AWS_SESSION_TOKEN``, ``PGPASSWORD``).
+SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE",
+                             re.IGNORECASE)
+
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[^A-Za-z0-9]+")
+_LITERALS = frozenset({"true", "false", "null", "none", "nil", "yes", "no", "on", "off"})
+_NUMBER = re.compile(r"[-+]?(?:\d[\d_]*)?\.?\d+(?:[eE][-+]?\d+)?")
+
+# Lower-case substrings one of which every finding of the built-in rules contains; text with
+# none of them is returned at once (most text), see Redactor.might_hold_secret.
+HINTS = ("key", "secret", "passw", "passphrase", "token", "bearer", "authorization",
+         "credential", "cookie", "sk-", "sk_", "rk_", "aiza", "hf_", "glpat-", "akia", "asia",
+         "eyj", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "private key",
+         "://")
+
+
+def field_words(name: str) -> list[str]:
+    """``name`` split into lower-case words: ``apiKey`` / ``API-KEY`` -> ``["api", "key"]``."""
+    return [word.lower() for word in _WORD_BREAK.split(name) if word]
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a secret (when its value is a string)."""
+    words = field_words(name)
+    joined = "_".join(words)
+    if joined in SECRET_NAMES:
+        return True
+    for ending in SECRET_ENDINGS:
+        size = ending.count("_") + 1
+        if len(words) > size and "_".join(words[-size:]) == ending:
+            return not NOT_SECRET_WORDS.intersection(words[:-size])
+    return False
+
+
+def _keylike(body: str) -> bool:
+    """Random enough to be a key: a run of 20 letters/digits, or 32+ characters mixing upper
+    case, lower case and digits (a git branch ``sk-refactor-session-2`` is neither)."""
+    if re.search(r"[A-Za-z0-9]{20}", body):
+        return True
+    return (len(body) >= 32 and any(c.isupper() for c in body)
+            and any(c.islower() for c in body) and any(c.isdigit() for c in body))
+
+
+def _mixed(text: str) -> bool:
+    """Has a digit, or upper case after lower case (``Bearer abc123``, ``Bearer aBcD``)."""
+    return any(c.isdigit() for c in text) or bool(re.search(r"[a-z][A-Z]", text))
+
+
+Replace = Callable[["re.Match[str]"], str]
+
+
+def _whole(match: re.Match[str]) -> str:
+    return REDACTED
+
+
+def _keylike_after(prefix_group: int) -> Replace:
+    def replace(match: re.Match[str]) -> str:
+        return REDACTED if _keylike(match.group(prefix_group)) else match.group(0)
+    return replace
+
+
+def _keep_group(keep: int, secret: int, check: Callable[[str], bool] | None = None) -> Replace:
+    """Keep group ``keep`` (a name, a scheme), hide group ``secret`` (when ``check`` says so)."""
+    def replace(match: re.Match[str]) -> str:
+        value = match.group(secret)
+        if value == REDACTED or (check is not None and not check(value)):
+            return match.group(0)
+        return match.group(keep) + REDACTED
+    return replace
+
+
+#: Secret-shaped values: (pattern, replacement), applied in this order.
+SHAPES: list[tuple[re.Pattern[str], Replace]] = [
+    # PEM private keys, to their END line (or to the end of the text when it is cut off).
+    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
+                r"|.*)", re.DOTALL), _whole),
+    # The password of a URL: scheme://user:[REDACTED]@host; up to the last "@" before the
+    # host, so an unescaped "@" in the password does not leave its end visible.
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\[\]]*:)([^\s/?#]+)"
+                r"(?=@[^\s@/?#]*(?:[/?#\s]|$))"), _keep_group(1, 2)),
+    # Authorization headers: keep the scheme, hide the credential.
+    (re.compile(r"(?i)(\b(?:proxy[-_])?authorization[\"']?\s*[:=]\s*[\"']?"
+                r"(?:(?:bearer|basic|token|digest|negotiate|apikey)\s+)?)([^\s\"',;]+)"),
+     _keep_group(1, 2)),
+    (re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9\-._~+/]{8,}=*)"), _keep_group(1, 2, _mixed)),
+    # OpenAI / Anthropic keys; a git branch such as sk-refactor-x is not random enough.
+    (re.compile(r"\bsk-(?:ant-|proj-|svcacct-|admin-)?([A-Za-z0-9_\-]{20,})"),
+     _keylike_after(1)),
+    (re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), _whole),  # Stripe
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), _whole),  # Google API keys
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), _whole),  # Hugging Face
+    (re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), _whole),  # GitLab
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), _whole),  # AWS access key ids
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+     _whole),  # JWT
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), _whole),  # GitHub
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), _whole),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), _whole),  # Slack
 ]
-# `password=hunter2`, `api_key: abc` inside free text: keep the name, hide the value.
+
+#: An AWS secret access key: 40 base64 characters mixing cases. Hidden only in text (or a
+#: dict) that also holds an AWS key id or names ``aws_secret_access_key``, since 40 such
+#: characters alone are too common to call a secret.
+AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
+                        r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_CONTEXT = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|(?i:aws_secret_access_key)")
+
+# `name = value`, `name: value`, `"name": "value"` in free text; the name decides (as for
+# fields), then the value: literals and numbers are kept, and after `:` an unquoted plain word
+# followed by more words is prose ("the token: it expires"), not a value. Only names holding
+# a secret word are candidates, and an unquoted value stops at `=` (base64 padding aside), so
+# "in: password=x" is read as the assignment to `password`.
 ASSIGNMENT = re.compile(
-    r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|token|access[_-]?key)\s*[=:]\s*)"
-    r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    r"(?<![\w\-.])([\"']?)([A-Za-z0-9_.\-]*(?i:key|secret|passw|passphrase|token|bearer|"
+    r"authorization|credential|cookie)[A-Za-z0-9_.\-]*)\1(\s*([:=])\s*)"
+    r"(\"[^\"\n]*\"|'[^'\n]*'|(?!\[REDACTED\])[^\s,;&\"'}\]\[)=]+"
+    r"(?:=+(?=[\s,;&\"'}\])]|$))?)"
 )
+_CLAUSE_END = re.compile(r"\s*(?:$|[\n,;}\])&])")
+
+
+def _assignment(match: re.Match[str]) -> str | None:
+    """The assignment with its value hidden, or None when it holds no secret."""
+    name, value = match.group(2), match.group(5)
+    if not is_secret_name(name) or field_words(name)[-1] == "authorization":
+        return None
+    quoted = value[:1] in ("'", '"')
+    inner = value[1:-1] if quoted else value
+    if not inner or inner == REDACTED or inner.lower() in _LITERALS or _NUMBER.fullmatch(inner):
+        return None
+    if match.group(4) == ":" and not quoted and inner.isalpha() \
+            and not _CLAUSE_END.match(match.string, match.end()):
+        return None
+    hidden = f"{value[0]}{REDACTED}{value[0]}" if quoted else REDACTED
+    return f"{match.group(1)}{name}{match.group(1)}{match.group(3)}{hidden}"
+
+
+def _hide_assignments(text: str) -> str:
+    """``text`` with the secret assignments hidden. A candidate that is no secret is searched
+    again from its value on ("next_page_token: password=x" still hides x)."""
+    parts: list[str] = []
+    pos = done = 0
+    while (match := ASSIGNMENT.search(text, pos)) is not None:
+        hidden = _assignment(match)
+        if hidden is None:
+            pos = match.start(5)
+            continue
+        parts += (text[done:match.start()], hidden)
+        pos = done = match.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class Redactor:
-    """Finds and hides secrets. ``patterns`` adds regular expressions for secret values."""
+    """Finds and hides secrets. ``patterns`` adds regular expressions for secret values.
+
+    Raises:
+        ValidationError: a pattern is not a valid regular expression (named by its index).
+    """
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         extra = list(patterns)
         for i, pattern in enumerate(extra):
+            if not isinstance(pattern, str):
+                raise ValidationError("patterns", "must be regular expression strings",
+                                      path=f"[{i}]", got=pattern)
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:
                 raise ValidationError("patterns", f"must be valid regular expressions ({exc})",
                                       path=f"[{i}]", got=pattern) from None
-        self._shapes = re.compile("|".join(f"(?:{p})" for p in [*SECRET_SHAPES, *extra]))
+        self._extra = re.compile("|".join(f"(?:{p})" for p in extra)) if extra else None
 
     def is_secret_field(self, name: str) -> bool:
-        """Whether a field called ``name`` holds a secret."""
-        return bool(SECRET_FIELD.match(name))
+        """Whether a field called ``name`` holds a secret (see :func:`is_secret_name`)."""
+        return is_secret_name(name)
 
-    def redact_text(self, text: str) -> str:
-        """``text`` with secret-shaped substrings and ``name=value`` secrets hidden."""
-        text = self._shapes.sub(REDACTED, text)
-        return ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    def might_hold_secret(self, text: str) -> bool:
+        """A cheap test: False means :meth:`redact_text` would surely return ``text``."""
+        low = text.lower()
+        for hint in HINTS:
+            if hint in low:
+                return True
+        return self._extra is not None and self._extra.search(text) is not None
 
-    def redact(self, value: Any) -> Any:
-        """A copy of ``value`` with secret fields and secret-shaped strings hidden."""
+    def redact_text(self, text: str, *, aws: bool = False) -> str:
+        """``text`` with secret-shaped substrings and ``name=value`` secrets hidden.
+
+        ``aws``: the text is next to an AWS key id, so 40-character AWS secret keys go too.
+        """
+        if not aws and not self.might_hold_secret(text):
+            return text
+        aws = aws or _AWS_CONTEXT.search(text) is not None
+        for pattern, replace in SHAPES:
+            text = pattern.sub(replace, text)
+        if self._extra is not None:
+            text = self._extra.sub(REDACTED, text)
+        if aws:
+            text = AWS_SECRET.sub(REDACTED, text)
+        return _hide_assignments(text)
+
+    def redact(self, value: Any, *, aws: bool = False) -> Any:
+        """A copy of ``value`` with secrets hidden: strings under secret field names become
+        ``[REDACTED]`` (whole), other strings lose secret-shaped parts; numbers, booleans,
+        None and bytes are returned as they are. Tuples come back as lists."""
         if isinstance(value, str):
-            return self.redact_text(value)
+            return self.redact_text(value, aws=aws)
         if isinstance(value, dict):
-            return {
-                key: REDACTED if isinstance(key, str) and self.is_secret_field(key)
-                and value_is_present(item) else self.redact(item)
-                for key, item in value.items()
-            }
+            aws = aws or any(isinstance(item, str) and ("AKIA" in item or "ASIA" in item)
+                             for item in value.values())
+            return {key: self._field(key, item, aws) for key, item in value.items()}
         if isinstance(value, list | tuple):
-            return [self.redact(item) for item in value]
+            return [self.redact(item, aws=aws) for item in value]
         return value
+
+    def _field(self, key: Any, item: Any, aws: bool) -> Any:
+        if isinstance(key, str) and is_secret_name(key):
+            if isinstance(item, str):
+                return REDACTED if item else item
+            if isinstance(item, list | tuple):
+                return [REDACTED if isinstance(x, str) and x else self.redact(x, aws=aws)
+                        for x in item]
+        return self.redact(item, aws=aws)
 
     def contains_secret(self, value: Any) -> bool:
         """Whether :meth:`redact` would change ``value``."""
         return self.redact(value) != value
 
 
-def value_is_present(value: Any) -> bool:
-    """A field's value worth hiding: not None and not empty."""
-    return value not in (None, "", b"")
-
-
 DEFAULT = Redactor()
+
+
+# -- log records ------------------------------------------------------------------------------
+
+_log_lock = threading.Lock()
+_log_redactor: Redactor | None = None
+_log_patterns: list[str] = []
+
+
+class LogRedaction(logging.Filter):
+    """Hides secrets in ``llmspell`` log records: the message (with its arguments merged in),
+    the formatted exception and the ``fields`` of Lua ``Logger`` records. Changes the record
+    in place and never drops it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self.redactor
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format: logging reports it when the record is emitted
+            return True
+        record.msg, record.args = redactor.redact_text(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redactor.redact_text(
+                logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redactor.redact_text(record.stack_info)
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = redactor.redact(fields)
+        return True
+
+
+def install_log_redaction(patterns: Iterable[str] = ()) -> LogRedaction:
+    """Redact every record of the ``llmspell`` logger and the loggers below it from now on,
+    whatever handler shows it (ours, the root logger's, pytest's ``caplog``).
+
+    A filter on the ``llmspell`` logger would not see records of ``llmspell.script`` and the
+    other children, so the filter runs from the log record factory (wrapping the one in place,
+    for records of ``llmspell*`` loggers only). Installing again adds ``patterns`` to the ones
+    in use; it never removes any. Returns the filter in use.
+
+    Raises:
+        ValidationError: a pattern is not a valid regular expression.
+    """
+    global _log_redactor
+    patterns = list(patterns)
+    Redactor(patterns)  # a bad pattern is named by its index in ``patterns``
+    with _log_lock:
+        extra = [p for p in patterns if p not in _log_patterns]
+        redactor = Redactor([*_log_patterns, *extra])
+        _log_patterns.extend(extra)
+        installed = _log_redactor is not None
+        _log_redactor = redactor
+        if installed:
+            _LOG_FILTER.redactor = redactor
+            return _LOG_FILTER
+        _LOG_FILTER.redactor = redactor
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            name = record.name
+            if name == "llmspell" or name.startswith("llmspell."):
+                _LOG_FILTER.filter(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        return _LOG_FILTER
+
+
+_LOG_FILTER = LogRedaction(DEFAULT)

@@ -17,6 +17,7 @@ from llmspell.config import Config, load_config
 from llmspell.errors import LLMSpellError
 from llmspell.events import EventBus
 from llmspell.hooks import BreakerPolicy, HookRegistry
+from llmspell.redact import Redactor, install_log_redaction
 from llmspell.storage import Store, open_store
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Runtime:
 
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
+        install_log_redaction(config.state.redact_patterns)  # llmspell log records, from now on
         self.store: Store = store if store is not None else open_store(
             config.storage.url, durability=config.storage.durability)
         self._closed = False
@@ -256,7 +258,8 @@ def build_hooks_and_events(config: Config) -> tuple[EventBus, HookRegistry]:
     events_cfg, hooks_cfg = config.values["runtime.events"], config.values["runtime.hooks"]
     events = EventBus(max_queue=events_cfg["event_buffer_size"],
                       max_subscriptions=events_cfg["max_subscribers"],
-                      overflow=events_cfg["overflow"])
+                      overflow=events_cfg["overflow"],
+                      redactor=Redactor(config.state.redact_patterns))
     hooks = HookRegistry(
         publish=events.publish,
         breaker=BreakerPolicy(failure_threshold=hooks_cfg["failure_threshold"],

@@ -261,7 +261,7 @@ class AgentRegistry:
                 sid: str | None) -> None:
         if self.events is not None:
             self.events.publish(type_, data, correlation_id=cid, session_id=sid,
-                                source="agents")
+                                source="agents", redact=True)
 
 
 def check_name(name: Any) -> str:

@@ -106,7 +106,7 @@ class ArtifactCollector:
                                      "artifact_type": kind, "error": str(exc),
                                      "error_type": type(exc).__name__},
                                     correlation_id=ctx.correlation_id, session_id=sid,
-                                    source="artifacts")
+                                    source="artifacts", redact=True)
 
 
 def install_collectors(runtime: Any) -> ArtifactCollector:

@@ -618,12 +618,11 @@ class ArtifactManager:
         return self.writer.delete_session(session_id, extra)
 
     def _publish(self, kind: str, data: Any, cid: str, sid: str) -> None:
-        """Publish an event; custom fields that look like secrets are redacted in it."""
+        """Publish an event with its secrets redacted (names, tags, custom fields...)."""
         if self.events is None:
             return
-        if isinstance(data, dict) and data.get("custom"):
-            data = {**data, "custom": self.sessions.journal.redactor.redact(data["custom"])}
-        self.events.publish(kind, data, correlation_id=cid, session_id=sid, source="artifacts")
+        self.events.publish(kind, data, correlation_id=cid, session_id=sid, source="artifacts",
+                            redact=True)
 
 
 def _merge(meta: Metadata, options: dict[str, Any], settings: ArtifactSettings) -> Metadata:

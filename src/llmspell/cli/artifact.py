@@ -20,11 +20,13 @@ from llmspell.cli.main import (
     EXIT_SCRIPT,
     Options,
     console,
+    echo,
     echo_json,
     fail,
     handle_errors,
     note_first_page,
     parse_time,
+    shown,
 )
 
 DEFAULT_LIMIT = 100
@@ -51,8 +53,9 @@ def _find(rt: Any, ref: str, session: str | None, version: int | None) -> Any:
 
 
 def _row(a: Any) -> list[str]:
-    return [a.id, a.name, str(a.version), a.artifact_type, a.mime_type, _size(a.size),
-            ",".join(a.tags), a.to_dict()["created_at"][:19]]
+    row = [a.id, a.name, str(a.version), a.artifact_type, a.mime_type, _size(a.size),
+           ",".join(a.tags), a.to_dict()["created_at"][:19]]
+    return list(shown(row))
 
 
 def _size(n: int) -> str:
@@ -124,15 +127,15 @@ def show(opts: Options, ref: str, session: str | None, version: int | None,
          as_json: bool) -> None:
     """Show one artifact's metadata."""
     with handle_errors(opts.verbose), opts.runtime() as rt:
-        data = _find(rt, ref, session, version).to_dict()
+        data = shown(_find(rt, ref, session, version).to_dict())
     if as_json:
         echo_json(data)
         return
     for key, value in data.items():
         if value in (None, "", [], {}):
             continue
-        shown = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
-        click.echo(f"{key + ':':<18}{shown}")
+        text = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+        echo(f"{key + ':':<18}{text}")
 
 
 @artifact.command()
@@ -214,7 +217,7 @@ def store(opts: Options, session_id: str, path: str, name: str | None,
     if as_json:
         echo_json(found.to_dict())
     else:
-        click.echo(f"{found.id} {found.name} v{found.version} {_size(found.size)}")
+        echo(f"{found.id} {found.name} v{found.version} {_size(found.size)}")
 
 
 @artifact.command()

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from llmspell.cli.main import Options, console, echo_json, handle_errors
+from llmspell.cli.main import Options, console, echo_json, handle_errors, shown
 from llmspell.cli.progress import progress_bar
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
@@ -80,7 +80,7 @@ def list_(opts: Options, as_json: bool) -> None:
         kind = "safety" if b.safety else b.kind
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b.created_at))
         table.add_row(b.id, kind, created, str(b.entries), _size(b.file_bytes),
-                      b.parent or "", b.description)
+                      b.parent or "", shown(b.description))
     console().print(table)
 
 

@@ -3,6 +3,13 @@
 Exit codes: 0 success; 1 the script failed (an uncaught Lua error or a limit reached);
 2 wrong usage; 3 configuration error; 4 storage error; 5 a doctor check failed;
 70 an unexpected internal error.
+
+Secrets are hidden (:mod:`llmspell.redact`, with ``[state] redact_patterns``) in everything a
+command prints, plain and ``--json``, on stdout and stderr, through the helpers here:
+:func:`echo`, :func:`echo_json`, :func:`console`, :func:`fail`, :func:`notice` and the log
+handler. Not redacted, because they are data copies or the script's own output:
+``state export``, ``state get --reveal``, ``artifact cat``, and what a script prints or returns
+(``run``/``exec --json``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import click
 
@@ -25,6 +32,7 @@ from llmspell.errors import (
     StorageError,
     ValidationError,
 )
+from llmspell.redact import DEFAULT, Redactor, install_log_redaction
 
 EXIT_SCRIPT = 1
 EXIT_USAGE = 2
@@ -42,6 +50,20 @@ class Options:
     overrides: dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
     _config: Any = field(default=None, repr=False)
+    _redactor: Redactor | None = field(default=None, repr=False)
+
+    def redactor(self) -> Redactor:
+        """What hides secrets in this command's output: the built-in rules plus ``[state]
+        redact_patterns`` once the configuration is loaded (the built-in rules alone while
+        a pattern does not compile: the command reports that error through this)."""
+        if self._redactor is None:
+            if self._config is None:
+                return DEFAULT
+            try:
+                self._redactor = Redactor(self._config.state.redact_patterns)
+            except ValidationError:
+                return DEFAULT
+        return self._redactor
 
     def load_config(self) -> Any:
         """The configuration, loaded once per command; its notices (keys accepted but
@@ -90,6 +112,7 @@ def cli(ctx: click.Context, config_path: str | None, sets: tuple[str, ...], verb
     """llmspell: run Lua scripts that drive LLM agents, tools and workflows, and keep what
     matters (state, sessions, artifacts) in a store that survives restarts."""
     ctx.obj = Options(config_path, parse_set(sets), verbose)
+    install_log_redaction()
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -122,7 +145,7 @@ class _Stderr(logging.Handler):
     """Log records on the command's stderr (looked up per record, as click does)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"llmspell: {record.levelname.lower()}: {self.format(record)}", err=True)
+        echo(f"llmspell: {record.levelname.lower()}: {self.format(record)}", err=True)
 
 
 def apply_log_level(level: str) -> None:
@@ -142,21 +165,43 @@ def apply_log_level(level: str) -> None:
         context.call_on_close(restore)
 
 
+def output_redactor() -> Redactor:
+    """The redactor of the command running now (:meth:`Options.redactor`)."""
+    context = click.get_current_context(silent=True)
+    opts = context.find_object(Options) if context is not None else None
+    return opts.redactor() if opts is not None else DEFAULT
+
+
+def shown(value: Any) -> Any:
+    """``value`` as a command may print it: with its secrets redacted."""
+    return output_redactor().redact(value)
+
+
+def echo(message: str, *, err: bool = False) -> None:
+    """``click.echo`` of ``message`` with its secrets redacted."""
+    click.echo(output_redactor().redact_text(message), err=err)
+
+
 def notice(message: str) -> None:
     """Tell the user something on stderr that does not stop the command."""
-    click.echo(f"llmspell: notice: {message}", err=True)
+    echo(f"llmspell: notice: {message}", err=True)
 
 
 def fail(message: str, code: int, *, detail: str = "") -> None:
-    click.echo(f"llmspell: {message}", err=True)
+    """Say what went wrong on stderr (secrets redacted) and exit with ``code``."""
+    echo(f"llmspell: {message}", err=True)
     if detail:
-        click.echo(detail, err=True)
+        echo(detail, err=True)
     sys.exit(code)
 
 
-def echo_json(value: Any) -> None:
+def echo_json(value: Any, *, redact: bool = True) -> None:
+    """``value`` as indented JSON on stdout, with its secrets redacted unless ``redact`` is
+    False (a script's own return value)."""
     import orjson
 
+    if redact:
+        value = shown(value)
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     sys.stdout.flush()
 
@@ -178,12 +223,39 @@ def note_first_page(shown: int, limit: int) -> None:
         click.echo(f"(first {limit}; use --limit/--offset for more)", err=True)
 
 
+class _RedactedStream:
+    """A text stream that hides secrets in what is written to it (a console's last line of
+    defence: commands redact their data before rendering, where a terminal may fold it)."""
+
+    def __init__(self, stream: Any, redactor: Redactor) -> None:
+        self._stream, self._redactor = stream, redactor
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._redactor.redact_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self._stream, "encoding", None) or "utf-8")
+
+
 def console(*, stderr: bool = False) -> Any:
-    """A rich console; off a terminal (a pipe, a file) lines are never cut to 80 columns."""
+    """A rich console whose output has its secrets redacted; off a terminal (a pipe, a file)
+    lines are never cut to 80 columns."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, soft_wrap=False,
+    file = cast(IO[str], _RedactedStream(stream, output_redactor()))
+    return Console(file=file, soft_wrap=False,
                    width=None if stream.isatty() else 10_000)
 
 
@@ -214,11 +286,11 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # an internal bug: say so, with the type, and exit 70
-        click.echo(f"llmspell: internal error: {type(exc).__name__}: {exc}", err=True)
+        echo(f"llmspell: internal error: {type(exc).__name__}: {exc}", err=True)
         if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
             import traceback
 
-            traceback.print_exc()
+            echo(traceback.format_exc().rstrip("\n"), err=True)
         sys.exit(EXIT_INTERNAL)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llmspell.cli.main import output_redactor
 from llmspell.errors import LLMSpellError
 
 PROMPT, MORE = "> ", ">> "
@@ -88,7 +89,7 @@ def run_repl(engine: Any, history: Path, *, read: Callable[[str], str] = input,
             try:
                 result = engine.run_string(chunk, "stdin")
             except LLMSpellError as exc:
-                out(f"error: {exc}")
+                out(f"error: {output_redactor().redact_text(str(exc))}")
                 continue
             if kind == "expr" and result is not None:
                 values = result if isinstance(result, tuple) else (result,)

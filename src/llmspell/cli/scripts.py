@@ -35,7 +35,7 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
         finally:
             engine.close()
     if as_json:
-        echo_json(result)
+        echo_json(result, redact=False)  # the script's own output, like its print
 
 
 @click.command(name="exec")
@@ -52,7 +52,7 @@ def exec_(opts: Options, code: str, args: tuple[str, ...], as_json: bool) -> Non
         finally:
             engine.close()
     if as_json:
-        echo_json(result)
+        echo_json(result, redact=False)
 
 
 @click.command()

@@ -21,6 +21,7 @@ from llmspell.cli.main import (
     handle_errors,
     note_first_page,
     parse_time,
+    shown,
 )
 
 DEFAULT_LIMIT = 100
@@ -76,8 +77,8 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
         table.add_column(column, no_wrap=column in ("ID", "CREATED"))
     for s in found:
         row = s.to_dict()
-        table.add_row(s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
-                      str(s.counters.operations), str(s.counters.tokens))
+        table.add_row(*shown([s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
+                              str(s.counters.operations), str(s.counters.tokens)]))
     console().print(table)
     note_first_page(len(found), limit)
 
@@ -92,7 +93,7 @@ def show(opts: Options, session_id: str, as_json: bool) -> None:
         manager = rt.sessions
         found = manager.get(resolve(manager, session_id))
         entries = manager.journal.count(found.id)
-    data = found.to_dict()
+    data = shown(found.to_dict())
     data["journal_entries"] = entries
     if as_json:
         echo_json(data)
@@ -105,9 +106,9 @@ def show(opts: Options, session_id: str, as_json: bool) -> None:
     for key, value in data.items():
         if value in (None, "", [], {}):
             continue
-        shown = (orjson.dumps(value).decode() if isinstance(value, dict | list)
-                 else str(value))
-        table.add_row(key, shown)
+        text = (orjson.dumps(value).decode() if isinstance(value, dict | list)
+                else str(value))
+        table.add_row(key, text)
     console().print(table)
 
 
@@ -204,7 +205,7 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
     for column in ("SEQ", "TIME", "KIND", "CORRELATION", "DATA"):
         table.add_column(column, no_wrap=column != "DATA", overflow="fold")
     for entry in entries:
-        data = orjson.dumps(entry.data).decode() if entry.data is not None else ""
+        data = orjson.dumps(shown(entry.data)).decode() if entry.data is not None else ""
         table.add_row(str(entry.seq), entry.to_dict()["time"][:23], entry.kind,
                       entry.correlation_id or "", data if len(data) <= 400 else data[:397] + "...")
     console().print(table)

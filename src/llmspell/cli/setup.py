@@ -21,6 +21,7 @@ from llmspell.cli.main import (
     fail,
     handle_errors,
     relative,
+    shown,
 )
 from llmspell.config import CONFIG_FILE
 
@@ -141,7 +142,7 @@ def print_info(info: dict[str, Any]) -> None:
 def info(opts: Options, as_json: bool) -> None:
     """Show versions, the config file in use, the store and which extras are installed."""
     with handle_errors(opts.verbose):
-        data = gather_info(opts)
+        data = shown(gather_info(opts))
     if as_json:
         echo_json(data)
     else:
@@ -200,7 +201,7 @@ def doctor(opts: Options, as_json: bool) -> None:
 
     Exits 5 when a required check fails; optional backends only warn.
     """
-    checks = run_checks(opts)
+    checks = shown(run_checks(opts))
     failed = [c for c in checks if not c["ok"] and not c.get("optional")]
     if as_json:
         echo_json({"ok": not failed, "checks": checks})

@@ -13,7 +13,15 @@ from typing import Any
 import click
 import orjson
 
-from llmspell.cli.main import EXIT_SCRIPT, EXIT_USAGE, Options, echo_json, fail, handle_errors
+from llmspell.cli.main import (
+    EXIT_SCRIPT,
+    EXIT_USAGE,
+    Options,
+    echo,
+    echo_json,
+    fail,
+    handle_errors,
+)
 
 
 @click.group(name="state")
@@ -46,7 +54,7 @@ def get(opts: Options, scope: str, key: str, as_json: bool, reveal: bool) -> Non
             out["binary"] = binary
         out.update(schema_version=record.schema_version, created_at=record.created_at,
                    updated_at=record.updated_at, seq=record.seq)
-        echo_json(out)
+        echo_json(out, redact=not reveal)
         return
     _print_json(shown)
     if binary:
@@ -94,7 +102,7 @@ def list_(opts: Options, scope: str | None, prefix: str | None, as_json: bool) -
         echo_json([{"scope": s, "key": k} for s, k in pairs])
         return
     for s, k in pairs:
-        click.echo(k if scope is not None else f"{s}\t{k}")
+        echo(k if scope is not None else f"{s}\t{k}")
 
 
 @state.command()

@@ -36,6 +36,8 @@ from llmspell.events.subscription import (
     Subscription,
 )
 from llmspell.protocols import HookPoints
+from llmspell.redact import DEFAULT as DEFAULT_REDACTOR
+from llmspell.redact import Redactor
 
 logger = logging.getLogger("llmspell.events")
 
@@ -70,6 +72,9 @@ class EventBus:
             also settable later as ``bus.hooks`` (the registry usually needs ``bus.publish``
             first).
         max_cached_types: how many event types' subscriber lists to cache.
+        redactor: hides secrets in the data of events published with ``redact=True`` (the
+            events llmspell publishes itself); a Runtime gives the one built from ``[state]
+            redact_patterns``.
     """
 
     def __init__(
@@ -81,12 +86,14 @@ class EventBus:
         max_subscriptions: int = default("runtime.events.max_subscribers"),
         hooks: HookPoints | None = None,
         max_cached_types: int = 4096,
+        redactor: Redactor = DEFAULT_REDACTOR,
     ) -> None:
         self.max_queue = _max_queue(max_queue)
         self.overflow = _overflow(overflow)
         self.block_timeout = block_timeout
         self.max_subscriptions = max_subscriptions
         self.max_cached_types = max_cached_types
+        self.redactor = redactor
         #: The hook registry that fires ``event:*`` points; may be set after construction.
         self.hooks = hooks
         self._in_hooks = threading.local()
@@ -133,8 +140,13 @@ class EventBus:
         correlation_id: str | None = None,
         session_id: str | None = None,
         source: str | None = None,
+        redact: bool = False,
     ) -> Event | None:
         """Publish an event and deliver it to every matching subscription.
+
+        ``redact=True`` hides secrets in ``data`` (:mod:`llmspell.redact`) before any hook or
+        subscriber sees it; it costs nothing when nobody listens. llmspell's own events use it;
+        events published by your code carry ``data`` as given.
 
         Returns the event, or None if an ``event:before_emit`` hook skipped it.
 
@@ -142,6 +154,8 @@ class EventBus:
             ValidationError: ``type`` is not dot-separated non-empty segments.
             HookCancelled: an ``event:before_emit`` / ``event:after_emit`` hook cancelled.
         """
+        if redact and self.has_subscribers(type):
+            data = self.redactor.redact(data)
         hooks = self.hooks
         if hooks is not None:
             data = self._before_emit(hooks, type, data, correlation_id, session_id, source)

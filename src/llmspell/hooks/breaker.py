@@ -192,7 +192,7 @@ class Breaker:
         try:
             self._publish(
                 kind, data, correlation_id=ctx.correlation_id if ctx else None,
-                session_id=ctx.session_id if ctx else None, source="hooks",
+                session_id=ctx.session_id if ctx else None, source="hooks", redact=True,
             )
         except Exception:  # reporting must never break the operation being reported on
             logger.exception("could not publish '%s' for hook '%s'", kind, data.get("hook"))

@@ -14,8 +14,10 @@ value``:
   ``[runtime.security] allow_file_access = false``): ``io.open``, ``io.lines``,
   ``io.input``/``io.output`` with a file name, ``os.remove``, ``os.rename``, ``loadfile`` and
   ``dofile`` (text chunks only; never standard input).
-- ``os.getenv`` works except for names that look like secrets (``*KEY*``, ``*TOKEN*``,
-  ``*SECRET*``, ``*PASSWORD*``, ...), which are refused so a script cannot read credentials.
+- ``os.getenv`` refuses names that look like secrets (``*KEY*``, ``*TOKEN*``, ``*SECRET*``,
+  ``*PASSWORD*``, ...: :data:`llmspell.redact.SECRET_ENV_NAME`) so a script cannot read
+  credentials, and hides secrets inside other values as ``[REDACTED]``
+  (``DATABASE_URL=postgresql://app:[REDACTED]@db/llm``), as ``Config.get`` does.
 
 ``full`` leaves the standard library as it is. In both levels ``os.exit`` ends the script
 cleanly (the engine raises :class:`~llmspell.lua.engine.ScriptExit`) instead of killing the
@@ -30,21 +32,18 @@ The Lua code is ``llmspell/lua/scripts/sandbox.lua`` and ``scripts/exit.lua``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import SecurityViolation, ValidationError
 from llmspell.lua.convert import describe_lua
 from llmspell.paths import Confinement, writes
+from llmspell.redact import SECRET_ENV_NAME, Redactor
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
 LEVELS = ("safe", "full")
-
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE",
-                         re.IGNORECASE)
 
 #: The standard library's functions that open, load, remove or rename files by name.
 FILE_FUNCTIONS = (("io", "open"), ("io", "lines"), ("io", "input"), ("io", "output"),
@@ -82,12 +81,23 @@ def _refuse_file_functions(engine: LuaEngine, confinement: Confinement) -> None:
         target[name.encode()] = engine.function(refuse, what)
 
 
+def getenv_for_lua(redactor: Redactor) -> Callable[[Any], str | None]:
+    """``os.getenv`` for the safe sandbox (see :func:`check_getenv`)."""
+
+    def getenv(name: Any) -> str | None:
+        value = check_getenv(name)
+        return None if value is None else redactor.redact_text(value)
+
+    return getenv
+
+
 def check_getenv(name: Any) -> str | None:
-    """``os.getenv`` in the safe sandbox: refuses names that look like secrets."""
+    """The variable ``name`` for a safe-sandbox script; names that look like secrets are
+    refused (its value is not redacted here: :func:`getenv_for_lua` does that)."""
     if not isinstance(name, str):
         raise ValidationError("name", f"os.getenv needs a variable name string (got "
                               f"{describe_lua(name)})")
-    if SECRET_NAME.search(name):
+    if SECRET_ENV_NAME.search(name):
         raise SecurityViolation(
             f"os.getenv({name!r}) is not allowed in the 'safe' sandbox: the name looks like a "
             "secret (set [engines.lua] sandbox = \"full\" to allow it, or pass the value "
@@ -106,5 +116,6 @@ def apply_sandbox(engine: LuaEngine, level: str) -> None:
             _refuse_file_functions(engine, confinement)
         return
     confine = confine_for_lua(confinement)
+    getenv = getenv_for_lua(Redactor(engine.config.state.redact_patterns))
     engine.run_bundled("sandbox.lua", engine.core, engine.function(confine, "confine"),
-                       engine.function(check_getenv, "os.getenv"))
+                       engine.function(getenv, "os.getenv"))

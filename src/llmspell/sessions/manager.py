@@ -743,7 +743,7 @@ class SessionManager:
         if reason:
             data["reason"] = reason
         self.events.publish(kind, data, correlation_id=cid, session_id=session.id,
-                            source="sessions")
+                            source="sessions", redact=True)
 
     def _check_enabled(self) -> None:
         if not self.settings.enabled:

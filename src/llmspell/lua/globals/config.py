@@ -11,33 +11,17 @@ The Lua half is ``llmspell/lua/scripts/config.lua``.
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from llmspell.lua import checks
 from llmspell.lua.bridge import Values
-from llmspell.redact import DEFAULT, REDACTED
+from llmspell.redact import Redactor
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
 _MISSING = object()
-_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@")
-
-
-def _hide_secrets(value: Any) -> Any:
-    return _hide_url_passwords(DEFAULT.redact(value))
-
-
-def _hide_url_passwords(value: Any) -> Any:
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
-    if isinstance(value, list):
-        return [_hide_url_passwords(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _hide_url_passwords(item) for key, item in value.items()}
-    return value
 
 
 def _plain(value: Any) -> Any:
@@ -52,12 +36,13 @@ def _plain(value: Any) -> Any:
 
 def install(engine: LuaEngine) -> None:
     safe = engine.config.lua.sandbox == "safe"
+    redactor = Redactor(engine.config.state.redact_patterns)
 
     def get(path: Any) -> Values:
         value = engine.config.get(checks.text(path, "path", empty=False), _MISSING)
         if value is _MISSING:
             return Values((False,))
         value = _plain(value)
-        return Values((True, _hide_secrets(value) if safe else value))
+        return Values((True, redactor.redact(value) if safe else value))
 
     engine.install_global("Config", {"get": get}, "config.lua")

@@ -327,7 +327,7 @@ class BackupManager:
 
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         if self.events is not None:
-            self.events.publish(kind, data, source="backup")
+            self.events.publish(kind, data, source="backup", redact=True)
 
 
 def _through(keys: Iterator[str], end: str) -> Iterator[str]:

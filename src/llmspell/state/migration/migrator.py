@@ -296,7 +296,7 @@ class Migrator:
 
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         if self.events is not None:
-            self.events.publish(kind, data, source="migration")
+            self.events.publish(kind, data, source="migration", redact=True)
 
 
 class _AppliedMeanwhile(Exception):
