@@ -4,8 +4,9 @@ Every HTTP figure is one chat-completions call to the same loopback FakeOpenAISe
 thread of this process), in CPU time of the process, the calls interleaved so they share the
 machine's load; the "overhead" figures are an agent's median minus the raw httpx median, i.e.
 llmspell's own time per call (provider layer, hooks, limits, journal, artifact, events).
-Goal (issue 12): under 300 us, journaling included. The official ``openai`` client's overhead over the same raw
-request is measured in the same run when ``openai`` is installed (the ``bench`` extra).
+Goal (issue 12): under 300 us, journaling included. The official ``openai`` client's
+overhead over the same raw request is measured in the same run when ``openai`` is installed
+(the ``bench`` extra).
 
 The same calls are measured without HTTP too, on the ``scripted`` provider, which isolates the
 per-call cost of the session path (memory and sqlite stores) from the server's noise; one
