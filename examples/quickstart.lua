@@ -1,37 +1,39 @@
--- quickstart.lua: a first tour of llmspell's Lua globals.
--- Run it with:  llmspell run examples/quickstart.lua -- hello world
+-- quickstart.lua: an agent answers inside a session; llmspell keeps the rest.
+-- Run it (twice: the run counter is kept in the store):
+--   llmspell run examples/quickstart.lua -- hello world
 
-print("llmspell quickstart")
+-- State survives restarts: count the runs of this script.
+local runs = (State.load("global", "quickstart_runs") or 0) + 1
+State.save("global", "quickstart_runs", runs)
+print("run number " .. runs)
 
--- Script arguments arrive in ARGS.
-print("arguments:", #ARGS, table.concat(ARGS, " "))
+-- A session groups what the work produces; the current one gets the agent's calls.
+local session = Session.create{name = "quickstart", tags = {"demo"}}
+Session.setCurrent(session)
 
--- JSON: parse and stringify (objects become tables, arrays become sequences).
-local report = JSON.parse('{"project": "llmspell", "stages": ["state", "sessions", "artifacts"]}')
-print("project:", report.project, "first stage:", report.stages[1])
-report.ready = true
-print("as JSON:", JSON.stringify({name = report.project, stages = #report.stages}))
+-- An agent on the offline `scripted` provider, which answers with these canned replies.
+-- For a real model: model = "openai/gpt-4o-mini" (and OPENAI_API_KEY set), no `replies`.
+local question = #ARGS > 0 and table.concat(ARGS, " ") or "hello"
+local agent = Agent.create{
+  name = "assistant",
+  model = "scripted/demo",
+  system_prompt = "You are terse.",
+  replies = {"You said: " .. question .. ". This is run " .. runs .. "."},
+}
 
--- Logger: structured logs (shown with llmspell -v run ...).
-Logger.info("quickstart started", {stages = #report.stages})
+local answer = agent:invoke{text = question}
+print("agent:", answer.text)
+print("tokens used:", answer.usage.total)
 
--- Config: read the effective configuration (defaults when there is no llmspell.toml).
-print("sandbox:", Config.get("engines.lua.sandbox"))
-print("storage:", Config.get("storage.url"))
+-- The answer was stored as an artifact of the session (agent_output/<agent name>).
+for _, artifact in ipairs(Artifact.list(session)) do
+  print("artifact:", artifact.name, "version " .. artifact.version)
+end
 
--- Utils: ids, time and hashes.
-local id = Utils.uuid()
-print("a fresh id has", #id, "characters")
-print("sha256 of 'llmspell':", Utils.hash("llmspell"):sub(1, 16) .. "...")
+-- The session's timeline: what happened, in order (the model call is the llm.call entry).
+for _, entry in ipairs(Session.timeline(session)) do
+  print("timeline:", entry.seq, entry.kind == "event" and entry.data.type or entry.kind)
+end
 
--- Errors are Lua errors: catch them with pcall.
-local ok, err = pcall(JSON.parse, "{not json")
-print("parsing bad JSON failed as expected:", not ok)
-print("  the error says:", err)
-
--- The default sandbox refuses dangerous calls, with a clear message.
-local ok2, err2 = pcall(os.execute, "true")
-print("os.execute refused:", not ok2)
-print("  the error says:", err2)
-
-print("done")
+Session.complete(session)
+print("session " .. session.id .. " completed")

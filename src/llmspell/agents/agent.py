@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.agents import lifecycle as lc
 from llmspell.agents.calls import (
-    LLM_CALL,
     TOOL_CALL,
     call_record,
     fingerprint,
@@ -265,15 +264,13 @@ class Agent:
                                      "its final chunk")
             except BaseException as exc:
                 entry.update(latency_ms=_ms(t0), error=str(exc), error_type=type(exc).__name__)
-                owner.meter.journal(sid, LLM_CALL, entry, cid)
-                owner.meter.settle(sid, reserved, None, None)
+                owner.meter.settle(sid, reserved, None, None, entry, cid)
                 raise
             usage = response.usage
             call_cost = cost(usage, price)
             entry.update(response=response_record(response), usage=usage.as_dict(),
                          cost=call_cost, latency_ms=_ms(t0))
-            owner.meter.journal(sid, LLM_CALL, entry, cid)
-            owner.meter.settle(sid, reserved, response, price)
+            owner.meter.settle(sid, reserved, response, price, entry, cid)
             input_tokens += usage.input_tokens
             output_tokens += usage.output_tokens
             spent += call_cost

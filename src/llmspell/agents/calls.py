@@ -14,7 +14,7 @@ One :class:`CallMeter` per runtime. For each provider call an agent makes:
    measured amounts took the session past ``max_tokens`` or ``max_cost`` the call's answer is
    not returned: ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
    A failed call gives its reservation back.
-4. :meth:`CallMeter.journal` appends an ``llm.call`` entry to the current session's journal:
+4. The same batch as the settlement appends an ``llm.call`` entry to the session's journal:
    ``{agent, provider, model, fingerprint, request, response, usage, cost, latency_ms,
    stream, step, error, error_type}``. ``fingerprint`` is the SHA-256 of the canonical JSON of
    what decides the answer (provider, model, messages, tools, temperature, max_tokens), so a
@@ -33,6 +33,8 @@ from typing import Any
 
 import orjson
 
+from llmspell.errors import SessionNotFound
+from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall
 from llmspell.providers.pricing import Price, cost
 
@@ -120,22 +122,29 @@ class CallMeter:
         return reserved
 
     def settle(self, sid: str | None, reserved: int, response: ChatResponse | None,
-               price: Price | None) -> float:
-        """Count the measured usage (or give the reservation back when ``response`` is None);
-        the call's cost. ResourceLimitExceeded when it went past a limit."""
+               price: Price | None, entry: dict[str, Any] | None = None,
+               correlation_id: str | None = None) -> float:
+        """Count the measured usage (or give the reservation back when ``response`` is None)
+        and journal the call's ``llm.call`` ``entry``, in one batch; the call's cost.
+        ResourceLimitExceeded when it went past a limit (the entry and counts are written)."""
         spent = 0.0 if response is None else cost(response.usage, price)
         manager = self._sessions()
         if manager is None or sid is None:
             return spent
         tokens = 0 if response is None else response.usage.total
-        manager.settle(sid, KIND, reserved_tokens=reserved, tokens=tokens, cost=spent)
+        drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id)]
+        manager.settle(sid, KIND, reserved_tokens=reserved, tokens=tokens, cost=spent,
+                       journal=drafts)
         return spent
 
     def journal(self, sid: str | None, kind: str, data: dict[str, Any],
                 correlation_id: str | None) -> None:
-        """Append an entry to ``sid``'s journal (nothing without a session)."""
+        """Append an entry to ``sid``'s journal (nothing without a session, or when the
+        session was deleted meanwhile)."""
         manager = self._sessions()
         if manager is None or sid is None:
             return
-        manager.forget_position(sid)
-        manager.journal.append(sid, kind, data, correlation_id=correlation_id)
+        try:
+            manager.append_entries(sid, [Draft(kind, data, correlation_id)])
+        except SessionNotFound:
+            logger.debug("session %s is gone; its %s entry is not written", sid, kind)

@@ -57,10 +57,12 @@ class AgentRegistry:
                temperature: float | None = None, max_tokens: int | None = None,
                max_conversation_length: int = 100, max_steps: int = 10,
                base_url: str | None = None, api_key: str | None = None,
-               tools: Iterable[Any] = ()) -> Agent:
+               tools: Iterable[Any] = (), replies: Iterable[Any] | None = None) -> Agent:
         """Create agent ``name`` (``agent_<8 hex>`` when None, as rs-llmspell does) on
         ``model`` (``provider/model``; see docs/providers.md; ``[providers] default`` when
-        None).
+        None). ``replies``: canned replies (strings or reply tables, see
+        :mod:`llmspell.providers.scripted`) for an agent on a ``scripted`` provider; the agent
+        then gets a scripted provider of its own that answers with them, in order.
 
         Raises:
             ValidationError: a bad argument (named), an unknown provider, a name in use.
@@ -91,6 +93,13 @@ class AgentRegistry:
         if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
             raise ValidationError("tools", "must be a list of tools", got=tools)
         built_tools = [as_tool(t, f"[{i + 1}]") for i, t in enumerate(tools)]
+        if replies is not None:
+            if self._kind(provider_name) != "scripted":
+                raise ValidationError("replies", "only an agent on a scripted provider takes "
+                                      "canned replies (model 'scripted/NAME')", got=model)
+            if isinstance(replies, str | bytes | Mapping) or not isinstance(replies, Iterable):
+                raise ValidationError("replies", "must be a list of replies", got=replies)
+            replies = list(replies)
         with self._lock:
             if name in self._agents:
                 raise ValidationError("name", "an agent of that name exists; get it with "
@@ -98,8 +107,16 @@ class AgentRegistry:
         config = self._init_hooks(config)
         # the scripted double takes no key or URL: it stays the shared one
         own = bool(base_url or api_key) and self._kind(provider_name) != "scripted"
-        provider = (self.providers.build(provider_name, base_url=base_url, api_key=api_key)
-                    if own else self.providers.provider(provider_name))
+        if replies is not None:  # a scripted provider of its own, answering with them
+            from llmspell.providers.scripted import ScriptedProvider
+
+            provider = self.providers.build(provider_name)
+            assert isinstance(provider, ScriptedProvider)
+            provider.add_replies(replies)
+            own = True
+        else:
+            provider = (self.providers.build(provider_name, base_url=base_url, api_key=api_key)
+                        if own else self.providers.provider(provider_name))
         agent = Agent(self, config, provider, built_tools, own_provider=own)
         with self._lock:
             if name in self._agents:

@@ -120,19 +120,24 @@ class ArtifactCounters:
         store, journal: the manager's.
         limits: the ``[session]`` default limits (a session's own limits win).
         read: ``read(session_id)`` applies a session's timeouts (``SessionManager.get``).
-        forget: ``forget(session_id)``: the manager's cache of that record is stale.
+        cached: ``cached(session_id)``: the record bytes and journal position the manager
+            last wrote or read (newer than this cache when the manager wrote since), or None.
+        remember: ``remember(session_id, raw, position)``: tell the manager what an artifact
+            write committed, so its next write needs no read.
         refused: ``refused(session_id, data, source)`` reports a refusal to hooks and events.
     """
 
     def __init__(self, store: Store, journal: Journal, limits: Limits, *,
                  read: Callable[[str], Any],
-                 forget: Callable[[str], None],
+                 cached: Callable[[str], tuple[bytes, Position] | None],
+                 remember: Callable[[str, bytes, Position], None],
                  refused: Callable[[str | None, dict[str, Any], str], None]) -> None:
         self.store = store
         self.journal = journal
         self.limits = ResourceLimits(limits)
         self._read_session = read
-        self._forget = forget
+        self._shared = cached
+        self._remember = remember
         self._refused = refused
         self._cache: dict[str, SessionView] = {}
         self._lock = threading.Lock()
@@ -148,6 +153,11 @@ class ArtifactCounters:
         """
         if not fresh:
             cached = self._cache.get(session_id)
+            hit = self._shared(session_id)
+            if hit is not None and (cached is None or cached.raw != hit[0]
+                                    or cached.position != hit[1]):
+                # the manager wrote the record since (usage counters, journal entries)
+                return SessionView(hit[0], Session.from_record(orjson.loads(hit[0])), hit[1])
             if cached is not None:
                 return cached
         raw = self.store.get(record_key(session_id))
@@ -214,7 +224,7 @@ class ArtifactCounters:
             cache[sid] = SessionView(view.raw, view.session, position)
             if len(cache) > _CACHE_SIZE:
                 cache.pop(next(iter(cache)), None)
-        self._forget(sid)  # the manager's own cache of this record is stale now
+        self._remember(sid, view.raw, position)  # the manager's cache, brought up to date
 
     def invalidate(self, session_id: str) -> None:
         """A batch failed (or the session changed elsewhere): read it again next time."""

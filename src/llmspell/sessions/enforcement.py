@@ -20,6 +20,7 @@ from llmspell.errors import (
     SessionError,
     SessionExpired,
 )
+from llmspell.journal import Draft
 from llmspell.sessions.clock import Clock
 from llmspell.sessions.model import ACTIVE, FAILED, SUSPENDED, Session
 from llmspell.sessions.policies import (
@@ -74,8 +75,13 @@ class PolicyEnforcer:
         """Admit ``usage`` in ``found`` (None: no session, only global limits apply) and
         count it; see ``SessionManager.admit``."""
         if found is not None and found.status != ACTIVE:
-            raise not_active(found, usage.kind)
+            found = self.read(found.id)  # it may be a cached record: refuse on the stored one
+            if found.status != ACTIVE:
+                raise not_active(found, usage.kind)
         verdict = self.policies.evaluate(found, usage)
+        if not verdict.allowed and found is not None:
+            found = self.read(found.id)  # likewise
+            verdict = self.policies.evaluate(found, usage)
         if not verdict.allowed:
             self.refuse(found, usage, verdict)
         if found is None:
@@ -83,11 +89,12 @@ class PolicyEnforcer:
         return self.count(found.id, usage, check=True)
 
     def settle(self, found: Session, kind: str, *, reserved_tokens: int, tokens: int,
-               cost: float) -> Session:
+               cost: float, drafts: list[Draft] | None = None) -> Session:
         """Replace the ``reserved_tokens`` an admission counted in ``found`` with the
-        ``tokens`` and ``cost`` measured after the call; see ``SessionManager.settle``."""
+        ``tokens`` and ``cost`` measured after the call (``drafts``: journal entries written
+        in the same batch); see ``SessionManager.settle``."""
         usage = Usage("usage", 0, tokens - reserved_tokens, cost, 0, 0)
-        found = self.count(found.id, usage, check=False)
+        found = self.count(found.id, usage, check=False, drafts=drafts)
         over = []
         for policy in self.policies.policies:
             if not isinstance(policy, ResourceLimits):
@@ -104,7 +111,8 @@ class PolicyEnforcer:
             self.refuse(found, Usage(kind, 0, tokens, cost, 0, 0), Verdict(False, tuple(over)))
         return found
 
-    def count(self, sid: str, usage: Usage, *, check: bool) -> Session:
+    def count(self, sid: str, usage: Usage, *, check: bool,
+              drafts: list[Draft] | None = None) -> Session:
         """Add ``usage`` to the session's counters; with ``check``, refuse it first when the
         session is no longer active or its resource limits would pass."""
         limits = [p for p in self.policies.policies if isinstance(p, ResourceLimits)]
@@ -126,7 +134,7 @@ class PolicyEnforcer:
             new = replace(current, counters=counters, updated_at=now)
             if current.status == ACTIVE:
                 new.last_activity_at = now
-            return Update(new, [])
+            return Update(new, list(drafts or ()))
 
         return self.update(sid, change)
 

@@ -160,7 +160,7 @@ class SessionManager:
         #: The artifact counters, changed inside artifact writes' own batches.
         self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
-            forget=self.forget_position, refused=self._refused)
+            cached=self.cached, remember=self.remember, refused=self._refused)
         self.recorder: Any = None
 
     @property
@@ -276,6 +276,19 @@ class SessionManager:
         found = self._decode(sid, raw)
         if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
             return self.enforcer.apply_timeouts(found)  # cheap unless a timeout passed
+        return found
+
+    def peek(self, session: SessionRef) -> Session:
+        """:meth:`get`, from the record this manager last wrote or read when it has it
+        (no store read). For checks a write repeats under ``expect`` on that record: when it
+        is stale the write fails and is rebuilt on a fresh read."""
+        sid = session_ref_id(session)
+        cached = self._cache.get(sid) if self.settings.enabled else None
+        if cached is None:
+            return self.get(sid)
+        found = self._decode(sid, cached[0])
+        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+            return self.enforcer.apply_timeouts(found)
         return found
 
     def exists(self, session: SessionRef) -> bool:
@@ -417,21 +430,24 @@ class SessionManager:
 
     def add_usage(self, session: SessionRef | None = None, *, operations: int = 0,
                   tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-                  artifact_bytes: int = 0) -> Session | None:
+                  artifact_bytes: int = 0,
+                  journal: builtins.list[Draft] | None = None) -> Session | None:
         """Add usage measured after the fact (tokens, cost). Never refuses: the next
-        :meth:`admit` does once a limit is reached."""
+        :meth:`admit` does once a limit is reached. ``journal``: entries written in the
+        same batch (what the usage came from)."""
         found = self._session_or_current(session)
         if found is None:
             return None
         usage = Usage("usage", operations, tokens, cost, artifacts, artifact_bytes)
-        return self.enforcer.count(found.id, usage, check=False)
+        return self.enforcer.count(found.id, usage, check=False, drafts=journal)
 
     def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
-               reserved_tokens: int = 0, tokens: int = 0,
-               cost: float = 0.0) -> Session | None:
+               reserved_tokens: int = 0, tokens: int = 0, cost: float = 0.0,
+               journal: builtins.list[Draft] | None = None) -> Session | None:
         """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
         LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
         amounts counted, when they took the session strictly past its token or cost limit.
+        ``journal``: entries written in the same batch as the counters (the call's record).
 
         Raises:
             ResourceLimitExceeded: the measured amounts exceed a limit; the
@@ -441,7 +457,7 @@ class SessionManager:
         if found is None:
             return None
         return self.enforcer.settle(found, kind, reserved_tokens=reserved_tokens,
-                                    tokens=tokens, cost=cost)
+                                    tokens=tokens, cost=cost, drafts=journal)
 
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
@@ -640,10 +656,11 @@ class SessionManager:
         return update.session
 
     def _session_or_current(self, session: SessionRef | None) -> Session | None:
+        """The session to count in: cached (its writes check it again under ``expect``)."""
         if session is not None:
-            return self.get(session)
+            return self.peek(session)
         sid = self.current_id()
-        return None if sid is None else self.get(sid)
+        return None if sid is None else self.peek(sid)
 
     def _limit_exceeded(self, count: int, limit: int) -> None:
         data = {"limit": "max_active_sessions", "active": count, "max": limit}
@@ -677,6 +694,22 @@ class SessionManager:
         if len(decoded) > _CACHE_SIZE:
             _trim(decoded)
         return found.copy()
+
+    def append_entries(self, sid: str, drafts: builtins.list[Draft]) -> None:
+        """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
+        ``expect`` on it, as a checkpoint): with the record and journal position cached from
+        this manager's last write, nothing is read. SessionNotFound when it is gone."""
+        self._update(sid, lambda current, now: Update(current, drafts, record=False))
+
+    def remember(self, sid: str, raw: bytes, position: Position) -> None:
+        """Another writer of this process (the artifact counters) committed ``raw`` as the
+        record of ``sid`` and its journal up to ``position``: cache that."""
+        self._remember(sid, raw, position)
+
+    def cached(self, sid: str) -> tuple[bytes, Position] | None:
+        """The record bytes and journal position this manager last wrote or read for ``sid``
+        (may be stale: a batch built on them fails and is retried on fresh reads)."""
+        return self._cache.get(sid)
 
     def forget_position(self, sid: str) -> None:
         """Drop what this manager cached about ``sid`` (another writer appended to it)."""

@@ -155,9 +155,8 @@ class SessionRecorder:
     def _append(self, sid: str, kind: str, data: Any, cid: str | None) -> None:
         if not self._exists(sid):
             return
-        self.manager.forget_position(sid)
         try:
-            self.journal.append(sid, kind, data, correlation_id=cid)
+            self.manager.append_entries(sid, [Draft(kind, data, cid)])
         except Exception:
             logger.exception("could not journal a %s entry for session %s", kind, sid)
 

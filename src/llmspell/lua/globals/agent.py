@@ -1,7 +1,8 @@
 """``Agent``: create and call LLM agents from Lua, in rs-llmspell v0.6.0's shapes (docs/agents.md).
 
 ``Agent.create{name=, model=, system_prompt=, temperature=, max_tokens=,
-max_conversation_length=, max_steps=, base_url=, api_key=, description=, tools={...}}``
+max_conversation_length=, max_steps=, base_url=, api_key=, description=, tools={...},
+replies={...}}`` (``replies``: canned replies for a ``scripted/...`` model, the offline demo)
 (rs-llmspell's ``provider_model`` for ``model`` too) returns an agent handle; ``Agent.builder()``
 builds the same table by chained calls. Handle methods: ``invoke{text=}`` / ``execute{prompt=}``
 / a plain string -> ``{text, output, metadata, usage, tool_calls}``; ``invokeStream(input, fn)``
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 CREATE_KEYS = ("name", "model", "provider_model", "system_prompt", "temperature", "max_tokens",
                "max_conversation_length", "max_steps", "base_url", "api_key", "description",
-               "tools", "type", "agent_type")
+               "tools", "type", "agent_type", "replies")
 CONTEXT_KEYS = ("session_id", "session")
 
 
@@ -73,6 +74,8 @@ def install(engine: LuaEngine) -> None:
             raise ValidationError("model", "is required (use the 'model' field, such as "
                                   "'openai/gpt-4o-mini' or 'scripted/demo')", got=None)
         tools = o.pop("tools", None) or ()
+        if "replies" in o:
+            o["replies"] = checks.as_list(o["replies"])
         if isinstance(tools, dict):
             raise ValidationError("tools", "must be a list of tool tables", got=tools)
         created = registry().create(o.pop("name", None), model, tools=tools, **o)

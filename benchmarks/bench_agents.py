@@ -1,0 +1,192 @@
+"""Agents: the per-call overhead of ``agent.invoke`` over a raw httpx request.
+
+Every HTTP figure is one chat-completions call to the same loopback FakeOpenAIServer (a
+thread of this process), in CPU time of the process, the calls interleaved so they share the
+machine's load; the "overhead" figures are an agent's median minus the raw httpx median, i.e.
+llmspell's own time per call (provider layer, hooks, limits, journal, artifact, events).
+Goal (issue 12): under 300 us, journaling included. The official ``openai`` client's
+overhead over the same raw request is measured in the same run when ``openai`` is installed
+(the ``bench`` extra).
+
+The same calls are measured without HTTP too, on the ``scripted`` provider, which isolates the
+per-call cost of the session path (memory and sqlite stores) from the server's noise; one
+figure with the journal's secret check off shows what redaction costs (the ``llm.call`` entry
+and the ``agent.execution_completed`` event hold ``*_tokens`` field names, which send them
+through the careful redaction path).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from harness import Bench
+from llmspell.lua.engine import LuaEngine
+from llmspell.providers.scripted import ScriptedProvider
+from llmspell.runtime import Runtime
+from llmspell.testing import FakeOpenAIServer
+
+GOAL_US = 300.0
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+
+
+def _paired(bench: Bench, calls: dict[str, Callable[[], Any]], reference: str, n: int,
+            rounds: int, *, budgets: dict[str, float | None]) -> None:
+    """Time the calls interleaved (one of each in turn, so they share the machine's load);
+    per round, each call's median; then each call's overhead over ``reference`` per round."""
+    for fn in calls.values():
+        fn()  # warm up
+    per_round: dict[str, list[float]] = {name: [] for name in calls}
+    clock = time.process_time  # CPU time of this process (the server thread's too)
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(n):
+            for name, fn in calls.items():
+                start = clock()
+                fn()
+                times[name].append((clock() - start) * 1e6)
+        for name, found in times.items():
+            per_round[name].append(statistics.median(found))
+    for name, found in per_round.items():
+        bench.record(name, found)
+    for name, found in per_round.items():
+        if name != reference:
+            bench.record(f"overhead: {name}",
+                         [a - b for a, b in zip(found, per_round[reference], strict=True)],
+                         budget_us=budgets.get(name, GOAL_US))
+
+
+def _agent(rt: Runtime, base_url: str) -> Any:
+    return rt.agents.create("bench", "openai/gpt-4o-mini", base_url=base_url, api_key="k",
+                            system_prompt="Be brief.", max_conversation_length=2)
+
+
+def _lua_call(engine: LuaEngine) -> Callable[[], Any]:
+    engine.run_string('bench_agent = Agent.get("bench")', "setup.lua")
+    call: Callable[[], Any] = engine.run_string(
+        'return function() return bench_agent:invoke{text = "hi"} end', "bench.lua")
+    return call
+
+
+def _in(rt: Runtime, session: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def call() -> Any:
+        with rt.sessions.current(session):
+            return fn()
+    return call
+
+
+def _http(bench: Bench, n: int, rounds: int) -> None:
+    import httpx
+
+    raw_name = "raw httpx POST (reference)"
+    with FakeOpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
+        url = server.base_url
+        client = httpx.Client(base_url=url, headers={"authorization": "Bearer k"})
+
+        def raw() -> Any:
+            response = client.post("/chat/completions",
+                                   json={"model": "gpt-4o-mini", "messages": MESSAGES})
+            return response.json()["choices"][0]["message"]["content"]
+
+        mem = Runtime.memory()
+        lite = Runtime.memory(storage__url=f"sqlite:///{tmp}/b.db")
+        engine = LuaEngine(mem, script_name="bench.lua")
+        calls: dict[str, Callable[[], Any]] = {raw_name: raw}
+        agent, lite_agent = _agent(mem, url), _agent(lite, url)
+        lua = _lua_call(engine)
+        in_mem, in_lite = mem.sessions.create("bench"), lite.sessions.create("bench")
+        calls["python agent.invoke, no session"] = lambda: agent.invoke("hi")
+        calls["lua agent:invoke, no session"] = lua
+        calls["python agent.invoke, in session (memory)"] = _in(mem, in_mem,
+                                                                 lambda: agent.invoke("hi"))
+        calls["lua agent:invoke, in session (memory)"] = _in(mem, in_mem, lua)
+        calls["python agent.invoke, in session (sqlite)"] = _in(lite, in_lite,
+                                                                 lambda: lite_agent.invoke("hi"))
+        budgets: dict[str, float | None] = {}
+        official = None
+        try:
+            import openai
+        except ImportError:
+            print("bench_agents: the official openai client is not installed (pip install "
+                  "'llmspell[bench]'); its overhead is not measured")
+        else:
+            official = openai.OpenAI(base_url=url, api_key="k", max_retries=0)
+            peer = "openai client chat.completions.create (peer)"
+            calls[peer] = lambda: official.chat.completions.create(  # type: ignore[union-attr]
+                model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+            budgets[peer] = None
+        for _ in range(len(calls) * (n * rounds + 1)):
+            server.reply("Hello there", usage=(5, 2))
+        try:
+            _paired(bench, calls, raw_name, n, rounds, budgets=budgets)
+        finally:
+            engine.close()
+            mem.close()
+            lite.close()
+            client.close()
+            if official is not None:
+                official.close()
+
+
+def _cpu(fn: Callable[[], Any], n: int, rounds: int) -> list[float]:
+    """Per-call CPU time of this process, per round (the machine may be shared: CPU time is
+    what our own code costs, whatever else runs)."""
+    fn()
+    out = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(n):
+            fn()
+        out.append((time.process_time() - start) / n * 1e6)
+    return out
+
+
+def _scripted(bench: Bench, n: int, rounds: int) -> None:
+    """The same calls without HTTP: llmspell's own time alone, less noisy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for store, overrides in (("memory", {}),
+                                 ("sqlite", {"storage__url": f"sqlite:///{Path(tmp)}/s.db"}),
+                                 ("memory, no artifact collection",
+                                  {"session__artifact_auto_collect": False}),
+                                 ("memory, journal redaction off", {})):
+            undo = _redaction_off() if "redaction off" in store else None
+            with Runtime.memory(**overrides) as rt:
+                provider = ScriptedProvider("scripted", ["Hello there"] * (n * rounds + n + 2))
+                rt.providers.add("scripted", provider)
+                agent = rt.agents.create("bench", "scripted/demo", system_prompt="Be brief.",
+                                         max_conversation_length=2)
+                if store == "memory":
+                    bench.record("scripted agent.invoke, no session (CPU)",
+                                 _cpu(partial(agent.invoke, "hi"), n, rounds),
+                                 budget_us=GOAL_US)
+                session = rt.sessions.create("bench")
+                provider.add_replies(["Hello there"] * (n * rounds + n + 2))
+                with rt.sessions.current(session):
+                    bench.record(f"scripted agent.invoke, in session ({store}) (CPU)",
+                                 _cpu(partial(agent.invoke, "hi"), n, rounds),
+                                 budget_us=GOAL_US)
+            if undo is not None:
+                undo()
+
+
+def _redaction_off() -> Callable[[], None]:
+    """Turn the journal's secret check off (for a figure only); returns the undo."""
+    from llmspell import journal, redact
+
+    owner: Any = journal.Journal if hasattr(journal.Journal, "_suspect") else redact.Redactor
+    name = "_suspect" if owner is journal.Journal else "might_hold_secret"
+    original = getattr(owner, name)
+    setattr(owner, name, lambda self, text: False)
+    return lambda: setattr(owner, name, original)
+
+
+def run(bench: Bench) -> None:
+    n = 30 if bench.quick else 300
+    rounds = 3 if bench.quick else 5
+    _scripted(bench, n, rounds)
+    _http(bench, n // 3 or 1, rounds)
