@@ -119,7 +119,8 @@ class Checker:
             where = f"round {round_no} group {group}"
             self._guard(where, partial(self._state_group, phases, where))
         if latest:
-            self._guard(f"round {round_no} counter", lambda: self._counter(intents))
+            where = f"round {round_no} counter"
+            self._guard(where, partial(self._counter, intents, where))
 
     def _state_group(self, phases: list[Intent], where: str) -> None:
         scope = phases[0].details["scope"]
@@ -149,17 +150,15 @@ class Checker:
                     self._failed(where, f"{scope}/{key} migrated but at schema version "
                                         f"{record.schema_version}")
 
-    def _counter(self, intents: list[Intent]) -> None:
+    def _counter(self, intents: list[Intent], where: str) -> None:
         acked = [i.details["new"] for i in intents if i.kind == "cas" and i.ack is not None]
         self.tally.cas_acked = max([self.tally.cas_acked, *acked])
         flying = [i.details["new"] for i in intents if i.kind == "cas" and i.in_flight]
         found = self.rt.state.load(CAS_SCOPE, CAS_KEY) or 0
         if found < self.tally.cas_acked:
-            self._lost(f"counter after {self.tally.kills} kills",
-                       f"counter is {found}, {self.tally.cas_acked} was acknowledged")
+            self._lost(where, f"counter is {found}, {self.tally.cas_acked} was acknowledged")
         elif found > max([self.tally.cas_acked, *flying]):
-            self._failed(f"counter after {self.tally.kills} kills",
-                         f"counter is {found}, no write set more than "
+            self._failed(where, f"counter is {found}, no write set more than "
                          f"{max([self.tally.cas_acked, *flying])}")
         self.tally.cas_acked = max(self.tally.cas_acked, found)
 
