@@ -86,6 +86,7 @@ def run_crash_test(backend: str, kills: int, directory: Path, *, seed: int = 0,
             for round_no, intents in enumerate(rounds):
                 checker.check_round(round_no, intents, latest=False)
             checker.scan_everything()
+        tally.stray_temps = len(list(Path(backups).glob(".*.tmp")))
     finally:
         discard_store(url)
     return tally
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(_line(options.backend, options.durability, tally))
+    print(f"temporary files of killed backups left behind: {tally.stray_temps}")
     for where, what in [*tally.lost.items(), *tally.failures.items()]:
         print(f"  {where}: {what}")
     for error in tally.child_errors:

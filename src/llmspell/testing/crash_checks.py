@@ -74,6 +74,9 @@ class Tally:
     failures: dict[str, str] = field(default_factory=dict)
     cas_acked: int = 0
     child_errors: list[str] = field(default_factory=list)
+    #: Temporary files of killed backups left in the backup directory (not damage: no
+    #: backup lists them, and a later backup removes those over an hour old).
+    stray_temps: int = 0
 
     def summary(self) -> dict[str, Any]:
         return {"kills": self.kills, "acknowledged_writes": self.acknowledged,
