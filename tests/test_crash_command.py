@@ -148,3 +148,7 @@ def test_a_half_written_log_line_is_ignored_and_the_last_write_is_under_way(
     intents = read_log(tmp_path / "log")
     assert [(i.n, i.ack is not None, i.in_flight) for i in intents] == [(0, True, False),
                                                                          (1, False, True)]
+    tally = Tally()
+    tally.count_interrupted(intents)
+    tally.count_interrupted([])
+    assert tally.interrupted == {"cas": 1, "before the first write": 1}

@@ -70,6 +70,7 @@ def run_crash_test(backend: str, kills: int, directory: Path, *, seed: int = 0,
             _kill_one_child(url, backups, durability, log, round_no, rng, max_delay, tally)
             intents = read_log(log)
             rounds.append(intents)
+            tally.count_interrupted(intents)
             tally.acknowledged += sum(1 for i in intents if i.ack is not None)
             with open_runtime(url, backups, durability) as rt:
                 checker = Checker(rt, tally)
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(_line(options.backend, options.durability, tally))
     print(f"temporary files of killed backups left behind: {tally.stray_temps}")
+    print("kills landed in: " + ", ".join(f"{what} {n}" for what, n in
+                                          sorted(tally.interrupted.items())))
     for where, what in [*tally.lost.items(), *tally.failures.items()]:
         print(f"  {where}: {what}")
     for error in tally.child_errors:

@@ -77,6 +77,20 @@ class Tally:
     #: Temporary files of killed backups left in the backup directory (not damage: no
     #: backup lists them, and a later backup removes those over an hour old).
     stray_temps: int = 0
+    #: What the kills interrupted ("state/tx", "artifact", "before the first write", ...)
+    #: -> how many kills.
+    interrupted: dict[str, int] = field(default_factory=dict)
+
+    def count_interrupted(self, intents: list[Intent]) -> None:
+        """Note which write (if any) the kill of a round with log ``intents`` landed in."""
+        flying = [i for i in intents if i.in_flight]
+        what = "between writes"
+        if flying:
+            phase = flying[0].details.get("phase")
+            what = flying[0].kind + (f"/{phase}" if phase else "")
+        elif not intents:
+            what = "before the first write"
+        self.interrupted[what] = self.interrupted.get(what, 0) + 1
 
     def summary(self) -> dict[str, Any]:
         return {"kills": self.kills, "acknowledged_writes": self.acknowledged,
