@@ -6,28 +6,21 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from llmspell.codec import decode, encode, format_path
 from llmspell.errors import CyclicValue, InvalidValue, ValidationError, ValueTooLarge
 from llmspell.redact import REDACTED, Redactor
+from strategies import values
 
-scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text() | st.binary())
-values = st.recursive(
-    scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
-    max_leaves=30,
-)
+VALUES = values()
 
 
-@given(values)
+@given(VALUES)
 def test_encode_decode_is_identity(value: Any) -> None:
     assert decode(encode(value)) == value
 
 
-@given(values)
+@given(VALUES)
 def test_encoded_form_is_plain_json(value: Any) -> None:
     import json
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import Run
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -21,12 +23,11 @@ def test_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize("code", blocks("lua"))
-def test_lua_examples_run(tmp_path: Path, code: str) -> None:
+def test_lua_examples_run(run: Run, tmp_path: Path, code: str) -> None:
     script = tmp_path / "example.lua"
     script.write_text(code, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "llmspell", "run", str(script)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = run("run", str(script))
+    assert result.exit_code == 0, result.stderr
 
 
 @pytest.mark.parametrize("code", blocks("python"))

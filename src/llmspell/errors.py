@@ -44,6 +44,8 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     │   │   │                                tool call, unknown shape)
     │   │   └── ProviderStreamDropped        the stream ended before its end marker
     │   └── ProviderScriptExhausted          the scripted test double has no reply left
+    ├── AgentError                           an agent cannot do what was asked (its state,
+    │                                        its tool loop's step limit)
     ├── ToolError
     ├── WorkflowError
     ├── ScriptError                          a Lua error: script name and line when known
@@ -308,6 +310,11 @@ class ProviderStreamDropped(ProviderResponseError):
 
 class ProviderScriptExhausted(ProviderError):
     """The ``scripted`` test double was called after its last canned reply was used."""
+
+
+class AgentError(LLMSpellError):
+    """An agent refused or could not finish a call: a lifecycle state that does not allow it
+    (paused, stopped, terminated, error), or a tool loop that reached its step limit."""
 
 
 class ToolError(LLMSpellError):

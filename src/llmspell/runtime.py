@@ -20,7 +20,9 @@ from llmspell.hooks import BreakerPolicy, HookRegistry
 from llmspell.storage import Store, open_store
 
 if TYPE_CHECKING:
+    from llmspell.agents import AgentRegistry
     from llmspell.artifacts import ArtifactCollector, ArtifactManager
+    from llmspell.providers import ProviderRegistry
     from llmspell.sessions import SessionManager
     from llmspell.state import StateManager
     from llmspell.state.backup import BackupManager
@@ -42,6 +44,8 @@ class Runtime:
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
         self._artifacts: ArtifactManager | None = None
+        self._providers: ProviderRegistry | None = None
+        self._agents: AgentRegistry | None = None
         self.collector: ArtifactCollector | None = None
         if config.session.enabled and config.setting("session.artifact_auto_collect"):
             from llmspell.artifacts.collectors import install_collectors
@@ -167,6 +171,31 @@ class Runtime:
 
         return self._built("_artifacts", build)
 
+    @property
+    def providers(self) -> ProviderRegistry:
+        """The LLM providers of ``[providers]`` and the built-ins, built on first use."""
+        def build() -> ProviderRegistry:
+            from llmspell.providers import ProviderRegistry
+
+            return ProviderRegistry.from_config(self.config)
+
+        return self._built("_providers", build)
+
+    @property
+    def agents(self) -> AgentRegistry:
+        """The agents of this runtime (``create``, ``get``, ``list``...), built on first use.
+        Their calls are journaled in, counted by and limited by the current session when
+        sessions are on; their state is saved to scope ``agent:<name>`` when state is on."""
+        def build() -> AgentRegistry:
+            from llmspell.agents import AgentRegistry
+
+            return AgentRegistry(
+                providers=self.providers, hooks=self.hooks, events=self.events,
+                sessions=lambda: self.sessions if self.config.session.enabled else None,
+                state=lambda: self.state, state_available=lambda: self.config.state.enabled)
+
+        return self._built("_agents", build)
+
     def _drop_session_artifacts(self, session_id: str) -> None:
         """A deleted session's artifact references go with it (SessionManager.on_delete)."""
         self.artifacts.delete_session(session_id)
@@ -203,6 +232,10 @@ class Runtime:
             if self._closed:
                 return
             self._closed = True
+        if self._agents is not None:
+            self._agents.close()
+        if self._providers is not None:
+            self._providers.close()
         if self._sessions is not None:
             self._sessions.close()
         self.store.close()

@@ -1,29 +1,24 @@
 """Fixtures for the artifact tests.
 
-``rt`` is a Runtime on each backend the artifact layer is tested on (memory, sqlite), with
-its data under ``tmp_path`` and ``tmp_path / "files"`` as the one allowed root; ``session``
-is an active session of it. ``make_runtime(**overrides)`` builds more (keys as in
+``rt`` is a Runtime on each backend (the root conftest's ``backend`` fixture), with its data
+under ``tmp_path`` and ``tmp_path / "files"`` as the one allowed root; ``session`` is an
+active session of it. ``make_runtime(**overrides)`` builds more on the same store (keys as in
 ``Config.defaults``: ``session__max_artifact_size=...``), closed at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmspell.config import Config
+from backends import Backend
 from llmspell.runtime import Runtime
 from llmspell.sessions import Session
 
 MakeRuntime = Callable[..., Runtime]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -34,21 +29,12 @@ def files(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_runtime(tmp_path: Path, files: Path, backend: str) -> Iterator[MakeRuntime]:
-    made: list[Runtime] = []
-
+def make_runtime(backend: Backend, files: Path) -> MakeRuntime:
     def make(**overrides: Any) -> Runtime:
-        url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path}/store.db"
-        overrides.setdefault("storage__url", url)
-        overrides.setdefault("runtime__data_dir", str(tmp_path / "data"))
         overrides.setdefault("runtime__allowed_paths", [str(files)])
-        runtime = Runtime(Config.defaults(base_dir=tmp_path, **overrides))
-        made.append(runtime)
-        return runtime
+        return backend.runtime(**overrides)
 
-    yield make
-    for runtime in made:
-        runtime.close()
+    return make
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from backends import BACKENDS, slow_on
 from llmspell.errors import HookCancelled, IntegrityError, StorageError
 from llmspell.events import capture_events
 from llmspell.runtime import Runtime
@@ -182,6 +183,7 @@ def test_gc_sweeps_artifacts_of_sessions_deleted_elsewhere(rt: Runtime) -> None:
     assert report.blobs.blobs_removed == 1 and rt.store.count("art") == 0
 
 
+@pytest.mark.parametrize("backend", slow_on(BACKENDS, "postgres"), indirect=True)
 def test_a_large_stream_is_never_held_in_memory(rt: Runtime, session: Session) -> None:
     piece = os.urandom(MB)
 
@@ -203,7 +205,10 @@ def test_a_large_stream_is_never_held_in_memory(rt: Runtime, session: Session) -
     # a memory store holds the chunks themselves in this process's memory: not a copy
     held = sum(len(v) for _, v in rt.store.scan("blob/c/")) if rt.store.url.startswith(
         "memory:") else 0
-    assert peak - held < 12 * MB, f"peak {peak / MB:.1f} MB for a 48 MB stream"
+    # postgres: the driver holds copies of a batch while sending it; measured flat at 13 MB
+    # for 24, 48 and 96 MB streams (bounded, not a copy of the stream)
+    bound = 16 * MB if rt.store.url.startswith("postgres") else 12 * MB
+    assert peak - held < bound, f"peak {peak / MB:.1f} MB for a 48 MB stream"
 
 
 def test_concurrent_writers_get_distinct_versions(rt: Runtime, session: Session) -> None:

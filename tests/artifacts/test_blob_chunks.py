@@ -10,19 +10,18 @@ keys (blob files) still reads, and ``migrate_files`` moves its files into the st
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from click.testing import CliRunner
 
+from backends import Backend
 from llmspell.artifacts.blobs.records import CHUNK_BYTES
 from llmspell.cli.main import cli
 from llmspell.errors import IntegrityError
 from llmspell.runtime import Runtime
 from llmspell.storage import Delete, Put
-from llmspell.testing import BACKENDS, backend_unavailable, discard_store, fresh_store_url
 
 KB = 1024
 MB = 1024 * KB
@@ -30,14 +29,10 @@ MB = 1024 * KB
 SHARED_OPEN = ("memory", "sqlite", "lmdb", "postgres")
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if reason := backend_unavailable(request.param):
-        pytest.skip(reason)
-    (tmp_path / "store").mkdir()
-    url = fresh_store_url(request.param, tmp_path / "store", label="blobchunks")
-    yield url
-    discard_store(url)
+@pytest.fixture
+def store_url(backend: Backend) -> str:
+    """A fresh store on each backend (the root conftest's ``backend``)."""
+    return backend.url
 
 
 def runtime(url: str, data_dir: Path) -> Runtime:

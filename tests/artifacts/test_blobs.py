@@ -21,6 +21,7 @@ from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backends import Backend, backend_fixture
 from llmspell.artifacts import BlobStore, content_hash
 from llmspell.errors import (
     ArtifactNotFound,
@@ -30,13 +31,19 @@ from llmspell.errors import (
     ValidationError,
 )
 from llmspell.storage import Delete, Op, Put, Store, open_store
+from strategies import examples
 
 MB = 1024 * 1024
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/x.db"
+# The blob layer's own tests run on memory and sqlite; test_blob_chunks.py runs the chunked
+# contract on every backend.
+backend = backend_fixture(["memory", "sqlite"])
+
+
+@pytest.fixture
+def store_url(backend: Backend) -> str:
+    return backend.url
 
 
 @pytest.fixture
@@ -170,7 +177,7 @@ def test_inline_up_to_inline_max_then_chunks(store: Store, blob_dir: Path) -> No
     assert blobs.get(at.hash) == noise(4096, 1) and blobs.get(over.hash) == noise(4097, 2)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=3000) | st.builds(lambda n, b: b * n, st.integers(1, 400),
                                                   st.binary(min_size=1, max_size=8)),
        codec=st.sampled_from(["zstd", "lz4", "none"]))

@@ -1,5 +1,5 @@
 """Filling a runtime's state for the backup tests (not conftest.py, so test modules can import
-it by a name no other test directory uses). Runtimes come from tests/runtime_backends.py."""
+it by a name no other test directory uses). Runtimes come from tests/backends.py."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ import pytest
 import zstandard
 from backup_helpers import fill
 
+from backends import snapshot
 from llmspell import Runtime
 from llmspell.errors import BackupCorrupt, BackupNotFound
 from llmspell.state.backup.fileformat import read_manifest
-from runtime_backends import snapshot
 
 
 def test_a_json_backup_is_json_lines_after_decompression(mem: Runtime) -> None:

@@ -12,21 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmspell import Runtime
+from strategies import INT64, examples, scalars, text, values
 
 SCOPES = ["global", "agent:a", "agent:b", "workflow:w", "session:s", "custom:c"]
-scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=12) \
-    | st.floats(allow_nan=False, allow_infinity=False) | st.binary(max_size=12)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(max_size=4), inner, max_size=3), max_leaves=10)
+VALUES = values(scalars(integers=INT64, max_size=12), keys=text(4), max_items=3, max_leaves=10)
 keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"
                                       "\n\r."), min_size=1, max_size=6).filter(
     lambda k: not k.startswith("__"))
-stores = st.dictionaries(st.tuples(st.sampled_from(SCOPES), keys), values, max_size=20)
+stores = st.dictionaries(st.tuples(st.sampled_from(SCOPES), keys), VALUES, max_size=20)
 formats = st.sampled_from([("json", "zstd"), ("binary", "zstd"), ("json", "lz4"),
                            ("binary", "none"), ("json", "none")])
 #: ("save", scope, key, value) or ("delete", scope, key, None), then "backup" marks
 ops = st.lists(st.one_of(
-    st.tuples(st.just("save"), st.sampled_from(SCOPES), keys, values),
+    st.tuples(st.just("save"), st.sampled_from(SCOPES), keys, VALUES),
     st.tuples(st.just("delete"), st.sampled_from(SCOPES), keys, st.none()),
     st.tuples(st.just("backup"), st.none(), st.none(), st.none())), max_size=30)
 
@@ -40,7 +38,7 @@ def wipe(rt: Runtime) -> None:
         rt.state.clear_scope(scope)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stores, formats)
 def test_backup_wipe_restore_gives_identical_records(contents: dict[tuple[str, str], Any],
                                                      fmt: tuple[str, str]) -> None:
@@ -58,7 +56,7 @@ def test_backup_wipe_restore_gives_identical_records(contents: dict[tuple[str, s
         assert records(rt) == before
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stores, ops, formats, st.sampled_from([None, ["agent:*"], ["agent:*", "global"]]))
 def test_full_and_incrementals_restore_each_state(contents: dict[tuple[str, str], Any],
                                                   script: list[tuple[str, Any, Any, Any]],

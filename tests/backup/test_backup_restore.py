@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from backup_helpers import fill
 
+from backends import runtime_for, snapshot
 from llmspell import Runtime
 from llmspell.errors import BackupError, BackupNotFound, ValidationError
 from llmspell.events.capture import capture_events
 from llmspell.storage import Delete, Put, open_store
 from llmspell.testing import discard_store
-from runtime_backends import runtime_for, snapshot
 
 
 def test_restore_puts_back_changed_and_deleted_values_and_removes_new_ones(rt: Runtime) -> None:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from llmspell.cli.main import cli
+from cli_runner import Run
 from llmspell.cli.progress import progress_bar
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run the CLI in-process in an empty project directory (default sqlite store)."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("LLMSPELL_"):
-            monkeypatch.delenv(name)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def data(result: Result) -> object:
@@ -34,10 +18,10 @@ def data(result: Result) -> object:
     return json.loads(result.stdout)
 
 
-def test_the_migration_example_runs(run) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_example_runs(run: Run) -> None:
     result = run("run", str(EXAMPLES / "migration.lua"))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "dry run: would change 2 of 3 values",
         "profile.new_field:\tgpt-4 settings\tdeprecated:\tnil",
         "current version:\t2\tlatest:\t2\tapplied:\t1",
@@ -50,10 +34,10 @@ def test_the_migration_example_runs(run) -> None:  # type: ignore[no-untyped-def
     assert status["versions"] == {"2": 3}  # type: ignore[index]
 
 
-def test_the_backup_example_runs(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_backup_example_runs(run: Run, tmp_path: Path) -> None:
     result = run("run", str(EXAMPLES / "backup.lua"))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "backups:\t2\t(each restore takes a safety backup first)",
         "a restore would put back\t2\tand delete\t1",
         "history:\t1\tmessage(s)",
@@ -65,7 +49,7 @@ def test_the_backup_example_runs(run, tmp_path: Path) -> None:  # type: ignore[n
     assert len(list((tmp_path / ".llmspell" / "backups").glob("*.llsb"))) == 4
 
 
-def test_the_backup_hook_example_runs(run) -> None:  # type: ignore[no-untyped-def]
+def test_the_backup_hook_example_runs(run: Run) -> None:
     result = run("run", str(EXAMPLES / "backup_hook.lua"))
     assert result.exit_code == 0, result.output
     assert result.stdout == "backups:\t1\tWorkflow completed\n"
@@ -73,7 +57,7 @@ def test_the_backup_hook_example_runs(run) -> None:  # type: ignore[no-untyped-d
     assert "'workflow:complete' is not fired yet" in result.stderr
 
 
-def test_migrate_commands(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_commands(run: Run, tmp_path: Path) -> None:
     run("state", "set", "agent:a", "profile", '{"old_field": 1, "deprecated": true}')
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"name": "m002", "from_version": 1, "to_version": 2,
@@ -104,7 +88,7 @@ def test_migrate_commands(run, tmp_path: Path) -> None:  # type: ignore[no-untyp
     assert result.exit_code == 2 and "argument 'to_version'" in result.output
 
 
-def test_backup_commands(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_backup_commands(run: Run, tmp_path: Path) -> None:
     run("state", "set", "agent:a", "k", '{"v": 1}')
     run("state", "set", "global", "g", "1")
     made = data(run("backup", "create", "-d", "first", "--include", "agent:*", "--json"))
@@ -136,7 +120,7 @@ def test_backup_commands(run, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert deleted == {"deleted": [backup_id, inc["id"]]}  # type: ignore[index]
 
 
-def test_verify_and_restore_refuse_a_damaged_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verify_and_restore_refuse_a_damaged_file(run: Run, tmp_path: Path) -> None:
     run("state", "set", "global", "g", '"value"')
     backup_id = data(run("backup", "create", "--compression", "none", "--json"))["id"]  # type: ignore[index]
     path = tmp_path / ".llmspell" / "backups" / f"{backup_id}.llsb"
@@ -150,7 +134,7 @@ def test_verify_and_restore_refuse_a_damaged_file(run, tmp_path: Path) -> None: 
                 "does not match") in result.output
 
 
-def test_prune_uses_the_configured_policy(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_prune_uses_the_configured_policy(run: Run, tmp_path: Path) -> None:
     (tmp_path / "llmspell.toml").write_text("[state]\nbackup_keep_last = 1\n")
     run("state", "set", "global", "g", "1")
     first = data(run("backup", "create", "--json"))["id"]  # type: ignore[index]

@@ -1,12 +1,12 @@
-"""Sessions across processes and the ``llmspell session`` commands, as a user runs them."""
+"""Sessions across runs and the ``llmspell session`` commands (in-process; a real process in
+test_cli_processes.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_runner import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,54 +28,47 @@ print(s.status, progress.step, progress.of)
 """
 
 
-def llmspell(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
-    return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=60, env=env)
-
-
-def test_suspend_in_one_run_resume_in_the_next(tmp_path: Path) -> None:
+def test_suspend_in_one_run_resume_in_the_next(run: Run, tmp_path: Path) -> None:
     (tmp_path / "create.lua").write_text(CREATE)
     (tmp_path / "resume.lua").write_text(RESUME)
-    first = llmspell("run", "create.lua", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    first = run("run", "create.lua")
+    assert first.exit_code == 0, first.stderr
     session_id = first.stdout.strip()
-    second = llmspell("run", "resume.lua", session_id, cwd=tmp_path)
-    assert second.returncode == 0, second.stderr
+    second = run("run", "resume.lua", session_id)
+    assert second.exit_code == 0, second.stderr
     assert second.stdout.split() == ["active", "3", "5"]
 
-    listed = llmspell("session", "list", "--status", "active", "--tag", "nightly", "--json",
-                      cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
+    listed = run("session", "list", "--status", "active", "--tag", "nightly", "--json")
+    assert listed.exit_code == 0, listed.stderr
     assert [s["id"] for s in json.loads(listed.stdout)] == [session_id]
-    table = llmspell("session", "list", cwd=tmp_path)
+    table = run("session", "list")
     assert session_id in table.stdout and "nightly report" in table.stdout
 
-    timeline = llmspell("session", "timeline", session_id[:8], "--json", cwd=tmp_path)
-    assert timeline.returncode == 0, timeline.stderr
+    timeline = run("session", "timeline", session_id[:8], "--json")
+    assert timeline.exit_code == 0, timeline.stderr
     kinds = [e["kind"] for e in json.loads(timeline.stdout)]
     assert kinds == ["session.created", "state.write", "session.suspended", "session.loaded",
                      "session.resumed"]
-    state_only = llmspell("session", "timeline", session_id, "--kind", "state", cwd=tmp_path)
+    state_only = run("session", "timeline", session_id, "--kind", "state")
     assert "state.write" in state_only.stdout and "session.created" not in state_only.stdout
 
-    shown = llmspell("session", "show", session_id, "--json", cwd=tmp_path)
+    shown = run("session", "show", session_id, "--json")
     data = json.loads(shown.stdout)
     assert data["status"] == "active" and data["journal_entries"] == 5
 
     for command, status in (("suspend", "suspended"), ("resume", "active"),
                             ("complete", "completed"), ("archive", "archived")):
-        moved = llmspell("session", command, session_id, cwd=tmp_path)
-        assert moved.returncode == 0, moved.stderr
+        moved = run("session", command, session_id)
+        assert moved.exit_code == 0, moved.stderr
         assert moved.stdout.strip() == f"{session_id} {status}"
 
-    refused = llmspell("session", "resume", session_id, cwd=tmp_path)
-    assert refused.returncode == 1
+    refused = run("session", "resume", session_id)
+    assert refused.exit_code == 1
     assert "InvalidTransition: cannot resume session" in refused.stderr
     assert "it is archived" in refused.stderr
 
-    deleted = llmspell("session", "delete", session_id, "--yes", cwd=tmp_path)
-    assert deleted.returncode == 0, deleted.stderr
-    missing = llmspell("session", "show", session_id, cwd=tmp_path)
-    assert missing.returncode == 1
+    deleted = run("session", "delete", session_id, "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    missing = run("session", "show", session_id)
+    assert missing.exit_code == 1
     assert "SessionNotFound" in missing.stderr

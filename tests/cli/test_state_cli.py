@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from llmspell.cli.main import cli
+from cli_runner import Run
 
 SECRET = "sk-abcdefghijklmnopqrstuvwxyz012345"
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run the CLI in-process in an empty project directory (default sqlite store)."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("LLMSPELL_"):
-            monkeypatch.delenv(name)
-
-    def invoke(*args: str, stdin: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
-
-    return invoke
-
-
-def test_set_get_list_delete(run) -> None:  # type: ignore[no-untyped-def]
+def test_set_get_list_delete(run: Run) -> None:
     result = run("state", "set", "agent:gpt-4", "history", '[{"role": "user"}]')
     assert result.exit_code == 0, result.output
     assert "saved agent:gpt-4 / history (change 1)" in result.output
@@ -49,13 +31,13 @@ def test_set_get_list_delete(run) -> None:  # type: ignore[no-untyped-def]
     assert Path(".llmspell/llmspell.db").is_file()
 
 
-def test_set_reads_the_value_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
+def test_set_reads_the_value_from_stdin(run: Run) -> None:
     result = run("state", "set", "workflow:w", "cfg", "-", stdin='{"retries": 3}\n')
     assert result.exit_code == 0, result.output
     assert json.loads(run("state", "get", "workflow:w", "cfg").output) == {"retries": 3}
 
 
-def test_get_json_has_the_metadata(run) -> None:  # type: ignore[no-untyped-def]
+def test_get_json_has_the_metadata(run: Run) -> None:
     run("state", "set", "global", "n", "42")
     data = json.loads(run("state", "get", "--json", "global", "n").output)
     assert data["value"] == 42 and data["seq"] == 1 and data["schema_version"] == 1
@@ -66,7 +48,7 @@ def test_get_json_has_the_metadata(run) -> None:  # type: ignore[no-untyped-def]
         "scope": "global", "key": "n", "deleted": True}
 
 
-def test_secrets_are_redacted_in_output_but_not_in_export(run) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_are_redacted_in_output_but_not_in_export(run: Run) -> None:
     run("state", "set", "global", "creds", json.dumps({"api_key": SECRET, "user": "me"}))
     shown = run("state", "get", "global", "creds").output
     assert SECRET not in shown and '"[REDACTED]"' in shown and '"me"' in shown
@@ -74,7 +56,7 @@ def test_secrets_are_redacted_in_output_but_not_in_export(run) -> None:  # type:
     assert SECRET in run("state", "export").output
 
 
-def test_export_import_round_trip_and_include(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_import_round_trip_and_include(run: Run, tmp_path: Path) -> None:
     run("state", "set", "agent:a", "k", '{"x": [1, 2]}')
     run("state", "set", "workflow:w", "k", '"v"')
     everything = run("state", "export").output
@@ -92,7 +74,7 @@ def test_export_import_round_trip_and_include(run, tmp_path: Path) -> None:  # t
         "imported": 2}
 
 
-def test_a_bad_import_line_is_named_and_nothing_is_written(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_import_line_is_named_and_nothing_is_written(run: Run, tmp_path: Path) -> None:
     dump = tmp_path / "bad.jsonl"
     dump.write_text('{"scope": "global", "key": "a", "value": 1}\n'
                     '{"scope": "global", "key": "b", "value": 1}\n'
@@ -109,22 +91,7 @@ def test_a_bad_import_line_is_named_and_nothing_is_written(run, tmp_path: Path) 
     (("state", "set", "global", "..", "1"), "'..'"),
     (("state", "list", "nope"), "unknown scope 'nope'"),
 ])
-def test_bad_arguments_exit_2_with_the_rule(run, args: tuple[str, ...], words: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_exit_2_with_the_rule(run: Run, args: tuple[str, ...], words: str) -> None:
     result = run(*args)
     assert result.exit_code == 2
     assert words in result.output
-
-
-def test_state_commands_in_a_real_process_share_the_store(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
-
-    def llmspell(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60, env=env)
-
-    (tmp_path / "llmspell.toml").write_text('[state]\nbackend = "lmdb"\npath = "./data"\n')
-    assert llmspell("state", "set", "global", "k", '{"a": 1}').returncode == 0
-    result = llmspell("state", "get", "global", "k")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"a": 1}
-    assert (tmp_path / "data").is_dir()

@@ -283,6 +283,14 @@ def exercise_every_subsystem(rt: Runtime) -> None:
     with pytest.raises(SecurityViolation):
         rt.artifacts.store(other, "b.txt", "x", as_session=sessions.create("third"))
     rt.events.publish("custom.thing", {})
+    from llmspell.providers.scripted import ScriptedProvider
+
+    rt.providers.add("scripted", ScriptedProvider("scripted", ["hi", {"error": "timeout"}]))
+    agent = rt.agents.create("fired", "scripted/x")
+    agent.invoke("hello")
+    with pytest.raises(Exception, match="timeout"):
+        agent.invoke("again")
+    rt.agents.remove("fired")
 
 
 def test_the_fired_flag_matches_what_the_code_fires() -> None:
@@ -301,7 +309,7 @@ def test_registering_at_a_point_nothing_fires_is_reported(
     with caplog.at_level(logging.WARNING, "llmspell.hooks"):
         handle = hooks.register("workflow:complete", lambda ctx: None, name="backup")
         fired = hooks.register("state:before_write", lambda ctx: None)
-        quiet = hooks.register("agent:after_execution", lambda ctx: None, expect_unfired=True)
+        quiet = hooks.register("tool:after_execution", lambda ctx: None, expect_unfired=True)
     assert handle.notice is not None and "'workflow:complete' is not fired yet" in handle.notice
     assert handle.to_dict()["notice"] == handle.notice
     assert fired.notice is None and quiet.notice is not None
@@ -313,15 +321,15 @@ def test_registering_at_a_point_nothing_fires_is_reported(
 def test_lua_hook_register_at_an_unfired_point_says_so(
         rt: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     script = """
-    Hook.register("BeforeAgentExecution", function(ctx) end)
+    Hook.register("BeforeToolExecution", function(ctx) end)
     Hook.register("state:before_write", function(ctx) end)
-    return tostring(Hook.list("agent:before_execution")[1].notice) .. "|"
+    return tostring(Hook.list("tool:before_execution")[1].notice) .. "|"
         .. tostring(Hook.list("state:before_write")[1].notice)
     """
     with caplog.at_level(logging.WARNING, "llmspell.hooks"), LuaEngine(rt) as engine:
         notes = engine.run_string(script).split("|")
-    assert "'agent:before_execution' is not fired yet" in notes[0] and "not fired" not in notes[1]
-    assert any("agent:before_execution" in r.getMessage() for r in caplog.records)
+    assert "'tool:before_execution' is not fired yet" in notes[0] and "not fired" not in notes[1]
+    assert any("tool:before_execution" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("point", sorted(p for p in POINTS if p not in FIRED))

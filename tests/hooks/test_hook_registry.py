@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from llmspell.errors import HookCancelled, HookError, ResourceLimitExceeded, ValidationError
 from llmspell.events import EventBus, capture_events
 from llmspell.hooks import BreakerPolicy, HookContext, HookRegistry, HookResult
+from llmspell.sessions import ManualClock
 
 
 @pytest.fixture
@@ -259,20 +259,25 @@ def test_enable_closes_an_open_circuit(hooks: HookRegistry, bus: EventBus) -> No
 
 
 def test_after_the_cooldown_one_probe_call_closes_or_reopens(bus: EventBus) -> None:
-    hooks = HookRegistry(publish=bus.publish,
-                         breaker=BreakerPolicy(failure_threshold=2, cooldown=0.05))
+    clock = ManualClock()
+    hooks = HookRegistry(publish=bus.publish, clock=clock.now,
+                         breaker=BreakerPolicy(failure_threshold=2, cooldown=60))
     hook = _flaky([True, True, True, False])
     handle = hooks.register("custom:x", hook)
     with capture_events(bus, "hook.circuit_*") as events:
         hooks.fire("custom:x")
         hooks.fire("custom:x")
         assert handle.state == "open"
+        clock.advance(59.9)
         hooks.fire("custom:x")  # still cooling down: not called
         assert len(hook.calls) == 2
-        time.sleep(0.1)
+        clock.advance(0.1)
         hooks.fire("custom:x")  # probe fails: open again
         assert handle.state == "open" and len(hook.calls) == 3
-        time.sleep(0.1)
+        clock.advance(59.9)
+        hooks.fire("custom:x")  # a new cool-down, from the probe's failure
+        assert len(hook.calls) == 3
+        clock.advance(0.1)
         hooks.fire("custom:x")  # probe succeeds: closed
     assert handle.state == "closed" and len(hook.calls) == 4
     assert events.types == ["hook.circuit_opened", "hook.circuit_half_open",
@@ -280,19 +285,22 @@ def test_after_the_cooldown_one_probe_call_closes_or_reopens(bus: EventBus) -> N
                             "hook.circuit_closed"]
 
 
-def test_overrunning_the_time_budget_counts_towards_the_breaker(
-    hooks: HookRegistry, bus: EventBus
-) -> None:
+def test_overrunning_the_time_budget_counts_towards_the_breaker(bus: EventBus) -> None:
+    clock = ManualClock()
+    hooks = HookRegistry(publish=bus.publish, clock=clock.now,
+                         breaker=BreakerPolicy(failure_threshold=3, cooldown=None))
     results = []
 
     def slow(ctx: HookContext) -> dict[str, Any]:
-        time.sleep(0.01)
+        clock.advance(float(ctx.metadata["takes"]))
         return {"action": "modified", "data": "slow answer"}
 
-    handle = hooks.register("custom:x", slow, time_budget=0.001)
+    handle = hooks.register("custom:x", slow, time_budget=1.0)
     with capture_events(bus, "hook.circuit_opened") as events:
+        assert hooks.fire("custom:x", "input", metadata={"takes": 1.0}).data == "slow answer"
+        assert handle.overruns == 0  # exactly the budget is within it
         for _ in range(4):
-            results.append(hooks.fire("custom:x", "input").data)
+            results.append(hooks.fire("custom:x", "input", metadata={"takes": 1.5}).data)
     assert results == ["slow answer"] * 3 + ["input"]  # an overrun's result still counts
     assert handle.overruns == 3 and handle.state == "open"
     assert "overruns" in events[0].data["reason"]

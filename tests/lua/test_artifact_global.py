@@ -3,15 +3,13 @@ through ``llmspell run``), rs-llmspell's call forms, every function, errors unde
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_runner import Run
 from llmspell.config import Config
 from llmspell.lua.engine import LuaEngine
 from llmspell.runtime import Runtime
@@ -34,11 +32,9 @@ def lua(runtime: Runtime) -> Iterator[Any]:
     engine.close()
 
 
-def test_the_seed_example_runs_unmodified(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
-    done = subprocess.run([sys.executable, "-m", "llmspell", "run", str(EXAMPLE)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 0, done.stderr
+def test_the_seed_example_runs_unmodified(run: Run, tmp_path: Path) -> None:
+    done = run("run", str(EXAMPLE))
+    assert done.exit_code == 0, done.stderr
     out = done.stdout
     assert "stored:\tanalysis.json\tversion\t1\tapplication/json\tuser_input\tquarterly," \
            "finance" in out

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_runner import Run
 from llmspell import Runtime
 from llmspell.errors import ScriptError
 from llmspell.hooks.points import POINTS
@@ -30,11 +29,9 @@ def lua(rt: Runtime) -> Any:
     engine.close()
 
 
-def test_example_script_runs(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "llmspell", "run", str(ROOT / "examples" / "hooks_events.lua")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+def test_example_script_runs(run: Run) -> None:
+    result = run("run", str(ROOT / "examples" / "hooks_events.lua"))
+    assert result.exit_code == 0, result.stderr
     assert "modified by the hook:\thello, stamped" in result.stdout
     assert "write refused:\ttrue\tHookCancelled" in result.stdout
     assert "that key is reserved" in result.stdout

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = files("llmspell.lua").joinpath("scripts")
 EXPECTED = {"prelude.lua", "limits.lua", "console.lua", "sandbox.lua", "exit.lua",
             "shutdown.lua", "state.lua", "session.lua", "artifact.lua", "hook.lua",
-            "config.lua", "json.lua", "args.lua"}
+            "config.lua", "json.lua", "args.lua", "agent.lua", "streaming.lua"}
 
 
 def test_the_bridge_lua_code_is_in_lua_files_shipped_as_package_data() -> None:

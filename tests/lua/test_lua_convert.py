@@ -13,16 +13,10 @@ from hypothesis import strategies as st
 from llmspell import Runtime
 from llmspell.errors import CyclicValue, InvalidValue, ScriptError, ValidationError
 from llmspell.lua import LuaEngine
+from strategies import INT64, examples, scalars, text, values
 
-LUA_INT = st.integers(min_value=-(2**63), max_value=2**63 - 1)
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
-SCALARS = (st.none() | st.booleans() | LUA_INT | st.floats(allow_nan=False) | TEXT
-           | st.binary(max_size=20))
-VALUES = st.recursive(
-    SCALARS,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(TEXT, children, max_size=5),
-    max_leaves=30,
-)
+VALUES = values(scalars(integers=INT64, floats=st.floats(allow_nan=False), max_size=20),
+                keys=text(20))
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +55,14 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(VALUES)
 def test_python_to_lua_to_python_is_identity(engine: LuaEngine, value: Any) -> None:
     back = engine.to_python(engine.to_lua(value))
     assert same(back, normalized(value))
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(VALUES)
 def test_values_survive_a_lua_function_and_json(engine: LuaEngine, value: Any) -> None:
     identity = engine.run_string("return function(...) return ... end")
@@ -97,7 +91,7 @@ def lua_literal(value: Any) -> str:
     return "{" + ", ".join(f"[{lua_literal(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(VALUES)
 def test_tables_built_by_scripts_convert_by_the_rules(engine: LuaEngine, value: Any) -> None:
     top = "nil" if value is None else lua_literal(value)
@@ -105,8 +99,8 @@ def test_tables_built_by_scripts_convert_by_the_rules(engine: LuaEngine, value: 
     assert same(back, normalized(value))
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(LUA_INT, min_size=1, max_size=6), st.sampled_from(["x", "name"]))
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(INT64, min_size=1, max_size=6), st.sampled_from(["x", "name"]))
 def test_mixed_tables_are_refused_naming_the_key(engine: LuaEngine, items: list[int],
                                                  key: str) -> None:
     literal = "{" + ", ".join(map(str, items)) + f", {key} = 1}}"

@@ -6,6 +6,8 @@ as an empty list where a list is expected. From Python: the core takes Python sh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from llmspell.artifacts.query import check_filters
@@ -46,8 +48,9 @@ def test_a_session_handle_is_accepted_as_a_query_session() -> None:
             return #Artifact.query{session = s}""") == 1
 
 
-def test_empty_tables_where_lists_are_expected() -> None:
-    with Runtime.memory() as rt, LuaEngine(rt) as engine:
+def test_empty_tables_where_lists_are_expected(tmp_path: Path) -> None:
+    # backups under tmp_path: the default backup_dir is under the current directory
+    with Runtime.memory(state__backup_dir=str(tmp_path)) as rt, LuaEngine(rt) as engine:
         stored, listed, applied, backup = engine.run_string("""
             local s = Session.create{name = 'x', tags = {}}
             local id = Artifact.store(s, 'a.txt', 'hello', {tags = {}})

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from backends import ON_DISK, Backend
+from cli_runner import Run
 from llmspell import Runtime
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
-from llmspell.storage import backend_status
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -32,26 +30,15 @@ def lua(rt: Runtime) -> Any:
     engine.close()
 
 
-def llmspell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
-    return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+# -- the seed's snippet, through `llmspell run`, across runs ---------------------------------
 
 
-# -- the seed's snippet, through `llmspell run`, across processes ----------------------------
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "lmdb", "rocksdb"])
-def test_the_seed_snippet_keeps_state_across_runs(backend: str, tmp_path: Path) -> None:
-    if backend_status()[backend] != "available":
-        pytest.skip(backend_status()[backend])
-    url = (f"sqlite:///{tmp_path}/data/state.db" if backend == "sqlite"
-           else f"{backend}:///{tmp_path}/data/{backend}")
+@pytest.mark.parametrize("backend", ON_DISK, indirect=True)
+def test_the_seed_snippet_keeps_state_across_runs(backend: Backend, run: Run) -> None:
     outputs = []
     for _ in range(2):
-        result = llmspell("--set", f"storage.url={url}", "run", str(EXAMPLES / "state.lua"),
-                          cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
+        result = run("--set", f"storage.url={backend.url}", "run", str(EXAMPLES / "state.lua"))
+        assert result.exit_code == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs[0] == ("messages:\t1\thello from run 1\ntemp_data:\tnil\n"
                           "workflow keys:\tstep_1\n")
@@ -59,19 +46,19 @@ def test_the_seed_snippet_keeps_state_across_runs(backend: str, tmp_path: Path) 
                           "workflow keys:\tstep_1 step_2\n")
 
 
-def test_the_seed_config_table_works_with_llmspell_run(tmp_path: Path) -> None:
+def test_the_seed_config_table_works_with_llmspell_run(run: Run, tmp_path: Path) -> None:
     (tmp_path / "llmspell.toml").write_text(
         '[state]\nenabled = true\nbackend = "sled"\npath = "./data/state"\n')
     for expected in ("1", "2"):
-        result = llmspell("run", str(EXAMPLES / "state.lua"), cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
+        result = run("run", str(EXAMPLES / "state.lua"))
+        assert result.exit_code == 0, result.stderr
         assert result.stdout.startswith(f"messages:\t{expected}\t")
     assert (tmp_path / "data" / "state" / "llmspell.db").is_file()
 
 
-def test_the_transactions_example(tmp_path: Path) -> None:
-    result = llmspell("run", str(EXAMPLES / "state_transactions.lua"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_the_transactions_example(run: Run) -> None:
+    result = run("run", str(EXAMPLES / "state_transactions.lua"))
+    assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "status:\tdone"
     assert lines[1].startswith("rolled back:\ttrue\tdone\t")

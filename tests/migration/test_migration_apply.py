@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from backends import runtime_for, snapshot
 from llmspell import Runtime
 from llmspell.errors import HookCancelled, MigrationError, ValueTooLarge
 from llmspell.events.capture import capture_events
-from runtime_backends import runtime_for, snapshot
 
 SEED = {"from_version": 1, "to_version": 2, "transformations": [
     {"field": "old_field", "transform": "copy", "to": "new_field"},

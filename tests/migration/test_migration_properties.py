@@ -9,15 +9,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmspell import Runtime
+from strategies import examples, scalars, values
 
-scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=8) | \
-    st.floats(allow_nan=False, allow_infinity=False, width=32)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.sampled_from(["a", "b", "c", "x"]), inner, max_size=4), max_leaves=8)
+VALUES = values(scalars(integers=st.integers(-(2**40), 2**40),
+                        floats=st.floats(allow_nan=False, allow_infinity=False, width=32),
+                        max_size=8, binary=False),
+                keys=st.sampled_from(["a", "b", "c", "x"]), max_items=4, max_leaves=8)
 stores = st.dictionaries(
     st.tuples(st.sampled_from(["global", "agent:a", "agent:b", "workflow:w"]),
               st.text(alphabet="abcxyz", min_size=1, max_size=4)),
-    values, max_size=25)
+    VALUES, max_size=25)
 
 PLAN = {"from_version": 1, "to_version": 2, "transformations": [
     {"field": "a", "transform": "copy", "to": "b"},
@@ -36,7 +37,7 @@ def expected(value: Any) -> Any:
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stores)
 def test_apply_reapply_and_rollback(contents: dict[tuple[str, str], Any]) -> None:
     with Runtime.memory() as rt:

@@ -4,8 +4,8 @@ yields) that a status, tag or parent filter walks its index, not every session."
 from __future__ import annotations
 
 import pytest
-from session_backends import Backend
 
+from backends import Backend
 from llmspell.errors import ValidationError
 from llmspell.sessions import ManualClock, Session, SessionManager
 from llmspell.storage import open_store
@@ -19,7 +19,7 @@ def names(sessions: list[Session]) -> list[str]:
 @pytest.fixture
 def populated(backend: Backend) -> tuple[SessionManager, ManualClock, dict[str, Session]]:
     clock = ManualClock(1_000_000.0)
-    manager = backend.manager(clock=clock)
+    manager = backend.session_manager(clock=clock)
     made: dict[str, Session] = {}
     for name, tags in (("alpha", ["x", "y"]), ("beta", ["x"]), ("gamma", ["y"]),
                        ("Delta", ["x", "y", "z"]), ("epsilon", [])):

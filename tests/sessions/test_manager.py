@@ -7,8 +7,8 @@ import asyncio
 import threading
 
 import pytest
-from session_backends import Backend
 
+from backends import Backend
 from llmspell.errors import (
     HookCancelled,
     InvalidTransition,
@@ -28,13 +28,13 @@ from llmspell.testing import CountingStore
 
 def test_create_get_and_every_field_survive_a_new_manager(backend: Backend) -> None:
     clock = ManualClock(1_700_000_000.0)
-    manager = backend.manager(clock=clock)
+    manager = backend.session_manager(clock=clock)
     parent = manager.create("parent")
     made = manager.create("research", description="Q3 market", tags=["research", "q3"],
                           metadata={"owner": "ana", "depth": 2}, parent_session_id=parent.id,
                           max_duration=3600, max_idle_time=120,
                           limits={"tokens": 1000, "max_cost": 2.5})
-    again = backend.manager(clock=clock).get(made.id)
+    again = backend.session_manager(clock=clock).get(made.id)
     assert again == made
     assert (again.status, again.name, again.tags, again.metadata) == (
         "active", "research", ["research", "q3"], {"owner": "ana", "depth": 2})
@@ -88,10 +88,10 @@ def test_defaults_come_from_settings(clock: ManualClock) -> None:
 
 
 def test_save_and_load_are_journaled_checkpoints(backend: Backend) -> None:
-    manager = backend.manager()
+    manager = backend.session_manager()
     made = manager.create("x")
     manager.save(made)
-    loaded = backend.manager().load(made.id)  # a new process: read fresh from the store
+    loaded = backend.session_manager().load(made.id)  # a new process: read fresh from the store
     assert loaded.id == made.id and loaded.status == "active"
     kinds = [e.kind for e in manager.journal.read(made.id)]
     assert kinds == ["session.created", "session.saved", "session.loaded"]
@@ -138,7 +138,7 @@ def test_a_failing_batch_leaves_neither_the_change_nor_its_entry() -> None:
 
 
 def test_delete_removes_everything_of_the_session(backend: Backend) -> None:
-    manager = backend.manager()
+    manager = backend.session_manager()
     state = StateManager(manager.store)
     manager.clear_state = state.clear_scope
     gone: list[str] = []
@@ -215,7 +215,7 @@ def test_current_session_is_per_thread_and_per_task(mem: SessionManager) -> None
 
 
 def test_max_active_sessions_is_enforced(backend: Backend) -> None:
-    manager = backend.manager(max_active_sessions=2)
+    manager = backend.session_manager(max_active_sessions=2)
     hooks = HookRegistry()
     exceeded: list[dict] = []
     hooks.register("resource:limit_exceeded", lambda ctx: exceeded.append(ctx.data))
@@ -228,7 +228,7 @@ def test_max_active_sessions_is_enforced(backend: Backend) -> None:
     assert "max_active_sessions limit is 2" in str(caught.value)
     assert exceeded == [{"limit": "max_active_sessions", "active": 2, "max": 2}]
     manager.suspend(a)
-    other = backend.manager(max_active_sessions=2)  # another process sees the same count
+    other = backend.session_manager(max_active_sessions=2)  # another process sees the same count
     c = other.create("c")
     with pytest.raises(ResourceLimitExceeded, match="cannot resume session"):
         manager.resume(a)
@@ -260,7 +260,7 @@ def test_concurrent_creates_never_pass_the_limit() -> None:
 
 
 def test_two_movers_of_one_session_one_wins(backend: Backend) -> None:
-    first, second = backend.manager(), backend.manager()
+    first, second = backend.session_manager(), backend.session_manager()
     made = first.create("x")
     first.get(made.id)
     second.complete(made.id)  # another process moved it; first's cached view is stale
@@ -278,8 +278,8 @@ def test_disabled_sessions_refuse_with_the_setting_named() -> None:
 
 def test_get_returns_a_fresh_copy_and_sees_changes_made_by_another_manager(
         backend: Backend) -> None:
-    manager = backend.manager()
-    other = backend.manager()  # another process, or another handle on the same store
+    manager = backend.session_manager()
+    other = backend.session_manager()  # another process, or another handle on the same store
     made = manager.create("x", tags=["a"], metadata={"deep": {"list": [1]}})
     first = manager.get(made.id)
     first.tags.append("mutated")
@@ -299,18 +299,18 @@ def test_get_returns_a_fresh_copy_and_sees_changes_made_by_another_manager(
 def test_save_journals_a_checkpoint_and_rewrites_the_record_only_for_idle_timeouts(
         backend: Backend) -> None:
     clock = ManualClock(1_700_000_000.0)
-    manager = backend.manager(clock=clock)
+    manager = backend.session_manager(clock=clock)
     plain = manager.create("plain")
     before = manager.store.get(f"session/{plain.id}")
     clock.advance(10)
     saved = manager.save(plain)
     assert manager.store.get(f"session/{plain.id}") == before  # the record is the session
-    assert saved == backend.manager(clock=clock).get(plain.id)
+    assert saved == backend.session_manager(clock=clock).get(plain.id)
     assert [e.kind for e in manager.journal.read(plain.id)] == ["session.created",
                                                                 "session.saved"]
     idle = manager.create("idle", max_idle_time=60)
     clock.advance(50)
     manager.save(idle)
     clock.advance(50)  # 100 s since create, 50 s since the save: still active everywhere
-    assert backend.manager(clock=clock).get(idle.id).status == "active"
-    assert backend.manager(clock=clock).get(idle.id).last_activity_at == 1_700_000_060.0
+    assert backend.session_manager(clock=clock).get(idle.id).status == "active"
+    assert backend.session_manager(clock=clock).get(idle.id).last_activity_at == 1_700_000_060.0

@@ -1,38 +1,24 @@
-"""Fixtures: every state test that takes ``backend`` or ``state`` runs on every backend."""
+"""``state``: a StateManager on each backend (the root conftest's ``backend`` fixture);
+``memory_state`` one on memory only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from state_backends import Backend, make_backend
 
+from backends import Backend
 from llmspell.state import StateManager
-from llmspell.testing import BACKENDS, EMBEDDED_BACKENDS
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with make_backend(request.param, tmp_path) as b:
-        yield b
-
-
-@pytest.fixture(params=EMBEDDED_BACKENDS)
-def embedded_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with make_backend(request.param, tmp_path) as b:
-        yield b
+from llmspell.storage import open_store
 
 
 @pytest.fixture
 def state(backend: Backend) -> StateManager:
-    return backend.manager()
+    return backend.state_manager()
 
 
 @pytest.fixture
 def memory_state() -> Iterator[StateManager]:
-    from llmspell.storage import open_store
-
     store = open_store("memory://")
     yield StateManager(store)
     store.close()

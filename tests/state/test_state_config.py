@@ -18,13 +18,13 @@ path = "./data/state"
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "sled"])
+@pytest.mark.parametrize("name", ["sqlite", "sled"])
 def test_the_seed_config_keeps_state_in_a_sqlite_file_under_path(tmp_path: Path,
-                                                                 backend: str) -> None:
+                                                                 name: str) -> None:
     config = tmp_path / "llmspell.toml"
-    config.write_text(SEED.format(backend=backend))
+    config.write_text(SEED.format(backend=name))
     with Runtime.from_config(config) as rt:
-        if backend == "sled":
+        if name == "sled":
             assert any("sled" in notice and "sqlite" in notice for notice in rt.config.notices)
         rt.state.save("global", "app_config", {"theme": "dark"})
     db = tmp_path / "data" / "state" / "llmspell.db"

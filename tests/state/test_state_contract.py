@@ -6,8 +6,8 @@ import time
 
 import orjson
 import pytest
-from state_backends import Backend
 
+from backends import EMBEDDED, Backend
 from llmspell.errors import HookCancelled, StateError
 from llmspell.state import StateManager
 from llmspell.storage import Put
@@ -44,9 +44,9 @@ def test_scopes_keep_their_own_keys(state: StateManager) -> None:
 
 
 def test_values_survive_reopening_the_store(backend: Backend) -> None:
-    state = backend.manager()
+    state = backend.state_manager()
     seq = state.save("agent:gpt-4", "conversation_history", [{"role": "user", "content": "hi"}])
-    state = backend.reopen(state)
+    state = backend.reopen_state(state)
     assert state.load("agent:gpt-4", "conversation_history") == [
         {"role": "user", "content": "hi"}]
     assert state.seq == seq
@@ -111,11 +111,11 @@ def test_metadata_created_kept_updated_moves(state: StateManager) -> None:
 
 
 def test_created_at_is_kept_when_another_manager_wrote_first(backend: Backend) -> None:
-    one = backend.manager()
+    one = backend.state_manager()
     one.save("global", "k", 1)
     created = one.get_record("global", "k").created_at  # type: ignore[union-attr]
     # rocksdb allows one handle per directory: reopen instead of opening a second one.
-    two = backend.reopen(one) if backend.name == "rocksdb" else backend.manager()
+    two = backend.reopen_state(one) if backend.name == "rocksdb" else backend.state_manager()
     two.save("global", "k", 2)
     assert two.get_record("global", "k").created_at == created  # type: ignore[union-attr]
 
@@ -167,14 +167,14 @@ def test_a_transaction_commits_everything_together(state: StateManager) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing_after_reopening(backend: Backend) -> None:
-    state = backend.manager()
+    state = backend.state_manager()
     state.save("global", "kept", "before")
     with pytest.raises(RuntimeError, match="half-way"), state.transaction():
         state.save("global", "kept", "changed")
         state.save("agent:a", "new", 1)
         state.delete("global", "kept")
         raise RuntimeError("half-way")
-    state = backend.reopen(state)
+    state = backend.reopen_state(state)
     assert state.load("global", "kept") == "before"
     assert state.scopes() == ["global"]
     assert state.seq == 1
@@ -232,10 +232,10 @@ def test_compare_and_set_tells_bools_from_numbers(state: StateManager) -> None:
 
 def test_compare_and_set_inside_a_transaction_fails_the_commit_on_a_race(
         backend: Backend) -> None:
-    state = backend.manager()
+    state = backend.state_manager()
     if backend.name == "rocksdb":
         pytest.skip("one handle per directory: no second writer to race with")
-    other = backend.manager()
+    other = backend.state_manager()
     state.save("global", "n", 1)
     with pytest.raises(StateError, match="compare_and_set"), state.transaction():
         assert state.compare_and_set("global", "n", 1, 2)
@@ -262,10 +262,11 @@ def test_a_hook_cancel_inside_a_transaction_aborts_it(memory_state: StateManager
 # -- threads and other writers --------------------------------------------------------------
 
 
-def test_threads_counting_with_compare_and_set_lose_nothing(embedded_backend: Backend) -> None:
+@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+def test_threads_counting_with_compare_and_set_lose_nothing(backend: Backend) -> None:
     import threading
 
-    state = embedded_backend.manager()
+    state = backend.state_manager()
     errors: list[BaseException] = []
 
     def count() -> None:

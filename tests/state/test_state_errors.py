@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from state_backends import Backend
 
+from backends import EMBEDDED, Backend
 from llmspell.errors import (
     CyclicValue,
     InvalidKey,
@@ -133,8 +133,9 @@ def test_list_and_clear_check_the_scope(state: StateManager) -> None:
         state.list_keys("global", "a\nb")
 
 
-def test_a_cyclic_value_names_the_path(embedded_backend: Backend) -> None:
-    state = embedded_backend.manager()
+@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+def test_a_cyclic_value_names_the_path(backend: Backend) -> None:
+    state = backend.state_manager()
     state.save("global", "v", "old")
     before = snapshot(state)
     value: dict[str, Any] = {"a": {"b": []}}
@@ -162,8 +163,9 @@ def test_values_that_cannot_be_stored(memory_state: StateManager, value: Any,
     assert snapshot(memory_state) == []
 
 
-def test_an_oversize_value_names_scope_key_and_limit(embedded_backend: Backend) -> None:
-    state = embedded_backend.manager(max_value_bytes=100)
+@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+def test_an_oversize_value_names_scope_key_and_limit(backend: Backend) -> None:
+    state = backend.state_manager(max_value_bytes=100)
     state.save("agent:a", "big", "x" * 90)
     before = snapshot(state)
     with pytest.raises(ValueTooLarge) as info:

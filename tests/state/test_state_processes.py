@@ -9,16 +9,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-from state_backends import Backend, make_backend
+
+from backends import MULTI_PROCESS, Backend, slow_on
 
 WORKER = Path(__file__).with_name("state_worker.py")
 
 
-@pytest.mark.parametrize("name", ["sqlite", "lmdb", "postgres"])
-def test_two_processes_counting_with_compare_and_set_end_at_1000(name: str,
+@pytest.mark.parametrize("backend", slow_on(MULTI_PROCESS, "postgres"), indirect=True)
+def test_two_processes_counting_with_compare_and_set_end_at_1000(backend: Backend,
                                                                 tmp_path: Path) -> None:
-    with make_backend(name, tmp_path) as backend:
-        _count_in_two_processes(backend, tmp_path)
+    _count_in_two_processes(backend, tmp_path)
 
 
 def _count_in_two_processes(backend: Backend, tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def _count_in_two_processes(backend: Backend, tmp_path: Path) -> None:
     for child in children:
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
-    state = backend.manager()
+    state = backend.state_manager()
     assert state.load("global", "counter") == 1000
     # Every increment is one change with its own number: none reused, none skipped.
     log = [orjson.loads(v) for _, v in state.store.scan("chg/")]

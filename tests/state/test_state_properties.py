@@ -10,14 +10,11 @@ from hypothesis import strategies as st
 
 from llmspell.state import StateManager
 from llmspell.storage import open_store
+from strategies import examples, scalars, text, values
 
 SCOPES = st.sampled_from(["global", "agent:a", "agent:b", "step:w:1", "custom:é"])
 KEYS = st.sampled_from(["k", "k/1", "k/2", "ключ", "z"])
-SCALARS = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-           | st.binary(max_size=8))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
+VALUES = values(scalars(max_size=8), keys=text(4), max_items=3, max_leaves=8)
 
 SAVE = st.tuples(st.just("save"), SCOPES, KEYS, VALUES)
 DELETE = st.tuples(st.just("delete"), SCOPES, KEYS)
@@ -82,7 +79,7 @@ def check(state: StateManager, model: Model) -> None:
         assert state.load(scope, key, default=KeyError) == value
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.data_too_large])
 @given(ops=OPS)
 def test_state_behaves_like_a_dict(ops: list[tuple[Any, ...]]) -> None:
@@ -98,7 +95,7 @@ def test_state_behaves_like_a_dict(ops: list[tuple[Any, ...]]) -> None:
         store.close()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_state_behaves_like_a_dict_after_reopening_sqlite(tmp_path: Path,

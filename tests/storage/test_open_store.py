@@ -222,22 +222,22 @@ def test_postgres_default_table_and_schema_qualified_table() -> None:
     discard_store(url)
 
 
-@pytest.mark.parametrize(("backend", "module", "extra"), [
+@pytest.mark.parametrize(("name", "module", "extra"), [
     ("lmdb", "lmdb", "lmdb"), ("rocksdb", "rocksdict", "rocksdb"),
     ("postgres", "psycopg_pool", "postgres")])
-def test_a_missing_extra_is_named(backend: str, module: str, extra: str, tmp_path: Path,
+def test_a_missing_extra_is_named(name: str, module: str, extra: str, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     backend_module = {"lmdb": "llmspell.storage.lmdb_store", "rocksdb": "llmspell.storage.rocksdb",
-                      "postgres": "llmspell.storage.postgres"}[backend]
+                      "postgres": "llmspell.storage.postgres"}[name]
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     monkeypatch.delitem(sys.modules, backend_module, raising=False)
-    message = (f"the {backend} backend is unavailable (package '{module}' is not installed); "
+    message = (f"the {name} backend is unavailable (package '{module}' is not installed); "
                f"install it with: pip install 'llmspell[{extra}]'")
-    url = "postgresql://127.0.0.1/test" if backend == "postgres" else f"{backend}:///{tmp_path}/d"
+    url = "postgresql://127.0.0.1/test" if name == "postgres" else f"{name}:///{tmp_path}/d"
     with pytest.raises(BackendUnavailable) as info:
         open_store(url)
     assert str(info.value) == message
-    assert backend_status()[backend] == message
+    assert backend_status()[name] == message
     assert backend_status()["sqlite"] == "available"
 
 

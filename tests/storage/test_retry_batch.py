@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from storage_backends import Backend
 
 import llmspell.storage.retry as retry
+from backends import Backend
 from llmspell.config import Config
 from llmspell.errors import (
     ArtifactNotFound,

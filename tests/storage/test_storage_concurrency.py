@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from storage_backends import Backend
 
+from backends import MULTI_PROCESS, Backend, slow_on
 from llmspell.errors import StorageError, StoreLocked, ValidationError
 from llmspell.storage import Put, Store, open_store
 from llmspell.storage.memory import forget
@@ -93,7 +93,7 @@ def test_two_handles_in_one_process(backend: Backend) -> None:
     assert dict(third.scan()) == {"j": b"3", "k": b"2"}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "lmdb", "postgres"], indirect=True)
+@pytest.mark.parametrize("backend", slow_on(MULTI_PROCESS, "postgres"), indirect=True)
 def test_two_processes_compare_and_set_without_losing_a_write(backend: Backend,
                                                               tmp_path: Path) -> None:
     n = 300

@@ -50,9 +50,9 @@ def test_sqlite_wraps_failures_with_the_operation(tmp_path: Path) -> None:
             store.count("a")
 
 
-@pytest.mark.parametrize("backend", ["lmdb", "rocksdb"])
-def test_directory_backends_check_their_path(backend: str) -> None:
-    if backend == "lmdb":
+@pytest.mark.parametrize("name", ["lmdb", "rocksdb"])
+def test_directory_backends_check_their_path(name: str) -> None:
+    if name == "lmdb":
         pytest.importorskip("lmdb")
         from llmspell.storage.lmdb_store import LmdbStore as cls
     else:

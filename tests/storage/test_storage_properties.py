@@ -8,12 +8,15 @@ prefixes and straddle the code-point/UTF-16 order differences (NUL, U+E000, U+FF
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from storage_model import model_scan
 
+from backends import EMBEDDED
 from llmspell.storage import Delete, Put, Store
+from strategies import examples
 
 ALPHABET = st.sampled_from(["a", "b", "\x00", "é", "\ue000", "\uffff", "\U0001f600",
                             "\U0010ffff"])
@@ -22,7 +25,7 @@ PREFIXES = st.text(ALPHABET, min_size=0, max_size=2)
 VALUES = st.binary(max_size=6)
 OPS = st.lists(st.one_of(st.builds(Put, KEYS, VALUES), st.builds(Delete, KEYS)), max_size=6)
 
-SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,
+SETTINGS = settings(max_examples=examples(60), stateful_step_count=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -89,6 +92,7 @@ def machine_for(store: Store) -> type[RuleBasedStateMachine]:
     return StoreMatchesModel
 
 
-def test_any_sequence_of_writes_matches_a_dict(embedded_backend) -> None:  # type: ignore[no-untyped-def]
-    store = embedded_backend.open()
+@pytest.mark.parametrize("backend", EMBEDDED, indirect=True)
+def test_any_sequence_of_writes_matches_a_dict(backend) -> None:  # type: ignore[no-untyped-def]
+    store = backend.open()
     run_state_machine_as_test(machine_for(store), settings=SETTINGS)

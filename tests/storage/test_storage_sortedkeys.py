@@ -7,12 +7,13 @@ from hypothesis import strategies as st
 
 from llmspell.storage._sortedkeys import SortedKeys
 from llmspell.storage._support import KeyRange
+from strategies import examples
 
 KEYS = st.text(st.sampled_from("abcd\U0001f600"), min_size=1, max_size=3)
 BOUND = st.none() | KEYS
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(adds=st.lists(KEYS, max_size=60), removes=st.lists(KEYS, max_size=30),
        queries=st.lists(st.tuples(BOUND, st.booleans(), BOUND, st.integers(0, 9),
                                   st.booleans()), max_size=8))

@@ -50,11 +50,11 @@ class ArtifactCollector:
     def install(self, hooks: Any) -> ArtifactCollector:
         """Register both hooks on ``hooks`` (a HookRegistry)."""
         self.handles = [
-            # Tools and agents do not fire these points yet: ready for when they do.
+            # Tools do not fire their point yet: ready for when they do.
             hooks.register(TOOL_POINT, self.collect_tool, priority="lowest",
                            name="artifact-collector:tool", expect_unfired=True),
             hooks.register(AGENT_POINT, self.collect_agent, priority="lowest",
-                           name="artifact-collector:agent", expect_unfired=True),
+                           name="artifact-collector:agent"),
         ]
         return self
 

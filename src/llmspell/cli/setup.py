@@ -110,6 +110,7 @@ def _version_of(module: str) -> str | None:
 
 
 def print_info(info: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -130,7 +131,7 @@ def print_info(info: dict[str, Any]) -> None:
     table.add_row("extras", ", ".join(f"{name} {ver or 'not installed'}"
                                       for name, ver in info["extras"].items()))
     for notice in info["notices"]:
-        table.add_row("notice", notice)
+        table.add_row("notice", escape(notice))  # text, not rich markup
     console().print(table)
 
 
@@ -204,11 +205,15 @@ def doctor(opts: Options, as_json: bool) -> None:
     if as_json:
         echo_json({"ok": not failed, "checks": checks})
     else:
+        from rich.markup import escape
+
         out = console()
         for check in checks:
             mark = ("[green]ok[/]" if check["ok"] else
                     "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
-            out.print(f"{mark:>14} {check['name']:<18} {check['detail']}", highlight=False)
+            # escaped: a detail such as "table [state]" is text, not rich markup
+            out.print(f"{mark:>14} {escape(check['name']):<18} {escape(check['detail'])}",
+                      highlight=False)
     if failed:
         raise SystemExit(EXIT_CHECK)
 

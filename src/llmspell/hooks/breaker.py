@@ -9,6 +9,8 @@ closes a circuit by hand. Hooks registered ``required`` never open: their failur
 operation instead (:class:`~llmspell.errors.HookError`).
 
 Every failure is reported as a ``hook.error`` event and a warning on ``llmspell.hooks``.
+Cool-downs and time budgets are measured on the breaker's clock (``time.monotonic`` unless
+another is injected, e.g. a test's ``ManualClock().now``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ ACTIVE = frozenset({CLOSED, HALF_OPEN})
 
 #: The shape of :meth:`llmspell.events.EventBus.publish`, injected so hooks import no bus.
 Publish = Callable[..., Any]
+#: Seconds from an arbitrary start that never go backwards (``time.monotonic``'s shape).
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +80,15 @@ class Breaker:
         publish: reports ``hook.*`` events, or None.
         lock: the registry's lock (state changes and chain rebuilds happen under it).
         rebuild: recomputes the chain of a point after a state change (lock held).
+        clock: what cool-downs and time budgets are measured on (default ``time.monotonic``).
     """
 
     def __init__(
         self, policy: BreakerPolicy, publish: Publish | None, lock: threading.RLock,
-        rebuild: Callable[[str], None],
+        rebuild: Callable[[str], None], clock: Clock = time.monotonic,
     ) -> None:
         self.policy = policy
+        self.clock = clock
         self._publish = publish
         self._lock = lock
         self._rebuild = rebuild
@@ -132,7 +138,7 @@ class Breaker:
             self.report(hook, "hook.circuit_closed", "recovered after a probe")
 
     def probe_at(self, hooks: Iterable[HookHandle]) -> float:
-        """The monotonic time the first open hook among ``hooks`` may be probed; 0.0: never."""
+        """The clock time the first open hook among ``hooks`` may be probed; 0.0: never."""
         cooldown = self.policy.cooldown
         if not cooldown:
             return 0.0
@@ -143,7 +149,7 @@ class Breaker:
         cooldown = self.policy.cooldown
         if cooldown is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         probed = []
         with self._lock:
             for hook in hooks:
@@ -163,7 +169,7 @@ class Breaker:
             if hook.state not in ACTIVE:
                 return
             hook.state = OPEN
-            hook.opened_at = time.monotonic()
+            hook.opened_at = self.clock()
             self._rebuild(hook.point)
         logger.warning(
             "hook '%s' (%s) at '%s' disabled: %s", hook.name, hook.id, hook.point, reason

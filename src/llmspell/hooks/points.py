@@ -32,13 +32,14 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
     ("system:startup", ("SystemStartup",), NOTICE, False),
     ("system:shutdown", ("SystemShutdown",), NOTICE, False),
     ("system:config_change", ("ConfigurationChange",), NOTICE, False),
-    ("agent:before_init", ("BeforeAgentInit",), BEFORE, False),
-    ("agent:after_init", ("AfterAgentInit",), NOTICE, False),
-    ("agent:before_execution", ("BeforeAgentExecution",), BEFORE, False),
-    ("agent:after_execution", ("AfterAgentExecution",), AFTER, False),
-    ("agent:error", ("AgentError",), ERROR, False),
-    ("agent:before_shutdown", ("BeforeAgentShutdown",), NOTICE, False),
-    ("agent:after_shutdown", ("AfterAgentShutdown",), NOTICE, False),
+    # an agent's creation can be changed (its config) or retried, not skipped
+    ("agent:before_init", ("BeforeAgentInit",), frozenset({MODIFIED, RETRY}), True),
+    ("agent:after_init", ("AfterAgentInit",), NOTICE, True),
+    ("agent:before_execution", ("BeforeAgentExecution",), BEFORE, True),
+    ("agent:after_execution", ("AfterAgentExecution",), AFTER, True),
+    ("agent:error", ("AgentError",), ERROR, True),
+    ("agent:before_shutdown", ("BeforeAgentShutdown",), NOTICE, True),
+    ("agent:after_shutdown", ("AfterAgentShutdown",), NOTICE, True),
     ("tool:before_discovery", ("BeforeToolDiscovery",), BEFORE, False),
     ("tool:after_discovery", ("AfterToolDiscovery",), AFTER, False),
     ("tool:before_execution", ("BeforeToolExecution",), BEFORE, False),
@@ -84,7 +85,7 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
 POINTS: dict[str, tuple[str, ...]] = {point: aliases for point, aliases, _, _ in TABLE}
 
 #: The points something in llmspell fires today. Registering at any other built-in point is
-#: allowed (agents, tools and workflows will fire them) but reported.
+#: allowed (tools and workflows will fire them) but reported.
 FIRED: frozenset[str] = frozenset(point for point, _, _, fired in TABLE if fired)
 
 #: Every accepted spelling (canonical names and aliases) -> the canonical name.

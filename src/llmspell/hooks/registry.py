@@ -35,6 +35,7 @@ from llmspell.hooks.breaker import (
     UNREGISTERED,
     Breaker,
     BreakerPolicy,
+    Clock,
     Publish,
 )
 from llmspell.hooks.builtin import BUILTINS
@@ -78,7 +79,7 @@ class _Chain:
     def __init__(self, point: str, hooks: tuple[HookHandle, ...], probe_at: float) -> None:
         self.point = point
         self.hooks = hooks
-        self.probe_at = probe_at  # monotonic time an open hook may be probed again; 0: none
+        self.probe_at = probe_at  # clock time an open hook may be probed again; 0: none
 
 
 class HookRegistry:
@@ -94,6 +95,8 @@ class HookRegistry:
         default_time_budget: seconds a hook may take per call unless it names its own budget;
             None means hooks are not timed.
         max_hooks: how many hooks may be registered at once.
+        clock: what the circuit breaker's cool-downs and the hooks' time budgets are measured
+            on (default ``time.monotonic``; a test passes a manual clock instead of sleeping).
     """
 
     Skipped: ClassVar[type[Skipped]] = Skipped
@@ -105,11 +108,13 @@ class HookRegistry:
         breaker: BreakerPolicy | None = None,
         default_time_budget: float | None = None,
         max_hooks: int = default("runtime.hooks.max_hooks"),
+        clock: Clock = time.monotonic,
     ) -> None:
         self.max_hooks = max_hooks
         self.default_time_budget = _budget(default_time_budget, "default_time_budget")
         self._lock = threading.RLock()
-        self._breaker = Breaker(breaker or BreakerPolicy(), publish, self._lock, self._rebuild)
+        self._breaker = Breaker(breaker or BreakerPolicy(), publish, self._lock, self._rebuild,
+                                clock)
         self._seq = itertools.count(1)
         self._hooks: dict[str, builtins.list[HookHandle]] = {}  # canonical point -> handles
         self._by_id: dict[str, HookHandle] = {}
@@ -137,7 +142,7 @@ class HookRegistry:
         """Register ``fn(ctx) -> result`` at ``point``.
 
         A built-in point that nothing fires yet (not in ``llmspell.hooks.points.FIRED``;
-        agents, tools and workflows will fire them) still takes the hook, but the handle's
+        tools and workflows will fire them) still takes the hook, but the handle's
         ``notice`` says so and a warning is logged, unless ``expect_unfired``.
 
         Args:
@@ -179,7 +184,7 @@ class HookRegistry:
             self._rebuild(canonical)
         if not is_fired(canonical):
             handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
-                             "fires it today (agents, tools and workflows will); the hook "
+                             "fires it today (tools and workflows will); the hook "
                              "runs only when code fires it itself (Hook.fire, hooks.fire)")
             if not expect_unfired:
                 logger.warning("hook '%s': %s", handle.name, handle.notice)
@@ -302,7 +307,7 @@ class HookRegistry:
             chain = self._unregistered_chain(point)
             if chain is None:
                 return HookOutcome(data)
-        if chain.probe_at and chain.probe_at <= time.monotonic():
+        if chain.probe_at and chain.probe_at <= self._breaker.clock():
             self._breaker.probe(chain.point, self._hooks.get(chain.point, ()))
             chain = self._chains.get(chain.point) or chain
         observers = self._observers
@@ -314,7 +319,7 @@ class HookRegistry:
             {} if metadata is None else metadata,
         )
         breaker = self._breaker
-        clock = time.perf_counter
+        clock = breaker.clock
         elapsed = 0.0
         outcome: HookOutcome | None = None
         action = CONTINUE

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,18 @@ class ProviderRegistry:
             return "not needed"
         return lookup(settings.name, settings.api_key_env, store=self.keys, env=self.env)[1]
 
-    def _build(self, settings: ProviderSettings) -> Provider:
+    def build(self, name: str, *, base_url: str | None = None,
+              api_key: str | None = None) -> Provider:
+        """A new provider ``name`` of its own (not shared, the caller closes it) with
+        ``base_url`` and/or ``api_key`` in place of the configured ones (an agent created
+        with its own ``base_url``/``api_key``). A given key is used as is, never stored."""
+        settings = self.settings(name)
+        if base_url:
+            settings = replace(settings, base_url=base_url)
+        built = self._build(settings, api_key=api_key)
+        return built
+
+    def _build(self, settings: ProviderSettings, *, api_key: str | None = None) -> Provider:
         if not settings.enabled:
             raise ConfigError("the provider is disabled (enabled = false)",
                               table=f"providers.{settings.name}", key="enabled")
@@ -226,7 +237,10 @@ class ProviderRegistry:
         cls: Any = getattr(importlib.import_module(module), cls_name)
         if settings.kind == "scripted":
             return cls(settings.name, settings.replies)
-        key, _source = lookup(settings.name, settings.api_key_env, store=self.keys, env=self.env)
+        key = api_key
+        if key is None:
+            key, _source = lookup(settings.name, settings.api_key_env, store=self.keys,
+                                  env=self.env)
         if key is None and settings.api_key_env:
             raise ProviderAuthError(f"no API key: set {settings.api_key_env} or run "
                                     f"`llmspell keys set {settings.name}`",

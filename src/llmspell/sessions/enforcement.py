@@ -26,6 +26,7 @@ from llmspell.sessions.changes import Update
 from llmspell.sessions.model import ACTIVE, FAILED, SUSPENDED, Session
 from llmspell.sessions.policies import (
     PolicyChain,
+    Refusal,
     ResourceLimits,
     TimeoutAction,
     Usage,
@@ -97,6 +98,36 @@ class PolicyEnforcement:
             return None
         usage = Usage("usage", operations, tokens, cost, artifacts, artifact_bytes)
         return self._count(found.id, usage, check=False)
+
+    def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
+               reserved_tokens: int = 0, tokens: int = 0,
+               cost: float = 0.0) -> Session | None:
+        """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
+        LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
+        amounts counted, when they took the session strictly past its token or cost limit.
+
+        Raises:
+            ResourceLimitExceeded: the measured amounts exceed a limit; the
+                ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
+        """
+        found = self.add_usage(session, tokens=tokens - reserved_tokens, cost=cost)
+        if found is None:
+            return None
+        over = []
+        for policy in self.policies.policies:
+            if not isinstance(policy, ResourceLimits):
+                continue
+            limits = policy.effective(found)
+            for name, used in (("tokens", found.counters.tokens),
+                               ("cost", found.counters.cost)):
+                limit = getattr(limits, name)
+                if limit is not None and used > limit:
+                    over.append(Refusal(policy.name, f"{name} {used:g} > limit {limit:g} "
+                                        f"after the call (it used {tokens} tokens, "
+                                        f"cost {cost:g})"))
+        if over:
+            self._refuse(found, Usage(kind, 0, tokens, cost, 0, 0), Verdict(False, tuple(over)))
+        return found
 
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from llmspell.lua.globals import (
+    agent,
     args,
     artifact,
     config,
@@ -23,6 +24,7 @@ from llmspell.lua.globals import (
     logger,
     session,
     state,
+    streaming,
     utils,
 )
 
@@ -42,4 +44,6 @@ INSTALLERS: list[Installer] = [
     session.install,
     state.install,
     artifact.install,
+    streaming.install,
+    agent.install,
 ]

@@ -1,0 +1,141 @@
+"""What every LLM call of an agent goes through besides the provider: session limits, usage
+and cost, the journal.
+
+One :class:`CallMeter` per runtime. For each provider call an agent makes:
+
+1. :meth:`CallMeter.admit` asks the current session (if any) to admit one ``agent.execute``
+   operation with an *estimate* of its tokens reserved (:func:`estimate_tokens`: the request's
+   text at 4 characters a token, plus its ``max_tokens``). Rate limits (``agent.execute=10/s``),
+   ``max_operations`` and a ``max_tokens`` the estimate would pass refuse the call before
+   anything is sent (ResourceLimitExceeded / RateLimitExceeded, ``resource:limit_exceeded``).
+2. The provider is called.
+3. :meth:`CallMeter.settle` replaces the reservation with the tokens the provider reported and
+   adds the cost (the provider's price table, :func:`llmspell.providers.cost`). When the
+   measured amounts took the session past ``max_tokens`` or ``max_cost`` the call's answer is
+   not returned: ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
+   A failed call gives its reservation back.
+4. :meth:`CallMeter.journal` appends an ``llm.call`` entry to the current session's journal:
+   ``{agent, provider, model, fingerprint, request, response, usage, cost, latency_ms,
+   stream, step, error, error_type}``. ``fingerprint`` is the SHA-256 of the canonical JSON of
+   what decides the answer (provider, model, messages, tools, temperature, max_tokens), so a
+   replay can serve the call from the journal and tell a different call apart. Secrets are
+   redacted by the journal's redactor; the API key is never part of a request record.
+   A ``tool.call`` entry ``{agent, tool, id, arguments, result, latency_ms, fingerprint}``
+   records each tool call the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall
+from llmspell.providers.pricing import Price, cost
+
+logger = logging.getLogger("llmspell.agents")
+
+KIND = "agent.execute"
+LLM_CALL = "llm.call"
+TOOL_CALL = "tool.call"
+
+
+def message_record(message: Message) -> dict[str, Any]:
+    """A message as plain values (journal, saved state)."""
+    record: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        record["tool_calls"] = [call_record(c) for c in message.tool_calls]
+    if message.tool_call_id:
+        record["tool_call_id"] = message.tool_call_id
+    if message.name:
+        record["name"] = message.name
+    return record
+
+
+def message_from(record: dict[str, Any]) -> Message:
+    """The inverse of :func:`message_record`."""
+    calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {})
+                  for c in record.get("tool_calls") or ())
+    return Message(record["role"], record.get("content", ""), calls,
+                   record.get("tool_call_id"), record.get("name"))
+
+
+def call_record(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "name": call.name, "arguments": dict(call.arguments)}
+
+
+def request_record(request: ChatRequest) -> dict[str, Any]:
+    return {"model": request.model,
+            "messages": [message_record(m) for m in request.messages],
+            "tools": [{"name": t.name, "description": t.description,
+                       "parameters": dict(t.parameters)} for t in request.tools],
+            "temperature": request.temperature, "max_tokens": request.max_tokens}
+
+
+def response_record(response: ChatResponse) -> dict[str, Any]:
+    return {"text": response.text, "tool_calls": [call_record(c) for c in response.tool_calls],
+            "finish_reason": response.finish_reason, "model": response.model}
+
+
+def fingerprint(**parts: Any) -> str:
+    """The stable identity of a call: SHA-256 of the canonical JSON (sorted keys) of what
+    decides its result (for a model call: provider and request; for a tool call: agent, tool
+    and arguments)."""
+    body = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=repr)
+    return hashlib.sha256(body).hexdigest()
+
+
+def estimate_tokens(request: ChatRequest) -> int:
+    """Tokens a request may use, estimated before it is sent: its text at 4 characters a
+    token (rounded up) plus the output cap it sets."""
+    chars = sum(len(m.content) for m in request.messages)
+    chars += sum(len(t.name) + len(t.description) for t in request.tools)
+    return -(-chars // 4) + (request.max_tokens or 0)
+
+
+class CallMeter:
+    """Admission, settlement and journaling of LLM calls (see the module docstring).
+
+    ``sessions`` gives the SessionManager, or None when sessions are off.
+    """
+
+    def __init__(self, sessions: Callable[[], Any | None]) -> None:
+        self._sessions = sessions
+
+    def session_id(self) -> str | None:
+        manager = self._sessions()
+        return None if manager is None else manager.current_id()
+
+    def admit(self, sid: str | None, request: ChatRequest) -> int:
+        """Admit one call in ``sid`` (or with only the global rate limits when None); the
+        tokens reserved."""
+        manager = self._sessions()
+        if manager is None:
+            return 0
+        reserved = estimate_tokens(request) if sid is not None else 0
+        manager.admit(sid, KIND, tokens=reserved)
+        return reserved
+
+    def settle(self, sid: str | None, reserved: int, response: ChatResponse | None,
+               price: Price | None) -> float:
+        """Count the measured usage (or give the reservation back when ``response`` is None);
+        the call's cost. ResourceLimitExceeded when it went past a limit."""
+        spent = 0.0 if response is None else cost(response.usage, price)
+        manager = self._sessions()
+        if manager is None or sid is None:
+            return spent
+        tokens = 0 if response is None else response.usage.total
+        manager.settle(sid, KIND, reserved_tokens=reserved, tokens=tokens, cost=spent)
+        return spent
+
+    def journal(self, sid: str | None, kind: str, data: dict[str, Any],
+                correlation_id: str | None) -> None:
+        """Append an entry to ``sid``'s journal (nothing without a session)."""
+        manager = self._sessions()
+        if manager is None or sid is None:
+            return
+        manager.forget_position(sid)
+        manager.journal.append(sid, kind, data, correlation_id=correlation_id)

@@ -1,0 +1,34 @@
+"""Fixtures for the agent tests: a memory runtime with a scripted provider, a Lua engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llmspell.lua.engine import LuaEngine
+from llmspell.providers.scripted import ScriptedProvider
+from llmspell.runtime import Runtime
+
+
+@pytest.fixture
+def rt() -> Iterator[Runtime]:
+    runtime = Runtime.memory()
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def scripted(rt: Runtime) -> ScriptedProvider:
+    """The provider ``scripted/...`` models talk to; queue replies with ``add_replies``."""
+    provider = ScriptedProvider("scripted")
+    rt.providers.add("scripted", provider)
+    return provider
+
+
+@pytest.fixture
+def lua(rt: Runtime) -> Iterator[Any]:
+    engine = LuaEngine(rt, script_name="test.lua")
+    yield engine
+    engine.close()
