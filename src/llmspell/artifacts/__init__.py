@@ -4,10 +4,11 @@
 content-addressed blob layer (:mod:`.blobs`) keeps each distinct content once (deduplicated,
 compressed, hash-verified, reference counted, garbage-collected). Modules: :mod:`.model`
 (the record and its id), :mod:`.keys` (store layout and indexes), :mod:`.writer` (the one
-atomic batch per write), :mod:`.accounting` (session counters), :mod:`.query`,
-:mod:`.permissions`, :mod:`.collectors` (automatic collection), :mod:`.files` (storeFile opens
-what :mod:`llmspell.paths` allows), :mod:`.mime`, :mod:`.content`, :mod:`.sources`,
-:mod:`.validate`, :mod:`.settings`. ``docs/artifacts.md`` is the user guide.
+atomic batch per write; the session's counters join it through the SessionManager's
+``artifact_counters``), :mod:`.query`, :mod:`.permissions`, :mod:`.collectors` (automatic
+collection), :mod:`.sources` (what content may be; values, streams and the files storeFile
+opens where :mod:`llmspell.paths` allows), :mod:`.mime`, :mod:`.validate` (checks and the
+``[session]`` artifact settings). ``docs/artifacts.md`` is the user guide.
 
 Names are imported on first use, so registering the collectors (which the Runtime does on
 start) does not load the blob layer's compression and hashing libraries.
@@ -30,17 +31,16 @@ if TYPE_CHECKING:
         content_hash,
     )
     from llmspell.artifacts.collectors import ArtifactCollector
-    from llmspell.artifacts.manager import ArtifactManager
+    from llmspell.artifacts.manager import ArtifactGcReport, ArtifactManager
     from llmspell.artifacts.model import Artifact, ArtifactId
-    from llmspell.artifacts.settings import ArtifactSettings
-    from llmspell.artifacts.store_ops import ArtifactGcReport
+    from llmspell.artifacts.validate import ArtifactSettings
 
 _WHERE = {
     "GcReport": "blobs", "BlobReader": "blobs", "BlobRef": "blobs", "RefOps": "blobs",
     "content_hash": "blobs", "StagedBlob": "blobs", "BlobStats": "blobs", "BlobStore": "blobs",
     "ArtifactCollector": "collectors",
     "ArtifactManager": "manager", "Artifact": "model", "ArtifactId": "model",
-    "ArtifactSettings": "settings", "ArtifactGcReport": "store_ops",
+    "ArtifactSettings": "validate", "ArtifactGcReport": "manager",
 }
 
 __all__ = [

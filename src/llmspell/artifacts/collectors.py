@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmspell.errors import ArtifactError, ResourceLimitExceeded, SessionError, ValidationError
+from llmspell.protocols import EventPublisher, HookRegistrar
 
 logger = logging.getLogger("llmspell.artifacts")
 
@@ -40,14 +41,14 @@ class ArtifactCollector:
     session id, or None."""
 
     def __init__(self, artifacts: Callable[[], Any], current: Callable[[], str | None], *,
-                 events: Any = None) -> None:
+                 events: EventPublisher | None = None) -> None:
         self.artifacts = artifacts
         self.current = current
         self.events = events
         self.enabled = True
         self.handles: list[Any] = []
 
-    def install(self, hooks: Any) -> ArtifactCollector:
+    def install(self, hooks: HookRegistrar) -> ArtifactCollector:
         """Register both hooks on ``hooks`` (a HookRegistry)."""
         self.handles = [
             # Tools do not fire their point yet: ready for when they do.

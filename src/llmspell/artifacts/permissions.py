@@ -23,6 +23,7 @@ import orjson
 
 from llmspell.artifacts.keys import ACL_PREFIX, ACL_REVERSE_PREFIX, acl_key, acl_reverse_key
 from llmspell.errors import SecurityViolation, ValidationError
+from llmspell.protocols import HookPoints
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -41,7 +42,7 @@ def check_access(access: object) -> str:
 class Permissions:
     """Grants between sessions in one store; ``hooks`` fire ``security:violation``."""
 
-    def __init__(self, store: Store, *, hooks: Any = None) -> None:
+    def __init__(self, store: Store, *, hooks: HookPoints | None = None) -> None:
         self.store = store
         self.hooks = hooks
 

@@ -1,4 +1,9 @@
-"""Checks on what an artifact is stored with: name, type, tags, mime type, custom fields.
+"""Checks on what an artifact is stored with: name, type, tags, mime type, custom fields, and
+the ``[session]`` settings (:class:`ArtifactSettings`) that set their limits.
+
+The keys live in ``[session]`` (the seeds put ``artifact_compression`` there) and are declared
+in :mod:`llmspell.config_schema`; ``ArtifactSettings()`` gives the defaults, so an
+:class:`~llmspell.artifacts.manager.ArtifactManager` can also be built without a Config.
 
 The name, tag, text and custom-field rules are :mod:`llmspell.validation`'s (shared with
 sessions); this module binds them to the ``[session] artifact_*`` limits.
@@ -17,8 +22,8 @@ from typing import Any
 
 from llmspell import validation
 from llmspell.artifacts.model import artifact_type
-from llmspell.artifacts.settings import ArtifactSettings
 from llmspell.errors import ValidationError
+from llmspell.settings import from_config, setting
 from llmspell.validation import check_text
 
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*"
@@ -26,6 +31,42 @@ _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+\-]*/[A-Za-z0-9][A-Za-z0-9!#$&
 MAX_DESCRIPTION = validation.MAX_TEXT
 MAX_CREATED_BY = 256
 MAX_MIME = 255
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    """Artifact behaviour. A zero size limit means none. Each field defaults to the schema
+    default of the ``[session]`` key it is read from.
+
+    Args:
+        max_artifact_size: largest content, in bytes, one artifact may hold.
+        max_name_length: longest artifact name, in characters.
+        max_tag_length: longest tag, in characters.
+        max_tags: most tags on one artifact.
+        auto_collect: store tool results and agent outputs in the current session.
+        compression: ``zstd``, ``lz4`` or ``none`` for content above ``compression_threshold``
+            (``[session] artifact_compression_algorithm``, or ``none`` when
+            ``artifact_compression = false``).
+        compression_threshold: content larger than this many bytes is compressed when that
+            saves space.
+        gc_grace_seconds: how long unreferenced content is kept before ``gc`` may remove it.
+    """
+
+    max_artifact_size: int = setting("session.max_artifact_size")
+    max_name_length: int = setting("session.artifact_max_name_length")
+    max_tag_length: int = setting("session.artifact_max_tag_length")
+    max_tags: int = setting("session.artifact_max_tags")
+    auto_collect: bool = setting("session.artifact_auto_collect")
+    compression: str = setting("session.artifact_compression_algorithm")
+    compression_threshold: int = setting("session.compression_threshold")
+    gc_grace_seconds: float = setting("session.artifact_gc_grace_seconds")
+
+    @classmethod
+    def from_config(cls, config: Any) -> ArtifactSettings:
+        """Read ``[session]`` from a :class:`~llmspell.config.Config`."""
+        if config.setting("session.artifact_compression"):
+            return from_config(cls, config)
+        return from_config(cls, config, compression="none")
 
 #: Metadata keys with a meaning of their own; any other key is a custom field.
 KNOWN_KEYS = ("artifact_type", "type", "mime_type", "content_type", "tags", "description",

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from llmspell.artifacts import keys
-from llmspell.artifacts.accounting import SessionCounters
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
@@ -30,6 +29,7 @@ from llmspell.errors import (
     SessionNotFound,
     ValidationError,
 )
+from llmspell.sessions.counters import ArtifactCounters
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -59,7 +59,7 @@ class StoreRequest:
 class ArtifactWriter:
     """Stores and deletes artifacts (see the module docstring)."""
 
-    def __init__(self, store: Store, blobs: BlobStore, counters: SessionCounters,
+    def __init__(self, store: Store, blobs: BlobStore, counters: ArtifactCounters,
                  clock: Callable[[], float]) -> None:
         self.store = store
         self.blobs = blobs

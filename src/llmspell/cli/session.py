@@ -35,11 +35,10 @@ def session() -> None:
 def resolve(manager: Any, ref: str) -> str:
     """The id ``ref`` names: an exact id, or the one id starting with ``ref``."""
     from llmspell.errors import SessionNotFound
-    from llmspell.sessions.index import RECORD_PREFIX
 
     if manager.exists(ref):
         return ref
-    matches = [k[len(RECORD_PREFIX):] for k in manager.store.keys(RECORD_PREFIX + ref, limit=2)]
+    matches = manager.ids_starting_with(ref, limit=2)
     if len(matches) == 1:
         return matches[0]
     if matches:

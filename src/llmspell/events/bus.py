@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Protocol, Unpack
+from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import ResourceLimitExceeded, ValidationError
@@ -35,7 +35,7 @@ from llmspell.events.subscription import (
     Callback,
     Subscription,
 )
-from llmspell.hooks.results import FireContext
+from llmspell.protocols import HookPoints
 
 logger = logging.getLogger("llmspell.events")
 
@@ -44,19 +44,6 @@ AFTER_EMIT = "event:after_emit"
 _SUPPRESSED: Any = object()
 #: Seconds a replaced route keeps counting the publishes that picked it up before the change.
 RETIRE_AFTER = 60.0
-
-
-class HookPoints(Protocol):
-    """What the bus needs of a hook registry (``llmspell.hooks.HookRegistry`` fits)."""
-
-    #: The class ``before`` returns when a hook skipped the operation.
-    Skipped: ClassVar[type]
-
-    def has(self, point: str) -> bool: ...
-
-    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
-
-    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
 
 
 class _Route:

@@ -54,13 +54,13 @@ from llmspell.hooks.results import (
     CONTINUE,
     MODIFIED,
     SKIP,
-    FireContext,
     HookContext,
     HookOutcome,
     HookResult,
     Skipped,
     to_result,
 )
+from llmspell.protocols import FireContext
 
 logger = logging.getLogger("llmspell.hooks")
 

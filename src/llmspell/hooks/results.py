@@ -18,7 +18,7 @@ plain dict, so that Lua tables converted to dicts work unchanged::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from llmspell.errors import ValidationError
 from llmspell.validation import check_known_keys
@@ -39,15 +39,6 @@ _SHAPES = (
     "{'action': 'cancel', 'reason': ...}, {'action': 'retry', 'delay': s, 'attempts': n}, "
     "{'action': 'skip', 'result': ...}"
 )
-
-
-class FireContext(TypedDict, total=False):
-    """The keyword arguments every firing takes besides the point and data."""
-
-    component: str | None
-    correlation_id: str | None
-    session_id: str | None
-    metadata: dict[str, Any] | None
 
 
 class HookContext:

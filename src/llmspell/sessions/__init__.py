@@ -1,13 +1,14 @@
 """Sessions: long-running units of work that can be suspended, resumed, inspected and replayed.
 
 ``runtime.sessions`` is a :class:`SessionManager`. Modules: :mod:`~.model` (the Session record),
-:mod:`~.transitions` (the lifecycle table), :mod:`~.manager` (create, read, move; with the
-mixins :mod:`~.current` (the per-thread/per-task current session), :mod:`~.deletion` and
-:mod:`~.enforcement` (admission, usage, timeouts)), :mod:`~.changes` (how a record moves),
-:mod:`~.active` (the atomic active-session count), :mod:`~.query` and :mod:`~.index` (listing
-without full scans), :mod:`~.policies` and :mod:`~.ratelimit` (timeouts, limits, rate limits,
-composition), :mod:`~.recording` (state writes, hooks and events into the journal),
-:mod:`~.settings` and :mod:`~.clock`. ``docs/sessions.md`` is the user guide;
+:mod:`~.transitions` (the lifecycle table and how a record moves), :mod:`~.manager` (create,
+read, move, delete; the current session), :mod:`~.enforcement` (the manager's policy
+enforcer: admission, usage, timeouts), :mod:`~.counters` (the atomic active-session count and
+the artifact counters artifact writes carry in their batches), :mod:`~.index` (the store
+layout: every ``session/`` key is built there) and :mod:`~.query` (listing without full
+scans), :mod:`~.policies` (``[session]`` settings, timeouts, limits, composition) and
+:mod:`~.ratelimit`, :mod:`~.recording` (state writes, hooks and events into the journal),
+and :mod:`~.clock`. ``docs/sessions.md`` is the user guide;
 :mod:`llmspell.journal` holds the journal itself.
 """
 
@@ -29,12 +30,12 @@ from llmspell.sessions.policies import (
     PolicyChain,
     Refusal,
     ResourceLimits,
+    SessionSettings,
     Usage,
     Verdict,
 )
 from llmspell.sessions.ratelimit import RateLimits, TokenBucket
 from llmspell.sessions.recording import SessionRecorder
-from llmspell.sessions.settings import SessionSettings
 from llmspell.sessions.transitions import OPERATIONS, TABLE, TARGETS
 
 __all__ = [

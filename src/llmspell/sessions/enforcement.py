@@ -1,17 +1,17 @@
-"""Policy enforcement for the SessionManager: admission, usage counters, timeouts, sweeps.
+"""Policy enforcement: admission, usage counters and timeouts, for one SessionManager.
 
-A mixin of :class:`~llmspell.sessions.manager.SessionManager`, kept apart so each module
-stays one concept: the manager moves sessions, this decides when policies move or refuse
-them. The rules themselves are in :mod:`llmspell.sessions.policies`.
+The manager owns one :class:`PolicyEnforcer` and calls it; the enforcer reads, writes and
+moves sessions only through the callables the manager hands it (``read``, ``update``,
+``move``, ``refused``), so it never touches the manager's caches or keys. The rules
+themselves are in :mod:`llmspell.sessions.policies`.
 """
 
 from __future__ import annotations
 
-import builtins
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from llmspell.errors import (
     HookCancelled,
@@ -19,10 +19,8 @@ from llmspell.errors import (
     ResourceLimitExceeded,
     SessionError,
     SessionExpired,
-    SessionNotFound,
 )
-from llmspell.sessions import index
-from llmspell.sessions.changes import Update
+from llmspell.sessions.clock import Clock
 from llmspell.sessions.model import ACTIVE, FAILED, SUSPENDED, Session
 from llmspell.sessions.policies import (
     PolicyChain,
@@ -33,86 +31,63 @@ from llmspell.sessions.policies import (
     Verdict,
     timeout_action,
 )
-
-if TYPE_CHECKING:
-    from llmspell.sessions.clock import Clock
-    from llmspell.storage.base import Store
+from llmspell.sessions.transitions import Update
 
 logger = logging.getLogger("llmspell.sessions")
 
-SessionRef = Session | str
+
+class Move(Protocol):
+    """``move(session, operation, reason=..., timeout=...)``: a lifecycle move."""
+
+    def __call__(self, session: Session | str, operation: str, *, reason: str | None = None,
+                 timeout: TimeoutAction | None = None) -> Session: ...
 
 
-class PolicyEnforcement:
-    """Admission, usage and timeouts; see the module docstring."""
+class PolicyEnforcer:
+    """Admits operations, counts usage and applies timeouts (see the module docstring).
 
-    store: Store
-    clock: Clock
-    policies: PolicyChain
-    events: Any
-    _activity: dict[str, float]
+    Args:
+        policies: the chain admission runs.
+        clock: the manager's clock.
+        read: ``read(session_id)`` -> the session (``SessionManager.get``).
+        update: ``update(session_id, change)`` writes ``change(current, now)``'s Update in
+            one batch, retrying on a lost race.
+        move: a lifecycle move (a timeout suspends or fails a session through it).
+        refused: ``refused(session_id | None, data)`` tells hooks and events that a limit
+            refused an operation.
+    """
 
-    if TYPE_CHECKING:
-        def get(self, session: SessionRef) -> Session: ...
-        def current_id(self) -> str | None: ...
-        def _update(self, sid: str, change: Callable[[Session, float], Update]) -> Session: ...
-        def _transition(self, session: SessionRef, operation: str, *,
-                        reason: str | None = None,
-                        timeout: TimeoutAction | None = None) -> Session: ...
-        def _purge(self, sid: str) -> None: ...
-        def _fire(self, point: str, sid: str | None, cid: str | None,
-                  data: Callable[[], Any]) -> None: ...
+    def __init__(self, policies: PolicyChain, clock: Clock, *,
+                 read: Callable[[str], Session],
+                 update: Callable[[str, Callable[[Session, float], Update]], Session],
+                 move: Move, refused: Callable[[str | None, dict[str, Any]], None]) -> None:
+        self.policies = policies
+        self.clock = clock
+        self.read = read
+        self.update = update
+        self.move = move
+        self.refused = refused
+        #: id -> the latest activity seen in this process (an idle timeout reads it).
+        self.activity: dict[str, float] = {}
 
-    def admit(self, session: SessionRef | None = None, kind: str = "operation", *,
-              tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-              artifact_bytes: int = 0) -> Session | None:
-        """Let one operation of ``kind`` run in ``session`` (default: the current one), or
-        refuse it; count it when admitted.
-
-        Amounts known only afterwards (an LLM call's tokens) go to :meth:`add_usage`.
-        With no session (none given, none current) only global and per-kind rate limits apply.
-
-        Raises:
-            SessionError: the session is not active (SessionExpired when it ran out of time).
-            ResourceLimitExceeded / RateLimitExceeded: the policies refused; the
-                ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
-        """
-        usage = Usage(kind, 1, tokens, cost, artifacts, artifact_bytes)
-        found = self._session_or_current(session)
+    def admit(self, found: Session | None, usage: Usage) -> Session | None:
+        """Admit ``usage`` in ``found`` (None: no session, only global limits apply) and
+        count it; see ``SessionManager.admit``."""
         if found is not None and found.status != ACTIVE:
-            raise not_active(found, kind)
+            raise not_active(found, usage.kind)
         verdict = self.policies.evaluate(found, usage)
         if not verdict.allowed:
-            self._refuse(found, usage, verdict)
+            self.refuse(found, usage, verdict)
         if found is None:
             return None
-        return self._count(found.id, usage, check=True)
+        return self.count(found.id, usage, check=True)
 
-    def add_usage(self, session: SessionRef | None = None, *, operations: int = 0,
-                  tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-                  artifact_bytes: int = 0) -> Session | None:
-        """Add usage measured after the fact (tokens, cost). Never refuses: the next
-        :meth:`admit` does once a limit is reached."""
-        found = self._session_or_current(session)
-        if found is None:
-            return None
-        usage = Usage("usage", operations, tokens, cost, artifacts, artifact_bytes)
-        return self._count(found.id, usage, check=False)
-
-    def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
-               reserved_tokens: int = 0, tokens: int = 0,
-               cost: float = 0.0) -> Session | None:
-        """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
-        LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
-        amounts counted, when they took the session strictly past its token or cost limit.
-
-        Raises:
-            ResourceLimitExceeded: the measured amounts exceed a limit; the
-                ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
-        """
-        found = self.add_usage(session, tokens=tokens - reserved_tokens, cost=cost)
-        if found is None:
-            return None
+    def settle(self, found: Session, kind: str, *, reserved_tokens: int, tokens: int,
+               cost: float) -> Session:
+        """Replace the ``reserved_tokens`` an admission counted in ``found`` with the
+        ``tokens`` and ``cost`` measured after the call; see ``SessionManager.settle``."""
+        usage = Usage("usage", 0, tokens - reserved_tokens, cost, 0, 0)
+        found = self.count(found.id, usage, check=False)
         over = []
         for policy in self.policies.policies:
             if not isinstance(policy, ResourceLimits):
@@ -126,34 +101,12 @@ class PolicyEnforcement:
                                         f"after the call (it used {tokens} tokens, "
                                         f"cost {cost:g})"))
         if over:
-            self._refuse(found, Usage(kind, 0, tokens, cost, 0, 0), Verdict(False, tuple(over)))
+            self.refuse(found, Usage(kind, 0, tokens, cost, 0, 0), Verdict(False, tuple(over)))
         return found
 
-    def touch(self, session_id: str) -> None:
-        """Note activity in ``session_id`` now (for the idle timeout), without a write."""
-        self._activity[session_id] = self.clock.now()
-
-    def sweep(self) -> builtins.list[tuple[str, str]]:
-        """Apply timeouts to every active session and finish interrupted deletes.
-
-        Returns ``(session_id, new status)`` for each session a timeout moved.
-        """
-        moved: builtins.list[tuple[str, str]] = []
-        for key in builtins.list(self.store.keys(index.TOMBSTONE_PREFIX)):
-            self._purge(key[len(index.TOMBSTONE_PREFIX):])
-        drive = index.Drive((index.status_prefix(ACTIVE),), None, None)
-        for sid in builtins.list(index.walk(self.store, drive)):
-            try:
-                found = self.get(sid)
-            except SessionNotFound:
-                continue
-            if found.status != ACTIVE:
-                moved.append((sid, found.status))
-        return moved
-
-    # -- internals ------------------------------------------------------------------------
-
-    def _count(self, sid: str, usage: Usage, *, check: bool) -> Session:
+    def count(self, sid: str, usage: Usage, *, check: bool) -> Session:
+        """Add ``usage`` to the session's counters; with ``check``, refuse it first when the
+        session is no longer active or its resource limits would pass."""
         limits = [p for p in self.policies.policies if isinstance(p, ResourceLimits)]
 
         def change(current: Session, now: float) -> Update:
@@ -163,7 +116,7 @@ class PolicyEnforcement:
                 for policy in limits:  # the record may have moved since admit read it
                     refusal = policy(current, usage)
                     if refusal is not None:
-                        self._refuse(current, usage, Verdict(False, (refusal,)))
+                        self.refuse(current, usage, Verdict(False, (refusal,)))
             counters = replace(current.counters)
             counters.operations += usage.operations
             counters.tokens += usage.tokens
@@ -175,44 +128,42 @@ class PolicyEnforcement:
                 new.last_activity_at = now
             return Update(new, [])
 
-        return self._update(sid, change)
+        return self.update(sid, change)
 
-    def _apply_timeouts(self, found: Session) -> Session:
+    def touch(self, session_id: str) -> None:
+        """Note activity in ``session_id`` now (for the idle timeout), without a write."""
+        self.activity[session_id] = self.clock.now()
+
+    def apply_timeouts(self, found: Session) -> Session:
+        """``found``, or the session a passed timeout moved it to (suspended or failed)."""
         now = self.clock.now()
         idle, duration = found.max_idle_time, found.max_duration
         if (idle is None or now - found.last_activity_at <= idle) and (
                 duration is None or found.active_seconds + now - (found.resumed_at or now)
                 <= duration):
             return found  # no timeout has passed even by the record's own account
-        activity = max(found.last_activity_at, self._activity.get(found.id, 0.0))
+        activity = max(found.last_activity_at, self.activity.get(found.id, 0.0))
         action = timeout_action(found, now, activity)
         if action is None:
             return found
         try:
-            return self._transition(found.id, action.operation, reason=action.reason,
-                                    timeout=action)
+            return self.move(found.id, action.operation, reason=action.reason,
+                             timeout=action)
         except HookCancelled as exc:
             logger.warning("a hook kept session %s from its timeout (%s): %s", found.id,
                            action.reason, exc)
             return found
         except SessionError:
-            return self.get(found.id)  # moved by someone else meanwhile
+            return self.read(found.id)  # moved by someone else meanwhile
 
-    def _session_or_current(self, session: SessionRef | None) -> Session | None:
-        if session is not None:
-            return self.get(session)
-        sid = self.current_id()
-        return None if sid is None else self.get(sid)
-
-    def _refuse(self, found: Session | None, usage: Usage, verdict: Verdict) -> None:
+    def refuse(self, found: Session | None, usage: Usage, verdict: Verdict) -> None:
+        """Report the refusal (``resource:limit_exceeded``, ``session.limit_exceeded``) and
+        raise RateLimitExceeded (every refusal a rate limit) or ResourceLimitExceeded."""
         refusals = [r.to_dict() for r in verdict.refusals]
         sid = found.id if found is not None else None
         data = {"session_id": sid, "kind": usage.kind, "refusals": refusals,
                 "composition": self.policies.mode}
-        self._fire("resource:limit_exceeded", sid, None, lambda: data)
-        if self.events is not None:
-            self.events.publish("session.limit_exceeded", data, session_id=sid,
-                                source="sessions")
+        self.refused(sid, data)
         where = f" in session {sid}" if sid else ""
         text = "; ".join(r.reason for r in verdict.refusals)
         rated = all(r.rate_limited for r in verdict.refusals)

@@ -20,8 +20,19 @@ Events and journal kinds: ``session.created``, ``.suspended``, ``.resumed``,
 ``.completed``, ``.failed``, ``.archived``, ``.saved``, ``.loaded``, and the event
 ``session.deleted``.
 
-Policies (:mod:`llmspell.sessions.policies`) are enforced here: timeouts whenever a session is
-read, limits and rate limits in :meth:`SessionManager.admit`.
+Policies (:mod:`llmspell.sessions.policies`) are enforced by the manager's
+:class:`~llmspell.sessions.enforcement.PolicyEnforcer`: timeouts whenever a session is read,
+limits and rate limits in :meth:`SessionManager.admit`.
+
+The current session is a context variable, so each thread and each asyncio task has its own:
+a new thread starts with none; an asyncio task starts with its creator's and changes it for
+itself only. ``Session.setCurrent`` in Lua and the state journaling read it.
+
+Deleting a session removes its record, its index entries and (for an active session) a slot
+of the active count in one batch that also writes a tombstone ``sessdel/<id>``; then the
+``session:<id>`` state scope, the journal and (through ``on_delete`` callbacks) artifact
+references go, and the tombstone last. A crash in between leaves the tombstone, and
+``sweep()`` finishes the job.
 """
 
 from __future__ import annotations
@@ -29,7 +40,9 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -41,13 +54,11 @@ from llmspell.errors import (
     ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
-from llmspell.sessions.active import ActiveCounter
-from llmspell.sessions.changes import Update, created_entry, moved, position_after
 from llmspell.sessions.clock import Clock, SystemClock
-from llmspell.sessions.current import CurrentSession, new_current_var
-from llmspell.sessions.deletion import Deletion
-from llmspell.sessions.enforcement import PolicyEnforcement, SessionRef
+from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
+from llmspell.sessions.enforcement import PolicyEnforcer
 from llmspell.sessions.model import (
     ACTIVE,
     Session,
@@ -60,14 +71,21 @@ from llmspell.sessions.model import (
     new_id,
     session_ref_id,
 )
-from llmspell.sessions.policies import PolicyChain, TimeoutAction, default_chain
+from llmspell.sessions.policies import (
+    PolicyChain,
+    SessionSettings,
+    TimeoutAction,
+    Usage,
+    default_chain,
+)
 from llmspell.sessions.query import list_sessions
-from llmspell.sessions.settings import SessionSettings
-from llmspell.sessions.transitions import target
-from llmspell.storage.base import Op, Put, Store
+from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
+from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
 
 logger = logging.getLogger("llmspell.sessions")
+
+SessionRef = Session | str
 
 _CACHE_SIZE = 4096
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
@@ -98,7 +116,7 @@ def _cid() -> str:
     return os.urandom(8).hex()
 
 
-class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
+class SessionManager:
     """Sessions in one store. Thread-safe; several processes may share a multi-process store.
 
     Args:
@@ -113,7 +131,8 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
     """
 
     def __init__(self, store: Store, *, settings: SessionSettings | None = None,
-                 hooks: Any = None, events: Any = None, clock: Clock | None = None,
+                 hooks: HookPoints | None = None, events: EventPublisher | None = None,
+                 clock: Clock | None = None,
                  journal: Journal | None = None,
                  clear_state: Callable[[str], Any] | None = None) -> None:
         self.store = store
@@ -124,9 +143,13 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         self.hooks = hooks
         self.events = events
         self.clear_state = clear_state
-        self.policies: PolicyChain = default_chain(self.settings, self.clock)
+        self.enforcer = PolicyEnforcer(default_chain(self.settings, self.clock), self.clock,
+                                       read=self.get, update=self._update,
+                                       move=self._transition, refused=self._refused)
         self._on_delete: list[Callable[[str], Any]] = []
-        self._current = new_current_var(self)
+        # Private to this manager: two runtimes never share a current session.
+        self._current: ContextVar[str | None] = ContextVar(
+            f"llmspell_current_session_{id(self):x}", default=None)
         self._cache: dict[str, tuple[bytes, Position]] = {}  # id -> (record, journal position)
         # id -> (record bytes, that record decoded). Used only while the stored bytes are
         # still exactly these (compared on every read), so it is right across processes;
@@ -134,8 +157,16 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         self._decoded: dict[str, tuple[bytes, Session]] = {}
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
-        self._activity: dict[str, float] = {}  # id -> latest activity seen in this process
+        #: The artifact counters, changed inside artifact writes' own batches.
+        self.artifact_counters = ArtifactCounters(
+            store, self.journal, self.settings.default_limits(), read=self.get,
+            forget=self.forget_position, refused=self._refused)
         self.recorder: Any = None
+
+    @property
+    def policies(self) -> PolicyChain:
+        """The policy chain :meth:`admit` runs (``policies.add(policy)`` adds one)."""
+        return self.enforcer.policies
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> SessionManager:
@@ -244,7 +275,7 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             raise SessionNotFound(f"no session has id {sid!r}")
         found = self._decode(sid, raw)
         if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
-            return self._apply_timeouts(found)  # cheap unless a timeout has passed
+            return self.enforcer.apply_timeouts(found)  # cheap unless a timeout passed
         return found
 
     def exists(self, session: SessionRef) -> bool:
@@ -258,6 +289,14 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         if not isinstance(session_id, str) or not ID_PATTERN.fullmatch(session_id):
             return False
         return self.store.get(index.record_key(session_id)) is not None
+
+    def ids_starting_with(self, prefix: str, *, limit: int | None = None) -> builtins.list[str]:
+        """The ids of stored sessions that start with ``prefix``, in id order (at most
+        ``limit``); the CLI resolves a shortened id with it."""
+        if not isinstance(prefix, str):
+            raise ValidationError("prefix", "must be a string", got=prefix)
+        start = index.RECORD_PREFIX
+        return [key[len(start):] for key in self.store.keys(start + prefix, limit=limit)]
 
     def list(self, *, status: str | list[str] | None = None, tags: Any = None,
              name: str | None = None, parent: str | None = None,
@@ -321,6 +360,172 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         self.get(sid)
         return self._mark(sid, "session:restore", "session.loaded")
 
+    # -- the current session ----------------------------------------------------------------
+
+    def set_current(self, session: SessionRef | None) -> Session | None:
+        """Make ``session`` current in this thread / asyncio task (None: no session)."""
+        if session is None:
+            self._current.set(None)
+            return None
+        found = self.get(session)
+        self._current.set(found.id)
+        return found
+
+    def get_current(self) -> Session | None:
+        """The current session of this thread / task, or None."""
+        sid = self._current.get()
+        if sid is None:
+            return None
+        try:
+            return self.get(sid)
+        except SessionNotFound:
+            self._current.set(None)
+            return None
+
+    def current_id(self) -> str | None:
+        """The current session's id without reading it (cheap)."""
+        return self._current.get()
+
+    @contextmanager
+    def current(self, session: SessionRef | None) -> Iterator[Session | None]:
+        """``with manager.current(s):`` makes ``s`` current for the block, then restores."""
+        sid = None if session is None else self.get(session).id
+        token = self._current.set(sid)
+        try:
+            yield None if sid is None else self.get(sid)
+        finally:
+            self._current.reset(token)
+
+    # -- policies ---------------------------------------------------------------------------
+
+    def admit(self, session: SessionRef | None = None, kind: str = "operation", *,
+              tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
+              artifact_bytes: int = 0) -> Session | None:
+        """Let one operation of ``kind`` run in ``session`` (default: the current one), or
+        refuse it; count it when admitted.
+
+        Amounts known only afterwards (an LLM call's tokens) go to :meth:`add_usage`.
+        With no session (none given, none current) only global and per-kind rate limits apply.
+
+        Raises:
+            SessionError: the session is not active (SessionExpired when it ran out of time).
+            ResourceLimitExceeded / RateLimitExceeded: the policies refused; the
+                ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
+        """
+        usage = Usage(kind, 1, tokens, cost, artifacts, artifact_bytes)
+        return self.enforcer.admit(self._session_or_current(session), usage)
+
+    def add_usage(self, session: SessionRef | None = None, *, operations: int = 0,
+                  tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
+                  artifact_bytes: int = 0) -> Session | None:
+        """Add usage measured after the fact (tokens, cost). Never refuses: the next
+        :meth:`admit` does once a limit is reached."""
+        found = self._session_or_current(session)
+        if found is None:
+            return None
+        usage = Usage("usage", operations, tokens, cost, artifacts, artifact_bytes)
+        return self.enforcer.count(found.id, usage, check=False)
+
+    def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
+               reserved_tokens: int = 0, tokens: int = 0,
+               cost: float = 0.0) -> Session | None:
+        """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
+        LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
+        amounts counted, when they took the session strictly past its token or cost limit.
+
+        Raises:
+            ResourceLimitExceeded: the measured amounts exceed a limit; the
+                ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
+        """
+        found = self._session_or_current(session)
+        if found is None:
+            return None
+        return self.enforcer.settle(found, kind, reserved_tokens=reserved_tokens,
+                                    tokens=tokens, cost=cost)
+
+    def touch(self, session_id: str) -> None:
+        """Note activity in ``session_id`` now (for the idle timeout), without a write."""
+        self.enforcer.touch(session_id)
+
+    def sweep(self) -> builtins.list[tuple[str, str]]:
+        """Apply timeouts to every active session and finish interrupted deletes.
+
+        Returns ``(session_id, new status)`` for each session a timeout moved.
+        """
+        moved_now: builtins.list[tuple[str, str]] = []
+        for key in builtins.list(self.store.keys(index.TOMBSTONE_PREFIX)):
+            self._purge(key[len(index.TOMBSTONE_PREFIX):])
+        drive = index.Drive((index.status_prefix(ACTIVE),), None, None)
+        for sid in builtins.list(index.walk(self.store, drive)):
+            try:
+                found = self.get(sid)
+            except SessionNotFound:
+                continue
+            if found.status != ACTIVE:
+                moved_now.append((sid, found.status))
+        return moved_now
+
+    # -- deleting ---------------------------------------------------------------------------
+
+    def delete(self, session: SessionRef) -> bool:
+        """Delete the session: its record and indexes, its ``session:<id>`` state scope, its
+        journal, and (through :meth:`on_delete` callbacks) its artifact references.
+
+        The record goes first, in one batch with a tombstone; the rest follows and the
+        tombstone goes last, so an interrupted delete is finished by :meth:`sweep`.
+
+        Raises:
+            SessionNotFound: no session has that id.
+        """
+        self._check_enabled()
+        sid = session_ref_id(session)
+
+        def build(attempt: int) -> Planned[tuple[Session, bytes | None]]:
+            raw = self.store.get(index.record_key(sid))
+            if raw is None:
+                raise SessionNotFound(f"no session has id {sid!r}")
+            found = Session.from_record(orjson.loads(raw))
+            ops: builtins.list[Op] = [Delete(index.record_key(sid)),
+                                      *index.index_ops(found, None),
+                                      Put(index.TOMBSTONE_PREFIX + sid, b"")]
+            expect: dict[str, bytes | None] = {index.record_key(sid): raw}
+            active = self.active.add(-1, ops, expect, "") if found.status == ACTIVE else None
+            return ops, expect, (found, active)
+
+        found, active = retry_batch(self.store, build, what=f"delete session {sid}",
+                                    lost=self.active.invalidate)
+        self.active.committed(active)
+        self._cache.pop(sid, None)
+        self._decoded.pop(sid, None)
+        self.enforcer.activity.pop(sid, None)
+        if self._current.get() == sid:
+            self._current.set(None)
+        self._purge(sid)
+        self._publish("session.deleted", found, _cid())
+        return True
+
+    def on_delete(self, callback: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Call ``callback(session_id)`` when a session is deleted (artifact references).
+
+        Returns ``callback``. A callback that raises is logged and the delete goes on.
+        """
+        if not callable(callback):
+            raise ValidationError("callback", "must be callable", got=callback)
+        self._on_delete.append(callback)
+        return callback
+
+    def _purge(self, sid: str) -> None:
+        """Everything of a deleted session but its record (gone already), then the tombstone."""
+        if self.clear_state is not None:
+            self.clear_state(f"session:{sid}")
+        self.journal.delete(sid)
+        for callback in self._on_delete:
+            try:
+                callback(sid)
+            except Exception:
+                logger.exception("on_delete callback %r failed for session %s", callback, sid)
+        self.store.delete(index.TOMBSTONE_PREFIX + sid)
+
     # -- internals: writing -----------------------------------------------------------------
 
     def _transition(self, session: SessionRef, operation: str, *, reason: str | None = None,
@@ -370,9 +575,9 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
             new = current
             if rewrite:
                 new = replace(current, updated_at=now,
-                              last_activity_at=max(now, self._activity.get(sid, 0.0)))
+                              last_activity_at=max(now, self.enforcer.activity.get(sid, 0.0)))
             elif current.status == ACTIVE:
-                self._activity[sid] = now
+                self.enforcer.activity[sid] = now
             if not fired:
                 fired.append(True)
                 if self._before(point, sid, cid, lambda: {
@@ -434,9 +639,25 @@ class SessionManager(CurrentSession, Deletion, PolicyEnforcement):
         self.active.committed(active)
         return update.session
 
+    def _session_or_current(self, session: SessionRef | None) -> Session | None:
+        if session is not None:
+            return self.get(session)
+        sid = self.current_id()
+        return None if sid is None else self.get(sid)
+
     def _limit_exceeded(self, count: int, limit: int) -> None:
         data = {"limit": "max_active_sessions", "active": count, "max": limit}
         self._fire("resource:limit_exceeded", None, None, lambda: data)
+
+    def _refused(self, sid: str | None, data: dict[str, Any], source: str = "sessions") -> None:
+        """A limit refused an operation: ``resource:limit_exceeded`` and
+        ``session.limit_exceeded`` (``source``: the subsystem that asked)."""
+        hooks = self.hooks
+        if hooks is not None and hooks.has("resource:limit_exceeded"):
+            hooks.after("resource:limit_exceeded", data, component=source,
+                        correlation_id=None, session_id=sid)
+        if self.events is not None:
+            self.events.publish("session.limit_exceeded", data, session_id=sid, source=source)
 
     def _remember(self, sid: str, raw: bytes, position: Position) -> None:
         cache = self._cache

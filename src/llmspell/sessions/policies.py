@@ -21,6 +21,9 @@ three compositions:
 - ``parallel``: all run; if any refuses, the operation is refused and every refusal reported.
 - ``voting``: all run; the operation is refused when more policies refuse than allow (a tie
   allows); the refusals are reported either way, on ``Verdict.refusals``.
+
+:class:`SessionSettings` is ``[session]`` (declared in :mod:`llmspell.config_schema`) as one
+typed object, so the manager can also be built without a Config.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.sessions.model import ACTIVE, Limits, Session
+from llmspell.settings import from_config, setting
 
 COMPOSITIONS = ("sequential", "parallel", "voting")
 
@@ -225,7 +229,47 @@ def timeout_action(session: Session, now: float, last_activity: float) -> Timeou
     return None
 
 
-def default_chain(settings: Any, clock: Any) -> PolicyChain:
+@dataclass(frozen=True)
+class SessionSettings:
+    """Session behaviour. Zero (or None) limits and timeouts mean none. Each field defaults
+    to the schema default of the key it is read from (``SessionSettings()`` is what a
+    runtime with no config file uses)."""
+
+    enabled: bool = setting("session.enabled")
+    max_active_sessions: int = setting("session.max_active_sessions")
+    idle_timeout_seconds: float = setting("session.idle_timeout_seconds")
+    max_duration_seconds: float = setting("session.max_duration_seconds")
+    max_operations: int = setting("session.max_operations")
+    max_tokens: int = setting("session.max_tokens")
+    max_cost: float = setting("session.max_cost")
+    max_artifacts: int = setting("session.max_artifacts_per_session")
+    max_artifact_bytes: int = setting("session.max_artifact_bytes")
+    rate_limits: tuple[str, ...] = setting("session.rate_limits")
+    rate_limit_mode: str = setting("session.rate_limit_mode")
+    rate_limit_max_wait_seconds: float = setting("session.rate_limit_max_wait_seconds")
+    policy_composition: str = setting("session.policy_composition")
+    journal_state_values: bool = setting("session.journal_state_values")
+    journal_hooks: bool = setting("session.journal_hooks")
+    journal_events: bool = setting("session.journal_events")
+    redact_patterns: tuple[str, ...] = setting("state.redact_patterns")
+
+    @classmethod
+    def from_config(cls, config: Any) -> SessionSettings:
+        """Read ``[session]`` (and ``[state] redact_patterns``) from a :class:`Config`."""
+        return from_config(cls, config)
+
+    def default_limits(self) -> Limits:
+        """The limits a session gets for what its own ``limits`` leave unset."""
+        return Limits(
+            operations=self.max_operations or None,
+            tokens=self.max_tokens or None,
+            cost=self.max_cost or None,
+            artifacts=self.max_artifacts or None,
+            artifact_bytes=self.max_artifact_bytes or None,
+        )
+
+
+def default_chain(settings: SessionSettings, clock: Any) -> PolicyChain:
     """The built-in chain: resource limits, then rate limits (when any are configured)."""
     from llmspell.sessions.ratelimit import RateLimits
 

@@ -91,7 +91,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
             seen.add(sid)
             found = Session.from_record(orjson.loads(raw))
             if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
-                found = manager._apply_timeouts(found)
+                found = manager.enforcer.apply_timeouts(found)
             if not matches(found):
                 continue
             if streaming and skipped < offset:

@@ -24,6 +24,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
+from llmspell.protocols import EventSource, HookRegistrar
 from llmspell.storage.base import Op
 
 if TYPE_CHECKING:
@@ -46,14 +47,15 @@ class SessionRecorder:
         self.journal = manager.journal
         self.keep_values = manager.settings.journal_state_values
         self._state: Any = None
-        self._hooks: Any = None
-        self._events: Any = None
+        self._hooks: HookRegistrar | None = None
+        self._events: EventSource | None = None
         self._subscription: Any = None
         # One bound-method object each, so unregistering by identity finds it again.
         self._contributor = self.contribute
         self._observer = self.observe_hook
 
-    def attach(self, *, state: Any = None, hooks: Any = None, events: Any = None) -> None:
+    def attach(self, *, state: Any = None, hooks: HookRegistrar | None = None,
+               events: EventSource | None = None) -> None:
         """Start recording from whichever of the three subsystems are given."""
         settings = self.manager.settings
         if state is not None:

@@ -6,7 +6,10 @@ transaction, and compare-and-set works across processes. Modules: :mod:`~.scopes
 key rules, the store layout), :mod:`~.records` (the stored form of a value), :mod:`~.commit`
 (atomic batches and the change sequence), :mod:`~.transaction`, :mod:`~.signals` (the
 ``state:*`` hooks and ``state.*`` events), :mod:`~.manager` and :mod:`~.transfer` (JSON-lines
-export and import). ``docs/state.md`` is the user guide.
+export and import). What backups and migrations build on: :mod:`~.selection` (choosing
+records by scope and key globs) and :mod:`~.bulk` (many records rewritten in one batch).
+Subpackages: :mod:`~.backup` (backup files, restore, retention) and :mod:`~.migration`
+(schema versions, plans, apply, status, rollback). ``docs/state.md`` is the user guide.
 """
 
 from llmspell.state.commit import Change, Committed, Contributor

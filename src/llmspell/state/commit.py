@@ -323,7 +323,7 @@ def _plan(store: Store, sequence: Sequence, writes: Seq[Write],
                 w.scope, w.key, op, None if before is None else record_value_hash(before),
                 None if w.encoded is None else encoded_hash(w.encoded), seq, w.encoded))
     if not done:
-        if expect and not _holds(store, expect):
+        if expect and not expect_holds(store, expect):
             return [], {}, None
         return [], {}, ([], seq, b"")
     raw = str(seq).encode()
@@ -346,7 +346,7 @@ def _plan_again(store: Store, sequence: Sequence, expect: Mapping[str, bytes | N
     shared = sequence.shared
     if shared and sequence.reload(store):
         return True
-    if expect and not _holds(store, expect):
+    if expect and not expect_holds(store, expect):
         return False
     if contributors:
         return True  # a contributor's condition failed: let it look again
@@ -378,7 +378,8 @@ def _read_one(store: Store, skey: str) -> dict[str, bytes]:
     return {} if value is None else {skey: value}
 
 
-def _holds(store: Store, expect: Mapping[str, bytes | None]) -> bool:
+def expect_holds(store: Store, expect: Mapping[str, bytes | None]) -> bool:
+    """Whether every key of ``expect`` holds exactly that value now (None: absent)."""
     found = store.get_many(list(expect))
     return all(found.get(key) == value for key, value in expect.items())
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import ValidationError
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.redact import Redactor
 from llmspell.state import commit as _commit
 from llmspell.state.commit import Committed, Contributor, Write
@@ -78,7 +79,7 @@ class StateManager:
     def __init__(self, store: Store, *, max_value_bytes: int = default("state.max_value_bytes"),
                  redact_on_write: bool = default("state.redact_on_write"),
                  redactor: Redactor | None = None,
-                 hooks: Any = None, events: Any = None,
+                 hooks: HookPoints | None = None, events: EventPublisher | None = None,
                  shared_sequence: bool | None = None) -> None:
         if not isinstance(store, Store):
             raise ValidationError("store", "must be a Store", got=store)
@@ -97,8 +98,8 @@ class StateManager:
         self._schema_of: dict[str, int] = {}
 
     @classmethod
-    def from_config(cls, store: Store, config: Any, *, hooks: Any = None,
-                    events: Any = None) -> StateManager:
+    def from_config(cls, store: Store, config: Any, *, hooks: HookPoints | None = None,
+                    events: EventPublisher | None = None) -> StateManager:
         """A manager configured by ``[state]`` (a :class:`~llmspell.config.StateConfig`)."""
         return cls(store, max_value_bytes=config.max_value_bytes,
                    redact_on_write=config.redact_on_write,
@@ -402,7 +403,7 @@ class StateManager:
                               contributors=self._contributors)
 
     def _holds(self, expect: Mapping[str, bytes | None]) -> bool:
-        return _commit._holds(self.store, expect)
+        return _commit.expect_holds(self.store, expect)
 
     def _notify(self, done: list[Committed]) -> None:
         self._signals.committed(done)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmspell.errors import ValidationError
+from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.redact import Redactor
 from llmspell.state.commit import Committed, Write
 
@@ -46,7 +47,8 @@ class Signals:
     not built at all.
     """
 
-    def __init__(self, hooks: Any, events: Any, redactor: Redactor) -> None:
+    def __init__(self, hooks: HookPoints | None, events: EventPublisher | None,
+                 redactor: Redactor) -> None:
         self.hooks = hooks
         self.events = events
         self.redactor = redactor
@@ -73,13 +75,16 @@ class Signals:
         """Fire ``state:before_read``: a ``Skipped`` (its ``result`` stands in for the
         value) when a hook skipped the read, else None."""
         hooks = self.hooks
+        assert hooks is not None  # callers ask has() first
         data = hooks.before(BEFORE_READ, {"scope": scope, "key": key}, component="state")
         return data if data.__class__ is hooks.Skipped else None
 
     def after_read(self, scope: str, key: str, value: Any, found: bool) -> Any:
         """The value to return, as the ``state:after_read`` hooks left it."""
-        data = self.hooks.after(AFTER_READ, {"scope": scope, "key": key, "value": value,
-                                             "found": found}, component="state")
+        hooks = self.hooks
+        assert hooks is not None  # callers ask has() first
+        data = hooks.after(AFTER_READ, {"scope": scope, "key": key, "value": value,
+                                        "found": found}, component="state")
         return hook_value(AFTER_READ, data, scope, key)
 
     def wants_put(self) -> bool:
@@ -119,7 +124,7 @@ class Signals:
         for item in done:
             write = item.write
             if write.encoded is None:
-                if deleted:
+                if deleted and events is not None:
                     events.publish(DELETED, {"scope": write.scope, "key": write.key,
                                              "seq": item.seq}, source="state")
                 if debug:
@@ -130,7 +135,7 @@ class Signals:
                                           "value": write.value, "seq": item.seq,
                                           "schema_version": write.schema_version},
                             component="state")
-            if changed:
+            if changed and events is not None:
                 events.publish(CHANGED, {"scope": write.scope, "key": write.key,
                                          "seq": item.seq, "schema_version": write.schema_version,
                                          "value": self.redactor.redact(write.value)},
@@ -145,6 +150,7 @@ class Signals:
     def _before(self, point: str, data: dict[str, Any]) -> Any:
         """Fire a before-point: the (possibly modified) data, or SKIPPED."""
         hooks = self.hooks
+        assert hooks is not None  # callers ask has() first
         data = hooks.before(point, data, component="state")
         return SKIPPED if data.__class__ is hooks.Skipped else data
 

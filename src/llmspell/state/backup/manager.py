@@ -25,6 +25,7 @@ from typing import Any
 from llmspell.compression import check_codec_name
 from llmspell.config_schema import default
 from llmspell.errors import BackupError, BackupNotFound, LLMSpellError, ValidationError
+from llmspell.protocols import EventPublisher
 from llmspell.state.backup import catalog
 from llmspell.state.backup.catalog import BackupInfo, chain_of, check_id, new_id
 from llmspell.state.backup.create import PRUNED_KEY, store_identity, write_backup
@@ -57,7 +58,8 @@ class BackupManager:
                  entry_format: str = default("state.backup_format"),
                  compression: str = default("state.backup_compression"),
                  level: int = default("state.backup_compression_level"),
-                 safety: bool = default("state.backup_safety"), events: Any = None) -> None:
+                 safety: bool = default("state.backup_safety"),
+                 events: EventPublisher | None = None) -> None:
         self.state = state
         self.store = state.store
         self.directory = Path(directory)

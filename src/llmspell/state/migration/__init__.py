@@ -3,8 +3,8 @@
 A value saved with no declared schema is at version 1. A migration is a declarative plan
 (:mod:`.plan`) of transforms (:mod:`.transforms`) with optional validation
 (:mod:`.validation`); :class:`Migrator` (``runtime.migrations``) dry-runs it, applies it all
-or nothing (:mod:`.engine`), records it (:mod:`.ledger`), reports status (:mod:`.status`) and
-rolls the last one back to the exact previous bytes (:mod:`.rollback`).
+or nothing (:mod:`.engine`), records it (:mod:`.ledger`), reports status and rolls the last
+one back to the exact previous bytes (both in :mod:`.migrator`).
 """
 
 from llmspell.state.migration.engine import MigrationReport

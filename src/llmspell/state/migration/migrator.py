@@ -11,31 +11,47 @@
     migrations.apply_pending()                       # the registered ones, in order
     migrations.rollback()                            # the last one's values get their bytes back
 
-Applying is :mod:`.engine` (all or nothing), rolling back :mod:`.rollback`, the record of what
-was applied :mod:`.ledger`. A plan recorded as applied is not applied again (``force=True``
+Applying is :mod:`.engine` (all or nothing), the record of what was applied :mod:`.ledger`;
+status and rollback are here. A plan recorded as applied is not applied again (``force=True``
 does); the ``state:migration`` hook runs before each apply (cancel refuses it, skip skips it,
 retry fires it again; ``HookRegistry.before``);
 events ``migration.started``, ``migration.progress``, ``migration.completed``,
 ``migration.failed`` and ``migration.rolled_back`` are published.
+
+Status (:func:`migration_status`): which schema versions the stored values are at, which is the
+latest, and which registered migrations are still pending. One pass over the records reads only
+each record's schema version (from the record's tail). ``current`` is the lowest version any
+stored value is at (1 for an empty store), ``latest`` the highest version declared, registered,
+applied or stored. ``pending`` lists the registered migrations not yet applied, each with how
+many values it would examine now.
+
+Rollback (:func:`rollback_last`): the last applied migration's values get back the exact bytes
+it replaced. The bytes come from the migration's undo chunks (:mod:`.ledger`). A value changed
+since the migration wrote it (its change sequence is outside the migration's range, or it was
+deleted) is a conflict: the rollback is refused, naming one, unless ``force`` (then those
+values get their pre-migration bytes too). The writes, the log entry marked rolled back and the
+dropped undo data go in one atomic batch, with change-log entries like any state change.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import MigrationError, StateError, ValidationError, WriteContention
-from llmspell.state.bulk import BulkPlan, paused_gc, write_bulk
+from llmspell.protocols import EventPublisher, HookPoints
+from llmspell.state.bulk import BulkPlan, RecordChange, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
 from llmspell.state.migration import ledger
 from llmspell.state.migration.engine import MigrationReport, Progress, new_report, transform_all
 from llmspell.state.migration.plan import MigrationPlan
-from llmspell.state.migration.rollback import rollback_last
-from llmspell.state.migration.status import migration_status
-from llmspell.storage.base import Put
+from llmspell.state.scopes import STATE_PREFIX, split_store_key
+from llmspell.state.selection import matcher, record_seq, record_version
+from llmspell.storage.base import Delete, Put, Store
 
 HOOK_POINT = "state:migration"
 
@@ -52,7 +68,8 @@ class Migrator:
             back).
     """
 
-    def __init__(self, state: StateManager, *, hooks: Any = None, events: Any = None,
+    def __init__(self, state: StateManager, *, hooks: HookPoints | None = None,
+                 events: EventPublisher | None = None,
                  enabled: bool = default("state.migration_enabled"),
                  undo_keep: int = default("state.migration_undo_keep")) -> None:
         self.state = state
@@ -104,7 +121,7 @@ class Migrator:
         return list(self._registered)
 
     def status(self) -> dict[str, Any]:
-        """current, latest, pending, applied, versions: see :mod:`.status`."""
+        """current, latest, pending, applied, versions: see :func:`migration_status`."""
         return migration_status(self.store, self._registered, self._declared)
 
     def history(self) -> list[dict[str, Any]]:
@@ -307,3 +324,114 @@ def load_plans(path: str) -> list[MigrationPlan]:
         return [MigrationPlan.from_spec(item) for item in items]
     except ValidationError as exc:
         raise MigrationError(f"[state] migrations: {path!r} holds a bad plan: {exc}") from exc
+
+
+def migration_status(store: Store, registered: Sequence[MigrationPlan],
+                     declared: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """The status described in the module docstring, as plain data."""
+    pending = [p for p in registered if ledger.applied_number(store, p.id) is None]
+    checks = [(p, matcher([p.scope]) if p.scope else None, matcher([p.key]) if p.key else None)
+              for p in pending]
+    schemas = [(pattern, version, matcher([pattern]), Counter[int]())
+               for pattern, version in declared]
+    waiting = [0] * len(pending)
+    versions: Counter[int] = Counter()
+    cut = len(STATE_PREFIX)
+    for skey, raw in store.scan(STATE_PREFIX):
+        version = record_version(raw)
+        versions[version] += 1
+        if not checks and not schemas:
+            continue
+        scope, _, key = skey[cut:].partition("/")
+        for i, (plan, scope_ok, key_ok) in enumerate(checks):
+            if version == plan.from_version and (scope_ok is None or scope_ok(scope)) and (
+                    key_ok is None or key_ok(key)):
+                waiting[i] += 1
+        for _, _, scope_ok, counted in schemas:
+            if scope_ok is None or scope_ok(scope):
+                counted[version] += 1
+    history = ledger.history(store)
+    kept = set(ledger.undo_numbers(store))
+    standing = [e for e in history if not e.get("rolled_back_at")]
+    latest = max([1, *versions, *(p.to_version for p in registered),
+                  *(v for _, v in declared), *(e["plan"]["to_version"] for e in standing)])
+    last = standing[-1] if standing else None
+    return {
+        "current": min(versions) if versions else 1,
+        "latest": latest,
+        "values": sum(versions.values()),
+        "versions": {str(v): versions[v] for v in sorted(versions)},
+        "pending": [{**p.summary(), "items": waiting[i]} for i, p in enumerate(pending)],
+        "applied": [_applied(e, kept) for e in history],
+        "schemas": [{"pattern": pattern, "version": version,
+                     "versions": {str(v): c[v] for v in sorted(c)}}
+                    for pattern, version, _, c in schemas],
+        "can_rollback": last is not None and (last["n"] in kept or not last.get("items")),
+    }
+
+
+def _applied(entry: dict[str, Any], kept: set[int]) -> dict[str, Any]:
+    plan = entry["plan"]
+    return {"n": entry["n"], "id": entry["id"], "from_version": plan["from_version"],
+            "to_version": plan["to_version"], "scope": plan.get("scope"),
+            "key": plan.get("key"), "applied_at": entry["applied_at"],
+            "items": entry["items"], "changed": entry["changed"],
+            "rolled_back_at": entry.get("rolled_back_at"), "undo_kept": entry["n"] in kept}
+
+
+def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]:
+    """Undo the newest migration that stands applied; returns what was done.
+
+    Raises:
+        MigrationError: nothing to roll back, its undo data was not kept, or values changed
+            since it was applied (without ``force``); nothing was written.
+    """
+    store = state.store
+    entry = ledger.last_applied(store)
+    if entry is None:
+        raise MigrationError("there is no applied migration to roll back")
+    n, plan_id = entry["n"], entry["id"]
+    if not entry.get("undo_chunks") and entry.get("items"):
+        raise MigrationError(f"migration {plan_id!r} (#{n}) cannot be rolled back: its undo "
+                             "data was not kept ([state] migration_undo_keep = 0 when it ran)")
+    if entry.get("items") and n not in ledger.undo_numbers(store):
+        raise MigrationError(f"migration {plan_id!r} (#{n}) cannot be rolled back: its undo "
+                             "data was dropped when a later migration was applied ([state] "
+                             "migration_undo_keep)")
+    first, last = entry.get("seq_first") or 0, entry.get("seq_last") or 0
+    counts: dict[str, int] = {}
+
+    def build(current: int) -> BulkPlan:
+        items = list(ledger.read_undo(store, n))
+        now = store.get_many([skey for skey, _ in items]) if items else {}
+        changes: list[RecordChange] = []
+        conflicts: list[str] = []
+        for skey, old in items:
+            raw = now.get(skey)
+            if raw is None or not first <= record_seq(raw) <= last:
+                conflicts.append(skey)
+            if raw == old:
+                continue
+            scope, key = split_store_key(skey)
+            changes.append(RecordChange(scope, key, skey, old, raw))
+        if conflicts and not force:
+            scope, key = split_store_key(conflicts[0])
+            raise MigrationError(
+                f"cannot roll back migration {plan_id!r} (#{n}): {len(conflicts)} value(s) "
+                f"changed since it was applied, such as {scope}/{key}; nothing was changed "
+                "(force overwrites them with their pre-migration bytes)")
+        counts.update(restored=len(changes), conflicts=len(conflicts))
+        marked = {**entry, "rolled_back_at": time.time()}
+        extra = [ledger.entry_op(marked), *ledger.drop_undo_ops(store, [n])]
+        if ledger.applied_number(store, plan_id) == n:
+            extra.append(Delete(ledger.id_key(plan_id)))
+        return BulkPlan(changes, extra)
+
+    try:
+        result = write_bulk(state, build)
+    except (StateError, WriteContention) as exc:
+        raise MigrationError(f"cannot roll back migration {plan_id!r}: {exc}") from exc
+    return {"id": plan_id, "n": n, "from_version": entry["plan"]["from_version"],
+            "to_version": entry["plan"]["to_version"], **counts,
+            "seq_first": result.first if counts.get("restored") else None,
+            "seq_last": result.last if counts.get("restored") else None}

@@ -1,0 +1,72 @@
+"""What the lower layers need of hooks and events, as Protocols.
+
+State, sessions and artifacts sit below :mod:`llmspell.hooks` and :mod:`llmspell.events`
+(STYLE.md: dependencies point one way), yet they fire hook points and publish events. They
+take the runtime's HookRegistry and EventBus as these Protocols, so they never import the
+layer above: :class:`HookPoints` (fire a point; ``Skipped`` is the class ``before`` returns
+for a skip, ``llmspell.hooks.results.Skipped`` on the real registry), :class:`HookRegistrar`
+(also register hooks and observe firings), :class:`EventPublisher` (publish) and
+:class:`EventSource` (also subscribe). ``llmspell.hooks.HookRegistry`` and
+``llmspell.events.EventBus`` fit them; mypy checks that where the runtime wires them.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, TypedDict, Unpack
+
+
+class FireContext(TypedDict, total=False):
+    """The keyword arguments every firing takes besides the point and data."""
+
+    component: str | None
+    correlation_id: str | None
+    session_id: str | None
+    metadata: dict[str, Any] | None
+
+
+class HookPoints(Protocol):
+    """Firing hook points (``llmspell.hooks.HookRegistry`` fits)."""
+
+    #: The class ``before`` returns when a hook skipped the operation.
+    Skipped: ClassVar[type]
+
+    def has(self, point: str) -> bool: ...
+
+    def before(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
+
+    def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
+
+
+class HookRegistrar(HookPoints, Protocol):
+    """Firing, registering and observing hooks (``llmspell.hooks.HookRegistry`` fits)."""
+
+    def register(self, point: str, fn: Callable[..., Any], *, priority: str | int = "normal",
+                 name: str | None = None, required: bool = False,
+                 time_budget: float | None = None, expect_unfired: bool = False) -> Any: ...
+
+    def list(self, point: str | None = None, *, name: str | None = None,
+             state: str | None = None,
+             where: Callable[[Any], bool] | None = None) -> builtins.list[Any]: ...
+
+    def observe(self, observer: Callable[..., Any], *,
+                executed_only: bool = False) -> Callable[..., Any]: ...
+
+    def unobserve(self, observer: Callable[..., Any]) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    """Publishing events (``llmspell.events.EventBus`` fits)."""
+
+    def publish(self, type: str, data: Any = None, *, correlation_id: str | None = None,
+                session_id: str | None = None, source: str | None = None) -> Any: ...
+
+
+class EventSource(EventPublisher, Protocol):
+    """Publishing and subscribing (``llmspell.events.EventBus`` fits)."""
+
+    def subscribe(self, pattern: str, callback: Callable[..., Any] | None = None, *,
+                  max_queue: int | None = None, overflow: str | None = None) -> Any: ...
+
+    def unsubscribe(self, subscription: Any) -> bool: ...

@@ -1,0 +1,233 @@
+"""Counters kept in the store and changed inside other writes' batches.
+
+:class:`ActiveCounter`: the count of active sessions, kept in one store key and enforced
+against ``max_active_sessions`` atomically: every batch that changes the count carries
+``expect`` on its previous bytes, so two processes can never both take the last slot.
+
+:class:`ArtifactCounters`: a session's ``counters.artifacts`` and ``counters.artifact_bytes``,
+changed in the same batch as the artifacts they count. Every artifact write puts the owning
+session's record back with its counters changed, under ``expect`` on the record's previous
+bytes, and appends its journal entry under the journal's own ``expect``; so the counters, the
+journal and the artifacts can never disagree, and a write racing another (in this process or
+another) fails its batch and is retried on fresh reads. The counters hold what a session has
+*now*: a delete gives its count and bytes back, so ``max_artifacts_per_session`` and
+``max_artifact_bytes`` limit what a session holds at once. A store needs an active session
+(a suspended one must be resumed first); timeouts are applied before a store, as
+``SessionManager.get`` does. Artifacts use these ops and never build session keys.
+
+Both cache the last value this process saw; a stale one only makes a batch fail, after which
+the caller invalidates and retries. A refusal is only ever made on a value just read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from llmspell.errors import ResourceLimitExceeded, SessionNotFound
+from llmspell.journal import Journal, Position
+from llmspell.sessions.enforcement import not_active
+from llmspell.sessions.index import ACTIVE_COUNT_KEY, record_key
+from llmspell.sessions.model import ACTIVE, Limits, Session
+from llmspell.sessions.policies import ResourceLimits, timeout_action
+from llmspell.sessions.transitions import position_after
+from llmspell.storage.base import Op, Put, Store
+
+_UNKNOWN: Any = object()
+
+
+class ActiveCounter:
+    """``limit`` is ``max_active_sessions``; ``refused(count, limit)`` runs before the error."""
+
+    def __init__(self, store: Store, limit: int,
+                 refused: Callable[[int, int], Any] | None = None) -> None:
+        self.store = store
+        self.limit = limit
+        self.refused = refused
+        self._raw: Any = _UNKNOWN
+
+    def add(self, delta: int, ops: list[Op], expect: dict[str, bytes | None],
+            refusing: str) -> bytes:
+        """Add the count's update to a batch; returns the new bytes for :meth:`committed`.
+
+        Raises:
+            ResourceLimitExceeded: ``delta > 0`` would pass the limit; ``refusing`` starts the
+                message ("cannot create session 'x'").
+        """
+        for fresh in (False, True):
+            raw = self._raw
+            read = raw is _UNKNOWN or fresh
+            if read:
+                raw = self._raw = self.store.get(ACTIVE_COUNT_KEY)
+            count = int(raw) if raw else 0
+            if delta <= 0 or count + delta <= self.limit:
+                break
+            if read:
+                if self.refused is not None:
+                    self.refused(count, self.limit)
+                raise ResourceLimitExceeded(
+                    f"{refusing}: {count} sessions are active, the [session] "
+                    f"max_active_sessions limit is {self.limit}; complete, fail or suspend "
+                    "one first, or raise the limit")
+        new = str(max(0, count + delta)).encode()
+        ops.append(Put(ACTIVE_COUNT_KEY, new))
+        expect[ACTIVE_COUNT_KEY] = raw
+        return new
+
+    def committed(self, new: bytes | None) -> None:
+        """The batch holding :meth:`add`'s ops committed (None: it held none)."""
+        if new is not None:
+            self._raw = new
+
+    def invalidate(self) -> None:
+        """A batch failed: read the count again next time."""
+        self._raw = _UNKNOWN
+
+    def count(self) -> int:
+        """The number of active sessions, read now."""
+        raw = self.store.get(ACTIVE_COUNT_KEY)
+        return int(raw) if raw else 0
+
+
+_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as read for one write attempt: its record bytes, the record, and the
+    journal position (newest entry) the write's entry follows."""
+
+    raw: bytes
+    session: Session
+    position: Position
+
+    def guard(self) -> dict[str, bytes | None]:
+        """``expect`` that holds while the session's record is still the one read (so a
+        batch carrying it fails once the session changed or was deleted)."""
+        return {record_key(self.session.id): self.raw}
+
+
+class ArtifactCounters:
+    """Reads sessions for artifact writes and adds their counter updates to those writes'
+    batches (see the module docstring). The SessionManager owns one
+    (``manager.artifact_counters``).
+
+    Args:
+        store, journal: the manager's.
+        limits: the ``[session]`` default limits (a session's own limits win).
+        read: ``read(session_id)`` applies a session's timeouts (``SessionManager.get``).
+        forget: ``forget(session_id)``: the manager's cache of that record is stale.
+        refused: ``refused(session_id, data, source)`` reports a refusal to hooks and events.
+    """
+
+    def __init__(self, store: Store, journal: Journal, limits: Limits, *,
+                 read: Callable[[str], Any],
+                 forget: Callable[[str], None],
+                 refused: Callable[[str | None, dict[str, Any], str], None]) -> None:
+        self.store = store
+        self.journal = journal
+        self.limits = ResourceLimits(limits)
+        self._read_session = read
+        self._forget = forget
+        self._refused = refused
+        self._cache: dict[str, SessionView] = {}
+        self._lock = threading.Lock()
+
+    def exists(self, session_id: str) -> bool:
+        """Whether a session record with that id is stored (no checks, no timeouts)."""
+        return self.store.get(record_key(session_id)) is not None
+
+    def read(self, session_id: str, *, fresh: bool = False) -> SessionView:
+        """The session's record and journal position (cached unless ``fresh``).
+
+        Raises SessionNotFound.
+        """
+        if not fresh:
+            cached = self._cache.get(session_id)
+            if cached is not None:
+                return cached
+        raw = self.store.get(record_key(session_id))
+        if raw is None:
+            self.invalidate(session_id)
+            raise SessionNotFound(f"no session has id {session_id!r}")
+        return SessionView(raw, Session.from_record(orjson.loads(raw)),
+                           self.journal.position(session_id))
+
+    def admit_store(self, view: SessionView, size: int, now: float,
+                    what: str) -> SessionView:
+        """Check that ``view``'s session may take one more artifact of ``size`` bytes.
+
+        Returns the view to write with (fresh when a timeout moved the session).
+
+        Raises:
+            SessionError: the session is not active (SessionExpired when out of time).
+            ResourceLimitExceeded: its artifacts or artifact_bytes limit would be passed; the
+                ``resource:limit_exceeded`` hook has fired.
+        """
+        found = view.session
+        if found.status == ACTIVE and (found.max_idle_time or found.max_duration) and (
+                timeout_action(found, now, found.last_activity_at) is not None):
+            self.invalidate(found.id)
+            self._read_session(found.id)  # applies the timeout the way the manager does
+            view = self.read(found.id, fresh=True)
+            found = view.session
+        if found.status != ACTIVE:
+            raise not_active(found, "artifact.store")
+        limits = self.limits.effective(found)
+        used = found.counters
+        over = []
+        if limits.artifacts is not None and used.artifacts + 1 > limits.artifacts:
+            over.append(f"artifacts {used.artifacts} + 1 > limit {limits.artifacts}")
+        if limits.artifact_bytes is not None and used.artifact_bytes + size > limits.artifact_bytes:
+            over.append(f"artifact_bytes {used.artifact_bytes:,} + {size:,} > limit "
+                        f"{limits.artifact_bytes:,}")
+        if over:
+            self._refuse(found, what, over)
+        return view
+
+    def ops(self, view: SessionView, artifacts: int, size: int,
+            now: float) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
+        """The ops and ``expect`` that change the counters by ``artifacts`` and ``size``, and
+        the view as it will be once they commit (its position is fixed by :meth:`committed`)."""
+        current = view.session
+        counters = replace(current.counters)
+        counters.artifacts = max(0, counters.artifacts + artifacts)
+        counters.artifact_bytes = max(0, counters.artifact_bytes + size)
+        new = replace(current, counters=counters, updated_at=now)
+        if current.status == ACTIVE and artifacts > 0:
+            new.last_activity_at = now
+        key = record_key(current.id)
+        raw = orjson.dumps(new.to_record())
+        return [Put(key, raw)], {key: view.raw}, SessionView(raw, new, view.position)
+
+    def committed(self, view: SessionView, journal_ops: list[Op]) -> None:
+        """Remember the session as written (``journal_ops``: the entries appended with it)."""
+        position = position_after(view.position, journal_ops)
+        sid = view.session.id
+        cache = self._cache
+        with self._lock:
+            cache.pop(sid, None)
+            cache[sid] = SessionView(view.raw, view.session, position)
+            if len(cache) > _CACHE_SIZE:
+                cache.pop(next(iter(cache)), None)
+        self._forget(sid)  # the manager's own cache of this record is stale now
+
+    def invalidate(self, session_id: str) -> None:
+        """A batch failed (or the session changed elsewhere): read it again next time."""
+        with self._lock:
+            self._cache.pop(session_id, None)
+
+    def _refuse(self, found: Session, what: str, over: list[str]) -> None:
+        reason = f"session {found.id} would exceed its limits: " + "; ".join(over)
+        data = {"session_id": found.id, "kind": "artifact.store",
+                "refusals": [{"policy": "resource_limits", "reason": reason,
+                              "rate_limited": False, "retry_after": None}],
+                "composition": "artifacts"}
+        self._refused(found.id, data, "artifacts")
+        raise ResourceLimitExceeded(f"cannot store {what}: {reason} ([session] "
+                                    "max_artifacts_per_session / max_artifact_bytes, or the "
+                                    "session's own limits; delete artifacts to make room)")
