@@ -34,8 +34,13 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
     "lua": 6,
-    **dict.fromkeys(("cli", "__main__", "__init__"), 7),
+    **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
 }
+
+#: The crash and fuzz commands ship in llmspell.testing but drive a whole Runtime and the Lua
+#: engine, as the CLI does: they are their own unit, on the CLI's layer.
+TESTING_COMMANDS = {"testing/crash.py", "testing/crash_checks.py", "testing/crash_workload.py",
+                    "testing/fuzz.py"}
 
 #: Names a lower layer may import from the package root (``from llmspell import X``): the
 #: root's own constants, not the runtime it re-exports.
@@ -49,7 +54,10 @@ SESSION_KEY_PREFIXES = ("session/", "sessmeta/", "sessdel/")
 
 
 def _unit(path: Path) -> str:
-    return path.relative_to(SRC).parts[0].removesuffix(".py")
+    relative = path.relative_to(SRC)
+    if relative.as_posix() in TESTING_COMMANDS:
+        return "testing/commands"
+    return relative.parts[0].removesuffix(".py")
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from llmspell import Runtime
 from llmspell.errors import CyclicValue, InvalidValue, ScriptError, ValidationError
 from llmspell.lua import LuaEngine
+from llmspell.testing.fuzz import as_lua_sees_it as normalized
+from llmspell.testing.fuzz import same
 from strategies import INT64, examples, scalars, text, values
 
 VALUES = values(scalars(integers=INT64, floats=st.floats(allow_nan=False), max_size=20),
@@ -26,33 +28,6 @@ def engine() -> Iterator[LuaEngine]:
     yield engine
     engine.close()
     runtime.close()
-
-
-def normalized(value: Any) -> Any:
-    """What a value is after a trip through Lua: UTF-8 bytes are text (Lua has one string)."""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return value
-    if isinstance(value, list | tuple):
-        return [normalized(item) for item in value]
-    if isinstance(value, dict):
-        return {key: normalized(item) for key, item in value.items()}
-    return value
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal, with the same types all the way down (1 is not 1.0, "a" is not b"a")."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, float):
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    return bool(a == b)
 
 
 @settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])

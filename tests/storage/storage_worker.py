@@ -1,11 +1,11 @@
 """Run as a child process by test_storage_concurrency.py; not a test module.
+(Kills of a writer are the crash command's, ``python -m llmspell.testing.crash``, run by
+tests/test_crash_command.py.)
 
 ``storage_worker.py cas URL TAG N DIR``: wait for DIR/go, then do N compare-and-set increments
 of the key ``counter`` (sometimes pausing between the read and the write), each in one batch
 that also writes ``w/TAG/i`` = the value it set.
 ``storage_worker.py open URL``: try to open the store and print the outcome on one line.
-``storage_worker.py batches URL DIR``: write batches of 10 keys plus ``last`` forever, printing
-each batch's number once it returned; touch DIR/ready after 20. The test kills it mid-way.
 """
 
 from __future__ import annotations
@@ -53,24 +53,9 @@ def try_open(url: str) -> None:
         print("opened")
 
 
-def write_batches(url: str, sync_dir: Path) -> None:
-    store = open_store(url)
-    try:
-        for i in range(1_000_000):
-            number = str(i).encode()
-            store.batch([*(Put(f"b/{i:06}/{j}", number) for j in range(10)), Put("last", number)])
-            print(i, flush=True)
-            if i == 20:
-                (sync_dir / "ready").touch()
-    finally:
-        store.close()
-
-
 if __name__ == "__main__":
     if sys.argv[1] == "cas":
         cas_increments(sys.argv[2], sys.argv[3], int(sys.argv[4]), Path(sys.argv[5]))
-    elif sys.argv[1] == "batches":
-        write_batches(sys.argv[2], Path(sys.argv[3]))
     elif sys.argv[1] == "open":
         try_open(sys.argv[2])
     else:

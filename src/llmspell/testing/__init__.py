@@ -11,6 +11,12 @@ the test with :func:`discard_store`. :class:`StoreLocation` bundles the three fo
     with StoreLocation("lmdb", fresh_store_url("lmdb", tmp_path)) as place:
         store = place.open()
 
+Two commands live here too, each a module of its own: ``python -m llmspell.testing.crash``
+kills a mixed workload again and again and checks that no acknowledged write was lost
+(:mod:`llmspell.testing.crash`, docs/reliability.md), and ``python -m llmspell.testing.fuzz``
+feeds random input to the Lua converter, the config loader and the backup reader
+(:mod:`llmspell.testing.fuzz`). They are not imported by ``import llmspell.testing``.
+
 PostgreSQL tests use the server at ``LLMSPELL_TEST_POSTGRES`` (default
 ``postgresql://127.0.0.1:5432/test``). Nothing here imports pytest: the helpers return reasons
 and the tests decide to skip.
