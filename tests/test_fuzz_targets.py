@@ -63,18 +63,6 @@ def test_same_tells_types_and_signed_zeros_apart_and_nan_from_nothing() -> None:
     assert not fuzz.same({"a": [1]}, {"a": [1, 2]})
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (b"[lua]\nx = " + b"[" * 101 + b"]" * 101, "deep nesting (badinput, issue 11 item 7)"),
-    (b"[lua]\nx = " + b"[" * 100 + b"]" * 100, None),
-    (b"[storage]\ndurability = 99999999999999999999999", None),
-])
-def test_only_deep_nesting_is_left_to_its_owner(data: bytes, reason: str | None) -> None:
-    assert fuzz.known_config_shapes(data) == reason
-
-
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="badinput (issue 11 item 7): a deeply nested config table raises "
-                          "RecursionError instead of ConfigError")
 def test_a_deeply_nested_config_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "llmspell.toml"
     path.write_bytes(b"[lua]\nx = " + b"[" * 2000 + b"]" * 2000)

@@ -177,38 +177,15 @@ def config_files() -> Any:
             lines.append(f"[{table}]\n{key} = {draw(_toml_value(st))}")
         return "\n".join(lines).encode()
 
-    deep = st.integers(1, 10 * KNOWN_DEPTH).map(
+    deep = st.integers(1, 1000).map(
         lambda n: b"[lua]\nx = " + b"[" * n + b"]" * n)
     return (schema_toml() | st.binary(max_size=200) | deep
             | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
 
 
-#: Deeper than this, a config is a shape that another helper is fixing (see below).
-KNOWN_DEPTH = 100
-
-
-def known_config_shapes(data: bytes) -> str | None:
-    """Why ``data`` is a config shape that fails today and is being fixed elsewhere (issue
-    11 item 7, owner "badinput"), or None: arrays or inline tables nested deeper than
-    :data:`KNOWN_DEPTH` raise RecursionError instead of ConfigError. (Huge integers, nan, a
-    BOM and bad regex patterns load into a config or raise ConfigError, which is all this
-    target asks; whether each should be accepted is badinput's item.)"""
-    depth = deepest = 0
-    for byte in data:
-        if byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
-    return "deep nesting (badinput, issue 11 item 7)" if deepest > KNOWN_DEPTH else None
-
-
-def fuzz_config(examples: int, seed: int | None = None, *, skip_known: bool = True) -> None:
-    """Load random config files; raise AssertionError (or the stray exception).
-
-    ``skip_known`` leaves out the shapes of :func:`known_config_shapes`.
-    """
-    from hypothesis import assume, given
+def fuzz_config(examples: int, seed: int | None = None) -> None:
+    """Load random config files; raise AssertionError (or the stray exception)."""
+    from hypothesis import given
 
     from llmspell.config import load_config
 
@@ -217,8 +194,6 @@ def fuzz_config(examples: int, seed: int | None = None, *, skip_known: bool = Tr
 
         @given(config_files())
         def load(data: bytes) -> None:
-            if skip_known:
-                assume(known_config_shapes(data) is None)
             path.write_bytes(data)
             with suppress(ConfigError):  # a typed refusal is an allowed outcome
                 load_config(path, env={}, cwd=Path(tmp), notify=lambda notice: None)
@@ -308,15 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed (default: a fixed, repeatable sequence)")
-    parser.add_argument("--include-known", action="store_true",
-                        help="config: also try the shapes being fixed elsewhere "
-                             "(deep nesting: badinput, issue 11 item 7)")
     options = parser.parse_args(argv)
     if options.examples < 1:
         parser.error("--examples must be at least 1")
-    extra = {"skip_known": not options.include_known} if options.target == "config" else {}
     try:
-        TARGETS[options.target](options.examples, options.seed, **extra)
+        TARGETS[options.target](options.examples, options.seed)
     except ImportError as exc:
         print(f"error: {exc}; the fuzz targets need Hypothesis: pip install 'llmspell[dev]'",
               file=sys.stderr)
