@@ -32,9 +32,6 @@ def test_a_session_suspended_elsewhere_is_refused(pair: tuple[Runtime, Runtime])
         one.sessions.admit(session.id, "agent.execute")
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, not fixed here: SessionManager._update "
-                   "checks (status, limits) on its cached record at the first attempt and "
-                   "refuses on it when another process changed the record")
 def test_a_session_resumed_elsewhere_is_admitted(pair: tuple[Runtime, Runtime]) -> None:
     one, two = pair
     session = one.sessions.create("s")
@@ -44,9 +41,6 @@ def test_a_session_resumed_elsewhere_is_admitted(pair: tuple[Runtime, Runtime]) 
     assert found is not None and found.counters.operations == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, not fixed here: SessionManager._update "
-                   "checks (status, limits) on its cached record at the first attempt and "
-                   "refuses on it when another process changed the record")
 def test_tokens_given_back_elsewhere_count(pair: tuple[Runtime, Runtime]) -> None:
     one, two = pair
     session = one.sessions.create("s", limits={"tokens": 100})

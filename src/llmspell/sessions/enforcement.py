@@ -123,8 +123,8 @@ class PolicyEnforcer:
                     raise not_active(current, usage.kind)
                 for policy in limits:  # the record may have moved since admit read it
                     refusal = policy(current, usage)
-                    if refusal is not None:
-                        self.refuse(current, usage, Verdict(False, (refusal,)))
+                    if refusal is not None:  # reported below, once the refusal is final
+                        raise Refused(current, Verdict(False, (refusal,)))
             counters = replace(current.counters)
             counters.operations += usage.operations
             counters.tokens += usage.tokens
@@ -136,7 +136,11 @@ class PolicyEnforcer:
                 new.last_activity_at = now
             return Update(new, list(drafts or ()))
 
-        return self.update(sid, change)
+        try:
+            return self.update(sid, change)
+        except Refused as refused:
+            self.refuse(refused.session, usage, refused.verdict)
+            raise  # refuse() raised; this line is never reached
 
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
@@ -179,6 +183,16 @@ class PolicyEnforcer:
             f"operation {usage.kind!r}{where} refused: {text}")
         exc.refusals = verdict.refusals  # type: ignore[attr-defined]
         raise exc
+
+
+class Refused(Exception):
+    """A change refused by the limits of ``session`` (as the change saw it), not yet
+    reported: the manager may re-read a cached record first (see ``SessionManager._update``)."""
+
+    def __init__(self, session: Session, verdict: Verdict) -> None:
+        super().__init__(session.id)
+        self.session = session
+        self.verdict = verdict
 
 
 def not_active(found: Session, kind: str) -> SessionError:

@@ -58,7 +58,7 @@ from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
-from llmspell.sessions.enforcement import PolicyEnforcer
+from llmspell.sessions.enforcement import PolicyEnforcer, Refused
 from llmspell.sessions.model import (
     ACTIVE,
     Session,
@@ -617,15 +617,25 @@ class SessionManager:
             cached = self._cache.get(sid) if attempt == 0 else None
             if cached is not None:
                 raw, position = cached
-            else:
+                current = self._decode(sid, raw)
+                try:
+                    update = change(current, self.clock.now())
+                except (SessionError, Refused):
+                    # Refused on what this process last wrote; another process may have
+                    # moved the record on since (resumed it, given tokens back): decide again
+                    # on the stored record, and refuse only if that refuses too.
+                    if self.store.get_unchecked(key) == raw:
+                        raise
+                    cached = None
+            if cached is None:
                 read = self.store.get_unchecked(key)  # a checked id makes a valid key
                 if read is None:
                     self._cache.pop(sid, None)
                     self._decoded.pop(sid, None)
                     raise SessionNotFound(f"no session has id {sid!r}")
                 raw, position = read, self.journal.position(sid)
-            current = self._decode(sid, raw)
-            update = change(current, self.clock.now())
+                current = self._decode(sid, raw)
+                update = change(current, self.clock.now())
             expect: dict[str, bytes | None] = {key: raw}
             ops: builtins.list[Op]
             if update.record:
