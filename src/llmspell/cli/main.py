@@ -112,7 +112,7 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, sets: tuple[str, ...], verbose: int) -> None:
-    """llmspell: run Lua scripts that drive LLM agents, tools and workflows, and keep what
+    """llmspell: run Lua scripts that drive LLM agents and tools, and keep what
     matters (state, sessions, artifacts) in a store that survives restarts."""
     ctx.obj = Options(config_path, parse_set(sets), verbose)
     install_log_redaction()
