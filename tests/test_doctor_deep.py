@@ -277,6 +277,7 @@ def test_an_artifact_whose_blob_is_gone_is_reported(damaged) -> None:
 # -- the CLI: exit code, text and JSON --------------------------------------------------------
 
 
+@pytest.mark.slow  # about 2 s: three damaged stores through the CLI
 def test_cli_reports_damage_with_exit_5_in_text_and_json(project: Path) -> None:
     populate(project, "fine")
     with Runtime.from_config(cwd=project) as rt:
