@@ -55,7 +55,7 @@ def test_a_name_with_a_control_character_is_refused_by_both(rt: Runtime,
 def test_a_name_with_a_lone_surrogate_is_a_validation_error_for_both(rt: Runtime,
                                                                      session: Session) -> None:
     # sessions accepted it and then failed to encode the record (not a ValidationError)
-    both_refuse(rt, session, r"argument 'name': must be valid Unicode", name="bad\ud800")
+    both_refuse(rt, session, r"argument 'name': must be valid UTF-8", name="bad\ud800")
 
 
 def test_names_share_one_length_limit(rt: Runtime, session: Session) -> None:
@@ -81,7 +81,7 @@ def test_descriptions_share_one_length_limit(rt: Runtime, session: Session) -> N
     assert rt.sessions.create("d", description="x" * MAX_TEXT).description == "x" * MAX_TEXT
     both_refuse(rt, session, r"argument 'description': must be at most 4096 characters, is "
                              "4097", description="x" * (MAX_TEXT + 1))
-    both_refuse(rt, session, r"argument 'description': must be valid Unicode",
+    both_refuse(rt, session, r"argument 'description': must be valid UTF-8",
                 description="bad\udfff")
 
 
@@ -100,7 +100,7 @@ def test_a_fail_reason_follows_the_text_rule(rt: Runtime) -> None:
     ("a\tb", "each tag must be a non-empty string with no control characters"),
     (3, "each tag must be a non-empty string with no control characters"),
     ("t" * 129, "each tag must be at most 128 characters"),
-    ("bad\ud800", "must be valid Unicode"),  # sessions accepted it, then failed to store it
+    ("bad\ud800", "must be valid UTF-8"),  # sessions accepted it, then failed to store it
 ])
 def test_tag_errors_read_the_same_for_both(rt: Runtime, session: Session, tag: object,
                                           rule: str) -> None:

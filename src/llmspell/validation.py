@@ -185,9 +185,17 @@ def _set_by(setting: str) -> str:
     return f" ({setting})" if setting else ""
 
 
-def _check_unicode(text: str, argument: str, path: str = "") -> None:
+def utf8_size(text: str, argument: str, *, path: str = "",
+              error: type[ValidationError] = ValidationError) -> int:
+    """The size of ``text`` in UTF-8; ``error`` (naming ``argument`` and the character) when
+    it holds a lone surrogate, which no store can hold. The one rule for keys, scopes, names
+    and text."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(argument, "must be valid Unicode (it has a lone surrogate)",
-                              path=path, got=text) from None
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise error(argument, f"must be valid UTF-8 (position {exc.start} is a lone "
+                    "surrogate)", path=path, got=text) from None
+
+
+def _check_unicode(text: str, argument: str, path: str = "") -> None:
+    utf8_size(text, argument, path=path)

@@ -19,6 +19,7 @@ from typing import Any
 
 from llmspell.errors import InvalidKey, InvalidScope
 from llmspell.storage.base import MAX_KEY_BYTES
+from llmspell.validation import utf8_size
 
 KINDS = ("agent", "workflow", "step", "session", "custom", "user", "tool")
 SCOPE_FORMS = ("global, agent:<id>, workflow:<id>, step:<workflow>:<step>, session:<id>, "
@@ -87,11 +88,7 @@ def _check_scope(scope: Any, argument: str) -> None:
     if len(scope) > MAX_SCOPE_CHARS:
         raise InvalidScope(argument, f"must be at most {MAX_SCOPE_CHARS} characters, is "
                            f"{len(scope)}", got=scope)
-    try:
-        size = len(scope.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidScope(argument, f"must be valid UTF-8 (character {exc.start} is a lone "
-                           "surrogate)", got=scope) from None
+    size = utf8_size(scope, argument, error=InvalidScope)
     if size > _MAX_SCOPE_BYTES:
         raise InvalidScope(argument, f"must be at most {_MAX_SCOPE_BYTES} bytes in UTF-8, is "
                            f"{size}", got=scope)
@@ -119,11 +116,7 @@ def check_key(key: Any, *, argument: str = "key") -> str:
         raise InvalidKey(argument, "must not contain '..'", got=key)
     if key.startswith("__"):
         raise InvalidKey(argument, "must not start with '__' (reserved)", got=key)
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidKey(argument, f"must be valid UTF-8 (character {exc.start} is a lone "
-                         "surrogate)", got=key) from None
+    utf8_size(key, argument, error=InvalidKey)
     return key
 
 

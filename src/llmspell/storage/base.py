@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from llmspell.errors import InvalidKey, InvalidValue, ValidationError
 from llmspell.storage._support import KeyRange, paged_scan
+from llmspell.validation import utf8_size
 
 #: The longest key, in UTF-8 bytes, that every backend accepts (LMDB's limit is 511).
 MAX_KEY_BYTES = 500
@@ -237,11 +238,7 @@ def check_key(key: object, *, argument: str = "key") -> None:
         raise InvalidKey(argument, "must be a str", got=key)
     if not key:
         raise InvalidKey(argument, "must not be empty", got=key)
-    try:
-        size = len(key.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidKey(argument, f"must be valid UTF-8 (position {exc.start} is a lone "
-                         "surrogate)", got=key) from None
+    size = utf8_size(key, argument, error=InvalidKey)
     if size > MAX_KEY_BYTES:
         raise InvalidKey(argument, f"must be at most {MAX_KEY_BYTES} bytes in UTF-8, "
                          f"is {size} bytes", got=key)

@@ -37,8 +37,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from llmspell.agents.calls import fingerprint
-from llmspell.errors import SecurityViolation, ToolError
+from llmspell.errors import SecurityViolation, SessionNotFound, ToolError
 from llmspell.hooks import Skipped
+from llmspell.journal import Draft
 from llmspell.redact import Redactor
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
@@ -90,13 +91,12 @@ class ToolService:
             return runtime.sessions.current_id() if sessions_on else None
 
         def journal(sid: str | None, kind: str, data: dict[str, Any], cid: str) -> None:
-            if sid is None or not sessions_on:
-                return
-            sessions = runtime.sessions
-            if not sessions.is_known(sid):
-                return
-            sessions.forget_position(sid)
-            sessions.journal.append(sid, kind, data, correlation_id=cid)
+            # The same path as an agent's calls: one batch through the session manager.
+            if sid is not None and sessions_on:
+                try:
+                    runtime.sessions.append_entries(sid, [Draft(kind, data, cid)])
+                except SessionNotFound:
+                    logger.debug("session %s is gone; its %s entry is not written", sid, kind)
 
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
                    journal=journal, current_session=current,
