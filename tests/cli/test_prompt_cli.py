@@ -209,3 +209,30 @@ def test_prompt_as_a_real_process(process: Process, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"Hello, process\n"
     assert b"session: " in done.stderr and b"usage: " in done.stderr
+
+
+def test_a_planted_key_is_nowhere_after_calls(openai_env: FakeOpenAIServer, run: Run,
+                                             tmp_path: Path) -> None:
+    """Issue 12's acceptance: after real HTTP calls (one answered, one refused), the key is
+    in no CLI output (plain and --json), no file of the store and no backup."""
+    openai_env.reply("All good", usage=(3, 2))
+    answered = run("prompt", "hello", "-m", "openai/gpt-4o-mini")
+    assert answered.exit_code == 0, answered.stderr
+    assert openai_env.requests[0].headers["authorization"] == f"Bearer {PLANTED}"  # it was used
+    sid = session_line(answered.stderr)
+    openai_env.error(401, "bad key")
+    refused = run("prompt", "again", "-m", "openai/gpt-4o-mini")
+    assert refused.exit_code == 6
+    outputs = [answered.stdout, answered.stderr, refused.stdout, refused.stderr]
+    for args in (("session", "list"), ("session", "list", "--json"), ("session", "show", sid),
+                 ("session", "show", sid, "--json"), ("session", "timeline", sid),
+                 ("session", "timeline", sid, "--json"), ("artifact", "list", sid),
+                 ("artifact", "list", sid, "--json"), ("state", "list"), ("info",),
+                 ("info", "--json"), ("doctor",), ("models",), ("backup", "create")):
+        result = run(*args)
+        outputs += [result.stdout, result.stderr]
+    assert all(PLANTED not in text for text in outputs)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".llsb" for p in files)  # the backup was written
+    assert any(p.suffix == ".db" for p in files)  # and the store is a file here
+    assert all(PLANTED.encode() not in p.read_bytes() for p in files)
