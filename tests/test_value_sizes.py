@@ -17,7 +17,7 @@ import pytest
 
 from backends import runtime_for
 from llmspell import codec
-from llmspell.errors import ValueTooLarge
+from llmspell.errors import ArtifactTooLarge, ValueTooLarge
 from llmspell.runtime import Runtime
 from llmspell.state import records
 
@@ -151,3 +151,81 @@ def test_session_metadata_is_refused_before_it_is_copied(
     with pytest.raises(ValueTooLarge, match=r"argument 'metadata'.*counted before encoding"):
         mem.sessions.create("s", metadata={"notes": [BIG] * 1_000})
     assert dumps.calls == 0
+
+
+# -- a refused call writes nothing --------------------------------------------------------
+
+SHARED_BIG = [BIG] * 100  # about 100 kB encoded, ten times LIMIT
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    runtime = runtime_for(request.param, tmp_path, state__max_value_bytes=LIMIT,
+                          session__max_artifact_size=LIMIT)
+    runtime.state.save("global", "kept", "before")
+    session = runtime.sessions.create("s", metadata={"note": "small"})
+    runtime.sessions.set_current(session)  # state writes are journaled in it too
+    runtime.artifacts.store(session, "first", b"small")
+    yield runtime
+    runtime.sessions.set_current(None)
+    runtime.close()
+
+
+def _everything(rt: Runtime) -> tuple[dict[str, bytes], list[tuple[str, bytes]]]:
+    """The whole store, and every file under the data directory, as bytes."""
+    data = Path(rt.config.runtime.data_dir)
+    files = sorted((str(p.relative_to(data)), p.read_bytes())
+                   for p in data.rglob("*") if p.is_file() and "store" not in p.name)
+    return dict(rt.store.scan("")), files
+
+
+def _in_tx(rt: Runtime) -> None:
+    with rt.state.transaction() as tx:
+        tx.save("global", "a", 1)
+        tx.save("global", "b", SHARED_BIG)
+
+
+def _session(rt: Runtime) -> Any:
+    return rt.sessions.get_current()
+
+
+REFUSED = {
+    "State.save": lambda rt: rt.state.save("global", "k", SHARED_BIG),
+    "State.save in a session scope": lambda rt: rt.state.save(
+        f"session:{_session(rt).id}", "k", SHARED_BIG),
+    "State.save_many": lambda rt: rt.state.save_many(
+        [("global", "a", 1), ("global", "b", SHARED_BIG)]),
+    "State.transaction": _in_tx,
+    "State.compare_and_set": lambda rt: rt.state.compare_and_set(
+        "global", "kept", "before", SHARED_BIG),
+    "Session.create": lambda rt: rt.sessions.create("t", metadata={"n": SHARED_BIG}),
+    "Artifact.store bytes": lambda rt: rt.artifacts.store(
+        _session(rt), "big", b"z" * (LIMIT + 1)),
+    "Artifact.store a table": lambda rt: rt.artifacts.store(
+        _session(rt), "big", {"rows": SHARED_BIG}),
+    "Artifact.store_stream": lambda rt: rt.artifacts.store_stream(
+        _session(rt), "big", iter([b"z" * 4_000] * 4)),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_refused_oversized_value_writes_nothing(rt: Runtime, name: str) -> None:
+    before = _everything(rt)
+    with pytest.raises(ArtifactTooLarge if name.startswith("Artifact") else ValueTooLarge):
+        REFUSED[name](rt)
+    after = _everything(rt)
+    assert after[0] == before[0]
+    assert after[1] == before[1]
+
+
+def test_an_artifact_table_is_refused_before_it_is_encoded(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmspell.artifacts import sources
+
+    class Orjson:
+        dumps = Spy(orjson.dumps)
+
+    monkeypatch.setattr(sources, "orjson", Orjson)
+    with pytest.raises(ArtifactTooLarge, match=r"'big' is more than 10,000 bytes"):
+        rt.artifacts.store(rt.sessions.get_current(), "big", {"rows": SHARED_BIG})
+    assert Orjson.dumps.calls == 0
