@@ -17,7 +17,7 @@ import pytest
 
 from backends import runtime_for
 from llmspell import codec
-from llmspell.errors import ArtifactTooLarge, ValueTooLarge
+from llmspell.errors import ArtifactTooLarge, ResourceLimitExceeded, ValueTooLarge
 from llmspell.runtime import Runtime
 from llmspell.state import records
 
@@ -166,6 +166,7 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     session = runtime.sessions.create("s", metadata={"note": "small"})
     runtime.sessions.set_current(session)  # state writes are journaled in it too
     runtime.artifacts.store(session, "first", b"small")
+    runtime.sessions.create("limited", limits={"artifact_bytes": 100})
     yield runtime
     runtime.sessions.set_current(None)
     runtime.close()
@@ -205,13 +206,24 @@ REFUSED = {
         _session(rt), "big", {"rows": SHARED_BIG}),
     "Artifact.store_stream": lambda rt: rt.artifacts.store_stream(
         _session(rt), "big", iter([b"z" * 4_000] * 4)),
+    "Artifact.store over the session's artifact_bytes": lambda rt: rt.artifacts.store(
+        _limited(rt), "big", b"z" * 500, as_session=None),
+    "Artifact.store_stream over the session's artifact_bytes": lambda rt: rt.artifacts.store_stream(
+        _limited(rt), "big", iter([b"z" * 300] * 2), as_session=None),
 }
+
+
+def _limited(rt: Runtime) -> Any:
+    """The session the fixture made with an artifact_bytes limit of 100."""
+    return next(s for s in rt.sessions.list() if s.name == "limited")
 
 
 @pytest.mark.parametrize("name", REFUSED)
 def test_a_refused_oversized_value_writes_nothing(rt: Runtime, name: str) -> None:
     before = _everything(rt)
-    with pytest.raises(ArtifactTooLarge if name.startswith("Artifact") else ValueTooLarge):
+    expected = (ResourceLimitExceeded if "artifact_bytes" in name
+                else ArtifactTooLarge if name.startswith("Artifact") else ValueTooLarge)
+    with pytest.raises(expected):
         REFUSED[name](rt)
     after = _everything(rt)
     assert after[0] == before[0]
