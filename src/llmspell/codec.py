@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from typing import Any
 
 import orjson
@@ -36,35 +37,70 @@ def format_path(path: Path) -> str:
     return text
 
 
-def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[str | int]]]:
+def to_jsonable(value: Any, *, argument: str = "value", max_bytes: int | None = None,
+                subject: str = "", setting: str = "") -> tuple[Any, list[list[str | int]]]:
     """A JSON-ready copy of ``value`` and the paths at which ``bytes`` were base64-encoded.
 
-    Raises InvalidValue (or CyclicValue) naming ``argument`` and the path.
+    With ``max_bytes``, the size the value will encode to is counted while it is walked, every
+    reference to a shared string, bytes or container counted as what it encodes to, and the
+    value is refused as soon as the count passes ``max_bytes``, before any copy or encoding is
+    made (the count is a lower bound: escapes and number digits are left out, so the exact
+    check after encoding, :func:`check_size`, still applies).
+
+    Raises InvalidValue (or CyclicValue) naming ``argument`` and the path; ValueTooLarge
+    (:func:`too_large`, with ``subject`` and ``setting``) past ``max_bytes``.
     """
-    if isinstance(value, _SCALARS) or _plain(value, 0):
+    budget = sys.maxsize if max_bytes is None else max_bytes
+    if type(value) is str:
+        if len(value) + 2 > budget:
+            raise too_large(argument, budget, len(value) + 2, subject=subject, setting=setting,
+                            at_least=True)
+        return value, []
+    if isinstance(value, _SCALARS):
+        return value, []
+    size = _plain(value, 0, budget)
+    if size > budget:
+        raise too_large(argument, budget, size, subject=subject, setting=setting, at_least=True)
+    if size >= 0:
         return value, []  # already JSON-ready: no copy needed
     binary: list[list[str | int]] = []
     active: set[int] = set()
+    counted = 0
+
+    def count(nbytes: int) -> None:
+        nonlocal counted
+        counted += nbytes
+        if counted > budget:
+            raise too_large(argument, budget, counted, subject=subject, setting=setting,
+                            at_least=True)
 
     def walk(node: Any, path: Path) -> Any:
+        if isinstance(node, str):
+            count(len(node) + 2)  # with its quotes
+            return node
         if isinstance(node, _SCALARS):
+            count(4)
             return node
         if isinstance(node, int):
             if not _INT_MIN <= node <= _INT_MAX:
                 raise InvalidValue(argument, "integers must fit in 64 bits",
                                    path=format_path(path), got=node)
+            count(1)
             return node
         if isinstance(node, float):
             if not math.isfinite(node):
                 raise InvalidValue(argument, "floats must be finite (JSON has no NaN or "
                                    "Infinity)", path=format_path(path), got=node)
+            count(1)
             return node
         if isinstance(node, bytes | bytearray | memoryview):
+            count((memoryview(node).nbytes + 2) // 3 * 4 + 2)  # base64 text, before making it
             binary.append(list(path))
             return base64.b64encode(bytes(node)).decode("ascii")
         if isinstance(node, dict | list | tuple):
             if len(path) >= MAX_DEPTH:
                 raise too_deep(argument, path)
+            count(1 + len(node))  # the brackets and the commas
             marker = id(node)
             if marker in active:
                 raise CyclicValue(argument, "must not contain itself (a cycle closes here)",
@@ -77,6 +113,7 @@ def to_jsonable(value: Any, *, argument: str = "value") -> tuple[Any, list[list[
                         if not isinstance(key, str):
                             raise InvalidValue(argument, "dict keys must be str",
                                                path=format_path(path), got=key)
+                        count(len(key) + 3)
                         out[key] = walk(item, (*path, key))
                     return out
                 return [walk(item, (*path, i)) for i, item in enumerate(node)]
@@ -122,28 +159,47 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
                          for key, item in items)
 
 
-def _plain(node: Any, depth: int) -> bool:
-    """True when ``node`` is JSON-ready as it is: only dict (str keys), list, tuple, str, bool,
-    None, 64-bit int and finite float, nested at most 100 deep. The common case, checked
-    without building paths; anything else (bytes, an error to report, a possible cycle) goes
-    through the full walk of :func:`to_jsonable`."""
+def _plain(node: Any, depth: int, budget: int) -> int:
+    """The least number of bytes ``node`` encodes to when it is JSON-ready as it is (only dict
+    with str keys, list, tuple, str, bool, None, 64-bit int and finite float, nested at most
+    100 deep), counting stopped as soon as it passes ``budget``; -1 when it is not JSON-ready.
+    The common case, checked without building paths or copies; anything else (bytes, an error
+    to report, a possible cycle) goes through the full walk of :func:`to_jsonable`. Every node
+    counts at least one byte, so a value that holds one container many times (a DAG) is
+    walked at most ``budget`` nodes far."""
     kind = type(node)
-    if kind is str or kind is bool or node is None:
-        return True
+    if kind is str:
+        return len(node) + 2
+    if kind is bool or node is None:
+        return 4
     if kind is int:
-        return _INT_MIN <= node <= _INT_MAX
+        return 1 if _INT_MIN <= node <= _INT_MAX else -1
     if kind is float:
-        return node - node == 0.0  # false for inf and nan
+        return 1 if node - node == 0.0 else -1  # -1 for inf and nan
     if depth > 100:  # deeper values take the full walk, which checks MAX_DEPTH
-        return False
+        return -1
+    total = 1  # the brackets, and one separator (a comma or the closing bracket) per item
     if kind is dict:
         for key, item in node.items():
-            if type(key) is not str or not _plain(item, depth + 1):
-                return False
-        return True
+            if type(key) is not str:
+                return -1
+            size = _plain(item, depth + 1, budget)
+            if size < 0:
+                return -1
+            total += len(key) + 4 + size
+            if total > budget:
+                return total
+        return total
     if kind is list or kind is tuple:
-        return all(_plain(item, depth + 1) for item in node)
-    return False
+        for item in node:
+            size = _plain(item, depth + 1, budget)
+            if size < 0:
+                return -1
+            total += size + 1
+            if total > budget:
+                return total
+        return total
+    return -1
 
 
 def from_jsonable(value: Any, binary: list[list[str | int]]) -> Any:
@@ -176,7 +232,7 @@ def encode(value: Any, *, argument: str = "value", max_bytes: int | None = None)
     The bytes are ``{"v": value}`` plus ``"b": [paths]`` when the value held ``bytes``.
     Raises InvalidValue/CyclicValue, or ValueTooLarge when over ``max_bytes``.
     """
-    jsonable, binary = to_jsonable(value, argument=argument)
+    jsonable, binary = to_jsonable(value, argument=argument, max_bytes=max_bytes)
     data = orjson.dumps({"v": jsonable, "b": binary} if binary else {"v": jsonable})
     check_size(data, max_bytes, argument=argument)
     return data
@@ -199,7 +255,20 @@ def damaged(key: str, exc: BaseException) -> CorruptRecord:
     return CorruptRecord(key, f"it does not decode ({type(exc).__name__}: {exc})")
 
 
-def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:
+def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value",
+               subject: str = "", setting: str = "") -> None:
+    """Refuse encoded ``data`` longer than ``max_bytes`` (:func:`too_large`)."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise ValueTooLarge(argument, f"must encode to at most {max_bytes:,} bytes, encodes "
-                            f"to {len(data):,}")
+        raise too_large(argument, max_bytes, len(data), subject=subject, setting=setting)
+
+
+def too_large(argument: str, max_bytes: int, size: int, *, subject: str = "",
+              setting: str = "", at_least: bool = False) -> ValueTooLarge:
+    """The error for a value of ``size`` encoded bytes over ``max_bytes`` (``at_least``: the
+    size was counted before encoding, which stopped there). ``subject`` names what the value
+    is for ("the value for global/k"), ``setting`` the config setting that sets the limit."""
+    limit = f"at most {max_bytes:,} bytes" + (f" ({setting})" if setting else "")
+    encodes = (f"at least {size:,} (counted before encoding, which did not happen)"
+               if at_least else f"{size:,}")
+    return ValueTooLarge(argument, f"{subject} must encode to {limit}, encodes to {encodes}"
+                         if subject else f"must encode to {limit}, encodes to {encodes}")

@@ -115,14 +115,16 @@ def check_text(value: object, argument: str, max_length: int = MAX_TEXT) -> str:
     return value
 
 
-def check_fields(fields: object, argument: str) -> dict[str, Any]:
-    """``fields`` (None: none) as a JSON-ready dict; no bytes anywhere inside."""
+def check_fields(fields: object, argument: str, max_bytes: int | None = None) -> dict[str, Any]:
+    """``fields`` (None: none) as a JSON-ready dict; no bytes anywhere inside. With
+    ``max_bytes``, a dict counted over it while it is checked is refused (ValueTooLarge)
+    before it is copied or encoded (:func:`llmspell.codec.to_jsonable`)."""
     if fields is None:
         return {}
     if not isinstance(fields, dict):
         raise ValidationError(argument, "must be a dict (a Lua table with string keys)",
                               got=fields)
-    value, binary = to_jsonable(fields, argument=argument)
+    value, binary = to_jsonable(fields, argument=argument, max_bytes=max_bytes)
     if binary:
         raise ValidationError(argument, "must hold JSON values only (no binary strings)",
                               path=format_path(tuple(binary[0])))

@@ -53,7 +53,7 @@ def test_session_metadata_has_the_value_size_cap_and_a_refusal_writes_nothing(
     runtime = engine.runtime
     before = dict(runtime.store.scan(""))
     with pytest.raises(ScriptError, match=r"ValueTooLarge: argument 'metadata': must encode to "
-                                          r"at most 10,000 bytes, encodes to 20,\d{3}"):
+                                          r"at most 10,000 bytes, encodes to (at least )?20,\d{3}"):
         engine.run_string('Session.create({name = "big", metadata = {blob = ("m"):rep(20000)}})')
     assert dict(runtime.store.scan("")) == before
     engine.run_string('Session.create({name = "small", metadata = {note = ("m"):rep(100)}})')

@@ -186,8 +186,9 @@ class ArtifactManager:
         """
         options = dict(artifact_type=artifact_type, mime_type=mime_type, tags=tags,
                        description=description, custom=custom, created_by=created_by)
-        return self._store(session, name, lambda: Source.of_value(content), metadata, options,
-                           as_session)
+        limit = self.settings.max_artifact_size
+        return self._store(session, name, lambda: Source.of_value(content, limit, name),
+                           metadata, options, as_session)
 
     def store_stream(self, session: Any, name: str, source: Iterable[bytes] | BinaryIO,
                      **options: Any) -> Any:
@@ -522,7 +523,8 @@ class ArtifactManager:
         meta = _merge(Metadata(), {k: outcome.get(k) for k in HOOK_FIELDS}, self.settings)
         if source.data is not None and outcome.get("content") is not source.value:
             source.close()
-            source = Source.of_value(outcome.get("content"))
+            source = Source.of_value(outcome.get("content"), self.settings.max_artifact_size,
+                                     name)
         return name, meta, source
 
     def _fire_before(self, point: str, data: dict[str, Any], cid: str, sid: str) -> Any:

@@ -37,7 +37,13 @@ from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob, source_chunks
 from llmspell.artifacts.model import JSON_ENCODING, Artifact
 from llmspell.codec import format_path, to_jsonable
-from llmspell.errors import ArtifactTooLarge, SecurityViolation, StorageError, ValidationError
+from llmspell.errors import (
+    ArtifactTooLarge,
+    SecurityViolation,
+    StorageError,
+    ValidationError,
+    ValueTooLarge,
+)
 from llmspell.paths import Confinement
 
 
@@ -60,9 +66,10 @@ class Source:
     file: BinaryIO | None = None
 
     @classmethod
-    def of_value(cls, content: Any) -> Source:
-        """In-memory content: bytes, str, or a JSON value (see :func:`to_bytes`)."""
-        data, encoding = to_bytes(content)
+    def of_value(cls, content: Any, limit: int = 0, name: str = "") -> Source:
+        """In-memory content: bytes, str, or a JSON value (see :func:`to_bytes`; a table over
+        ``limit`` bytes, 0: none, is refused before it is encoded)."""
+        data, encoding = to_bytes(content, limit, name)
         return cls(data, True, data=data, encoding=encoding, value=content, size=len(data))
 
     @classmethod
@@ -130,11 +137,12 @@ def _limited(chunks: Iterator[bytes], limit: int, name: str) -> Iterator[bytes]:
         yield chunk
 
 
-def to_bytes(content: object) -> tuple[bytes, str | None]:
+def to_bytes(content: object, limit: int = 0, name: str = "") -> tuple[bytes, str | None]:
     """``(bytes, encoding)`` for ``content``; encoding is ``"json"`` or None.
 
     Raises ValidationError naming ``content`` (and the path inside a table) for content that
-    cannot be stored.
+    cannot be stored; ArtifactTooLarge for a table whose size, counted while it is checked
+    (:func:`llmspell.codec.to_jsonable`), passes ``limit`` (0: none), before it is encoded.
     """
     if isinstance(content, bytes):
         return content, None
@@ -150,7 +158,10 @@ def to_bytes(content: object) -> tuple[bytes, str | None]:
         raise ValidationError("content", "must be a string, bytes, or a table/dict/list "
                               "(got nothing)", got=content)
     if isinstance(content, dict | list | tuple | int | float | bool):
-        value, binary = to_jsonable(content, argument="content")
+        try:
+            value, binary = to_jsonable(content, argument="content", max_bytes=limit or None)
+        except ValueTooLarge:
+            raise too_large(name, limit, limit, at_least=True) from None
         if binary:
             raise ValidationError("content", "a table stored as JSON cannot hold binary "
                                   "strings (store them as an artifact of their own)",

@@ -204,7 +204,7 @@ def check_tags(tags: object, argument: str = "tags") -> list[str]:
 def check_metadata(metadata: object, max_bytes: int | None = None) -> dict[str, Any]:
     """Session metadata as stored: a dict of JSON values (no bytes) encoding to at most
     ``max_bytes`` (ValueTooLarge otherwise, before anything is written)."""
-    value = validation.check_fields(metadata, "metadata")
+    value = validation.check_fields(metadata, "metadata", max_bytes)
     check_size(orjson.dumps(value), max_bytes, argument="metadata")
     return value
 

@@ -134,7 +134,8 @@ class StateManager:
                 and (hooks is None or not hooks.has(BEFORE_WRITE)):
             # The hot path: what _prepare and commit_put do, without their objects unless a
             # hook, a subscriber or the debug log wants them.
-            encoded = encode_value(value)
+            encoded = encode_value(value, max_bytes=self.max_value_bytes, scope=scope,
+                                   key=key)
             if len(encoded.data) > self.max_value_bytes:
                 check_size(encoded, self.max_value_bytes, scope, key)
             version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
@@ -386,7 +387,7 @@ class StateManager:
                 return None
         if self.redact_on_write:
             value = self.redactor.redact(value)
-        encoded = encode_value(value)
+        encoded = encode_value(value, max_bytes=self.max_value_bytes, scope=scope, key=key)
         if len(encoded.data) > self.max_value_bytes:
             check_size(encoded, self.max_value_bytes, scope, key)
         if schema_version is None:

@@ -21,8 +21,15 @@ from typing import Any, NamedTuple
 import orjson
 from blake3 import blake3
 
-from llmspell.codec import DECODE_ERRORS, damaged, format_path, from_jsonable, to_jsonable
-from llmspell.errors import InvalidValue, ValidationError, ValueTooLarge
+from llmspell.codec import (
+    DECODE_ERRORS,
+    damaged,
+    format_path,
+    from_jsonable,
+    to_jsonable,
+    too_large,
+)
+from llmspell.errors import InvalidValue, ValidationError
 
 DEFAULT_SCHEMA_VERSION = 1
 
@@ -59,13 +66,27 @@ _SCALARS_MAX = 4096
 _SHORT_TEXT = 64
 
 
-def encode_value(value: Any, *, argument: str = "value") -> Encoded:
+#: The config setting whose limit :func:`check_size` and ``encode_value(max_bytes=...)`` apply.
+LIMIT_SETTING = "[state] max_value_bytes"
+
+
+def encode_value(value: Any, *, argument: str = "value", max_bytes: int | None = None,
+                 scope: str = "", key: str = "") -> Encoded:
     """Check ``value`` (types, cycles, 64-bit ints, finite floats, UTF-8 strings) and encode it.
+
+    With ``max_bytes`` (the ``[state] max_value_bytes`` of the value for ``scope``/``key``), a
+    value whose size, counted while it is checked, is already over the limit is refused before
+    it is encoded (:func:`llmspell.codec.to_jsonable`); the caller checks the encoded size
+    exactly (:func:`check_size`).
 
     Raises:
         InvalidValue, CyclicValue: naming ``argument`` and the path inside the value.
+        ValueTooLarge: over ``max_bytes``, counted before encoding.
     """
     kind = type(value)
+    if kind is str and max_bytes is not None and len(value) >= max_bytes - 1:
+        to_jsonable(value, argument=argument, max_bytes=max_bytes,
+                    subject=f"the value for {scope}/{key}", setting=LIMIT_SETTING)
     if kind is int or kind is str or kind is bool or value is None:
         cached = _SCALARS.get((kind, value))
         if cached is not None:
@@ -84,7 +105,8 @@ def encode_value(value: Any, *, argument: str = "value") -> Encoded:
             raise InvalidValue(argument, "floats must be finite (JSON has no NaN or Infinity)",
                                path="$", got=value)
         return Encoded(_dumps(value), None)
-    jsonable, paths = to_jsonable(value, argument=argument)
+    jsonable, paths = to_jsonable(value, argument=argument, max_bytes=max_bytes,
+                                  subject=f"the value for {scope}/{key}", setting=LIMIT_SETTING)
     try:
         return Encoded(_dumps(jsonable), paths or None)
     except orjson.JSONEncodeError:
@@ -102,8 +124,8 @@ def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
     """Refuse a value over ``limit`` bytes ([state] max_value_bytes), naming scope and key."""
     size = len(encoded.data)
     if size > limit:
-        raise ValueTooLarge("value", f"the value for {scope}/{key} must encode to at most "
-                            f"{limit:,} bytes ([state] max_value_bytes), encodes to {size:,}")
+        raise too_large("value", limit, size, subject=f"the value for {scope}/{key}",
+                        setting=LIMIT_SETTING)
 
 
 def encode_record(encoded: Encoded, schema_version: int, created_at: float, updated_at: float,
