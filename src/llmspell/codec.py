@@ -199,6 +199,18 @@ def damaged(key: str, exc: BaseException) -> CorruptRecord:
     return CorruptRecord(key, f"it does not decode ({type(exc).__name__}: {exc})")
 
 
+def stored_object(data: bytes, key: str) -> dict[str, Any]:
+    """The JSON object stored under store ``key`` (a record of one of the stores' indexes,
+    ledgers or settings); CorruptRecord naming ``key`` when ``data`` is not one."""
+    try:
+        found = orjson.loads(data)
+    except DECODE_ERRORS as exc:
+        raise damaged(key, exc) from None
+    if not isinstance(found, dict):
+        raise CorruptRecord(key, f"it holds a JSON {type(found).__name__}, not an object")
+    return found
+
+
 def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:
     if max_bytes is not None and len(data) > max_bytes:
         raise ValueTooLarge(argument, f"must encode to at most {max_bytes:,} bytes, encodes "

@@ -157,7 +157,8 @@ class ArtifactCounters:
             if hit is not None and (cached is None or cached.raw != hit[0]
                                     or cached.position != hit[1]):
                 # the manager wrote the record since (usage counters, journal entries)
-                return SessionView(hit[0], Session.from_record(orjson.loads(hit[0])), hit[1])
+                return SessionView(hit[0], Session.decode(hit[0], record_key(session_id)),
+                                   hit[1])
             if cached is not None:
                 return cached
         raw = self.store.get(record_key(session_id))
