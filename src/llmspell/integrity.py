@@ -169,8 +169,6 @@ class _Walk:
                                     "s, k and o)")
         except CorruptRecord as exc:
             self.report.add("records", key, exc.problem)
-        except LLMSpellError as exc:  # IntegrityError (an artifact record): names the key
-            self.report.add("records", key, str(exc))
         except DECODE_ERRORS as exc:
             self.damaged(key, exc)
 
