@@ -7,12 +7,17 @@ bytes under one key with the store API (as a damaged page or a torn write would 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from cli_runner import Run
 from llmspell import Runtime
 from llmspell.errors import CorruptRecord
+from llmspell.integrity import deep_check
+from llmspell.state.records import value_hash
 
 GARBAGE = [b"\xff\x00 not json", b'{"v": 1', b"[1, 2]", b'"text"']
 
@@ -135,3 +140,71 @@ def test_an_incremental_backup_names_a_damaged_change_record(rt: Runtime,
     damage(rt, key, garbage)
     with raises_naming(key):
         rt.backups.backup(incremental=True)
+
+
+# -- doctor --deep: journal values and blob reference counts ---------------------------------
+
+
+def deep_findings(rt: Runtime, check: str) -> list[tuple[str, str]]:
+    report = deep_check(rt)
+    return [(f.where, f.problem) for f in report.damage if f.check == check]
+
+
+def journaled_value(rt: Runtime) -> str:
+    s = rt.sessions.create("work")
+    rt.state.save(f"session:{s.id}", "notes", {"text": "hello", "raw": b"\x00\x01"})
+    return first_key(rt, f"jval/{s.id}/")
+
+
+def test_deep_check_passes_journal_values_and_counted_blobs(rt: Runtime) -> None:
+    journaled_value(rt)
+    s = rt.sessions.create("other")
+    rt.artifacts.store(s, "a", "same text")
+    rt.artifacts.store(s, "b", "same text")
+    rt.artifacts.store(s, "a", "newer")
+    rt.artifacts.delete("b", session=s)
+    report = deep_check(rt)
+    assert report.ok, report.findings
+    assert report.examined["journals"] >= 1 and report.examined["blobs"] == 2
+
+
+@pytest.mark.parametrize("garbage", [*GARBAGE, b'{"v": "a", "b": [[]]}'])
+def test_deep_check_finds_a_journal_value_that_does_not_decode(rt: Runtime,
+                                                                garbage: bytes) -> None:
+    key = journaled_value(rt)
+    damage(rt, key, garbage)
+    found = deep_findings(rt, "journals")
+    assert [where for where, _ in found] == [key]
+    assert "decode" in found[0][1] or "hash" in found[0][1]
+
+
+def test_deep_check_finds_a_journal_value_that_is_not_the_one_its_name_says(
+        rt: Runtime) -> None:
+    key = journaled_value(rt)
+    damage(rt, key, b'{"v": {"text": "forged"}}')
+    assert deep_findings(rt, "journals") == [
+        (key, f"holds a value whose hash is {value_hash({'text': 'forged'})}, not its name")]
+
+
+@pytest.mark.parametrize("refs", [0, 1, 3])
+def test_deep_check_finds_a_blob_counted_wrong(rt: Runtime, refs: int) -> None:
+    s = rt.sessions.create("work")
+    rt.artifacts.store(s, "a", "shared content")
+    rt.artifacts.store(s, "b", "shared content")
+    key = first_key(rt, "blob/m/")
+    meta = orjson.loads(rt.store.get(key) or b"")
+    assert meta["refs"] == 2
+    damage(rt, key, orjson.dumps({**meta, "refs": refs}))
+    blob = key[len("blob/m/"):]
+    assert deep_findings(rt, "blobs") == [
+        (blob, f"counts {refs} reference(s), but 2 artifact version(s) use it")]
+
+
+def test_doctor_deep_exits_5_on_a_damaged_journal_value(tmp_path: Path, run: Run) -> None:
+    with Runtime.from_config(cwd=tmp_path) as rt:
+        key = journaled_value(rt)
+        rt.store.put(key, b"\xff")
+    result = run("doctor", "--deep", "--json")
+    assert result.exit_code == 5, result.output
+    deep = orjson.loads(result.stdout)["deep"]
+    assert [(f["check"], f["where"]) for f in deep["findings"]] == [("journals", key)]
