@@ -208,3 +208,15 @@ def test_doctor_deep_exits_5_on_a_damaged_journal_value(tmp_path: Path, run: Run
     assert result.exit_code == 5, result.output
     deep = orjson.loads(result.stdout)["deep"]
     assert [(f["check"], f["where"]) for f in deep["findings"]] == [("journals", key)]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_applying_a_migration_names_a_damaged_state_record(rt: Runtime,
+                                                           garbage: bytes) -> None:
+    rt.state.save("global", "fine", {"old": 1})
+    rt.state.save("global", "hurt", {"old": 2})
+    damage(rt, "state/global/hurt", garbage)
+    before = dict(rt.store.scan("state/"))
+    with raises_naming("state/global/hurt"):
+        rt.migrations.apply(SEED)
+    assert dict(rt.store.scan("state/")) == before
