@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from backends import Backend
 from cli_runner import Run
 from llmspell import Runtime
 from llmspell.errors import CorruptRecord
@@ -220,3 +221,21 @@ def test_applying_a_migration_names_a_damaged_state_record(rt: Runtime,
     with raises_naming("state/global/hurt"):
         rt.migrations.apply(SEED)
     assert dict(rt.store.scan("state/")) == before
+
+
+@pytest.mark.parametrize("garbage", [b"x", b"-1", b"1.5", b"\xff"])
+def test_a_damaged_count_of_active_sessions_is_named(backend: Backend, garbage: bytes) -> None:
+    rt = backend.runtime()
+    rt.sessions.create("first")
+    damage(rt, "sessmeta/active_count", garbage)
+    rt.sessions.active.invalidate()  # as another process's write would leave it
+    with raises_naming("sessmeta/active_count"):
+        rt.sessions.create("second")
+
+
+def test_an_incremental_backup_names_a_damaged_pruning_mark(rt: Runtime) -> None:
+    rt.state.save("global", "a", 1)
+    rt.backups.backup()
+    rt.store.put("bak/chg_pruned_through", b"twelve")
+    with raises_naming("bak/chg_pruned_through"):
+        rt.backups.backup(incremental=True)

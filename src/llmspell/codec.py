@@ -211,6 +211,16 @@ def stored_object(data: bytes, key: str) -> dict[str, Any]:
     return found
 
 
+def stored_int(data: bytes | None, key: str) -> int:
+    """The count or number stored as decimal digits under store ``key`` (0 when absent);
+    CorruptRecord naming ``key`` when ``data`` is anything else."""
+    if not data:
+        return 0
+    if not data.isdigit():
+        raise CorruptRecord(key, f"it holds {data[:40]!r}, not a decimal number")
+    return int(data)
+
+
 def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value") -> None:
     if max_bytes is not None and len(data) > max_bytes:
         raise ValueTooLarge(argument, f"must encode to at most {max_bytes:,} bytes, encodes "

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.codec import stored_int
 from llmspell.errors import ResourceLimitExceeded, SessionNotFound
 from llmspell.journal import Journal, Position
 from llmspell.sessions.enforcement import not_active
@@ -63,7 +64,7 @@ class ActiveCounter:
             read = raw is _UNKNOWN or fresh
             if read:
                 raw = self._raw = self.store.get(ACTIVE_COUNT_KEY)
-            count = int(raw) if raw else 0
+            count = stored_int(raw, ACTIVE_COUNT_KEY)
             if delta <= 0 or count + delta <= self.limit:
                 break
             if read:
@@ -89,8 +90,7 @@ class ActiveCounter:
 
     def count(self) -> int:
         """The number of active sessions, read now."""
-        raw = self.store.get(ACTIVE_COUNT_KEY)
-        return int(raw) if raw else 0
+        return stored_int(self.store.get(ACTIVE_COUNT_KEY), ACTIVE_COUNT_KEY)
 
 
 _CACHE_SIZE = 1024

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from llmspell import __version__
-from llmspell.codec import stored_object
+from llmspell.codec import stored_int, stored_object
 from llmspell.errors import BackupError, CorruptRecord
 from llmspell.state.backup.catalog import SUFFIX, BackupInfo, atomic_file, info_from
 from llmspell.state.backup.fileformat import FORMAT, VERSION, PayloadWriter
@@ -73,7 +73,7 @@ def write_backup(state: StateManager, directory: Path, *, backup_id: str, descri
     identity = store_identity(store)
     sequence = sequence_for(store)
     if parent is not None:
-        pruned = int(store.get(PRUNED_KEY) or b"0")
+        pruned = stored_int(store.get(PRUNED_KEY), PRUNED_KEY)
         if parent.seq_to < pruned:
             raise BackupError(f"cannot take an incremental backup on {parent.id}: the change "
                               f"log was pruned through change {pruned}, past the parent's "

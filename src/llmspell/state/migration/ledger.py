@@ -21,8 +21,7 @@ from typing import Any
 
 import orjson
 
-from llmspell.codec import DECODE_ERRORS, damaged, stored_object
-from llmspell.errors import CorruptRecord, describe
+from llmspell.codec import DECODE_ERRORS, damaged, stored_int, stored_object
 from llmspell.storage.base import Delete, Op, Put, Store
 
 LOG = "mig/log/"
@@ -62,9 +61,7 @@ def applied_number(store: Store, plan_id: str) -> int | None:
     raw = store.get(key)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise CorruptRecord(key, f"it holds {describe(raw)}, not a migration number")
-    return int(raw)
+    return stored_int(raw, key)
 
 
 def entry(store: Store, n: int) -> dict[str, Any] | None:
