@@ -255,6 +255,28 @@ def damaged(key: str, exc: BaseException) -> CorruptRecord:
     return CorruptRecord(key, f"it does not decode ({type(exc).__name__}: {exc})")
 
 
+def stored_object(data: bytes, key: str) -> dict[str, Any]:
+    """The JSON object stored under store ``key`` (a record of one of the stores' indexes,
+    ledgers or settings); CorruptRecord naming ``key`` when ``data`` is not one."""
+    try:
+        found = orjson.loads(data)
+    except DECODE_ERRORS as exc:
+        raise damaged(key, exc) from None
+    if not isinstance(found, dict):
+        raise CorruptRecord(key, f"it holds a JSON {type(found).__name__}, not an object")
+    return found
+
+
+def stored_int(data: bytes | None, key: str) -> int:
+    """The count or number stored as decimal digits under store ``key`` (0 when absent);
+    CorruptRecord naming ``key`` when ``data`` is anything else."""
+    if not data:
+        return 0
+    if not data.isdigit():
+        raise CorruptRecord(key, f"it holds {data[:40]!r}, not a decimal number")
+    return int(data)
+
+
 def check_size(data: bytes, max_bytes: int | None, *, argument: str = "value",
                subject: str = "", setting: str = "") -> None:
     """Refuse encoded ``data`` longer than ``max_bytes`` (:func:`too_large`)."""

@@ -9,10 +9,13 @@
   journal entries, artifact records, the state change log;
 - **indexes**: every session index entry (status, tag, parent) and artifact index entry
   (type, tag) points at a record that lists it, and every record has all its entries;
-- **blobs**: every blob an artifact refers to is stored, and every stored blob's content
-  hashes to its name (read and verified to the last byte);
+- **blobs**: every blob an artifact refers to is stored, its reference count equals the
+  number of artifact versions that use it (a count too high keeps it from gc forever, too low
+  lets gc delete content still in use), and every stored blob's content hashes to its name
+  (read and verified to the last byte);
 - **journals**: each session's entry numbers run 1, 2, 3, ... with no gap, each entry holds
-  its own number, and no journal outlives its session (but for a deletion in progress);
+  its own number, each state value kept for the journal (``jval/``) decodes and hashes to
+  its name, and no journal outlives its session (but for a deletion in progress);
 - **temp files**: temporary files left in the backup directory by a backup that was killed
   (:func:`~llmspell.state.backup.catalog.stray_temps`). These are not damage: they are
   removed (``clean=True``, the default of ``doctor --deep``) and reported as removed.
@@ -24,21 +27,23 @@ long as a full backup.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
 from llmspell.artifacts import keys as artifact_keys
-from llmspell.artifacts.blobs.records import META_PREFIX
+from llmspell.artifacts.blobs.records import META_PREFIX, Meta
 from llmspell.artifacts.model import decode_record as decode_artifact
-from llmspell.codec import DECODE_ERRORS
+from llmspell.codec import DECODE_ERRORS, decode
 from llmspell.errors import CorruptRecord, LLMSpellError
-from llmspell.journal import ENTRY_PREFIX, Journal
+from llmspell.journal import ENTRY_PREFIX, VALUE_PREFIX, Journal
 from llmspell.sessions.integrity import SessionScan
 from llmspell.state.backup.catalog import remove_stale_temps, stray_temps
 from llmspell.state.records import decode_record as decode_state
+from llmspell.state.records import value_hash
 from llmspell.state.scopes import CHANGE_PREFIX, STATE_PREFIX
 
 #: The checks, in the order they are reported.
@@ -134,7 +139,9 @@ class _Walk:
         self.artifact_entries: set[str] = set()
         self.artifact_expected: set[str] = set()
         self.referenced: dict[str, str] = {}  # blob hash -> an artifact record naming it
+        self.uses: Counter[str] = Counter()  # blob hash -> artifact records naming it
         self.blobs: list[str] = []
+        self.refs: dict[str, int] = {}  # blob hash -> its stored reference count
         self.journals: dict[str, list[int]] = defaultdict(list)
 
     def damaged(self, key: str, exc: BaseException) -> None:
@@ -157,10 +164,16 @@ class _Walk:
                 if artifact is not None:
                     self.artifact_expected.update(artifact_keys.index_keys(artifact))
                     self.referenced.setdefault(artifact.content_hash, key)
+                    self.uses[artifact.content_hash] += 1
             elif prefix in (artifact_keys.TYPE_PREFIX, artifact_keys.TAG_PREFIX):
                 self.artifact_entries.add(key)
             elif key.startswith(META_PREFIX):
-                self.blobs.append(key[len(META_PREFIX):])
+                blob_hash = key[len(META_PREFIX):]
+                self.blobs.append(blob_hash)
+                with suppress(LLMSpellError):  # else check_blobs reports it (cannot open it)
+                    self.refs[blob_hash] = Meta.decode(blob_hash, raw).refs
+            elif prefix == VALUE_PREFIX:
+                self.journal_value(key, raw)
             elif prefix == CHANGE_PREFIX:
                 self.report.examined["records"] += 1
                 change = orjson.loads(raw)
@@ -169,8 +182,6 @@ class _Walk:
                                     "s, k and o)")
         except CorruptRecord as exc:
             self.report.add("records", key, exc.problem)
-        except LLMSpellError as exc:  # IntegrityError (an artifact record): names the key
-            self.report.add("records", key, str(exc))
         except DECODE_ERRORS as exc:
             self.damaged(key, exc)
 
@@ -185,6 +196,23 @@ class _Walk:
         entry = Journal.decode(sid, raw, seq)
         if entry.seq != seq:
             self.report.add("journals", key, f"holds entry number {entry.seq!r}, not {seq}")
+
+    def journal_value(self, key: str, raw: bytes) -> None:
+        """A state value kept for a session's journal: it decodes, and its name is its hash
+        (:func:`~llmspell.state.records.value_hash`), which the entries refer to."""
+        self.report.examined["journals"] += 1
+        name = key.rpartition("/")[2]
+        try:
+            found = value_hash(decode(raw))
+        except DECODE_ERRORS as exc:
+            self.report.add("journals", key, f"does not decode: {exc}")
+            return
+        except LLMSpellError as exc:
+            self.report.add("journals", key, f"holds a value that is not a state value: {exc}")
+            return
+        if found != name:
+            self.report.add("journals", key, f"holds a value whose hash is {found}, not its "
+                            "name")
 
     def check_indexes(self) -> None:
         report = self.report
@@ -220,6 +248,11 @@ class _Walk:
             if blob_hash not in stored:
                 self.report.add("blobs", blob_hash, f"is missing: artifact record {record} "
                                 "refers to it")
+        for blob_hash, refs in sorted(self.refs.items()):
+            uses = self.uses[blob_hash]
+            if refs != uses:
+                self.report.add("blobs", blob_hash, f"counts {refs} reference(s), but "
+                                f"{uses} artifact version(s) use it")
         for blob_hash in self.blobs:
             self.report.examined["blobs"] += 1
             try:

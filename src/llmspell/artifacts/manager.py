@@ -63,6 +63,7 @@ from llmspell.artifacts.validate import (
     split_metadata,
 )
 from llmspell.artifacts.writer import ArtifactWriter, StoreRequest
+from llmspell.codec import stored_object
 from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.journal import check_session_id
@@ -354,9 +355,10 @@ class ArtifactManager:
         if not self.settings.auto_collect:
             return False
         sid = self._sid(session)
-        raw = self.kv.get(keys.settings_key(sid))
+        key = keys.settings_key(sid)
+        raw = self.kv.get(key)
         if raw is not None:
-            return bool(orjson.loads(raw).get("auto_collect", True))
+            return bool(stored_object(raw, key).get("auto_collect", True))
         found = session if isinstance(session, Session) else self.sessions.get(sid)
         return found.metadata.get("auto_collect_artifacts", True) is not False
 

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 from blake3 import blake3
 
-from llmspell.errors import ArtifactNotFound, IntegrityError, ValidationError, describe
+from llmspell.codec import DECODE_ERRORS, damaged
+from llmspell.errors import ArtifactNotFound, ValidationError
 from llmspell.journal import iso
 
 AGENT_OUTPUT = "agent_output"
@@ -187,16 +188,15 @@ class Artifact:
 def decode_record(key: str, raw: bytes) -> Artifact | None:
     """The artifact stored under ``key``, or None for a tombstone (see :mod:`.keys`).
 
-    Raises IntegrityError when the record is not one this module wrote.
+    Raises CorruptRecord (naming ``key``) when the record is not one this module wrote.
     """
     try:
         record = orjson.loads(raw)
         if record.get("deleted"):
             return None
         return Artifact.from_record(record)
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise IntegrityError(f"artifact record {key!r} is malformed: {exc} "
-                             f"(got {describe(raw)})") from None
+    except DECODE_ERRORS as exc:
+        raise damaged(key, exc) from None
 
 
 def not_found(ref: object, detail: str = "") -> ArtifactNotFound:

@@ -22,7 +22,8 @@ from typing import Any
 import orjson
 
 from llmspell.artifacts.keys import ACL_PREFIX, ACL_REVERSE_PREFIX, acl_key, acl_reverse_key
-from llmspell.errors import SecurityViolation, ValidationError
+from llmspell.codec import stored_object
+from llmspell.errors import CorruptRecord, SecurityViolation, ValidationError
 from llmspell.protocols import HookPoints
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -48,8 +49,9 @@ class Permissions:
 
     def access_of(self, owner: str, grantee: str) -> str | None:
         """What ``owner`` grants ``grantee``: ``read``, ``write`` or None."""
-        raw = self.store.get(acl_key(owner, grantee))
-        return None if raw is None else str(orjson.loads(raw)["access"])
+        key = acl_key(owner, grantee)
+        raw = self.store.get(key)
+        return None if raw is None else _access(key, raw)
 
     def check(self, owner: str, asker: str | None, access: str, what: str) -> None:
         """Raise SecurityViolation unless ``asker`` may ``access`` ``owner``'s artifacts.
@@ -82,7 +84,7 @@ class Permissions:
     def grants(self, owner: str) -> dict[str, str]:
         """``{grantee: access}`` for every grant ``owner`` has made."""
         prefix = f"{ACL_PREFIX}{owner}/"
-        return {key[len(prefix):]: str(orjson.loads(raw)["access"])
+        return {key[len(prefix):]: _access(key, raw)
                 for key, raw in self.store.scan(prefix)}
 
     def change(self, owner: str, grantee: str, access: str | None, now: float,
@@ -97,7 +99,7 @@ class Permissions:
 
         def build(attempt: int) -> Planned[tuple[str | None, list[Op] | None]]:
             raw = self.store.get(key)
-            before = None if raw is None else str(orjson.loads(raw)["access"])
+            before = None if raw is None else _access(key, raw)
             if access is None and before is None:
                 return [], {}, (None, None)  # nothing to revoke: nothing to write
             ops: list[Op]
@@ -129,3 +131,11 @@ class Permissions:
             owner = key.rsplit("/", 1)[1]
             ops += [Delete(key), Delete(acl_key(owner, session_id))]
         return ops
+
+
+def _access(key: str, raw: bytes) -> str:
+    """The access the grant record ``raw`` (under ``key``) holds; CorruptRecord if damaged."""
+    access = stored_object(raw, key).get("access")
+    if access not in (READ, WRITE):
+        raise CorruptRecord(key, f"its access is {access!r}, not {READ!r} or {WRITE!r}")
+    return str(access)

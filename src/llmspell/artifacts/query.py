@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-import orjson
-
 from llmspell.artifacts import keys
 from llmspell.artifacts.model import Artifact, artifact_type, decode_record
+from llmspell.codec import stored_object
 from llmspell.errors import ValidationError
 from llmspell.journal import to_timestamp
 from llmspell.storage.base import Store
@@ -195,7 +194,7 @@ def _latest_only(store: Store, f: Filters, found: list[Artifact]) -> list[Artifa
             continue
         prefix = keys.name_prefix(*group)
         for key, raw in store.scan(prefix, limit=2, reverse=True):
-            if not orjson.loads(raw).get("deleted"):
+            if not stored_object(raw, key).get("deleted"):
                 newest[group] = keys.version_of(key)
                 break
     return [a for a in found if newest.get((a.session_id, a.name_key)) == a.version]

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from llmspell.artifacts import keys
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
+from llmspell.codec import stored_object
 from llmspell.errors import (
     ArtifactError,
     ArtifactNotFound,
@@ -120,12 +119,12 @@ class ArtifactWriter:
             return 1, None, None
         top_key = newest[0][0]
         top = keys.version_of(top_key)
-        live = [(k, raw) for k, raw in newest if not orjson.loads(raw).get("deleted")]
+        live = [(k, raw) for k, raw in newest if not stored_object(raw, k).get("deleted")]
         tomb = top_key if not live or live[0][0] != top_key else None
         previous = None
         if live:
             key, raw = live[0]
-            other = orjson.loads(raw).get("name")
+            other = stored_object(raw, key).get("name")
             if other != name:
                 raise ArtifactError(f"artifact names {name!r} and {other!r} have the same "
                                     f"name key {prefix.rsplit('/', 2)[1]} in this session (a "

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.codec import stored_int
 from llmspell.errors import ResourceLimitExceeded, SessionNotFound
 from llmspell.journal import Journal, Position
 from llmspell.sessions.enforcement import not_active
@@ -63,7 +64,7 @@ class ActiveCounter:
             read = raw is _UNKNOWN or fresh
             if read:
                 raw = self._raw = self.store.get(ACTIVE_COUNT_KEY)
-            count = int(raw) if raw else 0
+            count = stored_int(raw, ACTIVE_COUNT_KEY)
             if delta <= 0 or count + delta <= self.limit:
                 break
             if read:
@@ -89,8 +90,7 @@ class ActiveCounter:
 
     def count(self) -> int:
         """The number of active sessions, read now."""
-        raw = self.store.get(ACTIVE_COUNT_KEY)
-        return int(raw) if raw else 0
+        return stored_int(self.store.get(ACTIVE_COUNT_KEY), ACTIVE_COUNT_KEY)
 
 
 _CACHE_SIZE = 1024
@@ -157,7 +157,8 @@ class ArtifactCounters:
             if hit is not None and (cached is None or cached.raw != hit[0]
                                     or cached.position != hit[1]):
                 # the manager wrote the record since (usage counters, journal entries)
-                return SessionView(hit[0], Session.from_record(orjson.loads(hit[0])), hit[1])
+                return SessionView(hit[0], Session.decode(hit[0], record_key(session_id)),
+                                   hit[1])
             if cached is not None:
                 return cached
         raw = self.store.get(record_key(session_id))

@@ -12,8 +12,8 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-import orjson
-
+from llmspell.codec import stored_object
+from llmspell.errors import CorruptRecord
 from llmspell.state.records import DEFAULT_SCHEMA_VERSION
 from llmspell.state.scopes import STATE_PREFIX
 from llmspell.storage.base import Store
@@ -80,9 +80,10 @@ class ScopeFilter:
                 yield skey, scope, key, raw
 
 
-def record_version(raw: bytes) -> int:
-    """The schema version of the record ``raw``, read from its tail when it has the layout
-    :func:`~llmspell.state.records.encode_record` writes, else by decoding it."""
+def record_version(raw: bytes, key: str) -> int:
+    """The schema version of the record ``raw`` (stored under ``key``), read from its tail when
+    it has the layout :func:`~llmspell.state.records.encode_record` writes, else by decoding
+    it; CorruptRecord naming ``key`` when it does not decode."""
     at = raw.rfind(b',"s":', -120)
     if at > 0:
         end = raw.find(b',"c":', at)
@@ -90,15 +91,23 @@ def record_version(raw: bytes) -> int:
             digits = raw[at + 5:end]
             if digits.isdigit():
                 return int(digits)
-    return int(orjson.loads(raw).get("s", DEFAULT_SCHEMA_VERSION))
+    return _field(raw, key, "s", DEFAULT_SCHEMA_VERSION)
 
 
-def record_seq(raw: bytes) -> int:
-    """The change-sequence number stored in the record ``raw``."""
+def record_seq(raw: bytes, key: str) -> int:
+    """The change-sequence number stored in the record ``raw`` (under ``key``); CorruptRecord
+    naming ``key`` when it does not decode."""
     tail = raw.rfind(b',"q":', max(0, len(raw) - 40))
     if tail >= 0 and raw.endswith(b"}"):
         try:
             return int(raw[tail + 5:-1])
         except ValueError:
             pass
-    return int(orjson.loads(raw).get("q", 0))
+    return _field(raw, key, "q", 0)
+
+
+def _field(raw: bytes, key: str, name: str, default: int) -> int:
+    found = stored_object(raw, key).get(name, default)
+    if type(found) is not int:
+        raise CorruptRecord(key, f"its {name!r} is {found!r}, not an integer")
+    return found

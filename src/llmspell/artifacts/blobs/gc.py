@@ -46,6 +46,7 @@ from llmspell.artifacts.blobs.records import (
     pending_record,
 )
 from llmspell.artifacts.blobs.writer import delete_chunks
+from llmspell.codec import DECODE_ERRORS
 from llmspell.errors import IntegrityError
 from llmspell.storage.base import Delete, Op, Put, Store
 
@@ -126,7 +127,7 @@ def collect(blobs: BlobStore, *, dry_run: bool, grace: float) -> GcReport:
         try:
             fields = orjson.loads(raw)
             t, count, stored = int(fields["t"]), int(fields["n"]), int(fields["b"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        except DECODE_ERRORS:
             corrupt.append(f"pending {gen}")
             continue
         if t > cutoff_ms:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import orjson
 from blake3 import blake3
 
+from llmspell.codec import DECODE_ERRORS
 from llmspell.errors import IntegrityError, ValidationError, describe
 from llmspell.storage.base import Op
 
@@ -174,7 +175,7 @@ class Meta:
         try:
             fields = orjson.loads(raw)
             meta = cls(**fields)
-        except (orjson.JSONDecodeError, TypeError) as exc:
+        except DECODE_ERRORS as exc:
             raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} is "
                                  f"malformed: {exc} (got {describe(raw)})") from None
         ints = (meta.size, meta.stored, meta.refs, meta.t, meta.chunks)

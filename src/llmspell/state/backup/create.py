@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
-
 from llmspell import __version__
-from llmspell.errors import BackupError
+from llmspell.codec import stored_int, stored_object
+from llmspell.errors import BackupError, CorruptRecord
 from llmspell.state.backup.catalog import SUFFIX, BackupInfo, atomic_file, info_from
 from llmspell.state.backup.fileformat import FORMAT, VERSION, PayloadWriter
 from llmspell.state.bulk import paused_gc
@@ -74,7 +73,7 @@ def write_backup(state: StateManager, directory: Path, *, backup_id: str, descri
     identity = store_identity(store)
     sequence = sequence_for(store)
     if parent is not None:
-        pruned = int(store.get(PRUNED_KEY) or b"0")
+        pruned = stored_int(store.get(PRUNED_KEY), PRUNED_KEY)
         if parent.seq_to < pruned:
             raise BackupError(f"cannot take an incremental backup on {parent.id}: the change "
                               f"log was pruned through change {pruned}, past the parent's "
@@ -145,10 +144,12 @@ def _incremental(store: Store, scopes: ScopeFilter, since: int, until: int,
     for ckey, raw in store.scan(CHANGE_PREFIX, start_after=change_key(since)):
         if int(ckey[len(CHANGE_PREFIX):]) > until:
             break
-        change = orjson.loads(raw)
-        scope = change["s"]
+        change = stored_object(raw, ckey)
+        scope, key = change.get("s"), change.get("k")
+        if not isinstance(scope, str) or not isinstance(key, str):
+            raise CorruptRecord(ckey, "it does not name a scope and key")
         if scopes.everything or scopes(scope):
-            changed.add(f"{STATE_PREFIX}{scope}/{change['k']}")
+            changed.add(f"{STATE_PREFIX}{scope}/{key}")
     keys = sorted(changed)
     cut = len(STATE_PREFIX)
     for i in range(0, len(keys), _MANY):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from llmspell.codec import stored_int
 from llmspell.compression import check_codec_name
 from llmspell.config_schema import default
 from llmspell.errors import BackupError, BackupNotFound, LLMSpellError, ValidationError
@@ -290,7 +291,7 @@ class BackupManager:
         store = self.store
         if dry_run:
             return through, sum(1 for _ in _through(store.keys(CHANGE_PREFIX), end))
-        pruned = max(through, int(store.get(PRUNED_KEY) or b"0"))
+        pruned = max(through, stored_int(store.get(PRUNED_KEY), PRUNED_KEY))
         removed = 0
         while True:
             keys = list(_through(store.keys(CHANGE_PREFIX, limit=_PRUNE_BATCH), end))

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from llmspell.codec import from_jsonable
+from llmspell.codec import DECODE_ERRORS, damaged, from_jsonable
 from llmspell.errors import MigrationError
 from llmspell.state.bulk import RecordChange
 from llmspell.state.migration.plan import MigrationPlan
@@ -133,12 +133,15 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
         if (scope_ok is not None and not scope_ok(scope)) or (
                 key_ok is not None and not key_ok(key)):
             continue
-        record = loads(raw)
-        if record.get("s", DEFAULT_SCHEMA_VERSION) != from_version:
-            continue
+        try:
+            record = loads(raw)
+            if record.get("s", DEFAULT_SCHEMA_VERSION) != from_version:
+                continue
+            binary = record.get("b")
+            value = from_jsonable(record["v"], binary) if binary else record["v"]
+        except DECODE_ERRORS as exc:
+            raise damaged(skey, exc) from None
         examined += 1
-        binary = record.get("b")
-        value = from_jsonable(record["v"], binary) if binary else record["v"]
         shown = dumps(record["v"]) if dry_run and len(report.samples) < SAMPLE else None
         if wants_ctx:
             ctx = {"scope": scope, "key": key, "version": from_version}

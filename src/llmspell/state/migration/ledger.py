@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.codec import DECODE_ERRORS, damaged, stored_int, stored_object
 from llmspell.storage.base import Delete, Op, Put, Store
 
 LOG = "mig/log/"
@@ -56,24 +57,28 @@ def next_number(store: Store) -> int:
 
 def applied_number(store: Store, plan_id: str) -> int | None:
     """The log number of ``plan_id`` if it stands applied, else None."""
-    raw = store.get(id_key(plan_id))
-    return None if raw is None else int(raw)
+    key = id_key(plan_id)
+    raw = store.get(key)
+    if raw is None:
+        return None
+    return stored_int(raw, key)
 
 
 def entry(store: Store, n: int) -> dict[str, Any] | None:
-    raw = store.get(log_key(n))
-    return None if raw is None else orjson.loads(raw)
+    key = log_key(n)
+    raw = store.get(key)
+    return None if raw is None else stored_object(raw, key)
 
 
 def history(store: Store) -> list[dict[str, Any]]:
     """Every log entry, oldest first (rolled-back ones included, marked)."""
-    return [orjson.loads(raw) for _, raw in store.scan(LOG)]
+    return [stored_object(raw, key) for key, raw in store.scan(LOG)]
 
 
 def last_applied(store: Store) -> dict[str, Any] | None:
     """The newest entry that was not rolled back, or None."""
-    for _, raw in store.scan(LOG, reverse=True):
-        found = orjson.loads(raw)
+    for key, raw in store.scan(LOG, reverse=True):
+        found = stored_object(raw, key)
         if not found.get("rolled_back_at"):
             return found
     return None
@@ -107,13 +112,22 @@ def undo_ops(n: int, items: Iterable[tuple[str, bytes]]) -> tuple[list[Op], int]
 def read_undo(store: Store, n: int) -> Iterator[tuple[str, bytes]]:
     """The (store key, record bytes) pairs kept to roll migration ``n`` back."""
     unpack = _LEN.unpack_from
-    for _, chunk in store.scan(undo_prefix(n)):
-        at = 0
-        while at < len(chunk):
-            (klen,) = unpack(chunk, at)
-            skey = chunk[at + 4:at + 4 + klen].decode()
-            at += 4 + klen
-            (vlen,) = unpack(chunk, at)
+    for ukey, chunk in store.scan(undo_prefix(n)):
+        at, end = 0, len(chunk)
+        while at < end:
+            try:
+                if at + 4 > end:
+                    raise ValueError("a length is cut short")
+                (klen,) = unpack(chunk, at)
+                skey = chunk[at + 4:at + 4 + klen].decode()
+                at += 4 + klen
+                if at + 4 > end:
+                    raise ValueError("a length is cut short")
+                (vlen,) = unpack(chunk, at)
+                if at + 4 + vlen > end:
+                    raise ValueError(f"a record of {vlen} bytes runs past the chunk's end")
+            except DECODE_ERRORS as exc:
+                raise damaged(ukey, exc) from None
             yield skey, chunk[at + 4:at + 4 + vlen]
             at += 4 + vlen
 

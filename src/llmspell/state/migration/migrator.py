@@ -338,7 +338,7 @@ def migration_status(store: Store, registered: Sequence[MigrationPlan],
     versions: Counter[int] = Counter()
     cut = len(STATE_PREFIX)
     for skey, raw in store.scan(STATE_PREFIX):
-        version = record_version(raw)
+        version = record_version(raw, skey)
         versions[version] += 1
         if not checks and not schemas:
             continue
@@ -408,7 +408,7 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
         conflicts: list[str] = []
         for skey, old in items:
             raw = now.get(skey)
-            if raw is None or not first <= record_seq(raw) <= last:
+            if raw is None or not first <= record_seq(raw, skey) <= last:
                 conflicts.append(skey)
             if raw == old:
                 continue
