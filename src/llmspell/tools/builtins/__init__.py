@@ -11,6 +11,7 @@ from llmspell.tools.base import Tool
 from llmspell.tools.builtins.archive import ArchiveHandler
 from llmspell.tools.builtins.calculator import Calculator
 from llmspell.tools.builtins.convert import FileConverter, FileWatcher
+from llmspell.tools.builtins.crawl import SitemapCrawler, WebpageMonitor, WebScraper
 from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
@@ -20,6 +21,7 @@ from llmspell.tools.builtins.process import ProcessExecutor
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
 from llmspell.tools.builtins.web import (
+    ApiTester,
     GraphqlQuery,
     HttpRequest,
     ServiceChecker,
@@ -32,7 +34,8 @@ BUILTINS: tuple[type[Tool], ...] = (
     TextManipulator, JsonProcessor, DataValidation, TemplateEngine, DiffCalculator,
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
-    HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery,
+    HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
+    WebScraper, SitemapCrawler, WebpageMonitor,
 )
 
 

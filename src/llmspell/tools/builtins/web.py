@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from llmspell.errors import ToolError, ValidationError
-from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.base import Tool, ToolContext, schema_validator
 from llmspell.tools.network import MAX_BODY, Response, check_host, fetch, parse_url
 
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -60,23 +60,85 @@ class HttpRequest(Tool):
     }
 
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
-        headers = dict(params.get("headers", {}))
-        content = None
-        if "body" in params:
-            body = params["body"]
-            if isinstance(body, str):
-                content = body.encode("utf-8")
-            else:
-                content = json.dumps(body).encode("utf-8")
-                if not any(k.lower() == "content-type" for k in headers):
-                    headers["Content-Type"] = "application/json"
-        reply = fetch(ctx.security, tool=self.name, url=params["input"],
-                      method=params.get("method", "GET"), headers=headers, content=content,
-                      timeout=float(params.get("timeout", 30)),
-                      max_bytes=int(params.get("max_bytes", MAX_BODY)),
-                      follow_redirects=params.get("follow_redirects", True))
+        reply = _send(params, ctx, self.name)
         return {**reply.summary(), "headers": reply.headers, **_body_fields(reply),
                 "redirects": reply.redirects}
+
+
+def _send(params: dict[str, Any], ctx: ToolContext, tool: str) -> Response:
+    """The request ``params`` describe (input, method, headers, body, timeout, max_bytes,
+    follow_redirects): a string body is sent as it is, anything else as JSON."""
+    headers = dict(params.get("headers", {}))
+    content = None
+    if "body" in params:
+        body = params["body"]
+        if isinstance(body, str):
+            content = body.encode("utf-8")
+        else:
+            content = json.dumps(body).encode("utf-8")
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+    return fetch(ctx.security, tool=tool, url=params["input"],
+                 method=params.get("method", "GET"), headers=headers, content=content,
+                 timeout=float(params.get("timeout", 30)),
+                 max_bytes=int(params.get("max_bytes", MAX_BODY)),
+                 follow_redirects=params.get("follow_redirects", True))
+
+
+class ApiTester(Tool):
+    name = "api-tester"
+    description = ("Send an HTTP request and check the answer: expected status, text the body "
+                   "contains, a JSON Schema the body satisfies; reports each check")
+    category = "data"
+    security_level = "restricted"
+    capabilities = ("network", "http", "testing")
+    timeout = 125.0
+    parameters = {
+        "type": "object",
+        "properties": {
+            **HttpRequest.parameters["properties"],
+            "expected_status": {"oneOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "array", "items": {"type": "integer", "minimum": 100,
+                                            "maximum": 599}, "minItems": 1}]},
+            "expected_body_contains": {"type": "string"},
+            "expected_json_schema": {"type": "object"},
+        },
+        "required": ["input"],
+        "additionalProperties": False,
+    }
+
+    def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
+        schema = params.get("expected_json_schema")
+        validator = (schema_validator(schema, "params", "$.expected_json_schema")
+                     if schema is not None else None)
+        reply = _send(params, ctx, self.name)
+        body = _body_fields(reply)
+        checks: list[dict[str, Any]] = []
+        wanted = params.get("expected_status")
+        if wanted is None:
+            checks.append({"check": "status", "expected": "2xx", "actual": reply.status_code,
+                           "passed": 200 <= reply.status_code < 300})
+        else:
+            codes = wanted if isinstance(wanted, list) else [wanted]
+            checks.append({"check": "status", "expected": codes, "actual": reply.status_code,
+                           "passed": reply.status_code in codes})
+        if "expected_body_contains" in params:
+            needle = params["expected_body_contains"]
+            checks.append({"check": "body_contains", "expected": needle,
+                           "passed": needle in body["body"]})
+        if validator is not None:
+            if "json" not in body:
+                checks.append({"check": "json_schema", "passed": False,
+                               "errors": ["the body is not JSON"]})
+            else:
+                errors = [f"${''.join(f'.{p}' for p in e.absolute_path)}: {e.message}"
+                          for e in validator.iter_errors(body["json"])]
+                checks.append({"check": "json_schema", "passed": not errors,
+                               "errors": errors[:20]})
+        return {**reply.summary(), "passed": all(c["passed"] for c in checks),
+                "checks": checks, "response_time_ms": reply.elapsed_ms,
+                "headers": reply.headers, **body}
 
 
 class ServiceChecker(Tool):
@@ -143,6 +205,7 @@ class _PageParser(HTMLParser):
         self.title = ""
         self.meta: dict[str, str] = {}
         self.links: list[str] = []
+        self.images: list[str] = []
         self.text: list[str] = []
         self._in_title = False
         self._skipping = 0
@@ -157,6 +220,8 @@ class _PageParser(HTMLParser):
                 self.meta[key.lower()] = found["content"]
         elif tag == "a" and found.get("href"):
             self.links.append(found["href"])
+        elif tag == "img" and found.get("src"):
+            self.images.append(found["src"])
         elif tag in self.SKIP:
             self._skipping += 1
 
@@ -328,5 +393,5 @@ class GraphqlQuery(Tool):
                 "errors": answer.get("errors", []), "success": not answer.get("errors")}
 
 
-__all__ = ["GraphqlQuery", "HttpRequest", "ServiceChecker", "UrlAnalyzer", "WebhookCaller",
-           "parse_html"]
+__all__ = ["ApiTester", "GraphqlQuery", "HttpRequest", "ServiceChecker", "UrlAnalyzer",
+           "WebhookCaller", "parse_html"]
