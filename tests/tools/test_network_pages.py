@@ -3,9 +3,7 @@ tests start; each refused when network access is off or the host is not allowed.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -46,9 +44,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+def server(loopback: Any) -> str:
+    base = str(loopback(_Handler))
     html = "text/html; charset=utf-8"
     PAGES.clear()
     PAGES.update({
@@ -68,17 +65,7 @@ def server() -> Iterator[str]:
                                          b"</urlset>"),
         "/news": (html, b"<html><body><p>Headline one</p></body></html>"),
     })
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def net(make_rt: Any) -> Any:
-    return make_rt(runtime__security__allow_network_access=True,
-                   runtime__security__allowed_hosts=["127.0.0.1"])
+    return base
 
 
 @pytest.mark.parametrize("tool", ["api-tester", "web-scraper", "sitemap-crawler",

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -81,19 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def net(make_rt: Any) -> Any:
-    return make_rt(runtime__security__allow_network_access=True,
-                   runtime__security__allowed_hosts=["127.0.0.1"])
+def server(loopback: Any) -> str:
+    return str(loopback(_Handler))
 
 
 # -- the rule ------------------------------------------------------------------------------
