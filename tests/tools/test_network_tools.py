@@ -285,3 +285,17 @@ def test_graphql_query_refusals(make_rt: Any, net: Any) -> None:
     with pytest.raises(SecurityViolation, match=r"argument 'endpoint': host '127.0.0.1'"):
         other.tools.invoke("graphql_query", {"endpoint": "http://127.0.0.1/graphql",
                                              "input": "{a}"})
+
+
+def test_a_call_is_journaled_with_its_authorization_header_redacted(net: Any,
+                                                                    server: str) -> None:
+    session = net.sessions.create("net")
+    with net.sessions.current(session):
+        net.tools.invoke("http_request", {
+            "input": server + "/echo", "method": "POST", "body": "x",
+            "headers": {"Authorization": "Bearer sk-abcdefghijklmnopqrstuvwx123456"}})
+    entry = net.sessions.journal.read(session.id, kinds="tool.call")[0].data
+    assert entry["arguments"]["headers"] == {"Authorization": "[REDACTED]"}
+    assert entry["result"]["output"]["json"]["method"] == "POST"
+    assert [a.name for a in net.artifacts.list(session, artifact_type="tool_result")] == [
+        "tool_result/http_request"]
