@@ -133,6 +133,23 @@ def test_schemes_other_than_http_are_refused(tmp_path: Any) -> None:
     with pytest.raises(ValidationError, match=r"\$.input.*not a valid URL"):
         check_url("http://h:99999999/", security, tool="t")
     assert check_url("https://x.org/a", security, tool="t").hostname == "x.org"
+    with pytest.raises(ValidationError, match=r"\$.input.*non-printable"):
+        check_url("http://api.example.com\t.evil.org/", security, tool="t")
+
+
+def test_hosts_are_compared_as_the_client_reads_them(tmp_path: Any) -> None:
+    from llmspell.paths import Confinement
+
+    security = ToolSecurity(Confinement([str(tmp_path)]), allow_network_access=True,
+                            allowed_hosts=("*.example.com", "bücher.de"))
+    for url in ("http://api.example.com@127.0.0.1/", "http://api.example.com:80@127.0.0.1/",
+                "http://127.0.0.1?@api.example.com/", "http://2130706433/",
+                "http://0x7f.1/", "http://127.1/"):
+        with pytest.raises(SecurityViolation, match=r"is not in"):
+            check_url(url, security, tool="t")
+    check_url("http://bücher.de/", security, tool="t")
+    check_url("http://xn--bcher-kva.de/", security, tool="t")
+    check_url("http://API.Example.COM./x", security, tool="t")
 
 
 def test_a_redirect_to_a_host_not_allowed_is_refused(net: Any, server: str) -> None:

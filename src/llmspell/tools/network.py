@@ -10,8 +10,9 @@ The rule:
    ``*.example.com`` (any name below example.com, not example.com itself) or ``*`` (any
    host). An empty list allows any host once network access is on.
 
-The host compared is the one written in the URL (case and a trailing dot ignored, IP
-addresses in their normal form); names are not resolved first, so list names, not the
+The host compared is the one the HTTP client reads from the URL (case and a trailing dot
+ignored, IP addresses in their normal form, international names in their ``xn--`` form);
+names are not resolved first, so list names, not the
 addresses they resolve to. A refusal raises :class:`~llmspell.errors.SecurityViolation`
 naming the setting to change; the tool service fires ``security:violation`` for it.
 """
@@ -41,7 +42,15 @@ def _normal_host(host: str) -> str:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        return host
+        pass
+    if not host.isascii():  # an international name: compared in its IDNA form (xn--...),
+        import idna  # the form the HTTP client connects to
+
+        try:
+            return idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return host
+    return host
 
 
 def host_allowed(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -91,12 +100,19 @@ def check_url(url: Any, security: Any, *, tool: str, argument: str = "input") ->
         SecurityViolation: network access is off, the scheme is not http(s), or the host is
             not allowed.
     """
+    import httpx
+
     parts = parse_url(url, argument=argument)
     _security(security, tool)
     if parts.scheme not in SCHEMES:
         raise SecurityViolation(f"{tool}: argument '{argument}': scheme {parts.scheme!r} is "
                                 "refused; network tools open only http and https URLs")
-    check_host(parts.hostname or "", security, tool=tool, argument=argument)
+    try:  # the host the client will connect to, as the client reads the URL
+        host = httpx.URL(url.strip()).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise ValidationError("params", f"is not a valid URL: {exc}", path=f"$.{argument}",
+                              got=url) from None
+    check_host(host, security, tool=tool, argument=argument)
     return parts
 
 
@@ -163,6 +179,7 @@ def fetch(security: Any, *, tool: str, url: str, method: str = "GET",
     """
     import httpx
 
+    url = url.strip()
     check_url(url, security, tool=tool, argument=argument)
     started = time.monotonic()
     redirects: list[str] = []
