@@ -140,6 +140,9 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
                                              bool),
     "runtime.security.allowed_executables": (
         lambda rt: rt.tools.security.allowed_executables, tuple),
+    "runtime.security.allow_network_access": (
+        lambda rt: rt.tools.security.allow_network_access, bool),
+    "runtime.security.allowed_hosts": (lambda rt: rt.tools.security.allowed_hosts, tuple),
     "runtime.hooks.max_hooks": (lambda rt: rt.hooks.max_hooks, int),
     "runtime.hooks.default_time_budget_seconds": (lambda rt: rt.hooks.default_time_budget,
                                                   _none_if_zero),

@@ -155,9 +155,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "runtime.security": {
         "allow_file_access": Field("bool", True, doc="false: scripts may not read or write files"),
-        "allow_network_access": Field("bool", True, unused=True,
-                                      doc="not enforced; [engines.lua] sandbox decides what "
-                                      "scripts may call"),
+        "allow_network_access": Field("bool", False,
+                                      doc="false: tools may not open network connections "
+                                      "(http_request...); the Lua sandbox decides the rest"),
+        "allowed_hosts": Field("list[str]", [],
+                               doc="hosts network tools may reach (names, IPs, *.example.com); "
+                               "empty: any host once allow_network_access is true"),
         "allow_process_spawn": Field("bool", False,
                                      doc="false: tools may not start processes "
                                      "(process_executor); the Lua sandbox decides os.execute"),

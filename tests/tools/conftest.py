@@ -38,3 +38,31 @@ def make_rt(root: Path) -> Iterator[MakeRuntime]:
 @pytest.fixture
 def rt(make_rt: MakeRuntime) -> Runtime:
     return make_rt()
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[[type], str]]:
+    """``loopback(HandlerClass)`` serves HTTP on 127.0.0.1 (a free port, a thread) until the
+    test ends and returns its base URL (``http://127.0.0.1:PORT``)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(handler: type) -> str:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        servers.append(httpd)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def net(make_rt: MakeRuntime) -> Runtime:
+    """A runtime whose network tools may reach 127.0.0.1 only."""
+    return make_rt(runtime__security__allow_network_access=True,
+                   runtime__security__allowed_hosts=["127.0.0.1"])

@@ -9,8 +9,9 @@
 - a refusal raises :class:`~llmspell.errors.SecurityViolation` naming the setting to change, and
   fires ``security:violation`` with ``{tool, reason}`` first (:func:`report`).
 
-``allow_network_access`` and allowed hosts are not read here yet: no built-in tool opens a
-connection.
+- network: ``allow_network_access`` must be true and the URL's host match ``allowed_hosts``
+  (empty: any host); :func:`llmspell.tools.network.check_url` owns that rule and every network
+  tool calls it for each URL it opens, redirects included.
 """
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ class ToolSecurity:
     max_level: str = "privileged"
     allow_process_spawn: bool = False
     allowed_executables: tuple[str, ...] = ()
+    allow_network_access: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Any) -> ToolSecurity:
         return cls(Confinement.for_scripts(config),
                    str(config.setting("runtime.security.max_security_level")),
                    bool(config.setting("runtime.security.allow_process_spawn")),
-                   tuple(config.setting("runtime.security.allowed_executables")))
+                   tuple(config.setting("runtime.security.allowed_executables")),
+                   bool(config.setting("runtime.security.allow_network_access")),
+                   tuple(config.setting("runtime.security.allowed_hosts")))
 
     def check_process(self, tool: str, executable: str) -> None:
         """Raise SecurityViolation unless ``tool`` may start the program ``executable``."""

@@ -1,7 +1,8 @@
 """The built-in tools, with rs-llmspell's names; one module per family.
 
 :func:`builtin_tools` makes a fresh instance of each (the Runtime's ToolService registers them).
-Network and media tools are not built yet (docs/tools.md lists what exists).
+Network tools (web.py) are off unless allowed; media tools are not built
+yet (docs/tools.md lists what exists).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from llmspell.tools.base import Tool
 from llmspell.tools.builtins.archive import ArchiveHandler
 from llmspell.tools.builtins.calculator import Calculator
 from llmspell.tools.builtins.convert import FileConverter, FileWatcher
+from llmspell.tools.builtins.crawl import SitemapCrawler, WebpageMonitor, WebScraper
 from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
@@ -18,12 +20,22 @@ from llmspell.tools.builtins.monitor import SystemMonitor
 from llmspell.tools.builtins.process import ProcessExecutor
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
+from llmspell.tools.builtins.web import (
+    ApiTester,
+    GraphqlQuery,
+    HttpRequest,
+    ServiceChecker,
+    UrlAnalyzer,
+    WebhookCaller,
+)
 
 BUILTINS: tuple[type[Tool], ...] = (
     Calculator, Base64Encoder, HashCalculator, UuidGenerator, DateTimeHandler,
     TextManipulator, JsonProcessor, DataValidation, TemplateEngine, DiffCalculator,
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
+    HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
+    WebScraper, SitemapCrawler, WebpageMonitor,
 )
 
 
