@@ -33,7 +33,7 @@ NAMES = ["input_tokens", "max_tokens", "tokens", "TOKENS", "MAX_TOKENS", "Tokens
          "max_tokenS", "api_token", "tokens_token", "tokenstoken", "tokens2", "tokens_key",
          "my tokens", "next_page_token", "TOKEN", "apiToken", "github_tokens", "toKens"]
 FRAGMENTS = [*NAMES, "=", ": ", " ", "\n", '"', "abc123", "hunter2", "password", "x",
-             "sk-abcdefghijklmnopqrstuv12", "Bearer abcdef123456", "{", "}", ","]
+             "sk-abcdefghijklmnopqrstuv12", "Bearer abcdef123456", "{", "}", ",", "é", "İ"]
 
 texts = st.lists(st.sampled_from(FRAGMENTS), max_size=8).map("".join)
 fields = values(scalars(binary=False) | texts, keys=st.sampled_from([*NAMES, "n", "password"]),

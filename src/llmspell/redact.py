@@ -75,7 +75,24 @@ HINTS = ("key", "secret", "passw", "passphrase", "token", "bearer", "authorizati
 # the words that make a name a secret hold a hint of their own. Text whose only hint is such
 # a "tokens" takes the fast path too. Case as in field_words: "TOKENS" is one word, "tokenS"
 # two (then "token" may be a last word and counts).
+# HINTS by a substring they share, so one scan of the text rules out a whole group.
+_HINT_GROUPS = tuple(
+    (gate, tuple(h for h in HINTS if gate in h)) for gate in ("gh", "pass", "sk")
+) + tuple((hint, (hint,)) for hint in HINTS
+          if not any(gate in hint for gate in ("gh", "pass", "sk")))
 _LIVE_TOKEN = re.compile(r"(?i:token)(?!(?:s|(?<=N)S)(?![A-Za-z0-9]))")
+
+
+def _live_token(text: str, low: str) -> bool:
+    """Whether ``text`` (lower case: ``low``) holds a "token" that is not a dead "tokens"."""
+    if not text.isascii():  # lower() may change lengths: positions differ
+        return _LIVE_TOKEN.search(text) is not None
+    at = low.find("token")
+    while at >= 0:
+        if _LIVE_TOKEN.match(text, at):
+            return True
+        at = low.find("token", at + 5)
+    return False
 
 
 def field_words(name: str) -> list[str]:
@@ -245,9 +262,11 @@ class Redactor:
     def might_hold_secret(self, text: str) -> bool:
         """A cheap test: False means :meth:`redact_text` would surely return ``text``."""
         low = text.lower()
-        for hint in HINTS:
-            if hint in low and (hint != "token" or _LIVE_TOKEN.search(text) is not None):
-                return True
+        for gate, hints in _HINT_GROUPS:
+            if gate in low:
+                for hint in hints:
+                    if hint in low and (hint != "token" or _live_token(text, low)):
+                        return True
         return self._extra is not None and self._extra.search(text) is not None
 
     def might_hold_secret_json(self, text: str) -> bool:
