@@ -144,6 +144,8 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
     Raises:
         InvalidValue: naming ``argument`` and the path.
     """
+    if _plain(value, 0, sys.maxsize) >= 0:  # the common case, without building paths
+        return
     stack: list[tuple[Any, Path]] = [(value, ())]
     while stack:
         node, path = stack.pop()

@@ -266,7 +266,7 @@ class Journal:
 
     def _data_json(self, data: Any) -> bytes:
         text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
-        if len(text) > 2 and self.redactor.might_hold_secret(text.decode("utf-8")):
+        if len(text) > 2 and self.redactor.might_hold_secret_json(text.decode("utf-8")):
             text = orjson.dumps(self.redactor.redact(orjson.loads(text)))
         return text
 

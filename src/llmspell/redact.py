@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from llmspell.errors import ValidationError
 
 REDACTED = "[REDACTED]"
@@ -67,6 +69,30 @@ HINTS = ("key", "secret", "passw", "passphrase", "token", "bearer", "authorizati
          "credential", "cookie", "sk-", "sk_", "rk_", "aiza", "hf_", "glpat-", "akia", "asia",
          "eyj", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "private key",
          "://")
+# "token" as the end of the word "tokens" (``max_tokens``, ``input_tokens``: usage counts in
+# every LLM call) never leads to a finding: a name is a secret only when its last word is
+# itself one of the hint words (``token``, ``key``, ``secret``...), and ``tokens`` is not, so
+# the words that make a name a secret hold a hint of their own. Text whose only hint is such
+# a "tokens" takes the fast path too. Case as in field_words: "TOKENS" is one word, "tokenS"
+# two (then "token" may be a last word and counts).
+# HINTS by a substring they share, so one scan of the text rules out a whole group.
+_HINT_GROUPS = tuple(
+    (gate, tuple(h for h in HINTS if gate in h)) for gate in ("gh", "pass", "sk")
+) + tuple((hint, (hint,)) for hint in HINTS
+          if not any(gate in hint for gate in ("gh", "pass", "sk")))
+_LIVE_TOKEN = re.compile(r"(?i:token)(?!(?:s|(?<=N)S)(?![A-Za-z0-9]))")
+
+
+def _live_token(text: str, low: str) -> bool:
+    """Whether ``text`` (lower case: ``low``) holds a "token" that is not a dead "tokens"."""
+    if not text.isascii():  # lower() may change lengths: positions differ
+        return _LIVE_TOKEN.search(text) is not None
+    at = low.find("token")
+    while at >= 0:
+        if _LIVE_TOKEN.match(text, at):
+            return True
+        at = low.find("token", at + 5)
+    return False
 
 
 def field_words(name: str) -> list[str]:
@@ -236,10 +262,20 @@ class Redactor:
     def might_hold_secret(self, text: str) -> bool:
         """A cheap test: False means :meth:`redact_text` would surely return ``text``."""
         low = text.lower()
-        for hint in HINTS:
-            if hint in low:
-                return True
+        for gate, hints in _HINT_GROUPS:
+            if gate in low:
+                for hint in hints:
+                    if hint in low and (hint != "token" or _live_token(text, low)):
+                        return True
         return self._extra is not None and self._extra.search(text) is not None
+
+    def might_hold_secret_json(self, text: str) -> bool:
+        """:meth:`might_hold_secret` for the JSON text of a value (``orjson.dumps`` of it):
+        False means :meth:`redact` would give the value back unchanged. Every key and string
+        of the value is in the text as it is (JSON escapes no character of a hint); extra
+        patterns, though, may match a string but not its escaped, quoted form (``^...$``, a
+        newline), so with extra patterns this is always True."""
+        return self._extra is not None or self.might_hold_secret(text)
 
     def redact_text(self, text: str, *, aws: bool = False) -> str:
         """``text`` with secret-shaped substrings and ``name=value`` secrets hidden.
@@ -263,6 +299,8 @@ class Redactor:
         None and bytes are returned as they are. Tuples come back as lists."""
         if isinstance(value, str):
             return self.redact_text(value, aws=aws)
+        if not aws and isinstance(value, dict | list | tuple) and self._clean(value):
+            return _copy(value)
         if isinstance(value, dict):
             aws = aws or any(isinstance(item, str) and ("AKIA" in item or "ASIA" in item)
                              for item in value.values())
@@ -270,6 +308,15 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.redact(item, aws=aws) for item in value]
         return value
+
+    def _clean(self, value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bool:
+        """Surely nothing to hide in ``value``, judged on its JSON text in one pass (most
+        event data); False when in doubt or when the value is not JSON (walked then)."""
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: bytes, a set, a big int, deep nesting
+            return False
+        return not self.might_hold_secret_json(text.decode("utf-8"))
 
     def _field(self, key: Any, item: Any, aws: bool) -> Any:
         if isinstance(key, str) and is_secret_name(key):
@@ -283,6 +330,15 @@ class Redactor:
     def contains_secret(self, value: Any) -> bool:
         """Whether :meth:`redact` would change ``value``."""
         return self.redact(value) != value
+
+
+def _copy(value: Any) -> Any:
+    """The copy :meth:`Redactor.redact` gives of a value with nothing to hide."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(item) for item in value]
+    return value
 
 
 DEFAULT = Redactor()

@@ -119,12 +119,17 @@ class ArtifactWriter:
             return 1, None, None
         top_key = newest[0][0]
         top = keys.version_of(top_key)
-        live = [(k, raw) for k, raw in newest if not stored_object(raw, k).get("deleted")]
-        tomb = top_key if not live or live[0][0] != top_key else None
+        live = None  # the newest live record among the two, decoded once
+        for key, raw in newest:
+            record = stored_object(raw, key)
+            if not record.get("deleted"):
+                live = key, record
+                break
+        tomb = top_key if live is None or live[0] != top_key else None
         previous = None
-        if live:
-            key, raw = live[0]
-            other = stored_object(raw, key).get("name")
+        if live is not None:
+            key, record = live
+            other = record.get("name")
             if other != name:
                 raise ArtifactError(f"artifact names {name!r} and {other!r} have the same "
                                     f"name key {prefix.rsplit('/', 2)[1]} in this session (a "

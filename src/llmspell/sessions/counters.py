@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -205,10 +205,10 @@ class ArtifactCounters:
         """The ops and ``expect`` that change the counters by ``artifacts`` and ``size``, and
         the view as it will be once they commit (its position is fixed by :meth:`committed`)."""
         current = view.session
-        counters = replace(current.counters)
+        counters = current.counters.copy()
         counters.artifacts = max(0, counters.artifacts + artifacts)
         counters.artifact_bytes = max(0, counters.artifact_bytes + size)
-        new = replace(current, counters=counters, updated_at=now)
+        new = current.with_counters(counters, now)
         if current.status == ACTIVE and artifacts > 0:
             new.last_activity_at = now
         key = record_key(current.id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, Protocol
 
 from llmspell.errors import (
@@ -125,13 +124,13 @@ class PolicyEnforcer:
                     refusal = policy(current, usage)
                     if refusal is not None:  # reported below, once the refusal is final
                         raise Refused(current, Verdict(False, (refusal,)))
-            counters = replace(current.counters)
+            counters = current.counters.copy()
             counters.operations += usage.operations
             counters.tokens += usage.tokens
             counters.cost += usage.cost
             counters.artifacts += usage.artifacts
             counters.artifact_bytes += usage.artifact_bytes
-            new = replace(current, counters=counters, updated_at=now)
+            new = current.with_counters(counters, now)
             if current.status == ACTIVE:
                 new.last_activity_at = now
             return Update(new, list(drafts or ()))

@@ -81,6 +81,10 @@ class Counters:
     def from_dict(cls, data: dict[str, Any] | None) -> Counters:
         return cls(**(data or {}))
 
+    def copy(self) -> Counters:
+        return Counters(self.operations, self.artifacts, self.tokens, self.cost,
+                        self.artifact_bytes)
+
 
 LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes")
 
@@ -182,8 +186,17 @@ class Session:
             self.parent_session_id, self.started_at, self.ended_at, self.max_duration,
             self.max_idle_time,
             Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes),
-            Counters(ctr.operations, ctr.artifacts, ctr.tokens, ctr.cost,
-                     ctr.artifact_bytes),
+            ctr.copy(), self.last_activity_at, self.active_seconds, self.resumed_at,
+            self.reason)
+
+    def with_counters(self, counters: Counters, now: float) -> Session:
+        """This session with ``counters`` and ``updated_at = now``, the rest shared (as
+        ``dataclasses.replace`` shares it, at a fraction of its cost: every counted
+        operation and artifact write takes this path)."""
+        return Session(
+            self.id, self.name, self.status, self.created_at, now, self.description,
+            self.tags, self.metadata, self.parent_session_id, self.started_at, self.ended_at,
+            self.max_duration, self.max_idle_time, self.limits, counters,
             self.last_activity_at, self.active_seconds, self.resumed_at, self.reason)
 
 
