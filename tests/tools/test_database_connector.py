@@ -74,6 +74,10 @@ def test_sqlite_refusals(rt: Runtime, db: Path, tmp_path: Path) -> None:
         call(rt, database=str(outside), query="SELECT 1")
     with pytest.raises(SecurityViolation, match="ATTACH"):
         call(rt, database=str(db), query=f"ATTACH DATABASE '{outside}' AS other")
+    copy = tmp_path / "copy.db"
+    with pytest.raises(SecurityViolation, match="VACUUM INTO"):
+        call(rt, database=str(db), query=f"VACUUM INTO '{copy}'")
+    assert not copy.exists()
     with pytest.raises(ValidationError, match=r"\$\.params"):
         call(rt, database=str(db), query="SELECT ? + ?", params=[1])
     with pytest.raises(ToolError, match="cannot open SQLite database"):

@@ -2,8 +2,8 @@
 
 - SQLite: ``database`` is a file path, confined like every file tool (``[runtime]
   allowed_paths``); the file is opened with a ``mode=ro`` URI (``mode=rw`` when
-  ``[runtime.security] allow_database_writes`` is true; never created). ``ATTACH`` is refused:
-  it would open a file the confinement did not see.
+  ``[runtime.security] allow_database_writes`` is true; never created). ``ATTACH`` and
+  ``VACUUM INTO`` are refused: they would open a file the confinement did not see.
 - PostgreSQL: ``database`` is a ``postgresql://`` URL; its host goes through the network rule
   (:func:`llmspell.tools.network.check_host`: ``allow_network_access``, ``allowed_hosts``).
   Needs psycopg (the ``postgres`` extra). The statement runs in a transaction made ``READ ONLY``
@@ -76,7 +76,15 @@ class DatabaseConnector(Tool):
         except sqlite3.Error as exc:
             raise ToolError(f"{self.name}: cannot open SQLite database {database!r}: {exc}") \
                 from None
-        conn.set_authorizer(_no_attach)
+        denied: list[int] = []
+
+        def no_attach(action: int, *_: Any) -> int:
+            if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+                denied.append(action)
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        conn.set_authorizer(no_attach)
         try:
             cursor = conn.execute(query, [] if bound is None else bound)
             result = _rows(cursor, max_rows)
@@ -88,10 +96,10 @@ class DatabaseConnector(Tool):
         except sqlite3.DatabaseError as exc:
             if not writes and "readonly" in str(exc).replace(" ", "").lower():
                 raise SecurityViolation(_read_only(self.name)) from None
-            if "not authorized" in str(exc):
-                raise SecurityViolation(f"{self.name}: argument 'query': ATTACH and DETACH "
-                                        "are refused (only the confined file may be opened)") \
-                    from None
+            if denied:
+                raise SecurityViolation(f"{self.name}: argument 'query': ATTACH, DETACH and "
+                                        "VACUUM INTO are refused (only the confined file may "
+                                        "be opened)") from None
             raise ToolError(f"{self.name}: SQLite refused the query: {exc}") from None
         finally:
             conn.close()
@@ -144,12 +152,6 @@ class DatabaseConnector(Tool):
 def _read_only(tool: str) -> str:
     return (f"{tool}: argument 'query': the statement writes, and the database is opened "
             f"read-only by {WRITES_SETTING} = false (set it to true to allow writes)")
-
-
-def _no_attach(action: int, *_: Any) -> int:
-    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
 
 
 def _rows(cursor: Any, max_rows: int) -> dict[str, Any]:
