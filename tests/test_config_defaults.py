@@ -143,6 +143,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.security.allow_network_access": (
         lambda rt: rt.tools.security.allow_network_access, bool),
     "runtime.security.allowed_hosts": (lambda rt: rt.tools.security.allowed_hosts, tuple),
+    "runtime.security.allow_database_writes": (
+        lambda rt: rt.tools.security.allow_database_writes, bool),
     "runtime.hooks.max_hooks": (lambda rt: rt.hooks.max_hooks, int),
     "runtime.hooks.default_time_budget_seconds": (lambda rt: rt.hooks.default_time_budget,
                                                   _none_if_zero),

@@ -164,6 +164,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "allow_process_spawn": Field("bool", False,
                                      doc="false: tools may not start processes "
                                      "(process_executor); the Lua sandbox decides os.execute"),
+        "allow_database_writes": Field("bool", False,
+                                       doc="false: database-connector opens databases "
+                                       "read-only"),
         "allowed_executables": Field("list[str]", [],
                                      doc="programs process_executor may start, by name"),
         "max_security_level": Field("str", "privileged",

@@ -6,6 +6,7 @@
   (``[runtime] allowed_paths``, ``allow_file_access``, protected data directory), which refuses;
 - processes: ``allow_process_spawn`` must be true and the program named in
   ``allowed_executables`` (:meth:`ToolSecurity.check_process`);
+- databases: ``database-connector`` opens them read-only unless ``allow_database_writes``;
 - a refusal raises :class:`~llmspell.errors.SecurityViolation` naming the setting to change, and
   fires ``security:violation`` with ``{tool, reason}`` first (:func:`report`).
 
@@ -38,6 +39,7 @@ class ToolSecurity:
     allowed_executables: tuple[str, ...] = ()
     allow_network_access: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    allow_database_writes: bool = False
 
     @classmethod
     def from_config(cls, config: Any) -> ToolSecurity:
@@ -46,7 +48,8 @@ class ToolSecurity:
                    bool(config.setting("runtime.security.allow_process_spawn")),
                    tuple(config.setting("runtime.security.allowed_executables")),
                    bool(config.setting("runtime.security.allow_network_access")),
-                   tuple(config.setting("runtime.security.allowed_hosts")))
+                   tuple(config.setting("runtime.security.allowed_hosts")),
+                   bool(config.setting("runtime.security.allow_database_writes")))
 
     def check_process(self, tool: str, executable: str) -> None:
         """Raise SecurityViolation unless ``tool`` may start the program ``executable``."""

@@ -4,6 +4,12 @@
 
 1. finds the tool (ToolNotFound names close matches) and says so if it cannot work here;
 2. security: the tool's level against ``[runtime.security] max_security_level``;
+   admission: the session (given, else the current one) admits one ``tool.invoke``
+   operation through :meth:`SessionManager.admit
+   <llmspell.sessions.manager.SessionManager.admit>`, as agents' model calls are admitted:
+   ``max_operations`` and rate limits such as ``tool.invoke=10/s`` refuse the call before the
+   tool runs (ResourceLimitExceeded / RateLimitExceeded, ``resource:limit_exceeded`` fired);
+   with no session only the global and per-kind rate limits apply;
 3. ``tool:before_execution`` (params; modified / skip / retry honoured), ``tool:validation``
    (modified; skip vouches for the parameters) and the schema check,
    ``execute`` (in a worker thread when the tool has a timeout and is not ``inline``),
@@ -48,8 +54,10 @@ from llmspell.tools.security import ToolSecurity, report
 logger = logging.getLogger("llmspell.tools")
 
 TOOL_CALL = "tool.call"
+KIND = "tool.invoke"
 SOURCE = "tools"
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
+Admit = Callable[[str | None, str], Any]
 
 
 class ToolService:
@@ -61,6 +69,9 @@ class ToolService:
         events: the EventBus, or None.
         journal: ``journal(session_id, kind, data, correlation_id)`` records an entry, or None.
         current_session: gives the current session id, or None.
+        admit: ``admit(session_id_or_None, kind)`` admits one operation or raises
+            (:meth:`SessionManager.admit <llmspell.sessions.manager.SessionManager.admit>`),
+            or None when there are no sessions.
         redactor: hides secrets in what tools return about the environment.
         tools: tools to register.
     """
@@ -68,12 +79,14 @@ class ToolService:
     def __init__(self, security: ToolSecurity, *, hooks: Any = None, events: Any = None,
                  journal: Journal | None = None,
                  current_session: Callable[[], str | None] | None = None,
+                 admit: Admit | None = None,
                  redactor: Redactor | None = None, tools: Iterable[Tool] = ()) -> None:
         self.security = security
         self.hooks = hooks
         self.events = events
         self.journal = journal
         self.current_session = current_session or (lambda: None)
+        self.admit = admit
         self.redactor = redactor or Redactor()
         self.registry = ToolRegistry()
         for item in tools:
@@ -98,8 +111,11 @@ class ToolService:
                 except SessionNotFound:
                     logger.debug("session %s is gone; its %s entry is not written", sid, kind)
 
+        def admit(sid: str | None, kind: str) -> Any:
+            return runtime.sessions.admit(sid, kind) if sessions_on else None
+
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
-                   journal=journal, current_session=current,
+                   journal=journal, current_session=current, admit=admit,
                    redactor=Redactor(config.setting("state.redact_patterns")),
                    tools=builtin_tools())
 
@@ -156,6 +172,8 @@ class ToolService:
             ToolNotFound: no such tool.
             ValidationError: ``params`` do not satisfy the tool's schema (names the path).
             SecurityViolation: the call was refused (names the setting to change).
+            ResourceLimitExceeded / RateLimitExceeded: the session's limits or a rate limit
+                refused the call (the tool did not run).
             HookCancelled: a hook cancelled the call.
             ToolError: the tool cannot work here, timed out, or failed.
         """
@@ -174,6 +192,8 @@ class ToolService:
             if missing is not None:
                 raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
             self.security.check(item)
+            if self.admit is not None:
+                self.admit(sid, KIND)
             ctx = ToolContext(self.security.confinement, self.redactor, sid, cid, self.security)
 
             def operation(current: Any) -> Any:
@@ -266,4 +286,4 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-__all__ = ["TOOL_CALL", "ToolService", "fingerprint"]
+__all__ = ["KIND", "TOOL_CALL", "ToolService", "fingerprint"]

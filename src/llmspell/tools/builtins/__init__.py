@@ -13,6 +13,7 @@ from llmspell.tools.builtins.calculator import Calculator
 from llmspell.tools.builtins.convert import FileConverter, FileWatcher
 from llmspell.tools.builtins.crawl import SitemapCrawler, WebpageMonitor, WebScraper
 from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
+from llmspell.tools.builtins.database import DatabaseConnector
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
 from llmspell.tools.builtins.files import FileOperations, FileSearch
@@ -35,7 +36,7 @@ BUILTINS: tuple[type[Tool], ...] = (
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
     HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
-    WebScraper, SitemapCrawler, WebpageMonitor,
+    WebScraper, SitemapCrawler, WebpageMonitor, DatabaseConnector,
 )
 
 
