@@ -23,6 +23,8 @@ from llmspell.errors import CorruptRecord, LLMSpellError, StorageError
 from llmspell.runtime import Runtime
 from llmspell.testing import backend_unavailable
 
+pytestmark = pytest.mark.slow  # each test damages and re-checks real store files (~1 s)
+
 EMBEDDED = ["sqlite", "lmdb", "rocksdb"]
 STORE = {"sqlite": "sqlite:///data/store.db", "lmdb": "lmdb:///data/lmdb",
          "rocksdb": "rocksdb:///data/rocks"}
@@ -277,7 +279,6 @@ def test_an_artifact_whose_blob_is_gone_is_reported(damaged) -> None:
 # -- the CLI: exit code, text and JSON --------------------------------------------------------
 
 
-@pytest.mark.slow  # about 2 s: three damaged stores through the CLI
 def test_cli_reports_damage_with_exit_5_in_text_and_json(project: Path) -> None:
     populate(project, "fine")
     with Runtime.from_config(cwd=project) as rt:

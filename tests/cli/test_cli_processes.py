@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cli_runner import Process
+
+pytestmark = pytest.mark.slow  # each test starts the real command in new processes (~1 s)
 
 SCRIPT = """
 local s = Session.create{name = "smoke", tags = {"smoke"}}
