@@ -18,7 +18,6 @@ from llmspell.providers.base import (
     ChatRequest,
     ChatResponse,
     Message,
-    StreamAssembler,
     StreamChunk,
     ToolCall,
     ToolCallDelta,
@@ -102,17 +101,12 @@ class AnthropicProvider(HTTPProvider):
 
 class _EventParser(StreamParser):
     def __init__(self, provider: str, model: str) -> None:
-        self.provider = provider
-        self.out = StreamAssembler(provider, model)
+        super().__init__(provider, model)
         self.input_usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # content block index -> tool call index
 
     def feed(self, event: str, data: str) -> list[StreamChunk]:
-        try:
-            payload = orjson.loads(data) if data else {}
-        except orjson.JSONDecodeError:
-            raise ProviderResponseError(f"a stream event is not valid JSON (got {clip(data)!r})",
-                                        provider=self.provider) from None
+        payload = self.decode(data) if data else {}
         kind = payload.get("type", event) if isinstance(payload, dict) else event
         if kind == "message_start":
             message = payload.get("message") or {}

@@ -33,7 +33,13 @@ from llmspell.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from llmspell.providers.base import ChatRequest, ChatResponse, Provider, StreamChunk
+from llmspell.providers.base import (
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    StreamAssembler,
+    StreamChunk,
+)
 from llmspell.providers.retry import RetryPolicy, parse_retry_after
 from llmspell.redact import DEFAULT as REDACTOR
 
@@ -66,10 +72,23 @@ class SSEDecoder:
 
 
 class StreamParser:
-    """Reads one stream's events; :attr:`done` turns true at the provider's end marker."""
+    """Reads one stream's events of ``provider`` into chunks assembled by :attr:`out`;
+    :attr:`done` turns true at the provider's end marker."""
 
     done = False
     _sse: SSEDecoder | None = None
+
+    def __init__(self, provider: str, model: str) -> None:
+        self.provider = provider
+        self.out = StreamAssembler(provider, model)
+
+    def decode(self, data: str) -> Any:
+        """An event's ``data`` as JSON; ProviderResponseError when it is not JSON."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise ProviderResponseError(f"a stream event is not valid JSON (got {clip(data)!r})",
+                                        provider=self.provider) from None
 
     def line(self, text: str) -> list[StreamChunk]:
         """The chunks one line of the event stream completes (maybe none)."""

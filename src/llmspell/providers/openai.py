@@ -18,7 +18,6 @@ from llmspell.providers.base import (
     ChatRequest,
     ChatResponse,
     Message,
-    StreamAssembler,
     StreamChunk,
     ToolCall,
     ToolCallDelta,
@@ -98,19 +97,11 @@ class OpenAIProvider(HTTPProvider):
 
 
 class _ChunkParser(StreamParser):
-    def __init__(self, provider: str, model: str) -> None:
-        self.provider = provider
-        self.out = StreamAssembler(provider, model)
-
     def feed(self, event: str, data: str) -> list[StreamChunk]:
         if data.strip() == "[DONE]":
             self.done = True
             return []
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise ProviderResponseError(f"a stream event is not valid JSON (got {clip(data)!r})",
-                                        provider=self.provider) from None
+        chunk = self.decode(data)
         if not isinstance(chunk, dict):
             raise ProviderResponseError(f"a stream event is not a JSON object (got "
                                         f"{clip(data)!r})", provider=self.provider)
