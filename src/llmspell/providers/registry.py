@@ -93,15 +93,15 @@ def build_settings(name: str, table: Mapping[str, Any] | None, *, env: Mapping[s
     replies = table.get("replies")
     return ProviderSettings(
         name=name, kind=kind, base_url=base_url, api_key_env=api_key_env or None,
-        default_model=table.get("default_model", ""),
-        models=tuple(table.get("models", ())),
+        default_model=table.get("default_model", _field_default("default_model")),
+        models=tuple(table.get("models", _field_default("models"))),
         timeout=float(table.get("timeout", _field_default("timeout"))),
         max_retries=int(table.get("max_retries", _field_default("max_retries"))),
         max_tokens=table.get("max_tokens") or None,
         temperature=table.get("temperature"),
         replies=(base_dir / Path(replies).expanduser()) if replies else None,
         prices={m: Price(p["input"], p["output"]) for m, p in table.get("prices", {}).items()},
-        enabled=table.get("enabled", True),
+        enabled=table.get("enabled", _field_default("enabled")),
         configured=bool(table),
     )
 
