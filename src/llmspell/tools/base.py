@@ -104,6 +104,9 @@ class Tool:
         timeout: seconds a call may take (None: no limit; see ToolService).
         capabilities: words discovery can filter on (``"files"``, ``"regex"``...).
         inline: run in the caller's thread (Lua functions must); timeouts are then not enforced.
+
+    ``secret_fields`` (class attribute): dotted argument paths (``"auth.key"``) that hold
+    credentials; the journal shows them as ``[REDACTED]`` whatever their names.
     """
 
     name: str = ""
@@ -115,6 +118,7 @@ class Tool:
     capabilities: tuple[str, ...] = ()
     inline: bool = False
     version: str = "1.0.0"
+    secret_fields: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None, description: str | None = None, *,
                  parameters: Mapping[str, Any] | None = None, category: str | None = None,
@@ -150,6 +154,12 @@ class Tool:
         self.parameters = dict(parameters if parameters is not None else self.parameters)
         self._validator = make_validator(self.parameters)
         self._invoker: Callable[..., ToolOutput] | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> Tool:
+        """A new instance for a runtime with ``config``; tools with settings of their own
+        (``[tools.*]``) override this to read them."""
+        return cls()
 
     # -- what a subclass provides ---------------------------------------------------------
 

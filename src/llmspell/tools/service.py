@@ -20,7 +20,8 @@
    latency_ms, error}``, source ``tools``; no arguments);
 5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
    agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
-   latency_ms, fingerprint}``, secrets redacted by the journal. ``fingerprint`` is
+   latency_ms, fingerprint}``, secrets redacted by the journal (and the tool's
+   ``secret_fields`` masked first). ``fingerprint`` is
    :func:`llmspell.agents.calls.fingerprint` of the tool and the arguments: the same request
    always has the same one, so replay can serve a recorded call. A call an agent makes through
    :meth:`Tool.as_agent_tool <llmspell.tools.base.Tool.as_agent_tool>` is journaled once, by
@@ -46,7 +47,7 @@ from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, SessionNotFound, ToolError
 from llmspell.hooks import Skipped
 from llmspell.journal import Draft
-from llmspell.redact import Redactor
+from llmspell.redact import Redactor, mask_fields
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
 from llmspell.tools.security import ToolSecurity, report
@@ -117,7 +118,7 @@ class ToolService:
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
                    journal=journal, current_session=current, admit=admit,
                    redactor=Redactor(config.setting("state.redact_patterns")),
-                   tools=builtin_tools())
+                   tools=builtin_tools(config))
 
     # -- the registry ---------------------------------------------------------------------
 
@@ -182,8 +183,8 @@ class ToolService:
             params = {}
         cid = correlation_id or uuid.uuid4().hex
         sid = session_id or self.current_session()
-        arguments = params
-        print_ = fingerprint(tool=name, arguments=arguments)
+        print_ = fingerprint(tool=name, arguments=params)
+        arguments = mask_fields(params, item.secret_fields)
         journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)

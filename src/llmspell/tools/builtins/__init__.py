@@ -1,12 +1,15 @@
 """The built-in tools, with rs-llmspell's names; one module per family.
 
 :func:`builtin_tools` makes a fresh instance of each (the Runtime's ToolService registers them).
-Network tools (web.py) are off unless allowed; media tools are not built
-yet (docs/tools.md lists what exists).
+Network tools are off unless allowed; a tool that cannot work on this machine (no engine
+configured, a missing program or library) says why in ``available()``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from llmspell.config import Config
 from llmspell.tools.base import Tool
 from llmspell.tools.builtins.archive import ArchiveHandler
 from llmspell.tools.builtins.calculator import Calculator
@@ -19,6 +22,7 @@ from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, Uuid
 from llmspell.tools.builtins.files import FileOperations, FileSearch
 from llmspell.tools.builtins.monitor import SystemMonitor
 from llmspell.tools.builtins.process import ProcessExecutor
+from llmspell.tools.builtins.search import WebSearch
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
 from llmspell.tools.builtins.web import (
@@ -36,10 +40,13 @@ BUILTINS: tuple[type[Tool], ...] = (
     CsvAnalyzer, FileOperations, FileSearch, EnvironmentReader, ArchiveHandler,
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
     HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
-    WebScraper, SitemapCrawler, WebpageMonitor, DatabaseConnector,
+    WebScraper, SitemapCrawler, WebpageMonitor, DatabaseConnector, WebSearch,
 )
 
 
-def builtin_tools() -> list[Tool]:
-    """One new instance of every built-in tool."""
-    return [cls() for cls in BUILTINS]
+def builtin_tools(config: Any = None) -> list[Tool]:
+    """One new instance of every built-in tool; the tools with settings of their own
+    (``[tools.*]``) read them from ``config`` (default: the schema's defaults)."""
+    if config is None:
+        config = Config.defaults()
+    return [cls.from_config(config) for cls in BUILTINS]
