@@ -174,6 +174,15 @@ for _name, _attr in (("max_artifact_size", "max_artifact_size"),
                      ("artifact_max_tags", "max_tags")):
     RUNTIME[f"session.{_name}"] = (lambda rt, a=_attr: getattr(rt.artifacts.settings, a),  # type: ignore[misc]
                                    lambda v: v)
+for _name in ("engines", "default_engine", "fallback", "max_results", "safe_search", "language"):
+    RUNTIME[f"tools.web_search.{_name}"] = (
+        lambda rt, n=_name: getattr(rt.tools.get("web_search").settings, n),  # type: ignore[misc]
+        lambda v: v)
+for _name in ("smtp_host", "smtp_port", "security", "username_env", "password_env",
+              "default_sender", "timeout_seconds"):
+    RUNTIME[f"tools.email.{_name}"] = (
+        lambda rt, n=_name: getattr(rt.tools.get("email-sender").settings, n),  # type: ignore[misc]
+        lambda v: v)
 
 
 def _retention(rt: Runtime) -> dict[str, Any]:

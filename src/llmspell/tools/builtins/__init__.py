@@ -18,6 +18,7 @@ from llmspell.tools.builtins.crawl import SitemapCrawler, WebpageMonitor, WebScr
 from llmspell.tools.builtins.data import CsvAnalyzer, DataValidation, JsonProcessor
 from llmspell.tools.builtins.database import DatabaseConnector
 from llmspell.tools.builtins.datetime_handler import DateTimeHandler
+from llmspell.tools.builtins.email_sender import EmailSender
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
 from llmspell.tools.builtins.files import FileOperations, FileSearch
 from llmspell.tools.builtins.monitor import SystemMonitor
@@ -41,6 +42,7 @@ BUILTINS: tuple[type[Tool], ...] = (
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
     HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
     WebScraper, SitemapCrawler, WebpageMonitor, DatabaseConnector, WebSearch,
+    EmailSender,
 )
 
 
