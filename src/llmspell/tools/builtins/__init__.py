@@ -12,6 +12,7 @@ from typing import Any
 from llmspell.config import Config
 from llmspell.tools.base import Tool
 from llmspell.tools.builtins.archive import ArchiveHandler
+from llmspell.tools.builtins.audio import AudioProcessor
 from llmspell.tools.builtins.calculator import Calculator
 from llmspell.tools.builtins.convert import FileConverter, FileWatcher
 from llmspell.tools.builtins.crawl import SitemapCrawler, WebpageMonitor, WebScraper
@@ -21,11 +22,13 @@ from llmspell.tools.builtins.datetime_handler import DateTimeHandler
 from llmspell.tools.builtins.email_sender import EmailSender
 from llmspell.tools.builtins.encoding import Base64Encoder, HashCalculator, UuidGenerator
 from llmspell.tools.builtins.files import FileOperations, FileSearch
+from llmspell.tools.builtins.image import ImageProcessor
 from llmspell.tools.builtins.monitor import SystemMonitor
 from llmspell.tools.builtins.process import ProcessExecutor
 from llmspell.tools.builtins.search import WebSearch
 from llmspell.tools.builtins.system import EnvironmentReader
 from llmspell.tools.builtins.text import DiffCalculator, TemplateEngine, TextManipulator
+from llmspell.tools.builtins.video import VideoProcessor
 from llmspell.tools.builtins.web import (
     ApiTester,
     GraphqlQuery,
@@ -42,7 +45,7 @@ BUILTINS: tuple[type[Tool], ...] = (
     ProcessExecutor, FileConverter, FileWatcher, SystemMonitor,
     HttpRequest, ServiceChecker, UrlAnalyzer, WebhookCaller, GraphqlQuery, ApiTester,
     WebScraper, SitemapCrawler, WebpageMonitor, DatabaseConnector, WebSearch,
-    EmailSender,
+    EmailSender, ImageProcessor, AudioProcessor, VideoProcessor,
 )
 
 
