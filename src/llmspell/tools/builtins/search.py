@@ -172,7 +172,7 @@ def _search(name: str, engine: dict[str, str], query: str, options: dict[str, An
                   argument="provider")
     data = _json(reply)
     items = _items(kind, data, kind_of)
-    results = []
+    results: list[dict[str, Any]] = []
     for item in items:
         if not isinstance(item, dict):
             continue

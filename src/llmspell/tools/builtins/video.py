@@ -109,8 +109,8 @@ def _rate(text: Any) -> float | None:
 def _metadata(probe: dict[str, Any], fmt: str, mime: str, size: int) -> dict[str, Any]:
     container = probe.get("format") or {}
     streams = probe.get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})
     duration = _number(container.get("duration")) or _number(video.get("duration"))
     width, height = video.get("width"), video.get("height")
     return {
