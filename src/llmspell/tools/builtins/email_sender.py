@@ -20,7 +20,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from llmspell.errors import ToolError, ValidationError
-from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.base import ToolContext
+from llmspell.tools.builtins.support import ConfiguredTool
 from llmspell.tools.network import check_host
 
 SETTINGS_TABLE = "[tools.email]"
@@ -44,14 +45,6 @@ class EmailSettings:
     password_env: str = ""
     default_sender: str = ""
     timeout_seconds: float = 30.0
-
-    @classmethod
-    def from_config(cls, config: Any) -> EmailSettings:
-        def get(key: str) -> Any:
-            return config.setting(f"tools.email.{key}")
-
-        return cls(get("smtp_host"), get("smtp_port"), get("security"), get("username_env"),
-                   get("password_env"), get("default_sender"), float(get("timeout_seconds")))
 
     @property
     def port(self) -> int:
@@ -80,7 +73,7 @@ def _one_line(value: str, argument: str) -> str:
     return value
 
 
-class EmailSender(Tool):
+class EmailSender(ConfiguredTool):
     name = "email-sender"
     description = ("Send an email (plain text or HTML) through the SMTP server configured in "
                    "[tools.email]; off unless [runtime.security] allow_network_access")
@@ -108,13 +101,9 @@ class EmailSender(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, settings: EmailSettings | None = None) -> None:
-        super().__init__()
-        self.settings = settings or EmailSettings()
-
-    @classmethod
-    def from_config(cls, config: Any) -> EmailSender:
-        return cls(EmailSettings.from_config(config))
+    Settings = EmailSettings
+    TABLE = "tools.email"
+    settings: EmailSettings
 
     def available(self) -> str | None:
         if not self.settings.smtp_host:

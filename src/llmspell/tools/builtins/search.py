@@ -24,7 +24,8 @@ from urllib.parse import urlencode
 
 from llmspell.config_schema import SEARCH_KINDS
 from llmspell.errors import ToolError, ValidationError
-from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.base import ToolContext
+from llmspell.tools.builtins.support import ConfiguredTool
 from llmspell.tools.network import Response, fetch
 
 #: The public endpoint of each kind that has one (searxng is self-hosted: its url is required).
@@ -45,21 +46,13 @@ class SearchSettings:
     safe_search: bool = True
     language: str = "en"
 
-    @classmethod
-    def from_config(cls, config: Any) -> SearchSettings:
-        def get(key: str) -> Any:
-            return config.setting(f"tools.web_search.{key}")
-
-        return cls(dict(get("engines")), get("default_engine"), tuple(get("fallback")),
-                   get("max_results"), get("safe_search"), get("language"))
-
     def chain(self, requested: str | None) -> list[str]:
         """The engines a call tries, in order."""
         first = requested or self.default_engine or next(iter(self.engines), "")
         return list(dict.fromkeys(name for name in (first, *self.fallback) if name))
 
 
-class WebSearch(Tool):
+class WebSearch(ConfiguredTool):
     name = "web_search"
     description = ("Search the web through the engines configured in [tools.web_search] "
                    "(SearXNG, Brave, Serper), falling back to the next engine; returns "
@@ -86,13 +79,9 @@ class WebSearch(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, settings: SearchSettings | None = None) -> None:
-        super().__init__()
-        self.settings = settings or SearchSettings()
-
-    @classmethod
-    def from_config(cls, config: Any) -> WebSearch:
-        return cls(SearchSettings.from_config(config))
+    Settings = SearchSettings
+    TABLE = "tools.web_search"
+    settings: SearchSettings
 
     def available(self) -> str | None:
         if not self.settings.engines:
