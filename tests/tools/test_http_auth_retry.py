@@ -125,3 +125,14 @@ def test_retry_on_connection_errors_and_refusals(net: Any, make_rt: Any) -> None
     with pytest.raises(ValidationError, match=r"\$\.retry\.max_attempts"):
         net.tools.invoke("http_request", {"input": "http://127.0.0.1/",
                                           "retry": {"max_attempts": 0}})
+
+
+def test_mask_fields_hides_the_named_paths_only() -> None:
+    from llmspell.redact import mask_fields
+
+    given = {"auth": {"type": "api_key", "key": "k", "header_name": "H"}, "input": "u"}
+    shown = mask_fields(given, ("auth.key", "auth.token", "nothing.here"))
+    assert shown == {"auth": {"type": "api_key", "key": "[REDACTED]", "header_name": "H"},
+                     "input": "u"}
+    assert given["auth"]["key"] == "k"  # a copy; the arguments are not changed
+    assert mask_fields("text", ("a",)) == "text" and mask_fields(given, ()) is given

@@ -52,6 +52,7 @@ from llmspell.hooks import Skipped
 from llmspell.hooks.results import RETRY
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, Provider, ToolCall
 from llmspell.providers.pricing import cost
+from llmspell.redact import mask_fields
 
 if TYPE_CHECKING:
     from llmspell.agents.registry import AgentRegistry
@@ -327,9 +328,10 @@ class Agent:
         record = {"id": call.id, "tool_id": call.id, "name": call.name,
                   "tool_name": call.name, "arguments": dict(call.arguments),
                   "parameters": dict(call.arguments), "result": result}
+        shown = mask_fields(dict(call.arguments), tool.secret_fields if tool else ())
         self._owner.meter.journal(sid, TOOL_CALL, {"agent": self.name, "tool": call.name,
                                                    "id": call.id,
-                                                   "arguments": dict(call.arguments),
+                                                   "arguments": shown,
                                                    "result": result,
                                                    "latency_ms": _ms(t0),
                                                    "fingerprint": fingerprint(

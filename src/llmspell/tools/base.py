@@ -223,7 +223,8 @@ class Tool:
             return self._invoker(self.name, arguments, record=False).result
 
         return {"name": self.name, "description": self.description,
-                "parameters": dict(self.parameters), "fn": fn}
+                "parameters": dict(self.parameters), "fn": fn,
+                "secret_fields": self.secret_fields}
 
     def bind(self, invoker: Callable[..., ToolOutput]) -> Tool:
         """Route :meth:`call` through ``invoker`` (the ToolService the tool is registered on)."""
