@@ -7,9 +7,13 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import shutil
 import socketserver
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -20,15 +24,36 @@ USER, PASSWORD = "mailer", "pw-for-the-smtp-test-42"
 
 
 class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP (RFC 5321) for smtplib: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT."""
+    """Just enough SMTP (RFC 5321) for smtplib: EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA,
+    QUIT; with ``tls`` set, STARTTLS is offered, or (``implicit``) TLS starts at once."""
 
     received: ClassVar[list[dict[str, Any]]] = []
     require_auth = False
+    tls: ClassVar[ssl.SSLContext | None] = None
+    implicit = False
 
     def _say(self, line: str) -> None:
         self.wfile.write(line.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def _start_tls(self) -> bool:
+        assert self.tls is not None
+        try:
+            self.connection = self.tls.wrap_socket(self.request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return False  # the client refused the certificate
+        self.rfile = self.connection.makefile("rb")
+        self.wfile = self.connection.makefile("wb")
+        return True
+
+    def finish(self) -> None:
+        super().finish()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.close()
 
     def handle(self) -> None:
+        if self.tls is not None and self.implicit and not self._start_tls():
+            return
         self._say("220 test.local ESMTP")
         sender, rcpts, authed = None, [], False
         while True:
@@ -39,6 +64,9 @@ class _Smtp(socketserver.StreamRequestHandler):
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 self._say("250-test.local")
+                if self.tls is not None and not self.implicit and not isinstance(
+                        self.connection, ssl.SSLSocket):
+                    self._say("250-STARTTLS")
                 self._say("250-AUTH PLAIN")
                 self._say("250 8BITMIME")
             elif verb == "HELO":
@@ -73,6 +101,10 @@ class _Smtp(socketserver.StreamRequestHandler):
                 type(self).received.append({"from": sender, "to": rcpts,
                                             "data": b"".join(data)})
                 self._say("250 queued")
+            elif verb == "STARTTLS":
+                self._say("220 ready")
+                if not self._start_tls():
+                    return
             elif verb == "RSET":
                 self._say("250 ok")
             elif verb == "QUIT":
@@ -84,7 +116,7 @@ class _Smtp(socketserver.StreamRequestHandler):
 
 @pytest.fixture
 def smtp() -> Iterator[int]:
-    _Smtp.received, _Smtp.require_auth = [], False
+    _Smtp.received, _Smtp.require_auth, _Smtp.tls, _Smtp.implicit = [], False, None, False
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -183,3 +215,47 @@ def test_network_host_starttls_and_recipient_refusals(make_rt: Any, smtp: int) -
 def test_without_a_server_it_is_unavailable(rt: Any) -> None:
     info = rt.tools.get("email-sender").info()
     assert not info["available"] and "smtp_host" in info["unavailable_reason"]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for 127.0.0.1 that the client's
+    default context trusts (SSL_CERT_FILE names it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed here")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True, timeout=60)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    return server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_by_starttls_or_from_the_start(make_rt: Any, smtp: int,
+                                           certificate: ssl.SSLContext, security: str) -> None:
+    _Smtp.tls, _Smtp.implicit = certificate, security == "ssl"
+    rt = _mailer(make_rt, smtp, tools__email__security=security)
+    out = rt.tools.invoke("email-sender", {"from": "ann@example.org", "to": "bob@example.org",
+                                           "subject": "over TLS", "body": "sealed"}).result
+    assert out["status"] == "sent" and _Smtp.received[-1]["to"] == ["bob@example.org"]
+
+
+@pytest.mark.slow
+def test_an_untrusted_certificate_is_refused(make_rt: Any, smtp: int,
+                                             certificate: ssl.SSLContext,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    (tmp_path / "none.pem").write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    _Smtp.tls = certificate
+    rt = _mailer(make_rt, smtp, tools__email__security="starttls")
+    with pytest.raises(ToolError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        rt.tools.invoke("email-sender", {"from": "ann@example.org", "to": "bob@example.org",
+                                         "subject": "s", "body": "b"})
+    assert _Smtp.received == []
