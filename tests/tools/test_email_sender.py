@@ -192,6 +192,7 @@ def test_bad_addresses_and_header_injection_are_refused(make_rt: Any, smtp: int,
     assert info.value.path == path and _Smtp.received == []
 
 
+@pytest.mark.slow
 def test_network_host_starttls_and_recipient_refusals(make_rt: Any, smtp: int) -> None:
     call = {"from": "ann@example.org", "to": "bob@example.org", "subject": "s", "body": "b"}
     with pytest.raises(SecurityViolation, match="allow_network_access = false"):

@@ -80,6 +80,7 @@ def _rt(make_rt: Any, server: str, **extra: Any) -> Any:
     return make_rt(tools__web_search__engines=engines, **extra)
 
 
+@pytest.mark.slow
 def test_searxng_results_have_rs_llmspells_shape(make_rt: Any, engines: str) -> None:
     rt = _rt(make_rt, engines)
     out = rt.tools.invoke("web_search", {"input": "lua tables", "max_results": 3,
