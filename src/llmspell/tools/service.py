@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from llmspell.agents.calls import fingerprint
-from llmspell.errors import SecurityViolation, SessionNotFound, ToolError
+from llmspell.errors import SecurityViolation, SessionNotFound, ToolError, ValidationError
 from llmspell.hooks import Skipped
 from llmspell.journal import Draft
 from llmspell.redact import Redactor, mask_fields
@@ -179,6 +179,9 @@ class ToolService:
             ToolError: the tool cannot work here, timed out, or failed.
         """
         item = self.registry.get(name)
+        if session_id is not None and not isinstance(session_id, str):
+            raise ValidationError("session_id", "must be a session id (a string; "
+                                  "session.id of a Session)", got=session_id)
         if params is None:
             params = {}
         cid = correlation_id or uuid.uuid4().hex
