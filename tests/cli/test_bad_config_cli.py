@@ -102,4 +102,5 @@ def test_a_validation_error_line_names_its_class(project: Path, capsys) -> None:
 def test_a_deep_set_value_is_a_usage_error(project: Path, capsys) -> None:
     code, _, err = run(capsys, "--set", "runtime.log_level=" + "[" * 3000 + "]" * 3000,
                        "run", "script.lua")
-    assert code == EXIT_USAGE and "runtime.log_level: the value is nested too deep" in err
+    assert code == EXIT_USAGE and "runtime.log_level' at $[0][0][0]...[0][0][0]" in err, err
+    assert "must not be nested deeper than 200 levels" in err
