@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua.bridge import Values
-from llmspell.lua.globals import state_admin
+from llmspell.lua.globals import state_admin, state_rs
 from llmspell.state.scopes import script_scope
 
 if TYPE_CHECKING:
@@ -42,12 +42,14 @@ class _Failed(Exception):
 
 
 def install(engine: LuaEngine) -> None:
-    """``State``, with the migration and backup functions of :mod:`.state_admin`."""
+    """``State``, with the migration and backup functions of :mod:`.state_admin` and
+    rs-llmspell's shapes of them (:mod:`.state_rs`)."""
     runtime = engine.runtime
     unavailable = runtime.unavailable("state")
     manager = None if unavailable is not None else runtime.state
+    admin = state_admin.functions(runtime)
     engine.install_global(
-        "State", {**_functions(manager, engine), **state_admin.functions(runtime)},
+        "State", {**_functions(manager, engine), **admin, **state_rs.functions(runtime, admin)},
         "state.lua", takes_functions=("transaction", *state_admin.TAKES_FUNCTIONS),
         unavailable=unavailable)
 
