@@ -7,12 +7,24 @@ local rawget, rawset, pairs, next, type, setmetatable, error =
 
 local handles = setmetatable({}, {__mode = "v"})   -- id -> handle
 local is_handle = setmetatable({}, {__mode = "k"})
-local methods = {}
 local function unwrap(x) if is_handle[x] then return rawget(x, "id") end return x end
+-- A handle's methods: the lifecycle functions below, then the string library's, acting on
+-- the id (rs-llmspell hands out the id string itself: `s:sub(1, 8)`).
+local strings, on_id = string, {}
+local methods = setmetatable({}, {__index = function(_, name)
+  local f = on_id[name]
+  if f == nil and type(name) == "string" and type(strings[name]) == "function" then
+    local g = strings[name]
+    f = function(h, ...) return g(unwrap(h), ...) end
+    on_id[name] = f
+  end
+  return f
+end})
 local MT = {
   __name = "Session", __metatable = "Session", __index = methods,
   __tostring = function(h) return rawget(h, "id") end,
   __concat = function(a, b) return unwrap(a) .. unwrap(b) end,
+  __len = function(h) return #rawget(h, "id") end,
 }
 
 local function handle(record)
