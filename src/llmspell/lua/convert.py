@@ -4,7 +4,7 @@ Every value that crosses the bridge (arguments of llmspell functions, their resu
 results) goes through :class:`Converter`. The rules (DESIGN.md section 13, docs/lua.md):
 
 Lua -> Python
-    nil and ``JSON.null`` -> None; booleans -> bool; integers -> int; floats -> float;
+    nil and ``JSON.null`` -> None; an id handle (an artifact id) -> its id string; booleans -> bool; integers -> int; floats -> float;
     strings -> str when valid UTF-8, else bytes; a table whose keys are exactly 1..n -> list
     (in key order); a table created by ``JSON.array()`` -> list (it must hold only 1..n);
     any other table -> dict whose keys are the table's string keys, sorted (Lua tables have no
@@ -36,7 +36,7 @@ from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
 LUA_MIN_INT = -(2**63)
 LUA_MAX_INT = 2**63 - 1
 
-_PLAIN, _ARRAY, _NULL = 0, 1, 2
+_PLAIN, _ARRAY, _NULL, _ID = 0, 1, 2, 3
 _SCALARS = frozenset({type(None), bool, int, float})
 
 
@@ -170,6 +170,9 @@ class Converter:
         kind = found if type(found) is int else found[0]
         if kind == _NULL:
             return None
+        if kind == _ID:  # a handle standing for an id string (see the prelude)
+            ident = found[1]
+            return ident.decode("utf-8") if isinstance(ident, bytes) else ident
         address = found[1]
         if address in seen:
             raise CyclicValue(argument, "the table contains itself (a cycle)", path=path)

@@ -23,10 +23,14 @@ local NULL = setmetatable({}, {
   __newindex = function() error("ValidationError: JSON.null cannot be modified", 0) end,
 })
 core.ARRAY_MT, core.NULL = ARRAY_MT, NULL
+-- Metatables of handles that stand for an id string (artifact ids): the converter gives
+-- Python the handle's ``id`` field, so a handle saved, stringified or passed on is its id.
+local ID_HANDLES = {}
+function core.id_handle(mt) ID_HANDLES[mt] = true return mt end
 
 -- For the converter, in one call: the kind (0 plain table, 1 JSON.array, 2 JSON.null), the
 -- table's address, and its entries as k1, v1, k2, v2, ... (n = -1: more than SMALL entries,
--- which Python iterates itself).
+-- which Python iterates itself); for an id handle, 3 and its id.
 local SMALL, buffer, unpack, next = 32, {}, table.unpack, next
 local function flush(...)
   for i = 1, select("#", ...) - 3 do buffer[i] = nil end
@@ -34,7 +38,9 @@ local function flush(...)
 end
 function core.inspect(t)
   if t == NULL then return 2 end
-  local kind = getmetatable_raw(t) == ARRAY_MT and 1 or 0
+  local mt = getmetatable_raw(t)
+  local kind = mt == ARRAY_MT and 1 or 0
+  if mt ~= nil and ID_HANDLES[mt] then return 3, rawget(t, "id") end
   local n = 0
   for k, v in next, t do
     if n == SMALL then
