@@ -34,6 +34,7 @@ left (documented in docs/lua.md and docs/artifacts.md).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,11 +68,15 @@ class Confinement:
 
     @classmethod
     def for_scripts(cls, config: Config) -> Confinement:
-        """The confinement scripts run under: ``[runtime] allowed_paths`` as roots, the
+        """The confinement scripts run under: ``[runtime] allowed_paths`` as roots (and,
+        under ``[engines.lua] sandbox = "full"``, rs-llmspell's ``sandbox_mode = false``, the
+        system temp directory too, which rs-llmspell's file tools may always use), the
         configuration file and the data, backup and blob directories protected, the store
         and the backups sealed, and ``[runtime.security] allow_file_access``."""
-        return cls(config.runtime.allowed_paths, protected=protected_paths(config),
-                   sealed=sealed_paths(config),
+        roots: tuple[StrPath, ...] = config.runtime.allowed_paths
+        if config.setting("engines.lua.sandbox") == "full":
+            roots = (*roots, tempfile.gettempdir())
+        return cls(roots, protected=protected_paths(config), sealed=sealed_paths(config),
                    allow_access=bool(config.setting("runtime.security.allow_file_access")))
 
     @classmethod

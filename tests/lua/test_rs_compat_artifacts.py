@@ -84,3 +84,17 @@ def test_store_file_outside_the_roots_needs_the_full_sandbox(make_engine: MakeEn
                       runtime__security__allow_file_access=False)
     ok, err = off.run_string(f"return pcall(function() {code} end)")
     assert ok is False and "file access is disabled" in err
+
+
+def test_file_tools_may_use_the_temp_directory_under_the_full_sandbox(
+        make_engine: MakeEngine, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    target = tmp_path / "upload.txt"  # pytest's tmp_path lies in the system temp directory
+    code = (f'return Tool.invoke("file_operations", {{operation = "write", path = "{target}", '
+            'input = "hello"}).success')
+    safe = make_engine(runtime__allowed_paths=[str(root)])
+    ok, err = safe.run_string(f"return pcall(function() {code} end)")
+    assert ok is False and "outside the allowed roots" in err and not target.exists()
+    full = make_engine(runtime__allowed_paths=[str(root)], engines__lua__sandbox="full")
+    assert full.run_string(code) is True and target.read_text() == "hello"
