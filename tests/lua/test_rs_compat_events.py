@@ -20,7 +20,7 @@ def test_received_events_carry_rs_fields(engine: LuaEngine) -> None:
     assert got["event_type"] == got["type"] == "order.placed" and got["data"] == {"n": 3}
     assert got["language"] == "python" and got["ttl"] == 60
     assert got["metadata"] == {"correlation_id": "c-42", "source": "lua:test.lua", "tags": [],
-                               "priority": "normal", "ttl": 60}
+                               "priority": 0, "ttl": 60}
 
 
 def test_an_event_past_its_ttl_is_dropped(engine: LuaEngine) -> None:
@@ -45,6 +45,9 @@ def test_get_stats_has_rs_shape(engine: LuaEngine) -> None:
     assert bus["rate_limit_violations"] == 0 and bus["buffer_size"] == 10000
     assert bridge["active_subscriptions"] == 3
     assert bridge["subscriptions_by_language"] == {"Lua": 1, "Javascript": 1, "Native": 1}
+    languages = sorted(s["language"] for s in engine.run_string(
+        "return Event.list_subscriptions()"))
+    assert languages == ["javascript", "lua", "native"]
 
 
 def test_receive_waits_five_seconds_by_default(make_engine) -> None:  # type: ignore[no-untyped-def]

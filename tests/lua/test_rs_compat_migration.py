@@ -57,7 +57,8 @@ def test_migrations_off_are_reported(make_engine) -> None:  # type: ignore[no-un
     lua = make_engine(state__migration_enabled=False)
     lua.runtime.state.save("global", "k", {"size": "1"})
     status = lua.run_string("return State.migration_status()")
-    assert status["migration_available"] is False
+    assert status["migration_available"] is False and "migrations are disabled" in status[
+        "error"]
     result = lua.run_string(REGISTER + 'return State.migrate("2")')
     assert result["success"] is False and "migrations are disabled" in result["error"]
 

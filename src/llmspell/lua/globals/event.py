@@ -110,7 +110,7 @@ class ScriptEvents:
         language, ttl = self.extras.get(event.id, ("lua", None))
         table = {k: v for k, v in event.as_dict().items() if v is not None}
         table.update(event_type=event.type, language=language)
-        metadata: dict[str, Any] = {"tags": [], "priority": "normal"}
+        metadata: dict[str, Any] = {"tags": [], "priority": 0}
         for key in ("correlation_id", "source"):
             if table.get(key) is not None:
                 metadata[key] = table[key]
@@ -145,7 +145,10 @@ class ScriptEvents:
         return bool(self.bus.unsubscribe(sub))
 
     def list_subscriptions(self) -> list[dict[str, Any]]:
-        return [dict(s) for s in self.bus.list_subscriptions()]
+        """The bus's subscriptions, each with its ``language`` (as this script subscribed
+        it; ``native`` for subscriptions made outside the script)."""
+        return [{**s, "language": self.languages.get(str(s["id"]), "native")}
+                for s in self.bus.list_subscriptions()]
 
     def stats(self) -> dict[str, Any]:
         return dict(self.bus.stats())

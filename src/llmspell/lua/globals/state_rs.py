@@ -132,10 +132,13 @@ def functions(runtime: Any, ours: dict[str, Any]) -> dict[str, Any]:
         status: dict[str, Any] = ours["migration_status"]()
         current, latest = str(status["current"]), str(status["latest"])
         targets = sorted({str(p["to_version"]) for p in status["pending"]} - {current})
-        return {**status, "current_version": current, "latest_version": latest,
-                "is_latest": current == latest,
-                "migration_available": bool(runtime.migrations.enabled),
-                "total_schemas": len(schema_versions()), "migration_targets": targets}
+        shaped = {**status, "current_version": current, "latest_version": latest,
+                  "is_latest": current == latest,
+                  "migration_available": bool(runtime.migrations.enabled),
+                  "total_schemas": len(schema_versions()), "migration_targets": targets}
+        if not runtime.migrations.enabled:
+            shaped["error"] = "migrations are disabled ([state] migration_enabled = false)"
+        return shaped
 
     def schema_versions() -> list[str]:
         status = runtime.migrations.status()
