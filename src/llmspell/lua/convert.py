@@ -4,7 +4,8 @@ Every value that crosses the bridge (arguments of llmspell functions, their resu
 results) goes through :class:`Converter`. The rules (DESIGN.md section 13, docs/lua.md):
 
 Lua -> Python
-    nil and ``JSON.null`` -> None; an id handle (an artifact id) -> its id string; booleans -> bool; integers -> int; floats -> float;
+    nil and ``JSON.null`` -> None; an id handle (an artifact id) -> its id string; booleans
+    -> bool; integers -> int; floats -> float;
     strings -> str when valid UTF-8, else bytes; a table whose keys are exactly 1..n -> list
     (in key order); a table created by ``JSON.array()`` -> list (keys 1..n; a hole is None);
     any other table -> dict whose keys are the table's string keys, sorted (Lua tables have no

@@ -11,16 +11,18 @@ The seed's calls work as written::
 
 ``store(session, name, content[, metadata])`` (content: a string, binary string or table;
 metadata: ``mime_type``, ``tags``, ``description``, ``artifact_type``, ``created_by``,
-``custom``, any other key a custom field) returns the artifact's id as an id handle: ``tostring``, ``..``, string methods
-and any Python call (``State.save``, ``JSON.stringify``) see our id string, and it carries
-rs-llmspell's id fields ``content_hash``, ``session_id`` and ``sequence`` (here the version
+``custom``, any other key a custom field) returns the artifact's id as an id handle:
+``tostring``, ``..``, string methods and any Python call (``State.save``,
+``JSON.stringify``) see our id string, and it carries rs-llmspell's id fields
+``content_hash``, ``session_id`` and ``sequence`` (here the version
 under its name); the ``id`` of ``get``/``list``/``query``/``versions`` entries is the same
 handle, so ``entry.id == stored`` holds. rs-llmspell's
 ``store(session, type, name, content[, metadata])`` works too, as does
 ``storeFile(session, path, type[, metadata])`` (under the ``full`` sandbox it reads any
-readable path, as ``io.open`` does there; under ``safe`` only the allowed roots). ``get(session, ref[, version])`` returns the
-artifact's fields (``id``, ``name``, ``version``, ``artifact_type``, ``mime_type``, ``size``,
-``tags``, ``custom``, ``created_at``, ...) plus ``content`` and ``metadata`` (the fields
+readable path, as ``io.open`` does there; under ``safe`` only the allowed roots).
+``get(session, ref[, version])`` returns the artifact's fields (``id``, ``name``,
+``version``, ``artifact_type``, ``mime_type``, ``size``, ``tags``, ``custom``,
+``created_at``, ...) plus ``content`` and ``metadata`` (the fields
 again, rs-llmspell's shape); ``getContent(session, ref[, version])`` just the content (a
 table for content stored as a table, else a string). ``ref`` is an id, an artifact table,
 rs-llmspell's id table ``{content_hash, session_id[, sequence]}``, or a name in ``session``

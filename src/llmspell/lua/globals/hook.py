@@ -7,7 +7,8 @@ table ``{priority=, name=, required=, time_budget=}``. It returns a handle with
 ``handle:unregister()``, ``handle:id()``, ``handle:hook_point()`` (the point's name),
 ``handle:enable()``, ``handle:disable()`` and the fields ``point``, ``name``, ``priority``.
 ``fn(ctx)`` receives the context as a table (``point``, ``component``, rs-llmspell's
-``component_id = {type, name}``, ``correlation_id``, ``session_id``, ``data``, ``metadata``) and returns nil or
+``component_id = {type, name}``, ``correlation_id``, ``session_id``, ``data``,
+``metadata``) and returns nil or
 ``{continue_execution = true}`` (continue), ``{action = "modified", data = ...}``,
 ``{action = "cancel", reason = "..."}``, ``{action = "retry", delay = s, attempts = n}`` or
 ``{action = "skip"}``.

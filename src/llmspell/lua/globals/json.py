@@ -3,7 +3,8 @@
 ``JSON.parse(text[, {keep_nulls = true}])`` gives Lua values by the converter's rules: arrays
 come back marked as arrays (so ``[]`` stringifies as ``[]``); ``null`` is nil, as in
 rs-llmspell (a key holding null is absent, an array element a hole), or, with ``keep_nulls``,
-``JSON.null`` inside containers (a top-level ``null`` is nil either way). ``JSON.stringify(value[, {indent = n}])`` is compact by default
+``JSON.null`` inside containers (a top-level ``null`` is nil either way).
+``JSON.stringify(value[, {indent = n}])`` is compact by default
 (``{"a":1}``), keys sorted; strings that are not UTF-8, NaN and infinities are refused with the
 path. ``JSON.array([t])`` marks ``t`` (or a new table) as an array; ``JSON.null`` is the null
 sentinel (``tostring`` gives ``null``).

@@ -17,7 +17,8 @@ Aliases: ``set`` = save, ``get`` = load, ``list`` = list_keys. The forms without
 the ``global`` scope: ``save(key, value)``, ``load(key)``, ``delete(key)``, ``exists(key)``,
 ``list_keys()``. A scope string that names no scope kind (rs-llmspell's ``"system"``,
 ``"cache"``, ``"agent_1"``) is the custom scope ``custom:<string>``, as in rs-llmspell;
-near misses of a kind (``"agnet:x"``, ``"globl"``) are refused. Errors are Lua errors starting with the class name
+near misses of a kind (``"agnet:x"``, ``"globl"``) are refused. Errors are Lua errors
+starting with the class name
 (``InvalidScope: argument 'scope': unknown scope kind 'agnet' ...``), catchable with ``pcall``.
 
 The Lua half is ``llmspell/lua/scripts/state.lua``.
