@@ -2,8 +2,7 @@
 -- Python functions through the bridge (py), the prelude's table (core) and the bare Python
 -- halves (raw); returns the global's table.
 local py, core = ...
-local select, type, rawget, rawset, setmetatable, pairs = select, type, rawget, rawset,
-  setmetatable, pairs
+local select, type, rawget = select, type, rawget
 local function sid(s)
   if type(s) == "table" then return rawget(s, "id") or s end
   return s
@@ -11,38 +10,10 @@ end
 
 -- What store/storeFile return: an artifact id handle. Its string form is our id (tostring,
 -- .., ==, string methods act on it); its fields are rs-llmspell's id (content_hash,
--- session_id, sequence) beside ours (id, name, version). Interned per id.
-local handles = setmetatable({}, {__mode = "v"})
-local is_handle = setmetatable({}, {__mode = "k"})
-local function unwrap(x) if is_handle[x] then return rawget(x, "id") end return x end
-local strings, on_id = string, {}
-local MT = {
-  __name = "ArtifactId", __metatable = "ArtifactId",
-  __index = function(_, name)
-    local f = on_id[name]
-    if f == nil and type(name) == "string" and type(strings[name]) == "function" then
-      local g = strings[name]
-      f = function(h, ...) return g(unwrap(h), ...) end
-      on_id[name] = f
-    end
-    return f
-  end,
-  __tostring = function(h) return rawget(h, "id") end,
-  __concat = function(a, b) return unwrap(a) .. unwrap(b) end,
-  __len = function(h) return #rawget(h, "id") end,
-}
-core.id_handle(MT)  -- to Python (State.save, JSON.stringify, any call) it is its id string
-local function handle(record)
-  if record == nil then return nil end
-  local h = handles[record.id]
-  if h == nil then
-    h = setmetatable({}, MT)
-    handles[record.id] = h
-    is_handle[h] = true
-  end
-  for k, v in pairs(record) do rawset(h, k, v) end
-  return h
-end
+-- session_id, sequence) beside ours (id, name, version). To Python (State.save,
+-- JSON.stringify, any call) it is its id string.
+local handle, _, MT = core.id_kind("ArtifactId", {})
+core.id_handle(MT)
 -- An artifact table's id as the id handle, so `a.id == Artifact.store(...)` holds.
 local function with_handle(a)
   if a ~= nil then
