@@ -83,6 +83,11 @@ def test_missing_backups_are_failures_not_errors(pair: tuple[Runtime, LuaEngine]
     assert missing["is_valid"] is False and "no backup with id" in missing["error"]
     missing = lua.run_string('return State.restore_backup("20200101T000000000000Z-0000")')
     assert missing["success"] is False and "no backup with id" in missing["error"]
+    made_up = lua.run_string('return State.restore_backup("day2 backup")')
+    assert made_up["success"] is False and "must be a backup id" in made_up["error"]
+    assert made_up["backup_id"] == "day2 backup"
+    made_up = lua.run_string('return State.validate_backup("day2 backup")')
+    assert made_up["is_valid"] is False and "must be a backup id" in made_up["error"]
 
 
 def test_storage_usage_and_cleanup_with_the_configured_retention(
@@ -132,6 +137,7 @@ def test_disabled_backups_come_back_as_failures(tmp_path: Path) -> None:
     ("State.create_backup({bogus = 1})", "ValidationError: argument 'options' at .bogus"),
     ("State.validate_backup(5)", "ValidationError: argument 'id': must be a string"),
     ('State.restore_backup("")', "ValidationError: argument 'id': must not be empty"),
+    ('State.restore_backup("x", {bogus = 1})', "ValidationError: argument 'options' at .bogus"),
     ('State.cleanup_backups("no")', "ValidationError: argument 'dry_run': must be a boolean"),
 ])
 def test_bad_arguments_are_lua_errors(pair: tuple[Runtime, LuaEngine], code: str,

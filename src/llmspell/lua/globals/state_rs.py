@@ -19,8 +19,8 @@ Built over the same managers as :mod:`.state_admin` (whose ``State.backup{...}``
                                                --   to_version, items_migrated, duration_ms}
     State.schema_versions()                    --> {"1", "2"}
 
-An operation that fails (backups disabled, no such backup, a damaged file, a migration that
-cannot run) comes back as ``{success = false, error = "..."}`` (``is_valid = false`` for
+An operation that fails (backups disabled, no such backup, an id that names none, a damaged
+file, a migration that cannot run) comes back as ``{success = false, error = "..."}`` (``is_valid = false`` for
 ``validate_backup``), as in rs-llmspell; a bad argument is still a Lua error.
 ``create_backup`` also takes our options table; ``cleanup_backups`` applies the retention
 configured in ``[state] backup_keep_*`` / ``backup_max_*``. ``migration_status()`` (ours) also
@@ -86,10 +86,9 @@ def functions(runtime: Any, ours: dict[str, Any]) -> dict[str, Any]:
 
     def restore_backup(backup_id: Any, options: Any = None) -> dict[str, Any]:
         checked = checks.text(backup_id, "id", empty=False)
-        try:
-            report = ours["restore"](checked, options)
-        except ValidationError:
-            raise
+        opts = checks.options(options, "options", ("dry_run", "verify", "safety_backup"))
+        try:  # an id that is no backup's (even malformed) is a failure, as in rs-llmspell
+            report = ours["restore"](checked, opts)
         except LLMSpellError as exc:
             return _failure(exc, backup_id=checked)
         return {**{k: v for k, v in report.items() if v is not None}, "success": True,
@@ -99,8 +98,6 @@ def functions(runtime: Any, ours: dict[str, Any]) -> dict[str, Any]:
         checked = checks.text(backup_id, "id", empty=False)
         try:
             found = ours["verify_backup"](checked)
-        except ValidationError:
-            raise
         except LLMSpellError as exc:
             found = {"id": checked, "valid": False, "error": str(exc)}
         valid = bool(found["valid"])
