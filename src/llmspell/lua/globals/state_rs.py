@@ -20,8 +20,9 @@ Built over the same managers as :mod:`.state_admin` (whose ``State.backup{...}``
     State.schema_versions()                    --> {"1", "2"}
 
 An operation that fails (backups disabled, no such backup, an id that names none, a damaged
-file, a migration that cannot run) comes back as ``{success = false, error = "..."}`` (``is_valid = false`` for
-``validate_backup``), as in rs-llmspell; a bad argument is still a Lua error.
+file, a migration that cannot run) comes back as ``{success = false, error = "..."}``
+(``is_valid = false`` for ``validate_backup``), as in rs-llmspell; a bad argument is still a
+Lua error.
 ``create_backup`` also takes our options table; ``cleanup_backups`` applies the retention
 configured in ``[state] backup_keep_*`` / ``backup_max_*``. ``migration_status()`` (ours) also
 carries rs-llmspell's ``current_version``, ``latest_version``, ``is_latest``,
