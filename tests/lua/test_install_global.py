@@ -45,9 +45,9 @@ def test_each_file_is_read_once_per_process() -> None:
 
 
 def test_an_error_in_the_bridges_lua_names_its_file_and_line() -> None:
-    lines = source("session.lua").decode().splitlines()
+    lines = source("prelude.lua").decode().splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "__concat" in text)
-    where = f"{SHOWN_PREFIX}session.lua:{line}: attempt to concatenate a table value"
+    where = f"{SHOWN_PREFIX}prelude.lua:{line}: attempt to concatenate a table value"
     with Runtime.memory() as rt, LuaEngine(rt, script_name="demo.lua") as engine:
         caught = engine.run_string(
             "local s = Session.create{name = 'x'}\n"

@@ -134,7 +134,7 @@ def test_registered_migrations_versions_and_rollback(engine: LuaEngine, rt: Runt
 def test_verify_delete_prune_and_the_aliases(engine: LuaEngine, rt: Runtime) -> None:
     rt.state.save("agent:a", "k", {"v": 1})
     first = engine.run_string('return State.create_backup({description = "one", format = '
-                              '"binary", compression = "lz4"})')
+                              '"binary", compression = "lz4"}).backup_id')
     info = rt.backups.get(first)
     assert (info.entry_format, info.compression) == ("binary", "lz4")
     rt.state.save("agent:a", "k", {"v": 2})

@@ -151,7 +151,8 @@ class ArtifactManager:
         """The manager a Runtime uses: ``[session]`` settings, blobs under
         ``[session] storage_path`` (default ``<data_dir>/blobs``), the runtime's sessions,
         hooks and events, and the scripts' path confinement (``[runtime] allowed_paths``,
-        ``[runtime.security] allow_file_access``) for ``store_file``."""
+        ``[runtime.security] allow_file_access``, the sandbox level:
+        :meth:`Confinement.for_stored_files`) for ``store_file``."""
         config = runtime.config
         settings = ArtifactSettings.from_config(config)
         blobs = BlobStore(runtime.store, config.session.blob_dir,
@@ -160,7 +161,7 @@ class ArtifactManager:
                           grace=settings.gc_grace_seconds)
         return cls(runtime.store, blobs, runtime.sessions, settings=settings,
                    hooks=runtime.hooks, events=runtime.events,
-                   confinement=Confinement.for_scripts(config))
+                   confinement=Confinement.for_stored_files(config))
 
     # -- storing ----------------------------------------------------------------------------
 

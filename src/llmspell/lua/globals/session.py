@@ -6,7 +6,9 @@ table with the session's fields (``id``, ``name``, ``status``, ``tags``, ``creat
 ``counters``, ...; absent values are nil). ``tostring(handle)`` and ``handle .. ""`` give the id;
 handles are interned per id, so two handles of one session are the same table and ``==``
 holds; each call that returns a session refreshes its handle's fields. Every function that
-takes a session takes a handle or an id string:
+takes a session takes a handle or an id string, and the string methods of a handle act on its
+id (``handle:sub(1, 8)``, ``handle:upper()``), so rs-llmspell scripts that hold it as an id
+string work; ``custom_metadata`` is rs-llmspell's name for ``metadata``:
 
 ``Session.get(s)``, ``Session.list{status=, tags=, name=, parent=, created_after=,
 created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resume(s)``,
@@ -38,10 +40,13 @@ TIMELINE_KEYS = ("kind", "kinds", "since", "until", "correlation_id", "after_seq
                  "before_seq", "limit", "reverse")
 
 def session_table(session: Session | None) -> dict[str, Any] | None:
-    """A session as its handle's fields: ``to_dict`` without the None values (nil in Lua)."""
+    """A session as its handle's fields: ``to_dict`` without the None values (nil in Lua),
+    plus rs-llmspell's name for the metadata, ``custom_metadata``."""
     if session is None:
         return None
-    return _drop_none(session.to_dict())
+    table = _drop_none(session.to_dict())
+    table["custom_metadata"] = table.get("metadata", {})
+    return table
 
 
 def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
