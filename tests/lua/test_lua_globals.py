@@ -11,7 +11,7 @@ from datetime import datetime
 import blake3
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
 
