@@ -231,6 +231,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "timeout_seconds": Field("number", 0, minimum=0,
                                  doc="wall-time limit; 0: use [runtime] script_timeout_seconds"),
     },
+    "workflows": {
+        "max_concurrency": Field("int", 4, minimum=1,
+                                 doc="parallel branches run at once when a workflow sets none"),
+        "max_iterations": Field("int", 1000, minimum=1,
+                                doc="iterations a loop may run when it sets no max_iterations"),
+    },
     "engines.javascript": {
         key: Field("any", unused=True, doc="llmspell runs Lua scripts only")
         for key in ("module_resolution", "allow_eval", "allow_timers", "allow_console",
@@ -239,7 +245,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 #: Tables owned by later subsystems, kept as given (their own code validates them).
-FREE_FORM = ("tools", "agents", "workflows")
+FREE_FORM = ("tools", "agents")
 
 #: ``[providers]``: its own keys; every sub-table ``[providers.NAME]`` is one provider whose
 #: keys are :data:`PROVIDER_FIELDS` (docs/providers.md). Keys that depend on the kind

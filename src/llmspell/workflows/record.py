@@ -1,0 +1,139 @@
+"""The durable record of workflow runs, in state scope ``workflow:<run id>``.
+
+Keys of a run's scope:
+
+- ``run``: ``{run_id, workflow, kind, status, definition, input, started_at, updated_at,
+  finished_at, steps_done, output, error, session_id}``; ``status`` is ``running``,
+  ``completed``, ``failed`` or ``cancelled``;
+- ``shared``: the run's shared data;
+- ``step:<path>``: a finished step's result ``{path, name, status, output, error,
+  error_type, attempts, duration_ms}``; ``status`` is ``completed``, ``failed`` or
+  ``skipped``. ``<path>`` locates the step in nested workflows and loop iterations
+  (``outer/inner``, ``body#3/fetch``);
+- ``decision:<path>``: the branch a conditional took or whether a loop goes on, so a resumed
+  run takes the same path even when a condition is a function.
+
+Every commit is one atomic ``save_many`` (state's transaction, which retries a lost race
+through :func:`llmspell.storage.retry.retry_batch`): a step's result, the shared data and the
+run's progress land together before the next step starts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from llmspell.errors import ValidationError
+
+SCOPE_PREFIX = "workflow:"
+RUN = "run"
+SHARED = "shared"
+STEP = "step:"
+DECISION = "decision:"
+STATUSES = ("running", "completed", "failed", "cancelled")
+
+
+def scope_of(run_id: str) -> str:
+    return SCOPE_PREFIX + run_id
+
+
+class RunRecord:
+    """Reads and commits one run's record through the StateManager ``state``."""
+
+    def __init__(self, state: Any, run_id: str) -> None:
+        self.state = state
+        self.run_id = run_id
+        self.scope = scope_of(run_id)
+        self.meta: dict[str, Any] = {}
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.decisions: dict[str, Any] = {}
+        self.shared: dict[str, Any] = {}
+
+    # -- reading ----------------------------------------------------------------------
+
+    def load(self) -> bool:
+        """Read the whole record; False when there is no run of this id."""
+        meta = self.state.load(self.scope, RUN)
+        if meta is None:
+            return False
+        self.meta = meta
+        self.shared = self.state.load(self.scope, SHARED, {}) or {}
+        for key in self.state.list_keys(self.scope):
+            if key.startswith(STEP):
+                self.steps[key[len(STEP):]] = self.state.load(self.scope, key)
+            elif key.startswith(DECISION):
+                self.decisions[key[len(DECISION):]] = self.state.load(self.scope, key)
+        return True
+
+    def status(self) -> str | None:
+        """The stored status now (read afresh: another process may have cancelled)."""
+        meta = self.state.load(self.scope, RUN)
+        return None if meta is None else meta.get("status")
+
+    # -- writing ----------------------------------------------------------------------
+
+    def start(self, meta: dict[str, Any], shared: dict[str, Any]) -> None:
+        now = time.time()
+        self.meta = {**meta, "run_id": self.run_id, "status": "running", "started_at": now,
+                     "updated_at": now, "finished_at": None, "steps_done": 0, "output": None,
+                     "error": None}
+        self.shared = dict(shared)
+        self.state.save_many({self.scope: {RUN: self.meta, SHARED: self.shared}})
+
+    def commit_step(self, path: str, result: dict[str, Any], shared: dict[str, Any]) -> None:
+        """The step's result, the shared data and the progress, in one batch."""
+        self.meta = {**self.meta, "steps_done": self.meta.get("steps_done", 0) + 1,
+                     "updated_at": time.time()}
+        self.state.save_many({self.scope: {STEP + path: result, SHARED: shared,
+                                           RUN: self.meta}})
+        self.steps[path] = result
+
+    def commit_decision(self, path: str, value: Any) -> None:
+        self.state.save(self.scope, DECISION + path, value)
+        self.decisions[path] = value
+
+    def commit_shared(self, shared: dict[str, Any]) -> None:
+        self.state.save(self.scope, SHARED, shared)
+
+    def finish(self, status: str, output: Any, error: dict[str, Any] | None,
+               shared: dict[str, Any]) -> None:
+        now = time.time()
+        self.meta = {**self.meta, "status": status, "output": output, "error": error,
+                     "updated_at": now, "finished_at": now}
+        self.state.save_many({self.scope: {RUN: self.meta, SHARED: shared}})
+
+    def reopen(self) -> None:
+        """Mark a resumed run running again; failed step results are dropped (re-run)."""
+        failed = [p for p, r in self.steps.items() if r.get("status") == "failed"]
+        self.meta = {**self.meta, "status": "running", "updated_at": time.time(),
+                     "finished_at": None, "error": None}
+        with self.state.transaction() as tx:
+            tx.save(self.scope, RUN, self.meta)
+            for path in failed:
+                tx.delete(self.scope, STEP + path)
+        for path in failed:
+            del self.steps[path]
+
+
+def list_runs(state: Any, *, status: str | None = None, workflow: str | None = None,
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """The runs' ``run`` records, newest first, filtered by ``status`` and workflow name."""
+    if status is not None and status not in STATUSES:
+        raise ValidationError("status", "must be one of " + ", ".join(STATUSES), got=status)
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                              or limit < 1):
+        raise ValidationError("limit", "must be an integer >= 1", got=limit)
+    found = []
+    for scope in state.scopes():
+        if not scope.startswith(SCOPE_PREFIX):
+            continue
+        meta = state.load(scope, RUN)
+        if not isinstance(meta, dict) or "run_id" not in meta:
+            continue  # a workflow scope a script wrote itself
+        if status is not None and meta.get("status") != status:
+            continue
+        if workflow is not None and meta.get("workflow") != workflow:
+            continue
+        found.append(meta)
+    found.sort(key=lambda m: m.get("started_at") or 0, reverse=True)
+    return found[:limit] if limit else found
