@@ -40,7 +40,7 @@ LAYERS: dict[str, int] = {
 #: The crash and fuzz commands ship in llmspell.testing but drive a whole Runtime and the Lua
 #: engine, as the CLI does: they are their own unit, on the CLI's layer.
 TESTING_COMMANDS = {"testing/crash.py", "testing/crash_checks.py", "testing/crash_workload.py",
-                    "testing/fuzz.py"}
+                    "testing/fuzz.py", "testing/workflow_crash.py"}
 
 #: Names a lower layer may import from the package root (``from llmspell import X``): the
 #: root's own constants, not the runtime it re-exports.
