@@ -3,8 +3,10 @@
 Keys of a run's scope:
 
 - ``run``: ``{run_id, workflow, kind, status, definition, input, started_at, updated_at,
-  finished_at, steps_done, output, error, session_id}``; ``status`` is ``running``,
-  ``completed``, ``failed`` or ``cancelled``;
+  finished_at, output, error, session_id}``; ``status`` is ``running``, ``completed``,
+  ``failed`` or ``cancelled``. It changes at the start, the end, a resume and a cancel, by
+  compare-and-set, so a cancel from another process is never overwritten by the run;
+- ``progress``: ``{steps_done, updated_at}``, committed with each step;
 - ``shared``: the run's shared data;
 - ``step:<path>``: a finished step's result ``{path, name, status, output, error,
   error_type, attempts, duration_ms}``; ``status`` is ``completed``, ``failed`` or
@@ -23,10 +25,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from llmspell.errors import ValidationError
+from llmspell.errors import ValidationError, WorkflowError
 
 SCOPE_PREFIX = "workflow:"
 RUN = "run"
+PROGRESS = "progress"
 SHARED = "shared"
 STEP = "step:"
 DECISION = "decision:"
@@ -48,6 +51,7 @@ class RunRecord:
         self.steps: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, Any] = {}
         self.shared: dict[str, Any] = {}
+        self.progress: dict[str, Any] = {}
 
     # -- reading ----------------------------------------------------------------------
 
@@ -57,6 +61,7 @@ class RunRecord:
         if meta is None:
             return False
         self.meta = meta
+        self.progress = self.state.load(self.scope, PROGRESS, {}) or {}
         self.shared = self.state.load(self.scope, SHARED, {}) or {}
         for key in self.state.list_keys(self.scope):
             if key.startswith(STEP):
@@ -75,17 +80,18 @@ class RunRecord:
     def start(self, meta: dict[str, Any], shared: dict[str, Any]) -> None:
         now = time.time()
         self.meta = {**meta, "run_id": self.run_id, "status": "running", "started_at": now,
-                     "updated_at": now, "finished_at": None, "steps_done": 0, "output": None,
-                     "error": None}
+                     "updated_at": now, "finished_at": None, "output": None, "error": None}
         self.shared = dict(shared)
-        self.state.save_many({self.scope: {RUN: self.meta, SHARED: self.shared}})
+        self.progress = {"steps_done": 0, "updated_at": now}
+        self.state.save_many({self.scope: {RUN: self.meta, SHARED: self.shared,
+                                           PROGRESS: self.progress}})
 
     def commit_step(self, path: str, result: dict[str, Any], shared: dict[str, Any]) -> None:
         """The step's result, the shared data and the progress, in one batch."""
-        self.meta = {**self.meta, "steps_done": self.meta.get("steps_done", 0) + 1,
-                     "updated_at": time.time()}
+        self.progress = {"steps_done": self.progress.get("steps_done", 0) + 1,
+                         "updated_at": time.time()}
         self.state.save_many({self.scope: {STEP + path: result, SHARED: shared,
-                                           RUN: self.meta}})
+                                           PROGRESS: self.progress}})
         self.steps[path] = result
 
     def commit_decision(self, path: str, value: Any) -> None:
@@ -96,19 +102,32 @@ class RunRecord:
         self.state.save(self.scope, SHARED, shared)
 
     def finish(self, status: str, output: Any, error: dict[str, Any] | None,
-               shared: dict[str, Any]) -> None:
+               shared: dict[str, Any]) -> str:
+        """End the run with ``status``; returns the status stored, which is ``cancelled``
+        when someone cancelled the run meanwhile (their record is kept)."""
         now = time.time()
-        self.meta = {**self.meta, "status": status, "output": output, "error": error,
-                     "updated_at": now, "finished_at": now}
-        self.state.save_many({self.scope: {RUN: self.meta, SHARED: shared}})
+        self.state.save(self.scope, SHARED, shared)
+        new = {**self.meta, "status": status, "output": output, "error": error,
+               "updated_at": now, "finished_at": now}
+        if not self.state.compare_and_set(self.scope, RUN, self.meta, new):
+            self.meta = self.state.load(self.scope, RUN) or new
+            return str(self.meta.get("status"))
+        self.meta = new
+        return status
 
     def reopen(self) -> None:
-        """Mark a resumed run running again; failed step results are dropped (re-run)."""
+        """Mark a resumed run running again; failed step results are dropped (re-run).
+
+        Raises:
+            WorkflowError: the run changed meanwhile (cancelled, or resumed elsewhere).
+        """
         failed = [p for p, r in self.steps.items() if r.get("status") == "failed"]
-        self.meta = {**self.meta, "status": "running", "updated_at": time.time(),
-                     "finished_at": None, "error": None}
+        new = {**self.meta, "status": "running", "updated_at": time.time(),
+               "finished_at": None, "error": None}
+        if not self.state.compare_and_set(self.scope, RUN, self.meta, new):
+            raise WorkflowError(f"run {self.run_id} changed while it was being resumed")
+        self.meta = new
         with self.state.transaction() as tx:
-            tx.save(self.scope, RUN, self.meta)
             for path in failed:
                 tx.delete(self.scope, STEP + path)
         for path in failed:
@@ -130,6 +149,7 @@ def list_runs(state: Any, *, status: str | None = None, workflow: str | None = N
         meta = state.load(scope, RUN)
         if not isinstance(meta, dict) or "run_id" not in meta:
             continue  # a workflow scope a script wrote itself
+        meta = {**meta, **(state.load(scope, PROGRESS) or {})}
         if status is not None and meta.get("status") != status:
             continue
         if workflow is not None and meta.get("workflow") != workflow:

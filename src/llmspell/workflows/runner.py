@@ -164,7 +164,9 @@ class Runner:
     def _finish(self, status: str, output: Any, error: dict[str, Any] | None) -> dict[str, Any]:
         with self.lock:
             shared = dict(self.record.shared)
-        self.record.finish(status, output, error, shared)
+        stored = self.record.finish(status, output, error, shared)
+        if stored != status:  # cancelled from outside while the last step ran
+            status, output, error = stored, None, self.record.meta.get("error")
         result = self._result(status, output, error)
         kind = {"completed": "workflow.completed", "failed": "workflow.failed"}.get(
             status, "workflow.cancelled")

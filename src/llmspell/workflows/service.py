@@ -300,9 +300,11 @@ class WorkflowService:
                                 "run can be cancelled")
         record = RunRecord(self._services().state, run_id)
         record.load()
-        record.finish("cancelled", None, {"error_type": "Cancelled", "message":
-                                          "cancelled with workflow cancel", "location": None},
-                      record.shared)
+        stored = record.finish("cancelled", None, {
+            "error_type": "Cancelled", "message": "cancelled with workflow cancel",
+            "location": None}, record.shared)
+        if stored != "cancelled":
+            raise WorkflowError(f"run {run_id} is {stored}; it finished meanwhile")
         return {"run_id": run_id, "status": "cancelled",
                 "steps_ran": [s["path"] for s in found["steps"]]}
 
@@ -325,7 +327,7 @@ class WorkflowService:
         record = RunRecord(self._services().state, run_id)
         if not record.load():
             raise WorkflowError(f"no workflow run {run_id!r}")
-        meta = record.meta
+        meta = {**record.meta, **record.progress}
         steps = sorted(record.steps.values(), key=lambda r: r.get("finished", 0))
         return {**_summary(meta), "definition": meta.get("definition"),
                 "input": meta.get("input"), "output": meta.get("output"),
