@@ -33,7 +33,7 @@ from llmspell.errors import HookCancelled, LLMSpellError, ValidationError, Workf
 from llmspell.providers.retry import backoff_delay
 from llmspell.workflows.home import Home, home
 from llmspell.workflows.record import RunRecord
-from llmspell.workflows.spec import Definition, Step, describe
+from llmspell.workflows.spec import Definition, Step
 from llmspell.workflows.template import render
 
 SOURCE = "workflows"
@@ -472,6 +472,6 @@ def _error(exc: BaseException, location: str | None) -> dict[str, Any]:
 
 def start_meta(definition: Definition, workflow_id: str, input: Any,
                session_id: str | None) -> dict[str, Any]:
-    """What the ``run`` record holds about the run besides its progress."""
+    """What the ``run`` record holds about the run besides its status and outcome."""
     return {"workflow": definition.name, "workflow_id": workflow_id, "kind": definition.kind,
-            "definition": describe(definition), "input": input, "session_id": session_id}
+            "input": input, "session_id": session_id}

@@ -35,6 +35,7 @@ class Workflow:
         self.service = service
         self.definition = definition
         self.id = f"{definition.kind}-{uuid.uuid4().hex[:12]}"
+        self._described: dict[str, Any] | None = None
         self.shared: dict[str, Any] = dict(definition.shared)
         self.listeners: dict[str, list[Callable[[Any], Any]]] = {
             "before": [], "after": [], "error": []}
@@ -47,6 +48,12 @@ class Workflow:
     @property
     def name(self) -> str:
         return self.definition.name
+
+    def described(self) -> dict[str, Any]:
+        """The definition as plain JSON (computed once: a Definition does not change)."""
+        if self._described is None:
+            self._described = describe(self.definition)
+        return self._described
 
     @property
     def kind(self) -> str:
@@ -125,7 +132,8 @@ class WorkflowService:
     """
 
     def __init__(self, services: Callable[[], Services], settings: Mapping[str, Any]) -> None:
-        self._services = services
+        self._make_services = services
+        self._ready: Services | None = None
         self.settings = dict(settings)
         self._lock = threading.Lock()
         self._by_name: dict[str, Workflow] = {}
@@ -262,7 +270,8 @@ class WorkflowService:
         for fn in workflow.listeners["before"]:
             fn({"workflow": workflow.name, "run_id": run_id, "input": input})
         record.start(start_meta(workflow.definition, workflow.id, input,
-                                services.current_session()), workflow.shared)
+                                services.current_session()), workflow.described(),
+                     workflow.shared)
         return self._drive(workflow, services, record, input)
 
     def resume(self, run_id: Any) -> dict[str, Any]:
@@ -327,12 +336,17 @@ class WorkflowService:
         record = RunRecord(self._services().state, run_id)
         if not record.load():
             raise WorkflowError(f"no workflow run {run_id!r}")
-        meta = {**record.meta, **record.progress}
+        meta = {**record.meta, "steps_done": len(record.steps)}
         steps = sorted(record.steps.values(), key=lambda r: r.get("finished", 0))
-        return {**_summary(meta), "definition": meta.get("definition"),
+        return {**_summary(meta), "definition": record.definition,
                 "input": meta.get("input"), "output": meta.get("output"),
                 "error": meta.get("error"), "shared": record.shared, "steps": steps,
                 "decisions": record.decisions}
+
+    def _services(self) -> Services:
+        if self._ready is None:
+            self._ready = self._make_services()
+        return self._ready
 
     def _drive(self, workflow: Workflow, services: Services, record: RunRecord,
                input: Any) -> dict[str, Any]:
@@ -360,11 +374,11 @@ class WorkflowService:
         """The workflow a stored run was made from: the one registered under its name, which
         must be defined as it was; else one rebuilt from the stored definition when it has
         no function (a function's code is not stored)."""
-        described = record.meta.get("definition") or {}
+        described = record.definition or {}
         name = record.meta.get("workflow")
         found = self.get(name) if isinstance(name, str) else None
         if found is not None:
-            if describe(found.definition) != described:
+            if found.described() != described:
                 raise WorkflowError(
                     f"workflow {name!r} is defined differently from when run {record.run_id} "
                     "started; define it as it was to resume the run")
