@@ -160,7 +160,7 @@ def test_resume_needs_the_same_definition_or_a_declarative_one(mem: Runtime) -> 
     with pytest.raises(WorkflowError, match="defined differently"):
         mem.workflows.resume(run_id)
     mem.workflows.remove("code")
-    with pytest.raises(WorkflowError, match="Workflow.resume"):
+    with pytest.raises(WorkflowError, match=r"Workflow\.resume"):
         mem.workflows.resume(run_id)  # its code is gone with its definition
     declared = mem.workflows.sequential({"name": "calc", "steps": [
         {"name": "bad", "tool": "calculator", "input": {"input": "{{shared:expr}}"}}]})

@@ -3,9 +3,10 @@
 Keys of a run's scope:
 
 - ``run``: ``{run_id, workflow, workflow_id, kind, definition (its hash), status, input,
-  started_at, updated_at, finished_at, output, error, session_id}``; ``status`` is ``running``, ``completed``,
-  ``failed`` or ``cancelled``. It changes at the start, the end, a resume and a cancel, by
-  compare-and-set, so a cancel from another process is never overwritten by the run;
+  started_at, updated_at, finished_at, output, error, session_id}``; ``status`` is
+  ``running``, ``completed``, ``failed`` or ``cancelled``. It changes at the start, the
+  end, a resume and a cancel, by compare-and-set, so a cancel from another process is never
+  overwritten by the run;
 - ``shared``: the run's shared data (absent while it is empty);
 - ``step:<path>``: a finished step's result ``{path, name, status, output, error,
   error_type, attempts, duration_ms}``; ``status`` is ``completed``, ``failed`` or

@@ -26,11 +26,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from llmspell.codec import to_jsonable
 from llmspell.errors import HookCancelled, LLMSpellError, ValidationError, WorkflowError
 from llmspell.providers.retry import backoff_delay
+from llmspell.workflows.conditions import Condition
 from llmspell.workflows.home import Home, home
 from llmspell.workflows.record import RunRecord
 from llmspell.workflows.spec import Definition, Step
@@ -247,15 +249,18 @@ class Runner:
             value = spec.values[index - 1] if spec.values is not None else index
             loop = {"index": index, "value": value}
             here = f"{prefix}#{index}"
-            if spec.while_ is not None:
-                test = spec.while_
-                if not self._decide(here + "?while", lambda: test.evaluate(self._view(loop))):
-                    break
+            if spec.while_ is not None and not self._decide(
+                    here + "?while", partial(self._holds, [spec.while_], loop)):
+                break
             outputs.append(self._sequence(definition, definition.steps, here + "/", loop))
-            if spec.break_if and self._decide(here + "?break", lambda: any(
-                    c.evaluate(self._view(loop)) for c in spec.break_if)):
+            if spec.break_if and self._decide(
+                    here + "?break", partial(self._holds, spec.break_if, loop)):
                 break
         return outputs
+
+    def _holds(self, conditions: list[Condition], loop: dict[str, Any]) -> bool:
+        view = self._view(loop)
+        return any(c.evaluate(view) for c in conditions)
 
     def _decide(self, path: str, decide: Callable[[], Any]) -> Any:
         """A decision taken once per run: served from the record when it was taken before."""
@@ -280,6 +285,7 @@ class Runner:
         attempts = 0
         allowed = 1 + (step.retries if step.retries is not None else definition.max_retries)
         base = step.backoff if step.backoff is not None else definition.backoff
+        error: Exception | None = None
         while True:
             attempts += 1
             try:
@@ -364,7 +370,7 @@ class Runner:
         if time.monotonic() - began > step.timeout:  # a Lua function ran at home, overran
             raise WorkflowError(f"step {step.name!r} took longer than its timeout of "
                                 f"{step.timeout} s")
-        return future.result()  # type: ignore[no-any-return]
+        return future.result()
 
     def _target(self, step: Step, path: str, input_: Any,
                 loop: dict[str, Any] | None) -> tuple[Any, Any]:

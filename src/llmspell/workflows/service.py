@@ -12,6 +12,7 @@ records. Runs live in state scope ``workflow:<run id>`` (:mod:`llmspell.workflow
 from __future__ import annotations
 
 import builtins
+import contextlib
 import threading
 import time
 import uuid
@@ -148,10 +149,8 @@ class WorkflowService:
 
         def journal(sid: str | None, kind: str, data: dict[str, Any], cid: str) -> None:
             if sid is not None and sessions_on:
-                try:
+                with contextlib.suppress(SessionNotFound):  # deleted meanwhile: no journal
                     runtime.sessions.append_entries(sid, [Draft(kind, data, cid)])
-                except SessionNotFound:
-                    pass  # the session was deleted meanwhile: nothing to journal into
 
         def find_agent(name: str) -> Any:
             found = runtime.agents.get(name)

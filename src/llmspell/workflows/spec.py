@@ -250,6 +250,7 @@ def _range(value: Any, argument: str, path: str) -> list[int]:
         if not isinstance(number, int) or isinstance(number, bool):
             raise ValidationError(argument, "must be an integer", path=f"{path}.{label}",
                                   got=number)
+    assert isinstance(start, int) and isinstance(stop, int) and isinstance(step, int)
     if step == 0:
         raise ValidationError(argument, "must not be 0", path=f"{path}.step", got=step)
     return list(range(start, stop + (1 if step > 0 else -1), step))

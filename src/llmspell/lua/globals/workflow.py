@@ -40,7 +40,7 @@ def install(engine: LuaEngine) -> None:
     settings: dict[str, Any] = {"debug": False, "on_error": None}
 
     def service() -> WorkflowService:
-        return runtime.workflows  # type: ignore[no-any-return]
+        return runtime.workflows
 
     def workflow(ref: Any) -> Workflow:
         found = service().get(checks.text(ref, "workflow"))
