@@ -260,3 +260,14 @@ def test_runs_filter_and_bad_arguments(mem: Runtime) -> None:
     with pytest.raises(ValidationError, match="argument 'run_id'"):
         mem.workflows.sequential({"name": "x", "steps": steps(lambda i, c: 2)}).execute(
             run_id=mem.workflows.runs()[0]["run_id"])
+
+
+def test_a_workflow_past_its_timeout_fails_before_its_next_step(mem: Runtime) -> None:
+    def slow(input: Any, ctx: Any) -> int:
+        time.sleep(0.06)
+        return 2
+
+    result = mem.workflows.sequential({"name": "late", "timeout_ms": 50,
+                                       "steps": steps(slow)}).execute()
+    assert result["status"] == "failed" and result["error"]["error_type"] == "WorkflowTimeout"
+    assert result["steps_ran"] == ["first", "middle"] and result["error"]["location"] == "last"

@@ -72,6 +72,8 @@ def _steps(steps: list[Mapping[str, Any]], settings: Mapping[str, Any]) -> list[
             raise ValidationError("definition", "a function step's code is not stored",
                                   path=f"step {s['name']}")
         step: dict[str, Any] = {"name": s["name"], "type": s["type"]}
+        if "description" in s:
+            step["description"] = s["description"]
         if s["type"] == "workflow":
             step["workflow"] = _definition(s["workflow"], settings)
         else:

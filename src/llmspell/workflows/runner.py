@@ -110,6 +110,7 @@ class Runner:
         self.input: Any = None
         self.home: Home | None = None
         self.stop = threading.Event()  # a parallel branch failed under fail_fast
+        self.deadlines: dict[int, tuple[float, float]] = {}  # a (nested) workflow's timeout
         self.started = time.time()
 
     # -- the run ----------------------------------------------------------------------
@@ -179,6 +180,9 @@ class Runner:
     # -- kinds ------------------------------------------------------------------------
 
     def _kind(self, definition: Definition, prefix: str, loop: dict[str, Any] | None) -> Any:
+        if definition.timeout is not None:
+            self.deadlines[id(definition)] = (time.monotonic() + definition.timeout,
+                                              definition.timeout)
         kind = definition.kind
         if kind == "sequential":
             return self._sequence(definition, definition.steps, prefix, loop)
@@ -281,6 +285,11 @@ class Runner:
             return recorded.get("output")
         if self.record.status() == "cancelled":
             raise Cancelled("it was cancelled from outside the run", path)
+        deadline = self.deadlines.get(id(definition))
+        if deadline is not None and time.monotonic() > deadline[0]:
+            raise StepFailed(f"workflow {definition.name!r} ran past its timeout of "
+                             f"{deadline[1]} s before step {step.name!r}", path,
+                             "WorkflowTimeout")
         started = time.perf_counter()
         attempts = 0
         allowed = 1 + (step.retries if step.retries is not None else definition.max_retries)

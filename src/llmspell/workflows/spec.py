@@ -53,6 +53,7 @@ class Step:
     backoff: float | None = None
     output_key: str | None = None
     function_name: str | None = None  # what a function step is known by in the record
+    description: str = ""
 
 
 @dataclass
@@ -161,8 +162,7 @@ def _parallel(definition: Definition, spec: Mapping[str, Any], steps_of: _StepPa
     for i, item in enumerate(items, start=1):
         path = f"$.{key}[{i}]"
         if isinstance(item, Mapping) and "steps" in item and "type" not in item:
-            check_known_keys(item, ("name", "steps", "description"), argument, noun="field",
-                             path=path)
+            check_known_keys(item, ("name", "steps"), argument, noun="field", path=path)
             label = check_name(item.get("name", f"branch_{i}"), argument=argument)
             definition.branches.append(
                 Branch(label, steps_of.many(item.get("steps"), f"{path}.steps", required=True)))
@@ -184,8 +184,8 @@ def _conditional(definition: Definition, spec: Mapping[str, Any], steps_of: _Ste
         if not isinstance(item, Mapping):
             raise ValidationError(argument, "must be a table {condition, steps}", path=path,
                                   got=item)
-        check_known_keys(item, ("name", "condition", "steps", "description"), argument,
-                         noun="field", path=path)
+        check_known_keys(item, ("name", "condition", "steps"), argument, noun="field",
+                         path=path)
         if "condition" not in item:
             raise ValidationError(argument, "a branch needs a condition", path=path)
         label = check_name(item.get("name", f"branch_{i}"), argument=argument)
@@ -276,7 +276,9 @@ class _StepParser:
             raise ValidationError(argument, "a step needs a name (a non-empty string without "
                                   "'/' or '#')", path=f"{path}.name", got=name)
         kind = _step_type(item, argument, path)
-        step = Step(name, kind, None, item.get("input", item.get("parameters")))
+        step = Step(name, kind, None, item.get("input", item.get("parameters")),
+                    description=_text(item.get("description", ""), argument,
+                                      f"{path}.description"))
         if kind == "tool":
             step.target = _required_text(item, "tool", argument, path)
         elif kind == "agent":
@@ -429,6 +431,8 @@ def describe(definition: Definition) -> dict[str, Any]:
 
 def _describe_step(step: Step) -> dict[str, Any]:
     out: dict[str, Any] = {"name": step.name, "type": step.kind}
+    if step.description:
+        out["description"] = step.description
     if step.kind == "function":
         out["function"] = step.function_name
     elif step.kind == "workflow":
