@@ -27,6 +27,7 @@ from llmspell.lua.globals import (
     streaming,
     tool,
     utils,
+    workflow,
 )
 
 if TYPE_CHECKING:
@@ -48,4 +49,5 @@ INSTALLERS: list[Installer] = [
     streaming.install,
     agent.install,
     tool.install,
+    workflow.install,
 ]
