@@ -34,7 +34,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
     "lua": 6,
-    **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
+    # web: `llmspell web` serves the same Runtime the CLI drives, beside the CLI.
+    **dict.fromkeys(("cli", "web", "__main__", "__init__", "testing/commands"), 7),
 }
 
 #: The crash and fuzz commands ship in llmspell.testing but drive a whole Runtime and the Lua
