@@ -7,12 +7,11 @@ unless ``--allow-actions``. Needs the ``web`` extra (starlette, uvicorn).
 
 from __future__ import annotations
 
-import os
-import socket
-
 import click
 
 from llmspell.cli.main import EXIT_USAGE, Options, echo, fail, handle_errors
+
+MIN_TOKEN = 16
 
 
 @click.command(name="web")
@@ -28,45 +27,32 @@ from llmspell.cli.main import EXIT_USAGE, Options, echo, fail, handle_errors
 def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | None) -> None:
     """Look at sessions, timelines, state and artifacts in a browser."""
     try:
-        import uvicorn
-
         from llmspell.web import create_app
         from llmspell.web.access import check_host, is_loopback, new_token
+        from llmspell.web.server import build_server, listen, url_of
     except ImportError as exc:
         fail(f"llmspell web needs the 'web' extra ({exc.name} is missing): "
              "pip install 'llmspell[web]'", EXIT_USAGE)
         return
+    if token is not None and len(token) < MIN_TOKEN:
+        fail(f"--token must be at least {MIN_TOKEN} characters", EXIT_USAGE)
     with handle_errors(opts.verbose):
-        check_host(host)
-        loopback = is_loopback(host)
+        loopback = is_loopback(check_host(host))
         if not loopback and not token:
             token = new_token()
-        if token is not None and len(token) < 16:
-            fail("--token must be at least 16 characters", EXIT_USAGE)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
-        bound = sock.getsockname()[1]
+        sock = listen(host, port)
         with opts.runtime() as rt:
-            app = create_app(rt, allow_actions=allow_actions, token=token, loopback=loopback)
-            shown_host = f"[{host}]" if ":" in host else host
-            url = f"http://{shown_host}:{bound}/"
+            server = build_server(create_app(rt, allow_actions=allow_actions, token=token,
+                                             loopback=loopback))
             # The token is printed on purpose (the user needs it), so not through echo(),
             # which would redact it.
-            click.echo(f"llmspell web on {url}" + (f"?token={token}" if token else ""))
-            click.echo("read-only" if not allow_actions else "actions allowed "
-                       "(suspend, resume, complete)")
+            url = url_of(sock, host) + "/"
+            click.echo(f"llmspell web on {url}" + (f"?token={token}" if token else ""),
+                       err=False)
+            click.echo("actions allowed (suspend, resume, complete)" if allow_actions
+                       else "read-only (start with --allow-actions for suspend/resume/complete)")
             if token:
                 click.echo(f"token: {token}")
-            config = uvicorn.Config(app, log_level="warning", access_log=False,
-                                    lifespan="off")
-            server = uvicorn.Server(config)
-            os.environ.setdefault("PYTHONUNBUFFERED", "1")
             server.run(sockets=[sock])
     echo("llmspell web stopped")
 

@@ -121,18 +121,18 @@ def timeline_page(rt: Any, session_id: str, query: dict[str, str]) -> dict[str, 
     if after is not None and before is not None:
         raise ValidationError("before", "cannot be given with 'after'", got=before)
     journal = manager.journal
+    last = journal.last_seq(sid)
     if before is not None:
         entries = journal.read(sid, kinds=kinds, before_seq=before, limit=limit + 1,
                                reverse=True)
         more_before = len(entries) > limit
         entries = list(reversed(entries[:limit]))
-        more_after = True
+        more_after = before <= last
     else:
         entries = journal.read(sid, kinds=kinds, after_seq=after, limit=limit + 1)
         more_after = len(entries) > limit
         entries = entries[:limit]
         more_before = bool(after)
-    last = journal.last_seq(sid)
     items = [timeline_item(e.to_dict()) for e in entries]
     return {"session_id": sid, "items": items, "limit": limit, "last_seq": last,
             "kinds": ",".join(kinds or []),
