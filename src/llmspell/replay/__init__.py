@@ -14,7 +14,14 @@ State-at and diff live with sessions (``rt.sessions.state_at``, ``rt.sessions.di
 from llmspell.replay.compare import Comparison, compare
 from llmspell.replay.fork import fork_session
 from llmspell.replay.recording import RunResult, record_run
-from llmspell.replay.runner import ReplayReport, Run, find_runs, replay_session
+from llmspell.replay.runner import (
+    ReplayReport,
+    Run,
+    find_runs,
+    replay_metadata,
+    replay_session,
+    replayable_sessions,
+)
 from llmspell.replay.steps import Breakpoints, ReplayStopped
 
 __all__ = [
@@ -28,5 +35,7 @@ __all__ = [
     "find_runs",
     "fork_session",
     "record_run",
+    "replay_metadata",
     "replay_session",
+    "replayable_sessions",
 ]

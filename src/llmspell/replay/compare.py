@@ -77,7 +77,7 @@ def _walk(a: Any, b: Any, path: str, out: list[dict[str, Any]], counts: list[int
                 _walk(a[i], b[i], where, out, counts, limit)
         return
     counts[0] += 1
-    if a == b and type(a) is type(b) or (_number(a) and _number(b) and a == b):
+    if (a == b and type(a) is type(b)) or (_number(a) and _number(b) and a == b):
         return
     if type(a) is not type(b) and not (_number(a) and _number(b)):
         text = f"expected {type(a).__name__} {a!r}, got {type(b).__name__} {b!r}"

@@ -56,10 +56,12 @@ def config_digest(config: Any) -> str:
 def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[str] = (),
                session: Any = None, tape: InputTape | None = None,
                calls: intercept.CallSource | None = None,
-               metadata: dict[str, Any] | None = None) -> RunResult:
+               metadata: dict[str, Any] | None = None,
+               timeout: float | None = None) -> RunResult:
     """Run ``source`` (Lua) named ``name`` with ``args``, recorded (module doc).
 
     ``tape`` and ``calls`` replace the recording ones (a replay passes serving ones).
+    ``timeout``: the run's wall-time limit in seconds (default: ``[engines.lua]``).
     Errors of the script are returned in the result, not raised; a limit or ``os.exit``
     is reported as that error too.
 
@@ -113,6 +115,8 @@ def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[s
     recording = calls or RecordingSource(tape, lambda: sessions.journal.last_seq(sid))
     with sessions.current(sid), intercept.installed(recording):
         engine = LuaEngine(runtime, args=list(args), script_name=name)
+        if timeout is not None:
+            engine.limits.timeout_seconds = timeout
         try:
             install(engine, tape)
             value = engine.run_string(source, name)

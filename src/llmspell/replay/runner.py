@@ -28,9 +28,9 @@ from typing import Any
 from llmspell.errors import ReplayDivergence, SessionError, ValidationError
 from llmspell.journal import JournalEntry
 from llmspell.replay.compare import compare
-from llmspell.replay.fork import fork_session
-from llmspell.replay.recording import END, START, config_digest, record_run
 from llmspell.replay.effects import apply_effects
+from llmspell.replay.fork import fork_session
+from llmspell.replay.recording import END, START, TAG, config_digest, record_run
 from llmspell.replay.source import EXACT, MODES, NESTED, SPAN, JournalSource, view
 from llmspell.replay.steps import Breakpoints, OnBreak, Progress, ReplayStopped, Stepper
 from llmspell.replay.tape import INPUTS, InputTape
@@ -109,7 +109,8 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
                    breakpoints: Any = None, on_break: OnBreak | None = None,
                    progress: Progress | None = None,
                    modifications: Mapping[int, Mapping[str, Any]] | None = None,
-                   stop_on_error: bool = False, keep: bool = True,
+                   stop_on_error: bool = False, compare_results: bool = True,
+                   timeout: float | None = None, keep: bool = True,
                    name: str | None = None) -> ReplayReport:
     """Replay ``session`` (module doc) and report.
 
@@ -121,6 +122,9 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         progress: ``progress("replay", done, total)``.
         modifications: ``{seq: {"result.output": value}}``: serve a changed result.
         stop_on_error: live mode stops at its first difference.
+        compare_results: live mode compares each call's result with the recorded one
+            (False: only that the same calls are made).
+        timeout: each run's wall-time limit in seconds (default: ``[engines.lua]``).
         keep: False deletes the replay session afterwards (the report stays).
 
     Raises:
@@ -128,6 +132,9 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         SessionError: the session has no recorded script run.
         ValidationError: a bad mode, script, breakpoint or modification.
     """
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+            timeout, int | float) or timeout <= 0):
+        raise ValidationError("timeout", "must be a number of seconds > 0", got=timeout)
     if mode not in MODES:
         raise ValidationError("mode", f"must be one of {', '.join(MODES)}", got=mode)
     points = Breakpoints.parse(breakpoints)
@@ -163,7 +170,9 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
                 report.notes.append(f"run at seq {run.seq}: the configuration differs from "
                                     "the recorded one (its digest changed)")
             outcome = _replay_run(runtime, journal, original.id, replica.id, run, report,
-                                  stepper, mode, script, changes, stop_on_error)
+                                  stepper, mode, script, changes,
+                                  {"stop_on_error": stop_on_error,
+                                   "compare_results": compare_results}, timeout)
             if outcome is not None:
                 break
         else:
@@ -176,7 +185,8 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
 
 def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run: Run,
                 report: ReplayReport, stepper: Stepper, mode: str, script: Any,
-                changes: dict[int, dict[str, Any]], stop_on_error: bool) -> str | None:
+                changes: dict[int, dict[str, Any]], checks: dict[str, bool],
+                timeout: float | None) -> str | None:
     """Replay one run; the report's status when it ended the replay, else None."""
     window = {"after_seq": run.seq, "before_seq": run.end + 1}
     text = script if script is not None else _recorded_text(runtime, run)
@@ -199,12 +209,12 @@ def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run
                 notes[kind].append(value)
     calls = JournalSource(journal.iter(source_id, kinds=CALL_KINDS, **window),
                           mode=mode, tape=tape, reached=reached, modifications=changes,
-                          stop_on_error=stop_on_error, nested=notes[NESTED], spans=notes[SPAN],
+                          nested=notes[NESTED], spans=notes[SPAN], **checks,
                           effects=lambda after, before: apply_effects(
                               runtime, source_id, replica_id, after, before),
                           position=lambda: journal.last_seq(replica_id))
     result = record_run(runtime, text, name=run.path, args=run.args, session=replica_id,
-                        tape=tape, calls=calls)
+                        tape=tape, calls=calls, timeout=timeout)
     report.calls_served += calls.served
     report.calls_made += calls.made
     report.inputs_served += tape.served
@@ -304,4 +314,38 @@ def _modifications(value: Any) -> dict[int, dict[str, Any]]:
     return out
 
 
-__all__ = ["ReplayReport", "Run", "find_runs", "replay_session"]
+
+
+def replay_metadata(runtime: Any, session: Any) -> dict[str, Any]:
+    """What a replay of ``session`` would work from: its runs, how many entries, model calls,
+    tool calls and input batches it holds, and whether it can be replayed (and why not)."""
+    sessions = runtime.sessions
+    found = sessions.get(session)
+    counts = {"llm.call": 0, "tool.call": 0, INPUTS: 0}
+    for entry in sessions.journal.iter(found.id, kinds=tuple(counts)):
+        counts[entry.kind] += 1
+    runs = find_runs(sessions.journal, found.id)
+    reason = None
+    if not runs:
+        reason = "no recorded script run"
+    elif any(not r.artifact_id for r in runs):
+        reason = "a run has no stored script text"
+    return {"session_id": found.id, "name": found.name, "status": found.status,
+            "can_replay": reason is None, "reason": reason,
+            "runs": [r.to_dict() for r in runs],
+            "entries": sessions.journal.last_seq(found.id), "llm_calls": counts["llm.call"],
+            "tool_calls": counts["tool.call"], "input_batches": counts[INPUTS],
+            "parent_session_id": found.parent_session_id,
+            "replay_of": (found.metadata or {}).get("replay_of"),
+            "forked_from": (found.metadata or {}).get("forked_from")}
+
+
+def replayable_sessions(runtime: Any) -> list[str]:
+    """Ids of the sessions tagged ``recorded`` (those recording created, and their forks and
+    replays) that hold a recorded run."""
+    sessions = runtime.sessions
+    found = []
+    for session in sessions.list(tags=[TAG]):
+        if next(sessions.journal.iter(session.id, kinds=START, limit=1), None) is not None:
+            found.append(session.id)
+    return found

@@ -22,6 +22,7 @@ from llmspell.lua.globals import (
     hook,
     json,
     logger,
+    replay,
     session,
     state,
     streaming,
@@ -48,4 +49,5 @@ INSTALLERS: list[Installer] = [
     streaming.install,
     agent.install,
     tool.install,
+    replay.install,
 ]

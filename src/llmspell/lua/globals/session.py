@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmspell.lua import checks
+from llmspell.lua.globals import session_replay
 from llmspell.sessions.model import Session
 from llmspell.validation import check_known_keys
 
@@ -118,5 +119,6 @@ def install(engine: LuaEngine) -> None:
     functions.update({"create": create, "list": list_, "fail": fail, "delete": delete,
                       "setCurrent": set_current, "getCurrent": get_current,
                       "timeline": timeline})
-    engine.install_global("Session", functions, "session.lua",
+    functions.update(session_replay.functions(engine, manager, session_table))
+    engine.install_global("Session", functions, "session.lua", takes_functions=("replay",),
                           unavailable=runtime.unavailable("sessions"))
