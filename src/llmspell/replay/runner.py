@@ -201,7 +201,7 @@ def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run
 
     stepper.advance(run.seq)
     tape = InputTape(lambda batch: None,
-                     recorded=journal.iter(source_id, kinds=INPUTS, **window), on_served=reached)
+                     recorded=journal.iter(source_id, kinds=INPUTS, **window))
     notes: dict[str, list[Any]] = {NESTED: [], SPAN: []}
     for entry in journal.iter(source_id, kinds=INPUTS, **window):
         for kind, value in entry.data.get("inputs") or ():

@@ -1,13 +1,15 @@
 """Step mode, breakpoints and progress: what a replay does each time it reaches a recorded
 entry.
 
-A replay moves through the recorded journal as the script asks for calls and inputs. Each
-recorded entry it passes (state writes, hooks, events, artifacts as well as calls and inputs)
-is handed, in order, to the :class:`Stepper`: the progress callback sees how far the replay
-got; the break callback (step mode) is called for each entry that matches a breakpoint (by
-kind, ``state`` matching ``state.write``, or by seq) or for every entry when no breakpoint is
-given, with the entry and the replay session's state at that moment. It returns ``"stop"``
-to end the replay there, anything else to go on.
+A replay moves through the recorded journal as the script makes its model and tool calls.
+When it reaches a recorded call (and when a run ends), every recorded entry up to it (state
+writes, hooks, events, artifacts, inputs and the call) is handed, in order, to the
+:class:`Stepper`: the progress callback sees how far the replay got; the break callback (step
+mode) is called for each entry that matches a breakpoint (by kind, ``state`` matching
+``state.write``, or by seq) or for every entry when no breakpoint is given, with the entry
+and the replay session's state at that moment: what the replay has done up to that call, so
+the writes recorded just before it are in. It returns ``"stop"`` to end the replay there,
+anything else to go on.
 """
 
 from __future__ import annotations
