@@ -177,6 +177,9 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
                 break
         else:
             _check_end(runtime, report, original.id, replica.id, runs, stepper, mode)
+    except ReplayStopped as stopped:  # step mode stopped between calls (after the last)
+        report.status = "stopped"
+        report.notes.append(str(stopped))
     finally:
         report.breaks = stepper.breaks
         _finish(runtime, report, keep)

@@ -75,5 +75,10 @@ Replay.schedules = {
 local COMPARATOR = {__index = {compare_json = function(_, a, b) return py.compare(a, b) end}}
 function Replay.create_comparator() return setmetatable({}, COMPARATOR) end
 
-Replay.record = py.record
+-- The run's session as a Session handle (Session.get interns it).
+function Replay.record(opts)
+  local done = py.record(opts)
+  done.session = Session.get(done.session.id)
+  return done
+end
 return Replay
