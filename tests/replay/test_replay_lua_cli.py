@@ -112,6 +112,7 @@ def test_lua_errors_name_the_argument(lua: Any, call: str, message: str) -> None
     assert ok is False and message in err
 
 
+@pytest.mark.slow
 def test_the_cli_records_replays_forks_and_diffs(run: Run, tmp_path: Path) -> None:
     script = tmp_path / "calc.lua"
     script.write_text('local scope = "session:" .. Session.getCurrent().id\n'

@@ -116,6 +116,19 @@ def test_the_tape_batches_inputs(mem: Runtime) -> None:
     assert replay_session(mem, done.session.id).identical
 
 
+def test_environment_reads_are_served_per_variable(mem: Runtime,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLAY_DEMO", "recorded")
+    script = 'State.save("session:" .. Session.getCurrent().id, "v", os.getenv("REPLAY_DEMO"))'
+    done = record_run(mem, script, name="env.lua")
+    monkeypatch.setenv("REPLAY_DEMO", "changed since")
+    report = replay_session(mem, done.session.id)
+    assert report.identical
+    assert mem.sessions.state_at(report.session_id).state["v"] == "recorded"
+    other = replay_session(mem, done.session.id, script=script.replace("REPLAY_DEMO", "HOME"))
+    assert other.status == "diverged" and "os.getenv:HOME" in other.divergence["message"]
+
+
 def test_a_replay_that_reads_more_inputs_diverges(mem: Runtime) -> None:
     done = record_run(mem, "return os.time()", name="t.lua")
     report = replay_session(mem, done.session.id, script="return os.time() + os.time()")

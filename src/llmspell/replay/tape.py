@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 INPUTS = "script.inputs"
 BATCH = 256
-KINDS = ("os.time", "os.clock", "os.getenv", "math.randomseed", "Utils.now", "Utils.uuid")
+KINDS = ("os.time", "os.clock", "os.getenv:NAME", "math.randomseed", "Utils.now",
+         "Utils.uuid")
 
 Sink = Callable[[list[list[Any]]], None]
 

@@ -18,7 +18,7 @@ os.date = function(format, t)
 end
 os.getenv = function(name)
   local value = raw_getenv(name)                  -- the sandbox's checks run first
-  return take("os.getenv", value)
+  return take("os.getenv:" .. name, value)        -- each variable's reads in order
 end
 math.randomseed = function(...)
   if select("#", ...) > 0 then return raw_randomseed(...) end
