@@ -258,3 +258,30 @@ def test_the_journal_entry_kinds(mem: Runtime) -> None:
     assert end == {"ok": True}
     mem.sessions.append_entries(done.session.id, [Draft("note", {})])  # others may follow
     assert replay_session(mem, done.session.id).identical
+
+
+def test_progress_is_reported_to_the_end(mem: Runtime, echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    seen: list[tuple[str, int, int]] = []
+    report = replay_session(mem, done.session.id, progress=lambda *a: seen.append(a))
+    assert report.identical and seen[-1][1] == seen[-1][2] == report.entries
+    assert all(phase == "replay" for phase, _, _ in seen)
+
+
+def test_an_interrupted_replay_fails_its_session(mem: Runtime, echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+
+    def interrupt(entry: dict[str, Any], state: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replay_session(mem, done.session.id, on_break=interrupt)
+    replicas = mem.sessions.list(parent=done.session.id)
+    assert [r.status for r in replicas] == ["failed"]
+    assert "interrupted" in (replicas[0].reason or "")
+
+
+def test_a_changed_script_is_not_reported_as_a_changed_artifact(mem: Runtime) -> None:
+    done = record_run(mem, "return os.time()", name="t.lua")
+    report = replay_session(mem, done.session.id, script="return os.time() -- same inputs")
+    assert report.identical

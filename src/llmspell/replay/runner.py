@@ -15,8 +15,9 @@ as the original did (same success or same error), and the replay session's state
 the keys written elsewhere and the artifacts (by name and content hash) are those of the
 original at the end of the run. The :class:`ReplayReport` says ``identical``, ``diverged``
 (stopped at a call or input the journal does not have: seq, expected, actual),
-``different`` (ran through, ended differently), or ``stopped`` (step mode). The replay
-session is completed when identical and failed otherwise; ``keep=False`` deletes it.
+``different`` (ran through, ended differently), ``stopped`` (step mode) or ``interrupted``
+(an exception, re-raised). The replay session is completed when identical and failed
+otherwise; ``keep=False`` deletes it.
 """
 
 from __future__ import annotations
@@ -176,10 +177,15 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
             if outcome is not None:
                 break
         else:
-            _check_end(runtime, report, original.id, replica.id, runs, stepper, mode)
+            _check_end(runtime, report, original.id, replica.id, runs, stepper,
+                       ignore=f"script/{runs[0].path}" if script is not None else None)
     except ReplayStopped as stopped:  # step mode stopped between calls (after the last)
         report.status = "stopped"
         report.notes.append(str(stopped))
+    except BaseException as exc:  # Ctrl-C, a storage failure: the replica must not pass
+        report.status = "interrupted"
+        report.notes.append(f"the replay was interrupted: {type(exc).__name__}: {exc}")
+        raise
     finally:
         report.breaks = stepper.breaks
         _finish(runtime, report, keep)
@@ -255,15 +261,19 @@ def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run
 
 
 def _check_end(runtime: Any, report: ReplayReport, source_id: str, replica_id: str,
-               runs: list[Run], stepper: Stepper, mode: str) -> None:
-    """State and artifacts of the replay against the original at the end of the last run."""
+               runs: list[Run], stepper: Stepper, *, ignore: str | None) -> None:
+    """State and artifacts of the replay against the original at the end of the last run
+    (``ignore``: the script artifact, when the replay ran another text on purpose)."""
     sessions = runtime.sessions
     want = sessions.state_at(source_id, runs[-1].end)
     got = sessions.state_at(replica_id)
+
+    def listed(artifacts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((a["name"], a["content_hash"]) for a in artifacts if a["name"] != ignore)
+
     expected = {"state": want.state, "scopes": want.scopes,
-                "artifacts": sorted((a["name"], a["content_hash"]) for a in want.artifacts)}
-    actual = {"state": got.state, "scopes": got.scopes,
-              "artifacts": sorted((a["name"], a["content_hash"]) for a in got.artifacts)}
+                "artifacts": listed(want.artifacts)}
+    actual = {"state": got.state, "scopes": got.scopes, "artifacts": listed(got.artifacts)}
     found = compare(expected, actual)
     if not found.identical:
         report.differences.append({"seq": runs[-1].end, "kind": "state",
