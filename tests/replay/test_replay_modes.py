@@ -107,6 +107,16 @@ def test_a_script_error_replays_as_the_same_error(mem: Runtime) -> None:
     assert report.identical
 
 
+def test_os_exit_zero_is_a_success_and_replays(mem: Runtime) -> None:
+    done = record_run(mem, 'State.save("global", "t", os.time())\nos.exit(0)\nerror("no")',
+                      name="exit.lua")
+    assert done.session.status == "completed"
+    assert replay_session(mem, done.session.id).identical
+    failed = record_run(mem, "os.exit(3)", name="exit3.lua")
+    assert failed.session.status == "failed" and "os.exit(3)" in (failed.session.reason or "")
+    assert replay_session(mem, failed.session.id).identical
+
+
 def test_the_tape_batches_inputs(mem: Runtime) -> None:
     done = record_run(mem, "local t = 0\nfor i = 1, 1000 do t = t + os.time() end\nreturn t",
                       name="clock.lua")

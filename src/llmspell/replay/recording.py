@@ -12,8 +12,9 @@ session current, and journals around it:
 - ``llm.call`` / ``tool.call``: written by agents and tools as always.
 - ``script.end`` ``{"ok", "error", "error_type"}``.
 
-A session created for the run is completed when the script succeeds and failed when it
-raises; a session given is left as it is.
+A session created for the run is completed when the script succeeds (``os.exit(0)``
+included) and failed when it raises or exits with another code; a session given is left as
+it is.
 """
 
 from __future__ import annotations
@@ -125,16 +126,24 @@ def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[s
         finally:
             engine.close()
             tape.flush()
-    end: dict[str, Any] = {"ok": error is None}
-    if error is not None:
-        end.update(error=str(error), error_type=type(error).__name__)
+    end = ending(error)
     sessions.append_entries(sid, [Draft(END, end)])
     if created:
-        target = (sessions.complete(sid) if error is None
+        target = (sessions.complete(sid) if end["ok"]
                   else sessions.fail(sid, _clip(f"the script failed: {error}")))
     else:
         target = sessions.get(sid)
     return RunResult(target, value, error)
+
+
+def ending(error: BaseException | None) -> dict[str, Any]:
+    """How a run ended, as ``script.end`` records it: ``ok``, and the error when it failed.
+    ``os.exit(0)`` (and ``os.exit(true)``) is a success that ends the script early."""
+    from llmspell.lua.engine import ScriptExit
+
+    if error is None or (isinstance(error, ScriptExit) and error.code == 0):
+        return {"ok": True}
+    return {"ok": False, "error": str(error), "error_type": type(error).__name__}
 
 
 def _clip(text: str) -> str:

@@ -31,7 +31,7 @@ from llmspell.journal import JournalEntry
 from llmspell.replay.compare import compare
 from llmspell.replay.effects import apply_effects
 from llmspell.replay.fork import fork_session
-from llmspell.replay.recording import END, START, TAG, config_digest, record_run
+from llmspell.replay.recording import END, START, TAG, config_digest, ending, record_run
 from llmspell.replay.source import EXACT, MODES, NESTED, SPAN, JournalSource, view
 from llmspell.replay.steps import Breakpoints, OnBreak, Progress, ReplayStopped, Stepper
 from llmspell.replay.tape import INPUTS, InputTape
@@ -249,8 +249,8 @@ def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run
                 "message": f"replay diverged at seq {missing.seq}: the script ended without "
                            f"making the {missing.kind} recorded there"}
             return report.status
-    ended = {"ok": result.error is None,
-             "error": None if result.error is None else str(result.error)}
+    end = ending(result.error)
+    ended = {"ok": end["ok"], "error": end.get("error")}
     recorded = {"ok": bool(run.ok), "error": run.error}
     if run.ok is not None and ended != recorded:
         report.status = "different"
