@@ -57,6 +57,14 @@ def test_live_replay_makes_the_calls_and_reports_different_results(
     assert result["differences"][0]["actual"] == "echo hi #2"
 
 
+def test_a_live_replay_can_be_replayed_exactly(mem: Runtime, echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    live = replay_session(mem, done.session.id, mode="live")
+    exact = replay_session(mem, live.session_id)  # its tool result artifact comes back too
+    assert exact.identical, exact.to_dict()
+    assert echo_calls == ["hi", "hi"]
+
+
 def test_live_replay_can_stop_at_the_first_difference(mem: Runtime,
                                                       echo_calls: list[str]) -> None:
     done = record_run(mem, SCRIPT, name="echo.lua")

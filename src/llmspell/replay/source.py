@@ -133,6 +133,7 @@ class JournalSource:
                 self.tape.note(SPAN, [start, call.fingerprint])
             return self._recorded_result(call, expected)
         self.made += 1
+        start = self.position() if self.position is not None else 0
         self.depth += 1
         try:
             if not same:
@@ -150,6 +151,8 @@ class JournalSource:
             return actual
         finally:
             self.depth -= 1
+            if self.tape is not None:  # so this replay can be replayed exactly in turn
+                self.tape.note(SPAN, [start, call.fingerprint])
 
     def _apply_effects(self, entry: JournalEntry) -> None:
         """What ran inside the served call when it was recorded, applied now."""
