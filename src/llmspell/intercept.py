@@ -42,7 +42,11 @@ class Call:
 
 class CallSource(Protocol):
     """Where results come from while a replay runs (``llmspell.replay.source`` implements
-    it): ``serve(call, perform)`` returns the result, calling ``perform()`` or not."""
+    it): ``serve(call, perform)`` returns the result, calling ``perform()`` or not.
+    ``serves`` is False for a source that always calls ``perform()`` (a recording): callers
+    may then keep a form of the call the seam cannot wrap (a stream, chunk by chunk)."""
+
+    serves: bool
 
     def serve(self, call: Call, perform: Callable[[], Any]) -> Any: ...
 
@@ -51,8 +55,10 @@ _SOURCE: ContextVar[CallSource | None] = ContextVar("llmspell_call_source", defa
 
 
 def active() -> bool:
-    """True while a call source is installed (a replay runs in this context)."""
-    return _SOURCE.get() is not None
+    """True while a call source that may serve results is installed (a replay runs in this
+    context); a recording source does not count."""
+    source = _SOURCE.get()
+    return source is not None and source.serves
 
 
 def through(kind: str, fingerprint: str, perform: Callable[[], T], *,

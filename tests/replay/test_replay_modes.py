@@ -303,3 +303,23 @@ def test_a_changed_script_is_not_reported_as_a_changed_artifact(mem: Runtime) ->
     done = record_run(mem, "return os.time()", name="t.lua")
     report = replay_session(mem, done.session.id, script="return os.time() -- same inputs")
     assert report.identical
+
+
+def test_a_recorded_run_keeps_streaming_and_replays(mem: Runtime, echo_calls: list[str]) -> None:
+    provider = ScriptedProvider("scripted")
+    mem.providers.add("scripted", provider)
+    provider.add_replies(["one two three four"])
+    script = """
+    local a = Agent.create{name = "s", model = "scripted/m"}
+    local chunks = 0
+    local r = a:invokeStream({text = "go"}, function(chunk) chunks = chunks + 1 end)
+    local scope = "session:" .. Session.getCurrent().id
+    State.save(scope, "text", r.text)
+    State.save(scope, "echo", Tool.invoke("echo", {text = "after"}).text)
+    return chunks
+    """
+    done = record_run(mem, script, name="stream.lua")
+    assert done.error is None and done.value == 4  # chunk by chunk while recording
+    report = replay_session(mem, done.session.id)
+    assert report.identical, report.to_dict()
+    assert report.calls_served == 2 and len(provider.requests) == 1

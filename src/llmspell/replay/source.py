@@ -47,7 +47,10 @@ class RecordingSource:
     A call made while another runs (a tool whose code calls a journaled tool) is noted on
     the tape as ``call.nested`` with its fingerprint: its entry is written before the outer
     call's, and an exact replay, which serves the outer call without running it, skips it.
+    A streamed model call keeps streaming and does not pass here (no span is noted for it).
     """
+
+    serves = False
 
     def __init__(self, tape: InputTape, position: Callable[[], int]) -> None:
         self.tape = tape
@@ -79,6 +82,8 @@ class JournalSource:
         modifications: ``{seq: {path: value}}`` applied to the served entries.
         stop_on_error: in live mode, stop at the first difference.
     """
+
+    serves = True
 
     def __init__(self, recorded: Iterator[JournalEntry], *, mode: str = EXACT,
                  tape: InputTape | None = None,
@@ -157,12 +162,11 @@ class JournalSource:
     def _apply_effects(self, entry: JournalEntry) -> None:
         """What ran inside the served call when it was recorded, applied now."""
         fingerprint = entry.data.get("fingerprint")
-        while self.spans:
-            start, print_ = self.spans.popleft()
-            if print_ == fingerprint:
-                if self.effects is not None and start < entry.seq - 1:
-                    self.effects(start, entry.seq)
-                return
+        if not self.spans or self.spans[0][1] != fingerprint:
+            return  # a call recorded without a span (a streamed model call): nothing ran in it
+        start, _ = self.spans.popleft()
+        if self.effects is not None and start < entry.seq - 1:
+            self.effects(start, entry.seq)
 
     def _next(self, call: Call) -> JournalEntry | None:
         """The next recorded call, past the entries of calls recorded as nested in another
