@@ -90,8 +90,12 @@ def test_exact_replay_makes_no_calls_and_ends_identical(rt: Runtime, counted: Co
 def test_recorded_inputs_are_served(rt: Runtime, counted: Counted) -> None:
     done = _record(rt, counted)
     report = replay_session(rt, done.session.id)
-    # The replay's own run returned what the original returned: os.time() and
-    # math.random() gave the recorded values (its journal recorded what it was served).
+    # os.time() and math.random() returned the recorded values: the replayed run returned
+    # exactly what the original did (script.end keeps the return value; the replay compares).
+    ends = [e.data for e in rt.sessions.journal.iter(report.session_id, kinds="script.end")]
+    assert ends == [{"ok": True, "result": done.value}]
+    assert set(done.value) == {"time", "random"} and 0 <= done.value["random"] < 1
+    # And the replay's journal recorded the inputs it was served: the recorded ones.
     replica_inputs = [e.data["inputs"] for e in rt.sessions.journal.iter(
         report.session_id, kinds="script.inputs")]
     original_inputs = [e.data["inputs"] for e in rt.sessions.journal.iter(

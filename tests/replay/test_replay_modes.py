@@ -273,7 +273,10 @@ def test_the_journal_entry_kinds(mem: Runtime) -> None:
     assert len(start["hash"]) == 64 and len(start["config_digest"]) == 64
     assert mem.artifacts.read(start["artifact_id"], as_session=None) == b"return 1"
     end = mem.sessions.journal.read(done.session.id, kinds="script.end")[0].data
-    assert end == {"ok": True}
+    assert end == {"ok": True, "result": 1}
+    fn = record_run(mem, "return function() end", name="f.lua")
+    assert mem.sessions.journal.read(fn.session.id, kinds="script.end")[0].data == {
+        "ok": True, "result_kept": False}
     mem.sessions.append_entries(done.session.id, [Draft("note", {})])  # others may follow
     assert replay_session(mem, done.session.id).identical
 
@@ -303,6 +306,9 @@ def test_a_changed_script_is_not_reported_as_a_changed_artifact(mem: Runtime) ->
     done = record_run(mem, "return os.time()", name="t.lua")
     report = replay_session(mem, done.session.id, script="return os.time() -- same inputs")
     assert report.identical
+    other = replay_session(mem, done.session.id, script="return os.time() + 1")
+    assert other.status == "different"
+    assert other.differences[0]["kind"] == "end"
 
 
 def test_a_recorded_run_keeps_streaming_and_replays(mem: Runtime, echo_calls: list[str]) -> None:
@@ -321,5 +327,9 @@ def test_a_recorded_run_keeps_streaming_and_replays(mem: Runtime, echo_calls: li
     done = record_run(mem, script, name="stream.lua")
     assert done.error is None and done.value == 4  # chunk by chunk while recording
     report = replay_session(mem, done.session.id)
-    assert report.identical, report.to_dict()
     assert report.calls_served == 2 and len(provider.requests) == 1
+    # The replay served the answer as one chunk: the same text and state, another count.
+    assert report.status == "different" and not report.divergence
+    assert [d["kind"] for d in report.differences] == ["end"]
+    assert report.differences[0]["expected"]["result"] == 4
+    assert report.differences[0]["actual"]["result"] == 1

@@ -10,7 +10,8 @@ session current, and journals around it:
 - ``script.inputs``: the clock, environment, random-seed and id reads, in batches
   (:mod:`llmspell.replay.tape`).
 - ``llm.call`` / ``tool.call``: written by agents and tools as always.
-- ``script.end`` ``{"ok", "error", "error_type"}``.
+- ``script.end`` ``{"ok", "result"}`` (the return value, when it is small plain data) or
+  ``{"ok": false, "error", "error_type"}``.
 
 A session created for the run is completed when the script succeeds (``os.exit(0)``
 included) and failed when it raises or exits with another code; a session given is left as
@@ -27,12 +28,14 @@ from typing import Any
 import orjson
 
 from llmspell import intercept
+from llmspell.codec import to_jsonable
 from llmspell.errors import ScriptError, SessionError, ValidationError
 from llmspell.journal import Draft
 from llmspell.replay.source import RecordingSource
 from llmspell.replay.tape import INPUTS, InputTape, install
 
 START = "script.start"
+MAX_RESULT_BYTES = 65536
 END = "script.end"
 SCRIPT_PREFIX = "script/"
 TAG = "recorded"
@@ -126,7 +129,7 @@ def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[s
         finally:
             engine.close()
             tape.flush()
-    end = ending(error)
+    end = ending(error, value)
     sessions.append_entries(sid, [Draft(END, end)])
     if created:
         target = (sessions.complete(sid) if end["ok"]
@@ -136,13 +139,20 @@ def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[s
     return RunResult(target, value, error)
 
 
-def ending(error: BaseException | None) -> dict[str, Any]:
-    """How a run ended, as ``script.end`` records it: ``ok``, and the error when it failed.
-    ``os.exit(0)`` (and ``os.exit(true)``) is a success that ends the script early."""
+def ending(error: BaseException | None, value: Any = None) -> dict[str, Any]:
+    """How a run ended, as ``script.end`` records it: ``ok``, the script's return value when
+    it is plain data of at most :data:`MAX_RESULT_BYTES` (else ``result_kept: false``), and
+    the error when it failed. ``os.exit(0)`` is a success that ends the script early."""
     from llmspell.lua.engine import ScriptExit
 
     if error is None or (isinstance(error, ScriptExit) and error.code == 0):
-        return {"ok": True}
+        try:
+            plain, binary = to_jsonable(value, argument="result", max_bytes=MAX_RESULT_BYTES)
+        except ValidationError:  # functions, or too big: the ending says it was not kept
+            return {"ok": True, "result_kept": False}
+        if binary:
+            return {"ok": True, "result_kept": False}
+        return {"ok": True, "result": plain}
     return {"ok": False, "error": str(error), "error_type": type(error).__name__}
 
 

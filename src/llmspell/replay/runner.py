@@ -11,10 +11,10 @@ original (:func:`~llmspell.replay.recording.record_run`), with:
   (``exact``: from the journal, nothing is called; ``live``: called and compared).
 
 Then it checks what an exact replay promises: every recorded call was made, each run ended
-as the original did (same success or same error), and the replay session's state scope,
-the keys written elsewhere and the artifacts (by name and content hash) are those of the
-original at the end of the run. The :class:`ReplayReport` says ``identical``, ``diverged``
-(stopped at a call or input the journal does not have: seq, expected, actual),
+as the original did (the same return value, or the same error), and the replay session's
+state scope, the keys written elsewhere and the artifacts (by name and content hash) are
+those of the original at the end of the run. The :class:`ReplayReport` says ``identical``,
+``diverged`` (stopped at a call or input the journal does not have: seq, expected, actual),
 ``different`` (ran through, ended differently), ``stopped`` (step mode) or ``interrupted``
 (an exception, re-raised). The replay session is completed when identical and failed
 otherwise; ``keep=False`` deletes it.
@@ -54,6 +54,7 @@ class Run:
     ok: bool | None = None
     error: str | None = None
     error_type: str | None = None
+    result: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -102,6 +103,7 @@ def find_runs(journal: Any, session_id: str) -> list[Run]:
             runs[-1].end = entry.seq
             runs[-1].ok = bool(d.get("ok"))
             runs[-1].error, runs[-1].error_type = d.get("error"), d.get("error_type")
+            runs[-1].result = d.get("result")
     return runs
 
 
@@ -249,9 +251,9 @@ def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run
                 "message": f"replay diverged at seq {missing.seq}: the script ended without "
                            f"making the {missing.kind} recorded there"}
             return report.status
-    end = ending(result.error)
-    ended = {"ok": end["ok"], "error": end.get("error")}
-    recorded = {"ok": bool(run.ok), "error": run.error}
+    end = ending(result.error, result.value)
+    ended = {"ok": end["ok"], "error": end.get("error"), "result": end.get("result")}
+    recorded = {"ok": bool(run.ok), "error": run.error, "result": run.result}
     if run.ok is not None and ended != recorded:
         report.status = "different"
         report.differences.append({"seq": run.end, "kind": "end",
