@@ -25,15 +25,18 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "llmspell"
 #: ``journal`` sits with sessions and artifacts, not with hooks/events as STYLE.md draws it:
 #: it is a log in the store (it imports only core and storage), and a session's or an
 #: artifact's change commits in ONE batch with its journal entry, so both build its ops.
+#: ``intercept`` is core: a context variable and a Protocol (the seam agents and tools call,
+#: which replay fills); it imports nothing of llmspell. ``replay`` re-runs recorded scripts in
+#: a LuaEngine, so it sits on lua's layer (the Lua globals call into it too), below the CLI.
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "codec", "config", "config_schema", "settings", "validation",
-                     "paths", "compression", "redact", "keys", "protocols"), 0),
+                     "paths", "compression", "redact", "keys", "protocols", "intercept"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
-    "lua": 6,
+    **dict.fromkeys(("lua", "replay"), 6),
     # web: `llmspell web` serves the same Runtime the CLI drives, beside the CLI.
     **dict.fromkeys(("cli", "web", "__main__", "__init__", "testing/commands"), 7),
 }

@@ -21,7 +21,7 @@ SCRIPTS = files("llmspell.lua").joinpath("scripts")
 EXPECTED = {"prelude.lua", "limits.lua", "console.lua", "sandbox.lua", "exit.lua",
             "shutdown.lua", "state.lua", "session.lua", "artifact.lua", "hook.lua",
             "config.lua", "json.lua", "args.lua", "agent.lua", "streaming.lua", "tool.lua",
-            "patterns.lua", "workflow.lua"}
+            "patterns.lua", "workflow.lua", "tape.lua", "replay.lua"}
 
 
 def test_the_bridge_lua_code_is_in_lua_files_shipped_as_package_data() -> None:

@@ -59,6 +59,7 @@ from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
 from llmspell.sessions.enforcement import PolicyEnforcer, Refused
+from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.model import (
     ACTIVE,
     Session,
@@ -462,6 +463,32 @@ class SessionManager:
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
         self.enforcer.touch(session_id)
+
+    # -- history (llmspell.sessions.history) -----------------------------------------------
+
+    def state_at(self, session: SessionRef, seq: int | None = None) -> Snapshot:
+        """The session's state scope, the other keys it wrote, and its artifact list as of
+        journal entry ``seq`` (default: the newest).
+
+        Raises:
+            SessionNotFound: no such session.
+            ValidationError: ``seq`` is not one of its sequence numbers (0 is before the
+                first entry).
+            StateError: a write up to ``seq`` was journaled without its value.
+        """
+        sid = self.get(session).id
+        last = self.journal.last_seq(sid)
+        at = last if seq is None else check_seq(seq, "seq", last)
+        return snapshot_at(self.journal, sid, at)
+
+    def diff(self, session: SessionRef, from_seq: int, to_seq: int) -> dict[str, Any]:
+        """What changed in the session between entries ``from_seq`` and ``to_seq``
+        (:func:`llmspell.sessions.history.diff`). Raises as :meth:`state_at`."""
+        sid = self.get(session).id
+        last = self.journal.last_seq(sid)
+        a = check_seq(from_seq, "from_seq", last)
+        b = check_seq(to_seq, "to_seq", last)
+        return diff(snapshot_at(self.journal, sid, a), snapshot_at(self.journal, sid, b))
 
     def sweep(self) -> builtins.list[tuple[str, str]]:
         """Apply timeouts to every active session and finish interrupted deletes.

@@ -22,6 +22,7 @@ from llmspell.lua.globals import (
     hook,
     json,
     logger,
+    replay,
     session,
     state,
     streaming,
@@ -50,4 +51,5 @@ INSTALLERS: list[Installer] = [
     agent.install,
     tool.install,
     workflow.install,
+    replay.install,
 ]

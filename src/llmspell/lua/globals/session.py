@@ -14,7 +14,8 @@ string work; ``custom_metadata`` is rs-llmspell's name for ``metadata``:
 created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resume(s)``,
 ``complete(s)``, ``fail(s, reason)``, ``archive(s)``, ``save(s)``, ``load(s)``, ``delete(s)``,
 ``setCurrent(s or nil)``, ``getCurrent()`` (nil when none), ``timeline(s, {kind=, since=,
-until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})``. Handles also have the
+until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})`` (a ``state.write``
+shows the value written as ``data.value``). Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
 Errors are Lua errors starting with the class name (``InvalidTransition: cannot resume ...``).
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmspell.lua import checks
+from llmspell.lua.globals import session_replay
+from llmspell.sessions.history import with_values
 from llmspell.sessions.model import Session
 from llmspell.validation import check_known_keys
 
@@ -93,12 +96,13 @@ def install(engine: LuaEngine) -> None:
         f = _options(filter_, "filter", TIMELINE_KEYS)
         kinds = checks.as_list(f.get("kinds", f.get("kind")))
         sid = manager().get(session).id
-        entries = manager().journal.read(
+        journal = manager().journal
+        entries = journal.iter(
             sid, kinds=kinds or None, since=f.get("since"), until=f.get("until"),
             correlation_id=f.get("correlation_id"), after_seq=f.get("after_seq"),
             before_seq=f.get("before_seq"), limit=f.get("limit"),
             reverse=bool(f.get("reverse", False)))
-        return [_drop_none(e.to_dict()) for e in entries]
+        return [_drop_none(e) for e in with_values(journal, sid, entries)]
 
     def lifecycle(name: str) -> Any:
         def call(session: Any) -> dict[str, Any] | None:
@@ -123,5 +127,6 @@ def install(engine: LuaEngine) -> None:
     functions.update({"create": create, "list": list_, "fail": fail, "delete": delete,
                       "setCurrent": set_current, "getCurrent": get_current,
                       "timeline": timeline})
-    engine.install_global("Session", functions, "session.lua",
+    functions.update(session_replay.functions(engine, manager, session_table))
+    engine.install_global("Session", functions, "session.lua", takes_functions=("replay",),
                           unavailable=runtime.unavailable("sessions"))

@@ -32,9 +32,17 @@ function Session.setCurrent(s) return handle(py.setCurrent(sid(s))) end
 function Session.getCurrent() return handle(py.getCurrent()) end
 function Session.timeline(s, filter) return py.timeline(sid(s), filter) end
 Session.set_current, Session.get_current = Session.setCurrent, Session.getCurrent
+function Session.canReplay(s) return py.canReplay(sid(s)) end
+function Session.replay(s, opts) return py.replay(sid(s), opts) end
+function Session.getReplayMetadata(s) return py.getReplayMetadata(sid(s)) end
+function Session.listReplayable() return py.listReplayable() end
+function Session.stateAt(s, seq) return py.stateAt(sid(s), seq) end
+function Session.diff(s, a, b) return py.diff(sid(s), a, b) end
+function Session.fork(s, seq, opts) return handle(py.fork(sid(s), seq, opts)) end
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
-                       "delete", "timeline", "get"}) do
+                       "delete", "timeline", "get", "replay", "fork", "stateAt", "diff",
+                       "canReplay", "getReplayMetadata"}) do
   methods[name] = Session[name]
 end
 function methods.setCurrent(s) return Session.setCurrent(s) end
