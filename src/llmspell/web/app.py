@@ -3,7 +3,8 @@
 Pages and API routes read the same values (:mod:`.views`) from one Runtime; everything that
 leaves the app goes through the CLI's redactor (:class:`llmspell.redact.Redactor` with
 ``[state] redact_patterns``), pages and JSON alike. Read-only unless built with
-``allow_actions``: then POST routes suspend, resume and complete sessions. Access rules
+``allow_actions``: then POST routes suspend, resume, complete, replay and fork sessions
+(:mod:`.actions`). Access rules
 (token, Host header, form key) are :mod:`.access`'s. docs/web.md documents the API.
 """
 
@@ -36,12 +37,13 @@ from llmspell.errors import (
 )
 from llmspell.journal import iso
 from llmspell.redact import Redactor
-from llmspell.web import content, live, views
+from llmspell.web import actions, content, live, views
 from llmspell.web.access import COOKIE, FORM_KEY_HEADER, AccessGuard, new_token
 
 HERE = Path(__file__).resolve().parent
-#: What ``allow_actions`` lets a POST do to a session (the SessionManager's method names).
-SESSION_ACTIONS = ("suspend", "resume", "complete")
+#: What ``allow_actions`` lets a POST do to a session: move it (the SessionManager's method
+#: names), replay it (exact: every call served from the journal), fork it at a seq.
+SESSION_ACTIONS = ("suspend", "resume", "complete", "replay", "fork")
 
 
 @dataclass
@@ -159,6 +161,9 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
         data["session"] = views.session_row(web.runtime.sessions.get(data["session_id"]))
         return data
 
+    def read_state(request: Request) -> Any:
+        return views.state_page(web.runtime, sid(request), query(request))
+
     def read_artifacts(request: Request) -> Any:
         return views.artifacts_page(web.runtime, sid(request), query(request))
 
@@ -203,16 +208,20 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
             problem = (404, f"no action {operation!r}; actions: {', '.join(SESSION_ACTIONS)}")
         if problem is not None:
             return json({"error": problem[1], "status": problem[0]}, problem[0])
+        form = {k: v[0] for k, v in body.items() if k != "csrf"}
         try:
-            moved = await run_in_threadpool(
-                lambda: getattr(web.runtime.sessions, operation)(sid(request)))
+            done = await run_in_threadpool(actions.run, web.runtime, operation, sid(request),
+                                           form)
         except LLMSpellError as exc:
             if is_api:
                 return json_error(web, exc)
             return error_page(request, exc)
         if is_api:
-            return json(web.shown(moved.to_dict()))
-        return RedirectResponse(f"/sessions/{moved.id}", status_code=303)
+            return json(web.shown(done))
+        if operation == "replay":
+            return templates.TemplateResponse(request, "replay.html", {
+                "data": web.shown(done), "web": web, "version": __version__, "query": {}})
+        return RedirectResponse(f"/sessions/{done['id']}", status_code=303)
 
     def index(request: Request) -> Response:
         return RedirectResponse("/sessions", status_code=307)
@@ -222,6 +231,7 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
         Route("/sessions", page("sessions.html", read_sessions)),
         Route("/sessions/{sid}", page("session.html", read_session)),
         Route("/sessions/{sid}/timeline", page("timeline.html", read_timeline)),
+        Route("/sessions/{sid}/state", page("state.html", read_state)),
         Route("/sessions/{sid}/artifacts", page("artifacts.html", read_artifacts)),
         Route("/sessions/{sid}/artifact", page("artifact.html", read_artifact)),
         Route("/sessions/{sid}/{action}", act, methods=["POST"]),
@@ -231,6 +241,7 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
         Route("/api/sessions/{sid}", api(read_session)),
         Route("/api/sessions/{sid}/timeline", api(read_timeline)),
         Route("/api/sessions/{sid}/events", events),
+        Route("/api/sessions/{sid}/state", api(read_state)),
         Route("/api/sessions/{sid}/artifacts", api(read_artifacts)),
         Route("/api/sessions/{sid}/artifact", api(read_artifact)),
         Route("/api/sessions/{sid}/artifact/content", download),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspell.errors import ValidationError
+from llmspell.sessions import history
 
 STATUSES = ("active", "suspended", "completed", "failed", "archived")
 DEFAULT_PAGE = 50
@@ -158,6 +159,27 @@ def entries_after(rt: Any, session_id: str, after: int, limit: int = MAX_PAGE) -
     """Timeline items after ``after`` (the live stream's read)."""
     return [timeline_item(e.to_dict())
             for e in rt.sessions.journal.read(session_id, after_seq=after, limit=limit)]
+
+
+# -- state at a point ------------------------------------------------------------------------
+
+def state_page(rt: Any, session_id: str, query: dict[str, str]) -> dict[str, Any]:
+    """The session as of entry ``seq`` (default: the newest): its state, the other keys it
+    wrote, its artifacts; the entry at ``seq``; and the diff from ``from`` (default
+    ``seq - 1``, the point before) to ``seq``."""
+    manager = rt.sessions
+    sid = manager.get(session_id).id
+    last = manager.journal.last_seq(sid)
+    seq = int_arg(query, "seq", last, high=last)
+    assert seq is not None
+    start = int_arg(query, "from", max(seq - 1, 0), high=last)
+    assert start is not None
+    snapshot = manager.state_at(sid, seq)
+    changes = history.diff(manager.state_at(sid, start), snapshot) if start != seq else None
+    at = manager.journal.read(sid, after_seq=seq - 1, limit=1) if seq else []
+    return {"session_id": sid, "seq": seq, "from": start, "last_seq": last,
+            "snapshot": snapshot.to_dict(), "diff": changes,
+            "entry": timeline_item(at[0].to_dict()) if at else None}
 
 
 # -- artifacts --------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const slider = document.getElementById("seq-slider");
   const box = document.getElementById("seq-box");
   if (slider && box) {
+    document.getElementById("seq-slider-label").hidden = false;
     slider.addEventListener("input", () => { box.value = slider.value; });
-    slider.addEventListener("change", () => slider.form.submit());
+    slider.addEventListener("change", () => box.form.submit());
     box.addEventListener("input", () => { slider.value = box.value; });
   }
 });
