@@ -20,6 +20,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from llmspell.errors import ValidationError
 
 COOKIE = "llmspell_web"
@@ -51,6 +53,11 @@ def check_host(host: object) -> str:
 def new_token() -> str:
     """A fresh random token (32 bytes, URL-safe)."""
     return secrets.token_urlsafe(32)
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Whether ``given`` is ``expected`` (compared in constant time)."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _host_name(header: str) -> str:
@@ -91,7 +98,7 @@ class AccessGuard:
                 await _refuse(send, 401, "a token is required (printed when the server "
                               "started): Authorization: Bearer TOKEN or ?token=TOKEN")
                 return
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
+            if not same_secret(given, self.token):
                 await _refuse(send, 403, "wrong token")
                 return
         await self.app(scope, receive, send)
@@ -111,13 +118,10 @@ class AccessGuard:
         morsel = cookie.get(COOKIE)
         return morsel.value if morsel is not None else None
 
-    def form_key_ok(self, given: str | None) -> bool:
-        """Whether a POST carried this app's form key."""
-        return given is not None and hmac.compare_digest(given.encode(), self.form_key.encode())
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
-    body = ('{"error": "%s", "status": %d}' % (message.replace('"', "'"), status)).encode()
+    body = orjson.dumps({"error": message, "status": status})
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

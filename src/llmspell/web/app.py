@@ -38,7 +38,7 @@ from llmspell.errors import (
 from llmspell.journal import iso
 from llmspell.redact import Redactor
 from llmspell.web import actions, content, live, views
-from llmspell.web.access import COOKIE, FORM_KEY_HEADER, AccessGuard, new_token
+from llmspell.web.access import COOKIE, FORM_KEY_HEADER, AccessGuard, new_token, same_secret
 
 HERE = Path(__file__).resolve().parent
 #: What ``allow_actions`` lets a POST do to a session: move it (the SessionManager's method
@@ -101,6 +101,7 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
     templates.env.filters["json"] = lambda v: orjson.dumps(
         v, option=orjson.OPT_INDENT_2, default=str).decode()
     templates.env.filters["when"] = when
+    templates.env.filters["call_parts"] = views.call_parts
 
     def query(request: Request) -> dict[str, str]:
         return {k: v for k, v in request.query_params.items()}
@@ -198,11 +199,11 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
         is_api = request.url.path.startswith("/api/")
         operation = str(request.path_params["action"])
         body = parse_qs((await request.body()).decode("utf-8", "replace"))
-        given = request.headers.get(FORM_KEY_HEADER) or (body.get("csrf") or [None])[0]
+        given = request.headers.get(FORM_KEY_HEADER) or next(iter(body.get("csrf", [])), None)
         problem = None
         if not web.allow_actions:
             problem = (403, "actions are off: start the server with --allow-actions")
-        elif not (given is not None and given == web.form_key):
+        elif not same_secret(given, web.form_key):
             problem = (403, "the form key is missing or wrong (reload the page)")
         elif operation not in SESSION_ACTIONS:
             problem = (404, f"no action {operation!r}; actions: {', '.join(SESSION_ACTIONS)}")

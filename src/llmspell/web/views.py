@@ -23,6 +23,8 @@ KIND_CLASSES = (("llm.", "llm"), ("tool.", "tool"), ("session.", "session"),
                 ("replay", "replay"))
 #: Kinds whose entries hold a call (request and response): expandable in the timeline.
 CALL_KINDS = ("llm.call", "tool.call")
+#: The fields of a call entry shown each under its own heading, in this order.
+CALL_PARTS = ("request", "params", "input", "response", "result", "output", "error")
 
 
 def int_arg(query: dict[str, str], name: str, default: int | None, *, low: int = 0,
@@ -146,13 +148,22 @@ def timeline_item(entry: dict[str, Any]) -> dict[str, Any]:
     call (expandable), its latency and tokens when the entry records them."""
     data = entry.get("data")
     fields = data if isinstance(data, dict) else {}
-    usage = fields.get("usage") if isinstance(fields.get("usage"), dict) else {}
+    usage = fields["usage"] if isinstance(fields.get("usage"), dict) else {}
     tokens = usage.get("total_tokens", usage.get("total"))
     summary = {key: fields[key] for key in ("agent", "tool", "model", "provider", "key",
                                             "scope", "name", "operation", "reason", "error")
                if key in fields and isinstance(fields[key], str | int | float)}
     return {**entry, "class": kind_class(entry["kind"]), "call": entry["kind"] in CALL_KINDS,
             "latency_ms": fields.get("latency_ms"), "tokens": tokens, "summary": summary}
+
+
+def call_parts(data: Any) -> tuple[list[tuple[str, Any]], Any]:
+    """A call entry's data split for the timeline: ``[(part, value)]`` for the parts shown
+    under their own heading (request, response, ...), and the other fields."""
+    if not isinstance(data, dict):
+        return [], data
+    parts = [(p, data[p]) for p in CALL_PARTS if p in data]
+    return parts, {k: v for k, v in data.items() if k not in CALL_PARTS}
 
 
 def entries_after(rt: Any, session_id: str, after: int, limit: int = MAX_PAGE) -> list[Any]:
