@@ -53,7 +53,10 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
                        else "read-only (start with --allow-actions for suspend/resume/complete)")
             if token:
                 click.echo(f"token: {token}")
-            server.run(sockets=[sock])
+            try:
+                server.run(sockets=[sock])
+            except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an error
+                pass
     echo("llmspell web stopped")
 
 
