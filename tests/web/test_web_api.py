@@ -270,6 +270,10 @@ def test_create_app_refuses_a_non_loopback_binding_without_token(mem: Runtime) -
         create_app(mem, loopback=False)
     with pytest.raises(ValidationError, match="argument 'poll_seconds'"):
         create_app(mem, poll_seconds=0)
+    with pytest.raises(ValidationError, match="argument 'token': must be at least 16"):
+        create_app(mem, token="short")
+    with pytest.raises(ValidationError, match="argument 'allow_actions'"):
+        create_app(mem, allow_actions="yes")
 
 
 def test_loopback_server_refuses_foreign_host_headers(mem: Runtime, serve: Any) -> None:

@@ -16,11 +16,9 @@ from llmspell.tools import tool
 SCRIPT = """
 local scope = "session:" .. Session.getCurrent().id
 State.save(scope, "step", 1)
-local agent = Agent.create{name = "helper", model = "scripted/demo", tools = {
-  {name = "weather", description = "the weather in a city",
-   parameters = {type = "object", properties = {city = {type = "string"}}},
-   fn = function(args) return Tool.invoke("weather", {city = args.city}).result end}}}
-local answer = agent:invoke{text = "weather in Paris?"}
+local forecast = Tool.invoke("weather", {city = "Paris"})
+local helper = Agent.create{name = "helper", model = "scripted/demo"}
+local answer = helper:invoke{text = "summarise: " .. tostring(forecast.text)}
 State.save(scope, "answer", answer.text)
 State.save(scope, "step", 2)
 Artifact.store(Session.getCurrent(), "report.txt", "report: " .. answer.text)
@@ -38,9 +36,7 @@ def recorded(rt: Runtime) -> str:
         return {"Paris": "sunny"}.get(city, "fog")
 
     rt.tools.register(weather)
-    provider.add_replies([
-        {"tool_calls": [{"name": "weather", "arguments": {"city": "Paris"}, "id": "c1"}]},
-        "Paris: sunny."])
+    provider.add_replies(["Paris: sunny."])
     done = record_run(rt, SCRIPT, name="weather.lua")
     assert done.error is None, done.error
     return str(done.session.id)
@@ -78,6 +74,8 @@ def test_state_at_each_point_with_its_diff(mem: Runtime, serve: Any) -> None:
         assert too_far.status_code == 400 and "argument 'seq'" in too_far.json()["error"]
         timeline = http.get(f"/sessions/{sid}/timeline", params={"kind": "llm,tool"}).text
         assert 'class="k-llm"' in timeline and 'class="k-tool"' in timeline
+        writes = http.get(f"/api/sessions/{sid}/timeline", params={"kind": "state"}).json()
+        assert [e["data"]["value"] for e in writes["items"]] == [1, "Paris: sunny.", 2]
 
 
 def test_fork_and_replay_need_allow_actions(mem: Runtime, serve: Any) -> None:
@@ -115,6 +113,6 @@ def test_fork_at_a_seq_and_replay_from_the_browser_forms(mem: Runtime, serve: An
         report = http.post(f"/api/sessions/{sid}/replay",
                            headers={"X-LLMSpell-Form-Key": key}).json()
         assert report["identical"] and report["calls_made"] == 0
-        assert report["calls_served"] == 3
+        assert report["calls_served"] == 2  # the model's answer and the tool's
         page = http.post(f"/sessions/{sid}/replay", data={"csrf": key}).text
         assert "identical to the recording" in page

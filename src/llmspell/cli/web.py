@@ -11,8 +11,6 @@ import click
 
 from llmspell.cli.main import EXIT_USAGE, Options, echo, fail, handle_errors
 
-MIN_TOKEN = 16
-
 
 @click.command(name="web")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -28,15 +26,14 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
     """Look at sessions, timelines, state and artifacts in a browser."""
     try:
         from llmspell.web import create_app
-        from llmspell.web.access import check_host, is_loopback, new_token
+        from llmspell.web.access import check_host, check_token, is_loopback, new_token
         from llmspell.web.server import build_server, listen, url_of
     except ImportError as exc:
         fail(f"llmspell web needs the 'web' extra ({exc.name} is missing): "
              "pip install 'llmspell[web]'", EXIT_USAGE)
         return
-    if token is not None and len(token) < MIN_TOKEN:
-        fail(f"--token must be at least {MIN_TOKEN} characters", EXIT_USAGE)
     with handle_errors(opts.verbose):
+        check_token(token)
         loopback = is_loopback(check_host(host))
         if not loopback and not token:
             token = new_token()

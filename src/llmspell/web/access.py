@@ -50,6 +50,18 @@ def check_host(host: object) -> str:
     return host
 
 
+MIN_TOKEN = 16
+
+
+def check_token(token: object) -> str | None:
+    """``token`` if it is None or a string of at least MIN_TOKEN characters."""
+    if token is not None and (not isinstance(token, str) or len(token) < MIN_TOKEN
+                              or any(c.isspace() for c in token)):
+        raise ValidationError("token", f"must be at least {MIN_TOKEN} characters without "
+                              "spaces", got="[REDACTED]" if isinstance(token, str) else token)
+    return token
+
+
 def new_token() -> str:
     """A fresh random token (32 bytes, URL-safe)."""
     return secrets.token_urlsafe(32)
@@ -79,6 +91,7 @@ class AccessGuard:
 
     def __init__(self, app: ASGIApp, *, token: str | None, loopback: bool,
                  form_key: str) -> None:
+        check_token(token)
         if token is None and not loopback:
             raise ValidationError("token", "is required when the host is not a loopback "
                                   "address", got=None)

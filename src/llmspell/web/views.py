@@ -136,7 +136,7 @@ def timeline_page(rt: Any, session_id: str, query: dict[str, str]) -> dict[str, 
         more_after = len(entries) > limit
         entries = entries[:limit]
         more_before = bool(after)
-    items = [timeline_item(e.to_dict()) for e in entries]
+    items = [timeline_item(e) for e in history.with_values(journal, sid, entries)]
     return {"session_id": sid, "items": items, "limit": limit, "last_seq": last,
             "kinds": ",".join(kinds or []),
             "next_after": items[-1]["seq"] if items and more_after else None,
@@ -168,8 +168,9 @@ def call_parts(data: Any) -> tuple[list[tuple[str, Any]], Any]:
 
 def entries_after(rt: Any, session_id: str, after: int, limit: int = MAX_PAGE) -> list[Any]:
     """Timeline items after ``after`` (the live stream's read)."""
-    return [timeline_item(e.to_dict())
-            for e in rt.sessions.journal.read(session_id, after_seq=after, limit=limit)]
+    journal = rt.sessions.journal
+    entries = journal.read(session_id, after_seq=after, limit=limit)
+    return [timeline_item(e) for e in history.with_values(journal, session_id, entries)]
 
 
 # -- state at a point ------------------------------------------------------------------------
