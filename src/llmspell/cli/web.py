@@ -7,6 +7,8 @@ unless ``--allow-actions``. Needs the ``web`` extra (starlette, uvicorn).
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from llmspell.cli.main import EXIT_USAGE, Options, echo, fail, handle_errors
@@ -18,7 +20,8 @@ from llmspell.cli.main import EXIT_USAGE, Options, echo, fail, handle_errors
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
               help="Port to bind (0: any free port).")
 @click.option("--allow-actions", is_flag=True,
-              help="Allow suspend/resume/complete from the browser and the API.")
+              help="Allow suspend, resume, complete, replay and fork from the browser and "
+                   "the API.")
 @click.option("--token", default=None, envvar="LLMSPELL_WEB_TOKEN",
               help="Require this token (default: a random one when the host is not loopback).")
 @click.pass_obj
@@ -38,7 +41,7 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
         if not loopback and not token:
             token = new_token()
         sock = listen(host, port)
-        with opts.runtime() as rt:
+        with sock, opts.runtime() as rt:
             server = build_server(create_app(rt, allow_actions=allow_actions, token=token,
                                              loopback=loopback))
             # The token is printed on purpose (the user needs it), so not through echo(),
@@ -46,14 +49,14 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
             url = url_of(sock, host) + "/"
             click.echo(f"llmspell web on {url}" + (f"?token={token}" if token else ""),
                        err=False)
-            click.echo("actions allowed (suspend, resume, complete)" if allow_actions
-                       else "read-only (start with --allow-actions for suspend/resume/complete)")
+            click.echo("actions allowed (suspend, resume, complete, replay, fork)"
+                       if allow_actions else "read-only (--allow-actions for suspend, resume, "
+                       "complete, replay and fork)")
             if token:
                 click.echo(f"token: {token}")
-            try:
+            # Ctrl-C is how a server is stopped: not an error.
+            with contextlib.suppress(KeyboardInterrupt):
                 server.run(sockets=[sock])
-            except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an error
-                pass
     echo("llmspell web stopped")
 
 

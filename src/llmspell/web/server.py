@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import uvicorn
+
 from llmspell.errors import ValidationError
 
 
@@ -29,11 +31,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_server(app: Any) -> Any:
+def build_server(app: Any) -> uvicorn.Server:
     """A uvicorn server for ``app`` (quiet logs; open event streams are closed within a
     second of shutdown)."""
-    import uvicorn
-
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=1)
     return uvicorn.Server(config)
