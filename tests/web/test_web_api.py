@@ -185,9 +185,14 @@ def test_artifacts_versions_preview_and_download(mem: Runtime, serve: Any) -> No
         assert old.text == "# first\n" and "attachment" in old.headers["content-disposition"]
         data = http.get(f"/api/sessions/{s.id}/artifact", params={"name": "data.json"}).json()
         assert data["preview"] == {"kind": "json", "value": {"rows": [1, 2, 3]}}
+        mem.artifacts.store(s.id, "big.json", {"rows": list(range(30_000))})
+        big = http.get(f"/api/sessions/{s.id}/artifact", params={"name": "big.json"}).json()
+        assert big["preview"]["kind"] == "text" and big["preview"]["truncated"]
+        assert len(big["preview"]["text"]) == 64 * 1024
         image = http.get(f"/api/sessions/{s.id}/artifact/content",
                          params={"name": "dot.png", "inline": 1})
         assert image.content == png and image.headers["content-type"] == "image/png"
+        assert image.headers["content-security-policy"].startswith("default-src 'none'")
         page = http.get(f"/sessions/{s.id}/artifact", params={"name": "dot.png"}).text
         assert '<img class="preview"' in page
         page = http.get(f"/sessions/{s.id}/artifact", params={"name": "report.md",
@@ -281,7 +286,11 @@ def test_loopback_server_refuses_foreign_host_headers(mem: Runtime, serve: Any) 
     assert httpx.get(base + "/api/sessions").status_code == 200
     foreign = httpx.get(base + "/api/sessions", headers={"Host": "evil.example:80"})
     assert foreign.status_code == 403 and "loopback" in foreign.json()["error"]
-    assert httpx.get(base + "/api/sessions", headers={"Host": "localhost"}).status_code == 200
+    page = httpx.get(base + "/sessions", headers={"Host": "localhost"})
+    assert page.status_code == 200
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 def _events(response: httpx.Response, wanted: int, got: list[dict[str, Any]]) -> None:

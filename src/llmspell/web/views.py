@@ -223,13 +223,15 @@ PREVIEW_BYTES = 64 * 1024
 
 
 def preview(rt: Any, artifact: Any) -> dict[str, Any]:
-    """``{kind: json|text|image|none, value|text, truncated}`` for the artifact's mime type."""
+    """``{kind: json|text|image|none, value|text, truncated}`` for the artifact's mime type
+    (JSON over PREVIEW_BYTES is previewed as its first PREVIEW_BYTES of text)."""
     mime = artifact.mime_type or ""
     if mime.startswith("image/"):
         return {"kind": "image"}
-    if mime == "application/json" or mime.endswith("+json"):
+    is_json = mime == "application/json" or mime.endswith("+json")
+    if is_json and artifact.size <= PREVIEW_BYTES:
         return {"kind": "json", "value": rt.artifacts.value(artifact)}
-    if mime.startswith("text/") or mime in ("application/xml", "application/x-yaml",
+    if is_json or mime.startswith("text/") or mime in ("application/xml", "application/x-yaml",
                                              "application/yaml", "application/toml"):
         with rt.artifacts.open(artifact) as reader:
             head = reader.read(PREVIEW_BYTES + 1)
