@@ -321,3 +321,17 @@ def test_live_timeline_streams_new_entries(mem: Runtime, serve: Any) -> None:
     assert all(PROVIDER_KEY not in orjson.dumps(e).decode() for e in got)
     bad = httpx.get(f"{base}/api/sessions/{s.id}/events", params={"after": "x"})
     assert bad.status_code == 400 and "argument 'after'" in bad.json()["error"]
+
+
+def test_listen_makes_a_tcp_socket_and_checks_its_port() -> None:
+    import socket
+
+    from llmspell.errors import ValidationError
+    from llmspell.web.server import listen
+
+    # proto IPPROTO_TCP is what makes asyncio turn Nagle off on accepted connections (with
+    # 0, each answer on a kept-alive connection waited ~40 ms for a delayed ACK).
+    with listen("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
+    with pytest.raises(ValidationError, match="argument 'port'"):
+        listen("127.0.0.1", 70000)
