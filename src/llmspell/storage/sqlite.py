@@ -227,11 +227,9 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise self._failed("start a batch", exc) from exc
             try:
-                for key, wanted in expect.items():
-                    row = db.execute(_GET, (key,)).fetchone()
-                    if (None if row is None else _value(db, key, row[0])) != wanted:
-                        db.execute("ROLLBACK")
-                        return False
+                if expect and not _holds(db, expect):
+                    db.execute("ROLLBACK")
+                    return False
                 _apply(db, ops)
                 db.execute("COMMIT")
             except BaseException as exc:
@@ -284,6 +282,29 @@ def _value(db: sqlite3.Connection, key: str, value: bytes | int) -> bytes:
     if row is None:
         raise sqlite3.DatabaseError(f"key {key!r}: its value is missing from kv_large")
     return bytes(row[0])
+
+
+def _holds(db: sqlite3.Connection, expect: dict[str, bytes | None]) -> bool:
+    """Whether every key of ``expect`` holds exactly that value (None: absent), read in ONE
+    statement (a batch's conditions: an artifact store has six; one SELECT each cost ~4 us
+    apiece in the write lock)."""
+    if len(expect) == 1:
+        [(key, wanted)] = expect.items()
+        row = db.execute(_GET, (key,)).fetchone()
+        return (None if row is None else _value(db, key, row[0])) == wanted
+    found: dict[str, bytes] = {}
+    names = list(expect)
+    for i in range(0, len(names), _MANY_CHUNK):
+        chunk = names[i:i + _MANY_CHUNK]
+        sql = f"SELECT key, value FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
+        found.update(db.execute(sql, chunk).fetchall())
+    for key, wanted in expect.items():
+        have = found.get(key)
+        if have is not None:
+            have = _value(db, key, have)
+        if have != wanted:
+            return False
+    return True
 
 
 def _apply(db: sqlite3.Connection, ops: list[Op]) -> None:
