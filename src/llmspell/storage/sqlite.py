@@ -16,6 +16,8 @@ Durability ``normal`` is ``synchronous=NORMAL`` in WAL mode: a commit survives a
 process; a power cut may lose the last commits but never corrupts the file. ``full`` is
 ``synchronous=FULL``: every commit is on disk when the call returns.
 
+Checkpoints of the WAL run in a background thread, not in writes (:mod:`._checkpoint`).
+
 Single statements run in autocommit mode. A batch runs in ``BEGIN IMMEDIATE``, which takes the
 database's write lock first, so reading ``expect`` and applying the ops is atomic across
 threads and processes. Other processes wait up to ``timeout`` seconds for the lock
@@ -28,10 +30,12 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from operator import itemgetter
 
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
+from llmspell.storage._checkpoint import NOTIFY_EVERY, SAFETY_PAGES, Checkpointer
 from llmspell.storage._support import (
     Closed,
     KeyRange,
@@ -122,6 +126,9 @@ class SqliteStore(Store):
                 raise StorageError(f"sqlite store {self.path}: cannot set up: {exc}") from exc
             raise
         self._db: sqlite3.Connection = db
+        self._checkpointer = Checkpointer(self.path, timeout)
+        weakref.finalize(self, self._checkpointer.stop)  # a store dropped unclosed
+        self._commits = 0  # since the checkpointer was last woken
         # One cursor for the single-statement calls (saves creating one per call); it is only
         # used under the lock, and always read to the end before the lock is released.
         self._cursor: sqlite3.Cursor = db.cursor()
@@ -160,13 +167,24 @@ class SqliteStore(Store):
                 self._cursor.execute(_PUT, (key, value))
             except sqlite3.Error as exc:
                 raise self._failed(f"put {key!r}", exc) from exc
+            self._committed()
 
     def _delete(self, key: str) -> bool:
         with self._lock:
             try:
-                return self._cursor.execute(_DELETE, (key,)).rowcount > 0
+                found = self._cursor.execute(_DELETE, (key,)).rowcount > 0
             except sqlite3.Error as exc:
                 raise self._failed(f"delete {key!r}", exc) from exc
+            if found:
+                self._committed()
+            return found
+
+    def _committed(self) -> None:
+        """Count a commit; wake the checkpointer every NOTIFY_EVERY (under the lock)."""
+        self._commits += 1
+        if self._commits >= NOTIFY_EVERY:
+            self._commits = 0
+            self._checkpointer.notify()
 
     def check_integrity(self) -> list[str]:
         """``PRAGMA integrity_check``: every problem SQLite reports (page, index or record
@@ -232,6 +250,7 @@ class SqliteStore(Store):
                     return False
                 _apply(db, ops)
                 db.execute("COMMIT")
+                self._committed()
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -241,6 +260,7 @@ class SqliteStore(Store):
         return True
 
     def _close(self) -> None:
+        self._checkpointer.stop()  # first: the last connection to close checkpoints the rest
         with self._lock:
             db, self._db = self._db, Closed()  # type: ignore[assignment]
             self._cursor = Closed()  # type: ignore[assignment]
@@ -269,6 +289,7 @@ def _set_up(db: sqlite3.Connection, durability: str, timeout: float, path: str) 
                            "is the file on a network filesystem?")
     db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
     db.execute("PRAGMA recursive_triggers = ON")
+    db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")  # storage/_checkpoint.py
     db.execute(_SCHEMA)
     db.execute(_SCHEMA_LARGE)
     db.execute(_TRIGGER_LARGE)
