@@ -80,15 +80,15 @@ def test_reads_do_not_grow_with_the_number_of_artifacts() -> None:
     reads = {}
     for count in (100, 2000):
         store, arts, session = _filled(count)
-        queries = {
-            "list limit=10": lambda: arts.list(session, limit=10),
-            "list newest 10": lambda: arts.list(session, limit=10, descending=True),
-            "exact name": lambda: arts.list(session, name="item-42"),
-            "type limit=10": lambda: arts.query(artifact_type="tool_result", limit=10),
+        queries: dict[str, dict[str, Any]] = {
+            "list limit=10": dict(session=session, limit=10),
+            "list newest 10": dict(session=session, limit=10, descending=True),
+            "exact name": dict(session=session, name="item-42"),
+            "type limit=10": dict(artifact_type="tool_result", limit=10),
         }
-        for label, query in queries.items():
+        for label, filters in queries.items():
             store.reset()
-            assert query()
+            assert arts.query(**filters)
             reads[(label, count)] = store.scanned + store.fetched
         store.close()
     for label in ("list limit=10", "list newest 10", "exact name", "type limit=10"):

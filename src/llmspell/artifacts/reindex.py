@@ -25,9 +25,7 @@ def ensure_session_index(store: Store) -> int:
     start: str | None = None
     read = 0
     while True:
-        after = start
-
-        def build(attempt: int) -> Planned[tuple[str | None, int]]:
+        def build(attempt: int, after: str | None = start) -> Planned[tuple[str | None, int]]:
             page = list(store.scan(keys.RECORD_PREFIX, start_after=after, limit=_PAGE))
             ops: list[Op] = []
             expect: dict[str, bytes | None] = {}
