@@ -5,12 +5,17 @@ with SQLite's BINARY collation, which is ``memcmp`` on UTF-8, i.e. code-point or
 are stored exactly as given, so JSON values stay readable with the ``sqlite3`` shell and JSON1
 (``SELECT key, json_extract(CAST(value AS TEXT), '$.name') FROM kv``).
 
-Values over :data:`LARGE_VALUE` bytes (artifact blob chunks) live in ``kv_large`` (an
-ordinary rowid table), with the integer 0 in their ``kv`` row as a stub; a trigger removes
-the ``kv_large`` row when its stub goes. A WITHOUT ROWID table keeps whole rows in its
-B-tree, and SQLite reads a whole overflowing row to compare keys while searching: with 400
-MB of 512 KB values in ``kv``, one get of a 100-byte value took 3.3 ms (7 us once the values
-were in a rowid table; docs/artifacts.md).
+Values over :data:`LARGE_VALUE` bytes live in ``kv_large`` (an ordinary rowid table), with
+the integer 0 in their ``kv`` row as a stub; a trigger removes the ``kv_large`` row when its
+stub goes. The view ``kv_values`` shows every key with its value resolved. A WITHOUT ROWID
+table keeps whole rows in its B-tree pages; a row over about 1,000 bytes (a quarter of a 4 KB
+page, less SQLite's overheads) spills into overflow pages, which SQLite reads whole while
+searching: with 400 MB of 512 KB values in ``kv`` one get of a 100-byte value took 3.3 ms (7
+us with the values in a rowid table; docs/artifacts.md). Measured for our value sizes
+(docs/storage.md, "Table layout"): WITHOUT ROWID wins below ~900 bytes (prefix scans ~10x
+faster: no separate index to look rows up through), a rowid table wins above (1.5-8 KB state
+values: writes ~30% and reads ~40% less CPU, the file up to 2.2x smaller). Hence the split at
+900 bytes.
 
 Durability ``normal`` is ``synchronous=NORMAL`` in WAL mode: a commit survives a crash of the
 process; a power cut may lose the last commits but never corrupts the file. ``full`` is
@@ -49,14 +54,18 @@ from llmspell.storage.base import Op, Put, Store
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 _GET = "SELECT value FROM kv WHERE key = ?"
-#: Values larger than this live in ``kv_large`` (see the module docstring).
-LARGE_VALUE = 16 * 1024
+#: Values larger than this live in ``kv_large`` (see the module docstring: measured).
+LARGE_VALUE = 900
 _SCHEMA_LARGE = ("CREATE TABLE IF NOT EXISTS kv_large (key TEXT PRIMARY KEY, "
                  "value BLOB NOT NULL)")
 #: Fires on DELETE and, with recursive_triggers on, on the delete an INSERT OR REPLACE does.
 _TRIGGER_LARGE = ("CREATE TRIGGER IF NOT EXISTS kv_large_gone AFTER DELETE ON kv "
                   "WHEN typeof(old.value) = 'integer' "
                   "BEGIN DELETE FROM kv_large WHERE key = old.key; END")
+#: Every key with its value, stubs resolved: for reading a store with the sqlite3 shell.
+_VIEW = ("CREATE VIEW IF NOT EXISTS kv_values (key, value) AS SELECT key, CASE WHEN "
+         "typeof(value) = 'integer' THEN (SELECT l.value FROM kv_large AS l WHERE l.key = "
+         "kv.key) ELSE value END FROM kv")
 _GET_LARGE = "SELECT value FROM kv_large WHERE key = ?"
 _PUT_LARGE = "INSERT OR REPLACE INTO kv_large (key, value) VALUES (?, ?)"
 #: REPLACE, not an upsert (ON CONFLICT DO UPDATE): measured ~15% faster for new keys and
@@ -293,6 +302,7 @@ def _set_up(db: sqlite3.Connection, durability: str, timeout: float, path: str) 
     db.execute(_SCHEMA)
     db.execute(_SCHEMA_LARGE)
     db.execute(_TRIGGER_LARGE)
+    db.execute(_VIEW)
 
 
 def _value(db: sqlite3.Connection, key: str, value: bytes | int) -> bytes:
