@@ -23,9 +23,19 @@ class Result:
     unit: str = "us/op"  # "us/op" (lower is better) or "ops/s" (higher is better)
     value: float = 0.0  # the figure in `unit`
     budget: float | None = None
-    peer: str | None = None  # name of the peer result in the same group, for the ratio
+    # names of results in the same group to print ratios against (a peer, our own floor, raw
+    # SQLite); a str is one name
+    peer: str | tuple[str, ...] | None = None
+    # a budget relative to the first peer: ours <= budget_ratio x its time
+    budget_ratio: float | None = None
     note: str = ""
     rounds: list[float] = field(default_factory=list)
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        if self.peer is None:
+            return ()
+        return (self.peer,) if isinstance(self.peer, str) else tuple(self.peer)
 
     @property
     def within_budget(self) -> bool | None:
@@ -57,7 +67,8 @@ class Bench:
         rounds: int = 7,
         budget_us: float | None = None,
         min_ops_per_s: float | None = None,
-        peer: str | None = None,
+        peer: str | tuple[str, ...] | None = None,
+        budget_ratio: float | None = None,
         note: str = "",
         setup: Callable[[], Any] | None = None,
     ) -> Result:
@@ -80,7 +91,7 @@ class Bench:
                 fn()
             per_call.append((time.perf_counter() - start) / number * 1e6)
         return self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
-                           peer=peer, note=note)
+                           peer=peer, budget_ratio=budget_ratio, note=note)
 
     def record(
         self,
@@ -89,7 +100,8 @@ class Bench:
         *,
         budget_us: float | None = None,
         min_ops_per_s: float | None = None,
-        peer: str | None = None,
+        peer: str | tuple[str, ...] | None = None,
+        budget_ratio: float | None = None,
         note: str = "",
     ) -> Result:
         """Record a figure measured by the caller (microseconds per operation, per round)."""
@@ -98,7 +110,7 @@ class Bench:
             unit, value, budget = "ops/s", 1e6 / median if median else float("inf"), min_ops_per_s
         else:
             unit, value, budget = "us/op", median, budget_us
-        result = Result(self.group, name, median, unit, value, budget, peer, note,
+        result = Result(self.group, name, median, unit, value, budget, peer, budget_ratio, note,
                         [round(x, 4) for x in per_call_us])
         self.results.append(result)
         return result
