@@ -1,9 +1,12 @@
 """A small benchmark harness: medians, budgets, peers measured in the same run, history.
 
-Each ``benchmarks/bench_*.py`` defines ``run(bench: Bench) -> None`` and calls
-:meth:`Bench.measure` for every figure. ``python benchmarks/run.py`` collects them, prints a
-table, saves the run as JSON under ``benchmarks/results/`` and flags any figure more than 20%
-worse than the last saved run. Nothing here asserts: the machine is shared and noisy.
+Figures are wall-clock medians; :meth:`Bench.measure` also keeps the median CPU time
+(``time.process_time``), printed next to them, since the machine is shared and a busy neighbour
+stretches wall time but not CPU time. Each ``benchmarks/bench_*.py`` defines ``run(bench:
+Bench) -> None`` and calls :meth:`Bench.measure` for every figure. ``python benchmarks/run.py``
+collects them, prints a table, saves the run as JSON under ``benchmarks/results/`` and flags
+any figure more than 20% worse than the last saved run. Nothing here asserts: the machine is
+shared and noisy.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Result:
     budget_ratio: float | None = None
     note: str = ""
     rounds: list[float] = field(default_factory=list)
+    # median CPU time per call (time.process_time: this process, every thread), when measured
+    cpu_us: float | None = None
 
     @property
     def peers(self) -> tuple[str, ...]:
@@ -82,16 +87,20 @@ class Bench:
             number = max(1, number // 10)
             rounds = min(rounds, 3)
         per_call: list[float] = []
+        cpu: list[float] = []
         fn()  # warm up (and surface errors before timing)
         for _ in range(rounds):
             if setup is not None:
                 setup()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(number):
                 fn()
             per_call.append((time.perf_counter() - start) / number * 1e6)
-        return self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
-                           peer=peer, budget_ratio=budget_ratio, note=note)
+            cpu.append((time.process_time() - cpu_start) / number * 1e6)
+        result = self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
+                             peer=peer, budget_ratio=budget_ratio, note=note)
+        result.cpu_us = statistics.median(cpu)
+        return result
 
     def record(
         self,

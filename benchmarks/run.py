@@ -75,6 +75,8 @@ def report(results: list[Result], previous: dict[str, dict]) -> int:
             group = r.group
             print(f"\n== {group} ==")
         line = f"  {r.name:<44} {fmt(r):>16}"
+        if r.cpu_us is not None and r.unit != "ops/s":
+            line += f" (cpu {r.cpu_us:,.1f} us)"
         if r.budget is not None:
             limit = f">= {r.budget:,.0f} ops/s" if r.unit == "ops/s" else f"<= {r.budget:g} us"
             line += f"   budget {limit} {'ok' if r.within_budget else 'OVER'}"
