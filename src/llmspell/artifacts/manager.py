@@ -49,6 +49,7 @@ from llmspell.artifacts.model import (
 )
 from llmspell.artifacts.permissions import READ, WRITE, Permissions, check_access
 from llmspell.artifacts.query import check_filters, run_query
+from llmspell.artifacts.reindex import ensure_session_index
 from llmspell.artifacts.sources import FileGuard, Source, from_bytes
 from llmspell.artifacts.validate import (
     MAX_CREATED_BY,
@@ -142,6 +143,7 @@ class ArtifactManager:
         self.settings = settings or ArtifactSettings()
         self.hooks = hooks
         self.events = events
+        ensure_session_index(store)  # an older store's artifacts join the arts/ index
         self.writer = ArtifactWriter(store, blobs, self.counters, self.clock)
         self.permissions = Permissions(store, hooks=hooks)
         self.files = FileGuard(confinement or Confinement(allowed_paths))
