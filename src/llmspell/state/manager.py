@@ -40,6 +40,7 @@ from llmspell.state.records import (
     encode_value,
     same_value,
 )
+from llmspell.state.schemas import Schemas
 from llmspell.state.scopes import (
     _KEYS,
     STATE_PREFIX,
@@ -49,6 +50,7 @@ from llmspell.state.scopes import (
     split_store_key,
     store_key,
 )
+from llmspell.state.selection import record_version
 from llmspell.state.signals import AFTER_READ, BEFORE_READ, BEFORE_WRITE, DELETE, SKIPPED, Signals
 from llmspell.state.transaction import (
     ACTIVE,
@@ -57,6 +59,7 @@ from llmspell.state.transaction import (
     Transaction,
     open_transaction,
 )
+from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
@@ -94,8 +97,8 @@ class StateManager:
         self._signals = Signals(hooks, events, self.redactor)
         self._sequence = _commit.sequence_for(store, shared=shared_sequence)
         self._contributors: tuple[Contributor, ...] = ()
-        self._schemas: list[tuple[str, int]] = []
-        self._schema_of: dict[str, int] = {}
+        self._schemas = Schemas()
+        self._schemas.load(store)
 
     @classmethod
     def from_config(cls, store: Store, config: Any, *, hooks: HookPoints | None = None,
@@ -108,8 +111,11 @@ class StateManager:
     # -- writes ---------------------------------------------------------------------------
 
     def save(self, scope: str, key: str, value: Any, *,
-             schema_version: int | None = None) -> int | None:
+             schema_version: Version | None = None) -> int | None:
         """Store ``value`` under ``key`` in ``scope``, replacing what was there.
+
+        ``schema_version``: an int >= 1 or ``"MAJOR.MINOR.PATCH"``; default: the scope's
+        current schema (:mod:`llmspell.state.schemas`).
 
         ``value``: None, bool, int (64-bit), finite float, str, bytes, lists and dicts with str
         keys of those. Returns the change's sequence number (None inside a transaction, or
@@ -138,7 +144,9 @@ class StateManager:
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
                 check_size(encoded, self.max_value_bytes, scope, key)
-            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+            schemas = self._schemas
+            version = schemas.version_for(scope, key) if schemas.active \
+                else DEFAULT_SCHEMA_VERSION
             seq, created, updated = _commit.put_one(self.store, self._sequence, skey, scope,
                                                     key, encoded, version)
             signals = self._signals
@@ -277,7 +285,11 @@ class StateManager:
                                                    or hooks.has(AFTER_READ))):
             return self._load(scope, key, skey, default, self._tx())
         raw = self.store.get(skey)
-        return default if raw is None else decode_value(raw, skey)
+        if raw is None:
+            return default
+        if self._schemas.active:
+            self._schemas.check_load(scope, key, record_version(raw, skey))
+        return decode_value(raw, skey)
 
     def exists(self, scope: str, key: str) -> bool:
         """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
@@ -351,14 +363,24 @@ class StateManager:
         self._contributors = tuple(c for c in self._contributors if c != contributor)
         return True
 
-    def declare_schema_version(self, scope_pattern: str, version: int) -> None:
-        """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (the
-        latest declaration that matches wins; undeclared scopes are at version 1)."""
+    def declare_schema_version(self, scope_pattern: str, version: Version) -> None:
+        """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (an int or
+        ``"M.m.p"``; the latest declaration that matches wins, a migration applied over the
+        scope wins over declarations; undeclared scopes are at version 1). Loads in those
+        scopes refuse values of another major version (:mod:`llmspell.state.schemas`)."""
         if not isinstance(scope_pattern, str) or not scope_pattern:
             raise ValidationError("scope_pattern", "must be a non-empty glob", got=scope_pattern)
-        check_version(version)
-        self._schemas.append((scope_pattern, version))
-        self._schema_of = {}
+        self._schemas.declare(scope_pattern, check_version(version))
+
+    def schema_version(self, scope: str, key: str = "") -> Version:
+        """The version a new value of ``scope`` (``key``) is saved at."""
+        store_key(scope, key or "_")
+        return self._schemas.version_for(scope, key)
+
+    def reload_schemas(self) -> None:
+        """Read again the scopes' versions migrations recorded (after a migration or a
+        rollback, or one applied by another process)."""
+        self._schemas.load(self.store)
 
     def invalidate(self) -> None:
         """Forget what this process remembers about the store (its change sequence and the
@@ -367,6 +389,7 @@ class StateManager:
         with self._sequence.lock:
             self._sequence.raw = b"\x00"  # never a stored value: the next reload moves
             self._sequence.reload(self.store)
+        self._schemas.load(self.store)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -377,7 +400,7 @@ class StateManager:
         return None
 
     def _prepare(self, scope: str, key: str, skey: str, value: Any,
-                 schema_version: int | None, *, created_at: float | None = None,
+                 schema_version: Version | None, *, created_at: float | None = None,
                  updated_at: float | None = None) -> Write | None:
         """Run the before-write hooks, redact, check and encode: the write, or None if a hook
         skipped it."""
@@ -391,7 +414,9 @@ class StateManager:
         if len(encoded.data) > self.max_value_bytes:
             check_size(encoded, self.max_value_bytes, scope, key)
         if schema_version is None:
-            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+            schemas = self._schemas
+            version = schemas.version_for(scope, key) if schemas.active \
+                else DEFAULT_SCHEMA_VERSION
         else:
             version = check_version(schema_version)
         return Write(scope, key, skey, encoded, value, version, created_at, updated_at)
@@ -421,6 +446,8 @@ class StateManager:
         if seen is NOT_WRITTEN:
             raw = self.store.get(skey)
             found = raw is not None
+            if raw is not None and self._schemas.active:
+                self._schemas.check_load(scope, key, record_version(raw, skey))
             value = decode_value(raw, skey) if raw is not None else default
         else:
             found = seen is not DELETED
@@ -440,13 +467,3 @@ class StateManager:
             start += check_prefix(prefix)
         cut = len(scope) + len(STATE_PREFIX) + 1
         return [k[cut:] for k in self.store.keys(start)]
-
-    def _schema_version(self, scope: str) -> int:
-        version = self._schema_of.get(scope)
-        if version is None:
-            version = DEFAULT_SCHEMA_VERSION
-            for pattern, declared in self._schemas:
-                if fnmatch.fnmatchcase(scope, pattern):
-                    version = declared
-            self._schema_of[scope] = version
-        return version

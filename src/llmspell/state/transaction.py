@@ -27,6 +27,7 @@ from llmspell.errors import StateError, ValidationError
 from llmspell.state.commit import Committed, Write
 from llmspell.state.records import decode_value, same_value
 from llmspell.state.scopes import scope_prefix, store_key
+from llmspell.state.versions import Version
 
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
@@ -58,7 +59,7 @@ class Transaction:
     # -- writes ---------------------------------------------------------------------------
 
     def save(self, scope: str, key: str, value: Any, *,
-             schema_version: int | None = None) -> None:
+             schema_version: Version | None = None) -> None:
         """Buffer a save (see :meth:`StateManager.save`)."""
         skey = store_key(scope, key)
         write = self.manager._prepare(scope, key, skey, value, schema_version)
