@@ -382,6 +382,14 @@ class StateManager:
         rollback, or one applied by another process)."""
         self._schemas.load(self.store)
 
+    def announce_bulk(self, operation: str, changes: Any, first_seq: int) -> None:
+        """Tell hooks and subscribers about the keys a bulk batch changed (a migration, its
+        rollback, a restore; :meth:`.signals.Signals.bulk_written`). ``changes``: the
+        batch's :class:`~llmspell.state.bulk.RecordChange` list, numbered from
+        ``first_seq``."""
+        if changes:
+            self._signals.bulk_written(operation, changes, first_seq)
+
     def invalidate(self) -> None:
         """Forget what this process remembers about the store (its change sequence and the
         creation times of keys). Call it after writing state keys other than through a

@@ -213,6 +213,7 @@ class Migrator:
                 raise
             raise MigrationError(f"migration {plan.id!r} was not applied: {exc}") from exc
         self.state.reload_schemas()
+        self.state.announce_bulk("migration", result.plan.changes, result.first)
         report = done["report"]
         report.applied = True
         if report.examined:
@@ -459,6 +460,7 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
         result = write_bulk(state, build)
     except (StateError, WriteContention) as exc:
         raise MigrationError(f"cannot roll back migration {plan_id!r}: {exc}") from exc
+    state.announce_bulk("rollback", result.plan.changes, result.first)
     return {"id": plan_id, "n": n, "from_version": entry["plan"]["from_version"],
             "to_version": entry["plan"]["to_version"], **counts,
             "seq_first": result.first if counts.get("restored") else None,
