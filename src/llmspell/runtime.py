@@ -153,8 +153,23 @@ class Runtime:
 
         def wire(built: SessionManager) -> None:
             built.on_delete(self._drop_session_artifacts)
+            if self.config.state.enabled:
+                self.state.set_scope_guard(self._session_scope_guard(built))
 
         return self._built("_sessions", build, wire)
+
+    def _session_scope_guard(self, sessions: SessionManager) -> Callable[[str, str], None]:
+        """Session isolation of state (docs/sessions.md): while session B is current, the
+        ``session:<A>`` scope of another session A may be read or written only as far as A
+        granted B (``Artifact.grant``: one grant covers A's artifacts and its state scope)."""
+        def guard(scope: str, access: str) -> None:
+            asker = sessions.current_id()
+            owner = scope[len("session:"):]
+            if asker is not None and owner != asker:
+                self.artifacts.permissions.check(
+                    owner, asker, access, f"{access} {scope}", subject="the state scope of",
+                    component="state")
+        return guard
 
     @property
     def artifacts(self) -> ArtifactManager:

@@ -533,7 +533,13 @@ class SessionManager:
     def _purge(self, sid: str) -> None:
         """Everything of a deleted session but its record (gone already), then the tombstone."""
         if self.clear_state is not None:
-            self.clear_state(f"session:{sid}")
+            # Part of deleting the session, not an access by the current session: as the host
+            # (the session isolation of state checks only accesses by a current session).
+            token = self._current.set(None)
+            try:
+                self.clear_state(f"session:{sid}")
+            finally:
+                self._current.reset(token)
         self.journal.delete(sid)
         for callback in self._on_delete:
             try:

@@ -19,7 +19,7 @@ publish ``state.changed`` / ``state.deleted`` events with secrets redacted.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -63,6 +63,11 @@ from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
+#: ``guard(scope, access)``: raises to refuse ``access`` ("read" or "write") to ``scope``.
+ScopeGuard = Callable[[str, str], None]
+SESSION_SCOPE = "session:"
+READ, WRITE = "read", "write"
+
 
 class StateManager:
     """Scoped state on a store. Thread-safe; build it from a Runtime (``runtime.state``).
@@ -99,6 +104,7 @@ class StateManager:
         self._contributors: tuple[Contributor, ...] = ()
         self._schemas = Schemas()
         self._schemas.load(store)
+        self._guard: ScopeGuard | None = None
 
     @classmethod
     def from_config(cls, store: Store, config: Any, *, hooks: HookPoints | None = None,
@@ -130,6 +136,9 @@ class StateManager:
         skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
         if skey is None:
             skey = store_key(scope, key)
+        guard = self._guard
+        if guard is not None and scope.startswith(SESSION_SCOPE):
+            guard(scope, WRITE)
         if ACTIVE.get():
             tx = self._tx()
             if tx is not None:
@@ -173,6 +182,7 @@ class StateManager:
             HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
         """
         skey = store_key(scope, key)
+        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.delete(scope, key)
@@ -206,6 +216,7 @@ class StateManager:
             HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
         """
         prefix = scope_prefix(scope)
+        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.clear_scope(scope)
@@ -234,6 +245,7 @@ class StateManager:
             as :meth:`save`.
         """
         skey = store_key(scope, key)
+        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.compare_and_set(scope, key, expected, new)
@@ -280,6 +292,9 @@ class StateManager:
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
         skey = store_key(scope, key)
+        guard = self._guard
+        if guard is not None and scope.startswith(SESSION_SCOPE):
+            guard(scope, READ)
         hooks = self._hooks
         if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
                                                    or hooks.has(AFTER_READ))):
@@ -294,6 +309,7 @@ class StateManager:
     def exists(self, scope: str, key: str) -> bool:
         """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
         skey = store_key(scope, key)
+        self._guarded(scope, READ)
         tx = self._tx()
         if tx is not None:
             return tx.exists(scope, key)
@@ -301,6 +317,8 @@ class StateManager:
 
     def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
         """The keys of ``scope`` (those starting with ``prefix``), in key order."""
+        scope_prefix(scope)
+        self._guarded(scope, READ)
         tx = self._tx()
         if tx is not None:
             return tx.list_keys(scope, prefix)
@@ -309,6 +327,7 @@ class StateManager:
     def get_record(self, scope: str, key: str) -> Record | None:
         """The value with its metadata (schema version, times, change sequence), or None."""
         skey = store_key(scope, key)
+        self._guarded(scope, READ)
         raw = self.store.get(skey)
         return None if raw is None else decode_record(raw, skey)
 
@@ -363,6 +382,15 @@ class StateManager:
         self._contributors = tuple(c for c in self._contributors if c != contributor)
         return True
 
+    def set_scope_guard(self, guard: ScopeGuard | None) -> None:
+        """Have ``guard(scope, access)`` (access ``"read"`` or ``"write"``) check every
+        operation on a ``session:<id>`` scope and raise to refuse it (the runtime installs
+        the session isolation rule, docs/sessions.md); None removes it. Migrations,
+        rollbacks and restores are the host's and are not checked."""
+        if guard is not None and not callable(guard):
+            raise ValidationError("guard", "must be callable or None", got=guard)
+        self._guard = guard
+
     def declare_schema_version(self, scope_pattern: str, version: Version) -> None:
         """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (an int or
         ``"M.m.p"``; the latest declaration that matches wins, a migration applied over the
@@ -400,6 +428,11 @@ class StateManager:
         self._schemas.load(self.store)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _guarded(self, scope: str, access: str) -> None:
+        guard = self._guard
+        if guard is not None and scope.startswith(SESSION_SCOPE):
+            guard(scope, access)
 
     def _tx(self) -> Transaction | None:
         for tx in ACTIVE.get():
