@@ -154,22 +154,42 @@ class Runtime:
         def wire(built: SessionManager) -> None:
             built.on_delete(self._drop_session_artifacts)
             if self.config.state.enabled:
-                self.state.set_scope_guard(self._session_scope_guard(built))
+                self.state.set_session_check(built.current_var, self._session_rules(built))
 
         return self._built("_sessions", build, wire)
 
-    def _session_scope_guard(self, sessions: SessionManager) -> Callable[[str, str], None]:
-        """Session isolation of state (docs/sessions.md): while session B is current, the
-        ``session:<A>`` scope of another session A may be read or written only as far as A
-        granted B (``Artifact.grant``: one grant covers A's artifacts and its state scope)."""
-        def guard(scope: str, access: str) -> None:
-            asker = sessions.current_id()
-            owner = scope[len("session:"):]
-            if asker is not None and owner != asker:
+    def _session_rules(self, sessions: SessionManager) -> Callable[[str, str, str, str, int],
+                                                                   None]:
+        """What a session's state operations obey (docs/sessions.md), while it is current:
+
+        - isolation: the ``session:<A>`` scope of another session A may be read or written
+          only as far as A granted this one (``Artifact.grant``: one grant covers A's
+          artifacts and its state scope);
+        - every write (save, delete, clear, compare_and_set) is an operation of the session:
+          admitted by its policies (operation limit, rate limits of kind ``state.write``,
+          the composition) and counted; a write to its own scope is also checked against its
+          ``memory`` limit (the scope's bytes with the new value, plus its artifact bytes).
+        """
+        state = self.state
+
+        def check(sid: str, scope: str, key: str, access: str, size: int) -> None:
+            own = scope == f"session:{sid}"
+            if not own and scope.startswith("session:"):
+                owner = scope[len("session:"):]
                 self.artifacts.permissions.check(
-                    owner, asker, access, f"{access} {scope}", subject="the state scope of",
+                    owner, sid, access, f"{access} {scope}", subject="the state scope of",
                     component="state")
-        return guard
+            if access != "write":
+                return
+            memory = 0
+            if own and size:  # a delete only makes the footprint smaller
+                limit = sessions.limits_of(sid).memory
+                if limit is not None:
+                    found = sessions.get(sid)
+                    memory = (state.scope_bytes(scope, key or None) + size
+                              + found.counters.artifact_bytes)
+            sessions.admit(sid, "state.write", memory=memory)
+        return check
 
     @property
     def artifacts(self) -> ArtifactManager:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from typing import Any
 
 from llmspell.config_schema import default
@@ -63,8 +64,8 @@ from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
-#: ``guard(scope, access)``: raises to refuse ``access`` ("read" or "write") to ``scope``.
-ScopeGuard = Callable[[str, str], None]
+#: ``check(session_id, scope, key, access, size)``: raises to refuse the operation.
+SessionCheck = Callable[[str, str, str, str, int], None]
 SESSION_SCOPE = "session:"
 READ, WRITE = "read", "write"
 
@@ -104,7 +105,8 @@ class StateManager:
         self._contributors: tuple[Contributor, ...] = ()
         self._schemas = Schemas()
         self._schemas.load(store)
-        self._guard: ScopeGuard | None = None
+        self._session_var: ContextVar[str | None] | None = None
+        self._session_check: SessionCheck = _no_check
 
     @classmethod
     def from_config(cls, store: Store, config: Any, *, hooks: HookPoints | None = None,
@@ -136,9 +138,6 @@ class StateManager:
         skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
         if skey is None:
             skey = store_key(scope, key)
-        guard = self._guard
-        if guard is not None and scope.startswith(SESSION_SCOPE):
-            guard(scope, WRITE)
         if ACTIVE.get():
             tx = self._tx()
             if tx is not None:
@@ -153,6 +152,9 @@ class StateManager:
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
                 check_size(encoded, self.max_value_bytes, scope, key)
+            var = self._session_var
+            if var is not None and (sid := var.get()) is not None:
+                self._session_check(sid, scope, key, WRITE, len(encoded.data))
             schemas = self._schemas
             version = schemas.version_for(scope, key) if schemas.active \
                 else DEFAULT_SCHEMA_VERSION
@@ -166,6 +168,7 @@ class StateManager:
         write = self._prepare(scope, key, skey, value, schema_version)
         if write is None:
             return None
+        self._checked(write)
         if self._contributors:
             done = self._commit((write,))
             assert done is not None
@@ -182,10 +185,10 @@ class StateManager:
             HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
         """
         skey = store_key(scope, key)
-        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.delete(scope, key)
+        self._in_session(scope, key, WRITE)
         if self._signals.has(DELETE) and self.store.get(skey) is None:
             return False  # no hook for a key that is not there
         if not self._allow_delete(scope, key):
@@ -216,10 +219,10 @@ class StateManager:
             HookCancelled: a ``state:delete`` hook cancelled; nothing was deleted.
         """
         prefix = scope_prefix(scope)
-        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.clear_scope(scope)
+        self._in_session(scope, "", WRITE)
         allowed = {key for key in self._stored_keys(scope, None)
                    if self._allow_delete(scope, key)}
 
@@ -245,7 +248,6 @@ class StateManager:
             as :meth:`save`.
         """
         skey = store_key(scope, key)
-        self._guarded(scope, WRITE)
         tx = self._tx()
         if tx is not None:
             return tx.compare_and_set(scope, key, expected, new)
@@ -254,6 +256,7 @@ class StateManager:
         write = self._prepare(scope, key, skey, new, None)
         if write is None:
             return False
+        self._checked(write)
         while True:
             raw = self.store.get(skey)
             if expected is None:
@@ -292,9 +295,9 @@ class StateManager:
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
         skey = store_key(scope, key)
-        guard = self._guard
-        if guard is not None and scope.startswith(SESSION_SCOPE):
-            guard(scope, READ)
+        var = self._session_var
+        if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):
+            self._session_check(sid, scope, key, READ, 0)
         hooks = self._hooks
         if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
                                                    or hooks.has(AFTER_READ))):
@@ -309,25 +312,25 @@ class StateManager:
     def exists(self, scope: str, key: str) -> bool:
         """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
         skey = store_key(scope, key)
-        self._guarded(scope, READ)
         tx = self._tx()
         if tx is not None:
             return tx.exists(scope, key)
+        self._in_session(scope, key, READ)
         return self.store.get(skey) is not None
 
     def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
         """The keys of ``scope`` (those starting with ``prefix``), in key order."""
         scope_prefix(scope)
-        self._guarded(scope, READ)
         tx = self._tx()
         if tx is not None:
             return tx.list_keys(scope, prefix)
+        self._in_session(scope, "", READ)
         return self._stored_keys(scope, prefix)
 
     def get_record(self, scope: str, key: str) -> Record | None:
         """The value with its metadata (schema version, times, change sequence), or None."""
         skey = store_key(scope, key)
-        self._guarded(scope, READ)
+        self._in_session(scope, key, READ)
         raw = self.store.get(skey)
         return None if raw is None else decode_record(raw, skey)
 
@@ -382,14 +385,27 @@ class StateManager:
         self._contributors = tuple(c for c in self._contributors if c != contributor)
         return True
 
-    def set_scope_guard(self, guard: ScopeGuard | None) -> None:
-        """Have ``guard(scope, access)`` (access ``"read"`` or ``"write"``) check every
-        operation on a ``session:<id>`` scope and raise to refuse it (the runtime installs
-        the session isolation rule, docs/sessions.md); None removes it. Migrations,
-        rollbacks and restores are the host's and are not checked."""
-        if guard is not None and not callable(guard):
-            raise ValidationError("guard", "must be callable or None", got=guard)
-        self._guard = guard
+    def set_session_check(self, current: ContextVar[str | None] | None,
+                          check: SessionCheck | None) -> None:
+        """While ``current`` holds a session id, have ``check(session_id, scope, key, access,
+        size)`` see every write (access ``"write"``, ``size`` the encoded value's bytes, 0
+        for a delete; ``key`` "" for a whole scope) and every read of a ``session:<id>``
+        scope (``"read"``), and raise to refuse it. The runtime installs the sessions' rules
+        (isolation, operation counting, limits: docs/sessions.md); None removes them.
+        Migrations, rollbacks and restores are the host's and are not checked."""
+        if check is not None and not callable(check):
+            raise ValidationError("check", "must be callable or None", got=check)
+        if (current is None) != (check is None):
+            raise ValidationError("current", "and check must both be given, or both None")
+        self._session_var = current
+        self._session_check = check or _no_check
+
+    def scope_bytes(self, scope: str, except_key: str | None = None) -> int:
+        """The bytes of the records ``scope`` holds (leaving out ``except_key``'s): a
+        session's state footprint."""
+        prefix = scope_prefix(scope)
+        skip = None if except_key is None else prefix + except_key
+        return sum(len(raw) for skey, raw in self.store.scan(prefix) if skey != skip)
 
     def declare_schema_version(self, scope_pattern: str, version: Version) -> None:
         """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (an int or
@@ -429,10 +445,19 @@ class StateManager:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _guarded(self, scope: str, access: str) -> None:
-        guard = self._guard
-        if guard is not None and scope.startswith(SESSION_SCOPE):
-            guard(scope, access)
+    def _in_session(self, scope: str, key: str, access: str, size: int = 0) -> None:
+        """The session check (:meth:`set_session_check`) of one operation, if it applies."""
+        var = self._session_var
+        if var is None:
+            return
+        sid = var.get()
+        if sid is not None and (access == WRITE or scope.startswith(SESSION_SCOPE)):
+            self._session_check(sid, scope, key, access, size)
+
+    def _checked(self, write: Write) -> None:
+        encoded = write.encoded
+        self._in_session(write.scope, write.key, WRITE, 0 if encoded is None
+                         else len(encoded.data))
 
     def _tx(self) -> Transaction | None:
         for tx in ACTIVE.get():
@@ -508,3 +533,7 @@ class StateManager:
             start += check_prefix(prefix)
         cut = len(scope) + len(STATE_PREFIX) + 1
         return [k[cut:] for k in self.store.keys(start)]
+
+
+def _no_check(session_id: str, scope: str, key: str, access: str, size: int) -> None:
+    """No session rules (none installed)."""

@@ -1,7 +1,8 @@
 """``Session``: create, move, find and inspect sessions from Lua (DESIGN.md section 13).
 
 ``Session.create{name=..., description=..., tags={...}, metadata={...}, parent_session_id=...,
-max_duration=s, max_idle_time=s, limits={tokens=..., cost=...}}`` returns a session handle: a
+max_duration=s, max_idle_time=s, limits={operations=..., tokens=..., cost=..., artifacts=...,
+artifact_bytes=..., memory=...}}`` returns a session handle: a
 table with the session's fields (``id``, ``name``, ``status``, ``tags``, ``created_at``,
 ``counters``, ...; absent values are nil). ``tostring(handle)`` and ``handle .. ""`` give the id;
 handles are interned per id, so two handles of one session are the same table and ``==``
@@ -12,7 +13,9 @@ takes a session takes a handle or an id string:
 created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resume(s)``,
 ``complete(s)``, ``fail(s, reason)``, ``archive(s)``, ``save(s)``, ``load(s)``, ``delete(s)``,
 ``setCurrent(s or nil)``, ``getCurrent()`` (nil when none), ``timeline(s, {kind=, since=,
-until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})``. Handles also have the
+until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})``, ``footprint(s)``
+(``{state_bytes, artifact_bytes, total}``: what a ``limits.memory`` bounds). After
+``Session.delete(s)`` the handle's ``status`` is ``"deleted"``. Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
 Errors are Lua errors starting with the class name (``InvalidTransition: cannot resume ...``).
 
@@ -117,6 +120,7 @@ def install(engine: LuaEngine) -> None:
                                                      "archive", "save", "load")}
     functions.update({"create": create, "list": list_, "fail": fail, "delete": delete,
                       "setCurrent": set_current, "getCurrent": get_current,
-                      "timeline": timeline})
+                      "timeline": timeline,
+                      "footprint": lambda session: manager().footprint(session)})
     engine.install_global("Session", functions, "session.lua",
                           unavailable=runtime.unavailable("sessions"))

@@ -47,14 +47,21 @@ for _, name in ipairs({"suspend", "resume", "complete", "archive", "save", "load
   Session[name] = function(s) return handle(f(sid(s))) end
 end
 function Session.fail(s, reason) return handle(py.fail(sid(s), reason)) end
-function Session.delete(s) return py.delete(sid(s)) end
+function Session.delete(s)
+  local id = sid(s)
+  local done = py.delete(id)
+  local h = type(id) == "string" and handles[id] or nil
+  if done and h ~= nil then rawset(h, "status", "deleted") end   -- the handle says so
+  return done
+end
+function Session.footprint(s) return py.footprint(sid(s)) end
 function Session.setCurrent(s) return handle(py.setCurrent(sid(s))) end
 function Session.getCurrent() return handle(py.getCurrent()) end
 function Session.timeline(s, filter) return py.timeline(sid(s), filter) end
 Session.set_current, Session.get_current = Session.setCurrent, Session.getCurrent
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
-                       "delete", "timeline", "get"}) do
+                       "delete", "timeline", "get", "footprint"}) do
   methods[name] = Session[name]
 end
 function methods.setCurrent(s) return Session.setCurrent(s) end
