@@ -145,3 +145,20 @@ def test_a_deleted_sessions_handle_reports_deleted(one: Runtime) -> None:
         return h.status, h == s, (pcall(Session.get, s.id))
     """)
     assert status == "deleted" and same is True and deleted_again is False
+
+
+def test_a_transaction_is_admitted_once_as_it_commits(one: Runtime) -> None:
+    s = one.sessions.create("tx", limits={"operations": 3})
+    with one.sessions.current(s):
+        with one.state.transaction():
+            one.state.save("global", "a", 1)
+            one.state.save("global", "b", 2)
+        assert one.sessions.get(s).counters.operations == 2
+        with pytest.raises(ValueError), one.state.transaction():  # fails: nothing counted
+            one.state.save("global", "c", 3)
+            raise ValueError("the block failed")
+        assert one.sessions.get(s).counters.operations == 2
+        with pytest.raises(Exception, match=r"operations 2 \+ 2 = 4 > limit 3"):
+            one.state.save_many([("global", "c", 3), ("global", "d", 4)])
+    assert not one.state.exists("global", "c")  # refused: nothing written
+    assert one.sessions.get(s).counters.operations == 2

@@ -139,7 +139,7 @@ class SessionManager:
                  clock: Clock | None = None,
                  journal: Journal | None = None,
                  clear_state: Callable[[str], Any] | None = None,
-                 state_bytes: Callable[[str, str | None], int] | None = None) -> None:
+                 state_bytes: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.state_bytes = state_bytes
         self.settings = settings or SessionSettings()
@@ -424,10 +424,12 @@ class SessionManager:
 
     def admit(self, session: SessionRef | None = None, kind: str = "operation", *,
               tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-              artifact_bytes: int = 0, memory: int = 0) -> Session | None:
+              artifact_bytes: int = 0, memory: int = 0,
+              operations: int = 1) -> Session | None:
         """Let one operation of ``kind`` run in ``session`` (default: the current one), or
         refuse it; count it when admitted. ``memory``: the session's stored footprint once
         the operation is done (0: not measured), checked against its memory limit.
+        ``operations``: how many operations it counts as (a transaction's writes).
 
         Amounts known only afterwards (an LLM call's tokens) go to :meth:`add_usage`.
         With no session (none given, none current) only global and per-kind rate limits apply.
@@ -437,7 +439,9 @@ class SessionManager:
             ResourceLimitExceeded / RateLimitExceeded: the policies refused; the
                 ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
         """
-        usage = Usage(kind, 1, tokens, cost, artifacts, artifact_bytes, memory)
+        if isinstance(operations, bool) or not isinstance(operations, int) or operations < 1:
+            raise ValidationError("operations", "must be an integer >= 1", got=operations)
+        usage = Usage(kind, operations, tokens, cost, artifacts, artifact_bytes, memory)
         return self.enforcer.admit(self._session_or_current(session), usage)
 
     def limits_of(self, session: SessionRef) -> Limits:
@@ -456,10 +460,10 @@ class SessionManager:
         return {"state_bytes": state, "artifact_bytes": found.counters.artifact_bytes,
                 "total": state + found.counters.artifact_bytes}
 
-    def _state_footprint(self, session_id: str, except_key: str | None = None) -> int:
+    def _state_footprint(self, session_id: str) -> int:
         if self.state_bytes is None:
             return 0
-        return self.state_bytes(f"session:{session_id}", except_key)
+        return self.state_bytes(f"session:{session_id}")
 
     def _admit_store(self, found: Session, size: int) -> None:
         """Run the policies other than the resource limits (rate limits, policies added)

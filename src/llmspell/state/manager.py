@@ -64,8 +64,8 @@ from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
-#: ``check(session_id, scope, key, access, size)``: raises to refuse the operation.
-SessionCheck = Callable[[str, str, str, str, int], None]
+#: ``check(session_id, access, ((scope, key, size), ...))``: raises to refuse.
+SessionCheck = Callable[[str, str, tuple[tuple[str, str, int], ...]], None]
 SESSION_SCOPE = "session:"
 READ, WRITE = "read", "write"
 
@@ -154,7 +154,7 @@ class StateManager:
                 check_size(encoded, self.max_value_bytes, scope, key)
             var = self._session_var
             if var is not None and (sid := var.get()) is not None:
-                self._session_check(sid, scope, key, WRITE, len(encoded.data))
+                self._session_check(sid, WRITE, ((scope, key, len(encoded.data)),))
             schemas = self._schemas
             version = schemas.version_for(scope, key) if schemas.active \
                 else DEFAULT_SCHEMA_VERSION
@@ -297,7 +297,7 @@ class StateManager:
         skey = store_key(scope, key)
         var = self._session_var
         if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):
-            self._session_check(sid, scope, key, READ, 0)
+            self._session_check(sid, READ, ((scope, key, 0),))
         hooks = self._hooks
         if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
                                                    or hooks.has(AFTER_READ))):
@@ -387,12 +387,15 @@ class StateManager:
 
     def set_session_check(self, current: ContextVar[str | None] | None,
                           check: SessionCheck | None) -> None:
-        """While ``current`` holds a session id, have ``check(session_id, scope, key, access,
-        size)`` see every write (access ``"write"``, ``size`` the encoded value's bytes, 0
-        for a delete; ``key`` "" for a whole scope) and every read of a ``session:<id>``
-        scope (``"read"``), and raise to refuse it. The runtime installs the sessions' rules
-        (isolation, operation counting, limits: docs/sessions.md); None removes them.
-        Migrations, rollbacks and restores are the host's and are not checked."""
+        """While ``current`` holds a session id, have ``check(session_id, access, items)``
+        see every read of a ``session:<id>`` scope (access ``"read"``) and every write
+        (``"write"``), and raise to refuse it. ``items`` are ``(scope, key, size)``: ``size``
+        the encoded value's bytes, 0 for a delete, ``key`` "" for a whole scope. A write
+        buffered in a transaction is shown as ``"buffer"`` (isolation only), and the
+        transaction's writes together as one ``"write"`` when it commits. The runtime
+        installs the sessions' rules (isolation, operation counting, limits:
+        docs/sessions.md); None removes them. Migrations, rollbacks and restores are the
+        host's and are not checked."""
         if check is not None and not callable(check):
             raise ValidationError("check", "must be callable or None", got=check)
         if (current is None) != (check is None):
@@ -400,12 +403,12 @@ class StateManager:
         self._session_var = current
         self._session_check = check or _no_check
 
-    def scope_bytes(self, scope: str, except_key: str | None = None) -> int:
-        """The bytes of the records ``scope`` holds (leaving out ``except_key``'s): a
-        session's state footprint."""
+    def scope_bytes(self, scope: str, except_keys: Iterable[str] = ()) -> int:
+        """The bytes of the records ``scope`` holds (leaving out those of ``except_keys``):
+        a session's state footprint."""
         prefix = scope_prefix(scope)
-        skip = None if except_key is None else prefix + except_key
-        return sum(len(raw) for skey, raw in self.store.scan(prefix) if skey != skip)
+        skip = {prefix + key for key in except_keys}
+        return sum(len(raw) for skey, raw in self.store.scan(prefix) if skey not in skip)
 
     def declare_schema_version(self, scope_pattern: str, version: Version) -> None:
         """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (an int or
@@ -451,13 +454,23 @@ class StateManager:
         if var is None:
             return
         sid = var.get()
-        if sid is not None and (access == WRITE or scope.startswith(SESSION_SCOPE)):
-            self._session_check(sid, scope, key, access, size)
+        if sid is not None and (access != READ or scope.startswith(SESSION_SCOPE)):
+            self._session_check(sid, access, ((scope, key, size),))
 
-    def _checked(self, write: Write) -> None:
+    def _checked(self, write: Write, access: str = WRITE) -> None:
         encoded = write.encoded
-        self._in_session(write.scope, write.key, WRITE, 0 if encoded is None
+        self._in_session(write.scope, write.key, access, 0 if encoded is None
                          else len(encoded.data))
+
+    def _admit_writes(self, writes: Iterable[Write]) -> None:
+        """The session check of a transaction's writes, together, as it commits."""
+        var = self._session_var
+        if var is None or (sid := var.get()) is None:
+            return
+        items = tuple((w.scope, w.key, 0 if w.encoded is None else len(w.encoded.data))
+                      for w in writes)
+        if items:
+            self._session_check(sid, WRITE, items)
 
     def _tx(self) -> Transaction | None:
         for tx in ACTIVE.get():
@@ -535,5 +548,5 @@ class StateManager:
         return [k[cut:] for k in self.store.keys(start)]
 
 
-def _no_check(session_id: str, scope: str, key: str, access: str, size: int) -> None:
+def _no_check(session_id: str, access: str, items: tuple[tuple[str, str, int], ...]) -> None:
     """No session rules (none installed)."""

@@ -64,7 +64,7 @@ class Transaction:
         skey = store_key(scope, key)
         write = self.manager._prepare(scope, key, skey, value, schema_version)
         if write is not None:
-            self.manager._checked(write)
+            self.manager._checked(write, "buffer")
             self.buffer(write)
 
     def buffer(self, write: Write) -> None:
@@ -83,7 +83,7 @@ class Transaction:
     def delete(self, scope: str, key: str) -> bool:
         """Buffer a delete; True if the key exists as the transaction sees it."""
         skey = store_key(scope, key)
-        self.manager._in_session(scope, key, "write")
+        self.manager._in_session(scope, key, "buffer")
         if not self.exists(scope, key):
             return False
         if not self.manager._allow_delete(scope, key):
@@ -94,7 +94,7 @@ class Transaction:
     def clear_scope(self, scope: str) -> int:
         """Buffer the delete of every key in ``scope`` (as the transaction sees it)."""
         scope_prefix(scope)
-        self.manager._in_session(scope, "", "write")
+        self.manager._in_session(scope, "", "buffer")
         keys = self.list_keys(scope)
         for key in keys:
             if self.manager._allow_delete(scope, key):
@@ -123,7 +123,7 @@ class Transaction:
         write = self.manager._prepare(scope, key, skey, new, None)
         if write is None:
             return False
-        self.manager._checked(write)
+        self.manager._checked(write, "buffer")
         self.buffer(write)
         return True
 
@@ -184,7 +184,9 @@ class Transaction:
             if self._expect and not self.manager._holds(self._expect):
                 raise _conflict()
             return
-        done = self.manager._commit(list(self._writes.values()), self._expect or None)
+        writes = list(self._writes.values())
+        self.manager._admit_writes(writes)
+        done = self.manager._commit(writes, self._expect or None)
         if done is None:
             raise _conflict()
         self.committed = done
