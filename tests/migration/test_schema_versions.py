@@ -132,3 +132,14 @@ def test_migrate_status_shows_versions_per_scope(run: Run, tmp_path: Path) -> No
     assert "scope            agent:a: new values at v2.0.0 (v2.0.0: 2)" in text
     assert "scope            global: new values at v1 (v1: 1)" in text
     assert "pending          none" in text
+
+
+def test_the_refusal_names_the_registered_migration(rt: Runtime) -> None:
+    rt.state.save("agent:a", "old", {"name": "Ann"}, schema_version=1)
+    rt.migrations.declare("agent:*", 2)
+    rt.migrations.register({**PLAN, "name": "m2_names", "from_version": 1, "to_version": 2})
+    with pytest.raises(IncompatibleSchema, match="apply the registered migration 'm2_names' "
+                       r"\(v1 -> v2\)"):
+        rt.state.load("agent:a", "old")
+    rt.migrations.apply_pending()
+    assert rt.state.load("agent:a", "old") == {"full_name": "Ann"}

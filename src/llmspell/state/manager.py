@@ -424,6 +424,12 @@ class StateManager:
         store_key(scope, key or "_")
         return self._schemas.version_for(scope, key)
 
+    def set_migration_hint(self, hint: Callable[[str, str, Any, Any], str | None] | None
+                           ) -> None:
+        """Have ``hint(scope, key, stored_version, current_version)`` name the migration to
+        run in the error for a value of an incompatible version (the Migrator sets it)."""
+        self._schemas.hint = hint
+
     def reload_schemas(self) -> None:
         """Read again the scopes' versions migrations recorded (after a migration or a
         rollback, or one applied by another process)."""

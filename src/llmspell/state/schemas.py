@@ -20,7 +20,7 @@ scopes nothing covers load whatever their label (version 1 is only the default l
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -43,6 +43,9 @@ class Schemas:
         self.declared: list[Entry] = []
         self.migrated: list[Entry] = []
         self.active = False
+        #: ``hint(scope, key, stored, current)``: the registered migration to run, named
+        #: (the Migrator sets it), or None.
+        self.hint: Callable[[str, str, Version, Version], str | None] | None = None
         self._of: dict[str, Any] = {}
         self._covered: dict[str, bool] = {}
 
@@ -84,12 +87,15 @@ class Schemas:
             return
         current = self.version_for(scope, key)
         if not compatible(stored, current):
+            named = self.hint(scope, key, stored, current) if self.hint is not None else None
+            how = (f"apply the registered migration {named} (`llmspell migrate apply`, or "
+                   "State.migrate_to_version)" if named else
+                   f"migrate it first, e.g. State.migrate{{from_version = {_lua(stored)}, "
+                   f"to_version = {_lua(current)}, scope = {scope!r}, transformations = "
+                   "{...}} or `llmspell migrate apply PLAN`")
             raise IncompatibleSchema(
                 f"{scope}/{key} is stored at schema version {label(stored)} but the scope's "
-                f"current schema is {label(current)} (the major versions differ): migrate it "
-                f"first, e.g. State.migrate{{from_version = {_lua(stored)}, to_version = "
-                f"{_lua(current)}, scope = {scope!r}, transformations = {{...}}}} or "
-                "`llmspell migrate apply PLAN`")
+                f"current schema is {label(current)} (the major versions differ): {how}")
 
     def _reset(self) -> None:
         self._of = {}

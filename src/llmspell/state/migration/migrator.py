@@ -91,6 +91,7 @@ class Migrator:
         self.undo_keep = undo_keep
         self._registered: list[MigrationPlan] = []
         self._declared: list[tuple[str, Version]] = []
+        state.set_migration_hint(self._pending_for)
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> Migrator:
@@ -126,6 +127,20 @@ class Migrator:
             known.add(plan.id)
         self._registered.extend(added)
         return added
+
+    def _pending_for(self, scope: str, key: str, stored: Version,
+                     current: Version) -> str | None:
+        """The registered, unapplied migration that moves ``scope``/``key`` from ``stored``
+        (named for an IncompatibleSchema error), or None."""
+        for plan in self._registered:
+            scope_ok = matcher([plan.scope]) if plan.scope else None
+            key_ok = matcher([plan.key]) if plan.key else None
+            if stored in spellings(plan.from_version) and (
+                    scope_ok is None or scope_ok(scope)) and (
+                    key_ok is None or key_ok(key)) and \
+                    ledger.applied_number(self.store, plan.id) is None:
+                return f"{plan.id!r} (v{plan.from_version} -> v{plan.to_version})"
+        return None
 
     @property
     def registered(self) -> list[MigrationPlan]:
