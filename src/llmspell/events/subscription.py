@@ -54,12 +54,14 @@ class Subscription:
         max_queue: the queue bound (queued subscriptions).
         overflow: the overflow policy (queued subscriptions).
         active: False once unsubscribed.
+        exclude_sources: sources whose events this subscription never gets.
     """
 
     __slots__ = (
         "_bus", "_checked_at", "_dropped", "_lock", "_logged_at", "_logged_drops", "_matched",
         "_not_empty", "_not_full", "_queue", "_receivers", "_senders", "active", "callback",
-        "deliver", "errors", "id", "matches", "max_queue", "overflow", "pattern", "received",
+        "deliver", "errors", "exclude_sources", "id", "matches", "max_queue", "overflow",
+        "pattern", "received",
     )
 
     def __init__(
@@ -71,6 +73,7 @@ class Subscription:
         callback: Callback | None,
         max_queue: int,
         overflow: str,
+        exclude_sources: frozenset[str] = frozenset(),
     ) -> None:
         self._bus = bus
         self.id = sub_id
@@ -79,6 +82,7 @@ class Subscription:
         self.callback = callback
         self.max_queue = max_queue
         self.overflow = overflow
+        self.exclude_sources = exclude_sources
         self.active = True
         # Counters. Events matched are counted per event type by the bus (``_matched`` holds
         # what it has folded in); callback errors, events received, explicit drops here.
@@ -102,6 +106,10 @@ class Subscription:
             else self._queue.append if lock_free
             else self._offer
         )
+
+    def receives(self, event_type: str, source: str | None) -> bool:
+        """Whether an event of ``event_type`` from ``source`` is for this subscription."""
+        return source not in self.exclude_sources and self.matches(event_type)
 
     @property
     def pending(self) -> int:

@@ -65,7 +65,10 @@ class SessionRecorder:
             hooks.observe(self._observer, executed_only=True)
             self._hooks = hooks
         if events is not None and settings.journal_events:
-            self._subscription = events.subscribe("**", self.record_event)
+            # The bus leaves out the sources that journal their own changes, before it
+            # redacts or delivers anything: their events cost the publisher nothing here.
+            self._subscription = events.subscribe("**", self.record_event,
+                                                  exclude_sources=_SKIP_SOURCES)
             self._events = events
 
     def detach(self) -> None:
@@ -142,9 +145,8 @@ class SessionRecorder:
     # -- events ---------------------------------------------------------------------------
 
     def record_event(self, event: Any) -> None:
-        """The ``**`` subscriber: an ``event`` entry for an event of a session."""
-        if event.source in _SKIP_SOURCES:
-            return
+        """The ``**`` subscriber (events of the sources in ``_SKIP_SOURCES`` never come
+        here): an ``event`` entry for an event of a session."""
         sid = event.session_id or self.manager.current_id()
         if sid is None:
             return
