@@ -12,7 +12,9 @@
    with no session only the global and per-kind rate limits apply;
 3. ``tool:before_execution`` (params; modified / skip / retry honoured), ``tool:validation``
    (modified; skip vouches for the parameters) and the schema check,
-   ``execute`` (in a worker thread when the tool has a timeout and is not ``inline``),
+   ``execute`` (on a reused worker thread, bounded by the tool's timeout, unless the tool
+   is ``inline`` or has none; :mod:`llmspell.tools.workers` says what happens to a call
+   that times out),
    ``tool:after_execution`` (the result; modified / retry honoured; the artifact collector
    stores it as ``tool_result/<name>``) or ``tool:error`` (retry honoured), all through
    :meth:`HookRegistry.run <llmspell.hooks.HookRegistry.run>`;
@@ -34,9 +36,7 @@ Returns a :class:`~llmspell.tools.base.ToolOutput` ``{text, result, metadata}``.
 from __future__ import annotations
 
 import builtins
-import contextvars
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -50,6 +50,7 @@ from llmspell.redact import Redactor
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
 from llmspell.tools.security import ToolSecurity, report
+from llmspell.tools.workers import CallTimedOut, run_bounded
 
 logger = logging.getLogger("llmspell.tools")
 
@@ -242,27 +243,15 @@ class ToolService:
         return item.validate(checked)
 
     def _execute(self, item: Tool, params: dict[str, Any], ctx: ToolContext) -> Any:
-        """Run ``item.execute``; in a worker thread bounded by its timeout unless inline."""
+        """Run ``item.execute``; on a worker thread bounded by its timeout unless inline
+        (:mod:`llmspell.tools.workers`: what happens to a call that times out)."""
         if item.inline or item.timeout is None:
             return item.execute(params, ctx)
-        box: dict[str, Any] = {}
-        context = contextvars.copy_context()
-
-        def work() -> None:
-            try:
-                box["result"] = context.run(item.execute, params, ctx)
-            except BaseException as exc:  # handed to the caller's thread below
-                box["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"tool:{item.name}", daemon=True)
-        worker.start()
-        worker.join(item.timeout)
-        if worker.is_alive():
+        try:
+            return run_bounded(item.execute, params, ctx, timeout=item.timeout)
+        except CallTimedOut:
             raise ToolError(f"tool {item.name!r} did not finish within its timeout of "
-                            f"{item.timeout} s (the call was abandoned)")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+                            f"{item.timeout} s (the call was abandoned)") from None
 
     def _record(self, sid: str | None, cid: str, data: dict[str, Any]) -> None:
         if self.journal is None or sid is None:
