@@ -17,7 +17,6 @@ through the careful redaction path).
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,35 +29,10 @@ from llmspell.lua.engine import LuaEngine
 from llmspell.providers.scripted import ScriptedProvider
 from llmspell.runtime import Runtime
 from llmspell.testing import FakeOpenAIServer
+from paired import paired
 
 GOAL_US = 300.0
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
-
-
-def _paired(bench: Bench, calls: dict[str, Callable[[], Any]], reference: str, n: int,
-            rounds: int, *, budgets: dict[str, float | None]) -> None:
-    """Time the calls interleaved (one of each in turn, so they share the machine's load);
-    per round, each call's median; then each call's overhead over ``reference`` per round."""
-    for fn in calls.values():
-        fn()  # warm up
-    per_round: dict[str, list[float]] = {name: [] for name in calls}
-    clock = time.process_time  # CPU time of this process (the server thread's too)
-    for _ in range(rounds):
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(n):
-            for name, fn in calls.items():
-                start = clock()
-                fn()
-                times[name].append((clock() - start) * 1e6)
-        for name, found in times.items():
-            per_round[name].append(statistics.median(found))
-    for name, found in per_round.items():
-        bench.record(name, found)
-    for name, found in per_round.items():
-        if name != reference:
-            bench.record(f"overhead: {name}",
-                         [a - b for a, b in zip(found, per_round[reference], strict=True)],
-                         budget_us=budgets.get(name, GOAL_US))
 
 
 def _agent(rt: Runtime, base_url: str) -> Any:
@@ -123,7 +97,7 @@ def _http(bench: Bench, n: int, rounds: int) -> None:
         for _ in range(len(calls) * (n * rounds + 1)):
             server.reply("Hello there", usage=(5, 2))
         try:
-            _paired(bench, calls, raw_name, n, rounds, budgets=budgets)
+            paired(bench, calls, raw_name, n, rounds, budgets=budgets, default_budget=GOAL_US)
         finally:
             engine.close()
             mem.close()
