@@ -15,12 +15,18 @@
   ``{"type", "source", "event_id", "data"}``, except the manager's own (``source
   "sessions"``) and state's (journaled atomically already).
 
-Hook and event entries are appended in a batch of their own, after the fact they record.
+Hook and event entries are appended in a batch of their own, after the fact they record. A
+caller about to publish an event may hand the recorder entries of its own to write in the same
+batch, before the event's entry (:meth:`SessionRecorder.carrying`): a tool call's ``tool.call``
+entry rides with its ``tool.completed`` event, one commit instead of two.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
@@ -37,6 +43,9 @@ _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own ch
 #: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
 #: change it makes, so a firing that ran only these is not journaled again as a hook.
 _INTERNAL_HOOKS = ("artifact-collector:",)
+#: Entries waiting to ride with the next event entry of a session (see ``carrying``).
+_RIDERS: ContextVar[tuple[str, list[Draft]] | None] = ContextVar("llmspell_journal_riders",
+                                                                  default=None)
 
 
 class SessionRecorder:
@@ -144,6 +153,23 @@ class SessionRecorder:
 
     # -- events ---------------------------------------------------------------------------
 
+    @property
+    def journals_events(self) -> bool:
+        """Whether events of sessions are journaled (``[session] journal_events``)."""
+        return self._subscription is not None
+
+    @contextmanager
+    def carrying(self, sid: str, drafts: list[Draft]) -> Iterator[list[Draft]]:
+        """Within the block (this thread or task), the first event entry written for session
+        ``sid`` is written in one batch after ``drafts``. Yields ``drafts``, emptied when they
+        were written: what is left afterwards is the caller's to write (no event of ``sid``
+        was journaled in the block, or its batch failed)."""
+        token = _RIDERS.set((sid, drafts))
+        try:
+            yield drafts
+        finally:
+            _RIDERS.reset(token)
+
     def record_event(self, event: Any) -> None:
         """The ``**`` subscriber (events of the sources in ``_SKIP_SOURCES`` never come
         here): an ``event`` entry for an event of a session."""
@@ -152,15 +178,23 @@ class SessionRecorder:
             return
         data = {"type": event.type, "source": event.source, "event_id": event.id,
                 "data": event.data}
-        self._append(sid, EVENT, data, event.correlation_id)
+        riders = _RIDERS.get()
+        if riders is not None and riders[0] == sid and riders[1]:
+            self._append(sid, EVENT, data, event.correlation_id, riders[1])
+        else:
+            self._append(sid, EVENT, data, event.correlation_id)
 
-    def _append(self, sid: str, kind: str, data: Any, cid: str | None) -> None:
+    def _append(self, sid: str, kind: str, data: Any, cid: str | None,
+                riders: list[Draft] | None = None) -> None:
         if not self._exists(sid):
             return
         try:
-            self.manager.append_entries(sid, [Draft(kind, data, cid)])
+            self.manager.append_entries(sid, [*(riders or ()), Draft(kind, data, cid)])
         except Exception:
             logger.exception("could not journal a %s entry for session %s", kind, sid)
+            return
+        if riders:
+            riders.clear()  # written: the caller has nothing left to write
 
 
 def _encoded_bytes(encoded: Any) -> bytes | None:

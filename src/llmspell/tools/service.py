@@ -20,7 +20,9 @@
    :meth:`HookRegistry.run <llmspell.hooks.HookRegistry.run>`;
 4. events ``tool.started`` and ``tool.completed`` / ``tool.failed`` (``{tool, fingerprint,
    latency_ms, error}``, source ``tools``; no arguments);
-5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
+5. a ``tool.call`` journal entry in the session (given, else the current one; written in one
+   batch with the entry the session recorder makes of the ``tool.completed`` / ``tool.failed``
+   event, right before it), in the shape
    agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
    latency_ms, fingerprint}``, secrets redacted by the journal. ``fingerprint`` is
    :func:`llmspell.agents.calls.fingerprint` of the tool and the arguments: the same request
@@ -40,6 +42,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from llmspell.agents.calls import fingerprint
@@ -59,6 +62,7 @@ KIND = "tool.invoke"
 SOURCE = "tools"
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
 Admit = Callable[[str | None, str], Any]
+Carry = Callable[[str, list[Draft]], AbstractContextManager[list[Draft]] | None]
 
 
 class ToolService:
@@ -75,19 +79,27 @@ class ToolService:
             or None when there are no sessions.
         redactor: hides secrets in what tools return about the environment.
         tools: tools to register.
+        carry: ``carry(session_id, drafts)``, a context manager in which the session
+            recorder writes ``drafts`` with the next event entry of that session
+            (:meth:`SessionRecorder.carrying
+            <llmspell.sessions.recording.SessionRecorder.carrying>`), yielding what is left
+            to write; None when events are not journaled (then the entry is written first,
+            on its own); or None.
     """
 
     def __init__(self, security: ToolSecurity, *, hooks: Any = None, events: Any = None,
                  journal: Journal | None = None,
                  current_session: Callable[[], str | None] | None = None,
                  admit: Admit | None = None,
-                 redactor: Redactor | None = None, tools: Iterable[Tool] = ()) -> None:
+                 redactor: Redactor | None = None, tools: Iterable[Tool] = (),
+                 carry: Carry | None = None) -> None:
         self.security = security
         self.hooks = hooks
         self.events = events
         self.journal = journal
         self.current_session = current_session or (lambda: None)
         self.admit = admit
+        self.carry = carry
         self.redactor = redactor or Redactor()
         self.registry = ToolRegistry()
         for item in tools:
@@ -115,10 +127,16 @@ class ToolService:
         def admit(sid: str | None, kind: str) -> Any:
             return runtime.sessions.admit(sid, kind) if sessions_on else None
 
+        def carry(sid: str, drafts: list[Draft]) -> AbstractContextManager[list[Draft]] | None:
+            recorder = runtime.sessions.recorder if sessions_on else None
+            if recorder is None or not recorder.journals_events:
+                return None
+            return recorder.carrying(sid, drafts)
+
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
                    journal=journal, current_session=current, admit=admit,
                    redactor=Redactor(config.setting("state.redact_patterns")),
-                   tools=builtin_tools())
+                   tools=builtin_tools(), carry=carry)
 
     # -- the registry ---------------------------------------------------------------------
 
@@ -185,7 +203,6 @@ class ToolService:
         sid = session_id or self.current_session()
         arguments = params
         print_ = fingerprint(tool=name, arguments=arguments)
-        journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
         try:
@@ -212,21 +229,20 @@ class ToolService:
                 report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
             elapsed = _ms(started)
             if isinstance(exc, Exception):
-                journal(sid, cid, {"tool": name, "arguments": arguments,
-                                   "result": {"success": False, "output": None,
-                                              "error": str(exc)},
-                                   "error_type": type(exc).__name__, "latency_ms": elapsed,
-                                   "fingerprint": print_})
-                self._publish("tool.failed", {"tool": name, "fingerprint": print_,
-                                              "latency_ms": elapsed, "error": str(exc),
-                                              "error_type": type(exc).__name__}, cid, sid)
+                self._finish(record, sid, cid, {
+                    "tool": name, "arguments": arguments,
+                    "result": {"success": False, "output": None, "error": str(exc)},
+                    "error_type": type(exc).__name__, "latency_ms": elapsed,
+                    "fingerprint": print_,
+                }, "tool.failed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed,
+                                   "error": str(exc), "error_type": type(exc).__name__})
             raise
         elapsed = _ms(started)
-        journal(sid, cid, {"tool": name, "arguments": arguments,
-                           "result": {"success": True, "output": result, "error": None},
-                           "latency_ms": elapsed, "fingerprint": print_})
-        self._publish("tool.completed", {"tool": name, "fingerprint": print_,
-                                         "latency_ms": elapsed}, cid, sid)
+        self._finish(record, sid, cid, {
+            "tool": name, "arguments": arguments,
+            "result": {"success": True, "output": result, "error": None},
+            "latency_ms": elapsed, "fingerprint": print_,
+        }, "tool.completed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed})
         metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
                     "fingerprint": print_, "correlation_id": cid, "session_id": sid}
         return ToolOutput(result_text(result), result, metadata)
@@ -253,6 +269,25 @@ class ToolService:
             raise ToolError(f"tool {item.name!r} did not finish within its timeout of "
                             f"{item.timeout} s (the call was abandoned)") from None
 
+    def _finish(self, record: bool, sid: str | None, cid: str, entry: dict[str, Any],
+                kind: str, event: dict[str, Any]) -> None:
+        """Journal the call's ``tool.call`` ``entry`` (unless ``record`` is False) and publish
+        its last event. In a session with a recorder, the entry rides with the event's entry:
+        one batch, the ``tool.call`` entry first, written before other subscribers see the
+        event (as when it was written on its own first)."""
+        carrier = None
+        if record and sid is not None and self.journal is not None and self.carry is not None:
+            carrier = self.carry(sid, [Draft(TOOL_CALL, entry, cid)])
+        if carrier is None:
+            if record:
+                self._record(sid, cid, entry)
+            self._publish(kind, event, cid, sid)
+            return
+        with carrier as left:
+            self._publish(kind, event, cid, sid)
+        if left:  # no event entry took it along (the session is gone, or that write failed)
+            self._record(sid, cid, entry)
+
     def _record(self, sid: str | None, cid: str, data: dict[str, Any]) -> None:
         if self.journal is None or sid is None:
             return
@@ -265,10 +300,6 @@ class ToolService:
     def _publish(self, kind: str, data: dict[str, Any], cid: str, sid: str | None) -> None:
         if self.events is not None:
             self.events.publish(kind, data, correlation_id=cid, session_id=sid, source=SOURCE)
-
-
-def _skip(sid: str | None, cid: str, data: dict[str, Any]) -> None:
-    """The journal of a call whose caller journals it."""
 
 
 def _ms(started: float) -> float:
