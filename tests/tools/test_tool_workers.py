@@ -3,6 +3,7 @@ is abandoned and its worker is never given another call."""
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -90,3 +91,25 @@ def test_run_bounded_raises_call_timed_out() -> None:
             run_bounded(release.wait, 10, timeout=0.01)
     finally:
         release.set()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_starts_its_own_workers() -> None:
+    run_bounded(threading.get_ident, timeout=5)  # at least one idle worker in this process
+    assert idle_workers() >= 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's idle worker does not exist here
+        try:
+            ok = idle_workers() == 0 and run_bounded(lambda: 42, timeout=5) == 42
+        except BaseException:
+            ok = False
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)

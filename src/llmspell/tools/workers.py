@@ -10,12 +10,14 @@ caller at once; the tool's code keeps running on its worker (Python cannot stop 
 until it returns, then its result or error is dropped and that worker ends. It is never given
 another call, so a stuck tool holds one thread and never delays a later call. At most
 :data:`MAX_IDLE` workers wait idle; the ones beyond that end when their call is done. Workers
-are daemon threads: a process does not wait for them to exit.
+are daemon threads: a process does not wait for them to exit. A child made by ``os.fork``
+(multiprocessing's default on Linux) starts with no workers.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -110,6 +112,16 @@ def run_bounded(fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
     if not ok:
         raise value
     return value
+
+
+def _forget_workers() -> None:
+    """In a child made by ``os.fork`` the parent's workers do not exist: start afresh."""
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
 
 
 def idle_workers() -> int:
