@@ -170,17 +170,22 @@ class EventBus:
             route = self._route(type, source)
         hooks = self.hooks
         before = hooks is not None and hooks.has(BEFORE_EMIT)
+        redacted_by = None
         if redact and (route.delivers or before or (hooks is not None and hooks.has(AFTER_EMIT))):
             data = self.redactor.redact(data)
+            redacted_by = self.redactor
         if before and hooks is not None:
+            redacted = data
             data = self._before_emit(hooks, type, data, correlation_id, session_id, source)
             if data is _SUPPRESSED:
                 return None
+            if data is not redacted:
+                redacted_by = None  # a hook put new data in
             # A hook may have subscribed or unsubscribed: deliver to the route as it is now.
             route = self._routes.get((type, source)) or self._route(type, source)
         event = Event(
             type, data, time.time(), next(self._seq), correlation_id, session_id, source,
-            self._id,
+            self._id, redacted_by,
         )
         for deliver in route.delivers:
             try:

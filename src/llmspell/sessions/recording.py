@@ -178,18 +178,20 @@ class SessionRecorder:
             return
         data = {"type": event.type, "source": event.source, "event_id": event.id,
                 "data": event.data}
+        # Data the bus redacted with the journal's rules is not checked a second time.
+        by = event.redacted_by
+        done = ("data",) if by is not None and by.rules == self.journal.redactor.rules else ()
         riders = _RIDERS.get()
-        if riders is not None and riders[0] == sid and riders[1]:
-            self._append(sid, EVENT, data, event.correlation_id, riders[1])
-        else:
-            self._append(sid, EVENT, data, event.correlation_id)
+        carried = riders[1] if riders is not None and riders[0] == sid else None
+        self._append(sid, EVENT, data, event.correlation_id, carried, done)
 
     def _append(self, sid: str, kind: str, data: Any, cid: str | None,
-                riders: list[Draft] | None = None) -> None:
+                riders: list[Draft] | None = None, redacted: tuple[str, ...] = ()) -> None:
         if not self._exists(sid):
             return
         try:
-            self.manager.append_entries(sid, [*(riders or ()), Draft(kind, data, cid)])
+            self.manager.append_entries(sid, [*(riders or ()),
+                                              Draft(kind, data, cid, redacted)])
         except Exception:
             logger.exception("could not journal a %s entry for session %s", kind, sid)
             return
