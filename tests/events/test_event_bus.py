@@ -362,3 +362,28 @@ def test_exclude_sources_must_be_a_list_of_names() -> None:
     with pytest.raises(ValidationError, match=r"exclude_sources' at \[1\]"):
         bus.subscribe("**", exclude_sources=["state", 3])  # type: ignore[list-item]
     assert bus.stats()["subscriptions"] == 0
+
+
+def test_accepts_turns_events_away_per_publish_before_redaction() -> None:
+    bus = EventBus(redactor=_Refusing())  # type: ignore[arg-type]
+    got: list[Event] = []
+    current: list[str] = []  # a session made current by the caller, as the recorder sees it
+    sub = bus.subscribe("agent.*", got.append,
+                        accepts=lambda sid: sid is not None or bool(current))
+    queued = bus.subscribe("agent.*", accepts=lambda sid: sid == "s1")
+    bus.publish("agent.done", {"api_key": "sk-1"}, redact=True)  # nobody takes it: no redaction
+    with pytest.raises(AssertionError, match="nobody receives"):
+        bus.publish("agent.done", {"n": 1}, session_id="s1", redact=True)
+    bus.publish("agent.done", {"n": 2}, session_id="s1")
+    current.append("s2")
+    bus.publish("agent.done", {"n": 3})
+    assert [e.data for e in got] == [{"n": 2}, {"n": 3}]
+    assert sub.stats()["delivered"] == 2 and sub.stats()["errors"] == 0
+    assert [queued.receive(0).data for _ in range(queued.pending)] == [{"n": 2}]  # type: ignore[union-attr]
+    assert queued.stats()["dropped"] == 0 and bus.stats()["published"] == 3
+    assert bus.has_subscribers("agent.done")  # may listen: decided per publish
+
+
+def test_accepts_must_be_callable() -> None:
+    with pytest.raises(ValidationError, match="accepts"):
+        EventBus().subscribe("**", print, accepts="yes")  # type: ignore[arg-type]

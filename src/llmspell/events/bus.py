@@ -56,12 +56,26 @@ class _Route:
     (``delivers``, parallel to ``subs``), and how many such events were published through
     this route."""
 
-    __slots__ = ("count", "delivers", "subs")
+    __slots__ = ("count", "delivers", "gated", "subs")
 
     def __init__(self, subs: tuple[Subscription, ...]) -> None:
         self.subs = subs
         self.delivers = tuple(sub.deliver for sub in subs)
+        self.gated = tuple(i for i, sub in enumerate(subs) if sub.accepts is not None)
         self.count = 0
+
+    def open_for(self, session_id: str | None) -> tuple[Callback, ...]:
+        """What to call for an event of ``session_id``: the subscribers whose ``accepts``
+        (if any) takes it; each one that turns it away counts it as declined."""
+        shut: list[int] = []
+        for i in self.gated:
+            sub = self.subs[i]
+            if not sub.accepts(session_id):  # type: ignore[misc]
+                sub._declined += 1
+                shut.append(i)
+        if not shut:
+            return self.delivers
+        return tuple(d for i, d in enumerate(self.delivers) if i not in shut)
 
 
 class EventBus:
@@ -168,10 +182,11 @@ class EventBus:
         route = self._routes.get((type, source))
         if route is None:
             route = self._route(type, source)
+        delivers = route.open_for(session_id) if route.gated else route.delivers
         hooks = self.hooks
         before = hooks is not None and hooks.has(BEFORE_EMIT)
         redacted_by = None
-        if redact and (route.delivers or before or (hooks is not None and hooks.has(AFTER_EMIT))):
+        if redact and (delivers or before or (hooks is not None and hooks.has(AFTER_EMIT))):
             data = self.redactor.redact(data)
             redacted_by = self.redactor
         if before and hooks is not None:
@@ -182,12 +197,15 @@ class EventBus:
             if data is not redacted:
                 redacted_by = None  # a hook put new data in
             # A hook may have subscribed or unsubscribed: deliver to the route as it is now.
-            route = self._routes.get((type, source)) or self._route(type, source)
+            now = self._routes.get((type, source)) or self._route(type, source)
+            if now is not route:
+                route = now
+                delivers = route.open_for(session_id) if route.gated else route.delivers
         event = Event(
             type, data, time.time(), next(self._seq), correlation_id, session_id, source,
             self._id, redacted_by,
         )
-        for deliver in route.delivers:
+        for deliver in delivers:
             try:
                 deliver(event)
             except Exception as exc:
@@ -256,6 +274,7 @@ class EventBus:
         max_queue: int | None = None,
         overflow: str | None = None,
         exclude_sources: Iterable[str] = (),
+        accepts: Callable[[str | None], bool] | None = None,
     ) -> Subscription:
         """Subscribe to the event types matching ``pattern``.
 
@@ -271,10 +290,15 @@ class EventBus:
                 this subscription (nor count in its stats). The bus decides it once per type
                 and source, so an event whose every matching subscription excludes its source
                 costs the publisher no redaction and no delivery.
+            accepts: ``accepts(session_id)``, asked at each publish of a matching event, before
+                its data is redacted: False turns the event away from this subscription (it
+                is not delivered nor counted). It must be cheap and must not raise. The
+                session recorder uses it to skip events that belong to no session.
 
         Raises:
             ValidationError: a bad pattern, a non-callable callback, queue options given with
-                a callback, a bad queue option, or ``exclude_sources`` not a list of strings.
+                a callback, a bad queue option, ``exclude_sources`` not a list of strings, or
+                ``accepts`` not callable.
             ResourceLimitExceeded: ``max_subscriptions`` subscriptions exist already.
         """
         matches = compile_pattern(pattern)
@@ -287,6 +311,8 @@ class EventBus:
                     "has a callback", got=max_queue if max_queue is not None else overflow,
                 )
         excluded = _sources(exclude_sources)
+        if accepts is not None and not callable(accepts):
+            raise ValidationError("accepts", "must be callable or None", got=accepts)
         bound = self.max_queue if max_queue is None else _max_queue(max_queue)
         policy = self.overflow if overflow is None else _overflow(overflow)
         with self._lock:
@@ -301,7 +327,7 @@ class EventBus:
                 callback = functools.partial(callback)
             sub = Subscription(
                 self, f"sub-{next(self._sub_seq)}", pattern, matches, callback, bound, policy,
-                excluded,
+                excluded, accepts,
             )
             self._subs[sub.id] = sub
             for key, route in list(self._routes.items()):
@@ -424,7 +450,8 @@ class EventBus:
             yield route
 
     def _stats_locked(self, sub: Subscription) -> dict[str, Any]:
-        matched = sub._matched + sum(r.count for r in self._counted_routes() if sub in r.subs)
+        matched = sub._matched + sum(r.count for r in self._counted_routes()
+                                     if sub in r.subs) - sub._declined
         dropped = sub.dropped_since(matched)
         if dropped:
             sub.note_drops(dropped)

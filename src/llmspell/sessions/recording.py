@@ -74,10 +74,11 @@ class SessionRecorder:
             hooks.observe(self._observer, executed_only=True)
             self._hooks = hooks
         if events is not None and settings.journal_events:
-            # The bus leaves out the sources that journal their own changes, before it
-            # redacts or delivers anything: their events cost the publisher nothing here.
+            # The bus leaves out the sources that journal their own changes, and events of
+            # no session, before it redacts or delivers anything: they cost nothing here.
             self._subscription = events.subscribe("**", self.record_event,
-                                                  exclude_sources=_SKIP_SOURCES)
+                                                  exclude_sources=_SKIP_SOURCES,
+                                                  accepts=self._in_session)
             self._events = events
 
     def detach(self) -> None:
@@ -169,6 +170,10 @@ class SessionRecorder:
             yield drafts
         finally:
             _RIDERS.reset(token)
+
+    def _in_session(self, session_id: str | None) -> bool:
+        """Whether an event published with ``session_id`` belongs to a session."""
+        return session_id is not None or self.manager.current_id() is not None
 
     def record_event(self, event: Any) -> None:
         """The ``**`` subscriber (events of the sources in ``_SKIP_SOURCES`` never come
