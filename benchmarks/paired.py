@@ -19,10 +19,14 @@ from harness import Bench
 
 def paired(bench: Bench, calls: dict[str, Callable[[], Any]], reference: str, n: int,
            rounds: int, *, budgets: dict[str, float | None], default_budget: float,
-           clock: Callable[[], float] = time.process_time, suffix: str = "") -> None:
+           clock: Callable[[], float] = time.process_time, suffix: str = "",
+           repeats: dict[str, int] | None = None) -> None:
     """Record each call's median (``name + suffix``) and, for every call but ``reference``,
     ``overhead: name + suffix`` = its median minus the reference's, per round, against
-    ``budgets.get(name, default_budget)`` (None: no budget, e.g. a peer)."""
+    ``budgets.get(name, default_budget)`` (None: no budget, e.g. a peer). ``repeats[name]``:
+    that function makes this many calls each time (a loop inside a script); its times are
+    divided by it, so every figure is per call."""
+    repeats = repeats or {}
     for fn in calls.values():
         fn()  # warm up
     per_round: dict[str, list[float]] = {name: [] for name in calls}
@@ -32,7 +36,7 @@ def paired(bench: Bench, calls: dict[str, Callable[[], Any]], reference: str, n:
             for name, fn in calls.items():
                 start = clock()
                 fn()
-                times[name].append((clock() - start) * 1e6)
+                times[name].append((clock() - start) * 1e6 / repeats.get(name, 1))
         for name, found in times.items():
             per_round[name].append(statistics.median(found))
     for name, found in per_round.items():
