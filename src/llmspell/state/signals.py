@@ -44,6 +44,7 @@ AFTER_READ = "state:after_read"
 DELETE = "state:delete"
 CHANGED = "state.changed"
 DELETED = "state.deleted"
+SOURCE = "state"  # the source of the events published here
 
 #: What a before-point returns when a hook asked to skip the operation.
 SKIPPED: Any = object()
@@ -62,7 +63,11 @@ class Signals:
         self.hooks = hooks
         self.events = events
         self.redactor = redactor
-        self._wants: Callable[[str], bool] | None = getattr(events, "has_subscribers", None)
+        has = getattr(events, "has_subscribers", None)
+        # Asked with the source the events carry, so subscriptions that leave out state
+        # events (the session recorder) do not make every write build one.
+        self._wants: Callable[[str], bool] | None = (
+            None if has is None else lambda type: bool(has(type, SOURCE)))
 
     def has(self, point: str) -> bool:
         """Whether a hook is registered at ``point``."""
@@ -136,7 +141,7 @@ class Signals:
             if write.encoded is None:
                 if deleted and events is not None:
                     events.publish(DELETED, {"scope": write.scope, "key": write.key,
-                                             "seq": item.seq}, source="state")
+                                             "seq": item.seq}, source=SOURCE)
                 if debug:
                     logger.debug("deleted %s (seq %d)", self._name(write), item.seq)
                 continue
@@ -149,7 +154,7 @@ class Signals:
                 events.publish(CHANGED, {"scope": write.scope, "key": write.key,
                                          "seq": item.seq, "schema_version": write.schema_version,
                                          "value": self.redactor.redact(write.value)},
-                               source="state")
+                               source=SOURCE)
             if debug:
                 logger.debug("saved %s (seq %d, %d bytes)", self._name(write), item.seq,
                              len(write.encoded.data))
@@ -170,7 +175,7 @@ class Signals:
             if ch.data is None:
                 if deleted and events is not None:
                     events.publish(DELETED, {"scope": ch.scope, "key": ch.key, "seq": seq,
-                                             "operation": operation}, source="state")
+                                             "operation": operation}, source=SOURCE)
                 continue
             if hooks is None and not changed:
                 continue
@@ -184,7 +189,7 @@ class Signals:
                 events.publish(CHANGED, {"scope": ch.scope, "key": ch.key, "seq": seq,
                                          "schema_version": record.schema_version,
                                          "value": self.redactor.redact(record.value),
-                                         "operation": operation}, source="state")
+                                         "operation": operation}, source=SOURCE)
 
     def _name(self, write: Write) -> str:
         return self.redactor.redact_text(f"{write.scope}/{write.key}")
