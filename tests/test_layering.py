@@ -30,7 +30,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "llmspell"
 #: a LuaEngine, so it sits on lua's layer (the Lua globals call into it too), below the CLI.
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "codec", "config", "config_schema", "settings", "validation",
-                     "paths", "compression", "redact", "keys", "protocols", "intercept"), 0),
+                     "paths", "compression", "redact", "keys", "protocols", "intercept",
+                     # bounded: a container type (BoundedCache) for any layer's caches
+                     "bounded"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),

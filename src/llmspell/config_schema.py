@@ -113,7 +113,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "backup_safety": Field("bool", True,
                                doc="take a safety backup of the current data before a restore"),
         "backup_keep_last": Field("int", 0, minimum=0,
-                                  doc="retention for `backup prune`: keep the N newest"),
+                                  doc="retention, applied after every backup and by "
+                                  "`backup prune`: keep the N newest"),
         "backup_keep_daily": Field("int", 0, minimum=0, doc="retention: newest of N days"),
         "backup_keep_weekly": Field("int", 0, minimum=0, doc="retention: newest of N weeks"),
         "backup_keep_monthly": Field("int", 0, minimum=0, doc="retention: newest of N months"),

@@ -94,6 +94,9 @@ class Draft:
     kind: str
     data: Any = None
     correlation_id: str | None = None
+    #: Top-level fields of ``data`` (a dict) whose values were redacted already with the
+    #: journal's rules: the journal's secret check skips them (see ``Journal.encode``).
+    redacted: tuple[str, ...] = ()
 
 
 #: A journal's newest entry as ``(seq, stored bytes)``; START for an empty journal.
@@ -259,14 +262,23 @@ class Journal:
                                       got=kind)
             if len(_KNOWN_KINDS) < 1024:
                 _KNOWN_KINDS.add(kind)
-        data = self._data_json(draft.data)
+        data = self._data_json(draft.data, draft.redacted)
         cid = draft.correlation_id
         head = orjson.dumps({"seq": seq, "ts": timestamp, "kind": kind, "cid": cid})
         return head[:-1] + b',"data":' + data + b"}"
 
-    def _data_json(self, data: Any) -> bytes:
+    def _data_json(self, data: Any, redacted: tuple[str, ...] = ()) -> bytes:
+        """``data`` as JSON with its secrets hidden; the fields named in ``redacted`` (values
+        already redacted with these rules) are left out of the check, not out of the text."""
         text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
-        if len(text) > 2 and self.redactor.might_hold_secret_json(text.decode("utf-8")):
+        if len(text) <= 2:
+            return text
+        checked = text
+        if redacted and isinstance(data, dict):
+            checked = orjson.dumps({k: v for k, v in data.items() if k not in redacted},
+                                   default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+        if self.redactor.might_hold_secret_json(checked.decode("utf-8")):
+            # The whole value (redacting the redacted fields again changes nothing).
             text = orjson.dumps(self.redactor.redact(orjson.loads(text)))
         return text
 

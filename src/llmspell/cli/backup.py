@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import click
 
 from llmspell.cli.main import Options, console, echo_json, handle_errors, shown
 from llmspell.cli.progress import progress_bar
+from llmspell.state.backup.manager import configured_retention
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -51,11 +51,16 @@ def create(opts: Options, description: str, includes: tuple[str, ...],
                                  exclude=list(excludes) or None, incremental=incremental,
                                  parent=parent, format=entry_format,
                                  compression=compression, progress=report)
+        pruned = rt.backups.last_retention
     if as_json:
         echo_json(info.as_dict())
     else:
         click.echo(f"{info.id}  {info.kind}, {info.entries} entries, {_size(info.file_bytes)}"
                    f"  {info.path}")
+        if pruned is not None:
+            click.echo(f"retention: kept {len(pruned['kept'])}, deleted "
+                       f"{len(pruned['deleted'])} ({_size(pruned['freed_bytes'])})"
+                       + "".join(f"\n  deleted {i}" for i in pruned["deleted"]))
 
 
 @backup.command(name="list")
@@ -167,7 +172,8 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
              else _parse_size(max_total_bytes)}
     with handle_errors(opts.verbose), opts.runtime() as rt:
         policy = ({k: v for k, v in given.items() if v is not None}
-                  if any(v is not None for v in given.values()) else _configured(rt))
+                  if any(v is not None for v in given.values())
+                  else configured_retention(rt.config.setting))
         result = rt.backups.prune(policy, dry_run=dry_run, prune_changes=not keep_changes)
     if as_json:
         echo_json(result)
@@ -181,16 +187,6 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
         click.echo(f"change log: {'would prune' if dry_run else 'pruned'} "
                    f"{result['changes_pruned']} entries (through "
                    f"{result['changes_pruned_through']})")
-
-
-def _configured(rt: Any) -> dict[str, Any]:
-    get = rt.config.setting
-    return {"keep_last": get("state.backup_keep_last"),
-            "keep_daily": get("state.backup_keep_daily"),
-            "keep_weekly": get("state.backup_keep_weekly"),
-            "keep_monthly": get("state.backup_keep_monthly"),
-            "max_age": get("state.backup_max_age") or None,
-            "max_total_bytes": get("state.backup_max_total_bytes") or None}
 
 
 def _parse_size(text: str) -> int:

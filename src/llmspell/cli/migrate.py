@@ -27,7 +27,8 @@ def migrate() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def status(opts: Options, as_json: bool) -> None:
-    """Show the versions values are at, the latest version, and pending migrations."""
+    """Show the versions values are at (overall and per scope, with the version new values of
+    each scope are saved at), the latest version, and pending migrations."""
     with handle_errors(opts.verbose), opts.runtime() as rt:
         found = rt.migrations.status()
     if as_json:
@@ -37,6 +38,9 @@ def status(opts: Options, as_json: bool) -> None:
     click.echo(f"current version  {found['current']}")
     click.echo(f"latest version   {found['latest']}")
     click.echo(f"values           {found['values']} ({versions})")
+    for scope, seen in found["scopes"].items():
+        counts = ", ".join(f"v{v}: {n}" for v, n in seen["versions"].items())
+        click.echo(f"scope            {scope}: new values at v{seen['current']} ({counts})")
     for p in found["pending"]:
         click.echo(f"pending          {p['id']}: v{p['from_version']} -> v{p['to_version']} "
                    f"({p['items']} values)")

@@ -53,10 +53,14 @@ class Limits:
     cost: float | None = None
     artifacts: int | None = None
     artifact_bytes: int | None = None
+    #: The session's stored footprint in bytes: its ``session:<id>`` state scope (record
+    #: bytes) plus its artifacts' bytes.
+    memory: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"operations": self.operations, "tokens": self.tokens, "cost": self.cost,
-                "artifacts": self.artifacts, "artifact_bytes": self.artifact_bytes}
+                "artifacts": self.artifacts, "artifact_bytes": self.artifact_bytes,
+                "memory": self.memory}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Limits:
@@ -86,7 +90,7 @@ class Counters:
                         self.artifact_bytes)
 
 
-LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes")
+LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes", "memory")
 
 
 @dataclass(slots=True)
@@ -162,7 +166,7 @@ class Session:
             r["description"], r["tags"], r["metadata"], r["parent_session_id"],
             r["started_at"], r["ended_at"], r["max_duration"], r["max_idle_time"],
             Limits(lim["operations"], lim["tokens"], lim["cost"], lim["artifacts"],
-                   lim["artifact_bytes"]),
+                   lim["artifact_bytes"], lim.get("memory")),
             Counters(ctr["operations"], ctr["artifacts"], ctr["tokens"], ctr["cost"],
                      ctr["artifact_bytes"]),
             r["last_activity_at"], r["active_seconds"], r["resumed_at"], r["reason"])
@@ -185,7 +189,8 @@ class Session:
             orjson.loads(orjson.dumps(meta)) if meta else {},
             self.parent_session_id, self.started_at, self.ended_at, self.max_duration,
             self.max_idle_time,
-            Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes),
+            Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes,
+                   lim.memory),
             ctr.copy(), self.last_activity_at, self.active_seconds, self.resumed_at,
             self.reason)
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.bounded import BoundedCache
 from llmspell.errors import StateError, ValidationError
 from llmspell.state.records import (
     Encoded,
@@ -43,6 +44,7 @@ from llmspell.state.records import (
 )
 from llmspell.state.records import created_at as _created_at
 from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
+from llmspell.state.versions import Version
 from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -63,7 +65,7 @@ class Write:
     skey: str
     encoded: Encoded | None
     value: Any = None
-    schema_version: int = 1
+    schema_version: Version = 1
     created_at: float | None = None
     updated_at: float | None = None
 
@@ -115,7 +117,7 @@ class Sequence:
         self.raw: bytes | None = store.get(SEQ_KEY)
         self.value = _parse(self.raw)
         #: store key -> creation time of its record, or None when it has none (absent)
-        self.known: dict[str, float | None] = {}
+        self.known: BoundedCache[str, float | None] = BoundedCache(KNOWN_MAX)
 
     def reload(self, store: Store) -> bool:
         """Read ``meta/state_seq`` again; True (and forget ``known``) if it moved."""
@@ -127,10 +129,7 @@ class Sequence:
         return True
 
     def remember(self, skey: str, created: float | None) -> None:
-        known = self.known
-        if len(known) >= KNOWN_MAX and skey not in known:
-            del known[next(iter(known))]
-        known[skey] = created
+        self.known.keep(skey, created)
 
 
 _BY_STORE: weakref.WeakKeyDictionary[Store, Sequence] = weakref.WeakKeyDictionary()
@@ -206,7 +205,7 @@ def commit_put(store: Store, sequence: Sequence, write: Write) -> Committed:
 
 
 def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
-            encoded: Encoded, schema_version: int, created_at: float | None = None,
+            encoded: Encoded, schema_version: Version, created_at: float | None = None,
             updated_at: float | None = None) -> tuple[int, float, float]:
     """Commit one put with no conditions and no contributors (the hot path of ``save``):
     the record, its change-log entry and the new sequence in one batch. Returns ``(seq,
@@ -250,17 +249,14 @@ def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
 
 
 #: store key -> the change-log entry of a put of it (the same bytes every time).
-_PUT_ENTRIES: dict[str, bytes] = {}
-_PUT_ENTRIES_MAX = 65536
+_PUT_ENTRIES: BoundedCache[str, bytes] = BoundedCache(65536)
 
 
 def _put_entry(skey: str, scope: str, key: str) -> bytes:
     # Formatted into fresh bytes, not kept as orjson.dumps(dict)'s result, which holds a 4 KB
     # allocation.
     entry = b'{"s":%b,"k":%b,"o":"put"}' % (orjson.dumps(scope), orjson.dumps(key))
-    if len(_PUT_ENTRIES) >= _PUT_ENTRIES_MAX:
-        _PUT_ENTRIES.clear()
-    _PUT_ENTRIES[skey] = entry
+    _PUT_ENTRIES.keep(skey, entry)
     return entry
 
 

@@ -60,6 +60,7 @@ class BackupManager:
                  compression: str = default("state.backup_compression"),
                  level: int = default("state.backup_compression_level"),
                  safety: bool = default("state.backup_safety"),
+                 retention: Any = None,
                  events: EventPublisher | None = None) -> None:
         self.state = state
         self.store = state.store
@@ -69,6 +70,10 @@ class BackupManager:
         self.compression = check_codec_name(compression)
         self.level = level
         self.safety = safety
+        self.retention = RetentionPolicy.from_spec(retention)
+        #: What the automatic retention after the last backup deleted (``prune``'s report),
+        #: or None when no retention is configured or no backup was taken yet.
+        self.last_retention: dict[str, Any] | None = None
         self.events = events
 
     @classmethod
@@ -79,7 +84,8 @@ class BackupManager:
                    entry_format=setting("state.backup_format"),
                    compression=setting("state.backup_compression"),
                    level=setting("state.backup_compression_level"),
-                   safety=setting("state.backup_safety"), events=runtime.events)
+                   safety=setting("state.backup_safety"),
+                   retention=configured_retention(setting), events=runtime.events)
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -112,6 +118,8 @@ class BackupManager:
                             compression=check_codec_name(compression or self.compression),
                             level=self.level, safety=safety, progress=progress)
         self._publish("backup.created", _summary(info))
+        if not safety and not self.retention.empty:
+            self.last_retention = self.prune(self.retention, automatic=True)
         return info
 
     def _parent(self, parent: str | None, scopes: ScopeFilter) -> BackupInfo | None:
@@ -250,12 +258,14 @@ class BackupManager:
         return doomed
 
     def prune(self, policy: Any = None, *, dry_run: bool = False,
-              prune_changes: bool = True, now: float | None = None) -> dict[str, Any]:
+              prune_changes: bool = True, now: float | None = None,
+              automatic: bool = False) -> dict[str, Any]:
         """Delete the backups ``policy`` does not keep (see :mod:`.retention`), and the
-        change-log entries no kept backup of this store needs.
+        change-log entries no kept backup of this store needs. :meth:`backup` calls it with
+        the configured policy (``automatic``) after every backup but a restore's safety one.
 
         Returns ``{"kept": [{id, reasons}], "deleted": [ids], "freed_bytes", "dry_run",
-        "changes_pruned", "changes_pruned_through"}``.
+        "automatic", "changes_pruned", "changes_pruned_through"}``.
         """
         rules = RetentionPolicy.from_spec(policy)
         if rules.empty:
@@ -269,8 +279,8 @@ class BackupManager:
             catalog.sync_dir(self.directory)
         kept = [b for b in backups if b.id in reasons]
         through, removed = self._prune_changes(kept, dry_run=dry_run or not prune_changes)
-        result = {"dry_run": dry_run, "kept": [{"id": b.id, "reasons": reasons[b.id]}
-                                               for b in reversed(kept)],
+        result = {"dry_run": dry_run, "automatic": automatic,
+                  "kept": [{"id": b.id, "reasons": reasons[b.id]} for b in reversed(kept)],
                   "deleted": [b.id for b in deleted],
                   "freed_bytes": sum(b.file_bytes for b in deleted),
                   "changes_pruned": removed if prune_changes else 0,
@@ -329,6 +339,17 @@ class BackupManager:
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         if self.events is not None:
             self.events.publish(kind, data, source="backup", redact=True)
+
+
+def configured_retention(setting: Callable[[str], Any]) -> dict[str, Any]:
+    """The retention policy ``[state] backup_keep_* / backup_max_*`` configure (``setting``:
+    ``config.setting``); an empty policy when none is set."""
+    return {"keep_last": setting("state.backup_keep_last"),
+            "keep_daily": setting("state.backup_keep_daily"),
+            "keep_weekly": setting("state.backup_keep_weekly"),
+            "keep_monthly": setting("state.backup_keep_monthly"),
+            "max_age": setting("state.backup_max_age") or None,
+            "max_total_bytes": setting("state.backup_max_total_bytes") or None}
 
 
 def _through(keys: Iterator[str], end: str) -> Iterator[str]:

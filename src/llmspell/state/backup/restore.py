@@ -124,6 +124,7 @@ def restore_records(state: StateManager, records: dict[str, bytes], scopes: Scop
         return counts
     except (StateError, WriteContention) as exc:
         raise BackupError(f"the restore was not applied: {exc}") from exc
+    state.announce_bulk("restore", result.plan.changes, result.first)
     if progress is not None:
         progress("apply", result.last - result.first + 1, result.last - result.first + 1)
     counts.update(seq_first=result.first if result.last >= result.first else None,
