@@ -335,3 +335,16 @@ def test_listen_makes_a_tcp_socket_and_checks_its_port() -> None:
         assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
     with pytest.raises(ValidationError, match="argument 'port'"):
         listen("127.0.0.1", 70000)
+
+
+def test_session_page_lists_children_and_says_when_it_stops(mem: Runtime, serve: Any) -> None:
+    parent = mem.sessions.create("parent")
+    kids = [mem.sessions.create(f"kid-{i:03d}", parent_session_id=parent.id)
+            for i in range(501)]
+    base = serve(mem)
+    shown = httpx.get(f"{base}/api/sessions/{parent.id}").json()
+    assert [c["id"] for c in shown["children"]] == [k.id for k in kids[:500]]
+    assert shown["forks"] == [] and shown["related_truncated"] is True
+    assert "the first 500" in httpx.get(f"{base}/sessions/{parent.id}").text
+    child = httpx.get(f"{base}/sessions/{kids[0].id}").text
+    assert f'href="/sessions/{parent.id}"' in child

@@ -110,6 +110,7 @@ def test_fork_at_a_seq_and_replay_from_the_browser_forms(mem: Runtime, serve: An
         assert mem.state.load(f"session:{fork_id}", "answer") is None
         shown = http.get(f"/api/sessions/{sid}").json()
         assert [f["id"] for f in shown["forks"]] == [fork_id] and shown["children"] == []
+        assert shown["related_truncated"] is False
         report = http.post(f"/api/sessions/{sid}/replay",
                            headers={"X-LLMSpell-Form-Key": key}).json()
         assert report["identical"] and report["calls_made"] == 0

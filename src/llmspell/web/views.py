@@ -82,16 +82,20 @@ def session_row(session: Any) -> dict[str, Any]:
 
 def session_detail(rt: Any, session_id: str) -> dict[str, Any]:
     """One session: its fields (counters and limits among them), journal length, children
-    (sessions whose parent it is) and forks (sessions made from it by ``fork``)."""
+    (sessions whose parent it is) and forks (sessions made from it by ``fork``): the first
+    MAX_PAGE of them, oldest first, with ``related_truncated`` saying there are more."""
     manager = rt.sessions
     found = manager.get(session_id)
-    children = manager.list(parent=found.id, sort="created_at", limit=MAX_PAGE)
+    children = manager.list(parent=found.id, sort="created_at", limit=MAX_PAGE + 1)
+    truncated = len(children) > MAX_PAGE
+    children = children[:MAX_PAGE]
     related = [session_row(s) for s in children]
     return {"session": found.to_dict(), "journal_entries": manager.journal.count(found.id),
             "last_seq": manager.journal.last_seq(found.id),
             "children": [r for r, s in zip(related, children, strict=True)
                          if not _forked_from(s)],
-            "forks": [r for r, s in zip(related, children, strict=True) if _forked_from(s)]}
+            "forks": [r for r, s in zip(related, children, strict=True) if _forked_from(s)],
+            "related_truncated": truncated}
 
 
 def _forked_from(session: Any) -> bool:
