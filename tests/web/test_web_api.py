@@ -307,18 +307,25 @@ def test_live_timeline_streams_new_entries(mem: Runtime, serve: Any) -> None:
     base = serve(mem, poll_seconds=0.05)
     got: list[dict[str, Any]] = []
     with httpx.Client(base_url=base, timeout=10) as http, http.stream(
-            "GET", f"/api/sessions/{s.id}/events") as response:
+            "GET", f"/api/sessions/{s.id}/events", params={"kind": "tool"}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         reader = threading.Thread(target=_events, args=(response, 3, got), daemon=True)
         reader.start()
         time.sleep(0.2)
         for i in range(3):
+            mem.sessions.journal.append(s.id, "event", {"name": "noise", "i": i})
             mem.sessions.journal.append(s.id, "tool.call", {"tool": "calc", "i": i,
                                                             "api_key": PROVIDER_KEY})
         reader.join(10)
-    assert [e["seq"] for e in got] == [before + 1, before + 2, before + 3]
+    assert [e["seq"] for e in got] == [before + 2, before + 4, before + 6]
     assert [e["data"]["i"] for e in got] == [0, 1, 2]
     assert all(PROVIDER_KEY not in orjson.dumps(e).decode() for e in got)
+    # Each event carries its row as the timeline page renders it.
+    page = httpx.get(f"{base}/sessions/{s.id}/timeline", params={"kind": "tool"}).text
+    for event in got:
+        row = event["html"].replace(' fresh"', '"')
+        assert event["html"].startswith(f'<tr class="k-tool fresh" id="seq-{event["seq"]}"')
+        assert row in page
     bad = httpx.get(f"{base}/api/sessions/{s.id}/events", params={"after": "x"})
     assert bad.status_code == 400 and "argument 'after'" in bad.json()["error"]
 

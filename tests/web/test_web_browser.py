@@ -240,10 +240,15 @@ def test_live_timeline_shows_new_entries(big: Any, serve: Any, tmp_path: Path) -
         WebDriverWait(driver, 10).until(
             lambda d: d.find_element(By.ID, "live-state").text == "live")
         rt.sessions.journal.append(s.id, "tool.call", {"tool": "calculator",
+                                                       "params": {"x": 2}, "result": 4,
                                                        "latency_ms": 3.0, "api_key": SECRET})
         seq = rt.sessions.journal.last_seq(s.id)
         row = WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, f"seq-{seq}"))
         assert "tool.call" in row.text and "k-tool" in row.get_attribute("class")
+        row.find_element(By.TAG_NAME, "summary").click()
+        headings = [h.text for h in row.find_elements(By.TAG_NAME, "h4")]
+        assert headings == ["params", "result", "other fields"]
+        assert driver.find_element(By.ID, "last-seq").text == str(seq)
         assert SECRET not in driver.page_source
         _shot(driver, tmp_path / "screens", "timeline-live")
     finally:

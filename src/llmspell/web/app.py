@@ -56,6 +56,9 @@ class WebApp:
     token: str | None = None
     form_key: str = field(default_factory=new_token)
     poll_seconds: float = 0.5
+    #: ``render_row(session_id, item) -> str``: a timeline row as the page renders it
+    #: (the timeline_row macro), for the live stream.
+    render_row: Callable[[str, dict[str, Any]], str] = field(default=lambda sid, item: "")
 
     def shown(self, value: Any) -> Any:
         """``value`` as the app may send it: secrets redacted (the CLI's rules)."""
@@ -104,6 +107,8 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
         v, option=orjson.OPT_INDENT_2, default=str).decode()
     templates.env.filters["when"] = when
     templates.env.filters["call_parts"] = views.call_parts
+    row_macro = templates.env.get_template("macros.html").module.timeline_row  # type: ignore[attr-defined]
+    web.render_row = lambda sid, item: str(row_macro(sid, item, fresh=True))
 
     def query(request: Request) -> dict[str, str]:
         return {k: v for k, v in request.query_params.items()}

@@ -1,10 +1,12 @@
 """The live timeline: a session's new journal entries as server-sent events.
 
-``GET /api/sessions/ID/events?after=SEQ`` answers ``text/event-stream``; each new entry
-(after ``SEQ``, or after the newest one when the stream opens without it) is one ``entry``
-event whose data is the timeline item as JSON, with ``id:`` its seq (a browser that
-reconnects sends ``Last-Event-ID`` and continues from there). The journal is read every
-``poll_seconds``: entries written by any process sharing the store show up. A ``: ping``
+``GET /api/sessions/ID/events?after=SEQ&kind=K`` answers ``text/event-stream``; each new
+entry (after ``SEQ``, or after the newest one when the stream opens without it; of the kinds
+``kind`` names, all without it) is one ``entry`` event whose data is the timeline item as
+JSON plus ``html``, its table row as the timeline page renders it, with ``id:`` its seq (a
+browser that reconnects sends ``Last-Event-ID`` and continues from there). The journal is
+read every ``poll_seconds``, from the last seq read to the newest: entries written by any
+process sharing the store show up, and entries of other kinds are read once. A ``: ping``
 comment every 15 s keeps proxies from closing an idle stream. The stream ends when the client
 goes away or the session is deleted (an ``end`` event).
 """
@@ -47,6 +49,7 @@ async def stream(web: Any, request: Request, session_id: str) -> StreamingRespon
     manager = web.runtime.sessions
     sid = (await run_in_threadpool(manager.get, session_id)).id
     cursor = _start(request, await run_in_threadpool(manager.journal.last_seq, sid))
+    kinds = views.kinds_arg(dict(request.query_params))
 
     async def events() -> AsyncIterator[bytes]:
         nonlocal cursor
@@ -57,14 +60,18 @@ async def stream(web: Any, request: Request, session_id: str) -> StreamingRespon
                 yield b"event: end\ndata: {\"reason\": \"session deleted\"}\n\n"
                 return
             try:
-                items = await run_in_threadpool(views.entries_after, web.runtime, sid, cursor)
+                newest = await run_in_threadpool(manager.journal.last_seq, sid)
+                items = await run_in_threadpool(views.entries_between, web.runtime, sid,
+                                                cursor, newest, kinds)
             except SessionNotFound:
                 yield b"event: end\ndata: {\"reason\": \"session deleted\"}\n\n"
                 return
             for item in items:
-                cursor = item["seq"]
-                yield (b"id: %d\nevent: entry\ndata: " % cursor
-                       + orjson.dumps(web.shown(item), default=str) + b"\n\n")
+                shown = web.shown(item)
+                shown["html"] = web.render_row(sid, shown)
+                yield (b"id: %d\nevent: entry\ndata: " % item["seq"]
+                       + orjson.dumps(shown, default=str) + b"\n\n")
+            cursor = max(cursor, newest)
             now = time.monotonic()
             if items:
                 quiet_since = now

@@ -121,7 +121,7 @@ def timeline_page(rt: Any, session_id: str, query: dict[str, str]) -> dict[str, 
     (comma-separated) keeps those kinds (``llm`` matches ``llm.call``)."""
     manager = rt.sessions
     sid = manager.get(session_id).id
-    kinds = [k.strip() for k in (query.get("kind") or "").split(",") if k.strip()] or None
+    kinds = kinds_arg(query)
     limit = page_size(query)
     after = int_arg(query, "after", None)
     before = int_arg(query, "before", None, low=1)
@@ -170,11 +170,17 @@ def call_parts(data: Any) -> tuple[list[tuple[str, Any]], Any]:
     return parts, {k: v for k, v in data.items() if k not in CALL_PARTS}
 
 
-def entries_after(rt: Any, session_id: str, after: int, limit: int = MAX_PAGE) -> list[Any]:
-    """Timeline items after ``after`` (the live stream's read)."""
+def entries_between(rt: Any, session_id: str, after: int, upto: int,
+                    kinds: list[str] | None = None) -> list[Any]:
+    """Timeline items with ``after < seq <= upto`` (of ``kinds``): the live stream's read."""
     journal = rt.sessions.journal
-    entries = journal.read(session_id, after_seq=after, limit=limit)
+    entries = journal.read(session_id, kinds=kinds, after_seq=after, before_seq=upto + 1)
     return [timeline_item(e) for e in history.with_values(journal, session_id, entries)]
+
+
+def kinds_arg(query: dict[str, str]) -> list[str] | None:
+    """The ``kind`` query argument: comma-separated kinds, or None for all."""
+    return [k.strip() for k in (query.get("kind") or "").split(",") if k.strip()] or None
 
 
 # -- state at a point ------------------------------------------------------------------------
