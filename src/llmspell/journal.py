@@ -53,6 +53,8 @@ from llmspell.storage.retry import Planned, retry_batch
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
+#: The key ranges a whole-store backup copies for journals.
+STORE_PREFIXES = (ENTRY_PREFIX, VALUE_PREFIX)
 SEQ_WIDTH = 12
 _SEQ_MAX = 10**SEQ_WIDTH - 1
 _DELETE_PAGE = 1000

@@ -34,6 +34,9 @@ TAG_PREFIX = "artg/"
 ACL_PREFIX = "artacl/"
 ACL_REVERSE_PREFIX = "artaclr/"
 SETTINGS_PREFIX = "artcfg/"
+#: The key ranges a whole-store backup copies for artifacts (records, indexes, permissions).
+STORE_PREFIXES = (RECORD_PREFIX, TYPE_PREFIX, TAG_PREFIX, ACL_PREFIX, ACL_REVERSE_PREFIX,
+                  SETTINGS_PREFIX)
 _DIGITS = 16
 #: Escaped tags longer than this (in UTF-8 bytes) are indexed by a hash, to keep keys short.
 _TAG_KEY_MAX = 200

@@ -257,13 +257,25 @@ class _RedactedStream:
 
 def console(*, stderr: bool = False) -> Any:
     """A rich console whose output has its secrets redacted; off a terminal (a pipe, a file)
-    lines are never cut to 80 columns."""
+    lines are never cut to 80 columns.
+
+    Strings are printed as they are, never read as rich markup or highlighted: a tag
+    ``[draft]``, a name ``report [v2].md`` or a detail ``table [state]`` is user data and
+    shows whole in every table and line. Styling goes through :func:`styled` instead."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     file = cast(IO[str], _RedactedStream(stream, output_redactor()))
-    return Console(file=file, soft_wrap=False,
+    return Console(file=file, soft_wrap=False, markup=False, highlight=False,
                    width=None if stream.isatty() else 10_000)
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """A line for :func:`console` made of plain strings and ``(text, style)`` pairs (the
+    only way a command styles its output: the text is never read as markup)."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def register(command: Callable[..., Any]) -> None:

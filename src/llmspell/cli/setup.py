@@ -22,6 +22,7 @@ from llmspell.cli.main import (
     handle_errors,
     relative,
     shown,
+    styled,
 )
 from llmspell.config import CONFIG_FILE
 
@@ -111,7 +112,6 @@ def _version_of(module: str) -> str | None:
 
 
 def print_info(info: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -132,7 +132,7 @@ def print_info(info: dict[str, Any]) -> None:
     table.add_row("extras", ", ".join(f"{name} {ver or 'not installed'}"
                                       for name, ver in info["extras"].items()))
     for notice in info["notices"]:
-        table.add_row("notice", escape(notice))  # text, not rich markup
+        table.add_row("notice", notice)
     console().print(table)
 
 
@@ -235,15 +235,11 @@ def doctor(opts: Options, as_json: bool, deep: bool) -> None:
             found["deep"] = report.to_dict()
         echo_json(found)
     else:
-        from rich.markup import escape
-
         out = console()
         for check in checks:
-            mark = ("[green]ok[/]" if check["ok"] else
-                    "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
-            # escaped: a detail such as "table [state]" is text, not rich markup
-            out.print(f"{mark:>14} {escape(check['name']):<18} {escape(check['detail'])}",
-                      highlight=False)
+            mark = (("  ok", "green") if check["ok"] else
+                    ("  --", "yellow") if check.get("optional") else ("FAIL", "red"))
+            out.print(styled(mark, f" {check['name']:<18} {check['detail']}"))
         if report is not None:
             print_deep(report)
     if failed or damaged:
@@ -264,12 +260,11 @@ def print_deep(report: Any) -> None:
     for name in CHECKS:
         mine = [found for found in report.findings if found.check == name]
         bad = [found for found in mine if not found.fixed]
-        mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
+        mark = ("FAIL", "red") if bad else ("  ok", "green")
         detail = f"{report.examined[name]} examined" + (f", {len(bad)} damaged" if bad else "")
-        out.print(f"{mark:>14} {'deep ' + name:<18} {detail}", highlight=False)
+        out.print(styled(mark, f" {'deep ' + name:<18} {detail}"))
         for found in mine:
-            out.print(f"{'':>14} {'':<18} {found.where}: {found.problem}", highlight=False,
-                      markup=False)
+            out.print(f"{'':>4} {'':<18} {found.where}: {found.problem}")
 
 
 COMMANDS = [init, info, doctor]

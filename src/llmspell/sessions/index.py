@@ -29,6 +29,9 @@ RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
 ACTIVE_COUNT_KEY = "sessmeta/active_count"
 TOMBSTONE_PREFIX = "sessdel/"
+#: The key ranges a whole-store backup copies for sessions (a deletion in progress is not
+#: data: it is finished, not restored).
+STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
 _DIGITS = 16
 
 

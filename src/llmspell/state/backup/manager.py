@@ -70,6 +70,8 @@ class BackupManager:
         self.level = level
         self.safety = safety
         self.events = events
+        #: Called after a restore wrote: the runtime's caches of what it replaced forget it.
+        self.after_restore: list[Callable[[], None]] = []
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> BackupManager:
@@ -183,9 +185,11 @@ class BackupManager:
                 progress: Progress | None = None) -> dict[str, Any]:
         """Make the backed-up scopes hold exactly what backup ``backup_id`` holds.
 
-        The chain is read and verified first; then (unless ``dry_run`` or ``safety_backup``
-        is False) a full backup of the current records of those scopes is taken; then one
-        atomic batch puts back every differing record and deletes the ones the backup lacks.
+        The chain is read and verified first; then, when the restore would change something
+        (and unless ``dry_run`` or ``safety_backup`` is False), a safety backup of what it
+        covers is taken; then one atomic batch puts back every differing record and deletes
+        the ones the backup lacks. A backup with no include/exclude covers the whole store
+        (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
 
         Returns ``{"id", "chain", "puts", "deletes", "unchanged", "safety_backup",
         "dry_run", ...}``.
@@ -206,13 +210,29 @@ class BackupManager:
             records = load_chain(chain, verify=verify, progress=report)
             scopes = ScopeFilter(info.include, info.exclude)
             safety = None
-            if not dry_run and (self.safety if safety_backup is None else safety_backup) \
-                    and self.store.count(scopes.prefix):
-                safety = self.backup(description=f"safety backup before restoring {info.id}",
-                                     include=info.include, exclude=info.exclude,
-                                     safety=True).id
-            counts = restore_records(self.state, records, scopes, seq_to=info.seq_to,
-                                     dry_run=dry_run, progress=report)
+
+            def plan(dry: bool) -> dict[str, Any]:
+                return restore_records(self.state, records, scopes, coverage=info.coverage,
+                                       seq_to=info.seq_to, dry_run=dry,
+                                       progress=None if dry else report)
+
+            counts = plan(True)
+            changes = counts["puts"] + counts["deletes"]
+            if not dry_run and changes:
+                if self.safety if safety_backup is None else safety_backup:
+                    if report is not None:
+                        report("safety backup", 0, 1)
+                    safety = self.backup(
+                        description=f"safety backup before restoring {info.id}",
+                        include=info.include, exclude=info.exclude, safety=True).id
+                    if report is not None:
+                        report("safety backup", 1, 1)
+                counts = plan(False)
+                for forget in self.after_restore:
+                    forget()
+            elif not dry_run:
+                for key in ("sample_puts", "sample_deletes"):
+                    counts.pop(key, None)
         except LLMSpellError as exc:
             self._publish("restore.failed", {"id": info.id, "error": str(exc)})
             raise
