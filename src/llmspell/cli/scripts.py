@@ -17,17 +17,28 @@ def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("script", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Print the script's return value as JSON.")
 @click.pass_obj
 def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> None:
-    """Run a Lua SCRIPT; ARGS (after the script, or after --) reach it as ARGS."""
+    """Run a Lua SCRIPT (``-``: read it from stdin); ARGS after the script reach it as ARGS.
+    ``--json`` may come after the script too; everything after ``--`` is the script's."""
+    args, as_json = _own_options(args, as_json)
+    if script == "-":
+        code = click.get_text_stream("stdin").read()
+        with handle_errors(opts.verbose), opts.runtime() as rt:
+            engine = _engine(rt, args, "<stdin>")
+            try:
+                result = engine.run_string(code, "<stdin>")
+            finally:
+                engine.close()
+        if as_json:
+            echo_json(result, redact=False)
+        return
     path = Path(script)
     if not path.is_file():
         fail(f"no such script: {script}", EXIT_USAGE)
-    if args and args[0] == "--":
-        args = args[1:]
     with handle_errors(opts.verbose), opts.runtime() as rt:
         engine = _engine(rt, args, path.name)
         try:
@@ -36,6 +47,17 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
             engine.close()
     if as_json:
         echo_json(result, redact=False)  # the script's own output, like its print
+
+
+def _own_options(args: tuple[str, ...], as_json: bool) -> tuple[tuple[str, ...], bool]:
+    """``run``'s own ``--json`` when it comes after the script (before any ``--``), and the
+    script's arguments without it and without the ``--`` separator."""
+    mine = args.index("--") if "--" in args else len(args)
+    head, tail = args[:mine], args[mine + 1:]
+    if "--json" in head:
+        as_json = True
+        head = tuple(a for a in head if a != "--json")
+    return (*head, *tail), as_json
 
 
 @click.command(name="exec")
