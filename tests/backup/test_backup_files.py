@@ -113,8 +113,8 @@ def test_a_damaged_entry_or_payload_is_named_and_restore_changes_nothing(mem: Ru
     data = plain.path.read_bytes()
     at = data.index(b'"theme":"dark"') + 10  # inside the record of global/config
     flip(plain.path, at)
-    with pytest.raises(BackupCorrupt, match=r"backup .*: entry: entry #\d+ \(state/global/config\): "
-                       "its SHA-256 does not match"):
+    with pytest.raises(BackupCorrupt, match=r"backup .*: entry: entry #\d+ "
+                       r"\(state/global/config\): its SHA-256 does not match"):
         mem.backups.verify_backup(plain.id)
     with pytest.raises(BackupCorrupt, match="global/config"):
         mem.backups.restore(plain.id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from backends import make_backend, runtime_for
 
+from backends import make_backend, runtime_for
 from llmspell import Runtime
 from llmspell.integrity import deep_check
 from llmspell.state.backup.catalog import atomic_file

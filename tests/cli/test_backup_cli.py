@@ -117,7 +117,7 @@ def test_backup_commands(run: Run, tmp_path: Path) -> None:
     kept = {k["id"]: k["reasons"] for k in pruned["kept"]}  # type: ignore[index]
     assert kept[inc["id"]] == ["keep_last", "newest"]  # type: ignore[index]
     assert kept[backup_id] == [f"parent of {inc['id']}"]  # type: ignore[index]
-    assert list(kept.values())[0] == ["newest safety backup"]
+    assert next(iter(kept.values())) == ["newest safety backup"]
     result = run("backup", "prune")
     assert result.exit_code == 2 and "names no rule" in result.output
     deleted = data(run("backup", "delete", backup_id, "--cascade", "--json"))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cli_runner import Run
 
 SETUP = """

@@ -18,6 +18,7 @@ import orjson
 
 from llmspell.cli.main import (
     EXIT_SCRIPT,
+    EXIT_USAGE,
     Options,
     console,
     echo,
@@ -80,6 +81,7 @@ def _table(found: list[Any]) -> None:
 
 
 @artifact.command(name="list")
+@click.argument("session_ref", metavar="[SESSION]", required=False)
 @click.option("--session", "session", default=None, help="Only this session (id or prefix).")
 @click.option("--type", "artifact_type", default=None,
               help="Only this type: user_input, tool_result, agent_output, ... ")
@@ -98,12 +100,17 @@ def _table(found: list[Any]) -> None:
 @click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of artifacts.")
 @click.pass_obj
-def list_(opts: Options, session: str | None, artifact_type: str | None, tags: tuple[str, ...],
-          name: str | None, mime_type: str | None, since: str | None, until: str | None,
-          min_size: int | None, max_size: int | None, latest: bool, sort: str, limit: int,
-          offset: int, as_json: bool) -> None:
-    """List artifacts, newest first, in one session or across all of them."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+def list_(opts: Options, session_ref: str | None, session: str | None,
+          artifact_type: str | None, tags: tuple[str, ...], name: str | None,
+          mime_type: str | None, since: str | None, until: str | None, min_size: int | None,
+          max_size: int | None, latest: bool, sort: str, limit: int, offset: int,
+          as_json: bool) -> None:
+    """List artifacts, newest first, in SESSION (id or unique prefix; or --session) or
+    across all sessions."""
+    if session_ref is not None and session is not None and session_ref != session:
+        fail(f"two sessions given: {session_ref!r} and --session {session!r}", EXIT_USAGE)
+    session = session or session_ref
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         where = None if session is None else _session(rt, session)
         found = rt.artifacts.query(
             session=where, artifact_type=artifact_type, tags=list(tags) or None, name=name,
@@ -126,7 +133,7 @@ def list_(opts: Options, session: str | None, artifact_type: str | None, tags: t
 def show(opts: Options, ref: str, session: str | None, version: int | None,
          as_json: bool) -> None:
     """Show one artifact's metadata."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         data = shown(_find(rt, ref, session, version).to_dict())
     if as_json:
         echo_json(data)
@@ -148,7 +155,7 @@ def show(opts: Options, ref: str, session: str | None, version: int | None,
 def cat(opts: Options, ref: str, session: str | None, version: int | None,
         output: str | None) -> None:
     """Write an artifact's content, as raw bytes, to stdout (verified against its hash)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = _find(rt, ref, session, version)
         with rt.artifacts.open(found, verify_first=True, as_session=None) as reader:
             out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
@@ -168,7 +175,7 @@ def cat(opts: Options, ref: str, session: str | None, version: int | None,
 @click.pass_obj
 def versions(opts: Options, session_id: str, name: str, as_json: bool) -> None:
     """List every version of NAME in SESSION, oldest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.artifacts.versions(_session(rt, session_id), name, as_session=None)
     if as_json:
         echo_json([a.to_dict() for a in found])

@@ -63,7 +63,7 @@ def create(opts: Options, description: str, includes: tuple[str, ...],
 @click.pass_obj
 def list_(opts: Options, as_json: bool) -> None:
     """List the backups, oldest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.backups.list_backups()
     if as_json:
         echo_json([b.as_dict() for b in found])
@@ -91,7 +91,7 @@ def list_(opts: Options, as_json: bool) -> None:
 def verify(opts: Options, backup_id: str, as_json: bool) -> None:
     """Check every checksum of backup ID and of the backups it is built on (exit 1 if one
     fails, saying which backup and which entry or part)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt, \
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt, \
             progress_bar(not as_json) as report:
         result = rt.backups.verify_backup(backup_id, progress=report)
     if as_json:

@@ -77,10 +77,33 @@ class Options:
                 apply_log_level(self._config.runtime.log_level)
         return self._config
 
-    def runtime(self) -> Any:
+    def runtime(self, *, read_only: bool = False) -> Any:
+        """The Runtime of this command's configuration. ``read_only``: the command only
+        reads, so a store that does not exist yet is not created: the command runs on an
+        empty in-memory store instead and a notice says where the store would be and how
+        the project was found."""
         from llmspell.runtime import Runtime
 
-        return Runtime(self.load_config())
+        config = self.load_config()
+        if read_only and (missing := missing_store(config)) is not None:
+            from dataclasses import replace
+
+            project = config.project.describe() if config.project else str(Path.cwd())
+            notice(f"no store yet at {relative(Path(missing))} (project {project}): "
+                   "nothing to show; a command that writes creates it")
+            config = replace(config, storage=replace(config.storage, url="memory://"))
+        return Runtime(config)
+
+
+def missing_store(config: Any) -> str | None:
+    """The path of the configured file store when it does not exist yet, else None (it
+    exists, or the store is not a local file: memory, PostgreSQL)."""
+    from llmspell.storage import store_location
+
+    location = store_location(config.storage.url)
+    if location is None or Path(location).exists():
+        return None
+    return location
 
 
 def parse_set(values: tuple[str, ...]) -> dict[str, Any]:

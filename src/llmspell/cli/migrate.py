@@ -28,7 +28,7 @@ def migrate() -> None:
 @click.pass_obj
 def status(opts: Options, as_json: bool) -> None:
     """Show the versions values are at, the latest version, and pending migrations."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.migrations.status()
     if as_json:
         echo_json(found)
@@ -56,7 +56,7 @@ def plan(opts: Options, plan_file: str | None, as_json: bool) -> None:
     """Dry-run PLAN (a JSON file), or the pending registered migrations: report what would
     change, change nothing."""
     spec = _read_plan(plan_file)
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         migrator = rt.migrations
         reports = ([migrator.plan(spec)] if spec is not None
                    else migrator.apply_pending(dry_run=True))

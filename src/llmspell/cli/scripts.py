@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
     ``--json`` may come after the script too; everything after ``--`` is the script's."""
     args, as_json = _own_options(args, as_json)
     if script == "-":
-        code = click.get_text_stream("stdin").read()
+        code = sys.stdin.read()
         with handle_errors(opts.verbose), opts.runtime() as rt:
             engine = _engine(rt, args, "<stdin>")
             try:

@@ -1,4 +1,4 @@
-"""``llmspell session list|show|suspend|resume|complete|fail|archive|delete|timeline``.
+"""``llmspell session create|list|show|suspend|resume|complete|fail|archive|delete|timeline``.
 
 A session is named by its id or by a unique prefix of it (``llmspell session show 3f2a``).
 Tables on the terminal, ``--json`` for machines; journal data is shown with secrets redacted
@@ -47,6 +47,27 @@ def resolve(manager: Any, ref: str) -> str:
     raise SessionNotFound(f"no session has an id starting with {ref!r}")
 
 
+@session.command()
+@click.argument("name", default="")
+@click.option("--description", "-d", default="", help="What the session is for.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--parent", default=None, help="The parent session (id or unique prefix).")
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+@click.pass_obj
+def create(opts: Options, name: str, description: str, tags: tuple[str, ...],
+           parent: str | None, as_json: bool) -> None:
+    """Create an active session named NAME and print its id."""
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        manager = rt.sessions
+        made = manager.create(name=name, description=description, tags=list(tags),
+                              parent_session_id=None if parent is None
+                              else resolve(manager, parent))
+    if as_json:
+        echo_json(made.to_dict())
+    else:
+        click.echo(made.id)
+
+
 @session.command(name="list")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(_STATUSES),
               help="Only sessions in this status (repeatable: any of them).")
@@ -63,7 +84,7 @@ def resolve(manager: Any, ref: str) -> str:
 def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name: str | None,
           parent: str | None, sort: str, limit: int, offset: int, as_json: bool) -> None:
     """List sessions, newest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.sessions.list(status=list(statuses) or None, tags=list(tags) or None,
                                  name=name, parent=parent, sort=sort, limit=limit or None,
                                  offset=offset)
@@ -89,7 +110,7 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
 @click.pass_obj
 def show(opts: Options, session_id: str, as_json: bool) -> None:
     """Show one session: its fields, counters, limits and journal length."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         found = manager.get(resolve(manager, session_id))
         entries = manager.journal.count(found.id)
@@ -189,7 +210,7 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
              until: str | None, correlation: str | None, after_seq: int | None, limit: int,
              reverse: bool, as_json: bool) -> None:
     """Show a session's journal: transitions, state writes, hooks and events, in order."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         sid = resolve(manager, session_id)
         entries = manager.journal.read(

@@ -9,9 +9,9 @@ the rules artifacts use too).
 
 from __future__ import annotations
 
-import re
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
