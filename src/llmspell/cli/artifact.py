@@ -20,7 +20,6 @@ from llmspell.cli.main import (
     EXIT_SCRIPT,
     EXIT_USAGE,
     Options,
-    console,
     echo,
     echo_json,
     fail,
@@ -55,29 +54,29 @@ def _find(rt: Any, ref: str, session: str | None, version: int | None) -> Any:
 
 def _row(a: Any) -> list[str]:
     row = [a.id, a.name, str(a.version), a.artifact_type, a.mime_type, _size(a.size),
-           ",".join(a.tags), a.to_dict()["created_at"][:19]]
+           ",".join(a.tags), a.to_dict()["created_at"][:16].replace("T", " ")]
     return list(shown(row))
 
 
 def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
+    from llmspell.cli.tables import size_text
+
+    return size_text(n)
 
 
-def _table(found: list[Any]) -> None:
-    from rich.table import Table
+def _table(rt: Any, found: list[Any]) -> None:
+    """The artifacts as a table that fits the terminal (:mod:`llmspell.cli.tables`); a short
+    id has its session part cut to the session's shortest unique prefix."""
+    from llmspell.cli.session import short_ids
+    from llmspell.cli.tables import Column, print_table
 
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "NAME", "V", "TYPE", "MIME", "SIZE", "TAGS", "CREATED"):
-        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
-    for a in found:
-        table.add_row(*_row(a))
-    console().print(table)
+    sessions = short_ids(rt.sessions, sorted({a.session_id for a in found}))
+    short = {a.id: sessions[a.session_id] + a.id[len(a.session_id):] for a in found}
+    columns = [Column("ID", ident=True, short=short), Column("NAME", keep=9, wrap=True, minimum=20),
+               Column("V", keep=8), Column("TYPE", keep=3), Column("MIME", keep=2),
+               Column("SIZE", keep=7), Column("TAGS", keep=4, wrap=True, minimum=12),
+               Column("CREATED", keep=5)]
+    print_table(columns, [_row(a) for a in found])
 
 
 @artifact.command(name="list")
@@ -117,10 +116,11 @@ def list_(opts: Options, session_ref: str | None, session: str | None,
             mime_type=mime_type, created_after=parse_time(since), created_before=parse_time(until),
             min_size=min_size, max_size=max_size, latest=latest, sort=sort,
             limit=limit or None, offset=offset, as_session=None)
+        if not as_json:
+            _table(rt, found)
     if as_json:
         echo_json([a.to_dict() for a in found])
         return
-    _table(found)
     note_first_page(len(found), limit)
 
 
@@ -177,12 +177,13 @@ def versions(opts: Options, session_id: str, name: str, as_json: bool) -> None:
     """List every version of NAME in SESSION, oldest first."""
     with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.artifacts.versions(_session(rt, session_id), name, as_session=None)
+        if found and not as_json:
+            _table(rt, found)
     if as_json:
         echo_json([a.to_dict() for a in found])
         return
     if not found:
         fail(f"no artifact named {name!r} in session {session_id}", EXIT_SCRIPT)
-    _table(found)
 
 
 @artifact.command()

@@ -23,6 +23,7 @@ from llmspell.cli.main import (
     parse_time,
     shown,
 )
+from llmspell.cli.tables import ELLIPSIS, Column, print_table, size_text, unique_prefixes
 
 DEFAULT_LIMIT = 100
 _STATUSES = ("active", "suspended", "completed", "failed", "archived")
@@ -88,20 +89,27 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
         found = rt.sessions.list(status=list(statuses) or None, tags=list(tags) or None,
                                  name=name, parent=parent, sort=sort, limit=limit or None,
                                  offset=offset)
+        short = {} if as_json else short_ids(rt.sessions, [s.id for s in found])
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "NAME", "STATUS", "TAGS", "CREATED", "OPS", "TOKENS"):
-        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
-    for s in found:
-        row = s.to_dict()
-        table.add_row(*shown([s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
-                              str(s.counters.operations), str(s.counters.tokens)]))
-    console().print(table)
+    columns = [Column("ID", ident=True, short=short), Column("NAME", keep=9, wrap=True, minimum=20),
+               Column("STATUS", keep=8), Column("TAGS", keep=4, wrap=True, minimum=12),
+               Column("CREATED", keep=6), Column("OPS", keep=2), Column("TOKENS", keep=1)]
+    print_table(columns, [shown([s.id, s.name, s.status, ",".join(s.tags),
+                                 s.to_dict()["created_at"][:16].replace("T", " "),
+                                 str(s.counters.operations), str(s.counters.tokens)])
+                          for s in found])
     note_first_page(len(found), limit)
+
+
+def short_ids(manager: Any, ids: list[str]) -> dict[str, str]:
+    """Each session id's shortest unique prefix in the whole store (8 characters at least;
+    ids made in the same millisecond share 13)."""
+    def others(prefix: str, me: str) -> bool:
+        return any(found != me for found in manager.ids_starting_with(prefix, limit=2))
+
+    return unique_prefixes(ids, others=others)
 
 
 @session.command()
@@ -209,7 +217,8 @@ def delete(opts: Options, session_id: str, yes: bool, as_json: bool) -> None:
 def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str | None,
              until: str | None, correlation: str | None, after_seq: int | None, limit: int,
              reverse: bool, as_json: bool) -> None:
-    """Show a session's journal: transitions, state writes, hooks and events, in order."""
+    """Show a session's journal, one line per entry: its number, time, kind and what it says
+    (state values rather than their hashes); --json prints every field of every entry."""
     with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         sid = resolve(manager, session_id)
@@ -217,19 +226,67 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
             sid, kinds=list(kinds) or None, since=parse_time(since), until=parse_time(until),
             correlation_id=correlation, after_seq=after_seq, limit=limit or None,
             reverse=reverse)
-    if as_json:
-        echo_json([e.to_dict() for e in entries])
-        return
-    from rich.table import Table
+        if as_json:
+            echo_json([e.to_dict() for e in entries])
+            return
+        lines = [timeline_line(entry, manager.journal) for entry in entries]
+    out = console()
+    for line in lines:
+        out.print(shown(line) if len(line) <= out.width else
+                  shown(line[:out.width - 1]) + ELLIPSIS, overflow="ignore", crop=False)
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("SEQ", "TIME", "KIND", "CORRELATION", "DATA"):
-        table.add_column(column, no_wrap=column != "DATA", overflow="fold")
-    for entry in entries:
-        data = orjson.dumps(shown(entry.data)).decode() if entry.data is not None else ""
-        table.add_row(str(entry.seq), entry.to_dict()["time"][:23], entry.kind,
-                      entry.correlation_id or "", data if len(data) <= 400 else data[:397] + "...")
-    console().print(table)
+
+def timeline_line(entry: Any, journal: Any) -> str:
+    """``SEQ  TIME  KIND  what it says``: see :func:`summary`."""
+    when = entry.to_dict()["time"]
+    return f"{entry.seq:>4}  {when[:10]} {when[11:19]}  {entry.kind:<17} {summary(entry, journal)}"
+
+
+def summary(entry: Any, journal: Any) -> str:
+    """A short reading of an entry's data: the name and tags of a created session, the key
+    and value of a state write (the value kept for the journal, else a hash prefix), the
+    name, version and size of an artifact, the point of a hook, the type of an event; other
+    entries show their data as compact JSON."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    kind = entry.kind
+    own_scope = f"session:{entry.session_id}"
+    if kind in ("state.write", "state.delete"):
+        where = data.get("key", "?") if data.get("scope") == own_scope else \
+            f"{data.get('scope', '?')} {data.get('key', '?')}"
+        if kind == "state.delete" or data.get("op") == "del":
+            return f"{where} deleted"
+        return f"{where} = {_value(entry.session_id, data.get('new'), journal)}"
+    if kind == "artifact.stored":
+        return (f"{data.get('name', '?')} v{data.get('version', '?')} "
+                f"({_size(data.get('size'))}, {data.get('mime_type', '?')})")
+    if kind == "session.created":
+        tags = ", ".join(str(t) for t in data.get("tags") or [])
+        return f"{data.get('name') or '(no name)'}" + (f" (tags {tags})" if tags else "")
+    if kind == "hook":
+        return f"{data.get('point', '?')} -> {data.get('action', '?')}"
+    if kind == "event":
+        return str(data.get("type", "?"))
+    if not entry.data:
+        return ""
+    return orjson.dumps(entry.data).decode()
+
+
+def _value(session_id: str, value_hash: Any, journal: Any) -> str:
+    if not isinstance(value_hash, str):
+        return "?"
+    from llmspell.codec import DECODE_ERRORS, decode
+
+    raw = journal.value(session_id, value_hash)
+    if raw is None:
+        return f"(value #{value_hash[:12]})"
+    try:
+        return orjson.dumps(decode(raw), default=str).decode()
+    except DECODE_ERRORS:
+        return f"(value #{value_hash[:12]}, unreadable)"
+
+
+def _size(n: Any) -> str:
+    return size_text(n) if isinstance(n, int) else "?"
 
 
 COMMANDS = [session]

@@ -145,15 +145,36 @@ class BackupManager:
         return sorted(catalog.scan_dir(self.directory), key=lambda b: (b.created_at, b.id))
 
     def get(self, backup_id: str) -> BackupInfo:
-        """The manifest of one backup.
+        """The manifest of one backup, named by its id or a unique prefix of it.
 
         Raises:
-            BackupNotFound: no such backup. BackupCorrupt: its header or trailer is damaged.
+            BackupNotFound: no such backup, or the prefix starts several ids.
+            BackupCorrupt: its header or trailer is damaged.
         """
-        path = self._path(backup_id)
-        if not path.is_file():
-            raise BackupNotFound(f"no backup with id {backup_id!r} in {self.directory}")
-        return catalog.read_info(path)
+        return catalog.read_info(self._path(self.resolve(backup_id)))
+
+    def resolve(self, ref: str) -> str:
+        """The id ``ref`` names: an exact id, or the one id starting with ``ref`` (as
+        session ids: ``llmspell backup restore 20250729T1200``).
+
+        Raises:
+            ValidationError: ``ref`` is not (the start of) a backup id.
+            BackupNotFound: no backup id starts with it, or several do (named).
+        """
+        check_id(ref)
+        if self._path(ref).is_file():
+            return ref
+        found = sorted(p.name[:-len(catalog.SUFFIX)]
+                       for p in self.directory.glob(f"{ref}*{catalog.SUFFIX}")
+                       if p.is_file())
+        if len(found) == 1:
+            return found[0]
+        if found:
+            shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+            raise BackupNotFound(f"{ref!r} is the start of {len(found)} backup ids ({shown}); "
+                                 "give more of it")
+        raise BackupNotFound(f"no backup with id {ref!r} (or starting with it) in "
+                             f"{self.directory}")
 
     def verify_backup(self, backup_id: str, *, chain: bool = True,
                       progress: Progress | None = None) -> dict[str, Any]:
@@ -209,7 +230,8 @@ class BackupManager:
         try:
             records = load_chain(chain, verify=verify, progress=report)
             scopes = ScopeFilter(info.include, info.exclude)
-            safety = None
+            safety: str | None = None
+            safety_bytes = 0
 
             def plan(dry: bool) -> dict[str, Any]:
                 return restore_records(self.state, records, scopes, coverage=info.coverage,
@@ -222,9 +244,10 @@ class BackupManager:
                 if self.safety if safety_backup is None else safety_backup:
                     if report is not None:
                         report("safety backup", 0, 1)
-                    safety = self.backup(
+                    taken = self.backup(
                         description=f"safety backup before restoring {info.id}",
-                        include=info.include, exclude=info.exclude, safety=True).id
+                        include=info.include, exclude=info.exclude, safety=True)
+                    safety, safety_bytes = taken.id, taken.file_bytes
                     if report is not None:
                         report("safety backup", 1, 1)
                 counts = plan(False)
@@ -237,7 +260,8 @@ class BackupManager:
             self._publish("restore.failed", {"id": info.id, "error": str(exc)})
             raise
         done = {"id": info.id, "chain": [b.id for b in chain], "entries": len(records),
-                "dry_run": dry_run, "safety_backup": None if dry_run else safety, **counts,
+                "dry_run": dry_run, "safety_backup": None if dry_run else safety,
+                "safety_backup_bytes": safety_bytes, **counts,
                 "elapsed_seconds": time.perf_counter() - started}
         self._publish("restore.completed", {k: v for k, v in done.items()
                                             if not k.startswith("sample")})
@@ -252,9 +276,7 @@ class BackupManager:
             BackupNotFound: no such backup. BackupError: incrementals are built on it (they
                 are named) and ``cascade`` is False; with ``cascade`` they are deleted too.
         """
-        check_id(backup_id)
-        if not self._path(backup_id).is_file():
-            raise BackupNotFound(f"no backup with id {backup_id!r} in {self.directory}")
+        backup_id = self.resolve(backup_id)
         every = self.list_backups()
         doomed = [backup_id]
         for b in every:  # oldest first, so a child's parent is seen before it
