@@ -78,9 +78,13 @@ def apply(opts: Options, plan_file: str | None, force: bool, as_json: bool) -> N
         def step(done: int, total: int) -> None:
             if report is not None:
                 report("migrate", done, total)
+                if done >= total:  # every value read: the one atomic write follows
+                    report("write", 0, 1)
 
         reports = ([migrator.apply(spec, force=force, progress=step)] if spec is not None
                    else migrator.apply_pending(progress=step))
+        if report is not None:
+            report("write", 1, 1)
     _show(reports, as_json)
 
 

@@ -22,6 +22,7 @@ from llmspell.cli.main import (
     fail,
     handle_errors,
 )
+from llmspell.cli.progress import progress_bar
 
 
 @click.group(name="state")
@@ -143,8 +144,9 @@ def import_(opts: Options, file: Any, as_json: bool) -> None:
     """Save every value of FILE (JSON lines from `export`; '-' for stdin), all or none."""
     from llmspell.state.transfer import import_lines
 
-    with handle_errors(opts.verbose), opts.runtime() as rt:
-        count = import_lines(rt.state, file)
+    with handle_errors(opts.verbose), opts.runtime() as rt, \
+            progress_bar(not as_json) as report:
+        count = import_lines(rt.state, file, progress=report)
     if as_json:
         echo_json({"imported": count})
     else:
