@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from cli_runner import Run
-
 from llmspell import Runtime
 from llmspell.cli.repl import completions, keep_locals, show
 from llmspell.lua.engine import LuaEngine
