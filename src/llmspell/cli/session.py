@@ -105,7 +105,7 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
 
 def short_ids(manager: Any, ids: list[str]) -> dict[str, str]:
     """Each session id's shortest unique prefix in the whole store (8 characters at least;
-    ids made in the same millisecond share 13)."""
+    ids made in the same millisecond share 15)."""
     def others(prefix: str, me: str) -> bool:
         return any(found != me for found in manager.ids_starting_with(prefix, limit=2))
 

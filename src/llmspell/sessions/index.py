@@ -32,6 +32,12 @@ TOMBSTONE_PREFIX = "sessdel/"
 #: The key ranges a whole-store backup copies for sessions (a deletion in progress is not
 #: data: it is finished, not restored).
 STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
+
+
+def backup_ranges() -> tuple[str, ...]:
+    """The store key ranges that hold sessions (records, indexes, the active count): what a
+    whole-store backup copies for them."""
+    return STORE_PREFIXES
 _DIGITS = 16
 
 

@@ -13,9 +13,9 @@ scope of a session that does not exist; those records are left out and reported
 (``orphans_skipped``) instead. (Only a scope whose id has the form of a session id counts:
 ``session:notes`` is an ordinary custom scope.)
 
-Not data, so never in a backup: the change log and sequence (``chg/``, ``meta/``: a
-restore writes its own changes), the backup bookkeeping (``bak/``), a session deletion or a
-blob upload in progress.
+Never in a backup: the change log and sequence (``chg/``, ``meta/``: a restore writes its
+own changes), the migration history (``mig/``), the backup bookkeeping (``bak/``), a session
+deletion or a blob upload in progress.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from llmspell import journal
 from llmspell.artifacts import keys as artifact_keys
 from llmspell.artifacts.blobs import records as blob_records
-from llmspell.sessions import index as session_index
+from llmspell.sessions import backup_ranges, record_key
 from llmspell.sessions.model import GENERATED_ID
 from llmspell.state.scopes import STATE_PREFIX
 from llmspell.state.selection import ScopeFilter
@@ -33,7 +33,7 @@ from llmspell.storage.base import Store
 
 #: The data families of a whole-store backup besides state: name -> the key ranges.
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "sessions": session_index.STORE_PREFIXES,
+    "sessions": backup_ranges(),
     "journals": journal.STORE_PREFIXES,
     "artifacts": artifact_keys.STORE_PREFIXES,
     "blobs": blob_records.STORE_PREFIXES,
@@ -78,4 +78,5 @@ def session_of_scope(scope: str) -> str | None:
 
 
 def session_record_key(session_id: str) -> str:
-    return session_index.record_key(session_id)
+    """The store key of a session's record (built by the sessions package)."""
+    return record_key(session_id)
