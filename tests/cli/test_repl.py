@@ -3,36 +3,11 @@ printed as readable Lua values, and ``local`` variables that persist between inp
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from cli_runner import Run
 from llmspell import Runtime
 from llmspell.cli.repl import completions, keep_locals, show
 from llmspell.lua.engine import LuaEngine
-
-
-def test_locals_persist_and_tables_read_as_lua(run: Run, tmp_path: Path) -> None:
-    lines = "\n".join([
-        "local x = 40",
-        "x + 2",
-        "local function twice(n) return n * 2 end",
-        "twice(x)",
-        "local t <const> = {name = 'n', items = {1, 2}}",
-        "t",
-        "for i = 1, 1 do local inner = i end",
-        "inner == nil",
-        ".help",
-        ".exit",
-    ]) + "\n"
-    result = run("repl", "--history", str(tmp_path / "hist"), stdin=lines)
-    assert result.exit_code == 0, result.output
-    out = [re.sub(r"^(>+ )+", "", line) for line in result.stdout.splitlines()]  # prompts
-    assert out[:2] == ["42", "80"]
-    assert out[2] in ('{name = "n", items = {1, 2}}', '{items = {1, 2}, name = "n"}')
-    assert out[3] == "true"  # a local inside a block stays in the block
-    assert out[4].startswith(".help") and any("Globals:" in line and "State" in line
-                                               and "Session" in line for line in out)
 
 
 def test_keep_locals_rewrites_only_a_leading_declaration() -> None:

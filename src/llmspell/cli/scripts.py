@@ -27,15 +27,7 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
     ``--json`` may come after the script too; everything after ``--`` is the script's."""
     args, as_json = _own_options(args, as_json)
     if script == "-":
-        code = sys.stdin.read()
-        with handle_errors(opts.verbose), opts.runtime() as rt:
-            engine = _engine(rt, args, "<stdin>")
-            try:
-                result = engine.run_string(code, "<stdin>")
-            finally:
-                engine.close()
-        if as_json:
-            echo_json(result, redact=False)
+        _run_code(opts, sys.stdin.read(), "<stdin>", args, as_json)
         return
     path = Path(script)
     if not path.is_file():
@@ -68,10 +60,16 @@ def _own_options(args: tuple[str, ...], as_json: bool) -> tuple[tuple[str, ...],
 @click.pass_obj
 def exec_(opts: Options, code: str, args: tuple[str, ...], as_json: bool) -> None:
     """Run the Lua CODE given on the command line."""
+    _run_code(opts, code, "<exec>", args, as_json)
+
+
+def _run_code(opts: Options, code: str, name: str, args: tuple[str, ...],
+              as_json: bool) -> None:
+    """Run a chunk of Lua (``exec``, ``run -``) and print its value with ``as_json``."""
     with handle_errors(opts.verbose), opts.runtime() as rt:
-        engine = _engine(rt, args, "<exec>")
+        engine = _engine(rt, args, name)
         try:
-            result = engine.run_string(code, "<exec>")
+            result = engine.run_string(code, name)
         finally:
             engine.close()
     if as_json:
