@@ -313,7 +313,9 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
         table, _, key = dotted.rpartition(".")
         fields = SCHEMA.get(table)
         if fields is None or key not in fields:
-            raise ConfigError("unknown configuration key", source="overrides", key=dotted)
+            known = [f"{t}.{k}" if t else k for t, f in SCHEMA.items() for k in f]
+            raise ConfigError(f"unknown configuration key{did_you_mean(dotted, known)}",
+                              source="overrides", key=dotted)
         origin = value.variable if isinstance(value, EnvText) else "overrides"
         if isinstance(value, EnvText):
             value = parse_text(value.text, fields[key], origin, table, key)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from cli_runner import Run
@@ -40,3 +41,22 @@ def test_run_reads_a_script_from_stdin_and_takes_json_after_the_script(run: Run,
     assert passed.stdout == "" and passed.exit_code == 0  # --json after -- is the script's
     both = run("run", "s.lua", "a", "--json", "--", "--json")
     assert json.loads(both.stdout) == {"n": 2, "first": "a"}
+
+
+def test_set_keys_get_a_did_you_mean_as_file_keys_do(run: Run) -> None:
+    result = run("--set", "state.bakend=x", "info")
+    assert result.exit_code == 3
+    assert ("key 'state.bakend': unknown configuration key (did you mean 'state.backend'?)"
+            in result.stderr)
+    nested = run("--set", "engines.lua.sandbx=full", "info")
+    assert "(did you mean 'engines.lua.sandbox'?)" in nested.stderr
+    assert "did you mean" not in run("--set", "nothing.like.it=1", "info").stderr
+
+
+def test_json_times_are_iso_8601(run: Run) -> None:
+    sid = run("session", "create", "t").stdout.strip()
+    made = json.loads(run("backup", "create", "--json").stdout)
+    listed = json.loads(run("backup", "list", "--json").stdout)
+    session = json.loads(run("session", "show", sid, "--json").stdout)
+    for when in (made["created_at"], listed[0]["created_at"], session["created_at"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", when), when

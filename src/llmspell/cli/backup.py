@@ -53,7 +53,7 @@ def create(opts: Options, description: str, includes: tuple[str, ...],
                                  parent=parent, format=entry_format,
                                  compression=compression, progress=report)
     if as_json:
-        echo_json(info.as_dict())
+        echo_json(_manifest(info))
     else:
         click.echo(f"{info.id}  {info.kind}, {info.entries} entries, {_size(info.file_bytes)}"
                    f"  {info.path}")
@@ -67,7 +67,7 @@ def list_(opts: Options, as_json: bool) -> None:
     with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.backups.list_backups()
     if as_json:
-        echo_json([b.as_dict() for b in found])
+        echo_json([_manifest(b) for b in found])
         return
     from llmspell.cli.tables import Column, print_table, unique_prefixes
 
@@ -196,6 +196,16 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
         click.echo(f"change log: {'would prune' if dry_run else 'pruned'} "
                    f"{result['changes_pruned']} entries (through "
                    f"{result['changes_pruned_through']})")
+
+
+def _manifest(info: Any) -> dict[str, Any]:
+    """A backup's manifest for ``--json``, its ``created_at`` in ISO 8601 (UTC) as every
+    other time the CLI prints as JSON."""
+    from llmspell.journal import iso
+
+    data: dict[str, Any] = info.as_dict()
+    data["created_at"] = iso(info.created_at)
+    return data
 
 
 def _configured(rt: Any) -> dict[str, Any]:
