@@ -46,6 +46,7 @@ def test_a_data_directory_alone_marks_the_project(run: Run, tmp_path: Path,
     assert "found there" in run("info").stdout
 
 
+@pytest.mark.slow  # about 2.5 s: ten commands, doctor among them
 def test_read_only_commands_create_nothing_and_say_where_they_looked(run: Run,
                                                                     tmp_path: Path) -> None:
     for args in (["state", "list"], ["session", "list"], ["artifact", "list"],
