@@ -40,7 +40,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 DATA_PREFIXES: tuple[str, ...] = tuple(p for family in FAMILIES.values() for p in family)
 STORE, STATE = "store", "state"
-_SESSION_SCOPE = "session:"
+SESSION_SCOPE = "session:"
 
 
 def coverage_of(scopes: ScopeFilter) -> str:
@@ -71,9 +71,9 @@ def count_data(store: Store) -> int:
 def session_of_scope(scope: str) -> str | None:
     """The session id of a ``session:<id>`` scope whose id has the form of a session id
     (``session:notes`` is an ordinary scope), else None."""
-    if not scope.startswith(_SESSION_SCOPE):
+    if not scope.startswith(SESSION_SCOPE):
         return None
-    sid = scope[len(_SESSION_SCOPE):]
+    sid = scope[len(SESSION_SCOPE):]
     return sid if GENERATED_ID.fullmatch(sid) else None
 
 

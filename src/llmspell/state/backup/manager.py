@@ -238,10 +238,14 @@ class BackupManager:
                                        seq_to=info.seq_to, dry_run=dry,
                                        progress=None if dry else report)
 
-            counts = plan(True)
-            changes = counts["puts"] + counts["deletes"]
-            if not dry_run and changes:
-                if self.safety if safety_backup is None else safety_backup:
+            guard = not dry_run and (self.safety if safety_backup is None else safety_backup)
+            # Planned first only when it decides something: whether a safety backup is due.
+            counts = plan(True) if dry_run or guard else {}
+            if guard and not counts["puts"] + counts["deletes"]:
+                for key in ("sample_puts", "sample_deletes"):
+                    counts.pop(key, None)  # nothing to change: no safety backup, no write
+            elif not dry_run:
+                if guard:
                     if report is not None:
                         report("safety backup", 0, 1)
                     taken = self.backup(
@@ -253,9 +257,6 @@ class BackupManager:
                 counts = plan(False)
                 for forget in self.after_restore:
                     forget()
-            elif not dry_run:
-                for key in ("sample_puts", "sample_deletes"):
-                    counts.pop(key, None)
         except LLMSpellError as exc:
             self._publish("restore.failed", {"id": info.id, "error": str(exc)})
             raise

@@ -27,6 +27,7 @@ from llmspell.errors import BackupCorrupt, BackupError, StateError, WriteContent
 from llmspell.state.backup.catalog import BackupInfo
 from llmspell.state.backup.coverage import (
     FAMILIES,
+    SESSION_SCOPE,
     STORE,
     data_records,
     family_of,
@@ -130,11 +131,15 @@ def restore_records(state: StateManager, records: dict[str, bytes], scopes: Scop
         orphans: set[str] = set()
         skipped = 0
         known: dict[str, bool] = {}
+        data: list[str] = []  # the keys of the other families (whole-store backups)
         for skey, raw in records.items():
-            if skey in seen or not skey.startswith(STATE_PREFIX):
+            if skey in seen:
+                continue
+            if not skey.startswith(STATE_PREFIX):
+                data.append(skey)
                 continue
             scope, _, key = skey[cut:].partition("/")
-            sid = session_of_scope(scope)
+            sid = session_of_scope(scope) if scope.startswith(SESSION_SCOPE) else None
             if sid is not None:
                 found = known.get(sid)
                 if found is None:
@@ -149,7 +154,7 @@ def restore_records(state: StateManager, records: dict[str, bytes], scopes: Scop
         families["state"].update(puts=len(puts), deletes=len(deletes))
         extra: list[Op] = []
         if whole:
-            extra = _data_ops(store, records, families)
+            extra = _data_ops(store, records, data, families)
         total_puts = sum(f["puts"] for f in families.values())
         total_deletes = sum(f["deletes"] for f in families.values())
         counts.update(puts=total_puts, deletes=total_deletes,
@@ -182,9 +187,10 @@ def restore_records(state: StateManager, records: dict[str, bytes], scopes: Scop
     return counts
 
 
-def _data_ops(store: Any, records: dict[str, bytes],
+def _data_ops(store: Any, records: dict[str, bytes], data: list[str],
               families: dict[str, dict[str, int]]) -> list[Op]:
-    """The puts and deletes that make the store's data families equal ``records``."""
+    """The puts and deletes that make the store's data families equal ``records`` (whose
+    keys of those families are ``data``)."""
     ops: list[Op] = []
     seen: set[str] = set()
     for key, raw in data_records(store):
@@ -196,13 +202,13 @@ def _data_ops(store: Any, records: dict[str, bytes],
         elif wanted != raw:
             ops.append(Put(key, wanted))
             families[family_of(key)]["puts"] += 1
-    for key, raw in records.items():
-        if key not in seen and not key.startswith(STATE_PREFIX):
+    for key in data:
+        if key not in seen:
             family = family_of(key)
             if family not in families:
                 raise BackupCorrupt(f"the backup holds key {key!r}, which is not state, a "
                                     "session, a journal, an artifact or a blob")
-            ops.append(Put(key, raw))
+            ops.append(Put(key, records[key]))
             families[family]["puts"] += 1
     return ops
 
