@@ -289,7 +289,7 @@ class Journal:
             correlation_id: keep the entries of one operation.
             after_seq, before_seq: keep ``after_seq < seq < before_seq``: the cursor for
                 paging forward (pass the last seq you got) or backward with ``reverse``.
-            limit: at most this many entries.
+            limit: at most this many entries (0 or None: no limit).
 
         Raises:
             ValidationError: a bad argument.
@@ -314,8 +314,7 @@ class Journal:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise ValidationError("limit", "must be a non-negative int or None", got=limit)
-        if limit == 0:
-            return
+        limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
         prefix = f"{ENTRY_PREFIX}{session_id}/"
         if reverse:
             start = entry_key(session_id, last) if last is not None else None
