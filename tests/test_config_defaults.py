@@ -157,6 +157,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.events.max_subscribers": (lambda rt: rt.events.max_subscriptions, int),
     "runtime.events.event_buffer_size": (lambda rt: rt.events.max_queue, int),
     "runtime.events.overflow": (lambda rt: rt.events.overflow, str),
+    "workflows.max_concurrency": (lambda rt: rt.workflows.settings["max_concurrency"], int),
+    "workflows.max_iterations": (lambda rt: rt.workflows.settings["max_iterations"], int),
     "engines.lua.sandbox": (lambda rt: rt.config.lua.sandbox, str),
     "engines.lua.max_instructions": (lambda rt: rt.config.lua.max_instructions, int),
     "engines.lua.max_memory_bytes": (lambda rt: rt.config.lua.max_memory_bytes, int),
@@ -174,6 +176,15 @@ for _name, _attr in (("max_artifact_size", "max_artifact_size"),
                      ("artifact_max_tags", "max_tags")):
     RUNTIME[f"session.{_name}"] = (lambda rt, a=_attr: getattr(rt.artifacts.settings, a),  # type: ignore[misc]
                                    lambda v: v)
+for _name in ("engines", "default_engine", "fallback", "max_results", "safe_search", "language"):
+    RUNTIME[f"tools.web_search.{_name}"] = (
+        lambda rt, n=_name: getattr(rt.tools.get("web_search").settings, n),  # type: ignore[misc]
+        lambda v: v)
+for _name in ("smtp_host", "smtp_port", "security", "username_env", "password_env",
+              "default_sender", "timeout_seconds"):
+    RUNTIME[f"tools.email.{_name}"] = (
+        lambda rt, n=_name: getattr(rt.tools.get("email-sender").settings, n),  # type: ignore[misc]
+        lambda v: v)
 
 
 def _retention(rt: Runtime) -> dict[str, Any]:

@@ -36,6 +36,41 @@ def _redactor(patterns: list[str]) -> Any:
     return Redactor(patterns)
 
 
+#: Wire formats web_search speaks (``kind`` of a ``[tools.web_search.engines.NAME]`` table).
+SEARCH_KINDS = ("searxng", "brave", "serperdev")
+SEARCH_ENGINE_KEYS = ("kind", "url", "api_key_env")
+
+
+def _search_engines(engines: Any) -> None:
+    """``[tools.web_search] engines``: NAME = {kind, url, api_key_env}."""
+    from llmspell.errors import ValidationError
+
+    if not isinstance(engines, dict):
+        raise ValidationError("engines", "must be a table of NAME = {kind, url, api_key_env}",
+                              got=engines)
+    for name, engine in engines.items():
+        if not isinstance(engine, dict):
+            raise ValidationError("engines", "must be a table {kind, url, api_key_env}",
+                                  path=f"$.{name}", got=engine)
+        for key, value in engine.items():
+            if key not in SEARCH_ENGINE_KEYS:
+                raise ValidationError("engines", "is not a key of an engine (kind, url, "
+                                      "api_key_env)", path=f"$.{name}.{key}", got=key)
+            if not isinstance(value, str):
+                raise ValidationError("engines", "must be a string", path=f"$.{name}.{key}",
+                                      got=value)
+        if engine.get("kind") not in SEARCH_KINDS:
+            raise ValidationError("engines", f"kind must be one of {', '.join(SEARCH_KINDS)}",
+                                  path=f"$.{name}.kind", got=engine.get("kind"))
+        if engine["kind"] == "searxng" and not engine.get("url"):
+            raise ValidationError("engines", "a searxng engine needs the url of its "
+                                  "/search endpoint", path=f"$.{name}.url")
+        url = engine.get("url", "")
+        if url and not url.startswith(("http://", "https://")):
+            raise ValidationError("engines", "must be an http(s) URL", path=f"$.{name}.url",
+                                  got=url)
+
+
 def _sandbox_from_mode(mode: bool) -> str:
     return "safe" if mode else "full"
 
@@ -231,6 +266,34 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "timeout_seconds": Field("number", 0, minimum=0,
                                  doc="wall-time limit; 0: use [runtime] script_timeout_seconds"),
     },
+    "tools.web_search": {
+        "engines": Field("any", {}, check=_search_engines,
+                         doc="NAME = {kind = 'searxng'|'brave'|'serperdev', url, api_key_env}"),
+        "default_engine": Field("str", "", doc="engine of a call naming none; default: the "
+                                "first engine listed"),
+        "fallback": Field("list[str]", [], doc="engines tried next, in order, when one fails "
+                          "or finds nothing"),
+        "max_results": Field("int", 10, minimum=1, doc="results of a call giving none"),
+        "safe_search": Field("bool", True, doc="safe search of a call not saying"),
+        "language": Field("str", "en", doc="language of a call giving none"),
+    },
+    "tools.email": {
+        "smtp_host": Field("str", "", doc="SMTP server; empty: email-sender is unavailable"),
+        "smtp_port": Field("int", 0, minimum=0, doc="0: 465 with ssl, else 587 (25 with none)"),
+        "security": Field("str", "starttls", choices=("starttls", "ssl", "none"),
+                          doc="how the connection is protected"),
+        "username_env": Field("str", "", doc="variable holding the SMTP user name; empty: no "
+                              "login"),
+        "password_env": Field("str", "", doc="variable holding the SMTP password"),
+        "default_sender": Field("str", "", doc="From address of a call giving none"),
+        "timeout_seconds": Field("number", 30, minimum=0, doc="seconds per SMTP connection"),
+    },
+    "workflows": {
+        "max_concurrency": Field("int", 4, minimum=1,
+                                 doc="parallel branches run at once when a workflow sets none"),
+        "max_iterations": Field("int", 1000, minimum=1,
+                                doc="iterations a loop may run when it sets no max_iterations"),
+    },
     "engines.javascript": {
         key: Field("any", unused=True, doc="llmspell runs Lua scripts only")
         for key in ("module_resolution", "allow_eval", "allow_timers", "allow_console",
@@ -239,7 +302,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 #: Tables owned by later subsystems, kept as given (their own code validates them).
-FREE_FORM = ("tools", "agents", "workflows")
+FREE_FORM = ("agents",)
 
 #: ``[providers]``: its own keys; every sub-table ``[providers.NAME]`` is one provider whose
 #: keys are :data:`PROVIDER_FIELDS` (docs/providers.md). Keys that depend on the kind

@@ -332,6 +332,25 @@ class Redactor:
         return self.redact(value) != value
 
 
+def mask_fields(value: Any, paths: Iterable[str]) -> Any:
+    """A copy of ``value`` with what each dotted ``path`` (``"auth.key"``) names replaced by
+    ``[REDACTED]``: fields a tool declares secret whatever their name (a tool's
+    ``secret_fields``). Paths that are absent are skipped; ``value`` is not changed."""
+    paths = tuple(paths)
+    if not paths or not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for path in paths:
+        head, _, rest = path.partition(".")
+        if head not in out:
+            continue
+        if rest:
+            out[head] = mask_fields(out[head], (rest,))
+        elif out[head] not in (None, ""):
+            out[head] = REDACTED
+    return out
+
+
 def _copy(value: Any) -> Any:
     """The copy :meth:`Redactor.redact` gives of a value with nothing to hide."""
     if isinstance(value, dict):

@@ -173,3 +173,39 @@ def test_both_entry_formats_hold_the_whole_store(mem: Runtime, fmt: str) -> None
     mem.sessions.delete(sid)
     mem.backups.restore(info.id)
     assert _data(mem) == before
+
+
+def test_every_key_of_the_store_is_backed_up_or_listed_as_not(mem: Runtime) -> None:
+    """A key family added later must be in a backup or listed as bookkeeping on purpose."""
+    from llmspell.lua.engine import LuaEngine
+    from llmspell.state.backup.coverage import DATA_PREFIXES, NOT_BACKED_UP
+
+    engine = LuaEngine(mem)
+    try:
+        engine.run_string("""
+            local gone = Session.create({name = "deleted"})
+            Artifact.store(gone.id, "g.txt", "gone")
+            Session.delete(gone.id)
+            local s = Session.create({name = "everything", tags = {"t"}})
+            Session.setCurrent(s)
+            State.save("global", "a", 1)
+            State.save("session:" .. s.id, "k", {v = 2})
+            Artifact.store(s.id, "n.txt", string.rep("x", 40000), {tags = {"t"}})
+            local child = Session.create({name = "child", parent_session_id = s.id})
+            Artifact.grant(s.id, child.id, "read")
+            Artifact.setAutoCollect(s.id, false)
+            local agent = Agent.create({name = "a", model = "scripted/demo", replies = {"hi"}})
+            agent:invoke({text = "hello"})
+            local wf = Workflow.sequential({name = "w", steps = {
+                {name = "one", type = "function", fn = function() return 1 end}}})
+            wf:execute({})
+            State.migrate({from_version = 1, to_version = 2, scope = "global",
+                           transformations = {{transform = "default", field = "x",
+                                               value = 0}}})
+        """)
+    finally:
+        engine.close()
+    mem.backups.backup()
+    stray = [k for k, _ in mem.store.scan("")
+             if not k.startswith(("state/", *DATA_PREFIXES, *NOT_BACKED_UP))]
+    assert stray == []

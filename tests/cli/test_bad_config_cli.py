@@ -42,14 +42,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     ("[runtime]\nscript_timeout_seconds = 1e400\n", "script_timeout_seconds", "finite"),
     ("[runtime]\nscript_timeout_seconds = nan\n", "script_timeout_seconds", "finite"),
     ("[engines.lua]\ntimeout_seconds = -inf\n", "timeout_seconds", "finite"),
-    ("[tools]\nx = nan\n", "x", "finite"),
+    ("[agents]\nx = nan\n", "x", "finite"),
     ("[state]\nredact_patterns = ['(']\n", "redact_patterns",
      r"at \[0\]: must be valid regular expressions"),
     ("[state]\nredact_patterns = ['ok', '[a-']\n", "redact_patterns",
      r"at \[1\]: must be valid regular expressions"),
-    ("[tools]\ndeep = " + "[" * 300 + "]" * 300 + "\n", "deep",
+    ("[agents]\ndeep = " + "[" * 300 + "]" * 300 + "\n", "deep",
      "nested deeper than 200 levels"),
-    ("[tools]\ndeep = " + "[" * 3000 + "]" * 3000 + "\n", "deep",
+    ("[agents]\ndeep = " + "[" * 3000 + "]" * 3000 + "\n", "deep",
      "nested deeper than 200 levels"),
 ])
 def test_a_bad_value_is_a_config_error_naming_key_and_rule(project: Path, capsys, toml: str,
@@ -103,4 +103,5 @@ def test_a_validation_error_line_names_its_class(project: Path, capsys) -> None:
 def test_a_deep_set_value_is_a_usage_error(project: Path, capsys) -> None:
     code, _, err = run(capsys, "--set", "runtime.log_level=" + "[" * 3000 + "]" * 3000,
                        "run", "script.lua")
-    assert code == EXIT_USAGE and "runtime.log_level: the value is nested too deep" in err
+    assert code == EXIT_USAGE and "runtime.log_level' at $[0][0][0]...[0][0][0]" in err, err
+    assert "must not be nested deeper than 200 levels" in err

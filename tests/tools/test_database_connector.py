@@ -156,3 +156,56 @@ def test_missing_psycopg_names_the_extra(make_rt: MakeRuntime,
     rt = make_rt(runtime__security__allow_network_access=True)
     with pytest.raises(ToolError, match=r"llmspell\[postgres\]"):
         call(rt, database=PG, query="SELECT 1")
+
+
+# -- rs-llmspell's operation and query_type -------------------------------------------------
+
+def test_sqlite_schema_operation(rt: Runtime, db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE VIEW cheap AS SELECT name FROM items WHERE price < 1")
+    conn.close()
+    out = call(rt, database=str(db), operation="schema")
+    assert out["engine"] == "sqlite" and not out["truncated"]
+    assert [(t["name"], t["type"]) for t in out["tables"]] == [("cheap", "view"),
+                                                                ("items", "table")]
+    items = out["tables"][1]["columns"]
+    assert items[0] == {"name": "id", "type": "INTEGER", "not_null": False,
+                        "primary_key": True}
+    assert [c["name"] for c in items] == ["id", "name", "price", "raw"]
+    with pytest.raises(ValidationError, match="operation 'schema' takes no 'query'"):
+        call(rt, database=str(db), operation="schema", query="SELECT 1")
+
+
+def test_query_type_must_match_the_statement(make_rt: MakeRuntime, db: Path) -> None:
+    writer = make_rt(runtime__security__allow_database_writes=True)
+    out = call(writer, database=str(db), operation="query", query_type="SELECT",
+               query="/* list */ SELECT name FROM items ORDER BY id LIMIT 1")
+    assert out["rows"] == [{"name": "apple"}]
+    done = call(writer, database=str(db), query_type="UPDATE",
+                query="UPDATE items SET price = 3 WHERE name = ?", params=["pear"])
+    assert done["rows_affected"] == 1
+    for query, wanted in (("DELETE FROM items", "SELECT"),
+                          ("WITH gone AS (DELETE FROM items RETURNING id) SELECT * FROM gone",
+                           "SELECT"),
+                          ("SELECT 1", "INSERT")):
+        with pytest.raises(ValidationError, match=r"not the \w+ query_type says") as info:
+            call(writer, database=str(db), query=query, query_type=wanted)
+        assert info.value.path == "$.query_type"
+    assert call(writer, database=str(db), query="SELECT count(*) AS n FROM items")["rows"] == [
+        {"n": 3}]
+    with pytest.raises(ValidationError, match=r"operation 'query' needs 'query'"):
+        call(writer, database=str(db))
+    with pytest.raises(ValidationError, match=r"\$\.query_type"):
+        call(writer, database=str(db), query="SELECT 1", query_type="MERGE")
+
+
+@pytest.mark.postgres
+@postgres
+def test_postgres_schema_operation(make_rt: MakeRuntime, pg_table: str) -> None:
+    rt = make_rt(runtime__security__allow_network_access=True,
+                 runtime__security__allowed_hosts=["127.0.0.1"])
+    tables = {t["name"]: t for t in call(rt, database=PG, operation="schema")["tables"]}
+    mine = tables[f"public.{pg_table}"]
+    assert mine["type"] == "table"
+    assert [(c["name"], c["type"]) for c in mine["columns"]] == [
+        ("id", "integer"), ("label", "text"), ("amount", "numeric")]

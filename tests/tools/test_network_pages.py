@@ -119,6 +119,30 @@ def test_web_scraper_extracts_text_links_images_meta(net: Any, server: str) -> N
         net.tools.invoke("web-scraper", {"input": server + "/gone"})
 
 
+def test_web_scraper_css_selectors(net: Any, server: str) -> None:
+    PAGES["/list"] = ("text/html", b"<html><body><h1 class='t'>Items</h1><ul id='items'>"
+                                   b"<li data-p='3'>Tea <b>green</b></li><li data-p='5'>Cake</li>"
+                                   b"</ul><img class='logo' src='x.png'><p>free</p></body></html>")
+    out = net.tools.invoke("web-scraper", {
+        "input": server + "/list", "selector": "ul#items > li",
+        "selectors": {"heading": "h1.t", "prices": "li[data-p]", "logo": "img.logo",
+                      "none": "table td", "second": "li:nth-of-type(2)"}}).result
+    assert out["selected_content"] == ["Tea green", "Cake"]
+    assert out["selections"] == {"heading": "Items", "prices": ["Tea green", "Cake"],
+                                 "logo": '<img class="logo" src="x.png"/>', "none": [],
+                                 "second": "Cake"}
+    assert out["title"] == "" and "free" in out["text"]
+
+
+def test_web_scraper_refuses_a_bad_selector_before_fetching(net: Any, server: str,
+                                                            rt: Any) -> None:
+    for params, path in (({"selector": "li[["}, "$.selector"),
+                         ({"selectors": {"a": "p", "bad": "::nope("}}, "$.selectors.bad")):
+        with pytest.raises(ValidationError, match="not a valid CSS selector") as info:
+            rt.tools.invoke("web-scraper", {"input": server + "/page", **params})
+        assert info.value.path == path  # refused before the network rule was asked
+
+
 def test_sitemap_crawler_reads_urls_and_index_within_bounds(net: Any, server: str) -> None:
     out = net.tools.invoke("sitemap-crawler", {"input": server + "/sitemap.xml"}).result
     assert [u["loc"] for u in out["urls"]] == [server + "/p1", server + "/p2"]

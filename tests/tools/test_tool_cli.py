@@ -29,7 +29,9 @@ def test_list_and_show_as_json(here: Path) -> None:
     code, out, _ = invoke("tool", "list", "--json")
     rows = json.loads(out)
     assert code == 0 and {"calculator", "uuid_generator"} <= {r["name"] for r in rows}
-    assert all(r["available"] for r in rows)
+    missing = {r["name"]: r["unavailable_reason"] for r in rows if not r["available"]}
+    assert "web_search" in missing and "[tools.web_search]" in missing["web_search"]
+    assert all(missing.values()) and "calculator" not in missing
     code, out, _ = invoke("tool", "show", "calculator", "--json")
     assert code == 0 and json.loads(out)["parameters"]["properties"]["input"]["type"] == "string"
 

@@ -82,3 +82,29 @@ def test_register_refusals_name_the_field(rt: Runtime) -> None:
         run(rt, 'Tool.register{name = "x", fn = function() end, colour = "red"}')
     with pytest.raises(ScriptError, match=r"no tool named 'calculatr'.*did you mean"):
         run(rt, 'Tool.invoke("calculatr", {})')
+
+
+#: The 34 names rs-llmspell v0.6.0 registers (llmspell-bridge/src/tools.rs).
+RS_TOOLS = (
+    "base64_encoder", "calculator", "data_validation", "date_time_handler", "diff_calculator",
+    "hash_calculator", "template_engine", "text_manipulator", "uuid_generator", "csv_analyzer",
+    "json_processor", "graphql_query", "http_request", "archive_handler", "file_converter",
+    "file_operations", "file_search", "file_watcher", "environment_reader", "process_executor",
+    "service_checker", "system_monitor", "audio_processor", "image_processor",
+    "video_processor", "web_search", "url-analyzer", "web-scraper", "api-tester",
+    "webhook-caller", "webpage-monitor", "sitemap-crawler", "email-sender",
+    "database-connector")
+
+
+def test_every_rs_llmspell_tool_exists_and_list_marks_the_unavailable(rt: Runtime) -> None:
+    assert len(set(RS_TOOLS)) == 34 and set(RS_TOOLS) <= set(rt.tools.registry.names())
+    unavailable = run(rt, """
+    local out = {}
+    for _, t in ipairs(Tool.list()) do
+      if not t.available then out[t.name] = t.unavailable_reason end
+    end
+    return out""")
+    found = dict(unavailable.items())  # type: ignore[attr-defined]
+    assert "[tools.web_search]" in found["web_search"]
+    assert "smtp_host" in found["email-sender"]
+    assert "calculator" not in found

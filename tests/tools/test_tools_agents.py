@@ -56,3 +56,25 @@ def test_an_agent_tool_call_is_refused_like_any_other(rt: Runtime, tmp_path: Pat
     out = agent.invoke("read the passwords")
     result = out.tool_calls[0]["result"]
     assert result["success"] is False and "outside the allowed roots" in result["error"]
+
+
+def test_an_agents_journal_hides_a_tools_secret_fields(rt: Runtime) -> None:
+    # The call is refused (network off), but the arguments are journaled: the key is hidden.
+    provider = ScriptedProvider("scripted")
+    rt.providers.add("scripted", provider)
+    secret = "k-agent-secret-value-123"
+    provider.add_replies([
+        {"tool_calls": [{"id": "c1", "name": "http_request", "arguments": {
+            "input": "http://127.0.0.1/x",
+            "auth": {"type": "api_key", "key": secret, "header_name": "X-Key"}}}]},
+        "done",
+    ])
+    agent = rt.agents.create("caller", "scripted/x",
+                             tools=[rt.tools.get("http_request").as_agent_tool()])
+    session = rt.sessions.create("agent-secret")
+    with rt.sessions.current(session):
+        agent.invoke("call it")
+    entry = rt.sessions.journal.read(session.id, kinds="tool.call")[0].data
+    assert entry["arguments"]["auth"] == {"type": "api_key", "key": "[REDACTED]",
+                                          "header_name": "X-Key"}
+    assert secret not in str(entry)

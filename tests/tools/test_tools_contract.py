@@ -277,3 +277,14 @@ def test_a_validation_hook_can_fix_or_vouch_for_the_parameters(rt: Runtime) -> N
     rt.hooks.register("tool:validation", lambda ctx: HookResult.cancel("inputs are audited"))
     with pytest.raises(HookCancelled, match="inputs are audited"):
         rt.tools.invoke("calculator", {"input": "1"})
+
+
+def test_session_id_must_be_an_id(rt: Runtime) -> None:
+    import pytest
+
+    from llmspell.errors import ValidationError
+
+    session = rt.sessions.create("ids")
+    with pytest.raises(ValidationError, match=r"argument 'session_id'.*session\.id"):
+        rt.tools.invoke("calculator", {"input": "1"}, session_id=session)  # type: ignore[arg-type]
+    assert rt.sessions.journal.read(session.id, kinds="tool.call") == []

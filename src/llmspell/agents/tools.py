@@ -22,7 +22,7 @@ from llmspell.errors import ValidationError
 from llmspell.providers.base import ToolSpec
 from llmspell.state.migration.validation import TYPES, Validation
 
-TOOL_KEYS = ("name", "description", "parameters", "fn", "execute", "handler")
+TOOL_KEYS = ("name", "description", "parameters", "fn", "execute", "handler", "secret_fields")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_RULE = "must be 1-64 characters from A-Z a-z 0-9 _ - (what model APIs accept)"
 
@@ -38,6 +38,8 @@ class AgentTool:
         default_factory=lambda: {"type": "object", "properties": {}})
     calls: int = 0
     failures: int = 0
+    #: Dotted argument paths holding credentials: ``[REDACTED]`` in the journal.
+    secret_fields: tuple[str, ...] = ()
     _rules: Validation | None = field(default=None, repr=False, compare=False)
 
     def spec(self) -> ToolSpec:
@@ -94,7 +96,12 @@ def as_tool(value: Any, path: str) -> AgentTool:
         if not isinstance(parameters, Mapping):
             raise ValidationError("tools", "must be a JSON schema (a table)",
                                   path=f"{path}.parameters", got=parameters)
-        return AgentTool(name, fn, description, dict(parameters))
+        secrets = value.get("secret_fields") or ()
+        if isinstance(secrets, str) or not all(isinstance(p, str) for p in secrets):
+            raise ValidationError("tools", "must be a list of dotted argument paths",
+                                  path=f"{path}.secret_fields", got=secrets)
+        return AgentTool(name, fn, description, dict(parameters),
+                         secret_fields=tuple(secrets))
     if callable(value) and hasattr(value, "__name__"):
         return AgentTool(check_name(value.__name__, path), _by_keywords(value),
                          (value.__doc__ or "").strip())

@@ -110,6 +110,9 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
     """``--set table.key=value`` pairs; the value is read as TOML (bare words are strings)."""
     import tomllib
 
+    from llmspell.codec import MAX_DEPTH, check_nesting, too_deep
+    from llmspell.errors import InvalidValue
+
     found: dict[str, Any] = {}
     for item in values:
         key, sep, text = item.partition("=")
@@ -120,8 +123,14 @@ def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             value = text
         except RecursionError:  # far past the depth limit; the parser gave up
-            raise click.BadParameter(f"{key.strip()}: the value is nested too deep",
+            raise click.BadParameter(str(too_deep(key.strip(), (0,) * (MAX_DEPTH + 1))),
                                      param_hint="--set") from None
+        # Whether the parser gives up depends on the interpreter's recursion limit, which
+        # other code may have raised: the codec's nesting rule decides, not the stack.
+        try:
+            check_nesting(value, argument=key.strip())
+        except InvalidValue as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from None
         found[key.strip()] = value
     return found
 
@@ -311,14 +320,16 @@ def _load_commands() -> None:
     from llmspell.cli import keys as keys_commands
     from llmspell.cli import migrate as migrate_commands
     from llmspell.cli import prompt as prompt_commands
-    from llmspell.cli import scripts, setup
+    from llmspell.cli import scripts, session_replay, setup
     from llmspell.cli import session as session_commands
     from llmspell.cli import state as state_commands
     from llmspell.cli import tool as tool_commands
+    from llmspell.cli import workflow as workflow_commands
 
     for module in (scripts, setup, state_commands, session_commands, artifact_commands,
                    migrate_commands, backup_commands, keys_commands, prompt_commands,
-                   tool_commands):
+                   tool_commands, workflow_commands,
+                   session_replay):  # session_replay adds to `session`
         for command in module.COMMANDS:
             register(command)
 

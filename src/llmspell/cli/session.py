@@ -1,4 +1,5 @@
-"""``llmspell session create|list|show|suspend|resume|complete|fail|archive|delete|timeline``.
+"""``llmspell session create|list|show|suspend|resume|complete|fail|archive|delete|timeline``
+(``replay``, ``fork`` and ``diff`` are in :mod:`llmspell.cli.session_replay`).
 
 A session is named by its id or by a unique prefix of it (``llmspell session show 3f2a``).
 Tables on the terminal, ``--json`` for machines; journal data is shown with secrets redacted
@@ -114,14 +115,23 @@ def short_ids(manager: Any, ids: list[str]) -> dict[str, str]:
 
 @session.command()
 @click.argument("session_id", metavar="ID")
+@click.option("--at", "at_seq", type=click.IntRange(0), default=None,
+              help="Show its state scope and artifacts as of this journal entry instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_obj
-def show(opts: Options, session_id: str, as_json: bool) -> None:
-    """Show one session: its fields, counters, limits and journal length."""
+def show(opts: Options, session_id: str, at_seq: int | None, as_json: bool) -> None:
+    """Show one session: its fields, counters, limits and journal length (or, with --at,
+    its state and artifacts as of a sequence number)."""
     with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         found = manager.get(resolve(manager, session_id))
         entries = manager.journal.count(found.id)
+        snapshot = None if at_seq is None else manager.state_at(found.id, at_seq)
+    if snapshot is not None:
+        from llmspell.cli.session_replay import print_snapshot
+
+        print_snapshot(snapshot, as_json)
+        return
     data = shown(found.to_dict())
     data["journal_entries"] = entries
     if as_json:
@@ -218,44 +228,48 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
              until: str | None, correlation: str | None, after_seq: int | None, limit: int,
              reverse: bool, as_json: bool) -> None:
     """Show a session's journal, one line per entry: its number, time, kind and what it says
-    (state values rather than their hashes); --json prints every field of every entry."""
+    (state values rather than their hashes); --json prints every field of every entry, each
+    kept state value under ``data.value``."""
+    from llmspell.sessions.history import with_values
+
     with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         sid = resolve(manager, session_id)
-        entries = manager.journal.read(
+        entries = list(with_values(manager.journal, sid, manager.journal.iter(
             sid, kinds=list(kinds) or None, since=parse_time(since), until=parse_time(until),
             correlation_id=correlation, after_seq=after_seq, limit=limit or None,
-            reverse=reverse)
-        if as_json:
-            echo_json([e.to_dict() for e in entries])
-            return
-        lines = [timeline_line(entry, manager.journal) for entry in entries]
+            reverse=reverse)))
+    if as_json:
+        echo_json(entries)
+        return
+    lines = [timeline_line(entry) for entry in entries]
     out = console()
     for line in lines:
         out.print(shown(line) if len(line) <= out.width else
                   shown(line[:out.width - 1]) + ELLIPSIS, overflow="ignore", crop=False)
 
 
-def timeline_line(entry: Any, journal: Any) -> str:
-    """``SEQ  TIME  KIND  what it says``: see :func:`summary`."""
-    when = entry.to_dict()["time"]
-    return f"{entry.seq:>4}  {when[:10]} {when[11:19]}  {entry.kind:<17} {summary(entry, journal)}"
+def timeline_line(entry: dict[str, Any]) -> str:
+    """``SEQ  TIME  KIND  what it says`` of an entry (as :func:`with_values` gives it): see
+    :func:`summary`."""
+    when = entry["time"]
+    return f"{entry['seq']:>4}  {when[:10]} {when[11:19]}  {entry['kind']:<17} {summary(entry)}"
 
 
-def summary(entry: Any, journal: Any) -> str:
+def summary(entry: dict[str, Any]) -> str:
     """A short reading of an entry's data: the name and tags of a created session, the key
     and value of a state write (the value kept for the journal, else a hash prefix), the
     name, version and size of an artifact, the point of a hook, the type of an event; other
     entries show their data as compact JSON."""
-    data = entry.data if isinstance(entry.data, dict) else {}
-    kind = entry.kind
-    own_scope = f"session:{entry.session_id}"
+    data = entry["data"] if isinstance(entry["data"], dict) else {}
+    kind = entry["kind"]
+    own_scope = f"session:{entry['session_id']}"
     if kind in ("state.write", "state.delete"):
         where = data.get("key", "?") if data.get("scope") == own_scope else \
             f"{data.get('scope', '?')} {data.get('key', '?')}"
         if kind == "state.delete" or data.get("op") == "del":
             return f"{where} deleted"
-        return f"{where} = {_value(entry.session_id, data.get('new'), journal)}"
+        return f"{where} = {_value(data)}"
     if kind == "artifact.stored":
         return (f"{data.get('name', '?')} v{data.get('version', '?')} "
                 f"({_size(data.get('size'))}, {data.get('mime_type', '?')})")
@@ -266,23 +280,20 @@ def summary(entry: Any, journal: Any) -> str:
         return f"{data.get('point', '?')} -> {data.get('action', '?')}"
     if kind == "event":
         return str(data.get("type", "?"))
-    if not entry.data:
+    if not entry["data"]:
         return ""
-    return orjson.dumps(entry.data).decode()
+    return orjson.dumps(entry["data"], default=repr).decode()
 
 
-def _value(session_id: str, value_hash: Any, journal: Any) -> str:
-    if not isinstance(value_hash, str):
-        return "?"
-    from llmspell.codec import DECODE_ERRORS, decode
-
-    raw = journal.value(session_id, value_hash)
-    if raw is None:
-        return f"(value #{value_hash[:12]})"
-    try:
-        return orjson.dumps(decode(raw), default=str).decode()
-    except DECODE_ERRORS:
-        return f"(value #{value_hash[:12]}, unreadable)"
+def _value(data: dict[str, Any]) -> str:
+    """A state write's value: kept by the journal (``data.value``, filled in by
+    :func:`with_values`), else its hash."""
+    if "value" not in data:
+        new = data.get("new")
+        return f"(value #{new[:12]})" if isinstance(new, str) else "?"
+    if data["value"] is None:
+        return "(value gone)"
+    return orjson.dumps(data["value"], default=str).decode()
 
 
 def _size(n: Any) -> str:

@@ -247,16 +247,16 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
         checks.append({"name": "lua", "ok": value == '{"ok":true}', "detail": "Lua 5.4 runs"})
     except LLMSpellError as exc:
         checks.append({"name": "lua", "ok": False, "detail": str(exc)})
-    checks.extend(tool_checks())
+    checks.extend(tool_checks(config))
     return checks
 
 
-def tool_checks() -> list[dict[str, Any]]:
+def tool_checks(config: Any = None) -> list[dict[str, Any]]:
     """One check counting the built-in tools, and an optional one per tool that cannot work on
     this machine (naming what it misses)."""
     from llmspell.tools.builtins import builtin_tools
 
-    tools = builtin_tools()
+    tools = builtin_tools(config)
     missing = [(t.name, t.available()) for t in tools if t.available() is not None]
     checks: list[dict[str, Any]] = [{"name": "tools", "ok": True,
                                      "detail": f"{len(tools) - len(missing)} of {len(tools)} "

@@ -13,7 +13,7 @@ and :mod:`~.clock`. ``docs/sessions.md`` is the user guide;
 """
 
 from llmspell.sessions.clock import Clock, ManualClock, SystemClock
-from llmspell.sessions.index import backup_ranges, record_key
+from llmspell.sessions.index import backup_ranges, in_progress_ranges, record_key
 from llmspell.sessions.manager import SessionManager
 from llmspell.sessions.model import (
     ACTIVE,
@@ -67,5 +67,6 @@ __all__ = [
     "Usage",
     "Verdict",
     "backup_ranges",
+    "in_progress_ranges",
     "record_key",
 ]

@@ -34,6 +34,12 @@ TOMBSTONE_PREFIX = "sessdel/"
 STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
 
 
+def in_progress_ranges() -> tuple[str, ...]:
+    """The store key ranges of sessions' work in progress (deletions being finished): not
+    data, so no backup holds them."""
+    return (TOMBSTONE_PREFIX,)
+
+
 def backup_ranges() -> tuple[str, ...]:
     """The store key ranges that hold sessions (records, indexes, the active count): what a
     whole-store backup copies for them."""

@@ -104,6 +104,9 @@ class Tool:
         timeout: seconds a call may take (None: no limit; see ToolService).
         capabilities: words discovery can filter on (``"files"``, ``"regex"``...).
         inline: run in the caller's thread (Lua functions must); timeouts are then not enforced.
+
+    ``secret_fields`` (class attribute): dotted argument paths (``"auth.key"``) that hold
+    credentials; the journal shows them as ``[REDACTED]`` whatever their names.
     """
 
     name: str = ""
@@ -115,6 +118,7 @@ class Tool:
     capabilities: tuple[str, ...] = ()
     inline: bool = False
     version: str = "1.0.0"
+    secret_fields: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None, description: str | None = None, *,
                  parameters: Mapping[str, Any] | None = None, category: str | None = None,
@@ -150,6 +154,12 @@ class Tool:
         self.parameters = dict(parameters if parameters is not None else self.parameters)
         self._validator = make_validator(self.parameters)
         self._invoker: Callable[..., ToolOutput] | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> Tool:
+        """A new instance for a runtime with ``config``; tools with settings of their own
+        (``[tools.*]``) override this to read them."""
+        return cls()
 
     # -- what a subclass provides ---------------------------------------------------------
 
@@ -213,7 +223,8 @@ class Tool:
             return self._invoker(self.name, arguments, record=False).result
 
         return {"name": self.name, "description": self.description,
-                "parameters": dict(self.parameters), "fn": fn}
+                "parameters": dict(self.parameters), "fn": fn,
+                "secret_fields": self.secret_fields}
 
     def bind(self, invoker: Callable[..., ToolOutput]) -> Tool:
         """Route :meth:`call` through ``invoker`` (the ToolService the tool is registered on)."""
@@ -254,12 +265,25 @@ def schema_validator(schema: Any, argument: str, path: str = "$") -> Any:
                               got=schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = path + "".join(f".{p}" for p in exc.absolute_path)
-        raise ValidationError(argument, f"is not a valid JSON Schema: {exc.message}",
-                              path=where) from None
+        seen = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        seen = None  # not plain JSON: checked every time
+    if seen is None or seen not in _CHECKED:
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = path + "".join(f".{p}" for p in exc.absolute_path)
+            raise ValidationError(argument, f"is not a valid JSON Schema: {exc.message}",
+                                  path=where) from None
+        if seen is not None and len(_CHECKED) < _CHECKED_MAX:
+            _CHECKED.add(seen)
     return cls(schema)
+
+
+#: Schemas (canonical JSON) already found valid in this process: checking one costs about
+#: 16 ms, and every runtime builds the same thirty built-in tools.
+_CHECKED: set[bytes] = set()
+_CHECKED_MAX = 4096
 
 
 def _error_order(error: Any) -> tuple[int, str]:

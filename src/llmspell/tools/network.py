@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from llmspell.errors import SecurityViolation, ToolError, ValidationError
+from llmspell.errors import ProviderError, SecurityViolation, ToolError, ValidationError
 
 NETWORK_SETTING = "[runtime.security] allow_network_access"
 HOSTS_SETTING = "[runtime.security] allowed_hosts"
@@ -215,5 +216,65 @@ def fetch(security: Any, *, tool: str, url: str, method: str = "GET",
                 raise ToolError(f"{tool}: {method} {url} failed: {exc}") from None
 
 
-__all__ = ["HOSTS_SETTING", "NETWORK_SETTING", "Response", "check_host", "check_url", "fetch",
-           "host_allowed", "parse_url"]
+#: Statuses a retried request tries again (rs-llmspell's ``retry_on_status`` default).
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _Retryable(ProviderError):
+    """A failed attempt the retry policy may repeat: an answer with a retry status (kept in
+    ``reply``) or a connection error (``reply`` None)."""
+
+    retryable = True
+
+    def __init__(self, message: str, reply: Response | None, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.reply = reply
+        self.retry_after = retry_after
+
+
+def fetch_retrying(security: Any, *, max_retries: int, base_delay: float = 0.5,
+                   max_delay: float = 30.0, statuses: tuple[int, ...] = RETRY_STATUSES,
+                   sleep: Callable[[float], None] = time.sleep,
+                   **request: Any) -> tuple[Response, int, list[str]]:
+    """:func:`fetch`, repeated on connection errors and on ``statuses`` by the one retry
+    policy (:class:`llmspell.providers.retry.RetryPolicy`: backoff with jitter, the server's
+    Retry-After honoured). Returns the last response, the number of attempts and the errors
+    of the failed ones (the last response's status among them when it is a retry status).
+    A refused URL is never retried.
+
+    Raises:
+        SecurityViolation: a URL is refused.
+        ToolError: the last attempt failed to connect (the message lists every error).
+    """
+    from llmspell.providers.retry import RetryPolicy, parse_retry_after
+
+    attempts: list[str] = []
+
+    def attempt() -> Response:
+        try:
+            reply = fetch(security, **request)
+        except SecurityViolation:
+            raise
+        except ToolError as exc:
+            attempts.append(str(exc))
+            raise _Retryable(str(exc), None, None) from None
+        if reply.status_code in statuses:
+            attempts.append(f"HTTP {reply.status_code}")
+            raise _Retryable(f"HTTP {reply.status_code}", reply,
+                             parse_retry_after(reply.headers.get("retry-after")))
+        return reply
+
+    policy = RetryPolicy(max_retries=max_retries, base_delay=base_delay, max_delay=max_delay,
+                         sleep=sleep)
+    try:
+        reply = policy.call(attempt)
+    except _Retryable as last:
+        if last.reply is None:
+            raise ToolError(f"{request.get('tool')}: {request.get('url')} failed after "
+                            f"{len(attempts)} attempts: {'; '.join(attempts)}") from None
+        return last.reply, len(attempts), attempts
+    return reply, len(attempts) + 1, attempts
+
+
+__all__ = ["HOSTS_SETTING", "NETWORK_SETTING", "RETRY_STATUSES", "Response", "check_host",
+           "check_url", "fetch", "fetch_retrying", "host_allowed", "parse_url"]

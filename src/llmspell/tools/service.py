@@ -20,7 +20,8 @@
    latency_ms, error}``, source ``tools``; no arguments);
 5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
    agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
-   latency_ms, fingerprint}``, secrets redacted by the journal. ``fingerprint`` is
+   latency_ms, fingerprint}``, secrets redacted by the journal (and the tool's
+   ``secret_fields`` masked first). ``fingerprint`` is
    :func:`llmspell.agents.calls.fingerprint` of the tool and the arguments: the same request
    always has the same one, so replay can serve a recorded call. A call an agent makes through
    :meth:`Tool.as_agent_tool <llmspell.tools.base.Tool.as_agent_tool>` is journaled once, by
@@ -42,11 +43,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from llmspell import intercept
 from llmspell.agents.calls import fingerprint
-from llmspell.errors import SecurityViolation, SessionNotFound, ToolError
+from llmspell.errors import SecurityViolation, SessionNotFound, ToolError, ValidationError
 from llmspell.hooks import Skipped
 from llmspell.journal import Draft
-from llmspell.redact import Redactor
+from llmspell.redact import Redactor, mask_fields
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
 from llmspell.tools.security import ToolSecurity, report
@@ -117,7 +119,7 @@ class ToolService:
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
                    journal=journal, current_session=current, admit=admit,
                    redactor=Redactor(config.setting("state.redact_patterns")),
-                   tools=builtin_tools())
+                   tools=builtin_tools(config))
 
     # -- the registry ---------------------------------------------------------------------
 
@@ -178,16 +180,19 @@ class ToolService:
             ToolError: the tool cannot work here, timed out, or failed.
         """
         item = self.registry.get(name)
+        if session_id is not None and not isinstance(session_id, str):
+            raise ValidationError("session_id", "must be a session id (a string; "
+                                  "session.id of a Session)", got=session_id)
         if params is None:
             params = {}
         cid = correlation_id or uuid.uuid4().hex
         sid = session_id or self.current_session()
-        arguments = params
-        print_ = fingerprint(tool=name, arguments=arguments)
+        print_ = fingerprint(tool=name, arguments=params)
+        arguments = mask_fields(params, item.secret_fields)
         journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
-        try:
+        def attempt() -> Any:
             missing = item.available()
             if missing is not None:
                 raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
@@ -200,12 +205,20 @@ class ToolService:
                 return self._execute(item, self._validate(item, current, cid, sid), ctx)
 
             if self.hooks is None:
-                result = operation(params)
+                return operation(params)
+            return self.hooks.run("tool:before_execution", params, operation,
+                                  after="tool:after_execution", error="tool:error",
+                                  component=name, correlation_id=cid, session_id=sid,
+                                  metadata={"tool": name})
+
+        try:
+            if record:  # a journaled call: a replay may serve it (llmspell.intercept)
+                result = intercept.through(
+                    TOOL_CALL, print_, attempt,
+                    describe=lambda: {"tool": name, "arguments": arguments},
+                    restore=lambda data: data["result"]["output"])
             else:
-                result = self.hooks.run("tool:before_execution", params, operation,
-                                        after="tool:after_execution", error="tool:error",
-                                        component=name, correlation_id=cid, session_id=sid,
-                                        metadata={"tool": name})
+                result = attempt()
         except BaseException as exc:
             if isinstance(exc, SecurityViolation):
                 report(self.hooks, name, exc, session_id=sid, correlation_id=cid)

@@ -25,9 +25,10 @@ from collections.abc import Iterator
 from llmspell import journal
 from llmspell.artifacts import keys as artifact_keys
 from llmspell.artifacts.blobs import records as blob_records
-from llmspell.sessions import backup_ranges, record_key
+from llmspell.sessions import backup_ranges, in_progress_ranges, record_key
 from llmspell.sessions.model import GENERATED_ID
-from llmspell.state.scopes import STATE_PREFIX
+from llmspell.state.migration.ledger import PREFIXES as LEDGER_PREFIXES
+from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, STATE_PREFIX
 from llmspell.state.selection import ScopeFilter
 from llmspell.storage.base import Store
 
@@ -39,6 +40,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "blobs": blob_records.STORE_PREFIXES,
 }
 DATA_PREFIXES: tuple[str, ...] = tuple(p for family in FAMILIES.values() for p in family)
+#: Where backups keep their bookkeeping in the store (``bak/store_id``, ...).
+BACKUP_PREFIX = "bak/"
+#: The key ranges no backup holds (see the module docstring); every key of a store is state,
+#: in DATA_PREFIXES or here (a test checks it after a workload touching every package).
+NOT_BACKED_UP = (CHANGE_PREFIX, SEQ_KEY, *LEDGER_PREFIXES, BACKUP_PREFIX,
+                 *in_progress_ranges(), blob_records.PENDING_PREFIX)
 STORE, STATE = "store", "state"
 SESSION_SCOPE = "session:"
 

@@ -25,7 +25,13 @@ from llmspell import __version__
 from llmspell.codec import stored_int, stored_object
 from llmspell.errors import BackupError, CorruptRecord
 from llmspell.state.backup.catalog import SUFFIX, BackupInfo, atomic_file, info_from
-from llmspell.state.backup.coverage import STORE, count_data, coverage_of, data_records
+from llmspell.state.backup.coverage import (
+    BACKUP_PREFIX,
+    STORE,
+    count_data,
+    coverage_of,
+    data_records,
+)
 from llmspell.state.backup.fileformat import FORMAT, VERSION, PayloadWriter
 from llmspell.state.bulk import paused_gc
 from llmspell.state.commit import sequence_for
@@ -36,9 +42,9 @@ from llmspell.storage.base import Put, Store
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
 
-STORE_ID_KEY = "bak/store_id"
+STORE_ID_KEY = BACKUP_PREFIX + "store_id"
 #: The highest change-log number removed by retention (``prune``), as decimal text.
-PRUNED_KEY = "bak/chg_pruned_through"
+PRUNED_KEY = BACKUP_PREFIX + "chg_pruned_through"
 ATTEMPTS = 3
 _MANY = 1000
 

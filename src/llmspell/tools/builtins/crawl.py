@@ -1,7 +1,8 @@
 """Page tools over the network: ``web-scraper`` (text, links, images and meta tags of a page),
 ``sitemap-crawler`` (the URLs of an XML sitemap, bounded) and ``webpage-monitor`` (has a page
 changed since a previous check). HTML is read with the standard library's parser (no scripts
-run); every URL goes through :func:`llmspell.tools.network.check_url` like the other network
+run; web-scraper's CSS selectors run on BeautifulSoup over the same parser, through
+soupsieve); every URL goes through :func:`llmspell.tools.network.check_url` like the other network
 tools.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
-from llmspell.errors import ToolError
+from llmspell.errors import ToolError, ValidationError
 from llmspell.tools.base import Tool, ToolContext
 from llmspell.tools.builtins.web import parse_html
 from llmspell.tools.network import MAX_BODY, Response, check_url, fetch
@@ -52,6 +53,14 @@ class WebScraper(Tool):
             "extract_meta": {"type": "boolean", "default": False},
             "max_text_chars": {"type": "integer", "minimum": 0, "maximum": 10_000_000,
                                "default": 100_000},
+            "selector": {"type": "string", "minLength": 1, "maxLength": 1000,
+                         "description": "a CSS selector: the text (else the HTML) of each "
+                                        "match, as selected_content"},
+            "selectors": {"type": "object", "maxProperties": 100,
+                          "additionalProperties": {"type": "string", "minLength": 1,
+                                                   "maxLength": 1000},
+                          "description": "NAME = CSS selector: each NAME's matches in "
+                                         "selections (one match: a string)"},
             "timeout": TIMEOUT,
         },
         "required": ["input"],
@@ -59,8 +68,13 @@ class WebScraper(Tool):
     }
 
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
+        queries = {f"selectors.{k}": v for k, v in params.get("selectors", {}).items()}
+        if "selector" in params:
+            queries["selector"] = params["selector"]
+        compiled = {where: _selector(css, where) for where, css in queries.items()}
         reply = _page(ctx, self.name, params["input"], float(params.get("timeout", 30)))
-        page = parse_html(reply.text())
+        html = reply.text()
+        page = parse_html(html)
         text = "\n".join(page.text)
         limit = int(params.get("max_text_chars", 100_000))
         result: dict[str, Any] = {**reply.summary(), "title": page.title.strip(),
@@ -71,7 +85,46 @@ class WebScraper(Tool):
             result["images"] = _unique([urljoin(reply.url, src) for src in page.images])
         if params.get("extract_meta"):
             result["meta"] = page.meta
+        if compiled:
+            from bs4 import BeautifulSoup
+
+            soup = BeautifulSoup(html, "html.parser")
+            found = {where: _matches(soup, selector) for where, selector in compiled.items()}
+            if "selector" in found:
+                result["selected_content"] = found.pop("selector")
+            if found:
+                result["selections"] = {where.removeprefix("selectors."): (
+                    items[0] if len(items) == 1 else items) for where, items in found.items()}
         return result
+
+
+#: Matches kept per selector.
+MAX_MATCHES = 1000
+
+
+def _selector(css: str, where: str) -> Any:
+    """``css`` compiled (soupsieve); ValidationError naming the parameter when it is not a
+    valid CSS selector."""
+    import soupsieve
+
+    try:
+        return soupsieve.compile(css)
+    except soupsieve.SelectorSyntaxError as exc:
+        raise ValidationError("params", f"is not a valid CSS selector: {exc.args[0]}",
+                              path=f"$.{where}", got=css) from None
+    except NotImplementedError as exc:  # pseudo-elements, at-rules: they select no element
+        raise ValidationError("params", f"is not a valid CSS selector here: {exc}",
+                              path=f"$.{where}", got=css) from None
+
+
+def _matches(soup: Any, selector: Any) -> list[str]:
+    """The text of each element ``selector`` matches (its HTML when it has no text), as
+    rs-llmspell gives them."""
+    found = []
+    for element in selector.select(soup, limit=MAX_MATCHES):
+        text = element.get_text(" ", strip=True)
+        found.append(text or str(element))
+    return found
 
 
 def _local(tag: str) -> str:

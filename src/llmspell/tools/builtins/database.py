@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
+import re
 import sqlite3
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, quote
 
 from llmspell.errors import SecurityViolation, ToolError, ValidationError
 from llmspell.tools.base import Tool, ToolContext
+from llmspell.tools.builtins.support import need
 from llmspell.tools.network import check_host, parse_url
 
 WRITES_SETTING = "[runtime.security] allow_database_writes"
@@ -33,6 +35,70 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 #: URL query options passed to PostgreSQL; others (``host``, ``hostaddr``, ``service``...)
 #: could reach a host the network rule did not check, so they are refused.
 PG_OPTIONS = ("sslmode", "connect_timeout", "application_name")
+#: rs-llmspell's ``query_type`` values: the kind of statement the caller means to run.
+QUERY_TYPES = ["SELECT", "INSERT", "UPDATE", "DELETE"]
+#: Column rows of operation ``schema`` kept at most.
+MAX_SCHEMA = 20000
+SQLITE_SCHEMA = (
+    "SELECT m.name AS table_name, m.type AS table_type, p.name AS column_name, "
+    "p.type AS data_type, p.\"notnull\" AS not_null, p.pk > 0 AS primary_key "
+    "FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+    "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%' "
+    "ORDER BY m.name, p.cid")
+PG_SCHEMA = (
+    "SELECT c.table_schema || '.' || c.table_name AS table_name, "
+    "lower(replace(t.table_type, 'BASE ', '')) AS table_type, c.column_name, c.data_type, "
+    "c.is_nullable = 'NO' AS not_null, EXISTS (SELECT 1 FROM "
+    "information_schema.key_column_usage AS k JOIN information_schema.table_constraints AS tc "
+    "USING (constraint_schema, constraint_name) WHERE tc.constraint_type = 'PRIMARY KEY' AND "
+    "k.table_schema = c.table_schema AND k.table_name = c.table_name AND "
+    "k.column_name = c.column_name) AS primary_key "
+    "FROM information_schema.columns AS c JOIN information_schema.tables AS t "
+    "USING (table_schema, table_name) "
+    "WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') "
+    "ORDER BY 1, c.ordinal_position")
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
+
+
+def _check_type(query: str, wanted: str) -> None:
+    """Refuse ``query`` unless its first keyword is ``wanted``. A ``WITH`` statement is of the
+    kind of its main statement (after the common table expressions); one whose expressions
+    write is not a SELECT."""
+    text = query[_LEADING.match(query).end():]  # type: ignore[union-attr]
+    first = re.match(r"[A-Za-z]+", text)
+    kind = first.group(0).upper() if first else ""
+    if kind == "WITH":
+        main = re.findall(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", _depth_zero(text).upper())
+        kind = main[-1] if main else kind
+        inner = re.findall(r"\b(INSERT|UPDATE|DELETE)\b", text.upper())
+        if kind == "SELECT" and inner:
+            kind = inner[0]
+    if kind != wanted:
+        raise ValidationError("params", f"the statement is a {kind or 'statement of no kind'}, "
+                              f"not the {wanted} query_type says", path="$.query_type",
+                              got=wanted)
+
+
+def _depth_zero(text: str) -> str:
+    """``text`` without what is inside parentheses (the bodies of a WITH's expressions)."""
+    out, depth = [], 0
+    for char in text:
+        depth += char == "("
+        if depth == 0:
+            out.append(char)
+        depth -= char == ")" and depth > 0
+    return "".join(out)
+
+
+def _tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    tables: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        table = tables.setdefault(row["table_name"], {"name": row["table_name"],
+                                                      "type": row["table_type"], "columns": []})
+        table["columns"].append({"name": row["column_name"], "type": row["data_type"],
+                                 "not_null": bool(row["not_null"]),
+                                 "primary_key": bool(row["primary_key"])})
+    return list(tables.values())
 
 
 class DatabaseConnector(Tool):
@@ -49,23 +115,40 @@ class DatabaseConnector(Tool):
         "properties": {
             "database": {"type": "string", "minLength": 1,
                          "description": "an SQLite file path, or a postgresql:// URL"},
+            "operation": {"enum": ["query", "schema"], "default": "query",
+                          "description": "query: run 'query'; schema: list the tables and "
+                                         "views with their columns"},
             "query": {"type": "string", "minLength": 1, "description": "one SQL statement"},
+            "query_type": {"enum": QUERY_TYPES,
+                           "description": "what the statement must be; one of another kind "
+                                          "is refused before it runs"},
             "params": {"type": ["array", "object"],
                        "description": "values bound to the statement's placeholders"},
             "max_rows": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000},
         },
-        "required": ["database", "query"],
+        "required": ["database"],
         "additionalProperties": False,
     }
 
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
-        database, query = params["database"], params["query"]
-        bound = params.get("params")
-        max_rows = int(params.get("max_rows", 1000))
+        database = params["database"]
+        postgres = database.split(":", 1)[0].lower() in POSTGRES_SCHEMES and "://" in database
+        run = self._postgres if postgres else self._sqlite
+        if params.get("operation", "query") == "schema":
+            for key in ("query", "query_type", "params"):
+                if key in params:
+                    raise ValidationError("params", "operation 'schema' takes no "
+                                          f"'{key}'", path=f"$.{key}")
+            found = run(database, PG_SCHEMA if postgres else SQLITE_SCHEMA, None, MAX_SCHEMA,
+                        False, ctx)
+            return {"engine": found["engine"], "tables": _tables(found["rows"]),
+                    "truncated": found["truncated"]}
+        query = need(params, "query", "query")
+        if "query_type" in params:
+            _check_type(query, params["query_type"])
         writes = bool(getattr(ctx.security, "allow_database_writes", False))
-        if database.split(":", 1)[0].lower() in POSTGRES_SCHEMES and "://" in database:
-            return self._postgres(database, query, bound, max_rows, writes, ctx)
-        return self._sqlite(database, query, bound, max_rows, writes, ctx)
+        return run(database, query, params.get("params"), int(params.get("max_rows", 1000)),
+                   writes, ctx)
 
     def _sqlite(self, database: str, query: str, bound: Any, max_rows: int, writes: bool,
                 ctx: ToolContext) -> dict[str, Any]:

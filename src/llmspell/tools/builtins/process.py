@@ -55,39 +55,55 @@ class ProcessExecutor(Tool):
         if os.sep in executable or (os.altsep and os.altsep in executable):
             raise ValidationError("params", "must be a program name, not a path (it is looked "
                                   "up on PATH)", path="$.executable", got=executable)
-        if ctx.security is None:
-            raise ToolError("process_executor needs the security settings of a runtime")
-        ctx.security.check_process(self.name, executable)
-        program = shutil.which(executable)
-        if program is None:
-            raise ToolError(f"process_executor: {executable!r} is allowed but not found on "
-                            "PATH")
         roots = ctx.confinement.roots
         default = os.fsdecode(roots[0]) if roots else "."  # the first allowed root
         cwd = ctx.resolve(params.get("working_directory", default), tool=self.name,
                           argument="working_directory")
-        env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
-        limit = float(params.get("timeout", 30))
-        with subprocess.Popen([program, *params.get("arguments", [])], cwd=cwd, env=env,
-                              stdin=subprocess.PIPE if "input" in params else subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              start_new_session=True) as proc:
-            out, err = _Capture(proc.stdout), _Capture(proc.stderr)
-            if "input" in params and proc.stdin is not None:  # fed by a thread: a program
-                threading.Thread(target=_feed, args=(proc.stdin, params["input"].encode()),
-                                 daemon=True).start()  # that never reads cannot block us
-            try:
-                proc.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise ToolError(f"process_executor: {executable!r} ran past its timeout of "
-                                f"{limit} s and was killed") from None
-            finally:
-                out.join()
-                err.join()
-        return {"executable": executable, "exit_code": proc.returncode,
-                "stdout": out.text(), "stderr": err.text(), "success": proc.returncode == 0}
+        code, out, err = run_program(ctx, self.name, executable, params.get("arguments", []),
+                                     cwd=cwd, limit=float(params.get("timeout", 30)),
+                                     stdin=params.get("input"))
+        return {"executable": executable, "exit_code": code, "stdout": out, "stderr": err,
+                "success": code == 0}
+
+
+def run_program(ctx: ToolContext, tool: str, executable: str, arguments: list[str], *,
+                cwd: str, limit: float, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run ``executable`` (a name looked up on PATH) for ``tool`` as this module's docstring
+    says: only if :meth:`ToolSecurity.check_process
+    <llmspell.tools.security.ToolSecurity.check_process>` allows it, no shell, a reduced
+    environment, output capped, killed with its group past ``limit`` seconds. Returns the exit
+    code, stdout and stderr.
+
+    Raises:
+        SecurityViolation: starting it is not allowed.
+        ToolError: it is not on PATH, or it ran past ``limit``.
+    """
+    if ctx.security is None:
+        raise ToolError(f"{tool} needs the security settings of a runtime")
+    ctx.security.check_process(tool, executable)
+    program = shutil.which(executable)
+    if program is None:
+        raise ToolError(f"{tool}: {executable!r} is allowed but not found on PATH")
+    env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
+    with subprocess.Popen([program, *arguments], cwd=cwd, env=env,
+                          stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True) as proc:
+        out, err = _Capture(proc.stdout), _Capture(proc.stderr)
+        if stdin is not None and proc.stdin is not None:  # fed by a thread: a program
+            threading.Thread(target=_feed, args=(proc.stdin, stdin.encode()),
+                             daemon=True).start()  # that never reads cannot block us
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise ToolError(f"{tool}: {executable!r} ran past its timeout of {limit} s and "
+                            "was killed") from None
+        finally:
+            out.join()
+            err.join()
+    return proc.returncode, out.text(), err.text()
 
 
 def _feed(stdin: Any, data: bytes) -> None:

@@ -1,11 +1,13 @@
-"""What the built-in tools share: a required-parameter check and confined file reads/writes."""
+"""What the built-in tools share: a required-parameter check, confined file reads/writes, and
+settings of their own read from a ``[tools.*]`` table."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 from llmspell.errors import ValidationError
-from llmspell.tools.base import ToolContext
+from llmspell.tools.base import Tool, ToolContext
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -34,3 +36,23 @@ def need(params: dict[str, Any], key: str, operation: str) -> Any:
     if key not in params:
         raise ValidationError("params", f"operation {operation!r} needs '{key}'", path=f"$.{key}")
     return params[key]
+
+
+class ConfiguredTool(Tool):
+    """A tool with settings of its own: :attr:`Settings` is a dataclass whose fields are the
+    keys of the config table :attr:`TABLE` (``"tools.web_search"``); the schema gives their
+    defaults (a list comes as a tuple)."""
+
+    Settings: ClassVar[type]
+    TABLE: ClassVar[str]
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else self.Settings()
+
+    @classmethod
+    def from_config(cls, config: Any) -> Tool:
+        values = {f.name: config.setting(f"{cls.TABLE}.{f.name}")
+                  for f in dataclasses.fields(cls.Settings)}
+        return cls(cls.Settings(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in values.items()}))

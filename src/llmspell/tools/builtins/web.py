@@ -6,8 +6,10 @@ against ``allowed_hosts``. Bodies are read up to a cap (``max_bytes``, default 1
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
 import socket
 import time
 from html.parser import HTMLParser
@@ -16,12 +18,55 @@ from urllib.parse import parse_qs
 
 from llmspell.errors import ToolError, ValidationError
 from llmspell.tools.base import Tool, ToolContext, schema_validator
-from llmspell.tools.network import MAX_BODY, Response, check_host, fetch, parse_url
+from llmspell.tools.network import (
+    MAX_BODY,
+    RETRY_STATUSES,
+    Response,
+    check_host,
+    fetch,
+    fetch_retrying,
+    parse_url,
+)
 
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 HEADERS = {"type": "object", "additionalProperties": {"type": "string"}}
 TIMEOUT = {"type": "number", "exclusiveMinimum": 0, "maximum": 120, "default": 30}
 MAX_BYTES = {"type": "integer", "minimum": 0, "maximum": 100 * 1024 * 1024, "default": MAX_BODY}
+_TEXT = {"type": "string", "minLength": 1}
+_ENV = {"type": "string", "minLength": 1, "description": "an environment variable holding it"}
+AUTH = {"description": "credentials (rs-llmspell's shapes); each secret may be named by an "
+                       "environment variable instead: password_env, token_env, key_env",
+        "oneOf": [
+            {"type": "object", "properties": {"type": {"const": "none"}}, "required": ["type"],
+             "additionalProperties": False},
+            {"type": "object", "properties": {"type": {"const": "basic"}, "username": _TEXT,
+                                              "username_env": _ENV, "password": {"type": "string"},
+                                              "password_env": _ENV},
+             "required": ["type"], "additionalProperties": False},
+            {"type": "object", "properties": {"type": {"const": "bearer"}, "token": _TEXT,
+                                              "token_env": _ENV},
+             "required": ["type"], "additionalProperties": False},
+            {"type": "object", "properties": {
+                "type": {"const": "api_key"}, "key": _TEXT, "key_env": _ENV,
+                "header_name": {"type": "string", "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+                                "default": "X-API-Key"}},
+             "required": ["type"], "additionalProperties": False},
+            {"type": "object", "properties": {"type": {"const": "custom"}, "headers": HEADERS},
+             "required": ["type", "headers"], "additionalProperties": False},
+        ]}
+#: Argument paths holding credentials: hidden in the journal (``Tool.secret_fields``).
+SECRET_AUTH = ("auth.password", "auth.token", "auth.key", "auth.username", "auth.headers")
+RETRY = {"type": "object", "description": "retry on connection errors and retry statuses "
+                                          "(off unless given)",
+         "properties": {
+             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+             "initial_delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000,
+                                  "default": 1000},
+             "max_delay_ms": {"type": "integer", "minimum": 0, "maximum": 300000,
+                              "default": 30000},
+             "retry_on_status": {"type": "array", "items": {"type": "integer", "minimum": 100,
+                                                            "maximum": 599}},
+         }, "additionalProperties": False}
 
 
 def _body_fields(reply: Response) -> dict[str, Any]:
@@ -54,15 +99,57 @@ class HttpRequest(Tool):
             "timeout": TIMEOUT,
             "max_bytes": MAX_BYTES,
             "follow_redirects": {"type": "boolean", "default": True},
+            "auth": AUTH,
+            "retry": RETRY,
         },
         "required": ["input"],
         "additionalProperties": False,
     }
+    secret_fields = SECRET_AUTH
 
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
         reply = _send(params, ctx, self.name)
         return {**reply.summary(), "headers": reply.headers, **_body_fields(reply),
-                "redirects": reply.redirects}
+                "redirects": reply.redirects, **_attempts(reply)}
+
+
+def _attempts(reply: Response) -> dict[str, Any]:
+    tried = getattr(reply, "attempts", None)
+    return {} if tried is None else {"attempts": tried[0], "retry_errors": tried[1]}
+
+
+def _secret(spec: dict[str, Any], name: str, kind: str) -> str:
+    """The credential ``name`` of an ``auth`` table: given as it is, or read from the
+    environment variable ``<name>_env`` names."""
+    if name in spec:
+        return str(spec[name])
+    variable = spec.get(f"{name}_env")
+    if variable is None:
+        raise ValidationError("params", f"auth type {kind!r} needs '{name}' or '{name}_env'",
+                              path=f"$.auth.{name}")
+    value = os.environ.get(variable)
+    if not value:
+        raise ValidationError("params", f"the environment variable {variable!r} is not set",
+                              path=f"$.auth.{name}_env", got=variable)
+    return value
+
+
+def auth_headers(spec: dict[str, Any] | None) -> dict[str, str]:
+    """The headers an ``auth`` parameter adds (rs-llmspell's shapes: ``{type = "basic",
+    username, password}``, ``{type = "bearer", token}``, ``{type = "api_key", key,
+    header_name}``, ``{type = "custom", headers}``; each secret may instead be named by
+    ``<field>_env``, an environment variable)."""
+    if not spec or spec["type"] == "none":
+        return {}
+    kind = spec["type"]
+    if kind == "basic":
+        pair = f"{_secret(spec, 'username', kind)}:{_secret(spec, 'password', kind)}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+    if kind == "bearer":
+        return {"Authorization": "Bearer " + _secret(spec, "token", kind)}
+    if kind == "api_key":
+        return {spec.get("header_name", "X-API-Key"): _secret(spec, "key", kind)}
+    return dict(spec.get("headers", {}))
 
 
 def _send(params: dict[str, Any], ctx: ToolContext, tool: str) -> Response:
@@ -78,11 +165,22 @@ def _send(params: dict[str, Any], ctx: ToolContext, tool: str) -> Response:
             content = json.dumps(body).encode("utf-8")
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
-    return fetch(ctx.security, tool=tool, url=params["input"],
-                 method=params.get("method", "GET"), headers=headers, content=content,
-                 timeout=float(params.get("timeout", 30)),
-                 max_bytes=int(params.get("max_bytes", MAX_BODY)),
-                 follow_redirects=params.get("follow_redirects", True))
+    headers.update(auth_headers(params.get("auth")))
+    request = {"tool": tool, "url": params["input"], "method": params.get("method", "GET"),
+               "headers": headers, "content": content,
+               "timeout": float(params.get("timeout", 30)),
+               "max_bytes": int(params.get("max_bytes", MAX_BODY)),
+               "follow_redirects": params.get("follow_redirects", True)}
+    retry = params.get("retry")
+    if retry is None:
+        return fetch(ctx.security, **request)
+    reply, attempts, errors = fetch_retrying(
+        ctx.security, max_retries=int(retry.get("max_attempts", 3)) - 1,
+        base_delay=retry.get("initial_delay_ms", 1000) / 1000,
+        max_delay=retry.get("max_delay_ms", 30000) / 1000,
+        statuses=tuple(retry.get("retry_on_status", RETRY_STATUSES)), **request)
+    reply.attempts = (attempts, errors)  # type: ignore[attr-defined]
+    return reply
 
 
 class ApiTester(Tool):
@@ -93,6 +191,7 @@ class ApiTester(Tool):
     security_level = "restricted"
     capabilities = ("network", "http", "testing")
     timeout = 125.0
+    secret_fields = SECRET_AUTH
     parameters = {
         "type": "object",
         "properties": {
@@ -323,25 +422,16 @@ class WebhookCaller(Tool):
         headers = {"Content-Type": "application/json", **params.get("headers", {})}
         content = json.dumps(params.get("payload", {})).encode("utf-8")
         retries = int(params.get("max_retries", 3))
-        delay = float(params.get("retry_delay", 0.5))
-        errors: list[str] = []
-        for attempt in range(1, retries + 2):
-            try:
-                reply = fetch(ctx.security, tool=self.name, url=params["input"],
-                              method=params.get("method", "POST"), headers=headers,
-                              content=content, timeout=float(params.get("timeout", 30)),
-                              max_bytes=1024 * 1024)
-            except ToolError as exc:
-                errors.append(str(exc))
-            else:
-                if reply.status_code != 429 and reply.status_code < 500:
-                    return {**reply.summary(), "attempts": attempt, **_body_fields(reply),
-                            "errors": errors}
-                errors.append(f"HTTP {reply.status_code}")
-            if attempt <= retries:
-                time.sleep(delay * 2 ** (attempt - 1))
-        raise ToolError(f"webhook-caller: {params['input']} failed after {retries + 1} "
-                        f"attempts: {'; '.join(errors)}")
+        reply, attempts, errors = fetch_retrying(
+            ctx.security, max_retries=retries, base_delay=float(params.get("retry_delay", 0.5)),
+            statuses=(429, *range(500, 600)), tool=self.name, url=params["input"],
+            method=params.get("method", "POST"), headers=headers, content=content,
+            timeout=float(params.get("timeout", 30)), max_bytes=1024 * 1024)
+        if reply.status_code == 429 or reply.status_code >= 500:
+            raise ToolError(f"webhook-caller: {params['input']} failed after {attempts} "
+                            f"attempts: {'; '.join(errors)}")
+        return {**reply.summary(), "attempts": attempts, **_body_fields(reply),
+                "errors": errors}
 
 
 class GraphqlQuery(Tool):
