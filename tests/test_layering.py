@@ -32,7 +32,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "codec", "config", "config_schema", "settings", "validation",
                      "paths", "compression", "redact", "keys", "protocols", "intercept",
                      # bounded: a container type (BoundedCache) for any layer's caches
-                     "bounded"), 0),
+                     "bounded",
+                     # project: finding the project directory (stdlib only), for config
+                     "project"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),

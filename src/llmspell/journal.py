@@ -53,6 +53,8 @@ from llmspell.storage.retry import Planned, retry_batch
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
+#: The key ranges a whole-store backup copies for journals.
+STORE_PREFIXES = (ENTRY_PREFIX, VALUE_PREFIX)
 SEQ_WIDTH = 12
 _SEQ_MAX = 10**SEQ_WIDTH - 1
 _DELETE_PAGE = 1000
@@ -299,7 +301,7 @@ class Journal:
             correlation_id: keep the entries of one operation.
             after_seq, before_seq: keep ``after_seq < seq < before_seq``: the cursor for
                 paging forward (pass the last seq you got) or backward with ``reverse``.
-            limit: at most this many entries.
+            limit: at most this many entries (0 or None: no limit).
 
         Raises:
             ValidationError: a bad argument.
@@ -324,8 +326,7 @@ class Journal:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise ValidationError("limit", "must be a non-negative int or None", got=limit)
-        if limit == 0:
-            return
+        limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
         prefix = f"{ENTRY_PREFIX}{session_id}/"
         if reverse:
             start = entry_key(session_id, last) if last is not None else None

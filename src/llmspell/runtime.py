@@ -262,9 +262,16 @@ class Runtime:
         def build() -> BackupManager:
             from llmspell.state.backup import BackupManager
 
-            return BackupManager.from_runtime(self)
+            manager = BackupManager.from_runtime(self)
+            manager.after_restore.append(self._forget_cached)
+            return manager
 
         return self._built("_backups", build)
+
+    def _forget_cached(self) -> None:
+        """After a restore: the managers' caches of what it replaced are dropped."""
+        if self._sessions is not None:
+            self._sessions.forget_cached()
 
     @property
     def tools(self) -> ToolService:

@@ -25,7 +25,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def notices(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("llmspell: notice: ")]
+    """The configuration's notices (not the one saying a read-only command found no store)."""
+    return [line for line in stderr.splitlines() if line.startswith("llmspell: notice: ")
+            and "no store yet" not in line]
 
 
 @pytest.mark.parametrize("args", [

@@ -65,3 +65,19 @@ def test_serves_the_projects_store_until_interrupted(tmp_path: Path) -> None:
         server.send_signal(signal.SIGINT)
         _, errors = server.communicate(timeout=20)
     assert server.returncode == 0, errors
+
+
+def test_a_project_without_a_store_is_shown_empty_not_created(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    server = subprocess.Popen([sys.executable, "-m", "llmspell", "web", "--port", "0"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" on ", 1)[1].strip()
+        assert httpx.get(url + "api/sessions").json()["items"] == []
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=20)
+    assert "no store yet" in errors
+    assert not (tmp_path / ".llmspell").exists()

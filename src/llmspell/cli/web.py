@@ -41,7 +41,9 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
         if not loopback and not token:
             token = new_token()
         sock = listen(host, port)
-        with sock, opts.runtime() as rt:
+        # Read-only on the store: a project without one yet is shown empty (with the
+        # notice saying where it would be), not created.
+        with sock, opts.runtime(read_only=True) as rt:
             server = build_server(create_app(rt, allow_actions=allow_actions, token=token,
                                              loopback=loopback))
             # The token is printed on purpose (the user needs it), so not through echo(),

@@ -378,6 +378,13 @@ class SessionManager:
         """
         return self._mark(session, "session:save", "session.saved")
 
+    def forget_cached(self) -> None:
+        """Drop every cached record and journal position (after a restore replaced the
+        sessions under this manager); the next read of each session goes to the store."""
+        self._cache.clear()
+        self._decoded.clear()
+        self.active.invalidate()
+
     def load(self, session: SessionRef) -> Session:
         """Read the session fresh from the store (as a new process does), apply its
         timeouts, fire ``session:restore`` and journal ``session.loaded``."""

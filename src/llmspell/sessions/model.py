@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,11 @@ def new_id() -> str:
     value = value & ~(0x3 << 62) | (0x2 << 62)  # the RFC 9562 variant
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: The form of the ids :func:`new_id` makes: how a scope ``session:<id>`` is told to belong
+#: to a session (for backups and the orphan check) rather than be an ordinary scope.
+GENERATED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: Longest session tag in UTF-8 bytes (and characters): tags sit whole in index keys.
 MAX_TAG = validation.MAX_TAG
 
