@@ -67,6 +67,7 @@ def test_serves_the_projects_store_until_interrupted(tmp_path: Path) -> None:
     assert server.returncode == 0, errors
 
 
+@pytest.mark.slow
 def test_a_project_without_a_store_is_shown_empty_not_created(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
     server = subprocess.Popen([sys.executable, "-m", "llmspell", "web", "--port", "0"],
