@@ -22,6 +22,18 @@ def test_help_says_what_it_does(run: Run) -> None:
     assert "--allow-actions" in result.stdout and "token" in result.stdout
 
 
+def test_without_the_web_extra_it_names_the_extra(run: Run,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in sys.modules if n == "llmspell.web" or n.startswith(
+            ("llmspell.web.", "starlette", "uvicorn"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    result = run("web", "--port", "0")
+    assert result.exit_code == 2
+    assert "needs the 'web' extra (starlette is missing)" in result.stderr
+    assert "pip install 'llmspell[web]'" in result.stderr
+
+
 def test_short_token_and_unbindable_host_exit_2(run: Run) -> None:
     short = run("web", "--port", "0", "--token", "abc")
     assert short.exit_code == 2 and "argument 'token'" in short.stderr

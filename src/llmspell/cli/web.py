@@ -32,7 +32,8 @@ def web(opts: Options, host: str, port: int, allow_actions: bool, token: str | N
         from llmspell.web.access import check_host, check_token, is_loopback, new_token
         from llmspell.web.server import build_server, listen, url_of
     except ImportError as exc:
-        fail(f"llmspell web needs the 'web' extra ({exc.name} is missing): "
+        missing = (exc.name or "starlette").split(".")[0]
+        fail(f"llmspell web needs the 'web' extra ({missing} is missing): "
              "pip install 'llmspell[web]'", EXIT_USAGE)
         return
     with handle_errors(opts.verbose):
