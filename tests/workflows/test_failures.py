@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from llmspell.errors import ValidationError, WorkflowError
 from llmspell.hooks import HookResult
 from llmspell.runtime import Runtime
+from llmspell.workflows.home import route
 
 
 class Flaky:
@@ -271,3 +273,32 @@ def test_a_workflow_past_its_timeout_fails_before_its_next_step(mem: Runtime) ->
                                        "steps": steps(slow)}).execute()
     assert result["status"] == "failed" and result["error"]["error_type"] == "WorkflowTimeout"
     assert result["steps_ran"] == ["first", "middle"] and result["error"]["location"] == "last"
+
+
+def test_a_call_queued_for_the_script_thread_is_dropped_when_its_step_times_out(
+        mem: Runtime) -> None:
+    # Lua code runs on the run's home thread (workflows.home.route). "busy" holds that thread;
+    # "late" sends its call there while it is held, and times out waiting: the queued call
+    # must be dropped, not run once the thread is free again later in the run.
+    started = threading.Event()
+    ran: list[str] = []
+
+    def hold() -> str:
+        started.set()
+        time.sleep(0.4)
+        ran.append("busy")
+        return "busy"
+
+    def busy(input: Any, ctx: Any) -> str:
+        return route(hold)
+
+    def late(input: Any, ctx: Any) -> str:
+        started.wait(5)
+        return route(lambda: ran.append("late") or "late")
+
+    result = mem.workflows.parallel({"name": "queued", "steps": [
+        {"name": "busy", "fn": busy}, {"name": "late", "fn": late, "timeout_ms": 50}]}).execute()
+    assert not result["success"]
+    message = result["error"]["message"]
+    assert "'late'" in message and "was cancelled (it will not run)" in message
+    assert ran == ["busy"]
