@@ -333,3 +333,17 @@ def test_a_recorded_run_keeps_streaming_and_replays(mem: Runtime, echo_calls: li
     assert [d["kind"] for d in report.differences] == ["end"]
     assert report.differences[0]["expected"]["result"] == 4
     assert report.differences[0]["actual"]["result"] == 1
+
+
+@pytest.mark.parametrize(("changes", "path"), [
+    ([1], "context_changes"),
+    ({"inputs": {}}, "inputs"),
+    ({"data": [1]}, "$.data"),
+    ({"metadata": {"note": 3}}, "$.metadata.note"),
+])
+def test_context_changes_are_checked(mem: Runtime, changes: Any, path: str) -> None:
+    from llmspell.replay import replay_session
+
+    with pytest.raises(ValidationError, match="context_changes") as caught:
+        replay_session(mem, "any", context_changes=changes)
+    assert path in str(caught.value)

@@ -29,10 +29,20 @@ local MODIFICATION = {__index = {
   is_enabled = function(self) return self.enabled end,
   set_enabled = function(self, on) self.enabled = on and true or false end,
 }}
+-- A path is ours, "<seq>.<path in that entry>" (serve a changed recorded result), or
+-- rs-llmspell's "context.data.KEY" / "context.metadata.KEY" (set a key in the context of each
+-- Lua hook the replayed script runs; metadata values are strings, as in rs-llmspell).
 function Replay.create_modification(path, value, enabled)
-  if type(path) ~= "string" or not path:match("^%d+%.[^%.]") then
+  local part = type(path) == "string" and path:match("^context%.(%a+)%.[^%.]+$")
+  if type(path) ~= "string" or not (path:match("^%d+%.[^%.]")
+      or part == "data" or part == "metadata") then
     error("ValidationError: argument 'path': must be '<seq>.<path in the entry>' such as "
-      .. "'12.result.output' (got " .. tostring(path) .. ")", 2)
+      .. "'12.result.output', or 'context.data.KEY' / 'context.metadata.KEY' (got "
+      .. tostring(path) .. ")", 2)
+  end
+  if part == "metadata" and type(value) ~= "string" then
+    error("ValidationError: argument 'value': a 'context.metadata.KEY' value must be a string "
+      .. "(got " .. type(value) .. ")", 2)
   end
   return setmetatable({path = path, value = value, enabled = enabled ~= false}, MODIFICATION)
 end
