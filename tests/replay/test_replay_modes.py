@@ -347,3 +347,23 @@ def test_context_changes_are_checked(mem: Runtime, changes: Any, path: str) -> N
     with pytest.raises(ValidationError, match="context_changes") as caught:
         replay_session(mem, "any", context_changes=changes)
     assert path in str(caught.value)
+
+
+def test_breakpoints_that_can_never_pause_are_refused(mem: Runtime,
+                                                      echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    last = mem.sessions.journal.last_seq(done.session.id)
+    before = len(mem.sessions.list())
+
+    def pause(entry: Any, state: Any) -> None:
+        return None
+
+    for points, on_break, message in (
+            (["tool_call"], pause, "no recorded entry of the replayed runs has this kind"),
+            ([last + 50], pause, "not a seq of the replayed runs"),
+            (["state"], None, "on_break")):
+        with pytest.raises(ValidationError, match="breakpoints") as caught:
+            replay_session(mem, done.session.id, breakpoints=points, on_break=on_break)
+        assert message in str(caught.value)
+    assert len(mem.sessions.list()) == before  # nothing created
+    assert replay_session(mem, done.session.id, breakpoints=["tool"], on_break=pause).breaks == 1

@@ -164,6 +164,12 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
     if script is not None and not isinstance(script, str | bytes):
         raise ValidationError("script", "must be Lua source text", got=script)
     first, last = runs[0].seq, runs[-1].end
+    if breakpoints is not None:
+        if on_break is None:
+            raise ValidationError("breakpoints", "pause only with an on_break function to call "
+                                  "at them (on_break(entry, state))", got=breakpoints)
+        points.check(journal.iter(original.id, after_seq=first - 1, before_seq=last + 1),
+                     first, last)
     report = ReplayReport(original.id, None, mode, "identical", runs=len(runs),
                           entries=last - first + 1)
     replica = fork_session(runtime, original.id, first - 1, name=name or
