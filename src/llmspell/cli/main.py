@@ -266,12 +266,13 @@ class _RedactedStream:
 
 def console(*, stderr: bool = False) -> Any:
     """A rich console whose output has its secrets redacted; off a terminal (a pipe, a file)
-    lines are never cut to 80 columns."""
+    lines are never cut to 80 columns. It prints data: text such as ``[tools.email]`` is shown
+    as written, not read as rich markup (a print that means markup passes ``markup=True``)."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     file = cast(IO[str], _RedactedStream(stream, output_redactor()))
-    return Console(file=file, soft_wrap=False,
+    return Console(file=file, soft_wrap=False, markup=False,
                    width=None if stream.isatty() else 10_000)
 
 

@@ -111,7 +111,6 @@ def _version_of(module: str) -> str | None:
 
 
 def print_info(info: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -132,7 +131,7 @@ def print_info(info: dict[str, Any]) -> None:
     table.add_row("extras", ", ".join(f"{name} {ver or 'not installed'}"
                                       for name, ver in info["extras"].items()))
     for notice in info["notices"]:
-        table.add_row("notice", escape(notice))  # text, not rich markup
+        table.add_row("notice", notice)  # console() prints text, not rich markup
     console().print(table)
 
 
@@ -243,7 +242,7 @@ def doctor(opts: Options, as_json: bool, deep: bool) -> None:
                     "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
             # escaped: a detail such as "table [state]" is text, not rich markup
             out.print(f"{mark:>14} {escape(check['name']):<18} {escape(check['detail'])}",
-                      highlight=False)
+                      highlight=False, markup=True)
         if report is not None:
             print_deep(report)
     if failed or damaged:
@@ -266,7 +265,7 @@ def print_deep(report: Any) -> None:
         bad = [found for found in mine if not found.fixed]
         mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
         detail = f"{report.examined[name]} examined" + (f", {len(bad)} damaged" if bad else "")
-        out.print(f"{mark:>14} {'deep ' + name:<18} {detail}", highlight=False)
+        out.print(f"{mark:>14} {'deep ' + name:<18} {detail}", highlight=False, markup=True)
         for found in mine:
             out.print(f"{'':>14} {'':<18} {found.where}: {found.problem}", highlight=False,
                       markup=False)
