@@ -302,3 +302,25 @@ def test_a_call_queued_for_the_script_thread_is_dropped_when_its_step_times_out(
     message = result["error"]["message"]
     assert "'late'" in message and "was cancelled (it will not run)" in message
     assert ran == ["busy"]
+
+
+@pytest.mark.parametrize("run_id", ["a/b", "x" * 300, "", 7])
+def test_a_bad_run_id_is_named_as_run_id(mem: Runtime, run_id: Any) -> None:
+    flow = mem.workflows.sequential({"name": "ids", "steps": steps(lambda i, c: 2)})
+    for call in (lambda: flow.execute(run_id=run_id), lambda: mem.workflows.run(run_id),
+                 lambda: mem.workflows.resume(run_id), lambda: mem.workflows.cancel(run_id)):
+        with pytest.raises(ValidationError, match="argument 'run_id'"):
+            call()
+    assert mem.workflows.runs() == []
+
+
+def test_runs_checks_the_workflow_filter(mem: Runtime) -> None:
+    with pytest.raises(ValidationError, match="argument 'workflow'"):
+        mem.workflows.runs(workflow=3)
+
+
+def test_an_input_state_cannot_store_is_refused_naming_input(mem: Runtime) -> None:
+    flow = mem.workflows.sequential({"name": "in", "steps": steps(lambda i, c: 2)})
+    with pytest.raises(ValidationError, match=r"argument 'input' at \$\.when"):
+        flow.execute({"when": object()})
+    assert mem.workflows.runs() == []
