@@ -321,6 +321,7 @@ def test_registering_at_a_point_nothing_fires_is_reported(
         fired = hooks.register("state:before_write", lambda ctx: None)
         quiet = hooks.register("workflow:rollback", lambda ctx: None, expect_unfired=True)
     assert handle.notice is not None and "'workflow:checkpoint' is not fired yet" in handle.notice
+    assert "will" not in handle.notice  # it promises nothing: no planned code fires it
     assert handle.to_dict()["notice"] == handle.notice
     assert fired.notice is None and quiet.notice is not None
     messages = [r.getMessage() for r in caplog.records]
