@@ -103,8 +103,25 @@ def test_modifications_change_a_served_result(mem: Runtime, echo_calls: list[str
     assert mem.sessions.state_at(report.session_id).state["b"] == "what if"
     with pytest.raises(ValidationError, match="modifications"):
         replay_session(mem, done.session.id, modifications={0: {"x": 1}})
-    report = replay_session(mem, done.session.id, modifications={call: {"nope.deeper": 1}})
-    assert report.status == "different"  # the script failed on the error; reported
+
+
+def test_modifications_that_could_not_act_are_refused_up_front(mem: Runtime,
+                                                                echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    call = mem.sessions.journal.read(done.session.id, kinds="tool.call")[0].seq
+    write = mem.sessions.journal.read(done.session.id, kinds="state.write")[0].seq
+    before = len(mem.sessions.list())
+    for kwargs, message in (
+            ({"modifications": {call: {"nope.deeper": 1}}}, "does not exist in the recorded"),
+            ({"modifications": {write: {"data.value": 1}}}, "not a recorded model or tool call"),
+            ({"modifications": {call + 500: {"result.output": 1}}}, "not a recorded model"),
+            ({"modifications": {call: {"result.output": 1}}, "mode": "live"},
+             "a live replay makes its calls")):
+        with pytest.raises(ValidationError, match="modifications") as caught:
+            replay_session(mem, done.session.id, **kwargs)
+        assert message in str(caught.value)
+    assert len(mem.sessions.list()) == before  # nothing created
+    assert echo_calls == ["hi"]  # the recording's call only
 
 
 def test_a_script_error_replays_as_the_same_error(mem: Runtime) -> None:

@@ -33,7 +33,15 @@ from llmspell.replay.compare import compare
 from llmspell.replay.effects import apply_effects
 from llmspell.replay.fork import fork_session
 from llmspell.replay.recording import END, START, TAG, config_digest, ending, record_run
-from llmspell.replay.source import EXACT, MODES, NESTED, SPAN, JournalSource, view
+from llmspell.replay.source import (
+    EXACT,
+    MODES,
+    NESTED,
+    SPAN,
+    JournalSource,
+    changed,
+    view,
+)
 from llmspell.replay.steps import Breakpoints, OnBreak, Progress, ReplayStopped, Stepper
 from llmspell.replay.tape import INPUTS, InputTape
 from llmspell.validation import check_known_keys
@@ -164,6 +172,8 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
     if script is not None and not isinstance(script, str | bytes):
         raise ValidationError("script", "must be Lua source text", got=script)
     first, last = runs[0].seq, runs[-1].end
+    if changes:
+        _check_modifications(journal, original.id, first, last, changes, mode)
     if breakpoints is not None:
         if on_break is None:
             raise ValidationError("breakpoints", "pause only with an on_break function to call "
@@ -362,6 +372,25 @@ def _modifications(value: Any) -> dict[int, dict[str, Any]]:
                                   "('result.output') to values", path=f"[{seq}]", got=changes)
         out[key] = dict(changes)
     return out
+
+
+def _check_modifications(journal: Any, session_id: str, first: int, last: int,
+                         changes: dict[int, dict[str, Any]], mode: str) -> None:
+    """Refuse modifications that could not act: in a live replay (nothing is served), at a
+    seq that is not a recorded call of the replayed runs, or at a path the entry lacks."""
+    if mode != EXACT:
+        raise ValidationError("modifications", "serve changed recorded results; a live replay "
+                              "makes its calls, so they would not act (use mode exact)",
+                              got=changes)
+    calls = {entry.seq: entry for entry in journal.iter(
+        session_id, kinds=CALL_KINDS, after_seq=first - 1, before_seq=last + 1)}
+    for seq, paths in changes.items():
+        entry = calls.get(seq)
+        if entry is None:
+            raise ValidationError("modifications", f"seq {seq} is not a recorded model or tool "
+                                  f"call of the replayed runs (seq {first} to {last})",
+                                  path=f"[{seq}]", got=seq)
+        changed(entry.data, paths)
 
 
 def _context_changes(value: Any) -> dict[str, dict[str, Any]] | None:
