@@ -384,3 +384,17 @@ def test_breakpoints_that_can_never_pause_are_refused(mem: Runtime,
         assert message in str(caught.value)
     assert len(mem.sessions.list()) == before  # nothing created
     assert replay_session(mem, done.session.id, breakpoints=["tool"], on_break=pause).breaks == 1
+
+
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"keep": "no"}, "keep"), ({"compare_results": "no"}, "compare_results"),
+    ({"stop_on_error": 1}, "stop_on_error"), ({"on_break": 5}, "on_break"),
+    ({"progress": 5}, "progress"),
+])
+def test_replay_options_of_the_wrong_type_are_refused(mem: Runtime, kwargs: dict[str, Any],
+                                                      argument: str) -> None:
+    done = record_run(mem, "return 1", name="one.lua")
+    before = len(mem.sessions.list())
+    with pytest.raises(ValidationError, match=f"argument '{argument}'"):
+        replay_session(mem, done.session.id, **kwargs)
+    assert len(mem.sessions.list()) == before

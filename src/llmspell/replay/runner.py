@@ -155,6 +155,13 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         raise ValidationError("timeout", "must be a number of seconds > 0", got=timeout)
     if mode not in MODES:
         raise ValidationError("mode", f"must be one of {', '.join(MODES)}", got=mode)
+    for argument, flag in (("keep", keep), ("compare_results", compare_results),
+                           ("stop_on_error", stop_on_error)):
+        if not isinstance(flag, bool):
+            raise ValidationError(argument, "must be true or false", got=flag)
+    for argument, fn in (("on_break", on_break), ("progress", progress)):
+        if fn is not None and not callable(fn):
+            raise ValidationError(argument, "must be a function", got=fn)
     points = Breakpoints.parse(breakpoints)
     changes = _modifications(modifications)
     contexts = _context_changes(context_changes)
