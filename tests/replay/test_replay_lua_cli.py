@@ -149,6 +149,20 @@ def test_lua_errors_name_the_argument(lua: Any, call: str, message: str) -> None
     assert ok is False and message in err
 
 
+def test_bad_modifications_and_flags_are_the_caller_s_errors(lua: Any) -> None:
+    out = lua.run_string(RECORD + """
+    local cfg = Replay.create_config(Replay.modes.exact)
+    local _, e1 = pcall(function() cfg:add_modification(5, 1) end)
+    local _, e2 = pcall(function() Replay.create_modification("x", 1) end)
+    local _, e3 = pcall(Session.replay, rec.session.id, {keep = "no"})
+    local _, e4 = pcall(Session.replay, rec.session.id, {compare_results = 0})
+    return {e1, e2, e3, e4}
+    """)
+    assert out[0].startswith("test.lua:") and "argument 'path'" in out[0]
+    assert out[1].startswith("test.lua:") and "argument 'path'" in out[1]
+    assert "argument 'keep'" in out[2] and "argument 'compare_results'" in out[3]
+
+
 @pytest.mark.slow
 def test_the_cli_records_replays_forks_and_diffs(run: Run, tmp_path: Path) -> None:
     script = tmp_path / "calc.lua"

@@ -98,10 +98,10 @@ def _replay_options(engine: LuaEngine, o: dict[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "mode": mode, "breakpoints": o.get("breakpoints"),
         "modifications": modifications, "context_changes": context,
-        "compare_results": bool(o.get("compare_results", True)),
-        "stop_on_error": bool(o.get("stop_on_error", False)),
+        "compare_results": o.get("compare_results", True),
+        "stop_on_error": o.get("stop_on_error", False),
         "timeout": None if timeout is None else checks.number(timeout, "timeout_seconds"),
-        "keep": o.get("keep", True) is not False, "name": o.get("name")}
+        "keep": o.get("keep", True), "name": o.get("name")}
     if o.get("script") is not None:
         kwargs["script"] = checks.text(o["script"], "script")
     if on_break is not None:
