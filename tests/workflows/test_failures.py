@@ -324,3 +324,23 @@ def test_an_input_state_cannot_store_is_refused_naming_input(mem: Runtime) -> No
     with pytest.raises(ValidationError, match=r"argument 'input' at \$\.when"):
         flow.execute({"when": object()})
     assert mem.workflows.runs() == []
+
+
+def test_workflow_checkpoint_fires_after_each_step_is_committed(mem: Runtime) -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    def note(ctx: Any) -> None:
+        run = mem.workflows.run(ctx.data["run_id"])  # the step is stored when it fires
+        seen.append((ctx.data["path"], ctx.data["status"],
+                     any(s["path"] == ctx.data["path"] for s in run["steps"])))
+
+    handle = mem.hooks.register("workflow:checkpoint", note)
+    assert handle.notice is None  # a fired point: no "not fired" notice
+    result = mem.workflows.sequential({"name": "cp", "error_strategy": "continue",
+                                       "steps": steps(Flaky(9))}).execute()
+    assert result["success"]
+    assert seen == [("first", "completed", True), ("middle", "failed", True),
+                    ("last", "completed", True)]
+    mem.hooks.register("workflow:checkpoint", lambda ctx: HookResult.cancel("enough"))
+    stopped = mem.workflows.sequential({"name": "cp2", "steps": steps(Flaky(0))}).execute()
+    assert stopped["status"] == "cancelled" and stopped["steps_ran"] == ["first"]

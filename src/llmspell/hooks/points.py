@@ -50,7 +50,7 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
     ("workflow:before_step", ("BeforeWorkflowStage", "BeforeWorkflowStep"), BEFORE, True),
     ("workflow:after_step", ("AfterWorkflowStage", "AfterWorkflowStep"), AFTER, True),
     ("workflow:stage_transition", ("WorkflowStageTransition",), NOTICE, False),
-    ("workflow:checkpoint", ("WorkflowCheckpoint",), NOTICE, False),
+    ("workflow:checkpoint", ("WorkflowCheckpoint",), NOTICE, True),
     ("workflow:rollback", ("WorkflowRollback",), NOTICE, False),
     ("workflow:complete", ("AfterWorkflowComplete", "WorkflowComplete"), AFTER, True),
     ("workflow:error", ("WorkflowError",), ERROR, True),

@@ -331,10 +331,27 @@ class Runner:
                                      "status": status, "output": output,
                                      "error": record["error"], "attempts": attempts,
                                      "duration_ms": record["duration_ms"]})
+        self._checkpoint(definition, step, path, record)
         if status == "failed" and definition.error_strategy != "continue":
             raise StepFailed(f"step {step.name!r} failed after {attempts} attempt(s): {error}",
                              path, record["error_type"])
         return output
+
+    def _checkpoint(self, definition: Definition, step: Step, path: str,
+                    record: dict[str, Any]) -> None:
+        """``workflow:checkpoint``: the step's record is committed (a resume starts after it).
+        A hook's cancel cancels the run before its next step."""
+        hooks = self.services.hooks
+        if hooks is None or not hooks.has("workflow:checkpoint"):
+            return
+        try:
+            hooks.after("workflow:checkpoint", {
+                "workflow": definition.name, "run_id": self.record.run_id, "step": step.name,
+                "path": path, "status": record["status"], "attempts": record["attempts"]},
+                component=definition.name, correlation_id=self.cid, session_id=self.sid,
+                metadata={"step": step.name})
+        except HookCancelled as exc:
+            raise Cancelled(exc.reason, path) from exc
 
     def _attempt(self, definition: Definition, step: Step, path: str,
                  loop: dict[str, Any] | None) -> tuple[str, Any, Any]:
