@@ -71,6 +71,14 @@ def _search_engines(engines: Any) -> None:
                                   got=url)
 
 
+def _above_zero(seconds: float) -> None:
+    """A wait that must be > 0 (0 would not wait at all)."""
+    from llmspell.errors import ValidationError
+
+    if seconds <= 0:
+        raise ValidationError("timeout_seconds", "must be > 0 seconds", got=seconds)
+
+
 def _sandbox_from_mode(mode: bool) -> str:
     return "safe" if mode else "full"
 
@@ -287,7 +295,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                               "login"),
         "password_env": Field("str", "", doc="variable holding the SMTP password"),
         "default_sender": Field("str", "", doc="From address of a call giving none"),
-        "timeout_seconds": Field("number", 30, minimum=0, doc="seconds per SMTP connection"),
+        "timeout_seconds": Field("number", 30, minimum=0, check=_above_zero,
+                                 doc="seconds per SMTP connection (> 0)"),
     },
     "workflows": {
         "max_concurrency": Field("int", 4, minimum=1,
