@@ -209,11 +209,16 @@ class SessionManager:
     def create(self, name: str = "", *, description: str = "", tags: Any = None,
                metadata: Any = None, parent_session_id: str | None = None,
                max_duration: float | None = None, max_idle_time: float | None = None,
-               limits: Any = None) -> Session:
+               limits: Any = None, save: bool = False) -> Session:
         """Create an active session and return it.
 
         ``max_duration``/``max_idle_time`` are seconds (None: the ``[session]`` default; 0:
         none); ``limits`` a dict of operations, tokens, cost, artifacts, artifact_bytes.
+        ``save``: also checkpoint it, as :meth:`save` right after would, in the create's
+        own batch (one commit): ``session:save`` fires after ``session:start`` (a skip
+        leaves out the checkpoint, a cancel creates nothing), the ``session.saved`` entry
+        follows ``session.created``, and ``session.saved`` is published after
+        ``session.created``.
 
         Raises:
             ValidationError: a bad argument (named).
@@ -222,6 +227,8 @@ class SessionManager:
             HookCancelled: a ``session:start`` hook refused.
         """
         self._check_enabled()
+        if not isinstance(save, bool):
+            raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
         check_text(description, "description")
         tag_list = check_tags(tags)
@@ -251,6 +258,10 @@ class SessionManager:
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
+        saved = save and self._before("session:save", sid, cid, lambda: {
+            "session": session.to_dict(), "operation": "saved"}) is not _SKIP
+        if saved:
+            drafts.append(Draft("session.saved", {"status": session.status}, cid))
 
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
@@ -271,6 +282,8 @@ class SessionManager:
         self.active.committed(active)
         self._remember(sid, raw, position_after(START, jops))
         self._publish("session.created", session, cid)
+        if saved:
+            self._publish("session.saved", session, cid)
         return session
 
     def get(self, session: SessionRef) -> Session:
