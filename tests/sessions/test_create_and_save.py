@@ -4,10 +4,9 @@ write")."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from batch_log import record_batches
 from llmspell import Runtime
 from llmspell.errors import HookCancelled, ScriptError, ValidationError
 from llmspell.events import EventBus
@@ -20,15 +19,8 @@ from llmspell.storage.base import Op
 
 
 def _manager() -> tuple[SessionManager, HookRegistry, EventBus, list[list[Op]]]:
-    store: Any = open_store("memory://")
-    seen: list[list[Op]] = []
-    real = store.batch_unchecked
-
-    def batch(ops: list[Op], expect: Any = None) -> bool:
-        seen.append(list(ops))
-        return bool(real(ops, expect))
-
-    store.batch_unchecked = batch
+    store = open_store("memory://")
+    seen = record_batches(store)
     events = EventBus()
     hooks = HookRegistry(publish=events.publish)
     events.hooks = hooks

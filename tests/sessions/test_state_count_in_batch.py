@@ -11,23 +11,9 @@ from typing import Any
 
 import pytest
 
+from batch_log import record_batches
 from llmspell.errors import ResourceLimitExceeded
 from llmspell.runtime import Runtime
-from llmspell.storage.base import Op
-
-
-def _batches(rt: Runtime) -> list[list[Op]]:
-    """Record the ops of every batch the runtime's store writes from now on."""
-    seen: list[list[Op]] = []
-    store: Any = rt.store
-    real = store.batch_unchecked
-
-    def batch(ops: list[Op], expect: Any = None) -> bool:
-        seen.append(list(ops))
-        return bool(real(ops, expect))
-
-    store.batch_unchecked = batch
-    return seen
 
 
 @pytest.fixture
@@ -45,7 +31,7 @@ def two(tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
 
 def test_a_write_and_its_count_are_one_batch(rt: Runtime) -> None:
     made = rt.sessions.create("one")
-    seen = _batches(rt)
+    seen = record_batches(rt.store)
     with rt.sessions.current(made.id):
         rt.state.save("global", "a", 1)
         rt.state.compare_and_set("global", "a", 1, 2)

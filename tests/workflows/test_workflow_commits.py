@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from batch_log import record_batches
 from llmspell.runtime import Runtime
-from llmspell.storage.base import Op
 
 
 def test_two_steps_commit_twice_and_each_result_is_stored_before_the_next_step(
@@ -32,15 +32,7 @@ def test_two_steps_commit_twice_and_each_result_is_stored_before_the_next_step(
             {"name": "two", "fn": two, "input": "{{step:one:output}}"}]})
         flow.execute({"x": 0})  # the definition is stored once, by the first run
         seen_by_other.clear()
-        batches: list[list[Op]] = []
-        store: Any = rt.store
-        real = store.batch_unchecked
-
-        def batch(ops: list[Op], expect: Any = None) -> bool:
-            batches.append(list(ops))
-            return bool(real(ops, expect))
-
-        store.batch_unchecked = batch
+        batches = record_batches(rt.store)
         result = flow.execute({"x": 1})
         assert result["status"] == "completed" and result["output"] == 3
         assert len(batches) == 2
