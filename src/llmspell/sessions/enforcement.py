@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmspell.errors import (
@@ -197,6 +198,7 @@ class PolicyEnforcer:
         raise exc
 
 
+@dataclass
 class CountInBatch:
     """An admitted operation whose count is written in the operation's own batch (a state
     write made while a session is current): one commit, and the write and its count can
@@ -213,22 +215,19 @@ class CountInBatch:
         committed: ``committed(result)``: the batch holding ``plan``'s ops was written.
     """
 
-    def __init__(self, enforcer: PolicyEnforcer, session_id: str, usage: Usage, *,
-                 plan: Callable[[int], tuple[list[Op], dict[str, bytes | None], Any]],
-                 committed: Callable[[Any], None]) -> None:
-        self.enforcer = enforcer
-        self.session_id = session_id
-        self.usage = usage
-        self._plan = plan
-        self._committed = committed
-        self._attempt = 0
-        self._result: Any = None
-        self._over = False
+    enforcer: PolicyEnforcer
+    session_id: str
+    usage: Usage
+    plan: Callable[[int], tuple[list[Op], dict[str, bytes | None], Any]]
+    committed: Callable[[Any], None]
+    _attempt: int = field(default=0, init=False)
+    _result: Any = field(default=None, init=False)
+    _over: bool = field(default=False, init=False)
 
     def ops(self) -> tuple[list[Op], dict[str, bytes | None]]:
         """The counter's ops and conditions for one attempt of the batch (planned afresh on
         each: a lost race reads the record again). Raises Refused."""
-        ops, expect, self._result = self._plan(self._attempt)
+        ops, expect, self._result = self.plan(self._attempt)
         self._attempt += 1
         return ops, expect
 
@@ -241,7 +240,7 @@ class CountInBatch:
             return
         self._over = True
         if written:
-            self._committed(self._result)
+            self.committed(self._result)
         else:
             self.enforcer.count(self.session_id, self.usage, check=True)
 
