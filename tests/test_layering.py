@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
     "lua": 6,
+    # Backends for other frameworks (LangGraph, ADK): built on a whole Runtime, used by
+    # nothing in llmspell itself (the CLI only lists plugins), so beside the Lua bridge.
+    "integrations": 6,
     **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
 }
 
