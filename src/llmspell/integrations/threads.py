@@ -97,6 +97,8 @@ class ForeignSessions:
         key = _index_key(foreign_id)
         if self.runtime.sessions.exists(sid):
             self.runtime.sessions.delete(sid)
+        else:  # its state came back from a backup, which holds no session records
+            self.runtime.state.clear_scope(self.scope(sid))
         self.runtime.state.delete(self.index_scope, key)
         return True
 
