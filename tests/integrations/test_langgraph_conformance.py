@@ -13,10 +13,11 @@ pytest.importorskip("langgraph.checkpoint.conformance")
 
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
-from backends import Backend
+from backends import BACKENDS, Backend, slow_on
 from llmspell.integrations.langgraph import LLMSpellSaver
 
 
+@pytest.mark.parametrize("backend", slow_on(BACKENDS, "postgres", "lmdb"), indirect=True)
 def test_conformance_suite_passes(backend: Backend) -> None:
     runtime = backend.runtime()
 

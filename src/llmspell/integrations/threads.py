@@ -29,10 +29,14 @@ _LONGEST_SEGMENT = 160
 def encode_segment(text: str) -> str:
     """``text`` as one ``/``-free part of a state key: percent-encoded (``.`` too, so no key
     holds ``..``); a long one is its SHA-256 prefixed with ``#``."""
-    encoded = quote(text, safe="").replace(".", "%2E")
+    encoded = _quote(text)
     if len(encoded) > _LONGEST_SEGMENT:
         return "#" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     return encoded
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="").replace(".", "%2E")
 
 
 def decode_segment(segment: str) -> str:
@@ -71,21 +75,27 @@ class ForeignSessions:
         sid = self.find(foreign_id)
         if sid is not None:
             return sid
+        return self.claim(foreign_id, metadata=metadata) or self._winner(foreign_id)
+
+    def claim(self, foreign_id: str, *, metadata: dict[str, object] | None = None) -> str | None:
+        """Create the session of ``foreign_id`` and return its id; None when it has one
+        already (made here or by another process)."""
         fields = {f"{self.framework}_id": foreign_id, **(metadata or {})}
         session = self.runtime.sessions.create(
             _session_name(self.framework, foreign_id), tags=[self.framework], metadata=fields)
-        key = _index_key(foreign_id)
         won = self.runtime.state.compare_and_set(
-            self.index_scope, key, None, {"session": session.id, "id": foreign_id})
-        if not won:  # another process created one first: use it, drop ours
+            self.index_scope, _index_key(foreign_id), None,
+            {"session": session.id, "id": foreign_id})
+        if not won:  # another process created one first: drop ours
             self.runtime.sessions.delete(session.id)
-            entry = self.runtime.state.load(self.index_scope, key)
-            if entry is None:
-                raise SessionNotFound(f"{self.framework} id {foreign_id!r}: its session was "
-                                      "deleted while this process was creating it")
-            sid = str(entry["session"])
-        else:
-            sid = session.id
+            return None
+        return session.id
+
+    def _winner(self, foreign_id: str) -> str:
+        sid = self.find(foreign_id)
+        if sid is None:
+            raise SessionNotFound(f"{self.framework} id {foreign_id!r}: its session was "
+                                  "deleted while this process was creating it")
         return sid
 
     def forget(self, foreign_id: str) -> bool:
@@ -102,11 +112,14 @@ class ForeignSessions:
         self.runtime.state.delete(self.index_scope, key)
         return True
 
-    def ids(self) -> Iterator[tuple[str, str]]:
-        """Every ``(foreign id, session id)`` pair, in key order."""
-        for key in self.runtime.state.list_keys(self.index_scope, "id/"):
-            entry = self.runtime.state.load(self.index_scope, key)
-            if entry is not None:
+    def ids(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """Every ``(foreign id, session id)`` pair whose foreign id starts with ``prefix``."""
+        state = self.runtime.state
+        scope = self.index_scope
+        hashed = state.list_keys(scope, "id/#")  # long ids: their key says nothing
+        for key in state.list_keys(scope, "id/" + _quote(prefix)) + hashed:
+            entry = state.load(scope, key)
+            if entry is not None and str(entry["id"]).startswith(prefix):
                 yield str(entry["id"]), str(entry["session"])
 
     def scope(self, sid: str) -> str:
