@@ -12,7 +12,7 @@ Everything the framework stores for that id goes in the session's state scope
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
@@ -70,14 +70,14 @@ class ForeignSessions:
         entry = self.runtime.state.load(self.index_scope, _index_key(foreign_id))
         return None if entry is None else str(entry["session"])
 
-    def ensure(self, foreign_id: str, *, metadata: dict[str, object] | None = None) -> str:
+    def ensure(self, foreign_id: str, *, metadata: Mapping[str, object] | None = None) -> str:
         """The session id of ``foreign_id``, creating its session on first use."""
         sid = self.find(foreign_id)
         if sid is not None:
             return sid
         return self.claim(foreign_id, metadata=metadata) or self._winner(foreign_id)
 
-    def claim(self, foreign_id: str, *, metadata: dict[str, object] | None = None) -> str | None:
+    def claim(self, foreign_id: str, *, metadata: Mapping[str, object] | None = None) -> str | None:
         """Create the session of ``foreign_id`` and return its id; None when it has one
         already (made here or by another process)."""
         fields = {f"{self.framework}_id": foreign_id, **(metadata or {})}
