@@ -21,6 +21,7 @@ from llmspell.integrations import require
 require("google.adk.sessions", "adk")
 
 from llmspell.integrations.adk.artifacts import LLMSpellArtifactService  # noqa: E402
+from llmspell.integrations.adk.model import LLMSpellModel  # noqa: E402
 from llmspell.integrations.adk.sessions import LLMSpellSessionService  # noqa: E402
 
-__all__ = ["LLMSpellArtifactService", "LLMSpellSessionService"]
+__all__ = ["LLMSpellArtifactService", "LLMSpellModel", "LLMSpellSessionService"]
