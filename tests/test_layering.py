@@ -27,7 +27,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "llmspell"
 #: artifact's change commits in ONE batch with its journal entry, so both build its ops.
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "codec", "config", "config_schema", "settings", "validation",
-                     "paths", "compression", "redact", "keys", "protocols"), 0),
+                     "paths", "compression", "redact", "keys", "protocols",
+                     # finds entry points; providers and tools ask it for their plugins
+                     "plugins"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),
