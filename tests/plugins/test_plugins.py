@@ -72,7 +72,7 @@ def test_a_broken_plugin_is_reported_and_the_rest_works(tmp_path: Path,
     assert status["broken"].startswith("error:") and "not llmspell Tools" in status["notatool"]
     with caplog.at_level(logging.WARNING, logger="llmspell.plugins"), Runtime.memory() as rt:
         assert rt.tools.exists("calculator") and not rt.tools.exists("broken")
-        with pytest.raises(ConfigError, match="plugin 'ghost'.*cannot be loaded"):
+        with pytest.raises(ConfigError, match=r"plugin 'ghost'.*cannot be loaded"):
             rt.providers.provider("ghost")
     assert "tool plugin 'broken' is not loaded" in caplog.text
     assert "tool plugin 'notatool' is not loaded" in caplog.text
