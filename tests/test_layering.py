@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     # Backends for other frameworks (LangGraph, ADK): built on a whole Runtime, used by
     # nothing in llmspell itself (the CLI only lists plugins), so beside the Lua bridge.
     "integrations": 6,
+    # AsyncRuntime: an asyncio face over a whole Runtime (nothing inside llmspell uses it).
+    "aio": 6,
     **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
 }
 
