@@ -83,3 +83,4 @@ def test_agent_tool_and_workflow_calls_become_genai_spans(
 def test_a_bad_tracer_provider_is_refused(mem: Runtime) -> None:
     with pytest.raises(ValidationError, match="argument 'tracer_provider'"):
         instrument(mem, tracer_provider="stdout")  # type: ignore[arg-type]
+
