@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.integrations import require
+from llmspell.state.scopes import scope_prefix
 from llmspell.integrations.threads import (
     ForeignSessions,
     check_foreign_id,
@@ -94,8 +95,7 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
             check_foreign_id(checkpoint_id, "config['configurable']['checkpoint_id']")
             record = state.load(scope, _checkpoint_key(ns, checkpoint_id))
         else:
-            keys = state.list_keys(scope, _checkpoint_prefix(ns))
-            record = state.load(scope, keys[-1]) if keys else None
+            record = next(self._newest_first(scope, _checkpoint_prefix(ns), 1), None)
         if record is None:
             return None
         return self._tuple(thread_id, scope, record)
@@ -125,11 +125,7 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         for thread_id, sid in threads:
             scope = self.threads.scope(sid)
             prefix = "cp/" if wanted_ns is None else _checkpoint_prefix(wanted_ns)
-            loaded = [self.runtime.state.load(scope, key)
-                      for key in self.runtime.state.list_keys(scope, prefix)]
-            records = sorted((r for r in loaded if r is not None),
-                             key=lambda r: (r["ns"], r["id"]), reverse=True)
-            for record in records:
+            for record in self._newest_first(scope, prefix):
                 if wanted_id and record["id"] != wanted_id:
                     continue
                 if before_id and record["id"] >= before_id:
@@ -293,6 +289,17 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
             pending_writes=[(w["task_id"], w["channel"], loads(_typed(w["value"])))
                             for w in writes],
         )
+
+    def _newest_first(self, scope: str, prefix: str,
+                      limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The checkpoint records under ``prefix`` of ``scope``, in descending key order
+        (namespace, then checkpoint id: LangGraph's ids sort by time), read one by one."""
+        start = len(scope_prefix(scope))
+        for full, _ in self.runtime.store.scan(scope_prefix(scope) + prefix, reverse=True,
+                                               limit=limit):
+            record = self.runtime.state.load(scope, full[start:])
+            if record is not None:
+                yield record
 
     def _keep_latest(self, thread_id: str) -> None:
         sid = self.threads.find(thread_id)
