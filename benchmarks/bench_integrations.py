@@ -19,12 +19,11 @@ import asyncio
 import os
 import sqlite3
 import tempfile
-import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from harness import Bench
+from harness import Bench, timed_async
 from llmspell import Runtime
 from llmspell.testing import backend_unavailable, discard_store, fresh_store_url
 
@@ -145,14 +144,12 @@ def _postgres_checkpointers(bench: Bench, tmp: Path, ours: Any) -> None:
 
 
 def _adk(bench: Bench, tmp: Path) -> None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from google.adk.events.event import Event
-            from google.adk.sessions import DatabaseSessionService
-            from google.genai import types
+    try:  # ADK's import warnings are its own business here (nothing is asserted)
+        from google.adk.events.event import Event
+        from google.adk.sessions import DatabaseSessionService
+        from google.genai import types
 
-            from llmspell.integrations.adk import LLMSpellSessionService
+        from llmspell.integrations.adk import LLMSpellSessionService
     except Exception as exc:
         print(f"  ({PEER_MISSING.format(exc)})")
         return
@@ -192,22 +189,10 @@ def _adk(bench: Bench, tmp: Path) -> None:
                 for op, call in (("create_session", create), ("append_event", append),
                                  ("get_session, 10+ events", get)):
                     bench.record(f"ADK {op}: {label}",
-                                 [_timed(loop, call, number) for _ in range(rounds)],
+                                 [timed_async(loop, call, number) for _ in range(rounds)],
                                  peer=None if against is None else f"ADK {op}: {against}",
                                  note="asyncio")
         loop.run_until_complete(peer_service.close())
     finally:
         loop.close()
 
-
-def _timed(loop: asyncio.AbstractEventLoop, call: Callable[[], Any], number: int) -> float:
-    import time
-
-    async def body() -> float:
-        await call()
-        start = time.perf_counter()
-        for _ in range(number):
-            await call()
-        return (time.perf_counter() - start) / number * 1e6
-
-    return loop.run_until_complete(body())

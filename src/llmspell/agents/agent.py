@@ -142,13 +142,9 @@ class Agent:
     def stream(self, input: str | Mapping[str, Any]) -> Generator[AgentChunk, None, None]:
         """Send ``input`` and yield the answer in order; the last chunk is ``done``.
         Raises as :meth:`invoke`, while iterating."""
-        text, parameters = parse_input(input)
-        self.lifecycle.check_callable()
+        text, parameters, context = self._start_call(input)
         hooks = self._owner.hooks
-        cid = uuid.uuid4().hex
-        sid = self._owner.meter.session_id()
-        context: dict[str, Any] = {"component": self.name, "correlation_id": cid,
-                                   "session_id": sid}
+        cid, sid = context["correlation_id"], context["session_id"]
         inner: Generator[AgentChunk, None, None] | None = None
         self._begin()
         try:
@@ -184,13 +180,9 @@ class Agent:
         the network at once without a thread each; the short store and hook work between them
         (journal, limits, tools) runs on worker threads, never on the event loop. Raises as
         :meth:`invoke`."""
-        text, parameters = parse_input(input)
-        self.lifecycle.check_callable()
+        text, parameters, context = self._start_call(input)
         hooks = self._owner.hooks
-        cid = uuid.uuid4().hex
-        sid = self._owner.meter.session_id()
-        context: dict[str, Any] = {"component": self.name, "correlation_id": cid,
-                                   "session_id": sid}
+        cid, sid = context["correlation_id"], context["session_id"]
         steps: Generator[AgentChunk | _ModelCall, ChatResponse | None, None] | None = None
         await asyncio.to_thread(self._begin)
         try:
@@ -396,6 +388,13 @@ class Agent:
     def _hook_data(self, text: str, parameters: Any) -> dict[str, Any]:
         return {"agent": self.name, "model": self.config.model, "text": text,
                 "parameters": parameters}
+
+    def _start_call(self, input: str | Mapping[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        """The checked input, its parameters and the hook context of a new call."""
+        text, parameters = parse_input(input)
+        self.lifecycle.check_callable()
+        return text, parameters, {"component": self.name, "correlation_id": uuid.uuid4().hex,
+                                  "session_id": self._owner.meter.session_id()}
 
     def _after(self, result: AgentResult, context: dict[str, Any]) -> AgentResult:
         """The ``agent:after_execution`` outcome applied to ``result`` (stream, ainvoke)."""

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.integrations import require
-from llmspell.state.scopes import scope_prefix
 from llmspell.integrations.threads import (
     ForeignSessions,
     check_foreign_id,
     encode_segment,
 )
+from llmspell.state.scopes import scope_prefix
 
 require("langgraph.checkpoint.base", "langgraph")
 
