@@ -21,7 +21,7 @@ from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
 
 from backends import Backend
-from llmspell.errors import ValidationError
+from llmspell.errors import SessionError, ValidationError
 from llmspell.integrations.adk import LLMSpellArtifactService, LLMSpellSessionService
 
 T = TypeVar("T")
@@ -173,3 +173,21 @@ def runtime_at(directory: Path) -> Any:
 
     return Runtime.memory(storage__url=f"sqlite:///{directory / 'llmspell.db'}",
                           base_dir=directory, runtime__data_dir=str(directory / "data"))
+
+
+def test_an_artifact_save_resumes_a_suspended_session(mem) -> None:  # type: ignore[no-untyped-def]
+    sessions = LLMSpellSessionService(mem)
+    service = LLMSpellArtifactService(mem)
+    run(sessions.create_session(app_name="a", user_id="u", session_id="s"))
+    sid = sessions.sessions.find("a/u/s")
+    assert sid is not None
+    mem.sessions.suspend(sid)  # as an idle timeout would
+    where = {"app_name": "a", "user_id": "u", "session_id": "s"}
+    assert run(service.save_artifact(filename="f", artifact=types.Part.from_text(text="x"),
+                                     **where)) == 0
+    assert mem.sessions.get(sid).status == "active"
+    mem.sessions.complete(sid)
+    with pytest.raises(SessionError, match="completed"):
+        run(service.save_artifact(filename="f", artifact=types.Part.from_text(text="y"),
+                                  **where))
+    assert run(service.list_versions(filename="f", **where)) == [0]

@@ -4,7 +4,8 @@ A session-scoped ADK artifact is a llmspell artifact of the llmspell session tha
 ADK session (the same one :class:`~.sessions.LLMSpellSessionService` uses); a ``user:``
 artifact belongs to a llmspell session kept for that app and user. Content is stored once per
 store (BLAKE3, deduplicated, compressed when it pays) and verified on read, like every llmspell
-artifact. ADK's version ``n`` is the n-th stored version (oldest is 0).
+artifact. ADK's version ``n`` is the n-th stored version (oldest is 0). A save into a session an idle
+timeout suspended resumes it first (llmspell stores artifacts into active sessions only).
 
 What is stored: ``inline_data`` as its bytes with its mime type; ``text`` as UTF-8 text
 (``text/plain``); any other part (``file_data`` references) as the part's JSON. The custom
@@ -22,6 +23,7 @@ from typing_extensions import override
 
 from llmspell.errors import ValidationError
 from llmspell.integrations.threads import ForeignSessions, check_foreign_id, encode_segment
+from llmspell.sessions.model import SUSPENDED
 
 if TYPE_CHECKING:
     from llmspell.runtime import Runtime
@@ -127,6 +129,8 @@ class LLMSpellArtifactService(BaseArtifactService):
             custom["adk_metadata"] = custom_metadata
         if kind == "part" and artifact.file_data is not None:
             custom["adk_file_mime"] = artifact.file_data.mime_type
+        if self.runtime.sessions.get(sid).status == SUSPENDED:
+            self.runtime.sessions.resume(sid)  # an idle timeout suspended it; it is in use
         artifacts = self.runtime.artifacts
         artifacts.store(sid, filename, content, mime_type=mime, custom=custom,
                         artifact_type="adk_artifact", created_by="adk")
