@@ -4,8 +4,9 @@ A session-scoped ADK artifact is a llmspell artifact of the llmspell session tha
 ADK session (the same one :class:`~.sessions.LLMSpellSessionService` uses); a ``user:``
 artifact belongs to a llmspell session kept for that app and user. Content is stored once per
 store (BLAKE3, deduplicated, compressed when it pays) and verified on read, like every llmspell
-artifact. ADK's version ``n`` is the n-th stored version (oldest is 0). A save into a session an idle
-timeout suspended resumes it first (llmspell stores artifacts into active sessions only).
+artifact. ADK's version ``n`` is the n-th stored version (oldest is 0). A save into a session
+an idle timeout suspended resumes it first (llmspell stores artifacts into active sessions
+only).
 
 What is stored: ``inline_data`` as its bytes with its mime type; ``text`` as UTF-8 text
 (``text/plain``); any other part (``file_data`` references) as the part's JSON. The custom
