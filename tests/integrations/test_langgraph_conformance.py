@@ -1,6 +1,6 @@
 """LangGraph's own conformance suite (the ``langgraph-checkpoint-conformance`` package) run
-against LLMSpellSaver on every backend: every base capability and the extended ones we
-implement (copy_thread, prune) must pass."""
+against LLMSpellSaver on every backend: every base capability and every extended one
+(delete_for_runs, copy_thread, prune) must pass."""
 
 from __future__ import annotations
 
@@ -31,4 +31,4 @@ def test_conformance_suite_passes(backend: Backend) -> None:
     assert not failures, failures
     assert report.passed_all_base()
     passed = {name for name, result in report.results.items() if result.passed}
-    assert {"copy_thread", "prune"} <= passed, report.results
+    assert {"copy_thread", "prune", "delete_for_runs"} <= passed, report.results

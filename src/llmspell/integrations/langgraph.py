@@ -199,6 +199,26 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         """Delete a thread: its session, with every checkpoint and write."""
         self.threads.forget(check_foreign_id(thread_id, "thread_id"))
 
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (with their writes) whose metadata ``run_id`` is one of
+        ``run_ids``, in every thread; blobs no remaining checkpoint refers to go too. One
+        transaction per thread."""
+        if isinstance(run_ids, str) or not isinstance(run_ids, Sequence):
+            raise ValidationError("run_ids", "must be a list of run ids", got=run_ids)
+        for position, run_id in enumerate(run_ids):
+            check_foreign_id(run_id, f"run_ids[{position}]")
+        doomed = set(run_ids)
+        if not doomed:
+            return
+        loads = self.serde.loads_typed
+        for _, sid in list(self.threads.ids()):
+            scope = self.threads.scope(sid)
+            records = list(self._newest_first(scope, "cp/"))
+            gone = [r for r in records
+                    if loads(_typed(r["metadata"])).get("run_id") in doomed]
+            if gone:
+                self._drop(scope, [r for r in records if r not in gone])
+
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, blob and write of one thread into another (created when
         new), in one transaction."""
@@ -253,6 +273,9 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
     async def adelete_thread(self, thread_id: str) -> None:
         await asyncio.to_thread(self.delete_thread, thread_id)
 
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await asyncio.to_thread(self.delete_for_runs, run_ids)
+
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
 
@@ -306,14 +329,18 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         if sid is None:
             return
         scope = self.threads.scope(sid)
-        state = self.runtime.state
         latest: dict[str, dict[str, Any]] = {}
-        for key in state.list_keys(scope, "cp/"):
-            record = state.load(scope, key)
-            if record is not None and record["id"] > latest.get(record["ns"], {"id": ""})["id"]:
-                latest[record["ns"]] = record
+        for record in self._newest_first(scope, "cp/"):
+            latest.setdefault(record["ns"], record)  # newest first: the first of each ns
+        self._drop(scope, list(latest.values()))
+
+    def _drop(self, scope: str, kept: list[dict[str, Any]]) -> None:
+        """Keep only the checkpoints ``kept`` in ``scope``, their writes and the blobs they
+        refer to; delete every other checkpoint, write and blob, in one transaction."""
+        state = self.runtime.state
         keep: set[str] = set()
-        for ns, record in latest.items():
+        for record in kept:
+            ns = record["ns"]
             keep.add(_checkpoint_key(ns, record["id"]))
             versions = self.serde.loads_typed(_typed(record["checkpoint"]))["channel_versions"]
             keep.update(_blob_key(ns, c, v) for c, v in versions.items())
