@@ -25,6 +25,7 @@ work on a worker thread (``asyncio.to_thread``), so the event loop is never bloc
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -334,7 +335,7 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
             latest.setdefault(record["ns"], record)  # newest first: the first of each ns
         self._drop(scope, list(latest.values()))
 
-    def _drop(self, scope: str, kept: list[dict[str, Any]]) -> None:
+    def _drop(self, scope: str, kept: builtins.list[dict[str, Any]]) -> None:
         """Keep only the checkpoints ``kept`` in ``scope``, their writes and the blobs they
         refer to; delete every other checkpoint, write and blob, in one transaction."""
         state = self.runtime.state
