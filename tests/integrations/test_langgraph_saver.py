@@ -112,3 +112,29 @@ def test_llmspell_backup_and_restore_commands_round_trip_a_thread(tmp_path: Path
     with Runtime.from_config() as rt:
         state = build(tmp_path, rt).get_state(config)
     assert state.values == {"done": ["one", "two", "three"]} and state.next == ()
+
+
+def test_writers_racing_on_a_new_thread_end_with_one_session(tmp_path: Path) -> None:
+    import threading
+
+    from llmspell.integrations.threads import ForeignSessions
+
+    runtimes = [runtime_at(tmp_path) for _ in range(4)]  # one store handle each
+    start = threading.Barrier(len(runtimes))
+    got: list[str] = []
+
+    def race(rt) -> None:  # type: ignore[no-untyped-def]
+        start.wait()
+        got.append(ForeignSessions(rt, "langgraph").ensure("shared-thread"))
+
+    workers = [threading.Thread(target=race, args=(rt,)) for rt in runtimes]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    try:
+        assert len(got) == 4 and len(set(got)) == 1
+        assert [s.id for s in runtimes[0].sessions.list(tags=["langgraph"])] == got[:1]
+    finally:
+        for rt in runtimes:
+            rt.close()
