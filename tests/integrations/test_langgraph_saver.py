@@ -138,3 +138,29 @@ def test_writers_racing_on_a_new_thread_end_with_one_session(tmp_path: Path) -> 
     finally:
         for rt in runtimes:
             rt.close()
+
+
+def test_values_a_checkpoint_borrows_survive_pruning_and_forks(mem) -> None:  # type: ignore[no-untyped-def]
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = LLMSpellSaver(mem)
+
+    def put(parent: dict, number: int, values: dict, versions: dict, new: dict) -> dict:  # type: ignore[type-arg]
+        checkpoint = {**empty_checkpoint(), "id": f"1f0000000000000{number}",
+                      "channel_values": values, "channel_versions": versions}
+        return saver.put(parent, checkpoint, {"step": number}, new)  # type: ignore[arg-type]
+
+    root = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+    first = put(root, 1, {"big": "kept once", "n": 1}, {"big": 1, "n": 1}, {"big": 1, "n": 1})
+    second = put(first, 2, {"big": "kept once", "n": 2}, {"big": 1, "n": 2}, {"n": 2})
+    # A fork from the root whose 'big' comes from checkpoint 1 without being its child.
+    fork = put(root, 3, {"big": "kept once", "n": 3}, {"big": 1, "n": 3}, {"n": 3})
+    for config, n in ((second, 2), (fork, 3)):
+        found = saver.get_tuple(config)
+        assert found is not None
+        assert found.checkpoint["channel_values"] == {"big": "kept once", "n": n}
+    saver.prune(["t"], strategy="keep_latest")  # keeps 3 only; 1, which held 'big', goes
+    assert [t.checkpoint["id"] for t in saver.list(root)] == ["1f00000000000003"]
+    latest = saver.get_tuple(root)
+    assert latest is not None
+    assert latest.checkpoint["channel_values"] == {"big": "kept once", "n": 3}

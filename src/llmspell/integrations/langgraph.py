@@ -12,13 +12,16 @@ Each LangGraph thread is a llmspell session (tag ``langgraph``, named ``langgrap
 see :mod:`~.threads`). Its data lives in that session's state scope, so ``llmspell session
 timeline``, backups and session deletion cover it. Keys in the scope (segments percent-encoded):
 
-- ``cp/<ns>/<checkpoint id>``: the checkpoint without its channel values, its metadata and its
-  parent's id, each as the serializer's ``(type, bytes)``;
-- ``blob/<ns>/<channel>/<version>``: a channel's value at a version (only changed channels are
-  written by a ``put``, as LangGraph's own savers do);
+- ``cp/<ns>/<checkpoint id>``: one record per checkpoint: the checkpoint without its channel
+  values, its metadata (each as the serializer's ``(type, bytes)``), its parent's id, the
+  values of the channels this checkpoint changed (``blobs``: only those, as LangGraph's own
+  savers write only new versions), each channel's version, and for every channel the id of
+  the checkpoint whose record holds its value at that version (``where``);
 - ``write/<ns>/<checkpoint id>/<task id>/<index>``: a pending write.
 
-A ``put`` or ``put_writes`` commits in one state transaction. The async methods run the same
+A ``put`` writes one key (reading its parent's record to carry ``where`` on); a ``put_writes``
+commits its writes in one state transaction. Pruning or deleting checkpoints first copies
+into each kept record the values it borrows from a record that goes. The async methods run the same
 work on a worker thread (``asyncio.to_thread``), so the event loop is never blocked by the store.
 """
 
@@ -157,19 +160,33 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         stored: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = stored.pop("channel_values", None) or {}
         dumps = self.serde.dumps_typed
-        items: list[tuple[str, str, Any]] = []
-        for channel, version in new_versions.items():
-            typed = dumps(values[channel]) if channel in values else ("empty", b"")
-            items.append((scope, _blob_key(ns, channel, version), list(typed)))
+        own, parent_id = checkpoint["id"], config["configurable"].get("checkpoint_id")
+        blobs = {channel: list(dumps(values[channel]) if channel in values
+                               else ("empty", b"")) for channel in new_versions}
+        versions = {c: str(v) for c, v in (stored.get("channel_versions") or {}).items()}
+        where: dict[str, str | None] = {}
+        parent: dict[str, Any] | None = None
+        for channel, version in versions.items():
+            if channel in new_versions and str(new_versions[channel]) == version:
+                where[channel] = own
+                continue
+            if parent is None and parent_id:
+                parent = self.runtime.state.load(scope, _checkpoint_key(ns, parent_id)) or {}
+            if parent and parent.get("versions", {}).get(channel) == version:
+                where[channel] = parent["where"].get(channel)
+            else:  # not from the parent (a fork, a replayed put): any record with it
+                where[channel] = self._holder(scope, ns, channel, version)
         record = {
             "ns": ns,
-            "id": checkpoint["id"],
-            "parent": config["configurable"].get("checkpoint_id"),
+            "id": own,
+            "parent": parent_id,
             "checkpoint": list(dumps(stored)),
             "metadata": list(dumps(get_checkpoint_metadata(config, metadata))),
+            "blobs": blobs,
+            "versions": versions,
+            "where": where,
         }
-        items.append((scope, _checkpoint_key(ns, checkpoint["id"]), record))
-        self.runtime.state.save_many(items)
+        self.runtime.state.save(scope, _checkpoint_key(ns, own), record)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                                  "checkpoint_id": checkpoint["id"]}}
 
@@ -202,7 +219,7 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (with their writes) whose metadata ``run_id`` is one of
-        ``run_ids``, in every thread; blobs no remaining checkpoint refers to go too. One
+        ``run_ids``, in every thread; the values remaining checkpoints need are kept. One
         transaction per thread."""
         if isinstance(run_ids, str) or not isinstance(run_ids, Sequence):
             raise ValidationError("run_ids", "must be a list of run ids", got=run_ids)
@@ -221,7 +238,7 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
                 self._drop(scope, [r for r in records if r not in gone])
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """Copy every checkpoint, blob and write of one thread into another (created when
+        """Copy every checkpoint and write of one thread into another (created when
         new), in one transaction."""
         source = check_foreign_id(source_thread_id, "source_thread_id")
         target = check_foreign_id(target_thread_id, "target_thread_id")
@@ -233,11 +250,11 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         state = self.runtime.state
         state.save_many((to_scope, key, state.load(from_scope, key))
                         for key in state.list_keys(from_scope)
-                        if key.startswith(("cp/", "blob/", "write/")))
+                        if key.startswith(("cp/", "write/")))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """``keep_latest``: keep each namespace's newest checkpoint, its writes and the
-        blobs it refers to; ``delete``: delete the threads."""
+        """``keep_latest``: keep each namespace's newest checkpoint (with the values it
+        refers to) and its writes; ``delete``: delete the threads."""
         if strategy not in _PRUNE_STRATEGIES:
             raise ValidationError("strategy", f"must be one of {', '.join(_PRUNE_STRATEGIES)}",
                                   got=strategy)
@@ -293,8 +310,14 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         loads = self.serde.loads_typed
         checkpoint: Checkpoint = loads(_typed(record["checkpoint"]))
         values: dict[str, Any] = {}
-        for channel, version in checkpoint["channel_versions"].items():
-            blob = state.load(scope, _blob_key(ns, channel, version))
+        holders: dict[str, dict[str, Any] | None] = {checkpoint_id: record}
+        for channel, source in record["where"].items():
+            if source is None:
+                continue
+            if source not in holders:
+                holders[source] = state.load(scope, _checkpoint_key(ns, source))
+            holder = holders[source]
+            blob = None if holder is None else holder["blobs"].get(channel)
             if blob is not None and blob[0] != "empty":
                 values[channel] = loads(_typed(blob))
         writes = [state.load(scope, key)
@@ -336,20 +359,44 @@ class LLMSpellSaver(BaseCheckpointSaver[int]):
         self._drop(scope, list(latest.values()))
 
     def _drop(self, scope: str, kept: builtins.list[dict[str, Any]]) -> None:
-        """Keep only the checkpoints ``kept`` in ``scope``, their writes and the blobs they
-        refer to; delete every other checkpoint, write and blob, in one transaction."""
+        """Keep only the checkpoints ``kept`` in ``scope`` and their writes; a kept record
+        that borrows a value from a record that goes gets its own copy first. One
+        transaction."""
         state = self.runtime.state
+        kept_ids = {(r["ns"], r["id"]) for r in kept}
         keep: set[str] = set()
+        rewritten: builtins.list[dict[str, Any]] = []
         for record in kept:
             ns = record["ns"]
             keep.add(_checkpoint_key(ns, record["id"]))
-            versions = self.serde.loads_typed(_typed(record["checkpoint"]))["channel_versions"]
-            keep.update(_blob_key(ns, c, v) for c, v in versions.items())
             keep.update(state.list_keys(scope, _writes_prefix(ns, record["id"])))
+            borrowed = {c: src for c, src in record["where"].items()
+                        if src is not None and (ns, src) not in kept_ids}
+            if borrowed:
+                for channel, source in borrowed.items():
+                    holder = state.load(scope, _checkpoint_key(ns, source))
+                    blob = None if holder is None else holder["blobs"].get(channel)
+                    if blob is None:
+                        record["where"][channel] = None
+                    else:
+                        record["blobs"][channel] = blob
+                        record["where"][channel] = record["id"]
+                rewritten.append(record)
         with state.transaction() as tx:
+            for record in rewritten:
+                tx.save(scope, _checkpoint_key(record["ns"], record["id"]), record)
             for key in state.list_keys(scope):
-                if key.startswith(("cp/", "blob/", "write/")) and key not in keep:
+                if key.startswith(("cp/", "write/")) and key not in keep:
                     tx.delete(scope, key)
+
+    def _holder(self, scope: str, ns: str, channel: str, version: str) -> str | None:
+        """The id of the checkpoint whose record holds ``channel`` at ``version`` (newest
+        first), or None when none does."""
+        for record in self._newest_first(scope, _checkpoint_prefix(ns)):
+            if record.get("versions", {}).get(channel) == version:
+                source: str | None = record["where"].get(channel)
+                return source
+        return None
 
 
 def _thread_and_ns(config: object) -> tuple[str, str]:
@@ -376,10 +423,6 @@ def _checkpoint_prefix(ns: str) -> str:
 
 def _checkpoint_key(ns: str, checkpoint_id: str) -> str:
     return _checkpoint_prefix(ns) + encode_segment(checkpoint_id)
-
-
-def _blob_key(ns: str, channel: str, version: object) -> str:
-    return f"blob/{encode_segment(ns)}/{encode_segment(channel)}/{encode_segment(str(version))}"
 
 
 def _writes_prefix(ns: str, checkpoint_id: str) -> str:
