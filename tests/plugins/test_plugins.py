@@ -80,10 +80,15 @@ def test_a_broken_plugin_is_reported_and_the_rest_works(tmp_path: Path,
 
 @pytest.mark.slow
 def test_the_example_plugin_installs_with_pip(tmp_path: Path) -> None:
+    import shutil
+
     target = tmp_path / "site"
+    source = tmp_path / "plugin"  # a copy: building writes build/ and *.egg-info beside it
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                   "__pycache__"))
     # Built in pip's isolated environment (it fetches setuptools from the package index).
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                           "--target", str(target), str(EXAMPLE)],
+                           "--target", str(target), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     listed = subprocess.run([sys.executable, "-m", "llmspell", "plugins"], cwd=tmp_path,
