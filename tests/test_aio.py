@@ -81,3 +81,26 @@ def test_state_sessions_artifacts_tools_and_workflows(tmp_path: Path) -> None:
 def test_a_runtime_is_required() -> None:
     with pytest.raises(ValidationError, match="argument 'runtime'"):
         AsyncRuntime("not a runtime")  # type: ignore[arg-type]
+
+
+def test_ainvoke_applies_hooks_like_a_stream(mem) -> None:  # type: ignore[no-untyped-def]
+    from llmspell.errors import HookCancelled, ProviderScriptExhausted
+    from llmspell.hooks.results import HookResult
+
+    ignored = mem.events.subscribe("hook.outcome_ignored")
+    mem.hooks.register("agent:after_execution",
+                       lambda ctx: HookResult.modified({"text": ctx.data["text"].upper()}))
+    mem.hooks.register("agent:error", lambda ctx: HookResult.retry(delay=0, attempts=2))
+    agent = mem.agents.create("hooked", "scripted/x", replies=["quiet answer"])
+
+    async def main() -> None:
+        assert (await agent.ainvoke("hi")).text == "QUIET ANSWER"
+        with pytest.raises(ProviderScriptExhausted, match="no canned reply left"):
+            await agent.ainvoke("again")  # fails; the error hook's retry is reported
+        mem.hooks.register("agent:before_execution", lambda ctx: HookResult.cancel("closed"))
+        with pytest.raises(HookCancelled, match="closed"):
+            await agent.ainvoke("third")
+
+    asyncio.run(main())
+    assert mem.events.receive(ignored.id, timeout=0) is not None
+    assert [m.content for m in agent.conversation][-1] == "QUIET ANSWER"
