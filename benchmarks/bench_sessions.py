@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import Bench
+from harness import Bench, timed_async
 from llmspell.sessions import SessionManager, SessionSettings
 from llmspell.storage import open_store
 from llmspell.testing import CountingStore
@@ -226,15 +226,7 @@ def _adk(bench: Bench, tmp: Path) -> None:
         loop.close()
 
 
-def _timed(loop: asyncio.AbstractEventLoop, call: Callable[[], Any], number: int) -> float:
-    async def body() -> float:
-        await call()  # warm up
-        start = time.perf_counter()
-        for _ in range(number):
-            await call()
-        return (time.perf_counter() - start) / number * 1e6
-
-    return loop.run_until_complete(body())
+_timed = timed_async
 
 
 def _adk_memory(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any) -> None:

@@ -123,3 +123,17 @@ class Bench:
                         [round(x, 4) for x in per_call_us])
         self.results.append(result)
         return result
+
+
+def timed_async(loop: Any, call: Callable[[], Any], number: int) -> float:
+    """Microseconds per awaited ``call()`` (a coroutine factory), ``number`` calls on
+    ``loop`` after one warm-up call."""
+
+    async def body() -> float:
+        await call()  # warm up
+        start = time.perf_counter()
+        for _ in range(number):
+            await call()
+        return (time.perf_counter() - start) / number * 1e6
+
+    return float(loop.run_until_complete(body()))
