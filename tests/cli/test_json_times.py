@@ -80,6 +80,15 @@ def test_every_json_output_gives_its_times_in_iso_8601(run: Run, tmp_path: Path)
     ]
     for command in commands:
         outputs[" ".join(command)] = out(*command)
+    # A recorded session: replayed, diffed, looked at as of an entry.
+    assert run("run", "--record", "wf.lua").exit_code == 0
+    recorded = out("session", "list")[0]["id"]
+    seqs = [e["seq"] for e in out("session", "timeline", recorded)]
+    more = [("session", "replay", recorded), ("session", "diff", recorded, "1", str(seqs[-1])),
+            ("session", "show", recorded, "--at", "2"), ("migrate", "plan", "plan.json"),
+            ("artifact", "gc"), ("backup", "prune", "--keep-last", "5")]
+    for command in more:
+        outputs[" ".join(command)] = out(*command)
     backup_id = outputs["backup list"][0]["id"]
     outputs["backup verify"] = out("backup", "verify", backup_id)
     outputs["backup restore"] = out("backup", "restore", backup_id)
