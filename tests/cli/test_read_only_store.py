@@ -104,3 +104,20 @@ def test_the_store_api_says_it_is_read_only(tmp_path: Path) -> None:
     writable = SqliteStore(path)
     assert writable.read_only is None
     writable.close()
+
+
+def test_an_unwritable_project_directory_reads_empty_and_says_what_to_do(
+        run: Run, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "llmspell.toml").write_text("")
+    with immutable(project):
+        shown = run("--config", str(project / "llmspell.toml"), "session", "list", "--json")
+        assert shown.exit_code == 0 and json.loads(shown.stdout) == []
+        assert "no store yet" in shown.stderr
+        refused = run("--config", str(project / "llmspell.toml"), "state", "set", "global",
+                      "k", "1")
+        assert refused.exit_code == 4 and "internal error" not in refused.stderr
+        assert "cannot create directory" in refused.stderr
+        assert "put the store where you can write ([storage] url" in refused.stderr
+    assert not (project / ".llmspell").exists()
