@@ -35,3 +35,18 @@ def test_python_examples_run(tmp_path: Path, code: str) -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_readme_names_every_example_and_command_and_links_only_real_files() -> None:
+    from llmspell.cli.main import cli
+
+    text = README.read_text(encoding="utf-8")
+    root = README.parent
+    for example in sorted((root / "examples").glob("*.lua")):
+        assert f"`{example.name}`" in text or f"examples/{example.name}" in text, example.name
+    using = text.split("## Using it", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    named = set(re.findall(r"^llmspell (\w+)", using, re.M))
+    assert named == set(cli.commands)
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if "://" not in target:
+            assert (root / target).exists(), target

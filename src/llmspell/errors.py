@@ -133,6 +133,10 @@ class BackendUnavailable(StorageError):
     """A backend cannot be used: unknown URL scheme, missing extra or unreachable server."""
 
 
+class StoreReadOnly(StorageError):
+    """The store can be read but not written (its file or directory is not writable)."""
+
+
 class StoreLocked(StorageError):
     """The store is held exclusively by another process or handle."""
 

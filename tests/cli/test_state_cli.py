@@ -41,7 +41,8 @@ def test_get_json_has_the_metadata(run: Run) -> None:
     run("state", "set", "global", "n", "42")
     data = json.loads(run("state", "get", "--json", "global", "n").output)
     assert data["value"] == 42 and data["seq"] == 1 and data["schema_version"] == 1
-    assert data["created_at"] == data["updated_at"] > 0
+    assert data["created_at"] == data["updated_at"]
+    assert data["created_at"].endswith("Z")  # ISO 8601 UTC, as every --json time
     assert json.loads(run("state", "set", "--json", "global", "n", "7").output) == {
         "scope": "global", "key": "n", "seq": 2}
     assert json.loads(run("state", "delete", "--json", "global", "n").output) == {

@@ -211,3 +211,19 @@ def test_the_cli_records_replays_forks_and_diffs(run: Run, tmp_path: Path) -> No
     assert missing.exit_code == 1 and "SessionNotFound" in missing.stderr
     bad = run("session", "show", sid, "--at", "9999")
     assert bad.exit_code != 0 and "seq" in bad.stderr
+
+
+def test_step_mode_stops_as_q_does_when_the_input_ends(run: Run, tmp_path: Path) -> None:
+    script = tmp_path / "s.lua"
+    script.write_text('State.save("session:" .. Session.getCurrent().id, "n", 1)\n'
+                      'State.save("session:" .. Session.getCurrent().id, "n", 2)\n')
+    assert run("run", "--record", str(script)).exit_code == 0
+    sid = json.loads(run("session", "list", "--json").stdout)[0]["id"]
+    ended = run("session", "replay", sid, "--step", stdin="")
+    assert ended.exit_code == 1 and "Aborted" not in ended.output
+    assert "no answer (end of input): the replay stops at seq" in ended.stderr
+    assert "replay stopped" in ended.stdout
+    # One answer, then the end: the first pause goes on, the second stops.
+    once = run("session", "replay", sid, "--step", stdin="\n")
+    assert once.exit_code == 1 and once.stderr.count("[seq ") == 2
+    assert "no answer (end of input)" in once.stderr

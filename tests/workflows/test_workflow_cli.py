@@ -49,8 +49,10 @@ def test_list_show_resume_and_cancel(run: Run, tmp_path: Path) -> None:
     assert resumed.exit_code == 1
     result = json.loads(resumed.stdout)
     assert result["metadata"]["replayed_steps"] == 1 and result["steps_ran"] == ["calc"]
+    assert "session_id: - (not run in a session)" in text.stdout and "None" not in text.stdout
     cancelled = data(run("workflow", "cancel", run_id, "--json"))
-    assert cancelled == {"run_id": run_id, "status": "cancelled", "steps_ran": ["read", "calc"]}
+    assert cancelled == {"run_id": run_id, "status": "cancelled", "steps_ran": ["read", "calc"],
+                         "steps_completed": ["read"], "steps_failed": ["calc"]}
     refused = run("workflow", "cancel", run_id)
     assert refused.exit_code != 0 and "cancelled" in refused.stderr
     missing = run("workflow", "show", "nope")
@@ -85,3 +87,13 @@ def test_resume_of_a_run_with_lua_code_says_what_to_do(run: Run, tmp_path: Path)
     run_id = run("run", str(script)).stdout.strip()
     refused = run("workflow", "resume", run_id)
     assert refused.exit_code != 0 and "Workflow.resume(id)" in refused.stderr
+
+
+def test_cancel_says_which_steps_completed_and_which_failed(run: Run, tmp_path: Path) -> None:
+    script = tmp_path / "calc.lua"
+    script.write_text(SCRIPT)
+    run_id = run("run", str(script), "--", "break").stdout.strip()
+    said = run("workflow", "cancel", run_id)
+    assert said.exit_code == 0, said.output
+    assert said.stdout.strip() == (f"cancelled {run_id}; steps that had completed: read; "
+                                   "failed: calc")

@@ -206,12 +206,8 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
 
 
 def _manifest(info: Any) -> dict[str, Any]:
-    """A backup's manifest for ``--json``, its ``created_at`` in ISO 8601 (UTC) as every
-    other time the CLI prints as JSON."""
-    from llmspell.journal import iso
-
+    """A backup's manifest for ``--json`` (its times are made ISO 8601 by ``echo_json``)."""
     data: dict[str, Any] = info.as_dict()
-    data["created_at"] = iso(info.created_at)
     return data
 
 

@@ -234,11 +234,61 @@ def fail(message: str, code: int, *, detail: str = "") -> None:
     sys.exit(code)
 
 
-def echo_json(value: Any, *, redact: bool = True) -> None:
+#: Fields that hold a point in time in the CLI's ``--json`` output (with every ``*_at``).
+TIME_FIELDS = frozenset({"timestamp", "time", "started", "finished"})
+#: Fields that hold a user's or a script's own values (or a record's payload, shown as it was
+#: recorded): :func:`json_times` never rewrites what is inside them.
+USER_VALUE_FIELDS = frozenset({"value", "values", "data", "input", "inputs", "output",
+                               "outputs", "shared", "metadata", "result", "params", "state"})
+
+
+def is_time_field(name: str) -> bool:
+    """Whether a ``--json`` field called ``name`` holds a point in time."""
+    return name.endswith("_at") or name in TIME_FIELDS
+
+
+def json_times(value: Any) -> Any:
+    """``value`` with every time field (:func:`is_time_field`, outside user values) in ISO 8601
+    UTC as :func:`llmspell.journal.iso` writes it: seconds since the epoch, a ``datetime`` or
+    another ISO 8601 spelling all come out as ``2026-08-01T12:00:00.000000Z``. The one place
+    the CLI's ``--json`` times are formatted; the Python API keeps its own values."""
+    if isinstance(value, dict):
+        return {k: (_iso_time(v) if isinstance(k, str) and is_time_field(k)
+                    else v if k in USER_VALUE_FIELDS else json_times(v))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_times(v) for v in value]
+    return value
+
+
+def _iso_time(value: Any) -> Any:
+    from datetime import datetime
+
+    from llmspell.journal import iso
+
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return iso(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return iso(value.timestamp())
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return iso(parsed.timestamp()) if parsed.tzinfo is not None else value
+    return value
+
+
+def echo_json(value: Any, *, redact: bool = True, times: bool = True) -> None:
     """``value`` as indented JSON on stdout, with its secrets redacted unless ``redact`` is
-    False (a script's own return value)."""
+    False (a script's own return value) and its times in ISO 8601 (:func:`json_times`) unless
+    ``times`` is False (a script's own return value)."""
     import orjson
 
+    if times:
+        value = json_times(value)
     if redact:
         value = shown(value)
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")

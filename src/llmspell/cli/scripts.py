@@ -49,7 +49,7 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool, record
             finally:
                 engine.close()
     if as_json:
-        echo_json(result, redact=False)  # the script's own output, like its print
+        echo_json(result, redact=False, times=False)  # the script's own output, like its print
 
 
 def _own_options(args: tuple[str, ...], as_json: bool) -> tuple[tuple[str, ...], bool]:
@@ -100,7 +100,7 @@ def _run_code(opts: Options, code: str, name: str, args: tuple[str, ...],
         finally:
             engine.close()
     if as_json:
-        echo_json(result, redact=False)
+        echo_json(result, redact=False, times=False)
 
 
 @click.command()

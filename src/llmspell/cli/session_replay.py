@@ -4,7 +4,9 @@
 journal (``--mode live`` makes the calls and compares), into a new session; it exits 1 when the
 replay is not identical (a divergence, a different ending). ``--step`` pauses at each recorded
 entry (or at ``--break KIND|SEQ``) showing the entry and the replay's state: Enter goes on,
-``c`` runs to the next breakpoint, ``q`` stops. A progress bar is drawn on a terminal.
+``c`` runs to the next breakpoint, ``q`` stops; the end of input (a pipe that runs out,
+Ctrl-D) or Ctrl-C at a pause stops as ``q`` does, and a stopped replay exits 1. A progress
+bar is drawn on a terminal.
 """
 
 from __future__ import annotations
@@ -128,8 +130,13 @@ class _Pauser:
             return None
         echo(f"[seq {entry['seq']}] {entry['kind']} {_text(entry['data'])[:300]}", err=True)
         echo(f"  state: {_text(state)[:300]}", err=True)
-        answer = click.prompt("  (Enter) next  (c) continue  (q) quit", default="",
-                              show_default=False, err=True).strip().lower()
+        try:
+            answer = click.prompt("  (Enter) next  (c) continue  (q) quit", default="",
+                                  show_default=False, err=True).strip().lower()
+        except click.Abort:  # end of input (stdin not a terminal, Ctrl-D) or Ctrl-C
+            echo(f"  no answer (end of input): the replay stops at seq {entry['seq']}, as "
+                 "'q' does", err=True)
+            return "stop"
         if answer == "q":
             return "stop"
         if answer == "c":

@@ -57,8 +57,9 @@ def workflow_show(opts: Options, run_id: str, as_json: bool) -> None:
         if as_json:
             echo_json(found)
             return
-        for key in ("run_id", "workflow", "kind", "status", "steps_done", "session_id"):
+        for key in ("run_id", "workflow", "kind", "status", "steps_done"):
             click.echo(f"{key}: {found[key]}")
+        click.echo(f"session_id: {found['session_id'] or '- (not run in a session)'}")
         click.echo(f"started: {_time(found['started_at'])}")
         click.echo(f"finished: {_time(found['finished_at'])}")
         if found["error"]:
@@ -95,8 +96,11 @@ def workflow_cancel(opts: Options, run_id: str, as_json: bool) -> None:
         if as_json:
             echo_json(done)
             return
-        click.echo(f"cancelled {done['run_id']}; steps that had finished: "
-                   + (", ".join(done["steps_ran"]) or "none"))
+        line = (f"cancelled {done['run_id']}; steps that had completed: "
+                + (", ".join(done["steps_completed"]) or "none"))
+        if done["steps_failed"]:
+            line += "; failed: " + ", ".join(done["steps_failed"])
+        click.echo(line)
 
 
 def _report(result: dict[str, Any], as_json: bool) -> None:

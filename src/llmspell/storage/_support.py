@@ -42,7 +42,9 @@ def make_dir(path: str, store: str) -> None:
                            "is in the way") from None
     except OSError as exc:
         raise StorageError(f"{store}: cannot create directory {path}: "
-                           f"{exc.strerror or exc}") from exc
+                           f"{exc.strerror or exc}; make its parent writable, or put the "
+                           "store where you can write ([storage] url, e.g. --set "
+                           "storage.url=sqlite:///path/to/llmspell.db)") from exc
 
 
 def raise_closed() -> NoReturn:

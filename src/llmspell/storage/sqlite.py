@@ -31,15 +31,17 @@ threads and processes. Other processes wait up to ``timeout`` seconds for the lo
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from operator import itemgetter
 
 from llmspell.config_schema import default
-from llmspell.errors import StorageError, ValidationError
+from llmspell.errors import StorageError, StoreReadOnly, ValidationError
 from llmspell.storage._checkpoint import NOTIFY_EVERY, SAFETY_PAGES, Checkpointer
 from llmspell.storage._support import (
     Closed,
@@ -121,6 +123,9 @@ class SqliteStore(Store):
         if os.path.isdir(self.path):
             raise StorageError(f"sqlite store {self.path}: cannot open: it is a directory; "
                                f"name a file in it, e.g. sqlite:///{self.path}/llmspell.db")
+        #: Why the store was opened read-only (None: it is writable): its file or directory
+        #: cannot be written (permissions, an immutable attribute, a read-only mount).
+        self.read_only: str | None = None
         try:
             db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                  check_same_thread=False, cached_statements=64)
@@ -131,9 +136,13 @@ class SqliteStore(Store):
             _set_up(db, durability, timeout, self.path)
         except BaseException as exc:
             db.close()
-            if isinstance(exc, sqlite3.Error):
-                raise StorageError(f"sqlite store {self.path}: cannot set up: {exc}") from exc
-            raise
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            db = _open_read_only(self.path, timeout, exc)
+            self.read_only = f"it could not be opened for writing: {exc}"
+            logging.getLogger("llmspell.storage").warning(
+                "sqlite store %s is read-only (%s): reading works, writing will fail",
+                self.path, self.read_only)
         self._db: sqlite3.Connection = db
         self._checkpointer = Checkpointer(self.path, timeout)
         weakref.finalize(self, self._checkpointer.stop)  # a store dropped unclosed
@@ -143,7 +152,17 @@ class SqliteStore(Store):
         self._cursor: sqlite3.Cursor = db.cursor()
 
     def _failed(self, doing: str, exc: sqlite3.Error) -> StorageError:
+        if self.read_only or "readonly" in str(exc):
+            return self._refused(doing, self.read_only or str(exc))
         return StorageError(f"sqlite store {self.path}: could not {doing}: {exc}")
+
+    def _refused(self, doing: str, why: str) -> StoreReadOnly:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        return StoreReadOnly(
+            f"sqlite store {self.path} is read-only ({why}): could not {doing}. Reading "
+            f"works; to write, make the file and {folder} writable (permissions, "
+            "'chattr -i', a read-write mount), or copy the store to a writable place "
+            "(docs/your-data.md)")
 
     def _get(self, key: str) -> bytes | None:
         with self._lock:
@@ -168,6 +187,8 @@ class SqliteStore(Store):
         return found
 
     def _put(self, key: str, value: bytes) -> None:
+        if self.read_only:
+            raise self._refused(f"put {key!r}", self.read_only)
         if len(value) > LARGE_VALUE:  # two rows: keep them together
             self._batch([Put(key, value)], {})
             return
@@ -179,6 +200,8 @@ class SqliteStore(Store):
             self._committed()
 
     def _delete(self, key: str) -> bool:
+        if self.read_only:
+            raise self._refused(f"delete {key!r}", self.read_only)
         with self._lock:
             try:
                 found = self._cursor.execute(_DELETE, (key,)).rowcount > 0
@@ -247,6 +270,8 @@ class SqliteStore(Store):
         return int(row[0])
 
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
+        if self.read_only:
+            raise self._refused(f"apply a batch of {len(ops)} ops", self.read_only)
         with self._lock:
             db = self._db
             try:
@@ -275,6 +300,27 @@ class SqliteStore(Store):
             self._cursor = Closed()  # type: ignore[assignment]
             if not isinstance(db, Closed):
                 db.close()
+
+
+def _open_read_only(path: str, timeout: float, cause: sqlite3.Error) -> sqlite3.Connection:
+    """A read-only connection to the existing store ``path`` that could not be set up for
+    writing (``cause``): ``mode=ro`` first; then, when SQLite cannot even make the WAL index
+    beside it (an unwritable directory), ``immutable=1``, which reads the file as it is and
+    does not see another process's later writes. StorageError (naming ``cause``) when the
+    file is missing or unreadable too."""
+    if not os.path.isfile(path):
+        raise StorageError(f"sqlite store {path}: cannot set up: {cause}") from cause
+    base = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    for uri in (base, base + "&immutable=1"):
+        db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
+                             check_same_thread=False, cached_statements=64)
+        try:
+            db.execute("SELECT 1 FROM kv LIMIT 1").fetchall()
+        except sqlite3.Error:
+            db.close()
+            continue
+        return db
+    raise StorageError(f"sqlite store {path}: cannot set up: {cause}") from cause
 
 
 def _set_up(db: sqlite3.Connection, durability: str, timeout: float, path: str) -> None:

@@ -299,7 +299,9 @@ class WorkflowService:
 
     def cancel(self, run_id: Any) -> dict[str, Any]:
         """Cancel the run ``run_id``: a run going on (in any process) stops before its next
-        step. Returns ``{run_id, status, steps_ran}`` (the steps that finished).
+        step. Returns ``{run_id, status, steps_ran, steps_completed, steps_failed}``: the
+        steps that ran (with any outcome), those of them that completed, and those that
+        failed.
 
         Raises:
             WorkflowError: no such run, or it already finished.
@@ -316,7 +318,10 @@ class WorkflowService:
         if stored != "cancelled":
             raise WorkflowError(f"run {run_id} is {stored}; it finished meanwhile")
         return {"run_id": run_id, "status": "cancelled",
-                "steps_ran": [s["path"] for s in found["steps"]]}
+                "steps_ran": [s["path"] for s in found["steps"]],
+                "steps_completed": [s["path"] for s in found["steps"]
+                                    if s["status"] == "completed"],
+                "steps_failed": [s["path"] for s in found["steps"] if s["status"] == "failed"]}
 
     def runs(self, *, status: str | None = None, workflow: str | None = None,
              limit: int | None = None) -> builtins.list[dict[str, Any]]:
