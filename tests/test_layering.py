@@ -50,7 +50,7 @@ ROOT_NAMES = {"__version__"}
 #: reason next to it.
 PRIVATE_ALLOWED: dict[str, str] = {}
 
-SESSION_KEY_PREFIXES = ("session/", "sessmeta/", "sessdel/")
+SESSION_KEY_PREFIXES = ("session/", "sessmeta/", "sessdel/", "sesslease/")
 
 
 def _unit(path: Path) -> str:

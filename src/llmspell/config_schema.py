@@ -154,6 +154,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "policy_composition": Field("str", "sequential",
                                     choices=("sequential", "parallel", "voting"),
                                     doc="how session policies combine (docs/sessions.md)"),
+        "lease_seconds": Field("number", 30, minimum=0.001,
+                               doc="how long a session lease lasts before it expires "
+                               "unless renewed (docs/postgres.md)"),
         "journal_state_values": Field("bool", True,
                                       doc="keep written state values for replay/fork; "
                                       "false: hashes only"),

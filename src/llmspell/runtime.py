@@ -46,6 +46,7 @@ class Runtime:
         self.events, self.hooks = build_hooks_and_events(config)
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
+        self._wiring = False
         self._artifacts: ArtifactManager | None = None
         self._providers: ProviderRegistry | None = None
         self._agents: AgentRegistry | None = None
@@ -137,7 +138,12 @@ class Runtime:
             return StateManager.from_config(self.store, self.config.state, hooks=self.hooks,
                                             events=self.events)
 
-        return self._built("_state", build)
+        state = self._built("_state", build)
+        if self._sessions is None and self.config.session.enabled and not self._wiring:
+            # The session manager journals (and fences, sessions.lease) writes to session
+            # scopes: a runtime that writes state without touching sessions still has it.
+            self.sessions  # noqa: B018
+        return state
 
     @property
     def sessions(self) -> SessionManager:
@@ -149,7 +155,11 @@ class Runtime:
         def build() -> SessionManager:
             from llmspell.sessions import SessionManager
 
-            return SessionManager.from_runtime(self)
+            self._wiring = True  # from_runtime reads self.state, which would build us again
+            try:
+                return SessionManager.from_runtime(self)
+            finally:
+                self._wiring = False
 
         def wire(built: SessionManager) -> None:
             built.on_delete(self._drop_session_artifacts)

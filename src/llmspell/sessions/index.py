@@ -8,6 +8,7 @@
     sessidx/parent/<parent id>/<created us>/<id>      one per child session
     sessmeta/active_count                             how many sessions are active (CAS'd)
     sessdel/<id>                                      a deletion in progress (see delete)
+    sesslease/<id>                                    the session's lease (sessions.lease)
 
 ``<created us>`` is the creation time in microseconds, 16 digits, so each index lists its
 sessions in creation order and a created-before/after filter is a key range. A query is
@@ -29,11 +30,16 @@ RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
 ACTIVE_COUNT_KEY = "sessmeta/active_count"
 TOMBSTONE_PREFIX = "sessdel/"
+LEASE_PREFIX = "sesslease/"
 _DIGITS = 16
 
 
 def record_key(session_id: str) -> str:
     return RECORD_PREFIX + session_id
+
+
+def lease_key(session_id: str) -> str:
+    return LEASE_PREFIX + session_id
 
 
 def micros(timestamp: float) -> int:

@@ -51,10 +51,15 @@ function Session.delete(s) return py.delete(sid(s)) end
 function Session.setCurrent(s) return handle(py.setCurrent(sid(s))) end
 function Session.getCurrent() return handle(py.getCurrent()) end
 function Session.timeline(s, filter) return py.timeline(sid(s), filter) end
+function Session.acquire(s, opts) return py.acquire(sid(s), opts) end
+function Session.renew(s, opts) return py.renew(sid(s), opts) end
+function Session.release(s) return py.release(sid(s)) end
+function Session.lease(s) return py.lease(sid(s)) end
 Session.set_current, Session.get_current = Session.setCurrent, Session.getCurrent
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
-                       "delete", "timeline", "get"}) do
+                       "delete", "timeline", "get", "acquire", "renew", "release",
+                       "lease"}) do
   methods[name] = Session[name]
 end
 function methods.setCurrent(s) return Session.setCurrent(s) end
