@@ -165,7 +165,7 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
 for _name in ("max_duration_seconds", "max_operations", "max_tokens", "max_cost",
               "max_artifact_bytes", "rate_limits", "rate_limit_mode",
               "rate_limit_max_wait_seconds", "policy_composition", "journal_state_values",
-              "journal_hooks", "journal_events", "idle_timeout_seconds"):
+              "journal_hooks", "journal_events", "idle_timeout_seconds", "lease_seconds"):
     RUNTIME[f"session.{_name}"] = (lambda rt, n=_name: getattr(rt.sessions.settings, n),  # type: ignore[misc]
                                    lambda v: v)
 for _name, _attr in (("max_artifact_size", "max_artifact_size"),

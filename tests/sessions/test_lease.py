@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from backends import Backend
-from llmspell.lua import LuaEngine
 from llmspell.errors import LeaseLost, SessionLeased, SessionNotFound, ValidationError
+from llmspell.lua import LuaEngine
 from llmspell.sessions import ManualClock, SessionManager
 from llmspell.sessions.index import lease_key
 

@@ -41,7 +41,13 @@ from typing import Any
 
 import orjson
 
-from llmspell.errors import CorruptRecord, LeaseLost, SessionLeased, SessionNotFound, ValidationError
+from llmspell.errors import (
+    CorruptRecord,
+    LeaseLost,
+    SessionLeased,
+    SessionNotFound,
+    ValidationError,
+)
 from llmspell.journal import iso
 from llmspell.sessions import index
 from llmspell.sessions.model import check_seconds

@@ -18,7 +18,8 @@ Single writer (sessions.lease): ``Session.acquire(s, {ttl=seconds, keep=true})``
 session's lease (``keep``, the default here: renewed in the background while the script runs;
 released when the runtime closes) and returns ``{session_id, token, holder, expires_at,
 expires}``; ``Session.renew(s, {ttl=})``, ``Session.release(s)`` (true when it was held) and
-``Session.lease(s)`` (the stored lease or nil). Errors are Lua errors starting with the class name (``InvalidTransition: cannot resume ...``).
+``Session.lease(s)`` (the stored lease or nil). Errors are Lua errors starting with the
+class name (``InvalidTransition: cannot resume ...``).
 
 The Lua half is ``llmspell/lua/scripts/session.lua``.
 """
@@ -27,9 +28,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmspell.errors import ValidationError
 from llmspell.lua import checks
 from llmspell.sessions.model import Session
-from llmspell.errors import ValidationError
 from llmspell.validation import check_known_keys
 
 if TYPE_CHECKING:
