@@ -157,6 +157,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.events.max_subscribers": (lambda rt: rt.events.max_subscriptions, int),
     "runtime.events.event_buffer_size": (lambda rt: rt.events.max_queue, int),
     "runtime.events.overflow": (lambda rt: rt.events.overflow, str),
+    "runtime.events.cross_process": (
+        lambda rt: rt.config.setting("runtime.events.cross_process"), bool),
     "engines.lua.sandbox": (lambda rt: rt.config.lua.sandbox, str),
     "engines.lua.max_instructions": (lambda rt: rt.config.lua.max_instructions, int),
     "engines.lua.max_memory_bytes": (lambda rt: rt.config.lua.max_memory_bytes, int),

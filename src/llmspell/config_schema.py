@@ -256,6 +256,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "event_buffer_size": Field("int", 10000, minimum=1),
         "overflow": Field("str", "drop_oldest", choices=("drop_oldest", "drop_newest", "block"),
                           doc="what a full subscription queue does with a new event"),
+        "cross_process": Field("bool", True,
+                               doc="on postgres, events reach subscribers in every process "
+                               "on the store (LISTEN/NOTIFY); the embedded backends keep "
+                               "events in the process that published them"),
     },
     "engines.lua": {
         "sandbox": Field("str", "safe", choices=("safe", "full")),

@@ -44,6 +44,12 @@ class Runtime:
         self._closed = False
         self._lock = threading.Lock()
         self.events, self.hooks = build_hooks_and_events(config)
+        #: The relay carrying events to and from other processes (postgres only), or None.
+        self.relay: Any = None
+        if config.setting("runtime.events.cross_process") and hasattr(self.store, "connect"):
+            from llmspell.events.pgrelay import PgRelay
+
+            self.relay = PgRelay(self.events, self.store)
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
         self._wiring = False
@@ -263,6 +269,8 @@ class Runtime:
             self._providers.close()
         if self._sessions is not None:
             self._sessions.close()
+        if self.relay is not None:
+            self.relay.close()
         self.store.close()
 
     def __enter__(self) -> Runtime:

@@ -28,6 +28,8 @@ class Event:
         session_id: the session it belongs to, or None.
         source: who published it (``hooks``, an agent name, ...), or None.
         bus_id: the publishing bus's random id.
+        remote: published in another process (delivered here by a relay); ``sequence`` is
+            then the publisher's, so events of one publisher arrive in increasing order.
     """
 
     type: str
@@ -38,6 +40,7 @@ class Event:
     session_id: str | None = None
     source: str | None = None
     bus_id: str = field(default="", repr=False)
+    remote: bool = field(default=False, repr=False)
 
     @property
     def id(self) -> str:

@@ -143,8 +143,8 @@ class SessionRecorder:
 
     def record_event(self, event: Any) -> None:
         """The ``**`` subscriber: an ``event`` entry for an event of a session."""
-        if event.source in _SKIP_SOURCES:
-            return
+        if event.source in _SKIP_SOURCES or event.remote:
+            return  # its own process journals an event published elsewhere
         sid = event.session_id or self.manager.current_id()
         if sid is None:
             return

@@ -108,6 +108,8 @@ class PostgresStore(Store):
             raise ValidationError("connect_timeout", "must be a positive number of seconds",
                                   got=connect_timeout)
         conninfo, self.table = split_url(url)
+        self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
         self.url = _hide_password(url)  # it ends up in reprs, logs and `llmspell info`
         self.durability = durability
         self._where = f"postgres store {_hide_password(conninfo)} table {self.table}"
@@ -155,6 +157,19 @@ class PostgresStore(Store):
             raise StorageError(f"{self._where}: the table exists but is not an llmspell store "
                                f"(columns: {found}; expected key bytea, value bytea); choose "
                                "another with ?table=NAME")
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new connection of its own (autocommit) to the store's database, for work that
+        holds one (LISTEN, a worker's claim); the caller closes it.
+
+        Raises:
+            BackendUnavailable: the server cannot be reached.
+        """
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True,
+                                   connect_timeout=max(1, int(self._connect_timeout)))
+        except psycopg.Error as exc:
+            raise BackendUnavailable(f"{self._where}: cannot connect: {_text(exc)}") from exc
 
     def _hashed_lock(self, name: bytes) -> int:
         digest = hashlib.blake2b(self._lock_salt + name, digest_size=8).digest()
