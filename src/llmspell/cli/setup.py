@@ -170,9 +170,16 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
             rt.store.put(key, b"ok")
             ok = rt.store.get(key) == b"ok" and rt.store.delete(key)
             elapsed = (time.perf_counter() - started) * 1000
+            server = rt.store.server_report() if hasattr(rt.store, "server_report") else None
+            relay = rt.relay is not None
         checks.append({"name": "store", "ok": bool(ok),
                        "detail": f"{config.storage.url}: open, write, read, delete in "
                                  f"{elapsed:.1f} ms"})
+        checks.extend(server_checks(server))
+        checks.append({"name": "events", "ok": True,
+                       "detail": "cross-process (LISTEN/NOTIFY on the store's database)"
+                                 if relay else "per process (subscribers see only the events "
+                                 "of their own process)"})
     except LLMSpellError as exc:
         checks.append({"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"})
     for name, status in backend_status().items():
@@ -192,6 +199,25 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
         checks.append({"name": "lua", "ok": False, "detail": str(exc)})
     checks.extend(tool_checks(config))
     return checks
+
+
+def server_checks(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The database server's checks (postgres): version, latency, pool, schema version."""
+    if report is None:
+        return []
+    pool = report["pool"]
+    pending = report["pending"]
+    return [
+        {"name": "server", "ok": True, "detail": f"PostgreSQL {report['server_version']}"},
+        {"name": "latency", "ok": True,
+         "detail": f"{report['latency_ms']:.2f} ms per round trip (median of 5)"},
+        {"name": "pool", "ok": True,
+         "detail": f"{pool['size']} open of {pool['max']}, {pool['idle']} idle, "
+                   f"{pool['waiting']} waiting"},
+        {"name": "schema", "ok": not pending,
+         "detail": f"version {report['schema_version']} ({', '.join(report['migrations'])})"
+                   + (f"; not applied: {', '.join(pending)}" if pending else "")},
+    ]
 
 
 def tool_checks(config: Any = None) -> list[dict[str, Any]]:
