@@ -139,8 +139,9 @@ def discard_store(url: str) -> None:
 
     A postgres URL with ``?table=NAME`` has that table and its siblings (migrations, jobs)
     dropped, or its whole schema when that is a test schema (:data:`TEST_SCHEMA_PREFIX`); one
-    without a table parameter is left alone: its table is the shared default; a named memory store is forgotten. Other
-    stores are files, removed with the test's directory. Close the store's handles first.
+    without a table parameter is left alone: its table is the shared default. A named memory
+    store is forgotten. Other stores are files, removed with the test's directory. Close the
+    store's handles first.
     """
     scheme, _, rest = url.partition("://")
     if scheme == "memory":
@@ -154,9 +155,8 @@ def discard_store(url: str) -> None:
             return
         import psycopg
 
-        from llmspell.storage.postgres import split_url
-
         from llmspell.storage.pg_schema import table_names
+        from llmspell.storage.postgres import split_url
 
         conninfo, table = split_url(url)
         schema = table.rpartition(".")[0]
