@@ -1,9 +1,12 @@
 """A small benchmark harness: medians, budgets, peers measured in the same run, history.
 
-Each ``benchmarks/bench_*.py`` defines ``run(bench: Bench) -> None`` and calls
-:meth:`Bench.measure` for every figure. ``python benchmarks/run.py`` collects them, prints a
-table, saves the run as JSON under ``benchmarks/results/`` and flags any figure more than 20%
-worse than the last saved run. Nothing here asserts: the machine is shared and noisy.
+Figures are wall-clock medians; :meth:`Bench.measure` also keeps the median CPU time
+(``time.process_time``), printed next to them, since the machine is shared and a busy neighbour
+stretches wall time but not CPU time. Each ``benchmarks/bench_*.py`` defines ``run(bench:
+Bench) -> None`` and calls :meth:`Bench.measure` for every figure. ``python benchmarks/run.py``
+collects them, prints a table, saves the run as JSON under ``benchmarks/results/`` and flags
+any figure more than 20% worse than the last saved run. Nothing here asserts: the machine is
+shared and noisy.
 """
 
 from __future__ import annotations
@@ -23,9 +26,21 @@ class Result:
     unit: str = "us/op"  # "us/op" (lower is better) or "ops/s" (higher is better)
     value: float = 0.0  # the figure in `unit`
     budget: float | None = None
-    peer: str | None = None  # name of the peer result in the same group, for the ratio
+    # names of results in the same group to print ratios against (a peer, our own floor, raw
+    # SQLite); a str is one name
+    peer: str | tuple[str, ...] | None = None
+    # a budget relative to the first peer: ours <= budget_ratio x its time
+    budget_ratio: float | None = None
     note: str = ""
     rounds: list[float] = field(default_factory=list)
+    # median CPU time per call (time.process_time: this process, every thread), when measured
+    cpu_us: float | None = None
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        if self.peer is None:
+            return ()
+        return (self.peer,) if isinstance(self.peer, str) else tuple(self.peer)
 
     @property
     def within_budget(self) -> bool | None:
@@ -57,7 +72,8 @@ class Bench:
         rounds: int = 7,
         budget_us: float | None = None,
         min_ops_per_s: float | None = None,
-        peer: str | None = None,
+        peer: str | tuple[str, ...] | None = None,
+        budget_ratio: float | None = None,
         note: str = "",
         setup: Callable[[], Any] | None = None,
     ) -> Result:
@@ -71,16 +87,20 @@ class Bench:
             number = max(1, number // 10)
             rounds = min(rounds, 3)
         per_call: list[float] = []
+        cpu: list[float] = []
         fn()  # warm up (and surface errors before timing)
         for _ in range(rounds):
             if setup is not None:
                 setup()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(number):
                 fn()
             per_call.append((time.perf_counter() - start) / number * 1e6)
-        return self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
-                           peer=peer, note=note)
+            cpu.append((time.process_time() - cpu_start) / number * 1e6)
+        result = self.record(name, per_call, budget_us=budget_us, min_ops_per_s=min_ops_per_s,
+                             peer=peer, budget_ratio=budget_ratio, note=note)
+        result.cpu_us = statistics.median(cpu)
+        return result
 
     def record(
         self,
@@ -89,7 +109,8 @@ class Bench:
         *,
         budget_us: float | None = None,
         min_ops_per_s: float | None = None,
-        peer: str | None = None,
+        peer: str | tuple[str, ...] | None = None,
+        budget_ratio: float | None = None,
         note: str = "",
     ) -> Result:
         """Record a figure measured by the caller (microseconds per operation, per round)."""
@@ -98,7 +119,7 @@ class Bench:
             unit, value, budget = "ops/s", 1e6 / median if median else float("inf"), min_ops_per_s
         else:
             unit, value, budget = "us/op", median, budget_us
-        result = Result(self.group, name, median, unit, value, budget, peer, note,
+        result = Result(self.group, name, median, unit, value, budget, peer, budget_ratio, note,
                         [round(x, 4) for x in per_call_us])
         self.results.append(result)
         return result

@@ -75,13 +75,21 @@ def report(results: list[Result], previous: dict[str, dict]) -> int:
             group = r.group
             print(f"\n== {group} ==")
         line = f"  {r.name:<44} {fmt(r):>16}"
+        if r.cpu_us is not None and r.unit != "ops/s":
+            line += f" (cpu {r.cpu_us:,.1f} us)"
         if r.budget is not None:
             limit = f">= {r.budget:,.0f} ops/s" if r.unit == "ops/s" else f"<= {r.budget:g} us"
             line += f"   budget {limit} {'ok' if r.within_budget else 'OVER'}"
-        if r.peer and (r.group, r.peer) in by_key:
-            peer = by_key[(r.group, r.peer)]
-            ratio = peer.median_us / r.median_us if r.median_us else float("inf")
-            line += f"   {ratio:.2f}x vs {r.peer}"
+        if r.budget_ratio is not None and r.peers and (r.group, r.peers[0]) in by_key:
+            floor = by_key[(r.group, r.peers[0])].median_us
+            ok = r.median_us <= floor * r.budget_ratio
+            line += (f"   budget <= {r.budget_ratio:g}x {r.peers[0]} "
+                     f"{'ok' if ok else 'OVER'}")
+        for name in r.peers:
+            if (r.group, name) in by_key:
+                peer = by_key[(r.group, name)]
+                ratio = peer.median_us / r.median_us if r.median_us else float("inf")
+                line += f"   {ratio:.2f}x vs {name}"
         before = previous.get(f"{r.group}/{r.name}")
         if before:
             delta = worse_by(r, before)

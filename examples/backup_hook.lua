@@ -9,8 +9,9 @@ Hook.register("workflow:complete", function(ctx)
     return {continue_execution = true}
 end)
 
--- A workflow completing fires the point; here it is fired by hand.
-State.save("workflow:etl", "rows", 1000)
-Hook.fire("workflow:complete", {workflow = "etl", status = "ok"})
+-- A workflow completing fires the point.
+local etl = Workflow.sequential({name = "etl", steps = {
+    {name = "rows", type = "tool", tool = "calculator", input = {input = "10 * 100"}}}})
+etl:execute()
 local backups = State.list_backups()
 print("backups:", #backups, backups[#backups].description)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from llmspell import Runtime
+from llmspell.lua import LuaEngine
 from llmspell.sessions import ManualClock, SessionManager, SessionSettings
 from llmspell.state import StateManager
 from llmspell.testing import (
@@ -127,3 +128,9 @@ def runtime_for(name: str, directory: Path, **overrides: Any) -> Runtime:
 def snapshot(rt: Runtime) -> dict[str, bytes]:
     """Every state record, as bytes."""
     return dict(rt.store.scan("state/"))
+
+
+#: The ``make_engine`` fixture of tests/lua/conftest.py: builds a Lua engine on a memory
+#: runtime. (Here, not in that conftest, because ``from conftest import`` finds whichever
+#: conftest pytest loaded last when several directories are collected together.)
+MakeEngine = Callable[..., LuaEngine]

@@ -159,6 +159,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.events.overflow": (lambda rt: rt.events.overflow, str),
     "runtime.events.cross_process": (
         lambda rt: rt.config.setting("runtime.events.cross_process"), bool),
+    "workflows.max_concurrency": (lambda rt: rt.workflows.settings["max_concurrency"], int),
+    "workflows.max_iterations": (lambda rt: rt.workflows.settings["max_iterations"], int),
     "engines.lua.sandbox": (lambda rt: rt.config.lua.sandbox, str),
     "engines.lua.max_instructions": (lambda rt: rt.config.lua.max_instructions, int),
     "engines.lua.max_memory_bytes": (lambda rt: rt.config.lua.max_memory_bytes, int),

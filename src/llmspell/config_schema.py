@@ -295,6 +295,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "default_sender": Field("str", "", doc="From address of a call giving none"),
         "timeout_seconds": Field("number", 30, minimum=0, doc="seconds per SMTP connection"),
     },
+    "workflows": {
+        "max_concurrency": Field("int", 4, minimum=1,
+                                 doc="parallel branches run at once when a workflow sets none"),
+        "max_iterations": Field("int", 1000, minimum=1,
+                                doc="iterations a loop may run when it sets no max_iterations"),
+    },
     "engines.javascript": {
         key: Field("any", unused=True, doc="llmspell runs Lua scripts only")
         for key in ("module_resolution", "allow_eval", "allow_timers", "allow_console",
@@ -303,7 +309,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 #: Tables owned by later subsystems, kept as given (their own code validates them).
-FREE_FORM = ("agents", "workflows")
+FREE_FORM = ("agents",)
 
 #: ``[providers]``: its own keys; every sub-table ``[providers.NAME]`` is one provider whose
 #: keys are :data:`PROVIDER_FIELDS` (docs/providers.md). Keys that depend on the kind

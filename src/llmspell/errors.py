@@ -51,6 +51,8 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     │                                        its tool loop's step limit)
     ├── ToolError
     ├── WorkflowError
+    ├── ReplayDivergence                     a replay met a call or input the journal does
+    │                                        not have there: carries seq, expected, actual
     ├── ScriptError                          a Lua error: script name and line when known
     │   └── ScriptLimitExceeded              instruction, time or memory limit reached
     └── SecurityViolation                    sandbox or path confinement refused an access
@@ -349,6 +351,20 @@ class ToolError(LLMSpellError):
 
 class WorkflowError(LLMSpellError):
     """A workflow step failed under a stop-on-error strategy."""
+
+
+class ReplayDivergence(LLMSpellError):
+    """A replay asked for something the journal does not have at that point.
+
+    ``seq``: the journal entry that was expected (None when the journal had nothing left);
+    ``expected`` and ``actual``: what the journal holds there and what the replay asked for.
+    """
+
+    def __init__(self, message: str, *, seq: int | None, expected: Any, actual: Any) -> None:
+        self.seq = seq
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)
 
 
 class ScriptError(LLMSpellError):

@@ -165,7 +165,7 @@ class _Walk:
                     self.artifact_expected.update(artifact_keys.index_keys(artifact))
                     self.referenced.setdefault(artifact.content_hash, key)
                     self.uses[artifact.content_hash] += 1
-            elif prefix in (artifact_keys.TYPE_PREFIX, artifact_keys.TAG_PREFIX):
+            elif prefix in artifact_keys.INDEX_PREFIXES:
                 self.artifact_entries.add(key)
             elif key.startswith(META_PREFIX):
                 blob_hash = key[len(META_PREFIX):]

@@ -1,7 +1,8 @@
 """Path confinement: which files scripts (and, later, file tools) may read and write.
 
 One :class:`Confinement` decides, and everything that touches a file for a script calls it:
-the Lua sandbox's ``io``/``os``/``loadfile`` functions and ``Artifact.storeFile``. The rules,
+the Lua sandbox's ``io``/``os``/``loadfile`` functions and ``Artifact.storeFile`` (which, under
+the ``full`` sandbox, reads any path the script's ``io`` could). The rules,
 each refusal a :class:`~llmspell.errors.SecurityViolation` that names the operation, the
 argument, the path and the rule:
 
@@ -33,6 +34,7 @@ left (documented in docs/lua.md and docs/artifacts.md).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,11 +68,27 @@ class Confinement:
 
     @classmethod
     def for_scripts(cls, config: Config) -> Confinement:
-        """The confinement scripts run under: ``[runtime] allowed_paths`` as roots, the
+        """The confinement scripts run under: ``[runtime] allowed_paths`` as roots (and,
+        under ``[engines.lua] sandbox = "full"``, rs-llmspell's ``sandbox_mode = false``, the
+        system temp directory too, which rs-llmspell's file tools may always use), the
         configuration file and the data, backup and blob directories protected, the store
         and the backups sealed, and ``[runtime.security] allow_file_access``."""
-        return cls(config.runtime.allowed_paths, protected=protected_paths(config),
-                   sealed=sealed_paths(config),
+        roots: tuple[StrPath, ...] = config.runtime.allowed_paths
+        if config.setting("engines.lua.sandbox") == "full":
+            roots = (*roots, tempfile.gettempdir())
+        return cls(roots, protected=protected_paths(config), sealed=sealed_paths(config),
+                   allow_access=bool(config.setting("runtime.security.allow_file_access")))
+
+    @classmethod
+    def for_stored_files(cls, config: Config) -> Confinement:
+        """What ``Artifact.storeFile`` may read: what the script's own ``io.open`` may. Under
+        ``[engines.lua] sandbox = "safe"`` (the default) that is :meth:`for_scripts`; under
+        ``"full"`` (rs-llmspell's ``sandbox_mode = false``, whose examples store files from
+        the system temp directory) any readable path, the sealed store and backups and
+        ``allow_file_access = false`` still refusing."""
+        if config.setting("engines.lua.sandbox") != "full":
+            return cls.for_scripts(config)
+        return cls([os.sep], protected=protected_paths(config), sealed=sealed_paths(config),
                    allow_access=bool(config.setting("runtime.security.allow_file_access")))
 
     def check_access(self, what: str) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from llmspell.state.backup import BackupManager
     from llmspell.state.migration import Migrator
     from llmspell.tools import ToolService
+    from llmspell.workflows import WorkflowService
 
 T = TypeVar("T")
 
@@ -64,6 +65,7 @@ class Runtime:
         self._migrations: Migrator | None = None
         self._backups: BackupManager | None = None
         self._tools: ToolService | None = None
+        self._workflows: WorkflowService | None = None
         if config.state.enabled and config.setting("state.migrate_on_open"):
             try:
                 self.migrations.apply_pending()  # [state] migrations, registered in code
@@ -252,6 +254,18 @@ class Runtime:
             return ToolService.from_runtime(self)
 
         return self._built("_tools", build)
+
+    @property
+    def workflows(self) -> WorkflowService:
+        """The workflows of this runtime (``sequential``/``parallel``/``conditional``/``loop``,
+        ``resume``, ``cancel``, ``runs``), built on first use; runs are recorded in state
+        (scope ``workflow:<run id>``), so running one needs ``[state] enabled``."""
+        def build() -> WorkflowService:
+            from llmspell.workflows import WorkflowService
+
+            return WorkflowService.from_runtime(self)
+
+        return self._built("_workflows", build)
 
     @property
     def closed(self) -> bool:

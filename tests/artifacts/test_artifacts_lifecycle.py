@@ -239,6 +239,8 @@ def test_the_store_layout_is_readable(rt: Runtime, session: Session) -> None:
     assert keys == sorted([
         f"art/{session.id}/{a.name_key}/0000000001",
         f"artg/a%2Fb/{round(a.created_at * 1e6):016d}/{session.id}/{a.name_key}/0000000001",
+        f"arts/{session.id}/{round(a.created_at * 1e6):016d}/{session.id}/{a.name_key}/"
+        "0000000001",
         f"artt/user_input/{round(a.created_at * 1e6):016d}/{session.id}/{a.name_key}/"
         "0000000001"])
 

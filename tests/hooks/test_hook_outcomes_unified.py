@@ -295,6 +295,12 @@ def exercise_every_subsystem(rt: Runtime) -> None:
     with pytest.raises(ValidationError):
         rt.tools.invoke("calculator", {"input": "6 *"})  # fires tool:error
     rt.tools.discover({"category": "utility"})
+    flow = rt.workflows.sequential({"name": "fired", "steps": [
+        {"name": "add", "tool": "calculator", "input": {"input": "1 + 1"}}]})
+    assert flow.execute()["success"]  # start, before_step, after_step, complete
+    broken = rt.workflows.sequential({"name": "broken", "steps": [
+        {"name": "bad", "tool": "calculator", "input": {"input": "1 +"}}]})
+    assert not broken.execute()["success"]  # workflow:error
 
 
 def test_the_fired_flag_matches_what_the_code_fires() -> None:
@@ -311,29 +317,29 @@ def test_registering_at_a_point_nothing_fires_is_reported(
         caplog: pytest.LogCaptureFixture) -> None:
     hooks = HookRegistry()
     with caplog.at_level(logging.WARNING, "llmspell.hooks"):
-        handle = hooks.register("workflow:complete", lambda ctx: None, name="backup")
+        handle = hooks.register("workflow:checkpoint", lambda ctx: None, name="backup")
         fired = hooks.register("state:before_write", lambda ctx: None)
-        quiet = hooks.register("workflow:after_step", lambda ctx: None, expect_unfired=True)
-    assert handle.notice is not None and "'workflow:complete' is not fired yet" in handle.notice
+        quiet = hooks.register("workflow:rollback", lambda ctx: None, expect_unfired=True)
+    assert handle.notice is not None and "'workflow:checkpoint' is not fired yet" in handle.notice
     assert handle.to_dict()["notice"] == handle.notice
     assert fired.notice is None and quiet.notice is not None
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "hook 'backup'" in messages[0]
-    assert "workflow:complete" in messages[0]
+    assert "workflow:checkpoint" in messages[0]
 
 
 def test_lua_hook_register_at_an_unfired_point_says_so(
         rt: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     script = """
-    Hook.register("BeforeWorkflowStep", function(ctx) end)
+    Hook.register("WorkflowCheckpoint", function(ctx) end)
     Hook.register("state:before_write", function(ctx) end)
-    return tostring(Hook.list("workflow:before_step")[1].notice) .. "|"
+    return tostring(Hook.list("workflow:checkpoint")[1].notice) .. "|"
         .. tostring(Hook.list("state:before_write")[1].notice)
     """
     with caplog.at_level(logging.WARNING, "llmspell.hooks"), LuaEngine(rt) as engine:
         notes = engine.run_string(script).split("|")
-    assert "'workflow:before_step' is not fired yet" in notes[0] and "not fired" not in notes[1]
-    assert any("workflow:before_step" in r.getMessage() for r in caplog.records)
+    assert "'workflow:checkpoint' is not fired yet" in notes[0] and "not fired" not in notes[1]
+    assert any("workflow:checkpoint" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("point", sorted(p for p in POINTS if p not in FIRED))

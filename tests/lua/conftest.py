@@ -6,15 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from backends import MakeEngine
 from llmspell import Runtime
 from llmspell.lua import LuaEngine
-
-MakeEngine = Callable[..., LuaEngine]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ SCRIPTS = files("llmspell.lua").joinpath("scripts")
 EXPECTED = {"prelude.lua", "limits.lua", "console.lua", "sandbox.lua", "exit.lua",
             "shutdown.lua", "state.lua", "session.lua", "artifact.lua", "hook.lua",
             "config.lua", "json.lua", "args.lua", "agent.lua", "streaming.lua", "tool.lua",
-            "patterns.lua"}
+            "patterns.lua", "workflow.lua", "tape.lua", "replay.lua"}
 
 
 def test_the_bridge_lua_code_is_in_lua_files_shipped_as_package_data() -> None:
@@ -45,9 +45,9 @@ def test_each_file_is_read_once_per_process() -> None:
 
 
 def test_an_error_in_the_bridges_lua_names_its_file_and_line() -> None:
-    lines = source("session.lua").decode().splitlines()
+    lines = source("prelude.lua").decode().splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "__concat" in text)
-    where = f"{SHOWN_PREFIX}session.lua:{line}: attempt to concatenate a table value"
+    where = f"{SHOWN_PREFIX}prelude.lua:{line}: attempt to concatenate a table value"
     with Runtime.memory() as rt, LuaEngine(rt, script_name="demo.lua") as engine:
         caught = engine.run_string(
             "local s = Session.create{name = 'x'}\n"

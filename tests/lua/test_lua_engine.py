@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError, ValidationError
 from llmspell.lua import LuaEngine, LuaFunction, ScriptExit
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import blake3
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
 
@@ -59,7 +59,7 @@ def test_json_stringify_refuses_what_json_cannot_hold(engine: LuaEngine) -> None
 def test_json_parse(engine: LuaEngine) -> None:
     assert engine.run_string("""
         local v = JSON.parse('{"a": [1, 2.5, null, {"b": "x"}], "e": [], "o": {}, "t": true}')
-        return v.a[1], v.a[2], v.a[3] == JSON.null, v.a[4].b, #v.e, next(v.o), v.t,
+        return v.a[1], v.a[2], v.a[3] == nil, v.a[4].b, #v.e, next(v.o), v.t,
             JSON.stringify(v.e), JSON.stringify(v.o), math.type(v.a[1])
     """) == (1, 2.5, True, "x", 0, None, True, "[]", "{}", "integer")
     assert engine.run_string("return JSON.parse('null')") is None
@@ -81,7 +81,11 @@ def test_json_parse_errors(engine: LuaEngine) -> None:
 
 def test_json_round_trip_keeps_arrays_and_nulls(engine: LuaEngine) -> None:
     text = '{"a":[],"b":{},"c":[null,1],"d":null}'
-    assert engine.run_string(f"return JSON.stringify(JSON.parse('{text}'))") == text
+    assert engine.run_string(f"return JSON.stringify(JSON.parse('{text}', "
+                             "{keep_nulls = true}))") == text
+    # By default a null is nil: an object loses the key, an array keeps the hole as null.
+    assert engine.run_string(f"return JSON.stringify(JSON.parse('{text}'))") == (
+        '{"a":[],"b":{},"c":[null,1]}')
 
 
 def test_json_array(engine: LuaEngine) -> None:

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError, ScriptLimitExceeded
 
 CLOSE_LOOP = ("local g <close> = setmetatable({}, {__close = function() while true do end end})\n"

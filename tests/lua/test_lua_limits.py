@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError, ScriptLimitExceeded
 from llmspell.lua import LuaEngine
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError, ValueTooLarge
 
 LIMIT = {"engines__lua__max_memory_bytes": 4 * 2**20}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MakeEngine
+from backends import MakeEngine
 from llmspell.errors import ScriptError
 from llmspell.lua import LuaEngine
 

@@ -75,13 +75,14 @@ def test_the_seed_backup_snippet(engine: LuaEngine, rt: Runtime) -> None:
 
 def test_the_seed_hook_backs_up_when_a_workflow_completes(engine: LuaEngine,
                                                          rt: Runtime) -> None:
-    engine.run_file(EXAMPLES / "backup_hook.lua")  # registers, then fires it from Lua
+    engine.run_file(EXAMPLES / "backup_hook.lua")  # registers, then runs a workflow
     (made,) = rt.backups.list_backups()
-    assert made.description == "Workflow completed" and made.entries == 1
-    # Fired from Python (a workflow engine would), the Lua hook backs up again.
-    outcome = rt.hooks.fire("workflow:complete", {"workflow": "etl", "status": "ok"},
-                            component="workflow:etl")
-    assert outcome.action == "continue"
+    # The completed run's record, its definition and its one step's result.
+    assert made.description == "Workflow completed" and made.entries == 3
+    # A workflow run from Python completes too: the Lua hook backs up again.
+    flow = rt.workflows.sequential({"name": "py", "steps": [
+        {"name": "one", "tool": "calculator", "input": {"input": "1 + 1"}}]})
+    assert flow.execute()["success"]
     assert [b.description for b in rt.backups.list_backups()] == ["Workflow completed"] * 2
 
 
@@ -134,7 +135,7 @@ def test_registered_migrations_versions_and_rollback(engine: LuaEngine, rt: Runt
 def test_verify_delete_prune_and_the_aliases(engine: LuaEngine, rt: Runtime) -> None:
     rt.state.save("agent:a", "k", {"v": 1})
     first = engine.run_string('return State.create_backup({description = "one", format = '
-                              '"binary", compression = "lz4"})')
+                              '"binary", compression = "lz4"}).backup_id')
     info = rt.backups.get(first)
     assert (info.entry_format, info.compression) == ("binary", "lz4")
     rt.state.save("agent:a", "k", {"v": 2})

@@ -198,8 +198,8 @@ def test_nested_transactions_join(lua: Any, rt: Runtime) -> None:
 # -- errors ---------------------------------------------------------------------------------
 
 ERRORS = [
-    ('State.save("bogus:x", "k", 1)', "InvalidScope: argument 'scope': unknown scope kind "
-                                       "'bogus'"),
+    ('State.save("agnet:x", "k", 1)', "InvalidScope: argument 'scope': unknown scope kind "
+                                       "'agnet' (did you mean 'agent'?)"),
     ('State.save("global", "__k", 1)', "InvalidKey: argument 'key': must not start with '__'"),
     ('State.save("global", "\\xff\\xfe", 1)', "InvalidKey: argument 'key': must be valid "
                                               "UTF-8 text"),

@@ -105,3 +105,16 @@ def test_a_scan_over_a_missing_large_row_is_a_storage_error(store: SqliteStore,
         db.execute("DELETE FROM kv_large")
     with pytest.raises(StorageError, match="missing from kv_large"):
         list(store.scan(""))
+
+
+def test_the_split_is_measured_not_16_kb(path: Path) -> None:
+    """Values over 900 bytes leave the WITHOUT ROWID table (docs/storage.md, "Table layout"),
+    and the view kv_values shows every value resolved, for the sqlite3 shell."""
+    assert LARGE_VALUE == 900
+    with open_store(f"sqlite:///{path}") as opened:
+        opened.batch([Put("small", b"s" * LARGE_VALUE), Put("mid", b"m" * (LARGE_VALUE + 1))])
+    kinds, large = raw_rows(path)
+    assert kinds == {"small": "blob", "mid": "integer"} and large == {"mid"}
+    with sqlite3.connect(path) as db:
+        shown = dict(db.execute("SELECT key, value FROM kv_values").fetchall())
+    assert shown == {"small": b"s" * LARGE_VALUE, "mid": b"m" * (LARGE_VALUE + 1)}

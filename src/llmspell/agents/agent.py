@@ -28,14 +28,17 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from llmspell import intercept
 from llmspell.agents import lifecycle as lc
 from llmspell.agents.calls import (
+    LLM_CALL,
     TOOL_CALL,
     call_record,
     fingerprint,
     message_from,
     message_record,
     request_record,
+    response_from,
     response_record,
 )
 from llmspell.agents.model import (
@@ -251,15 +254,21 @@ class Agent:
             t0 = time.perf_counter()
             response: ChatResponse | None = None
             try:
-                if stream:
+                if stream and not intercept.active():
                     for piece in self.provider.stream(request):
                         if piece.kind == "text":
                             yield AgentChunk("text", index, text=piece.text)
                             index += 1
                         elif piece.kind == "done":
                             response = piece.response
-                else:
-                    response = self.provider.complete(request)
+                else:  # a replay serves (or compares) the whole answer: one chunk of text
+                    response = intercept.through(
+                        LLM_CALL, entry["fingerprint"],
+                        lambda: self.provider.complete(request),  # noqa: B023 (called now)
+                        describe=lambda: entry, restore=response_from)  # noqa: B023
+                    if stream and response.text:
+                        yield AgentChunk("text", index, text=response.text)
+                        index += 1
                 if response is None:
                     raise AgentError(f"provider {config.provider!r} ended a stream without "
                                      "its final chunk")
@@ -309,19 +318,26 @@ class Agent:
         model sees (and the journal records), not an exception."""
         tool = self.tools.get(call.name)
         t0 = time.perf_counter()
-        output: Any = None
-        error: str | None = None
-        if tool is None:
-            error = f"no tool named {call.name!r}; known: {', '.join(self.tools) or 'none'}"
-        elif (problem := tool.problem(dict(call.arguments))) is not None:
-            error = f"invalid arguments for {call.name!r}: {problem}"
-        else:
+
+        def attempt() -> tuple[Any, str | None]:
+            if tool is None:
+                return None, (f"no tool named {call.name!r}; known: "
+                              f"{', '.join(self.tools) or 'none'}")
+            if (problem := tool.problem(dict(call.arguments))) is not None:
+                return None, f"invalid arguments for {call.name!r}: {problem}"
             try:
-                output = tool.call(dict(call.arguments))
+                return tool.call(dict(call.arguments)), None
             except ScriptLimitExceeded:
                 raise  # the script must stop, not the model hear about it
             except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                return None, f"{type(exc).__name__}: {exc}"
+
+        print_ = fingerprint(agent=self.name, tool=call.name, arguments=dict(call.arguments))
+        output, error = intercept.through(
+            TOOL_CALL, print_, attempt,
+            describe=lambda: {"agent": self.name, "tool": call.name,
+                              "arguments": dict(call.arguments)},
+            restore=lambda data: (data["result"]["output"], data["result"]["error"]))
         with self._lock:
             self.stats["tool_invocations"] += 1
         result = {"success": error is None, "output": output, "error": error}
@@ -334,9 +350,7 @@ class Agent:
                                                    "arguments": shown,
                                                    "result": result,
                                                    "latency_ms": _ms(t0),
-                                                   "fingerprint": fingerprint(
-                                                       agent=self.name, tool=call.name,
-                                                       arguments=dict(call.arguments))}, cid)
+                                                   "fingerprint": print_}, cid)
         self._owner.publish("agent.tool_called", {"agent": self.name, "tool": call.name,
                                                   "success": error is None}, cid, sid)
         return record

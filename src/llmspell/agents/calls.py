@@ -35,7 +35,7 @@ import orjson
 
 from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
-from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall
+from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
 from llmspell.providers.pricing import Price, cost
 
 logger = logging.getLogger("llmspell.agents")
@@ -80,6 +80,19 @@ def request_record(request: ChatRequest) -> dict[str, Any]:
 def response_record(response: ChatResponse) -> dict[str, Any]:
     return {"text": response.text, "tool_calls": [call_record(c) for c in response.tool_calls],
             "finish_reason": response.finish_reason, "model": response.model}
+
+
+def response_from(entry: dict[str, Any]) -> ChatResponse:
+    """The answer an ``llm.call`` entry recorded (its ``response`` and ``usage``), rebuilt:
+    what a replay returns instead of calling the provider."""
+    record, usage = entry["response"], entry.get("usage") or {}
+    calls = tuple(ToolCall(c["id"], c["name"], c.get("arguments") or {})
+                  for c in record.get("tool_calls") or ())
+    return ChatResponse(record.get("text") or "", calls,
+                        Usage(int(usage.get("input_tokens", 0)),
+                              int(usage.get("output_tokens", 0))),
+                        record.get("finish_reason") or "stop", record.get("model") or "",
+                        entry.get("provider") or "")
 
 
 def fingerprint(**parts: Any) -> str:

@@ -4,6 +4,8 @@
 
     art/<sid>/<name key>/<version, 10 digits>          the record (JSON, Artifact.to_record)
     artt/<type>/<created us>/<sid>/<name key>/<ver>    one per artifact: the type index
+    arts/<sid>/<created us>/<sid>/<name key>/<ver>     one per artifact: its session's
+                                                       artifacts in creation order
     artg/<tag>/<created us>/<sid>/<name key>/<ver>     one per tag ('/' and '%' escaped)
     artacl/<owner sid>/<grantee sid>                   a grant: {"access": "read"|"write", ...}
     artaclr/<grantee sid>/<owner sid>                  the same grant, seen from the grantee
@@ -19,6 +21,11 @@ Versions are never reused. Deleting the newest version of a name leaves a tombst
 (``{"deleted": true, "version": n}``) in its place, so the next store of that name still
 gets ``n + 1``; the next store removes the tombstone in its own batch. So a name has at most
 one tombstone, always its highest key, and listing skips it.
+
+The ``arts/`` index came later (issue 18: a session's ``list(limit=10)`` read every record).
+A store written before it gets it on first open (:mod:`.reindex`); the marker key
+:data:`SESSION_INDEX_DONE` says it is complete. Its tail repeats the session id so every index
+key ends the same way (:func:`record_key_of_index` reads the last three parts).
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from llmspell.artifacts.model import VERSION_DIGITS, Artifact
 RECORD_PREFIX = "art/"
 TYPE_PREFIX = "artt/"
 TAG_PREFIX = "artg/"
+SESSION_TIME_PREFIX = "arts/"
+#: Every prefix of index keys (doctor --deep checks each key under them points at a record).
+INDEX_PREFIXES = (TYPE_PREFIX, TAG_PREFIX, SESSION_TIME_PREFIX)
+#: Present once every artifact of the store has its ``arts/`` key.
+SESSION_INDEX_DONE = "artmeta/session_index"
 ACL_PREFIX = "artacl/"
 ACL_REVERSE_PREFIX = "artaclr/"
 SETTINGS_PREFIX = "artcfg/"
@@ -75,6 +87,10 @@ def type_prefix(artifact_type: str) -> str:
     return f"{TYPE_PREFIX}{artifact_type}/"
 
 
+def session_time_prefix(session_id: str) -> str:
+    return f"{SESSION_TIME_PREFIX}{session_id}/"
+
+
 def tag_prefix(tag: str) -> str:
     return f"{TAG_PREFIX}{tag_token(tag)}/"
 
@@ -89,10 +105,16 @@ def _tail(artifact: Artifact) -> str:
             f"{artifact.name_key}/{artifact.version:0{VERSION_DIGITS}d}")
 
 
+def session_time_key(artifact: Artifact) -> str:
+    """The ``arts/`` index key of ``artifact``."""
+    return session_time_prefix(artifact.session_id) + _tail(artifact)
+
+
 def index_keys(artifact: Artifact) -> list[str]:
     """Every index key of ``artifact``."""
     tail = _tail(artifact)
-    keys = [type_prefix(artifact.artifact_type) + tail]
+    keys = [type_prefix(artifact.artifact_type) + tail,
+            SESSION_TIME_PREFIX + artifact.session_id + "/" + tail]
     keys.extend(tag_prefix(tag) + tail for tag in artifact.tags)
     return keys
 

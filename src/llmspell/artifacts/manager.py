@@ -49,6 +49,7 @@ from llmspell.artifacts.model import (
 )
 from llmspell.artifacts.permissions import READ, WRITE, Permissions, check_access
 from llmspell.artifacts.query import check_filters, run_query
+from llmspell.artifacts.reindex import ensure_session_index
 from llmspell.artifacts.sources import FileGuard, Source, from_bytes
 from llmspell.artifacts.validate import (
     MAX_CREATED_BY,
@@ -142,6 +143,7 @@ class ArtifactManager:
         self.settings = settings or ArtifactSettings()
         self.hooks = hooks
         self.events = events
+        ensure_session_index(store)  # an older store's artifacts join the arts/ index
         self.writer = ArtifactWriter(store, blobs, self.counters, self.clock)
         self.permissions = Permissions(store, hooks=hooks)
         self.files = FileGuard(confinement or Confinement(allowed_paths))
@@ -151,7 +153,8 @@ class ArtifactManager:
         """The manager a Runtime uses: ``[session]`` settings, blobs under
         ``[session] storage_path`` (default ``<data_dir>/blobs``), the runtime's sessions,
         hooks and events, and the scripts' path confinement (``[runtime] allowed_paths``,
-        ``[runtime.security] allow_file_access``) for ``store_file``."""
+        ``[runtime.security] allow_file_access``, the sandbox level:
+        :meth:`Confinement.for_stored_files`) for ``store_file``."""
         config = runtime.config
         settings = ArtifactSettings.from_config(config)
         blobs = BlobStore(runtime.store, config.session.blob_dir,
@@ -160,7 +163,7 @@ class ArtifactManager:
                           grace=settings.gc_grace_seconds)
         return cls(runtime.store, blobs, runtime.sessions, settings=settings,
                    hooks=runtime.hooks, events=runtime.events,
-                   confinement=Confinement.for_scripts(config))
+                   confinement=Confinement.for_stored_files(config))
 
     # -- storing ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from llmspell.artifacts import keys
-from llmspell.artifacts.model import Artifact, artifact_type, decode_record
+from llmspell.artifacts.model import Artifact, artifact_type, decode_record, name_key
 from llmspell.codec import stored_object
 from llmspell.errors import ValidationError
 from llmspell.journal import to_timestamp
@@ -118,9 +118,14 @@ def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
         if (value is None and not none_ok) or (value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 0)):
             raise ValidationError(argument, "must be an int >= 0", got=value)
-    found = [a for a in _candidates(store, filters) if filters.matches(a)]
-    if filters.latest:
-        found = _latest_only(store, filters, found)
+    ordered = (_in_creation_order(store, filters, descending)
+               if sort == "created_at" and limit is not None else None)
+    if ordered is not None:
+        found = _first(store, filters, ordered, offset + limit)
+    else:
+        found = [a for a in _candidates(store, filters) if filters.matches(a)]
+        if filters.latest:
+            found = _latest_only(store, filters, found)
     found.sort(key=lambda a: (_sort_key(a, sort), a.created_at, a.session_id, a.name,
                               a.version), reverse=descending)
     end = None if limit is None else offset + limit
@@ -132,7 +137,48 @@ def _sort_key(a: Artifact, sort: str) -> Any:
             "version": a.version, "artifact_type": a.artifact_type}[sort]
 
 
+def _first(store: Store, f: Filters, ordered: Iterator[Artifact], want: int) -> list[Artifact]:
+    """The first ``want`` matches of ``ordered`` (artifacts in creation order), and every
+    further match created in the same microsecond as the last one (the final sort orders
+    those by session, name and version)."""
+    found: list[Artifact] = []
+    last = -1
+    for a in ordered:
+        if not f.matches(a) or (f.latest and not _latest_only(store, f, [a])):
+            continue
+        created = keys.micros(a.created_at)
+        if len(found) >= want and created != last:
+            break
+        found.append(a)
+        last = created
+    return found
+
+
+def _in_creation_order(store: Store, f: Filters, descending: bool) -> Iterator[Artifact] | None:
+    """Candidates read from an index in creation order (newest first if ``descending``), so
+    a query with a limit stops early; None when no index gives that order (several sessions,
+    an exact name, or no session, type or tag to drive by)."""
+    if f.sessions is not None:
+        if len(f.sessions) != 1 or (f.name is not None and not _GLOB.search(f.name)):
+            return None
+        sid = f.sessions[0]
+        if f.readable is not None and sid not in f.readable:
+            return iter(())
+        return _from_index(store, keys.session_time_prefix(sid), f, reverse=descending)
+    if f.artifact_type is not None:
+        return _from_index(store, keys.type_prefix(f.artifact_type), f, reverse=descending)
+    if f.tags:
+        rarest = min((keys.tag_prefix(t) for t in f.tags), key=store.count)
+        return _from_index(store, rarest, f, reverse=descending)
+    return None
+
+
 def _candidates(store: Store, f: Filters) -> Iterator[Artifact]:
+    if f.sessions is not None and f.name is not None and not _GLOB.search(f.name):
+        for sid in f.sessions:  # an exact name: only its versions (one key prefix)
+            if f.readable is None or sid in f.readable:
+                yield from _records(store, keys.name_prefix(sid, name_key(f.name)))
+        return
     if f.sessions is not None:
         for sid in f.sessions:
             if f.readable is not None and sid not in f.readable:
@@ -156,24 +202,50 @@ def _candidates(store: Store, f: Filters) -> Iterator[Artifact]:
                 yield artifact
 
 
-def _from_index(store: Store, prefix: str, f: Filters) -> Iterator[Artifact]:
-    """Records an index points at, within the time range, read in pages."""
-    start = None if f.created_after is None else keys.time_key(prefix, f.created_after)
-    stop = None if f.created_before is None else keys.time_key(prefix, f.created_before)
+def _records(store: Store, prefix: str) -> Iterator[Artifact]:
+    for key, raw in store.scan(prefix):
+        artifact = decode_record(key, raw)
+        if artifact is not None:
+            yield artifact
+
+
+def _from_index(store: Store, prefix: str, f: Filters, *,
+                reverse: bool = False) -> Iterator[Artifact]:
+    """Records an index points at, within the time range, read in pages (in creation order,
+    newest first when ``reverse``). The first page is small: a query with a limit often
+    needs only a few records."""
+    low = None if f.created_after is None else keys.time_key(prefix, f.created_after)
+    high = None if f.created_before is None else keys.time_key(prefix, f.created_before)
+    # start_after is exclusive, and time_key is a proper prefix of every key at that time;
+    # a key equal to a bound over its length is at that microsecond: the record's time decides.
+    if reverse:
+        # keys after "<high>0" are all past the bound; the rest are checked one by one
+        start, stop, past = (None if high is None else high + "\U0010ffff"), low, _below
+    else:
+        start, stop, past = low, high, _above
     page: list[str] = []
-    # start_after is exclusive, and time_key is a proper prefix of every key at that time
-    for key in store.keys(prefix, start_after=start):
-        if stop is not None and key[:len(stop)] > stop:  # equal: the record's time decides
+    size = 16
+    for key in store.keys(prefix, start_after=start, reverse=reverse):
+        if stop is not None and past(key[:len(stop)], stop):
             break
         record_key = keys.record_key_of_index(key)
         if f.readable is not None and record_key.split("/", 2)[1] not in f.readable:
             continue
         page.append(record_key)
-        if len(page) >= _PAGE:
+        if len(page) >= size:
             yield from _fetch(store, page)
             page = []
+            size = min(_PAGE, size * 4)
     if page:
         yield from _fetch(store, page)
+
+
+def _above(part: str, bound: str) -> bool:
+    return part > bound
+
+
+def _below(part: str, bound: str) -> bool:
+    return part < bound
 
 
 def _fetch(store: Store, record_keys: list[str]) -> Iterator[Artifact]:

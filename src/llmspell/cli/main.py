@@ -285,14 +285,16 @@ def _load_commands() -> None:
     from llmspell.cli import keys as keys_commands
     from llmspell.cli import migrate as migrate_commands
     from llmspell.cli import prompt as prompt_commands
-    from llmspell.cli import scripts, setup
+    from llmspell.cli import scripts, session_replay, setup
     from llmspell.cli import session as session_commands
     from llmspell.cli import state as state_commands
     from llmspell.cli import tool as tool_commands
+    from llmspell.cli import workflow as workflow_commands
 
     for module in (scripts, setup, state_commands, session_commands, artifact_commands,
                    migrate_commands, backup_commands, keys_commands, prompt_commands,
-                   tool_commands):
+                   tool_commands, workflow_commands,
+                   session_replay):  # session_replay adds to `session`
         for command in module.COMMANDS:
             register(command)
 

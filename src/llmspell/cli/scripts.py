@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from llmspell.cli.main import EXIT_USAGE, Options, echo_json, fail, handle_errors
+from llmspell.cli.main import EXIT_USAGE, Options, echo, echo_json, fail, handle_errors
 
 
 def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
@@ -20,8 +20,13 @@ def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Print the script's return value as JSON.")
+@click.option("--record", is_flag=True,
+              help="Record the run in a new session, so it can be replayed.")
+@click.option("--session", "session_ref", default=None, metavar="ID",
+              help="Record the run in this active session (a fork, say).")
 @click.pass_obj
-def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> None:
+def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool, record: bool,
+        session_ref: str | None) -> None:
     """Run a Lua SCRIPT; ARGS (after the script, or after --) reach it as ARGS."""
     path = Path(script)
     if not path.is_file():
@@ -29,13 +34,33 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool) -> Non
     if args and args[0] == "--":
         args = args[1:]
     with handle_errors(opts.verbose), opts.runtime() as rt:
-        engine = _engine(rt, args, path.name)
-        try:
-            result = engine.run_file(path)
-        finally:
-            engine.close()
+        if record or session_ref is not None:
+            result = _recorded(rt, path, args, session_ref)
+        else:
+            engine = _engine(rt, args, path.name)
+            try:
+                result = engine.run_file(path)
+            finally:
+                engine.close()
     if as_json:
         echo_json(result, redact=False)  # the script's own output, like its print
+
+
+def _recorded(rt: Any, path: Path, args: tuple[str, ...], session_ref: str | None) -> Any:
+    """Run ``path`` recorded (llmspell.replay.record_run); its error is raised after."""
+    from llmspell.cli.session import resolve
+    from llmspell.replay import record_run
+
+    sid = None if session_ref is None else resolve(rt.sessions, session_ref)
+    source = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    if source.startswith(b"#"):
+        newline = source.find(b"\n")
+        source = b"" if newline < 0 else b"--" + source[newline:]
+    done = record_run(rt, source, name=str(path), args=args, session=sid)
+    echo(f"recorded in session {done.session.id}", err=True)
+    if done.error is not None:
+        raise done.error
+    return done.value
 
 
 @click.command(name="exec")

@@ -1,4 +1,5 @@
-"""``llmspell session list|show|suspend|resume|complete|fail|archive|delete|timeline``.
+"""``llmspell session list|show|suspend|resume|complete|fail|archive|delete|timeline``
+(``replay``, ``fork`` and ``diff`` are in :mod:`llmspell.cli.session_replay`).
 
 A session is named by its id or by a unique prefix of it (``llmspell session show 3f2a``).
 Tables on the terminal, ``--json`` for machines; journal data is shown with secrets redacted
@@ -85,14 +86,23 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
 
 @session.command()
 @click.argument("session_id", metavar="ID")
+@click.option("--at", "at_seq", type=click.IntRange(0), default=None,
+              help="Show its state scope and artifacts as of this journal entry instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @click.pass_obj
-def show(opts: Options, session_id: str, as_json: bool) -> None:
-    """Show one session: its fields, counters, limits and journal length."""
+def show(opts: Options, session_id: str, at_seq: int | None, as_json: bool) -> None:
+    """Show one session: its fields, counters, limits and journal length (or, with --at,
+    its state and artifacts as of a sequence number)."""
     with handle_errors(opts.verbose), opts.runtime() as rt:
         manager = rt.sessions
         found = manager.get(resolve(manager, session_id))
         entries = manager.journal.count(found.id)
+        snapshot = None if at_seq is None else manager.state_at(found.id, at_seq)
+    if snapshot is not None:
+        from llmspell.cli.session_replay import print_snapshot
+
+        print_snapshot(snapshot, as_json)
+        return
     data = shown(found.to_dict())
     data["journal_entries"] = entries
     if as_json:
@@ -189,15 +199,17 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
              until: str | None, correlation: str | None, after_seq: int | None, limit: int,
              reverse: bool, as_json: bool) -> None:
     """Show a session's journal: transitions, state writes, hooks and events, in order."""
+    from llmspell.sessions.history import with_values
+
     with handle_errors(opts.verbose), opts.runtime() as rt:
         manager = rt.sessions
         sid = resolve(manager, session_id)
-        entries = manager.journal.read(
+        entries = list(with_values(manager.journal, sid, manager.journal.iter(
             sid, kinds=list(kinds) or None, since=parse_time(since), until=parse_time(until),
             correlation_id=correlation, after_seq=after_seq, limit=limit or None,
-            reverse=reverse)
+            reverse=reverse)))
     if as_json:
-        echo_json([e.to_dict() for e in entries])
+        echo_json(entries)
         return
     from rich.table import Table
 
@@ -205,9 +217,11 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
     for column in ("SEQ", "TIME", "KIND", "CORRELATION", "DATA"):
         table.add_column(column, no_wrap=column != "DATA", overflow="fold")
     for entry in entries:
-        data = orjson.dumps(shown(entry.data)).decode() if entry.data is not None else ""
-        table.add_row(str(entry.seq), entry.to_dict()["time"][:23], entry.kind,
-                      entry.correlation_id or "", data if len(data) <= 400 else data[:397] + "...")
+        data = (orjson.dumps(shown(entry["data"]), default=repr).decode()
+                if entry["data"] is not None else "")
+        table.add_row(str(entry["seq"]), entry["time"][:23], entry["kind"],
+                      entry["correlation_id"] or "",
+                      data if len(data) <= 400 else data[:397] + "...")
     console().print(table)
 
 

@@ -4,9 +4,10 @@ Every value that crosses the bridge (arguments of llmspell functions, their resu
 results) goes through :class:`Converter`. The rules (DESIGN.md section 13, docs/lua.md):
 
 Lua -> Python
-    nil and ``JSON.null`` -> None; booleans -> bool; integers -> int; floats -> float;
+    nil and ``JSON.null`` -> None; an id handle (an artifact id) -> its id string; booleans
+    -> bool; integers -> int; floats -> float;
     strings -> str when valid UTF-8, else bytes; a table whose keys are exactly 1..n -> list
-    (in key order); a table created by ``JSON.array()`` -> list (it must hold only 1..n);
+    (in key order); a table created by ``JSON.array()`` -> list (keys 1..n; a hole is None);
     any other table -> dict whose keys are the table's string keys, sorted (Lua tables have no
     order; sorting keeps output deterministic); an empty table -> {}. A table that mixes 1..n
     with string keys, has a non-sequence integer key (``{[5] = x}``, a hole), a float, boolean
@@ -36,7 +37,7 @@ from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
 LUA_MIN_INT = -(2**63)
 LUA_MAX_INT = 2**63 - 1
 
-_PLAIN, _ARRAY, _NULL = 0, 1, 2
+_PLAIN, _ARRAY, _NULL, _ID = 0, 1, 2, 3
 _SCALARS = frozenset({type(None), bool, int, float})
 
 
@@ -170,6 +171,9 @@ class Converter:
         kind = found if type(found) is int else found[0]
         if kind == _NULL:
             return None
+        if kind == _ID:  # a handle standing for an id string (see the prelude)
+            ident = found[1]
+            return ident.decode("utf-8") if isinstance(ident, bytes) else ident
         address = found[1]
         if address in seen:
             raise CyclicValue(argument, "the table contains itself (a cycle)", path=path)
@@ -186,7 +190,7 @@ class Converter:
         seen.add(address)
         try:
             if as_list:
-                out = [None] * len(keys)
+                out = [None] * (max(keys, default=0) if kind == _ARRAY else len(keys))
                 for index, value in pairs:
                     out[index - 1] = item(value, argument, path, index, functions, seen, depth,
                                           budget)
@@ -302,13 +306,16 @@ class Converter:
 
 
 def _shape(keys: tuple[Any, ...], marked: bool, argument: str, path: str) -> bool:
-    """True if a table with these keys is a list, False if a dict; else why neither."""
+    """True if a table with these keys is a list, False if a dict; else why neither. A table
+    marked as a JSON.array may have holes (a parsed ``null`` read as nil): they are None."""
     if (keys or marked) and all(type(key) is int for key in keys) and (
             keys == tuple(range(1, len(keys) + 1)) or sorted(keys) == list(
             range(1, len(keys) + 1))):
         return True
+    if marked and all(type(key) is int and key >= 1 for key in keys):
+        return True  # a JSON.array with holes (JSON.parse's nulls): the holes are null
     if marked:
-        bad = next(key for key in keys if type(key) is not int or not 1 <= key <= len(keys))
+        bad = next(key for key in keys if type(key) is not int or key < 1)
         raise InvalidValue(argument, "a JSON.array may only have keys 1..n; it has key "
                            f"{_key_text(bad)}", path=path)
     texts: list[str] = []

@@ -33,6 +33,7 @@ from llmspell.lua.globals import INSTALLERS
 from llmspell.lua.limits import INTERRUPTED, PREFIX, Limits, headroom_for
 from llmspell.lua.prelude import load_core
 from llmspell.lua.sandbox import apply_sandbox
+from llmspell.workflows.home import route
 
 _POSITION = re.compile(r"^((?:(?!: )[^\n])*?):(\d+): ")
 _REMEMBERED = 32  # Python errors kept to chain as the cause of an uncaught Lua error
@@ -218,7 +219,14 @@ class LuaEngine:
         return message.decode("utf-8", "replace") if message else "cannot load the chunk"
 
     def call(self, function: Any, *args: Any) -> Any:
-        """Call a Lua function (a global's name, a LuaFunction, or a lupa function)."""
+        """Call a Lua function (a global's name, a LuaFunction, or a lupa function).
+
+        Called from a thread that works for a workflow run (a parallel branch), the call runs
+        on the run's home thread, the one that holds this Lua state
+        (:mod:`llmspell.workflows.home`)."""
+        return route(self._call_here, function, *args)
+
+    def _call_here(self, function: Any, *args: Any) -> Any:
         self._check_open()
         if isinstance(function, str):
             target = self.lua.globals()[function.encode()]

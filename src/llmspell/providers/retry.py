@@ -49,6 +49,15 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return max(0.0, when.timestamp() - now())
 
 
+def backoff_delay(base_delay: float, attempt: int, max_delay: float,
+                  random: Callable[[], float] = _random.random) -> float:
+    """The one backoff rule: seconds to wait before retry number ``attempt`` (1-based):
+    ``base_delay`` doubled each retry, capped at ``max_delay``, the upper half jittered.
+    Provider calls and workflow step retries both wait this long."""
+    ceiling = min(max_delay, base_delay * 2 ** (attempt - 1))
+    return ceiling * (0.5 + random() / 2)  # jitter: half the backoff is random
+
+
 @dataclass
 class RetryPolicy:
     """How often and how long to wait before trying a failed provider call again."""
@@ -77,8 +86,7 @@ class RetryPolicy:
         asked = getattr(error, "retry_after", None)
         if asked is not None:
             return asked if asked <= self.max_retry_after else None
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling * (0.5 + self.random() / 2)  # jitter: half the backoff is random
+        return backoff_delay(self.base_delay, attempt, self.max_delay, self.random)
 
     def _wait_or_raise(self, error: ProviderError, tries: int) -> float:
         wait = self.delay(error, tries)

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.bounded import BoundedCache
 from llmspell.codec import stored_int
 from llmspell.errors import ResourceLimitExceeded, SessionNotFound
 from llmspell.journal import Journal, Position
@@ -139,7 +140,7 @@ class ArtifactCounters:
         self._shared = cached
         self._remember = remember
         self._refused = refused
-        self._cache: dict[str, SessionView] = {}
+        self._cache: BoundedCache[str, SessionView] = BoundedCache(_CACHE_SIZE)
         self._lock = threading.Lock()
 
     def exists(self, session_id: str) -> bool:
@@ -221,10 +222,7 @@ class ArtifactCounters:
         sid = view.session.id
         cache = self._cache
         with self._lock:
-            cache.pop(sid, None)
-            cache[sid] = SessionView(view.raw, view.session, position)
-            if len(cache) > _CACHE_SIZE:
-                cache.pop(next(iter(cache)), None)
+            cache.touch(sid, SessionView(view.raw, view.session, position))
         self._remember(sid, view.raw, position)  # the manager's cache, brought up to date
 
     def invalidate(self, session_id: str) -> None:

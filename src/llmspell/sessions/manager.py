@@ -48,6 +48,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.bounded import BoundedCache
 from llmspell.errors import (
     SessionError,
     SessionNotFound,
@@ -59,6 +60,7 @@ from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
 from llmspell.sessions.enforcement import PolicyEnforcer, Refused
+from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
     ACTIVE,
@@ -151,11 +153,12 @@ class SessionManager:
         # Private to this manager: two runtimes never share a current session.
         self._current: ContextVar[str | None] = ContextVar(
             f"llmspell_current_session_{id(self):x}", default=None)
-        self._cache: dict[str, tuple[bytes, Position]] = {}  # id -> (record, journal position)
+        # id -> (record, journal position)
+        self._cache: BoundedCache[str, tuple[bytes, Position]] = BoundedCache(_CACHE_SIZE)
         # id -> (record bytes, that record decoded). Used only while the stored bytes are
         # still exactly these (compared on every read), so it is right across processes;
         # callers always get a copy, never the cached object.
-        self._decoded: dict[str, tuple[bytes, Session]] = {}
+        self._decoded: BoundedCache[str, tuple[bytes, Session]] = BoundedCache(_CACHE_SIZE)
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
@@ -469,6 +472,32 @@ class SessionManager:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
         self.enforcer.touch(session_id)
 
+    # -- history (llmspell.sessions.history) -----------------------------------------------
+
+    def state_at(self, session: SessionRef, seq: int | None = None) -> Snapshot:
+        """The session's state scope, the other keys it wrote, and its artifact list as of
+        journal entry ``seq`` (default: the newest).
+
+        Raises:
+            SessionNotFound: no such session.
+            ValidationError: ``seq`` is not one of its sequence numbers (0 is before the
+                first entry).
+            StateError: a write up to ``seq`` was journaled without its value.
+        """
+        sid = self.get(session).id
+        last = self.journal.last_seq(sid)
+        at = last if seq is None else check_seq(seq, "seq", last)
+        return snapshot_at(self.journal, sid, at)
+
+    def diff(self, session: SessionRef, from_seq: int, to_seq: int) -> dict[str, Any]:
+        """What changed in the session between entries ``from_seq`` and ``to_seq``
+        (:func:`llmspell.sessions.history.diff`). Raises as :meth:`state_at`."""
+        sid = self.get(session).id
+        last = self.journal.last_seq(sid)
+        a = check_seq(from_seq, "from_seq", last)
+        b = check_seq(to_seq, "to_seq", last)
+        return diff(snapshot_at(self.journal, sid, a), snapshot_at(self.journal, sid, b))
+
     def sweep(self) -> builtins.list[tuple[str, str]]:
         """Apply timeouts to every active session and finish interrupted deletes.
 
@@ -732,10 +761,7 @@ class SessionManager:
             self.events.publish("session.limit_exceeded", data, session_id=sid, source=source)
 
     def _remember(self, sid: str, raw: bytes, position: Position) -> None:
-        cache = self._cache
-        cache[sid] = (raw, position)
-        if len(cache) > _CACHE_SIZE:
-            _trim(cache)
+        self._cache.keep(sid, (raw, position))
 
     def _decode(self, sid: str, raw: bytes) -> Session:
         """``raw`` (the stored record of ``sid``) as a Session of the caller's own: a copy
@@ -744,10 +770,7 @@ class SessionManager:
         if hit is not None and hit[0] == raw:
             return hit[1].copy()
         found = Session.decode(raw, index.record_key(sid))
-        decoded = self._decoded
-        decoded[sid] = (raw, found)
-        if len(decoded) > _CACHE_SIZE:
-            _trim(decoded)
+        self._decoded.keep(sid, (raw, found))
         return found.copy()
 
     def append_entries(self, sid: str, drafts: builtins.list[Draft]) -> None:
@@ -803,13 +826,6 @@ class SessionManager:
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
             raise SessionError(DISABLED)
-
-
-def _trim(cache: dict[str, Any]) -> None:
-    """Drop the older half of ``cache`` at once (popping one front key per insert makes each
-    ``next(iter(dict))`` walk the holes left by the earlier pops)."""
-    for key in builtins.list(cache)[: len(cache) // 2]:
-        cache.pop(key, None)
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from llmspell.bounded import BoundedCache
 from llmspell.errors import StateError, ValidationError
 from llmspell.state.records import (
     Encoded,
@@ -115,7 +116,7 @@ class Sequence:
         self.raw: bytes | None = store.get(SEQ_KEY)
         self.value = _parse(self.raw)
         #: store key -> creation time of its record, or None when it has none (absent)
-        self.known: dict[str, float | None] = {}
+        self.known: BoundedCache[str, float | None] = BoundedCache(KNOWN_MAX)
 
     def reload(self, store: Store) -> bool:
         """Read ``meta/state_seq`` again; True (and forget ``known``) if it moved."""
@@ -127,10 +128,7 @@ class Sequence:
         return True
 
     def remember(self, skey: str, created: float | None) -> None:
-        known = self.known
-        if len(known) >= KNOWN_MAX and skey not in known:
-            del known[next(iter(known))]
-        known[skey] = created
+        self.known.keep(skey, created)
 
 
 _BY_STORE: weakref.WeakKeyDictionary[Store, Sequence] = weakref.WeakKeyDictionary()
@@ -250,17 +248,14 @@ def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
 
 
 #: store key -> the change-log entry of a put of it (the same bytes every time).
-_PUT_ENTRIES: dict[str, bytes] = {}
-_PUT_ENTRIES_MAX = 65536
+_PUT_ENTRIES: BoundedCache[str, bytes] = BoundedCache(65536)
 
 
 def _put_entry(skey: str, scope: str, key: str) -> bytes:
     # Formatted into fresh bytes, not kept as orjson.dumps(dict)'s result, which holds a 4 KB
     # allocation.
     entry = b'{"s":%b,"k":%b,"o":"put"}' % (orjson.dumps(scope), orjson.dumps(key))
-    if len(_PUT_ENTRIES) >= _PUT_ENTRIES_MAX:
-        _PUT_ENTRIES.clear()
-    _PUT_ENTRIES[skey] = entry
+    _PUT_ENTRIES.keep(skey, entry)
     return entry
 
 

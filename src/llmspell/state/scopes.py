@@ -15,11 +15,12 @@ scope ends it). Scope and key together must fit the store's key limit.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from llmspell.errors import InvalidKey, InvalidScope
 from llmspell.storage.base import MAX_KEY_BYTES
-from llmspell.validation import utf8_size
+from llmspell.validation import did_you_mean, utf8_size
 
 KINDS = ("agent", "workflow", "step", "session", "custom", "user", "tool")
 SCOPE_FORMS = ("global, agent:<id>, workflow:<id>, step:<workflow>:<step>, session:<id>, "
@@ -38,7 +39,10 @@ _MAX_SCOPE_BYTES = MAX_KEY_BYTES - len(STATE_PREFIX) - 2  # room for "/" and a 1
 #: far cheaper than re-checking the rules on every call.
 _KEYS: dict[tuple[str, str], str] = {}
 _SCOPES: dict[str, str] = {}
+_SCRIPT_SCOPES: dict[str, str] = {}
 _CACHE_MAX = 65536
+#: How close a word must be to ``global`` or a kind to be read as a misspelling of it.
+_NEAR_MISS = 0.75
 
 
 def check_scope(scope: Any, *, argument: str = "scope") -> str:
@@ -66,11 +70,13 @@ def _check_scope(scope: Any, argument: str) -> None:
         return
     kind, sep, ident = scope.partition(":")
     if not sep:
-        hint = " (scopes are lower-case)" if scope.lower() == GLOBAL else ""
+        hint = (" (scopes are lower-case)" if scope.lower() == GLOBAL
+                else did_you_mean(scope, [GLOBAL]))
         raise InvalidScope(argument, f"unknown scope {scope!r}{hint}: expected {SCOPE_FORMS}",
                            got=scope)
     if kind not in KINDS:
         hint = " (scope kinds are lower-case)" if kind.lower() in KINDS else ""
+        hint = hint or did_you_mean(kind, KINDS)
         raise InvalidScope(argument, f"unknown scope kind {kind!r}{hint}: expected "
                            f"{SCOPE_FORMS}", got=scope)
     if not ident:
@@ -92,6 +98,42 @@ def _check_scope(scope: Any, argument: str) -> None:
     if size > _MAX_SCOPE_BYTES:
         raise InvalidScope(argument, f"must be at most {_MAX_SCOPE_BYTES} bytes in UTF-8, is "
                            f"{size}", got=scope)
+
+
+def script_scope(scope: Any, *, argument: str = "scope") -> str:
+    """The scope a script means by ``scope``, read as rs-llmspell reads it: a valid scope is
+    itself; any other string (``system``, ``cache``, ``agent_1``, ``session``, ``x:y``) names
+    the custom scope ``custom:<string>``, unless it looks like a misspelling of ``global`` or
+    of a kind (``globl``, ``Global``, ``agnet:x``), which is refused with a did-you-mean.
+
+    Raises:
+        InvalidScope: not a string, empty, a near miss of ``global`` or a kind, a known kind
+            with a bad id (``agent:``), or a custom name the store cannot hold.
+    """
+    if type(scope) is str:
+        found = _SCRIPT_SCOPES.get(scope)
+        if found is not None:
+            return found
+    try:
+        meant = check_scope(scope, argument=argument)
+    except InvalidScope:
+        if not isinstance(scope, str) or not scope or _near_miss(scope):
+            raise
+        meant = check_scope("custom:" + scope, argument=argument)
+    if len(_SCRIPT_SCOPES) >= _CACHE_MAX:
+        _SCRIPT_SCOPES.clear()
+    _SCRIPT_SCOPES[scope] = meant
+    return meant
+
+
+def _near_miss(scope: str) -> bool:
+    """True when ``scope`` (not a valid scope) is better read as a mistake than as a name."""
+    kind, sep, _ = scope.partition(":")
+    if not sep:
+        return difflib.get_close_matches(scope.lower(), [GLOBAL], cutoff=_NEAR_MISS) != []
+    lowered = kind.lower()
+    return lowered in KINDS or difflib.get_close_matches(lowered, KINDS,
+                                                         cutoff=_NEAR_MISS) != []
 
 
 def check_key(key: Any, *, argument: str = "key") -> str:

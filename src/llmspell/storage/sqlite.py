@@ -5,16 +5,23 @@ with SQLite's BINARY collation, which is ``memcmp`` on UTF-8, i.e. code-point or
 are stored exactly as given, so JSON values stay readable with the ``sqlite3`` shell and JSON1
 (``SELECT key, json_extract(CAST(value AS TEXT), '$.name') FROM kv``).
 
-Values over :data:`LARGE_VALUE` bytes (artifact blob chunks) live in ``kv_large`` (an
-ordinary rowid table), with the integer 0 in their ``kv`` row as a stub; a trigger removes
-the ``kv_large`` row when its stub goes. A WITHOUT ROWID table keeps whole rows in its
-B-tree, and SQLite reads a whole overflowing row to compare keys while searching: with 400
-MB of 512 KB values in ``kv``, one get of a 100-byte value took 3.3 ms (7 us once the values
-were in a rowid table; docs/artifacts.md).
+Values over :data:`LARGE_VALUE` bytes live in ``kv_large`` (an ordinary rowid table), with
+the integer 0 in their ``kv`` row as a stub; a trigger removes the ``kv_large`` row when its
+stub goes. The view ``kv_values`` shows every key with its value resolved. A WITHOUT ROWID
+table keeps whole rows in its B-tree pages; a row over about 1,000 bytes (a quarter of a 4 KB
+page, less SQLite's overheads) spills into overflow pages, which SQLite reads whole while
+searching: with 400 MB of 512 KB values in ``kv`` one get of a 100-byte value took 3.3 ms (7
+us with the values in a rowid table; docs/artifacts.md). Measured for our value sizes
+(docs/storage.md, "Table layout"): WITHOUT ROWID wins below ~900 bytes (prefix scans ~10x
+faster: no separate index to look rows up through), a rowid table wins above (1.5-8 KB state
+values: writes ~30% and reads ~40% less CPU, the file up to 2.2x smaller). Hence the split at
+900 bytes.
 
 Durability ``normal`` is ``synchronous=NORMAL`` in WAL mode: a commit survives a crash of the
 process; a power cut may lose the last commits but never corrupts the file. ``full`` is
 ``synchronous=FULL``: every commit is on disk when the call returns.
+
+Checkpoints of the WAL run in a background thread, not in writes (:mod:`._checkpoint`).
 
 Single statements run in autocommit mode. A batch runs in ``BEGIN IMMEDIATE``, which takes the
 database's write lock first, so reading ``expect`` and applying the ops is atomic across
@@ -28,10 +35,12 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from operator import itemgetter
 
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
+from llmspell.storage._checkpoint import NOTIFY_EVERY, SAFETY_PAGES, Checkpointer
 from llmspell.storage._support import (
     Closed,
     KeyRange,
@@ -45,14 +54,18 @@ from llmspell.storage.base import Op, Put, Store
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 _GET = "SELECT value FROM kv WHERE key = ?"
-#: Values larger than this live in ``kv_large`` (see the module docstring).
-LARGE_VALUE = 16 * 1024
+#: Values larger than this live in ``kv_large`` (see the module docstring: measured).
+LARGE_VALUE = 900
 _SCHEMA_LARGE = ("CREATE TABLE IF NOT EXISTS kv_large (key TEXT PRIMARY KEY, "
                  "value BLOB NOT NULL)")
 #: Fires on DELETE and, with recursive_triggers on, on the delete an INSERT OR REPLACE does.
 _TRIGGER_LARGE = ("CREATE TRIGGER IF NOT EXISTS kv_large_gone AFTER DELETE ON kv "
                   "WHEN typeof(old.value) = 'integer' "
                   "BEGIN DELETE FROM kv_large WHERE key = old.key; END")
+#: Every key with its value, stubs resolved: for reading a store with the sqlite3 shell.
+_VIEW = ("CREATE VIEW IF NOT EXISTS kv_values (key, value) AS SELECT key, CASE WHEN "
+         "typeof(value) = 'integer' THEN (SELECT l.value FROM kv_large AS l WHERE l.key = "
+         "kv.key) ELSE value END FROM kv")
 _GET_LARGE = "SELECT value FROM kv_large WHERE key = ?"
 _PUT_LARGE = "INSERT OR REPLACE INTO kv_large (key, value) VALUES (?, ?)"
 #: REPLACE, not an upsert (ON CONFLICT DO UPDATE): measured ~15% faster for new keys and
@@ -122,6 +135,9 @@ class SqliteStore(Store):
                 raise StorageError(f"sqlite store {self.path}: cannot set up: {exc}") from exc
             raise
         self._db: sqlite3.Connection = db
+        self._checkpointer = Checkpointer(self.path, timeout)
+        weakref.finalize(self, self._checkpointer.stop)  # a store dropped unclosed
+        self._commits = 0  # since the checkpointer was last woken
         # One cursor for the single-statement calls (saves creating one per call); it is only
         # used under the lock, and always read to the end before the lock is released.
         self._cursor: sqlite3.Cursor = db.cursor()
@@ -160,13 +176,24 @@ class SqliteStore(Store):
                 self._cursor.execute(_PUT, (key, value))
             except sqlite3.Error as exc:
                 raise self._failed(f"put {key!r}", exc) from exc
+            self._committed()
 
     def _delete(self, key: str) -> bool:
         with self._lock:
             try:
-                return self._cursor.execute(_DELETE, (key,)).rowcount > 0
+                found = self._cursor.execute(_DELETE, (key,)).rowcount > 0
             except sqlite3.Error as exc:
                 raise self._failed(f"delete {key!r}", exc) from exc
+            if found:
+                self._committed()
+            return found
+
+    def _committed(self) -> None:
+        """Count a commit; wake the checkpointer every NOTIFY_EVERY (under the lock)."""
+        self._commits += 1
+        if self._commits >= NOTIFY_EVERY:
+            self._commits = 0
+            self._checkpointer.notify()
 
     def check_integrity(self) -> list[str]:
         """``PRAGMA integrity_check``: every problem SQLite reports (page, index or record
@@ -227,13 +254,12 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise self._failed("start a batch", exc) from exc
             try:
-                for key, wanted in expect.items():
-                    row = db.execute(_GET, (key,)).fetchone()
-                    if (None if row is None else _value(db, key, row[0])) != wanted:
-                        db.execute("ROLLBACK")
-                        return False
+                if expect and not _holds(db, expect):
+                    db.execute("ROLLBACK")
+                    return False
                 _apply(db, ops)
                 db.execute("COMMIT")
+                self._committed()
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -243,6 +269,7 @@ class SqliteStore(Store):
         return True
 
     def _close(self) -> None:
+        self._checkpointer.stop()  # first: the last connection to close checkpoints the rest
         with self._lock:
             db, self._db = self._db, Closed()  # type: ignore[assignment]
             self._cursor = Closed()  # type: ignore[assignment]
@@ -271,9 +298,11 @@ def _set_up(db: sqlite3.Connection, durability: str, timeout: float, path: str) 
                            "is the file on a network filesystem?")
     db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
     db.execute("PRAGMA recursive_triggers = ON")
+    db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")  # storage/_checkpoint.py
     db.execute(_SCHEMA)
     db.execute(_SCHEMA_LARGE)
     db.execute(_TRIGGER_LARGE)
+    db.execute(_VIEW)
 
 
 def _value(db: sqlite3.Connection, key: str, value: bytes | int) -> bytes:
@@ -284,6 +313,29 @@ def _value(db: sqlite3.Connection, key: str, value: bytes | int) -> bytes:
     if row is None:
         raise sqlite3.DatabaseError(f"key {key!r}: its value is missing from kv_large")
     return bytes(row[0])
+
+
+def _holds(db: sqlite3.Connection, expect: dict[str, bytes | None]) -> bool:
+    """Whether every key of ``expect`` holds exactly that value (None: absent), read in ONE
+    statement (a batch's conditions: an artifact store has six; one SELECT each cost ~4 us
+    apiece in the write lock)."""
+    if len(expect) == 1:
+        [(key, wanted)] = expect.items()
+        row = db.execute(_GET, (key,)).fetchone()
+        return (None if row is None else _value(db, key, row[0])) == wanted
+    found: dict[str, bytes] = {}
+    names = list(expect)
+    for i in range(0, len(names), _MANY_CHUNK):
+        chunk = names[i:i + _MANY_CHUNK]
+        sql = f"SELECT key, value FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
+        found.update(db.execute(sql, chunk).fetchall())
+    for key, wanted in expect.items():
+        have = found.get(key)
+        if have is not None:
+            have = _value(db, key, have)
+        if have != wanted:
+            return False
+    return True
 
 
 def _apply(db: sqlite3.Connection, ops: list[Op]) -> None:

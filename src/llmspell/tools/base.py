@@ -265,12 +265,25 @@ def schema_validator(schema: Any, argument: str, path: str = "$") -> Any:
                               got=schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = path + "".join(f".{p}" for p in exc.absolute_path)
-        raise ValidationError(argument, f"is not a valid JSON Schema: {exc.message}",
-                              path=where) from None
+        seen = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        seen = None  # not plain JSON: checked every time
+    if seen is None or seen not in _CHECKED:
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = path + "".join(f".{p}" for p in exc.absolute_path)
+            raise ValidationError(argument, f"is not a valid JSON Schema: {exc.message}",
+                                  path=where) from None
+        if seen is not None and len(_CHECKED) < _CHECKED_MAX:
+            _CHECKED.add(seen)
     return cls(schema)
+
+
+#: Schemas (canonical JSON) already found valid in this process: checking one costs about
+#: 16 ms, and every runtime builds the same thirty built-in tools.
+_CHECKED: set[bytes] = set()
+_CHECKED_MAX = 4096
 
 
 def _error_order(error: Any) -> tuple[int, str]:

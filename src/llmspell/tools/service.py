@@ -43,6 +43,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from llmspell import intercept
 from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, SessionNotFound, ToolError, ValidationError
 from llmspell.hooks import Skipped
@@ -191,7 +192,7 @@ class ToolService:
         journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
-        try:
+        def attempt() -> Any:
             missing = item.available()
             if missing is not None:
                 raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
@@ -204,12 +205,20 @@ class ToolService:
                 return self._execute(item, self._validate(item, current, cid, sid), ctx)
 
             if self.hooks is None:
-                result = operation(params)
+                return operation(params)
+            return self.hooks.run("tool:before_execution", params, operation,
+                                  after="tool:after_execution", error="tool:error",
+                                  component=name, correlation_id=cid, session_id=sid,
+                                  metadata={"tool": name})
+
+        try:
+            if record:  # a journaled call: a replay may serve it (llmspell.intercept)
+                result = intercept.through(
+                    TOOL_CALL, print_, attempt,
+                    describe=lambda: {"tool": name, "arguments": arguments},
+                    restore=lambda data: data["result"]["output"])
             else:
-                result = self.hooks.run("tool:before_execution", params, operation,
-                                        after="tool:after_execution", error="tool:error",
-                                        component=name, correlation_id=cid, session_id=sid,
-                                        metadata={"tool": name})
+                result = attempt()
         except BaseException as exc:
             if isinstance(exc, SecurityViolation):
                 report(self.hooks, name, exc, session_id=sid, correlation_id=cid)

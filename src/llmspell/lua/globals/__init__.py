@@ -22,11 +22,13 @@ from llmspell.lua.globals import (
     hook,
     json,
     logger,
+    replay,
     session,
     state,
     streaming,
     tool,
     utils,
+    workflow,
 )
 
 if TYPE_CHECKING:
@@ -48,4 +50,6 @@ INSTALLERS: list[Installer] = [
     streaming.install,
     agent.install,
     tool.install,
+    workflow.install,
+    replay.install,
 ]

@@ -11,14 +11,22 @@ The seed's calls work as written::
 
 ``store(session, name, content[, metadata])`` (content: a string, binary string or table;
 metadata: ``mime_type``, ``tags``, ``description``, ``artifact_type``, ``created_by``,
-``custom``, any other key a custom field) returns the artifact's id; rs-llmspell's
+``custom``, any other key a custom field) returns the artifact's id as an id handle:
+``tostring``, ``..``, string methods and any Python call (``State.save``,
+``JSON.stringify``) see our id string, and it carries rs-llmspell's id fields
+``content_hash``, ``session_id`` and ``sequence`` (here the version
+under its name); the ``id`` of ``get``/``list``/``query``/``versions`` entries is the same
+handle, so ``entry.id == stored`` holds. rs-llmspell's
 ``store(session, type, name, content[, metadata])`` works too, as does
-``storeFile(session, path, type[, metadata])``. ``get(session, ref[, version])`` returns the
-artifact's fields (``id``, ``name``, ``version``, ``artifact_type``, ``mime_type``, ``size``,
-``tags``, ``custom``, ``created_at``, ...) plus ``content`` and ``metadata`` (the fields
+``storeFile(session, path, type[, metadata])`` (under the ``full`` sandbox it reads any
+readable path, as ``io.open`` does there; under ``safe`` only the allowed roots).
+``get(session, ref[, version])`` returns the artifact's fields (``id``, ``name``,
+``version``, ``artifact_type``, ``mime_type``, ``size``, ``tags``, ``custom``,
+``created_at``, ...) plus ``content`` and ``metadata`` (the fields
 again, rs-llmspell's shape); ``getContent(session, ref[, version])`` just the content (a
-table for content stored as a table, else a string). ``ref`` is an id, an artifact table, or
-a name in ``session`` (its newest version). ``list(session[, filter])``,
+table for content stored as a table, else a string). ``ref`` is an id, an artifact table,
+rs-llmspell's id table ``{content_hash, session_id[, sequence]}``, or a name in ``session``
+(its newest version). ``list(session[, filter])``,
 ``query{session=, artifact_type=, tags=, name=, mime_type=, created_after=, created_before=,
 min_size=, max_size=, latest=, sort=, descending=, limit=, offset=}``,
 ``versions(session, name)``, ``delete(session, ref[, version])``,
@@ -35,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from llmspell.errors import ValidationError
+from llmspell.errors import ArtifactNotFound, ValidationError
 from llmspell.lua import checks
 from llmspell.validation import check_known_keys
 
@@ -53,6 +61,16 @@ def artifact_table(artifact: Artifact | None) -> dict[str, Any] | None:
     if artifact is None:
         return None
     return {k: v for k, v in artifact.to_dict().items() if v is not None}
+
+
+def id_table(artifact: Artifact | None) -> dict[str, Any] | None:
+    """What ``store`` returns: our id, name and version, and rs-llmspell's id fields
+    (``content_hash``, ``session_id``, ``sequence``: here the version under its name)."""
+    if artifact is None:
+        return None
+    return {"id": artifact.id, "name": artifact.name, "version": artifact.version,
+            "content_hash": artifact.content_hash, "session_id": artifact.session_id,
+            "sequence": artifact.version}
 
 
 def _filters(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -97,19 +115,38 @@ def install(engine: LuaEngine) -> None:
         return runtime.artifacts
 
     def store(session: Any, name: Any, content: Any, metadata: Any = None,
-              kind: Any = None) -> str | None:
+              kind: Any = None) -> dict[str, Any] | None:
         found = manager().store(session, name, content, artifact_type=kind,
                                 metadata=_metadata(metadata), as_session=session)
-        return None if found is None else str(found.id)
+        return id_table(found)
 
-    def store_file(session: Any, path: Any, metadata: Any = None, kind: Any = None) -> str | None:
+    def store_file(session: Any, path: Any, metadata: Any = None,
+                   kind: Any = None) -> dict[str, Any] | None:
         found = manager().store_file(session, checks.text(path, "path"), artifact_type=kind,
                                      metadata=_metadata(metadata), as_session=session)
-        return None if found is None else str(found.id)
+        return id_table(found)
+
+    def resolve(session: Any, ref: Any) -> Any:
+        """``ref``, or the id rs-llmspell's id table ``{content_hash, session_id, sequence}``
+        names: the artifact of that session with that content hash (and, when given, that
+        version: our ``sequence``)."""
+        if not isinstance(ref, dict):
+            return ref
+        known = ("content_hash", "session_id", "sequence")
+        check_known_keys(ref, known, "ref", noun="field")
+        digest = checks.text(ref.get("content_hash"), "ref.content_hash", empty=False)
+        owner = checks.text(ref.get("session_id", session), "ref.session_id", empty=False)
+        sequence = ref.get("sequence")
+        for artifact in manager().list(owner, as_session=session):
+            if artifact.content_hash == digest and sequence in (None, artifact.version):
+                return artifact.id
+        raise ArtifactNotFound(f"session {owner} has no artifact with content_hash {digest!r}"
+                               + ("" if sequence is None else f" and sequence {sequence}"))
 
     def get(session: Any, ref: Any, version: Any = None) -> dict[str, Any] | None:
         artifacts = manager()
-        found = artifacts.get(ref, session=session, version=version, as_session=session)
+        found = artifacts.get(resolve(session, ref), session=session, version=version,
+                              as_session=session)
         table = artifact_table(found)
         assert table is not None
         table["metadata"] = dict(table)
@@ -117,7 +154,8 @@ def install(engine: LuaEngine) -> None:
         return table
 
     def get_content(session: Any, ref: Any, version: Any = None) -> Any:
-        return manager().value(ref, session=session, version=version, as_session=session)
+        return manager().value(resolve(session, ref), session=session, version=version,
+                               as_session=session)
 
     def list_(session: Any = None, filter_: Any = None) -> list[dict[str, Any] | None]:
         if session is None or session == "":  # rs-llmspell: the current session
@@ -137,7 +175,7 @@ def install(engine: LuaEngine) -> None:
                                                               as_session=session)]
 
     def delete(session: Any, ref: Any, version: Any = None) -> bool:
-        return manager().delete(ref, session=session, version=version,
+        return manager().delete(resolve(session, ref), session=session, version=version,
                                 as_session=session) is not None
 
     def grant(owner: Any, grantee: Any, access: Any = None) -> Any:

@@ -4,15 +4,19 @@
 rs-llmspell's ``"BeforeAgentExecution"``, or ``"custom:<name>"``); ``priority`` is
 ``"highest"``, ``"high"``, ``"normal"`` (default), ``"low"``, ``"lowest"``, an integer, or a
 table ``{priority=, name=, required=, time_budget=}``. It returns a handle with
-``handle:unregister()``, ``handle:id()``, ``handle:enable()``, ``handle:disable()`` and the
-fields ``point``, ``name``, ``priority``. ``fn(ctx)`` receives the context as a table (``point``,
-``component``, ``correlation_id``, ``session_id``, ``data``, ``metadata``) and returns nil or
+``handle:unregister()``, ``handle:id()``, ``handle:hook_point()`` (the point's name),
+``handle:enable()``, ``handle:disable()`` and the fields ``point``, ``name``, ``priority``.
+``fn(ctx)`` receives the context as a table (``point``, ``component``, rs-llmspell's
+``component_id = {type, name}``, ``correlation_id``, ``session_id``, ``data``,
+``metadata``) and returns nil or
 ``{continue_execution = true}`` (continue), ``{action = "modified", data = ...}``,
 ``{action = "cancel", reason = "..."}``, ``{action = "retry", delay = s, attempts = n}`` or
 ``{action = "skip"}``.
 
 ``Hook.unregister(handle or id)`` -> true when it was registered; ``Hook.list([point or
-{point=, name=, state=}])`` -> the registered hooks as tables; ``Hook.fire(point[, data])``
+{point= (or hook_point=), name=, state=, language=, priority=, tag=}])`` -> the registered
+hooks as tables (with ``language``: ``lua`` for this script's, ``native`` for the others;
+``tags``: none); ``Hook.fire(point[, data])``
 runs the hooks at a point and returns the outcome table (``action``, ``data``, ``reason``...) as
 that point honours it (``HookRegistry.decide``: a retry at a before-point is waited out and
 fired again, at an after or error point it is returned; outcomes the point does not honour
@@ -29,6 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
+from llmspell.hooks.points import PRIORITIES
 from llmspell.lua import checks
 from llmspell.validation import check_known_keys
 
@@ -37,7 +42,16 @@ if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
 OPTION_KEYS = ("priority", "name", "required", "time_budget")
-FILTER_KEYS = ("point", "name", "state")
+FILTER_KEYS = ("point", "hook_point", "name", "state", "language", "priority", "tag")
+#: rs-llmspell's component types, by the first part of a hook point's name.
+COMPONENT_TYPES = {"agent": "Agent", "tool": "Tool", "workflow": "Workflow"}
+
+
+def component_id(ctx: HookContext) -> dict[str, str]:
+    """rs-llmspell's ``component_id = {type, name}`` of a hook context: the type from the
+    point (``agent:...`` -> ``Agent``; ``System`` for the others), the name from the firer."""
+    kind = COMPONENT_TYPES.get(ctx.point.partition(":")[0], "System")
+    return {"type": kind, "name": ctx.component or "unknown"}
 
 class ScriptHooks:
     """The Python half of ``Hook`` for one engine: remembers what the script registered."""
@@ -61,7 +75,9 @@ class ScriptHooks:
         options.setdefault("name", f"lua:{self.engine.script_name}:{point}")
 
         def call(ctx: HookContext) -> Any:
-            return fn(ctx.to_dict())
+            table = ctx.to_dict()
+            table["component_id"] = component_id(ctx)
+            return fn(table)
 
         handle = self.registry.register(point, call, **options)
         self.mine[handle.id] = handle
@@ -86,11 +102,46 @@ class ScriptHooks:
             handles = self.registry.list(selector)
         elif isinstance(selector, dict):
             check_known_keys(selector, FILTER_KEYS, "filter", noun="field")
-            handles = self.registry.list(selector.get("point"), name=selector.get("name"),
-                                         state=selector.get("state"))
+            if selector.get("point") is not None and selector.get("hook_point") is not None:
+                raise ValidationError("filter", "give point or hook_point (rs-llmspell's "
+                                      "name for it), not both")
+            handles = self.registry.list(selector.get("point", selector.get("hook_point")),
+                                         name=selector.get("name"), state=selector.get("state"),
+                                         where=self._where(selector))
         else:
             raise ValidationError("filter", "must be nil, a point name or a table", got=selector)
-        return [h.to_dict() for h in handles]
+        return [self._entry(h) for h in handles]
+
+    def _language(self, handle: HookHandle) -> str:
+        return "lua" if handle.id in self.mine else "native"
+
+    def _entry(self, handle: HookHandle) -> dict[str, Any]:
+        return {**handle.to_dict(), "language": self._language(handle), "tags": []}
+
+    def _where(self, selector: dict[str, Any]) -> Any:
+        """rs-llmspell's filters: ``language`` (``lua`` for this script's hooks, ``native``
+        for the others), ``priority`` (a name or a number), ``tag`` (a hook's tags; ours have
+        none, so a tag matches no hook)."""
+        language, priority, tag = (selector.get(k) for k in ("language", "priority", "tag"))
+        if language is None and priority is None and tag is None:
+            return None
+        if language is not None:
+            language = checks.text(language, "filter.language").lower()
+        if isinstance(priority, str):
+            if priority.lower() not in PRIORITIES:
+                raise ValidationError("filter", f"priority must be one of "
+                                      f"{', '.join(PRIORITIES)} or a number", path=".priority",
+                                      got=priority)
+            priority = PRIORITIES[priority.lower()]
+        elif priority is not None:
+            priority = checks.number(priority, "filter.priority")
+        if tag is not None:
+            checks.text(tag, "filter.tag")
+
+        def keep(handle: HookHandle) -> bool:
+            return ((language is None or self._language(handle) == language)
+                    and (priority is None or handle.priority == priority) and tag is None)
+        return keep
 
     def fire(self, point: Any, data: Any = None) -> dict[str, Any]:
         outcome = self.registry.decide(checks.text(point, "point"), data,

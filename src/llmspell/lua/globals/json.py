@@ -1,8 +1,10 @@
 """``JSON``: parse and stringify JSON (orjson), ``JSON.array`` and ``JSON.null``.
 
-``JSON.parse(text)`` gives Lua values by the converter's rules: arrays come back marked as
-arrays (so ``[]`` stringifies as ``[]``), ``null`` inside containers is ``JSON.null``, a
-top-level ``null`` is nil. ``JSON.stringify(value[, {indent = n}])`` is compact by default
+``JSON.parse(text[, {keep_nulls = true}])`` gives Lua values by the converter's rules: arrays
+come back marked as arrays (so ``[]`` stringifies as ``[]``); ``null`` is nil, as in
+rs-llmspell (a key holding null is absent, an array element a hole), or, with ``keep_nulls``,
+``JSON.null`` inside containers (a top-level ``null`` is nil either way).
+``JSON.stringify(value[, {indent = n}])`` is compact by default
 (``{"a":1}``), keys sorted; strings that are not UTF-8, NaN and infinities are refused with the
 path. ``JSON.array([t])`` marks ``t`` (or a new table) as an array; ``JSON.null`` is the null
 sentinel (``tostring`` gives ``null``).
@@ -25,8 +27,12 @@ from llmspell.lua.convert import join_path
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
-def parse(text: Any) -> Any:
-    """``JSON.parse(text)``."""
+def parse(text: Any, options: Any = None) -> Any:
+    """``JSON.parse(text[, {keep_nulls = true}])``; the Lua half turns ``JSON.null`` into nil
+    unless ``keep_nulls``."""
+    keep = checks.options(options, "options", ("keep_nulls",)).get("keep_nulls", False)
+    if not isinstance(keep, bool):
+        raise ValidationError("options", "keep_nulls must be true or false", got=keep)
     source = checks.data(text, "text")
     try:
         return orjson.loads(source)

@@ -6,13 +6,16 @@ table with the session's fields (``id``, ``name``, ``status``, ``tags``, ``creat
 ``counters``, ...; absent values are nil). ``tostring(handle)`` and ``handle .. ""`` give the id;
 handles are interned per id, so two handles of one session are the same table and ``==``
 holds; each call that returns a session refreshes its handle's fields. Every function that
-takes a session takes a handle or an id string:
+takes a session takes a handle or an id string, and the string methods of a handle act on its
+id (``handle:sub(1, 8)``, ``handle:upper()``), so rs-llmspell scripts that hold it as an id
+string work; ``custom_metadata`` is rs-llmspell's name for ``metadata``:
 
 ``Session.get(s)``, ``Session.list{status=, tags=, name=, parent=, created_after=,
 created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resume(s)``,
 ``complete(s)``, ``fail(s, reason)``, ``archive(s)``, ``save(s)``, ``load(s)``, ``delete(s)``,
 ``setCurrent(s or nil)``, ``getCurrent()`` (nil when none), ``timeline(s, {kind=, since=,
-until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})``. Handles also have the
+until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})`` (a ``state.write``
+shows the value written as ``data.value``). Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
 Single writer (sessions.lease): ``Session.acquire(s, {ttl=seconds, keep=true})`` takes the
 session's lease (``keep``, the default here: renewed in the background while the script runs;
@@ -30,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
+from llmspell.lua.globals import session_replay
+from llmspell.sessions.history import with_values
 from llmspell.sessions.model import Session
 from llmspell.validation import check_known_keys
 
@@ -45,10 +50,13 @@ TIMELINE_KEYS = ("kind", "kinds", "since", "until", "correlation_id", "after_seq
                  "before_seq", "limit", "reverse")
 
 def session_table(session: Session | None) -> dict[str, Any] | None:
-    """A session as its handle's fields: ``to_dict`` without the None values (nil in Lua)."""
+    """A session as its handle's fields: ``to_dict`` without the None values (nil in Lua),
+    plus rs-llmspell's name for the metadata, ``custom_metadata``."""
     if session is None:
         return None
-    return _drop_none(session.to_dict())
+    table = _drop_none(session.to_dict())
+    table["custom_metadata"] = table.get("metadata", {})
+    return table
 
 
 def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
@@ -95,12 +103,13 @@ def install(engine: LuaEngine) -> None:
         f = _options(filter_, "filter", TIMELINE_KEYS)
         kinds = checks.as_list(f.get("kinds", f.get("kind")))
         sid = manager().get(session).id
-        entries = manager().journal.read(
+        journal = manager().journal
+        entries = journal.iter(
             sid, kinds=kinds or None, since=f.get("since"), until=f.get("until"),
             correlation_id=f.get("correlation_id"), after_seq=f.get("after_seq"),
             before_seq=f.get("before_seq"), limit=f.get("limit"),
             reverse=bool(f.get("reverse", False)))
-        return [_drop_none(e.to_dict()) for e in entries]
+        return [_drop_none(e) for e in with_values(journal, sid, entries)]
 
     def lifecycle(name: str) -> Any:
         def call(session: Any) -> dict[str, Any] | None:
@@ -144,5 +153,6 @@ def install(engine: LuaEngine) -> None:
                       "setCurrent": set_current, "getCurrent": get_current,
                       "timeline": timeline, "acquire": acquire, "renew": renew,
                       "release": release, "lease": lease})
-    engine.install_global("Session", functions, "session.lua",
+    functions.update(session_replay.functions(engine, manager, session_table))
+    engine.install_global("Session", functions, "session.lua", takes_functions=("replay",),
                           unavailable=runtime.unavailable("sessions"))

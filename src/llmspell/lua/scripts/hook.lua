@@ -9,6 +9,7 @@ local MT = {__name = "HookHandle", __metatable = "HookHandle", __index = methods
             __tostring = function(h) return "HookHandle(" .. ids[h] .. ")" end}
 function methods.unregister(h) return py.unregister(ids[h]) end
 function methods.id(h) return ids[h] end
+function methods.hook_point(h) return rawget(h, "point") end
 function methods.enable(h) return py.enable(ids[h]) end
 function methods.disable(h) return py.disable(ids[h]) end
 

@@ -9,7 +9,26 @@ local type, next, rawget, error, format, tostring = type, next, rawget, error, s
 local mtype = math.type
 local PREFIX = "ValidationError: argument 't': "
 
-local JSON = {parse = py.parse, stringify = py.stringify, null = core.NULL}
+local NULL, parse, find = core.NULL, py.parse, string.find
+local JSON = {stringify = py.stringify, null = NULL}
+
+-- JSON.null -> nil through a parsed value (rs-llmspell's reading of null). A key set to nil
+-- while next walks the table is allowed.
+local function drop_nulls(t)
+  for k, v in next, t do
+    if v == NULL then t[k] = nil
+    elseif type(v) == "table" then drop_nulls(v) end
+  end
+  return t
+end
+function JSON.parse(text, options)
+  local value = parse(text, options)
+  if type(value) ~= "table" or (options ~= nil and options.keep_nulls)
+      or not find(text, "null", 1, true) then
+    return value
+  end
+  return drop_nulls(value)
+end
 
 function JSON.array(t)
   if t == nil then return setmetatable({}, ARRAY_MT) end

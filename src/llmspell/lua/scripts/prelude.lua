@@ -23,10 +23,56 @@ local NULL = setmetatable({}, {
   __newindex = function() error("ValidationError: JSON.null cannot be modified", 0) end,
 })
 core.ARRAY_MT, core.NULL = ARRAY_MT, NULL
+-- Metatables of handles that stand for an id string (artifact ids): the converter gives
+-- Python the handle's ``id`` field, so a handle saved, stringified or passed on is its id.
+local ID_HANDLES = {}
+function core.id_handle(mt) ID_HANDLES[mt] = true return mt end
+
+-- A kind of handle that stands for an id (sessions, artifact ids): interned per id, so two
+-- handles of one id are the same table and == holds; tostring, .. and # act on the id, and so
+-- do the string library's functions as methods (`h:sub(1, 8)`), after `methods`. Returns
+-- handle(record) (nil for nil; the record's fields replace the handle's), unwrap(x) (the id
+-- of a handle, else x) and the metatable.
+local strings, pairs_, rawset_ = string, pairs, rawset
+function core.id_kind(name, methods)
+  local handles = setmetatable({}, {__mode = "v"})   -- id -> handle
+  local is_handle = setmetatable({}, {__mode = "k"})
+  local function unwrap(x) if is_handle[x] then return rawget(x, "id") end return x end
+  local on_id = {}
+  local mt = {
+    __name = name, __metatable = name,
+    __index = function(_, key)
+      local f = methods[key] or on_id[key]
+      if f == nil and type(key) == "string" and type(strings[key]) == "function" then
+        local g = strings[key]
+        f = function(h, ...) return g(unwrap(h), ...) end
+        on_id[key] = f
+      end
+      return f
+    end,
+    __tostring = function(h) return rawget(h, "id") end,
+    __concat = function(a, b) return unwrap(a) .. unwrap(b) end,
+    __len = function(h) return #rawget(h, "id") end,
+  }
+  local function handle(record)
+    if record == nil then return nil end
+    local h = handles[record.id]
+    if h == nil then
+      h = setmetatable({}, mt)
+      handles[record.id] = h
+      is_handle[h] = true
+    else
+      for k in pairs_(h) do rawset_(h, k, nil) end
+    end
+    for k, v in pairs_(record) do rawset_(h, k, v) end
+    return h
+  end
+  return handle, unwrap, mt
+end
 
 -- For the converter, in one call: the kind (0 plain table, 1 JSON.array, 2 JSON.null), the
 -- table's address, and its entries as k1, v1, k2, v2, ... (n = -1: more than SMALL entries,
--- which Python iterates itself).
+-- which Python iterates itself); for an id handle, 3 and its id.
 local SMALL, buffer, unpack, next = 32, {}, table.unpack, next
 local function flush(...)
   for i = 1, select("#", ...) - 3 do buffer[i] = nil end
@@ -34,7 +80,9 @@ local function flush(...)
 end
 function core.inspect(t)
   if t == NULL then return 2 end
-  local kind = getmetatable_raw(t) == ARRAY_MT and 1 or 0
+  local mt = getmetatable_raw(t)
+  local kind = mt == ARRAY_MT and 1 or 0
+  if mt ~= nil and ID_HANDLES[mt] then return 3, rawget(t, "id") end
   local n = 0
   for k, v in next, t do
     if n == SMALL then

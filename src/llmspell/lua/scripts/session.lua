@@ -1,33 +1,13 @@
 -- Session (llmspell/lua/globals/session.py). Called by engine.install_global with the
 -- Python functions through the bridge (py), the prelude's table (core) and the bare Python
 -- halves (raw); returns the global's table.
-local py = ...
-local rawget, rawset, pairs, next, type, setmetatable, error =
-  rawget, rawset, pairs, next, type, setmetatable, error
+local py, core = ...
+local rawget, type = rawget, type
 
-local handles = setmetatable({}, {__mode = "v"})   -- id -> handle
-local is_handle = setmetatable({}, {__mode = "k"})
+-- A handle's methods: the lifecycle functions below, then the string library's, acting on
+-- the id (rs-llmspell hands out the id string itself: `s:sub(1, 8)`).
 local methods = {}
-local function unwrap(x) if is_handle[x] then return rawget(x, "id") end return x end
-local MT = {
-  __name = "Session", __metatable = "Session", __index = methods,
-  __tostring = function(h) return rawget(h, "id") end,
-  __concat = function(a, b) return unwrap(a) .. unwrap(b) end,
-}
-
-local function handle(record)
-  if record == nil then return nil end
-  local h = handles[record.id]
-  if h == nil then
-    h = setmetatable({}, MT)
-    handles[record.id] = h
-    is_handle[h] = true
-  else
-    for k in pairs(h) do rawset(h, k, nil) end
-  end
-  for k, v in pairs(record) do rawset(h, k, v) end
-  return h
-end
+local handle = core.id_kind("Session", methods)
 
 local function sid(s)
   if type(s) == "table" then return rawget(s, "id") or s end
@@ -56,9 +36,17 @@ function Session.renew(s, opts) return py.renew(sid(s), opts) end
 function Session.release(s) return py.release(sid(s)) end
 function Session.lease(s) return py.lease(sid(s)) end
 Session.set_current, Session.get_current = Session.setCurrent, Session.getCurrent
+function Session.canReplay(s) return py.canReplay(sid(s)) end
+function Session.replay(s, opts) return py.replay(sid(s), opts) end
+function Session.getReplayMetadata(s) return py.getReplayMetadata(sid(s)) end
+function Session.listReplayable() return py.listReplayable() end
+function Session.stateAt(s, seq) return py.stateAt(sid(s), seq) end
+function Session.diff(s, a, b) return py.diff(sid(s), a, b) end
+function Session.fork(s, seq, opts) return handle(py.fork(sid(s), seq, opts)) end
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
-                       "delete", "timeline", "get", "acquire", "renew", "release",
+                       "delete", "timeline", "get", "replay", "fork", "stateAt", "diff",
+                       "canReplay", "getReplayMetadata", "acquire", "renew", "release",
                        "lease"}) do
   methods[name] = Session[name]
 end

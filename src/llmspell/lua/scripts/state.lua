@@ -49,10 +49,18 @@ function State.transaction(fn)
 end
 State.set, State.get, State.list = State.save, State.load, State.list_keys
 -- The functions with no Lua half (compare_and_set, migrations and backups from
--- llmspell/lua/globals/state_admin.py) as they are.
+-- llmspell/lua/globals/state_admin.py and state_rs.py) as they are; names starting with
+-- "_" are halves used here only.
 for name, f in pairs(py) do
-  if State[name] == nil then State[name] = f end
+  if State[name] == nil and name:sub(1, 1) ~= "_" then State[name] = f end
 end
-State.create_backup, State.restore_backup = State.backup, State.restore
-State.validate_backup = State.verify_backup
+-- State.migrate{plan} (ours) or State.migrate("2.1.0") (rs-llmspell: to that version).
+local migrate_plan, migrate_to = py.migrate, py._migrate_to
+function State.migrate(plan, ...)
+  local kind = type(plan)
+  if kind == "string" or kind == "number" then return migrate_to(plan, ...) end
+  return migrate_plan(plan, ...)
+end
+State.get_migration_status, State.list_schema_versions = State.migration_status,
+  State.schema_versions
 return State
