@@ -157,6 +157,10 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.events.max_subscribers": (lambda rt: rt.events.max_subscriptions, int),
     "runtime.events.event_buffer_size": (lambda rt: rt.events.max_queue, int),
     "runtime.events.overflow": (lambda rt: rt.events.overflow, str),
+    **{f"workers.{_key}": (lambda rt, k=_key: rt.config.setting(f"workers.{k}"), _conv)  # type: ignore[misc]
+       for _key, _conv in (("queue", str), ("concurrency", int), ("lease_seconds", float),
+                           ("poll_seconds", float), ("max_attempts", int),
+                           ("queue_limits", list))},
     "runtime.events.cross_process": (
         lambda rt: rt.config.setting("runtime.events.cross_process"), bool),
     "workflows.max_concurrency": (lambda rt: rt.workflows.settings["max_concurrency"], int),

@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
     **dict.fromkeys(("lua", "replay"), 6),
+    # workers run claimed jobs in a LuaEngine and the Lua Workflow global enqueues into them
+    "workers": 6,
     **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
 }
 
