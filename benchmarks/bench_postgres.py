@@ -161,12 +161,13 @@ def run(bench: Bench) -> None:
                 finally:
                     drop(url, store)
                 record(bench, f"postgres {label}, {n} process(es)", ops, (peer,))
-        langgraph = True
+        import importlib.util
+
         try:
-            import langgraph.checkpoint.postgres  # noqa: F401
+            have_langgraph = importlib.util.find_spec("langgraph.checkpoint.postgres") is not None
         except ImportError:
-            langgraph = False
-        if langgraph:
+            have_langgraph = False
+        if have_langgraph:
             import psycopg
             from langgraph.checkpoint.postgres import PostgresSaver
 
@@ -174,7 +175,7 @@ def run(bench: Bench) -> None:
                 PostgresSaver(conn).setup()  # type: ignore[arg-type]
         for n in CLIENTS:
             peer = f"LangGraph PostgresSaver put, {n} process(es)"
-            if langgraph:
+            if have_langgraph:
                 record(bench, peer, clients(url, "langgraph_put", n, count, base),
                        note="synchronous_commit=off, a new checkpoint per put")
             else:
