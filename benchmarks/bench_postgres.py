@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness import Bench
+from harness import Bench, postgres_server
 
 CLIENTS = (1, 2, 4)
 
@@ -79,19 +79,6 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def postgres_url() -> str | None:
-    """A reachable server's URL, or None."""
-    url = os.environ.get("LLMSPELL_BENCH_POSTGRES") or os.environ.get(
-        "LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        psycopg.connect(url, connect_timeout=3).close()
-    except Exception:
-        return None
-    return url
-
-
 def clients(url: str, op: str, n: int, count: int, base: Path) -> float:
     """Run ``n`` processes doing ``op``; operations per second over all of them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
@@ -142,7 +129,7 @@ def drop(url: str, store_url: str) -> None:
 
 
 def run(bench: Bench) -> None:
-    url = postgres_url()
+    url = postgres_server()
     if url is None:
         bench.record("postgres", [float("nan")], note="no PostgreSQL server reachable: skipped")
         return

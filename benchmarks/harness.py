@@ -123,3 +123,20 @@ class Bench:
                         [round(x, 4) for x in per_call_us])
         self.results.append(result)
         return result
+
+
+def postgres_server() -> str | None:
+    """The PostgreSQL server benchmarks use (``LLMSPELL_BENCH_POSTGRES``, else
+    ``LLMSPELL_TEST_POSTGRES``, else the local default), or None when none answers or the
+    driver is missing."""
+    import os
+
+    url = os.environ.get("LLMSPELL_BENCH_POSTGRES") or os.environ.get(
+        "LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception:
+        return None
+    return url

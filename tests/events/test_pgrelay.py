@@ -16,6 +16,7 @@ import pytest
 from backends import Backend, backend_fixture
 from llmspell import Runtime
 from llmspell.events import Event
+from processes import finish, start_together
 
 backend = backend_fixture(["postgres"])
 
@@ -98,13 +99,8 @@ def test_a_subscriber_gets_every_event_of_three_publishers_in_order(
                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for name in received]
     time.sleep(1.0)  # let them start listening and connect
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
+    start_together(procs)
+    finish(procs, timeout=60)
     wait_for(lambda: sum(map(len, received.values())) == 3 * count, timeout=30)
     for name, numbers in received.items():
         assert numbers == list(range(count)), name

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from backends import MULTI_PROCESS, Backend
+from processes import finish, start_together
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +43,6 @@ def test_four_processes_of_1000_increments_end_at_4000(backend: Backend) -> None
                                str(backend.directory / "data"), "1000"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
-    for proc in procs:  # all opened their stores: go at once
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        _out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    start_together(procs)  # all opened their stores: go at once
+    finish(procs)
     assert rt.state.load("global", "counter") == 4000
