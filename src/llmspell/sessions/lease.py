@@ -154,6 +154,13 @@ class Leases:
                 raise leased_error(other)
         return {key: seen}  # type: ignore[dict-item]
 
+    def new_session(self, sid: str) -> None:
+        """``sid`` was just made (a new id): no lease record exists, so its first writes
+        expect none without reading (the batch still checks it)."""
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        self._seen[sid] = None
+
     def _recheck(self, sid: str, lease: Lease, raw: bytes) -> tuple[Lease, bytes]:
         """The held lease as the store has it now (a batch carrying it just lost)."""
         stored = self.store.get_unchecked(index.lease_key(sid))

@@ -246,6 +246,7 @@ class SessionManager:
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
+        self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
 
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
