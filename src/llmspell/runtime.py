@@ -53,7 +53,6 @@ class Runtime:
             self.relay = PgRelay(self.events, self.store)
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
-        self._wiring = False
         self._artifacts: ArtifactManager | None = None
         self._providers: ProviderRegistry | None = None
         self._agents: AgentRegistry | None = None
@@ -146,12 +145,24 @@ class Runtime:
             return StateManager.from_config(self.store, self.config.state, hooks=self.hooks,
                                             events=self.events)
 
-        state = self._built("_state", build)
-        if self._sessions is None and self.config.session.enabled and not self._wiring:
-            # The session manager journals (and fences, sessions.lease) writes to session
-            # scopes: a runtime that writes state without touching sessions still has it.
-            self.sessions  # noqa: B018
-        return state
+        def wire(built: StateManager) -> None:
+            if self.config.session.enabled:
+                # Writes to a session's scope are journaled and fenced (sessions.lease) by the
+                # session manager: a runtime that writes one before touching rt.sessions
+                # builds it then, from inside that first write's commit.
+                built.add_contributor(self._first_session_write,
+                                      wants=lambda scope: scope.startswith("session:"))
+
+        return self._built("_state", build, wire)
+
+    def _first_session_write(self, changes: list[Any]) -> Any:
+        """The stand-in contributor until the session manager exists (see ``state``)."""
+        state = self._state
+        assert state is not None
+        state.remove_contributor(self._first_session_write)
+        sessions = self.sessions  # attaches its recorder, the real contributor
+        recorder = sessions.recorder
+        return None if recorder is None else recorder.contribute(changes)
 
     @property
     def sessions(self) -> SessionManager:
@@ -163,14 +174,12 @@ class Runtime:
         def build() -> SessionManager:
             from llmspell.sessions import SessionManager
 
-            self._wiring = True  # from_runtime reads self.state, which would build us again
-            try:
-                return SessionManager.from_runtime(self)
-            finally:
-                self._wiring = False
+            return SessionManager.from_runtime(self)
 
         def wire(built: SessionManager) -> None:
             built.on_delete(self._drop_session_artifacts)
+            if self._state is not None:  # its recorder journals session writes from now on
+                self._state.remove_contributor(self._first_session_write)
 
         return self._built("_sessions", build, wire)
 

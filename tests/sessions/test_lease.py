@@ -164,3 +164,17 @@ def test_lua_session_lease_functions(backend: Backend) -> None:
     """)
     engine.close()
     assert result == [1, 1, False, True, True, True, True, False]
+
+
+def test_a_runtime_that_never_touched_sessions_journals_session_writes_once(
+        backend: Backend) -> None:
+    if not backend.multi_process:
+        pytest.skip("two runtimes on one store need a multi-process backend")
+    one = backend.runtime()
+    s = one.sessions.create()
+    two = backend.runtime()
+    two.state.save("global", "plain", 1)  # not a session write: the hot path
+    two.state.save(f"session:{s.id}", "k", 1)  # builds two.sessions, journaled once
+    two.state.save(f"session:{s.id}", "k", 2)
+    kinds = [e.kind for e in one.sessions.journal.read(s.id)]
+    assert kinds.count("state.write") == 2

@@ -59,7 +59,7 @@ class SessionRecorder:
         """Start recording from whichever of the three subsystems are given."""
         settings = self.manager.settings
         if state is not None:
-            state.add_contributor(self._contributor)
+            state.add_contributor(self._contributor, wants=self.wants)
             self._state = state
         if hooks is not None and settings.journal_hooks:
             hooks.observe(self._observer, executed_only=True)
@@ -79,6 +79,11 @@ class SessionRecorder:
         self._state = self._hooks = self._events = self._subscription = None
 
     # -- state ----------------------------------------------------------------------------
+
+    def wants(self, scope: str) -> bool:
+        """Whether a write of ``scope`` may be journaled now: a session's scope, or any
+        scope while a session is current (the state manager skips asking otherwise)."""
+        return scope.startswith(SESSION_SCOPE) or self.manager.current_id() is not None
 
     def contribute(self, changes: list[Any]) -> tuple[list[Op], dict[str, bytes | None]] | None:
         """The state contributor: journal entries (and values) for ``changes``' sessions."""
