@@ -54,7 +54,8 @@ CHILD = textwrap.dedent("""
         from llmspell import Runtime
         from llmspell.config import Config
         rt = Runtime(Config.defaults(storage__url=url, runtime__data_dir=base,
-                                     runtime__events__cross_process=False))
+                                     runtime__events__cross_process=False,
+                                     session__max_active_sessions=1_000_000))
         rt.state.save("global", "shared", {"n": 1})
         if op == "state_write":
             def work(i): rt.state.save("global", f"k-{me}-{i}", {"n": i})
@@ -133,7 +134,7 @@ def run(bench: Bench) -> None:
     if url is None:
         bench.record("postgres", [float("nan")], note="no PostgreSQL server reachable: skipped")
         return
-    count = 40 if bench.quick else 400
+    count = 40 if bench.quick else 300
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for op, label in (("state_write", "state write"), ("state_read", "state read"),
