@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from llmspell.cli.main import Options, echo, echo_json, handle_errors
+from llmspell.cli.main import EXIT_USAGE, Options, echo, echo_json, fail, handle_errors
 
 
 @click.command()
@@ -62,6 +62,62 @@ def worker(opts: Options, queues: tuple[str, ...], concurrency: int | None,
         echo(f"{taken} job(s) taken: {work.done} done, {work.failed} failed, {work.lost} lost")
 
 
+@click.group()
+def jobs() -> None:
+    """Inspect the job queue of `llmspell worker` (PostgreSQL store)."""
+
+
+@jobs.command(name="list")
+@click.option("--queue", default=None, metavar="NAME", help="Only this queue.")
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed"]),
+              default=None, help="Only jobs in this state.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def jobs_list(opts: Options, queue: str | None, status: str | None, limit: int,
+              as_json: bool) -> None:
+    """Jobs, newest first."""
+    from llmspell.workers.queue import JobQueue
+
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        found = JobQueue(rt.store)
+        try:
+            rows = found.list(queue=queue, status=status, limit=limit)
+        finally:
+            found.close()
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        echo(f"{row['id']:>8}  {row['queue']:<12} {row['kind']:<8} {row['status']:<8} "
+             f"attempt {row['attempts']}/{row['max_attempts']}"
+             + (f"  {row['error']}" if row["error"] else ""))
+
+
+@jobs.command(name="show")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def jobs_show(opts: Options, job_id: int, as_json: bool) -> None:
+    """One job with its result or error."""
+    from llmspell.workers.queue import JobQueue
+
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        found = JobQueue(rt.store)
+        try:
+            job = found.get(job_id)
+        finally:
+            found.close()
+    if job is None:
+        fail(f"no job {job_id}", EXIT_USAGE)
+        return
+    if as_json:
+        echo_json(job, redact=False)
+        return
+    for key, value in job.items():
+        echo(f"{key:<13} {value}")
+
+
 def _on_signals(work: Any) -> Any:
     """SIGTERM and SIGINT stop taking jobs; returns what puts the old handlers back."""
     old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -82,4 +138,4 @@ def _on_signals(work: Any) -> Any:
     return restore
 
 
-COMMANDS = [worker]
+COMMANDS = [worker, jobs]

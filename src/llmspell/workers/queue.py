@@ -18,6 +18,7 @@ The embedded backends have no job queue: workers need PostgreSQL (``docs/postgre
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -122,6 +123,34 @@ class JobQueue:
                 "result", "error")
         return dict(zip(keys, rows[0], strict=True))
 
+    def list(self, *, queue: str | None = None, status: str | None = None,
+             limit: int = 50) -> builtins.list[dict[str, Any]]:
+        """Jobs, newest first, as :meth:`get` gives them (without results), filtered by
+        ``queue`` and ``status``.
+
+        Raises:
+            ValidationError: a bad queue name, an unknown status or a limit below 1.
+        """
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if queue is not None:
+            where.append("queue = %s")
+            params.append(check_queue(queue))
+        if status is not None:
+            if status not in STATUSES:
+                raise ValidationError("status", f"must be one of {', '.join(STATUSES)}",
+                                      got=status)
+            where.append("status = %s")
+            params.append(status)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", "must be an int >= 1", got=limit)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._run(f"SELECT id, queue, kind, status, attempts, max_attempts, worker, "
+                         f"error FROM {self.table}{clause} ORDER BY id DESC LIMIT %s",
+                         [*params, limit], "list jobs")
+        keys = ("id", "queue", "kind", "status", "attempts", "max_attempts", "worker", "error")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def counts(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: count}}``."""
         rows = self._run(f"SELECT queue, status, count(*) FROM {self.table} "
@@ -133,7 +162,7 @@ class JobQueue:
 
     # -- workers ----------------------------------------------------------------------------
 
-    def claim(self, queues: list[str], worker: str, lease_seconds: float,
+    def claim(self, queues: builtins.list[str], worker: str, lease_seconds: float,
               limits: dict[str, int] | None = None) -> Job | None:
         """Take the oldest claimable job of ``queues`` for ``worker`` (module docstring)."""
         for queue in queues:
