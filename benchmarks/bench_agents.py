@@ -6,7 +6,10 @@ machine's load; the "overhead" figures are an agent's median minus the raw httpx
 llmspell's own time per call (provider layer, hooks, limits, journal, artifact, events).
 Goal (issue 12): under 300 us, journaling included. The official ``openai`` client's
 overhead over the same raw request is measured in the same run when ``openai`` is installed
-(the ``bench`` extra).
+(the ``bench`` extra). The Lua HTTP figures call the Lua function once per
+``agent:invoke``, so they include entering the engine (instruction limits, the SIGINT
+handler), which a script pays once per run: the scripted section also times
+``agent:invoke`` inside one run (10 calls per run) and an empty Lua run.
 
 The same calls are measured without HTTP too, on the ``scripted`` provider, which isolates the
 per-call cost of the session path (memory and sqlite stores) from the server's noise; one
@@ -17,7 +20,6 @@ through the careful redaction path).
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,35 +32,10 @@ from llmspell.lua.engine import LuaEngine
 from llmspell.providers.scripted import ScriptedProvider
 from llmspell.runtime import Runtime
 from llmspell.testing import FakeOpenAIServer
+from paired import paired
 
 GOAL_US = 300.0
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
-
-
-def _paired(bench: Bench, calls: dict[str, Callable[[], Any]], reference: str, n: int,
-            rounds: int, *, budgets: dict[str, float | None]) -> None:
-    """Time the calls interleaved (one of each in turn, so they share the machine's load);
-    per round, each call's median; then each call's overhead over ``reference`` per round."""
-    for fn in calls.values():
-        fn()  # warm up
-    per_round: dict[str, list[float]] = {name: [] for name in calls}
-    clock = time.process_time  # CPU time of this process (the server thread's too)
-    for _ in range(rounds):
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(n):
-            for name, fn in calls.items():
-                start = clock()
-                fn()
-                times[name].append((clock() - start) * 1e6)
-        for name, found in times.items():
-            per_round[name].append(statistics.median(found))
-    for name, found in per_round.items():
-        bench.record(name, found)
-    for name, found in per_round.items():
-        if name != reference:
-            bench.record(f"overhead: {name}",
-                         [a - b for a, b in zip(found, per_round[reference], strict=True)],
-                         budget_us=budgets.get(name, GOAL_US))
 
 
 def _agent(rt: Runtime, base_url: str) -> Any:
@@ -123,7 +100,7 @@ def _http(bench: Bench, n: int, rounds: int) -> None:
         for _ in range(len(calls) * (n * rounds + 1)):
             server.reply("Hello there", usage=(5, 2))
         try:
-            _paired(bench, calls, raw_name, n, rounds, budgets=budgets)
+            paired(bench, calls, raw_name, n, rounds, budgets=budgets, default_budget=GOAL_US)
         finally:
             engine.close()
             mem.close()
@@ -170,8 +147,35 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
                     bench.record(f"scripted agent.invoke, in session ({store}) (CPU)",
                                  _cpu(partial(agent.invoke, "hi"), n, rounds),
                                  budget_us=GOAL_US)
+                if store == "memory":
+                    _lua_in_a_run(bench, rt, provider, session, n, rounds)
             if undo is not None:
                 undo()
+
+
+#: Calls per run of the Lua function below: a script calls agent:invoke inside its run.
+LUA_LOOP = 10
+
+
+def _lua_in_a_run(bench: Bench, rt: Runtime, provider: ScriptedProvider, session: Any,
+                  n: int, rounds: int) -> None:
+    """``agent:invoke`` inside one script run (10 calls per run, per call), and entering the
+    engine (an empty run), which a script pays once per run, not per call."""
+    runs = max(1, n // LUA_LOOP)
+    provider.add_replies(["Hello there"] * (2 * LUA_LOOP * (runs * rounds + runs + 2)))
+    with LuaEngine(rt, script_name="bench.lua") as engine:
+        engine.run_string('bench_agent = Agent.get("bench")', "setup.lua")
+        loop = engine.run_string(
+            f'return function() local r for _ = 1, {LUA_LOOP} do '
+            'r = bench_agent:invoke{text = "hi"} end return r end', "loop.lua")
+        bench.record("scripted lua agent:invoke in a script run, no session (CPU)",
+                     [x / LUA_LOOP for x in _cpu(loop, runs, rounds)], budget_us=GOAL_US)
+        with rt.sessions.current(session):
+            bench.record("scripted lua agent:invoke in a script run, in session (memory) "
+                         "(CPU)", [x / LUA_LOOP for x in _cpu(loop, runs, rounds)],
+                         budget_us=GOAL_US)
+        empty = engine.run_string("return function() return 1 end", "empty.lua")
+        bench.record("empty Lua run, once per script run (CPU)", _cpu(empty, n, rounds))
 
 
 def _redaction_off() -> Callable[[], None]:

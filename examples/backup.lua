@@ -20,7 +20,7 @@ State.restore(backup_id)
 -- List available backups
 local backups = State.list_backups()
 
-print("backups:", #backups, "(each restore takes a safety backup first)")
+print("backups:", #backups, "(nothing changed, so that restore took no safety backup)")
 
 -- A "major update" that goes wrong, and the way back:
 State.save("agent:gpt-4", "conversation_history", {})
@@ -40,6 +40,7 @@ local inc = State.backup({description = "changes only", incremental = true,
 local check = State.verify_backup(inc)
 print("incremental valid:", check.valid, "chain length:", #check.chain)
 
--- Keep backups under control: the newest three stay (and whatever they are built on).
-local pruned = State.prune_backups({keep_last = 3, dry_run = true})
+-- Keep backups under control: the newest stays, with whatever it is built on (here the
+-- restore's safety backup); the first backup would go.
+local pruned = State.prune_backups({keep_last = 1, dry_run = true})
 print("prune would delete:", #pruned.deleted)

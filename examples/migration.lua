@@ -1,10 +1,18 @@
 -- migration.lua: migrate a schema with the seed's State.migrate (docs/backup-and-migration.md).
 -- Run with: llmspell run examples/migration.lua
--- Values saved with no declared schema are at version 1, so the seed's plan applies to them.
+-- Values saved with no declared schema and no migration are at version 1: the seed's plan
+-- applies to them.
 -- A migration applies once per store: run this in a fresh directory to see every step act.
 
-State.save("agent:demo", "profile", {old_field = "gpt-4 settings", deprecated = true})
-State.save("workflow:processing", "config", {old_field = "batch", retries = 3})
+-- New values are saved at the version their scope is at: 1 in a fresh directory, 2 once the
+-- seed's migration below stands applied. So a second run saves them in the version-2 shape.
+if #State.migration_status().applied == 0 then
+    State.save("agent:demo", "profile", {old_field = "gpt-4 settings", deprecated = true})
+    State.save("workflow:processing", "config", {old_field = "batch", retries = 3})
+else
+    State.save("agent:demo", "profile", {old_field = "gpt-4 settings", new_field = "gpt-4 settings"})
+    State.save("workflow:processing", "config", {old_field = "batch", new_field = "batch", retries = 3})
+end
 State.save("global", "motd", "plain text is not a table: the field transforms skip it")
 
 -- Dry run first: a report of what would change; nothing is written.

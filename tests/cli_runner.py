@@ -31,5 +31,6 @@ def spawn(cwd: Path, *args: str, stdin: bytes | None = None,
           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m llmspell`` in ``cwd`` without the caller's ``LLMSPELL_*`` variables."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    clean["LLMSPELL_CEILING_DIRECTORIES"] = str(Path(cwd).resolve().parent)  # see conftest
     return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=cwd, input=stdin,
                           capture_output=True, timeout=60, env={**clean, **(env or {})})

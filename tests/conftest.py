@@ -59,6 +59,9 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     for name in list(os.environ):
         if name.startswith("LLMSPELL_"):
             monkeypatch.delenv(name)
+    # The project search stops at the test's directory: a stray .llmspell/ above it (in
+    # /tmp) is never the test's project.
+    monkeypatch.setenv("LLMSPELL_CEILING_DIRECTORIES", str(tmp_path.parent))
     return invoke
 
 

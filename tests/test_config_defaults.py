@@ -7,6 +7,7 @@ use the schema's default. One regression test per drift found, then the generic 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Callable, Iterator
@@ -194,10 +195,9 @@ for _name in ("smtp_host", "smtp_port", "security", "username_env", "password_en
 
 
 def _retention(rt: Runtime) -> dict[str, Any]:
-    """What `llmspell backup prune` applies with no options."""
-    from llmspell.cli.backup import _configured
-
-    return _configured(rt)
+    """What runs after every backup, and what `llmspell backup prune` applies with no options
+    (the CLI reads the same configured_retention)."""
+    return dataclasses.asdict(rt.backups.retention)
 
 
 for _name in ("keep_last", "keep_daily", "keep_weekly", "keep_monthly", "max_age",

@@ -139,7 +139,7 @@ def test_filters_and_paging(journal: Journal) -> None:
     assert seqs(reverse=True, limit=2) == [6, 5]
     assert seqs(reverse=True, before_seq=5, limit=2) == [4, 3]
     assert seqs(after_seq=2, before_seq=5) == [3, 4]
-    assert seqs(limit=0) == []
+    assert seqs(limit=0) == seqs()  # 0 means no limit, as in the CLI
     assert [e.seq for e in journal.iter("s1", kinds="hook")] == [4]
 
 
@@ -153,6 +153,39 @@ def test_secrets_are_redacted(journal: Journal) -> None:
                     "text": "login password=[REDACTED] ok"}
     raw = journal.store.get(entry_key("s1", 1))
     assert raw is not None and b"hunter2" not in raw and b"sk-abc" not in raw
+
+
+def _write(journal: Journal, draft: Draft) -> None:
+    ops, expect = journal.entries_ops("s1", [draft])
+    assert journal.store.batch(ops, expect=expect)
+
+
+def test_fields_redacted_already_are_not_checked_again_but_the_rest_is(
+        journal: Journal) -> None:
+    # The caller vouches for "data" (redacted with the same rules): written as given.
+    _write(journal, Draft("event", {"type": "t", "data": {"note": "done"}}, None, ("data",)))
+    # Another field with a secret: the whole entry is redacted, the vouched field too.
+    _write(journal, Draft("event", {"token": "abc", "data": {"password": "x"}}, None,
+                          ("data",)))
+    # A secret the caller did not vouch for is hidden as ever.
+    _write(journal, Draft("event", {"type": "t", "data": {"api_key": "abc"}}))
+    assert [e.data for e in journal.read("s1")] == [
+        {"type": "t", "data": {"note": "done"}},
+        {"token": "[REDACTED]", "data": {"password": "[REDACTED]"}},
+        {"type": "t", "data": {"api_key": "[REDACTED]"}}]
+
+
+def test_events_redacted_by_the_bus_are_journaled_redacted_once() -> None:
+    from llmspell import Runtime
+
+    with Runtime.memory() as rt:
+        session = rt.sessions.create("s")
+        rt.events.publish("custom.thing", {"api_key": "sk-abcdefghijklmnopqrstuvwx"},
+                          session_id=session.id, source="app", redact=True)
+        rt.events.publish("custom.thing", {"api_key": "sk-abcdefghijklmnopqrstuvwx"},
+                          session_id=session.id, source="app")  # not redacted by the bus
+        entries = rt.sessions.journal.read(session.id, kinds="event")
+        assert [e.data["data"] for e in entries] == [{"api_key": "[REDACTED]"}] * 2
 
 
 def test_extra_secret_patterns() -> None:

@@ -32,7 +32,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "codec", "config", "config_schema", "settings", "validation",
                      "paths", "compression", "redact", "keys", "protocols", "intercept",
                      # bounded: a container type (BoundedCache) for any layer's caches
-                     "bounded"), 0),
+                     "bounded",
+                     # project: finding the project directory (stdlib only), for config
+                     "project"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),
@@ -41,7 +43,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("lua", "replay"), 6),
     # workers run claimed jobs in a LuaEngine and the Lua Workflow global enqueues into them
     "workers": 6,
-    **dict.fromkeys(("cli", "__main__", "__init__", "testing/commands"), 7),
+    # web: `llmspell web` serves the same Runtime the CLI drives, beside the CLI.
+    **dict.fromkeys(("cli", "web", "__main__", "__init__", "testing/commands"), 7),
 }
 
 #: The crash and fuzz commands ship in llmspell.testing but drive a whole Runtime and the Lua

@@ -1,9 +1,11 @@
 """Configuration: find ``llmspell.toml``, apply ``LLMSPELL_*`` overrides, validate, type.
 
 Precedence, lowest first: built-in defaults, the file, ``LLMSPELL_*`` environment variables,
-explicit overrides (the CLI's ``--set table.key=value``). The file is ``--config PATH``, else
-``$LLMSPELL_CONFIG``, else ``./llmspell.toml`` if present; with none, every default applies and
-data lives under ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
+explicit overrides (the CLI's ``--config PATH``, else
+``$LLMSPELL_CONFIG``, else the project's ``llmspell.toml``: the nearest directory from the
+working directory upward holding ``llmspell.toml`` or ``.llmspell/``, see
+:mod:`llmspell.project`); with none, every default applies and data lives under the
+project's ``.llmspell/``. Unknown tables and keys, wrong types and bad choices raise
 :class:`ConfigError` naming the file, the table and the key. Keys accepted for rs-llmspell
 compatibility but without effect are listed in ``Config.ignored`` and ``Config.notices``
 (never dropped silently). The keys and their defaults are in :mod:`llmspell.config_schema`.
@@ -17,7 +19,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,8 @@ from llmspell.config_schema import (
     env_names,
 )
 from llmspell.errors import ConfigError, InvalidValue, ValidationError, config_location
+from llmspell.project import CONFIG_FILE, Project, find_project
 from llmspell.validation import did_you_mean
-
-CONFIG_FILE = "llmspell.toml"
 
 logger = logging.getLogger("llmspell.config")
 
@@ -116,6 +117,8 @@ class Config:
     #: Everything the user should be told about this configuration, one line each: the
     #: ``ignored`` keys and mapped values (``sled``). The CLI prints them on every command.
     notices: tuple[str, ...] = ()
+    #: The project the configuration was found for (:func:`load_config` sets it).
+    project: Project | None = None
 
     def setting(self, path: str) -> Any:
         """The effective value of the setting ``"table.key"`` (its schema default when the
@@ -171,7 +174,8 @@ class Config:
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
                      env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
-    """The config file to use: ``explicit``, else ``$LLMSPELL_CONFIG``, else ``./llmspell.toml``.
+    """The config file to use: ``explicit``, else ``$LLMSPELL_CONFIG``, else the project's
+    ``llmspell.toml`` (:func:`~llmspell.project.find_project`).
 
     Raises ConfigError when an explicitly named file does not exist.
     """
@@ -188,7 +192,8 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None, *,
     if default.exists() and not default.is_file():  # a directory: never silently ignored
         raise ConfigError(f"{default.resolve()} is not a file (a directory?); remove it or "
                           "make it the configuration file", source=CONFIG_FILE)
-    return default.resolve() if default.exists() else None
+    project = find_project(cwd, env)
+    return project.root / CONFIG_FILE if project.marker == CONFIG_FILE else None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
@@ -202,11 +207,13 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     source = find_config_file(path, env=env, cwd=cwd)
+    project = find_project(cwd, env)
     raw = read_toml(source) if source is not None else {}
     flat = env_overrides(env)
     flat.update(overrides or {})
-    base_dir = source.parent if source else cwd
-    config = build_config(raw, source=source, base_dir=base_dir, overrides=flat)
+    base_dir = source.parent if source else project.root
+    config = replace(build_config(raw, source=source, base_dir=base_dir, overrides=flat),
+                     project=project)
     for notice in config.notices:
         (notify or logger.warning)(notice)
     return config
@@ -306,7 +313,9 @@ def build_config(raw: Mapping[str, Any], *, source: Path | None, base_dir: Path,
         table, _, key = dotted.rpartition(".")
         fields = SCHEMA.get(table)
         if fields is None or key not in fields:
-            raise ConfigError("unknown configuration key", source="overrides", key=dotted)
+            known = [f"{t}.{k}" if t else k for t, f in SCHEMA.items() for k in f]
+            raise ConfigError(f"unknown configuration key{did_you_mean(dotted, known)}",
+                              source="overrides", key=dotted)
         origin = value.variable if isinstance(value, EnvText) else "overrides"
         if isinstance(value, EnvText):
             value = parse_text(value.text, fields[key], origin, table, key)

@@ -86,6 +86,14 @@ def queue_limits(items: list[str]) -> dict[str, int]:
     return limits
 
 
+def _above_zero(seconds: float) -> None:
+    """A wait that must be > 0 (0 would not wait at all)."""
+    from llmspell.errors import ValidationError
+
+    if seconds <= 0:
+        raise ValidationError("timeout_seconds", "must be > 0 seconds", got=seconds)
+
+
 def _sandbox_from_mode(mode: bool) -> str:
     return "safe" if mode else "full"
 
@@ -128,7 +136,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "backup_safety": Field("bool", True,
                                doc="take a safety backup of the current data before a restore"),
         "backup_keep_last": Field("int", 0, minimum=0,
-                                  doc="retention for `backup prune`: keep the N newest"),
+                                  doc="retention, applied after every backup and by "
+                                  "`backup prune`: keep the N newest"),
         "backup_keep_daily": Field("int", 0, minimum=0, doc="retention: newest of N days"),
         "backup_keep_weekly": Field("int", 0, minimum=0, doc="retention: newest of N weeks"),
         "backup_keep_monthly": Field("int", 0, minimum=0, doc="retention: newest of N months"),
@@ -308,7 +317,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                               "login"),
         "password_env": Field("str", "", doc="variable holding the SMTP password"),
         "default_sender": Field("str", "", doc="From address of a call giving none"),
-        "timeout_seconds": Field("number", 30, minimum=0, doc="seconds per SMTP connection"),
+        "timeout_seconds": Field("number", 30, minimum=0, check=_above_zero,
+                                 doc="seconds per SMTP connection (> 0)"),
     },
     "workflows": {
         "max_concurrency": Field("int", 4, minimum=1,
@@ -369,7 +379,8 @@ PROVIDER_FIELDS: dict[str, Field] = {
 }
 
 #: Environment variables with the LLMSPELL_ prefix that are not config overrides.
-ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG", "LLMSPELL_KEYS_PATH")
+ENV_NOT_OVERRIDES = ("LLMSPELL_CONFIG", "LLMSPELL_LOG", "LLMSPELL_KEYS_PATH",
+                     "LLMSPELL_CEILING_DIRECTORIES")
 ENV_PREFIXES_NOT_OVERRIDES = ("LLMSPELL_TEST_", "LLMSPELL_BENCH_")
 
 

@@ -19,6 +19,7 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     │   └── CorruptRecord                    a stored record does not decode: names the key
     ├── StateError
     ├── MigrationError
+    │   └── IncompatibleSchema               a value's schema major differs from its scope's
     ├── BackupError
     │   ├── BackupCorrupt
     │   └── BackupNotFound
@@ -169,6 +170,11 @@ class StateError(LLMSpellError):
 
 class MigrationError(LLMSpellError):
     """A schema migration failed; nothing was changed."""
+
+
+class IncompatibleSchema(MigrationError):
+    """A stored value's schema version has another major version than its scope's current
+    schema: it is refused on load until a migration moves it (the message names it)."""
 
 
 class BackupError(LLMSpellError):

@@ -13,6 +13,9 @@
   number of artifact versions that use it (a count too high keeps it from gc forever, too low
   lets gc delete content still in use), and every stored blob's content hashes to its name
   (read and verified to the last byte);
+- **references** (orphans): every state scope ``session:<id>`` and every artifact record
+  belongs to a session that is stored (a restore of a state-only backup, or a session
+  deleted by hand, could leave them behind);
 - **journals**: each session's entry numbers run 1, 2, 3, ... with no gap, each entry holds
   its own number, each state value kept for the journal (``jval/``) decodes and hashes to
   its name, and no journal outlives its session (but for a deletion in progress);
@@ -41,13 +44,15 @@ from llmspell.codec import DECODE_ERRORS, decode
 from llmspell.errors import CorruptRecord, LLMSpellError
 from llmspell.journal import ENTRY_PREFIX, VALUE_PREFIX, Journal
 from llmspell.sessions.integrity import SessionScan
+from llmspell.sessions.model import GENERATED_ID
 from llmspell.state.backup.catalog import remove_stale_temps, stray_temps
 from llmspell.state.records import decode_record as decode_state
 from llmspell.state.records import value_hash
 from llmspell.state.scopes import CHANGE_PREFIX, STATE_PREFIX
 
 #: The checks, in the order they are reported.
-CHECKS = ("storage", "records", "indexes", "blobs", "journals", "temp files")
+_SESSION_STATE = STATE_PREFIX + "session:"
+CHECKS = ("storage", "records", "indexes", "references", "blobs", "journals", "temp files")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ def deep_check(runtime: Any, *, clean: bool = True) -> DeepReport:
         report.add("storage", store.url, f"a full scan stopped after {walk.scanned} records: "
                    f"{exc}")
     walk.check_indexes()
+    walk.check_references()
     walk.check_journals()
     walk.check_blobs(runtime.artifacts.blobs)
     _check_temps(report, runtime.config.state.backup_dir, clean)
@@ -143,6 +149,7 @@ class _Walk:
         self.blobs: list[str] = []
         self.refs: dict[str, int] = {}  # blob hash -> its stored reference count
         self.journals: dict[str, list[int]] = defaultdict(list)
+        self.owners: dict[str, dict[str, int]] = defaultdict(Counter)  # session -> kind -> n
 
     def damaged(self, key: str, exc: BaseException) -> None:
         self.report.add("records", key, f"does not decode: {exc}")
@@ -153,6 +160,10 @@ class _Walk:
         try:
             if prefix == STATE_PREFIX:
                 self.report.examined["records"] += 1
+                if key.startswith(_SESSION_STATE):
+                    sid = key[len(_SESSION_STATE):].partition("/")[0]
+                    if GENERATED_ID.fullmatch(sid):  # else an ordinary scope named session:x
+                        self.owners[sid]["state"] += 1
                 decode_state(raw, key)
             elif self.sessions.feed(key, raw):
                 pass
@@ -160,6 +171,8 @@ class _Walk:
                 self.journal_entry(key, raw)
             elif prefix == artifact_keys.RECORD_PREFIX:
                 self.report.examined["records"] += 1
+                sid = key[len(artifact_keys.RECORD_PREFIX):].partition("/")[0]
+                self.owners[sid]["artifacts"] += 1
                 artifact = decode_artifact(key, raw)
                 if artifact is not None:
                     self.artifact_expected.update(artifact_keys.index_keys(artifact))
@@ -228,6 +241,19 @@ class _Walk:
             report.add("indexes", entry, f"is missing: artifact record "
                        f"{artifact_keys.record_key_of_index(entry)} is not listed by this "
                        "index")
+
+    def check_references(self) -> None:
+        """Records that belong to a session which is not stored: orphans."""
+        names = {"state": "state record(s) of scope session:{sid}",
+                 "artifacts": "artifact record(s) of session {sid}"}
+        for sid, kinds in sorted(self.owners.items()):
+            self.report.examined["references"] += sum(kinds.values())
+            if self.sessions.known(sid):
+                continue
+            for kind, count in sorted(kinds.items()):
+                self.report.add("references", f"session {sid}",
+                                f"{count} {names[kind].format(sid=sid)}, but the session is "
+                                "not stored (an orphan)")
 
     def check_journals(self) -> None:
         for sid, seqs in sorted(self.journals.items()):

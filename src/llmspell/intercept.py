@@ -80,3 +80,47 @@ def installed(source: CallSource) -> Iterator[CallSource]:
         yield source
     finally:
         _SOURCE.reset(token)
+
+
+@dataclass(slots=True)
+class ContextChanges:
+    """rs-llmspell's replay modifications of hook contexts, for the Lua hooks a replay's
+    script runs: ``data`` keys set in each context's data table, ``metadata`` keys (strings)
+    in its metadata. ``applied`` counts the hook calls changed, ``skipped`` those whose data is
+    not a table (nothing to set a key in)."""
+
+    data: dict[str, Any]
+    metadata: dict[str, str]
+    applied: int = 0
+    skipped: int = 0
+
+    def apply(self, table: dict[str, Any]) -> None:
+        """Change a hook context given as a table (``HookContext.to_dict()``) in place."""
+        data = table.get("data")
+        if self.data and not isinstance(data, dict):
+            self.skipped += 1
+            return
+        if self.data:
+            table["data"] = {**data, **self.data}  # type: ignore[dict-item]
+        if self.metadata:
+            table["metadata"] = {**(table.get("metadata") or {}), **self.metadata}
+        self.applied += 1
+
+
+_CHANGES: ContextVar[ContextChanges | None] = ContextVar("llmspell_context_changes",
+                                                         default=None)
+
+
+def context_changes() -> ContextChanges | None:
+    """The hook context changes of the replay running in this context, if any."""
+    return _CHANGES.get()
+
+
+@contextmanager
+def changing_contexts(changes: ContextChanges | None) -> Iterator[None]:
+    """Apply ``changes`` to the Lua hooks run inside the block (this context only)."""
+    token = _CHANGES.set(changes)
+    try:
+        yield
+    finally:
+        _CHANGES.reset(token)

@@ -53,6 +53,8 @@ from llmspell.storage.retry import Planned, retry_batch
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
+#: The key ranges a whole-store backup copies for journals.
+STORE_PREFIXES = (ENTRY_PREFIX, VALUE_PREFIX)
 SEQ_WIDTH = 12
 _SEQ_MAX = 10**SEQ_WIDTH - 1
 _DELETE_PAGE = 1000
@@ -94,6 +96,9 @@ class Draft:
     kind: str
     data: Any = None
     correlation_id: str | None = None
+    #: Top-level fields of ``data`` (a dict) whose values were redacted already with the
+    #: journal's rules: the journal's secret check skips them (see ``Journal.encode``).
+    redacted: tuple[str, ...] = ()
 
 
 #: A journal's newest entry as ``(seq, stored bytes)``; START for an empty journal.
@@ -271,14 +276,23 @@ class Journal:
                                       got=kind)
             if len(_KNOWN_KINDS) < 1024:
                 _KNOWN_KINDS.add(kind)
-        data = self._data_json(draft.data)
+        data = self._data_json(draft.data, draft.redacted)
         cid = draft.correlation_id
         head = orjson.dumps({"seq": seq, "ts": timestamp, "kind": kind, "cid": cid})
         return head[:-1] + b',"data":' + data + b"}"
 
-    def _data_json(self, data: Any) -> bytes:
+    def _data_json(self, data: Any, redacted: tuple[str, ...] = ()) -> bytes:
+        """``data`` as JSON with its secrets hidden; the fields named in ``redacted`` (values
+        already redacted with these rules) are left out of the check, not out of the text."""
         text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
-        if len(text) > 2 and self.redactor.might_hold_secret_json(text.decode("utf-8")):
+        if len(text) <= 2:
+            return text
+        checked = text
+        if redacted and isinstance(data, dict):
+            checked = orjson.dumps({k: v for k, v in data.items() if k not in redacted},
+                                   default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+        if self.redactor.might_hold_secret_json(checked.decode("utf-8")):
+            # The whole value (redacting the redacted fields again changes nothing).
             text = orjson.dumps(self.redactor.redact(orjson.loads(text)))
         return text
 
@@ -299,7 +313,7 @@ class Journal:
             correlation_id: keep the entries of one operation.
             after_seq, before_seq: keep ``after_seq < seq < before_seq``: the cursor for
                 paging forward (pass the last seq you got) or backward with ``reverse``.
-            limit: at most this many entries.
+            limit: at most this many entries (0 or None: no limit).
 
         Raises:
             ValidationError: a bad argument.
@@ -324,8 +338,7 @@ class Journal:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise ValidationError("limit", "must be a non-negative int or None", got=limit)
-        if limit == 0:
-            return
+        limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
         prefix = f"{ENTRY_PREFIX}{session_id}/"
         if reverse:
             start = entry_key(session_id, last) if last is not None else None

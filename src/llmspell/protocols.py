@@ -13,7 +13,7 @@ for a skip, ``llmspell.hooks.results.Skipped`` on the real registry), :class:`Ho
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol, TypedDict, Unpack
 
 
@@ -69,6 +69,8 @@ class EventSource(EventPublisher, Protocol):
     """Publishing and subscribing (``llmspell.events.EventBus`` fits)."""
 
     def subscribe(self, pattern: str, callback: Callable[..., Any] | None = None, *,
-                  max_queue: int | None = None, overflow: str | None = None) -> Any: ...
+                  max_queue: int | None = None, overflow: str | None = None,
+                  exclude_sources: Iterable[str] = (),
+                  accepts: Callable[[str | None], bool] | None = None) -> Any: ...
 
     def unsubscribe(self, subscription: Any) -> bool: ...

@@ -254,6 +254,8 @@ class Redactor:
                 raise ValidationError("patterns", f"must be valid regular expressions ({exc})",
                                       path=f"[{i}]", got=pattern) from None
         self._extra = re.compile("|".join(f"(?:{p})" for p in extra)) if extra else None
+        #: The extra patterns: two redactors with the same rules hide the same things.
+        self.rules: tuple[str, ...] = tuple(extra)
 
     def is_secret_field(self, name: str) -> bool:
         """Whether a field called ``name`` holds a secret (see :func:`is_secret_name`)."""

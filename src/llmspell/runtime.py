@@ -180,8 +180,46 @@ class Runtime:
             built.on_delete(self._drop_session_artifacts)
             if self._state is not None:  # its recorder journals session writes from now on
                 self._state.remove_contributor(self._first_session_write)
+            if self.config.state.enabled:
+                self.state.set_session_check(built.current_var, self._session_rules(built))
 
         return self._built("_sessions", build, wire)
+
+    def _session_rules(self, sessions: SessionManager) -> Callable[
+            [str, str, tuple[tuple[str, str, int], ...]], None]:
+        """What a session's state operations obey (docs/sessions.md), while it is current:
+
+        - isolation: the ``session:<A>`` scope of another session A may be read or written
+          only as far as A granted this one (``Artifact.grant``: one grant covers A's
+          artifacts and its state scope);
+        - every write (save, delete, clear, compare_and_set; a transaction's writes together
+          when it commits) is an operation of the session: admitted by its policies
+          (operation limit, rate limits of kind ``state.write``, the composition) and
+          counted; writes to its own scope are also checked against its ``memory`` limit
+          (the scope's bytes with the new values in place, plus its artifact bytes).
+        """
+        state = self.state
+
+        def check(sid: str, access: str, items: tuple[tuple[str, str, int], ...]) -> None:
+            own = f"session:{sid}"
+            asking = "read" if access == "read" else "write"
+            for scope, _key, _size in items:
+                if scope != own and scope.startswith("session:"):
+                    self.artifacts.permissions.check(
+                        scope[len("session:"):], sid, asking, f"{asking} {scope}",
+                        subject="the state scope of", component="state")
+            if access != "write":
+                return
+            memory = 0
+            mine = [(key, size) for scope, key, size in items if scope == own]
+            if any(size for _, size in mine):  # only deletes: the footprint only shrinks
+                limit = sessions.limits_of(sid).memory
+                if limit is not None:
+                    memory = (state.scope_bytes(own, [key for key, _ in mine if key])
+                              + sum(size for _, size in mine)
+                              + sessions.get(sid).counters.artifact_bytes)
+            sessions.admit(sid, "state.write", operations=len(items), memory=memory)
+        return check
 
     @property
     def artifacts(self) -> ArtifactManager:
@@ -249,9 +287,16 @@ class Runtime:
         def build() -> BackupManager:
             from llmspell.state.backup import BackupManager
 
-            return BackupManager.from_runtime(self)
+            manager = BackupManager.from_runtime(self)
+            manager.after_restore.append(self._forget_cached)
+            return manager
 
         return self._built("_backups", build)
+
+    def _forget_cached(self) -> None:
+        """After a restore: the managers' caches of what it replaced are dropped."""
+        if self._sessions is not None:
+            self._sessions.forget_cached()
 
     @property
     def tools(self) -> ToolService:

@@ -33,7 +33,7 @@ def test_a_json_backup_is_json_lines_after_decompression(mem: Runtime) -> None:
     assert len(lines) == len(stored) == info.entries == 33
     for line in lines:
         # The record is embedded as JSON, and it is exactly what the store holds.
-        assert orjson.dumps(line["r"]) == stored["state/" + line["k"]]
+        assert orjson.dumps(line["r"]) == stored[line["k"]]
         assert line["o"] == "put" and len(line["h"]) == 64
 
 
@@ -113,8 +113,8 @@ def test_a_damaged_entry_or_payload_is_named_and_restore_changes_nothing(mem: Ru
     data = plain.path.read_bytes()
     at = data.index(b'"theme":"dark"') + 10  # inside the record of global/config
     flip(plain.path, at)
-    with pytest.raises(BackupCorrupt, match=r"backup .*: entry: entry #\d+ \(global/config\): "
-                       "its SHA-256 does not match"):
+    with pytest.raises(BackupCorrupt, match=r"backup .*: entry: entry #\d+ "
+                       r"\(state/global/config\): its SHA-256 does not match"):
         mem.backups.verify_backup(plain.id)
     with pytest.raises(BackupCorrupt, match="global/config"):
         mem.backups.restore(plain.id)

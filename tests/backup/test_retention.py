@@ -101,3 +101,30 @@ def test_prune_deletes_files_and_the_change_log_no_kept_backup_needs(tmp_path: P
         rt.backups.restore(made[3].id, safety_backup=False)
         with pytest.raises(ValidationError, match="names no rule"):
             rt.backups.prune({})
+
+
+def _safety(name: str, days_ago: float, size: int = 100) -> BackupInfo:
+    found = backup(name, days_ago, size=size)
+    found.safety = True
+    return found
+
+
+def test_safety_backups_never_push_out_the_users_own() -> None:
+    """Issue 19: ``prune --keep-last 2`` kept two safety copies and deleted the user's only
+    full backup. Keep rules count only the user's backups; of the safety backups the newest
+    is kept; under a size limit they go first."""
+    mine = backup("mine", 3)
+    restores = [_safety("s1", 2), _safety("s2", 1), _safety("s3", 0.5)]
+    assert kept([mine, *restores], keep_last=2) == ["mine", "s3"]
+    assert kept([mine, *restores], keep_last=1) == ["mine", "s3"]
+    assert kept([mine, *restores]) == ["mine", "s1", "s2", "s3"]  # no rule: all
+    reasons, _ = plan_retention([mine, *restores], RetentionPolicy(keep_last=1), NOW)
+    assert reasons["mine"] == ["keep_last", "newest"]
+    assert reasons["s3"] == ["newest safety backup"]
+    big = [backup("old", 5, size=100), backup("new", 1, size=100),
+           _safety("s-old", 4, size=100), _safety("s-new", 0.5, size=100)]
+    # 400 bytes over a 250 limit: the safety backups go first, the newest of them last.
+    assert kept(big, max_total_bytes=250) == ["new", "old"]
+    assert kept(big, max_total_bytes=350) == ["new", "old", "s-new"]
+    only_safety = [_safety("a", 2), _safety("b", 1)]
+    assert kept(only_safety, keep_last=1) == ["b"]  # the newest backup is always kept

@@ -38,15 +38,16 @@ def test_the_backup_example_runs(run: Run, tmp_path: Path) -> None:
     result = run("run", str(EXAMPLES / "backup.lua"))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "backups:\t2\t(each restore takes a safety backup first)",
+        "backups:\t1\t(nothing changed, so that restore took no safety backup)",
         "a restore would put back\t2\tand delete\t1",
         "history:\t1\tmessage(s)",
         "step:\t1\thalf_done:\tnil",
         "incremental valid:\ttrue\tchain length:\t2",
         "prune would delete:\t1",
     ]
-    # The backup, two safety backups (one per restore) and the incremental.
-    assert len(list((tmp_path / ".llmspell" / "backups").glob("*.llsb"))) == 4
+    # The backup, one safety backup (only the second restore changed something) and the
+    # incremental.
+    assert len(list((tmp_path / ".llmspell" / "backups").glob("*.llsb"))) == 3
 
 
 def test_the_backup_hook_example_runs(run: Run) -> None:
@@ -109,11 +110,14 @@ def test_backup_commands(run: Run, tmp_path: Path) -> None:
     assert json.loads(run("state", "get", "agent:a", "k").output) == {"v": 1}
     refused = run("backup", "delete", backup_id)
     assert refused.exit_code == 1 and "is the parent of incremental" in refused.output
-    pruned = data(run("backup", "prune", "--keep-last", "2", "--dry-run", "--json"))
-    # The two newest are the restore's safety backup and the incremental, which needs its base.
-    assert pruned["deleted"] == []  # type: ignore[index]
     pruned = data(run("backup", "prune", "--keep-last", "1", "--dry-run", "--json"))
-    assert pruned["deleted"] == [inc["id"], backup_id]  # type: ignore[index]
+    # The user's newest is the incremental, which needs its base; the restore's safety
+    # backup is the newest safety backup. None counts against the other.
+    assert pruned["deleted"] == []  # type: ignore[index]
+    kept = {k["id"]: k["reasons"] for k in pruned["kept"]}  # type: ignore[index]
+    assert kept[inc["id"]] == ["keep_last", "newest"]  # type: ignore[index]
+    assert kept[backup_id] == [f"parent of {inc['id']}"]  # type: ignore[index]
+    assert next(iter(kept.values())) == ["newest safety backup"]
     result = run("backup", "prune")
     assert result.exit_code == 2 and "names no rule" in result.output
     deleted = data(run("backup", "delete", backup_id, "--cascade", "--json"))
@@ -130,7 +134,7 @@ def test_verify_and_restore_refuse_a_damaged_file(run: Run, tmp_path: Path) -> N
     for command in ("verify", "restore"):
         result = run("backup", command, backup_id)
         assert result.exit_code == 1
-        assert (f"BackupCorrupt: backup {backup_id}: entry: entry #1 (global/g): its SHA-256 "
+        assert (f"BackupCorrupt: backup {backup_id}: entry: entry #1 (state/global/g): its SHA-256 "
                 "does not match") in result.output
 
 
@@ -138,9 +142,12 @@ def test_prune_uses_the_configured_policy(run: Run, tmp_path: Path) -> None:
     (tmp_path / "llmspell.toml").write_text("[state]\nbackup_keep_last = 1\n")
     run("state", "set", "global", "g", "1")
     first = data(run("backup", "create", "--json"))["id"]  # type: ignore[index]
+    # The configured policy already ran after this backup (automatic retention) ...
     data(run("backup", "create", "--json"))
+    assert first not in run("backup", "list").output
+    # ... so `prune` with no options, which applies the same policy, has nothing left to do.
     result = data(run("backup", "prune", "--json"))
-    assert result["deleted"] == [first]  # type: ignore[index]
+    assert result["deleted"] == [] and len(result["kept"]) == 1  # type: ignore[index]
 
 
 def test_progress_bars_only_on_a_terminal() -> None:

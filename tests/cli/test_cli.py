@@ -151,6 +151,14 @@ def test_repl_runs_statements_expressions_and_multiline_input(run: Run, tmp_path
         "x ==",
         "= 1",
         "JSON.stringify({b = 2})",
+        "local y = 40",                       # issue 19: locals persist between inputs
+        "local function twice(n) return n * 2 end",
+        "twice(y)",
+        "local t <const> = {name = 'n', items = {1, 2}}",
+        "t",                                  # a table reads as Lua
+        "for i = 1, 1 do local inner = i end",
+        "inner == nil",                       # a local inside a block stays there
+        ".help",
         ".exit",
     ]) + "\n"
     result = run("repl", "--history", str(tmp_path / "hist"), stdin=session)
@@ -161,6 +169,10 @@ def test_repl_runs_statements_expressions_and_multiline_input(run: Run, tmp_path
     assert "oops" in out
     assert "syntax error" in out
     assert '{"b":2}' in out
+    assert "80\n" in out
+    assert '{name = "n", items = {1, 2}}' in out or '{items = {1, 2}, name = "n"}' in out
+    assert "true\n" in out
+    assert "Globals: " in out and "Session" in out and "State" in out
 
 
 def test_version(run: Run) -> None:

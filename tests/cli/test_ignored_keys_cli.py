@@ -25,7 +25,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def notices(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("llmspell: notice: ")]
+    """The configuration's notices (not the one saying a read-only command found no store)."""
+    return [line for line in stderr.splitlines() if line.startswith("llmspell: notice: ")
+            and "no store yet" not in line]
 
 
 @pytest.mark.parametrize("args", [
@@ -90,3 +92,18 @@ def test_log_level_error_hides_warnings(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "llmspell: error: broken\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["session", "list"], ["backup", "list"], ["migrate", "status"], ["artifact", "list"],
+    ["tool", "list"], ["models"], ["doctor"], ["exec", "print(1)"], ["state", "list"],
+])
+def test_a_mapped_backend_is_noticed_on_every_command(project: Path, args: list[str]) -> None:
+    # `sled` (rs-llmspell's default engine) maps to sqlite: said on every command that reads
+    # the configuration, not only `info`. (`keys` and `init` do not read it.)
+    (project / "llmspell.toml").write_text('[state]\nbackend = "sled"\n')
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert notices(result.stderr) == [
+        "llmspell: notice: backend 'sled' is a Rust-only engine; using the embedded default "
+        "'sqlite' instead"]

@@ -316,3 +316,74 @@ def test_has_subscribers_tells_publishers_whether_anyone_listens() -> None:
     assert not bus.has_subscribers("state.changed")
     with pytest.raises(ValidationError):
         bus.has_subscribers("bad..type")
+
+
+def test_a_subscription_can_leave_out_events_of_some_sources() -> None:
+    bus = EventBus()
+    bus.publish("artifact.stored", {"n": 0}, source="artifacts")  # a route cached before
+    got: list[Event] = []
+    sub = bus.subscribe("**", got.append, exclude_sources=("artifacts", "state"))
+    everything = bus.subscribe("artifact.*")
+    bus.publish("artifact.stored", {"n": 1}, source="artifacts")
+    bus.publish("artifact.stored", {"n": 2}, source="tools")
+    bus.publish("artifact.stored", {"n": 3})
+    bus.publish("state.changed", source="state")
+    assert [e.data for e in got] == [{"n": 2}, {"n": 3}]
+    assert sub.stats()["delivered"] == 2 and everything.stats()["pending"] == 3
+    assert bus.has_subscribers("state.changed") is True  # no source: not excluded
+    assert bus.has_subscribers("state.changed", "tools") is True
+    assert bus.has_subscribers("state.changed", "state") is False
+    sub.unsubscribe()
+    bus.publish("session.created", source="tools")
+    assert len(got) == 2 and bus.stats()["published"] == 6
+
+
+class _Refusing:
+    """A redactor that fails the test when it is asked to work."""
+
+    def redact(self, value: Any) -> Any:
+        raise AssertionError("redacted an event nobody receives")
+
+
+def test_an_event_only_excluded_subscribers_match_is_not_redacted() -> None:
+    bus = EventBus(redactor=_Refusing())  # type: ignore[arg-type]
+    bus.subscribe("**", lambda event: None, exclude_sources=["artifacts"])
+    event = bus.publish("artifact.stored", {"api_key": "sk-1"}, source="artifacts",
+                        redact=True)
+    assert event is not None and bus.stats()["published"] == 1
+    with pytest.raises(AssertionError, match="nobody receives"):
+        bus.publish("artifact.stored", {"api_key": "sk-1"}, source="tools", redact=True)
+
+
+def test_exclude_sources_must_be_a_list_of_names() -> None:
+    bus = EventBus()
+    with pytest.raises(ValidationError, match=r"exclude_sources.*list of source names"):
+        bus.subscribe("**", print, exclude_sources="artifacts")
+    with pytest.raises(ValidationError, match=r"exclude_sources' at \[1\]"):
+        bus.subscribe("**", exclude_sources=["state", 3])  # type: ignore[list-item]
+    assert bus.stats()["subscriptions"] == 0
+
+
+def test_accepts_turns_events_away_per_publish_before_redaction() -> None:
+    bus = EventBus(redactor=_Refusing())  # type: ignore[arg-type]
+    got: list[Event] = []
+    current: list[str] = []  # a session made current by the caller, as the recorder sees it
+    sub = bus.subscribe("agent.*", got.append,
+                        accepts=lambda sid: sid is not None or bool(current))
+    queued = bus.subscribe("agent.*", accepts=lambda sid: sid == "s1")
+    bus.publish("agent.done", {"api_key": "sk-1"}, redact=True)  # nobody takes it: no redaction
+    with pytest.raises(AssertionError, match="nobody receives"):
+        bus.publish("agent.done", {"n": 1}, session_id="s1", redact=True)
+    bus.publish("agent.done", {"n": 2}, session_id="s1")
+    current.append("s2")
+    bus.publish("agent.done", {"n": 3})
+    assert [e.data for e in got] == [{"n": 2}, {"n": 3}]
+    assert sub.stats()["delivered"] == 2 and sub.stats()["errors"] == 0
+    assert [queued.receive(0).data for _ in range(queued.pending)] == [{"n": 2}]  # type: ignore[union-attr]
+    assert queued.stats()["dropped"] == 0 and bus.stats()["published"] == 3
+    assert bus.has_subscribers("agent.done")  # may listen: decided per publish
+
+
+def test_accepts_must_be_callable() -> None:
+    with pytest.raises(ValidationError, match="accepts"):
+        EventBus().subscribe("**", print, accepts="yes")  # type: ignore[arg-type]

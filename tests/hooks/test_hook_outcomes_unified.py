@@ -317,29 +317,32 @@ def test_registering_at_a_point_nothing_fires_is_reported(
         caplog: pytest.LogCaptureFixture) -> None:
     hooks = HookRegistry()
     with caplog.at_level(logging.WARNING, "llmspell.hooks"):
-        handle = hooks.register("workflow:checkpoint", lambda ctx: None, name="backup")
+        handle = hooks.register("workflow:stage_transition", lambda ctx: None, name="backup")
         fired = hooks.register("state:before_write", lambda ctx: None)
         quiet = hooks.register("workflow:rollback", lambda ctx: None, expect_unfired=True)
-    assert handle.notice is not None and "'workflow:checkpoint' is not fired yet" in handle.notice
+    assert handle.notice is not None
+    assert "'workflow:stage_transition' is not fired yet" in handle.notice
+    assert "will" not in handle.notice  # it promises nothing: no planned code fires it
     assert handle.to_dict()["notice"] == handle.notice
     assert fired.notice is None and quiet.notice is not None
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "hook 'backup'" in messages[0]
-    assert "workflow:checkpoint" in messages[0]
+    assert "workflow:stage_transition" in messages[0]
 
 
 def test_lua_hook_register_at_an_unfired_point_says_so(
         rt: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     script = """
-    Hook.register("WorkflowCheckpoint", function(ctx) end)
+    Hook.register("WorkflowStageTransition", function(ctx) end)
     Hook.register("state:before_write", function(ctx) end)
-    return tostring(Hook.list("workflow:checkpoint")[1].notice) .. "|"
+    return tostring(Hook.list("workflow:stage_transition")[1].notice) .. "|"
         .. tostring(Hook.list("state:before_write")[1].notice)
     """
     with caplog.at_level(logging.WARNING, "llmspell.hooks"), LuaEngine(rt) as engine:
         notes = engine.run_string(script).split("|")
-    assert "'workflow:checkpoint' is not fired yet" in notes[0] and "not fired" not in notes[1]
-    assert any("workflow:checkpoint" in r.getMessage() for r in caplog.records)
+    assert "'workflow:stage_transition' is not fired yet" in notes[0]
+    assert "not fired" not in notes[1]
+    assert any("workflow:stage_transition" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("point", sorted(p for p in POINTS if p not in FIRED))

@@ -3,6 +3,8 @@ through ``llmspell run``), rs-llmspell's call forms, every function, errors unde
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,18 @@ def test_list_without_a_session_uses_the_current_one(lua: Any) -> None:
         return ok, err:match("^ValidationError: argument 'session': Artifact.list needs") ~= nil,
                #Artifact.list(), #Artifact.list("")
     """) == (False, True, 1, 1)
+
+
+def test_the_docs_first_snippet_runs_after_its_session_line(run: Run, tmp_path: Path) -> None:
+    """docs/artifacts.md: the line that makes a session, then the seed's snippet as written
+    but for the file it stores (``/path/to/report.pdf`` does not exist here)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "artifacts.md").read_text()
+    setup, seed = re.findall(r"```lua\n(.*?)```", doc, flags=re.S)[:2]
+    assert "Session.create" in setup and "Artifact.storeFile" in seed
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 a small report")
+    script = tmp_path / "snippet.lua"
+    script.write_text(setup + seed.replace("/path/to/report.pdf", "report.pdf") +
+                      "return {Artifact.get(session.id, file_id).description, #artifacts}\n")
+    result = run("run", str(script), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == ["Q4 financial report", 1]

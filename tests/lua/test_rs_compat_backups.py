@@ -90,29 +90,43 @@ def test_missing_backups_are_failures_not_errors(pair: tuple[Runtime, LuaEngine]
     assert made_up["is_valid"] is False and "must be a backup id" in made_up["error"]
 
 
-def test_storage_usage_and_cleanup_with_the_configured_retention(
+def test_storage_usage_and_cleanup_with_the_configured_retention(tmp_path: Path) -> None:
+    # Backups made with no retention rule, then cleaned up by a runtime that has one (the
+    # rule also runs by itself after each backup: see the next test).
+    for rt, lua in _engine(tmp_path):
+        usage = lua.run_string("return State.get_storage_usage()")
+        assert usage["total_backups"] == 0 and usage["total_size"] == 0
+        assert "oldest_backup" not in usage
+        ids = lua.run_string("""
+            local a = State.create_backup(false).backup_id
+            State.save("global", "n", 1)
+            local b = State.create_backup(false).backup_id
+            return {a, b}""")
+        usage = lua.run_string("return State.get_storage_usage()")
+        assert (usage["total_backups"], usage["full_backups"],
+                usage["incremental_backups"]) == (2, 2, 0)
+        assert (usage["oldest_backup"], usage["newest_backup"]) == tuple(ids)
+        assert usage["total_size"] == sum(b.file_bytes for b in rt.backups.list_backups())
+    for rt, lua in _engine(tmp_path, state__backup_keep_last=1):
+        preview = lua.run_string("return State.cleanup_backups(true)")
+        assert preview["success"] is True and preview["dry_run"] is True
+        assert (preview["deleted_count"], preview["retained_count"]) == (1, 1)
+        assert len(rt.backups.list_backups()) == 2
+        done = lua.run_string("return State.cleanup_backups(false)")
+        assert done["deleted_count"] == 1 and done["space_freed"] > 0
+        assert [b.id for b in rt.backups.list_backups()] == [ids[1]]
+
+
+def test_the_configured_retention_runs_after_each_backup(
         pair: tuple[Runtime, LuaEngine]) -> None:
     rt, lua = pair
-    usage = lua.run_string("return State.get_storage_usage()")
-    assert usage["total_backups"] == 0 and usage["total_size"] == 0
-    assert "oldest_backup" not in usage
-    ids = lua.run_string("""
-        local a = State.create_backup(false).backup_id
+    newest = lua.run_string("""
+        State.create_backup(false)
         State.save("global", "n", 1)
-        local b = State.create_backup(false).backup_id
-        return {a, b}""")
-    usage = lua.run_string("return State.get_storage_usage()")
-    assert (usage["total_backups"], usage["full_backups"], usage["incremental_backups"]) == (
-        2, 2, 0)
-    assert (usage["oldest_backup"], usage["newest_backup"]) == tuple(ids)
-    assert usage["total_size"] == sum(b.file_bytes for b in rt.backups.list_backups())
+        return State.create_backup(false).backup_id""")
+    assert [b.id for b in rt.backups.list_backups()] == [newest]
     preview = lua.run_string("return State.cleanup_backups(true)")
-    assert preview["success"] is True and preview["dry_run"] is True
-    assert (preview["deleted_count"], preview["retained_count"]) == (1, 1)
-    assert len(rt.backups.list_backups()) == 2
-    done = lua.run_string("return State.cleanup_backups(false)")
-    assert done["deleted_count"] == 1 and done["space_freed"] > 0
-    assert [b.id for b in rt.backups.list_backups()] == [ids[1]]
+    assert preview["success"] is True and preview["deleted_count"] == 0
 
 
 def test_cleanup_without_a_configured_rule_says_so(tmp_path: Path) -> None:

@@ -122,6 +122,10 @@ def test_a_table_named_like_a_builtin_keeps_its_defaults(tmp_path: Path) -> None
     assert model == "gpt-4o-mini"
     assert provider.retry.max_retries == 5  # type: ignore[attr-defined]
     assert settings.all_models() == ["gpt-4o-mini"]
+    assert reg.price("openai", "gpt-4o-mini") == settings.price("gpt-4o-mini")
+    assert reg.price("openai", "gpt-4o") is None  # not in the table
+    assert reg.price("anthropic", "claude") is None  # a builtin without a table
+    assert reg.price("in-code-only", "m") is None  # not configured: no price, no error
 
 
 def test_scripted_providers_from_a_table_or_from_code(tmp_path: Path) -> None:

@@ -89,6 +89,40 @@ def test_replay_options_from_lua(lua: Any) -> None:
     assert out == ["identical", 5, "identical", "identical", False, 2, "identical"]
 
 
+def test_rs_llmspell_context_modifications_reach_the_replayed_hooks(lua: Any) -> None:
+    # rs-llmspell's form (llmspell-hooks replay/manager.rs): "context.data.KEY" sets a key of
+    # a replayed hook's context data, "context.metadata.KEY" (a string) one of its metadata.
+    out = lua.run_string("""
+    local rec = Replay.record{name = "hooked.lua", code = [[
+      seen = {}
+      Hook.register("workflow:before_step", function(ctx)
+        seen[#seen + 1] = {ctx.data.factor or "none", ctx.metadata.note or "none"}
+      end)
+      Workflow.sequential({name = "w", steps = {
+        {name = "s", type = "function", fn = function() return 1 end}}}):execute()
+      local scope = "session:" .. Session.getCurrent().id
+      State.save(scope, "seen", seen)
+      return "ok"
+    ]]}
+    local cfg = Replay.create_config(Replay.modes.modified)
+    local m = Replay.create_modification("context.data.factor", 42.5, true)
+    cfg:add_modification("context.metadata.note", "what-if", true)
+    cfg:add_modification("context.data.off", 1, false)
+    cfg.modifications[#cfg.modifications + 1] = m
+    local report = Session.replay(rec.session.id, cfg)
+    local plain = Session.replay(rec.session.id)
+    return {m:get_path(), m:get_value(), report.status,
+            State.load("session:" .. rec.session.id, "seen")[1][1],
+            State.load("session:" .. report.session_id, "seen")[1][1],
+            State.load("session:" .. report.session_id, "seen")[1][2],
+            report.notes[#report.notes], #plain.notes}
+    """)
+    assert out[:3] == ["context.data.factor", 42.5, "different"]
+    assert out[3:6] == ["none", 42.5, "what-if"]
+    assert "context modifications" in out[6] and "1 Lua hook call" in out[6]
+    assert out[7] == 0
+
+
 @pytest.mark.parametrize(("call", "message"), [
     ('Session.replay(rec.session.id, {mode = "fast"})', "argument 'mode'"),
     ('Session.replay(rec.session.id, {speed = 1})', "speed"),
@@ -103,6 +137,9 @@ def test_replay_options_from_lua(lua: Any) -> None:
     ('Session.fork(rec.session.id, 2, {color = "red"})', "color"),
     ('Session.replay("no-such-session")', "SessionNotFound"),
     ('Replay.create_modification("result.output", 1)', "argument 'path'"),
+    ('Replay.create_modification("context.data", 1)', "argument 'path'"),
+    ('Replay.create_modification("context.inputs.x", 1)', "argument 'path'"),
+    ('Replay.create_modification("context.metadata.k", 1)', "must be a string"),
     ('Replay.create_config("exact")', "argument 'mode'"),
     ('Replay.record{name = "x.lua"}', "argument 'code'"),
     ('Replay.record{code = "return 1", when = 1}', "when"),
@@ -110,6 +147,20 @@ def test_replay_options_from_lua(lua: Any) -> None:
 def test_lua_errors_name_the_argument(lua: Any, call: str, message: str) -> None:
     ok, err = lua.run_string(RECORD + f"return pcall(function() return {call} end)")
     assert ok is False and message in err
+
+
+def test_bad_modifications_and_flags_are_the_caller_s_errors(lua: Any) -> None:
+    out = lua.run_string(RECORD + """
+    local cfg = Replay.create_config(Replay.modes.exact)
+    local _, e1 = pcall(function() cfg:add_modification(5, 1) end)
+    local _, e2 = pcall(function() Replay.create_modification("x", 1) end)
+    local _, e3 = pcall(Session.replay, rec.session.id, {keep = "no"})
+    local _, e4 = pcall(Session.replay, rec.session.id, {compare_results = 0})
+    return {e1, e2, e3, e4}
+    """)
+    assert out[0].startswith("test.lua:") and "argument 'path'" in out[0]
+    assert out[1].startswith("test.lua:") and "argument 'path'" in out[1]
+    assert "argument 'keep'" in out[2] and "argument 'compare_results'" in out[3]
 
 
 @pytest.mark.slow

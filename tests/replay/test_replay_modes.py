@@ -103,8 +103,25 @@ def test_modifications_change_a_served_result(mem: Runtime, echo_calls: list[str
     assert mem.sessions.state_at(report.session_id).state["b"] == "what if"
     with pytest.raises(ValidationError, match="modifications"):
         replay_session(mem, done.session.id, modifications={0: {"x": 1}})
-    report = replay_session(mem, done.session.id, modifications={call: {"nope.deeper": 1}})
-    assert report.status == "different"  # the script failed on the error; reported
+
+
+def test_modifications_that_could_not_act_are_refused_up_front(mem: Runtime,
+                                                                echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    call = mem.sessions.journal.read(done.session.id, kinds="tool.call")[0].seq
+    write = mem.sessions.journal.read(done.session.id, kinds="state.write")[0].seq
+    before = len(mem.sessions.list())
+    for kwargs, message in (
+            ({"modifications": {call: {"nope.deeper": 1}}}, "does not exist in the recorded"),
+            ({"modifications": {write: {"data.value": 1}}}, "not a recorded model or tool call"),
+            ({"modifications": {call + 500: {"result.output": 1}}}, "not a recorded model"),
+            ({"modifications": {call: {"result.output": 1}}, "mode": "live"},
+             "a live replay makes its calls")):
+        with pytest.raises(ValidationError, match="modifications") as caught:
+            replay_session(mem, done.session.id, **kwargs)
+        assert message in str(caught.value)
+    assert len(mem.sessions.list()) == before  # nothing created
+    assert echo_calls == ["hi"]  # the recording's call only
 
 
 def test_a_script_error_replays_as_the_same_error(mem: Runtime) -> None:
@@ -333,3 +350,51 @@ def test_a_recorded_run_keeps_streaming_and_replays(mem: Runtime, echo_calls: li
     assert [d["kind"] for d in report.differences] == ["end"]
     assert report.differences[0]["expected"]["result"] == 4
     assert report.differences[0]["actual"]["result"] == 1
+
+
+@pytest.mark.parametrize(("changes", "path"), [
+    ([1], "context_changes"),
+    ({"inputs": {}}, "inputs"),
+    ({"data": [1]}, "$.data"),
+    ({"metadata": {"note": 3}}, "$.metadata.note"),
+])
+def test_context_changes_are_checked(mem: Runtime, changes: Any, path: str) -> None:
+    from llmspell.replay import replay_session
+
+    with pytest.raises(ValidationError, match="context_changes") as caught:
+        replay_session(mem, "any", context_changes=changes)
+    assert path in str(caught.value)
+
+
+def test_breakpoints_that_can_never_pause_are_refused(mem: Runtime,
+                                                      echo_calls: list[str]) -> None:
+    done = record_run(mem, SCRIPT, name="echo.lua")
+    last = mem.sessions.journal.last_seq(done.session.id)
+    before = len(mem.sessions.list())
+
+    def pause(entry: Any, state: Any) -> None:
+        return None
+
+    for points, on_break, message in (
+            (["tool_call"], pause, "no recorded entry of the replayed runs has this kind"),
+            ([last + 50], pause, "not a seq of the replayed runs"),
+            (["state"], None, "on_break")):
+        with pytest.raises(ValidationError, match="breakpoints") as caught:
+            replay_session(mem, done.session.id, breakpoints=points, on_break=on_break)
+        assert message in str(caught.value)
+    assert len(mem.sessions.list()) == before  # nothing created
+    assert replay_session(mem, done.session.id, breakpoints=["tool"], on_break=pause).breaks == 1
+
+
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"keep": "no"}, "keep"), ({"compare_results": "no"}, "compare_results"),
+    ({"stop_on_error": 1}, "stop_on_error"), ({"on_break": 5}, "on_break"),
+    ({"progress": 5}, "progress"),
+])
+def test_replay_options_of_the_wrong_type_are_refused(mem: Runtime, kwargs: dict[str, Any],
+                                                      argument: str) -> None:
+    done = record_run(mem, "return 1", name="one.lua")
+    before = len(mem.sessions.list())
+    with pytest.raises(ValidationError, match=f"argument '{argument}'"):
+        replay_session(mem, done.session.id, **kwargs)
+    assert len(mem.sessions.list()) == before

@@ -61,7 +61,8 @@ def test_sort_and_paging(populated: tuple[SessionManager, ManualClock,
     assert names(manager.list(sort="-name", limit=2)) == ["gamma", "epsilon"]
     assert names(manager.list(sort="status", limit=3)) == ["alpha", "epsilon", "child"]
     assert names(manager.list(sort="updated_at", descending=True, limit=1)) == ["Delta"]
-    assert manager.list(limit=0) == []
+    # limit=0 means no limit, as in the CLI (issue 19: one meaning of limit=0)
+    assert manager.list(limit=0) == manager.list()
 
 
 @pytest.mark.parametrize(("kwargs", "argument"), [

@@ -260,3 +260,11 @@ def test_an_untrusted_certificate_is_refused(make_rt: Any, smtp: int,
         rt.tools.invoke("email-sender", {"from": "ann@example.org", "to": "bob@example.org",
                                          "subject": "s", "body": "b"})
     assert _Smtp.received == []
+
+
+def test_a_zero_smtp_timeout_is_a_config_error(make_rt: Any) -> None:
+    # smtplib takes 0 as "do not wait at all": every send would fail on connect
+    from llmspell.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="timeout_seconds"):
+        make_rt(tools__email__smtp_host="127.0.0.1", tools__email__timeout_seconds=0)

@@ -25,6 +25,14 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def test_the_table_prints_bracketed_text_as_written(here: Path) -> None:
+    # "[tools.email]" looks like rich markup; a table of data must print it, not swallow it
+    code, out, _ = invoke("tool", "list")
+    assert code == 0
+    assert "set [tools.email] smtp_host" in out
+    assert "[runtime.security] allow_network_access" in " ".join(out.split())
+
+
 def test_list_and_show_as_json(here: Path) -> None:
     code, out, _ = invoke("tool", "list", "--json")
     rows = json.loads(out)

@@ -288,3 +288,32 @@ def test_session_id_must_be_an_id(rt: Runtime) -> None:
     with pytest.raises(ValidationError, match=r"argument 'session_id'.*session\.id"):
         rt.tools.invoke("calculator", {"input": "1"}, session_id=session)  # type: ignore[arg-type]
     assert rt.sessions.journal.read(session.id, kinds="tool.call") == []
+
+
+@pytest.mark.parametrize("journal_events", [True, False])
+def test_the_call_entry_is_written_with_its_last_event_in_one_batch(
+        journal_events: bool) -> None:
+    with Runtime.memory(session__journal_events=journal_events) as rt:
+        session = rt.sessions.create("calc")
+        seen: list[list[str]] = []
+        # A subscriber of the last event finds the call journaled already.
+        rt.events.subscribe("tool.completed", lambda e: seen.append(
+            [x.kind for x in rt.sessions.journal.read(session.id, kinds=["tool", "event"])]))
+        rt.tools.invoke("calculator", {"input": "6 * 7"}, session_id=session.id)
+        with pytest.raises(ValidationError):
+            rt.tools.invoke("calculator", {"input": "6 *"}, session_id=session.id)
+        entries = rt.sessions.journal.read(session.id, kinds=["tool", "event"])
+        calls = [e for e in entries if e.kind == "tool.call"]
+        assert [c.data["result"]["success"] for c in calls] == [True, False]
+        assert "tool.call" in seen[0]
+        if journal_events:
+            kinds = [(e.kind, (e.data.get("type") if e.kind == "event" else None))
+                     for e in entries]
+            assert kinds == [("event", "tool.started"), ("tool.call", None),
+                             ("event", "tool.completed"), ("event", "tool.started"),
+                             ("tool.call", None), ("event", "tool.failed")]
+            for call in calls:  # one batch: the next entry, the same timestamp
+                after = entries[entries.index(call) + 1]
+                assert (after.seq, after.timestamp) == (call.seq + 1, call.timestamp)
+        else:
+            assert [e.kind for e in entries] == ["tool.call", "tool.call"]

@@ -173,3 +173,18 @@ def test_without_engines_it_is_unavailable_and_says_how_to_configure(rt: Any) ->
 def test_bad_engine_tables_are_config_errors(make_rt: Any, engines: Any, rule: str) -> None:
     with pytest.raises(ConfigError, match=rule):
         make_rt(tools__web_search__engines=engines)
+
+
+@pytest.mark.parametrize(("setting", "value", "reason"), [
+    ("default_engine", "nope", "default_engine 'nope' is not one of the engines (searx)"),
+    ("fallback", ["searx", "zzz"], "fallback 'zzz' is not one of the engines (searx)"),
+])
+def test_an_engine_name_not_configured_makes_it_unavailable(make_rt: Any, setting: str,
+                                                             value: Any, reason: str) -> None:
+    rt = make_rt(tools__web_search__engines={"searx": {"kind": "searxng",
+                                                       "url": "http://127.0.0.1:9/search"}},
+                 **{f"tools__web_search__{setting}": value})
+    info = rt.tools.get("web_search").info()
+    assert not info["available"] and reason in info["unavailable_reason"]
+    with pytest.raises(ToolError, match="unavailable on this machine"):
+        rt.tools.invoke("web_search", {"input": "q"})

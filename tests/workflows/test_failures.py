@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from llmspell.errors import ValidationError, WorkflowError
 from llmspell.hooks import HookResult
 from llmspell.runtime import Runtime
+from llmspell.workflows.home import route
 
 
 class Flaky:
@@ -271,3 +273,74 @@ def test_a_workflow_past_its_timeout_fails_before_its_next_step(mem: Runtime) ->
                                        "steps": steps(slow)}).execute()
     assert result["status"] == "failed" and result["error"]["error_type"] == "WorkflowTimeout"
     assert result["steps_ran"] == ["first", "middle"] and result["error"]["location"] == "last"
+
+
+def test_a_call_queued_for_the_script_thread_is_dropped_when_its_step_times_out(
+        mem: Runtime) -> None:
+    # Lua code runs on the run's home thread (workflows.home.route). "busy" holds that thread;
+    # "late" sends its call there while it is held, and times out waiting: the queued call
+    # must be dropped, not run once the thread is free again later in the run.
+    started = threading.Event()
+    ran: list[str] = []
+
+    def hold() -> str:
+        started.set()
+        time.sleep(0.4)
+        ran.append("busy")
+        return "busy"
+
+    def busy(input: Any, ctx: Any) -> str:
+        return route(hold)
+
+    def late(input: Any, ctx: Any) -> str:
+        started.wait(5)
+        return route(lambda: ran.append("late") or "late")
+
+    result = mem.workflows.parallel({"name": "queued", "steps": [
+        {"name": "busy", "fn": busy}, {"name": "late", "fn": late, "timeout_ms": 50}]}).execute()
+    assert not result["success"]
+    message = result["error"]["message"]
+    assert "'late'" in message and "was cancelled (it will not run)" in message
+    assert ran == ["busy"]
+
+
+@pytest.mark.parametrize("run_id", ["a/b", "x" * 300, "", 7])
+def test_a_bad_run_id_is_named_as_run_id(mem: Runtime, run_id: Any) -> None:
+    flow = mem.workflows.sequential({"name": "ids", "steps": steps(lambda i, c: 2)})
+    for call in (lambda: flow.execute(run_id=run_id), lambda: mem.workflows.run(run_id),
+                 lambda: mem.workflows.resume(run_id), lambda: mem.workflows.cancel(run_id)):
+        with pytest.raises(ValidationError, match="argument 'run_id'"):
+            call()
+    assert mem.workflows.runs() == []
+
+
+def test_runs_checks_the_workflow_filter(mem: Runtime) -> None:
+    with pytest.raises(ValidationError, match="argument 'workflow'"):
+        mem.workflows.runs(workflow=3)
+
+
+def test_an_input_state_cannot_store_is_refused_naming_input(mem: Runtime) -> None:
+    flow = mem.workflows.sequential({"name": "in", "steps": steps(lambda i, c: 2)})
+    with pytest.raises(ValidationError, match=r"argument 'input' at \$\.when"):
+        flow.execute({"when": object()})
+    assert mem.workflows.runs() == []
+
+
+def test_workflow_checkpoint_fires_after_each_step_is_committed(mem: Runtime) -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    def note(ctx: Any) -> None:
+        run = mem.workflows.run(ctx.data["run_id"])  # the step is stored when it fires
+        seen.append((ctx.data["path"], ctx.data["status"],
+                     any(s["path"] == ctx.data["path"] for s in run["steps"])))
+
+    handle = mem.hooks.register("workflow:checkpoint", note)
+    assert handle.notice is None  # a fired point: no "not fired" notice
+    result = mem.workflows.sequential({"name": "cp", "error_strategy": "continue",
+                                       "steps": steps(Flaky(9))}).execute()
+    assert result["success"]
+    assert seen == [("first", "completed", True), ("middle", "failed", True),
+                    ("last", "completed", True)]
+    mem.hooks.register("workflow:checkpoint", lambda ctx: HookResult.cancel("enough"))
+    stopped = mem.workflows.sequential({"name": "cp2", "steps": steps(Flaky(0))}).execute()
+    assert stopped["status"] == "cancelled" and stopped["steps_ran"] == ["first"]

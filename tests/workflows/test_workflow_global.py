@@ -179,3 +179,20 @@ def test_a_closed_script_s_workflows_are_removed_but_runs_stay(mem: Runtime) -> 
     assert mem.workflows.list() == [] and len(mem.workflows.runs()) == 1
     with pytest.raises(ScriptError, match="argument 'workflow'"):
         lua(mem, 'return Workflow.get(3)')
+
+
+def test_a_lua_step_that_overran_its_timeout_says_it_finished(mem: Runtime) -> None:
+    out = lua(mem, """
+    finished = false
+    local par = Workflow.parallel({name = "overran", steps = {
+        {name = "slow", type = "function", timeout_ms = 100,
+         fn = function() Utils.sleep(0.5) finished = true return "done" end},
+        {name = "quick", type = "function", fn = function() return "quick" end},
+    }})
+    local r = par:execute()
+    return {r.success, r.error and r.error.message, finished}
+    """)
+    assert out[0] is False
+    assert "took longer than its timeout of 0.1 s" in out[1]
+    assert "abandoned" not in out[1] and "ran to the end" in out[1]
+    assert out[2] is True

@@ -252,10 +252,7 @@ class AgentRegistry:
             return None  # registered in code
 
     def price(self, provider: str, model: str) -> Price | None:
-        try:
-            return self.providers.settings(provider).price(model)
-        except ValidationError:
-            return None  # a provider registered in code has no price table
+        return self.providers.price(provider, model)
 
     def publish(self, type_: str, data: dict[str, Any], cid: str | None,
                 sid: str | None) -> None:

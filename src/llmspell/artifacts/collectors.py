@@ -96,7 +96,8 @@ class ArtifactCollector:
             if ctx.correlation_id:
                 custom["correlation_id"] = ctx.correlation_id
             artifacts.store(sid, f"{kind}/{component}", content, artifact_type=kind,
-                            created_by=creator, custom=custom, as_session=sid)
+                            created_by=creator, custom=custom, as_session=sid,
+                            collected=True)
         except _EXPECTED as exc:
             logger.warning("could not collect the %s of %s into session %s: %s", kind,
                            component, sid, exc)

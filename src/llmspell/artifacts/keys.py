@@ -46,6 +46,10 @@ SESSION_INDEX_DONE = "artmeta/session_index"
 ACL_PREFIX = "artacl/"
 ACL_REVERSE_PREFIX = "artaclr/"
 SETTINGS_PREFIX = "artcfg/"
+#: The key ranges a whole-store backup copies for artifacts (records, indexes and their
+#: completeness marker, permissions, settings).
+STORE_PREFIXES = (RECORD_PREFIX, *INDEX_PREFIXES, SESSION_INDEX_DONE, ACL_PREFIX,
+                  ACL_REVERSE_PREFIX, SETTINGS_PREFIX)
 _DIGITS = 16
 #: Escaped tags longer than this (in UTF-8 bytes) are indexed by a hash, to keep keys short.
 _TAG_KEY_MAX = 200

@@ -170,9 +170,14 @@ class ArtifactManager:
     def store(self, session: Any, name: str, content: Any, *, artifact_type: str | None = None,
               mime_type: str | None = None, tags: Any = None, description: str | None = None,
               custom: dict[str, Any] | None = None, created_by: str | None = None,
-              metadata: dict[str, Any] | None = None, as_session: Any = CURRENT) -> Any:
+              metadata: dict[str, Any] | None = None, as_session: Any = CURRENT,
+              collected: bool = False) -> Any:
         """Store ``content`` as the next version of ``name`` in ``session``; return the
         :class:`Artifact` (None when an ``artifact:before_store`` hook skipped it).
+
+        A store is an operation of the session (counted, under its operation limit and
+        rate limits), except an automatic collection (``collected``, :mod:`.collectors`):
+        that is part of the tool or agent call that produced it.
 
         ``content``: bytes, str, or a dict/list (stored as JSON, mime ``application/json``,
         read back decoded). ``metadata``: the seed's table (``mime_type``, ``tags``,
@@ -192,7 +197,7 @@ class ArtifactManager:
                        description=description, custom=custom, created_by=created_by)
         limit = self.settings.max_artifact_size
         return self._store(session, name, lambda: Source.of_value(content, limit, name),
-                           metadata, options, as_session)
+                           metadata, options, as_session, collected=collected)
 
     def store_stream(self, session: Any, name: str, source: Iterable[bytes] | BinaryIO,
                      **options: Any) -> Any:
@@ -461,7 +466,8 @@ class ArtifactManager:
 
     def _store(self, session: Any, name: Any, make_source: Callable[[], Source],
                metadata: Any, options: dict[str, Any], as_session: Any, *,
-               extra_custom: dict[str, Any] | None = None) -> Artifact | None:
+               extra_custom: dict[str, Any] | None = None,
+               collected: bool = False) -> Artifact | None:
         sid = self._sid(session)
         asker = self._asker(as_session)
         settings = self.settings
@@ -485,7 +491,8 @@ class ArtifactManager:
                                       else source.detect_mime(name))
             request = StoreRequest(sid, name, meta.artifact_type or USER_INPUT, mime,
                                    meta.tags, meta.description, meta.custom, meta.created_by,
-                                   source.encoding, asker if asker not in (None, sid) else None)
+                                   source.encoding, asker if asker not in (None, sid) else None,
+                                   collected)
             limit = settings.max_artifact_size
             source.check_size(limit, name)
             with source.stage(self.blobs, limit, name) as staged:

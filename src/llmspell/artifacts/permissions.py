@@ -53,8 +53,11 @@ class Permissions:
         raw = self.store.get(key)
         return None if raw is None else _access(key, raw)
 
-    def check(self, owner: str, asker: str | None, access: str, what: str) -> None:
-        """Raise SecurityViolation unless ``asker`` may ``access`` ``owner``'s artifacts.
+    def check(self, owner: str, asker: str | None, access: str, what: str, *,
+              subject: str = "artifacts of", component: str = "artifacts") -> None:
+        """Raise SecurityViolation unless ``asker`` may ``access`` ``owner``'s artifacts (or,
+        with ``subject="the state scope of"``, its ``session:<owner>`` state scope: the same
+        grant covers both).
 
         ``asker`` None (the host) and the owner itself may do anything. ``what`` names the
         refused operation in the message. The ``security:violation`` hook fires first.
@@ -65,7 +68,7 @@ class Permissions:
         if granted == WRITE or (granted == READ and access == READ):
             return
         have = f"it grants only {granted}" if granted else "it has granted nothing"
-        message = (f"session {asker} may not {access} artifacts of session {owner} ({what}): "
+        message = (f"session {asker} may not {access} {subject} session {owner} ({what}): "
                    f"{have}; the owner can grant it with artifacts.grant({owner!r}, "
                    f"{asker!r}, {access!r}) (Artifact.grant in Lua)")
         hooks = self.hooks
@@ -73,7 +76,7 @@ class Permissions:
             hooks.after("security:violation", {"session_id": asker, "owner": owner,
                                                "access": access, "operation": what,
                                                "reason": message},
-                        component="artifacts", session_id=asker)
+                        component=component, session_id=asker)
         raise SecurityViolation(message)
 
     def readable_owners(self, asker: str) -> set[str]:

@@ -128,7 +128,7 @@ def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
             found = _latest_only(store, filters, found)
     found.sort(key=lambda a: (_sort_key(a, sort), a.created_at, a.session_id, a.name,
                               a.version), reverse=descending)
-    end = None if limit is None else offset + limit
+    end = None if not limit else offset + limit  # 0 or None: no limit (as the CLI's)
     return found[offset:end]
 
 

@@ -53,6 +53,7 @@ class StoreRequest:
     created_by: str | None = None
     encoding: str | None = None
     by_session: str | None = None  # the asking session, when it is not the owner
+    collected: bool = False  # an automatic collection: not an operation of its own
 
 
 class ArtifactWriter:
@@ -76,11 +77,15 @@ class ArtifactWriter:
         nkey = name_key(name)
         prefix = keys.name_prefix(sid, nkey)
         counters = self.counters
+        operation = not request.collected
+        if operation:
+            counters.admit_policies(sid, staged.size)
 
         def build(attempt: int) -> Planned[tuple[Artifact, Any, list[Op]]]:
             now = self.clock()
             view = counters.read(sid, fresh=attempt > 0)
-            view = counters.admit_store(view, staged.size, now, f"artifact {name!r}")
+            view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
+                                        operation=operation)
             version, previous, tomb = self._next_version(prefix, name)
             refs = staged.ref_ops(1)
             blob = refs.blobs[staged.hash]
@@ -94,7 +99,8 @@ class ArtifactWriter:
             ops.extend(Put(k, b"") for k in keys.index_keys(artifact))
             if tomb is not None:
                 ops.append(Delete(tomb))
-            cops, cexpect, written = counters.ops(view, 1, staged.size, now)
+            cops, cexpect, written = counters.ops(view, 1, staged.size, now,
+                                                  operations=int(operation))
             entry = {"id": artifact.id, "name": name, "version": version,
                      "previous_version": previous, "content_hash": staged.hash,
                      "size": staged.size, "artifact_type": request.artifact_type,

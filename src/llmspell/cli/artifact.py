@@ -18,8 +18,8 @@ import orjson
 
 from llmspell.cli.main import (
     EXIT_SCRIPT,
+    EXIT_USAGE,
     Options,
-    console,
     echo,
     echo_json,
     fail,
@@ -54,32 +54,33 @@ def _find(rt: Any, ref: str, session: str | None, version: int | None) -> Any:
 
 def _row(a: Any) -> list[str]:
     row = [a.id, a.name, str(a.version), a.artifact_type, a.mime_type, _size(a.size),
-           ",".join(a.tags), a.to_dict()["created_at"][:19]]
+           ",".join(a.tags), a.to_dict()["created_at"][:16].replace("T", " ")]
     return list(shown(row))
 
 
 def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
+    from llmspell.cli.tables import size_text
+
+    return size_text(n)
 
 
-def _table(found: list[Any]) -> None:
-    from rich.table import Table
+def _table(rt: Any, found: list[Any]) -> None:
+    """The artifacts as a table that fits the terminal (:mod:`llmspell.cli.tables`); a short
+    id has its session part cut to the session's shortest unique prefix."""
+    from llmspell.cli.session import short_ids
+    from llmspell.cli.tables import Column, print_table
 
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "NAME", "V", "TYPE", "MIME", "SIZE", "TAGS", "CREATED"):
-        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
-    for a in found:
-        table.add_row(*_row(a))
-    console().print(table)
+    sessions = short_ids(rt.sessions, sorted({a.session_id for a in found}))
+    short = {a.id: sessions[a.session_id] + a.id[len(a.session_id):] for a in found}
+    columns = [Column("ID", ident=True, short=short), Column("NAME", keep=9, wrap=True, minimum=20),
+               Column("V", keep=8), Column("TYPE", keep=3), Column("MIME", keep=2),
+               Column("SIZE", keep=7), Column("TAGS", keep=4, wrap=True, minimum=12),
+               Column("CREATED", keep=5)]
+    print_table(columns, [_row(a) for a in found])
 
 
 @artifact.command(name="list")
+@click.argument("session_ref", metavar="[SESSION]", required=False)
 @click.option("--session", "session", default=None, help="Only this session (id or prefix).")
 @click.option("--type", "artifact_type", default=None,
               help="Only this type: user_input, tool_result, agent_output, ... ")
@@ -98,22 +99,28 @@ def _table(found: list[Any]) -> None:
 @click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of artifacts.")
 @click.pass_obj
-def list_(opts: Options, session: str | None, artifact_type: str | None, tags: tuple[str, ...],
-          name: str | None, mime_type: str | None, since: str | None, until: str | None,
-          min_size: int | None, max_size: int | None, latest: bool, sort: str, limit: int,
-          offset: int, as_json: bool) -> None:
-    """List artifacts, newest first, in one session or across all of them."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+def list_(opts: Options, session_ref: str | None, session: str | None,
+          artifact_type: str | None, tags: tuple[str, ...], name: str | None,
+          mime_type: str | None, since: str | None, until: str | None, min_size: int | None,
+          max_size: int | None, latest: bool, sort: str, limit: int, offset: int,
+          as_json: bool) -> None:
+    """List artifacts, newest first, in SESSION (id or unique prefix; or --session) or
+    across all sessions."""
+    if session_ref is not None and session is not None and session_ref != session:
+        fail(f"two sessions given: {session_ref!r} and --session {session!r}", EXIT_USAGE)
+    session = session or session_ref
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         where = None if session is None else _session(rt, session)
         found = rt.artifacts.query(
             session=where, artifact_type=artifact_type, tags=list(tags) or None, name=name,
             mime_type=mime_type, created_after=parse_time(since), created_before=parse_time(until),
             min_size=min_size, max_size=max_size, latest=latest, sort=sort,
             limit=limit or None, offset=offset, as_session=None)
+        if not as_json:
+            _table(rt, found)
     if as_json:
         echo_json([a.to_dict() for a in found])
         return
-    _table(found)
     note_first_page(len(found), limit)
 
 
@@ -126,7 +133,7 @@ def list_(opts: Options, session: str | None, artifact_type: str | None, tags: t
 def show(opts: Options, ref: str, session: str | None, version: int | None,
          as_json: bool) -> None:
     """Show one artifact's metadata."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         data = shown(_find(rt, ref, session, version).to_dict())
     if as_json:
         echo_json(data)
@@ -148,7 +155,7 @@ def show(opts: Options, ref: str, session: str | None, version: int | None,
 def cat(opts: Options, ref: str, session: str | None, version: int | None,
         output: str | None) -> None:
     """Write an artifact's content, as raw bytes, to stdout (verified against its hash)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = _find(rt, ref, session, version)
         with rt.artifacts.open(found, verify_first=True, as_session=None) as reader:
             out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
@@ -168,14 +175,15 @@ def cat(opts: Options, ref: str, session: str | None, version: int | None,
 @click.pass_obj
 def versions(opts: Options, session_id: str, name: str, as_json: bool) -> None:
     """List every version of NAME in SESSION, oldest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.artifacts.versions(_session(rt, session_id), name, as_session=None)
+        if found and not as_json:
+            _table(rt, found)
     if as_json:
         echo_json([a.to_dict() for a in found])
         return
     if not found:
         fail(f"no artifact named {name!r} in session {session_id}", EXIT_SCRIPT)
-    _table(found)
 
 
 @artifact.command()

@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from llmspell.cli.main import Options, console, echo_json, handle_errors, shown
+from llmspell.cli.main import Options, echo_json, handle_errors, shown
 from llmspell.cli.progress import progress_bar
+from llmspell.state.backup.manager import configured_retention
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -23,7 +24,7 @@ _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 
 @click.group(name="backup")
 def backup() -> None:
-    """Back up, verify, restore and prune backups of state."""
+    """Back up, verify, restore and prune backups of the store."""
 
 
 @backup.command()
@@ -44,18 +45,24 @@ def backup() -> None:
 def create(opts: Options, description: str, includes: tuple[str, ...],
            excludes: tuple[str, ...], incremental: bool, parent: str | None,
            entry_format: str | None, compression: str | None, as_json: bool) -> None:
-    """Write a backup of state (every scope unless --include/--exclude)."""
+    """Write a backup of the whole store (state, sessions, journals, artifacts, blobs), or
+    of the state of the scopes --include/--exclude choose."""
     with handle_errors(opts.verbose), opts.runtime() as rt, \
             progress_bar(not as_json) as report:
         info = rt.backups.backup(description=description, include=list(includes) or None,
                                  exclude=list(excludes) or None, incremental=incremental,
                                  parent=parent, format=entry_format,
                                  compression=compression, progress=report)
+        pruned = rt.backups.last_retention
     if as_json:
-        echo_json(info.as_dict())
+        echo_json(_manifest(info))
     else:
         click.echo(f"{info.id}  {info.kind}, {info.entries} entries, {_size(info.file_bytes)}"
                    f"  {info.path}")
+        if pruned is not None:
+            click.echo(f"retention: kept {len(pruned['kept'])}, deleted "
+                       f"{len(pruned['deleted'])} ({_size(pruned['freed_bytes'])})"
+                       + "".join(f"\n  deleted {i}" for i in pruned["deleted"]))
 
 
 @backup.command(name="list")
@@ -63,25 +70,34 @@ def create(opts: Options, description: str, includes: tuple[str, ...],
 @click.pass_obj
 def list_(opts: Options, as_json: bool) -> None:
     """List the backups, oldest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.backups.list_backups()
     if as_json:
-        echo_json([b.as_dict() for b in found])
+        echo_json([_manifest(b) for b in found])
         return
-    from rich.table import Table
+    from llmspell.cli.tables import Column, print_table, unique_prefixes
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "KIND", "CREATED", "ENTRIES", "SIZE", "PARENT", "DESCRIPTION"):
-        table.add_column(column, no_wrap=column != "DESCRIPTION")
+    short = unique_prefixes([b.id for b in found])
+    columns = [Column("ID", ident=True, short=short), Column("KIND", keep=8),
+               Column("CREATED", keep=6), Column("ENTRIES", keep=3), Column("SIZE", keep=7),
+               Column("PARENT", keep=2, ident=True, short=short),
+               Column("DESCRIPTION", keep=9, wrap=True, minimum=24)]
+    rows = []
     for b in found:
         if b.problem:
-            table.add_row(b.id, "damaged", "", "", _size(b.file_bytes), "", b.problem)
+            rows.append([b.id, "damaged", "", "", _size(b.file_bytes), "", b.problem])
             continue
         kind = "safety" if b.safety else b.kind
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b.created_at))
-        table.add_row(b.id, kind, created, str(b.entries), _size(b.file_bytes),
-                      b.parent or "", shown(b.description))
-    console().print(table)
+        if b.coverage == "state":
+            kind += " (state)"
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(b.created_at))
+        rows.append([b.id, kind, created, str(b.entries), _size(b.file_bytes), b.parent or "",
+                     shown(b.description)])
+    print_table(columns, rows)
+    safety = [b for b in found if b.safety and not b.problem]
+    if safety:
+        click.echo(f"{len(safety)} safety backup(s), {_size(sum(b.file_bytes for b in safety))}"
+                   " (taken by restores; pruned before your own backups)")
 
 
 @backup.command()
@@ -91,7 +107,7 @@ def list_(opts: Options, as_json: bool) -> None:
 def verify(opts: Options, backup_id: str, as_json: bool) -> None:
     """Check every checksum of backup ID and of the backups it is built on (exit 1 if one
     fails, saying which backup and which entry or part)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt, \
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt, \
             progress_bar(not as_json) as report:
         result = rt.backups.verify_backup(backup_id, progress=report)
     if as_json:
@@ -110,7 +126,8 @@ def verify(opts: Options, backup_id: str, as_json: bool) -> None:
 @click.pass_obj
 def restore(opts: Options, backup_id: str, dry_run: bool, no_safety_backup: bool,
             as_json: bool) -> None:
-    """Make the backed-up scopes hold exactly what backup ID holds (all at once)."""
+    """Make the store (or, for a backup of chosen scopes, those scopes) hold exactly what
+    backup ID holds, all at once. ID may be a unique prefix."""
     with handle_errors(opts.verbose), opts.runtime() as rt, \
             progress_bar(not as_json) as report:
         done = rt.backups.restore(backup_id, dry_run=dry_run,
@@ -124,7 +141,11 @@ def restore(opts: Options, backup_id: str, dry_run: bool, no_safety_backup: bool
                f"{'would delete' if dry_run else 'deleted'} {done['deletes']}, "
                f"{done['unchanged']} unchanged")
     if done.get("safety_backup"):
-        click.echo(f"safety backup of the previous data: {done['safety_backup']}")
+        click.echo(f"safety backup of the previous data: {done['safety_backup']} "
+                   f"({_size(done['safety_backup_bytes'])})")
+    if done.get("orphans_skipped"):
+        click.echo("left out (their sessions are not in the store): "
+                   + ", ".join(done["orphans_skipped"]))
 
 
 @backup.command()
@@ -167,7 +188,8 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
              else _parse_size(max_total_bytes)}
     with handle_errors(opts.verbose), opts.runtime() as rt:
         policy = ({k: v for k, v in given.items() if v is not None}
-                  if any(v is not None for v in given.values()) else _configured(rt))
+                  if any(v is not None for v in given.values())
+                  else configured_retention(rt.config.setting))
         result = rt.backups.prune(policy, dry_run=dry_run, prune_changes=not keep_changes)
     if as_json:
         echo_json(result)
@@ -183,14 +205,14 @@ def prune(opts: Options, keep_last: int | None, keep_daily: int | None,
                    f"{result['changes_pruned_through']})")
 
 
-def _configured(rt: Any) -> dict[str, Any]:
-    get = rt.config.setting
-    return {"keep_last": get("state.backup_keep_last"),
-            "keep_daily": get("state.backup_keep_daily"),
-            "keep_weekly": get("state.backup_keep_weekly"),
-            "keep_monthly": get("state.backup_keep_monthly"),
-            "max_age": get("state.backup_max_age") or None,
-            "max_total_bytes": get("state.backup_max_total_bytes") or None}
+def _manifest(info: Any) -> dict[str, Any]:
+    """A backup's manifest for ``--json``, its ``created_at`` in ISO 8601 (UTC) as every
+    other time the CLI prints as JSON."""
+    from llmspell.journal import iso
+
+    data: dict[str, Any] = info.as_dict()
+    data["created_at"] = iso(info.created_at)
+    return data
 
 
 def _parse_size(text: str) -> int:
@@ -203,12 +225,9 @@ def _parse_size(text: str) -> int:
 
 
 def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
+    from llmspell.cli.tables import size_text
+
+    return size_text(n)
 
 
 

@@ -77,10 +77,33 @@ class Options:
                 apply_log_level(self._config.runtime.log_level)
         return self._config
 
-    def runtime(self) -> Any:
+    def runtime(self, *, read_only: bool = False) -> Any:
+        """The Runtime of this command's configuration. ``read_only``: the command only
+        reads, so a store that does not exist yet is not created: the command runs on an
+        empty in-memory store instead and a notice says where the store would be and how
+        the project was found."""
         from llmspell.runtime import Runtime
 
-        return Runtime(self.load_config())
+        config = self.load_config()
+        if read_only and (missing := missing_store(config)) is not None:
+            from dataclasses import replace
+
+            project = config.project.describe() if config.project else str(Path.cwd())
+            notice(f"no store yet at {relative(Path(missing))} (project {project}): "
+                   "nothing to show; a command that writes creates it")
+            config = replace(config, storage=replace(config.storage, url="memory://"))
+        return Runtime(config)
+
+
+def missing_store(config: Any) -> str | None:
+    """The path of the configured file store when it does not exist yet, else None (it
+    exists, or the store is not a local file: memory, PostgreSQL)."""
+    from llmspell.storage import store_location
+
+    location = store_location(config.storage.url)
+    if location is None or Path(location).exists():
+        return None
+    return location
 
 
 def parse_set(values: tuple[str, ...]) -> dict[str, Any]:
@@ -266,13 +289,25 @@ class _RedactedStream:
 
 def console(*, stderr: bool = False) -> Any:
     """A rich console whose output has its secrets redacted; off a terminal (a pipe, a file)
-    lines are never cut to 80 columns."""
+    lines are never cut to 80 columns.
+
+    Strings are printed as they are, never read as rich markup or highlighted: a tag
+    ``[draft]``, a name ``report [v2].md`` or a detail ``table [state]`` is user data and
+    shows whole in every table and line. Styling goes through :func:`styled` instead."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     file = cast(IO[str], _RedactedStream(stream, output_redactor()))
-    return Console(file=file, soft_wrap=False,
+    return Console(file=file, soft_wrap=False, markup=False, highlight=False,
                    width=None if stream.isatty() else 10_000)
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """A line for :func:`console` made of plain strings and ``(text, style)`` pairs (the
+    only way a command styles its output: the text is never read as markup)."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def register(command: Callable[..., Any]) -> None:
@@ -289,12 +324,13 @@ def _load_commands() -> None:
     from llmspell.cli import session as session_commands
     from llmspell.cli import state as state_commands
     from llmspell.cli import tool as tool_commands
+    from llmspell.cli import web as web_commands
     from llmspell.cli import worker as worker_commands
     from llmspell.cli import workflow as workflow_commands
 
     for module in (scripts, setup, state_commands, session_commands, artifact_commands,
                    migrate_commands, backup_commands, keys_commands, prompt_commands,
-                   tool_commands, workflow_commands, worker_commands,
+                   tool_commands, workflow_commands, worker_commands, web_commands,
                    session_replay):  # session_replay adds to `session`
         for command in module.COMMANDS:
             register(command)

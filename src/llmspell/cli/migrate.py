@@ -27,8 +27,9 @@ def migrate() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def status(opts: Options, as_json: bool) -> None:
-    """Show the versions values are at, the latest version, and pending migrations."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    """Show the versions values are at (overall and per scope, with the version new values of
+    each scope are saved at), the latest version, and pending migrations."""
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.migrations.status()
     if as_json:
         echo_json(found)
@@ -37,6 +38,9 @@ def status(opts: Options, as_json: bool) -> None:
     click.echo(f"current version  {found['current']}")
     click.echo(f"latest version   {found['latest']}")
     click.echo(f"values           {found['values']} ({versions})")
+    for scope, seen in found["scopes"].items():
+        counts = ", ".join(f"v{v}: {n}" for v, n in seen["versions"].items())
+        click.echo(f"scope            {scope}: new values at v{seen['current']} ({counts})")
     for p in found["pending"]:
         click.echo(f"pending          {p['id']}: v{p['from_version']} -> v{p['to_version']} "
                    f"({p['items']} values)")
@@ -56,7 +60,7 @@ def plan(opts: Options, plan_file: str | None, as_json: bool) -> None:
     """Dry-run PLAN (a JSON file), or the pending registered migrations: report what would
     change, change nothing."""
     spec = _read_plan(plan_file)
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         migrator = rt.migrations
         reports = ([migrator.plan(spec)] if spec is not None
                    else migrator.apply_pending(dry_run=True))
@@ -78,9 +82,13 @@ def apply(opts: Options, plan_file: str | None, force: bool, as_json: bool) -> N
         def step(done: int, total: int) -> None:
             if report is not None:
                 report("migrate", done, total)
+                if done >= total:  # every value read: the one atomic write follows
+                    report("write", 0, 1)
 
         reports = ([migrator.apply(spec, force=force, progress=step)] if spec is not None
                    else migrator.apply_pending(progress=step))
+        if report is not None:
+            report("write", 1, 1)
     _show(reports, as_json)
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 Report = Callable[[str, int, int], None]
 
-_LABELS = {"migrate": "migrating", "backup": "backing up", "verify": "verifying",
-           "apply": "applying"}
+_LABELS = {"migrate": "migrating", "backup": "backing up", "backup data": "backing up data",
+           "verify": "verifying", "safety backup": "safety backup", "apply": "applying",
+           "read": "reading", "write": "writing"}
 
 
 @contextmanager
@@ -31,7 +32,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Report | None]:
     )
 
     bars: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True), transient=True) as shown:
         def report(phase: str, done: int, total: int) -> None:
             task = bars.get(phase)

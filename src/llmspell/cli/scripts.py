@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("script", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Print the script's return value as JSON.")
 @click.option("--record", is_flag=True,
@@ -35,14 +36,19 @@ def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
 def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool, record: bool,
         session_ref: str | None, queued: bool, queue_name: str | None,
         wait_seconds: float | None) -> None:
-    """Run a Lua SCRIPT; ARGS (after the script, or after --) reach it as ARGS."""
+    """Run a Lua SCRIPT (``-``: read it from stdin); ARGS after the script reach it as ARGS.
+    ``--json`` may come after the script too; everything after ``--`` is the script's."""
+    args, as_json = _own_options(args, as_json)
+    if not queued and (queue_name is not None or wait_seconds is not None):
+        fail("--queue-name and --wait go with --queue", EXIT_USAGE)
+    if script == "-":
+        if record or session_ref is not None or queued:
+            fail("--record, --session and --queue need a script file, not '-'", EXIT_USAGE)
+        _run_code(opts, sys.stdin.read(), "<stdin>", args, as_json)
+        return
     path = Path(script)
     if not path.is_file():
         fail(f"no such script: {script}", EXIT_USAGE)
-    if args and args[0] == "--":
-        args = args[1:]
-    if not queued and (queue_name is not None or wait_seconds is not None):
-        fail("--queue-name and --wait go with --queue", EXIT_USAGE)
     if queued:
         if record or session_ref is not None:
             fail("--queue cannot be combined with --record or --session", EXIT_USAGE)
@@ -96,6 +102,17 @@ def _enqueue(opts: Options, path: Path, args: tuple[str, ...], queue_name: str |
         raise SystemExit(EXIT_SCRIPT)
 
 
+def _own_options(args: tuple[str, ...], as_json: bool) -> tuple[tuple[str, ...], bool]:
+    """``run``'s own ``--json`` when it comes after the script (before any ``--``), and the
+    script's arguments without it and without the ``--`` separator."""
+    mine = args.index("--") if "--" in args else len(args)
+    head, tail = args[:mine], args[mine + 1:]
+    if "--json" in head:
+        as_json = True
+        head = tuple(a for a in head if a != "--json")
+    return (*head, *tail), as_json
+
+
 def _recorded(rt: Any, path: Path, args: tuple[str, ...], session_ref: str | None) -> Any:
     """Run ``path`` recorded (llmspell.replay.record_run); its error is raised after."""
     from llmspell.cli.session import resolve
@@ -120,10 +137,16 @@ def _recorded(rt: Any, path: Path, args: tuple[str, ...], session_ref: str | Non
 @click.pass_obj
 def exec_(opts: Options, code: str, args: tuple[str, ...], as_json: bool) -> None:
     """Run the Lua CODE given on the command line."""
+    _run_code(opts, code, "<exec>", args, as_json)
+
+
+def _run_code(opts: Options, code: str, name: str, args: tuple[str, ...],
+              as_json: bool) -> None:
+    """Run a chunk of Lua (``exec``, ``run -``) and print its value with ``as_json``."""
     with handle_errors(opts.verbose), opts.runtime() as rt:
-        engine = _engine(rt, args, "<exec>")
+        engine = _engine(rt, args, name)
         try:
-            result = engine.run_string(code, "<exec>")
+            result = engine.run_string(code, name)
         finally:
             engine.close()
     if as_json:

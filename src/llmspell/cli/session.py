@@ -1,4 +1,4 @@
-"""``llmspell session list|show|suspend|resume|complete|fail|archive|delete|timeline``
+"""``llmspell session create|list|show|suspend|resume|complete|fail|archive|delete|timeline``
 (``replay``, ``fork`` and ``diff`` are in :mod:`llmspell.cli.session_replay`).
 
 A session is named by its id or by a unique prefix of it (``llmspell session show 3f2a``).
@@ -24,6 +24,7 @@ from llmspell.cli.main import (
     parse_time,
     shown,
 )
+from llmspell.cli.tables import ELLIPSIS, Column, print_table, size_text, unique_prefixes
 
 DEFAULT_LIMIT = 100
 _STATUSES = ("active", "suspended", "completed", "failed", "archived")
@@ -48,6 +49,27 @@ def resolve(manager: Any, ref: str) -> str:
     raise SessionNotFound(f"no session has an id starting with {ref!r}")
 
 
+@session.command()
+@click.argument("name", default="")
+@click.option("--description", "-d", default="", help="What the session is for.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--parent", default=None, help="The parent session (id or unique prefix).")
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+@click.pass_obj
+def create(opts: Options, name: str, description: str, tags: tuple[str, ...],
+           parent: str | None, as_json: bool) -> None:
+    """Create an active session named NAME and print its id."""
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        manager = rt.sessions
+        made = manager.create(name=name, description=description, tags=list(tags),
+                              parent_session_id=None if parent is None
+                              else resolve(manager, parent))
+    if as_json:
+        echo_json(made.to_dict())
+    else:
+        click.echo(made.id)
+
+
 @session.command(name="list")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(_STATUSES),
               help="Only sessions in this status (repeatable: any of them).")
@@ -64,24 +86,31 @@ def resolve(manager: Any, ref: str) -> str:
 def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name: str | None,
           parent: str | None, sort: str, limit: int, offset: int, as_json: bool) -> None:
     """List sessions, newest first."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.sessions.list(status=list(statuses) or None, tags=list(tags) or None,
                                  name=name, parent=parent, sort=sort, limit=limit or None,
                                  offset=offset)
+        short = {} if as_json else short_ids(rt.sessions, [s.id for s in found])
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "NAME", "STATUS", "TAGS", "CREATED", "OPS", "TOKENS"):
-        table.add_column(column, no_wrap=column in ("ID", "CREATED"))
-    for s in found:
-        row = s.to_dict()
-        table.add_row(*shown([s.id, s.name, s.status, ",".join(s.tags), row["created_at"][:19],
-                              str(s.counters.operations), str(s.counters.tokens)]))
-    console().print(table)
+    columns = [Column("ID", ident=True, short=short), Column("NAME", keep=9, wrap=True, minimum=20),
+               Column("STATUS", keep=8), Column("TAGS", keep=4, wrap=True, minimum=12),
+               Column("CREATED", keep=6), Column("OPS", keep=2), Column("TOKENS", keep=1)]
+    print_table(columns, [shown([s.id, s.name, s.status, ",".join(s.tags),
+                                 s.to_dict()["created_at"][:16].replace("T", " "),
+                                 str(s.counters.operations), str(s.counters.tokens)])
+                          for s in found])
     note_first_page(len(found), limit)
+
+
+def short_ids(manager: Any, ids: list[str]) -> dict[str, str]:
+    """Each session id's shortest unique prefix in the whole store (8 characters at least;
+    ids made in the same millisecond share 15)."""
+    def others(prefix: str, me: str) -> bool:
+        return any(found != me for found in manager.ids_starting_with(prefix, limit=2))
+
+    return unique_prefixes(ids, others=others)
 
 
 @session.command()
@@ -93,7 +122,7 @@ def list_(opts: Options, statuses: tuple[str, ...], tags: tuple[str, ...], name:
 def show(opts: Options, session_id: str, at_seq: int | None, as_json: bool) -> None:
     """Show one session: its fields, counters, limits and journal length (or, with --at,
     its state and artifacts as of a sequence number)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         found = manager.get(resolve(manager, session_id))
         entries = manager.journal.count(found.id)
@@ -198,10 +227,12 @@ def delete(opts: Options, session_id: str, yes: bool, as_json: bool) -> None:
 def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str | None,
              until: str | None, correlation: str | None, after_seq: int | None, limit: int,
              reverse: bool, as_json: bool) -> None:
-    """Show a session's journal: transitions, state writes, hooks and events, in order."""
+    """Show a session's journal, one line per entry: its number, time, kind and what it says
+    (state values rather than their hashes); --json prints every field of every entry, each
+    kept state value under ``data.value``."""
     from llmspell.sessions.history import with_values
 
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.sessions
         sid = resolve(manager, session_id)
         entries = list(with_values(manager.journal, sid, manager.journal.iter(
@@ -211,18 +242,62 @@ def timeline(opts: Options, session_id: str, kinds: tuple[str, ...], since: str 
     if as_json:
         echo_json(entries)
         return
-    from rich.table import Table
+    lines = [timeline_line(entry) for entry in entries]
+    out = console()
+    for line in lines:
+        out.print(shown(line) if len(line) <= out.width else
+                  shown(line[:out.width - 1]) + ELLIPSIS, overflow="ignore", crop=False)
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("SEQ", "TIME", "KIND", "CORRELATION", "DATA"):
-        table.add_column(column, no_wrap=column != "DATA", overflow="fold")
-    for entry in entries:
-        data = (orjson.dumps(shown(entry["data"]), default=repr).decode()
-                if entry["data"] is not None else "")
-        table.add_row(str(entry["seq"]), entry["time"][:23], entry["kind"],
-                      entry["correlation_id"] or "",
-                      data if len(data) <= 400 else data[:397] + "...")
-    console().print(table)
+
+def timeline_line(entry: dict[str, Any]) -> str:
+    """``SEQ  TIME  KIND  what it says`` of an entry (as :func:`with_values` gives it): see
+    :func:`summary`."""
+    when = entry["time"]
+    return f"{entry['seq']:>4}  {when[:10]} {when[11:19]}  {entry['kind']:<17} {summary(entry)}"
+
+
+def summary(entry: dict[str, Any]) -> str:
+    """A short reading of an entry's data: the name and tags of a created session, the key
+    and value of a state write (the value kept for the journal, else a hash prefix), the
+    name, version and size of an artifact, the point of a hook, the type of an event; other
+    entries show their data as compact JSON."""
+    data = entry["data"] if isinstance(entry["data"], dict) else {}
+    kind = entry["kind"]
+    own_scope = f"session:{entry['session_id']}"
+    if kind in ("state.write", "state.delete"):
+        where = data.get("key", "?") if data.get("scope") == own_scope else \
+            f"{data.get('scope', '?')} {data.get('key', '?')}"
+        if kind == "state.delete" or data.get("op") == "del":
+            return f"{where} deleted"
+        return f"{where} = {_value(data)}"
+    if kind == "artifact.stored":
+        return (f"{data.get('name', '?')} v{data.get('version', '?')} "
+                f"({_size(data.get('size'))}, {data.get('mime_type', '?')})")
+    if kind == "session.created":
+        tags = ", ".join(str(t) for t in data.get("tags") or [])
+        return f"{data.get('name') or '(no name)'}" + (f" (tags {tags})" if tags else "")
+    if kind == "hook":
+        return f"{data.get('point', '?')} -> {data.get('action', '?')}"
+    if kind == "event":
+        return str(data.get("type", "?"))
+    if not entry["data"]:
+        return ""
+    return orjson.dumps(entry["data"], default=repr).decode()
+
+
+def _value(data: dict[str, Any]) -> str:
+    """A state write's value: kept by the journal (``data.value``, filled in by
+    :func:`with_values`), else its hash."""
+    if "value" not in data:
+        new = data.get("new")
+        return f"(value #{new[:12]})" if isinstance(new, str) else "?"
+    if data["value"] is None:
+        return "(value gone)"
+    return orjson.dumps(data["value"], default=str).decode()
+
+
+def _size(n: Any) -> str:
+    return size_text(n) if isinstance(n, int) else "?"
 
 
 COMMANDS = [session]

@@ -14,16 +14,19 @@ import click
 from llmspell import __version__
 from llmspell.cli.main import (
     EXIT_CHECK,
+    EXIT_STORAGE,
     EXIT_USAGE,
     Options,
     console,
     echo_json,
     fail,
     handle_errors,
+    missing_store,
     relative,
     shown,
+    styled,
 )
-from llmspell.config import CONFIG_FILE
+from llmspell.project import CONFIG_FILE
 
 EXTRAS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "postgres": "psycopg"}
 
@@ -73,8 +76,13 @@ def init(force: bool, directory: str) -> None:
     target = Path(directory) / CONFIG_FILE
     if target.exists() and not force:
         fail(f"{relative(target)} exists; use --force to overwrite it", EXIT_USAGE)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(TEMPLATE, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(TEMPLATE, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {relative(target)}: {exc.strerror or exc}; run init in a "
+             "directory you can write to, or give one: llmspell init DIRECTORY",
+             EXIT_STORAGE)
     click.echo(f"wrote {relative(target)}")
 
 
@@ -88,9 +96,11 @@ def gather_info(opts: Options) -> dict[str, Any]:
         "python": platform.python_version(),
         "lua": f"Lua 5.4 (lupa {lupa.__version__})",
         "config_file": str(config.source) if config.source else None,
+        "project": _project(config),
         "notices": list(config.notices),
         "storage": {"url": config.storage.url, "backend": config.storage.url.split(":", 1)[0],
-                    "durability": config.storage.durability},
+                    "durability": config.storage.durability,
+                    "exists": missing_store(config) is None},
         "data_dir": str(config.runtime.data_dir),
         "lua_engine": {"sandbox": config.lua.sandbox,
                        "max_instructions": config.lua.max_instructions,
@@ -110,8 +120,21 @@ def _version_of(module: str) -> str | None:
         return "installed"
 
 
+def _project(config: Any) -> dict[str, Any]:
+    """Which project, and why: what was found where, or where the search looked."""
+    project = config.project
+    if config.source is not None and (project is None or project.marker != CONFIG_FILE
+                                      or project.root != config.source.parent):
+        return {"root": str(config.source.parent), "found_by": "config file",
+                "description": f"{config.source.parent} (the config file given)"}
+    if project is None:
+        return {"root": None, "found_by": None, "description": "none"}
+    return {"root": str(project.root), "found_by": project.marker or None,
+            "looked_in": [str(p) for p in project.looked],
+            "description": project.describe()}
+
+
 def print_info(info: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -120,9 +143,11 @@ def print_info(info: dict[str, Any]) -> None:
     table.add_row("llmspell", info["llmspell"])
     table.add_row("python", info["python"])
     table.add_row("lua", info["lua"])
+    table.add_row("project", info["project"]["description"])
     table.add_row("config file", info["config_file"] or "none (built-in defaults)")
+    made = "" if info["storage"]["exists"] else ", not created yet"
     table.add_row("storage", f"{info['storage']['url']} (durability "
-                  f"{info['storage']['durability']})")
+                  f"{info['storage']['durability']}{made})")
     table.add_row("data dir", info["data_dir"])
     lua = info["lua_engine"]
     table.add_row("lua sandbox", f"{lua['sandbox']}, max_instructions "
@@ -132,7 +157,7 @@ def print_info(info: dict[str, Any]) -> None:
     table.add_row("extras", ", ".join(f"{name} {ver or 'not installed'}"
                                       for name, ver in info["extras"].items()))
     for notice in info["notices"]:
-        table.add_row("notice", escape(notice))  # text, not rich markup
+        table.add_row("notice", notice)
     console().print(table)
 
 
@@ -149,6 +174,56 @@ def info(opts: Options, as_json: bool) -> None:
         print_info(data)
 
 
+def _store_check(config: Any) -> tuple[dict[str, Any], dict[str, Any] | None, bool | None]:
+    """The store opens, and a probe key is written, read and deleted; a store that does
+    not exist yet is reported, not created. Also the database server's report (postgres)
+    and whether events cross processes (None when the store was not opened)."""
+    from llmspell.errors import LLMSpellError
+    from llmspell.runtime import Runtime
+
+    missing = missing_store(config)
+    if missing is not None:
+        blocked = _cannot_create(Path(missing))
+        if blocked:
+            return ({"name": "store", "ok": False,
+                     "detail": f"{config.storage.url}: cannot be created: {blocked}"},
+                    None, None)
+        project = config.project.describe() if config.project else str(Path.cwd())
+        return ({"name": "store", "ok": True,
+                 "detail": f"none yet at {missing} (project {project}); a command that "
+                           "writes creates it"}, None, None)
+    try:
+        started = time.perf_counter()
+        with Runtime(config) as rt:
+            key = "__doctor__/probe"
+            rt.store.put(key, b"ok")
+            ok = rt.store.get(key) == b"ok" and rt.store.delete(key)
+            elapsed = (time.perf_counter() - started) * 1000
+            server = rt.store.server_report() if hasattr(rt.store, "server_report") else None
+            relay = rt.relay is not None
+    except LLMSpellError as exc:
+        return ({"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"},
+                None, None)
+    return ({"name": "store", "ok": bool(ok),
+             "detail": f"{config.storage.url}: open, write, read, delete in {elapsed:.1f} ms"},
+            server, relay)
+
+
+def _cannot_create(path: Path) -> str:
+    """Why a store could not be created at ``path`` ('' when it could): its nearest existing
+    ancestor must be a directory this process may write in."""
+    import os
+
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is not a directory"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"the directory {parent} is not writable"
+            return ""
+    return ""
+
+
 def run_checks(opts: Options) -> list[dict[str, Any]]:
     """Each check as ``{name, ok, detail}``; stops early only when the config is unusable."""
     from llmspell.errors import LLMSpellError
@@ -161,32 +236,20 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
                        "detail": str(config.source) if config.source else "built-in defaults"})
     except LLMSpellError as exc:
         return [{"name": "config", "ok": False, "detail": str(exc)}]
-    try:
-        from llmspell.runtime import Runtime
-
-        started = time.perf_counter()
-        with Runtime(config) as rt:
-            key = "__doctor__/probe"
-            rt.store.put(key, b"ok")
-            ok = rt.store.get(key) == b"ok" and rt.store.delete(key)
-            elapsed = (time.perf_counter() - started) * 1000
-            server = rt.store.server_report() if hasattr(rt.store, "server_report") else None
-            relay = rt.relay is not None
-        checks.append({"name": "store", "ok": bool(ok),
-                       "detail": f"{config.storage.url}: open, write, read, delete in "
-                                 f"{elapsed:.1f} ms"})
-        checks.extend(server_checks(server))
+    store, server, relay = _store_check(config)
+    checks.append(store)
+    checks.extend(server_checks(server))
+    if relay is not None:
         checks.append({"name": "events", "ok": True,
                        "detail": "cross-process (LISTEN/NOTIFY on the store's database)"
                                  if relay else "per process (subscribers see only the events "
                                  "of their own process)"})
-    except LLMSpellError as exc:
-        checks.append({"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"})
     for name, status in backend_status().items():
         checks.append({"name": f"backend {name}", "ok": status == "available",
                        "detail": status, "optional": name not in ("memory", "sqlite")})
     try:
         from llmspell.lua.engine import LuaEngine
+        from llmspell.runtime import Runtime
 
         with Runtime.memory() as rt:
             engine = LuaEngine(rt, script_name="<doctor>")
@@ -252,8 +315,8 @@ def doctor(opts: Options, as_json: bool, deep: bool) -> None:
     checks = shown(run_checks(opts))
     failed = [c for c in checks if not c["ok"] and not c.get("optional")]
     report = None
-    if deep and not failed:
-        report = run_deep(opts)
+    if deep and not failed and missing_store(opts.load_config()) is None:
+        report = run_deep(opts)  # (no store yet: the store check says so; nothing to read)
     damaged = report is not None and not report.ok
     if as_json:
         found: dict[str, Any] = {"ok": not failed and not damaged, "checks": checks}
@@ -261,15 +324,11 @@ def doctor(opts: Options, as_json: bool, deep: bool) -> None:
             found["deep"] = report.to_dict()
         echo_json(found)
     else:
-        from rich.markup import escape
-
         out = console()
         for check in checks:
-            mark = ("[green]ok[/]" if check["ok"] else
-                    "[yellow]--[/]" if check.get("optional") else "[red]FAIL[/]")
-            # escaped: a detail such as "table [state]" is text, not rich markup
-            out.print(f"{mark:>14} {escape(check['name']):<18} {escape(check['detail'])}",
-                      highlight=False)
+            mark = (("  ok", "green") if check["ok"] else
+                    ("  --", "yellow") if check.get("optional") else ("FAIL", "red"))
+            out.print(styled(mark, f" {check['name']:<18} {check['detail']}"))
         if report is not None:
             print_deep(report)
     if failed or damaged:
@@ -290,12 +349,11 @@ def print_deep(report: Any) -> None:
     for name in CHECKS:
         mine = [found for found in report.findings if found.check == name]
         bad = [found for found in mine if not found.fixed]
-        mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
+        mark = ("FAIL", "red") if bad else ("  ok", "green")
         detail = f"{report.examined[name]} examined" + (f", {len(bad)} damaged" if bad else "")
-        out.print(f"{mark:>14} {'deep ' + name:<18} {detail}", highlight=False)
+        out.print(styled(mark, f" {'deep ' + name:<18} {detail}"))
         for found in mine:
-            out.print(f"{'':>14} {'':<18} {found.where}: {found.problem}", highlight=False,
-                      markup=False)
+            out.print(f"{'':>4} {'':<18} {found.where}: {found.problem}")
 
 
 COMMANDS = [init, info, doctor]

@@ -22,6 +22,7 @@ from llmspell.cli.main import (
     fail,
     handle_errors,
 )
+from llmspell.cli.progress import progress_bar
 
 
 @click.group(name="state")
@@ -40,7 +41,7 @@ def get(opts: Options, scope: str, key: str, as_json: bool, reveal: bool) -> Non
     """Print the value of KEY in SCOPE as JSON (exit 1 when there is none)."""
     from llmspell.codec import to_jsonable
 
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.state
         record = manager.get_record(scope, key)
         if record is None:
@@ -94,7 +95,7 @@ def set_(opts: Options, scope: str, key: str, value: str, as_json: bool) -> None
 @click.pass_obj
 def list_(opts: Options, scope: str | None, prefix: str | None, as_json: bool) -> None:
     """List the keys of SCOPE, or of every scope ("scope<TAB>key" lines)."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         manager = rt.state
         scopes = [scope] if scope is not None else manager.scopes()
         pairs = [(s, k) for s in scopes for k in manager.list_keys(s, prefix)]
@@ -129,7 +130,7 @@ def export(opts: Options, includes: tuple[str, ...]) -> None:
     from llmspell.state.transfer import export_lines
 
     out = sys.stdout.buffer
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         for line in export_lines(rt.state, includes or None):
             out.write(line + b"\n")
     out.flush()
@@ -143,8 +144,9 @@ def import_(opts: Options, file: Any, as_json: bool) -> None:
     """Save every value of FILE (JSON lines from `export`; '-' for stdin), all or none."""
     from llmspell.state.transfer import import_lines
 
-    with handle_errors(opts.verbose), opts.runtime() as rt:
-        count = import_lines(rt.state, file)
+    with handle_errors(opts.verbose), opts.runtime() as rt, \
+            progress_bar(not as_json) as report:
+        count = import_lines(rt.state, file, progress=report)
     if as_json:
         echo_json({"imported": count})
     else:

@@ -25,7 +25,7 @@ def tool() -> None:
 @click.pass_obj
 def tool_list(opts: Options, category: str | None, as_json: bool) -> None:
     """Every tool: name, category, security level, whether it works here."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         found = rt.tools.discover({"category": category} if category else None)
         rows = [{k: v for k, v in t.info().items() if k != "parameters"} for t in found]
         if as_json:
@@ -47,7 +47,7 @@ def tool_list(opts: Options, category: str | None, as_json: bool) -> None:
 @click.pass_obj
 def tool_show(opts: Options, name: str, as_json: bool) -> None:
     """One tool's description and parameter schema."""
-    with handle_errors(opts.verbose), opts.runtime() as rt:
+    with handle_errors(opts.verbose), opts.runtime(read_only=True) as rt:
         info = rt.tools.get(name).info()
         if as_json:
             echo_json(info)

@@ -1,9 +1,11 @@
 """The event bus: publish typed events, subscribe with glob patterns, poll or get called back.
 
-Publishing looks up the subscribers of the event's type in a cache (computed once per type
-from the compiled patterns, and updated in place when someone subscribes or unsubscribes),
-builds the :class:`Event` and hands it to each: a callback is called right there, in the
-publishing thread; a queued subscription gets it in its bounded queue. A callback that raises is
+Publishing looks up the subscribers of the event's type and source in a cache (computed once
+per pair from the compiled patterns and each subscription's ``exclude_sources``, and updated in
+place when someone subscribes or unsubscribes), builds the :class:`Event` and hands it to each:
+a callback is called right there, in the publishing thread; a queued subscription gets it in
+its bounded queue. An event nobody would receive costs its checks and nothing else: no
+redaction, no delivery. A callback that raises is
 counted and logged and never breaks the publish. Everything is synchronous and thread-safe.
 
 With a hook registry attached (``bus.hooks = registry``), ``event:before_emit`` fires before
@@ -22,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from llmspell.codec import check_nesting
@@ -50,15 +52,30 @@ RETIRE_AFTER = 60.0
 
 
 class _Route:
-    """The subscribers of one event type, what to call for each (``delivers``, parallel to
-    ``subs``), and how many events of that type were published through this route."""
+    """The subscribers of one event type from one source, what to call for each
+    (``delivers``, parallel to ``subs``), and how many such events were published through
+    this route."""
 
-    __slots__ = ("count", "delivers", "subs")
+    __slots__ = ("count", "delivers", "gated", "subs")
 
     def __init__(self, subs: tuple[Subscription, ...]) -> None:
         self.subs = subs
         self.delivers = tuple(sub.deliver for sub in subs)
+        self.gated = tuple(i for i, sub in enumerate(subs) if sub.accepts is not None)
         self.count = 0
+
+    def open_for(self, session_id: str | None) -> tuple[Callback, ...]:
+        """What to call for an event of ``session_id``: the subscribers whose ``accepts``
+        (if any) takes it; each one that turns it away counts it as declined."""
+        shut: list[int] = []
+        for i in self.gated:
+            sub = self.subs[i]
+            if not sub.accepts(session_id):  # type: ignore[misc]
+                sub._declined += 1
+                shut.append(i)
+        if not shut:
+            return self.delivers
+        return tuple(d for i, d in enumerate(self.delivers) if i not in shut)
 
 
 class EventBus:
@@ -100,7 +117,8 @@ class EventBus:
         self._in_hooks = threading.local()
         self._lock = threading.Lock()
         self._subs: dict[str, Subscription] = {}
-        self._routes: dict[str, _Route] = {}
+        # Keyed by (event type, source): a subscription may exclude sources.
+        self._routes: dict[tuple[str, str | None], _Route] = {}
         self._seq = itertools.count(1)
         self._sub_seq = itertools.count(1)
         self._id = uuid.uuid4().hex[:12]
@@ -119,11 +137,12 @@ class EventBus:
 
     # -- publishing -----------------------------------------------------------------------
 
-    def has_subscribers(self, type: str) -> bool:
-        """Whether publishing ``type`` now would reach a subscription or an emit hook.
+    def has_subscribers(self, type: str, source: str | None = None) -> bool:
+        """Whether publishing ``type`` from ``source`` now would reach a subscription or an
+        emit hook.
 
         Publishers on hot paths call it to skip building (and redacting) event data nobody
-        would see. Cheap: one cached lookup per type.
+        would see. Cheap: one cached lookup per type and source.
 
         Raises:
             ValidationError: ``type`` is not dot-separated non-empty segments.
@@ -131,9 +150,9 @@ class EventBus:
         hooks = self.hooks
         if hooks is not None and (hooks.has(BEFORE_EMIT) or hooks.has(AFTER_EMIT)):
             return True
-        route = self._routes.get(type)
+        route = self._routes.get((type, source))
         if route is None:
-            route = self._route(type)
+            route = self._route(type, source)
         return bool(route.delivers)
 
     def publish(
@@ -149,8 +168,9 @@ class EventBus:
         """Publish an event and deliver it to every matching subscription.
 
         ``redact=True`` hides secrets in ``data`` (:mod:`llmspell.redact`) before any hook or
-        subscriber sees it; it costs nothing when nobody listens. llmspell's own events use it;
-        events published by your code carry ``data`` as given.
+        subscriber sees it; it costs nothing when nobody listens (no subscription matches the
+        type, or every one that does excludes ``source``, and no emit hook is registered).
+        llmspell's own events use it; events published by your code carry ``data`` as given.
 
         Returns the event, or None if an ``event:before_emit`` hook skipped it.
 
@@ -162,21 +182,33 @@ class EventBus:
         """
         if data is not None:
             check_nesting(data, argument="data")
-        if redact and self.has_subscribers(type):
-            data = self.redactor.redact(data)
+        route = self._routes.get((type, source))
+        if route is None:
+            route = self._route(type, source)
+        delivers = route.open_for(session_id) if route.gated else route.delivers
         hooks = self.hooks
-        if hooks is not None:
+        before = hooks is not None and hooks.has(BEFORE_EMIT)
+        redacted_by = None
+        if redact and (delivers or before or (hooks is not None and hooks.has(AFTER_EMIT))):
+            data = self.redactor.redact(data)
+            redacted_by = self.redactor
+        if before and hooks is not None:
+            redacted = data
             data = self._before_emit(hooks, type, data, correlation_id, session_id, source)
             if data is _SUPPRESSED:
                 return None
-        route = self._routes.get(type)
-        if route is None:
-            route = self._route(type)
+            if data is not redacted:
+                redacted_by = None  # a hook put new data in
+            # A hook may have subscribed or unsubscribed: deliver to the route as it is now.
+            now = self._routes.get((type, source)) or self._route(type, source)
+            if now is not route:
+                route = now
+                delivers = route.open_for(session_id) if route.gated else route.delivers
         event = Event(
             type, data, time.time(), next(self._seq), correlation_id, session_id, source,
-            self._id,
+            self._id, redacted_by,
         )
-        for deliver in route.delivers:
+        for deliver in delivers:
             try:
                 deliver(event)
             except Exception as exc:
@@ -199,10 +231,11 @@ class EventBus:
         """Hand ``event``, published by another process's bus (``event.remote``), to the
         matching subscriptions here, under their queue and overflow rules. Emit hooks fired
         where it was published; it is not relayed again."""
-        route = self._routes.get(event.type)
+        route = self._routes.get((event.type, event.source))
         if route is None:
-            route = self._route(event.type)
-        for deliver in route.delivers:
+            route = self._route(event.type, event.source)
+        delivers = route.open_for(event.session_id) if route.gated else route.delivers
+        for deliver in delivers:
             try:
                 deliver(event)
             except Exception as exc:
@@ -217,8 +250,9 @@ class EventBus:
         self, hooks: HookPoints, type: str, data: Any, correlation_id: str | None,
         session_id: str | None, source: str | None,
     ) -> Any:
-        """Fire ``event:before_emit``: the data to publish, or ``_SUPPRESSED`` on skip."""
-        if getattr(self._in_hooks, "active", False) or not hooks.has(BEFORE_EMIT):
+        """Fire ``event:before_emit`` (it has hooks): the data to publish, or ``_SUPPRESSED``
+        on skip."""
+        if getattr(self._in_hooks, "active", False):
             return data
         validate_type(type)
         decided = self._fire(hooks.before, BEFORE_EMIT, data, type, correlation_id,
@@ -264,6 +298,8 @@ class EventBus:
         *,
         max_queue: int | None = None,
         overflow: str | None = None,
+        exclude_sources: Iterable[str] = (),
+        accepts: Callable[[str | None], bool] | None = None,
     ) -> Subscription:
         """Subscribe to the event types matching ``pattern``.
 
@@ -275,10 +311,19 @@ class EventBus:
             max_queue: queue bound (queued only; default the bus's).
             overflow: ``drop_oldest``, ``drop_newest`` or ``block`` (queued only; default the
                 bus's). See :mod:`llmspell.events.subscription`.
+            exclude_sources: events published with one of these ``source`` values never reach
+                this subscription (nor count in its stats). The bus decides it once per type
+                and source, so an event whose every matching subscription excludes its source
+                costs the publisher no redaction and no delivery.
+            accepts: ``accepts(session_id)``, asked at each publish of a matching event, before
+                its data is redacted: False turns the event away from this subscription (it
+                is not delivered nor counted). It must be cheap and must not raise. The
+                session recorder uses it to skip events that belong to no session.
 
         Raises:
             ValidationError: a bad pattern, a non-callable callback, queue options given with
-                a callback, or a bad queue option.
+                a callback, a bad queue option, ``exclude_sources`` not a list of strings, or
+                ``accepts`` not callable.
             ResourceLimitExceeded: ``max_subscriptions`` subscriptions exist already.
         """
         matches = compile_pattern(pattern)
@@ -290,6 +335,9 @@ class EventBus:
                     "max_queue", "queue options apply to queued subscriptions only; this one "
                     "has a callback", got=max_queue if max_queue is not None else overflow,
                 )
+        excluded = _sources(exclude_sources)
+        if accepts is not None and not callable(accepts):
+            raise ValidationError("accepts", "must be callable or None", got=accepts)
         bound = self.max_queue if max_queue is None else _max_queue(max_queue)
         policy = self.overflow if overflow is None else _overflow(overflow)
         with self._lock:
@@ -303,12 +351,13 @@ class EventBus:
                 # to call, so a failure is counted against the right one.
                 callback = functools.partial(callback)
             sub = Subscription(
-                self, f"sub-{next(self._sub_seq)}", pattern, matches, callback, bound, policy
+                self, f"sub-{next(self._sub_seq)}", pattern, matches, callback, bound, policy,
+                excluded, accepts,
             )
             self._subs[sub.id] = sub
-            for event_type, route in list(self._routes.items()):
-                if matches(event_type):
-                    self._replace(event_type, route, (*route.subs, sub))
+            for key, route in list(self._routes.items()):
+                if sub.receives(*key):
+                    self._replace(key, route, (*route.subs, sub))
         return sub
 
     def unsubscribe(self, subscription: Subscription | str) -> bool:
@@ -322,9 +371,9 @@ class EventBus:
             sub = self._subs.pop(sub_id, None)
             if sub is None:
                 return False
-            for event_type, route in list(self._routes.items()):
+            for route_key, route in list(self._routes.items()):
                 if sub in route.subs:
-                    self._replace(event_type, route, tuple(s for s in route.subs if s is not sub))
+                    self._replace(route_key, route, tuple(s for s in route.subs if s is not sub))
             stats = self._stats_locked(sub)
             for key in self._gone:
                 self._gone[key] += stats[key]
@@ -382,21 +431,24 @@ class EventBus:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _route(self, event_type: str) -> _Route:
-        """First event of a type since the cache last changed: validate it, cache its route."""
+    def _route(self, event_type: str, source: str | None) -> _Route:
+        """First event of a type and source since the cache last changed: validate the type,
+        cache its route."""
         validate_type(event_type)
+        key = (event_type, source)
         with self._lock:
-            route = self._routes.get(event_type)
+            route = self._routes.get(key)
             if route is None:
                 if len(self._routes) >= self.max_cached_types:
-                    for old_type, old in list(self._routes.items()):
-                        self._replace(old_type, old, None)
-                route = _Route(tuple(s for s in self._subs.values() if s.matches(event_type)))
-                self._routes[event_type] = route
+                    for old_key, old in list(self._routes.items()):
+                        self._replace(old_key, old, None)
+                route = _Route(tuple(s for s in self._subs.values()
+                                     if s.receives(event_type, source)))
+                self._routes[key] = route
             return route
 
     def _replace(
-        self, event_type: str, old: _Route, subs: tuple[Subscription, ...] | None
+        self, key: tuple[str, str | None], old: _Route, subs: tuple[Subscription, ...] | None
     ) -> None:
         """Swap a route for one with ``subs``, or drop it (lock held).
 
@@ -413,9 +465,9 @@ class EventBus:
                 sub._matched += done.count
             self._published_before += done.count
         if subs is None:
-            del self._routes[event_type]
+            del self._routes[key]
         else:
-            self._routes[event_type] = _Route(subs)
+            self._routes[key] = _Route(subs)
 
     def _counted_routes(self) -> Iterator[_Route]:
         """Every route whose count is not yet folded (lock held)."""
@@ -424,7 +476,8 @@ class EventBus:
             yield route
 
     def _stats_locked(self, sub: Subscription) -> dict[str, Any]:
-        matched = sub._matched + sum(r.count for r in self._counted_routes() if sub in r.subs)
+        matched = sub._matched + sum(r.count for r in self._counted_routes()
+                                     if sub in r.subs) - sub._declined
         dropped = sub.dropped_since(matched)
         if dropped:
             sub.note_drops(dropped)
@@ -458,6 +511,17 @@ def _max_queue(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ValidationError("max_queue", "must be an integer >= 1", got=value)
+
+
+def _sources(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("exclude_sources", "must be a list of source names", got=value)
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValidationError("exclude_sources", "must be a list of source names",
+                                  path=f"[{i}]", got=item)
+    return frozenset(items)
 
 
 def _overflow(value: object) -> str:

@@ -28,6 +28,9 @@ class Event:
         session_id: the session it belongs to, or None.
         source: who published it (``hooks``, an agent name, ...), or None.
         bus_id: the publishing bus's random id.
+        redacted_by: the redactor that hid the secrets of ``data`` when it was published
+            with ``redact=True`` (a journal with the same rules need not scan it again), or
+            None.
         remote: published in another process (delivered here by a relay); ``sequence`` is
             then the publisher's, so events of one publisher arrive in increasing order.
     """
@@ -40,6 +43,7 @@ class Event:
     session_id: str | None = None
     source: str | None = None
     bus_id: str = field(default="", repr=False)
+    redacted_by: Any = field(default=None, repr=False, compare=False)
     remote: bool = field(default=False, repr=False)
 
     @property

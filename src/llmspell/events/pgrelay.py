@@ -202,7 +202,7 @@ class PgRelay:
             seq = int(body["s"])
             data = from_jsonable(body["d"], body["bin"]) if body["bin"] else body["d"]
             event = Event(body["t"], data, float(body["ts"]), seq, body["c"],
-                          body["sid"], body["src"], publisher, True)
+                          body["sid"], body["src"], publisher, remote=True)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             logger.warning("ignored a notification that is not an llmspell event: %s", exc)
             return

@@ -54,12 +54,16 @@ class Subscription:
         max_queue: the queue bound (queued subscriptions).
         overflow: the overflow policy (queued subscriptions).
         active: False once unsubscribed.
+        exclude_sources: sources whose events this subscription never gets.
+        accepts: ``accepts(session_id)`` says at each publish whether the event is for this
+            subscription, or None (all are).
     """
 
     __slots__ = (
-        "_bus", "_checked_at", "_dropped", "_lock", "_logged_at", "_logged_drops", "_matched",
-        "_not_empty", "_not_full", "_queue", "_receivers", "_senders", "active", "callback",
-        "deliver", "errors", "id", "matches", "max_queue", "overflow", "pattern", "received",
+        "_bus", "_checked_at", "_declined", "_dropped", "_lock", "_logged_at", "_logged_drops",
+        "_matched", "_not_empty", "_not_full", "_queue", "_receivers", "_senders", "accepts",
+        "active", "callback", "deliver", "errors", "exclude_sources", "id", "matches",
+        "max_queue", "overflow", "pattern", "received",
     )
 
     def __init__(
@@ -71,6 +75,8 @@ class Subscription:
         callback: Callback | None,
         max_queue: int,
         overflow: str,
+        exclude_sources: frozenset[str] = frozenset(),
+        accepts: Callable[[str | None], bool] | None = None,
     ) -> None:
         self._bus = bus
         self.id = sub_id
@@ -79,10 +85,13 @@ class Subscription:
         self.callback = callback
         self.max_queue = max_queue
         self.overflow = overflow
+        self.exclude_sources = exclude_sources
+        self.accepts = accepts
         self.active = True
         # Counters. Events matched are counted per event type by the bus (``_matched`` holds
         # what it has folded in); callback errors, events received, explicit drops here.
         self._matched = 0
+        self._declined = 0  # events of a matching route that ``accepts`` turned away
         self.errors = 0
         self.received = 0
         self._dropped = 0
@@ -102,6 +111,10 @@ class Subscription:
             else self._queue.append if lock_free
             else self._offer
         )
+
+    def receives(self, event_type: str, source: str | None) -> bool:
+        """Whether an event of ``event_type`` from ``source`` is for this subscription."""
+        return source not in self.exclude_sources and self.matches(event_type)
 
     @property
     def pending(self) -> int:

@@ -50,7 +50,7 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
     ("workflow:before_step", ("BeforeWorkflowStage", "BeforeWorkflowStep"), BEFORE, True),
     ("workflow:after_step", ("AfterWorkflowStage", "AfterWorkflowStep"), AFTER, True),
     ("workflow:stage_transition", ("WorkflowStageTransition",), NOTICE, False),
-    ("workflow:checkpoint", ("WorkflowCheckpoint",), NOTICE, False),
+    ("workflow:checkpoint", ("WorkflowCheckpoint",), NOTICE, True),
     ("workflow:rollback", ("WorkflowRollback",), NOTICE, False),
     ("workflow:complete", ("AfterWorkflowComplete", "WorkflowComplete"), AFTER, True),
     ("workflow:error", ("WorkflowError",), ERROR, True),
@@ -85,7 +85,7 @@ TABLE: tuple[tuple[str, tuple[str, ...], frozenset[str], bool], ...] = (
 POINTS: dict[str, tuple[str, ...]] = {point: aliases for point, aliases, _, _ in TABLE}
 
 #: The points something in llmspell fires today. Registering at any other built-in point is
-#: allowed (tools and workflows will fire them) but reported.
+#: allowed (code may fire any point itself) but reported.
 FIRED: frozenset[str] = frozenset(point for point, _, _, fired in TABLE if fired)
 
 #: Every accepted spelling (canonical names and aliases) -> the canonical name.

@@ -141,9 +141,9 @@ class HookRegistry:
     ) -> HookHandle:
         """Register ``fn(ctx) -> result`` at ``point``.
 
-        A built-in point that nothing fires yet (not in ``llmspell.hooks.points.FIRED``;
-        tools and workflows will fire them) still takes the hook, but the handle's
-        ``notice`` says so and a warning is logged, unless ``expect_unfired``.
+        A built-in point that nothing fires (not in ``llmspell.hooks.points.FIRED``) still
+        takes the hook, but the handle's ``notice`` says so and a warning is logged, unless
+        ``expect_unfired``.
 
         Args:
             point: a hook point, an rs-llmspell alias or ``custom:<name>``.
@@ -184,8 +184,8 @@ class HookRegistry:
             self._rebuild(canonical)
         if not is_fired(canonical):
             handle.notice = (f"hook point '{canonical}' is not fired yet: nothing in llmspell "
-                             "fires it today (tools and workflows will); the hook "
-                             "runs only when code fires it itself (Hook.fire, hooks.fire)")
+                             "fires it; the hook runs only when code fires it itself "
+                             "(Hook.fire, hooks.fire)")
             if not expect_unfired:
                 logger.warning("hook '%s': %s", handle.name, handle.notice)
         return handle

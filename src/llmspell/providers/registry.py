@@ -124,6 +124,7 @@ class ProviderRegistry:
         self.keys = keys or KeyStore()
         self.base_dir = base_dir or Path.cwd()
         self._built: dict[str, Provider] = {}
+        self._prices: dict[str, Mapping[str, Price]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -143,6 +144,19 @@ class ProviderRegistry:
                                   f"{', '.join(self.names())}", got=name)
         return build_settings(name, self._tables.get(name), env=self.env,
                               base_dir=self.base_dir)
+
+    def price(self, name: str, model: str) -> Price | None:
+        """The price of ``model`` at provider ``name``: None when its table has none, or when
+        ``name`` was only registered in code. The price tables never change after the
+        registry is made, so each provider's is read once (agents ask on every call)."""
+        prices = self._prices.get(name)
+        if prices is None:
+            try:
+                prices = self.settings(name).prices
+            except ValidationError:
+                prices = {}  # a provider registered in code has no price table
+            self._prices[name] = prices
+        return prices.get(model)
 
     def split(self, model: str | None) -> tuple[str, str]:
         """``(provider name, model)`` for a model string (see the module docstring)."""

@@ -27,14 +27,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmspell.errors import ReplayDivergence, SessionError, ValidationError
+from llmspell.intercept import ContextChanges, changing_contexts
 from llmspell.journal import JournalEntry
 from llmspell.replay.compare import compare
 from llmspell.replay.effects import apply_effects
 from llmspell.replay.fork import fork_session
 from llmspell.replay.recording import END, START, TAG, config_digest, ending, record_run
-from llmspell.replay.source import EXACT, MODES, NESTED, SPAN, JournalSource, view
+from llmspell.replay.source import (
+    EXACT,
+    MODES,
+    NESTED,
+    SPAN,
+    JournalSource,
+    changed,
+    view,
+)
 from llmspell.replay.steps import Breakpoints, OnBreak, Progress, ReplayStopped, Stepper
 from llmspell.replay.tape import INPUTS, InputTape
+from llmspell.validation import check_known_keys
 
 CALL_KINDS = ("llm.call", "tool.call")
 
@@ -112,6 +122,7 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
                    breakpoints: Any = None, on_break: OnBreak | None = None,
                    progress: Progress | None = None,
                    modifications: Mapping[int, Mapping[str, Any]] | None = None,
+                   context_changes: Mapping[str, Mapping[str, Any]] | None = None,
                    stop_on_error: bool = False, compare_results: bool = True,
                    timeout: float | None = None, keep: bool = True,
                    name: str | None = None) -> ReplayReport:
@@ -124,6 +135,10 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         breakpoints, on_break: step mode (:mod:`llmspell.replay.steps`).
         progress: ``progress("replay", done, total)``.
         modifications: ``{seq: {"result.output": value}}``: serve a changed result.
+        context_changes: ``{"data": {key: value}, "metadata": {key: text}}``:
+            rs-llmspell's ``context.data.KEY`` / ``context.metadata.KEY`` modifications, set
+            in the context of every Lua hook the replayed script runs (the report's notes say
+            how many hook calls they changed).
         stop_on_error: live mode stops at its first difference.
         compare_results: live mode compares each call's result with the recorded one
             (False: only that the same calls are made).
@@ -140,8 +155,16 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         raise ValidationError("timeout", "must be a number of seconds > 0", got=timeout)
     if mode not in MODES:
         raise ValidationError("mode", f"must be one of {', '.join(MODES)}", got=mode)
+    for argument, flag in (("keep", keep), ("compare_results", compare_results),
+                           ("stop_on_error", stop_on_error)):
+        if not isinstance(flag, bool):
+            raise ValidationError(argument, "must be true or false", got=flag)
+    for argument, fn in (("on_break", on_break), ("progress", progress)):
+        if fn is not None and not callable(fn):
+            raise ValidationError(argument, "must be a function", got=fn)
     points = Breakpoints.parse(breakpoints)
     changes = _modifications(modifications)
+    contexts = _context_changes(context_changes)
     sessions = runtime.sessions
     journal = sessions.journal
     original = sessions.get(session)
@@ -156,6 +179,14 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
     if script is not None and not isinstance(script, str | bytes):
         raise ValidationError("script", "must be Lua source text", got=script)
     first, last = runs[0].seq, runs[-1].end
+    if changes:
+        _check_modifications(journal, original.id, first, last, changes, mode)
+    if breakpoints is not None:
+        if on_break is None:
+            raise ValidationError("breakpoints", "pause only with an on_break function to call "
+                                  "at them (on_break(entry, state))", got=breakpoints)
+        points.check(journal.iter(original.id, after_seq=first - 1, before_seq=last + 1),
+                     first, last)
     report = ReplayReport(original.id, None, mode, "identical", runs=len(runs),
                           entries=last - first + 1)
     replica = fork_session(runtime, original.id, first - 1, name=name or
@@ -166,21 +197,12 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
                       first=first - 1, last=last, progress=progress, on_break=on_break,
                       breakpoints=points if on_break is not None else None,
                       state=lambda: sessions.state_at(replica.id).state)
-    digest = config_digest(runtime.config)
+    hooked = None if contexts is None else ContextChanges(contexts["data"], contexts["metadata"])
     try:
-        for run in runs:
-            if run.config_digest and run.config_digest != digest:
-                report.notes.append(f"run at seq {run.seq}: the configuration differs from "
-                                    "the recorded one (its digest changed)")
-            outcome = _replay_run(runtime, journal, original.id, replica.id, run, report,
-                                  stepper, mode, script, changes,
-                                  {"stop_on_error": stop_on_error,
-                                   "compare_results": compare_results}, timeout)
-            if outcome is not None:
-                break
-        else:
-            _check_end(runtime, report, original.id, replica.id, runs, stepper,
-                       ignore=f"script/{runs[0].path}" if script is not None else None)
+        with changing_contexts(hooked):
+            _replay_runs(runtime, journal, original.id, replica.id, runs, report, stepper,
+                         mode, script, changes, {"stop_on_error": stop_on_error,
+                                                 "compare_results": compare_results}, timeout)
     except ReplayStopped as stopped:  # step mode stopped between calls (after the last)
         report.status = "stopped"
         report.notes.append(str(stopped))
@@ -190,8 +212,38 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         raise
     finally:
         report.breaks = stepper.breaks
+        if hooked is not None:
+            report.notes.append(_context_note(hooked))
         _finish(runtime, report, keep)
     return report
+
+
+def _replay_runs(runtime: Any, journal: Any, source_id: str, replica_id: str, runs: list[Run],
+                 report: ReplayReport, stepper: Stepper, mode: str, script: Any,
+                 changes: dict[int, dict[str, Any]], checks: dict[str, bool],
+                 timeout: float | None) -> None:
+    digest = config_digest(runtime.config)
+    for run in runs:
+        if run.config_digest and run.config_digest != digest:
+            report.notes.append(f"run at seq {run.seq}: the configuration differs from "
+                                "the recorded one (its digest changed)")
+        outcome = _replay_run(runtime, journal, source_id, replica_id, run, report, stepper,
+                              mode, script, changes, checks, timeout)
+        if outcome is not None:
+            return
+    _check_end(runtime, report, source_id, replica_id, runs, stepper,
+               ignore=f"script/{runs[0].path}" if script is not None else None)
+
+
+def _context_note(hooked: ContextChanges) -> str:
+    keys = [f"context.data.{k}" for k in hooked.data]
+    keys += [f"context.metadata.{k}" for k in hooked.metadata]
+    text = (f"context modifications ({', '.join(keys)}) changed {hooked.applied} Lua hook "
+            f"call(s)")
+    if hooked.skipped:
+        text += (f"; {hooked.skipped} hook call(s) left unchanged: their data is not a table "
+                 "to set a key in")
+    return text
 
 
 def _replay_run(runtime: Any, journal: Any, source_id: str, replica_id: str, run: Run,
@@ -327,6 +379,46 @@ def _modifications(value: Any) -> dict[int, dict[str, Any]]:
                                   "('result.output') to values", path=f"[{seq}]", got=changes)
         out[key] = dict(changes)
     return out
+
+
+def _check_modifications(journal: Any, session_id: str, first: int, last: int,
+                         changes: dict[int, dict[str, Any]], mode: str) -> None:
+    """Refuse modifications that could not act: in a live replay (nothing is served), at a
+    seq that is not a recorded call of the replayed runs, or at a path the entry lacks."""
+    if mode != EXACT:
+        raise ValidationError("modifications", "serve changed recorded results; a live replay "
+                              "makes its calls, so they would not act (use mode exact)",
+                              got=changes)
+    calls = {entry.seq: entry for entry in journal.iter(
+        session_id, kinds=CALL_KINDS, after_seq=first - 1, before_seq=last + 1)}
+    for seq, paths in changes.items():
+        entry = calls.get(seq)
+        if entry is None:
+            raise ValidationError("modifications", f"seq {seq} is not a recorded model or tool "
+                                  f"call of the replayed runs (seq {first} to {last})",
+                                  path=f"[{seq}]", got=seq)
+        changed(entry.data, paths)
+
+
+def _context_changes(value: Any) -> dict[str, dict[str, Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError("context_changes", "must be a table {data = {...}, metadata = "
+                              "{...}}", got=value)
+    check_known_keys(value, ("data", "metadata"), "context_changes", noun="field")
+    out: dict[str, dict[str, Any]] = {}
+    for part in ("data", "metadata"):
+        given = value.get(part) or {}
+        if not isinstance(given, Mapping) or not all(isinstance(k, str) and k for k in given):
+            raise ValidationError("context_changes", "must map keys to values", path=f"$.{part}",
+                                  got=given)
+        for key, item in given.items():
+            if part == "metadata" and not isinstance(item, str):
+                raise ValidationError("context_changes", "a metadata value must be a string "
+                                      "(as in rs-llmspell)", path=f"$.metadata.{key}", got=item)
+        out[part] = dict(given)
+    return out if out["data"] or out["metadata"] else None
 
 
 

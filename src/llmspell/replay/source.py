@@ -202,9 +202,7 @@ class JournalSource:
         data = entry.data
         changes = self.modifications.get(entry.seq)
         if changes:
-            data = copy.deepcopy(data)
-            for path, value in changes.items():
-                _set_path(data, path, value)
+            data = changed(data, changes)
         if data.get("error_type"):
             raise _rebuilt(data)
         return call.restore(data)
@@ -311,6 +309,18 @@ def _rebuilt(data: dict[str, Any]) -> BaseException:
         except TypeError:
             pass  # a class whose constructor wants more: the message is what matters
     return ToolError(message)
+
+
+def changed(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a recorded entry's ``data`` with ``changes`` (``{dotted path: value}``) made.
+
+    Raises:
+        ValidationError: (``modifications``) a path that does not exist in the entry.
+    """
+    data = copy.deepcopy(data)
+    for path, value in changes.items():
+        _set_path(data, path, value)
+    return data
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

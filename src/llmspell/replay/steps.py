@@ -76,6 +76,26 @@ class Breakpoints:
                                       path=f"[{i + 1}]", got=item)
         return cls(tuple(kinds), frozenset(seqs))
 
+    def check(self, entries: Iterable[JournalEntry], first: int, last: int) -> None:
+        """Refuse a breakpoint that can never pause: a seq outside ``first..last`` or a kind
+        no entry of ``entries`` (the replayed runs' entries) has."""
+        for seq in sorted(self.seqs):
+            if not first <= seq <= last:
+                raise ValidationError("breakpoints", f"not a seq of the replayed runs (they "
+                                      f"span seq {first} to {last})", got=seq)
+        missing = set(self.kinds)
+        if missing:
+            for entry in entries:
+                missing = {k for k in missing
+                           if entry.kind != k and not entry.kind.startswith(k + ".")}
+                if not missing:
+                    break
+        if missing:
+            kind = sorted(missing)[0]
+            raise ValidationError("breakpoints", "no recorded entry of the replayed runs has "
+                                  "this kind (kinds look like 'tool.call', 'llm.call', "
+                                  "'state.write', or a prefix such as 'state')", got=kind)
+
     def matches(self, entry: JournalEntry) -> bool:
         if not self.kinds and not self.seqs:
             return True

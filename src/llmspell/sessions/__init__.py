@@ -13,6 +13,7 @@ and :mod:`~.clock`. ``docs/sessions.md`` is the user guide;
 """
 
 from llmspell.sessions.clock import Clock, ManualClock, SystemClock
+from llmspell.sessions.index import backup_ranges, in_progress_ranges, record_key
 from llmspell.sessions.manager import SessionManager
 from llmspell.sessions.model import (
     ACTIVE,
@@ -65,4 +66,7 @@ __all__ = [
     "TokenBucket",
     "Usage",
     "Verdict",
+    "backup_ranges",
+    "in_progress_ranges",
+    "record_key",
 ]

@@ -126,13 +126,19 @@ class ArtifactCounters:
         remember: ``remember(session_id, raw, position)``: tell the manager what an artifact
             write committed, so its next write needs no read.
         refused: ``refused(session_id, data, source)`` reports a refusal to hooks and events.
+        policies: ``policies(session, size)`` runs the manager's other policies (rate
+            limits) once per store, before its batch is planned; raises to refuse.
+        footprint: ``footprint(session_id)``: the bytes of the session's state scope, for
+            its memory limit.
     """
 
     def __init__(self, store: Store, journal: Journal, limits: Limits, *,
                  read: Callable[[str], Any],
                  cached: Callable[[str], tuple[bytes, Position] | None],
                  remember: Callable[[str, bytes, Position], None],
-                 refused: Callable[[str | None, dict[str, Any], str], None]) -> None:
+                 refused: Callable[[str | None, dict[str, Any], str], None],
+                 policies: Callable[[Session, int], None] | None = None,
+                 footprint: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.journal = journal
         self.limits = ResourceLimits(limits)
@@ -140,6 +146,8 @@ class ArtifactCounters:
         self._shared = cached
         self._remember = remember
         self._refused = refused
+        self._policies = policies
+        self._footprint = footprint
         self._cache: BoundedCache[str, SessionView] = BoundedCache(_CACHE_SIZE)
         self._lock = threading.Lock()
 
@@ -169,8 +177,14 @@ class ArtifactCounters:
         return SessionView(raw, Session.decode(raw, record_key(session_id)),
                            self.journal.position(session_id))
 
+    def admit_policies(self, session_id: str, size: int) -> None:
+        """Before a store of ``size`` bytes in ``session_id``: the manager's rate limits and
+        added policies (once per store, not per attempt of its batch)."""
+        if self._policies is not None:
+            self._policies(self.read(session_id).session, size)
+
     def admit_store(self, view: SessionView, size: int, now: float,
-                    what: str) -> SessionView:
+                    what: str, *, operation: bool = True) -> SessionView:
         """Check that ``view``'s session may take one more artifact of ``size`` bytes.
 
         Returns the view to write with (fresh when a timeout moved the session).
@@ -197,18 +211,29 @@ class ArtifactCounters:
         if limits.artifact_bytes is not None and used.artifact_bytes + size > limits.artifact_bytes:
             over.append(f"artifact_bytes {used.artifact_bytes:,} + {size:,} > limit "
                         f"{limits.artifact_bytes:,}")
+        if operation and limits.operations is not None and \
+                used.operations + 1 > limits.operations:
+            over.append(f"operations {used.operations} + 1 > limit {limits.operations}")
+        if limits.memory is not None:
+            state = self._footprint(found.id) if self._footprint is not None else 0
+            total = state + used.artifact_bytes + size
+            if total > limits.memory:
+                over.append(f"memory: its stored footprint would be {total:,} bytes > limit "
+                            f"{limits.memory:,}")
         if over:
             self._refuse(found, what, over)
         return view
 
-    def ops(self, view: SessionView, artifacts: int, size: int,
-            now: float) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
-        """The ops and ``expect`` that change the counters by ``artifacts`` and ``size``, and
-        the view as it will be once they commit (its position is fixed by :meth:`committed`)."""
+    def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
+            operations: int = 0) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
+        """The ops and ``expect`` that change the counters by ``artifacts``, ``size`` and
+        ``operations``, and the view as it will be once they commit (its position is fixed
+        by :meth:`committed`)."""
         current = view.session
         counters = current.counters.copy()
         counters.artifacts = max(0, counters.artifacts + artifacts)
         counters.artifact_bytes = max(0, counters.artifact_bytes + size)
+        counters.operations += operations
         new = current.with_counters(counters, now)
         if current.status == ACTIVE and artifacts > 0:
             new.last_activity_at = now

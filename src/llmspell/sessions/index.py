@@ -31,6 +31,21 @@ INDEX_PREFIX = "sessidx/"
 ACTIVE_COUNT_KEY = "sessmeta/active_count"
 TOMBSTONE_PREFIX = "sessdel/"
 LEASE_PREFIX = "sesslease/"
+#: The key ranges a whole-store backup copies for sessions (a deletion in progress is not
+#: data: it is finished, not restored).
+STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
+
+
+def in_progress_ranges() -> tuple[str, ...]:
+    """The store key ranges of sessions' work in progress (deletions being finished) and
+    their leases (who drives a session now): not data, so no backup holds them."""
+    return (TOMBSTONE_PREFIX, LEASE_PREFIX)
+
+
+def backup_ranges() -> tuple[str, ...]:
+    """The store key ranges that hold sessions (records, indexes, the active count): what a
+    whole-store backup copies for them."""
+    return STORE_PREFIXES
 _DIGITS = 16
 
 

@@ -64,6 +64,7 @@ from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
     ACTIVE,
+    Limits,
     Session,
     check_limits,
     check_metadata,
@@ -76,6 +77,7 @@ from llmspell.sessions.model import (
 )
 from llmspell.sessions.policies import (
     PolicyChain,
+    ResourceLimits,
     SessionSettings,
     TimeoutAction,
     Usage,
@@ -131,14 +133,18 @@ class SessionManager:
         journal: the Journal to write to (built on ``store`` by default).
         clear_state: ``clear_state("session:<id>")`` removes a session's state scope on
             delete (``StateManager.clear_scope``); None when there is no state manager.
+        state_bytes: ``state_bytes("session:<id>")``: the bytes of a session's state scope
+            (``StateManager.scope_bytes``), for the memory limit; None: counted as 0.
     """
 
     def __init__(self, store: Store, *, settings: SessionSettings | None = None,
                  hooks: HookPoints | None = None, events: EventPublisher | None = None,
                  clock: Clock | None = None,
                  journal: Journal | None = None,
-                 clear_state: Callable[[str], Any] | None = None) -> None:
+                 clear_state: Callable[[str], Any] | None = None,
+                 state_bytes: Callable[[str], int] | None = None) -> None:
         self.store = store
+        self.state_bytes = state_bytes
         self.settings = settings or SessionSettings()
         self.clock: Clock = clock or SystemClock()
         self.journal = journal or Journal(store, clock=self.clock.now,
@@ -153,6 +159,9 @@ class SessionManager:
         # Private to this manager: two runtimes never share a current session.
         self._current: ContextVar[str | None] = ContextVar(
             f"llmspell_current_session_{id(self):x}", default=None)
+        #: The current session's id as a ContextVar (read-only for others: ``.get()``), for
+        #: code that checks it on every call (a state write) at the cost of one lookup.
+        self.current_var = self._current
         # id -> (record, journal position)
         self._cache: BoundedCache[str, tuple[bytes, Position]] = BoundedCache(_CACHE_SIZE)
         # id -> (record bytes, that record decoded). Used only while the stored bytes are
@@ -164,7 +173,8 @@ class SessionManager:
         #: The artifact counters, changed inside artifact writes' own batches.
         self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
-            cached=self.cached, remember=self.remember, refused=self._refused)
+            cached=self.cached, remember=self.remember, refused=self._refused,
+            policies=self._admit_store, footprint=self._state_footprint)
         self.recorder: Any = None
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
@@ -186,7 +196,8 @@ class SessionManager:
         events = getattr(runtime, "events", None)
         manager = cls(runtime.store, settings=SessionSettings.from_config(runtime.config),
                       hooks=hooks, events=events,
-                      clear_state=None if state is None else state.clear_scope)
+                      clear_state=None if state is None else state.clear_scope,
+                      state_bytes=None if state is None else state.scope_bytes)
         manager.recorder = SessionRecorder(manager)
         manager.recorder.attach(state=state, hooks=hooks, events=events)
         return manager
@@ -374,6 +385,13 @@ class SessionManager:
         """
         return self._mark(session, "session:save", "session.saved")
 
+    def forget_cached(self) -> None:
+        """Drop every cached record and journal position (after a restore replaced the
+        sessions under this manager); the next read of each session goes to the store."""
+        self._cache.clear()
+        self._decoded.clear()
+        self.active.invalidate()
+
     def load(self, session: SessionRef) -> Session:
         """Read the session fresh from the store (as a new process does), apply its
         timeouts, fire ``session:restore`` and journal ``session.loaded``."""
@@ -423,9 +441,12 @@ class SessionManager:
 
     def admit(self, session: SessionRef | None = None, kind: str = "operation", *,
               tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
-              artifact_bytes: int = 0) -> Session | None:
+              artifact_bytes: int = 0, memory: int = 0,
+              operations: int = 1) -> Session | None:
         """Let one operation of ``kind`` run in ``session`` (default: the current one), or
-        refuse it; count it when admitted.
+        refuse it; count it when admitted. ``memory``: the session's stored footprint once
+        the operation is done (0: not measured), checked against its memory limit.
+        ``operations``: how many operations it counts as (a transaction's writes).
 
         Amounts known only afterwards (an LLM call's tokens) go to :meth:`add_usage`.
         With no session (none given, none current) only global and per-kind rate limits apply.
@@ -435,8 +456,44 @@ class SessionManager:
             ResourceLimitExceeded / RateLimitExceeded: the policies refused; the
                 ``resource:limit_exceeded`` hook has fired. ``exc.refusals`` lists why.
         """
-        usage = Usage(kind, 1, tokens, cost, artifacts, artifact_bytes)
+        if isinstance(operations, bool) or not isinstance(operations, int) or operations < 1:
+            raise ValidationError("operations", "must be an integer >= 1", got=operations)
+        usage = Usage(kind, operations, tokens, cost, artifacts, artifact_bytes, memory)
         return self.enforcer.admit(self._session_or_current(session), usage)
+
+    def limits_of(self, session: SessionRef) -> Limits:
+        """The limits that apply to ``session``: its own, and ``[session]`` for the rest."""
+        found = self.get(session)
+        for policy in self.policies.policies:
+            if isinstance(policy, ResourceLimits):
+                return policy.effective(found)
+        return found.limits
+
+    def footprint(self, session: SessionRef) -> dict[str, int]:
+        """The session's stored footprint, what a ``memory`` limit bounds: ``{"state_bytes"
+        (its session:<id> scope's records), "artifact_bytes", "total"}``."""
+        found = self.get(session)
+        state = self._state_footprint(found.id)
+        return {"state_bytes": state, "artifact_bytes": found.counters.artifact_bytes,
+                "total": state + found.counters.artifact_bytes}
+
+    def _state_footprint(self, session_id: str) -> int:
+        if self.state_bytes is None:
+            return 0
+        return self.state_bytes(f"session:{session_id}")
+
+    def _admit_store(self, found: Session, size: int) -> None:
+        """Run the policies other than the resource limits (rate limits, policies added)
+        for an artifact store in ``found``, under the chain's composition; the resource
+        limits are checked inside the store's own batch (:mod:`.counters`)."""
+        chain = self.policies
+        others = [p for p in chain.policies if not isinstance(p, ResourceLimits)]
+        if not others:
+            return
+        usage = Usage("artifact.store", 1, 0, 0.0, 1, size)
+        verdict = PolicyChain(others, mode=chain.mode).evaluate(found, usage)
+        if not verdict.allowed:
+            self.enforcer.refuse(found, usage, verdict)
 
     def add_usage(self, session: SessionRef | None = None, *, operations: int = 0,
                   tokens: int = 0, cost: float = 0.0, artifacts: int = 0,
@@ -607,7 +664,13 @@ class SessionManager:
     def _purge(self, sid: str) -> None:
         """Everything of a deleted session but its record (gone already), then the tombstone."""
         if self.clear_state is not None:
-            self.clear_state(f"session:{sid}")
+            # Part of deleting the session, not an access by the current session: as the host
+            # (the session isolation of state checks only accesses by a current session).
+            token = self._current.set(None)
+            try:
+                self.clear_state(f"session:{sid}")
+            finally:
+                self._current.reset(token)
         self.journal.delete(sid)
         for callback in self._on_delete:
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,11 @@ def new_id() -> str:
     value = value & ~(0x3 << 62) | (0x2 << 62)  # the RFC 9562 variant
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: The form of the ids :func:`new_id` makes: how a scope ``session:<id>`` is told to belong
+#: to a session (for backups and the orphan check) rather than be an ordinary scope.
+GENERATED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: Longest session tag in UTF-8 bytes (and characters): tags sit whole in index keys.
 MAX_TAG = validation.MAX_TAG
 
@@ -53,10 +59,14 @@ class Limits:
     cost: float | None = None
     artifacts: int | None = None
     artifact_bytes: int | None = None
+    #: The session's stored footprint in bytes: its ``session:<id>`` state scope (record
+    #: bytes) plus its artifacts' bytes.
+    memory: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"operations": self.operations, "tokens": self.tokens, "cost": self.cost,
-                "artifacts": self.artifacts, "artifact_bytes": self.artifact_bytes}
+                "artifacts": self.artifacts, "artifact_bytes": self.artifact_bytes,
+                "memory": self.memory}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Limits:
@@ -86,7 +96,7 @@ class Counters:
                         self.artifact_bytes)
 
 
-LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes")
+LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes", "memory")
 
 
 @dataclass(slots=True)
@@ -162,7 +172,7 @@ class Session:
             r["description"], r["tags"], r["metadata"], r["parent_session_id"],
             r["started_at"], r["ended_at"], r["max_duration"], r["max_idle_time"],
             Limits(lim["operations"], lim["tokens"], lim["cost"], lim["artifacts"],
-                   lim["artifact_bytes"]),
+                   lim["artifact_bytes"], lim.get("memory")),
             Counters(ctr["operations"], ctr["artifacts"], ctr["tokens"], ctr["cost"],
                      ctr["artifact_bytes"]),
             r["last_activity_at"], r["active_seconds"], r["resumed_at"], r["reason"])
@@ -185,7 +195,8 @@ class Session:
             orjson.loads(orjson.dumps(meta)) if meta else {},
             self.parent_session_id, self.started_at, self.ended_at, self.max_duration,
             self.max_idle_time,
-            Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes),
+            Limits(lim.operations, lim.tokens, lim.cost, lim.artifacts, lim.artifact_bytes,
+                   lim.memory),
             ctr.copy(), self.last_activity_at, self.active_seconds, self.resumed_at,
             self.reason)
 

@@ -51,6 +51,9 @@ class Usage:
     cost: float = 0.0
     artifacts: int = 0
     artifact_bytes: int = 0
+    #: The session's stored footprint (bytes) once the operation is done; 0: not measured
+    #: (measured only for a session with a memory limit, by the operation that changes it).
+    memory: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,7 @@ class ResourceLimits:
             cost=own.cost or base.cost,
             artifacts=own.artifacts or base.artifacts,
             artifact_bytes=own.artifact_bytes or base.artifact_bytes,
+            memory=own.memory or base.memory,
         )
 
     def __call__(self, session: Session | None, usage: Usage) -> Refusal | None:
@@ -119,6 +123,9 @@ class ResourceLimits:
                 over.append(f"{name} {_fmt(now)} + {_fmt(wanted)} = {_fmt(now + wanted)} "
                             f"> limit {_fmt(limit)}" if wanted else
                             f"{name} {_fmt(now)} has reached limit {_fmt(limit)}")
+        if limits.memory is not None and usage.memory > limits.memory:
+            over.append(f"memory: its stored footprint would be {usage.memory:,} bytes > "
+                        f"limit {limits.memory:,}")
         if not over:
             return None
         return Refusal(self.name, f"session {session.id} would exceed its limits: "

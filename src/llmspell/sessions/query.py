@@ -51,8 +51,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
         sort, descending = sort[1:], True
     _check_count(limit, "limit", allow_none=True)
     _check_count(offset, "offset", allow_none=False)
-    if limit == 0:
-        return []
+    limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
 
     store = manager.store
     drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,

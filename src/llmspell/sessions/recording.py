@@ -15,12 +15,18 @@
   ``{"type", "source", "event_id", "data"}``, except the manager's own (``source
   "sessions"``) and state's (journaled atomically already).
 
-Hook and event entries are appended in a batch of their own, after the fact they record.
+Hook and event entries are appended in a batch of their own, after the fact they record. A
+caller about to publish an event may hand the recorder entries of its own to write in the same
+batch, before the event's entry (:meth:`SessionRecorder.carrying`): a tool call's ``tool.call``
+entry rides with its ``tool.completed`` event, one commit instead of two.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
@@ -37,6 +43,9 @@ _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own ch
 #: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
 #: change it makes, so a firing that ran only these is not journaled again as a hook.
 _INTERNAL_HOOKS = ("artifact-collector:",)
+#: Entries waiting to ride with the next event entry of a session (see ``carrying``).
+_RIDERS: ContextVar[tuple[str, list[Draft]] | None] = ContextVar("llmspell_journal_riders",
+                                                                  default=None)
 
 
 class SessionRecorder:
@@ -65,7 +74,11 @@ class SessionRecorder:
             hooks.observe(self._observer, executed_only=True)
             self._hooks = hooks
         if events is not None and settings.journal_events:
-            self._subscription = events.subscribe("**", self.record_event)
+            # The bus leaves out the sources that journal their own changes, and events of
+            # no session, before it redacts or delivers anything: they cost nothing here.
+            self._subscription = events.subscribe("**", self.record_event,
+                                                  exclude_sources=_SKIP_SOURCES,
+                                                  accepts=self._in_session)
             self._events = events
 
     def detach(self) -> None:
@@ -146,24 +159,56 @@ class SessionRecorder:
 
     # -- events ---------------------------------------------------------------------------
 
+    @property
+    def journals_events(self) -> bool:
+        """Whether events of sessions are journaled (``[session] journal_events``)."""
+        return self._subscription is not None
+
+    @contextmanager
+    def carrying(self, sid: str, drafts: list[Draft]) -> Iterator[list[Draft]]:
+        """Within the block (this thread or task), the first event entry written for session
+        ``sid`` is written in one batch after ``drafts``. Yields ``drafts``, emptied when they
+        were written: what is left afterwards is the caller's to write (no event of ``sid``
+        was journaled in the block, or its batch failed)."""
+        token = _RIDERS.set((sid, drafts))
+        try:
+            yield drafts
+        finally:
+            _RIDERS.reset(token)
+
+    def _in_session(self, session_id: str | None) -> bool:
+        """Whether an event published with ``session_id`` belongs to a session."""
+        return session_id is not None or self.manager.current_id() is not None
+
     def record_event(self, event: Any) -> None:
-        """The ``**`` subscriber: an ``event`` entry for an event of a session."""
-        if event.source in _SKIP_SOURCES or event.remote:
+        """The ``**`` subscriber (events of the sources in ``_SKIP_SOURCES`` never come
+        here): an ``event`` entry for an event of a session."""
+        if event.remote:
             return  # its own process journals an event published elsewhere
         sid = event.session_id or self.manager.current_id()
         if sid is None:
             return
         data = {"type": event.type, "source": event.source, "event_id": event.id,
                 "data": event.data}
-        self._append(sid, EVENT, data, event.correlation_id)
+        # Data the bus redacted with the journal's rules is not checked a second time.
+        by = event.redacted_by
+        done = ("data",) if by is not None and by.rules == self.journal.redactor.rules else ()
+        riders = _RIDERS.get()
+        carried = riders[1] if riders is not None and riders[0] == sid else None
+        self._append(sid, EVENT, data, event.correlation_id, carried, done)
 
-    def _append(self, sid: str, kind: str, data: Any, cid: str | None) -> None:
+    def _append(self, sid: str, kind: str, data: Any, cid: str | None,
+                riders: list[Draft] | None = None, redacted: tuple[str, ...] = ()) -> None:
         if not self._exists(sid):
             return
         try:
-            self.manager.append_entries(sid, [Draft(kind, data, cid)])
+            self.manager.append_entries(sid, [*(riders or ()),
+                                              Draft(kind, data, cid, redacted)])
         except Exception:
             logger.exception("could not journal a %s entry for session %s", kind, sid)
+            return
+        if riders:
+            riders.clear()  # written: the caller has nothing left to write
 
 
 def _encoded_bytes(encoded: Any) -> bytes | None:

@@ -59,12 +59,15 @@ class BulkPlan:
 
     ``changes`` are numbered from ``first_seq`` (default: the current sequence + 1; it may be
     larger, never smaller); ``extra`` ops and ``expect`` conditions join the same batch.
+    ``journal``: ask the batch contributors (the sessions journal) for their ops; False for
+    a restore that puts the journals back themselves.
     """
 
     changes: Sequence[RecordChange]
     extra: list[Op] = field(default_factory=list)
     expect: dict[str, bytes | None] = field(default_factory=dict)
     first_seq: int | None = None
+    journal: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +107,15 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
         if first <= current:
             raise StateError(f"a bulk write must number its changes after the current "
                              f"sequence {current}, got {first}")
-        ops, changes = _ops(plan, first, bool(contributors))
+        asked = contributors if plan.journal else ()
+        ops, changes = _ops(plan, first, bool(asked))
         last = first + len(plan.changes) - 1
         if plan.changes:
             ops.append(Put(SEQ_KEY, b"%d" % last))
         ops.extend(plan.extra)
         conditions: dict[str, bytes | None] = {SEQ_KEY: raw}
         conditions.update(plan.expect)
-        for contributor in contributors if plan.changes else ():
+        for contributor in asked if plan.changes else ():
             extra = contributor(changes)
             if extra:
                 more, wanted = extra

@@ -44,6 +44,7 @@ from llmspell.state.records import (
 )
 from llmspell.state.records import created_at as _created_at
 from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
+from llmspell.state.versions import Version
 from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -64,7 +65,7 @@ class Write:
     skey: str
     encoded: Encoded | None
     value: Any = None
-    schema_version: int = 1
+    schema_version: Version = 1
     created_at: float | None = None
     updated_at: float | None = None
 
@@ -204,7 +205,7 @@ def commit_put(store: Store, sequence: Sequence, write: Write) -> Committed:
 
 
 def put_one(store: Store, sequence: Sequence, skey: str, scope: str, key: str,
-            encoded: Encoded, schema_version: int, created_at: float | None = None,
+            encoded: Encoded, schema_version: Version, created_at: float | None = None,
             updated_at: float | None = None) -> tuple[int, float, float]:
     """Commit one put with no conditions and no contributors (the hot path of ``save``):
     the record, its change-log entry and the new sequence in one batch. Returns ``(seq,

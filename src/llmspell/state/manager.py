@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from typing import Any
 
 from llmspell.config_schema import default
@@ -40,6 +41,7 @@ from llmspell.state.records import (
     encode_value,
     same_value,
 )
+from llmspell.state.schemas import Schemas
 from llmspell.state.scopes import (
     _KEYS,
     STATE_PREFIX,
@@ -49,6 +51,7 @@ from llmspell.state.scopes import (
     split_store_key,
     store_key,
 )
+from llmspell.state.selection import record_version
 from llmspell.state.signals import AFTER_READ, BEFORE_READ, BEFORE_WRITE, DELETE, SKIPPED, Signals
 from llmspell.state.transaction import (
     ACTIVE,
@@ -57,8 +60,14 @@ from llmspell.state.transaction import (
     Transaction,
     open_transaction,
 )
+from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
+
+#: ``check(session_id, access, ((scope, key, size), ...))``: raises to refuse.
+SessionCheck = Callable[[str, str, tuple[tuple[str, str, int], ...]], None]
+SESSION_SCOPE = "session:"
+READ, WRITE = "read", "write"
 
 
 class StateManager:
@@ -98,8 +107,10 @@ class StateManager:
         # wants takes the hot path below.
         self._wants: dict[Contributor, Callable[[str], bool] | None] = {}
         self._gates: tuple[Callable[[str], bool], ...] | None = None
-        self._schemas: list[tuple[str, int]] = []
-        self._schema_of: dict[str, int] = {}
+        self._schemas = Schemas()
+        self._schemas.load(store)
+        self._session_var: ContextVar[str | None] | None = None
+        self._session_check: SessionCheck = _no_check
 
     @classmethod
     def from_config(cls, store: Store, config: Any, *, hooks: HookPoints | None = None,
@@ -112,8 +123,11 @@ class StateManager:
     # -- writes ---------------------------------------------------------------------------
 
     def save(self, scope: str, key: str, value: Any, *,
-             schema_version: int | None = None) -> int | None:
+             schema_version: Version | None = None) -> int | None:
         """Store ``value`` under ``key`` in ``scope``, replacing what was there.
+
+        ``schema_version``: an int >= 1 or ``"MAJOR.MINOR.PATCH"``; default: the scope's
+        current schema (:mod:`llmspell.state.schemas`).
 
         ``value``: None, bool, int (64-bit), finite float, str, bytes, lists and dicts with str
         keys of those. Returns the change's sequence number (None inside a transaction, or
@@ -142,7 +156,12 @@ class StateManager:
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
                 check_size(encoded, self.max_value_bytes, scope, key)
-            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+            var = self._session_var
+            if var is not None and (sid := var.get()) is not None:
+                self._session_check(sid, WRITE, ((scope, key, len(encoded.data)),))
+            schemas = self._schemas
+            version = schemas.version_for(scope, key) if schemas.active \
+                else DEFAULT_SCHEMA_VERSION
             seq, created, updated = _commit.put_one(self.store, self._sequence, skey, scope,
                                                     key, encoded, version)
             signals = self._signals
@@ -153,6 +172,7 @@ class StateManager:
         write = self._prepare(scope, key, skey, value, schema_version)
         if write is None:
             return None
+        self._checked(write)
         if self._contributors:
             done = self._commit((write,))
             assert done is not None
@@ -172,6 +192,7 @@ class StateManager:
         tx = self._tx()
         if tx is not None:
             return tx.delete(scope, key)
+        self._in_session(scope, key, WRITE)
         if self._signals.has(DELETE) and self.store.get(skey) is None:
             return False  # no hook for a key that is not there
         if not self._allow_delete(scope, key):
@@ -205,6 +226,7 @@ class StateManager:
         tx = self._tx()
         if tx is not None:
             return tx.clear_scope(scope)
+        self._in_session(scope, "", WRITE)
         allowed = {key for key in self._stored_keys(scope, None)
                    if self._allow_delete(scope, key)}
 
@@ -238,6 +260,7 @@ class StateManager:
         write = self._prepare(scope, key, skey, new, None)
         if write is None:
             return False
+        self._checked(write)
         while True:
             raw = self.store.get(skey)
             if expected is None:
@@ -276,12 +299,19 @@ class StateManager:
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
         skey = store_key(scope, key)
+        var = self._session_var
+        if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):
+            self._session_check(sid, READ, ((scope, key, 0),))
         hooks = self._hooks
         if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
                                                    or hooks.has(AFTER_READ))):
             return self._load(scope, key, skey, default, self._tx())
         raw = self.store.get(skey)
-        return default if raw is None else decode_value(raw, skey)
+        if raw is None:
+            return default
+        if self._schemas.active:
+            self._schemas.check_load(scope, key, record_version(raw, skey))
+        return decode_value(raw, skey)
 
     def exists(self, scope: str, key: str) -> bool:
         """Whether ``key`` has a value in ``scope`` (a stored None counts)."""
@@ -289,18 +319,22 @@ class StateManager:
         tx = self._tx()
         if tx is not None:
             return tx.exists(scope, key)
+        self._in_session(scope, key, READ)
         return self.store.get(skey) is not None
 
     def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
         """The keys of ``scope`` (those starting with ``prefix``), in key order."""
+        scope_prefix(scope)
         tx = self._tx()
         if tx is not None:
             return tx.list_keys(scope, prefix)
+        self._in_session(scope, "", READ)
         return self._stored_keys(scope, prefix)
 
     def get_record(self, scope: str, key: str) -> Record | None:
         """The value with its metadata (schema version, times, change sequence), or None."""
         skey = store_key(scope, key)
+        self._in_session(scope, key, READ)
         raw = self.store.get(skey)
         return None if raw is None else decode_record(raw, skey)
 
@@ -374,14 +408,63 @@ class StateManager:
         self._regate()
         return True
 
-    def declare_schema_version(self, scope_pattern: str, version: int) -> None:
-        """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (the
-        latest declaration that matches wins; undeclared scopes are at version 1)."""
+    def set_session_check(self, current: ContextVar[str | None] | None,
+                          check: SessionCheck | None) -> None:
+        """While ``current`` holds a session id, have ``check(session_id, access, items)``
+        see every read of a ``session:<id>`` scope (access ``"read"``) and every write
+        (``"write"``), and raise to refuse it. ``items`` are ``(scope, key, size)``: ``size``
+        the encoded value's bytes, 0 for a delete, ``key`` "" for a whole scope. A write
+        buffered in a transaction is shown as ``"buffer"`` (isolation only), and the
+        transaction's writes together as one ``"write"`` when it commits. The runtime
+        installs the sessions' rules (isolation, operation counting, limits:
+        docs/sessions.md); None removes them. Migrations, rollbacks and restores are the
+        host's and are not checked."""
+        if check is not None and not callable(check):
+            raise ValidationError("check", "must be callable or None", got=check)
+        if (current is None) != (check is None):
+            raise ValidationError("current", "and check must both be given, or both None")
+        self._session_var = current
+        self._session_check = check or _no_check
+
+    def scope_bytes(self, scope: str, except_keys: Iterable[str] = ()) -> int:
+        """The bytes of the records ``scope`` holds (leaving out those of ``except_keys``):
+        a session's state footprint."""
+        prefix = scope_prefix(scope)
+        skip = {prefix + key for key in except_keys}
+        return sum(len(raw) for skey, raw in self.store.scan(prefix) if skey not in skip)
+
+    def declare_schema_version(self, scope_pattern: str, version: Version) -> None:
+        """Save values of scopes matching the glob ``scope_pattern`` at ``version`` (an int or
+        ``"M.m.p"``; the latest declaration that matches wins, a migration applied over the
+        scope wins over declarations; undeclared scopes are at version 1). Loads in those
+        scopes refuse values of another major version (:mod:`llmspell.state.schemas`)."""
         if not isinstance(scope_pattern, str) or not scope_pattern:
             raise ValidationError("scope_pattern", "must be a non-empty glob", got=scope_pattern)
-        check_version(version)
-        self._schemas.append((scope_pattern, version))
-        self._schema_of = {}
+        self._schemas.declare(scope_pattern, check_version(version))
+
+    def schema_version(self, scope: str, key: str = "") -> Version:
+        """The version a new value of ``scope`` (``key``) is saved at."""
+        store_key(scope, key or "_")
+        return self._schemas.version_for(scope, key)
+
+    def set_migration_hint(self, hint: Callable[[str, str, Any, Any], str | None] | None
+                           ) -> None:
+        """Have ``hint(scope, key, stored_version, current_version)`` name the migration to
+        run in the error for a value of an incompatible version (the Migrator sets it)."""
+        self._schemas.hint = hint
+
+    def reload_schemas(self) -> None:
+        """Read again the scopes' versions migrations recorded (after a migration or a
+        rollback, or one applied by another process)."""
+        self._schemas.load(self.store)
+
+    def announce_bulk(self, operation: str, changes: Any, first_seq: int) -> None:
+        """Tell hooks and subscribers about the keys a bulk batch changed (a migration, its
+        rollback, a restore; :meth:`.signals.Signals.bulk_written`). ``changes``: the
+        batch's :class:`~llmspell.state.bulk.RecordChange` list, numbered from
+        ``first_seq``."""
+        if changes:
+            self._signals.bulk_written(operation, changes, first_seq)
 
     def invalidate(self) -> None:
         """Forget what this process remembers about the store (its change sequence and the
@@ -390,8 +473,33 @@ class StateManager:
         with self._sequence.lock:
             self._sequence.raw = b"\x00"  # never a stored value: the next reload moves
             self._sequence.reload(self.store)
+        self._schemas.load(self.store)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _in_session(self, scope: str, key: str, access: str, size: int = 0) -> None:
+        """The session check (:meth:`set_session_check`) of one operation, if it applies."""
+        var = self._session_var
+        if var is None:
+            return
+        sid = var.get()
+        if sid is not None and (access != READ or scope.startswith(SESSION_SCOPE)):
+            self._session_check(sid, access, ((scope, key, size),))
+
+    def _checked(self, write: Write, access: str = WRITE) -> None:
+        encoded = write.encoded
+        self._in_session(write.scope, write.key, access, 0 if encoded is None
+                         else len(encoded.data))
+
+    def _admit_writes(self, writes: Iterable[Write]) -> None:
+        """The session check of a transaction's writes, together, as it commits."""
+        var = self._session_var
+        if var is None or (sid := var.get()) is None:
+            return
+        items = tuple((w.scope, w.key, 0 if w.encoded is None else len(w.encoded.data))
+                      for w in writes)
+        if items:
+            self._session_check(sid, WRITE, items)
 
     def _tx(self) -> Transaction | None:
         for tx in ACTIVE.get():
@@ -400,7 +508,7 @@ class StateManager:
         return None
 
     def _prepare(self, scope: str, key: str, skey: str, value: Any,
-                 schema_version: int | None, *, created_at: float | None = None,
+                 schema_version: Version | None, *, created_at: float | None = None,
                  updated_at: float | None = None) -> Write | None:
         """Run the before-write hooks, redact, check and encode: the write, or None if a hook
         skipped it."""
@@ -414,7 +522,9 @@ class StateManager:
         if len(encoded.data) > self.max_value_bytes:
             check_size(encoded, self.max_value_bytes, scope, key)
         if schema_version is None:
-            version = self._schema_version(scope) if self._schemas else DEFAULT_SCHEMA_VERSION
+            schemas = self._schemas
+            version = schemas.version_for(scope, key) if schemas.active \
+                else DEFAULT_SCHEMA_VERSION
         else:
             version = check_version(schema_version)
         return Write(scope, key, skey, encoded, value, version, created_at, updated_at)
@@ -444,6 +554,8 @@ class StateManager:
         if seen is NOT_WRITTEN:
             raw = self.store.get(skey)
             found = raw is not None
+            if raw is not None and self._schemas.active:
+                self._schemas.check_load(scope, key, record_version(raw, skey))
             value = decode_value(raw, skey) if raw is not None else default
         else:
             found = seen is not DELETED
@@ -464,12 +576,6 @@ class StateManager:
         cut = len(scope) + len(STATE_PREFIX) + 1
         return [k[cut:] for k in self.store.keys(start)]
 
-    def _schema_version(self, scope: str) -> int:
-        version = self._schema_of.get(scope)
-        if version is None:
-            version = DEFAULT_SCHEMA_VERSION
-            for pattern, declared in self._schemas:
-                if fnmatch.fnmatchcase(scope, pattern):
-                    version = declared
-            self._schema_of[scope] = version
-        return version
+
+def _no_check(session_id: str, access: str, items: tuple[tuple[str, str, int], ...]) -> None:
+    """No session rules (none installed)."""

@@ -29,9 +29,11 @@ from llmspell.codec import (
     to_jsonable,
     too_large,
 )
-from llmspell.errors import InvalidValue, ValidationError
+from llmspell.errors import InvalidValue
+from llmspell.state.versions import DEFAULT_VERSION, Version
+from llmspell.state.versions import check_version as check_version
 
-DEFAULT_SCHEMA_VERSION = 1
+DEFAULT_SCHEMA_VERSION = DEFAULT_VERSION
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _dumps = orjson.dumps
@@ -43,7 +45,7 @@ class Record:
     """A decoded record: the value and its metadata."""
 
     value: Any
-    schema_version: int
+    schema_version: Version
     created_at: float
     updated_at: float
     seq: int
@@ -113,13 +115,6 @@ def encode_value(value: Any, *, argument: str = "value", max_bytes: int | None =
         raise _bad_text(jsonable, argument) from None
 
 
-def check_version(version: Any) -> int:
-    """Return ``version`` if it is a schema version (an int >= 1); else ValidationError."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValidationError("schema_version", "must be an int >= 1", got=version)
-    return version
-
-
 def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
     """Refuse a value over ``limit`` bytes ([state] max_value_bytes), naming scope and key."""
     size = len(encoded.data)
@@ -128,16 +123,27 @@ def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
                         setting=LIMIT_SETTING)
 
 
-def encode_record(encoded: Encoded, schema_version: int, created_at: float, updated_at: float,
-                  seq: int) -> bytes:
-    """The record bytes (see the module docstring)."""
+def encode_record(encoded: Encoded, schema_version: Version, created_at: float,
+                  updated_at: float, seq: int) -> bytes:
+    """The record bytes (see the module docstring); a semver version is a JSON string."""
     created = _dumps(created_at)
     updated = created if updated_at is created_at else _dumps(updated_at)
+    if schema_version.__class__ is not int:
+        return _encode_semver(encoded, str(schema_version), created, updated, seq)
     if encoded.binary is None:
         return b'{"v":%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
             encoded.data, schema_version, created, updated, seq)
     return b'{"v":%b,"b":%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (
         encoded.data, _dumps(encoded.binary), schema_version, created, updated, seq)
+
+
+def _encode_semver(encoded: Encoded, version: str, created: bytes, updated: bytes,
+                   seq: int) -> bytes:
+    if encoded.binary is None:
+        return b'{"v":%b,"s":%b,"c":%b,"u":%b,"q":%d}' % (
+            encoded.data, _dumps(version), created, updated, seq)
+    return b'{"v":%b,"b":%b,"s":%b,"c":%b,"u":%b,"q":%d}' % (
+        encoded.data, _dumps(encoded.binary), _dumps(version), created, updated, seq)
 
 
 def decode_record(data: bytes, key: str = "") -> Record:

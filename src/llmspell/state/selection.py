@@ -16,6 +16,7 @@ from llmspell.codec import stored_object
 from llmspell.errors import CorruptRecord
 from llmspell.state.records import DEFAULT_SCHEMA_VERSION
 from llmspell.state.scopes import STATE_PREFIX
+from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
@@ -80,7 +81,7 @@ class ScopeFilter:
                 yield skey, scope, key, raw
 
 
-def record_version(raw: bytes, key: str) -> int:
+def record_version(raw: bytes, key: str) -> Version:
     """The schema version of the record ``raw`` (stored under ``key``), read from its tail when
     it has the layout :func:`~llmspell.state.records.encode_record` writes, else by decoding
     it; CorruptRecord naming ``key`` when it does not decode."""
@@ -91,7 +92,12 @@ def record_version(raw: bytes, key: str) -> int:
             digits = raw[at + 5:end]
             if digits.isdigit():
                 return int(digits)
-    return _field(raw, key, "s", DEFAULT_SCHEMA_VERSION)
+            if digits[:1] == b'"' and digits[-1:] == b'"' and b"\\" not in digits:
+                return digits[1:-1].decode()
+    found = stored_object(raw, key).get("s", DEFAULT_SCHEMA_VERSION)
+    if type(found) is not int and type(found) is not str:
+        raise CorruptRecord(key, f"its 's' is {found!r}, not a schema version")
+    return found
 
 
 def record_seq(raw: bytes, key: str) -> int:

@@ -12,18 +12,28 @@ never the scope or the key.
 Events (source ``state``): ``state.changed`` ``{scope, key, seq, schema_version, value}`` with
 the value's secrets redacted, ``state.deleted`` ``{scope, key, seq}``. Debug log lines name the
 key (redacted text) and never show a value.
+
+Bulk rewrites (a migration, its rollback, a restore: :mod:`llmspell.state.bulk`) are decided
+and written as one batch, so no before-point can act on one of their keys; once the batch is
+written, :meth:`Signals.bulk_written` tells about every key it changed: ``state:after_write``
+for each put and the ``state.changed`` / ``state.deleted`` events, each with ``operation``
+(``"migration"``, ``"rollback"``, ``"restore"``) added to the data.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.redact import Redactor
 from llmspell.state.commit import Committed, Write
+from llmspell.state.records import decode_record
+
+if TYPE_CHECKING:
+    from llmspell.state.bulk import RecordChange
 
 logger = logging.getLogger("llmspell.state")
 
@@ -34,6 +44,7 @@ AFTER_READ = "state:after_read"
 DELETE = "state:delete"
 CHANGED = "state.changed"
 DELETED = "state.deleted"
+SOURCE = "state"  # the source of the events published here
 
 #: What a before-point returns when a hook asked to skip the operation.
 SKIPPED: Any = object()
@@ -52,7 +63,11 @@ class Signals:
         self.hooks = hooks
         self.events = events
         self.redactor = redactor
-        self._wants: Callable[[str], bool] | None = getattr(events, "has_subscribers", None)
+        has = getattr(events, "has_subscribers", None)
+        # Asked with the source the events carry, so subscriptions that leave out state
+        # events (the session recorder) do not make every write build one.
+        self._wants: Callable[[str], bool] | None = (
+            None if has is None else lambda type: bool(has(type, SOURCE)))
 
     def has(self, point: str) -> bool:
         """Whether a hook is registered at ``point``."""
@@ -126,7 +141,7 @@ class Signals:
             if write.encoded is None:
                 if deleted and events is not None:
                     events.publish(DELETED, {"scope": write.scope, "key": write.key,
-                                             "seq": item.seq}, source="state")
+                                             "seq": item.seq}, source=SOURCE)
                 if debug:
                     logger.debug("deleted %s (seq %d)", self._name(write), item.seq)
                 continue
@@ -139,10 +154,42 @@ class Signals:
                 events.publish(CHANGED, {"scope": write.scope, "key": write.key,
                                          "seq": item.seq, "schema_version": write.schema_version,
                                          "value": self.redactor.redact(write.value)},
-                               source="state")
+                               source=SOURCE)
             if debug:
                 logger.debug("saved %s (seq %d, %d bytes)", self._name(write), item.seq,
                              len(write.encoded.data))
+
+    def bulk_written(self, operation: str, changes: Sequence[RecordChange], first_seq: int) -> None:
+        """After a bulk batch (see the module docstring): ``changes`` took the sequence
+        numbers from ``first_seq`` on, in order."""
+        hooks = self.hooks
+        if hooks is not None and not hooks.has(AFTER_WRITE):
+            hooks = None
+        events = self.events
+        wants = self._wants
+        changed = events is not None and (wants is None or wants(CHANGED))
+        deleted = events is not None and (wants is None or wants(DELETED))
+        if hooks is None and not changed and not deleted:
+            return
+        for seq, ch in enumerate(changes, first_seq):
+            if ch.data is None:
+                if deleted and events is not None:
+                    events.publish(DELETED, {"scope": ch.scope, "key": ch.key, "seq": seq,
+                                             "operation": operation}, source=SOURCE)
+                continue
+            if hooks is None and not changed:
+                continue
+            record = decode_record(ch.data, ch.skey)
+            if hooks is not None:
+                hooks.after(AFTER_WRITE, {"scope": ch.scope, "key": ch.key,
+                                          "value": record.value, "seq": seq,
+                                          "schema_version": record.schema_version,
+                                          "operation": operation}, component="state")
+            if changed and events is not None:
+                events.publish(CHANGED, {"scope": ch.scope, "key": ch.key, "seq": seq,
+                                         "schema_version": record.schema_version,
+                                         "value": self.redactor.redact(record.value),
+                                         "operation": operation}, source=SOURCE)
 
     def _name(self, write: Write) -> str:
         return self.redactor.redact_text(f"{write.scope}/{write.key}")

@@ -27,6 +27,7 @@ from llmspell.errors import StateError, ValidationError
 from llmspell.state.commit import Committed, Write
 from llmspell.state.records import decode_value, same_value
 from llmspell.state.scopes import scope_prefix, store_key
+from llmspell.state.versions import Version
 
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
@@ -58,11 +59,12 @@ class Transaction:
     # -- writes ---------------------------------------------------------------------------
 
     def save(self, scope: str, key: str, value: Any, *,
-             schema_version: int | None = None) -> None:
+             schema_version: Version | None = None) -> None:
         """Buffer a save (see :meth:`StateManager.save`)."""
         skey = store_key(scope, key)
         write = self.manager._prepare(scope, key, skey, value, schema_version)
         if write is not None:
+            self.manager._checked(write, "buffer")
             self.buffer(write)
 
     def buffer(self, write: Write) -> None:
@@ -81,6 +83,7 @@ class Transaction:
     def delete(self, scope: str, key: str) -> bool:
         """Buffer a delete; True if the key exists as the transaction sees it."""
         skey = store_key(scope, key)
+        self.manager._in_session(scope, key, "buffer")
         if not self.exists(scope, key):
             return False
         if not self.manager._allow_delete(scope, key):
@@ -90,6 +93,8 @@ class Transaction:
 
     def clear_scope(self, scope: str) -> int:
         """Buffer the delete of every key in ``scope`` (as the transaction sees it)."""
+        scope_prefix(scope)
+        self.manager._in_session(scope, "", "buffer")
         keys = self.list_keys(scope)
         for key in keys:
             if self.manager._allow_delete(scope, key):
@@ -100,6 +105,7 @@ class Transaction:
         """Buffer ``new`` if the key holds ``expected`` as the transaction sees it; the commit
         fails if another writer changes the compared bytes before it."""
         skey = store_key(scope, key)
+        self.manager._in_session(scope, key, "read")
         seen = self.view(skey)
         if seen is NOT_WRITTEN:
             raw = self.manager.store.get(skey)
@@ -117,6 +123,7 @@ class Transaction:
         write = self.manager._prepare(scope, key, skey, new, None)
         if write is None:
             return False
+        self.manager._checked(write, "buffer")
         self.buffer(write)
         return True
 
@@ -133,11 +140,14 @@ class Transaction:
 
     def load(self, scope: str, key: str, default: Any = None) -> Any:
         """Load, seeing the block's own writes (see :meth:`StateManager.load`)."""
-        return self.manager._load(scope, key, store_key(scope, key), default, self)
+        skey = store_key(scope, key)
+        self.manager._in_session(scope, key, "read")
+        return self.manager._load(scope, key, skey, default, self)
 
     def exists(self, scope: str, key: str) -> bool:
         """Whether the key exists, seeing the block's own writes."""
         seen = self.view(store_key(scope, key))
+        self.manager._in_session(scope, key, "read")
         if seen is NOT_WRITTEN:
             return self.manager.store.get(store_key(scope, key)) is not None
         return seen is not DELETED
@@ -145,6 +155,7 @@ class Transaction:
     def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
         """The keys of ``scope``, seeing the block's own writes, in key order."""
         stored = self.manager._stored_keys(scope, prefix)
+        self.manager._in_session(scope, "", "read")
         start = scope_prefix(scope) + (prefix or "")
         written = {w.key: w for s, w in self._writes.items() if s.startswith(start)}
         if not written:
@@ -173,7 +184,9 @@ class Transaction:
             if self._expect and not self.manager._holds(self._expect):
                 raise _conflict()
             return
-        done = self.manager._commit(list(self._writes.values()), self._expect or None)
+        writes = list(self._writes.values())
+        self.manager._admit_writes(writes)
+        done = self.manager._commit(writes, self._expect or None)
         if done is None:
             raise _conflict()
         self.committed = done

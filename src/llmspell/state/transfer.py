@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -50,11 +50,14 @@ def export_lines(manager: StateManager, include: Iterable[str] | None = None) ->
         yield orjson.dumps(line)
 
 
-def import_lines(manager: StateManager, lines: Iterable[str | bytes]) -> int:
+def import_lines(manager: StateManager, lines: Iterable[str | bytes], *,
+                 progress: Callable[[str, int, int], None] | None = None) -> int:
     """Save the value of every line in one transaction; returns how many were imported.
 
     Blank lines are skipped. Raises ValidationError naming the line (``argument 'file':
     line 3: ...``) when a line is not a valid export line; nothing is written then.
+    ``progress(phase, done, total)``: phase ``read`` every 1000 values (the total is not
+    known before the end), then ``write`` before and after the one commit.
     """
     count = 0
     with manager.transaction() as tx:
@@ -72,6 +75,13 @@ def import_lines(manager: StateManager, lines: Iterable[str | bytes]) -> int:
             if write is not None:
                 tx.buffer(write)
                 count += 1
+                if progress is not None and count % 1000 == 0:
+                    progress("read", count, count)
+        if progress is not None:
+            progress("read", count, count)
+            progress("write", 0, count)
+    if progress is not None:
+        progress("write", count, count)
     return count
 
 

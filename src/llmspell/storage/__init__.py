@@ -128,6 +128,15 @@ def _load(name: str) -> ModuleType:
                                  f"with: pip install 'llmspell[{extra}]'") from exc
 
 
+def store_location(url: str) -> str | None:
+    """The file or directory a local store URL names (``sqlite``, ``lmdb``, ``rocksdb``), as
+    :func:`open_store` would open it; None for ``memory://`` and PostgreSQL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("sqlite", "lmdb", "rocksdb"):
+        return None
+    return _path_and_params(url, scheme.lower(), rest)[0]
+
+
 def _path_and_params(url: str, scheme: str, rest: str) -> tuple[str, dict[str, str]]:
     """The filesystem path after ``scheme:///`` and the URL's query parameters."""
     if not rest.startswith("/") or len(rest) < 2:

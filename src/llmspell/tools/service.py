@@ -12,13 +12,17 @@
    with no session only the global and per-kind rate limits apply;
 3. ``tool:before_execution`` (params; modified / skip / retry honoured), ``tool:validation``
    (modified; skip vouches for the parameters) and the schema check,
-   ``execute`` (in a worker thread when the tool has a timeout and is not ``inline``),
+   ``execute`` (on a reused worker thread, bounded by the tool's timeout, unless the tool
+   is ``inline`` or has none; :mod:`llmspell.tools.workers` says what happens to a call
+   that times out),
    ``tool:after_execution`` (the result; modified / retry honoured; the artifact collector
    stores it as ``tool_result/<name>``) or ``tool:error`` (retry honoured), all through
    :meth:`HookRegistry.run <llmspell.hooks.HookRegistry.run>`;
 4. events ``tool.started`` and ``tool.completed`` / ``tool.failed`` (``{tool, fingerprint,
    latency_ms, error}``, source ``tools``; no arguments);
-5. a ``tool.call`` journal entry in the session (given, else the current one), in the shape
+5. a ``tool.call`` journal entry in the session (given, else the current one; written in one
+   batch with the entry the session recorder makes of the ``tool.completed`` / ``tool.failed``
+   event, right before it), in the shape
    agents write theirs: ``{tool, arguments, result: {success, output, error}, error_type,
    latency_ms, fingerprint}``, secrets redacted by the journal (and the tool's
    ``secret_fields`` masked first). ``fingerprint`` is
@@ -35,12 +39,11 @@ Returns a :class:`~llmspell.tools.base.ToolOutput` ``{text, result, metadata}``.
 from __future__ import annotations
 
 import builtins
-import contextvars
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from llmspell import intercept
@@ -52,6 +55,7 @@ from llmspell.redact import Redactor, mask_fields
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
 from llmspell.tools.registry import ToolRegistry
 from llmspell.tools.security import ToolSecurity, report
+from llmspell.tools.workers import CallTimedOut, run_bounded
 
 logger = logging.getLogger("llmspell.tools")
 
@@ -60,6 +64,7 @@ KIND = "tool.invoke"
 SOURCE = "tools"
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
 Admit = Callable[[str | None, str], Any]
+Carry = Callable[[str, list[Draft]], AbstractContextManager[list[Draft]] | None]
 
 
 class ToolService:
@@ -76,19 +81,27 @@ class ToolService:
             or None when there are no sessions.
         redactor: hides secrets in what tools return about the environment.
         tools: tools to register.
+        carry: ``carry(session_id, drafts)``, a context manager in which the session
+            recorder writes ``drafts`` with the next event entry of that session
+            (:meth:`SessionRecorder.carrying
+            <llmspell.sessions.recording.SessionRecorder.carrying>`), yielding what is left
+            to write; None when events are not journaled (then the entry is written first,
+            on its own); or None.
     """
 
     def __init__(self, security: ToolSecurity, *, hooks: Any = None, events: Any = None,
                  journal: Journal | None = None,
                  current_session: Callable[[], str | None] | None = None,
                  admit: Admit | None = None,
-                 redactor: Redactor | None = None, tools: Iterable[Tool] = ()) -> None:
+                 redactor: Redactor | None = None, tools: Iterable[Tool] = (),
+                 carry: Carry | None = None) -> None:
         self.security = security
         self.hooks = hooks
         self.events = events
         self.journal = journal
         self.current_session = current_session or (lambda: None)
         self.admit = admit
+        self.carry = carry
         self.redactor = redactor or Redactor()
         self.registry = ToolRegistry()
         for item in tools:
@@ -116,10 +129,16 @@ class ToolService:
         def admit(sid: str | None, kind: str) -> Any:
             return runtime.sessions.admit(sid, kind) if sessions_on else None
 
+        def carry(sid: str, drafts: list[Draft]) -> AbstractContextManager[list[Draft]] | None:
+            recorder = runtime.sessions.recorder if sessions_on else None
+            if recorder is None or not recorder.journals_events:
+                return None
+            return recorder.carrying(sid, drafts)
+
         return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
                    journal=journal, current_session=current, admit=admit,
                    redactor=Redactor(config.setting("state.redact_patterns")),
-                   tools=builtin_tools(config))
+                   tools=builtin_tools(config), carry=carry)
 
     # -- the registry ---------------------------------------------------------------------
 
@@ -189,7 +208,6 @@ class ToolService:
         sid = session_id or self.current_session()
         print_ = fingerprint(tool=name, arguments=params)
         arguments = mask_fields(params, item.secret_fields)
-        journal = self._record if record else _skip
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
         def attempt() -> Any:
@@ -224,21 +242,20 @@ class ToolService:
                 report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
             elapsed = _ms(started)
             if isinstance(exc, Exception):
-                journal(sid, cid, {"tool": name, "arguments": arguments,
-                                   "result": {"success": False, "output": None,
-                                              "error": str(exc)},
-                                   "error_type": type(exc).__name__, "latency_ms": elapsed,
-                                   "fingerprint": print_})
-                self._publish("tool.failed", {"tool": name, "fingerprint": print_,
-                                              "latency_ms": elapsed, "error": str(exc),
-                                              "error_type": type(exc).__name__}, cid, sid)
+                self._finish(record, sid, cid, {
+                    "tool": name, "arguments": arguments,
+                    "result": {"success": False, "output": None, "error": str(exc)},
+                    "error_type": type(exc).__name__, "latency_ms": elapsed,
+                    "fingerprint": print_,
+                }, "tool.failed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed,
+                                   "error": str(exc), "error_type": type(exc).__name__})
             raise
         elapsed = _ms(started)
-        journal(sid, cid, {"tool": name, "arguments": arguments,
-                           "result": {"success": True, "output": result, "error": None},
-                           "latency_ms": elapsed, "fingerprint": print_})
-        self._publish("tool.completed", {"tool": name, "fingerprint": print_,
-                                         "latency_ms": elapsed}, cid, sid)
+        self._finish(record, sid, cid, {
+            "tool": name, "arguments": arguments,
+            "result": {"success": True, "output": result, "error": None},
+            "latency_ms": elapsed, "fingerprint": print_,
+        }, "tool.completed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed})
         metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
                     "fingerprint": print_, "correlation_id": cid, "session_id": sid}
         return ToolOutput(result_text(result), result, metadata)
@@ -255,27 +272,34 @@ class ToolService:
         return item.validate(checked)
 
     def _execute(self, item: Tool, params: dict[str, Any], ctx: ToolContext) -> Any:
-        """Run ``item.execute``; in a worker thread bounded by its timeout unless inline."""
+        """Run ``item.execute``; on a worker thread bounded by its timeout unless inline
+        (:mod:`llmspell.tools.workers`: what happens to a call that times out)."""
         if item.inline or item.timeout is None:
             return item.execute(params, ctx)
-        box: dict[str, Any] = {}
-        context = contextvars.copy_context()
-
-        def work() -> None:
-            try:
-                box["result"] = context.run(item.execute, params, ctx)
-            except BaseException as exc:  # handed to the caller's thread below
-                box["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"tool:{item.name}", daemon=True)
-        worker.start()
-        worker.join(item.timeout)
-        if worker.is_alive():
+        try:
+            return run_bounded(item.execute, params, ctx, timeout=item.timeout)
+        except CallTimedOut:
             raise ToolError(f"tool {item.name!r} did not finish within its timeout of "
-                            f"{item.timeout} s (the call was abandoned)")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+                            f"{item.timeout} s (the call was abandoned)") from None
+
+    def _finish(self, record: bool, sid: str | None, cid: str, entry: dict[str, Any],
+                kind: str, event: dict[str, Any]) -> None:
+        """Journal the call's ``tool.call`` ``entry`` (unless ``record`` is False) and publish
+        its last event. In a session with a recorder, the entry rides with the event's entry:
+        one batch, the ``tool.call`` entry first, written before other subscribers see the
+        event (as when it was written on its own first)."""
+        carrier = None
+        if record and sid is not None and self.journal is not None and self.carry is not None:
+            carrier = self.carry(sid, [Draft(TOOL_CALL, entry, cid)])
+        if carrier is None:
+            if record:
+                self._record(sid, cid, entry)
+            self._publish(kind, event, cid, sid)
+            return
+        with carrier as left:
+            self._publish(kind, event, cid, sid)
+        if left:  # no event entry took it along (the session is gone, or that write failed)
+            self._record(sid, cid, entry)
 
     def _record(self, sid: str | None, cid: str, data: dict[str, Any]) -> None:
         if self.journal is None or sid is None:
@@ -289,10 +313,6 @@ class ToolService:
     def _publish(self, kind: str, data: dict[str, Any], cid: str, sid: str | None) -> None:
         if self.events is not None:
             self.events.publish(kind, data, correlation_id=cid, session_id=sid, source=SOURCE)
-
-
-def _skip(sid: str | None, cid: str, data: dict[str, Any]) -> None:
-    """The journal of a call whose caller journals it."""
 
 
 def _ms(started: float) -> float:

@@ -26,7 +26,41 @@ from llmspell.errors import WorkflowError
 
 _HOME: contextvars.ContextVar[Home | None] = contextvars.ContextVar("llmspell_home",
                                                                      default=None)
+_TICKET: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("llmspell_home_ticket",
+                                                                         default=None)
 _WAKE = object()
+
+
+class Ticket:
+    """The calls one piece of submitted work sent home: so that, when the work is given up
+    (a step past its timeout), the calls still queued are dropped and later ones refused."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.calls: set[Future[Any]] = set()
+
+    def enqueue(self, done: Future[Any]) -> bool:
+        """Note a call sent home; False when the work was already given up."""
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.calls.add(done)
+            done.add_done_callback(self._forget)
+            return True
+
+    def _forget(self, done: Future[Any]) -> None:
+        with self.lock:
+            self.calls.discard(done)
+
+    def abandon(self) -> tuple[int, list[Future[Any]]]:
+        """Give the work up: cancel its queued calls; returns how many were cancelled and the
+        calls already running at home (Lua code cannot be stopped midway)."""
+        with self.lock:
+            self.abandoned = True
+            calls = list(self.calls)
+        cancelled = sum(1 for done in calls if done.cancel())
+        return cancelled, [done for done in calls if not done.cancelled()]
 
 
 class Home:
@@ -48,15 +82,22 @@ class Home:
             raise WorkflowError("a call reached the home thread of a workflow run that is over "
                                 "(an abandoned step still running after its timeout?)")
         done: Future[Any] = Future()
+        ticket = _TICKET.get()
+        if ticket is not None and not ticket.enqueue(done):
+            raise WorkflowError("a call reached the home thread from a workflow step that was "
+                                "given up after its timeout; it is not run")
         self._jobs.put((done, fn, args))
         return done.result()
 
     def submit(self, pool: ThreadPoolExecutor | None, fn: Callable[..., Any],
-               *args: Any) -> Future[Any]:
+               *args: Any, ticket: Ticket | None = None) -> Future[Any]:
         """Run ``fn(*args)`` on ``pool`` (a new daemon thread when None), knowing this home;
-        the home wakes when it finishes."""
+        the home wakes when it finishes. The calls it sends home are noted on ``ticket``
+        (see :meth:`Ticket.abandon`)."""
         context = contextvars.copy_context()
         context.run(_HOME.set, self)
+        if ticket is not None:
+            context.run(_TICKET.set, ticket)
         if pool is not None:
             future = pool.submit(context.run, fn, *args)
         else:

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from llmspell.errors import StateError, ValidationError, WorkflowError
+from llmspell.state.scopes import check_scope
 
 SCOPE_PREFIX = "workflow:"
 RUN = "run"
@@ -45,6 +46,17 @@ STATUSES = ("running", "completed", "failed", "cancelled")
 
 def scope_of(run_id: str) -> str:
     return SCOPE_PREFIX + run_id
+
+
+def check_run_id(run_id: Any) -> str:
+    """``run_id`` if it can name a run: a non-empty string that makes a valid state scope."""
+    if not isinstance(run_id, str) or not run_id:
+        raise ValidationError("run_id", "must be a run id (a non-empty string)", got=run_id)
+    try:
+        check_scope(scope_of(run_id), argument="run_id")
+    except ValidationError as exc:
+        raise ValidationError("run_id", f"cannot name a run: {exc.rule}", got=run_id) from None
+    return run_id
 
 
 class RunRecord:
@@ -185,6 +197,8 @@ def list_runs(state: Any, *, status: str | None = None, workflow: str | None = N
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
                               or limit < 1):
         raise ValidationError("limit", "must be an integer >= 1", got=limit)
+    if workflow is not None and not isinstance(workflow, str):
+        raise ValidationError("workflow", "must be a workflow name (a string)", got=workflow)
     found = []
     for scope in state.scopes():
         if not scope.startswith(SCOPE_PREFIX):

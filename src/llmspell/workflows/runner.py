@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -33,7 +34,7 @@ from llmspell.codec import to_jsonable
 from llmspell.errors import HookCancelled, LLMSpellError, ValidationError, WorkflowError
 from llmspell.providers.retry import backoff_delay
 from llmspell.workflows.conditions import Condition
-from llmspell.workflows.home import Home, home
+from llmspell.workflows.home import Home, Ticket, home
 from llmspell.workflows.record import RunRecord
 from llmspell.workflows.spec import Definition, Step
 from llmspell.workflows.template import render
@@ -330,10 +331,27 @@ class Runner:
                                      "status": status, "output": output,
                                      "error": record["error"], "attempts": attempts,
                                      "duration_ms": record["duration_ms"]})
+        self._checkpoint(definition, step, path, record)
         if status == "failed" and definition.error_strategy != "continue":
             raise StepFailed(f"step {step.name!r} failed after {attempts} attempt(s): {error}",
                              path, record["error_type"])
         return output
+
+    def _checkpoint(self, definition: Definition, step: Step, path: str,
+                    record: dict[str, Any]) -> None:
+        """``workflow:checkpoint``: the step's record is committed (a resume starts after it).
+        A hook's cancel cancels the run before its next step."""
+        hooks = self.services.hooks
+        if hooks is None or not hooks.has("workflow:checkpoint"):
+            return
+        try:
+            hooks.after("workflow:checkpoint", {
+                "workflow": definition.name, "run_id": self.record.run_id, "step": step.name,
+                "path": path, "status": record["status"], "attempts": record["attempts"]},
+                component=definition.name, correlation_id=self.cid, session_id=self.sid,
+                metadata={"step": step.name})
+        except HookCancelled as exc:
+            raise Cancelled(exc.reason, path) from exc
 
     def _attempt(self, definition: Definition, step: Step, path: str,
                  loop: dict[str, Any] | None) -> tuple[str, Any, Any]:
@@ -371,14 +389,23 @@ class Runner:
             return self._target(step, path, input_, loop)
         assert self.home is not None
         began = time.monotonic()
-        future = self.home.submit(None, self._target, step, path, input_, loop)
+        ticket = Ticket()
+        future = self.home.submit(None, self._target, step, path, input_, loop, ticket=ticket)
         if not self.home.wait([future], step.timeout):
             future.cancel()
+            cancelled, running = ticket.abandon()
+            if running and not self.home.at_home():
+                wait_futures(running)  # Lua code on the script's thread cannot be stopped
+                raise _overran(step, began)
+            if cancelled:
+                raise WorkflowError(
+                    f"step {step.name!r} did not finish within its timeout of {step.timeout} s:"
+                    " its Lua call was still waiting for the script's thread and was cancelled "
+                    "(it will not run)")
             raise WorkflowError(f"step {step.name!r} did not finish within its timeout of "
                                 f"{step.timeout} s (the call was abandoned)")
         if time.monotonic() - began > step.timeout:  # a Lua function ran at home, overran
-            raise WorkflowError(f"step {step.name!r} took longer than its timeout of "
-                                f"{step.timeout} s")
+            raise _overran(step, began)
         return future.result()
 
     def _target(self, step: Step, path: str, input_: Any,
@@ -490,3 +517,10 @@ def start_meta(definition: Definition, workflow_id: str, input: Any,
     """What the ``run`` record holds about the run besides its status and outcome."""
     return {"workflow": definition.name, "workflow_id": workflow_id, "kind": definition.kind,
             "input": input, "session_id": session_id}
+
+
+def _overran(step: Step, began: float) -> WorkflowError:
+    """A step whose Lua code ran past the step's timeout, to its end (it cannot be stopped)."""
+    return WorkflowError(f"step {step.name!r} took longer than its timeout of {step.timeout} s: "
+                         f"its Lua code ran to the end after {time.monotonic() - began:.3f} s "
+                         "(Lua cannot be stopped midway); its output is not used")

@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmspell.codec import to_jsonable
 from llmspell.errors import SessionNotFound, ValidationError, WorkflowError
 from llmspell.journal import Draft
-from llmspell.workflows.record import RunRecord, list_runs, scope_of
+from llmspell.workflows.record import RunRecord, check_run_id, list_runs, scope_of
 from llmspell.workflows.runner import Runner, Services, start_meta
 from llmspell.workflows.spec import KINDS, Definition, all_steps, describe, parse_definition
 from llmspell.workflows.template import references
@@ -262,9 +263,9 @@ class WorkflowService:
         services = self._services()
         if run_id is None:
             run_id = uuid.uuid4().hex
-        elif not isinstance(run_id, str) or not run_id or services.state.load(
-                scope_of(run_id), "run") is not None:
-            raise ValidationError("run_id", "must be a new, non-empty id", got=run_id)
+        elif services.state.load(scope_of(check_run_id(run_id)), "run") is not None:
+            raise ValidationError("run_id", "must be a new id (a run has this one)", got=run_id)
+        to_jsonable(input, argument="input")  # the run's record keeps it
         record = RunRecord(services.state, run_id)
         for fn in workflow.listeners["before"]:
             fn({"workflow": workflow.name, "run_id": run_id, "input": input})
@@ -281,8 +282,7 @@ class WorkflowService:
             WorkflowError: no such run; it is completed or cancelled; or its workflow is not
                 defined here the way it was (a script must define it again first).
         """
-        if not isinstance(run_id, str) or not run_id:
-            raise ValidationError("run_id", "must be a run id (a non-empty string)", got=run_id)
+        check_run_id(run_id)
         services = self._services()
         record = RunRecord(services.state, run_id)
         if not record.load():
@@ -330,8 +330,7 @@ class WorkflowService:
         Raises:
             WorkflowError: no such run.
         """
-        if not isinstance(run_id, str) or not run_id:
-            raise ValidationError("run_id", "must be a run id (a non-empty string)", got=run_id)
+        check_run_id(run_id)
         record = RunRecord(self._services().state, run_id)
         if not record.load():
             raise WorkflowError(f"no workflow run {run_id!r}")

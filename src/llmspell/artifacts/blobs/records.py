@@ -43,6 +43,8 @@ META_PREFIX = "blob/m/"
 DATA_PREFIX = "blob/d/"
 CHUNK_PREFIX = "blob/c/"
 PENDING_PREFIX = "blob/p/"
+#: The key ranges a whole-store backup copies for blobs (an upload in progress is not).
+STORE_PREFIXES = (META_PREFIX, DATA_PREFIX, CHUNK_PREFIX)
 INLINE = "inline"
 CHUNKS = "chunks"
 FILE = "file"

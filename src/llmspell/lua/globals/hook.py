@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.hooks.points import PRIORITIES
+from llmspell.intercept import context_changes
 from llmspell.lua import checks
 from llmspell.validation import check_known_keys
 
@@ -77,6 +78,9 @@ class ScriptHooks:
         def call(ctx: HookContext) -> Any:
             table = ctx.to_dict()
             table["component_id"] = component_id(ctx)
+            changes = context_changes()
+            if changes is not None:  # a replay with rs-llmspell's context modifications
+                changes.apply(table)
             return fn(table)
 
         handle = self.registry.register(point, call, **options)

@@ -1,7 +1,8 @@
 """``Session``: create, move, find and inspect sessions from Lua (DESIGN.md section 13).
 
 ``Session.create{name=..., description=..., tags={...}, metadata={...}, parent_session_id=...,
-max_duration=s, max_idle_time=s, limits={tokens=..., cost=...}}`` returns a session handle: a
+max_duration=s, max_idle_time=s, limits={operations=..., tokens=..., cost=..., artifacts=...,
+artifact_bytes=..., memory=...}}`` returns a session handle: a
 table with the session's fields (``id``, ``name``, ``status``, ``tags``, ``created_at``,
 ``counters``, ...; absent values are nil). ``tostring(handle)`` and ``handle .. ""`` give the id;
 handles are interned per id, so two handles of one session are the same table and ``==``
@@ -15,7 +16,9 @@ created_before=, sort=, descending=, limit=, offset=}``, ``suspend(s)``, ``resum
 ``complete(s)``, ``fail(s, reason)``, ``archive(s)``, ``save(s)``, ``load(s)``, ``delete(s)``,
 ``setCurrent(s or nil)``, ``getCurrent()`` (nil when none), ``timeline(s, {kind=, since=,
 until=, correlation_id=, after_seq=, before_seq=, limit=, reverse=})`` (a ``state.write``
-shows the value written as ``data.value``). Handles also have the
+shows the value written as ``data.value``), ``footprint(s)``
+(``{state_bytes, artifact_bytes, total}``: what a ``limits.memory`` bounds). After
+``Session.delete(s)`` the handle's ``status`` is ``"deleted"``. Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
 Single writer (sessions.lease): ``Session.acquire(s, {ttl=seconds, keep=true})`` takes the
 session's lease (``keep``, the default here: renewed in the background while the script runs;
@@ -152,7 +155,8 @@ def install(engine: LuaEngine) -> None:
     functions.update({"create": create, "list": list_, "fail": fail, "delete": delete,
                       "setCurrent": set_current, "getCurrent": get_current,
                       "timeline": timeline, "acquire": acquire, "renew": renew,
-                      "release": release, "lease": lease})
+                      "release": release, "lease": lease,
+                      "footprint": lambda session: manager().footprint(session)})
     functions.update(session_replay.functions(engine, manager, session_table))
     engine.install_global("Session", functions, "session.lua", takes_functions=("replay",),
                           unavailable=runtime.unavailable("sessions"))

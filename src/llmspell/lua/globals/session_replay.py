@@ -6,9 +6,10 @@
 ``Replay.modes.X`` mode: ``mode`` ("exact" or "live"), ``script`` (Lua text to run instead),
 ``breakpoints`` (kinds and seqs), ``on_break`` (``function(entry, state)``; return "stop" to
 end), ``step`` (pause everywhere: needs ``on_break``), ``modifications`` (a list of
-``Replay.create_modification``), ``compare_results``, ``stop_on_error``,
-``timeout_seconds``, ``keep`` (false deletes the replay session), ``schedule``
-(``Replay.schedules.once`` / ``interval``), ``name``. It returns the report (a table).
+``Replay.create_modification``: changed results, or rs-llmspell's hook context changes),
+``compare_results``, ``stop_on_error``, ``timeout_seconds``, ``keep`` (false deletes the replay
+session), ``schedule`` (``Replay.schedules.once`` / ``interval``), ``name``. It returns the
+report (a table).
 """
 
 from __future__ import annotations
@@ -93,13 +94,14 @@ def _replay_options(engine: LuaEngine, o: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("on_break", "step mode needs a function(entry, state) to call "
                               "at each entry (the command line asks on the terminal)")
     timeout = o.get("timeout_seconds")
+    modifications, context = _modifications(o.get("modifications"))
     kwargs: dict[str, Any] = {
         "mode": mode, "breakpoints": o.get("breakpoints"),
-        "modifications": _modifications(o.get("modifications")),
-        "compare_results": bool(o.get("compare_results", True)),
-        "stop_on_error": bool(o.get("stop_on_error", False)),
+        "modifications": modifications, "context_changes": context,
+        "compare_results": o.get("compare_results", True),
+        "stop_on_error": o.get("stop_on_error", False),
         "timeout": None if timeout is None else checks.number(timeout, "timeout_seconds"),
-        "keep": o.get("keep", True) is not False, "name": o.get("name")}
+        "keep": o.get("keep", True), "name": o.get("name")}
     if o.get("script") is not None:
         kwargs["script"] = checks.text(o["script"], "script")
     if on_break is not None:
@@ -110,27 +112,37 @@ def _replay_options(engine: LuaEngine, o: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _modifications(value: Any) -> dict[int, dict[str, Any]] | None:
+def _modifications(value: Any) -> tuple[dict[int, dict[str, Any]] | None,
+                                         dict[str, dict[str, Any]] | None]:
+    """A list of ``Replay.create_modification`` values: the changed recorded results
+    (``<seq>.<path>``) and rs-llmspell's hook context changes (``context.data.KEY``,
+    ``context.metadata.KEY``)."""
     if value is None:
-        return None
+        return None, None
     items = checks.as_list(value)
     if not isinstance(items, list):
         raise ValidationError("modifications", "must be a list of Replay.create_modification "
                               "values", got=value)
     out: dict[int, dict[str, Any]] = {}
+    changes: dict[str, dict[str, Any]] = {"data": {}, "metadata": {}}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise ValidationError("modifications", "must be {path = '<seq>.<path>', value = "
                                   "...}", path=f"[{i + 1}]", got=item)
         if item.get("enabled") is False:
             continue
+        parts = item["path"].split(".")
+        if len(parts) == 3 and parts[0] == "context" and parts[1] in ("data", "metadata"):
+            changes[parts[1]][parts[2]] = item.get("value")
+            continue
         seq, _, path = item["path"].partition(".")
         if not seq.isdigit() or not path:
             raise ValidationError("modifications", "a path is '<seq>.<path in the entry>' "
-                                  "such as '12.result.output'", path=f"[{i + 1}].path",
+                                  "such as '12.result.output', or 'context.data.KEY' / "
+                                  "'context.metadata.KEY'", path=f"[{i + 1}].path",
                                   got=item["path"])
         out.setdefault(int(seq), {})[path] = item.get("value")
-    return out
+    return out, (changes if changes["data"] or changes["metadata"] else None)
 
 
 def _schedule(schedule: Any) -> list[float]:

@@ -32,7 +32,7 @@ function core.id_handle(mt) ID_HANDLES[mt] = true return mt end
 -- handles of one id are the same table and == holds; tostring, .. and # act on the id, and so
 -- do the string library's functions as methods (`h:sub(1, 8)`), after `methods`. Returns
 -- handle(record) (nil for nil; the record's fields replace the handle's), unwrap(x) (the id
--- of a handle, else x) and the metatable.
+-- of a handle, else x), the metatable and existing(id) (the live handle of an id, or nil).
 local strings, pairs_, rawset_ = string, pairs, rawset
 function core.id_kind(name, methods)
   local handles = setmetatable({}, {__mode = "v"})   -- id -> handle
@@ -67,7 +67,8 @@ function core.id_kind(name, methods)
     for k, v in pairs_(record) do rawset_(h, k, v) end
     return h
   end
-  return handle, unwrap, mt
+  local function existing(id) return handles[id] end   -- the live handle of an id, if any
+  return handle, unwrap, mt, existing
 end
 
 -- For the converter, in one call: the kind (0 plain table, 1 JSON.array, 2 JSON.null), the

@@ -29,12 +29,26 @@ local MODIFICATION = {__index = {
   is_enabled = function(self) return self.enabled end,
   set_enabled = function(self, on) self.enabled = on and true or false end,
 }}
-function Replay.create_modification(path, value, enabled)
-  if type(path) ~= "string" or not path:match("^%d+%.[^%.]") then
+-- A path is ours, "<seq>.<path in that entry>" (serve a changed recorded result), or
+-- rs-llmspell's "context.data.KEY" / "context.metadata.KEY" (set a key in the context of each
+-- Lua hook the replayed script runs; metadata values are strings, as in rs-llmspell).
+local function modification(path, value, enabled, level)
+  local part = type(path) == "string" and path:match("^context%.(%a+)%.[^%.]+$")
+  if type(path) ~= "string" or not (path:match("^%d+%.[^%.]")
+      or part == "data" or part == "metadata") then
     error("ValidationError: argument 'path': must be '<seq>.<path in the entry>' such as "
-      .. "'12.result.output' (got " .. tostring(path) .. ")", 2)
+      .. "'12.result.output', or 'context.data.KEY' / 'context.metadata.KEY' (got "
+      .. tostring(path) .. ")", level)
+  end
+  if part == "metadata" and type(value) ~= "string" then
+    error("ValidationError: argument 'value': a 'context.metadata.KEY' value must be a string "
+      .. "(got " .. type(value) .. ")", level)
   end
   return setmetatable({path = path, value = value, enabled = enabled ~= false}, MODIFICATION)
+end
+function Replay.create_modification(path, value, enabled)
+  local m = modification(path, value, enabled, 3)  -- not a tail call: level 3 is the caller
+  return m
 end
 
 local CONFIG = {__index = {
@@ -44,7 +58,7 @@ local CONFIG = {__index = {
   should_stop_on_error = function(self) return self.stop_on_error end,
   get_modifications = function(self) return self.modifications end,
   add_modification = function(self, path, value, enabled)
-    local m = Replay.create_modification(path, value, enabled)
+    local m = modification(path, value, enabled, 3)
     self.modifications[#self.modifications + 1] = m
     return m
   end,

@@ -2,12 +2,12 @@
 -- Python functions through the bridge (py), the prelude's table (core) and the bare Python
 -- halves (raw); returns the global's table.
 local py, core = ...
-local rawget, type = rawget, type
+local rawget, rawset, type = rawget, rawset, type
 
 -- A handle's methods: the lifecycle functions below, then the string library's, acting on
 -- the id (rs-llmspell hands out the id string itself: `s:sub(1, 8)`).
 local methods = {}
-local handle = core.id_kind("Session", methods)
+local handle, _, _, existing = core.id_kind("Session", methods)
 
 local function sid(s)
   if type(s) == "table" then return rawget(s, "id") or s end
@@ -27,7 +27,14 @@ for _, name in ipairs({"suspend", "resume", "complete", "archive", "save", "load
   Session[name] = function(s) return handle(f(sid(s))) end
 end
 function Session.fail(s, reason) return handle(py.fail(sid(s), reason)) end
-function Session.delete(s) return py.delete(sid(s)) end
+function Session.delete(s)
+  local id = sid(s)
+  local done = py.delete(id)
+  local h = type(id) == "string" and existing(id) or nil
+  if done and h ~= nil then rawset(h, "status", "deleted") end   -- the handle says so
+  return done
+end
+function Session.footprint(s) return py.footprint(sid(s)) end
 function Session.setCurrent(s) return handle(py.setCurrent(sid(s))) end
 function Session.getCurrent() return handle(py.getCurrent()) end
 function Session.timeline(s, filter) return py.timeline(sid(s), filter) end
@@ -46,8 +53,8 @@ function Session.fork(s, seq, opts) return handle(py.fork(sid(s), seq, opts)) en
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
                        "delete", "timeline", "get", "replay", "fork", "stateAt", "diff",
-                       "canReplay", "getReplayMetadata", "acquire", "renew", "release",
-                       "lease"}) do
+                       "canReplay", "getReplayMetadata", "footprint", "acquire", "renew",
+                       "release", "lease"}) do
   methods[name] = Session[name]
 end
 function methods.setCurrent(s) return Session.setCurrent(s) end

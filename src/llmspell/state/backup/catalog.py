@@ -43,6 +43,7 @@ class BackupInfo:
     seq_from: int = 0
     seq_to: int = 0
     safety: bool = False
+    coverage: str = "state"  # "store": the whole store; "state": state records only
     entries: int = 0
     puts: int = 0
     deletions: int = 0

@@ -1,5 +1,7 @@
 """Writing a backup: every matching state record (full), or what changed since a parent
-backup (incremental), streamed into one file.
+backup (incremental), streamed into one file; a whole-store backup (no include/exclude, see
+:mod:`.coverage`) also holds every session, journal, artifact and blob key, in full in an
+incremental too (those families have no change log).
 
 A full backup reads the records of the included scopes in store order. An incremental reads
 the change log (``chg/<seq>``) after its parent's ``seq_to`` and writes, for each key that
@@ -23,6 +25,13 @@ from llmspell import __version__
 from llmspell.codec import stored_int, stored_object
 from llmspell.errors import BackupError, CorruptRecord
 from llmspell.state.backup.catalog import SUFFIX, BackupInfo, atomic_file, info_from
+from llmspell.state.backup.coverage import (
+    BACKUP_PREFIX,
+    STORE,
+    count_data,
+    coverage_of,
+    data_records,
+)
 from llmspell.state.backup.fileformat import FORMAT, VERSION, PayloadWriter
 from llmspell.state.bulk import paused_gc
 from llmspell.state.commit import sequence_for
@@ -33,9 +42,9 @@ from llmspell.storage.base import Put, Store
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
 
-STORE_ID_KEY = "bak/store_id"
+STORE_ID_KEY = BACKUP_PREFIX + "store_id"
 #: The highest change-log number removed by retention (``prune``), as decimal text.
-PRUNED_KEY = "bak/chg_pruned_through"
+PRUNED_KEY = BACKUP_PREFIX + "chg_pruned_through"
 ATTEMPTS = 3
 _MANY = 1000
 
@@ -97,6 +106,7 @@ def write_backup(state: StateManager, directory: Path, *, backup_id: str, descri
                 "entry_format": entry_format, "compression": compression,
                 "seq_from": 0 if parent is None else parent.seq_to, "seq_to": seq_to,
                 "safety": safety, "tool": f"llmspell {__version__}",
+                "coverage": coverage_of(scopes),
             }
             try:
                 with atomic_file(directory, name) as f:
@@ -105,6 +115,8 @@ def write_backup(state: StateManager, directory: Path, *, backup_id: str, descri
                         _full(store, scopes, writer, progress)
                     else:
                         _incremental(store, scopes, parent.seq_to, seq_to, writer, progress)
+                    if header["coverage"] == STORE:
+                        _data(store, writer, progress)
                     consistent = store.get(SEQ_KEY) == seen
                     if not consistent and attempt < ATTEMPTS - 1:
                         raise _Moved()
@@ -126,11 +138,10 @@ class _Moved(Exception):
 def _full(store: Store, scopes: ScopeFilter, writer: PayloadWriter,
           progress: Progress | None) -> None:
     total = store.count(scopes.prefix) if progress is not None else 0
-    cut = len(STATE_PREFIX)
     add = writer.add
     done = 0
     for skey, _, _, raw in scopes.records(store):
-        add(skey[cut:], raw)
+        add(skey, raw)
         done += 1
         if progress is not None and done % 10000 == 0:
             progress("backup", done, total)
@@ -151,11 +162,23 @@ def _incremental(store: Store, scopes: ScopeFilter, since: int, until: int,
         if scopes.everything or scopes(scope):
             changed.add(f"{STATE_PREFIX}{scope}/{key}")
     keys = sorted(changed)
-    cut = len(STATE_PREFIX)
     for i in range(0, len(keys), _MANY):
         chunk = keys[i:i + _MANY]
         found = store.get_many(chunk)
         for skey in chunk:
-            writer.add(skey[cut:], found.get(skey))
+            writer.add(skey, found.get(skey))
         if progress is not None:
             progress("backup", min(i + _MANY, len(keys)), len(keys))
+
+
+def _data(store: Store, writer: PayloadWriter, progress: Progress | None) -> None:
+    """Every key of the sessions, journals, artifacts and blobs families."""
+    total = count_data(store) if progress is not None else 0
+    done = 0
+    for key, raw in data_records(store):
+        writer.add(key, raw)
+        done += 1
+        if progress is not None and done % 10000 == 0:
+            progress("backup data", done, total)
+    if progress is not None:
+        progress("backup data", done, max(done, total))

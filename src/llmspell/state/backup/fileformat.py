@@ -11,11 +11,12 @@
                                   (u32 LE) and the tag "LLSB" as the file's last 8 bytes
 
 Skippable frames are part of the zstd and lz4 frame formats, so ``zstd -dc FILE`` prints the
-payload. An entry is one state record, exactly as stored, or a deletion (incrementals). Its
-``h`` is the SHA-256 of ``k`` (the store key after ``state/``), NUL, the op (``put``/``del``),
-NUL, and the record bytes. ``entry_format``:
+payload. An entry is one stored key and its value, exactly as stored, or a deletion
+(incrementals). Its ``h`` is the SHA-256 of ``k`` (the store key: ``state/agent:x/history``,
+``session/<id>``, ...; in version 1 files, which held state only, the key after ``state/``),
+NUL, the op (``put``/``del``), NUL, and the value bytes. ``entry_format``:
 
-- ``json``: one JSON line per entry, ``{"h": hex, "o": "put", "k": "agent:x/history", "r":
+- ``json``: one JSON line per entry, ``{"h": hex, "o": "put", "k": "state/agent:x/history", "r":
   <the record, verbatim>}`` (``"x": base64`` instead of ``"r"`` for a record that is not a
   one-line JSON object; no ``r`` for ``"o": "del"``); readable with ``jq``.
 - ``binary``: per entry, op (``P``/``D``), key length (u16 BE), key, record length (u32 BE),
@@ -42,7 +43,9 @@ HEADER_MAGIC = 0x184D2A50
 TRAILER_MAGIC = 0x184D2A5E
 TAG = b"LLSB"
 FORMAT = "llmspell-backup"
-VERSION = 1
+VERSION = 2
+#: Versions this llmspell reads: 1 held state records only, keyed without ``state/``.
+READABLE = (1, 2)
 ENTRY_FORMATS = ("json", "binary")
 PUT, DEL = "put", "del"
 
@@ -168,9 +171,9 @@ def read_manifest(f: BinaryIO) -> tuple[dict[str, Any], dict[str, Any], int, int
         raise Damaged("header", f"the header is not valid JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise Damaged("header", "the header is not an llmspell backup header")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READABLE:
         raise Damaged("header", f"format version {header.get('version')!r} is not supported "
-                      f"(this llmspell reads version {VERSION})")
+                      f"(this llmspell reads versions {', '.join(map(str, READABLE))})")
     start = 8 + length
     if size - start < 16:
         raise Damaged("trailer", f"truncated: the file ends at byte {size}, before its trailer")

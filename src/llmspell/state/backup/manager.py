@@ -60,6 +60,7 @@ class BackupManager:
                  compression: str = default("state.backup_compression"),
                  level: int = default("state.backup_compression_level"),
                  safety: bool = default("state.backup_safety"),
+                 retention: Any = None,
                  events: EventPublisher | None = None) -> None:
         self.state = state
         self.store = state.store
@@ -69,7 +70,13 @@ class BackupManager:
         self.compression = check_codec_name(compression)
         self.level = level
         self.safety = safety
+        self.retention = RetentionPolicy.from_spec(retention)
+        #: What the automatic retention after the last backup deleted (``prune``'s report),
+        #: or None when no retention is configured or no backup was taken yet.
+        self.last_retention: dict[str, Any] | None = None
         self.events = events
+        #: Called after a restore wrote: the runtime's caches of what it replaced forget it.
+        self.after_restore: list[Callable[[], None]] = []
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> BackupManager:
@@ -79,7 +86,8 @@ class BackupManager:
                    entry_format=setting("state.backup_format"),
                    compression=setting("state.backup_compression"),
                    level=setting("state.backup_compression_level"),
-                   safety=setting("state.backup_safety"), events=runtime.events)
+                   safety=setting("state.backup_safety"),
+                   retention=configured_retention(setting), events=runtime.events)
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -112,6 +120,8 @@ class BackupManager:
                             compression=check_codec_name(compression or self.compression),
                             level=self.level, safety=safety, progress=progress)
         self._publish("backup.created", _summary(info))
+        if not safety and not self.retention.empty:
+            self.last_retention = self.prune(self.retention, automatic=True)
         return info
 
     def _parent(self, parent: str | None, scopes: ScopeFilter) -> BackupInfo | None:
@@ -143,15 +153,36 @@ class BackupManager:
         return sorted(catalog.scan_dir(self.directory), key=lambda b: (b.created_at, b.id))
 
     def get(self, backup_id: str) -> BackupInfo:
-        """The manifest of one backup.
+        """The manifest of one backup, named by its id or a unique prefix of it.
 
         Raises:
-            BackupNotFound: no such backup. BackupCorrupt: its header or trailer is damaged.
+            BackupNotFound: no such backup, or the prefix starts several ids.
+            BackupCorrupt: its header or trailer is damaged.
         """
-        path = self._path(backup_id)
-        if not path.is_file():
-            raise BackupNotFound(f"no backup with id {backup_id!r} in {self.directory}")
-        return catalog.read_info(path)
+        return catalog.read_info(self._path(self.resolve(backup_id)))
+
+    def resolve(self, ref: str) -> str:
+        """The id ``ref`` names: an exact id, or the one id starting with ``ref`` (as
+        session ids: ``llmspell backup restore 20250729T1200``).
+
+        Raises:
+            ValidationError: ``ref`` is not (the start of) a backup id.
+            BackupNotFound: no backup id starts with it, or several do (named).
+        """
+        check_id(ref)
+        if self._path(ref).is_file():
+            return ref
+        found = sorted(p.name[:-len(catalog.SUFFIX)]
+                       for p in self.directory.glob(f"{ref}*{catalog.SUFFIX}")
+                       if p.is_file())
+        if len(found) == 1:
+            return found[0]
+        if found:
+            shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+            raise BackupNotFound(f"{ref!r} is the start of {len(found)} backup ids ({shown}); "
+                                 "give more of it")
+        raise BackupNotFound(f"no backup with id {ref!r} (or starting with it) in "
+                             f"{self.directory}")
 
     def verify_backup(self, backup_id: str, *, chain: bool = True,
                       progress: Progress | None = None) -> dict[str, Any]:
@@ -183,9 +214,11 @@ class BackupManager:
                 progress: Progress | None = None) -> dict[str, Any]:
         """Make the backed-up scopes hold exactly what backup ``backup_id`` holds.
 
-        The chain is read and verified first; then (unless ``dry_run`` or ``safety_backup``
-        is False) a full backup of the current records of those scopes is taken; then one
-        atomic batch puts back every differing record and deletes the ones the backup lacks.
+        The chain is read and verified first; then, when the restore would change something
+        (and unless ``dry_run`` or ``safety_backup`` is False), a safety backup of what it
+        covers is taken; then one atomic batch puts back every differing record and deletes
+        the ones the backup lacks. A backup with no include/exclude covers the whole store
+        (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
 
         Returns ``{"id", "chain", "puts", "deletes", "unchanged", "safety_backup",
         "dry_run", ...}``.
@@ -205,19 +238,39 @@ class BackupManager:
         try:
             records = load_chain(chain, verify=verify, progress=report)
             scopes = ScopeFilter(info.include, info.exclude)
-            safety = None
-            if not dry_run and (self.safety if safety_backup is None else safety_backup) \
-                    and self.store.count(scopes.prefix):
-                safety = self.backup(description=f"safety backup before restoring {info.id}",
-                                     include=info.include, exclude=info.exclude,
-                                     safety=True).id
-            counts = restore_records(self.state, records, scopes, seq_to=info.seq_to,
-                                     dry_run=dry_run, progress=report)
+            safety: str | None = None
+            safety_bytes = 0
+
+            def plan(dry: bool) -> dict[str, Any]:
+                return restore_records(self.state, records, scopes, coverage=info.coverage,
+                                       seq_to=info.seq_to, dry_run=dry,
+                                       progress=None if dry else report)
+
+            guard = not dry_run and (self.safety if safety_backup is None else safety_backup)
+            # Planned first only when it decides something: whether a safety backup is due.
+            counts = plan(True) if dry_run or guard else {}
+            if guard and not counts["puts"] + counts["deletes"]:
+                for key in ("sample_puts", "sample_deletes"):
+                    counts.pop(key, None)  # nothing to change: no safety backup, no write
+            elif not dry_run:
+                if guard:
+                    if report is not None:
+                        report("safety backup", 0, 1)
+                    taken = self.backup(
+                        description=f"safety backup before restoring {info.id}",
+                        include=info.include, exclude=info.exclude, safety=True)
+                    safety, safety_bytes = taken.id, taken.file_bytes
+                    if report is not None:
+                        report("safety backup", 1, 1)
+                counts = plan(False)
+                for forget in self.after_restore:
+                    forget()
         except LLMSpellError as exc:
             self._publish("restore.failed", {"id": info.id, "error": str(exc)})
             raise
         done = {"id": info.id, "chain": [b.id for b in chain], "entries": len(records),
-                "dry_run": dry_run, "safety_backup": None if dry_run else safety, **counts,
+                "dry_run": dry_run, "safety_backup": None if dry_run else safety,
+                "safety_backup_bytes": safety_bytes, **counts,
                 "elapsed_seconds": time.perf_counter() - started}
         self._publish("restore.completed", {k: v for k, v in done.items()
                                             if not k.startswith("sample")})
@@ -232,9 +285,7 @@ class BackupManager:
             BackupNotFound: no such backup. BackupError: incrementals are built on it (they
                 are named) and ``cascade`` is False; with ``cascade`` they are deleted too.
         """
-        check_id(backup_id)
-        if not self._path(backup_id).is_file():
-            raise BackupNotFound(f"no backup with id {backup_id!r} in {self.directory}")
+        backup_id = self.resolve(backup_id)
         every = self.list_backups()
         doomed = [backup_id]
         for b in every:  # oldest first, so a child's parent is seen before it
@@ -250,12 +301,14 @@ class BackupManager:
         return doomed
 
     def prune(self, policy: Any = None, *, dry_run: bool = False,
-              prune_changes: bool = True, now: float | None = None) -> dict[str, Any]:
+              prune_changes: bool = True, now: float | None = None,
+              automatic: bool = False) -> dict[str, Any]:
         """Delete the backups ``policy`` does not keep (see :mod:`.retention`), and the
-        change-log entries no kept backup of this store needs.
+        change-log entries no kept backup of this store needs. :meth:`backup` calls it with
+        the configured policy (``automatic``) after every backup but a restore's safety one.
 
         Returns ``{"kept": [{id, reasons}], "deleted": [ids], "freed_bytes", "dry_run",
-        "changes_pruned", "changes_pruned_through"}``.
+        "automatic", "changes_pruned", "changes_pruned_through"}``.
         """
         rules = RetentionPolicy.from_spec(policy)
         if rules.empty:
@@ -269,8 +322,8 @@ class BackupManager:
             catalog.sync_dir(self.directory)
         kept = [b for b in backups if b.id in reasons]
         through, removed = self._prune_changes(kept, dry_run=dry_run or not prune_changes)
-        result = {"dry_run": dry_run, "kept": [{"id": b.id, "reasons": reasons[b.id]}
-                                               for b in reversed(kept)],
+        result = {"dry_run": dry_run, "automatic": automatic,
+                  "kept": [{"id": b.id, "reasons": reasons[b.id]} for b in reversed(kept)],
                   "deleted": [b.id for b in deleted],
                   "freed_bytes": sum(b.file_bytes for b in deleted),
                   "changes_pruned": removed if prune_changes else 0,
@@ -329,6 +382,17 @@ class BackupManager:
     def _publish(self, kind: str, data: dict[str, Any]) -> None:
         if self.events is not None:
             self.events.publish(kind, data, source="backup", redact=True)
+
+
+def configured_retention(setting: Callable[[str], Any]) -> dict[str, Any]:
+    """The retention policy ``[state] backup_keep_* / backup_max_*`` configure (``setting``:
+    ``config.setting``); an empty policy when none is set."""
+    return {"keep_last": setting("state.backup_keep_last"),
+            "keep_daily": setting("state.backup_keep_daily"),
+            "keep_weekly": setting("state.backup_keep_weekly"),
+            "keep_monthly": setting("state.backup_keep_monthly"),
+            "max_age": setting("state.backup_max_age") or None,
+            "max_total_bytes": setting("state.backup_max_total_bytes") or None}
 
 
 def _through(keys: Iterator[str], end: str) -> Iterator[str]:

@@ -6,13 +6,19 @@ A policy combines *keep rules* and *limits*, in this order:
    ``keep_last=N``: the N newest. ``keep_daily=N`` / ``keep_weekly=N`` / ``keep_monthly=N``:
    the newest backup of each of the N most recent days / ISO weeks / months (UTC) that have
    backups. With no keep rule at all, every backup is selected.
+   **Safety backups** (taken by a restore) are not the user's: keep rules count and select
+   only the user's own backups, so a safety backup never pushes one out. Of the safety
+   backups, a policy with keep rules keeps only the newest (the way back from the last
+   restore).
 2. ``max_age`` (seconds, or text such as ``"36h"``, ``"30d"``, ``"2w"``) then drops selected
    backups older than that.
-3. The newest backup is always kept, and every kept incremental keeps its whole chain of
-   parents down to its full base (a backup is never deleted while a kept one needs it).
-4. ``max_total_bytes`` last: while the kept files add up to more, the oldest kept backup is
-   dropped together with every incremental built on it. The newest backup's chain is never
-   dropped, so the total can stay above the limit when that chain alone is larger.
+3. The newest of the user's backups (the newest backup, when all are safety backups) is
+   always kept, and every kept incremental keeps its whole chain of parents down to its
+   full base (a backup is never deleted while a kept one needs it).
+4. ``max_total_bytes`` last: while the kept files add up to more, a kept backup is dropped
+   together with every incremental built on it: safety backups first, oldest first, then
+   the user's, oldest first. The newest backup's chain is never dropped, so the total can
+   stay above the limit when that chain alone is larger.
 
 Everything not kept is deleted (or, with ``dry_run``, only reported).
 """
@@ -111,16 +117,22 @@ def plan_retention(backups: Iterable[BackupInfo], policy: RetentionPolicy,
         reasons.setdefault(b.id, []).append(why)
 
     rules = policy.keep_last or policy.keep_daily or policy.keep_weekly or policy.keep_monthly
+    own = [b for b in newest_first if not b.safety]
     if not rules:
         for b in newest_first:
             keep(b, "no keep rule")
-    for b in newest_first[:policy.keep_last]:
+    else:
+        for b in newest_first:
+            if b.safety:
+                keep(b, "newest safety backup")
+                break
+    for b in own[:policy.keep_last]:
         keep(b, "keep_last")
     for name, count, bucket in (("keep_daily", policy.keep_daily, "%Y-%m-%d"),
                                 ("keep_weekly", policy.keep_weekly, "%G-W%V"),
                                 ("keep_monthly", policy.keep_monthly, "%Y-%m")):
         seen: set[str] = set()
-        for b in newest_first:
+        for b in own:
             if len(seen) >= count:
                 break
             period = time.strftime(bucket, time.gmtime(b.created_at))
@@ -131,10 +143,11 @@ def plan_retention(backups: Iterable[BackupInfo], policy: RetentionPolicy,
         for b in newest_first:
             if now - b.created_at > policy.max_age:
                 reasons.pop(b.id, None)
-    keep(newest_first[0], "newest")
+    newest = own[0] if own else newest_first[0]
+    keep(newest, "newest")
     _keep_parents(reasons, by_id)
     if policy.max_total_bytes:
-        _fit(reasons, by_id, newest_first[0], policy.max_total_bytes)
+        _fit(reasons, by_id, newest, policy.max_total_bytes)
     deleted = [b for b in newest_first if b.id not in reasons]
     return reasons, deleted
 
@@ -161,7 +174,7 @@ def _fit(reasons: dict[str, list[str]], by_id: dict[str, BackupInfo], newest: Ba
         candidates = [by_id[i] for i in reasons if i not in protected]
         if not candidates:
             return
-        oldest = min(candidates, key=lambda b: (b.created_at, b.id))
+        oldest = min(candidates, key=lambda b: (not b.safety, b.created_at, b.id))
         doomed = {oldest.id}
         grew = True
         while grew:

@@ -33,6 +33,7 @@ from llmspell.state.records import (
 )
 from llmspell.state.scopes import STATE_PREFIX
 from llmspell.state.selection import literal_prefix, matcher
+from llmspell.state.versions import Version, spellings
 from llmspell.storage.base import Store
 
 #: How many changed values a dry run shows (before and after, secrets redacted).
@@ -53,8 +54,8 @@ class MigrationReport:
     """
 
     id: str
-    from_version: int
-    to_version: int
+    from_version: Version
+    to_version: Version
     scope: str | None
     key: str | None
     dry_run: bool
@@ -110,6 +111,8 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
     before, after = plan.validate_before, plan.validate_after
     wants_ctx = plan.has_custom
     from_version, to_version = plan.from_version, plan.to_version
+    matches = spellings(from_version)
+    version_json = orjson.dumps(to_version)
     total = store.count(prefix) if progress is not None else 0
     now = time.time()
     now_json = orjson.dumps(now)
@@ -135,7 +138,7 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
             continue
         try:
             record = loads(raw)
-            if record.get("s", DEFAULT_SCHEMA_VERSION) != from_version:
+            if record.get("s", DEFAULT_SCHEMA_VERSION) not in matches:
                 continue
             binary = record.get("b")
             value = from_jsonable(record["v"], binary) if binary else record["v"]
@@ -175,7 +178,8 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
                 data = encode_record(Encoded(encoded, paths), to_version, record.get("c", now),
                                      now, seq)
             else:
-                data = splice(encoded, to_version, dumps(record.get("c", now)), now_json, seq)
+                data = splice(encoded, version_json, dumps(record.get("c", now)), now_json,
+                              seq)
         except Exception as exc:
             what = plan.transformations[index].describe() if stage == "transform" else stage
             raise MigrationError(
@@ -210,17 +214,19 @@ def _checked(value: Any) -> tuple[bytes, list[list[str | int]] | None]:
     return encoded.data, encoded.binary
 
 
-def _splice(data: bytes, version: int, created: bytes, updated: bytes, seq: int) -> bytes:
+def _splice(data: bytes, version: bytes, created: bytes, updated: bytes, seq: int) -> bytes:
     """:func:`~llmspell.state.records.encode_record` for a value without bytes, from JSON
-    already encoded (checked to agree at import; a hot path of every migration)."""
-    return b'{"v":%b,"s":%d,"c":%b,"u":%b,"q":%d}' % (data, version, created, updated, seq)
+    already encoded, the version too (checked to agree at import; a hot path of every
+    migration)."""
+    return b'{"v":%b,"s":%b,"c":%b,"u":%b,"q":%d}' % (data, version, created, updated, seq)
 
 
 splice = _splice
-if _splice(b'{"a":1}', 2, b"1.5", b"2.25", 7) != encode_record(
-        Encoded(b'{"a":1}', None), 2, 1.5, 2.25, 7):  # pragma: no cover - the layout changed
-    def splice(data: bytes, version: int, created: bytes, updated: bytes, seq: int) -> bytes:
-        return encode_record(Encoded(data, None), version, orjson.loads(created),
+if any(_splice(b'{"a":1}', orjson.dumps(v), b"1.5", b"2.25", 7) != encode_record(
+        Encoded(b'{"a":1}', None), v, 1.5, 2.25, 7)
+        for v in (2, "2.1.0")):  # pragma: no cover - the layout changed
+    def splice(data: bytes, version: bytes, created: bytes, updated: bytes, seq: int) -> bytes:
+        return encode_record(Encoded(data, None), orjson.loads(version), orjson.loads(created),
                              orjson.loads(updated), seq)
 
 

@@ -27,6 +27,8 @@ from llmspell.storage.base import Delete, Op, Put, Store
 LOG = "mig/log/"
 IDS = "mig/id/"
 UNDO = "mig/undo/"
+#: Every key range of the migration history (no backup holds it).
+PREFIXES = (LOG, IDS, UNDO)
 
 #: An undo chunk holds at most this many records, or about this many bytes. Small chunks:
 #: SQLite frees a large value's overflow pages one by one, and deleting ~300 KB values in a

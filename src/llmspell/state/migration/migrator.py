@@ -38,12 +38,13 @@ from __future__ import annotations
 import importlib
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import MigrationError, StateError, ValidationError, WriteContention
 from llmspell.protocols import EventPublisher, HookPoints
+from llmspell.state import schemas
 from llmspell.state.bulk import BulkPlan, RecordChange, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
 from llmspell.state.migration import ledger
@@ -51,6 +52,16 @@ from llmspell.state.migration.engine import MigrationReport, Progress, new_repor
 from llmspell.state.migration.plan import MigrationPlan
 from llmspell.state.scopes import STATE_PREFIX, split_store_key
 from llmspell.state.selection import matcher, record_seq, record_version
+from llmspell.state.versions import (
+    Version,
+    check_version,
+    highest,
+    label,
+    lowest,
+    parts,
+    same,
+    spellings,
+)
 from llmspell.storage.base import Delete, Put, Store
 
 HOOK_POINT = "state:migration"
@@ -79,7 +90,8 @@ class Migrator:
         self.enabled = enabled
         self.undo_keep = undo_keep
         self._registered: list[MigrationPlan] = []
-        self._declared: list[tuple[str, int]] = []
+        self._declared: list[tuple[str, Version]] = []
+        state.set_migration_hint(self._pending_for)
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> Migrator:
@@ -94,11 +106,11 @@ class Migrator:
 
     # -- the registry -----------------------------------------------------------------------
 
-    def declare(self, scope_pattern: str, version: int) -> None:
+    def declare(self, scope_pattern: str, version: Version) -> None:
         """New values of scopes matching ``scope_pattern`` are saved at ``version`` (see
         :meth:`StateManager.declare_schema_version`); ``status()`` counts them per pattern."""
         self.state.declare_schema_version(scope_pattern, version)
-        self._declared.append((scope_pattern, version))
+        self._declared.append((scope_pattern, check_version(version)))
 
     def register(self, *plans: Any) -> list[MigrationPlan]:
         """Add plans (dicts or MigrationPlans) to apply with :meth:`apply_pending`, in order.
@@ -116,13 +128,28 @@ class Migrator:
         self._registered.extend(added)
         return added
 
+    def _pending_for(self, scope: str, key: str, stored: Version,
+                     current: Version) -> str | None:
+        """The registered, unapplied migration that moves ``scope``/``key`` from ``stored``
+        (named for an IncompatibleSchema error), or None."""
+        for plan in self._registered:
+            scope_ok = matcher([plan.scope]) if plan.scope else None
+            key_ok = matcher([plan.key]) if plan.key else None
+            if stored in spellings(plan.from_version) and (
+                    scope_ok is None or scope_ok(scope)) and (
+                    key_ok is None or key_ok(key)) and \
+                    ledger.applied_number(self.store, plan.id) is None:
+                return f"{plan.id!r} (v{plan.from_version} -> v{plan.to_version})"
+        return None
+
     @property
     def registered(self) -> list[MigrationPlan]:
         return list(self._registered)
 
     def status(self) -> dict[str, Any]:
         """current, latest, pending, applied, versions: see :func:`migration_status`."""
-        return migration_status(self.store, self._registered, self._declared)
+        return migration_status(self.store, self._registered, self._declared,
+                                self.state.schema_version)
 
     def history(self) -> list[dict[str, Any]]:
         """The applied (and rolled back) migrations, oldest first."""
@@ -200,6 +227,8 @@ class Migrator:
             if isinstance(exc, MigrationError):
                 raise
             raise MigrationError(f"migration {plan.id!r} was not applied: {exc}") from exc
+        self.state.reload_schemas()
+        self.state.announce_bulk("migration", result.plan.changes, result.first)
         report = done["report"]
         report.applied = True
         if report.examined:
@@ -210,20 +239,21 @@ class Migrator:
             "skipped": report.skipped, "elapsed_seconds": report.elapsed_seconds})
         return report
 
-    def apply_pending(self, *, to_version: int | None = None, dry_run: bool = False,
+    def apply_pending(self, *, to_version: Version | None = None, dry_run: bool = False,
                       progress: Progress | None = None) -> list[MigrationReport]:
         """Apply the registered migrations not yet applied, in registration order (only those
         whose to_version is at most ``to_version``, when given). Stops at the first failure."""
         reports = []
+        limit = None if to_version is None else parts(check_version(to_version, "to_version"))
         for plan in self._registered:
-            if to_version is not None and plan.to_version > to_version:
+            if limit is not None and parts(plan.to_version) > limit:
                 continue
             if ledger.applied_number(self.store, plan.id) is not None:
                 continue
             reports.append(self.apply(plan, dry_run=dry_run, progress=progress))
         return reports
 
-    def migrate_to_version(self, version: int, *, dry_run: bool = False,
+    def migrate_to_version(self, version: Version, *, dry_run: bool = False,
                            progress: Progress | None = None) -> list[MigrationReport]:
         """Apply the pending registered migrations that lead up to ``version``.
 
@@ -231,12 +261,11 @@ class Migrator:
             MigrationError: no registered migration leads to ``version`` while values are
                 below it.
         """
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValidationError("version", "must be an integer >= 1", got=version)
+        version = check_version(version, "version")
         reports = self.apply_pending(to_version=version, dry_run=dry_run, progress=progress)
-        if not reports and not any(p.to_version == version for p in self._registered):
+        if not reports and not any(same(p.to_version, version) for p in self._registered):
             status = self.status()
-            if status["current"] < version:
+            if parts(status["current"]) < parts(version):
                 raise MigrationError(
                     f"no registered migration leads to version {version} (values are at "
                     f"version {status['current']}); register one with "
@@ -252,6 +281,7 @@ class Migrator:
         if not self.enabled:
             raise MigrationError("migrations are disabled ([state] migration_enabled = false)")
         done = rollback_last(self.state, force=force)
+        self.state.reload_schemas()
         self._publish("migration.rolled_back", done)
         return done
 
@@ -271,7 +301,8 @@ class Migrator:
                  "items": len(changes), "changed": outcome.report.changed,
                  "undo_chunks": chunks, "rolled_back_at": None}
         return [*undo, *ledger.drop_undo_ops(store, drop), ledger.entry_op(entry),
-                Put(ledger.id_key(plan.id), b"%d" % n)]
+                Put(ledger.id_key(plan.id), b"%d" % n),
+                schemas.recorded_op(store, n, plan.scope, plan.key, plan.to_version)]
 
     def _hook_skips(self, plan: MigrationPlan) -> bool:
         hooks = self.hooks
@@ -327,47 +358,59 @@ def load_plans(path: str) -> list[MigrationPlan]:
 
 
 def migration_status(store: Store, registered: Sequence[MigrationPlan],
-                     declared: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    """The status described in the module docstring, as plain data."""
+                     declared: Sequence[tuple[str, Version]],
+                     current_of: Callable[[str], Version] | None = None) -> dict[str, Any]:
+    """The status described in the module docstring, as plain data. ``current_of(scope)``:
+    the version new values of a scope are saved at (for the per-scope lines)."""
     pending = [p for p in registered if ledger.applied_number(store, p.id) is None]
-    checks = [(p, matcher([p.scope]) if p.scope else None, matcher([p.key]) if p.key else None)
-              for p in pending]
-    schemas = [(pattern, version, matcher([pattern]), Counter[int]())
-               for pattern, version in declared]
+    checks = [(p, spellings(p.from_version), matcher([p.scope]) if p.scope else None,
+               matcher([p.key]) if p.key else None) for p in pending]
+    patterns = [(pattern, version, matcher([pattern]), Counter[Version]())
+                for pattern, version in declared]
     waiting = [0] * len(pending)
-    versions: Counter[int] = Counter()
+    versions: Counter[Version] = Counter()
+    per_scope: dict[str, Counter[Version]] = {}
     cut = len(STATE_PREFIX)
     for skey, raw in store.scan(STATE_PREFIX):
         version = record_version(raw, skey)
         versions[version] += 1
-        if not checks and not schemas:
-            continue
         scope, _, key = skey[cut:].partition("/")
-        for i, (plan, scope_ok, key_ok) in enumerate(checks):
-            if version == plan.from_version and (scope_ok is None or scope_ok(scope)) and (
+        counted_here = per_scope.get(scope)
+        if counted_here is None:
+            counted_here = per_scope[scope] = Counter()
+        counted_here[version] += 1
+        for i, (_plan, matches, scope_ok, key_ok) in enumerate(checks):
+            if version in matches and (scope_ok is None or scope_ok(scope)) and (
                     key_ok is None or key_ok(key)):
                 waiting[i] += 1
-        for _, _, scope_ok, counted in schemas:
+        for _, _, scope_ok, counted in patterns:
             if scope_ok is None or scope_ok(scope):
                 counted[version] += 1
     history = ledger.history(store)
     kept = set(ledger.undo_numbers(store))
     standing = [e for e in history if not e.get("rolled_back_at")]
-    latest = max([1, *versions, *(p.to_version for p in registered),
-                  *(v for _, v in declared), *(e["plan"]["to_version"] for e in standing)])
+    latest = highest([1, *versions, *(p.to_version for p in registered),
+                      *(v for _, v in declared), *(e["plan"]["to_version"] for e in standing)])
     last = standing[-1] if standing else None
     return {
-        "current": min(versions) if versions else 1,
+        "current": lowest(list(versions)) if versions else 1,
         "latest": latest,
         "values": sum(versions.values()),
-        "versions": {str(v): versions[v] for v in sorted(versions)},
+        "versions": _counts(versions),
+        "scopes": {scope: {"current": current_of(scope) if current_of else None,
+                           "versions": _counts(c)}
+                   for scope, c in sorted(per_scope.items())},
         "pending": [{**p.summary(), "items": waiting[i]} for i, p in enumerate(pending)],
         "applied": [_applied(e, kept) for e in history],
-        "schemas": [{"pattern": pattern, "version": version,
-                     "versions": {str(v): c[v] for v in sorted(c)}}
-                    for pattern, version, _, c in schemas],
+        "schemas": [{"pattern": pattern, "version": version, "versions": _counts(c)}
+                    for pattern, version, _, c in patterns],
         "can_rollback": last is not None and (last["n"] in kept or not last.get("items")),
     }
+
+
+def _counts(counter: Counter[Version]) -> dict[str, int]:
+    """``{label: count}`` in version order."""
+    return {label(v): counter[v] for v in sorted(counter, key=parts)}
 
 
 def _applied(entry: dict[str, Any], kept: set[int]) -> dict[str, Any]:
@@ -422,7 +465,8 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
                 "(force overwrites them with their pre-migration bytes)")
         counts.update(restored=len(changes), conflicts=len(conflicts))
         marked = {**entry, "rolled_back_at": time.time()}
-        extra = [ledger.entry_op(marked), *ledger.drop_undo_ops(store, [n])]
+        extra = [ledger.entry_op(marked), *ledger.drop_undo_ops(store, [n]),
+                 schemas.forgotten_op(store, [n])]
         if ledger.applied_number(store, plan_id) == n:
             extra.append(Delete(ledger.id_key(plan_id)))
         return BulkPlan(changes, extra)
@@ -431,6 +475,7 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
         result = write_bulk(state, build)
     except (StateError, WriteContention) as exc:
         raise MigrationError(f"cannot roll back migration {plan_id!r}: {exc}") from exc
+    state.announce_bulk("rollback", result.plan.changes, result.first)
     return {"id": plan_id, "n": n, "from_version": entry["plan"]["from_version"],
             "to_version": entry["plan"]["to_version"], **counts,
             "seq_first": result.first if counts.get("restored") else None,

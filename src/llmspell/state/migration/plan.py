@@ -37,6 +37,7 @@ import orjson
 from llmspell.codec import to_jsonable
 from llmspell.errors import ValidationError
 from llmspell.state.migration.validation import Validation, callable_name, parse_validation
+from llmspell.state.versions import Version, check_version, same
 from llmspell.validation import check_known_keys
 
 TRANSFORMS = ("copy", "rename", "default", "remove", "convert", "split", "merge", "custom")
@@ -106,8 +107,8 @@ class Transform:
 class MigrationPlan:
     """A checked plan. Build with :meth:`from_spec` (a dict or Lua table) or directly."""
 
-    from_version: int
-    to_version: int
+    from_version: Version
+    to_version: Version
     transformations: tuple[Transform, ...] = ()
     scope: str | None = None
     key: str | None = None
@@ -168,7 +169,7 @@ class MigrationPlan:
         check_known_keys(spec, _PLAN_KEYS, "plan", noun="field")
         from_version = _version(spec.get("from_version"), "from_version")
         to_version = _version(spec.get("to_version"), "to_version")
-        if from_version == to_version:
+        if same(from_version, to_version):
             raise ValidationError("to_version", f"must differ from from_version "
                                   f"({from_version})", got=to_version)
         raw = spec.get("transformations")
@@ -244,13 +245,10 @@ def parse_transform(spec: Any, index: int) -> Transform:
     return Transform(kind, index, **args)
 
 
-def _version(value: Any, argument: str) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(argument, "must be an integer >= 1 (values saved with no "
-                              "declared schema are at version 1)", got=value)
-    return value
+def _version(value: Any, argument: str) -> Version:
+    """A schema version (:mod:`llmspell.state.versions`); values saved with no declared schema
+    are at version 1."""
+    return check_version(value, argument)
 
 
 def _field(value: Any, argument: str, *, required: bool) -> str | None:

@@ -87,6 +87,12 @@ class WebSearch(ConfiguredTool):
         if not self.settings.engines:
             return (f"no search engine is configured: add one to {SETTINGS_TABLE} engines "
                     "(e.g. [tools.web_search.engines.searx] kind = 'searxng', url = ...)")
+        named = [("default_engine", self.settings.default_engine)]
+        named += [("fallback", name) for name in self.settings.fallback]
+        for setting, name in named:
+            if name and name not in self.settings.engines:
+                return (f"{SETTINGS_TABLE} {setting} {name!r} is not one of the engines "
+                        f"({', '.join(self.settings.engines)})")
         return None
 
     def execute(self, params: dict[str, Any], ctx: ToolContext) -> Any:
