@@ -239,11 +239,13 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
     store, server, relay = _store_check(config)
     checks.append(store)
     checks.extend(server_checks(server))
-    if relay is not None:
-        checks.append({"name": "events", "ok": True,
-                       "detail": "cross-process (LISTEN/NOTIFY on the store's database)"
-                                 if relay else "per process (subscribers see only the events "
-                                 "of their own process)"})
+    if relay is None:  # the store was not opened: what opening it would do
+        relay = config.storage.url.startswith(("postgresql://", "postgres://")) and bool(
+            config.setting("runtime.events.cross_process"))
+    checks.append({"name": "events", "ok": True,
+                   "detail": "cross-process (LISTEN/NOTIFY on the store's database)"
+                             if relay else "per process (subscribers see only the events "
+                             "of their own process)"})
     for name, status in backend_status().items():
         checks.append({"name": f"backend {name}", "ok": status == "available",
                        "detail": status, "optional": name not in ("memory", "sqlite")})
