@@ -1,12 +1,14 @@
-"""docs/postgres.md: its Python block (the whole-store copy) runs as written, sqlite to
-postgres, and everything arrives; its Lua block runs."""
+"""docs/postgres.md: backup on sqlite and restore on postgres moves everything; its Python
+block (the key-by-key copy) runs as written; its Lua block runs."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from backends import Backend, backend_fixture, make_backend
+from cli_runner import Run
 from llmspell.lua import LuaEngine
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "postgres.md"
@@ -49,3 +51,19 @@ def test_the_lease_example_runs(backend: Backend) -> None:
     (found,) = rt.sessions.list()
     lease = rt.sessions.lease(found)
     assert lease is not None and lease.token == 1 and lease.holder is None
+
+
+def test_backup_on_sqlite_restore_on_postgres(backend: Backend, run: Run) -> None:
+    made = run("exec", 'local s = Session.create{name = "moved"}\n'
+               'State.save("session:" .. s.id, "p", 1)\n'
+               'Artifact.store(s, "note.txt", "text")')
+    assert made.exit_code == 0, made.output
+    assert run("backup", "create", "-d", "before postgres").exit_code == 0
+    (backup,) = json.loads(run("backup", "list", "--json").stdout)
+    restored = run("--set", f'storage.url="{backend.url}"', "backup", "restore", backup["id"])
+    assert restored.exit_code == 0, restored.output
+    moved = backend.runtime()
+    (session,) = moved.sessions.list()
+    assert session.name == "moved" and moved.state.load(f"session:{session.id}", "p") == 1
+    (note,) = moved.artifacts.list(session.id)
+    assert moved.artifacts.read(note) == b"text"
