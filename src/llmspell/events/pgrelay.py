@@ -39,6 +39,7 @@ from llmspell.codec import from_jsonable, to_jsonable
 from llmspell.events.bus import EventBus
 from llmspell.events.event import Event
 from llmspell.storage.base import Delete, Store
+from llmspell.storage.pg_schema import EVENT_BODY_PREFIX
 
 logger = logging.getLogger("llmspell.events")
 
@@ -46,7 +47,7 @@ logger = logging.getLogger("llmspell.events")
 INLINE_LIMIT = 7000
 #: Seconds a by-reference body stays in the store.
 BODY_TTL = 60.0
-BODY_PREFIX = "evtbody/"
+BODY_PREFIX = EVENT_BODY_PREFIX
 #: Events sent per round trip at most.
 SEND_BATCH = 256
 

@@ -22,6 +22,10 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+#: Where the cross-process event relay keeps a large event's body for 60 s (store keys, not
+#: data: no backup holds them).
+EVENT_BODY_PREFIX = "evtbody/"
+
 #: ``fn(conn, names)``: ``names`` maps "kv", "migrations", "jobs" to quoted table names.
 Migration = Callable[[Any, dict[str, str]], None]
 
