@@ -6,12 +6,14 @@ tests/sessions/test_lease_processes.py does the same with real processes and SIG
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from backends import Backend
 from llmspell.errors import LeaseLost, SessionLeased, SessionNotFound, ValidationError
 from llmspell.lua import LuaEngine
-from llmspell.sessions import ManualClock, SessionManager
+from llmspell.sessions import ManualClock, SessionManager, SystemClock
 from llmspell.sessions.index import lease_key
 
 
@@ -178,3 +180,16 @@ def test_a_runtime_that_never_touched_sessions_journals_session_writes_once(
     two.state.save(f"session:{s.id}", "k", 2)
     kinds = [e.kind for e in one.sessions.journal.read(s.id)]
     assert kinds.count("state.write") == 2
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+def test_a_kept_lease_is_renewed_for_its_own_length(backend: Backend) -> None:
+    manager = backend.session_manager(clock=SystemClock(),  # type: ignore[arg-type]
+                                      lease_seconds=60)
+    s = manager.create()
+    first = manager.acquire(s, ttl=0.3, keep=True)
+    time.sleep(0.5)  # past the first expiry: renewed every 0.1 s, each time for 0.3 s
+    lease = manager.lease(s)
+    assert lease is not None and lease.holder == first.holder and lease.token == 1
+    assert time.time() < lease.expires_at <= time.time() + 0.31
+    assert manager.release(s) is True

@@ -118,6 +118,7 @@ class Leases:
         self._seen: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
         self._keep: set[str] = set()
+        self._lengths: dict[str, float] = {}  # each held lease's length (renewals keep it)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -216,6 +217,7 @@ class Leases:
         lease, raw = retry_batch(self.store, build, what=f"acquire the lease of session {sid}")
         with self._lock:
             self._held[sid] = (lease, raw)
+            self._lengths[sid] = length
             self._seen.pop(sid, None)
             if keep:
                 self._keep.add(sid)
@@ -223,7 +225,8 @@ class Leases:
         return lease
 
     def renew(self, sid: str, ttl: float | None = None) -> Lease:
-        """Extend the lease this manager holds on ``sid`` (same token).
+        """Extend the lease this manager holds on ``sid`` (same token) by ``ttl`` seconds,
+        by default the length it was taken for.
 
         Raises:
             LeaseLost: it expired or another holder took it over.
@@ -233,7 +236,7 @@ class Leases:
         if held is None:
             raise LeaseLost(f"this process holds no lease on session {sid}; acquire it first")
         self.fence(sid, fresh=True)  # refuses an expired or taken-over lease
-        return self.acquire(sid, ttl)
+        return self.acquire(sid, self._lengths.get(sid) if ttl is None else ttl)
 
     def release(self, sid: str) -> bool:
         """Give the lease of ``sid`` back (the record keeps its token); False when this
@@ -241,6 +244,7 @@ class Leases:
         with self._lock:
             held = self._held.pop(sid, None)
             self._keep.discard(sid)
+            self._lengths.pop(sid, None)
         if held is None:
             return False
         lease, raw = held
@@ -277,6 +281,7 @@ class Leases:
         with self._lock:
             self._held.pop(sid, None)
             self._keep.discard(sid)
+            self._lengths.pop(sid, None)
 
     # -- keep-alive ---------------------------------------------------------------------------
 
@@ -287,8 +292,14 @@ class Leases:
                                             name="llmspell-lease-keeper")
             self._thread.start()
 
+    def _renew_every(self) -> float:
+        """A third of the shortest lease kept alive (at least 50 ms)."""
+        with self._lock:
+            lengths = [self._lengths.get(sid, self.ttl) for sid in self._keep]
+        return max(0.05, min(lengths, default=self.ttl) / 3)
+
     def _keep_alive(self) -> None:
-        while not self._wake.wait(max(0.05, self.ttl / 3)):
+        while not self._wake.wait(self._renew_every()):
             with self._lock:
                 keep = list(self._keep)
             if not keep:
