@@ -4,7 +4,8 @@ LangGraph (StateGraph + SqliteSaver) and DBOS (a workflow of two steps on SQLite
 - parallel: 10 steps that each wait 100 ms at ``max_concurrency`` 3: four waves, about 0.4 s
   (not 1 s), on the memory backend.
 - 2-step durable: each step's result committed (with the run's progress) before the next
-  starts, plus the run's start and end records: four commits per workflow. Measured at
+  starts, in one batch with the run's start (step 1) or end (step 2): two commits per
+  workflow. Measured at
   ``durability = "full"`` (``synchronous=FULL``, every commit synced), the setting both peers
   run at: LangGraph's SqliteSaver (WAL; its connection is ours, set to ``synchronous=FULL``),
   invoked with ``durability="sync"`` (each step's checkpoint written before the next step
@@ -58,7 +59,7 @@ def ours(bench: Bench, tmp: Path, durability: str) -> None:
             bench.measure("2-step durable workflow, sqlite, synchronous=FULL",
                           lambda: flow.execute({"x": 1}), number=100, budget_us=1000,
                           peer="LangGraph StateGraph + SqliteSaver, 2 nodes",
-                          note="4 commits: start, each step, end")
+                          note="2 commits: start + step 1, step 2 + end")
             bench.measure("2-step durable workflow, sqlite, FULL (vs DBOS)",
                           lambda: flow.execute({"x": 1}), number=100, budget_us=1000,
                           peer="DBOS workflow, 2 steps, SQLite")
@@ -69,7 +70,7 @@ def ours(bench: Bench, tmp: Path, durability: str) -> None:
             counter = iter(range(10**9))
             bench.measure("one state.save, sqlite, NORMAL (the floor of a commit)",
                           lambda: rt.state.save("global", "k", next(counter)), number=500,
-                          note="a workflow of two steps commits four times")
+                          note="a workflow of two steps commits twice")
     if durability == "normal":
         with Runtime.memory() as rt:
             flow = rt.workflows.sequential({"name": "two", "steps": [

@@ -125,6 +125,20 @@ class Bench:
         return result
 
 
+def timed_async(loop: Any, call: Callable[[], Any], number: int) -> float:
+    """Microseconds per awaited ``call()`` (a coroutine factory), ``number`` calls on
+    ``loop`` after one warm-up call."""
+
+    async def body() -> float:
+        await call()  # warm up
+        start = time.perf_counter()
+        for _ in range(number):
+            await call()
+        return (time.perf_counter() - start) / number * 1e6
+
+    return float(loop.run_until_complete(body()))
+
+
 def postgres_server() -> str | None:
     """The PostgreSQL server benchmarks use (``LLMSPELL_BENCH_POSTGRES``, else
     ``LLMSPELL_TEST_POSTGRES``, else the local default), or None when none answers or the

@@ -34,7 +34,9 @@ LAYERS: dict[str, int] = {
                      # bounded: a container type (BoundedCache) for any layer's caches
                      "bounded",
                      # project: finding the project directory (stdlib only), for config
-                     "project"), 0),
+                     "project",
+                     # finds entry points; providers and tools ask it for their plugins
+                     "plugins"), 0),
     "storage": 1,
     **dict.fromkeys(("state", "sessions", "artifacts", "journal"), 2),
     **dict.fromkeys(("hooks", "events"), 3),
@@ -43,6 +45,11 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("lua", "replay"), 6),
     # workers run claimed jobs in a LuaEngine and the Lua Workflow global enqueues into them
     "workers": 6,
+    # Backends for other frameworks (LangGraph, ADK): built on a whole Runtime, used by
+    # nothing in llmspell itself (the CLI only lists plugins), so beside the Lua bridge.
+    "integrations": 6,
+    # AsyncRuntime: an asyncio face over a whole Runtime (nothing inside llmspell uses it).
+    "aio": 6,
     # web: `llmspell web` serves the same Runtime the CLI drives, beside the CLI.
     **dict.fromkeys(("cli", "web", "__main__", "__init__", "testing/commands"), 7),
 }

@@ -2,6 +2,7 @@
 
 Start with :class:`llmspell.Runtime`; ``Runtime.from_config()`` reads ``llmspell.toml``, and
 ``Runtime.memory()`` gives one that keeps nothing on disk (for tests and experiments).
+:class:`llmspell.AsyncRuntime` is the same for asyncio programs.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from llmspell.errors import LLMSpellError
 
 if TYPE_CHECKING:
+    from llmspell.aio import AsyncRuntime
     from llmspell.runtime import Runtime
 
 __version__ = "0.1.0"
-__all__ = ["LLMSpellError", "Runtime", "__version__"]
+__all__ = ["AsyncRuntime", "LLMSpellError", "Runtime", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from llmspell.runtime import Runtime
 
         return Runtime
+    if name == "AsyncRuntime":
+        from llmspell.aio import AsyncRuntime
+
+        return AsyncRuntime
     raise AttributeError(f"module 'llmspell' has no attribute {name!r}")

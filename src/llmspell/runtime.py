@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from llmspell.artifacts import ArtifactCollector, ArtifactManager
     from llmspell.providers import ProviderRegistry
     from llmspell.sessions import SessionManager
+    from llmspell.sessions.enforcement import CountInBatch
     from llmspell.state import StateManager
     from llmspell.state.backup import BackupManager
     from llmspell.state.migration import Migrator
@@ -186,7 +187,7 @@ class Runtime:
         return self._built("_sessions", build, wire)
 
     def _session_rules(self, sessions: SessionManager) -> Callable[
-            [str, str, tuple[tuple[str, str, int], ...]], None]:
+            [str, str, tuple[tuple[str, str, int], ...]], CountInBatch | None]:
         """What a session's state operations obey (docs/sessions.md), while it is current:
 
         - isolation: the ``session:<A>`` scope of another session A may be read or written
@@ -200,7 +201,8 @@ class Runtime:
         """
         state = self.state
 
-        def check(sid: str, access: str, items: tuple[tuple[str, str, int], ...]) -> None:
+        def check(sid: str, access: str,
+                  items: tuple[tuple[str, str, int], ...]) -> CountInBatch | None:
             own = f"session:{sid}"
             asking = "read" if access == "read" else "write"
             for scope, _key, _size in items:
@@ -209,7 +211,7 @@ class Runtime:
                         scope[len("session:"):], sid, asking, f"{asking} {scope}",
                         subject="the state scope of", component="state")
             if access != "write":
-                return
+                return None
             memory = 0
             mine = [(key, size) for scope, key, size in items if scope == own]
             if any(size for _, size in mine):  # only deletes: the footprint only shrinks
@@ -218,7 +220,9 @@ class Runtime:
                     memory = (state.scope_bytes(own, [key for key, _ in mine if key])
                               + sum(size for _, size in mine)
                               + sessions.get(sid).counters.artifact_bytes)
-            sessions.admit(sid, "state.write", operations=len(items), memory=memory)
+            # Counted in the write's own batch (one commit; its limits checked again there).
+            return sessions.admission(sid, "state.write", operations=len(items),
+                                      memory=memory)
         return check
 
     @property

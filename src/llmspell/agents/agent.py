@@ -145,13 +145,9 @@ class Agent:
     def stream(self, input: str | Mapping[str, Any]) -> Generator[AgentChunk, None, None]:
         """Send ``input`` and yield the answer in order; the last chunk is ``done``.
         Raises as :meth:`invoke`, while iterating."""
-        text, parameters = parse_input(input)
-        self.lifecycle.check_callable()
+        text, parameters, context = self._start_call(input)
         hooks = self._owner.hooks
-        cid = uuid.uuid4().hex
-        sid = self._owner.meter.session_id()
-        context: dict[str, Any] = {"component": self.name, "correlation_id": cid,
-                                   "session_id": sid}
+        cid, sid = context["correlation_id"], context["session_id"]
         inner: Generator[AgentChunk, None, None] | None = None
         self._begin()
         try:
@@ -171,32 +167,55 @@ class Agent:
                 else:
                     yield chunk
             assert found is not None
-            result = found
-            outcome = hooks.decide(AFTER, hook_view(result), **context) \
-                if hooks.has(AFTER) else None
-            if outcome is not None:
-                if outcome.action == RETRY:
-                    hooks.report_ignored(AFTER, RETRY, outcome, frozenset(),
-                                         correlation_id=cid, session_id=sid)
-                result = self._modified(outcome.data, result)
+            result = self._after(found, context)
             self._commit(turns[-1], result.text)
         except BaseException as exc:
             if inner is not None:
                 inner.close()  # an abandoned stream is journaled as failed now, not at GC
-            self._end(failed=True, error=exc, cid=cid, sid=sid)
-            if isinstance(exc, Exception) and hooks.has(ERROR):
-                failed = hooks.decide(ERROR, {"error": str(exc), "error_type":
-                                              type(exc).__name__, "input": text}, **context)
-                if failed.action == RETRY:
-                    hooks.report_ignored(ERROR, RETRY, failed, frozenset(),
-                                         correlation_id=cid, session_id=sid)
+            self._failed(exc, text, context)
             raise
         yield AgentChunk("done", last, result=result)
         self._end(failed=False, result=result, cid=cid, sid=sid)
 
     async def ainvoke(self, input: str | Mapping[str, Any]) -> AgentResult:
-        """:meth:`invoke` for asyncio (runs on a worker thread)."""
-        return await asyncio.to_thread(self.invoke, input)
+        """:meth:`invoke` for asyncio. The model calls are natively async (the provider's
+        ``acomplete``: httpx's async client for the HTTP providers), so many calls can wait on
+        the network at once without a thread each; the short store and hook work between them
+        (journal, limits, tools) runs on worker threads, never on the event loop. Raises as
+        :meth:`invoke`."""
+        text, parameters, context = self._start_call(input)
+        hooks = self._owner.hooks
+        cid, sid = context["correlation_id"], context["session_id"]
+        steps: Generator[AgentChunk | _ModelCall, ChatResponse | None, None] | None = None
+        await asyncio.to_thread(self._begin)
+        try:
+            data = await asyncio.to_thread(hooks.before, BEFORE,
+                                           self._hook_data(text, parameters), **context)
+            if isinstance(data, Skipped):
+                result = self._skipped(data.result)
+            else:
+                turns: list[list[Message]] = []
+                steps = self._execute(take_text(data), cid, sid, turns, stream=False,
+                                      awaited=True)
+                step = await asyncio.to_thread(next, steps)
+                while isinstance(step, _ModelCall):
+                    try:
+                        response = await self.provider.acomplete(step.request)
+                    except Exception as exc:
+                        step = await asyncio.to_thread(steps.throw, exc)
+                    else:
+                        step = await asyncio.to_thread(steps.send, response)
+                assert step.result is not None
+                result = await asyncio.to_thread(self._after, step.result, context)
+                await asyncio.to_thread(self._commit, turns[-1], result.text)
+        except BaseException as exc:
+            if steps is not None:
+                steps.close()
+            await asyncio.to_thread(self._failed, exc, text, context)
+            raise
+        await asyncio.to_thread(lambda: self._end(failed=False, result=result, cid=cid,
+                                                  sid=sid))
+        return result
 
     async def astream(self, input: str | Mapping[str, Any]) -> AsyncIterator[AgentChunk]:
         """:meth:`stream` for asyncio: chunks arrive as the worker thread gets them."""
@@ -227,8 +246,11 @@ class Agent:
     # -- the tool loop -------------------------------------------------------------------
 
     def _execute(self, text: str, cid: str, sid: str | None, turns: list[list[Message]], *,
-                 stream: bool) -> Generator[AgentChunk, None, None]:
-        """One execution: model calls and tool calls until an answer without tool calls."""
+                 stream: bool, awaited: bool = False,
+                 ) -> Generator[Any, ChatResponse | None, None]:
+        """One execution: model calls and tool calls until an answer without tool calls.
+        ``awaited``: each model call is yielded as a :class:`_ModelCall` and its response
+        sent back (:meth:`ainvoke` awaits it), instead of calling the provider here."""
         config, owner = self.config, self._owner
         with self._lock:
             history = list(self.conversation)
@@ -261,6 +283,8 @@ class Agent:
                             index += 1
                         elif piece.kind == "done":
                             response = piece.response
+                elif awaited and not intercept.active():
+                    response = yield _ModelCall(request)
                 else:  # a replay serves (or compares) the whole answer: one chunk of text
                     response = intercept.through(
                         LLM_CALL, entry["fingerprint"],
@@ -378,6 +402,37 @@ class Agent:
     def _hook_data(self, text: str, parameters: Any) -> dict[str, Any]:
         return {"agent": self.name, "model": self.config.model, "text": text,
                 "parameters": parameters}
+
+    def _start_call(self, input: str | Mapping[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        """The checked input, its parameters and the hook context of a new call."""
+        text, parameters = parse_input(input)
+        self.lifecycle.check_callable()
+        return text, parameters, {"component": self.name, "correlation_id": uuid.uuid4().hex,
+                                  "session_id": self._owner.meter.session_id()}
+
+    def _after(self, result: AgentResult, context: dict[str, Any]) -> AgentResult:
+        """The ``agent:after_execution`` outcome applied to ``result`` (stream, ainvoke)."""
+        hooks = self._owner.hooks
+        if not hooks.has(AFTER):
+            return result
+        outcome = hooks.decide(AFTER, hook_view(result), **context)
+        if outcome.action == RETRY:
+            hooks.report_ignored(AFTER, RETRY, outcome, frozenset(),
+                                 correlation_id=context["correlation_id"],
+                                 session_id=context["session_id"])
+        return self._modified(outcome.data, result)
+
+    def _failed(self, exc: BaseException, text: str, context: dict[str, Any]) -> None:
+        """Record a failed call and fire ``agent:error`` (stream, ainvoke)."""
+        hooks = self._owner.hooks
+        cid, sid = context["correlation_id"], context["session_id"]
+        self._end(failed=True, error=exc, cid=cid, sid=sid)
+        if isinstance(exc, Exception) and hooks.has(ERROR):
+            failed = hooks.decide(ERROR, {"error": str(exc), "error_type":
+                                          type(exc).__name__, "input": text}, **context)
+            if failed.action == RETRY:
+                hooks.report_ignored(ERROR, RETRY, failed, frozenset(),
+                                     correlation_id=cid, session_id=sid)
 
     def _skipped(self, value: Any) -> AgentResult:
         if isinstance(value, Mapping):
@@ -557,6 +612,15 @@ class Agent:
     def clear_conversation(self) -> None:
         with self._lock:
             self.conversation = []
+
+
+class _ModelCall:
+    """A model call :meth:`Agent._execute` hands out in ``awaited`` mode."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.request = request
 
 
 def _ms(since: float) -> float:

@@ -319,6 +319,7 @@ def _load_commands() -> None:
     from llmspell.cli import backup as backup_commands
     from llmspell.cli import keys as keys_commands
     from llmspell.cli import migrate as migrate_commands
+    from llmspell.cli import plugins as plugin_commands
     from llmspell.cli import prompt as prompt_commands
     from llmspell.cli import scripts, session_replay, setup
     from llmspell.cli import session as session_commands
@@ -331,6 +332,7 @@ def _load_commands() -> None:
     for module in (scripts, setup, state_commands, session_commands, artifact_commands,
                    migrate_commands, backup_commands, keys_commands, prompt_commands,
                    tool_commands, workflow_commands, worker_commands, web_commands,
+                   plugin_commands,
                    session_replay):  # session_replay adds to `session`
         for command in module.COMMANDS:
             register(command)

@@ -24,6 +24,7 @@ from typing import Any
 
 from lupa import lua54
 
+from llmspell.bounded import BoundedCache
 from llmspell.errors import ScriptError, ScriptLimitExceeded, ValidationError
 from llmspell.lua.bridge import StopScript, error_text, guard
 from llmspell.lua.chunks import SHOWN_PREFIX, is_bundled, run_chunk
@@ -74,7 +75,7 @@ class LuaEngine:
         settings = self.config.lua
         self._depth = 0
         self._exit_code: int | None = None
-        self._python_errors: dict[str, BaseException] = {}
+        self._python_errors: BoundedCache[str, BaseException] = BoundedCache(_REMEMBERED)
         self._closed = False
         self._on_close: list[Callable[[], None]] = []
         memory = settings.max_memory_bytes
@@ -367,9 +368,7 @@ class LuaEngine:
         if isinstance(exc, KeyboardInterrupt):
             self.limits.interrupted = True
             return
-        if len(self._python_errors) >= _REMEMBERED:
-            self._python_errors.pop(next(iter(self._python_errors)))
-        self._python_errors[error_text(exc)] = exc
+        self._python_errors.keep(error_text(exc), exc)
 
     # -- lifetime --------------------------------------------------------------------
 

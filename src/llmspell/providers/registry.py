@@ -8,6 +8,8 @@ Model strings are ``provider/model`` (``openai/gpt-4o-mini``, ``ollama/llama3``,
 built-ins that need no table: ``openai`` and ``anthropic`` (``OPENAI_API_KEY``,
 ``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``), ``ollama`` (local, no key)
 and ``scripted`` (the test double). Implementations are chosen by kind in :data:`KINDS`.
+Installed packages add providers through ``llmspell.providers`` entry points
+(:mod:`llmspell.plugins`); a configured or built-in name wins over a plugin's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from llmspell import plugins
 from llmspell.config_schema import PROVIDER_FIELDS, PROVIDER_KINDS
 from llmspell.errors import ConfigError, ProviderAuthError, ValidationError
 from llmspell.keys import KeyStore, lookup
@@ -126,6 +129,7 @@ class ProviderRegistry:
         self._built: dict[str, Provider] = {}
         self._prices: dict[str, Mapping[str, Price]] = {}
         self._lock = threading.Lock()
+        self._plugins: dict[str, Any] | None = None  # found on first use (llmspell.plugins)
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> ProviderRegistry:
@@ -135,7 +139,14 @@ class ProviderRegistry:
 
     def names(self) -> list[str]:
         """Every provider that can be named: configured ones, then the built-ins."""
-        return list(dict.fromkeys([*self._tables, *BUILTINS, *self._built]))
+        return list(dict.fromkeys([*self._tables, *BUILTINS, *self._built,
+                                   *self.plugins()]))
+
+    def plugins(self) -> dict[str, Any]:
+        """Installed provider plugins (``llmspell.providers`` entry points) by name."""
+        if self._plugins is None:
+            self._plugins = plugins.provider_factories()
+        return self._plugins
 
     def settings(self, name: str) -> ProviderSettings:
         """The effective settings of provider ``name``; ValidationError when unknown."""
@@ -213,6 +224,13 @@ class ProviderRegistry:
         with self._lock:
             if name in self._built:
                 return self._built[name]
+            if name not in self._tables and name not in BUILTINS and name in self.plugins():
+                plugin, point = self.plugins()[name]
+                made: Provider = plugins.build_provider(
+                    plugin, point, lambda p: isinstance(p, Provider))
+                made.name = name
+                self._built[name] = made
+                return made
             settings = self.settings(name)
             built = self._build(settings)
             self._built[name] = built

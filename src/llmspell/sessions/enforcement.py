@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmspell.errors import (
@@ -32,6 +33,7 @@ from llmspell.sessions.policies import (
     timeout_action,
 )
 from llmspell.sessions.transitions import Update
+from llmspell.storage.base import Op
 
 logger = logging.getLogger("llmspell.sessions")
 
@@ -73,6 +75,14 @@ class PolicyEnforcer:
     def admit(self, found: Session | None, usage: Usage) -> Session | None:
         """Admit ``usage`` in ``found`` (None: no session, only global limits apply) and
         count it; see ``SessionManager.admit``."""
+        self.evaluate(found, usage)
+        if found is None:
+            return None
+        return self.count(found.id, usage, check=True)
+
+    def evaluate(self, found: Session | None, usage: Usage) -> None:
+        """The admission of :meth:`admit` without the count: refuse ``usage`` (reported,
+        raised) when ``found`` is not active or the chain says no."""
         if found is not None and found.status != ACTIVE:
             found = self.read(found.id)  # it may be a cached record: refuse on the stored one
             if found.status != ACTIVE:
@@ -83,9 +93,6 @@ class PolicyEnforcer:
             verdict = self.policies.evaluate(found, usage)
         if not verdict.allowed:
             self.refuse(found, usage, verdict)
-        if found is None:
-            return None
-        return self.count(found.id, usage, check=True)
 
     def settle(self, found: Session, kind: str, *, reserved_tokens: int, tokens: int,
                cost: float, drafts: list[Draft] | None = None) -> Session:
@@ -114,6 +121,17 @@ class PolicyEnforcer:
               drafts: list[Draft] | None = None) -> Session:
         """Add ``usage`` to the session's counters; with ``check``, refuse it first when the
         session is no longer active or its resource limits would pass."""
+        try:
+            return self.update(sid, self.counting(usage, check=check, drafts=drafts))
+        except Refused as refused:
+            self.refuse(refused.session, usage, refused.verdict)
+            raise  # refuse() raised; this line is never reached
+
+    def counting(self, usage: Usage, *, check: bool, drafts: list[Draft] | None = None
+                 ) -> Callable[[Session, float], Update]:
+        """The change :meth:`count` writes: ``change(current, now)`` adds ``usage`` to the
+        counters (with ``check``, raising Refused when ``current`` is not active or its
+        resource limits would pass)."""
         limits = [p for p in self.policies.policies if isinstance(p, ResourceLimits)]
 
         def change(current: Session, now: float) -> Update:
@@ -135,11 +153,7 @@ class PolicyEnforcer:
                 new.last_activity_at = now
             return Update(new, list(drafts or ()))
 
-        try:
-            return self.update(sid, change)
-        except Refused as refused:
-            self.refuse(refused.session, usage, refused.verdict)
-            raise  # refuse() raised; this line is never reached
+        return change
 
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
@@ -182,6 +196,61 @@ class PolicyEnforcer:
             f"operation {usage.kind!r}{where} refused: {text}")
         exc.refusals = verdict.refusals  # type: ignore[attr-defined]
         raise exc
+
+
+@dataclass
+class CountInBatch:
+    """An admitted operation whose count is written in the operation's own batch (a state
+    write made while a session is current): one commit, and the write and its count can
+    never be separated. The owner of that batch (``StateManager``, through its session
+    check) calls :meth:`ops` on every attempt of the batch, then :meth:`finish` once, or
+    :meth:`failed` when the batch raised.
+
+    Args:
+        enforcer: reports a refusal and counts an operation that wrote nothing.
+        session_id, usage: what is counted.
+        plan: ``plan(attempt) -> (ops, expect, result)``: the record put with the counters
+            changed, under ``expect`` on the record read (raises Refused when the record
+            as read refuses the usage).
+        committed: ``committed(result)``: the batch holding ``plan``'s ops was written.
+    """
+
+    enforcer: PolicyEnforcer
+    session_id: str
+    usage: Usage
+    plan: Callable[[int], tuple[list[Op], dict[str, bytes | None], Any]]
+    committed: Callable[[Any], None]
+    _attempt: int = field(default=0, init=False)
+    _result: Any = field(default=None, init=False)
+    _over: bool = field(default=False, init=False)
+
+    def ops(self) -> tuple[list[Op], dict[str, bytes | None]]:
+        """The counter's ops and conditions for one attempt of the batch (planned afresh on
+        each: a lost race reads the record again). Raises Refused."""
+        ops, expect, self._result = self.plan(self._attempt)
+        self._attempt += 1
+        return ops, expect
+
+    def finish(self, written: bool) -> None:
+        """The operation is over. ``written``: its batch, holding the count, committed;
+        else it wrote nothing (a delete of an absent key, a compare that did not match)
+        and is counted in a batch of its own, as an admitted operation always is. Nothing
+        after :meth:`failed`."""
+        if self._over:
+            return
+        self._over = True
+        if written:
+            self.committed(self._result)
+        else:
+            self.enforcer.count(self.session_id, self.usage, check=True)
+
+    def failed(self, error: BaseException) -> None:
+        """The batch raised ``error``: a refusal of the counters (Refused) is reported and
+        raised as ResourceLimitExceeded; anything else is the caller's to raise. Nothing is
+        counted."""
+        self._over = True
+        if isinstance(error, Refused):
+            self.enforcer.refuse(error.session, self.usage, error.verdict)
 
 
 class Refused(Exception):

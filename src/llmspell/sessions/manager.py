@@ -59,7 +59,7 @@ from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
-from llmspell.sessions.enforcement import PolicyEnforcer, Refused
+from llmspell.sessions.enforcement import CountInBatch, PolicyEnforcer, Refused
 from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
@@ -215,11 +215,16 @@ class SessionManager:
     def create(self, name: str = "", *, description: str = "", tags: Any = None,
                metadata: Any = None, parent_session_id: str | None = None,
                max_duration: float | None = None, max_idle_time: float | None = None,
-               limits: Any = None) -> Session:
+               limits: Any = None, save: bool = False) -> Session:
         """Create an active session and return it.
 
         ``max_duration``/``max_idle_time`` are seconds (None: the ``[session]`` default; 0:
         none); ``limits`` a dict of operations, tokens, cost, artifacts, artifact_bytes.
+        ``save``: also checkpoint it, as :meth:`save` right after would, in the create's
+        own batch (one commit): ``session:save`` fires after ``session:start`` (a skip
+        leaves out the checkpoint, a cancel creates nothing), the ``session.saved`` entry
+        follows ``session.created``, and ``session.saved`` is published after
+        ``session.created``.
 
         Raises:
             ValidationError: a bad argument (named).
@@ -228,6 +233,8 @@ class SessionManager:
             HookCancelled: a ``session:start`` hook refused.
         """
         self._check_enabled()
+        if not isinstance(save, bool):
+            raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
         check_text(description, "description")
         tag_list = check_tags(tags)
@@ -258,6 +265,10 @@ class SessionManager:
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
         self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
+        saved = save and self._before("session:save", sid, cid, lambda: {
+            "session": session.to_dict(), "operation": "saved"}) is not _SKIP
+        if saved:
+            drafts.append(Draft("session.saved", {"status": session.status}, cid))
 
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
@@ -278,6 +289,8 @@ class SessionManager:
         self.active.committed(active)
         self._remember(sid, raw, position_after(START, jops))
         self._publish("session.created", session, cid)
+        if saved:
+            self._publish("session.saved", session, cid)
         return session
 
     def get(self, session: SessionRef) -> Session:
@@ -460,6 +473,50 @@ class SessionManager:
             raise ValidationError("operations", "must be an integer >= 1", got=operations)
         usage = Usage(kind, operations, tokens, cost, artifacts, artifact_bytes, memory)
         return self.enforcer.admit(self._session_or_current(session), usage)
+
+    def admission(self, session: SessionRef | None = None, kind: str = "operation", *,
+                  memory: int = 0, operations: int = 1) -> CountInBatch | None:
+        """:meth:`admit` for an operation that writes its own batch (a state write): the
+        policies run now (a refusal raises as in :meth:`admit`), and the count goes into
+        that batch through the returned :class:`CountInBatch` (None: no session, nothing
+        to count). Its resource limits are checked again on the record the batch expects,
+        so limits stay exact; a refused batch writes nothing."""
+        if isinstance(operations, bool) or not isinstance(operations, int) or operations < 1:
+            raise ValidationError("operations", "must be an integer >= 1", got=operations)
+        usage = Usage(kind, operations, 0, 0.0, 0, 0, memory)
+        found = self._session_or_current(session)
+        self.enforcer.evaluate(found, usage)
+        if found is None:
+            return None
+        sid = found.id
+        change = self.enforcer.counting(usage, check=True)
+        key = index.record_key(sid)
+
+        def plan(attempt: int) -> tuple[builtins.list[Op], dict[str, bytes | None],
+                                        tuple[bytes, Session]]:
+            # The record last written or read (any stale bytes fail the batch's expect, and
+            # the next attempt reads the store); no journal position is needed.
+            hit = self._decoded.get(sid) if attempt == 0 else None
+            raw = hit[0] if hit is not None else self.store.get_unchecked(key)
+            if raw is None:
+                raise SessionNotFound(f"no session has id {sid!r}")
+            current = self._decode(sid, raw)
+            try:
+                update = change(current, self.clock.now())
+            except (SessionError, Refused):
+                if hit is None or self.store.get_unchecked(key) == raw:
+                    raise  # refused on the stored record
+                return plan(attempt + 1)  # refused on a cached one: decide on the store's
+            new_raw = orjson.dumps(update.session.to_record())
+            ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+            return ops, {key: raw}, (new_raw, update.session)
+
+        def committed(result: tuple[bytes, Session]) -> None:
+            new_raw, new = result
+            self._cache.pop(sid, None)  # its journal position moved with the batch's entries
+            self._decoded[sid] = (new_raw, new.copy())
+
+        return CountInBatch(self.enforcer, sid, usage, plan=plan, committed=committed)
 
     def limits_of(self, session: SessionRef) -> Limits:
         """The limits that apply to ``session``: its own, and ``[session]`` for the rest."""

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -92,6 +92,29 @@ class Change:
 #: that commits ``changes``. Called once per attempt (a lost race plans the commit again),
 #: so it must only build ops, never act.
 Contributor = Callable[[list[Change]], "tuple[list[Op], dict[str, bytes | None]] | None"]
+
+
+class Admission(Protocol):
+    """An operation's admission whose count rides in the operation's own batch (a state
+    write while a session is current; the session check returns it)."""
+
+    def ops(self) -> tuple[list[Op], dict[str, bytes | None]]:
+        """Ops and conditions to add to one attempt of the batch; raises to refuse."""
+        ...
+
+    def finish(self, written: bool) -> None:
+        """The operation is over; ``written``: its batch (with :meth:`ops`) committed."""
+        ...
+
+    def failed(self, error: BaseException) -> None:
+        """The batch raised ``error``; may raise the error to give instead."""
+        ...
+
+
+def finish(admission: Admission | None, written: bool) -> None:
+    """``admission.finish(written)`` when there is one."""
+    if admission is not None:
+        admission.finish(written)
 
 
 @dataclass(slots=True)
@@ -162,10 +185,13 @@ Plan = Seq[Write] | Callable[[], Seq[Write]]
 
 def commit(store: Store, sequence: Sequence, plan: Plan, *,
            expect: Mapping[str, bytes | None] | None = None,
-           contributors: Seq[Contributor] = ()) -> list[Committed] | None:
+           contributors: Seq[Contributor] = (),
+           admission: Admission | None = None) -> list[Committed] | None:
     """Commit the writes of ``plan`` (a list, or a callable planning them afresh on every
     attempt) in one batch. Returns what was committed, in order, or None when ``expect`` (exact
     bytes per store key, None for absent) did not hold, in which case nothing was written.
+    ``admission``: its ops join the batch when it changes something (then the result is not
+    empty); when it raises, nothing is written and ``admission.failed`` is told.
 
     Raises:
         WriteContention: the commit kept losing races (see :func:`retry_batch`).
@@ -177,11 +203,16 @@ def commit(store: Store, sequence: Sequence, plan: Plan, *,
             if attempt and not _plan_again(store, sequence, expect, contributors):
                 return [], {}, None  # ``expect`` no longer holds
             writes = plan() if callable(plan) else plan
-            return _plan(store, sequence, writes, expect, contributors)
+            return _plan(store, sequence, writes, expect, contributors, admission)
 
         # Unchecked: this module built and checked every op (contributors' in _add); the
         # checks of Store.batch would be a third of the cost of a write on the memory backend.
-        planned = retry_batch(store, build, what=_WHAT, checked=False)
+        try:
+            planned = retry_batch(store, build, what=_WHAT, checked=False)
+        except BaseException as exc:
+            if admission is not None:
+                admission.failed(exc)
+            raise
         if planned is None:
             return None
         done, seq, raw = planned
@@ -271,7 +302,8 @@ _Planned = tuple[list[Committed], int, bytes]
 
 def _plan(store: Store, sequence: Sequence, writes: Seq[Write],
           expect: Mapping[str, bytes | None] | None,
-          contributors: Seq[Contributor]) -> Planned[_Planned | None]:
+          contributors: Seq[Contributor],
+          admission: Admission | None = None) -> Planned[_Planned | None]:
     """The batch committing ``writes``; no ops when they change nothing (then the result is
     None when ``expect`` does not hold)."""
     shared = sequence.shared
@@ -332,6 +364,8 @@ def _plan(store: Store, sequence: Sequence, writes: Seq[Write],
             extra = contributor(changes)
             if extra:
                 _add(ops, conditions, extra)
+    if admission is not None:
+        _add(ops, conditions, admission.ops())
     return ops, conditions, (done, seq, raw)
 
 

@@ -29,7 +29,7 @@ from llmspell.errors import ValidationError
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.redact import Redactor
 from llmspell.state import commit as _commit
-from llmspell.state.commit import Committed, Contributor, Write
+from llmspell.state.commit import Admission, Committed, Contributor, Write, finish
 from llmspell.state.records import (
     DEFAULT_SCHEMA_VERSION,
     Record,
@@ -64,8 +64,9 @@ from llmspell.state.versions import Version
 from llmspell.storage.base import Store
 from llmspell.validation import check_globs
 
-#: ``check(session_id, access, ((scope, key, size), ...))``: raises to refuse.
-SessionCheck = Callable[[str, str, tuple[tuple[str, str, int], ...]], None]
+#: ``check(session_id, access, ((scope, key, size), ...))``: raises to refuse; for a write,
+#: may return the admission whose count joins the write's batch.
+SessionCheck = Callable[[str, str, tuple[tuple[str, str, int], ...]], "Admission | None"]
 SESSION_SCOPE = "session:"
 READ, WRITE = "read", "write"
 
@@ -148,17 +149,16 @@ class StateManager:
                 tx.save(scope, key, value, schema_version=schema_version)
                 return None
         hooks = self._hooks
+        var = self._session_var
         if schema_version is None and (not self._contributors or self._unwanted(scope)) \
-                and not self.redact_on_write and (hooks is None or not hooks.has(BEFORE_WRITE)):
+                and not self.redact_on_write and (hooks is None or not hooks.has(BEFORE_WRITE)) \
+                and (var is None or var.get() is None):
             # The hot path: what _prepare and commit_put do, without their objects unless a
             # hook, a subscriber or the debug log wants them.
             encoded = encode_value(value, max_bytes=self.max_value_bytes, scope=scope,
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
                 check_size(encoded, self.max_value_bytes, scope, key)
-            var = self._session_var
-            if var is not None and (sid := var.get()) is not None:
-                self._session_check(sid, WRITE, ((scope, key, len(encoded.data)),))
             schemas = self._schemas
             version = schemas.version_for(scope, key) if schemas.active \
                 else DEFAULT_SCHEMA_VERSION
@@ -172,10 +172,11 @@ class StateManager:
         write = self._prepare(scope, key, skey, value, schema_version)
         if write is None:
             return None
-        self._checked(write)
-        if self._contributors:
-            done = self._commit((write,))
+        admission = self._checked(write)
+        if self._contributors or admission is not None:
+            done = self._commit((write,), admission=admission)
             assert done is not None
+            finish(admission, True)
         else:
             done = [_commit.commit_put(self.store, self._sequence, write)]
         self._notify(done)
@@ -192,12 +193,16 @@ class StateManager:
         tx = self._tx()
         if tx is not None:
             return tx.delete(scope, key)
-        self._in_session(scope, key, WRITE)
-        if self._signals.has(DELETE) and self.store.get(skey) is None:
-            return False  # no hook for a key that is not there
-        if not self._allow_delete(scope, key):
-            return False
-        done = self._commit((Write(scope, key, skey, None),))
+        admission = self._in_session(scope, key, WRITE)
+        done = None
+        try:
+            if self._signals.has(DELETE) and self.store.get(skey) is None:
+                return False  # no hook for a key that is not there
+            if not self._allow_delete(scope, key):
+                return False
+            done = self._commit((Write(scope, key, skey, None),), admission=admission)
+        finally:
+            finish(admission, bool(done))
         if not done:
             return False
         self._notify(done)
@@ -226,17 +231,21 @@ class StateManager:
         tx = self._tx()
         if tx is not None:
             return tx.clear_scope(scope)
-        self._in_session(scope, "", WRITE)
-        allowed = {key for key in self._stored_keys(scope, None)
-                   if self._allow_delete(scope, key)}
+        admission = self._in_session(scope, "", WRITE)
+        done = None
+        try:
+            allowed = {key for key in self._stored_keys(scope, None)
+                       if self._allow_delete(scope, key)}
 
-        def plan() -> list[Write]:
-            # Listed again on every attempt: a key another process added since the listing
-            # goes too, unless delete hooks are registered (it was never shown to them).
-            return [Write(scope, k[len(prefix):], k, None) for k in self.store.keys(prefix)
-                    if k[len(prefix):] in allowed or not self._signals.has(DELETE)]
+            def plan() -> list[Write]:
+                # Listed again on every attempt: a key another process added since the
+                # listing goes too, unless delete hooks are registered (never shown to them).
+                return [Write(scope, k[len(prefix):], k, None) for k in self.store.keys(prefix)
+                        if k[len(prefix):] in allowed or not self._signals.has(DELETE)]
 
-        done = self._commit(plan)
+            done = self._commit(plan, admission=admission)
+        finally:
+            finish(admission, bool(done))
         assert done is not None
         self._notify(done)
         return len(done)
@@ -260,19 +269,24 @@ class StateManager:
         write = self._prepare(scope, key, skey, new, None)
         if write is None:
             return False
-        self._checked(write)
-        while True:
-            raw = self.store.get(skey)
-            if expected is None:
-                if raw is not None:
+        admission = self._checked(write)
+        done = None
+        try:
+            while True:
+                raw = self.store.get(skey)
+                if expected is None:
+                    if raw is not None:
+                        return False
+                elif raw is None or not same_value(decode_value(raw, skey), expected):
                     return False
-            elif raw is None or not same_value(decode_value(raw, skey), expected):
-                return False
-            done = self._commit((write,), {skey: raw})
-            if done is not None:
-                self._notify(done)
-                return True
-            # The bytes changed between the read and the commit: compare again.
+                done = self._commit((write,), {skey: raw}, admission)
+                if done is not None:
+                    break
+                # The bytes changed between the read and the commit: compare again.
+        finally:
+            finish(admission, bool(done))
+        self._notify(done)
+        return True
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Group writes into one atomic commit (see :mod:`llmspell.state.transaction`).
@@ -477,29 +491,32 @@ class StateManager:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _in_session(self, scope: str, key: str, access: str, size: int = 0) -> None:
-        """The session check (:meth:`set_session_check`) of one operation, if it applies."""
+    def _in_session(self, scope: str, key: str, access: str,
+                    size: int = 0) -> Admission | None:
+        """The session check (:meth:`set_session_check`) of one operation, if it applies:
+        the admission to commit with a write (None: nothing to count)."""
         var = self._session_var
         if var is None:
-            return
+            return None
         sid = var.get()
         if sid is not None and (access != READ or scope.startswith(SESSION_SCOPE)):
-            self._session_check(sid, access, ((scope, key, size),))
+            return self._session_check(sid, access, ((scope, key, size),))
+        return None
 
-    def _checked(self, write: Write, access: str = WRITE) -> None:
+    def _checked(self, write: Write, access: str = WRITE) -> Admission | None:
         encoded = write.encoded
-        self._in_session(write.scope, write.key, access, 0 if encoded is None
-                         else len(encoded.data))
+        return self._in_session(write.scope, write.key, access, 0 if encoded is None
+                                else len(encoded.data))
 
-    def _admit_writes(self, writes: Iterable[Write]) -> None:
-        """The session check of a transaction's writes, together, as it commits."""
+    def _admit_writes(self, writes: Iterable[Write]) -> Admission | None:
+        """The session check of a transaction's writes, together, as it commits: the
+        admission to commit with them."""
         var = self._session_var
         if var is None or (sid := var.get()) is None:
-            return
+            return None
         items = tuple((w.scope, w.key, 0 if w.encoded is None else len(w.encoded.data))
                       for w in writes)
-        if items:
-            self._session_check(sid, WRITE, items)
+        return self._session_check(sid, WRITE, items) if items else None
 
     def _tx(self) -> Transaction | None:
         for tx in ACTIVE.get():
@@ -532,10 +549,10 @@ class StateManager:
     def _allow_delete(self, scope: str, key: str) -> bool:
         return self._signals.allow_delete(scope, key)
 
-    def _commit(self, plan: _commit.Plan,
-                expect: Mapping[str, bytes | None] | None = None) -> list[Committed] | None:
+    def _commit(self, plan: _commit.Plan, expect: Mapping[str, bytes | None] | None = None,
+                admission: Admission | None = None) -> list[Committed] | None:
         return _commit.commit(self.store, self._sequence, plan, expect=expect,
-                              contributors=self._contributors)
+                              contributors=self._contributors, admission=admission)
 
     def _holds(self, expect: Mapping[str, bytes | None]) -> bool:
         return _commit.expect_holds(self.store, expect)
@@ -577,5 +594,7 @@ class StateManager:
         return [k[cut:] for k in self.store.keys(start)]
 
 
-def _no_check(session_id: str, access: str, items: tuple[tuple[str, str, int], ...]) -> None:
+def _no_check(session_id: str, access: str,
+              items: tuple[tuple[str, str, int], ...]) -> Admission | None:
     """No session rules (none installed)."""
+    return None

@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import StateError, ValidationError
-from llmspell.state.commit import Committed, Write
+from llmspell.state.commit import Committed, Write, finish
 from llmspell.state.records import decode_value, same_value
 from llmspell.state.scopes import scope_prefix, store_key
 from llmspell.state.versions import Version
@@ -185,8 +185,12 @@ class Transaction:
                 raise _conflict()
             return
         writes = list(self._writes.values())
-        self.manager._admit_writes(writes)
-        done = self.manager._commit(writes, self._expect or None)
+        admission = self.manager._admit_writes(writes)
+        done = None
+        try:
+            done = self.manager._commit(writes, self._expect or None, admission)
+        finally:
+            finish(admission, bool(done))
         if done is None:
             raise _conflict()
         self.committed = done

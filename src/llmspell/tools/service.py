@@ -135,10 +135,29 @@ class ToolService:
                 return None
             return recorder.carrying(sid, drafts)
 
-        return cls(ToolSecurity.from_config(config), hooks=runtime.hooks, events=runtime.events,
-                   journal=journal, current_session=current, admit=admit,
-                   redactor=Redactor(config.setting("state.redact_patterns")),
-                   tools=builtin_tools(config), carry=carry)
+
+        service = cls(ToolSecurity.from_config(config), hooks=runtime.hooks,
+                      events=runtime.events, journal=journal, current_session=current,
+                      admit=admit, redactor=Redactor(config.setting("state.redact_patterns")),
+                      tools=builtin_tools(config), carry=carry)
+        service.add_plugins()
+        return service
+
+    def add_plugins(self) -> dict[str, str]:
+        """Register the tools of installed ``llmspell.tools`` plugins (:mod:`llmspell.plugins`)
+        beside the built-ins, which win a name clash. Returns the error of each plugin or tool
+        that was not added (each also logged as a warning)."""
+        from llmspell import plugins
+
+        found, errors = plugins.plugin_tools(lambda item: isinstance(item, Tool))
+        for item in found:
+            if self.exists(item.name):
+                errors[item.name] = (f"tool plugin gives {item.name!r}, a name already "
+                                     "registered (the built-in is kept)")
+                logger.warning("%s", errors[item.name])
+                continue
+            self.register(item)
+        return errors
 
     # -- the registry ---------------------------------------------------------------------
 

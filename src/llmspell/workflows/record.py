@@ -21,6 +21,16 @@ definition in scope ``workflow:def-<hash>`` (key ``definition``), not once per r
 Every commit is one atomic ``save_many`` (state's transaction, which retries a lost race
 through :func:`llmspell.storage.retry.retry_batch`): a step's result, the shared data and the
 run's progress land together before the next step starts.
+
+Writes wait for the next commit that must happen anyway (``pending``): the start (the ``run``
+key, the shared data, the definition) is committed with the first step's result, and a
+step's result with whatever comes next, which is the next step's start (:meth:`flush`, before
+it runs), a decision, shared data, or the end of the run. So a run of two steps commits
+twice: the start with step 1, then step 2 with the end. Until its first commit a run is
+known to its own process only (the service flushes it for ``run`` and ``cancel`` there); a
+crash before that commit leaves no run to resume. A step's result is still durable before
+any later step starts, so a crash re-runs at most the step that was interrupted or whose
+result was not yet committed.
 """
 
 from __future__ import annotations
@@ -72,6 +82,9 @@ class RunRecord:
         self.definition: Any = None
         self.shared: dict[str, Any] = {}
         self._saved_shared: dict[str, Any] = {}  # the shared data as last committed
+        #: scope -> key -> value written by the next commit (see the module docstring)
+        self.pending: dict[str, dict[str, Any]] = {}
+        self._results_pending = False  # a step's result is among them
 
     # -- reading ----------------------------------------------------------------------
 
@@ -110,30 +123,49 @@ class RunRecord:
         self.definition = definition
         digest = self.meta["definition"] = definition_hash(definition)
         where = SCOPE_PREFIX + DEFINITION_PREFIX + digest
-        if where not in _STORED and self.state.load(where, DEFINITION) is None:
-            self.state.save(where, DEFINITION, definition)
-        _STORED.add(where)
+        # Read each time, not remembered: another store, a restore or a deleted scope may
+        # not have it (a process-wide memory of written definitions left them out).
+        if self.state.load(where, DEFINITION) is None:
+            self.pending[where] = {DEFINITION: definition}
+        mine = self.pending.setdefault(self.scope, {})
+        mine[RUN] = self.meta
         if self.shared:
-            self.state.save_many({self.scope: {RUN: self.meta, SHARED: self.shared}})
-        else:
-            self.state.save(self.scope, RUN, self.meta)
+            mine[SHARED] = self.shared
 
     def commit_step(self, path: str, result: dict[str, Any], shared: dict[str, Any]) -> None:
-        """The step's result, with the shared data when the step changed it, in one batch."""
-        if shared == self._saved_shared:
-            self.state.save(self.scope, STEP + path, result)
-        else:
-            self.state.save_many({self.scope: {STEP + path: result, SHARED: shared}})
+        """The step's result, with the shared data when the step changed it: written by the
+        next commit (:meth:`flush` at the latest)."""
+        mine = self.pending.setdefault(self.scope, {})
+        mine[STEP + path] = result
+        self._results_pending = True
+        if shared != self._saved_shared:
+            mine[SHARED] = shared
             self._saved_shared = dict(shared)
         self.steps[path] = result
 
     def commit_decision(self, path: str, value: Any) -> None:
-        self.state.save(self.scope, DECISION + path, value)
+        self.pending.setdefault(self.scope, {})[DECISION + path] = value
+        self.flush()
         self.decisions[path] = value
 
     def commit_shared(self, shared: dict[str, Any]) -> None:
-        self.state.save(self.scope, SHARED, shared)
+        self.pending.setdefault(self.scope, {})[SHARED] = shared
+        self.flush()
         self._saved_shared = dict(shared)
+
+    def before_step(self) -> None:
+        """Before a step runs: commit the results of the steps before it (a start alone
+        waits for the first step's result)."""
+        if self._results_pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit what is pending, in one batch (nothing when nothing is)."""
+        if not self.pending:
+            return
+        self.state.save_many(self.pending)
+        self.pending = {}
+        self._results_pending = False
 
     def finish(self, status: str, output: Any, error: dict[str, Any] | None,
                shared: dict[str, Any]) -> str:
@@ -143,16 +175,29 @@ class RunRecord:
         now = time.time()
         new = {**self.meta, "status": status, "output": output, "error": error,
                "updated_at": now, "finished_at": now}
-        if shared == self._saved_shared:
+        pending, self.pending = self.pending, {}
+        self._results_pending = False
+        changed = shared != self._saved_shared
+        if RUN in pending.get(self.scope, {}):  # never committed: nobody else knows the run
+            pending[self.scope][RUN] = new
+            if changed:
+                pending[self.scope][SHARED] = shared
+            self.state.save_many(pending)
+            swapped = True
+        elif not pending and not changed:
             swapped = self.state.compare_and_set(self.scope, RUN, self.meta, new)
         else:
             try:
                 with self.state.transaction() as tx:
                     swapped = tx.compare_and_set(self.scope, RUN, self.meta, new)
-                    if swapped:
+                    if swapped and changed:
                         tx.save(self.scope, SHARED, shared)
+                    # Pending step results are written either way (cancelled or not).
+                    tx.save_many(pending)
             except StateError:
                 swapped = False  # changed between the compare and the commit
+                if pending:
+                    self.state.save_many(pending)
         if not swapped:
             self.meta = self.state.load(self.scope, RUN) or new
             return str(self.meta.get("status"))
@@ -166,6 +211,7 @@ class RunRecord:
         Raises:
             WorkflowError: the run changed meanwhile (cancelled, or resumed elsewhere).
         """
+        self.flush()
         failed = [p for p, r in self.steps.items() if r.get("status") == "failed"]
         new = {**self.meta, "status": "running", "updated_at": time.time(),
                "finished_at": None, "error": None}
@@ -177,10 +223,6 @@ class RunRecord:
                 tx.delete(self.scope, STEP + path)
         for path in failed:
             del self.steps[path]
-
-
-#: Definition scopes this process has written or seen (a definition never changes).
-_STORED: set[str] = set()
 
 
 def definition_hash(definition: dict[str, Any]) -> str:

@@ -273,7 +273,8 @@ class Runner:
             return self.record.decisions[path]
         value = decide()
         value = bool(value) if isinstance(value, bool) else value
-        self.record.commit_decision(path, value)
+        with self.lock:
+            self.record.commit_decision(path, value)
         return value
 
     # -- steps ------------------------------------------------------------------------
@@ -284,6 +285,8 @@ class Runner:
         if recorded is not None and recorded.get("status") != "failed":
             self._note(step, path, recorded, replayed=True)
             return recorded.get("output")
+        with self.lock:
+            self.record.before_step()  # what came before is durable before this step runs
         if self.record.status() == "cancelled":
             raise Cancelled("it was cancelled from outside the run", path)
         deadline = self.deadlines.get(id(definition))
@@ -434,7 +437,7 @@ class Runner:
         with self.lock:
             self.record.shared[key] = value
             shared = dict(self.record.shared)
-        self.record.commit_shared(shared)
+            self.record.commit_shared(shared)
 
     def _view(self, loop: dict[str, Any] | None) -> dict[str, Any]:
         with self.lock:

@@ -140,6 +140,8 @@ class WorkflowService:
         self._lock = threading.Lock()
         self._by_name: dict[str, Workflow] = {}
         self._by_id: dict[str, Workflow] = {}
+        #: run id -> its runner, while the run goes on in this process
+        self._running: dict[str, Runner] = {}
         self.known_tool: Callable[[str], bool] = lambda name: True
         self.known_agent: Callable[[str], bool] = lambda name: True
 
@@ -331,6 +333,10 @@ class WorkflowService:
             WorkflowError: no such run.
         """
         check_run_id(run_id)
+        running = self._running.get(run_id)
+        if running is not None:  # going on in this process: commit what it has pending
+            with running.lock:
+                running.record.flush()
         record = RunRecord(self._services().state, run_id)
         if not record.load():
             raise WorkflowError(f"no workflow run {run_id!r}")
@@ -350,11 +356,13 @@ class WorkflowService:
                input: Any) -> dict[str, Any]:
         runner = Runner(services, workflow.definition, record, workflow_id=workflow.id)
         workflow.active.append(runner)
+        self._running[record.run_id] = runner
         started = time.perf_counter()
         try:
             result = runner.run(input)
         finally:
             workflow.active.remove(runner)
+            self._running.pop(record.run_id, None)
         workflow.last_run_id = record.run_id
         workflow.shared = dict(record.shared)
         workflow.executions += 1

@@ -2,7 +2,8 @@
 
 ``Session.create{name=..., description=..., tags={...}, metadata={...}, parent_session_id=...,
 max_duration=s, max_idle_time=s, limits={operations=..., tokens=..., cost=..., artifacts=...,
-artifact_bytes=..., memory=...}}`` returns a session handle: a
+artifact_bytes=..., memory=...}, save=true}`` returns a session handle (``save``: checkpoint it
+in the create's own commit, as ``Session.save`` right after would): a
 table with the session's fields (``id``, ``name``, ``status``, ``tags``, ``created_at``,
 ``counters``, ...; absent values are nil). ``tostring(handle)`` and ``handle .. ""`` give the id;
 handles are interned per id, so two handles of one session are the same table and ``==``
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
 CREATE_KEYS = ("name", "description", "tags", "metadata", "parent_session_id", "parent",
-               "max_duration", "max_idle_time", "limits")
+               "max_duration", "max_idle_time", "limits", "save")
 LIST_KEYS = ("status", "tags", "tag", "name", "parent", "created_after", "created_before",
              "sort", "descending", "limit", "offset")
 LEASE_KEYS = ("ttl", "keep")
@@ -87,7 +88,7 @@ def install(engine: LuaEngine) -> None:
             description=o.get("description", ""), tags=checks.as_list(o.get("tags")),
             metadata=o.get("metadata"), parent_session_id=parent,
             max_duration=o.get("max_duration"), max_idle_time=o.get("max_idle_time"),
-            limits=o.get("limits")))
+            limits=o.get("limits"), save=o.get("save", False)))
 
     def list_(filter_: Any = None) -> list[dict[str, Any] | None]:
         f = _options(filter_, "filter", LIST_KEYS)
