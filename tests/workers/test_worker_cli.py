@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from backends import Backend, backend_fixture
 from cli_runner import Run
 
 backend = backend_fixture(["postgres"])
 
 
+@pytest.mark.slow
 def test_queue_run_work_and_inspect(backend: Backend, run: Run, tmp_path: Path) -> None:
     (tmp_path / "llmspell.toml").write_text(f'[storage]\nurl = "{backend.url}"\n')
     (tmp_path / "job.lua").write_text("return {doubled = tonumber(ARGS[1]) * 2}\n")

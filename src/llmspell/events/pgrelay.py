@@ -174,7 +174,7 @@ class PgRelay:
         own = self.bus._id
         while not self._closing:
             try:
-                for note in conn.notifies(timeout=0.5):
+                for note in conn.notifies(timeout=0.1):  # how soon close() is seen
                     self._received(note.payload, own)
             except Exception as exc:
                 if self._closing:
