@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from harness import Bench
+from harness import Bench, postgres_server
 
 VALUE = b'{"role": "assistant", "content": "a reply of about a hundred bytes", "tokens": 17}'
 GROUPS = 100  # 100 prefixes x 100 keys = the 10,000-key store
@@ -91,13 +91,8 @@ def llmspell_store(name: str, url: str, durability: str = "normal") -> Target:
 
 def postgres_url() -> str | None:
     """The server to benchmark against, or None when none answers (or no driver)."""
-    url = os.environ.get("LLMSPELL_BENCH_POSTGRES") or os.environ.get(
-        "LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        psycopg.connect(url, connect_timeout=3).close()
-    except Exception:
+    url = postgres_server()
+    if url is None:
         return None
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}table=llmspell_bench_{os.getpid()}"
@@ -173,8 +168,6 @@ def drop_bench_tables() -> None:
     url = postgres_url()
     if url is None:
         return
-    import psycopg
+    from llmspell.testing import discard_store
 
-    base, table = url.rsplit("?table=", 1) if "?table=" in url else url.rsplit("&table=", 1)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+    discard_store(url)  # the table and its siblings (migrations, jobs)

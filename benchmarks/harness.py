@@ -137,3 +137,20 @@ def timed_async(loop: Any, call: Callable[[], Any], number: int) -> float:
         return (time.perf_counter() - start) / number * 1e6
 
     return float(loop.run_until_complete(body()))
+
+
+def postgres_server() -> str | None:
+    """The PostgreSQL server benchmarks use (``LLMSPELL_BENCH_POSTGRES``, else
+    ``LLMSPELL_TEST_POSTGRES``, else the local default), or None when none answers or the
+    driver is missing."""
+    import os
+
+    url = os.environ.get("LLMSPELL_BENCH_POSTGRES") or os.environ.get(
+        "LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception:
+        return None
+    return url

@@ -158,6 +158,12 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
     "runtime.events.max_subscribers": (lambda rt: rt.events.max_subscriptions, int),
     "runtime.events.event_buffer_size": (lambda rt: rt.events.max_queue, int),
     "runtime.events.overflow": (lambda rt: rt.events.overflow, str),
+    **{f"workers.{_key}": (lambda rt, k=_key: rt.config.setting(f"workers.{k}"), _conv)  # type: ignore[misc]
+       for _key, _conv in (("queue", str), ("concurrency", int), ("lease_seconds", float),
+                           ("poll_seconds", float), ("max_attempts", int),
+                           ("queue_limits", list))},
+    "runtime.events.cross_process": (
+        lambda rt: rt.config.setting("runtime.events.cross_process"), bool),
     "workflows.max_concurrency": (lambda rt: rt.workflows.settings["max_concurrency"], int),
     "workflows.max_iterations": (lambda rt: rt.workflows.settings["max_iterations"], int),
     "engines.lua.sandbox": (lambda rt: rt.config.lua.sandbox, str),
@@ -168,7 +174,7 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
 for _name in ("max_duration_seconds", "max_operations", "max_tokens", "max_cost",
               "max_artifact_bytes", "rate_limits", "rate_limit_mode",
               "rate_limit_max_wait_seconds", "policy_composition", "journal_state_values",
-              "journal_hooks", "journal_events", "idle_timeout_seconds"):
+              "journal_hooks", "journal_events", "idle_timeout_seconds", "lease_seconds"):
     RUNTIME[f"session.{_name}"] = (lambda rt, n=_name: getattr(rt.sessions.settings, n),  # type: ignore[misc]
                                    lambda v: v)
 for _name, _attr in (("max_artifact_size", "max_artifact_size"),

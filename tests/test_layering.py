@@ -43,6 +43,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("providers", "tools", "agents", "workflows", "testing"), 4),
     **dict.fromkeys(("runtime", "integrity"), 5),
     **dict.fromkeys(("lua", "replay"), 6),
+    # workers run claimed jobs in a LuaEngine and the Lua Workflow global enqueues into them
+    "workers": 6,
     # Backends for other frameworks (LangGraph, ADK): built on a whole Runtime, used by
     # nothing in llmspell itself (the CLI only lists plugins), so beside the Lua bridge.
     "integrations": 6,
@@ -69,7 +71,7 @@ PRIVATE_ALLOWED: dict[str, str] = {
     "_exit": "os._exit",
 }
 
-SESSION_KEY_PREFIXES = ("session/", "sessmeta/", "sessdel/")
+SESSION_KEY_PREFIXES = ("session/", "sessmeta/", "sessdel/", "sesslease/")
 
 
 def _unit(path: Path) -> str:

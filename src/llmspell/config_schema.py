@@ -71,6 +71,21 @@ def _search_engines(engines: Any) -> None:
                                   got=url)
 
 
+def queue_limits(items: list[str]) -> dict[str, int]:
+    """``[workers] queue_limits`` (``["default=4", "llm=2"]``) as ``{"default": 4, ...}``."""
+    from llmspell.errors import ValidationError
+    from llmspell.validation import check_queue_name
+
+    limits: dict[str, int] = {}
+    for i, item in enumerate(items):
+        name, _, count = str(item).partition("=")
+        if not count.strip().isdigit() or int(count) < 1:
+            raise ValidationError("queue_limits", "each must be 'QUEUE=N' with N >= 1",
+                                  path=f"[{i}]", got=item)
+        limits[check_queue_name(name.strip(), f"queue_limits[{i}]")] = int(count)
+    return limits
+
+
 def _above_zero(seconds: float) -> None:
     """A wait that must be > 0 (0 would not wait at all)."""
     from llmspell.errors import ValidationError
@@ -163,6 +178,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "policy_composition": Field("str", "sequential",
                                     choices=("sequential", "parallel", "voting"),
                                     doc="how session policies combine (docs/sessions.md)"),
+        "lease_seconds": Field("number", 30, minimum=0.001,
+                               doc="how long a session lease lasts before it expires "
+                               "unless renewed (docs/postgres.md)"),
         "journal_state_values": Field("bool", True,
                                       doc="keep written state values for replay/fork; "
                                       "false: hashes only"),
@@ -262,6 +280,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "event_buffer_size": Field("int", 10000, minimum=1),
         "overflow": Field("str", "drop_oldest", choices=("drop_oldest", "drop_newest", "block"),
                           doc="what a full subscription queue does with a new event"),
+        "cross_process": Field("bool", True,
+                               doc="on postgres, events reach subscribers in every process "
+                               "on the store (LISTEN/NOTIFY); the embedded backends keep "
+                               "events in the process that published them"),
     },
     "engines.lua": {
         "sandbox": Field("str", "safe", choices=("safe", "full")),
@@ -303,6 +325,18 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                  doc="parallel branches run at once when a workflow sets none"),
         "max_iterations": Field("int", 1000, minimum=1,
                                 doc="iterations a loop may run when it sets no max_iterations"),
+    },
+    "workers": {
+        "queue": Field("str", "default",
+                       doc="queue of `run --queue` and Workflow.enqueue when none is named"),
+        "concurrency": Field("int", 1, minimum=1, doc="jobs one `llmspell worker` runs at once"),
+        "lease_seconds": Field("number", 30, minimum=0.1,
+                               doc="a claimed job's lease; a worker renews it every third"),
+        "poll_seconds": Field("number", 0.5, minimum=0.01,
+                              doc="how long an idle worker waits before looking again"),
+        "max_attempts": Field("int", 3, minimum=1, doc="runs of a job before it is failed"),
+        "queue_limits": Field("list[str]", [], check=queue_limits,
+                              doc="fleet-wide running jobs per queue: 'llm=2'"),
     },
     "engines.javascript": {
         key: Field("any", unused=True, doc="llmspell runs Lua scripts only")

@@ -26,7 +26,9 @@ starts with the class name, so ``pcall`` can catch it and scripts can match on i
     ├── SessionError
     │   ├── SessionNotFound
     │   ├── InvalidTransition
-    │   └── SessionExpired
+    │   ├── SessionExpired
+    │   ├── SessionLeased                   another process holds the session's lease
+    │   └── LeaseLost                        this process's lease expired or was taken over
     ├── ResourceLimitExceeded
     │   └── RateLimitExceeded
     ├── HookCancelled                        a hook refused the operation (carries the reason)
@@ -205,6 +207,16 @@ class InvalidTransition(SessionError):
 
 class SessionExpired(SessionError):
     """A session ran past its max_duration."""
+
+
+class SessionLeased(SessionError):
+    """Another holder has a live lease on the session: the message names the holder, its
+    fencing token and when the lease expires."""
+
+
+class LeaseLost(SessionError):
+    """This holder's lease on a session expired or another holder took it over; nothing was
+    written. Acquire the lease again to go on."""
 
 
 class ResourceLimitExceeded(LLMSpellError):

@@ -165,6 +165,9 @@ class Journal:
         self.store = store
         self.clock = clock or time.time
         self.redactor = Redactor(redact_patterns)
+        #: ``fence(session_id, fresh) -> expect``: the condition every write of a session
+        #: carries on its lease (set by the session manager: sessions.lease.Leases.fence).
+        self.fence: Callable[[str, bool], dict[str, bytes | None]] | None = None
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -183,8 +186,8 @@ class Journal:
         return START
 
     def entry_ops(self, session_id: str, kind: str, data: Any = None, *,
-                  correlation_id: str | None = None,
-                  after: Position | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
+                  correlation_id: str | None = None, after: Position | None = None,
+                  fresh: bool | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
         """The ops and ``expect`` that append one entry as part of the caller's batch.
 
         Pass both to ``store.batch`` together with the change the entry records. When the
@@ -195,11 +198,13 @@ class Journal:
         Raises:
             ValidationError: a bad session id or kind.
         """
-        return self.entries_ops(session_id, (Draft(kind, data, correlation_id),), after=after)
+        return self.entries_ops(session_id, (Draft(kind, data, correlation_id),), after=after,
+                                fresh=fresh)
 
     def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
                     after: Position | None = None, guarded: bool = False,
-                    checked: bool = False) -> tuple[list[Op], dict[str, bytes | None]]:
+                    checked: bool = False,
+                    fresh: bool | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
         """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
 
         ``guarded``: the caller's batch already proves the journal was not deleted since
@@ -207,7 +212,11 @@ class Journal:
         record, which a delete removes first). Entries only ever grow otherwise, so the
         absence of entry ``n + 1`` alone proves ``n`` is the newest; one condition fewer.
         ``checked``: the caller has validated ``session_id`` already (the session manager).
+        ``fresh``: the caller is building again after a lost race (default: when ``after`` is
+        None), so the session's fence (:attr:`fence`) reads its lease record again.
         """
+        if fresh is None:
+            fresh = after is None
         if after is None:
             after = self.position(session_id)
         elif not checked:
@@ -218,6 +227,9 @@ class Journal:
         expect: dict[str, bytes | None] = {entry_key(session_id, seq + 1): None}
         if seq and not guarded:
             expect[entry_key(session_id, seq)] = newest
+        fence = self.fence
+        if fence is not None:
+            expect.update(fence(session_id, fresh))
         now = self.clock()
         ops: list[Op] = []
         for draft in drafts:

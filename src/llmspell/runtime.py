@@ -46,6 +46,12 @@ class Runtime:
         self._closed = False
         self._lock = threading.Lock()
         self.events, self.hooks = build_hooks_and_events(config)
+        #: The relay carrying events to and from other processes (postgres only), or None.
+        self.relay: Any = None
+        if config.setting("runtime.events.cross_process") and hasattr(self.store, "connect"):
+            from llmspell.events.pgrelay import PgRelay
+
+            self.relay = PgRelay(self.events, self.store)
         self._state: StateManager | None = None
         self._sessions: SessionManager | None = None
         self._artifacts: ArtifactManager | None = None
@@ -140,7 +146,24 @@ class Runtime:
             return StateManager.from_config(self.store, self.config.state, hooks=self.hooks,
                                             events=self.events)
 
-        return self._built("_state", build)
+        def wire(built: StateManager) -> None:
+            if self.config.session.enabled:
+                # Writes to a session's scope are journaled and fenced (sessions.lease) by the
+                # session manager: a runtime that writes one before touching rt.sessions
+                # builds it then, from inside that first write's commit.
+                built.add_contributor(self._first_session_write,
+                                      wants=lambda scope: scope.startswith("session:"))
+
+        return self._built("_state", build, wire)
+
+    def _first_session_write(self, changes: list[Any]) -> Any:
+        """The stand-in contributor until the session manager exists (see ``state``)."""
+        state = self._state
+        assert state is not None
+        state.remove_contributor(self._first_session_write)
+        sessions = self.sessions  # attaches its recorder, the real contributor
+        recorder = sessions.recorder
+        return None if recorder is None else recorder.contribute(changes)
 
     @property
     def sessions(self) -> SessionManager:
@@ -156,6 +179,8 @@ class Runtime:
 
         def wire(built: SessionManager) -> None:
             built.on_delete(self._drop_session_artifacts)
+            if self._state is not None:  # its recorder journals session writes from now on
+                self._state.remove_contributor(self._first_session_write)
             if self.config.state.enabled:
                 self.state.set_session_check(built.current_var, self._session_rules(built))
 
@@ -316,6 +341,8 @@ class Runtime:
             self._providers.close()
         if self._sessions is not None:
             self._sessions.close()
+        if self.relay is not None:
+            self.relay.close()
         self.store.close()
 
     def __enter__(self) -> Runtime:

@@ -156,6 +156,17 @@ def check_globs(patterns: object, argument: str) -> list[str] | None:
     return globs
 
 
+_QUEUE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:")
+
+
+def check_queue_name(name: object, argument: str = "queue") -> str:
+    """A job queue's name (``llmspell worker``): 1-64 of letters, digits and ``_ . - :``."""
+    if isinstance(name, str) and 0 < len(name) <= 64 and set(name) <= _QUEUE_CHARS:
+        return name
+    raise ValidationError(argument, "must be a queue name: 1-64 of A-Z a-z 0-9 _ . - :",
+                          got=name)
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the candidate closest to ``word``, or ``""``."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)

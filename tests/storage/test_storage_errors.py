@@ -88,10 +88,16 @@ def test_postgres_failures_name_the_table_and_operation() -> None:
     reason = postgres_unreachable()
     if reason:
         pytest.skip(reason)
-    with pytest.raises(StorageError, match=r"table no_such_schema\.t: cannot create the table: "
-                                           r"schema \"no_such_schema\" does not exist"):
-        open_store(postgres_url("no_such_schema.t"))
+    # a missing schema is created; one PostgreSQL refuses to create names the table
+    with pytest.raises(StorageError, match=r"table pg_llmspell_nope\.t: cannot create the "
+                                           r"table: unacceptable schema name"):
+        open_store(postgres_url("pg_llmspell_nope.t"))
     import psycopg
+
+    open_store(postgres_url("llmspell_test_new_schema.t")).close()
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('llmspell_test_new_schema.t')").fetchone()[0]
+        conn.execute("DROP SCHEMA llmspell_test_new_schema CASCADE")
 
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS llmspell_test_other (id int, key text)")

@@ -588,10 +588,11 @@ class ArtifactManager:
         views: list[Any] = []
 
         def entry(kind: str, data: Any) -> tuple[list[Op], dict[str, bytes | None]]:
-            view = counters.read(owner, fresh=bool(views))
+            fresh = bool(views)
+            view = counters.read(owner, fresh=fresh)
             views.append(view)
             ops, expect = self.sessions.journal.entry_ops(owner, kind, data, correlation_id=cid,
-                                                     after=view.position)
+                                                          after=view.position, fresh=fresh)
             expect = dict(expect)
             expect.update(view.guard())  # the owner still exists
             return ops, expect

@@ -108,7 +108,7 @@ class ArtifactWriter:
             if request.by_session:
                 entry["by_session"] = request.by_session
             jops, jexpect = self.journal.entry_ops(sid, STORED, entry, correlation_id=cid,
-                                                   after=view.position)
+                                                   after=view.position, fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
             return [*ops, *refs.ops, *cops, *jops], expect, (artifact, written, jops)
 
@@ -178,7 +178,7 @@ class ArtifactWriter:
             if by_session:
                 entry["by_session"] = by_session
             jops, jexpect = self.journal.entry_ops(sid, DELETED, entry, correlation_id=cid,
-                                                   after=view.position)
+                                                   after=view.position, fresh=attempt > 0)
             ops += [*cops, *jops]
             expect.update(cexpect)
             expect.update(jexpect)

@@ -376,11 +376,13 @@ def _load_commands() -> None:
     from llmspell.cli import state as state_commands
     from llmspell.cli import tool as tool_commands
     from llmspell.cli import web as web_commands
+    from llmspell.cli import worker as worker_commands
     from llmspell.cli import workflow as workflow_commands
 
     for module in (scripts, setup, state_commands, session_commands, artifact_commands,
                    migrate_commands, backup_commands, keys_commands, prompt_commands,
-                   tool_commands, workflow_commands, web_commands, plugin_commands,
+                   tool_commands, workflow_commands, worker_commands, web_commands,
+                   plugin_commands,
                    session_replay):  # session_replay adds to `session`
         for command in module.COMMANDS:
             register(command)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from llmspell.cli.main import EXIT_USAGE, Options, echo, echo_json, fail, handle_errors
+from llmspell.cli.main import EXIT_SCRIPT, EXIT_USAGE, Options, echo, echo_json, fail, handle_errors
 
 
 def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
@@ -25,20 +25,35 @@ def _engine(runtime: Any, args: tuple[str, ...], name: str) -> Any:
               help="Record the run in a new session, so it can be replayed.")
 @click.option("--session", "session_ref", default=None, metavar="ID",
               help="Record the run in this active session (a fork, say).")
+@click.option("--queue", "queued", is_flag=True,
+              help="Queue the run for `llmspell worker` processes (PostgreSQL store) and print "
+                   "the job id instead of running it here.")
+@click.option("--queue-name", default=None, metavar="NAME",
+              help="The queue (default [workers] queue).")
+@click.option("--wait", "wait_seconds", type=float, default=None, metavar="SECONDS",
+              help="With --queue: wait this long for the job to finish and print its result.")
 @click.pass_obj
 def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool, record: bool,
-        session_ref: str | None) -> None:
+        session_ref: str | None, queued: bool, queue_name: str | None,
+        wait_seconds: float | None) -> None:
     """Run a Lua SCRIPT (``-``: read it from stdin); ARGS after the script reach it as ARGS.
     ``--json`` may come after the script too; everything after ``--`` is the script's."""
     args, as_json = _own_options(args, as_json)
+    if not queued and (queue_name is not None or wait_seconds is not None):
+        fail("--queue-name and --wait go with --queue", EXIT_USAGE)
     if script == "-":
-        if record or session_ref is not None:
-            fail("--record and --session need a script file, not '-'", EXIT_USAGE)
+        if record or session_ref is not None or queued:
+            fail("--record, --session and --queue need a script file, not '-'", EXIT_USAGE)
         _run_code(opts, sys.stdin.read(), "<stdin>", args, as_json)
         return
     path = Path(script)
     if not path.is_file():
         fail(f"no such script: {script}", EXIT_USAGE)
+    if queued:
+        if record or session_ref is not None:
+            fail("--queue cannot be combined with --record or --session", EXIT_USAGE)
+        _enqueue(opts, path, args, queue_name, wait_seconds, as_json)
+        return
     with handle_errors(opts.verbose), opts.runtime() as rt:
         if record or session_ref is not None:
             result = _recorded(rt, path, args, session_ref)
@@ -50,6 +65,41 @@ def run(opts: Options, script: str, args: tuple[str, ...], as_json: bool, record
                 engine.close()
     if as_json:
         echo_json(result, redact=False, times=False)  # the script's own output, like its print
+
+
+def _enqueue(opts: Options, path: Path, args: tuple[str, ...], queue_name: str | None,
+             wait_seconds: float | None, as_json: bool) -> None:
+    """``run --queue``: put the script on the job queue; with ``--wait``, print the outcome."""
+    import time
+
+    from llmspell.workers.queue import JobQueue
+    from llmspell.workers.submit import script_payload
+
+    with handle_errors(opts.verbose), opts.runtime() as rt:
+        name = queue_name or rt.config.setting("workers.queue")
+        jobs = JobQueue(rt.store)
+        try:
+            job_id = jobs.enqueue("script", script_payload(path, args), queue=name,
+                                  max_attempts=rt.config.setting("workers.max_attempts"))
+            found = jobs.get(job_id)
+            if wait_seconds is not None:
+                deadline = time.monotonic() + wait_seconds
+                while found and found["status"] not in ("done", "failed") \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    found = jobs.get(job_id)
+        finally:
+            jobs.close()
+    assert found is not None
+    if as_json:
+        echo_json(found, redact=False)
+    elif wait_seconds is None or found["status"] not in ("done", "failed"):
+        echo(f"queued job {job_id} on {name} ({found['status']})")
+    else:
+        echo(f"job {job_id} {found['status']}"
+             + (f": {found['error']}" if found["error"] else ""))
+    if found["status"] == "failed":
+        raise SystemExit(EXIT_SCRIPT)
 
 
 def _own_options(args: tuple[str, ...], as_json: bool) -> tuple[tuple[str, ...], bool]:

@@ -174,9 +174,10 @@ def info(opts: Options, as_json: bool) -> None:
         print_info(data)
 
 
-def _store_check(config: Any) -> dict[str, Any]:
+def _store_check(config: Any) -> tuple[dict[str, Any], dict[str, Any] | None, bool | None]:
     """The store opens, and a probe key is written, read and deleted; a store that does
-    not exist yet is reported, not created."""
+    not exist yet is reported, not created. Also the database server's report (postgres)
+    and whether events cross processes (None when the store was not opened)."""
     from llmspell.errors import LLMSpellError
     from llmspell.runtime import Runtime
 
@@ -184,12 +185,13 @@ def _store_check(config: Any) -> dict[str, Any]:
     if missing is not None:
         blocked = _cannot_create(Path(missing))
         if blocked:
-            return {"name": "store", "ok": False,
-                    "detail": f"{config.storage.url}: cannot be created: {blocked}"}
+            return ({"name": "store", "ok": False,
+                     "detail": f"{config.storage.url}: cannot be created: {blocked}"},
+                    None, None)
         project = config.project.describe() if config.project else str(Path.cwd())
-        return {"name": "store", "ok": True,
-                "detail": f"none yet at {missing} (project {project}); a command that "
-                          "writes creates it"}
+        return ({"name": "store", "ok": True,
+                 "detail": f"none yet at {missing} (project {project}); a command that "
+                           "writes creates it"}, None, None)
     try:
         started = time.perf_counter()
         with Runtime(config) as rt:
@@ -197,10 +199,14 @@ def _store_check(config: Any) -> dict[str, Any]:
             rt.store.put(key, b"ok")
             ok = rt.store.get(key) == b"ok" and rt.store.delete(key)
             elapsed = (time.perf_counter() - started) * 1000
+            server = rt.store.server_report() if hasattr(rt.store, "server_report") else None
+            relay = rt.relay is not None
     except LLMSpellError as exc:
-        return {"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"}
-    return {"name": "store", "ok": bool(ok),
-            "detail": f"{config.storage.url}: open, write, read, delete in {elapsed:.1f} ms"}
+        return ({"name": "store", "ok": False, "detail": f"{config.storage.url}: {exc}"},
+                None, None)
+    return ({"name": "store", "ok": bool(ok),
+             "detail": f"{config.storage.url}: open, write, read, delete in {elapsed:.1f} ms"},
+            server, relay)
 
 
 def _cannot_create(path: Path) -> str:
@@ -230,7 +236,16 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
                        "detail": str(config.source) if config.source else "built-in defaults"})
     except LLMSpellError as exc:
         return [{"name": "config", "ok": False, "detail": str(exc)}]
-    checks.append(_store_check(config))
+    store, server, relay = _store_check(config)
+    checks.append(store)
+    checks.extend(server_checks(server))
+    if relay is None:  # the store was not opened: what opening it would do
+        relay = config.storage.url.startswith(("postgresql://", "postgres://")) and bool(
+            config.setting("runtime.events.cross_process"))
+    checks.append({"name": "events", "ok": True,
+                   "detail": "cross-process (LISTEN/NOTIFY on the store's database)"
+                             if relay else "per process (subscribers see only the events "
+                             "of their own process)"})
     for name, status in backend_status().items():
         checks.append({"name": f"backend {name}", "ok": status == "available",
                        "detail": status, "optional": name not in ("memory", "sqlite")})
@@ -249,6 +264,25 @@ def run_checks(opts: Options) -> list[dict[str, Any]]:
         checks.append({"name": "lua", "ok": False, "detail": str(exc)})
     checks.extend(tool_checks(config))
     return checks
+
+
+def server_checks(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The database server's checks (postgres): version, latency, pool, schema version."""
+    if report is None:
+        return []
+    pool = report["pool"]
+    pending = report["pending"]
+    return [
+        {"name": "server", "ok": True, "detail": f"PostgreSQL {report['server_version']}"},
+        {"name": "latency", "ok": True,
+         "detail": f"{report['latency_ms']:.2f} ms per round trip (median of 5)"},
+        {"name": "pool", "ok": True,
+         "detail": f"{pool['size']} open of {pool['max']}, {pool['idle']} idle, "
+                   f"{pool['waiting']} waiting"},
+        {"name": "schema", "ok": not pending,
+         "detail": f"version {report['schema_version']} ({', '.join(report['migrations'])})"
+                   + (f"; not applied: {', '.join(pending)}" if pending else "")},
+    ]
 
 
 def tool_checks(config: Any = None) -> list[dict[str, Any]]:

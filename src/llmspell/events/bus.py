@@ -131,6 +131,9 @@ class EventBus:
         self._published_before = 0
         self._gone = {"delivered": 0, "dropped": 0, "errors": 0}
         self._suppressed = 0
+        #: ``relay(event)`` sends each event published here to other processes (set by the
+        #: Runtime on PostgreSQL: :mod:`llmspell.events.pgrelay`); None keeps events here.
+        self.relay: Callable[[Event], None] | None = None
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -215,11 +218,33 @@ class EventBus:
             for sub in route.subs:
                 if sub._receivers:
                     sub._wake()
+        relay = self.relay
+        if relay is not None:
+            relay(event)
         if hooks is not None:
             self._after_emit(hooks, event)
         return event
 
     emit = publish
+
+    def deliver(self, event: Event) -> None:
+        """Hand ``event``, published by another process's bus (``event.remote``), to the
+        matching subscriptions here, under their queue and overflow rules. Emit hooks fired
+        where it was published; it is not relayed again."""
+        route = self._routes.get((event.type, event.source))
+        if route is None:
+            route = self._route(event.type, event.source)
+        delivers = route.open_for(event.session_id) if route.gated else route.delivers
+        for deliver in delivers:
+            try:
+                deliver(event)
+            except Exception as exc:
+                self._callback_failed(route, deliver, event, exc)
+        route.count += 1
+        if self._waiting:
+            for sub in route.subs:
+                if sub._receivers:
+                    sub._wake()
 
     def _before_emit(
         self, hooks: HookPoints, type: str, data: Any, correlation_id: str | None,
@@ -392,7 +417,8 @@ class EventBus:
 
     def stats(self) -> dict[str, int]:
         """Bus totals: ``published``, ``delivered``, ``dropped``, ``errors``, ``pending``,
-        ``suppressed`` (skipped by an ``event:before_emit`` hook), ``subscriptions``."""
+        ``suppressed`` (skipped by an ``event:before_emit`` hook), ``subscriptions`` (and
+        ``published`` counts events delivered from other processes too)."""
         with self._lock:
             totals = dict(self._gone, pending=0)
             for sub in self._subs.values():

@@ -31,6 +31,8 @@ class Event:
         redacted_by: the redactor that hid the secrets of ``data`` when it was published
             with ``redact=True`` (a journal with the same rules need not scan it again), or
             None.
+        remote: published in another process (delivered here by a relay); ``sequence`` is
+            then the publisher's, so events of one publisher arrive in increasing order.
     """
 
     type: str
@@ -42,6 +44,7 @@ class Event:
     source: str | None = None
     bus_id: str = field(default="", repr=False)
     redacted_by: Any = field(default=None, repr=False, compare=False)
+    remote: bool = field(default=False, repr=False)
 
     @property
     def id(self) -> str:

@@ -8,6 +8,7 @@
     sessidx/parent/<parent id>/<created us>/<id>      one per child session
     sessmeta/active_count                             how many sessions are active (CAS'd)
     sessdel/<id>                                      a deletion in progress (see delete)
+    sesslease/<id>                                    the session's lease (sessions.lease)
 
 ``<created us>`` is the creation time in microseconds, 16 digits, so each index lists its
 sessions in creation order and a created-before/after filter is a key range. A query is
@@ -29,15 +30,16 @@ RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
 ACTIVE_COUNT_KEY = "sessmeta/active_count"
 TOMBSTONE_PREFIX = "sessdel/"
+LEASE_PREFIX = "sesslease/"
 #: The key ranges a whole-store backup copies for sessions (a deletion in progress is not
 #: data: it is finished, not restored).
 STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
 
 
 def in_progress_ranges() -> tuple[str, ...]:
-    """The store key ranges of sessions' work in progress (deletions being finished): not
-    data, so no backup holds them."""
-    return (TOMBSTONE_PREFIX,)
+    """The store key ranges of sessions' work in progress (deletions being finished) and
+    their leases (who drives a session now): not data, so no backup holds them."""
+    return (TOMBSTONE_PREFIX, LEASE_PREFIX)
 
 
 def backup_ranges() -> tuple[str, ...]:
@@ -49,6 +51,10 @@ _DIGITS = 16
 
 def record_key(session_id: str) -> str:
     return RECORD_PREFIX + session_id
+
+
+def lease_key(session_id: str) -> str:
+    return LEASE_PREFIX + session_id
 
 
 def micros(timestamp: float) -> int:

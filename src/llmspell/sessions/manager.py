@@ -61,6 +61,7 @@ from llmspell.sessions.clock import Clock, SystemClock
 from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
 from llmspell.sessions.enforcement import CountInBatch, PolicyEnforcer, Refused
 from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
+from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
     ACTIVE,
     Limits,
@@ -175,6 +176,9 @@ class SessionManager:
             cached=self.cached, remember=self.remember, refused=self._refused,
             policies=self._admit_store, footprint=self._state_footprint)
         self.recorder: Any = None
+        #: The leases this manager holds; every session write carries their fence.
+        self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
+        self.journal.fence = self.leases.fence
 
     @property
     def policies(self) -> PolicyChain:
@@ -199,7 +203,9 @@ class SessionManager:
         return manager
 
     def close(self) -> None:
-        """Stop journaling other subsystems' activity (the Runtime calls this on close)."""
+        """Stop journaling other subsystems' activity and release the leases held (the
+        Runtime calls this on close)."""
+        self.leases.close()
         if self.recorder is not None:
             self.recorder.detach()
             self.recorder = None
@@ -258,6 +264,7 @@ class SessionManager:
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
         raw = orjson.dumps(session.to_record())
         drafts = [Draft("session.created", created_entry(session), cid)]
+        self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
         saved = save and self._before("session:save", sid, cid, lambda: {
             "session": session.to_dict(), "operation": "saved"}) is not _SKIP
         if saved:
@@ -624,6 +631,41 @@ class SessionManager:
                 moved_now.append((sid, found.status))
         return moved_now
 
+    # -- single writer: leases --------------------------------------------------------------
+
+    def acquire(self, session: SessionRef, *, ttl: float | None = None,
+                keep: bool = False) -> Lease:
+        """Take the session's lease for ``ttl`` seconds (``[session] lease_seconds``), or
+        extend it when this manager holds it; from then on only this manager may write the
+        session until the lease is released or expires (sessions.lease). ``keep`` renews it
+        in the background until released.
+
+        Raises:
+            SessionNotFound: no session has that id.
+            SessionLeased: another holder has a live lease (the message names it).
+            ValidationError: a bad id or ``ttl``.
+        """
+        self._check_enabled()
+        return self.leases.acquire(session_ref_id(session), ttl, keep=keep)
+
+    def renew(self, session: SessionRef, *, ttl: float | None = None) -> Lease:
+        """Extend the lease this manager holds (same fencing token).
+
+        Raises:
+            LeaseLost: the lease expired or was taken over.
+        """
+        self._check_enabled()
+        return self.leases.renew(session_ref_id(session), ttl)
+
+    def release(self, session: SessionRef) -> bool:
+        """Give the session's lease back; False when this manager did not hold it."""
+        self._check_enabled()
+        return self.leases.release(session_ref_id(session))
+
+    def lease(self, session: SessionRef) -> Lease | None:
+        """The session's stored lease (live, expired or released), or None."""
+        return self.leases.read(session_ref_id(session))
+
     # -- deleting ---------------------------------------------------------------------------
 
     def delete(self, session: SessionRef) -> bool:
@@ -648,12 +690,15 @@ class SessionManager:
                                       *index.index_ops(found, None),
                                       Put(index.TOMBSTONE_PREFIX + sid, b"")]
             expect: dict[str, bytes | None] = {index.record_key(sid): raw}
+            expect.update(self.leases.fence(sid, attempt > 0))  # the holder, or no live lease
+            ops.append(Delete(index.lease_key(sid)))
             active = self.active.add(-1, ops, expect, "") if found.status == ACTIVE else None
             return ops, expect, (found, active)
 
         found, active = retry_batch(self.store, build, what=f"delete session {sid}",
                                     lost=self.active.invalidate)
         self.active.committed(active)
+        self.leases.forget(sid)
         self._cache.pop(sid, None)
         self._decoded.pop(sid, None)
         self.enforcer.activity.pop(sid, None)
@@ -796,7 +841,8 @@ class SessionManager:
                                       f"cannot resume session {sid}")
                       if update.active_delta else None)
             jops, jexpect = self.journal.entries_ops(sid, update.drafts, after=position,
-                                                     guarded=True, checked=True)
+                                                     guarded=True, checked=True,
+                                                     fresh=cached is None)
             ops.extend(jops)
             expect.update(jexpect)
             return ops, expect, (update, new_raw, position_after(position, jops), active)

@@ -255,6 +255,7 @@ class SessionSettings:
     rate_limit_mode: str = setting("session.rate_limit_mode")
     rate_limit_max_wait_seconds: float = setting("session.rate_limit_max_wait_seconds")
     policy_composition: str = setting("session.policy_composition")
+    lease_seconds: float = setting("session.lease_seconds")
     journal_state_values: bool = setting("session.journal_state_values")
     journal_hooks: bool = setting("session.journal_hooks")
     journal_events: bool = setting("session.journal_events")

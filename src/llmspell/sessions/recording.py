@@ -68,7 +68,7 @@ class SessionRecorder:
         """Start recording from whichever of the three subsystems are given."""
         settings = self.manager.settings
         if state is not None:
-            state.add_contributor(self._contributor)
+            state.add_contributor(self._contributor, wants=self.wants)
             self._state = state
         if hooks is not None and settings.journal_hooks:
             hooks.observe(self._observer, executed_only=True)
@@ -92,6 +92,11 @@ class SessionRecorder:
         self._state = self._hooks = self._events = self._subscription = None
 
     # -- state ----------------------------------------------------------------------------
+
+    def wants(self, scope: str) -> bool:
+        """Whether a write of ``scope`` may be journaled now: a session's scope, or any
+        scope while a session is current (the state manager skips asking otherwise)."""
+        return scope.startswith(SESSION_SCOPE) or self.manager.current_id() is not None
 
     def contribute(self, changes: list[Any]) -> tuple[list[Op], dict[str, bytes | None]] | None:
         """The state contributor: journal entries (and values) for ``changes``' sessions."""
@@ -178,6 +183,8 @@ class SessionRecorder:
     def record_event(self, event: Any) -> None:
         """The ``**`` subscriber (events of the sources in ``_SKIP_SOURCES`` never come
         here): an ``event`` entry for an event of a session."""
+        if event.remote:
+            return  # its own process journals an event published elsewhere
         sid = event.session_id or self.manager.current_id()
         if sid is None:
             return

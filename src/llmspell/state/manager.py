@@ -104,6 +104,10 @@ class StateManager:
         self._signals = Signals(hooks, events, self.redactor)
         self._sequence = _commit.sequence_for(store, shared=shared_sequence)
         self._contributors: tuple[Contributor, ...] = ()
+        # Each contributor's ``wants(scope)`` (None: every write); a single save no contributor
+        # wants takes the hot path below.
+        self._wants: dict[Contributor, Callable[[str], bool] | None] = {}
+        self._gates: tuple[Callable[[str], bool], ...] | None = None
         self._schemas = Schemas()
         self._schemas.load(store)
         self._session_var: ContextVar[str | None] | None = None
@@ -146,8 +150,8 @@ class StateManager:
                 return None
         hooks = self._hooks
         var = self._session_var
-        if schema_version is None and not self._contributors and not self.redact_on_write \
-                and (hooks is None or not hooks.has(BEFORE_WRITE)) \
+        if schema_version is None and (not self._contributors or self._unwanted(scope)) \
+                and not self.redact_on_write and (hooks is None or not hooks.has(BEFORE_WRITE)) \
                 and (var is None or var.get() is None):
             # The hot path: what _prepare and commit_put do, without their objects unless a
             # hook, a subscriber or the debug log wants them.
@@ -376,15 +380,32 @@ class StateManager:
 
     # -- extension points -----------------------------------------------------------------
 
-    def add_contributor(self, contributor: Contributor) -> None:
+    def add_contributor(self, contributor: Contributor, *,
+                        wants: Callable[[str], bool] | None = None) -> None:
         """Have ``contributor(changes) -> (ops, expect) | None`` add to every state batch.
 
         It is called under the commit lock, possibly more than once per commit (a lost race
         plans the batch again), and must only build ops: no state calls, no side effects.
+        ``wants(scope)``: whether it may add anything to a write of ``scope`` now; a single
+        ``save`` that no contributor wants is committed without asking them (the fast path).
         """
         if not callable(contributor):
             raise ValidationError("contributor", "must be callable", got=contributor)
+        if wants is not None and not callable(wants):
+            raise ValidationError("wants", "must be callable or None", got=wants)
         self._contributors = (*self._contributors, contributor)
+        self._wants[contributor] = wants
+        self._regate()
+
+    def _regate(self) -> None:
+        wants = [self._wants.get(c) for c in self._contributors]
+        self._gates = None if any(w is None for w in wants) else tuple(
+            w for w in wants if w is not None)
+
+    def _unwanted(self, scope: str) -> bool:
+        """No contributor wants a write of ``scope`` now (each said so through ``wants``)."""
+        gates = self._gates
+        return gates is not None and not any(gate(scope) for gate in gates)
 
     @property
     def contributors(self) -> tuple[Contributor, ...]:
@@ -397,6 +418,8 @@ class StateManager:
             return False
         # ``==``, like the test above: a bound method is equal, not identical, to itself later
         self._contributors = tuple(c for c in self._contributors if c != contributor)
+        self._wants.pop(contributor, None)
+        self._regate()
         return True
 
     def set_session_check(self, current: ContextVar[str | None] | None,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -41,6 +42,7 @@ from llmspell.storage._support import (
     take,
 )
 from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.pg_schema import MIGRATIONS, applied, migrate
 
 DEFAULT_TABLE = "llmspell_kv"
 #: Advisory-lock slots per table (see the module docstring). Every process writing a table
@@ -108,6 +110,8 @@ class PostgresStore(Store):
             raise ValidationError("connect_timeout", "must be a positive number of seconds",
                                   got=connect_timeout)
         conninfo, self.table = split_url(url)
+        self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
         self.url = _hide_password(url)  # it ends up in reprs, logs and `llmspell info`
         self.durability = durability
         self._where = f"postgres store {_hide_password(conninfo)} table {self.table}"
@@ -144,7 +148,10 @@ class PostgresStore(Store):
                 # Two processes creating the table at once would collide in the catalog.
                 conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)",
                              [self._hashed_lock(b"\0create-table")])
-                conn.execute(self._sql["create"])
+                types = conn.execute(self._sql["column_types"], [self._quoted]).fetchall()
+                if types and sorted(types) != [("key", "bytea"), ("value", "bytea")]:
+                    raise psycopg.Rollback()  # not ours: change nothing, say so below
+                migrate(conn, self.table)
                 types = conn.execute(self._sql["column_types"], [self._quoted]).fetchall()
         except psycopg.Error as exc:
             raise StorageError(f"{self._where}: cannot create the table: {_text(exc)}") from exc
@@ -155,6 +162,48 @@ class PostgresStore(Store):
             raise StorageError(f"{self._where}: the table exists but is not an llmspell store "
                                f"(columns: {found}; expected key bytea, value bytea); choose "
                                "another with ?table=NAME")
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new connection of its own (autocommit) to the store's database, for work that
+        holds one (LISTEN, a worker's claim); the caller closes it.
+
+        Raises:
+            BackendUnavailable: the server cannot be reached.
+        """
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True,
+                                   connect_timeout=max(1, int(self._connect_timeout)))
+        except psycopg.Error as exc:
+            raise BackendUnavailable(f"{self._where}: cannot connect: {_text(exc)}") from exc
+
+    def server_report(self) -> dict[str, Any]:
+        """What ``llmspell doctor`` shows of the server: ``server_version``, ``latency_ms``
+        (median of 5 round trips), ``pool`` (size, idle, waiting, max), ``schema_version``
+        (migrations applied), ``migrations`` (their names) and ``pending`` (known here, not
+        applied: a newer llmspell opened it, or this one never did).
+
+        Raises:
+            StorageError: the server could not be asked.
+        """
+        times = []
+        try:
+            with self._pool.connection() as conn:
+                version = conn.execute("SHOW server_version").fetchone()[0]
+                for _ in range(5):
+                    started = time.perf_counter()
+                    conn.execute("SELECT 1").fetchone()
+                    times.append((time.perf_counter() - started) * 1000)
+                done = [name for name, _ in applied(conn, self.table)]
+        except psycopg.Error as exc:
+            raise self._failed("read the server's state", exc) from exc
+        stats = self._pool.get_stats()
+        return {"server_version": version, "latency_ms": round(sorted(times)[2], 3),
+                "pool": {"size": stats.get("pool_size", 0),
+                         "idle": stats.get("pool_available", 0),
+                         "waiting": stats.get("requests_waiting", 0),
+                         "max": self._pool.max_size},
+                "schema_version": len(done), "migrations": done,
+                "pending": [name for name, _ in MIGRATIONS if name not in done]}
 
     def _hashed_lock(self, name: bytes) -> int:
         digest = hashlib.blake2b(self._lock_salt + name, digest_size=8).digest()
@@ -267,7 +316,6 @@ def _statements(t: str) -> dict[str, str]:
     """Every SQL statement the store runs, for table ``t`` (already quoted)."""
     upsert = "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
     sql = {
-        "create": f"CREATE TABLE IF NOT EXISTS {t} (key bytea PRIMARY KEY, value bytea NOT NULL)",
         "get": f"SELECT value FROM {t} WHERE key = %s",
         "get_many": f"SELECT key, value FROM {t} WHERE key = ANY(%s)",
         "put": (f"WITH l AS (SELECT pg_advisory_xact_lock(%s::bigint)) "
@@ -280,7 +328,7 @@ def _statements(t: str) -> dict[str, str]:
         "put_many": (f"INSERT INTO {t} (key, value) "
                      f"SELECT * FROM unnest(%s::bytea[], %s::bytea[]) {upsert}"),
         "column_types": ("SELECT attname::text, format_type(atttypid, atttypmod) "
-                         "FROM pg_attribute WHERE attrelid = %s::regclass "
+                         "FROM pg_attribute WHERE attrelid = to_regclass(%s) "
                          "AND attnum > 0 AND NOT attisdropped"),
         "count": f"SELECT count(*) FROM {t}",
         "count_from": f"SELECT count(*) FROM {t} WHERE key >= %s",

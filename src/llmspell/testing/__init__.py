@@ -58,6 +58,8 @@ __all__ = [
 
 #: The PostgreSQL server the tests use (a database they may create and drop tables in).
 POSTGRES_URL = os.environ.get("LLMSPELL_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+#: Schemas :func:`fresh_store_url` makes for postgres tests (dropped whole by discard_store).
+TEST_SCHEMA_PREFIX = "llmspell_t_"
 #: Every storage backend, by the name :func:`llmspell.storage.backend_status` uses.
 BACKENDS = ("memory", "sqlite", "lmdb", "rocksdb", "postgres")
 #: The backends that run inside the process, without a server.
@@ -107,7 +109,9 @@ def postgres_url(table: str) -> str:
 def fresh_store_url(name: str, directory: str | os.PathLike[str], *, label: str = "test") -> str:
     """The URL of a store on backend ``name`` that no other test uses.
 
-    postgres: a new table ``llmspell_<label>_<random>`` on :data:`POSTGRES_URL`; memory: a new
+    postgres: table ``llmspell_kv`` in a new schema ``llmspell_t_<label>_<random>`` on
+    :data:`POSTGRES_URL` (so each test's tables, the store's own and its job queue, are
+    apart from every other test's); memory: a new
     name ``<label>-<random>`` (a named store keeps its contents across close and reopen, as a
     file would); sqlite: ``<directory>/store.db``; lmdb and rocksdb: ``<directory>/<name>``.
     Every call for postgres or memory gives a new place; for the others, give each store its
@@ -122,7 +126,7 @@ def fresh_store_url(name: str, directory: str | os.PathLike[str], *, label: str 
         raise ValidationError("label", "must be 1 to 32 of [A-Za-z0-9_] (it becomes part of "
                               "a table name)", got=label)
     if name == "postgres":
-        return postgres_url(f"llmspell_{label}_{uuid.uuid4().hex[:16]}")
+        return postgres_url(f"{TEST_SCHEMA_PREFIX}{label}_{uuid.uuid4().hex[:16]}.llmspell_kv")
     if name == "memory":
         return f"memory://{label}-{uuid.uuid4().hex}"
     if name == "sqlite":
@@ -133,9 +137,11 @@ def fresh_store_url(name: str, directory: str | os.PathLike[str], *, label: str 
 def discard_store(url: str) -> None:
     """Remove what a test store at ``url`` leaves behind outside its directory.
 
-    A postgres URL with ``?table=NAME`` has that table dropped (one without a table parameter
-    is left alone: its table is the shared default); a named memory store is forgotten. Other
-    stores are files, removed with the test's directory. Close the store's handles first.
+    A postgres URL with ``?table=NAME`` has that table and its siblings (migrations, jobs)
+    dropped, or its whole schema when that is a test schema (:data:`TEST_SCHEMA_PREFIX`); one
+    without a table parameter is left alone: its table is the shared default. A named memory
+    store is forgotten. Other stores are files, removed with the test's directory. Close the
+    store's handles first.
     """
     scheme, _, rest = url.partition("://")
     if scheme == "memory":
@@ -149,12 +155,18 @@ def discard_store(url: str) -> None:
             return
         import psycopg
 
+        from llmspell.storage.pg_schema import table_names
         from llmspell.storage.postgres import split_url
 
         conninfo, table = split_url(url)
-        quoted = ".".join(f'"{part}"' for part in table.split("."))
+        schema = table.rpartition(".")[0]
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {quoted}")
+            if schema.startswith(TEST_SCHEMA_PREFIX):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                return
+            names = table_names(table)
+            for quoted in (names["kv"], names["migrations"], names["jobs"]):
+                conn.execute(f"DROP TABLE IF EXISTS {quoted}")
 
 
 @dataclass

@@ -21,7 +21,12 @@ shows the value written as ``data.value``), ``footprint(s)``
 (``{state_bytes, artifact_bytes, total}``: what a ``limits.memory`` bounds). After
 ``Session.delete(s)`` the handle's ``status`` is ``"deleted"``. Handles also have the
 lifecycle functions as methods: ``s:suspend()``, ``s:fail("why")``, ``s:timeline()``.
-Errors are Lua errors starting with the class name (``InvalidTransition: cannot resume ...``).
+Single writer (sessions.lease): ``Session.acquire(s, {ttl=seconds, keep=true})`` takes the
+session's lease (``keep``, the default here: renewed in the background while the script runs;
+released when the runtime closes) and returns ``{session_id, token, holder, expires_at,
+expires}``; ``Session.renew(s, {ttl=})``, ``Session.release(s)`` (true when it was held) and
+``Session.lease(s)`` (the stored lease or nil). Errors are Lua errors starting with the
+class name (``InvalidTransition: cannot resume ...``).
 
 The Lua half is ``llmspell/lua/scripts/session.lua``.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmspell.errors import ValidationError
 from llmspell.lua import checks
 from llmspell.lua.globals import session_replay
 from llmspell.sessions.history import with_values
@@ -43,6 +49,7 @@ CREATE_KEYS = ("name", "description", "tags", "metadata", "parent_session_id", "
                "max_duration", "max_idle_time", "limits", "save")
 LIST_KEYS = ("status", "tags", "tag", "name", "parent", "created_after", "created_before",
              "sort", "descending", "limit", "offset")
+LEASE_KEYS = ("ttl", "keep")
 TIMELINE_KEYS = ("kind", "kinds", "since", "until", "correlation_id", "after_seq",
                  "before_seq", "limit", "reverse")
 
@@ -120,6 +127,24 @@ def install(engine: LuaEngine) -> None:
     def delete(session: Any) -> bool:
         return manager().delete(session)
 
+    def acquire(session: Any, opts: Any = None) -> dict[str, Any]:
+        o = _options(opts, "options", LEASE_KEYS)
+        keep = o.get("keep", True)
+        if not isinstance(keep, bool):
+            raise ValidationError("options", "must be a boolean", path="$.keep", got=keep)
+        return manager().acquire(session, ttl=o.get("ttl"), keep=keep).to_dict()
+
+    def renew(session: Any, opts: Any = None) -> dict[str, Any]:
+        o = _options(opts, "options", ("ttl",))
+        return manager().renew(session, ttl=o.get("ttl")).to_dict()
+
+    def release(session: Any) -> bool:
+        return manager().release(session)
+
+    def lease(session: Any) -> dict[str, Any] | None:
+        found = manager().lease(session)
+        return None if found is None else _drop_none(found.to_dict())
+
     def set_current(session: Any = None) -> dict[str, Any] | None:
         return session_table(manager().set_current(session))
 
@@ -130,7 +155,8 @@ def install(engine: LuaEngine) -> None:
                                                      "archive", "save", "load")}
     functions.update({"create": create, "list": list_, "fail": fail, "delete": delete,
                       "setCurrent": set_current, "getCurrent": get_current,
-                      "timeline": timeline,
+                      "timeline": timeline, "acquire": acquire, "renew": renew,
+                      "release": release, "lease": lease,
                       "footprint": lambda session: manager().footprint(session)})
     functions.update(session_replay.functions(engine, manager, session_table))
     engine.install_global("Session", functions, "session.lua", takes_functions=("replay",),

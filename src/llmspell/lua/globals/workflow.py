@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
+from llmspell.validation import check_known_keys
 from llmspell.workflows.spec import describe
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("llmspell.workflows")
 RUNS_FILTER = ("status", "workflow", "limit")
+ENQUEUE_KEYS = ("queue", "max_attempts")
 LISTENERS = {"before": "before", "after": "after", "error": "error"}
 
 
@@ -60,6 +62,24 @@ def install(engine: LuaEngine) -> None:
     def execute(ref: Any, input: Any = None) -> dict[str, Any]:
         result = workflow(ref).execute(input)
         return _finished(result)
+
+    queues: list[Any] = []
+
+    def enqueue(ref: Any, input: Any = None, opts: Any = None) -> dict[str, Any]:
+        from llmspell.workers.queue import JobQueue
+        from llmspell.workers.submit import enqueue_workflow
+
+        o = checks.mapping(opts, "options")
+        check_known_keys(o, ENQUEUE_KEYS, "options", noun="field")
+        item = workflow(ref)
+        if not queues:
+            queues.append(JobQueue(runtime.store))
+            engine.on_close(queues[0].close)
+        return enqueue_workflow(queues[0], item, input,
+                                queue_name=o.get("queue", runtime.config.setting(
+                                    "workers.queue")),
+                                max_attempts=o.get("max_attempts", runtime.config.setting(
+                                    "workers.max_attempts")))
 
     def _finished(result: dict[str, Any]) -> dict[str, Any]:
         if settings["debug"]:
@@ -121,7 +141,8 @@ def install(engine: LuaEngine) -> None:
 
     engine.on_close(close)
     engine.install_global("Workflow", {
-        "create": create, "execute": execute, "on": on, "get": get, "remove": remove,
+        "create": create, "execute": execute, "enqueue": enqueue, "on": on, "get": get,
+        "remove": remove,
         "list": lambda: service().list(), "types": lambda: service().types(),
         "getInfo": lambda ref: workflow(ref).info(),
         "getState": lambda ref, key: workflow(ref).get_state(key),

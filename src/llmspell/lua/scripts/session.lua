@@ -38,6 +38,10 @@ function Session.footprint(s) return py.footprint(sid(s)) end
 function Session.setCurrent(s) return handle(py.setCurrent(sid(s))) end
 function Session.getCurrent() return handle(py.getCurrent()) end
 function Session.timeline(s, filter) return py.timeline(sid(s), filter) end
+function Session.acquire(s, opts) return py.acquire(sid(s), opts) end
+function Session.renew(s, opts) return py.renew(sid(s), opts) end
+function Session.release(s) return py.release(sid(s)) end
+function Session.lease(s) return py.lease(sid(s)) end
 Session.set_current, Session.get_current = Session.setCurrent, Session.getCurrent
 function Session.canReplay(s) return py.canReplay(sid(s)) end
 function Session.replay(s, opts) return py.replay(sid(s), opts) end
@@ -49,7 +53,8 @@ function Session.fork(s, seq, opts) return handle(py.fork(sid(s), seq, opts)) en
 
 for _, name in ipairs({"suspend", "resume", "complete", "fail", "archive", "save", "load",
                        "delete", "timeline", "get", "replay", "fork", "stateAt", "diff",
-                       "canReplay", "getReplayMetadata", "footprint"}) do
+                       "canReplay", "getReplayMetadata", "footprint", "acquire", "renew",
+                       "release", "lease"}) do
   methods[name] = Session[name]
 end
 function methods.setCurrent(s) return Session.setCurrent(s) end

@@ -25,6 +25,9 @@ local function self_id(h, method)
 end
 
 function methods.execute(h, input) return py.execute(self_id(h, "execute"), input) end
+function methods.enqueue(h, input, opts)
+  return py.enqueue(self_id(h, "enqueue"), input, opts)
+end
 function methods.getInfo(h) return py.getInfo(self_id(h, "getInfo")) end
 function methods.getState(h, key) return py.getState(self_id(h, "getState"), key) end
 function methods.setState(h, key, value)
@@ -50,4 +53,9 @@ end
 -- rs-llmspell's register(type, config) and get(id): handles as the constructors give them.
 function Workflow.register(kind, config) return handle(py.create(kind, config)) end
 function Workflow.get(ref) return handle(py.get(ref)) end
+-- Workflow.enqueue(workflow, input, opts): as wf:enqueue(input, opts), for a handle or a name.
+function Workflow.enqueue(ref, input, opts)
+  if type(ref) == "table" then ref = rawget(ref, "id") end
+  return py.enqueue(ref, input, opts)
+end
 return Workflow

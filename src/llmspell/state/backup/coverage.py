@@ -16,7 +16,8 @@ scope of a session that does not exist; those records are left out and reported
 Never in a backup: the change log and sequence (``chg/``, ``meta/``: a restore writes its
 own changes), the migration history and the scopes' current schema versions (``mig/``:
 a restore brings values back with their own version labels), the backup bookkeeping
-(``bak/``), a session deletion or a blob upload in progress.
+(``bak/``), a session deletion or a blob upload in progress, a session's lease, a large
+event's body in transit between processes (postgres).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from llmspell.state.schemas import SCHEMAS_KEY
 from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, STATE_PREFIX
 from llmspell.state.selection import ScopeFilter
 from llmspell.storage.base import Store
+from llmspell.storage.pg_schema import EVENT_BODY_PREFIX
 
 #: The data families of a whole-store backup besides state: name -> the key ranges.
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -47,7 +49,7 @@ BACKUP_PREFIX = "bak/"
 #: The key ranges no backup holds (see the module docstring); every key of a store is state,
 #: in DATA_PREFIXES or here (a test checks it after a workload touching every package).
 NOT_BACKED_UP = (CHANGE_PREFIX, SEQ_KEY, *LEDGER_PREFIXES, SCHEMAS_KEY, BACKUP_PREFIX,
-                 *in_progress_ranges(), blob_records.PENDING_PREFIX)
+                 *in_progress_ranges(), blob_records.PENDING_PREFIX, EVENT_BODY_PREFIX)
 STORE, STATE = "store", "state"
 SESSION_SCOPE = "session:"
 
