@@ -5,6 +5,7 @@ waits within the workflow's timeout, and the embedded stores and function steps 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,55 @@ def test_embedded_stores_refuse_distributed_branches(name: str, tmp_path: Path) 
         assert on.workflows.parallel({**SPEC, "distributed": False}).definition.distributed \
             is False
         on.close()
+
+
+def test_a_worker_whose_claim_ran_out_cannot_commit_the_branch(backend: Backend) -> None:
+    rt = backend.runtime()
+    spec = {"name": "taken", "distributed": True, "timeout_ms": 20000, "branches": [
+        {"name": "b", "steps": [{"name": "b1", "type": "tool", "tool": "calculator",
+                                 "input": {"input": "3 * 3"}}]}]}
+    results: list[Any] = []
+    parent = threading.Thread(target=lambda: results.append(
+        rt.workflows.parallel(spec).execute()), daemon=True)
+    parent.start()
+    jobs = JobQueue(rt.store)
+    stale_rt = backend.runtime()
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold(ctx: Any) -> None:
+        inside.set()
+        go_on.wait(20)
+
+    stale_rt.hooks.register("workflow:before_step", hold)
+    deadline = time.time() + 20
+    while (job := jobs.claim(["default"], "stale", 0.3)) is None:  # no heartbeat: it stops
+        assert time.time() < deadline, "the parent never enqueued its branch"
+        time.sleep(0.02)
+    errors: list[Exception] = []
+
+    def stale_run() -> None:
+        try:
+            stale_rt.workflows.run_branch(job.payload, {"job": job.id, "worker": "stale",
+                                                        "attempt": job.attempts})
+        except WorkflowError as exc:
+            errors.append(exc)
+
+    stale = threading.Thread(target=stale_run, daemon=True)
+    stale.start()
+    assert inside.wait(10)  # the stale worker is inside step b1
+    stop = threading.Event()
+    thread = drain(backend.runtime(), stop)  # claims the job once the lease ran out
+    parent.join(20)
+    stop.set()
+    thread.join(10)
+    go_on.set()
+    stale.join(10)
+    (result,) = results
+    assert result["success"] is True and result["output"]["b"]["result"] == 9, result
+    assert errors and "taken by another" in str(errors[0])
+    assert not jobs.finish(job.id, "stale", result={"status": "completed"})
+    row = jobs.get(job.id)
+    assert row is not None and row["attempts"] == 2 and row["worker"] != "stale"
+    step = rt.state.load(f"workflow:{result['run_id']}", "step:b1")
+    assert step["output"]["result"] == 9 and step["attempts"] == 1
+    jobs.close()
