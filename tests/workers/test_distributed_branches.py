@@ -48,8 +48,10 @@ def test_branches_run_as_worker_jobs_and_land_in_the_runs_record(backend: Backen
     rt = backend.runtime()
     stop = threading.Event()
     thread = drain(backend.runtime(), stop)
+    session = rt.sessions.create("fan")
     try:
-        result = rt.workflows.parallel(SPEC).execute({"x": 1})
+        with rt.sessions.current(session.id):
+            result = rt.workflows.parallel(SPEC).execute({"x": 1})
     finally:
         stop.set()
         thread.join(10)
@@ -61,6 +63,10 @@ def test_branches_run_as_worker_jobs_and_land_in_the_runs_record(backend: Backen
     assert sorted(result["steps_ran"]) == ["a1", "a2", "b1"]
     run = rt.workflows.run(result["run_id"])
     assert {s["path"] for s in run["steps"]} == {"a1", "a2", "b1"}
+    journaled = [e.data for e in rt.sessions.journal.read(session.id)
+                 if e.kind == "workflow.step"]
+    assert sorted(e["path"] for e in journaled) == ["a1", "a2", "b1"]
+    assert all(e["on_worker"] and e["status"] == "completed" for e in journaled)
     assert run["shared"]["b_pow"]["result"] == 1024  # merged by the parent, committed
     jobs = JobQueue(rt.store)
     for name in ("a", "b"):

@@ -10,7 +10,9 @@ attempt) and runs the branch's steps with a :class:`Runner` on the run's own rec
 step's result is committed in the same batch as a compare-and-set of the fence, so once
 another worker has claimed the job (the first one's lease ran out), the first one can no
 longer write. A branch on a worker writes only its own step records; the parent reads them
-when the job is done and adds the ``output_key`` values to the shared data.
+when the job is done, adds the ``output_key`` values to the shared data and journals the
+steps in its session (the worker has none). The step hooks and events of a branch happen
+in the worker's process.
 
 Resuming the parent (after its process died, or after a failure) serves the branches whose
 steps are all recorded, waits for the jobs it had enqueued that are still queued or running,
@@ -176,7 +178,7 @@ def _collect(runner: Any, definition: Definition, prefix: str,
              results: dict[str, dict[str, Any]], known: set[str]) -> dict[str, Any]:
     """Read each branch's step records, note them, merge output keys; raise the first
     failure (a cancel first)."""
-    from llmspell.workflows.runner import Cancelled, StepFailed
+    from llmspell.workflows.runner import JOURNAL_STEP, Cancelled, StepFailed
 
     record = runner.record
     outputs: dict[str, Any] = {}
@@ -194,6 +196,12 @@ def _collect(runner: Any, definition: Definition, prefix: str,
                 if found.get("status") == "completed" and step.output_key is not None:
                     record.shared[step.output_key] = found.get("output")
             runner._note(step, path, found, replayed=path in known)
+            if path not in known:  # the worker has no session: journal it here
+                runner._journal(JOURNAL_STEP, {
+                    "step": step.name, "path": path, "type": step.kind,
+                    "status": found.get("status"), "output": found.get("output"),
+                    "error": found.get("error"), "attempts": found.get("attempts"),
+                    "duration_ms": found.get("duration_ms"), "on_worker": True})
             output = None if found.get("status") == "failed" else found.get("output")
         outputs[branch.name] = output
         outcome = results.get(branch.name, {})
