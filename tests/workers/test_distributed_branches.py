@@ -218,3 +218,20 @@ def test_a_worker_whose_claim_ran_out_cannot_commit_the_branch(backend: Backend)
     step = rt.state.load(f"workflow:{result['run_id']}", "step:b1")
     assert step["output"]["result"] == 9 and step["attempts"] == 1
     jobs.close()
+
+
+def test_bad_branch_jobs_are_refused(backend: Backend) -> None:
+    rt = backend.runtime()
+    owner = {"job": 1, "worker": "w", "attempt": 1}
+    with pytest.raises(WorkflowError, match="payload must be a table"):
+        rt.workflows.run_branch("nope", owner)
+    with pytest.raises(ValidationError, match="run_id"):
+        rt.workflows.run_branch({"run_id": ""}, owner)
+    described = rt.workflows.parallel(SPEC).described()
+    with pytest.raises(WorkflowError, match="has no branch 'zz'"):
+        rt.workflows.run_branch({"run_id": "r1", "definition": described, "branch": "zz"},
+                                owner)
+    with pytest.raises(WorkflowError, match="no workflow run 'r1'"):
+        rt.workflows.run_branch({"run_id": "r1", "definition": described, "branch": "a"},
+                                owner)
+    assert rt.state.list_keys("workflow:r1") == []  # a refused job leaves nothing behind

@@ -245,9 +245,10 @@ def run_branch(services: Any, settings: Mapping[str, Any], payload: Any,
         raise WorkflowError(f"run {run_id}: workflow {definition.name!r} has no branch "
                             f"{name!r}")
     record = FencedRecord(services.state, run_id, FENCE + prefix + branch.name, owner)
-    record.take()
-    if not record.load():
+    if record.status() is None:  # checked before the fence is written: nothing is left
         raise WorkflowError(f"no workflow run {run_id!r} (its branch {name!r} was queued)")
+    record.take()  # before reading: a commit of an earlier holder is seen or refused
+    record.load()
     if record.meta.get("status") == "cancelled":
         return {"status": "cancelled", "error": "it was cancelled before the branch ran",
                 "error_type": "Cancelled", "location": prefix + branch.name}
