@@ -27,8 +27,11 @@ def test_each_backend_gets_a_place_of_its_own(tmp_path: Path) -> None:
     assert fresh_store_url("rocksdb", tmp_path) == f"rocksdb:///{tmp_path}/rocksdb"
     one, two = (fresh_store_url("memory", tmp_path, label="state") for _ in range(2))
     assert one.startswith("memory://state-") and one != two
+    # postgres: a schema of its own per test (dropped whole afterwards), the usual table in it
     table = fresh_store_url("postgres", tmp_path, label="state").rpartition("table=")[2]
-    assert table.startswith("llmspell_state_") and len(table) == len("llmspell_state_") + 16
+    schema, _, name = table.partition(".")
+    assert name == "llmspell_kv" and schema.startswith("llmspell_t_state_")
+    assert len(schema) == len("llmspell_t_state_") + 16
 
 
 def test_postgres_url_names_the_table_after_the_servers_own_parameters(

@@ -12,7 +12,9 @@ from llmspell.errors import ValidationError
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (port 0: any free one), not yet accepting.
+    """A socket bound to ``host:port`` (port 0: any free one) and listening: a client that
+    connects as soon as the URL is printed waits in the backlog until the server accepts,
+    instead of being refused.
 
     Raises:
         ValidationError: the address cannot be bound (names host and port, and why).
@@ -27,6 +29,7 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise ValidationError("host", f"cannot listen on {host}:{port}: "
