@@ -70,7 +70,7 @@ def test_branches_run_as_worker_jobs_and_land_in_the_runs_record(backend: Backen
     assert run["shared"]["b_pow"]["result"] == 1024  # merged by the parent, committed
     jobs = JobQueue(rt.store)
     for name in ("a", "b"):
-        job_id = run["decisions"][f"?worker:{name}"]
+        job_id = run["decisions"][f"?worker:{name}"]["job"]
         row = jobs.get(job_id)
         assert row is not None and row["kind"] == "branch" and row["status"] == "done"
         assert row["result"]["status"] == "completed" and row["attempts"] == 1
@@ -93,8 +93,8 @@ def test_a_failing_branch_fails_the_run_and_resume_reruns_only_it(backend: Backe
         assert result["success"] is False and result["status"] == "failed"
         assert result["error"]["location"] == "x" and "bad" in result["error"]["message"]
         run = rt.workflows.run(result["run_id"])
-        good_job = run["decisions"]["?worker:good"]
-        bad_job = run["decisions"]["?worker:bad"]
+        good_job = run["decisions"]["?worker:good"]["job"]
+        bad_job = run["decisions"]["?worker:bad"]["job"]
         finished = {s["path"]: s["finished"] for s in run["steps"]}
         again = rt.workflows.resume(result["run_id"])
     finally:
@@ -102,8 +102,8 @@ def test_a_failing_branch_fails_the_run_and_resume_reruns_only_it(backend: Backe
         thread.join(10)
     assert again["status"] == "failed"  # still bad: ran again, on a new job
     run = rt.workflows.run(result["run_id"])
-    assert run["decisions"]["?worker:good"] == good_job  # the good branch was not re-run
-    assert run["decisions"]["?worker:bad"] != bad_job
+    assert run["decisions"]["?worker:good"]["job"] == good_job  # the good branch was not re-run
+    assert run["decisions"]["?worker:bad"]["job"] != bad_job
     assert {s["path"]: s["finished"] for s in run["steps"]}["g"] == finished["g"]
     assert again["steps_ran"] == ["x"]
 
@@ -235,3 +235,26 @@ def test_bad_branch_jobs_are_refused(backend: Backend) -> None:
         rt.workflows.run_branch({"run_id": "r1", "definition": described, "branch": "a"},
                                 owner)
     assert rt.state.list_keys("workflow:r1") == []  # a refused job leaves nothing behind
+
+
+@pytest.mark.slow
+def test_a_job_enqueued_just_before_a_crash_is_found_by_its_token(backend: Backend) -> None:
+    rt = backend.runtime()
+    # the resumed run has the same timeout to get both branches done: room for a busy machine
+    timed_out = rt.workflows.parallel({**SPEC, "name": "lost", "timeout_ms": 1500}).execute()
+    assert timed_out["error"]["error_type"] == "WorkflowTimeout"  # no worker ran
+    scope = f"workflow:{timed_out['run_id']}"
+    decision = rt.state.load(scope, "decision:?worker:a")
+    rt.state.save(scope, "decision:?worker:a", {**decision, "job": None})  # died before this
+    stop = threading.Event()
+    thread = drain(backend.runtime(), stop)
+    try:
+        again = rt.workflows.resume(timed_out["run_id"])
+    finally:
+        stop.set()
+        thread.join(10)
+    assert again["success"] is True, again["error"]
+    assert rt.state.load(scope, "decision:?worker:a") == decision  # found, not enqueued again
+    jobs = JobQueue(rt.store)
+    assert len([j for j in jobs.list() if j["kind"] == "branch"]) == 2
+    jobs.close()

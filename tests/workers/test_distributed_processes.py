@@ -61,7 +61,7 @@ def test_a_killed_parent_resumes_without_rerunning_finished_branches(
     (run,) = rt.workflows.runs(status="running")
     before = rt.workflows.run(run["run_id"])
     assert [s["path"] for s in before["steps"]] == ["a1"]
-    job_a, job_b = before["decisions"]["?worker:a"], before["decisions"]["?worker:b"]
+    job_a, job_b = before["decisions"]["?worker:a"]["job"], before["decisions"]["?worker:b"]["job"]
     assert jobs.get(job_b)["status"] == "queued"  # type: ignore[index]
     second = spawn(backend, tmp_path, "worker", "--json", "--idle-exit", "3")
     try:

@@ -120,6 +120,14 @@ class JobQueue:
                          [queue, kind, body, max_attempts], "enqueue a job")
         return int(rows[0][0])
 
+    def find(self, kind: str, token: str) -> int | None:
+        """The newest job of ``kind`` whose payload has this ``token`` (a producer's own id
+        for it, written before the job was enqueued), or None."""
+        rows = self._run(f"SELECT id FROM {self.table} WHERE kind = %s AND "
+                         "payload->>'token' = %s ORDER BY id DESC LIMIT 1", [kind, token],
+                         f"find a {kind} job")
+        return int(rows[0][0]) if rows else None
+
     def get(self, job_id: int) -> dict[str, Any] | None:
         """The job as a dict (``id, queue, kind, status, attempts, max_attempts, worker,
         result, error``), or None."""

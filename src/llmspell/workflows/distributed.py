@@ -2,17 +2,21 @@
 parallel_on_workers``; PostgreSQL only).
 
 The process running the workflow (the parent) enqueues one ``branch`` job per branch
-(:mod:`llmspell.storage.jobs`), records the job's id in the run's record (``decision:<path>
-?worker:<branch>``), and waits for the jobs, polling their rows, within the workflow's
-timeout. A worker that claims a job rebuilds the parallel definition from the job, takes the
-branch's fence (``branch:<path>`` in the run's scope, written with the job id, worker and
-attempt) and runs the branch's steps with a :class:`Runner` on the run's own record: each
-step's result is committed in the same batch as a compare-and-set of the fence, so once
-another worker has claimed the job (the first one's lease ran out), the first one can no
-longer write. A branch on a worker writes only its own step records; the parent reads them
-when the job is done, adds the ``output_key`` values to the shared data and journals the
-steps in its session (the worker has none). The step hooks and events of a branch happen
-in the worker's process.
+(:mod:`llmspell.storage.jobs`), records the job in the run's record (``decision:<path>
+?worker:<branch>`` = ``{token, job}``: the token is committed before the job is enqueued
+with it, so a crash between the two leaves a job that resume finds), and waits for the jobs,
+polling their rows, within the workflow's timeout. A worker that claims a job rebuilds the
+parallel definition from the job, takes the branch's fence (``branch:<path>`` in the run's
+scope, written with the job id, worker and attempt) and runs the branch's steps with a
+:class:`Runner` on the run's own record: each step's result is committed in the same batch
+as a compare-and-set of the fence, so once another worker has claimed the job (the first
+one's lease ran out), the first one can no longer write. A branch on a worker writes only
+its own step records; the parent reads them when the job is done, adds the ``output_key``
+values to the shared data and journals the steps in its session (the worker has none). The
+step hooks and events of a branch happen in the worker's process. The workflow's timeout is
+the waiting process's: a job does not carry it (a resumed run waits for its old jobs with a
+new timeout), so a worker finishes a branch whose run stopped waiting; its steps' own
+timeouts apply.
 
 Resuming the parent (after its process died, or after a failure) serves the branches whose
 steps are all recorded, waits for the jobs it had enqueued that are still queued or running,
@@ -23,6 +27,7 @@ worker, a branch finds its already-recorded steps and does not run them again.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,18 +103,7 @@ def run_parallel(runner: Any, definition: Definition, prefix: str,
             if _finished(record, branch, prefix):
                 results[branch.name] = {"status": "completed"}
                 continue
-            path = decision_path(prefix, branch.name)
-            job_id = record.decisions.get(path)
-            row = jobs.get(job_id) if isinstance(job_id, int) else None
-            if row is None or row["status"] not in ("queued", "running"):
-                job_id = jobs.enqueue("branch", _payload(runner, definition, branch, prefix,
-                                                         loop, deadline),
-                                      queue=services.branch_queue,
-                                      max_attempts=services.branch_attempts)
-                with runner.lock:
-                    record.commit_decision(path, job_id)
-            assert isinstance(job_id, int)
-            waiting[branch.name] = job_id
+            waiting[branch.name] = _job_for(runner, jobs, definition, branch, prefix, loop)
         pause = POLL_SECONDS
         while waiting:
             for name, job_id in list(waiting.items()):
@@ -133,6 +127,35 @@ def run_parallel(runner: Any, definition: Definition, prefix: str,
     return _collect(runner, definition, prefix, results, known)
 
 
+def _job_for(runner: Any, jobs: Any, definition: Definition, branch: Branch, prefix: str,
+             loop: dict[str, Any] | None) -> int:
+    """The job running ``branch``: the one recorded (or, when the process died while
+    enqueuing it, found by its token) while it is queued or running, else a new one. The
+    token is committed before the job is enqueued, so a job is never lost to a crash."""
+    services, record = runner.services, runner.record
+    path = decision_path(prefix, branch.name)
+    known = record.decisions.get(path)
+    if isinstance(known, dict) and isinstance(known.get("token"), str):
+        job_id = known.get("job")
+        if not isinstance(job_id, int):
+            job_id = jobs.find("branch", known["token"])
+        row = jobs.get(job_id) if isinstance(job_id, int) else None
+        if row is not None and row["status"] in ("queued", "running"):
+            if known.get("job") != job_id:
+                with runner.lock:
+                    record.commit_decision(path, {"token": known["token"], "job": job_id})
+            return int(row["id"])
+    token = uuid.uuid4().hex
+    with runner.lock:
+        record.commit_decision(path, {"token": token, "job": None})
+    payload = _payload(runner, definition, branch, prefix, loop)
+    job_id = jobs.enqueue("branch", {**payload, "token": token}, queue=services.branch_queue,
+                          max_attempts=services.branch_attempts)
+    with runner.lock:
+        record.commit_decision(path, {"token": token, "job": job_id})
+    return int(job_id)
+
+
 def _deadline(runner: Any, definition: Definition) -> tuple[float, float] | None:
     """The earliest wall-clock end of the parallel's own timeout and the run's."""
     found = []
@@ -152,15 +175,14 @@ def _finished(record: RunRecord, branch: Branch, prefix: str) -> bool:
 
 
 def _payload(runner: Any, definition: Definition, branch: Branch, prefix: str,
-             loop: dict[str, Any] | None, deadline: tuple[float, float] | None
-             ) -> dict[str, Any]:
+             loop: dict[str, Any] | None) -> dict[str, Any]:
     with runner.lock:
         view = {"outputs": dict(runner.progress.outputs),
                 "results": dict(runner.progress.results),
                 "status": dict(runner.progress.status)}
     return {"run_id": runner.record.run_id, "definition": describe(definition),
             "branch": branch.name, "prefix": prefix, "loop": loop, "input": runner.input,
-            "view": view, "deadline": None if deadline is None else list(deadline)}
+            "view": view}
 
 
 def _outcome(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,9 +282,6 @@ def run_branch(services: Any, settings: Mapping[str, Any], payload: Any,
     runner.progress.outputs.update(view.get("outputs") or {})
     runner.progress.results.update(view.get("results") or {})
     runner.progress.status.update(view.get("status") or {})
-    if payload.get("deadline"):
-        ends, seconds = payload["deadline"]
-        runner.deadlines[id(definition)] = (time.monotonic() + ends - time.time(), seconds)
     outcome: dict[str, Any] = {"status": "completed", "error": None, "error_type": None,
                                "location": None}
     with home() as here:
