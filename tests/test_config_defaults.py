@@ -166,6 +166,8 @@ RUNTIME: dict[str, tuple[Callable[[Runtime], Any], Callable[[Any], Any]]] = {
         lambda rt: rt.config.setting("runtime.events.cross_process"), bool),
     "workflows.max_concurrency": (lambda rt: rt.workflows.settings["max_concurrency"], int),
     "workflows.max_iterations": (lambda rt: rt.workflows.settings["max_iterations"], int),
+    "workflows.parallel_on_workers": (
+        lambda rt: rt.workflows.settings["parallel_on_workers"], bool),
     "engines.lua.sandbox": (lambda rt: rt.config.lua.sandbox, str),
     "engines.lua.max_instructions": (lambda rt: rt.config.lua.max_instructions, int),
     "engines.lua.max_memory_bytes": (lambda rt: rt.config.lua.max_memory_bytes, int),

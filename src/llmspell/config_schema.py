@@ -325,6 +325,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                  doc="parallel branches run at once when a workflow sets none"),
         "max_iterations": Field("int", 1000, minimum=1,
                                 doc="iterations a loop may run when it sets no max_iterations"),
+        "parallel_on_workers": Field("bool", False,
+                                     doc="parallel branches run as worker jobs when a workflow "
+                                     "sets no distributed (PostgreSQL only)"),
     },
     "workers": {
         "queue": Field("str", "default",

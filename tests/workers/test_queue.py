@@ -1,4 +1,4 @@
-"""The job queue (workers.queue) and a worker in this process, on postgres; workers need it,
+"""The job queue (storage.jobs) and a worker in this process, on postgres; workers need it,
 and the embedded backends say so."""
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _enqueue(opts: Options, path: Path, args: tuple[str, ...], queue_name: str |
     """``run --queue``: put the script on the job queue; with ``--wait``, print the outcome."""
     import time
 
-    from llmspell.workers.queue import JobQueue
+    from llmspell.storage.jobs import JobQueue
     from llmspell.workers.submit import script_payload
 
     with handle_errors(opts.verbose), opts.runtime() as rt:

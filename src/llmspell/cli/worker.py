@@ -77,7 +77,7 @@ def jobs() -> None:
 def jobs_list(opts: Options, queue: str | None, status: str | None, limit: int,
               as_json: bool) -> None:
     """Jobs, newest first."""
-    from llmspell.workers.queue import JobQueue
+    from llmspell.storage.jobs import JobQueue
 
     with handle_errors(opts.verbose), opts.runtime() as rt:
         found = JobQueue(rt.store)
@@ -100,7 +100,7 @@ def jobs_list(opts: Options, queue: str | None, status: str | None, limit: int,
 @click.pass_obj
 def jobs_show(opts: Options, job_id: int, as_json: bool) -> None:
     """One job with its result or error."""
-    from llmspell.workers.queue import JobQueue
+    from llmspell.storage.jobs import JobQueue
 
     with handle_errors(opts.verbose), opts.runtime() as rt:
         found = JobQueue(rt.store)

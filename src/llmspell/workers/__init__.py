@@ -6,7 +6,7 @@ per-queue limits); :mod:`.worker` runs claimed jobs; :mod:`.submit` builds jobs.
 backends have no job queue (docs/postgres.md).
 """
 
-from llmspell.workers.queue import Job, JobQueue
+from llmspell.storage.jobs import Job, JobQueue
 from llmspell.workers.worker import Worker
 
 __all__ = ["Job", "JobQueue", "Worker"]

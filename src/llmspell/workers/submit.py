@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspell.errors import ScriptError, WorkflowError
-from llmspell.workers.queue import JobQueue
+from llmspell.storage.jobs import JobQueue
 
 
 def script_payload(path: str | Path, args: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ until its attempts are used up.
 Kinds: ``script`` runs ``payload.source`` with ``payload.args`` as ARGS (the worker's own
 config decides the sandbox and allowed paths); ``workflow`` rebuilds a declarative workflow
 definition (``Workflow.enqueue``) and runs it durably under ``payload.run_id``: a run a killed
-worker left half done is resumed from its last finished step, not started again.
+worker left half done is resumed from its last finished step, not started again; ``branch``
+runs one branch of a distributed parallel workflow into its run's record
+(:mod:`llmspell.workflows.distributed`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from llmspell.codec import to_jsonable
 from llmspell.errors import LLMSpellError, ValidationError
-from llmspell.workers.queue import Job, JobQueue, check_queue
+from llmspell.storage.jobs import Job, JobQueue, check_queue
 
 logger = logging.getLogger("llmspell.workers")
 
@@ -162,7 +164,11 @@ class Worker:
             return to_jsonable(value, argument="result")[0]
         if job.kind == "workflow":
             return run_workflow(self.runtime, payload)
-        raise ValidationError("kind", "must be script or workflow", got=job.kind)
+        if job.kind == "branch":
+            return to_jsonable(self.runtime.workflows.run_branch(payload, {
+                "job": job.id, "worker": self.name, "attempt": job.attempts}),
+                argument="result")[0]
+        raise ValidationError("kind", "must be script, workflow or branch", got=job.kind)
 
 
 def run_workflow(runtime: Any, payload: dict[str, Any]) -> Any:

@@ -45,6 +45,7 @@ def _definition(d: Mapping[str, Any], settings: Mapping[str, Any]) -> Definition
         spec["branches"] = [{"name": b["name"], "steps": _steps(b["steps"], settings)}
                             for b in d["branches"]]
         spec["max_concurrency"] = d["max_concurrency"]
+        spec["distributed"] = bool(d.get("distributed", False))
     elif kind == "conditional":
         spec["branches"] = [{"name": b["name"], "condition": b["condition"],
                              "steps": _steps(b["steps"], settings)} for b in d["branches"]]

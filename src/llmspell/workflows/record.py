@@ -106,6 +106,10 @@ class RunRecord:
                 self.decisions[key[len(DECISION):]] = self.state.load(self.scope, key)
         return True
 
+    def saved_shared(self) -> dict[str, Any]:
+        """The shared data as last committed."""
+        return self._saved_shared
+
     def status(self) -> str | None:
         """The stored status now (read afresh: another process may have cancelled)."""
         meta = self.state.load(self.scope, RUN)

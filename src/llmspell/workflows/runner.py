@@ -57,6 +57,11 @@ class Services:
     journal: Callable[[str | None, str, dict[str, Any], str], None] | None = None
     current_session: Callable[[], str | None] = lambda: None
     sleep: Callable[[float], Any] = time.sleep
+    #: opens the job queue a distributed parallel enqueues its branches into (None: the
+    #: store has none); the queue name and attempts its branch jobs get
+    jobs: Callable[[], Any] | None = None
+    branch_queue: str = "default"
+    branch_attempts: int = 3
 
 
 class StepFailed(WorkflowError):
@@ -113,6 +118,7 @@ class Runner:
         self.stop = threading.Event()  # a parallel branch failed under fail_fast
         self.deadlines: dict[int, tuple[float, float]] = {}  # a (nested) workflow's timeout
         self.started = time.time()
+        self.on_worker = False  # running one branch of a distributed parallel (a worker)
 
     # -- the run ----------------------------------------------------------------------
 
@@ -202,7 +208,16 @@ class Runner:
             output = self._step(definition, step, prefix + step.name, loop)
         return output
 
+    def branch(self, definition: Definition, branch: Any, prefix: str,
+               loop: dict[str, Any] | None) -> Any:
+        """Run one branch of the parallel ``definition`` (a worker's branch job)."""
+        return self._sequence(definition, branch.steps, prefix, loop)
+
     def _parallel(self, definition: Definition, prefix: str, loop: dict[str, Any] | None) -> Any:
+        if definition.distributed and not self.on_worker:
+            from llmspell.workflows.distributed import run_parallel
+
+            return run_parallel(self, definition, prefix, loop)
         assert self.home is not None
         branches = definition.branches
         with ThreadPoolExecutor(max_workers=definition.max_concurrency,

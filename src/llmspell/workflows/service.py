@@ -22,6 +22,8 @@ from typing import Any
 from llmspell.codec import to_jsonable
 from llmspell.errors import SessionNotFound, ValidationError, WorkflowError
 from llmspell.journal import Draft
+from llmspell.storage.jobs import JobQueue, has_job_queue
+from llmspell.workflows.distributed import NEED_POSTGRES, run_branch
 from llmspell.workflows.record import RunRecord, check_run_id, list_runs, scope_of
 from llmspell.workflows.runner import Runner, Services, start_meta
 from llmspell.workflows.spec import KINDS, Definition, all_steps, describe, parse_definition
@@ -144,6 +146,8 @@ class WorkflowService:
         self._running: dict[str, Runner] = {}
         self.known_tool: Callable[[str], bool] = lambda name: True
         self.known_agent: Callable[[str], bool] = lambda name: True
+        #: None when the store has a job queue (distributed parallels), else what to name it
+        self.store_url: Callable[[], str | None] = lambda: "a store without a job queue"
 
     @classmethod
     def from_runtime(cls, runtime: Any) -> WorkflowService:
@@ -170,9 +174,15 @@ class WorkflowService:
                 state=runtime.state, invoke_tool=runtime.tools.invoke, find_agent=find_agent,
                 hooks=runtime.hooks, events=runtime.events, journal=journal,
                 current_session=(lambda: runtime.sessions.current_id()) if sessions_on
-                else (lambda: None))
+                else (lambda: None),
+                jobs=(lambda: JobQueue(runtime.store)) if has_job_queue(runtime.store)
+                else None,
+                branch_queue=runtime.config.setting("workers.queue"),
+                branch_attempts=runtime.config.setting("workers.max_attempts"))
 
         made = cls(services, runtime.config.values["workflows"])
+        made.store_url = lambda: None if has_job_queue(runtime.store) else str(
+            getattr(runtime.store, "url", type(runtime.store).__name__))
         made.known_tool = lambda name: runtime.tools.exists(name)
         made.known_agent = lambda name: runtime.agents.get(name) is not None
         return made
@@ -186,6 +196,8 @@ class WorkflowService:
             ValidationError: a bad kind or spec (names the path and the rule).
         """
         definition = parse_definition(kind, spec, resolve=self._resolve, settings=self.settings)
+        if _distributed(definition) and (url := self.store_url()) is not None:
+            raise ValidationError("config", NEED_POSTGRES.format(url=url), path="$.distributed")
         made = Workflow(self, definition)
         with self._lock:
             old = self._by_name.pop(definition.name, None)
@@ -352,6 +364,11 @@ class WorkflowService:
                 "error": meta.get("error"), "shared": record.shared, "steps": steps,
                 "decisions": record.decisions}
 
+    def run_branch(self, payload: Any, owner: dict[str, Any]) -> dict[str, Any]:
+        """Run one branch job of a distributed parallel here (``llmspell worker``):
+        :func:`llmspell.workflows.distributed.run_branch`."""
+        return run_branch(self._services(), self.settings, payload, owner)
+
     def _services(self) -> Services:
         if self._ready is None:
             self._ready = self._make_services()
@@ -397,6 +414,12 @@ class WorkflowService:
         from llmspell.workflows.rebuild import rebuild
 
         return Workflow(self, rebuild(described, self.settings, record.run_id))
+
+
+def _distributed(definition: Definition) -> bool:
+    """Whether ``definition`` or a workflow nested in it runs branches on workers."""
+    return definition.distributed or any(
+        s.kind == "workflow" and _distributed(s.target) for s in all_steps(definition))
 
 
 def _summary(meta: dict[str, Any]) -> dict[str, Any]:

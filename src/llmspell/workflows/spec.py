@@ -33,7 +33,7 @@ COMMON_KEYS = ("name", "description", "error_strategy", "timeout_ms", "timeout",
                "max_retries", "backoff_ms")
 KIND_KEYS = {
     "sequential": ("steps",),
-    "parallel": ("steps", "branches", "max_concurrency"),
+    "parallel": ("steps", "branches", "max_concurrency", "distributed"),
     "conditional": ("branches", "default", "default_branch", "steps"),
     "loop": ("iterator", "range", "collection", "while", "while_condition", "body", "steps",
              "max_iterations", "break_if", "break_conditions"),
@@ -90,6 +90,7 @@ class Definition:
     max_retries: int = 0
     backoff: float = 0.0
     max_concurrency: int = 1
+    distributed: bool = False  # a parallel's branches run as worker jobs (distributed.py)
     timeout: float | None = None
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +175,38 @@ def _parallel(definition: Definition, spec: Mapping[str, Any], steps_of: _StepPa
         raise ValidationError(argument, "must be an integer >= 1", path="$.max_concurrency",
                               got=limit)
     definition.max_concurrency = limit
+    distributed = spec.get("distributed", settings.get("parallel_on_workers", False))
+    if not isinstance(distributed, bool):
+        raise ValidationError(argument, "must be true or false", path="$.distributed",
+                              got=distributed)
+    if distributed:
+        for i, branch in enumerate(definition.branches, start=1):
+            where = code_in([_describe_step(s) for s in branch.steps], f"$.branches[{i}]")
+            if where is not None:
+                raise ValidationError(
+                    argument, "a branch that runs on workers cannot hold a Lua/Python "
+                    f"function (at {where}): its code cannot travel to another process; "
+                    "use tools, agents and declared conditions, or set distributed = false",
+                    path="$.distributed")
+    definition.distributed = distributed
+
+
+def code_in(value: Any, path: str) -> str | None:
+    """Where the described steps ``value`` hold code (a function step, a function condition
+    or input), or None: what cannot be rebuilt in another process."""
+    if value == "<function>":
+        return path
+    if isinstance(value, Mapping):
+        if value.get("type") == "function":
+            return f"{path} (function step {value.get('name')!r})"
+        for key, item in value.items():
+            if (found := code_in(item, f"{path}.{key}")) is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value, start=1):
+            if (found := code_in(item, f"{path}[{i}]")) is not None:
+                return found
+    return None
 
 
 def _conditional(definition: Definition, spec: Mapping[str, Any], steps_of: _StepParser,
@@ -421,6 +454,8 @@ def describe(definition: Definition) -> dict[str, Any]:
         out["default"] = [_describe_step(s) for s in definition.default]
     if definition.kind == "parallel":
         out["max_concurrency"] = definition.max_concurrency
+        if definition.distributed:  # only when set: older runs' definitions keep their hash
+            out["distributed"] = True
     if definition.loop is not None:
         loop = definition.loop
         out["loop"] = {"values": loop.values, "max_iterations": loop.max_iterations,

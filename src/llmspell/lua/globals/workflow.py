@@ -66,7 +66,7 @@ def install(engine: LuaEngine) -> None:
     queues: list[Any] = []
 
     def enqueue(ref: Any, input: Any = None, opts: Any = None) -> dict[str, Any]:
-        from llmspell.workers.queue import JobQueue
+        from llmspell.storage.jobs import JobQueue
         from llmspell.workers.submit import enqueue_workflow
 
         o = checks.mapping(opts, "options")

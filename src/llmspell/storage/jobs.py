@@ -1,8 +1,12 @@
 """The job queue of ``llmspell worker``: rows of ``<table>_jobs`` on PostgreSQL.
 
 A job is ``{id, queue, kind, payload, status, attempts, max_attempts, worker, lease_until,
-result, error}``; ``kind`` is ``script`` (a Lua script's source and arguments) or
-``workflow`` (a declarative workflow definition, its input and run id).
+result, error}``; ``kind`` is ``script`` (a Lua script's source and arguments),
+``workflow`` (a declarative workflow definition, its input and run id) or ``branch`` (one
+branch of a distributed parallel workflow: :mod:`llmspell.workflows.distributed`).
+
+It sits with storage because the table is part of the store's database (its migration is in
+:mod:`.pg_schema`) and workflows (below the workers) enqueue branches into it.
 
 Life of a job: ``queued`` -> claimed (``running``, with a lease) -> ``done`` (result written)
 or, on error, back to ``queued`` after a back-off until ``max_attempts`` runs have failed
@@ -31,7 +35,7 @@ from llmspell.errors import BackendUnavailable, StorageError, ValidationError
 from llmspell.storage.pg_schema import table_names
 from llmspell.validation import check_queue_name
 
-KINDS = ("script", "workflow")
+KINDS = ("script", "workflow", "branch")
 STATUSES = ("queued", "running", "done", "failed")
 NEED_POSTGRES = ("workers need PostgreSQL: the job queue is a table of the store's database, "
                  "and this store is {url}; set [storage] url = \"postgresql://...\" "
@@ -54,6 +58,11 @@ class Job:
     max_attempts: int
 
 
+def has_job_queue(store: Any) -> bool:
+    """Whether ``store`` can hold a job queue (a PostgreSQL store)."""
+    return hasattr(store, "connect") and hasattr(store, "table")
+
+
 class JobQueue:
     """The jobs of one store (see the module docstring).
 
@@ -65,7 +74,7 @@ class JobQueue:
     """
 
     def __init__(self, store: Any) -> None:
-        if not hasattr(store, "connect") or not hasattr(store, "table"):
+        if not has_job_queue(store):
             raise BackendUnavailable(NEED_POSTGRES.format(url=getattr(store, "url", store)))
         self.store = store
         self.table = table_names(store.table)["jobs"]
@@ -110,6 +119,14 @@ class JobQueue:
                          "VALUES (%s, %s, %s::jsonb, %s) RETURNING id",
                          [queue, kind, body, max_attempts], "enqueue a job")
         return int(rows[0][0])
+
+    def find(self, kind: str, token: str) -> int | None:
+        """The newest job of ``kind`` whose payload has this ``token`` (a producer's own id
+        for it, written before the job was enqueued), or None."""
+        rows = self._run(f"SELECT id FROM {self.table} WHERE kind = %s AND "
+                         "payload->>'token' = %s ORDER BY id DESC LIMIT 1", [kind, token],
+                         f"find a {kind} job")
+        return int(rows[0][0]) if rows else None
 
     def get(self, job_id: int) -> dict[str, Any] | None:
         """The job as a dict (``id, queue, kind, status, attempts, max_attempts, worker,
