@@ -145,7 +145,7 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
     Raises:
         InvalidValue: naming ``argument`` and the path.
     """
-    if type(value) is dict and _flat_and_finite(value.values()):  # most event data
+    if type(value) is dict and _two_levels_and_finite(value):  # most event data
         return
     if _plain(value, 0, sys.maxsize) >= 0:  # the common case, without building paths
         return
@@ -162,6 +162,30 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
             items = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend((item, (*path, key if isinstance(key, str | int) else str(key)))
                          for key, item in items)
+
+
+def _two_levels_and_finite(data: dict[Any, Any]) -> bool:
+    """Whether every value of ``data`` is a scalar that :func:`_flat_and_finite` accepts, or
+    a dict or list of them (tags, a table of custom fields): two levels, far from the depth
+    limit, with no float to refuse."""
+    for item in data.values():
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if item - item == 0.0:
+                continue
+            return False
+        if kind is list:
+            if _flat_and_finite(item):
+                continue
+            return False
+        if kind is dict:
+            if _flat_and_finite(item.values()):
+                continue
+            return False
+        return False
+    return True
 
 
 def _flat_and_finite(items: Iterable[Any]) -> bool:
