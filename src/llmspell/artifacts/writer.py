@@ -28,6 +28,7 @@ from llmspell.errors import (
     SessionNotFound,
     ValidationError,
 )
+from llmspell.journal import Draft
 from llmspell.sessions.counters import ArtifactCounters
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -107,8 +108,9 @@ class ArtifactWriter:
                      "mime_type": request.mime_type}
             if request.by_session:
                 entry["by_session"] = request.by_session
-            jops, jexpect = self.journal.entry_ops(sid, STORED, entry, correlation_id=cid,
-                                                   after=view.position, fresh=attempt > 0)
+            jops, jexpect = self.journal.entries_ops(  # the manager checked the session id
+                sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
+                fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
             return [*ops, *refs.ops, *cops, *jops], expect, (artifact, written, jops)
 
