@@ -104,6 +104,12 @@ def test_events_refuse_non_finite_floats(runtime: Runtime, bad: float) -> None:
                             "be finite")
     with capture_events(runtime.events) as seen, refused:
         runtime.events.publish("bad.nan", {"r": [1.0, bad]})
+    with capture_events(runtime.events) as seen, pytest.raises(
+            InvalidValue, match=r"argument 'data' at \$\.c\.x: floats must be finite"):
+        runtime.events.publish("bad.nan", {"n": 1, "c": {"ok": 1.5, "x": bad}})
+    with capture_events(runtime.events) as seen, pytest.raises(
+            InvalidValue, match=r"argument 'data' at \$\.c\.u\[0\]\.x: floats must be finite"):
+        runtime.events.publish("bad.nan", {"c": {"u": ({"x": bad},)}})
     assert not any(event.type == "bad.nan" for event in seen)
 
 

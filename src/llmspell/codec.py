@@ -145,7 +145,7 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
     Raises:
         InvalidValue: naming ``argument`` and the path.
     """
-    if type(value) is dict and _flat_and_finite(value.values()):  # most event data
+    if type(value) is dict and _finite_and_shallow(value.values()):  # most event data
         return
     if _plain(value, 0, sys.maxsize) >= 0:  # the common case, without building paths
         return
@@ -164,15 +164,34 @@ def check_nesting(value: Any, *, argument: str = "value") -> None:
                          for key, item in items)
 
 
-def _flat_and_finite(items: Iterable[Any]) -> bool:
-    """Whether every item is a str, int, bool, None or finite float: nothing for
-    :func:`check_nesting` to refuse, checked without a call per item."""
+#: How deep :func:`_finite_and_shallow` looks before leaving a value to the full walk.
+_SHALLOW_LEVELS = 8
+
+
+def _finite_and_shallow(items: Iterable[Any], depth: int = 1) -> bool:
+    """Whether every item is a str, int, bool, None or finite float, or a dict, list or
+    tuple of such items, nested at most :data:`_SHALLOW_LEVELS` deep: nothing for
+    :func:`check_nesting` to refuse (most event data: a table of scalars, tags, usage
+    figures), checked with one call per container, none per scalar. False sends the value
+    to the full walk, which finds the error (or a value deeper than this but allowed)."""
     for item in items:
         kind = type(item)
         if kind is str or kind is int or kind is bool or item is None:
             continue
-        if kind is float and item - item == 0.0:  # not inf or nan
-            continue
+        if kind is float:
+            if item - item == 0.0:  # not inf or nan
+                continue
+            return False
+        if depth >= _SHALLOW_LEVELS:
+            return False
+        if kind is dict:
+            if _finite_and_shallow(item.values(), depth + 1):
+                continue
+            return False
+        if kind is list or kind is tuple:
+            if _finite_and_shallow(item, depth + 1):
+                continue
+            return False
         return False
     return True
 

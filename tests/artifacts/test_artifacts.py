@@ -149,6 +149,22 @@ def test_name_and_tag_limits(make_runtime: object) -> None:
     assert rt.artifacts.list(s) == []
 
 
+def test_the_longest_keys_a_store_builds_are_stored(make_runtime: object) -> None:
+    """The writer's batch skips the store's key checks (every key is built from checked
+    parts): the longest type and tags it can build must still make valid keys."""
+    rt: Runtime = make_runtime(session__artifact_max_tag_length=1000)  # type: ignore[operator]
+    s = rt.sessions.create()
+    kind = "t" * 64
+    tags = ["\u00e9/%" * 60, "\U0001f600" * 49, "a/b%c"]
+    a = rt.artifacts.store(s, "n" * 255, "x", artifact_type=kind, tags=tags)
+    assert rt.artifacts.query(artifact_type=kind) == [a]
+    for tag in tags:
+        assert rt.artifacts.query(tags=[tag]) == [a]
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        rt.artifacts.store(s, "m", "x", tags=["\ud800"])
+    assert rt.artifacts.list(s) == [a]
+
+
 def test_artifact_size_limit(make_runtime: object) -> None:
     rt: Runtime = make_runtime(session__max_artifact_size=100)  # type: ignore[operator]
     s = rt.sessions.create()

@@ -100,19 +100,17 @@ def test_a_store_is_one_batch_with_its_journal_entry(rt: Runtime, session: Sessi
                                "mime_type": "text/plain"}
 
     calls: list[int] = []
-    real_batch = rt.store.batch
 
-    def failing(ops: list[Op], *, expect: dict[str, bytes | None] | None = None) -> bool:
+    def failing(ops: list[Op], expect: dict[str, bytes | None] | None = None) -> bool:
         calls.append(len(list(ops)))
         raise StorageError("disk full")
 
     before = dict(rt.store.scan(""))
-    rt.store.batch = failing  # type: ignore[method-assign]
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # the checked and the unchecked batch
+        patch.setattr(rt.store, "batch", failing)
+        patch.setattr(rt.store, "batch_unchecked", failing)
         with pytest.raises(StorageError, match="disk full"):
             rt.artifacts.store(session, "two.txt", "two")
-    finally:
-        rt.store.batch = real_batch  # type: ignore[method-assign]
     assert len(calls) == 1  # one batch held everything...
     assert dict(rt.store.scan("")) == before  # ...and nothing of it was written
     assert rt.sessions.get(session).counters.artifacts == 1

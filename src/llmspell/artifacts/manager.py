@@ -364,7 +364,7 @@ class ArtifactManager:
             return False
         sid = self._sid(session)
         key = keys.settings_key(sid)
-        raw = self.kv.get(key)
+        raw = self.kv.get_unchecked(key)  # a checked session id makes a valid key
         if raw is not None:
             return bool(stored_object(raw, key).get("auto_collect", True))
         found = session if isinstance(session, Session) else self.sessions.get(sid)

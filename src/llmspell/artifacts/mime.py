@@ -72,12 +72,17 @@ _EXTENSIONS = {
     ".bin": OCTET_STREAM,
 }
 
+#: The signatures by their first byte: most content (text) starts with a byte none has.
+_BY_FIRST_BYTE: dict[bytes, tuple[tuple[bytes, str], ...]] = {
+    first: tuple(pair for pair in _SIGNATURES if pair[0][:1] == first)
+    for first in {magic[:1] for magic, _ in _SIGNATURES}}
+
 _BUILTIN = mimetypes.MimeTypes(filenames=())
 
 
 def by_signature(head: bytes) -> str | None:
     """The type a binary signature at the start of ``head`` names, or None."""
-    for magic, mime in _SIGNATURES:
+    for magic, mime in _BY_FIRST_BYTE.get(head[:1], ()):
         if head.startswith(magic):
             return mime
     if head[:4] == b"RIFF" and len(head) >= 12:

@@ -28,6 +28,7 @@ from llmspell.errors import (
     SessionNotFound,
     ValidationError,
 )
+from llmspell.journal import Draft
 from llmspell.sessions.counters import ArtifactCounters
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -107,14 +108,18 @@ class ArtifactWriter:
                      "mime_type": request.mime_type}
             if request.by_session:
                 entry["by_session"] = request.by_session
-            jops, jexpect = self.journal.entry_ops(sid, STORED, entry, correlation_id=cid,
-                                                   after=view.position, fresh=attempt > 0)
+            jops, jexpect = self.journal.entries_ops(  # the manager checked the session id
+                sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
+                fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
             return [*ops, *refs.ops, *cops, *jops], expect, (artifact, written, jops)
 
+        # Unchecked: every key of the batch is built here from checked parts (a session id
+        # that matched its pattern, a name's hash, a checked type and tags, content hashes;
+        # at most about 380 bytes, see keys.py), and every value is bytes we encoded.
         artifact, written, jops = retry_batch(
             self.store, build, what=f"store artifact {name!r} in session {sid}",
-            lost=lambda: counters.invalidate(sid))
+            checked=False, lost=lambda: counters.invalidate(sid))
         counters.committed(written, jops)
         return artifact
 

@@ -24,7 +24,6 @@ of this record. Where the stored payload (compressed or raw) is, by ``loc``:
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import struct
@@ -169,7 +168,8 @@ class Meta:
 
     def changed(self, *, refs: int | None = None) -> Meta:
         """A copy with ``t`` set to now (and ``refs`` when given)."""
-        return dataclasses.replace(self, refs=self.refs if refs is None else refs, t=now_ms())
+        return Meta(self.size, self.stored, self.codec, self.loc, self.file,
+                    self.refs if refs is None else refs, now_ms(), self.gen, self.chunks)
 
     @classmethod
     def decode(cls, blob_hash: str, raw: bytes) -> Meta:

@@ -221,7 +221,7 @@ class StagedBlob:
         if self._closed:
             raise ValidationError("staged", "is closed; stage the content again")
         key = meta_key(self.hash)
-        raw = self._writer.store.get(key)
+        raw = self._writer.store.get_unchecked(key)  # a key made of our own content hash
         ops: list[Op] = []
         expect: dict[str, bytes | None] = {key: raw}
         if raw is not None:
