@@ -18,6 +18,7 @@ from llmspell.testing import FakeOpenAIServer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # about 1.5 s
 def test_many_model_calls_wait_on_the_network_at_once() -> None:
     calls = 40  # far more than the default executor's threads on this machine class
 

@@ -52,7 +52,8 @@ def loopback() -> Iterator[Callable[[type], str]]:
     def start(handler: type) -> str:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         servers.append(httpd)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        # polled every 20 ms: shutdown() waits up to one poll (the default is 0.5 s)
+        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
         return f"http://127.0.0.1:{httpd.server_address[1]}"
 
     yield start

@@ -119,7 +119,8 @@ def smtp() -> Iterator[int]:
     _Smtp.received, _Smtp.require_auth, _Smtp.tls, _Smtp.implicit = [], False, None, False
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # polled every 20 ms: shutdown() waits up to one poll (the default is 0.5 s)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
