@@ -112,6 +112,23 @@ def _load(driver: Any, url: str) -> float:
     return float(timing[1] - timing[0]) / 1000
 
 
+def _until(driver: Any, check: Any) -> Any:
+    """Wait (up to 10 s) until ``check(driver)`` is truthy, reading again when the page it
+    read was replaced meanwhile: a click or a submit navigates, and elements found before the
+    new page arrived go stale."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 10, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(check)
+
+
+def _first_row_id(table: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return lambda d: d.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")[0].get_attribute("id")
+
+
 def _shot(driver: Any, folder: Path, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
@@ -154,11 +171,11 @@ def test_every_page_in_chromium_at_10k(big: Any, serve: Any, tmp_path: Path) -> 
         rows = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
         assert len(rows) == 50 and rows[0].get_attribute("id") == "seq-1"
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
+        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-51")
         rows = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
-        assert rows[0].get_attribute("id") == "seq-51" and rows[-1].get_attribute("id") == "seq-100"
+        assert rows[-1].get_attribute("id") == "seq-100"
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=prev]").click()
-        rows = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
-        assert rows[0].get_attribute("id") == "seq-1"
+        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-1")
         # An LLM call expands to its request and response.
         driver.get(base + f"/sessions/{sid}/timeline?kind=llm&limit=5")
         call = driver.find_element(By.CSS_SELECTOR, "tr.k-llm details.call")
@@ -169,16 +186,17 @@ def test_every_page_in_chromium_at_10k(big: Any, serve: Any, tmp_path: Path) -> 
         driver.get(base + "/sessions")
         first = driver.find_element(By.CSS_SELECTOR, "#sessions tbody tr td a").text
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
+        _until(driver, lambda d: "Showing 51–100" in d.page_source)
         second = driver.find_element(By.CSS_SELECTOR, "#sessions tbody tr td a").text
         assert first == "big-run" and second != first
-        assert "Showing 51–100" in driver.page_source
         # The slider (JavaScript) moves the state page.
         driver.get(base + f"/sessions/{sid}/state?seq=150")
         box = driver.find_element(By.ID, "seq-box")
         box.clear()
         box.send_keys("40")
         box.submit()
-        assert driver.find_element(By.TAG_NAME, "h1").text.startswith("State at seq 40")
+        _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(
+            "State at seq 40"))
         assert driver.find_element(By.ID, "seq-slider").is_displayed()
     finally:
         driver.quit()
@@ -195,18 +213,19 @@ def test_read_only_views_work_without_javascript(big: Any, serve: Any, tmp_path:
         name = driver.find_element(By.NAME, "name")
         name.send_keys("big-")
         name.submit()
+        _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 1)
         rows = driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
-        assert len(rows) == 1 and "big-run" in rows[0].text
+        assert "big-run" in rows[0].text
         rows[0].find_element(By.TAG_NAME, "a").click()
         driver.find_element(By.LINK_TEXT, "Timeline").click()
         assert len(driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")) == 50
         assert "live updates need JavaScript" not in driver.page_source  # not on page 1
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
-        assert driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")[0] \
-            .get_attribute("id") == "seq-51"
+        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-51")
         kinds = driver.find_element(By.NAME, "kind")
         kinds.send_keys("llm")
         kinds.submit()
+        _until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.k-llm details.call"))
         call = driver.find_element(By.CSS_SELECTOR, "tr.k-llm details.call")
         call.find_element(By.TAG_NAME, "summary").click()
         assert "answer" in call.text
@@ -216,7 +235,8 @@ def test_read_only_views_work_without_javascript(big: Any, serve: Any, tmp_path:
         box.clear()
         box.send_keys("120")
         box.submit()
-        assert driver.find_element(By.TAG_NAME, "h1").text.startswith("State at seq 120")
+        _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(
+            "State at seq 120"))
         assert "progress" in driver.find_element(By.ID, "state").text
         _shot(driver, tmp_path / "screens", "state-no-javascript")
         driver.find_element(By.LINK_TEXT, "Artifacts").click()
