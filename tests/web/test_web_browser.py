@@ -123,10 +123,22 @@ def _until(driver: Any, check: Any) -> Any:
                          ignored_exceptions=(StaleElementReferenceException,)).until(check)
 
 
-def _first_row_id(table: str) -> Any:
+def _first_row_id(driver: Any, table: str) -> Any:
     from selenium.webdriver.common.by import By
 
-    return lambda d: d.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")[0].get_attribute("id")
+    return driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")[0].get_attribute("id")
+
+
+def _state_at(driver: Any, seq: int) -> None:
+    """Ask the state page for ``seq`` through its seq box, and wait for that page."""
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.ID, "seq-box")
+    box.clear()
+    box.send_keys(str(seq))
+    box.submit()
+    _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(
+        f"State at seq {seq}"))
 
 
 def _shot(driver: Any, folder: Path, name: str) -> None:
@@ -171,11 +183,11 @@ def test_every_page_in_chromium_at_10k(big: Any, serve: Any, tmp_path: Path) -> 
         rows = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
         assert len(rows) == 50 and rows[0].get_attribute("id") == "seq-1"
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
-        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-51")
+        _until(driver, lambda d: _first_row_id(d, "timeline") == "seq-51")
         rows = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
         assert rows[-1].get_attribute("id") == "seq-100"
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=prev]").click()
-        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-1")
+        _until(driver, lambda d: _first_row_id(d, "timeline") == "seq-1")
         # An LLM call expands to its request and response.
         driver.get(base + f"/sessions/{sid}/timeline?kind=llm&limit=5")
         call = driver.find_element(By.CSS_SELECTOR, "tr.k-llm details.call")
@@ -191,12 +203,7 @@ def test_every_page_in_chromium_at_10k(big: Any, serve: Any, tmp_path: Path) -> 
         assert first == "big-run" and second != first
         # The slider (JavaScript) moves the state page.
         driver.get(base + f"/sessions/{sid}/state?seq=150")
-        box = driver.find_element(By.ID, "seq-box")
-        box.clear()
-        box.send_keys("40")
-        box.submit()
-        _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(
-            "State at seq 40"))
+        _state_at(driver, 40)
         assert driver.find_element(By.ID, "seq-slider").is_displayed()
     finally:
         driver.quit()
@@ -221,7 +228,7 @@ def test_read_only_views_work_without_javascript(big: Any, serve: Any, tmp_path:
         assert len(driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")) == 50
         assert "live updates need JavaScript" not in driver.page_source  # not on page 1
         driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
-        _until(driver, lambda d: _first_row_id("timeline")(d) == "seq-51")
+        _until(driver, lambda d: _first_row_id(d, "timeline") == "seq-51")
         kinds = driver.find_element(By.NAME, "kind")
         kinds.send_keys("llm")
         kinds.submit()
@@ -231,12 +238,7 @@ def test_read_only_views_work_without_javascript(big: Any, serve: Any, tmp_path:
         assert "answer" in call.text
         driver.find_element(By.LINK_TEXT, "State").click()
         assert not driver.find_element(By.ID, "seq-slider").is_displayed()
-        box = driver.find_element(By.ID, "seq-box")
-        box.clear()
-        box.send_keys("120")
-        box.submit()
-        _until(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith(
-            "State at seq 120"))
+        _state_at(driver, 120)
         assert "progress" in driver.find_element(By.ID, "state").text
         _shot(driver, tmp_path / "screens", "state-no-javascript")
         driver.find_element(By.LINK_TEXT, "Artifacts").click()
