@@ -108,6 +108,22 @@ def join_path(path: str, key: Any) -> str:
     return f"{path}[{key!r}]"
 
 
+#: A path into a value being converted to Lua, built cheaply as it descends and written out
+#: (:func:`render`) only for an error: ``"$"``, or (the parent's path, a key or index).
+LazyPath = str | tuple[Any, Any]
+
+
+def render(path: LazyPath) -> str:
+    """A :data:`LazyPath` as text, like :func:`join_path`: ``$.a[2]``."""
+    keys: list[Any] = []
+    while not isinstance(path, str):
+        path, key = path
+        keys.append(key)
+    for key in reversed(keys):
+        path = join_path(path, key)
+    return path
+
+
 class Converter:
     """Converts values for one Lua runtime; ``core`` is the table built by the prelude.
 
@@ -236,8 +252,8 @@ class Converter:
         budget = None if self._room is None else [self._room()]
         return self._lua_value(value, argument, "$", set(), 0, budget, top=True)
 
-    def _lua_value(self, value: Any, argument: str, path: str, seen: set[int], depth: int,
-                   budget: list[int] | None, *, top: bool = False) -> Any:
+    def _lua_value(self, value: Any, argument: str, path: LazyPath, seen: set[int],
+                   depth: int, budget: list[int] | None, *, top: bool = False) -> Any:
         kind = type(value)
         if value is None:
             return None if top else self.null
@@ -245,15 +261,15 @@ class Converter:
             return value
         if isinstance(value, int):
             if not LUA_MIN_INT <= value <= LUA_MAX_INT:
-                raise InvalidValue(argument, "integers must fit in 64 bits for Lua", path=path,
-                                   got=value)
+                raise InvalidValue(argument, "integers must fit in 64 bits for Lua",
+                                   path=render(path), got=value)
             return value
         if isinstance(value, str):
             try:
                 data = value.encode("utf-8")
             except UnicodeEncodeError:
                 raise InvalidValue(argument, "text must be valid Unicode (it has a lone "
-                                   "surrogate)", path=path) from None
+                                   "surrogate)", path=render(path)) from None
             self._spend(budget, 40 + len(data))
             return data
         if isinstance(value, bytes | bytearray | memoryview):
@@ -267,7 +283,7 @@ class Converter:
         if lua54.lua_type(value) is not None:
             return value  # already a Lua object (a table or function built for Lua)
         raise InvalidValue(argument, "cannot be converted to Lua (expected None, bool, int, "
-                           "float, str, bytes, list or dict)", path=path, got=value)
+                           "float, str, bytes, list or dict)", path=render(path), got=value)
 
     def _spend(self, budget: list[int] | None, size: int) -> None:
         if budget is not None:
@@ -275,14 +291,15 @@ class Converter:
             if budget[0] < 0 and self._full is not None:
                 raise self._full()
 
-    def _container(self, value: Any, argument: str, path: str, seen: set[int], depth: int,
-                   budget: list[int] | None) -> Any:
+    def _container(self, value: Any, argument: str, path: LazyPath, seen: set[int],
+                   depth: int, budget: list[int] | None) -> Any:
         marker = id(value)
         if marker in seen:
-            raise CyclicValue(argument, "the value contains itself (a cycle)", path=path)
+            raise CyclicValue(argument, "the value contains itself (a cycle)",
+                              path=render(path))
         if depth >= MAX_DEPTH:
             raise InvalidValue(argument, f"values are nested deeper than {MAX_DEPTH} levels",
-                               path=path)
+                               path=render(path))
         seen.add(marker)
         try:
             convert = self._lua_value
@@ -291,13 +308,13 @@ class Converter:
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise InvalidValue(argument, f"dict keys must be str; key {key!r} is "
-                                           f"a {type(key).__name__}", path=path)
-                    child = join_path(path, key)
+                                           f"a {type(key).__name__}", path=render(path))
+                    child = (path, key)
                     items[convert(key, argument, child, seen, depth, budget)] = convert(
                         item, argument, child, seen, depth + 1, budget)
                 self._spend(budget, 96 + 80 * len(items))
                 return self._table_from(items)
-            elements = [convert(item, argument, f"{path}[{index}]", seen, depth + 1, budget)
+            elements = [convert(item, argument, (path, index), seen, depth + 1, budget)
                         for index, item in enumerate(value)]
             self._spend(budget, 96 + 40 * len(elements))
             return self._setmetatable(self._table_from(elements), self._array_mt)
