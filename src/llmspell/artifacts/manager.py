@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -109,7 +110,8 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cid() -> str:
-    return os.urandom(8).hex()
+    """A correlation id (64 random bits; no system call: ``random`` reseeds after a fork)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 class ArtifactManager:
@@ -367,8 +369,9 @@ class ArtifactManager:
         raw = self.kv.get_unchecked(key)  # a checked session id makes a valid key
         if raw is not None:
             return bool(stored_object(raw, key).get("auto_collect", True))
-        # The session as last written or read (the store that follows checks it afresh).
-        found = session if isinstance(session, Session) else self.counters.read(sid).session
+        # The session as this process last wrote or read it (no store read): a metadata
+        # change made by another process since is seen once this one reads it again.
+        found = session if isinstance(session, Session) else self.sessions.peek(sid)
         return found.metadata.get("auto_collect_artifacts", True) is not False
 
     # -- upkeep -----------------------------------------------------------------------------
