@@ -506,8 +506,8 @@ class ArtifactManager:
         hooked = hooks is not None and hooks.has(AFTER_STORE)
         if hooked or self._listened("artifact.stored"):  # else no payload is built
             shown = artifact.to_dict()
-            if hooked:
-                hooks.after(AFTER_STORE, dict(shown), component="artifacts",  # type: ignore[union-attr]
+            if hooked and hooks is not None:
+                hooks.after(AFTER_STORE, dict(shown), component="artifacts",
                             correlation_id=cid, session_id=sid)
             self._publish("artifact.stored", shown, cid, sid)
         return artifact
