@@ -14,9 +14,10 @@ One :class:`CallMeter` per runtime. For each provider call an agent makes:
    (``SessionManager.admit_call``): one commit per call.
 2. The provider is called.
 3. :meth:`CallMeter.settle` replaces the reservation (if any) with the tokens the provider
-   reported, counts the operation when step 1 did not, and adds the cost (the provider's price table, :func:`llmspell.providers.cost`). When the
-   measured amounts took the session past ``max_tokens`` or ``max_cost`` the call's answer is
-   not returned: ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
+   reported, counts the operation when step 1 did not, and adds the cost (the provider's
+   price table, :func:`llmspell.providers.cost`). When the measured amounts took the session
+   past ``max_tokens`` or ``max_cost`` the call's answer is not returned:
+   ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
    A failed call gives its reservation back.
 4. The same batch as the settlement appends an ``llm.call`` entry to the session's journal:
    ``{agent, provider, model, fingerprint, request, response, usage, cost, latency_ms,
