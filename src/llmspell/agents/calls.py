@@ -11,7 +11,7 @@ One :class:`CallMeter` per runtime. For each provider call an agent makes:
    When the session has an operations, tokens or cost limit (or a policy of the user's runs),
    the operation and the estimate are counted now, so that calls made at the same time see
    each other's share; otherwise nothing is written now and step 3 counts the operation
-   (``SessionManager.admit_call``): one commit per call.
+   (``SessionManager.admit_call``): one write fewer per call.
 2. The provider is called.
 3. :meth:`CallMeter.settle` replaces the reservation (if any) with the tokens the provider
    reported, counts the operation when step 1 did not, and adds the cost (the provider's
