@@ -1,7 +1,8 @@
 """Agents: the per-call overhead of ``agent.invoke`` over a raw httpx request.
 
-Every HTTP figure is one chat-completions call to the same loopback FakeOpenAIServer (a
-thread of this process), in CPU time of the process, the calls interleaved so they share the
+Every HTTP figure is one chat-completions call to the same loopback FakeOpenAIServer (run in
+a child process, so that it neither competes with the calls for the GIL nor adds its CPU time
+to theirs), in CPU time of this process, the calls interleaved so they share the
 machine's load; the "overhead" figures are an agent's median minus the raw httpx median, i.e.
 llmspell's own time per call (provider layer, hooks, limits, journal, artifact, events).
 Goal (issue 12): under 300 us, journaling included. The official ``openai`` client's
@@ -20,9 +21,12 @@ through the careful redaction path).
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,6 @@ from harness import Bench
 from llmspell.lua.engine import LuaEngine
 from llmspell.providers.scripted import ScriptedProvider
 from llmspell.runtime import Runtime
-from llmspell.testing import FakeOpenAIServer
 from paired import paired
 
 GOAL_US = 300.0
@@ -57,12 +60,43 @@ def _in(rt: Runtime, session: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
     return call
 
 
+#: The loopback server in a process of its own: in this one it would take the GIL from the
+#: calls it answers (its handler threads run while a call waits, and when it sends, which
+#: delays the caller's next step) and its CPU time would be counted with theirs.
+_SERVER = """
+import sys
+from llmspell.testing import FakeOpenAIServer
+with FakeOpenAIServer() as server:
+    for _ in range(int(sys.argv[1])):
+        server.reply("Hello there", usage=(5, 2))
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def _server(replies: int) -> Iterator[str]:
+    """The base URL of a FakeOpenAIServer answering ``replies`` calls, in a child process."""
+    child = subprocess.Popen([sys.executable, "-c", _SERVER, str(replies)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        url = child.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the loopback server did not start (it said {url!r})")
+        yield url
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
 def _http(bench: Bench, n: int, rounds: int) -> None:
     import httpx
 
     raw_name = "raw httpx POST (reference)"
-    with FakeOpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
-        url = server.base_url
+    calls_made = 8 * (n * rounds + 1)  # every call below, warm-ups included
+    with _server(calls_made) as url, tempfile.TemporaryDirectory() as tmp:
         client = httpx.Client(base_url=url, headers={"authorization": "Bearer k"})
 
         def raw() -> Any:
@@ -97,8 +131,7 @@ def _http(bench: Bench, n: int, rounds: int) -> None:
             calls[peer] = lambda: official.chat.completions.create(  # type: ignore[union-attr]
                 model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
             budgets[peer] = None
-        for _ in range(len(calls) * (n * rounds + 1)):
-            server.reply("Hello there", usage=(5, 2))
+        assert len(calls) <= 8, "the server is told to answer 8 calls per timed round"
         try:
             paired(bench, calls, raw_name, n, rounds, budgets=budgets, default_budget=GOAL_US)
         finally:

@@ -180,6 +180,20 @@ def test_python_values_refused_on_the_way_in(engine: LuaEngine) -> None:
         engine.to_lua(deep)
 
 
+def test_scalars_in_dicts_are_checked_with_their_path(engine: LuaEngine) -> None:
+    # dict values that are plain scalars take a shorter road; its refusals name the path too
+    with pytest.raises(InvalidValue, match=r"at \$\.meta\.big: integers must fit in 64 bits"):
+        engine.to_lua({"meta": {"ok": 1, "big": 2**63}})
+    with pytest.raises(InvalidValue, match=r"at \$\.meta\.text: .*lone surrogate"):
+        engine.to_lua({"meta": {"text": "\ud800"}})
+    with pytest.raises(InvalidValue, match=r"at \$\.caf\u00e9: .*lone surrogate"):
+        engine.to_lua({"caf\u00e9": "\ud800"})
+    shown = engine.run_string("return function(v) return v.a, v.b, v.c == JSON.null, v.d, "
+                              "v['caf\u00e9'], v.f end")
+    assert shown({"a": "x", "b": -(2**63), "c": None, "d": 1.5, "caf\u00e9": True,
+                  "f": False}) == ("x", -(2**63), True, 1.5, True, False)
+
+
 def test_none_is_nil_at_the_top_and_null_inside(engine: LuaEngine) -> None:
     show = engine.run_string("return function(v) return v == nil, v == JSON.null, "
                              "type(v) == 'table' and v[2] == JSON.null end")

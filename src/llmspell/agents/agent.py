@@ -272,7 +272,7 @@ class Agent:
                                      "model": config.model_name,
                                      "fingerprint": fingerprint(provider=config.provider, **record),
                                      "request": record, "stream": stream, "step": step}
-            reserved = owner.meter.admit(sid, request)
+            admitted = owner.meter.admit(sid, request)
             t0 = time.perf_counter()
             response: ChatResponse | None = None
             try:
@@ -298,13 +298,13 @@ class Agent:
                                      "its final chunk")
             except BaseException as exc:
                 entry.update(latency_ms=_ms(t0), error=str(exc), error_type=type(exc).__name__)
-                owner.meter.settle(sid, reserved, None, None, entry, cid)
+                owner.meter.settle(sid, admitted, None, None, entry, cid)
                 raise
             usage = response.usage
             call_cost = cost(usage, price)
             entry.update(response=response_record(response), usage=usage.as_dict(),
                          cost=call_cost, latency_ms=_ms(t0))
-            owner.meter.settle(sid, reserved, response, price, entry, cid)
+            owner.meter.settle(sid, admitted, response, price, entry, cid)
             input_tokens += usage.input_tokens
             output_tokens += usage.output_tokens
             spent += call_cost

@@ -4,15 +4,20 @@ and cost, the journal.
 One :class:`CallMeter` per runtime. For each provider call an agent makes:
 
 1. :meth:`CallMeter.admit` asks the current session (if any) to admit one ``agent.execute``
-   operation with an *estimate* of its tokens reserved (:func:`estimate_tokens`: the request's
-   text at 4 characters a token, plus its ``max_tokens``). Rate limits (``agent.execute=10/s``),
+   operation with an *estimate* of its tokens (:func:`estimate_tokens`: the request's text at
+   4 characters a token, plus its ``max_tokens``). Rate limits (``agent.execute=10/s``),
    ``max_operations`` and a ``max_tokens`` the estimate would pass refuse the call before
    anything is sent (ResourceLimitExceeded / RateLimitExceeded, ``resource:limit_exceeded``).
+   When the session has an operations, tokens or cost limit (or a policy of the user's runs),
+   the operation and the estimate are counted now, so that calls made at the same time see
+   each other's share; otherwise nothing is written now and step 3 counts the operation
+   (``SessionManager.admit_call``): one write fewer per call.
 2. The provider is called.
-3. :meth:`CallMeter.settle` replaces the reservation with the tokens the provider reported and
-   adds the cost (the provider's price table, :func:`llmspell.providers.cost`). When the
-   measured amounts took the session past ``max_tokens`` or ``max_cost`` the call's answer is
-   not returned: ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
+3. :meth:`CallMeter.settle` replaces the reservation (if any) with the tokens the provider
+   reported, counts the operation when step 1 did not, and adds the cost (the provider's
+   price table, :func:`llmspell.providers.cost`). When the measured amounts took the session
+   past ``max_tokens`` or ``max_cost`` the call's answer is not returned:
+   ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
    A failed call gives its reservation back.
 4. The same batch as the settlement appends an ``llm.call`` entry to the session's journal:
    ``{agent, provider, model, fingerprint, request, response, usage, cost, latency_ms,
@@ -29,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -111,6 +116,17 @@ def estimate_tokens(request: ChatRequest) -> int:
     return -(-chars // 4) + (request.max_tokens or 0)
 
 
+class Admission(NamedTuple):
+    """What an admission counted: ``reserved`` tokens, and ``operations`` left to the
+    settlement (1 when nothing was written at admission)."""
+
+    reserved: int
+    operations: int
+
+
+NOTHING = Admission(0, 0)
+
+
 class CallMeter:
     """Admission, settlement and journaling of LLM calls (see the module docstring).
 
@@ -124,30 +140,35 @@ class CallMeter:
         manager = self._sessions()
         return None if manager is None else manager.current_id()
 
-    def admit(self, sid: str | None, request: ChatRequest) -> int:
-        """Admit one call in ``sid`` (or with only the global rate limits when None); the
-        tokens reserved."""
+    def admit(self, sid: str | None, request: ChatRequest) -> Admission:
+        """Admit one call in ``sid`` (or with only the global rate limits when None); what
+        :meth:`settle` must know of what was counted."""
         manager = self._sessions()
         if manager is None:
-            return 0
-        reserved = estimate_tokens(request) if sid is not None else 0
-        manager.admit(sid, KIND, tokens=reserved)
-        return reserved
+            return NOTHING
+        if sid is None:
+            manager.admit(None, KIND)
+            return NOTHING
+        estimate = estimate_tokens(request)
+        if manager.admit_call(sid, KIND, tokens=estimate):
+            return Admission(estimate, 0)
+        return Admission(0, 1)
 
-    def settle(self, sid: str | None, reserved: int, response: ChatResponse | None,
+    def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,
                correlation_id: str | None = None) -> float:
-        """Count the measured usage (or give the reservation back when ``response`` is None)
-        and journal the call's ``llm.call`` ``entry``, in one batch; the call's cost.
-        ResourceLimitExceeded when it went past a limit (the entry and counts are written)."""
+        """Count the measured usage (or give the reservation back when ``response`` is None),
+        the operation if :meth:`admit` left it, and journal the call's ``llm.call``
+        ``entry``, in one batch; the call's cost. ResourceLimitExceeded when it went past a
+        limit (the entry and counts are written)."""
         spent = 0.0 if response is None else cost(response.usage, price)
         manager = self._sessions()
         if manager is None or sid is None:
             return spent
         tokens = 0 if response is None else response.usage.total
         drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id)]
-        manager.settle(sid, KIND, reserved_tokens=reserved, tokens=tokens, cost=spent,
-                       journal=drafts)
+        manager.settle(sid, KIND, reserved_tokens=admitted.reserved, tokens=tokens, cost=spent,
+                       journal=drafts, operations=admitted.operations)
         return spent
 
     def journal(self, sid: str | None, kind: str, data: dict[str, Any],

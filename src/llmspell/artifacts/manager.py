@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -109,7 +110,8 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cid() -> str:
-    return os.urandom(8).hex()
+    """A correlation id (64 random bits; no system call: ``random`` reseeds after a fork)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 class ArtifactManager:
@@ -367,7 +369,9 @@ class ArtifactManager:
         raw = self.kv.get_unchecked(key)  # a checked session id makes a valid key
         if raw is not None:
             return bool(stored_object(raw, key).get("auto_collect", True))
-        found = session if isinstance(session, Session) else self.sessions.get(sid)
+        # The session as this process last wrote or read it (no store read): a metadata
+        # change made by another process since is seen once this one reads it again.
+        found = session if isinstance(session, Session) else self.sessions.peek(sid)
         return found.metadata.get("auto_collect_artifacts", True) is not False
 
     # -- upkeep -----------------------------------------------------------------------------
@@ -499,11 +503,13 @@ class ArtifactManager:
                 artifact = self.writer.store_staged(request, staged, cid)
         finally:
             source.close()
-        shown = artifact.to_dict()
-        if hooks is not None and hooks.has(AFTER_STORE):
-            hooks.after(AFTER_STORE, dict(shown), component="artifacts", correlation_id=cid,
-                        session_id=sid)
-        self._publish("artifact.stored", shown, cid, sid)
+        hooked = hooks is not None and hooks.has(AFTER_STORE)
+        if hooked or self._listened("artifact.stored"):  # else no payload is built
+            shown = artifact.to_dict()
+            if hooked and hooks is not None:
+                hooks.after(AFTER_STORE, dict(shown), component="artifacts",
+                            correlation_id=cid, session_id=sid)
+            self._publish("artifact.stored", shown, cid, sid)
         return artifact
 
     def _before_store(self, sid: str, name: str, meta: Metadata, source: Source,
@@ -631,6 +637,17 @@ class ArtifactManager:
         extra = [*self.permissions.drop_session(session_id),
                  Delete(keys.settings_key(session_id))]
         return self.writer.delete_session(session_id, extra)
+
+    def _listened(self, kind: str) -> bool:
+        """Whether publishing ``kind`` now would reach anyone (a subscription, an emit hook,
+        another process through the bus's relay); a bus that cannot tell is listened to."""
+        events = self.events
+        if events is None:
+            return False
+        has = getattr(events, "has_subscribers", None)
+        if has is None or getattr(events, "relay", None) is not None:
+            return True
+        return bool(has(kind, "artifacts"))
 
     def _publish(self, kind: str, data: Any, cid: str, sid: str) -> None:
         """Publish an event with its secrets redacted (names, tags, custom fields...)."""

@@ -13,6 +13,7 @@ Three steps, first answer wins:
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 
 import orjson
@@ -104,6 +105,12 @@ def by_extension(name: str) -> str | None:
     found = _EXTENSIONS.get(ext)
     if found is not None:
         return found
+    return _guess(ext)
+
+
+@functools.lru_cache(maxsize=256)
+def _guess(ext: str) -> str | None:
+    """Python's table (a fixed one: no system files are read), asked once per extension."""
     guessed, _ = _BUILTIN.guess_type("x" + ext, strict=False)
     return guessed
 

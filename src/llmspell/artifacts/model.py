@@ -64,8 +64,10 @@ def artifact_type(value: object, *, argument: str = "artifact_type") -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
-    """The fixed-size key of an artifact name: 16 hex digits of its BLAKE3 hash."""
+    """The fixed-size key of an artifact name: 16 hex digits of its BLAKE3 hash (a store
+    asks for it several times: the record key, the id, the index keys)."""
     return str(blake3(name.encode("utf-8")).hexdigest()[:NAME_KEY_DIGITS])
 
 

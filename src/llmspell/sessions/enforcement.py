@@ -32,6 +32,7 @@ from llmspell.sessions.policies import (
     Verdict,
     timeout_action,
 )
+from llmspell.sessions.ratelimit import RateLimits
 from llmspell.sessions.transitions import Update
 from llmspell.storage.base import Op
 
@@ -80,6 +81,29 @@ class PolicyEnforcer:
             return None
         return self.count(found.id, usage, check=True)
 
+    def admit_later(self, found: Session | None, usage: Usage) -> bool:
+        """:meth:`admit` for an operation whose usage one later write counts (an LLM call:
+        :meth:`settle` with ``operations``). When no count made now could change a decision
+        (``found`` has no operations, tokens or cost limit, and the chain holds only resource
+        and rate limits, which do not read counters), ``usage`` is only evaluated, and False
+        returned: that later write counts it (one write per call instead of two). Else it is
+        admitted and counted now, as :meth:`admit` does, and True returned."""
+        if found is None or not self._reads_no_count(found):
+            self.admit(found, usage)
+            return found is not None
+        self.evaluate(found, usage)
+        return False
+
+    def _reads_no_count(self, found: Session) -> bool:
+        for policy in self.policies.policies:
+            if isinstance(policy, ResourceLimits):
+                limits = policy.effective(found)
+                if limits.operations or limits.tokens or limits.cost:
+                    return False
+            elif not isinstance(policy, RateLimits):
+                return False  # a policy of the user's may read the counters
+        return True
+
     def evaluate(self, found: Session | None, usage: Usage) -> None:
         """The admission of :meth:`admit` without the count: refuse ``usage`` (reported,
         raised) when ``found`` is not active or the chain says no."""
@@ -95,11 +119,13 @@ class PolicyEnforcer:
             self.refuse(found, usage, verdict)
 
     def settle(self, found: Session, kind: str, *, reserved_tokens: int, tokens: int,
-               cost: float, drafts: list[Draft] | None = None) -> Session:
+               cost: float, drafts: list[Draft] | None = None,
+               operations: int = 0) -> Session:
         """Replace the ``reserved_tokens`` an admission counted in ``found`` with the
-        ``tokens`` and ``cost`` measured after the call (``drafts``: journal entries written
-        in the same batch); see ``SessionManager.settle``."""
-        usage = Usage("usage", 0, tokens - reserved_tokens, cost, 0, 0)
+        ``tokens`` and ``cost`` measured after the call, and count ``operations`` an
+        :meth:`admit_later` left to it (``drafts``: journal entries written in the same
+        batch); see ``SessionManager.settle``."""
+        usage = Usage("usage", operations, tokens - reserved_tokens, cost, 0, 0)
         found = self.count(found.id, usage, check=False, drafts=drafts)
         over = []
         for policy in self.policies.policies:

@@ -474,6 +474,17 @@ class SessionManager:
         usage = Usage(kind, operations, tokens, cost, artifacts, artifact_bytes, memory)
         return self.enforcer.admit(self._session_or_current(session), usage)
 
+    def admit_call(self, session: SessionRef | None = None, kind: str = "operation", *,
+                   tokens: int = 0) -> bool:
+        """:meth:`admit` for one operation whose usage :meth:`settle` counts afterwards (an
+        LLM call; ``tokens``: its estimate). Returns True when it was counted now (settle
+        replaces ``tokens``), False when that settle must count it (``operations=1``, no
+        tokens reserved): when the session has no operations, tokens or cost limit and no
+        policy of your own runs, no count made now could change a decision, so the call
+        writes once instead of twice. Raises as :meth:`admit`."""
+        usage = Usage(kind, 1, tokens, 0.0, 0, 0, 0)
+        return self.enforcer.admit_later(self._session_or_current(session), usage)
+
     def admission(self, session: SessionRef | None = None, kind: str = "operation", *,
                   memory: int = 0, operations: int = 1) -> CountInBatch | None:
         """:meth:`admit` for an operation that writes its own batch (a state write): the
@@ -567,10 +578,12 @@ class SessionManager:
 
     def settle(self, session: SessionRef | None = None, kind: str = "operation", *,
                reserved_tokens: int = 0, tokens: int = 0, cost: float = 0.0,
-               journal: builtins.list[Draft] | None = None) -> Session | None:
+               journal: builtins.list[Draft] | None = None,
+               operations: int = 0) -> Session | None:
         """Replace the ``reserved_tokens`` an :meth:`admit` counted (an estimate made before an
-        LLM call) with the ``tokens`` and ``cost`` measured after it; then refuse, with the
-        amounts counted, when they took the session strictly past its token or cost limit.
+        LLM call) with the ``tokens`` and ``cost`` measured after it, and count the
+        ``operations`` an :meth:`admit_call` left to it; then refuse, with the amounts
+        counted, when they took the session strictly past its token or cost limit.
         ``journal``: entries written in the same batch as the counters (the call's record).
 
         Raises:
@@ -581,7 +594,8 @@ class SessionManager:
         if found is None:
             return None
         return self.enforcer.settle(found, kind, reserved_tokens=reserved_tokens,
-                                    tokens=tokens, cost=cost, drafts=journal)
+                                    tokens=tokens, cost=cost, drafts=journal,
+                                    operations=operations)
 
     def touch(self, session_id: str) -> None:
         """Note activity in ``session_id`` now (for the idle timeout), without a write."""
