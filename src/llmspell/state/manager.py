@@ -82,7 +82,7 @@ class StateManager:
         hooks: a hook registry (``HookRegistry``) for the ``state:*`` points, or None.
         events: an event bus (``EventBus``) for ``state.changed`` / ``state.deleted``, or None.
         shared_sequence: force the sequence strategy (True: compare-and-set on
-            ``meta/state_seq``; False: an in-process counter); None picks by
+            ``chg~seq``; False: an in-process counter); None picks by
             ``store.multi_process``. For benchmarks.
     """
 
