@@ -168,8 +168,10 @@ class SqliteStore(Store):
     def _get(self, key: str) -> bytes | None:
         with self._lock:
             try:
-                row = self._cursor.execute(_GET, (key,)).fetchone()
-                return None if row is None else _value(self._db, key, row[0])
+                for (value,) in self._cursor.execute(_GET, (key,)):
+                    # bytes, unless a large value's stub (the integer 0): then its kv_large row
+                    return value if value.__class__ is bytes else _value(self._db, key, value)
+                return None
             except sqlite3.Error as exc:
                 raise self._failed(f"get {key!r}", exc) from exc
 
@@ -420,17 +422,16 @@ def _one_statement(ops: list[Op], expect: dict[str, bytes | None]) -> list[objec
         return None
     params: list[object] = []
     for op in ops:
-        if op.__class__ is not Put or len(op.value) > LARGE_VALUE:  # type: ignore[union-attr]
+        if op.__class__ is not Put or len(op[1]) > LARGE_VALUE:
             return None
-        params.append(op.key)
-        params.append(op.value)  # type: ignore[union-attr]
+        params += op  # key, value
     if len(set(params[::2])) != len(ops):
         return None  # the same key twice: the general path applies them in order
-    for key, wanted in expect.items():
+    for item in expect.items():
+        wanted = item[1]
         if wanted is not None and len(wanted) > LARGE_VALUE:
             return None  # a large value is a stub in kv: compare it the general way
-        params.append(key)
-        params.append(wanted)
+        params += item
     return params
 
 
