@@ -105,11 +105,12 @@ def _sqlite_at(bench: Bench, tmp: Path, durability: str, sync: str) -> None:
         seen: list[bytes | None] = [None]
 
         def floor() -> None:  # what a state write asks of the store, with no state code
-            n = b"%d" % next(counter)
+            n = next(counter)
+            raw = b"%d" % n
             store.batch([Put("state/agent:gpt-4/floor", b'{"v":1}'),
-                         Put("chg/%020d" % int(n), b'{"s":"agent:gpt-4","k":"floor","o":"put"}'),
-                         Put(FLOOR_SEQ, n)], expect={FLOOR_SEQ: seen[0]})
-            seen[0] = n
+                         Put(f"chg/{n:020d}", b'{"s":"agent:gpt-4","k":"floor","o":"put"}'),
+                         Put(FLOOR_SEQ, raw)], expect={FLOOR_SEQ: seen[0]})
+            seen[0] = raw
 
         def two_rows() -> None:  # the record and its log entry: two B-tree pages
             n = next(counter)

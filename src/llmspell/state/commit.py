@@ -3,13 +3,14 @@ store-wide change sequence.
 
 A change (a put or a delete of one key) gets the next number of the sequence. One batch holds
 the records (or deletes), one change-log entry per change (``chg/<seq>``), the new sequence
-(``SEQ_KEY``, ``chg~seq``: next to the log's tail, see :mod:`.scopes`), and whatever the registered contributors add (the sessions journal, say),
-so a change can never be separated from its sequence number, its log entry or its journal
-entry. A change that changes nothing (deleting an absent key) takes no number. Every writer of the
-sequence (commits here, :mod:`.bulk`, backups) reads it through :func:`sequence_for` and
-:meth:`Sequence.reload` and writes it under the condition ``{SEQ_KEY: sequence.raw}``; stores
-written before SEQ_KEY existed keep the number in ``meta/state_seq`` (LEGACY_SEQ_KEY), read
-until their first commit writes SEQ_KEY.
+(``SEQ_KEY``, ``chg~seq``: next to the log's tail, see :mod:`.scopes`), and whatever the
+registered contributors add (the sessions journal, say), so a change can never be separated
+from its sequence number, its log entry or its journal entry. A change that changes nothing
+(deleting an absent key) takes no number. Every writer of the sequence (commits here,
+:mod:`.bulk`, backups) reads it through :func:`sequence_for` and :meth:`Sequence.reload` and
+writes it under the condition ``{SEQ_KEY: sequence.raw}``; stores written before SEQ_KEY
+existed keep the number in ``meta/state_seq`` (LEGACY_SEQ_KEY), read until their first commit
+writes SEQ_KEY.
 
 The sequence is allocated one of two ways (see :class:`Sequence`):
 

@@ -14,8 +14,9 @@ scope of a session that does not exist; those records are left out and reported
 ``session:notes`` is an ordinary custom scope.)
 
 Never in a backup: the change log and sequence (``chg/``, ``chg~seq``, ``meta/state_seq``:
-a restore writes its own changes), the migration history and the scopes' current schema versions (``mig/``:
-a restore brings values back with their own version labels), the backup bookkeeping
+a restore writes its own changes), the migration history and the scopes' current schema
+versions (``mig/``: a restore brings values back with their own version labels), the backup
+bookkeeping
 (``bak/``), a session deletion or a blob upload in progress, a session's lease, a large
 event's body in transit between processes (postgres).
 """
@@ -49,7 +50,8 @@ BACKUP_PREFIX = "bak/"
 #: The key ranges no backup holds (see the module docstring); every key of a store is state,
 #: in DATA_PREFIXES or here (a test checks it after a workload touching every package).
 NOT_BACKED_UP = (CHANGE_PREFIX, SEQ_KEY, LEGACY_SEQ_KEY, *LEDGER_PREFIXES, SCHEMAS_KEY,
-                 BACKUP_PREFIX, *in_progress_ranges(), blob_records.PENDING_PREFIX, EVENT_BODY_PREFIX)
+                 BACKUP_PREFIX, *in_progress_ranges(), blob_records.PENDING_PREFIX,
+                 EVENT_BODY_PREFIX)
 STORE, STATE = "store", "state"
 SESSION_SCOPE = "session:"
 
