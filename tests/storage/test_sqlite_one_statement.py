@@ -5,23 +5,14 @@ bytes (absent, small, and a large value's stub), the last put of a key winning."
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from llmspell.storage import Delete, Put, open_store
+from backends import backend_fixture
+from llmspell.storage import Delete, Put
 from llmspell.storage.sqlite import LARGE_VALUE, SqliteStore, _one_statement
 
 BIG = b"x" * (LARGE_VALUE + 1)
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = open_store(f"sqlite:///{tmp_path}/s.db")
-    assert isinstance(opened, SqliteStore)
-    yield opened
-    opened.close()
+backend = backend_fixture(["sqlite"])  # ``store`` (tests/storage/conftest.py) on sqlite only
 
 
 def test_which_batches_take_one_statement() -> None:
@@ -55,12 +46,11 @@ def test_conditions_on_a_large_value_compare_its_bytes(store: SqliteStore) -> No
     assert store.get("a") == b"1"
 
 
-def test_a_small_value_over_a_large_one_removes_its_large_row(store: SqliteStore,
-                                                            tmp_path: Path) -> None:
+def test_a_small_value_over_a_large_one_removes_its_large_row(store: SqliteStore) -> None:
     store.put("big", BIG)
     assert store.batch([Put("big", b"small"), Put("b", b"2")], expect={"b": None})
     assert store.get("big") == b"small"
-    with sqlite3.connect(tmp_path / "s.db") as db:
+    with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT count(*) FROM kv_large").fetchone() == (0,)
 
 
