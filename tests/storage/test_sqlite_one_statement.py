@@ -57,3 +57,11 @@ def test_a_small_value_over_a_large_one_removes_its_large_row(store: SqliteStore
 def test_a_key_put_twice_keeps_the_last(store: SqliteStore) -> None:
     assert store.batch([Put("a", b"1"), Put("b", b"1"), Put("a", b"2")])
     assert store.get("a") == b"2"
+
+
+def test_values_bound_as_bytearray_read_back_as_bytes(store: SqliteStore) -> None:
+    store.put("one", b"1")  # the single put binds a bytearray too
+    assert store.batch([Put("a", b"\x00\xff"), Put("b", b"")], expect={"one": b"1"})
+    found = [store.get("one"), store.get("a"), *(v for _, v in store.scan("")), store.get("b")]
+    assert all(type(v) is bytes for v in found)
+    assert store.get_many(["a", "b"]) == {"a": b"\x00\xff", "b": b""}
