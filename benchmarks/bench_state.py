@@ -24,7 +24,7 @@ from harness import Bench
 from llmspell.events import EventBus
 from llmspell.hooks import HookRegistry
 from llmspell.state import StateManager
-from llmspell.storage import open_store
+from llmspell.storage import Put, open_store
 
 VALUE = {"role": "assistant", "content": "The answer is 42.", "tokens": 7}
 PEER_MISSING = ("peer missing: pip install 'llmspell[bench]' (langgraph-checkpoint-sqlite) "
@@ -82,7 +82,7 @@ def sqlite_figures(bench: Bench, tmp: Path) -> None:
 
         bench.measure("sqlite transaction of 10 writes (per transaction, normal)", transaction,
                       number=200)
-    for shared, name in ((True, "optimistic (CAS on meta/state_seq)"),
+    for shared, name in ((True, "optimistic (CAS on chg~seq)"),
                          (False, "in-process counter")):
         with manager(f"sqlite:///{tmp}/seq-{shared}.db", shared_sequence=shared) as state:
             bench.measure(f"sqlite write, sequence: {name}",
@@ -92,8 +92,6 @@ def sqlite_figures(bench: Bench, tmp: Path) -> None:
 
 def _sqlite_at(bench: Bench, tmp: Path, durability: str, sync: str) -> None:
     """Ours, raw sqlite3 and LangGraph at one durability (synchronous=``sync``)."""
-    from llmspell.storage import Put
-
     number = 2000 if durability == "normal" else 300
     raw_put, raw_get = _raw_floor(bench, tmp, sync, number)
     lg_put, lg_get = peer_figures(bench, tmp, sync)
@@ -104,27 +102,80 @@ def _sqlite_at(bench: Bench, tmp: Path, durability: str, sync: str) -> None:
         state.save("agent:gpt-4", "history", VALUE)
         counter = itertools.count(10**9)
 
+        seen: list[bytes | None] = [None]
+
         def floor() -> None:  # what a state write asks of the store, with no state code
             n = next(counter)
+            raw = b"%d" % n
             store.batch([Put("state/agent:gpt-4/floor", b'{"v":1}'),
                          Put(f"chg/{n:020d}", b'{"s":"agent:gpt-4","k":"floor","o":"put"}'),
-                         Put("meta/floor_seq", b"%d" % n)])
+                         Put(FLOOR_SEQ, raw)], expect={FLOOR_SEQ: seen[0]})
+            seen[0] = raw
 
-        bench.measure(f"sqlite store floor: batch of the same 3 rows ({durability})", floor,
-                      number=number,
-                      note="our store, no state code: what a state write cannot go below")
+        def two_rows() -> None:  # the record and its log entry: two B-tree pages
+            n = next(counter)
+            store.batch([Put("state/agent:gpt-4/floor", b'{"v":1}'),
+                         Put(f"chg/{n:020d}", b'{"s":"agent:gpt-4","k":"floor","o":"put"}')])
+
+        floor_name = f"sqlite store floor: the same 3 rows and condition ({durability})"
+        bench.measure(f"sqlite store floor: record + change-log entry ({durability})", two_rows,
+                      number=number, peer=raw_put,
+                      note="2 rows on 2 pages, no condition: below this a logged write "
+                      "cannot go")
+        bench.measure(floor_name, floor, number=number, peer=raw_put,
+                      note="our store, no state code: record, chg/ entry and sequence (on the "
+                      "log's page), CAS on the sequence")
         bench.measure(f"sqlite write (1 key, {durability})",
                       lambda: state.save("agent:gpt-4", "history", VALUE), number=number,
-                      peer=(raw_put, lg_put), budget_ratio=1.5,
+                      peer=(raw_put, floor_name, lg_put), budget_ratio=1.5,
                       note=f"synchronous={sync}; runtime wiring: hook registry + event bus, "
                       "nothing registered")
         if durability == "normal":
             bench.measure("sqlite store floor: get",
-                          lambda: store.get("state/agent:gpt-4/history"), number=5000)
+                          lambda: store.get("state/agent:gpt-4/history"), number=5000,
+                          peer=raw_get)
+            same = _raw_get_same_rows(bench, tmp, store)
             bench.measure("sqlite read", lambda: state.load("agent:gpt-4", "history"),
-                          number=5000, peer=(raw_get, lg_get), budget_ratio=1.3)
+                          number=5000, peer=(raw_get, same, lg_get), budget_ratio=1.3)
+            _runtime_like(bench, tmp, raw_put)
     finally:
         store.close()
+
+
+#: The floor's own sequence key: next to the change log's tail, like SEQ_KEY.
+FLOOR_SEQ = "chg~floor"
+
+
+def _raw_get_same_rows(bench: Bench, tmp: Path, store: Any) -> str:
+    """Plain sqlite3 get from a copy of the rows our store holds (its change log too): the
+    same B-tree depth as our read, where the raw get above has a one-row table."""
+    name = "raw sqlite3 get, table holding our store's rows"
+    db = sqlite3.connect(str(tmp / "raw-same.db"), isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
+        with db:
+            db.executemany("INSERT INTO kv VALUES (?, ?)", store.scan(""))
+        bench.measure(name, lambda: db.execute(
+            "SELECT value FROM kv WHERE key = ?", ("state/agent:gpt-4/history",)).fetchone(),
+            number=5000, note=f"{db.execute('SELECT count(*) FROM kv').fetchone()[0]} rows")
+    finally:
+        db.close()
+    return name
+
+
+def _runtime_like(bench: Bench, tmp: Path, raw_put: str) -> None:
+    """A write to a store laid out as a runtime's: session journal entries sort between the
+    change log and ``meta/``, so a sequence kept under ``meta/`` would be a third page."""
+    with manager(f"sqlite:///{tmp}/state-runtime.db") as state:
+        store = state.store
+        for start in range(0, 5000, 500):
+            store.batch([Put(f"journal/s{i % 50:03d}/{i:012d}", b"x" * 200)
+                         for i in range(start, start + 500)])
+        state.save("agent:gpt-4", "history", VALUE)
+        bench.measure("sqlite write (1 key, normal, store with 5,000 journal entries)",
+                      lambda: state.save("agent:gpt-4", "history", VALUE), number=2000,
+                      peer=raw_put, note="no hook registry or event bus")
 
 
 def _raw_floor(bench: Bench, tmp: Path, sync: str, number: int) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from backends import runtime_for, snapshot
 from llmspell import Runtime
 from llmspell.errors import BackupError, BackupNotFound, ValidationError
 from llmspell.events.capture import capture_events
+from llmspell.state.scopes import SEQ_KEY
 from llmspell.storage import Delete, Put, open_store
 from llmspell.testing import discard_store
 
@@ -163,10 +164,10 @@ def test_a_backup_during_writes_by_another_process_is_retaken(tmp_path: Path) ->
             return
         writes.append(done)
         n = len(writes)
-        seq = int(other.get("meta/state_seq") or b"0") + 1
+        seq = int(other.get(SEQ_KEY) or b"0") + 1
         other.batch([Put(f"state/global/w{n}", b'{"v":1,"s":1,"c":1.0,"u":1.0,"q":%d}' % seq),
                      Put(f"chg/{seq:020d}", b'{"s":"global","k":"w%d","o":"put"}' % n),
-                     Put("meta/state_seq", b"%d" % seq)])
+                     Put(SEQ_KEY, b"%d" % seq)])
 
     info = rt.backups.backup(progress=meddle)
     assert len(writes) == 3 and not info.consistent

@@ -12,12 +12,13 @@ from llmspell import Runtime
 from llmspell.integrity import deep_check
 from llmspell.state.backup.catalog import atomic_file
 from llmspell.state.backup.fileformat import FORMAT, PayloadWriter
+from llmspell.state.scopes import SEQ_KEY
 
 
 def _data(rt: Runtime) -> dict[str, bytes]:
     """Everything but bookkeeping (change log, sequence, backup ids)."""
     return {k: v for k, v in rt.store.scan("")
-            if not k.startswith(("chg/", "meta/", "bak/"))}
+            if not k.startswith(("chg/", SEQ_KEY, "meta/", "bak/"))}
 
 
 def _session_with_everything(rt: Runtime, name: str = "report") -> str:

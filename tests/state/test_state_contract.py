@@ -10,6 +10,7 @@ import pytest
 from backends import EMBEDDED, Backend
 from llmspell.errors import HookCancelled, StateError
 from llmspell.state import StateManager
+from llmspell.state.scopes import SEQ_KEY
 from llmspell.storage import Put
 
 VALUES = [None, True, False, 0, -1, 2**63 - 1, 2**64 - 1, 1.5, "", "héllo ✓", b"\x00\xff",
@@ -134,7 +135,7 @@ def test_every_change_is_logged_with_its_sequence(state: StateManager) -> None:
         ("chg/00000000000000000003", {"s": "agent:x", "k": "b", "o": "put"}),
         ("chg/00000000000000000004", {"s": "agent:x", "k": "c", "o": "put"}),
     ]
-    assert state.store.get("meta/state_seq") == b"4"
+    assert state.store.get(SEQ_KEY) == b"4"
     assert state.seq == 4
 
 
@@ -306,7 +307,7 @@ def test_a_transaction_belongs_to_its_thread(memory_state: StateManager) -> None
 def test_invalidate_after_writing_around_the_manager(memory_state: StateManager) -> None:
     state = memory_state
     state.save("global", "a", 1)
-    state.store.batch([Put("meta/state_seq", b"41"),
+    state.store.batch([Put(SEQ_KEY, b"41"),
                        Put("state/global/b", b'{"v":2,"s":1,"c":1.0,"u":1.0,"q":41}')])
     state.invalidate()
     assert state.seq == 41

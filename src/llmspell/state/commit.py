@@ -2,15 +2,20 @@
 store-wide change sequence.
 
 A change (a put or a delete of one key) gets the next number of the sequence. One batch holds
-the records (or deletes), one change-log entry per change (``chg/<seq>``), the new
-``meta/state_seq``, and whatever the registered contributors add (the sessions journal, say),
-so a change can never be separated from its sequence number, its log entry or its journal
-entry. A change that changes nothing (deleting an absent key) takes no number.
+the records (or deletes), one change-log entry per change (``chg/<seq>``), the new sequence
+(``SEQ_KEY``, ``chg~seq``: next to the log's tail, see :mod:`.scopes`), and whatever the
+registered contributors add (the sessions journal, say), so a change can never be separated
+from its sequence number, its log entry or its journal entry. A change that changes nothing
+(deleting an absent key) takes no number. Every writer of the sequence (commits here,
+:mod:`.bulk`, backups) reads it through :func:`sequence_for` and :meth:`Sequence.reload` and
+writes it under the condition ``{SEQ_KEY: sequence.raw}``; stores written before SEQ_KEY
+existed keep the number in ``meta/state_seq`` (LEGACY_SEQ_KEY), read until their first commit
+writes SEQ_KEY.
 
 The sequence is allocated one of two ways (see :class:`Sequence`):
 
 * stores several processes may share (``store.multi_process``: sqlite, lmdb, postgres):
-  optimistically. The value of ``meta/state_seq`` last seen is kept; the batch is applied only
+  optimistically. The value of SEQ_KEY last seen is kept; the batch is applied only
   if the store still holds it (the store's ``expect``); if another process got there first the
   value is read again and the commit planned again.
 * stores of one process (memory, rocksdb): a counter in memory, read once, shared under one
@@ -19,7 +24,7 @@ The sequence is allocated one of two ways (see :class:`Sequence`):
 A record keeps its creation time, which needs the old record. The creation times of keys
 committed through a :class:`Sequence` are remembered (``known``) while the sequence has not
 moved underneath it: for a shared store that is exactly what the batch's condition on
-``meta/state_seq`` proves, so a write of a key written before costs no read.
+SEQ_KEY proves, so a write of a key written before costs no read.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from llmspell.state.records import (
     record_value_hash,
 )
 from llmspell.state.records import created_at as _created_at
-from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
+from llmspell.state.scopes import CHANGE_PREFIX, LEGACY_SEQ_KEY, SEQ_KEY, change_key
 from llmspell.state.versions import Version
 from llmspell.storage.base import Delete, Op, Put, Store, check_key, check_ops, check_value
 from llmspell.storage.retry import Planned, retry_batch
@@ -137,17 +142,19 @@ class Sequence:
     def __init__(self, store: Store, *, shared: bool) -> None:
         self.shared = shared
         self.lock = threading.RLock()
+        #: the bytes of SEQ_KEY as last seen (None: absent), the condition of every commit
         self.raw: bytes | None = store.get(SEQ_KEY)
-        self.value = _parse(self.raw)
+        #: the current sequence number
+        self.value = _current(store, self.raw)
         #: store key -> creation time of its record, or None when it has none (absent)
         self.known: BoundedCache[str, float | None] = BoundedCache(KNOWN_MAX)
 
     def reload(self, store: Store) -> bool:
-        """Read ``meta/state_seq`` again; True (and forget ``known``) if it moved."""
+        """Read SEQ_KEY again; True (and forget ``known``) if it moved."""
         raw = store.get(SEQ_KEY)
         if raw == self.raw:
             return False
-        self.raw, self.value = raw, _parse(raw)
+        self.raw, self.value = raw, _current(store, raw)
         self.known.clear()
         return True
 
@@ -381,7 +388,7 @@ def _plan_again(store: Store, sequence: Sequence, expect: Mapping[str, bytes | N
     if contributors:
         return True  # a contributor's condition failed: let it look again
     if not shared:
-        # The counter is stale: something else wrote meta/state_seq. Read it again.
+        # The counter is stale: something else wrote SEQ_KEY. Read it again.
         sequence.reload(store)
         return True
     raise StateError("the store refused a state batch whose conditions all hold")
@@ -414,11 +421,20 @@ def expect_holds(store: Store, expect: Mapping[str, bytes | None]) -> bool:
     return all(found.get(key) == value for key, value in expect.items())
 
 
-def _parse(raw: bytes | None) -> int:
+def _current(store: Store, raw: bytes | None) -> int:
+    """The current sequence number given SEQ_KEY's bytes ``raw``: a store written before
+    SEQ_KEY existed keeps it in LEGACY_SEQ_KEY until its first commit writes SEQ_KEY (that
+    commit's condition is SEQ_KEY absent, so exactly one process moves it over)."""
+    if raw is None:
+        return _parse(store.get(LEGACY_SEQ_KEY), LEGACY_SEQ_KEY)
+    return _parse(raw, SEQ_KEY)
+
+
+def _parse(raw: bytes | None, key: str) -> int:
     if raw is None:
         return 0
     try:
         return int(raw)
     except ValueError:
-        raise StateError(f"the store's {SEQ_KEY} holds {raw[:40]!r}, expected a decimal "
+        raise StateError(f"the store's {key} holds {raw[:40]!r}, expected a decimal "
                          "number; the store was changed outside llmspell") from None

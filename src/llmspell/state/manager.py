@@ -82,7 +82,7 @@ class StateManager:
         hooks: a hook registry (``HookRegistry``) for the ``state:*`` points, or None.
         events: an event bus (``EventBus``) for ``state.changed`` / ``state.deleted``, or None.
         shared_sequence: force the sequence strategy (True: compare-and-set on
-            ``meta/state_seq``; False: an in-process counter); None picks by
+            ``chg~seq``; False: an in-process counter); None picks by
             ``store.multi_process``. For benchmarks.
     """
 
@@ -312,7 +312,9 @@ class StateManager:
             InvalidScope, InvalidKey: a bad scope or key.
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
-        skey = store_key(scope, key)
+        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
+        if skey is None:
+            skey = store_key(scope, key)
         var = self._session_var
         if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):
             self._session_check(sid, READ, ((scope, key, 0),))
@@ -320,7 +322,7 @@ class StateManager:
         if ACTIVE.get() or (hooks is not None and (hooks.has(BEFORE_READ)
                                                    or hooks.has(AFTER_READ))):
             return self._load(scope, key, skey, default, self._tx())
-        raw = self.store.get(skey)
+        raw = self.store.get_unchecked(skey)  # built by store_key from checked parts
         if raw is None:
             return default
         if self._schemas.active:

@@ -5,8 +5,9 @@ custom, user, tool (``step:<workflow>:<step>`` names both parts). A scope id may
 character but ``/``, NUL and line breaks, so the store key of a value is unambiguous::
 
     state/<scope>/<key>     the record of one value (see llmspell.state.records)
-    meta/state_seq          the store-wide change sequence, as decimal text
     chg/<seq, 20 digits>    one change-log entry per change: {"s": scope, "k": key, "o": op}
+    chg~seq                 the store-wide change sequence, as decimal text (it sorts right
+                            after the last change-log entry: see SEQ_KEY)
 
 A key is 1-256 characters of valid UTF-8 text with no NUL or line break, no ``..`` and not
 starting with ``__``; a key may contain ``/`` (the scope cannot, so the first ``/`` after the
@@ -28,7 +29,14 @@ SCOPE_FORMS = ("global, agent:<id>, workflow:<id>, step:<workflow>:<step>, sessi
 
 GLOBAL = "global"
 STATE_PREFIX = "state/"
-SEQ_KEY = "meta/state_seq"
+#: The store-wide change sequence. Named to sort right after ``chg/<20 digits>`` (``~`` is
+#: after every digit) and outside that prefix: on SQLite it lives on the same B-tree page as
+#: the change log's tail, so a state write dirties two pages (the record's and the log's), not
+#: three (docs/state.md, "What a write costs").
+SEQ_KEY = "chg~seq"
+#: Where stores written before kept the sequence; read only while SEQ_KEY is absent, never
+#: written (:class:`llmspell.state.commit.Sequence`).
+LEGACY_SEQ_KEY = "meta/state_seq"
 CHANGE_PREFIX = "chg/"
 
 MAX_KEY_CHARS = 256

@@ -13,9 +13,10 @@ scope of a session that does not exist; those records are left out and reported
 (``orphans_skipped``) instead. (Only a scope whose id has the form of a session id counts:
 ``session:notes`` is an ordinary custom scope.)
 
-Never in a backup: the change log and sequence (``chg/``, ``meta/``: a restore writes its
-own changes), the migration history and the scopes' current schema versions (``mig/``:
-a restore brings values back with their own version labels), the backup bookkeeping
+Never in a backup: the change log and sequence (``chg/``, ``chg~seq``, ``meta/state_seq``:
+a restore writes its own changes), the migration history and the scopes' current schema
+versions (``mig/``: a restore brings values back with their own version labels), the backup
+bookkeeping
 (``bak/``), a session deletion or a blob upload in progress, a session's lease, a large
 event's body in transit between processes (postgres).
 """
@@ -31,7 +32,7 @@ from llmspell.sessions import backup_ranges, in_progress_ranges, record_key
 from llmspell.sessions.model import GENERATED_ID
 from llmspell.state.migration.ledger import PREFIXES as LEDGER_PREFIXES
 from llmspell.state.schemas import SCHEMAS_KEY
-from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, STATE_PREFIX
+from llmspell.state.scopes import CHANGE_PREFIX, LEGACY_SEQ_KEY, SEQ_KEY, STATE_PREFIX
 from llmspell.state.selection import ScopeFilter
 from llmspell.storage.base import Store
 from llmspell.storage.pg_schema import EVENT_BODY_PREFIX
@@ -48,8 +49,9 @@ DATA_PREFIXES: tuple[str, ...] = tuple(p for family in FAMILIES.values() for p i
 BACKUP_PREFIX = "bak/"
 #: The key ranges no backup holds (see the module docstring); every key of a store is state,
 #: in DATA_PREFIXES or here (a test checks it after a workload touching every package).
-NOT_BACKED_UP = (CHANGE_PREFIX, SEQ_KEY, *LEDGER_PREFIXES, SCHEMAS_KEY, BACKUP_PREFIX,
-                 *in_progress_ranges(), blob_records.PENDING_PREFIX, EVENT_BODY_PREFIX)
+NOT_BACKED_UP = (CHANGE_PREFIX, SEQ_KEY, LEGACY_SEQ_KEY, *LEDGER_PREFIXES, SCHEMAS_KEY,
+                 BACKUP_PREFIX, *in_progress_ranges(), blob_records.PENDING_PREFIX,
+                 EVENT_BODY_PREFIX)
 STORE, STATE = "store", "state"
 SESSION_SCOPE = "session:"
 

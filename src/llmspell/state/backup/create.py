@@ -6,10 +6,10 @@ incremental too (those families have no change log).
 A full backup reads the records of the included scopes in store order. An incremental reads
 the change log (``chg/<seq>``) after its parent's ``seq_to`` and writes, for each key that
 changed in an included scope, its current record, or a deletion when it is gone. Both hold the
-store's sequence lock while they read (no state write of this process interleaves) and note
-``meta/state_seq`` before and after: if another process wrote meanwhile the backup is taken
-again (up to 3 times), and after that kept, marked ``consistent: false``; every value in it is
-then at least as new as its ``seq_to``, and the next incremental holds anything newer.
+store's sequence lock while they read (no state write of this process interleaves) and note the
+change sequence (``chg~seq``) before and after: if another process wrote meanwhile the backup
+is taken again (up to 3 times), and after that kept, marked ``consistent: false``; every value
+in it is then at least as new as its ``seq_to``, and the next incremental holds anything newer.
 """
 
 from __future__ import annotations

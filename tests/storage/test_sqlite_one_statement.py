@@ -1,0 +1,67 @@
+"""SQLite: a small batch of puts runs as one conditional INSERT statement. It must behave
+exactly as the general ``BEGIN IMMEDIATE`` path: all or nothing, conditions compared as
+bytes (absent, small, and a large value's stub), the last put of a key winning."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from backends import backend_fixture
+from llmspell.storage import Delete, Put
+from llmspell.storage.sqlite import LARGE_VALUE, SqliteStore, _one_statement
+
+BIG = b"x" * (LARGE_VALUE + 1)
+
+backend = backend_fixture(["sqlite"])  # ``store`` (tests/storage/conftest.py) on sqlite only
+
+
+def test_which_batches_take_one_statement() -> None:
+    write = [Put("state/g/k", b"{}"), Put("chg/1", b"{}"), Put("chg~seq", b"1")]
+    assert _one_statement(write, {"chg~seq": None}) == [
+        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None]
+    assert _one_statement([], {"k": None}) is None  # a check alone: the general path
+    assert _one_statement([Put("a", b"1"), Delete("b")], {}) is None
+    assert _one_statement([Put("a", BIG)], {}) is None  # two rows (kv and kv_large)
+    assert _one_statement([Put("a", b"1")], {"b": BIG}) is None  # compared with its stub
+    assert _one_statement([Put("a", b"1"), Put("a", b"2")], {}) is None  # order matters
+    assert _one_statement([Put(f"k{i}", b"1") for i in range(9)], {}) is None
+    assert _one_statement([Put("a", b"1")], {f"k{i}": None for i in range(5)}) is None
+
+
+def test_a_failed_condition_writes_nothing(store: SqliteStore) -> None:
+    store.put("seq", b"1")
+    assert not store.batch([Put("a", b"1"), Put("seq", b"2")], expect={"seq": b"0"})
+    assert not store.batch([Put("a", b"1"), Put("seq", b"2")], expect={"seq": None})
+    assert not store.batch([Put("a", b"1")], expect={"seq": b"1", "other": b"x"})
+    assert store.get("a") is None and store.get("seq") == b"1"
+    assert store.batch([Put("a", b"1"), Put("seq", b"2")], expect={"seq": b"1", "b": None})
+    assert store.get_many(["a", "seq"]) == {"a": b"1", "seq": b"2"}
+
+
+def test_conditions_on_a_large_value_compare_its_bytes(store: SqliteStore) -> None:
+    store.put("big", BIG)
+    assert not store.batch([Put("a", b"1")], expect={"big": None})  # present, as a stub
+    assert not store.batch([Put("a", b"1")], expect={"big": b"0"})  # the stub is not b"0"
+    assert store.batch([Put("a", b"1")], expect={"big": BIG})  # the general path
+    assert store.get("a") == b"1"
+
+
+def test_a_small_value_over_a_large_one_removes_its_large_row(store: SqliteStore) -> None:
+    store.put("big", BIG)
+    assert store.batch([Put("big", b"small"), Put("b", b"2")], expect={"b": None})
+    assert store.get("big") == b"small"
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM kv_large").fetchone() == (0,)
+
+
+def test_a_key_put_twice_keeps_the_last(store: SqliteStore) -> None:
+    assert store.batch([Put("a", b"1"), Put("b", b"1"), Put("a", b"2")])
+    assert store.get("a") == b"2"
+
+
+def test_values_bound_as_bytearray_read_back_as_bytes(store: SqliteStore) -> None:
+    store.put("one", b"1")  # the single put binds a bytearray too
+    assert store.batch([Put("a", b"\x00\xff"), Put("b", b"")], expect={"one": b"1"})
+    found = [store.get("one"), store.get("a"), *(v for _, v in store.scan("")), store.get("b")]
+    assert all(type(v) is bytes for v in found)
+    assert store.get_many(["a", "b"]) == {"a": b"\x00\xff", "b": b""}
