@@ -193,8 +193,9 @@ def _chunks(state: StateManager, plan: BulkPlan, raw: bytes | None, first: int,
     yield ops, conditions
 
 
-def chunked(items: Iterable[T], size: int = CHUNK_RECORDS) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter)."""
+def chunked(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (default :data:`CHUNK_RECORDS`; the last one shorter)."""
+    size = size or CHUNK_RECORDS
     batch: list[T] = []
     for item in items:
         batch.append(item)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from llmspell.errors import BackupCorrupt, BackupError, StateError, WriteContention
+from llmspell.state import bulk
 from llmspell.state.backup.catalog import BackupInfo
 from llmspell.state.backup.coverage import (
     DATA_PREFIXES,
@@ -42,8 +43,6 @@ from llmspell.state.backup.coverage import (
 from llmspell.state.backup.fileformat import Damaged, read_entries, read_manifest
 from llmspell.state.backup.staging import Staged
 from llmspell.state.bulk import (
-    CHUNK_BYTES,
-    CHUNK_RECORDS,
     BulkPlan,
     RecordChange,
     paused_gc,
@@ -271,7 +270,7 @@ def _chunks(items: Iterable[RecordChange | Op]) -> Iterator[tuple[list[RecordCha
         else:
             ops.append(item)
             size += len(item.value) if isinstance(item, Put) else 0
-        if len(changes) + len(ops) >= CHUNK_RECORDS or size >= CHUNK_BYTES:
+        if len(changes) + len(ops) >= bulk.CHUNK_RECORDS or size >= bulk.CHUNK_BYTES:
             yield changes, ops
             changes, ops, size = [], [], 0
     if changes or ops:
