@@ -21,11 +21,10 @@ from pathlib import Path
 
 from llmspell.errors import BackupError
 from llmspell.state.scopes import STATE_PREFIX
+from llmspell.storage._support import prefix_end
 
-#: Rows read back per statement.
-PAGE = 512
-#: The key just past every state key (``"state/"`` with its last character raised).
-_STATE_END = STATE_PREFIX[:-1] + chr(ord(STATE_PREFIX[-1]) + 1)
+#: The key just past every state key.
+_STATE_END = prefix_end(STATE_PREFIX)
 
 
 class Staged:
@@ -76,25 +75,17 @@ class Staged:
         return int(self._db.execute("SELECT count(*) FROM r").fetchone()[0])
 
     def scan(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        """The ``(key, value)`` pairs whose key starts with ``prefix``, in key order, read a
-        page at a time (no statement is left open between pages)."""
-        after: str | None = None
-        while True:
-            if after is None:
-                rows = self._db.execute(
-                    "SELECT key, value FROM r WHERE key >= ? ORDER BY key LIMIT ?",
-                    (prefix, PAGE)).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT key, value FROM r WHERE key > ? ORDER BY key LIMIT ?",
-                    (after, PAGE)).fetchall()
-            for key, value in rows:
-                if not key.startswith(prefix):
-                    return
-                yield key, bytes(value)
-            if len(rows) < PAGE:
-                return
-            after = rows[-1][0]
+        """The ``(key, value)`` pairs whose key starts with ``prefix``, in key order, one row
+        at a time (the table is not written while a restore walks it)."""
+        end = prefix_end(prefix) if prefix else None
+        if end is None:
+            rows = self._db.execute("SELECT key, value FROM r WHERE key >= ? ORDER BY key",
+                                    (prefix,))
+        else:
+            rows = self._db.execute("SELECT key, value FROM r WHERE key >= ? AND key < ? "
+                                    "ORDER BY key", (prefix, end))
+        for key, value in rows:
+            yield key, bytes(value)
 
     def close(self) -> None:
         """Delete the file. Calling it again does nothing."""
