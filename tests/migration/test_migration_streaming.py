@@ -4,7 +4,6 @@ killed process leaves every byte as it was, and progress comes as the values are
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from llmspell import Runtime
 from llmspell.errors import MigrationError
 from llmspell.state import bulk
 from llmspell.state.migration import ledger
+from processes import kill_when
 
 WORKER = Path(__file__).with_name("migration_worker.py")
 SEED = {"from_version": 1, "to_version": 2, "transformations": [
@@ -145,16 +145,8 @@ def test_a_migration_killed_mid_write_leaves_the_store_as_it_was(tmp_path: Path)
     sync.mkdir()
     child = subprocess.Popen([sys.executable, str(WORKER), url, str(sync)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (sync / "mid").exists() or not (sync / "mid").read_text():
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the migration never reached its 1,500th value"
-            time.sleep(0.005)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, (out, err)
+    mid = sync / "mid"
+    kill_when(child, lambda: mid.exists() and bool(mid.read_text()), "its 1,500th value")
     assert (sync / "mid").read_text() == "2"  # 14 chunks were written, not committed
     with Runtime.memory(storage__url=url) as rt:
         assert everything(rt) == expected  # every record, change-log entry, the sequence

@@ -39,7 +39,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 from llmspell.config_schema import default
@@ -274,28 +274,7 @@ class SqliteStore(Store):
         return int(row[0])
 
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
-        if self.read_only:
-            raise self._refused(f"apply a batch of {len(ops)} ops", self.read_only)
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise self._failed("start a batch", exc) from exc
-            try:
-                if expect and not _holds(db, expect):
-                    db.execute("ROLLBACK")
-                    return False
-                _apply(db, ops)
-                db.execute("COMMIT")
-                self._committed()
-            except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise self._failed(f"apply a batch of {len(ops)} ops", exc) from exc
-                raise
-        return True
+        return self._write(((ops, expect),), len(ops))
 
     def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
         """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around every chunk, each applied as it is
@@ -304,14 +283,21 @@ class SqliteStore(Store):
         other processes' writers for the database's write lock (``busy_timeout``). The
         iterator's reads run on this connection, inside the transaction: they see the
         earlier chunks."""
+        return self._write(chunks, None)
+
+    def _write(self, chunks: Iterable[Chunk], size: int | None) -> bool:
+        """Apply ``chunks`` in one ``BEGIN IMMEDIATE`` transaction, each chunk's ``expect``
+        checked before its ops; False (nothing written) when one does not hold. ``size``:
+        the ops of a single batch (None: a stream), for the messages."""
         if self.read_only:
-            raise self._refused("apply a stream of batches", self.read_only)
+            raise self._refused(_what(size, 0), self.read_only)
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise self._failed("start a stream of batches", exc) from exc
+                raise self._failed("start a batch" if size is not None
+                                   else "start a stream of batches", exc) from exc
             applied = 0
             try:
                 for ops, expect in chunks:
@@ -326,8 +312,7 @@ class SqliteStore(Store):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise self._failed(f"apply a stream of batches (after {applied} ops)",
-                                       exc) from exc
+                    raise self._failed(_what(size, applied), exc) from exc
                 raise
         return True
 
@@ -338,6 +323,13 @@ class SqliteStore(Store):
             self._cursor = Closed()  # type: ignore[assignment]
             if not isinstance(db, Closed):
                 db.close()
+
+
+def _what(size: int | None, applied: int) -> str:
+    """What :meth:`SqliteStore._write` was doing, for its errors."""
+    if size is not None:
+        return f"apply a batch of {size} ops"
+    return f"apply a stream of batches (after {applied} ops)"
 
 
 def _open_read_only(path: str, timeout: float, cause: sqlite3.Error) -> sqlite3.Connection:

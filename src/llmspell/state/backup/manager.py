@@ -218,8 +218,8 @@ class BackupManager:
         The chain is read and verified first; then, when the restore would change something
         (and unless ``dry_run`` or ``safety_backup`` is False), a safety backup of what it
         covers is taken; then one transaction, written in chunks, puts back every differing
-        record and deletes the ones the backup lacks. A backup with no include/exclude covers the whole store
-        (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
+        record and deletes the ones the backup lacks. A backup with no include/exclude covers
+        the whole store (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
 
         Returns ``{"id", "chain", "puts", "deletes", "unchanged", "safety_backup",
         "dry_run", ...}``.
