@@ -168,7 +168,14 @@ def _chunks(state: StateManager, plan: BulkPlan, raw: bytes | None, first: int,
     last one (``meta/state_seq``, the plan's ``finish``, the contributors' ops). Sets
     ``result.last`` on the way."""
     yield [], {SEQ_KEY: raw, **plan.expect}
-    wants = state.contributors_want
+    wanting: dict[str, bool] = {}  # scope -> whether a contributor wants its changes
+
+    def wants(scope: str) -> bool:
+        found = wanting.get(scope)
+        if found is None:
+            found = wanting[scope] = state.contributors_want(scope)
+        return found
+
     told: list[Change] = []  # what the contributors will be told (only what they want)
     seq = first - 1
     for changes, extra in plan.chunks:

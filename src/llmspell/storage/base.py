@@ -261,16 +261,21 @@ class Store(abc.ABC):
         transaction that outlives one call streams instead."""
         ops: list[Op] = []
         conditions: dict[str, bytes | None] = {}
-        staged: dict[str, bytes | None] = {}  # what the earlier chunks wrote, key by key
+        # What the earlier chunks wrote, key by key: built at the first condition after some
+        # ops (a bulk write has conditions only in its first and last chunks), then kept up.
+        staged: dict[str, bytes | None] | None = None
         for chunk_ops, expect in chunks:
-            for key, wanted in expect.items():
-                if key in staged:
-                    if staged[key] != wanted:
-                        return False
-                elif conditions.setdefault(key, wanted) != wanted:
-                    return False  # two chunks expect different bytes of an untouched key
-            for op in chunk_ops:
-                staged[op.key] = op.value if isinstance(op, Put) else None
+            if expect:
+                if staged is None:
+                    staged = _net_effect(ops)
+                for key, wanted in expect.items():
+                    if key in staged:
+                        if staged[key] != wanted:
+                            return False
+                    elif conditions.setdefault(key, wanted) != wanted:
+                        return False  # two chunks expect different bytes of an untouched key
+            if staged is not None:
+                staged.update(_net_effect(chunk_ops))
             ops.extend(chunk_ops)
         if not ops and not conditions:
             return True
@@ -342,6 +347,11 @@ def check_expect(expect: object, *, argument: str = "expect") -> dict[str, bytes
         if value is not None:
             check_value(value, argument=f"{argument}[{key!r}]")
     return conditions
+
+
+def _net_effect(ops: list[Op]) -> dict[str, bytes | None]:
+    """What ``ops`` leave under each key they touch (None: deleted)."""
+    return {op.key: op.value if isinstance(op, Put) else None for op in ops}
 
 
 def _checked_chunks(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
