@@ -11,7 +11,7 @@ commit.
 
 The records come in chunks (:class:`BulkPlan`), produced while the write runs and applied one
 by one inside ONE transaction (:meth:`~llmspell.storage.base.Store.batch_stream`): memory is
-that of a chunk, not of the run, on the backends that stream (SQLite, LMDB, PostgreSQL).
+that of a chunk, not of the run, on the backends that stream (SQLite, PostgreSQL).
 Either every chunk is written or none: an exception from the producer, a failed condition or a
 killed process leaves the store as it was. The contributors are asked once, in the last
 chunk, about the changes they want (``StateManager.contributors_want``): their journals are

@@ -138,13 +138,15 @@ class Store(abc.ABC):
 
         The chunks are pulled one at a time, so a producer that reads the store by pages
         keeps its memory bounded where the backend streams: SQLite (one ``BEGIN IMMEDIATE``
-        transaction; other writers wait for it), LMDB (one write transaction) and PostgreSQL
-        (one transaction holding every write lock of the table) apply each chunk as it comes.
-        The memory and RocksDB backends stage the stream and apply it at the end: their memory
-        is the stream's size. The iterator may read this store (only read: a write from it
-        fails or waits), but whether it sees the stream's earlier chunks depends on the
-        backend (SQLite: yes; the others: no), so it should read only keys the stream has not
-        written yet.
+        transaction; other writers wait for it) and PostgreSQL (one transaction holding every
+        write lock of the table) apply each chunk as it comes. LMDB writes each chunk into one
+        write transaction too, but keeps its dirty pages in memory until the commit (up to
+        about 512 MB, then it spills them). The memory and RocksDB backends stage the stream
+        and apply it at the end. On those three, memory is the stream's size.
+
+        The iterator may read this store (only read: a write from it fails or waits), but
+        whether it sees the stream's earlier chunks depends on the backend (SQLite: yes; the
+        others: no), so it should read only keys the stream has not written yet.
         """
         if isinstance(chunks, str | bytes | Mapping) or not isinstance(chunks, Iterable):
             raise ValidationError("chunks", "must be an iterable of (ops, expect) pairs",

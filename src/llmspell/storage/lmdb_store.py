@@ -201,9 +201,11 @@ class LmdbStore(Store):
         return True
 
     def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
-        """One write transaction around every chunk, each applied as it is pulled. Other
-        writers (threads and processes) wait for it; readers do not, and see the store as it
-        was until the commit, the iterator's reads included."""
+        """One write transaction around every chunk, each applied as it is pulled (LMDB keeps
+        the transaction's dirty pages in memory until the commit, spilling past about 512 MB:
+        memory is the stream's size up to that). Other writers (threads and processes) wait
+        for it; readers do not, and see the store as it was until the commit, the iterator's
+        reads included."""
         applied = 0
         with self._write_lock:
             try:
