@@ -152,13 +152,12 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
                                  "was planned; nothing was written")
 
     with sequence.lock, paused_gc():
-        try:
-            # Keys and values were built (and checked) here or by check_ops: skip the second
-            # check that Store.batch_stream would make, as state's own commits do.
-            return retry_stream(store, planned, what="apply a bulk write", lost=lost,
-                                attempts=attempts)
-        finally:
-            state.invalidate()
+        # Keys and values were built (and checked) here or by check_ops: skip the second
+        # check that Store.batch_stream would make, as state's own commits do.
+        result = retry_stream(store, planned, what="apply a bulk write", lost=lost,
+                              attempts=attempts)
+        state.invalidate()
+        return result
 
 
 def _chunks(state: StateManager, plan: BulkPlan, raw: bytes | None, first: int,
