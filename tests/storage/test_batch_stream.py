@@ -145,3 +145,22 @@ def test_a_stream_on_a_closed_store_is_refused(tmp_path: object) -> None:
         store.close()
         with pytest.raises(Exception, match="closed"):
             store.batch_stream(chunks_of(3, 2))
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_postgres_pool_of_one_stages_the_stream(backend: Backend) -> None:
+    from llmspell.storage.postgres import PostgresStore
+
+    store = PostgresStore(backend.url, pool_size=1)
+    try:
+        for i in range(5):
+            store.put(f"src/{i}", b"%d" % i)
+
+        def stream() -> Iterator[Chunk]:  # reads between chunks need a second connection
+            for key, value in store.scan("src/"):
+                yield [Put("dst/" + key[4:], value)], {}
+
+        assert store.batch_stream(stream())
+        assert store.count("dst/") == 5
+    finally:
+        store.close()

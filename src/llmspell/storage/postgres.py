@@ -297,7 +297,10 @@ class PostgresStore(Store):
         write lock of the table first (all :data:`LOCK_SLOTS`, in order, as every writer
         takes its own), so other writers of the table wait for it; readers do not, and see
         the table as it was until the commit, the iterator's reads (on other connections of
-        the pool) included."""
+        the pool) included. With a pool of one connection (nothing left for those reads) the
+        stream is staged instead, as on the memory backend."""
+        if self._pool.max_size < 2:
+            return super()._batch_stream(chunks)
         applied = 0
         try:
             with self._pool.connection() as conn, conn.transaction():
