@@ -4,23 +4,27 @@ A SQLite store of about 100 MB (10 MB with ``--quick``): half state values of 10
 artifacts of 1 MB in one session. It is backed up (json+zstd), then restored in a child
 process (so nothing of the build counts) twice: into an empty SQLite store, and into the
 same store after its session was deleted and its blobs collected (a safety backup first).
-The figure is the time per entry; the note gives the child's peak RSS (``VmHWM``, which an
-``exec`` resets, unlike ``ru_maxrss``). A restore holds the backup's records once in memory
-(it is one atomic batch), so its peak grows with the store's size.
+The figure is the time per entry; the note gives the child's peak RSS (:mod:`rss`). A restore
+stages the chain in a temporary file and writes in chunks inside one transaction, so its peak
+does not grow with the store's size.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from harness import Bench
 from llmspell import Runtime
+from rss import in_child
+
+SETUP = """
+from llmspell import Runtime
+rt = Runtime.memory(storage__url=args[0], state__backup_dir=args[1])
+rt.backups  # built before the measure
+"""
 
 
 def run(bench: Bench) -> None:
@@ -42,37 +46,14 @@ def run(bench: Bench) -> None:
             rt.artifacts.gc(grace=0)
         for label, target in (("into an empty sqlite store", f"sqlite:///{tmp}/empty.db"),
                               ("after its session was deleted", url)):
-            seconds, peak = _child(target, backups, info.id)
-            bench.record(f"restore a {size / 1e6:.0f} MB store {label} (per entry)",
-                         [seconds / info.entries * 1e6],
-                         note=f"peak RSS {peak / 1024:.0f} MB; {info.entries} entries, "
-                              f"file {info.file_bytes / 1e6:.0f} MB")
+            peak = in_child(SETUP, "rt.backups.restore(args[2])", target, backups,
+                            info.id)
+            result = bench.record(f"restore a {size / 1e6:.0f} MB store {label} (per entry)",
+                                  [peak.seconds / info.entries * 1e6],
+                                  note=f"{peak.note()}; {info.entries} entries, "
+                                       f"file {info.file_bytes / 1e6:.0f} MB")
+            result.cpu_us = peak.cpu_seconds / info.entries * 1e6
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-CHILD = """
-import sys, time
-from llmspell import Runtime
-
-def hwm():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-
-url, backups, backup_id = sys.argv[1:]
-with Runtime.memory(storage__url=url, state__backup_dir=backups) as rt:
-    started = time.perf_counter()
-    rt.backups.restore(backup_id)
-    print(time.perf_counter() - started, hwm())
-"""
-
-
-def _child(url: str, backups: str, backup_id: str) -> tuple[float, int]:
-    """(seconds, peak RSS in KiB) of a restore in a fresh process."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, url, backups, backup_id],
-                          capture_output=True, text=True, check=True)
-    seconds, peak = done.stdout.split()
-    assert time.perf_counter() - started >= float(seconds)
-    return float(seconds), int(peak)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from llmspell import Runtime
+from processes import kill_when
 
 WORKER = Path(__file__).with_name("backup_worker.py")
 
@@ -37,16 +36,7 @@ def test_a_restore_killed_mid_apply_leaves_the_store_as_it_was(tmp_path: Path) -
     child = subprocess.Popen([sys.executable, str(WORKER), url, str(backups), str(sync),
                               backup_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (sync / "mid").exists():
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the restore never reached its apply"
-            time.sleep(0.005)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, (out, err)
+    kill_when(child, (sync / "mid").exists, "the restore's apply")
     with Runtime.memory(storage__url=url, state__backup_dir=str(backups)) as rt:
         found = everything(rt)
         assert found.keys() == expected.keys()

@@ -359,7 +359,7 @@ def test_a_bulk_write_tries_its_own_number_of_times(
 
     def build(current: int) -> BulkPlan:
         plans.append(current)
-        return BulkPlan([RecordChange("global", "b", "state/global/b", None)])
+        return BulkPlan([([RecordChange("global", "b", "state/global/b", None)], [])])
 
     # A delete of an absent key still takes a change number: the plan has a batch to write.
     store.losing = True

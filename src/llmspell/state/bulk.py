@@ -1,42 +1,60 @@
-"""Bulk rewrites of state records: many records changed in one atomic batch, with their
-change-log entries, for migrations, their rollback and restores.
+"""Bulk rewrites of state records: many records changed in one atomic stream of batches,
+with their change-log entries, for migrations, their rollback and restores.
 
 A :class:`StateManager` commit encodes values and stamps fresh metadata; a bulk rewrite writes
 record bytes it was given, exactly (a restore puts back the bytes a backup holds; a rollback
 the bytes a migration replaced). Everything else a commit guarantees still holds: each changed
 key takes the next number of the store's change sequence, gets its ``chg/<seq>`` entry, and
-``meta/state_seq`` moves, all in the same batch, so incremental backups see the change. The
-manager's batch contributors (the sessions journal) are asked for their ops as for any commit.
+``meta/state_seq`` moves, all in the same transaction, so incremental backups see the change.
+The manager's batch contributors (the sessions journal) are asked for their ops as for any
+commit.
+
+The records come in chunks (:class:`BulkPlan`), produced while the write runs and applied one
+by one inside ONE transaction (:meth:`~llmspell.storage.base.Store.batch_stream`): memory is
+that of a chunk, not of the run, on the backends that stream (SQLite, PostgreSQL).
+Either every chunk is written or none: an exception from the producer, a failed condition or a
+killed process leaves the store as it was. The contributors are asked once, in the last
+chunk, about the changes they want (``StateManager.contributors_want``): their journals are
+numbered once, against the journal as committed (memory: the changes of sessions' scopes).
 
 :func:`write_bulk` holds the store's sequence lock (no other state write of this process can
-interleave), plans the batch with the caller's ``build(current_seq)``, and applies it only if
-``meta/state_seq`` has not moved; if another process moved it, the batch is planned again.
+interleave), plans the stream with the caller's ``build(current_seq)``, and applies it only if
+``meta/state_seq`` has not moved (the first chunk's condition, checked before anything is
+written); if another process moved it, the stream is planned again.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 
 from llmspell.errors import StateError
 from llmspell.state.commit import DELETE, PUT, Change, Contributor, sequence_for
 from llmspell.state.records import decode_encoded, record_value_hash
-from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, change_key
-from llmspell.storage.base import Delete, Op, Put, check_ops
-from llmspell.storage.retry import Planned, retry_batch
+from llmspell.state.scopes import CHANGE_PREFIX, SEQ_KEY, STATE_PREFIX, change_key
+from llmspell.storage.base import Chunk, Delete, Op, Put, Store, check_ops
+from llmspell.storage.retry import retry_stream
 
 if TYPE_CHECKING:
     from llmspell.state.manager import StateManager
 
-#: How many times a bulk batch is planned again after another process moved the sequence:
+T = TypeVar("T")
+
+#: How many times a bulk write is planned again after another process moved the sequence:
 #: far fewer than other writes (retry_batch's MAX_ATTEMPTS), as each plan may read and
 #: rebuild thousands of records.
 ATTEMPTS = 8
+#: How many records a chunk of a bulk write holds (a producer's suggestion, see
+#: :func:`chunked`): large enough that a chunk's statements cost little per record, small
+#: enough that its memory does not matter.
+CHUNK_RECORDS = 2000
+#: And about how many bytes of values (a producer of large values cuts its chunks by this).
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -53,40 +71,52 @@ class RecordChange:
     old: bytes | None = None
 
 
+#: One chunk of a plan: records to write and other ops to write with them.
+Records = tuple[Sequence[RecordChange], list[Op]]
+
+
 @dataclass
 class BulkPlan:
     """What :func:`write_bulk`'s ``build`` returns.
 
-    ``changes`` are numbered from ``first_seq`` (default: the current sequence + 1; it may be
-    larger, never smaller); ``extra`` ops and ``expect`` conditions join the same batch.
-    ``journal``: ask the batch contributors (the sessions journal) for their ops; False for
-    a restore that puts the journals back themselves.
+    ``chunks``: ``(changes, extra ops)`` pairs, pulled one at a time while the write runs (a
+    generator reading the store by pages, say); the changes are numbered consecutively from
+    ``first_seq`` (default: the current sequence + 1; it may be larger, never smaller).
+    ``finish(first, last)``: the ops of the last chunk (a ledger entry, say), called once the
+    chunks are exhausted, with the numbers the changes took (``last`` < ``first``: none).
+    ``expect``: conditions checked before anything is written. ``journal``: ask the batch
+    contributors (the sessions journal) for their ops; False for a restore that puts the
+    journals back themselves.
     """
 
-    changes: Sequence[RecordChange]
-    extra: list[Op] = field(default_factory=list)
+    chunks: Iterable[Records]
+    finish: Callable[[int, int], list[Op]] | None = None
     expect: dict[str, bytes | None] = field(default_factory=dict)
     first_seq: int | None = None
     journal: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BulkResult:
-    """What was written: the plan, and the sequence numbers its changes took (``first`` >
-    ``last`` when there were none)."""
+    """The sequence numbers the changes took (``first`` > ``last`` when there were none;
+    ``last`` is known once the stream was written)."""
 
-    plan: BulkPlan
     first: int
     last: int
+
+    def changes(self, store: Store) -> Iterator[RecordChange]:
+        """The changes, read back from the change log in order (see :func:`written`)."""
+        return written(store, self.first, self.last)
 
 
 def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
                attempts: int = ATTEMPTS) -> BulkResult:
-    """Plan with ``build(current_seq)`` and apply the plan in one atomic batch.
+    """Plan with ``build(current_seq)`` and apply the plan's chunks as one atomic stream.
 
     ``build`` runs under the store's sequence lock and may be called again (after another
-    process wrote), so it must read what it needs afresh and have no side effects. Exceptions
-    from ``build`` propagate; nothing is written then.
+    process wrote), so it must read what it needs afresh and have no side effects; so must
+    its chunks, which are produced while the stream runs. Exceptions from ``build`` or the
+    chunks propagate; nothing is written then.
 
     Raises:
         WriteContention: other processes kept moving the sequence (``attempts`` times).
@@ -98,7 +128,7 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
     contributors = _contributors(state)
     tried: list[tuple[bytes | None, BulkPlan]] = []  # the sequence and plan of each attempt
 
-    def planned(attempt: int) -> Planned[BulkResult]:
+    def planned(attempt: int) -> tuple[Iterator[Chunk], BulkResult]:
         sequence.reload(store)
         current, raw = sequence.value, sequence.raw
         plan = build(current)
@@ -107,23 +137,9 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
         if first <= current:
             raise StateError(f"a bulk write must number its changes after the current "
                              f"sequence {current}, got {first}")
+        result = BulkResult(first, first - 1)
         asked = contributors if plan.journal else ()
-        ops, changes = _ops(plan, first, bool(asked))
-        last = first + len(plan.changes) - 1
-        if plan.changes:
-            ops.append(Put(SEQ_KEY, b"%d" % last))
-        ops.extend(plan.extra)
-        conditions: dict[str, bytes | None] = {SEQ_KEY: raw}
-        conditions.update(plan.expect)
-        for contributor in asked if plan.changes else ():
-            extra = contributor(changes)
-            if extra:
-                more, wanted = extra
-                ops.extend(check_ops(more))
-                conditions.update(wanted or {})
-        if not ops:
-            conditions = {}  # nothing to write: nothing to apply
-        return ops, conditions, BulkResult(plan, first, last)
+        return _chunks(state, plan, raw, first, asked, result), result
 
     def lost() -> None:
         """Refuse at once when the sequence held and one of the plan's own conditions did
@@ -137,12 +153,90 @@ def write_bulk(state: StateManager, build: Callable[[int], BulkPlan], *,
 
     with sequence.lock, paused_gc():
         # Keys and values were built (and checked) here or by check_ops: skip the second
-        # check that Store.batch would make, as state's own commits do.
-        result = retry_batch(store, planned, what="apply a bulk write", checked=False,
-                             lost=lost, attempts=attempts)
-        if result.plan.changes or result.plan.extra:
-            state.invalidate()
+        # check that Store.batch_stream would make, as state's own commits do.
+        result = retry_stream(store, planned, what="apply a bulk write", lost=lost,
+                              attempts=attempts)
+        state.invalidate()
         return result
+
+
+def _chunks(state: StateManager, plan: BulkPlan, raw: bytes | None, first: int,
+            asked: Sequence[Contributor], result: BulkResult) -> Iterator[Chunk]:
+    """The stream of one attempt: the conditions first (nothing written yet), then a chunk
+    per chunk of the plan (records, their change-log entries, the plan's extra ops), then the
+    last one (``meta/state_seq``, the plan's ``finish``, the contributors' ops). Sets
+    ``result.last`` on the way."""
+    yield [], {SEQ_KEY: raw, **plan.expect}
+    wanting: dict[str, bool] = {}  # scope -> whether a contributor wants its changes
+
+    def wants(scope: str) -> bool:
+        found = wanting.get(scope)
+        if found is None:
+            found = wanting[scope] = state.contributors_want(scope)
+        return found
+
+    told: list[Change] = []  # what the contributors will be told (only what they want)
+    seq = first - 1
+    for changes, extra in plan.chunks:
+        ops = _ops(changes, seq + 1)
+        if asked:
+            told.extend(_change(ch, n) for n, ch in enumerate(changes, seq + 1)
+                        if wants(ch.scope))
+        seq += len(changes)
+        ops.extend(extra)
+        yield ops, {}
+    result.last = seq
+    ops = [Put(SEQ_KEY, b"%d" % seq)] if seq >= first else []
+    if plan.finish is not None:
+        ops.extend(plan.finish(first, seq))
+    conditions: dict[str, bytes | None] = {}
+    for contributor in asked if told else ():
+        more = contributor(told)
+        if more:
+            added, wanted = more
+            ops.extend(check_ops(added))
+            conditions.update(wanted or {})
+    yield ops, conditions
+
+
+def chunked(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (default :data:`CHUNK_RECORDS`; the last one shorter)."""
+    size = size or CHUNK_RECORDS
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def written(store: Store, first: int, last: int) -> Iterator[RecordChange]:
+    """The changes a bulk write numbered ``first..last``, read back page by page from the
+    change log (``chg/``), with the record each key holds now: for announcing them (hooks,
+    events) without having held them. A key changed again since is told as it is now."""
+    if last < first:
+        return
+    start = _change_key(first - 1) if first > 0 else None
+    cut = len(CHANGE_PREFIX)
+    page: list[tuple[str, str, str, bool]] = []
+
+    def flush() -> Iterator[RecordChange]:
+        held = store.get_many([skey for _, _, skey, put in page if put])
+        for scope, key, skey, put in page:
+            yield RecordChange(scope, key, skey, held.get(skey) if put else None)
+        page.clear()
+
+    for ckey, raw in store.scan(CHANGE_PREFIX, start_after=start):
+        if int(ckey[cut:]) > last:
+            break
+        entry = orjson.loads(raw)
+        scope, key = entry["s"], entry["k"]
+        page.append((scope, key, f"{STATE_PREFIX}{scope}/{key}", entry["o"] == PUT))
+        if len(page) >= 500:
+            yield from flush()
+    yield from flush()
 
 
 @contextmanager
@@ -160,18 +254,17 @@ def paused_gc() -> Iterator[None]:
         gc.enable()
 
 
-def _ops(plan: BulkPlan, first: int, with_changes: bool) -> tuple[list[Op], list[Change]]:
-    """The batch's ops: deletes, then puts, then the change-log entries. (The keys differ, so
+def _ops(changes: Sequence[RecordChange], first: int) -> list[Op]:
+    """A chunk's ops: deletes, then puts, then the change-log entries. (The keys differ, so
     the order does not matter to the result; grouped, a backend applies each group in one go
     and walks each key range once.)"""
     deletes: list[Op] = []
     puts: list[Op] = []
     log: list[Op] = []
-    changes: list[Change] = []
     dumps = orjson.dumps
     scopes: dict[str, bytes] = {}
     seq = first - 1
-    for ch in plan.changes:
+    for ch in changes:
         seq += 1
         scope = ch.scope
         quoted = scopes.get(scope)
@@ -187,11 +280,9 @@ def _ops(plan: BulkPlan, first: int, with_changes: bool) -> tuple[list[Op], list
             puts.append(Put(ch.skey, ch.data))
             log.append(Put(_change_key(seq), b'{"s":%b,"k":%b,"o":"put"}' % (quoted,
                                                                             dumps(ch.key))))
-        if with_changes:
-            changes.append(_change(ch, seq))
     deletes.extend(puts)
     deletes.extend(log)
-    return deletes, changes
+    return deletes
 
 
 def _change(ch: RecordChange, seq: int) -> Change:

@@ -404,6 +404,11 @@ class StateManager:
         self._gates = None if any(w is None for w in wants) else tuple(
             w for w in wants if w is not None)
 
+    def contributors_want(self, scope: str) -> bool:
+        """Whether some batch contributor may add to a write of ``scope`` now (their
+        ``wants``; a contributor registered without one wants everything)."""
+        return bool(self._contributors) and not self._unwanted(scope)
+
     def _unwanted(self, scope: str) -> bool:
         """No contributor wants a write of ``scope`` now (each said so through ``wants``)."""
         gates = self._gates
@@ -477,8 +482,8 @@ class StateManager:
     def announce_bulk(self, operation: str, changes: Any, first_seq: int) -> None:
         """Tell hooks and subscribers about the keys a bulk batch changed (a migration, its
         rollback, a restore; :meth:`.signals.Signals.bulk_written`). ``changes``: the
-        batch's :class:`~llmspell.state.bulk.RecordChange` list, numbered from
-        ``first_seq``."""
+        batch's :class:`~llmspell.state.bulk.RecordChange` items (a list, or an iterator read
+        only when someone listens), numbered from ``first_seq``."""
         if changes:
             self._signals.bulk_written(operation, changes, first_seq)
 

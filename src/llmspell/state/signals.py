@@ -23,7 +23,7 @@ for each put and the ``state.changed`` / ``state.deleted`` events, each with ``o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
@@ -159,7 +159,7 @@ class Signals:
                 logger.debug("saved %s (seq %d, %d bytes)", self._name(write), item.seq,
                              len(write.encoded.data))
 
-    def bulk_written(self, operation: str, changes: Sequence[RecordChange], first_seq: int) -> None:
+    def bulk_written(self, operation: str, changes: Iterable[RecordChange], first_seq: int) -> None:
         """After a bulk batch (see the module docstring): ``changes`` took the sequence
         numbers from ``first_seq`` on, in order."""
         hooks = self.hooks

@@ -25,13 +25,14 @@ from urllib.parse import parse_qsl
 from llmspell.config_schema import default
 from llmspell.errors import BackendUnavailable, ValidationError
 from llmspell.storage._support import DURABILITIES, check_durability
-from llmspell.storage.base import MAX_KEY_BYTES, Delete, Op, Put, Store
-from llmspell.storage.retry import retry_batch
+from llmspell.storage.base import MAX_KEY_BYTES, Chunk, Delete, Op, Put, Store
+from llmspell.storage.retry import retry_batch, retry_stream
 from llmspell.validation import unknown_option
 
 __all__ = [
     "DURABILITIES",
     "MAX_KEY_BYTES",
+    "Chunk",
     "Delete",
     "Op",
     "Put",
@@ -39,6 +40,7 @@ __all__ = [
     "backend_status",
     "open_store",
     "retry_batch",
+    "retry_stream",
 ]
 
 #: backend name -> (module, the packages it needs, the extra that installs them)

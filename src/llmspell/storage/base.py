@@ -36,6 +36,10 @@ class Delete(NamedTuple):
 
 Op = Put | Delete
 
+#: One chunk of :meth:`Store.batch_stream`: its ops, and the conditions checked just before
+#: they are applied (key -> exact bytes, ``None`` for absent).
+Chunk = tuple[list[Op], dict[str, bytes | None]]
+
 
 class Store(abc.ABC):
     """An ordered key-value store. Thread-safe; ``close()`` is idempotent.
@@ -118,14 +122,36 @@ class Store(abc.ABC):
         Returns True when applied.
         """
         checked = check_ops(ops)
-        conditions = dict(expect or {})
-        for key, value in conditions.items():
-            check_key(key, argument="expect")
-            if value is not None:
-                check_value(value, argument=f"expect[{key!r}]")
+        conditions = check_expect(expect)
         if not checked and not conditions:
             return True
         return self._batch(checked, conditions)
+
+    def batch_stream(self, chunks: Iterable[Chunk]) -> bool:
+        """Apply a stream of ``(ops, expect)`` chunks as ONE atomic batch; all or none.
+
+        Each chunk's ``expect`` is checked just before its ops are applied, against the store
+        as the earlier chunks of the stream left it. A condition that does not hold ends the
+        stream: nothing is written and False is returned (as :meth:`batch`). An exception
+        from the iterator (or a wrong chunk) ends it too: nothing is written, and it
+        propagates. Returns True when everything was applied.
+
+        The chunks are pulled one at a time, so a producer that reads the store by pages
+        keeps its memory bounded where the backend streams: SQLite (one ``BEGIN IMMEDIATE``
+        transaction; other writers wait for it) and PostgreSQL (one transaction holding every
+        write lock of the table) apply each chunk as it comes. LMDB writes each chunk into one
+        write transaction too, but keeps its dirty pages in memory until the commit (up to
+        about 512 MB, then it spills them). The memory and RocksDB backends stage the stream
+        and apply it at the end. On those three, memory is the stream's size.
+
+        The iterator may read this store (only read: a write from it fails or waits), but
+        whether it sees the stream's earlier chunks depends on the backend (SQLite: yes; the
+        others: no), so it should read only keys the stream has not written yet.
+        """
+        if isinstance(chunks, str | bytes | Mapping) or not isinstance(chunks, Iterable):
+            raise ValidationError("chunks", "must be an iterable of (ops, expect) pairs",
+                                  got=chunks)
+        return self._batch_stream(_checked_chunks(chunks))
 
     # -- the fast path: the same operations without the argument checks ---------------------
 
@@ -153,6 +179,11 @@ class Store(abc.ABC):
         if not ops and not expect:
             return True
         return self._batch(ops, expect)
+
+    def batch_stream_unchecked(self, chunks: Iterable[Chunk]) -> bool:
+        """:meth:`batch_stream` without the checks of each chunk, on the terms of
+        :meth:`batch_unchecked` (ops and conditions llmspell built from checked parts)."""
+        return self._batch_stream(iter(chunks))
 
     def check_integrity(self) -> list[str]:
         """Damage the backend finds in its own files with its own check, one line per problem;
@@ -225,6 +256,33 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool: ...
 
+    def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
+        """Staged: every chunk is collected, then applied with one :meth:`_batch` (memory:
+        the stream's size). A condition on a key an earlier chunk wrote is decided against
+        that write here; the others join the batch's ``expect``. A backend with a
+        transaction that outlives one call streams instead."""
+        ops: list[Op] = []
+        conditions: dict[str, bytes | None] = {}
+        # What the earlier chunks wrote, key by key: built at the first condition after some
+        # ops (a bulk write has conditions only in its first and last chunks), then kept up.
+        staged: dict[str, bytes | None] | None = None
+        for chunk_ops, expect in chunks:
+            if expect:
+                if staged is None:
+                    staged = _net_effect(ops)
+                for key, wanted in expect.items():
+                    if key in staged:
+                        if staged[key] != wanted:
+                            return False
+                    elif conditions.setdefault(key, wanted) != wanted:
+                        return False  # two chunks expect different bytes of an untouched key
+            if staged is not None:
+                staged.update(_net_effect(chunk_ops))
+            ops.extend(chunk_ops)
+        if not ops and not conditions:
+            return True
+        return self._batch(ops, conditions)
+
     @abc.abstractmethod
     def _close(self) -> None: ...
 
@@ -262,18 +320,48 @@ def check_limit(limit: object) -> None:
         raise ValidationError("limit", "must be a non-negative int or None", got=limit)
 
 
-def check_ops(ops: Iterable[Op]) -> list[Op]:
+def check_ops(ops: Iterable[Op], *, argument: str = "ops") -> list[Op]:
     """The ops as a list, each checked; a wrong op is named by its index."""
     if isinstance(ops, str | bytes):
-        raise ValidationError("ops", "must be an iterable of Put/Delete", got=ops)
+        raise ValidationError(argument, "must be an iterable of Put/Delete", got=ops)
     checked: list[Op] = []
     for i, op in enumerate(ops):
         if isinstance(op, Put):
-            check_key(op.key, argument=f"ops[{i}].key")
-            check_value(op.value, argument=f"ops[{i}].value")
+            check_key(op.key, argument=f"{argument}[{i}].key")
+            check_value(op.value, argument=f"{argument}[{i}].value")
         elif isinstance(op, Delete):
-            check_key(op.key, argument=f"ops[{i}].key")
+            check_key(op.key, argument=f"{argument}[{i}].key")
         else:
-            raise ValidationError(f"ops[{i}]", "must be a Put or a Delete", got=op)
+            raise ValidationError(f"{argument}[{i}]", "must be a Put or a Delete", got=op)
         checked.append(op)
     return checked
+
+
+def check_expect(expect: object, *, argument: str = "expect") -> dict[str, bytes | None]:
+    """``expect`` (a mapping of key to bytes or None, or None) as a dict, each item checked."""
+    if expect is None:
+        return {}
+    if not isinstance(expect, Mapping):
+        raise ValidationError(argument, "must be a mapping of key to bytes or None", got=expect)
+    conditions = dict(expect)
+    for key, value in conditions.items():
+        check_key(key, argument=argument)
+        if value is not None:
+            check_value(value, argument=f"{argument}[{key!r}]")
+    return conditions
+
+
+def _net_effect(ops: list[Op]) -> dict[str, bytes | None]:
+    """What ``ops`` leave under each key they touch (None: deleted)."""
+    return {op.key: op.value if isinstance(op, Put) else None for op in ops}
+
+
+def _checked_chunks(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """The chunks of :meth:`Store.batch_stream`, each checked as it is pulled; a wrong one is
+    named by its index (``chunks[3].ops[0].key``)."""
+    for i, chunk in enumerate(chunks):
+        if not isinstance(chunk, tuple | list) or len(chunk) != 2:
+            raise ValidationError(f"chunks[{i}]", "must be an (ops, expect) pair", got=chunk)
+        ops, expect = chunk
+        yield (check_ops(ops, argument=f"chunks[{i}].ops"),
+               check_expect(expect, argument=f"chunks[{i}].expect"))

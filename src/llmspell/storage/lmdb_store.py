@@ -35,7 +35,7 @@ from llmspell.storage._support import (
     raise_closed,
     take,
 )
-from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.base import Chunk, Op, Put, Store
 
 #: 1 TiB of address space: far more than a store should need, and costs nothing until used.
 DEFAULT_MAP_SIZE = 1 << 40
@@ -191,11 +191,7 @@ class LmdbStore(Store):
                         if txn.get(key.encode()) != wanted:
                             txn.abort()
                             return False
-                    for op in ops:
-                        if isinstance(op, Put):
-                            txn.put(op.key.encode(), op.value)
-                        else:
-                            txn.delete(op.key.encode())
+                    _apply(txn, ops)
                 except BaseException:
                     txn.abort()
                     raise
@@ -204,11 +200,46 @@ class LmdbStore(Store):
                 raise self._failed(f"apply a batch of {len(ops)} ops", exc) from exc
         return True
 
+    def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
+        """One write transaction around every chunk, each applied as it is pulled (LMDB keeps
+        the transaction's dirty pages in memory until the commit, spilling past about 512 MB:
+        memory is the stream's size up to that). Other writers (threads and processes) wait
+        for it; readers do not, and see the store as it was until the commit, the iterator's
+        reads included."""
+        applied = 0
+        with self._write_lock:
+            try:
+                txn = self._env.begin(write=True)
+                try:
+                    for ops, expect in chunks:
+                        for key, wanted in expect.items():
+                            if txn.get(key.encode()) != wanted:
+                                txn.abort()
+                                return False
+                        _apply(txn, ops)
+                        applied += len(ops)
+                except BaseException:
+                    txn.abort()
+                    raise
+                txn.commit()
+            except lmdb.Error as exc:
+                raise self._failed(f"apply a stream of batches (after {applied} ops)",
+                                   exc) from exc
+        return True
+
     def _close(self) -> None:
         shared, self._shared = self._shared, None
         self._env = Closed()
         if shared is not None:
             _release(shared)
+
+
+def _apply(txn: Any, ops: list[Op]) -> None:
+    for op in ops:
+        if isinstance(op, Put):
+            txn.put(op.key.encode(), op.value)
+        else:
+            txn.delete(op.key.encode())
 
 
 def _walk(cursor: Any, rng: KeyRange, reverse: bool,

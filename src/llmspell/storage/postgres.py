@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -41,7 +42,7 @@ from llmspell.storage._support import (
     raise_closed,
     take,
 )
-from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.base import Chunk, Op, Put, Store
 from llmspell.storage.pg_schema import MIGRATIONS, applied, migrate
 
 DEFAULT_TABLE = "llmspell_kv"
@@ -277,35 +278,73 @@ class PostgresStore(Store):
         return int(row[0])
 
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
-        final: dict[bytes, bytes | None] = {}  # the net effect of the ops, key by key
-        for op in ops:
-            final[op.key.encode()] = op.value if isinstance(op, Put) else None
+        final = _net(ops)
         wanted = {k.encode(): v for k, v in expect.items()}
         locks = sorted({self._lock_id(k) for k in (*final, *wanted)})
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute(self._sql["lock"], [locks])
-                if wanted:
-                    rows = conn.execute(self._sql["get_many"], [list(wanted)]).fetchall()
-                    have = {bytes(k): bytes(v) for k, v in rows}
-                    if any(have.get(k) != v for k, v in wanted.items()):
-                        raise psycopg.Rollback()
-                deletes = [k for k, v in final.items() if v is None]
-                puts = [(k, v) for k, v in final.items() if v is not None]
-                if deletes:
-                    conn.execute(self._sql["delete_many"], [deletes])
-                if puts:
-                    conn.execute(self._sql["put_many"],
-                                 [[k for k, _ in puts], [v for _, v in puts]])
+                if wanted and not self._holds(conn, wanted):
+                    raise psycopg.Rollback()
+                self._apply(conn, final)
                 return True
         except psycopg.Error as exc:
             raise self._failed(f"apply a batch of {len(ops)} ops", exc) from exc
         return False  # the Rollback above: an expectation did not hold
 
+    def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
+        """One transaction around every chunk, each applied as it is pulled. It takes every
+        write lock of the table first (all :data:`LOCK_SLOTS`, in order, as every writer
+        takes its own), so other writers of the table wait for it; readers do not, and see
+        the table as it was until the commit, the iterator's reads (on other connections of
+        the pool) included. With a pool of one connection (nothing left for those reads) the
+        stream is staged instead, as on the memory backend."""
+        if self._pool.max_size < 2:
+            return super()._batch_stream(chunks)
+        applied = 0
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute(self._sql["lock"], [sorted(set(self._slot_locks))])
+                for ops, expect in chunks:
+                    wanted = {k.encode(): v for k, v in expect.items()}
+                    if wanted and not self._holds(conn, wanted):
+                        raise psycopg.Rollback()
+                    self._apply(conn, _net(ops))
+                    applied += len(ops)
+                return True
+        except psycopg.Error as exc:
+            raise self._failed(f"apply a stream of batches (after {applied} ops)",
+                               exc) from exc
+        return False  # the Rollback above: an expectation did not hold
+
+    def _holds(self, conn: psycopg.Connection[Any], wanted: dict[bytes, bytes | None]) -> bool:
+        """Whether every key of ``wanted`` holds exactly that value (None: absent)."""
+        rows = conn.execute(self._sql["get_many"], [list(wanted)]).fetchall()
+        have = {bytes(k): bytes(v) for k, v in rows}
+        return all(have.get(k) == v for k, v in wanted.items())
+
+    def _apply(self, conn: psycopg.Connection[Any], final: dict[bytes, bytes | None]) -> None:
+        """Write the net effect ``final`` of a batch's ops (see :func:`_net`)."""
+        deletes = [k for k, v in final.items() if v is None]
+        puts = [(k, v) for k, v in final.items() if v is not None]
+        if deletes:
+            conn.execute(self._sql["delete_many"], [deletes])
+        if puts:
+            conn.execute(self._sql["put_many"], [[k for k, _ in puts], [v for _, v in puts]])
+
     def _close(self) -> None:
         pool, self._pool = self._pool, Closed()
         if not isinstance(pool, Closed):
             pool.close()
+
+
+def _net(ops: list[Op]) -> dict[bytes, bytes | None]:
+    """The net effect of ``ops``, key by key (None: deleted): one statement may not touch a
+    key twice."""
+    final: dict[bytes, bytes | None] = {}
+    for op in ops:
+        final[op.key.encode()] = op.value if isinstance(op, Put) else None
+    return final
 
 
 def _slot(key: bytes) -> int:

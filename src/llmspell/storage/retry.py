@@ -21,11 +21,11 @@ loop and propagates; nothing is written then.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from llmspell.errors import WriteContention
-from llmspell.storage.base import Op, Store
+from llmspell.storage.base import Chunk, Op, Store
 
 T = TypeVar("T")
 
@@ -75,15 +75,40 @@ def retry_batch(store: Store, build: Callable[[int], Planned[T]], *, what: str,
     if (not ops and not expect) or (store.batch_unchecked(ops, expect) if not checked
                                     else store.batch(ops, expect=expect)):
         return result
+    return _again(lambda attempt: _apply(store, build(attempt), checked), what=what, lost=lost,
+                  attempts=attempts)
+
+
+def retry_stream(store: Store, build: Callable[[int], tuple[Iterable[Chunk], T]], *,
+                 what: str, lost: Callable[[], object] | None = None,
+                 attempts: int | None = None) -> T:
+    """:func:`retry_batch` for a stream (:meth:`Store.batch_stream`): ``build(attempt)``
+    returns ``(chunks, result)``; a stream whose condition failed is built again. The chunks
+    must be built from checked parts (applied with ``batch_stream_unchecked``)."""
+    def attempt(n: int) -> tuple[bool, T]:
+        chunks, result = build(n)
+        return store.batch_stream_unchecked(chunks), result
+    return _again(attempt, what=what, lost=lost, attempts=attempts, first=0)
+
+
+def _apply(store: Store, planned: Planned[T], checked: bool) -> tuple[bool, T]:
+    ops, expect, result = planned
+    done = (not ops and not expect) or (store.batch_unchecked(ops, expect) if not checked
+                                        else store.batch(ops, expect=expect))
+    return done, result
+
+
+def _again(attempt: Callable[[int], tuple[bool, T]], *, what: str,
+           lost: Callable[[], object] | None, attempts: int | None, first: int = 1) -> T:
+    """The loop of lost races: attempts ``first``.. (the back-off, ``lost``, the limit)."""
     limit = MAX_ATTEMPTS if attempts is None else attempts
-    for attempt in range(1, limit):
-        if lost is not None:
+    for n in range(first, limit):
+        if n and lost is not None:
             lost()
-        if attempt > BACKOFF_AFTER:
-            time.sleep(min(BACKOFF_STEP * (attempt - 1), BACKOFF_MAX))
-        ops, expect, result = build(attempt)
-        if (not ops and not expect) or (store.batch_unchecked(ops, expect) if not checked
-                                        else store.batch(ops, expect=expect)):
+        if n > BACKOFF_AFTER:
+            time.sleep(min(BACKOFF_STEP * (n - 1), BACKOFF_MAX))
+        done, result = attempt(n)
+        if done:
             return result
     if lost is not None:
         lost()

@@ -25,8 +25,9 @@ Checkpoints of the WAL run in a background thread, not in writes (:mod:`._checkp
 
 Single statements run in autocommit mode. A batch runs in ``BEGIN IMMEDIATE``, which takes the
 database's write lock first, so reading ``expect`` and applying the ops is atomic across
-threads and processes. Other processes wait up to ``timeout`` seconds for the lock
-(``busy_timeout``) instead of failing. One connection, guarded by a lock, serves all threads.
+threads and processes; a ``batch_stream`` is one such transaction around all its chunks.
+Other processes wait up to ``timeout`` seconds for the lock (``busy_timeout``) instead of
+failing. One connection, guarded by a lock, serves all threads.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import threading
 import time
 import urllib.parse
 import weakref
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 from llmspell.config_schema import default
@@ -53,7 +55,7 @@ from llmspell.storage._support import (
     raise_closed,
     take_rows,
 )
-from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.base import Chunk, Op, Put, Store
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 _GET = "SELECT value FROM kv WHERE key = ?"
@@ -119,7 +121,9 @@ class SqliteStore(Store):
         self.path = os.fspath(path)
         self.url = url or f"sqlite:///{self.path}"
         self.durability = durability
-        self._lock = threading.Lock()
+        # Re-entrant: the iterator of a batch_stream (which holds it) reads through this
+        # same connection, inside the stream's transaction.
+        self._lock = threading.RLock()
         make_dir(os.path.dirname(os.path.abspath(self.path)), f"sqlite store {self.path}")
         if os.path.isdir(self.path):
             raise StorageError(f"sqlite store {self.path}: cannot open: it is a directory; "
@@ -273,29 +277,48 @@ class SqliteStore(Store):
         return int(row[0])
 
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
-        if self.read_only:
-            raise self._refused(f"apply a batch of {len(ops)} ops", self.read_only)
-        params = _one_statement(ops, expect)
+        params = None if self.read_only else _one_statement(ops, expect)
         if params is not None:
             return self._batch_in_one(ops, expect, params)
+        return self._write(((ops, expect),), len(ops))
+
+    def _batch_stream(self, chunks: Iterator[Chunk]) -> bool:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around every chunk, each applied as it is
+        pulled (SQLite spills a large transaction's pages to the WAL, so memory stays that of
+        one chunk). The lock is held throughout: this process's other threads wait for it,
+        other processes' writers for the database's write lock (``busy_timeout``). The
+        iterator's reads run on this connection, inside the transaction: they see the
+        earlier chunks."""
+        return self._write(chunks, None)
+
+    def _write(self, chunks: Iterable[Chunk], size: int | None) -> bool:
+        """Apply ``chunks`` in one ``BEGIN IMMEDIATE`` transaction, each chunk's ``expect``
+        checked before its ops; False (nothing written) when one does not hold. ``size``:
+        the ops of a single batch (None: a stream), for the messages."""
+        if self.read_only:
+            raise self._refused(_what(size, 0), self.read_only)
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise self._failed("start a batch", exc) from exc
+                raise self._failed("start a batch" if size is not None
+                                   else "start a stream of batches", exc) from exc
+            applied = 0
             try:
-                if expect and not _holds(db, expect):
-                    db.execute("ROLLBACK")
-                    return False
-                _apply(db, ops)
+                for ops, expect in chunks:
+                    if expect and not _holds(db, expect):
+                        db.execute("ROLLBACK")
+                        return False
+                    _apply(db, ops)
+                    applied += len(ops)
                 db.execute("COMMIT")
                 self._committed()
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise self._failed(f"apply a batch of {len(ops)} ops", exc) from exc
+                    raise self._failed(_what(size, applied), exc) from exc
                 raise
         return True
 
@@ -322,6 +345,13 @@ class SqliteStore(Store):
             self._cursor = Closed()  # type: ignore[assignment]
             if not isinstance(db, Closed):
                 db.close()
+
+
+def _what(size: int | None, applied: int) -> str:
+    """What :meth:`SqliteStore._write` was doing, for its errors."""
+    if size is not None:
+        return f"apply a batch of {size} ops"
+    return f"apply a stream of batches (after {applied} ops)"
 
 
 def _open_read_only(path: str, timeout: float, cause: sqlite3.Error) -> sqlite3.Connection:

@@ -33,6 +33,7 @@ from llmspell.state.backup.create import PRUNED_KEY, store_identity, write_backu
 from llmspell.state.backup.fileformat import ENTRY_FORMATS
 from llmspell.state.backup.restore import load_chain, restore_records, verify_file
 from llmspell.state.backup.retention import RetentionPolicy, plan_retention
+from llmspell.state.backup.staging import Staged
 from llmspell.state.manager import StateManager
 from llmspell.state.scopes import CHANGE_PREFIX, change_key
 from llmspell.state.selection import ScopeFilter
@@ -216,9 +217,9 @@ class BackupManager:
 
         The chain is read and verified first; then, when the restore would change something
         (and unless ``dry_run`` or ``safety_backup`` is False), a safety backup of what it
-        covers is taken; then one atomic batch puts back every differing record and deletes
-        the ones the backup lacks. A backup with no include/exclude covers the whole store
-        (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
+        covers is taken; then one transaction, written in chunks, puts back every differing
+        record and deletes the ones the backup lacks. A backup with no include/exclude covers
+        the whole store (state, sessions, journals, artifacts, blobs; see :mod:`.coverage`).
 
         Returns ``{"id", "chain", "puts", "deletes", "unchanged", "safety_backup",
         "dry_run", ...}``.
@@ -236,45 +237,56 @@ class BackupManager:
                                           "dry_run": dry_run})
         report = self._progress(progress)
         try:
-            records = load_chain(chain, verify=verify, progress=report)
-            scopes = ScopeFilter(info.include, info.exclude)
-            safety: str | None = None
-            safety_bytes = 0
-
-            def plan(dry: bool) -> dict[str, Any]:
-                return restore_records(self.state, records, scopes, coverage=info.coverage,
-                                       seq_to=info.seq_to, dry_run=dry,
-                                       progress=None if dry else report)
-
-            guard = not dry_run and (self.safety if safety_backup is None else safety_backup)
-            # Planned first only when it decides something: whether a safety backup is due.
-            counts = plan(True) if dry_run or guard else {}
-            if guard and not counts["puts"] + counts["deletes"]:
-                for key in ("sample_puts", "sample_deletes"):
-                    counts.pop(key, None)  # nothing to change: no safety backup, no write
-            elif not dry_run:
-                if guard:
-                    if report is not None:
-                        report("safety backup", 0, 1)
-                    taken = self.backup(
-                        description=f"safety backup before restoring {info.id}",
-                        include=info.include, exclude=info.exclude, safety=True)
-                    safety, safety_bytes = taken.id, taken.file_bytes
-                    if report is not None:
-                        report("safety backup", 1, 1)
-                counts = plan(False)
-                for forget in self.after_restore:
-                    forget()
+            with Staged(self.directory) as staged:
+                counts, entries, safety, safety_bytes = self._restore(
+                    info, chain, staged, verify=verify, dry_run=dry_run,
+                    safety_backup=safety_backup, report=report)
         except LLMSpellError as exc:
             self._publish("restore.failed", {"id": info.id, "error": str(exc)})
             raise
-        done = {"id": info.id, "chain": [b.id for b in chain], "entries": len(records),
+        done = {"id": info.id, "chain": [b.id for b in chain], "entries": entries,
                 "dry_run": dry_run, "safety_backup": None if dry_run else safety,
                 "safety_backup_bytes": safety_bytes, **counts,
                 "elapsed_seconds": time.perf_counter() - started}
         self._publish("restore.completed", {k: v for k, v in done.items()
                                             if not k.startswith("sample")})
         return done
+
+    def _restore(self, info: BackupInfo, chain: list[BackupInfo], staged: Staged, *,
+                 verify: bool, dry_run: bool, safety_backup: bool | None,
+                 report: Progress | None) -> tuple[dict[str, Any], int, str | None, int]:
+        """The steps of :meth:`restore` with the chain staged in ``staged``: the counts, the
+        backup's entries, and the safety backup taken (id and bytes, or None and 0)."""
+        entries = load_chain(chain, staged, verify=verify, progress=report)
+        scopes = ScopeFilter(info.include, info.exclude)
+        safety: str | None = None
+        safety_bytes = 0
+
+        def plan(dry: bool, expected: int = 0) -> dict[str, Any]:
+            return restore_records(self.state, staged, scopes, coverage=info.coverage,
+                                   seq_to=info.seq_to, dry_run=dry,
+                                   progress=None if dry else report, expected=expected)
+
+        guard = not dry_run and (self.safety if safety_backup is None else safety_backup)
+        # Planned first only when it decides something: whether a safety backup is due.
+        counts = plan(True) if dry_run or guard else {}
+        if guard and not counts["puts"] + counts["deletes"]:
+            for key in ("sample_puts", "sample_deletes"):
+                counts.pop(key, None)  # nothing to change: no safety backup, no write
+        elif not dry_run:
+            if guard:
+                if report is not None:
+                    report("safety backup", 0, 1)
+                taken = self.backup(
+                    description=f"safety backup before restoring {info.id}",
+                    include=info.include, exclude=info.exclude, safety=True)
+                safety, safety_bytes = taken.id, taken.file_bytes
+                if report is not None:
+                    report("safety backup", 1, 1)
+            counts = plan(False, counts.get("puts", 0) + counts.get("deletes", 0))
+            for forget in self.after_restore:
+                forget()
+        return counts, entries, safety, safety_bytes
 
     # -- deleting and retention -------------------------------------------------------------
 

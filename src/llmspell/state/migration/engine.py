@@ -2,18 +2,19 @@
 
 Every value at the plan's ``from_version`` whose scope and key match is decoded, checked
 (``validate_before``), transformed, checked again (``validate_after``) and re-encoded at
-``to_version``, in store order; progress is reported every ``batch_size`` values. Nothing is
-written until every value has been transformed, and then everything is written in one atomic
-batch (:func:`llmspell.state.bulk.write_bulk`) together with the migration's log entry and the
-exact bytes it replaced (kept for ``rollback``). So a failure at any item, a refused batch or a
-killed process leaves every value exactly as it was: there is nothing to undo. The price is
-memory: about three times the size of the migrated records while the batch is built.
+``to_version``, in store order, read page by page; progress is reported every ``batch_size``
+values. The transformed records are written in chunks as they come, inside ONE transaction
+(:func:`llmspell.state.bulk.write_bulk`), together with the exact bytes they replace (kept for
+``rollback``) and, in the last chunk, the migration's log entry. So a failure at any item, a
+refused batch or a killed process leaves every value exactly as it was: the transaction is
+not committed, there is nothing to undo. Memory is that of a chunk (on the backends that
+stream, see :meth:`~llmspell.storage.base.Store.batch_stream`), whatever the store's size.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,14 +77,6 @@ class MigrationReport:
         return dict(self.__dict__)
 
 
-@dataclass
-class Outcome:
-    """The transformed records of one pass, ready to be written."""
-
-    changes: list[RecordChange]
-    report: MigrationReport
-
-
 def new_report(plan: MigrationPlan, *, dry_run: bool) -> MigrationReport:
     return MigrationReport(plan.id, plan.from_version, plan.to_version, plan.scope, plan.key,
                            dry_run,
@@ -92,17 +85,20 @@ def new_report(plan: MigrationPlan, *, dry_run: bool) -> MigrationReport:
                                        for t in plan.transformations])
 
 
-def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run: bool,
-                  max_value_bytes: int, batch_size: int = 1000,
+def transform_all(store: Store, plan: MigrationPlan, report: MigrationReport, first_seq: int,
+                  *, max_value_bytes: int, batch_size: int = 1000,
                   progress: Progress | None = None,
-                  redact: Callable[[Any], Any] | None = None) -> Outcome:
-    """Transform every matching value (see the module docstring); write nothing.
+                  redact: Callable[[Any], Any] | None = None) -> Iterator[RecordChange]:
+    """Transform every matching value (see the module docstring), reading the store by
+    pages; yield each record to write (numbered from ``first_seq``), none for a dry run
+    (``report.dry_run``). ``report`` is filled in once the last value was read. Writes
+    nothing.
 
     Raises:
         MigrationError: a value failed validation, a transform or encoding; the message names
             the item (scope/key, its number) and the transform.
     """
-    report = new_report(plan, dry_run=dry_run)
+    dry_run = report.dry_run
     steps = compile_steps(plan.transformations)
     tally = [0] * (3 * len(steps))  # per transform: changed, unchanged, skipped
     prefix = STATE_PREFIX + literal_prefix([plan.scope] if plan.scope else None)
@@ -117,8 +113,6 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
     now = time.time()
     now_json = orjson.dumps(now)
     cut = len(STATE_PREFIX)
-    changes: list[RecordChange] = []
-    append = changes.append
     loads, dumps = orjson.loads, orjson.dumps
     seq = first_seq
     scanned = examined = changed = 0
@@ -195,7 +189,7 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
         else:
             unchanged += 1
         if not dry_run:
-            append(RecordChange(scope, key, skey, data, raw))
+            yield RecordChange(scope, key, skey, data, raw)
             seq += 1
     if progress is not None:
         progress(scanned, max(total, scanned))
@@ -204,7 +198,6 @@ def transform_all(store: Store, plan: MigrationPlan, first_seq: int, *, dry_run:
         summary.update(changed=tally[i * 3 + CHANGED], unchanged=tally[i * 3 + UNCHANGED],
                        skipped=tally[i * 3 + SKIPPED])
     report.skipped = sum(tally[i * 3 + SKIPPED] for i in range(len(steps)))
-    return Outcome(changes, report)
 
 
 def _checked(value: Any) -> tuple[bytes, list[list[str | int]] | None]:

@@ -9,7 +9,8 @@
 A log entry: ``{"n", "id", "plan", "applied_at", "seq_first", "seq_last", "items", "changed",
 "undo_chunks", "rolled_back_at"}``; ``seq_first..seq_last`` are the change-sequence numbers
 the migration's writes took, which is how a rollback tells whether a value was changed since.
-All of it is written in the same batch as the migration itself. Undo data is kept for the
+All of it is written in the same transaction as the migration itself (its undo chunks with
+the records they hold, chunk by chunk; the log entry last). Undo data is kept for the
 last ``[state] migration_undo_keep`` migrations (older ones are dropped in that batch).
 """
 
@@ -90,8 +91,9 @@ def entry_op(found: dict[str, Any]) -> Put:
     return Put(log_key(found["n"]), orjson.dumps(found))
 
 
-def undo_ops(n: int, items: Iterable[tuple[str, bytes]]) -> tuple[list[Op], int]:
-    """Puts of the undo chunks of migration ``n`` holding ``items``; and how many chunks."""
+def undo_ops(n: int, items: Iterable[tuple[str, bytes]], first: int = 0) -> tuple[list[Op], int]:
+    """Puts of the undo chunks of migration ``n`` holding ``items``, numbered from ``first``
+    (a migration written in several parts continues the numbering); and how many chunks."""
     ops: list[Op] = []
     parts: list[bytes] = []
     size = count = 0
@@ -104,10 +106,10 @@ def undo_ops(n: int, items: Iterable[tuple[str, bytes]]) -> tuple[list[Op], int]
         size += len(key) + len(raw) + 8
         count += 1
         if count >= CHUNK_ITEMS or size >= CHUNK_BYTES:
-            ops.append(Put(f"{prefix}{len(ops):06d}", b"".join(parts)))
+            ops.append(Put(f"{prefix}{first + len(ops):06d}", b"".join(parts)))
             parts, size, count = [], 0, 0
     if parts:
-        ops.append(Put(f"{prefix}{len(ops):06d}", b"".join(parts)))
+        ops.append(Put(f"{prefix}{first + len(ops):06d}", b"".join(parts)))
     return ops, len(ops)
 
 

@@ -29,8 +29,9 @@ Rollback (:func:`rollback_last`): the last applied migration's values get back t
 it replaced. The bytes come from the migration's undo chunks (:mod:`.ledger`). A value changed
 since the migration wrote it (its change sequence is outside the migration's range, or it was
 deleted) is a conflict: the rollback is refused, naming one, unless ``force`` (then those
-values get their pre-migration bytes too). The writes, the log entry marked rolled back and the
-dropped undo data go in one atomic batch, with change-log entries like any state change.
+values get their pre-migration bytes too). The writes (read and written chunk by chunk), the
+log entry marked rolled back and the dropped undo data go in one transaction, with change-log
+entries like any state change; a conflict found in a late chunk rolls it all back.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ from __future__ import annotations
 import importlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from llmspell.config_schema import default
 from llmspell.errors import MigrationError, StateError, ValidationError, WriteContention
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.state import schemas
-from llmspell.state.bulk import BulkPlan, RecordChange, paused_gc, write_bulk
+from llmspell.state.bulk import BulkPlan, RecordChange, chunked, paused_gc, write_bulk
 from llmspell.state.manager import StateManager
 from llmspell.state.migration import ledger
 from llmspell.state.migration.engine import MigrationReport, Progress, new_report, transform_all
@@ -62,7 +63,7 @@ from llmspell.state.versions import (
     same,
     spellings,
 )
-from llmspell.storage.base import Delete, Put, Store
+from llmspell.storage.base import Delete, Op, Put, Store
 
 HOOK_POINT = "state:migration"
 
@@ -193,10 +194,12 @@ class Migrator:
         report_progress = self._progress(plan, progress)
         limit = self.state.max_value_bytes
         if dry_run:
+            report = new_report(plan, dry_run=True)
             with paused_gc():
-                report = transform_all(self.store, plan, 1, dry_run=True, max_value_bytes=limit,
+                for _ in transform_all(self.store, plan, report, 1, max_value_bytes=limit,
                                        batch_size=batch_size, progress=report_progress,
-                                       redact=self.state.redactor.redact).report
+                                       redact=self.state.redactor.redact):
+                    pass  # a dry run yields nothing: it fills the report
             report.elapsed_seconds = time.perf_counter() - started
             return report
         if self._hook_skips(plan):
@@ -209,11 +212,27 @@ class Migrator:
         def build(current: int) -> BulkPlan:
             if not force and ledger.applied_number(self.store, plan.id) is not None:
                 raise _AppliedMeanwhile()
-            outcome = transform_all(self.store, plan, current + 1, dry_run=False,
-                                    max_value_bytes=limit, batch_size=batch_size,
-                                    progress=report_progress)
-            done["report"] = outcome.report
-            return BulkPlan(outcome.changes, self._record_ops(plan, outcome, current))
+            report = done["report"] = new_report(plan, dry_run=False)
+            n = ledger.next_number(self.store)
+            undo_chunks = [0]
+
+            def chunks() -> Iterator[tuple[list[RecordChange], list[Op]]]:
+                changes = transform_all(self.store, plan, report, current + 1,
+                                        max_value_bytes=limit, batch_size=batch_size,
+                                        progress=report_progress)
+                for part in chunked(changes):
+                    undo: list[Op] = []
+                    if self.undo_keep > 0:
+                        undo, count = ledger.undo_ops(n, ((c.skey, c.old) for c in part
+                                                          if c.old is not None),
+                                                      undo_chunks[0])
+                        undo_chunks[0] += count
+                    yield part, undo
+
+            def finish(first: int, last: int) -> list[Op]:
+                return self._record_ops(plan, report, n, first, last, undo_chunks[0])
+
+            return BulkPlan(chunks(), finish, expect={ledger.log_key(n): None})
 
         try:
             result = write_bulk(self.state, build)
@@ -228,7 +247,7 @@ class Migrator:
                 raise
             raise MigrationError(f"migration {plan.id!r} was not applied: {exc}") from exc
         self.state.reload_schemas()
-        self.state.announce_bulk("migration", result.plan.changes, result.first)
+        self.state.announce_bulk("migration", result.changes(self.store), result.first)
         report = done["report"]
         report.applied = True
         if report.examined:
@@ -287,21 +306,23 @@ class Migrator:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _record_ops(self, plan: MigrationPlan, outcome: Any, current: int) -> list[Any]:
+    def _record_ops(self, plan: MigrationPlan, report: MigrationReport, n: int, first: int,
+                    last: int, chunks: int) -> list[Op]:
+        """The last chunk of migration ``n``: its log entry (its changes took ``first..last``;
+        ``chunks`` undo chunks were written), the undo data it no longer keeps, the id and the
+        schema version recorded."""
         store = self.store
-        n = ledger.next_number(store)
-        changes = outcome.changes
-        undo, chunks = (ledger.undo_ops(n, ((c.skey, c.old) for c in changes))
-                        if self.undo_keep > 0 else ([], 0))
-        kept = ledger.undo_numbers(store) if changes else []  # nothing new kept: drop nothing
+        items = max(0, last - first + 1)
+        # The undo data kept before this migration (on SQLite the stream's own chunks of n are
+        # already visible here); nothing new kept: drop nothing.
+        kept = [k for k in ledger.undo_numbers(store) if k != n] if items else []
         drop = kept[:max(0, len(kept) - self.undo_keep + 1)] if self.undo_keep > 0 else kept
         entry = {"n": n, "id": plan.id, "plan": plan.spec(), "applied_at": time.time(),
-                 "seq_first": current + 1 if changes else None,
-                 "seq_last": current + len(changes) if changes else None,
-                 "items": len(changes), "changed": outcome.report.changed,
+                 "seq_first": first if items else None, "seq_last": last if items else None,
+                 "items": items, "changed": report.changed,
                  "undo_chunks": chunks, "rolled_back_at": None}
-        return [*undo, *ledger.drop_undo_ops(store, drop), ledger.entry_op(entry),
-                Put(ledger.id_key(plan.id), b"%d" % n),
+        return [*ledger.drop_undo_ops(store, drop),
+                ledger.entry_op(entry), Put(ledger.id_key(plan.id), b"%d" % n),
                 schemas.recorded_op(store, n, plan.scope, plan.key, plan.to_version)]
 
     def _hook_skips(self, plan: MigrationPlan) -> bool:
@@ -445,37 +466,49 @@ def rollback_last(state: StateManager, *, force: bool = False) -> dict[str, Any]
     counts: dict[str, int] = {}
 
     def build(current: int) -> BulkPlan:
-        items = list(ledger.read_undo(store, n))
-        now = store.get_many([skey for skey, _ in items]) if items else {}
-        changes: list[RecordChange] = []
-        conflicts: list[str] = []
-        for skey, old in items:
-            raw = now.get(skey)
-            if raw is None or not first <= record_seq(raw, skey) <= last:
-                conflicts.append(skey)
-            if raw == old:
-                continue
-            scope, key = split_store_key(skey)
-            changes.append(RecordChange(scope, key, skey, old, raw))
-        if conflicts and not force:
-            scope, key = split_store_key(conflicts[0])
-            raise MigrationError(
-                f"cannot roll back migration {plan_id!r} (#{n}): {len(conflicts)} value(s) "
-                f"changed since it was applied, such as {scope}/{key}; nothing was changed "
-                "(force overwrites them with their pre-migration bytes)")
-        counts.update(restored=len(changes), conflicts=len(conflicts))
-        marked = {**entry, "rolled_back_at": time.time()}
-        extra = [ledger.entry_op(marked), *ledger.drop_undo_ops(store, [n]),
-                 schemas.forgotten_op(store, [n])]
-        if ledger.applied_number(store, plan_id) == n:
-            extra.append(Delete(ledger.id_key(plan_id)))
-        return BulkPlan(changes, extra)
+        conflicts: list[str] = []  # the first one, and how many
+        counts.update(restored=0, conflicts=0)
+
+        def chunks() -> Iterator[tuple[list[RecordChange], list[Op]]]:
+            for items in chunked(ledger.read_undo(store, n)):
+                now = store.get_many([skey for skey, _ in items])
+                changes: list[RecordChange] = []
+                for skey, old in items:
+                    raw = now.get(skey)
+                    if raw is None or not first <= record_seq(raw, skey) <= last:
+                        counts["conflicts"] += 1
+                        if not conflicts:
+                            conflicts.append(skey)
+                        if not force:
+                            continue  # refused in finish, once every conflict is counted
+                    if raw == old:
+                        continue
+                    scope, key = split_store_key(skey)
+                    changes.append(RecordChange(scope, key, skey, old, raw))
+                counts["restored"] += len(changes)
+                yield changes, []
+
+        def finish(first_seq: int, last_seq: int) -> list[Op]:
+            if conflicts and not force:
+                scope, key = split_store_key(conflicts[0])
+                raise MigrationError(
+                    f"cannot roll back migration {plan_id!r} (#{n}): {counts['conflicts']} "
+                    f"value(s) changed since it was applied, such as {scope}/{key}; nothing "
+                    "was changed (force overwrites them with their pre-migration bytes)")
+            marked = {**entry, "rolled_back_at": time.time()}
+            extra = [ledger.entry_op(marked), *ledger.drop_undo_ops(store, [n]),
+                     schemas.forgotten_op(store, [n])]
+            if ledger.applied_number(store, plan_id) == n:
+                extra.append(Delete(ledger.id_key(plan_id)))
+            return extra
+
+        return BulkPlan(chunks(), finish)
 
     try:
         result = write_bulk(state, build)
     except (StateError, WriteContention) as exc:
         raise MigrationError(f"cannot roll back migration {plan_id!r}: {exc}") from exc
-    state.announce_bulk("rollback", result.plan.changes, result.first)
+    state.announce_bulk("rollback", result.changes(store), result.first)
     return {"id": plan_id, "n": n, "from_version": entry["plan"]["from_version"],
             "to_version": entry["plan"]["to_version"], **counts,
             "seq_first": result.first if counts.get("restored") else None,
