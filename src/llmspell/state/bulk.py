@@ -5,9 +5,9 @@ A :class:`StateManager` commit encodes values and stamps fresh metadata; a bulk 
 record bytes it was given, exactly (a restore puts back the bytes a backup holds; a rollback
 the bytes a migration replaced). Everything else a commit guarantees still holds: each changed
 key takes the next number of the store's change sequence, gets its ``chg/<seq>`` entry, and
-``meta/state_seq`` moves, all in the same transaction, so incremental backups see the change.
-The manager's batch contributors (the sessions journal) are asked for their ops as for any
-commit.
+the sequence key (``chg~seq``) moves, all in the same transaction, so incremental backups see
+the change. The manager's batch contributors (the sessions journal) are asked for their ops as
+for any commit.
 
 The records come in chunks (:class:`BulkPlan`), produced while the write runs and applied one
 by one inside ONE transaction (:meth:`~llmspell.storage.base.Store.batch_stream`): memory is
@@ -19,7 +19,7 @@ numbered once, against the journal as committed (memory: the changes of sessions
 
 :func:`write_bulk` holds the store's sequence lock (no other state write of this process can
 interleave), plans the stream with the caller's ``build(current_seq)``, and applies it only if
-``meta/state_seq`` has not moved (the first chunk's condition, checked before anything is
+the sequence has not moved (the first chunk's condition, checked before anything is
 written); if another process moved it, the stream is planned again.
 """
 
@@ -164,7 +164,7 @@ def _chunks(state: StateManager, plan: BulkPlan, raw: bytes | None, first: int,
             asked: Sequence[Contributor], result: BulkResult) -> Iterator[Chunk]:
     """The stream of one attempt: the conditions first (nothing written yet), then a chunk
     per chunk of the plan (records, their change-log entries, the plan's extra ops), then the
-    last one (``meta/state_seq``, the plan's ``finish``, the contributors' ops). Sets
+    last one (the sequence key, the plan's ``finish``, the contributors' ops). Sets
     ``result.last`` on the way."""
     yield [], {SEQ_KEY: raw, **plan.expect}
     wanting: dict[str, bool] = {}  # scope -> whether a contributor wants its changes
