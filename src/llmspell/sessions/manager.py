@@ -52,13 +52,14 @@ from llmspell.bounded import BoundedCache
 from llmspell.errors import (
     SessionError,
     SessionNotFound,
+    StoreReadOnly,
     ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
-from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
+from llmspell.sessions.counters import ActiveCounter, ArtifactCounters, SessionView
 from llmspell.sessions.enforcement import CountInBatch, PolicyEnforcer, Refused
 from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
@@ -84,6 +85,7 @@ from llmspell.sessions.policies import (
     default_chain,
 )
 from llmspell.sessions.query import list_sessions
+from llmspell.sessions.reindex import ensure_updated_index
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -171,7 +173,7 @@ class SessionManager:
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
-        self.artifact_counters = ArtifactCounters(
+        self.artifact_counters = _IndexedArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
             policies=self._admit_store, footprint=self._state_footprint)
@@ -179,6 +181,22 @@ class SessionManager:
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
         self.journal.fence = self.leases.fence
+        #: Whether the store's updated index is complete (lists sorted by updated_at read
+        #: it); False only for an older store opened read-only, which cannot be indexed.
+        self.updated_indexed = self._index_updated()
+
+    def _index_updated(self) -> bool:
+        """Bring an older store's sessions into the updated index (:mod:`.reindex`); False
+        when the store is read-only and lacks it. An empty store gets its marker from the
+        next create (``self._mark_indexed``)."""
+        try:
+            self._mark_indexed = ensure_updated_index(self.store) < 0
+        except StoreReadOnly as exc:
+            logger.warning("sessions: cannot build the updated index of a read-only store "
+                           "(%s); lists sorted by updated_at read every match", exc)
+            self._mark_indexed = False
+            return False
+        return True
 
     @property
     def policies(self) -> PolicyChain:
@@ -274,6 +292,8 @@ class SessionManager:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
             for key in index.index_keys(session):
                 ops.append(Put(key, b""))
+            if self._mark_indexed:  # the store's first session: its index is complete
+                ops.append(Put(index.UPDATED_INDEX_DONE, b"1"))
             expect: dict[str, bytes | None] = {}
             active = self.active.add(1, ops, expect, f"cannot create session {name!r}")
             # The journal's condition (entry 1 absent) also proves the new id is unused.
@@ -287,6 +307,7 @@ class SessionManager:
         active, jops = retry_batch(self.store, build, what=f"create session {sid}",
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
+        self._mark_indexed = False
         self._remember(sid, raw, position_after(START, jops))
         self._publish("session.created", session, cid)
         if saved:
@@ -404,6 +425,7 @@ class SessionManager:
         self._cache.clear()
         self._decoded.clear()
         self.active.invalidate()
+        self.updated_indexed = self._index_updated()  # the sessions restored may predate it
 
     def load(self, session: SessionRef) -> Session:
         """Read the session fresh from the store (as a new process does), apply its
@@ -947,6 +969,18 @@ class SessionManager:
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
             raise SessionError(DISABLED)
+
+
+class _IndexedArtifactCounters(ArtifactCounters):
+    """ArtifactCounters whose record rewrites (which move ``updated_at``) carry the move of
+    the session's updated index entry too, in the same batch."""
+
+    def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
+            operations: int = 0) -> tuple[builtins.list[Op], dict[str, bytes | None],
+                                          SessionView]:
+        ops, expect, written = super().ops(view, artifacts, size, now, operations=operations)
+        ops.extend(index.index_ops(view.session, written.session))
+        return ops, expect, written
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:
