@@ -7,7 +7,9 @@ synchronous=NORMAL; the raw sqlite3 floor inserts the same rows in one transacti
 measured in the same run, when the ``bench`` extra is installed (``pip install
 'llmspell[bench]'``): ADK's InMemorySessionService and DatabaseSessionService on a SQLite file.
 A filtered list over 100,000 sessions (10,000 with ``--quick``) is timed next to the full scan
-an index-less store would need, and the number of keys it read is printed.
+an index-less store would need, and the number of keys it read is printed. Lists sorted by
+updated_at or created_at with a limit are timed at 100 and at 10,000 sessions (budget: 2x the
+figure at 100).
 
 Every store here is fresh per round and already holds 1,000 sessions, so no figure is of an
 empty store or of one that keeps growing round after round.
@@ -39,6 +41,7 @@ def run(bench: Bench) -> None:
     try:
         _ours(bench, tmp)
         _list(bench, tmp)
+        _sorted(bench, tmp)
         _adk(bench, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -197,6 +200,37 @@ def _list(bench: Bench, tmp: Path) -> None:
     bench.measure(f"full scan for the same 50 of {label} (sqlite)", full_scan, number=3,
                   rounds=3, note="the peer: scanning records, no index")
     manager.store.close()
+
+
+def _sorted(bench: Bench, tmp: Path) -> None:
+    """Sorted lists with a limit in a store of 100 sessions and one of 10,000 (2,000 with
+    ``--quick``): each reads the entries it returns from an index, so the budget is 2x the
+    figure at 100. A tenth of the sessions are updated after all were created (so the updated
+    order is not the created order) and a tenth suspended."""
+    big = 2000 if bench.quick else 10_000
+    for count in (100, big):
+        manager = SessionManager(open_store(f"sqlite:///{tmp}/sorted-{count}.db"),
+                                 settings=SETTINGS)
+        made = [manager.create(f"job {i}") for i in range(count)]
+        for i, session in enumerate(made):
+            if i % 10 == 3:
+                manager.add_usage(session, tokens=10)
+            elif i % 10 == 7:
+                manager.suspend(session)
+        label = f"{count:,}" if count < 1000 else f"{count // 1000}k"
+        for what, kwargs in (("sort=updated_at limit=10", {"sort": "updated_at"}),
+                             ("sort=-updated_at limit=10", {"sort": "-updated_at"}),
+                             ("status=active sort=-updated_at limit=10",
+                              {"sort": "-updated_at", "status": "active"}),
+                             ("sort=-created_at limit=10", {"sort": "-created_at"})):
+            small = count == 100
+            bench.measure(f"list {what}, {label} sessions (sqlite)",
+                          lambda k=kwargs, m=manager: m.list(limit=10, **k), number=200,
+                          rounds=5,
+                          peer=None if small else f"list {what}, 100 sessions (sqlite)",
+                          budget_ratio=None if small else 2.0,
+                          note="the budget: 2x the figure at 100")
+        manager.store.close()
 
 
 # -- Google ADK, the peer -----------------------------------------------------------------------

@@ -167,11 +167,13 @@ def walk(store: Store, drive: Drive, *, descending: bool = False) -> Iterator[st
         yield tail[DIGITS + 1:]
 
 
-def entries(store: Store, drive: Drive, *,
-            descending: bool = False) -> Iterator[tuple[str, str]]:
+def entries(store: Store, drive: Drive, *, descending: bool = False,
+            first: int | None = None) -> Iterator[tuple[str, str]]:
     """``(prefix, "<us>/<id>")`` of the drive's index entries, merged in time order (then
-    id order), newest first if ``descending``."""
-    streams = [_walk_one(store, p, drive, descending) for p in drive.prefixes]
+    id order), newest first if ``descending``. ``first``: how many entries the caller expects
+    to need; each index is read in pages of that many, growing if more are wanted (None: the
+    store's own paging)."""
+    streams = [_walk_one(store, p, drive, descending, first) for p in drive.prefixes]
     if len(streams) == 1:
         for tail, prefix in streams[0]:
             yield prefix, tail
@@ -180,23 +182,32 @@ def entries(store: Store, drive: Drive, *,
         yield prefix, tail
 
 
-def _walk_one(store: Store, prefix: str, drive: Drive,
-              descending: bool) -> Iterator[tuple[str, str]]:
+_PAGE_MAX = 4096
+
+
+def _walk_one(store: Store, prefix: str, drive: Drive, descending: bool,
+              first: int | None) -> Iterator[tuple[str, str]]:
     after, before = drive.after_us, drive.before_us
     skip = len(prefix)
     if descending:
         start = None if before is None else f"{prefix}{before:0{DIGITS}d}"
-        stop = None if after is None else f"{after:0{DIGITS}d}"
-        for key in store.keys(prefix, start_after=start, reverse=True):
-            tail = key[skip:]
-            if stop is not None and tail[:DIGITS] < stop:
-                return
-            yield tail, prefix
+        low = None if after is None else f"{after:0{DIGITS}d}"
+        high = None
     else:
         start = None if after is None else f"{prefix}{after:0{DIGITS}d}"
-        stop = None if before is None else f"{before:0{DIGITS}d}"
-        for key in store.keys(prefix, start_after=start):
+        low = None
+        high = None if before is None else f"{before:0{DIGITS}d}"
+    size = first
+    while True:
+        read = 0
+        for key in store.keys(prefix, start_after=start, limit=size, reverse=descending):
+            read += 1
             tail = key[skip:]
-            if stop is not None and tail[:DIGITS] >= stop:
+            if (low is not None and tail[:DIGITS] < low) or (
+                    high is not None and tail[:DIGITS] >= high):
                 return
             yield tail, prefix
+            start = key
+        if size is None or read < size:
+            return
+        size = min(size * 4, _PAGE_MAX)

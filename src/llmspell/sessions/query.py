@@ -66,7 +66,9 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
         drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,
                              created_after=after, created_before=before)
     streaming = sort == "created_at" or by_updated
-    walked = index.entries(store, drive, descending=descending and streaming)
+    wanted = None if limit is None else offset + limit
+    walked = index.entries(store, drive, descending=descending and streaming,
+                           first=wanted if streaming else None)
     after_us = None if after is None else index.micros(after)
     before_us = None if before is None else index.micros(before)
     tag_set = set(wanted_tags)
@@ -90,8 +92,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
     moved: list[Session] = []
     skipped = 0
     seen: set[str] = set()
-    wanted = None if limit is None else offset + limit
-    first_page = 16 if wanted is None else max(16, min(_PAGE_MAX, wanted))
+    first_page = 16 if wanted is None else max(1, min(_PAGE_MAX, wanted))
     digits = index.DIGITS
     for page in _pages(walked, first_page):
         keys = [index.RECORD_PREFIX + tail[digits + 1:] for _, tail in page]
