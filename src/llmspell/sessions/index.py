@@ -101,15 +101,20 @@ def updated_key(session: Session) -> str:
 
 def index_keys(session: Session) -> list[str]:
     """Every index key of ``session`` as it is now."""
-    tail = f"{round(session.created_at * 1_000_000):016d}/{session.id}"
-    keys = [f"{INDEX_PREFIX}status/{session.status}/{tail}"]
+    created = session.created_at
+    tail = f"{round(created * 1_000_000):016d}/{session.id}"
+    status = session.status
+    keys = [f"{INDEX_PREFIX}status/{status}/{tail}"]
     for tag in session.tags:
         if "/" in tag or "%" in tag:
             tag = _escape(tag)
         keys.append(f"{INDEX_PREFIX}tag/{tag}/{tail}")
     if session.parent_session_id:
         keys.append(f"{INDEX_PREFIX}parent/{session.parent_session_id}/{tail}")
-    keys.append(updated_key(session))
+    if session.updated_at == created:  # a new session: the same time
+        keys.append(f"{INDEX_PREFIX}updated/{status}/{tail}")
+    else:
+        keys.append(updated_key(session))
     return keys
 
 

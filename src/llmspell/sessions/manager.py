@@ -65,6 +65,7 @@ from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
     ACTIVE,
+    Counters,
     Limits,
     Session,
     check_limits,
@@ -254,9 +255,11 @@ class SessionManager:
         if not isinstance(save, bool):
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
-        check_text(description, "description")
+        if description.__class__ is not str or description:  # "" is the common, valid case
+            check_text(description, "description")
         tag_list = check_tags(tags)
-        meta = check_metadata(metadata, self.settings.max_value_bytes)
+        meta = {} if metadata is None else check_metadata(metadata,
+                                                          self.settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:
@@ -270,9 +273,9 @@ class SessionManager:
         now = self.clock.now()
         session = Session(
             new_id(), name, ACTIVE, now, now, description, tag_list, meta,
-            parent_session_id, now, None, duration, idle, check_limits(limits),
-            last_activity_at=now, resumed_at=now,
-        )
+            parent_session_id, now, None, duration, idle,
+            Limits() if limits is None else check_limits(limits), Counters(), now, 0.0, now,
+            None)
         sid = session.id
         cid = _cid()
         if self.hooks is not None and self.hooks.has("session:start"):
