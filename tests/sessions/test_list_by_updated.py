@@ -1,6 +1,7 @@
-"""Lists sorted by updated_at: the updated index (``sessidx/updated/``) gives the order, every
-write that moves updated_at moves its entry in the same batch, a stale entry is never listed,
-a limited list reads about what it returns, and an older store is indexed on open."""
+"""Lists sorted by updated_at (and by status): the updated index (``sessidx/updated/``) gives
+the order, every write that moves updated_at moves its entry in the same batch, a stale entry
+is never listed, a limited list reads about what it returns, and an older store is indexed on
+open."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from backends import Backend
 from llmspell import Runtime
 from llmspell.errors import CorruptRecord
 from llmspell.sessions import ManualClock, Session, SessionManager, index
+from llmspell.sessions.model import STATUSES
 from llmspell.sessions.reindex import ensure_updated_index
 from llmspell.storage import open_store
 from llmspell.storage.base import Store
@@ -72,6 +74,13 @@ def test_every_write_moves_the_entry_and_lists_match_a_full_sort(backend: Backen
             got = manager.list(sort="updated_at", descending=descending, status=status,
                                limit=4)
             assert ids(got) == by_updated(chosen, descending)[:4]
+        by_status = [s.id for s in sorted(everything, key=lambda s: (
+            STATUSES.index(s.status), s.created_at, s.id), reverse=descending)]
+        assert ids(manager.list(sort="status", descending=descending)) == by_status
+        for limit, offset in ((1, 0), (6, 3), (40, 0)):
+            got = manager.list(sort="status", descending=descending, limit=limit,
+                               offset=offset)
+            assert ids(got) == by_status[offset:offset + limit]
         tagged = [s for s in everything if "t" in s.tags]
         got = manager.list(sort="updated_at", descending=descending, tags=["t"], limit=4)
         assert ids(got) == by_updated(tagged, descending)[:4]  # the tag index, then sorted
@@ -113,6 +122,9 @@ def test_a_limited_list_reads_about_what_it_returns() -> None:
     assert [s.name for s in oldest] == [f"s{i}" for i in range(50, 60)]
     assert store.scanned < 40
     assert all(p.startswith("sessidx/updated/") for p in store.scans)
+    store.reset()
+    assert [s.name for s in manager.list(sort="-status", limit=3)] == ["s900", "s800", "s700"]
+    assert store.scanned < 40  # the suspended index, after the empty ones: not 1,000
 
 
 def test_a_stale_entry_is_never_listed(mem: SessionManager) -> None:
@@ -151,6 +163,16 @@ def test_a_timeout_while_listed_newest_first(mem: SessionManager) -> None:
     assert ids(mem.list(sort="-updated_at", limit=1)) == [busy.id]
     listed = mem.list(sort="-updated_at")  # reading idle suspends it, now: it goes first
     assert [(s.id, s.status) for s in listed] == [(idle.id, "suspended"), (busy.id, "active")]
+
+
+def test_a_timeout_while_listed_by_status(mem: SessionManager) -> None:
+    idle = mem.create("idle", max_idle_time=60)
+    busy = mem.create("busy")
+    mem.clock.advance(61)  # type: ignore[attr-defined]
+    # idle is read first (the active index, oldest first) and suspended: it goes after busy
+    assert [(s.id, s.status) for s in mem.list(sort="status")] == [
+        (busy.id, "active"), (idle.id, "suspended")]
+    assert ids(mem.list(sort="status", limit=1)) == [busy.id]
 
 
 def _strip_index(store: Store) -> None:

@@ -166,6 +166,15 @@ def updated_drive(statuses: tuple[str, ...] | None) -> Drive:
     return Drive(tuple(updated_prefix(s) for s in (statuses or STATUSES)), None, None)
 
 
+def status_drive(statuses: tuple[str, ...] | None, created_after: float | None,
+                 created_before: float | None) -> Drive:
+    """The status indexes of ``statuses`` (every status when None) in :data:`STATUSES`
+    order, for :func:`entries` with ``chained``: sessions by status, then creation."""
+    return Drive(tuple(status_prefix(s) for s in STATUSES if not statuses or s in statuses),
+                 None if created_after is None else micros(created_after),
+                 None if created_before is None else micros(created_before))
+
+
 def walk(store: Store, drive: Drive, *, descending: bool = False) -> Iterator[str]:
     """Session ids from the drive's indexes, in creation order (newest first if descending)."""
     for _, tail in entries(store, drive, descending=descending):
@@ -173,11 +182,17 @@ def walk(store: Store, drive: Drive, *, descending: bool = False) -> Iterator[st
 
 
 def entries(store: Store, drive: Drive, *, descending: bool = False,
-            first: int | None = None) -> Iterator[tuple[str, str]]:
+            first: int | None = None, chained: bool = False) -> Iterator[tuple[str, str]]:
     """``(prefix, "<us>/<id>")`` of the drive's index entries, merged in time order (then
-    id order), newest first if ``descending``. ``first``: how many entries the caller expects
-    to need; each index is read in pages of that many, growing if more are wanted (None: the
-    store's own paging)."""
+    id order), newest first if ``descending``; ``chained``: one index after the other, in
+    the drive's order (reversed if ``descending``). ``first``: how many entries the caller
+    expects to need; each index is read in pages of that many, growing if more are wanted
+    (None: the store's own paging)."""
+    if chained:
+        for p in reversed(drive.prefixes) if descending else drive.prefixes:
+            for tail, prefix in _walk_one(store, p, drive, descending, first):
+                yield prefix, tail
+        return
     streams = [_walk_one(store, p, drive, descending, first) for p in drive.prefixes]
     if len(streams) == 1:
         for tail, prefix in streams[0]:

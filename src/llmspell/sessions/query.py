@@ -4,9 +4,9 @@ Filters combine with AND: ``status`` (one or a list: any of them), ``tags`` (all
 ``name`` (a case-insensitive substring), ``parent`` (direct children), ``created_after``
 (inclusive) and ``created_before`` (exclusive). Sorting by ``created_at`` (the default) streams
 from the index and stops once ``offset + limit`` sessions matched; so does sorting by
-``updated_at`` without a tag or parent filter (from the updated index, :mod:`.index`);
-sorting by ``name`` or ``status``, or by ``updated_at`` with a tag or parent filter, collects
-every match first. ``sort="-name"`` is the same as
+``updated_at`` (from the updated index, :mod:`.index`) or by ``status`` (the status indexes one
+after the other) without a tag or parent filter. Sorting by ``name``, or by ``updated_at`` or
+``status`` with a tag or parent filter, collects every match first. ``sort="-name"`` is the same as
 ``sort="name", descending=True``. Timeouts are applied to the sessions read, so an idle
 session is listed as suspended.
 """
@@ -57,18 +57,23 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
     limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
 
     store = manager.store
-    # Sorted by updated_at with no tag or parent filter: the updated index gives the order.
-    by_updated = (sort == "updated_at" and parent is None and not wanted_tags
-                  and manager.updated_indexed)
+    # With no tag or parent filter, the updated index gives the updated_at order and the
+    # status indexes, one after the other, the status order.
+    unfiltered = parent is None and not wanted_tags
+    by_updated = sort == "updated_at" and unfiltered and manager.updated_indexed
+    by_status = sort == "status" and unfiltered
     if by_updated:
         drive = index.updated_drive(statuses)
+    elif by_status:
+        drive = index.status_drive(statuses, after, before)
     else:
         drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,
                              created_after=after, created_before=before)
-    streaming = sort == "created_at" or by_updated
+    ordered = by_updated or by_status  # streamed in sort order, timeouts put in place last
+    streaming = sort == "created_at" or ordered
     wanted = None if limit is None else offset + limit
     walked = index.entries(store, drive, descending=descending and streaming,
-                           first=wanted if streaming else None)
+                           first=wanted if streaming else None, chained=by_status)
     after_us = None if after is None else index.micros(after)
     before_us = None if before is None else index.micros(before)
     tag_set = set(wanted_tags)
@@ -87,8 +92,8 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
                     or (before_us is not None and created >= before_us))
 
     results: list[Session] = []
-    # by_updated: sessions a timeout moved while listed (their updated_at is now, so their
-    # place is the front, or the end when ascending); merged in by the final sort.
+    # ordered: sessions a timeout moved while listed (to a new updated_at, now, and a new
+    # status), whose place is elsewhere in the order; merged in by the final sort.
     moved: list[Session] = []
     skipped = 0
     seen: set[str] = set()
@@ -103,17 +108,17 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
             if raw is None or sid in seen:  # deleted meanwhile, or moved between indexes
                 continue
             found = Session.decode(raw, key)
-            if by_updated and (not prefix.endswith(f"/{found.status}/")
-                               or index.micros(found.updated_at) != int(tail[:digits])):
+            if ordered and (not prefix.endswith(f"/{found.status}/") or (
+                    by_updated and index.micros(found.updated_at) != int(tail[:digits]))):
                 continue  # an entry the record no longer calls for: its own entry counts
             seen.add(sid)
-            stored_at = found.updated_at
+            stored = found
             if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
-                found = manager.enforcer.apply_timeouts(found)
+                found = manager.enforcer.apply_timeouts(found)  # ``found`` itself: none
             if not matches(found):
                 continue
-            if by_updated:
-                (results if found.updated_at == stored_at else moved).append(found)
+            if ordered:
+                (results if found is stored else moved).append(found)
                 if wanted is not None and len(results) >= wanted:
                     return _ordered(results + moved, sort, descending, offset, limit)
                 continue
