@@ -119,7 +119,9 @@ def index_keys(session: Session) -> list[str]:
 
 
 def index_ops(old: Session | None, new: Session | None) -> list[Op]:
-    """The ops that move the index entries of ``old`` to those of ``new``."""
+    """The ops that move the index entries of ``old`` to those of ``new``: the deletes, then
+    the puts (callers put them before the record's Put, so a SQLite batch runs one DELETE
+    and one INSERT statement, not INSERT, DELETE, INSERT)."""
     if (old is not None and new is not None and old.status == new.status
             and old.tags == new.tags and old.parent_session_id == new.parent_session_id):
         # The common case (counters, saves): at most the updated entry moves.

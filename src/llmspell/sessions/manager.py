@@ -533,7 +533,7 @@ class SessionManager:
                     raise  # refused on the stored record
                 return plan(attempt + 1)  # refused on a cached one: decide on the store's
             new_raw = orjson.dumps(update.session.to_record())
-            ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+            ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             return ops, {key: raw}, (new_raw, update.session)
 
         def committed(result: tuple[bytes, Session]) -> None:
@@ -859,7 +859,7 @@ class SessionManager:
             ops: builtins.list[Op]
             if update.record:
                 new_raw = orjson.dumps(update.session.to_record())
-                ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+                ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             else:  # the record stays as it is; ``expect`` still proves it is the one read
                 new_raw, ops = raw, []
             active = (self.active.add(update.active_delta, ops, expect,
@@ -982,8 +982,7 @@ class _IndexedArtifactCounters(ArtifactCounters):
             operations: int = 0) -> tuple[builtins.list[Op], dict[str, bytes | None],
                                           SessionView]:
         ops, expect, written = super().ops(view, artifacts, size, now, operations=operations)
-        ops.extend(index.index_ops(view.session, written.session))
-        return ops, expect, written
+        return [*index.index_ops(view.session, written.session), *ops], expect, written
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:
