@@ -219,3 +219,16 @@ def test_a_damaged_record_stops_the_reindex_and_writes_nothing(mem: SessionManag
     mem.store.delete("session/0190aaaa-0000-7000-8000-000000000000")
     assert ensure_updated_index(mem.store) == 1
     assert ids(mem.list(sort="-updated_at")) == [good.id]
+
+
+def test_a_backup_of_an_older_store_is_indexed_when_restored(rt: Runtime) -> None:
+    older = rt.sessions.create("older")
+    newer = rt.sessions.create("newer")
+    rt.sessions.add_usage(older, tokens=1)  # the newest change
+    _strip_index(rt.store)  # as a store written before the index existed
+    info = rt.backups.backup()
+    rt.sessions.create("after the backup")
+    rt.backups.restore(info.id)
+    assert rt.store.get(index.UPDATED_INDEX_DONE) == b"1"
+    entries_agree(rt.store)
+    assert ids(rt.sessions.list(sort="-updated_at")) == [older.id, newer.id]
