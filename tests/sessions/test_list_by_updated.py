@@ -13,6 +13,7 @@ from backends import Backend
 from llmspell import Runtime
 from llmspell.errors import CorruptRecord
 from llmspell.sessions import ManualClock, Session, SessionManager, index
+from llmspell.sessions.integrity import SessionScan
 from llmspell.sessions.model import STATUSES
 from llmspell.sessions.reindex import ensure_updated_index
 from llmspell.storage import open_store
@@ -232,3 +233,22 @@ def test_a_backup_of_an_older_store_is_indexed_when_restored(rt: Runtime) -> Non
     assert rt.store.get(index.UPDATED_INDEX_DONE) == b"1"
     entries_agree(rt.store)
     assert ids(rt.sessions.list(sort="-updated_at")) == [older.id, newer.id]
+
+
+def _index_problems(store: Store) -> list[str]:
+    scan = SessionScan()
+    for key, raw in store.scan(""):
+        scan.feed(key, raw)
+    return [entry for entry, _ in scan.index_problems()]
+
+
+def test_the_deep_check_expects_updated_entries_once_the_store_has_them(
+        mem: SessionManager) -> None:
+    made = mem.create("s")
+    assert _index_problems(mem.store) == []
+    mem.store.delete(index.updated_key(made))
+    assert _index_problems(mem.store) == [index.updated_key(made)]  # marker: it must be there
+    _strip_index(mem.store)
+    assert _index_problems(mem.store) == []  # an older store, not indexed yet: not damage
+    assert ensure_updated_index(mem.store) == 1
+    assert _index_problems(mem.store) == []
