@@ -7,7 +7,9 @@ synchronous=NORMAL; the raw sqlite3 floor inserts the same rows in one transacti
 measured in the same run, when the ``bench`` extra is installed (``pip install
 'llmspell[bench]'``): ADK's InMemorySessionService and DatabaseSessionService on a SQLite file.
 A filtered list over 100,000 sessions (10,000 with ``--quick``) is timed next to the full scan
-an index-less store would need, and the number of keys it read is printed.
+an index-less store would need, and the number of keys it read is printed. Lists sorted by
+updated_at or created_at with a limit are timed at 100 and at 10,000 sessions (budget: 2x the
+figure at 100).
 
 Every store here is fresh per round and already holds 1,000 sessions, so no figure is of an
 empty store or of one that keeps growing round after round.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import statistics
 import tempfile
 import time
 import warnings
@@ -39,6 +42,7 @@ def run(bench: Bench) -> None:
     try:
         _ours(bench, tmp)
         _list(bench, tmp)
+        _sorted(bench, tmp)
         _adk(bench, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -54,21 +58,24 @@ def _manager(url: str) -> SessionManager:
     return manager
 
 
-def _rounds(bench: Bench, make: Callable[[int], SessionManager],
-            step: Callable[[SessionManager], Any], number: int, rounds: int) -> list[float]:
-    """Per-call microseconds of ``step`` over ``rounds`` fresh managers (made untimed)."""
+def _rounds(bench: Bench, name: str, make: Callable[[int], SessionManager],
+            step: Callable[[SessionManager], Any], number: int, rounds: int,
+            **record: Any) -> None:
+    """Record the per-call microseconds of ``step`` over ``rounds`` fresh managers (made
+    untimed), wall clock and CPU (this machine is shared: CPU time is the steadier figure)."""
     if bench.quick:
         number, rounds = max(10, number // 10), min(rounds, 3)
-    out = []
+    wall, cpu = [], []
     for r in range(rounds):
         manager = make(r)
         step(manager)  # warm up
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(number):
             step(manager)
-        out.append((time.perf_counter() - start) / number * 1e6)
+        wall.append((time.perf_counter() - start) / number * 1e6)
+        cpu.append((time.process_time() - cpu_start) / number * 1e6)
         manager.store.close()
-    return out
+    bench.record(name, wall, **record).cpu_us = statistics.median(cpu)
 
 
 def _ours(bench: Bench, tmp: Path) -> None:
@@ -84,18 +91,16 @@ def _ours(bench: Bench, tmp: Path) -> None:
     def create_save(m: SessionManager) -> Any:
         return m.create("research_session", save=True, **SEED)
 
-    bench.record("create (memory)", _rounds(bench, memory, create, 2000, 7), budget_us=25,
-                 peer="ADK InMemorySessionService.create_session",
-                 note="the seed's create: max_duration and 2 tags; journaled")
-    bench.record("create + save (sqlite, normal)", _rounds(bench, sqlite, create_save, 500, 5),
-                 budget_us=150, peer=ADK_DB,
-                 note="create(save=True): one batch of 7 keys (the saved entry with the create's)")
-    bench.record("create, then save (sqlite, normal)",
-                 _rounds(bench, sqlite, lambda m: m.save(create(m)), 500, 5),
-                 note="two calls: 2 atomic batches (save: its entry, expect on the record)")
-    bench.record("create (sqlite, normal)", _rounds(bench, sqlite, create, 500, 5),
-                 budget_us=150, peer=(RAW_CREATE, ADK_DB),
-                 note="persisted: one batch of 6 keys, one commit")
+    _rounds(bench, "create (memory)", memory, create, 2000, 7, budget_us=25,
+            peer="ADK InMemorySessionService.create_session",
+            note="the seed's create: max_duration and 2 tags; journaled; 7 keys")
+    _rounds(bench, "create + save (sqlite, normal)", sqlite, create_save, 500, 5,
+            budget_us=150, peer=(RAW_CREATE, ADK_DB),
+            note="create(save=True): one batch of 8 keys (the saved entry with the create's)")
+    _rounds(bench, "create, then save (sqlite, normal)", sqlite, lambda m: m.save(create(m)),
+            500, 5, note="two calls: 2 atomic batches (save: its entry, expect on the record)")
+    _rounds(bench, "create (sqlite, normal)", sqlite, create, 500, 5, budget_us=150,
+            peer=(RAW_CREATE, ADK_DB), note="persisted: one batch of 7 keys, one commit")
     _raw_create(bench, tmp)
 
     def getter(url_of: Callable[[int], str]) -> Callable[[int], SessionManager]:
@@ -108,21 +113,21 @@ def _ours(bench: Bench, tmp: Path) -> None:
     def get(m: SessionManager) -> Any:
         return m.get(m.target.id)  # type: ignore[attr-defined]
 
-    bench.record("get, metadata (memory)",
-                 _rounds(bench, getter(lambda r: "memory://"), get, 20000, 7), budget_us=3.4,
-                 peer="ADK InMemorySessionService.get_session")
-    bench.record("get, metadata (sqlite)",
-                 _rounds(bench, getter(lambda r: f"sqlite:///{tmp}/get-{r}.db"), get, 20000, 5),
-                 budget_us=15, peer="ADK DatabaseSessionService.get_session (sqlite)")
+    _rounds(bench, "get, metadata (memory)", getter(lambda r: "memory://"), get, 20000, 7,
+            budget_us=3.4, peer="ADK InMemorySessionService.get_session")
+    _rounds(bench, "get, metadata (sqlite)", getter(lambda r: f"sqlite:///{tmp}/get-{r}.db"),
+            get, 20000, 5, budget_us=15,
+            peer="ADK DatabaseSessionService.get_session (sqlite)")
 
 
-RAW_CREATE = "raw sqlite3: the same 6 rows in one transaction, synchronous=NORMAL"
+RAW_CREATE = "raw sqlite3: the same 7 rows in one transaction, synchronous=NORMAL"
 ADK_DB = "ADK DatabaseSessionService.create_session (sqlite, WAL, synchronous=NORMAL)"
 
 
 def _raw_create(bench: Bench, tmp: Path) -> None:
     """The floor under a persisted create: plain sqlite3 inserting rows of the same sizes
-    (record, status and 2 tag index keys, active count, journal entry) in one transaction,
+    (record, status, updated and 2 tag index keys, active count, journal entry) in one
+    transaction,
     into a table of 1,000 sessions' worth of rows, WAL, synchronous=NORMAL."""
     import sqlite3
     import uuid
@@ -142,6 +147,7 @@ def _raw_create(bench: Bench, tmp: Path) -> None:
                 (f"session/{sid}", record), (f"sessidx/status/active/{us}/{sid}", b""),
                 (f"sessidx/tag/research/{us}/{sid}", b""),
                 (f"sessidx/tag/analysis/{us}/{sid}", b""),
+                (f"sessidx/updated/active/{us}/{sid}", b""),
                 ("sessmeta/active_count", b"%d" % len(sid)),
                 (f"journal/{sid}/00000000000000000001", record[:300])])
             db.execute("COMMIT")
@@ -199,6 +205,37 @@ def _list(bench: Bench, tmp: Path) -> None:
     manager.store.close()
 
 
+def _sorted(bench: Bench, tmp: Path) -> None:
+    """Sorted lists with a limit in a store of 100 sessions and one of 10,000 (2,000 with
+    ``--quick``): each reads the entries it returns from an index, so the budget is 2x the
+    figure at 100. A tenth of the sessions are updated after all were created (so the updated
+    order is not the created order) and a tenth suspended."""
+    big = 2000 if bench.quick else 10_000
+    for count in (100, big):
+        manager = SessionManager(open_store(f"sqlite:///{tmp}/sorted-{count}.db"),
+                                 settings=SETTINGS)
+        made = [manager.create(f"job {i}") for i in range(count)]
+        for i, session in enumerate(made):
+            if i % 10 == 3:
+                manager.add_usage(session, tokens=10)
+            elif i % 10 == 7:
+                manager.suspend(session)
+        label = f"{count:,}" if count < 1000 else f"{count // 1000}k"
+        for what, kwargs in (("sort=updated_at limit=10", {"sort": "updated_at"}),
+                             ("sort=-updated_at limit=10", {"sort": "-updated_at"}),
+                             ("status=active sort=-updated_at limit=10",
+                              {"sort": "-updated_at", "status": "active"}),
+                             ("sort=-created_at limit=10", {"sort": "-created_at"})):
+            small = count == 100
+            bench.measure(f"list {what}, {label} sessions (sqlite)",
+                          lambda k=kwargs, m=manager: m.list(limit=10, **k), number=200,
+                          rounds=5,
+                          peer=None if small else f"list {what}, 100 sessions (sqlite)",
+                          budget_ratio=None if small else 2.0,
+                          note="the budget: 2x the figure at 100")
+        manager.store.close()
+
+
 # -- Google ADK, the peer -----------------------------------------------------------------------
 
 
@@ -226,29 +263,41 @@ def _adk(bench: Bench, tmp: Path) -> None:
         loop.close()
 
 
-_timed = timed_async
+def _timed(loop: asyncio.AbstractEventLoop, call: Callable[[], Any], number: int,
+           cpu: list[float]) -> float:
+    """:func:`timed_async`, with the CPU microseconds per call appended to ``cpu``."""
+    start = time.process_time()
+    wall = timed_async(loop, call, number)
+    cpu.append((time.process_time() - start) / (number + 1) * 1e6)  # + its warm-up call
+    return wall
 
 
 def _adk_memory(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any) -> None:
     number, rounds = (200, 3) if bench.quick else (2000, 7)
     creates, gets = [], []
+    create_cpu: list[float] = []
+    get_cpu: list[float] = []
     for _ in range(rounds):
         service = service_class()
         for _ in range(PRELOAD):
             loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
         creates.append(_timed(loop, lambda s=service: s.create_session(
-            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number))
+            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number,
+            create_cpu))
         target = loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
         gets.append(_timed(loop, lambda s=service, t=target: s.get_session(
-            app_name="bench", user_id="u", session_id=t.id), number))
-    bench.record("ADK InMemorySessionService.create_session", creates, note="asyncio")
-    bench.record("ADK InMemorySessionService.get_session", gets, note="asyncio")
+            app_name="bench", user_id="u", session_id=t.id), number, get_cpu))
+    bench.record("ADK InMemorySessionService.create_session", creates,
+                 note="asyncio").cpu_us = statistics.median(create_cpu)
+    bench.record("ADK InMemorySessionService.get_session", gets,
+                 note="asyncio").cpu_us = statistics.median(get_cpu)
 
 
 def _adk_database(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any,
                   tmp: Path) -> None:
     number, rounds = (10, 2) if bench.quick else (50, 3)
     creates, gets = [], []
+    cpu: list[float] = []
     from sqlalchemy import event
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -265,14 +314,16 @@ def _adk_database(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: 
         for _ in range(100):  # a preload of 1,000 would take most of a minute
             loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
         creates.append(_timed(loop, lambda s=service: s.create_session(
-            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number))
+            app_name="bench", user_id="u", state={"tags": ["research", "analysis"]}), number,
+            cpu))
         target = loop.run_until_complete(service.create_session(app_name="bench", user_id="u"))
         gets.append(_timed(loop, lambda s=service, t=target: s.get_session(
-            app_name="bench", user_id="u", session_id=t.id), number * 4))
+            app_name="bench", user_id="u", session_id=t.id), number * 4, []))
         close = getattr(service, "close", None)
         if close is not None:
             loop.run_until_complete(close())
         loop.run_until_complete(engine.dispose())
-    bench.record(ADK_DB, creates, note="asyncio + aiosqlite; its engine set to WAL + NORMAL")
+    bench.record(ADK_DB, creates, note="asyncio + aiosqlite; its engine set to WAL + NORMAL"
+                 ).cpu_us = statistics.median(cpu)
     bench.record("ADK DatabaseSessionService.get_session (sqlite)", gets,
                  note="asyncio + aiosqlite")

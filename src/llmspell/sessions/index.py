@@ -6,7 +6,11 @@
     sessidx/status/<status>/<created us>/<id>         one per session, moved on transitions
     sessidx/tag/<tag>/<created us>/<id>               one per tag ('/' and '%' escaped)
     sessidx/parent/<parent id>/<created us>/<id>      one per child session
+    sessidx/updated/<status>/<updated us>/<id>        one per session, moved by every write
+                                                      that moves its updated_at
     sessmeta/active_count                             how many sessions are active (CAS'd)
+    sessmeta/updated_index                            the updated index is complete (see
+                                                      :mod:`.reindex`)
     sessdel/<id>                                      a deletion in progress (see delete)
     sesslease/<id>                                    the session's lease (sessions.lease)
 
@@ -15,6 +19,12 @@ sessions in creation order and a created-before/after filter is a key range. A q
 driven by the most selective index its filters allow (parent, else the smallest tag, else
 the statuses); the other filters are checked on the records, which are fetched in pages.
 Only a query with no status, tag or parent filter walks the status indexes of every session.
+
+The updated index lists each status's sessions in ``updated_at`` order, so a list sorted by
+``updated_at`` (with no tag or parent filter) reads only the entries it returns. Every batch
+that rewrites a record with a new ``updated_at`` or status moves the entry
+(:func:`index_ops`), under the same ``expect`` on the record as the rest of the write; a
+reader still checks each entry against the record it names and skips one that disagrees.
 """
 
 from __future__ import annotations
@@ -29,11 +39,13 @@ from llmspell.storage.base import Delete, Op, Put, Store
 RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
 ACTIVE_COUNT_KEY = "sessmeta/active_count"
+#: Present once every record of the store has its updated index entry (:mod:`.reindex`).
+UPDATED_INDEX_DONE = "sessmeta/updated_index"
 TOMBSTONE_PREFIX = "sessdel/"
 LEASE_PREFIX = "sesslease/"
 #: The key ranges a whole-store backup copies for sessions (a deletion in progress is not
 #: data: it is finished, not restored).
-STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY)
+STORE_PREFIXES = (RECORD_PREFIX, INDEX_PREFIX, ACTIVE_COUNT_KEY, UPDATED_INDEX_DONE)
 
 
 def in_progress_ranges() -> tuple[str, ...]:
@@ -46,7 +58,7 @@ def backup_ranges() -> tuple[str, ...]:
     """The store key ranges that hold sessions (records, indexes, the active count): what a
     whole-store backup copies for them."""
     return STORE_PREFIXES
-_DIGITS = 16
+DIGITS = 16
 
 
 def record_key(session_id: str) -> str:
@@ -77,24 +89,45 @@ def parent_prefix(parent_id: str) -> str:
     return f"{INDEX_PREFIX}parent/{parent_id}/"
 
 
+def updated_prefix(status: str) -> str:
+    return f"{INDEX_PREFIX}updated/{status}/"
+
+
+def updated_key(session: Session) -> str:
+    """The session's entry in the updated index."""
+    return (f"{INDEX_PREFIX}updated/{session.status}/"
+            f"{round(session.updated_at * 1_000_000):016d}/{session.id}")
+
+
 def index_keys(session: Session) -> list[str]:
     """Every index key of ``session`` as it is now."""
-    tail = f"{round(session.created_at * 1_000_000):016d}/{session.id}"
-    keys = [f"{INDEX_PREFIX}status/{session.status}/{tail}"]
+    created = session.created_at
+    tail = f"{round(created * 1_000_000):016d}/{session.id}"
+    status = session.status
+    keys = [f"{INDEX_PREFIX}status/{status}/{tail}"]
     for tag in session.tags:
         if "/" in tag or "%" in tag:
             tag = _escape(tag)
         keys.append(f"{INDEX_PREFIX}tag/{tag}/{tail}")
     if session.parent_session_id:
         keys.append(f"{INDEX_PREFIX}parent/{session.parent_session_id}/{tail}")
+    if session.updated_at == created:  # a new session: the same time
+        keys.append(f"{INDEX_PREFIX}updated/{status}/{tail}")
+    else:
+        keys.append(updated_key(session))
     return keys
 
 
 def index_ops(old: Session | None, new: Session | None) -> list[Op]:
-    """The ops that move the index entries of ``old`` to those of ``new``."""
+    """The ops that move the index entries of ``old`` to those of ``new``: the deletes, then
+    the puts (callers put them before the record's Put, so a SQLite batch runs one DELETE
+    and one INSERT statement, not INSERT, DELETE, INSERT)."""
     if (old is not None and new is not None and old.status == new.status
             and old.tags == new.tags and old.parent_session_id == new.parent_session_id):
-        return []  # the common case (counters, saves): nothing indexed changed
+        # The common case (counters, saves): at most the updated entry moves.
+        if micros(old.updated_at) == micros(new.updated_at):
+            return []
+        return [Delete(updated_key(old)), Put(updated_key(new), b"")]
     before = index_keys(old) if old is not None else []
     after = index_keys(new) if new is not None else []
     keep = set(before) & set(after)
@@ -130,33 +163,73 @@ def choose(store: Store, *, statuses: tuple[str, ...] | None, tags: tuple[str, .
     return Drive(prefixes, after_us, before_us)
 
 
+def updated_drive(statuses: tuple[str, ...] | None) -> Drive:
+    """The updated index of ``statuses`` (every status when None), whole."""
+    return Drive(tuple(updated_prefix(s) for s in (statuses or STATUSES)), None, None)
+
+
+def status_drive(statuses: tuple[str, ...] | None, created_after: float | None,
+                 created_before: float | None) -> Drive:
+    """The status indexes of ``statuses`` (every status when None) in :data:`STATUSES`
+    order, for :func:`entries` with ``chained``: sessions by status, then creation."""
+    return Drive(tuple(status_prefix(s) for s in STATUSES if not statuses or s in statuses),
+                 None if created_after is None else micros(created_after),
+                 None if created_before is None else micros(created_before))
+
+
 def walk(store: Store, drive: Drive, *, descending: bool = False) -> Iterator[str]:
     """Session ids from the drive's indexes, in creation order (newest first if descending)."""
-    streams = [_walk_one(store, p, drive, descending) for p in drive.prefixes]
-    if len(streams) == 1:
-        for _, session_id in streams[0]:
-            yield session_id
+    for _, tail in entries(store, drive, descending=descending):
+        yield tail[DIGITS + 1:]
+
+
+def entries(store: Store, drive: Drive, *, descending: bool = False,
+            first: int | None = None, chained: bool = False) -> Iterator[tuple[str, str]]:
+    """``(prefix, "<us>/<id>")`` of the drive's index entries, merged in time order (then
+    id order), newest first if ``descending``; ``chained``: one index after the other, in
+    the drive's order (reversed if ``descending``). ``first``: how many entries the caller
+    expects to need; each index is read in pages of that many, growing if more are wanted
+    (None: the store's own paging)."""
+    if chained:
+        for p in reversed(drive.prefixes) if descending else drive.prefixes:
+            for tail, prefix in _walk_one(store, p, drive, descending, first):
+                yield prefix, tail
         return
-    for _, session_id in heapq.merge(*streams, reverse=descending):
-        yield session_id
+    streams = [_walk_one(store, p, drive, descending, first) for p in drive.prefixes]
+    if len(streams) == 1:
+        for tail, prefix in streams[0]:
+            yield prefix, tail
+        return
+    for tail, prefix in heapq.merge(*streams, reverse=descending):
+        yield prefix, tail
 
 
-def _walk_one(store: Store, prefix: str, drive: Drive,
-              descending: bool) -> Iterator[tuple[str, str]]:
+_PAGE_MAX = 4096
+
+
+def _walk_one(store: Store, prefix: str, drive: Drive, descending: bool,
+              first: int | None) -> Iterator[tuple[str, str]]:
     after, before = drive.after_us, drive.before_us
+    skip = len(prefix)
     if descending:
-        start = None if before is None else f"{prefix}{before:0{_DIGITS}d}"
-        stop = None if after is None else f"{after:0{_DIGITS}d}"
-        for key in store.keys(prefix, start_after=start, reverse=True):
-            created, _, session_id = key[len(prefix):].partition("/")
-            if stop is not None and created < stop:
-                return
-            yield created + "/" + session_id, session_id
+        start = None if before is None else f"{prefix}{before:0{DIGITS}d}"
+        low = None if after is None else f"{after:0{DIGITS}d}"
+        high = None
     else:
-        start = None if after is None else f"{prefix}{after:0{_DIGITS}d}"
-        stop = None if before is None else f"{before:0{_DIGITS}d}"
-        for key in store.keys(prefix, start_after=start):
-            created, _, session_id = key[len(prefix):].partition("/")
-            if stop is not None and created >= stop:
+        start = None if after is None else f"{prefix}{after:0{DIGITS}d}"
+        low = None
+        high = None if before is None else f"{before:0{DIGITS}d}"
+    size = first
+    while True:
+        read = 0
+        for key in store.keys(prefix, start_after=start, limit=size, reverse=descending):
+            read += 1
+            tail = key[skip:]
+            if (low is not None and tail[:DIGITS] < low) or (
+                    high is not None and tail[:DIGITS] >= high):
                 return
-            yield created + "/" + session_id, session_id
+            yield tail, prefix
+            start = key
+        if size is None or read < size:
+            return
+        size = min(size * 4, _PAGE_MAX)

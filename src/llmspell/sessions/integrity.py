@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from llmspell.sessions import index
 from llmspell.sessions.model import Session
 
-_PREFIXES = (index.RECORD_PREFIX, index.INDEX_PREFIX, index.TOMBSTONE_PREFIX)
+_PREFIXES = (index.RECORD_PREFIX, index.INDEX_PREFIX, index.TOMBSTONE_PREFIX,
+             index.UPDATED_INDEX_DONE)
+_UPDATED = index.INDEX_PREFIX + "updated/"
 
 
 class SessionScan:
@@ -26,6 +28,10 @@ class SessionScan:
         self.deleting: set[str] = set()
         self.entries: set[str] = set()
         self.expected: set[str] = set()
+        #: The store's updated index is complete (its marker is stored): without it (an
+        #: older store no SessionManager has opened yet, or a read-only one) the updated
+        #: entries are not expected yet (:mod:`.reindex` makes them).
+        self.updated_done = False
 
     def feed(self, key: str, raw: bytes) -> bool:
         """Take one pair of the scan; False when ``key`` is not a session key.
@@ -36,7 +42,9 @@ class SessionScan:
         """
         if not key.startswith(_PREFIXES):
             return False
-        if key.startswith(index.INDEX_PREFIX):
+        if key == index.UPDATED_INDEX_DONE:
+            self.updated_done = True
+        elif key.startswith(index.INDEX_PREFIX):
             self.entries.add(key)
         elif key.startswith(index.TOMBSTONE_PREFIX):
             self.deleting.add(key[len(index.TOMBSTONE_PREFIX):])
@@ -60,6 +68,8 @@ class SessionScan:
                      if sid in self.stored else "that is not stored")
             yield entry, f"points at session {sid}, {state}"
         for entry in sorted(self.expected - self.entries):
+            if not self.updated_done and entry.startswith(_UPDATED):
+                continue  # not made yet: the next SessionManager to open the store makes it
             yield entry, (f"is missing: session {entry.rsplit('/', 1)[-1]} is not listed by "
                           "this index")
 

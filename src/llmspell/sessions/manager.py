@@ -52,18 +52,20 @@ from llmspell.bounded import BoundedCache
 from llmspell.errors import (
     SessionError,
     SessionNotFound,
+    StoreReadOnly,
     ValidationError,
 )
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
-from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
+from llmspell.sessions.counters import ActiveCounter, ArtifactCounters, SessionView
 from llmspell.sessions.enforcement import CountInBatch, PolicyEnforcer, Refused
 from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
 from llmspell.sessions.model import (
     ACTIVE,
+    Counters,
     Limits,
     Session,
     check_limits,
@@ -84,6 +86,7 @@ from llmspell.sessions.policies import (
     default_chain,
 )
 from llmspell.sessions.query import list_sessions
+from llmspell.sessions.reindex import ensure_updated_index
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -171,7 +174,7 @@ class SessionManager:
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
-        self.artifact_counters = ArtifactCounters(
+        self.artifact_counters = _IndexedArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
             policies=self._admit_store, footprint=self._state_footprint)
@@ -179,6 +182,22 @@ class SessionManager:
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
         self.journal.fence = self.leases.fence
+        #: Whether the store's updated index is complete (lists sorted by updated_at read
+        #: it); False only for an older store opened read-only, which cannot be indexed.
+        self.updated_indexed = self._index_updated()
+
+    def _index_updated(self) -> bool:
+        """Bring an older store's sessions into the updated index (:mod:`.reindex`); False
+        when the store is read-only and lacks it. An empty store gets its marker from the
+        next create (``self._mark_indexed``)."""
+        try:
+            self._mark_indexed = ensure_updated_index(self.store) < 0
+        except StoreReadOnly as exc:
+            logger.warning("sessions: cannot build the updated index of a read-only store "
+                           "(%s); lists sorted by updated_at read every match", exc)
+            self._mark_indexed = False
+            return False
+        return True
 
     @property
     def policies(self) -> PolicyChain:
@@ -236,9 +255,11 @@ class SessionManager:
         if not isinstance(save, bool):
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
-        check_text(description, "description")
+        if description.__class__ is not str or description:  # "" is the common, valid case
+            check_text(description, "description")
         tag_list = check_tags(tags)
-        meta = check_metadata(metadata, self.settings.max_value_bytes)
+        meta = {} if metadata is None else check_metadata(metadata,
+                                                          self.settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:
@@ -252,9 +273,9 @@ class SessionManager:
         now = self.clock.now()
         session = Session(
             new_id(), name, ACTIVE, now, now, description, tag_list, meta,
-            parent_session_id, now, None, duration, idle, check_limits(limits),
-            last_activity_at=now, resumed_at=now,
-        )
+            parent_session_id, now, None, duration, idle,
+            Limits() if limits is None else check_limits(limits), Counters(), now, 0.0, now,
+            None)
         sid = session.id
         cid = _cid()
         if self.hooks is not None and self.hooks.has("session:start"):
@@ -274,6 +295,8 @@ class SessionManager:
             ops: list[Op] = [Put(index.record_key(sid), raw)]
             for key in index.index_keys(session):
                 ops.append(Put(key, b""))
+            if self._mark_indexed:  # the store's first session: its index is complete
+                ops.append(Put(index.UPDATED_INDEX_DONE, b"1"))
             expect: dict[str, bytes | None] = {}
             active = self.active.add(1, ops, expect, f"cannot create session {name!r}")
             # The journal's condition (entry 1 absent) also proves the new id is unused.
@@ -287,6 +310,7 @@ class SessionManager:
         active, jops = retry_batch(self.store, build, what=f"create session {sid}",
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
+        self._mark_indexed = False
         self._remember(sid, raw, position_after(START, jops))
         self._publish("session.created", session, cid)
         if saved:
@@ -404,6 +428,7 @@ class SessionManager:
         self._cache.clear()
         self._decoded.clear()
         self.active.invalidate()
+        self.updated_indexed = self._index_updated()  # the sessions restored may predate it
 
     def load(self, session: SessionRef) -> Session:
         """Read the session fresh from the store (as a new process does), apply its
@@ -519,7 +544,7 @@ class SessionManager:
                     raise  # refused on the stored record
                 return plan(attempt + 1)  # refused on a cached one: decide on the store's
             new_raw = orjson.dumps(update.session.to_record())
-            ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+            ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             return ops, {key: raw}, (new_raw, update.session)
 
         def committed(result: tuple[bytes, Session]) -> None:
@@ -848,7 +873,7 @@ class SessionManager:
             ops: builtins.list[Op]
             if update.record:
                 new_raw = orjson.dumps(update.session.to_record())
-                ops = [Put(key, new_raw), *index.index_ops(current, update.session)]
+                ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             else:  # the record stays as it is; ``expect`` still proves it is the one read
                 new_raw, ops = raw, []
             active = (self.active.add(update.active_delta, ops, expect,
@@ -961,6 +986,17 @@ class SessionManager:
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
             raise SessionError(DISABLED)
+
+
+class _IndexedArtifactCounters(ArtifactCounters):
+    """ArtifactCounters whose record rewrites (which move ``updated_at``) carry the move of
+    the session's updated index entry too, in the same batch."""
+
+    def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
+            operations: int = 0) -> tuple[builtins.list[Op], dict[str, bytes | None],
+                                          SessionView]:
+        ops, expect, written = super().ops(view, artifacts, size, now, operations=operations)
+        return [*index.index_ops(view.session, written.session), *ops], expect, written
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:

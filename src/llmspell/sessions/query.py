@@ -3,8 +3,10 @@
 Filters combine with AND: ``status`` (one or a list: any of them), ``tags`` (all of them),
 ``name`` (a case-insensitive substring), ``parent`` (direct children), ``created_after``
 (inclusive) and ``created_before`` (exclusive). Sorting by ``created_at`` (the default) streams
-from the index and stops once ``offset + limit`` sessions matched; sorting by ``updated_at``,
-``name`` or ``status`` collects every match first. ``sort="-name"`` is the same as
+from the index and stops once ``offset + limit`` sessions matched; so does sorting by
+``updated_at`` (from the updated index, :mod:`.index`) or by ``status`` (the status indexes one
+after the other) without a tag or parent filter. Sorting by ``name``, or by ``updated_at`` or
+``status`` with a tag or parent filter, collects every match first. ``sort="-name"`` is the same as
 ``sort="name", descending=True``. Timeouts are applied to the sessions read, so an idle
 session is listed as suspended.
 """
@@ -12,7 +14,7 @@ session is listed as suspended.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmspell.errors import ValidationError
 from llmspell.journal import check_session_id, to_timestamp
@@ -22,6 +24,7 @@ from llmspell.sessions.model import ACTIVE, STATUSES, Session, check_tags
 if TYPE_CHECKING:
     from llmspell.sessions.manager import SessionManager
 
+_T = TypeVar("_T")
 SORTS = ("created_at", "updated_at", "name", "status")
 _PAGE_MAX = 512
 
@@ -54,12 +57,25 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
     limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
 
     store = manager.store
-    drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,
-                         created_after=after, created_before=before)
-    streaming = sort == "created_at"
-    ids = index.walk(store, drive, descending=descending and streaming)
-    after_us = drive.after_us
-    before_us = drive.before_us
+    # With no tag or parent filter, the updated index gives the updated_at order and the
+    # status indexes, one after the other, the status order.
+    unfiltered = parent is None and not wanted_tags
+    by_updated = sort == "updated_at" and unfiltered and manager.updated_indexed
+    by_status = sort == "status" and unfiltered
+    if by_updated:
+        drive = index.updated_drive(statuses)
+    elif by_status:
+        drive = index.status_drive(statuses, after, before)
+    else:
+        drive = index.choose(store, statuses=statuses, tags=wanted_tags, parent=parent,
+                             created_after=after, created_before=before)
+    ordered = by_updated or by_status  # streamed in sort order, timeouts put in place last
+    streaming = sort == "created_at" or ordered
+    wanted = None if limit is None else offset + limit
+    walked = index.entries(store, drive, descending=descending and streaming,
+                           first=wanted if streaming else None, chained=by_status)
+    after_us = None if after is None else index.micros(after)
+    before_us = None if before is None else index.micros(before)
     tag_set = set(wanted_tags)
 
     def matches(found: Session) -> bool:
@@ -76,20 +92,35 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
                     or (before_us is not None and created >= before_us))
 
     results: list[Session] = []
+    # ordered: sessions a timeout moved while listed (to a new updated_at, now, and a new
+    # status), whose place is elsewhere in the order; merged in by the final sort.
+    moved: list[Session] = []
     skipped = 0
     seen: set[str] = set()
-    first_page = 16 if limit is None else max(16, min(_PAGE_MAX, limit + offset))
-    for page in _pages(ids, first_page):
-        raws = store.get_many([index.record_key(sid) for sid in page])
-        for sid in page:
-            raw = raws.get(index.record_key(sid))
+    first_page = 16 if wanted is None else max(1, min(_PAGE_MAX, wanted))
+    digits = index.DIGITS
+    for page in _pages(walked, first_page):
+        keys = [index.RECORD_PREFIX + tail[digits + 1:] for _, tail in page]
+        raws = store.get_many(keys)
+        for key, (prefix, tail) in zip(keys, page, strict=True):
+            raw = raws.get(key)
+            sid = tail[digits + 1:]
             if raw is None or sid in seen:  # deleted meanwhile, or moved between indexes
                 continue
+            found = Session.decode(raw, key)
+            if ordered and (not prefix.endswith(f"/{found.status}/") or (
+                    by_updated and index.micros(found.updated_at) != int(tail[:digits]))):
+                continue  # an entry the record no longer calls for: its own entry counts
             seen.add(sid)
-            found = Session.decode(raw, index.record_key(sid))
+            stored = found
             if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
-                found = manager.enforcer.apply_timeouts(found)
+                found = manager.enforcer.apply_timeouts(found)  # ``found`` itself: none
             if not matches(found):
+                continue
+            if ordered:
+                (results if found is stored else moved).append(found)
+                if wanted is not None and len(results) >= wanted:
+                    return _ordered(results + moved, sort, descending, offset, limit)
                 continue
             if streaming and skipped < offset:
                 skipped += 1
@@ -97,15 +128,19 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
             results.append(found)
             if streaming and limit is not None and len(results) >= limit:
                 return results
-    if streaming:
+    if sort == "created_at":
         return results
-    results.sort(key=_SORT_KEYS[sort], reverse=descending)
-    end = None if limit is None else offset + limit
-    return results[offset:end]
+    return _ordered(results + moved, sort, descending, offset, limit)
+
+
+def _ordered(found: list[Session], sort: str, descending: bool, offset: int,
+             limit: int | None) -> list[Session]:
+    found.sort(key=_SORT_KEYS[sort], reverse=descending)
+    return found[offset:None if limit is None else offset + limit]
 
 
 _SORT_KEYS = {
-    "updated_at": lambda s: (s.updated_at, s.id),
+    "updated_at": lambda s: (index.micros(s.updated_at), s.id),  # the updated index's order
     "name": lambda s: (s.name.casefold(), s.created_at, s.id),
     "status": lambda s: (STATUSES.index(s.status), s.created_at, s.id),
 }
@@ -136,9 +171,9 @@ def _check_count(value: object, argument: str, *, allow_none: bool) -> None:
                               + (" or nil" if allow_none else ""), got=value)
 
 
-def _pages(ids: Iterable[str], first: int) -> Iterator[list[str]]:
+def _pages(ids: Iterable[_T], first: int) -> Iterator[list[_T]]:
     size = first
-    page: list[str] = []
+    page: list[_T] = []
     for sid in ids:
         page.append(sid)
         if len(page) >= size:

@@ -128,7 +128,9 @@ def created_entry(session: Session) -> dict[str, Any]:
         entry["description"] = session.description
     if session.metadata:
         entry["metadata"] = session.metadata
-    limits = session.limits.to_dict()
-    if any(v is not None for v in limits.values()):
-        entry["limits"] = limits
+    lim = session.limits
+    if (lim.operations is not None or lim.tokens is not None or lim.cost is not None
+            or lim.artifacts is not None or lim.artifact_bytes is not None
+            or lim.memory is not None):
+        entry["limits"] = lim.to_dict()
     return entry
