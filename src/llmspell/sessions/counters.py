@@ -33,7 +33,7 @@ from llmspell.codec import stored_int
 from llmspell.errors import ResourceLimitExceeded, SessionNotFound
 from llmspell.journal import Journal, Position
 from llmspell.sessions.enforcement import not_active
-from llmspell.sessions.index import ACTIVE_COUNT_KEY, record_key
+from llmspell.sessions.index import ACTIVE_COUNT_KEY, index_ops, record_key
 from llmspell.sessions.model import ACTIVE, Limits, Session
 from llmspell.sessions.policies import ResourceLimits, timeout_action
 from llmspell.sessions.transitions import position_after
@@ -227,7 +227,8 @@ class ArtifactCounters:
     def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
             operations: int = 0) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
         """The ops and ``expect`` that change the counters by ``artifacts``, ``size`` and
-        ``operations``, and the view as it will be once they commit (its position is fixed
+        ``operations`` (with the move of the session's updated index entry: the rewrite moves
+        ``updated_at``), and the view as it will be once they commit (its position is fixed
         by :meth:`committed`)."""
         current = view.session
         counters = current.counters.copy()
@@ -239,7 +240,8 @@ class ArtifactCounters:
             new.last_activity_at = now
         key = record_key(current.id)
         raw = orjson.dumps(new.to_record())
-        return [Put(key, raw)], {key: view.raw}, SessionView(raw, new, view.position)
+        return ([*index_ops(current, new), Put(key, raw)], {key: view.raw},
+                SessionView(raw, new, view.position))
 
     def committed(self, view: SessionView, journal_ops: list[Op]) -> None:
         """Remember the session as written (``journal_ops``: the entries appended with it)."""

@@ -59,7 +59,7 @@ from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
-from llmspell.sessions.counters import ActiveCounter, ArtifactCounters, SessionView
+from llmspell.sessions.counters import ActiveCounter, ArtifactCounters
 from llmspell.sessions.enforcement import CountInBatch, PolicyEnforcer, Refused
 from llmspell.sessions.history import Snapshot, check_seq, diff, snapshot_at
 from llmspell.sessions.lease import Lease, Leases
@@ -174,7 +174,7 @@ class SessionManager:
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
-        self.artifact_counters = _IndexedArtifactCounters(
+        self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
             policies=self._admit_store, footprint=self._state_footprint)
@@ -986,17 +986,6 @@ class SessionManager:
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
             raise SessionError(DISABLED)
-
-
-class _IndexedArtifactCounters(ArtifactCounters):
-    """ArtifactCounters whose record rewrites (which move ``updated_at``) carry the move of
-    the session's updated index entry too, in the same batch."""
-
-    def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
-            operations: int = 0) -> tuple[builtins.list[Op], dict[str, bytes | None],
-                                          SessionView]:
-        ops, expect, written = super().ops(view, artifacts, size, now, operations=operations)
-        return [*index.index_ops(view.session, written.session), *ops], expect, written
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:
