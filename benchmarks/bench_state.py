@@ -316,11 +316,17 @@ def lua_figures(bench: Bench) -> None:
             python = rt.state.save
             bench.record("Lua -> Python call floor (3 args, no-op)", _lua_rounds(bench, floor),
                          note="the bridge's own cost per call")
-            bench.measure("Python runtime.state.save (memory)",
-                          lambda: python("agent:gpt-4", "n", 1), number=20000)
-            bench.record("Lua State.save(scope, key, scalar)", _lua_rounds(bench, save),
-                         budget_us=4, peer="Lua -> Python call floor (3 args, no-op)",
-                         note="memory backend, runtime wiring, loop in Lua")
+            python_save = bench.measure("Python runtime.state.save (memory)",
+                                        lambda: python("agent:gpt-4", "n", 1), number=20000)
+            lua_save = bench.record("Lua State.save(scope, key, scalar)",
+                                    _lua_rounds(bench, save),
+                                    peer=("Python runtime.state.save (memory)",
+                                          "Lua -> Python call floor (3 args, no-op)"),
+                                    note="memory backend, runtime wiring, loop in Lua")
+            bench.record("Lua overhead over the same Python call (State.save)",
+                         [lua_save.value - python_save.value], budget_us=2,
+                         note="DESIGN 17 (<= 2 us): the Lua median minus the Python median "
+                              "of the same save, same run")
         finally:
             engine.close()
 

@@ -13,6 +13,7 @@ from llmspell import Runtime
 from llmspell.errors import BackupError
 from llmspell.state import bulk
 from llmspell.state.backup.staging import Staged
+from llmspell.state.scopes import SEQ_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +41,8 @@ def workload(rt: Runtime) -> None:
 def test_a_chunked_whole_store_restore_puts_back_exactly_the_backup(rt: Runtime) -> None:
     workload(rt)
     info = rt.backups.backup()
-    expected = {k: v for k, v in everything(rt).items() if not k.startswith(("chg/", "meta/"))}
+    expected = {k: v for k, v in everything(rt).items()
+                if not k.startswith(("chg/", SEQ_KEY, "meta/"))}
     with rt.state.transaction():
         for i in range(0, 400, 3):
             rt.state.save(f"agent:a{i % 4}", f"k{i:04d}", "changed")
@@ -58,7 +60,7 @@ def test_a_chunked_whole_store_restore_puts_back_exactly_the_backup(rt: Runtime)
     found = everything(rt)
     assert {k: v for k, v in found.items() if k in expected} == expected
     assert not [k for k in found if k not in expected
-                and not k.startswith(("chg/", "meta/", "bak/"))]
+                and not k.startswith(("chg/", SEQ_KEY, "meta/", "bak/"))]
     assert staging_files(rt) == []
     assert rt.sessions.list()[0].name == "s"
 
