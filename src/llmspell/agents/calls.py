@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from llmspell.agents.after import AfterAnswer, user_hooks_at
 from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
@@ -153,6 +154,15 @@ class CallMeter:
         if manager.admit_call(sid, KIND, tokens=estimate):
             return Admission(estimate, 0)
         return Admission(0, 1)
+
+    def after_answer(self, sid: str | None, hooks: Any, point: str) -> AfterAnswer:
+        """The commit group of a call's writes after its answer (:mod:`llmspell.agents.after`):
+        on the sessions' store when the call runs in session ``sid`` and nothing of the
+        user's runs at ``point`` of ``hooks``; else one that groups nothing."""
+        manager = self._sessions()
+        if manager is None or sid is None or user_hooks_at(hooks, point):
+            return AfterAnswer(None)
+        return AfterAnswer(manager.store)
 
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,
