@@ -47,6 +47,16 @@ class AfterAnswer:
         self._store = store
         self._group: AbstractContextManager[None] | None = None
 
+    @classmethod
+    def for_call(cls, store: Store | None, sid: str | None, hooks: Any,
+                 point: str) -> AfterAnswer:
+        """The group of a call in session ``sid`` whose writes go to ``store``: one that groups
+        nothing without a session or a store, or when a hook of the user's runs at ``point``
+        (:func:`user_hooks_at`)."""
+        if store is None or sid is None or user_hooks_at(hooks, point):
+            return cls(None)
+        return cls(store)
+
     def open(self) -> None:
         if self._group is None and self._store is not None:
             group = self._store.one_commit()

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from llmspell.agents.after import AfterAnswer, user_hooks_at
+from llmspell.agents.after import AfterAnswer
 from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
@@ -160,9 +160,8 @@ class CallMeter:
         on the sessions' store when the call runs in session ``sid`` and nothing of the
         user's runs at ``point`` of ``hooks``; else one that groups nothing."""
         manager = self._sessions()
-        if manager is None or sid is None or user_hooks_at(hooks, point):
-            return AfterAnswer(None)
-        return AfterAnswer(manager.store)
+        return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
+                                    point)
 
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,
