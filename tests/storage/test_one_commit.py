@@ -183,9 +183,9 @@ def test_a_group_on_a_busy_store_names_what_failed(tmp_path: Path) -> None:
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(StorageError, match=r"could not start a commit group.*locked"):
-            with store.one_commit():
-                pytest.fail("entered a group without the write lock")
+        with (pytest.raises(StorageError, match=r"could not start a commit group.*locked"),
+              store.one_commit()):
+            pytest.fail("entered a group without the write lock")
         holder.execute("ROLLBACK")
         with store.one_commit():  # the lock was given back: the store works
             store.put("a", b"1")
