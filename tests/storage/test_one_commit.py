@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -180,9 +181,8 @@ def test_closing_inside_a_group_keeps_its_writes(tmp_path: Path) -> None:
 def test_a_group_on_a_busy_store_names_what_failed(tmp_path: Path) -> None:
     place = make_backend("sqlite", tmp_path)
     store = SqliteStore(Path(place.url.removeprefix("sqlite:///")), timeout=0)
-    holder = sqlite3.connect(store.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with closing(store), closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
         with (pytest.raises(StorageError, match=r"could not start a commit group.*locked"),
               store.one_commit()):
             pytest.fail("entered a group without the write lock")
@@ -190,9 +190,6 @@ def test_a_group_on_a_busy_store_names_what_failed(tmp_path: Path) -> None:
         with store.one_commit():  # the lock was given back: the store works
             store.put("a", b"1")
         assert store.get("a") == b"1"
-    finally:
-        holder.close()
-        store.close()
 
 
 def test_other_backends_commit_each_batch(backend: Backend) -> None:

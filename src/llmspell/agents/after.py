@@ -53,8 +53,9 @@ class AfterAnswer:
         """The group of a call in session ``sid`` whose writes go to ``store``: one that groups
         nothing without a session or a store, or when a hook of the user's runs at ``point``
         (:func:`user_hooks_at`)."""
-        if store is None or sid is None or user_hooks_at(hooks, point):
-            return cls(None)
+        if (store is None or sid is None or type(store).one_commit is Store.one_commit
+                or user_hooks_at(hooks, point)):
+            return cls(None)  # nothing to group (the backend commits each batch anyway)
         return cls(store)
 
     def open(self) -> None:
