@@ -159,3 +159,17 @@ def test_a_failed_tool_call_is_counted_and_journaled(rt: Runtime) -> None:
     calls = rt.sessions.journal.read(session.id, kinds="tool.call")
     assert [c.data["result"]["success"] for c in calls] == [False]
     assert rt.sessions.get(session.id).counters.operations == 1
+
+
+def test_a_limit_hook_of_the_users_runs_outside_any_group(rt: Runtime) -> None:
+    store = rt.store
+    assert isinstance(store, SqliteStore)
+    held: list[bool] = []
+    rt.hooks.register("resource:limit_exceeded", lambda ctx: held.append(store._grouped))
+    rt.providers.add("costly", ScriptedProvider("costly", [
+        {"text": "long", "usage": {"input_tokens": 50, "output_tokens": 50}}]))
+    agent = rt.agents.create("a", "costly/demo")
+    session = rt.sessions.create("s", limits={"max_tokens": 20})
+    with rt.sessions.current(session), pytest.raises(ResourceLimitExceeded):
+        agent.invoke("hi")
+    assert held == [False]

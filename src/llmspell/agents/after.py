@@ -9,10 +9,12 @@ call writes the ``tool.call`` entry with its event's entry, and the collected ar
 CPU). Each batch still applies on its own with its conditions; a failure leaves the others.
 
 The group is opened only once the answer is in (never across the provider's HTTP request or
-the tool's own execution) and only when nothing of the user's runs at the after point
-(:func:`user_hooks_at`): a hook of the user's there could take any time while the store's lock
-is held. What runs inside is bounded by llmspell: the collector, its ``artifact:*`` hooks and
-events, and the event's synchronous subscribers (docs/agents.md, "What a call costs").
+the tool's own execution) and only when no hook of the user's is registered at the points
+the call fires while it is open (the after point, the error point, ``resource:limit_exceeded``
+for a limit the answer passed: :func:`user_hooks_at`): such a hook could take any time while
+the store's lock is held. What runs inside is llmspell's own code and what it fires: the
+collector, the ``artifact:*`` hooks and events of its store, and the event's synchronous
+subscribers (docs/agents.md, "What a call costs").
 The group is opened and closed on the same thread, within one synchronous call.
 """
 
@@ -25,12 +27,13 @@ from llmspell.artifacts.collectors import NAME_PREFIX
 from llmspell.storage.base import Store
 
 
-def user_hooks_at(hooks: Any, point: str) -> bool:
-    """Whether firing ``point`` of ``hooks`` (a HookRegistry, or None) runs a hook that is not
-    llmspell's own artifact collector."""
-    if hooks is None or not hooks.has(point):
+def user_hooks_at(hooks: Any, points: tuple[str, ...]) -> bool:
+    """Whether firing one of ``points`` of ``hooks`` (a HookRegistry, or None) runs a hook
+    that is not llmspell's own artifact collector."""
+    if hooks is None:
         return False
-    return any(not h.name.startswith(NAME_PREFIX) for h in hooks.list(point))
+    return any(not h.name.startswith(NAME_PREFIX)
+               for point in points if hooks.has(point) for h in hooks.list(point))
 
 
 class AfterAnswer:
@@ -49,12 +52,13 @@ class AfterAnswer:
 
     @classmethod
     def for_call(cls, store: Store | None, sid: str | None, hooks: Any,
-                 point: str) -> AfterAnswer:
+                 points: tuple[str, ...]) -> AfterAnswer:
         """The group of a call in session ``sid`` whose writes go to ``store``: one that groups
-        nothing without a session or a store, or when a hook of the user's runs at ``point``
+        nothing without a session or a store, or when a hook of the user's runs at one of
+        ``points``, those the call may fire while the group is open
         (:func:`user_hooks_at`)."""
         if (store is None or sid is None or type(store).one_commit is Store.one_commit
-                or user_hooks_at(hooks, point)):
+                or user_hooks_at(hooks, points)):
             return cls(None)  # nothing to group (the backend commits each batch anyway)
         return cls(store)
 

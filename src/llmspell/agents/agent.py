@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from llmspell.agents.registry import AgentRegistry
 
 BEFORE, AFTER, ERROR = "agent:before_execution", "agent:after_execution", "agent:error"
+#: The points a call may fire while its writes after the answer share a commit.
+GROUPED = (AFTER, ERROR, "resource:limit_exceeded")
 STATE_KEY = "state"
 STATE_VERSION = 1
 
@@ -115,7 +117,7 @@ class Agent:
         turns: list[list[Message]] = []
         produced: list[AgentResult] = []
         # One commit for the settlement, the collected artifact and the event's entry.
-        after = owner.meter.after_answer(sid, owner.hooks, AFTER)
+        after = owner.meter.after_answer(sid, owner.hooks, GROUPED)
 
         def operation(data: Any) -> dict[str, Any]:
             result = None
@@ -156,7 +158,7 @@ class Agent:
         inner: Generator[AgentChunk, None, None] | None = None
         # Settlement and collected artifact in one commit; closed before the last chunk is
         # handed over (the consumer's code runs then), so the event's entry is its own.
-        after = self._owner.meter.after_answer(sid, hooks, AFTER)
+        after = self._owner.meter.after_answer(sid, hooks, GROUPED)
         self._begin()
         try:
             data = hooks.before(BEFORE, self._hook_data(text, parameters), **context)

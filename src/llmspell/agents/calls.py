@@ -155,13 +155,13 @@ class CallMeter:
             return Admission(estimate, 0)
         return Admission(0, 1)
 
-    def after_answer(self, sid: str | None, hooks: Any, point: str) -> AfterAnswer:
+    def after_answer(self, sid: str | None, hooks: Any, points: tuple[str, ...]) -> AfterAnswer:
         """The commit group of a call's writes after its answer (:mod:`llmspell.agents.after`):
-        on the sessions' store when the call runs in session ``sid`` and nothing of the
-        user's runs at ``point`` of ``hooks``; else one that groups nothing."""
+        on the sessions' store when the call runs in session ``sid`` and no hook of the
+        user's is registered at ``points`` of ``hooks``; else one that groups nothing."""
         manager = self._sessions()
         return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
-                                    point)
+                                    points)
 
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,

@@ -63,6 +63,8 @@ logger = logging.getLogger("llmspell.tools")
 TOOL_CALL = "tool.call"
 KIND = "tool.invoke"
 SOURCE = "tools"
+#: The points a call may fire while its writes after the tool ran share a commit.
+GROUPED = ("tool:after_execution", "tool:error")
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
 #: ``admit(session_id_or_None, kind)``: admits one operation or raises; returns how many
 #: operations it left for :data:`Settle` to count with the call's entry (0 or 1).
@@ -158,7 +160,7 @@ class ToolService:
 
         def after(sid: str | None) -> AfterAnswer:
             return AfterAnswer.for_call(runtime.sessions.store if sessions_on else None, sid,
-                                        runtime.hooks, "tool:after_execution")
+                                        runtime.hooks, GROUPED)
 
         def carry(sid: str, drafts: list[Draft]) -> AbstractContextManager[list[Draft]] | None:
             recorder = runtime.sessions.recorder if sessions_on else None
