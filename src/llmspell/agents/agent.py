@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell import intercept
 from llmspell.agents import lifecycle as lc
+from llmspell.agents.after import AfterAnswer
 from llmspell.agents.calls import (
     LLM_CALL,
     TOOL_CALL,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
     from llmspell.agents.registry import AgentRegistry
 
 BEFORE, AFTER, ERROR = "agent:before_execution", "agent:after_execution", "agent:error"
+#: The points a call may fire while its writes after the answer share a commit.
+GROUPED = (AFTER, ERROR, "resource:limit_exceeded")
 STATE_KEY = "state"
 STATE_VERSION = 1
 
@@ -113,29 +116,33 @@ class Agent:
         sid = owner.meter.session_id()
         turns: list[list[Message]] = []
         produced: list[AgentResult] = []
+        # One commit for the settlement, the collected artifact and the event's entry.
+        after = owner.meter.after_answer(sid, owner.hooks, GROUPED)
 
         def operation(data: Any) -> dict[str, Any]:
             result = None
-            for chunk in self._execute(take_text(data), cid, sid, turns, stream=False):
+            for chunk in self._execute(take_text(data), cid, sid, turns, stream=False,
+                                       after=after):
                 result = chunk.result
             assert result is not None
             produced.append(result)
             return hook_view(result)
 
         self._begin()
-        try:
-            value = owner.hooks.run(
-                BEFORE, self._hook_data(text, parameters), operation, after=AFTER,
-                error=ERROR, component=self.name, correlation_id=cid, session_id=sid)
-        except BaseException as exc:
-            self._end(failed=True, error=exc, cid=cid, sid=sid)
-            raise
-        if produced:
-            result = self._modified(value, produced[-1])
-            self._commit(turns[-1], result.text)
-        else:
-            result = self._skipped(value)
-        self._end(failed=False, result=result, cid=cid, sid=sid)
+        with after:
+            try:
+                value = owner.hooks.run(
+                    BEFORE, self._hook_data(text, parameters), operation, after=AFTER,
+                    error=ERROR, component=self.name, correlation_id=cid, session_id=sid)
+            except BaseException as exc:
+                self._end(failed=True, error=exc, cid=cid, sid=sid)
+                raise
+            if produced:
+                result = self._modified(value, produced[-1])
+                self._commit(turns[-1], result.text)
+            else:
+                result = self._skipped(value)
+            self._end(failed=False, result=result, cid=cid, sid=sid)
         return result
 
     def execute(self, input: str | Mapping[str, Any]) -> AgentResult:
@@ -149,6 +156,9 @@ class Agent:
         hooks = self._owner.hooks
         cid, sid = context["correlation_id"], context["session_id"]
         inner: Generator[AgentChunk, None, None] | None = None
+        # Settlement and collected artifact in one commit; closed before the last chunk is
+        # handed over (the consumer's code runs then), so the event's entry is its own.
+        after = self._owner.meter.after_answer(sid, hooks, GROUPED)
         self._begin()
         try:
             data = hooks.before(BEFORE, self._hook_data(text, parameters), **context)
@@ -160,7 +170,7 @@ class Agent:
             turns: list[list[Message]] = []
             found: AgentResult | None = None
             last = 0
-            inner = self._execute(take_text(data), cid, sid, turns, stream=True)
+            inner = self._execute(take_text(data), cid, sid, turns, stream=True, after=after)
             for chunk in inner:
                 if chunk.kind == "done":
                     found, last = chunk.result, chunk.index
@@ -172,8 +182,12 @@ class Agent:
         except BaseException as exc:
             if inner is not None:
                 inner.close()  # an abandoned stream is journaled as failed now, not at GC
-            self._failed(exc, text, context)
+            try:
+                self._failed(exc, text, context)
+            finally:
+                after.close()
             raise
+        after.close()
         yield AgentChunk("done", last, result=result)
         self._end(failed=False, result=result, cid=cid, sid=sid)
 
@@ -246,11 +260,13 @@ class Agent:
     # -- the tool loop -------------------------------------------------------------------
 
     def _execute(self, text: str, cid: str, sid: str | None, turns: list[list[Message]], *,
-                 stream: bool, awaited: bool = False,
+                 stream: bool, awaited: bool = False, after: AfterAnswer | None = None,
                  ) -> Generator[Any, ChatResponse | None, None]:
         """One execution: model calls and tool calls until an answer without tool calls.
         ``awaited``: each model call is yielded as a :class:`_ModelCall` and its response
-        sent back (:meth:`ainvoke` awaits it), instead of calling the provider here."""
+        sent back (:meth:`ainvoke` awaits it), instead of calling the provider here.
+        ``after``: opened once the last answer (one without tool calls) is in, before its
+        settlement; closed before any model call (a retry of the execution)."""
         config, owner = self.config, self._owner
         with self._lock:
             history = list(self.conversation)
@@ -272,6 +288,8 @@ class Agent:
                                      "model": config.model_name,
                                      "fingerprint": fingerprint(provider=config.provider, **record),
                                      "request": record, "stream": stream, "step": step}
+            if after is not None:
+                after.close()  # never across a model call
             admitted = owner.meter.admit(sid, request)
             t0 = time.perf_counter()
             response: ChatResponse | None = None
@@ -304,6 +322,8 @@ class Agent:
             call_cost = cost(usage, price)
             entry.update(response=response_record(response), usage=usage.as_dict(),
                          cost=call_cost, latency_ms=_ms(t0))
+            if after is not None and not response.tool_calls:
+                after.open()
             owner.meter.settle(sid, admitted, response, price, entry, cid)
             input_tokens += usage.input_tokens
             output_tokens += usage.output_tokens

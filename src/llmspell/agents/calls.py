@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from llmspell.agents.after import AfterAnswer
 from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
@@ -153,6 +154,14 @@ class CallMeter:
         if manager.admit_call(sid, KIND, tokens=estimate):
             return Admission(estimate, 0)
         return Admission(0, 1)
+
+    def after_answer(self, sid: str | None, hooks: Any, points: tuple[str, ...]) -> AfterAnswer:
+        """The commit group of a call's writes after its answer (:mod:`llmspell.agents.after`):
+        on the sessions' store when the call runs in session ``sid`` and no hook of the
+        user's is registered at ``points`` of ``hooks``; else one that groups nothing."""
+        manager = self._sessions()
+        return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
+                                    points)
 
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,

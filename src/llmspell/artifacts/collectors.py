@@ -32,6 +32,8 @@ logger = logging.getLogger("llmspell.artifacts")
 
 TOOL_POINT = "tool:after_execution"
 AGENT_POINT = "agent:after_execution"
+#: The start of the collecting hooks' names: how a caller tells them from hooks of the user's.
+NAME_PREFIX = "artifact-collector:"
 _EXPECTED = (SessionError, ResourceLimitExceeded, ArtifactError, ValidationError)
 
 
@@ -53,9 +55,9 @@ class ArtifactCollector:
         self.handles = [
             # Tools do not fire their point yet: ready for when they do.
             hooks.register(TOOL_POINT, self.collect_tool, priority="lowest",
-                           name="artifact-collector:tool", expect_unfired=True),
+                           name=NAME_PREFIX + "tool", expect_unfired=True),
             hooks.register(AGENT_POINT, self.collect_agent, priority="lowest",
-                           name="artifact-collector:agent"),
+                           name=NAME_PREFIX + "agent"),
         ]
         return self
 

@@ -9,7 +9,9 @@ the same message.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 
 from llmspell.errors import InvalidKey, InvalidValue, ValidationError
@@ -153,6 +155,26 @@ class Store(abc.ABC):
                                   got=chunks)
         return self._batch_stream(_checked_chunks(chunks))
 
+    def one_commit(self) -> AbstractContextManager[None]:
+        """A context under which this thread's batches are made durable by ONE commit.
+
+        Durability grouping, not atomicity: every batch (and put or delete) inside still
+        applies on its own, in order, with its conditions (a failed condition or an error
+        leaves nothing of that batch), and this thread's later reads see it; only the commit
+        that makes them durable is shared, at the exit. When the block raises, what was
+        applied is still committed at the exit, exactly as if each batch had committed on
+        its own, so a cache updated after a successful batch stays right. A group inside a
+        group joins the outer one.
+
+        Only SQLite groups (``BEGIN IMMEDIATE`` at the entry, a savepoint per batch,
+        ``COMMIT`` at the exit; this process's other threads wait for the store's lock and
+        other processes for the write lock while it is open, so keep it short and never
+        hold it across a network call or code you cannot bound). The other backends keep
+        the default, which is no group at all: each batch commits itself, as outside one
+        (docs/storage.md, "One commit for several batches").
+        """
+        return _NO_GROUP
+
     # -- the fast path: the same operations without the argument checks ---------------------
 
     def get_unchecked(self, key: str) -> bytes | None:
@@ -285,6 +307,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _close(self) -> None: ...
+
+
+#: The default :meth:`Store.one_commit`: nothing to do (reusable, as nullcontext is).
+_NO_GROUP: AbstractContextManager[None] = contextlib.nullcontext()
 
 
 # -- argument checks shared by every backend ----------------------------------------------------

@@ -28,6 +28,12 @@ database's write lock first, so reading ``expect`` and applying the ops is atomi
 threads and processes; a ``batch_stream`` is one such transaction around all its chunks.
 Other processes wait up to ``timeout`` seconds for the lock (``busy_timeout``) instead of
 failing. One connection, guarded by a lock, serves all threads.
+
+:meth:`SqliteStore.one_commit` groups the commits of several batches: ``BEGIN IMMEDIATE`` at
+its entry (holding the lock), each batch inside as ``SAVEPOINT`` ... ``RELEASE`` (``ROLLBACK
+TO`` when its condition fails or it raises), single statements as they are (a statement is
+atomic inside a transaction too), and one ``COMMIT`` at its exit, whatever the block raised.
+Reads go through the same connection under the same lock, so they see the group's writes.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from operator import itemgetter
 
 from llmspell.config_schema import default
@@ -152,6 +159,11 @@ class SqliteStore(Store):
         self._checkpointer = Checkpointer(self.path, timeout)
         weakref.finalize(self, self._checkpointer.stop)  # a store dropped unclosed
         self._commits = 0  # since the checkpointer was last woken
+        # The open commit group (one_commit): how deep, and whether it began a transaction.
+        # Only the thread holding the lock reads or changes them.
+        self._depth = 0
+        self._grouped = False
+        self._group = _Group(self)
         # One cursor for the single-statement calls (saves creating one per call); it is only
         # used under the lock, and always read to the end before the lock is released.
         self._cursor: sqlite3.Cursor = db.cursor()
@@ -219,7 +231,10 @@ class SqliteStore(Store):
             return found
 
     def _committed(self) -> None:
-        """Count a commit; wake the checkpointer every NOTIFY_EVERY (under the lock)."""
+        """Count a commit; wake the checkpointer every NOTIFY_EVERY (under the lock). In a
+        commit group the group's exit is the commit."""
+        if self._grouped:
+            return
         self._commits += 1
         if self._commits >= NOTIFY_EVERY:
             self._commits = 0
@@ -299,8 +314,9 @@ class SqliteStore(Store):
             raise self._refused(_what(size, 0), self.read_only)
         with self._lock:
             db = self._db
+            grouped = self._grouped
             try:
-                db.execute("BEGIN IMMEDIATE")
+                db.execute("SAVEPOINT batch" if grouped else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._failed("start a batch" if size is not None
                                    else "start a stream of batches", exc) from exc
@@ -308,19 +324,62 @@ class SqliteStore(Store):
             try:
                 for ops, expect in chunks:
                     if expect and not _holds(db, expect):
-                        db.execute("ROLLBACK")
+                        _undo(db, grouped)
                         return False
                     _apply(db, ops)
                     applied += len(ops)
-                db.execute("COMMIT")
+                db.execute("RELEASE batch" if grouped else "COMMIT")
                 self._committed()
             except BaseException as exc:
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
+                    _undo(db, grouped)
+                elif grouped:  # SQLite rolled the whole transaction back (a full disk, I/O)
+                    raise StorageError(
+                        f"sqlite store {self.path}: could not {_what(size, applied)}: {exc}; "
+                        "SQLite rolled back the whole commit group, with the batches "
+                        "applied in it before this one") from exc
                 if isinstance(exc, sqlite3.Error):
                     raise self._failed(_what(size, applied), exc) from exc
                 raise
         return True
+
+    def one_commit(self) -> AbstractContextManager[None]:
+        """See :meth:`Store.one_commit`: here ``BEGIN IMMEDIATE`` at the entry, a savepoint
+        per batch, ``COMMIT`` at the exit (the module docstring). The entry takes the store's
+        lock and the exit releases it: use it on one thread, as a ``with`` block."""
+        return self._group
+
+    def _enter_group(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._depth == 0 and not self.read_only:  # read-only: writes refuse anyway
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise self._failed("start a commit group", exc) from exc
+                self._grouped = True
+            self._depth += 1
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _exit_group(self) -> None:
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._grouped:
+                self._grouped = False
+                db = self._db
+                if db.in_transaction:
+                    try:
+                        db.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        if db.in_transaction:
+                            db.execute("ROLLBACK")
+                        raise self._failed("commit a group of batches (none of them is "
+                                           "kept)", exc) from exc
+                    self._committed()
+        finally:
+            self._lock.release()
 
     def _batch_in_one(self, ops: list[Op], expect: dict[str, bytes | None],
                       params: list[object]) -> bool:
@@ -344,7 +403,36 @@ class SqliteStore(Store):
             db, self._db = self._db, Closed()  # type: ignore[assignment]
             self._cursor = Closed()  # type: ignore[assignment]
             if not isinstance(db, Closed):
+                if self._grouped and db.in_transaction:  # closed inside its commit group
+                    self._grouped = False
+                    db.execute("COMMIT")
                 db.close()
+
+
+class _Group:
+    """The context manager :meth:`SqliteStore.one_commit` returns (one per store: its state
+    is the store's, so entering it again nests)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._store._enter_group()
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._exit_group()
+
+
+def _undo(db: sqlite3.Connection, grouped: bool) -> None:
+    """Undo the batch :meth:`SqliteStore._write` began: its savepoint in a commit group
+    (the group's earlier batches stay), else its transaction."""
+    if grouped:
+        db.execute("ROLLBACK TO batch")
+        db.execute("RELEASE batch")
+    else:
+        db.execute("ROLLBACK")
 
 
 def _what(size: int | None, applied: int) -> str:

@@ -47,6 +47,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from llmspell import intercept
+from llmspell.agents.after import AfterAnswer
 from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, SessionNotFound, ToolError, ValidationError
 from llmspell.hooks import Skipped
@@ -62,8 +63,18 @@ logger = logging.getLogger("llmspell.tools")
 TOOL_CALL = "tool.call"
 KIND = "tool.invoke"
 SOURCE = "tools"
+#: The points a call may fire while its writes after the tool ran share a commit.
+GROUPED = ("tool:after_execution", "tool:error")
 Journal = Callable[[str | None, str, dict[str, Any], str], None]
-Admit = Callable[[str | None, str], Any]
+#: ``admit(session_id_or_None, kind)``: admits one operation or raises; returns how many
+#: operations it left for :data:`Settle` to count with the call's entry (0 or 1).
+Admit = Callable[[str | None, str], int]
+#: ``settle(session_id, kind, drafts, operations)``: counts ``operations`` and writes
+#: ``drafts`` in one batch (:meth:`SessionManager.settle
+#: <llmspell.sessions.manager.SessionManager.settle>`).
+Settle = Callable[[str, str, list[Draft], int], Any]
+#: ``after(session_id_or_None)``: the commit group of the call's writes after the tool ran.
+After = Callable[[str | None], AfterAnswer]
 Carry = Callable[[str, list[Draft]], AbstractContextManager[list[Draft]] | None]
 
 
@@ -77,8 +88,14 @@ class ToolService:
         journal: ``journal(session_id, kind, data, correlation_id)`` records an entry, or None.
         current_session: gives the current session id, or None.
         admit: ``admit(session_id_or_None, kind)`` admits one operation or raises
-            (:meth:`SessionManager.admit <llmspell.sessions.manager.SessionManager.admit>`),
-            or None when there are no sessions.
+            (:meth:`SessionManager.admit_call
+            <llmspell.sessions.manager.SessionManager.admit_call>`) and returns the operations
+            it left to ``settle`` (0 or 1), or None when there are no sessions.
+        settle: ``settle(session_id, kind, drafts, operations)`` counts what ``admit`` left,
+            with the call's ``tool.call`` entry in the same batch; or None.
+        after: ``after(session_id_or_None)``, the :class:`~llmspell.agents.after.AfterAnswer`
+            that gives the writes after the tool ran (the collected artifact, the entry, the
+            event's entry) one commit; or None.
         redactor: hides secrets in what tools return about the environment.
         tools: tools to register.
         carry: ``carry(session_id, drafts)``, a context manager in which the session
@@ -94,7 +111,8 @@ class ToolService:
                  current_session: Callable[[], str | None] | None = None,
                  admit: Admit | None = None,
                  redactor: Redactor | None = None, tools: Iterable[Tool] = (),
-                 carry: Carry | None = None) -> None:
+                 carry: Carry | None = None, settle: Settle | None = None,
+                 after: After | None = None) -> None:
         self.security = security
         self.hooks = hooks
         self.events = events
@@ -102,6 +120,8 @@ class ToolService:
         self.current_session = current_session or (lambda: None)
         self.admit = admit
         self.carry = carry
+        self.settle = settle
+        self.after = after
         self.redactor = redactor or Redactor()
         self.registry = ToolRegistry()
         for item in tools:
@@ -126,8 +146,21 @@ class ToolService:
                 except SessionNotFound:
                     logger.debug("session %s is gone; its %s entry is not written", sid, kind)
 
-        def admit(sid: str | None, kind: str) -> Any:
-            return runtime.sessions.admit(sid, kind) if sessions_on else None
+        def admit(sid: str | None, kind: str) -> int:
+            if not sessions_on:
+                return 0
+            if sid is None:  # the global and per-kind rate limits only
+                runtime.sessions.admit(None, kind)
+                return 0
+            return 0 if runtime.sessions.admit_call(sid, kind) else 1
+
+        def settle(sid: str, kind: str, drafts: list[Draft], operations: int) -> Any:
+            return runtime.sessions.settle(sid, kind, journal=drafts or None,
+                                           operations=operations)
+
+        def after(sid: str | None) -> AfterAnswer:
+            return AfterAnswer.for_call(runtime.sessions.store if sessions_on else None, sid,
+                                        runtime.hooks, GROUPED)
 
         def carry(sid: str, drafts: list[Draft]) -> AbstractContextManager[list[Draft]] | None:
             recorder = runtime.sessions.recorder if sessions_on else None
@@ -139,7 +172,7 @@ class ToolService:
         service = cls(ToolSecurity.from_config(config), hooks=runtime.hooks,
                       events=runtime.events, journal=journal, current_session=current,
                       admit=admit, redactor=Redactor(config.setting("state.redact_patterns")),
-                      tools=builtin_tools(config), carry=carry)
+                      tools=builtin_tools(config), carry=carry, settle=settle, after=after)
         service.add_plugins()
         return service
 
@@ -229,17 +262,25 @@ class ToolService:
         arguments = mask_fields(params, item.secret_fields)
         started = time.perf_counter()
         self._publish("tool.started", {"tool": name, "fingerprint": print_}, cid, sid)
+        # Opened once the tool returned: the collected artifact, the entry and the event's
+        # entry in one commit (never across the tool's own execution).
+        group = self.after(sid) if self.after is not None else AfterAnswer(None)
+        left = [0]  # operations the admission left to count with the entry
+
         def attempt() -> Any:
             missing = item.available()
             if missing is not None:
                 raise ToolError(f"tool {name!r} is unavailable on this machine: {missing}")
             self.security.check(item)
             if self.admit is not None:
-                self.admit(sid, KIND)
+                left[0] = self.admit(sid, KIND)
             ctx = ToolContext(self.security.confinement, self.redactor, sid, cid, self.security)
 
             def operation(current: Any) -> Any:
-                return self._execute(item, self._validate(item, current, cid, sid), ctx)
+                group.close()  # a retry runs the tool again: not inside the group
+                output = self._execute(item, self._validate(item, current, cid, sid), ctx)
+                group.open()
+                return output
 
             if self.hooks is None:
                 return operation(params)
@@ -248,33 +289,36 @@ class ToolService:
                                   component=name, correlation_id=cid, session_id=sid,
                                   metadata={"tool": name})
 
-        try:
-            if record:  # a journaled call: a replay may serve it (llmspell.intercept)
-                result = intercept.through(
-                    TOOL_CALL, print_, attempt,
-                    describe=lambda: {"tool": name, "arguments": arguments},
-                    restore=lambda data: data["result"]["output"])
-            else:
-                result = attempt()
-        except BaseException as exc:
-            if isinstance(exc, SecurityViolation):
-                report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
+        with group:
+            try:
+                if record:  # a journaled call: a replay may serve it (llmspell.intercept)
+                    result = intercept.through(
+                        TOOL_CALL, print_, attempt,
+                        describe=lambda: {"tool": name, "arguments": arguments},
+                        restore=lambda data: data["result"]["output"])
+                else:
+                    result = attempt()
+            except BaseException as exc:
+                if isinstance(exc, SecurityViolation):
+                    report(self.hooks, name, exc, session_id=sid, correlation_id=cid)
+                elapsed = _ms(started)
+                if isinstance(exc, Exception):
+                    self._finish(record, sid, cid, {
+                        "tool": name, "arguments": arguments,
+                        "result": {"success": False, "output": None, "error": str(exc)},
+                        "error_type": type(exc).__name__, "latency_ms": elapsed,
+                        "fingerprint": print_,
+                    }, "tool.failed", {"tool": name, "fingerprint": print_,
+                                       "latency_ms": elapsed, "error": str(exc),
+                                       "error_type": type(exc).__name__}, left[0])
+                raise
             elapsed = _ms(started)
-            if isinstance(exc, Exception):
-                self._finish(record, sid, cid, {
-                    "tool": name, "arguments": arguments,
-                    "result": {"success": False, "output": None, "error": str(exc)},
-                    "error_type": type(exc).__name__, "latency_ms": elapsed,
-                    "fingerprint": print_,
-                }, "tool.failed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed,
-                                   "error": str(exc), "error_type": type(exc).__name__})
-            raise
-        elapsed = _ms(started)
-        self._finish(record, sid, cid, {
-            "tool": name, "arguments": arguments,
-            "result": {"success": True, "output": result, "error": None},
-            "latency_ms": elapsed, "fingerprint": print_,
-        }, "tool.completed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed})
+            self._finish(record, sid, cid, {
+                "tool": name, "arguments": arguments,
+                "result": {"success": True, "output": result, "error": None},
+                "latency_ms": elapsed, "fingerprint": print_,
+            }, "tool.completed", {"tool": name, "fingerprint": print_, "latency_ms": elapsed},
+                left[0])
         metadata = {"tool": name, "category": item.category, "latency_ms": elapsed,
                     "fingerprint": print_, "correlation_id": cid, "session_id": sid}
         return ToolOutput(result_text(result), result, metadata)
@@ -302,11 +346,21 @@ class ToolService:
                             f"{item.timeout} s (the call was abandoned)") from None
 
     def _finish(self, record: bool, sid: str | None, cid: str, entry: dict[str, Any],
-                kind: str, event: dict[str, Any]) -> None:
+                kind: str, event: dict[str, Any], operations: int = 0) -> None:
         """Journal the call's ``tool.call`` ``entry`` (unless ``record`` is False) and publish
-        its last event. In a session with a recorder, the entry rides with the event's entry:
-        one batch, the ``tool.call`` entry first, written before other subscribers see the
-        event (as when it was written on its own first)."""
+        its last event. ``operations`` the admission left are counted in the entry's batch
+        (``settle``). Else, in a session with a recorder, the entry rides with the event's
+        entry: one batch, the ``tool.call`` entry first, written before other subscribers
+        see the event (as when it was written on its own first)."""
+        if operations and sid is not None and self.settle is not None:
+            drafts = [Draft(TOOL_CALL, entry, cid)] if record and self.journal else []
+            try:
+                self.settle(sid, KIND, drafts, operations)
+            except Exception:  # the call happened: a session that cannot take it is logged
+                logger.exception("could not count and journal a call of tool %s in session "
+                                 "%s", entry["tool"], sid)
+            self._publish(kind, event, cid, sid)
+            return
         carrier = None
         if record and sid is not None and self.journal is not None and self.carry is not None:
             carrier = self.carry(sid, [Draft(TOOL_CALL, entry, cid)])
