@@ -129,9 +129,9 @@ class MemoryStore(Store):
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
         c = self._open_contents()
         data = c.data
-        add = c.keys.add
+        new: list[str] = []
         # _Contents.put spelled out: this loop runs for every key of every write, and the
-        # call per key was a fifth of a session create on this backend.
+        # calls per key were a fifth of a session create on this backend.
         with c.lock:
             for key, wanted in expect.items():
                 if data.get(key) != wanted:
@@ -140,10 +140,15 @@ class MemoryStore(Store):
                 if isinstance(op, Put):
                     key, value = op
                     if key not in data:
-                        add(key)
+                        new.append(key)
                     data[key] = bytes(memoryview(value)) if value else b""  # as _own
                 else:
+                    if new:  # a delete may name a key put earlier in this batch
+                        c.keys.add_many(new)
+                        new = []
                     c.delete(op.key)
+            if new:
+                c.keys.add_many(new)
         return True
 
     def _close(self) -> None:
