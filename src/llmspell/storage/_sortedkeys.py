@@ -17,7 +17,6 @@ from bisect import bisect_left, bisect_right, insort
 
 from llmspell.storage._support import KeyRange
 
-
 #: The most added keys waiting to be sorted into the blocks (a bound on a merge's cost).
 PENDING_MAX = 1024
 #: Up to this many keys for one block are inserted one by one; more: appended, then sorted.
