@@ -30,7 +30,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmspell.codec import format_path, to_jsonable
 from llmspell.errors import ValidationError
@@ -64,7 +64,7 @@ def check_name(name: object, *, argument: str = "name", max_length: int = MAX_NA
     return name
 
 
-def _plain_tag(tag: object, max_length: int, max_bytes: int | None) -> bool:
+def _plain_tag(tag: object, max_length: int, max_bytes: int | None) -> TypeGuard[str]:
     """The common valid tag: printable ASCII within the limits (one char is one byte)."""
     return (isinstance(tag, str) and tag.isascii() and tag.isprintable()
             and 0 < len(tag) <= max_length and (max_bytes is None or len(tag) <= max_bytes))
