@@ -38,7 +38,10 @@ class SortedKeys:
 
     def add(self, key: str) -> None:
         """Insert ``key``, which the caller knows is not present."""
-        self.add_many((key,))
+        pending = self._pending
+        pending.add(key)
+        if len(pending) >= PENDING_MAX:
+            self._merge()
 
     def add_many(self, keys: list[str] | tuple[str, ...]) -> None:
         """Insert ``keys``, none of which the caller knows to be present."""
@@ -65,8 +68,14 @@ class SortedKeys:
 
     def _merge(self) -> None:
         """Sort the pending keys into the blocks."""
-        new = sorted(self._pending)
-        self._pending.clear()
+        pending = self._pending
+        if len(pending) <= _INSORT_MAX:  # a read after each write: no sort, no grouping
+            for key in pending:
+                self._insert(key)
+            pending.clear()
+            return
+        new = sorted(pending)
+        pending.clear()
         self._len += len(new)
         blocks, maxes, size = self._blocks, self._maxes, self._block
         if not blocks:
@@ -98,6 +107,28 @@ class SortedKeys:
                 maxes[i:i + 1] = [part[-1] for part in parts]
             else:
                 maxes[i] = block[-1]
+
+    def _insert(self, key: str) -> None:
+        """Put one key into its block (splitting a block grown past twice the size)."""
+        maxes = self._maxes
+        if not maxes:
+            self._blocks.append([key])
+            maxes.append(key)
+        else:
+            i = bisect_left(maxes, key)
+            if i == len(maxes):  # beyond every key: append to the last block
+                i -= 1
+                block = self._blocks[i]
+                block.append(key)
+                maxes[i] = key
+            else:
+                block = self._blocks[i]
+                insort(block, key)
+            if len(block) > 2 * self._block:
+                half = len(block) // 2
+                self._blocks[i:i + 1] = [block[:half], block[half:]]
+                maxes[i:i + 1] = [block[half - 1], block[-1]]
+        self._len += 1
 
     def _locate(self, key: str, after: bool) -> tuple[int, int]:
         """(block, index) of the first key ``> key`` (``after``) or ``>= key``."""
