@@ -19,7 +19,8 @@ from llmspell.storage._support import KeyRange
 
 #: The most added keys waiting to be sorted into the blocks (a bound on a merge's cost).
 PENDING_MAX = 1024
-#: Up to this many keys for one block are inserted one by one; more: appended, then sorted.
+#: Up to this many waiting keys (in all, or for one block) are inserted one by one; more are
+#: appended to their block, which is then sorted.
 _INSORT_MAX = 8
 
 
@@ -44,7 +45,7 @@ class SortedKeys:
             self._merge()
 
     def add_many(self, keys: list[str] | tuple[str, ...]) -> None:
-        """Insert ``keys``, none of which the caller knows to be present."""
+        """Insert ``keys``, which the caller knows are not present (nor repeated)."""
         pending = self._pending
         pending.update(keys)
         if len(pending) >= PENDING_MAX:
