@@ -75,11 +75,22 @@ HINTS = ("key", "secret", "passw", "passphrase", "token", "bearer", "authorizati
 # the words that make a name a secret hold a hint of their own. Text whose only hint is such
 # a "tokens" takes the fast path too. Case as in field_words: "TOKENS" is one word, "tokenS"
 # two (then "token" may be a last word and counts).
-# HINTS by a substring they share, so one scan of the text rules out a whole group.
-_HINT_GROUPS = tuple(
-    (gate, tuple(h for h in HINTS if gate in h)) for gate in ("gh", "pass", "sk")
-) + tuple((hint, (hint,)) for hint in HINTS
-          if not any(gate in hint for gate in ("gh", "pass", "sk")))
+# HINTS by a substring they share, so one scan of the text rules out a whole group: "k" is
+# in 8 hints (key, token, cookie, sk-, ...) and absent from most field names and prose.
+_GATES = ("k", "gh", "pass")
+
+
+def _hint_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    taken: set[str] = set()
+    for gate in _GATES:
+        hints = tuple(h for h in HINTS if gate in h and h not in taken)
+        taken.update(hints)
+        groups.append((gate, hints))
+    return (*groups, *((h, (h,)) for h in HINTS if h not in taken))
+
+
+_HINT_GROUPS = _hint_groups()
 _LIVE_TOKEN = re.compile(r"(?i:token)(?!(?:s|(?<=N)S)(?![A-Za-z0-9]))")
 
 

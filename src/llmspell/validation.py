@@ -30,7 +30,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmspell.codec import format_path, to_jsonable
 from llmspell.errors import ValidationError
@@ -64,12 +64,17 @@ def check_name(name: object, *, argument: str = "name", max_length: int = MAX_NA
     return name
 
 
+def _plain_tag(tag: object, max_length: int, max_bytes: int | None) -> TypeGuard[str]:
+    """The common valid tag: printable ASCII within the limits (one char is one byte)."""
+    return (isinstance(tag, str) and tag.isascii() and tag.isprintable()
+            and 0 < len(tag) <= max_length and (max_bytes is None or len(tag) <= max_bytes))
+
+
 def check_tag(tag: object, *, argument: str = "tags", path: str = "",
               max_length: int = MAX_TAG, max_bytes: int | None = None,
               setting: str = "") -> str:
     """``tag`` if it is a valid tag; ``path`` locates it in the argument (``[2]``)."""
-    if (isinstance(tag, str) and tag.isascii() and tag.isprintable()
-            and 0 < len(tag) <= max_length and (max_bytes is None or len(tag) <= max_bytes)):
+    if _plain_tag(tag, max_length, max_bytes):
         return tag  # the common case
     if not isinstance(tag, str) or not tag or _CONTROL.search(tag):
         raise ValidationError(argument, "each tag must be a non-empty string with no control "
@@ -96,8 +101,10 @@ def check_tags(tags: object, *, argument: str = "tags", max_length: int = MAX_TA
                               got=tags)
     seen: dict[str, None] = {}
     for i, tag in enumerate(tags):
-        seen[check_tag(tag, argument=argument, path=f"[{i}]", max_length=max_length,
-                       max_bytes=max_bytes, setting=settings[0])] = None
+        if not _plain_tag(tag, max_length, max_bytes):  # else check_tag's path and message
+            check_tag(tag, argument=argument, path=f"[{i}]", max_length=max_length,
+                      max_bytes=max_bytes, setting=settings[0])
+        seen[tag] = None
     if len(seen) > max_tags:
         raise ValidationError(argument, f"must hold at most {max_tags} tags"
                               f"{_set_by(settings[1])}", got=len(seen))

@@ -38,3 +38,52 @@ def test_sorted_keys_match_a_sorted_list(adds: list[str], removes: list[str],
         expected = (inside[::-1] if reverse else inside)[:want]
         assert index.between(rng, want, reverse) == expected
         assert index.count(rng) == len(inside)
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["add", "remove", "read"]), KEYS,
+                                BOUND, st.booleans()), max_size=120),
+       pending_max=st.sampled_from([1, 3, 1024]))
+def test_interleaved_adds_removes_and_reads_match_a_sorted_list(
+        steps: list[tuple], pending_max: int) -> None:
+    """Adds wait unsorted until a read or PENDING_MAX; removes of waiting keys, reads in
+    between and merges into existing blocks (split included) all agree with a sorted list."""
+    import llmspell.storage._sortedkeys as sortedkeys
+
+    saved = sortedkeys.PENDING_MAX
+    sortedkeys.PENDING_MAX = pending_max
+    try:
+        index = SortedKeys(block=2)
+        model: set[str] = set()
+        for action, key, high, reverse in steps:
+            if action == "add" and key not in model:
+                index.add(key)
+                model.add(key)
+            elif action == "remove" and key in model:
+                index.remove(key)
+                model.discard(key)
+            elif action == "read":
+                rng = KeyRange(key, False, high)
+                inside = [k for k in sorted(model) if rng.contains(k)]
+                assert index.between(rng, 5, reverse) == (inside[::-1] if reverse
+                                                          else inside)[:5]
+            assert len(index) == len(model)
+        assert index.between(KeyRange(None, True, None), 1000, False) == sorted(model)
+        assert index.count(KeyRange(None, True, None)) == len(model)
+    finally:
+        sortedkeys.PENDING_MAX = saved
+
+
+def test_a_large_merge_splits_blocks_and_keeps_order() -> None:
+    index = SortedKeys(block=4)
+    first = [f"a{i:03d}" for i in range(0, 200, 2)]
+    for key in first:
+        index.add(key)
+    assert index.between(KeyRange(None, True, None), 3, False) == first[:3]  # merged
+    later = [f"a{i:03d}" for i in range(1, 200, 2)] + ["b", "0"]
+    index.add_many(later)
+    everything = sorted(first + later)
+    assert len(index) == len(everything)
+    assert index.between(KeyRange(None, True, None), 1000, False) == everything
+    assert index.between(KeyRange("a050", True, "a060"), 100, True) == everything[51:61][::-1]
+    assert index.count(KeyRange("a", True, "b")) == 200

@@ -143,7 +143,7 @@ class Session:
 
     def to_record(self) -> dict[str, Any]:
         """The compact form kept in the store."""
-        record = {
+        return {
             "id": self.id, "name": self.name, "status": self.status,
             "created_at": self.created_at, "updated_at": self.updated_at,
             "description": self.description, "tags": self.tags, "metadata": self.metadata,
@@ -154,7 +154,6 @@ class Session:
             "active_seconds": self.active_seconds, "resumed_at": self.resumed_at,
             "reason": self.reason,
         }
-        return record
 
     @classmethod
     def decode(cls, raw: bytes, key: str) -> Session:

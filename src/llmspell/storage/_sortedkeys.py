@@ -4,6 +4,11 @@ One sorted Python list makes inserting a new key cost a copy of half the list (7
 25,000 keys, measured); so the keys are kept in blocks of a few hundred, each sorted, with the
 largest key of each block in ``maxes``. Inserting or removing touches one block, finding a key
 is two bisections, and a range is read block by block. Not thread-safe: the caller locks.
+
+Keys added are first only remembered (a set); they are sorted into the blocks by the next
+ordered read (:meth:`between`, :meth:`count`) or once :data:`PENDING_MAX` of them wait. A write
+then costs a set insertion, and keys added together (a session's index keys, time-ordered ids)
+go into their block in one sort rather than one insertion each.
 """
 
 from __future__ import annotations
@@ -11,6 +16,12 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 
 from llmspell.storage._support import KeyRange
+
+#: The most added keys waiting to be sorted into the blocks (a bound on a merge's cost).
+PENDING_MAX = 1024
+#: Up to this many waiting keys (in all, or for one block) are inserted one by one; more are
+#: appended to their block, which is then sorted.
+_INSORT_MAX = 8
 
 
 class SortedKeys:
@@ -20,13 +31,86 @@ class SortedKeys:
         self._blocks: list[list[str]] = []
         self._maxes: list[str] = []
         self._block = block
-        self._len = 0
+        self._len = 0  # keys in the blocks
+        self._pending: set[str] = set()
 
     def __len__(self) -> int:
-        return self._len
+        return self._len + len(self._pending)
 
     def add(self, key: str) -> None:
         """Insert ``key``, which the caller knows is not present."""
+        pending = self._pending
+        pending.add(key)
+        if len(pending) >= PENDING_MAX:
+            self._merge()
+
+    def add_many(self, keys: list[str] | tuple[str, ...]) -> None:
+        """Insert ``keys``, which the caller knows are not present (nor repeated)."""
+        pending = self._pending
+        pending.update(keys)
+        if len(pending) >= PENDING_MAX:
+            self._merge()
+
+    def remove(self, key: str) -> None:
+        """Remove ``key``, which the caller knows is present."""
+        if key in self._pending:
+            self._pending.discard(key)
+            return
+        i = bisect_left(self._maxes, key)
+        block = self._blocks[i]
+        j = bisect_left(block, key)
+        del block[j]
+        if not block:
+            del self._blocks[i]
+            del self._maxes[i]
+        elif j == len(block):
+            self._maxes[i] = block[-1]
+        self._len -= 1
+
+    def _merge(self) -> None:
+        """Sort the pending keys into the blocks."""
+        pending = self._pending
+        if len(pending) <= _INSORT_MAX:  # a read after each write: no sort, no grouping
+            for key in pending:
+                self._insert(key)
+            pending.clear()
+            return
+        new = sorted(pending)
+        pending.clear()
+        self._len += len(new)
+        blocks, maxes, size = self._blocks, self._maxes, self._block
+        if not blocks:
+            blocks.append([])
+            maxes.append(new[-1])
+        # Block i takes the keys above maxes[i - 1] up to maxes[i]; the last block also takes
+        # every key beyond the greatest.
+        groups: list[tuple[int, int, int]] = []
+        start, i, last = 0, 0, len(maxes) - 1
+        while start < len(new):
+            i = bisect_left(maxes, new[start], i)
+            if i >= last:
+                groups.append((last, start, len(new)))
+                break
+            end = bisect_right(new, maxes[i], start)
+            groups.append((i, start, end))
+            start = end
+        for i, start, end in reversed(groups):  # from the end: a split shifts later blocks
+            block = blocks[i]
+            if end - start <= _INSORT_MAX:
+                for key in new[start:end]:
+                    insort(block, key)
+            else:
+                block += new[start:end]
+                block.sort()
+            if len(block) > 2 * size:
+                parts = [block[j:j + size] for j in range(0, len(block), size)]
+                blocks[i:i + 1] = parts
+                maxes[i:i + 1] = [part[-1] for part in parts]
+            else:
+                maxes[i] = block[-1]
+
+    def _insert(self, key: str) -> None:
+        """Put one key into its block (splitting a block grown past twice the size)."""
         maxes = self._maxes
         if not maxes:
             self._blocks.append([key])
@@ -47,19 +131,6 @@ class SortedKeys:
                 maxes[i:i + 1] = [block[half - 1], block[-1]]
         self._len += 1
 
-    def remove(self, key: str) -> None:
-        """Remove ``key``, which the caller knows is present."""
-        i = bisect_left(self._maxes, key)
-        block = self._blocks[i]
-        j = bisect_left(block, key)
-        del block[j]
-        if not block:
-            del self._blocks[i]
-            del self._maxes[i]
-        elif j == len(block):
-            self._maxes[i] = block[-1]
-        self._len -= 1
-
     def _locate(self, key: str, after: bool) -> tuple[int, int]:
         """(block, index) of the first key ``> key`` (``after``) or ``>= key``."""
         find = bisect_right if after else bisect_left
@@ -75,6 +146,8 @@ class SortedKeys:
 
     def between(self, rng: KeyRange, want: int, reverse: bool) -> list[str]:
         """Up to ``want`` keys inside ``rng``, in scan order."""
+        if self._pending:
+            self._merge()
         start, end = self._bounds(rng)
         out: list[str] = []
         blocks = self._blocks
@@ -100,6 +173,8 @@ class SortedKeys:
 
     def count(self, rng: KeyRange) -> int:
         """How many keys ``rng`` holds."""
+        if self._pending:
+            self._merge()
         (s_block, s_index), (e_block, e_index) = self._bounds(rng)
         if (s_block, s_index) >= (e_block, e_index):
             return 0

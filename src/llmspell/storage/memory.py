@@ -18,6 +18,14 @@ from llmspell.storage._support import KeyRange, check_durability, prefix_end, ra
 from llmspell.storage.base import Op, Put, Store
 
 
+def _own(value: bytes) -> bytes:
+    """The copy the store keeps of ``value``. Always a fresh copy: a bytes subclass comes back
+    as plain bytes, as elsewhere, and a small value cut from a bigger buffer (orjson's results
+    keep a 4 KB block: 100,000 56-byte values held 400 MB) does not pin that buffer for as long
+    as the store holds the value. The empty value (every index entry) is the shared b""."""
+    return bytes(memoryview(value)) if value else b""
+
+
 class _Contents:
     """The keys and values behind one or more handles."""
 
@@ -29,13 +37,9 @@ class _Contents:
         self.lock = threading.Lock()
 
     def put(self, key: str, value: bytes) -> None:
-        # Always a fresh copy: a bytes subclass comes back as plain bytes, as elsewhere, and
-        # a small value cut from a bigger buffer (orjson's results keep a 4 KB block) does not
-        # pin that buffer for as long as the store holds the value.
-        value = bytes(memoryview(value))
         if key not in self.data:
             self.keys.add(key)
-        self.data[key] = value
+        self.data[key] = _own(value)
 
     def delete(self, key: str) -> bool:
         if self.data.pop(key, None) is None:
@@ -124,15 +128,27 @@ class MemoryStore(Store):
 
     def _batch(self, ops: list[Op], expect: dict[str, bytes | None]) -> bool:
         c = self._open_contents()
+        data = c.data
+        new: list[str] = []
+        # _Contents.put spelled out: this loop runs for every key of every write, and the
+        # calls per key were a fifth of a session create on this backend.
         with c.lock:
             for key, wanted in expect.items():
-                if c.data.get(key) != wanted:
+                if data.get(key) != wanted:
                     return False
             for op in ops:
                 if isinstance(op, Put):
-                    c.put(op.key, op.value)
+                    key, value = op
+                    if key not in data:
+                        new.append(key)
+                    data[key] = bytes(memoryview(value)) if value else b""  # as _own
                 else:
+                    if new:  # a delete may name a key put earlier in this batch
+                        c.keys.add_many(new)
+                        new = []
                     c.delete(op.key)
+            if new:
+                c.keys.add_many(new)
         return True
 
     def _close(self) -> None:
