@@ -68,3 +68,19 @@ def test_an_unclosed_store_stops_its_thread_when_dropped(tmp_path: Path) -> None
     while _threads(path) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert _threads(path) == []
+
+
+def test_a_busy_writer_does_not_grow_the_wal_to_the_safety_net(tmp_path: Path) -> None:
+    # A passive checkpoint beside a writer that never pauses never copies the last frames,
+    # so the WAL would never start over and grow to SAFETY_PAGES; the checkpointer's short
+    # pass under the store's lock lets the next commit write from the WAL's beginning.
+    path = tmp_path / "busy.db"
+    wal = f"{path}-wal"
+    with open_store(f"sqlite:///{path}") as store:
+        largest = 0
+        for i in range(6000):  # ~70 MB of frames: past the safety net
+            store.batch([Put(f"k/{i % 500:05d}", VALUE)])
+            if i % 100 == 0:
+                largest = max(largest, os.path.getsize(wal))
+        assert largest <= 4 * WAL_BYTES, f"the WAL grew to {largest:,} bytes"
+        assert store.get("k/00499") == VALUE

@@ -12,6 +12,16 @@ store's :class:`Checkpointer`, which checks the WAL's size and, over :data:`WAL_
 waits for and never blocks a writer or a reader; it copies what it can. The thread starts
 on the first wake-up, so short-lived and read-only stores never start one.
 
+A checkpoint that runs beside a busy writer never catches up: the writer appends while it
+copies, and SQLite only starts the WAL again from its beginning once every frame is copied.
+The WAL would grow to the safety net below, and at durability "full" a commit that extends
+the file costs about twice one that overwrites it (its fsync journals the new size). So,
+once the long pass is done, the thread takes the store's write lock and runs a second
+passive checkpoint for the few frames written meanwhile (this process's writers wait for
+that short pass, one fsync of the database file per :data:`WAL_BYTES` of WAL); the next
+commit then writes from the start of the WAL. Writers in other processes are never blocked:
+if they append meanwhile, the WAL simply starts over at a later round.
+
 SQLite's own automatic checkpoint stays on as a safety net, at :data:`SAFETY_PAGES` (64 MB
 of WAL at the default page size): it only runs in a write when the thread falls far behind
 (a reader holding an old snapshot for a long time, say).
@@ -42,8 +52,9 @@ SAFETY_PAGES = 16384
 class Checkpointer:
     """Checkpoints the WAL of the SQLite file at ``path`` in a daemon thread."""
 
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float, lock: threading.RLock) -> None:
         self.path = path
+        self.lock = lock  # the store's write lock (see the module docstring)
         self.wal = path + "-wal"
         self.timeout = timeout
         self._wake = threading.Event()
@@ -74,8 +85,20 @@ class Checkpointer:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    def _locked(self) -> bool:
+        """Take the store's write lock, unless the store is closing (its closer may hold the
+        lock while it waits for this thread to stop)."""
+        while not self.lock.acquire(timeout=0.05):
+            if self._stop:
+                return False
+        if self._stop:
+            self.lock.release()
+            return False
+        return True
+
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
+        page = 4096
         try:
             while True:
                 self._wake.wait()
@@ -90,7 +113,13 @@ class Checkpointer:
                 if db is None:
                     db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                          check_same_thread=False)
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    page = db.execute("PRAGMA page_size").fetchone()[0]
+                _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames * page >= WAL_BYTES and self._locked():
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
+                        self.lock.release()
         except sqlite3.Error as exc:  # the store works on; SQLite's own checkpoint takes over
             logger.warning("sqlite store %s: background checkpoints stopped: %s; SQLite's "
                            "own checkpoint (in a write, past %d WAL pages) takes over",
