@@ -142,3 +142,59 @@ def test_timeline_keeps_its_order_across_restarts(tmp_path: Path) -> None:
         "session.created", "state.write", "session.suspended", "session.loaded",
         "session.resumed", "state.write", "session.completed"]
     store.close()
+
+
+def _seqs_contiguous(manager: SessionManager, sid: str) -> list[str]:
+    entries = manager.journal.read(sid)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    return [e.kind for e in entries]
+
+
+def test_state_writes_in_a_session_read_the_journal_tail_once() -> None:
+    # The recorder builds on the journal position the session manager keeps (the state
+    # write's count in the same batch leaves the session record and position cached).
+    store = CountingStore(open_store("memory://"))
+    manager, state, _, _ = wire(store)
+    made = manager.create("x")
+    scope = f"session:{made.id}"
+    with manager.current(made):
+        state.save(scope, "k", 0)
+        store.scans.clear()
+        for i in range(1, 6):
+            state.save(scope, "k", i)
+        tail = [p for p in store.scans if p.startswith("journal/")]
+        assert tail == [], f"a journaled state write read the journal's tail: {tail}"
+    assert _seqs_contiguous(manager, made.id).count("state.write") == 6
+
+
+def test_a_stale_journal_position_costs_an_attempt_not_an_entry() -> None:
+    # Another writer appends behind the manager's back (journal.append does not tell it),
+    # then a batch fails outright: the next state writes still number on from the tail.
+    store = CountingStore(open_store("memory://"))
+    manager, state, _, _ = wire(store)
+    made = manager.create("x")
+    scope = f"session:{made.id}"
+    with manager.current(made):
+        state.save(scope, "k", 1)
+        manager.journal.append(made.id, "note", {"n": 1})
+        state.save(scope, "k", 2)
+        store.fail_batches = True
+        with pytest.raises(StorageError):
+            state.save(scope, "k", 3)
+        store.fail_batches = False
+        state.save(scope, "k", 4)
+        manager.append_entries(made.id, [])
+    kinds = _seqs_contiguous(manager, made.id)
+    assert kinds.count("state.write") == 3 and kinds.count("note") == 1
+    assert state.load(scope, "k") == 4
+
+
+def test_a_state_key_that_looks_secret_is_redacted_in_the_journal() -> None:
+    manager, state, _, _ = wire(open_store("memory://"))
+    made = manager.create("x")
+    secret = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+    state.save(f"session:{made.id}", f"password={secret}", 1)
+    state.save(f"session:{made.id}", "plain", 2)
+    entries = manager.journal.read(made.id, kinds="state")
+    assert secret not in entries[0].data["key"] and "[REDACTED]" in entries[0].data["key"]
+    assert entries[1].data["key"] == "plain"

@@ -549,7 +549,12 @@ class SessionManager:
 
         def committed(result: tuple[bytes, Session]) -> None:
             new_raw, new = result
-            self._cache.pop(sid, None)  # its journal position moved with the batch's entries
+            # The journal position moved with the batch's entries: the recorder (planning
+            # them in the same batch) set the cached position to the one after them, or
+            # dropped it when it read the journal's tail itself.
+            cached = self._cache.get(sid)
+            if cached is not None:
+                self._remember(sid, new_raw, cached[1])
             self._decoded[sid] = (new_raw, new.copy())
 
         return CountInBatch(self.enforcer, sid, usage, plan=plan, committed=committed)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
 from llmspell.protocols import EventSource, HookRegistrar
+from llmspell.sessions.transitions import position_after
 from llmspell.storage.base import Op
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own ch
 #: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
 #: change it makes, so a firing that ran only these is not journaled again as a hook.
 _INTERNAL_HOOKS = ("artifact-collector:",)
+#: Every field a state entry may have (see ``contribute``).
+_OWN_FIELDS = ("scope", "key", "op", "old", "new", "change_seq", "value")
 #: Entries waiting to ride with the next event entry of a session (see ``carrying``).
 _RIDERS: ContextVar[tuple[str, list[Draft]] | None] = ContextVar("llmspell_journal_riders",
                                                                   default=None)
@@ -59,6 +62,11 @@ class SessionRecorder:
         self._hooks: HookRegistrar | None = None
         self._events: EventSource | None = None
         self._subscription: Any = None
+        # The newest change sequence number a contribution was planned for: a batch planned
+        # again for a number not above it is a retry (or follows a batch that failed), whose
+        # journal positions are read afresh (see ``contribute``). Plans of one state manager
+        # are made under its sequence's lock, one at a time.
+        self._planned = -1
         # One bound-method object each, so unregistering by identity finds it again.
         self._contributor = self.contribute
         self._observer = self.observe_hook
@@ -101,6 +109,7 @@ class SessionRecorder:
     def contribute(self, changes: list[Any]) -> tuple[list[Op], dict[str, bytes | None]] | None:
         """The state contributor: journal entries (and values) for ``changes``' sessions."""
         current = self.manager.current_id()
+        might = self.journal.redactor.might_hold_secret
         drafts: dict[str, list[Draft]] = {}
         values: list[Op] = []
         for change in changes:
@@ -116,11 +125,16 @@ class SessionRecorder:
             encoded = _encoded_bytes(getattr(change, "encoded", None))
             if self.keep_values and not deleted and encoded is not None and change.new_hash:
                 data["value"] = True
+            # Only the scope and the key are words of the caller's; the rest are our own
+            # (an op name, value hashes, a number). When neither may hold a secret the
+            # journal's check skips the entry (its field name "key" alone would send every
+            # entry down the careful path); otherwise the whole entry goes that way.
+            checked = () if might(scope) or might(change.key) else _OWN_FIELDS
             for sid in targets:
                 if not self._exists(sid):
                     continue
                 drafts.setdefault(sid, []).append(
-                    Draft(STATE_DELETE if deleted else STATE_WRITE, data))
+                    Draft(STATE_DELETE if deleted else STATE_WRITE, data, None, checked))
                 if data.get("value"):
                     assert encoded is not None
                     values.append(self.journal.value_op(sid, change.new_hash, encoded))
@@ -128,12 +142,29 @@ class SessionRecorder:
             return None
         ops: list[Op] = []
         expect: dict[str, bytes | None] = {}
+        newest = changes[-1].seq
+        again = newest <= self._planned
+        self._planned = newest
+        manager = self.manager
         for sid, items in drafts.items():
-            self.manager.forget_position(sid)
-            more, wanted = self.journal.entries_ops(sid, items)
+            # The journal position the session manager keeps (from its own last write, or
+            # this method's last plan) saves reading the journal's tail per write. It is
+            # optimistic: the manager's cache is set to the position after this batch before
+            # the batch commits. A batch that does not commit leaves it wrong, which only
+            # costs an attempt: the next batch built on it fails its condition on the tail
+            # (``Journal.entries_ops``) and reads afresh (the manager on its retry; here the
+            # same change planned again, ``again``).
+            cached = None if again else manager.cached(sid)
+            position = self.journal.position(sid) if cached is None else cached[1]
+            more, wanted = self.journal.entries_ops(sid, items, after=position,
+                                                    fresh=cached is None)
             ops.extend(more)
             expect.update(wanted)
-            self.manager.touch(sid)
+            if cached is not None:
+                manager.remember(sid, cached[0], position_after(position, more))
+            else:
+                manager.forget_position(sid)
+            manager.touch(sid)
         ops.extend(values)
         return ops, expect
 
