@@ -127,3 +127,41 @@ def test_staging_falls_back_to_the_temporary_directory(tmp_path: Path) -> None:
     with Staged(blocked / "backups") as staged:
         staged.put("state/a", b"1")
         assert not staged.path.startswith(str(tmp_path))
+
+
+def test_a_killed_restores_staging_file_is_deleted_by_the_next_restore(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from llmspell.state.backup import staging
+
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom llmspell.state.backup.staging import Staged\n"
+         f"s = Staged({str(tmp_path)!r})\ns.put('state/a', b'1')\n"
+         "print(s.path, flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    left = Path(child.stdout.readline().strip())
+    monkeypatch.setattr(staging, "STALE_AFTER", 0.0)
+    with Staged(tmp_path) as live:  # its restore runs: its file is locked, not swept
+        assert left.exists() and Path(live.path).exists()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        assert left.exists()  # the kill freed its lock; the next staging sweeps it
+        with Staged(tmp_path) as later:
+            assert not left.exists()
+            assert Path(live.path).exists() and Path(later.path).exists()
+    assert list(tmp_path.glob(".restore-*")) == []
+
+
+def test_a_fresh_staging_file_is_not_swept(tmp_path: Path) -> None:
+    # Made a moment ago (not yet locked, say): left alone whatever its lock.
+    fresh = tmp_path / ".restore-x.staging"
+    fresh.write_bytes(b"")
+    with Staged(tmp_path):
+        assert fresh.exists()

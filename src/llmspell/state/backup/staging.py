@@ -7,15 +7,21 @@ them with the store (:mod:`.restore`). The file lives beside the backups (``[sta
 backup_dir``; the system's temporary directory when that cannot be written), is written
 without a journal or syncs (it is thrown away, never trusted after a crash) and is deleted on
 :meth:`Staged.close`. A restore killed meanwhile leaves its ``.restore-*.staging`` file
-behind (the disk space of the backup's records, until it is deleted by hand).
+behind; the next restore staging in the same directory deletes it. A staging file in use is
+held under an exclusive ``flock`` by its restore for as long as it is open (the lock goes
+with the process, however it ends), so a file that can be locked belongs to no live restore.
+Files younger than :data:`STALE_AFTER` seconds are left alone: one is locked just after it
+is made.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +31,32 @@ from llmspell.storage._support import prefix_end
 
 #: The key just past every state key.
 _STATE_END = prefix_end(STATE_PREFIX)
+#: A staging file is swept only when older than this (seconds), and not locked.
+STALE_AFTER = 60.0
+
+
+def sweep(folder: Path) -> list[str]:
+    """Delete the staging files in ``folder`` that no live restore holds (module doc); the
+    paths deleted."""
+    gone: list[str] = []
+    with contextlib.suppress(OSError):
+        for path in folder.glob(".restore-*.staging"):
+            try:
+                if time.time() - path.stat().st_mtime < STALE_AFTER:
+                    continue
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                continue  # gone meanwhile, or not ours to open
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live restore's
+            finally:
+                os.close(fd)  # (releases a lock taken)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                gone.append(str(path))
+    return gone
 
 
 class Staged:
@@ -35,8 +67,9 @@ class Staged:
         for folder in (Path(directory), Path(tempfile.gettempdir())):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                sweep(folder)
                 fd, name = tempfile.mkstemp(prefix=".restore-", suffix=".staging", dir=folder)
-                os.close(fd)
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held until close (see the module doc)
                 break
             except OSError as exc:  # a read-only backup directory: the system's temp dir
                 problem = f"{folder}: {exc.strerror or exc}"
@@ -44,15 +77,22 @@ class Staged:
             raise BackupError(f"cannot stage a restore in {directory} or the temporary "
                               f"directory ({problem})")
         self.path = name
-        self._db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
-        db = self._db
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
-        db.execute("PRAGMA cache_size = -4096")  # KiB: a few MB, whatever the chain's size
-        # A rowid table: backups hold values of any size (blob chunks of 1 MB), which a
-        # WITHOUT ROWID table would spill into overflow pages read during every search.
-        db.execute("CREATE TABLE r (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-        db.execute("BEGIN")
+        self._lock_fd = fd
+        try:
+            self._db = db = sqlite3.connect(name, isolation_level=None,
+                                            check_same_thread=False)
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("PRAGMA cache_size = -4096")  # KiB: a few MB, whatever the chain's size
+            # A rowid table: backups hold values of any size (blob chunks of 1 MB), which a
+            # WITHOUT ROWID table would spill into overflow pages read during every search.
+            db.execute("CREATE TABLE r (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            os.close(fd)
+            raise BackupError(f"cannot stage a restore in {name}: {exc}") from exc
 
     def put(self, key: str, value: bytes) -> None:
         self._db.execute("INSERT OR REPLACE INTO r (key, value) VALUES (?, ?)", (key, value))
@@ -95,6 +135,7 @@ class Staged:
         db.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+        os.close(self._lock_fd)
 
     def __enter__(self) -> Staged:
         return self
