@@ -13,14 +13,19 @@ waits for and never blocks a writer or a reader; it copies what it can. The thre
 on the first wake-up, so short-lived and read-only stores never start one.
 
 A checkpoint that runs beside a busy writer never catches up: the writer appends while it
-copies, and SQLite only starts the WAL again from its beginning once every frame is copied.
-The WAL would grow to the safety net below, and at durability "full" a commit that extends
-the file costs about twice one that overwrites it (its fsync journals the new size). So,
-once the long pass is done, the thread takes the store's write lock and runs a second
-passive checkpoint for the few frames written meanwhile (this process's writers wait for
-that short pass, one fsync of the database file per :data:`WAL_BYTES` of WAL); the next
-commit then writes from the start of the WAL. Writers in other processes are never blocked:
-if they append meanwhile, the WAL simply starts over at a later round.
+copies, and SQLite only starts the WAL again from its beginning once every frame is copied
+(a writer that pauses, as one waiting for a model does, lets it catch up). Under a steady
+writer the WAL grows to the safety net below. At durability "full" that is costly: a commit
+that extends the file costs about twice one that overwrites it (its fsync also journals the
+new size). So at "full", once the long pass has seen :data:`WAL_BYTES` of WAL, the thread
+takes the store's write lock and runs a second passive checkpoint for the few frames written
+meanwhile (this process's writers wait for that short pass: one fsync of the database file
+per :data:`WAL_BYTES`, beside the fsync each of their commits makes); the next commit then
+writes from the start of the WAL. Writers in other processes are never blocked: if they
+append meanwhile, the WAL starts over at a later round. At "normal" the wait would cost more
+than it saves (an appending commit costs about what an overwriting one does without an
+fsync, while the locked pass's fsync would stall writers 16 times as often as the safety
+net's checkpoint, which also only copies what the thread left), so there is no locked pass.
 
 SQLite's own automatic checkpoint stays on as a safety net, at :data:`SAFETY_PAGES` (64 MB
 of WAL at the default page size): it only runs in a write when the thread falls far behind
@@ -52,9 +57,11 @@ SAFETY_PAGES = 16384
 class Checkpointer:
     """Checkpoints the WAL of the SQLite file at ``path`` in a daemon thread."""
 
-    def __init__(self, path: str, timeout: float, lock: threading.RLock) -> None:
+    def __init__(self, path: str, timeout: float, lock: threading.RLock | None) -> None:
         self.path = path
-        self.lock = lock  # the store's write lock (see the module docstring)
+        #: The store's write lock, for the short locked pass; None: no such pass (durability
+        #: "normal", see the module docstring).
+        self.lock = lock
         self.wal = path + "-wal"
         self.timeout = timeout
         self._wake = threading.Event()
@@ -85,16 +92,19 @@ class Checkpointer:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def _locked(self) -> bool:
-        """Take the store's write lock, unless the store is closing (its closer may hold the
-        lock while it waits for this thread to stop)."""
-        while not self.lock.acquire(timeout=0.05):
+    def _locked(self) -> threading.RLock | None:
+        """The store's write lock, taken; None when there is none or the store is closing
+        (its closer may hold the lock while it waits for this thread to stop)."""
+        lock = self.lock
+        if lock is None:
+            return None
+        while not lock.acquire(timeout=0.05):
             if self._stop:
-                return False
+                return None
         if self._stop:
-            self.lock.release()
-            return False
-        return True
+            lock.release()
+            return None
+        return lock
 
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
@@ -115,11 +125,11 @@ class Checkpointer:
                                          check_same_thread=False)
                     page = db.execute("PRAGMA page_size").fetchone()[0]
                 _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if frames * page >= WAL_BYTES and self._locked():
+                if frames * page >= WAL_BYTES and (lock := self._locked()) is not None:
                     try:
                         db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     finally:
-                        self.lock.release()
+                        lock.release()
         except sqlite3.Error as exc:  # the store works on; SQLite's own checkpoint takes over
             logger.warning("sqlite store %s: background checkpoints stopped: %s; SQLite's "
                            "own checkpoint (in a write, past %d WAL pages) takes over",

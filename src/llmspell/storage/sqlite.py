@@ -156,7 +156,8 @@ class SqliteStore(Store):
                 "sqlite store %s is read-only (%s): reading works, writing will fail",
                 self.path, self.read_only)
         self._db: sqlite3.Connection = db
-        self._checkpointer = Checkpointer(self.path, timeout, self._lock)
+        self._checkpointer = Checkpointer(
+            self.path, timeout, self._lock if durability == "full" else None)
         weakref.finalize(self, self._checkpointer.stop)  # a store dropped unclosed
         self._commits = 0  # since the checkpointer was last woken
         # The open commit group (one_commit): how deep, and whether it began a transaction.
