@@ -89,9 +89,11 @@ class JournalEntry:
                 "correlation_id": self.correlation_id, "data": self.data}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Draft:
-    """An entry to be numbered and written: what :meth:`Journal.entries_ops` takes."""
+    """An entry to be numbered and written: what :meth:`Journal.entries_ops` takes. (Not
+    frozen: a frozen dataclass sets each field through ``object.__setattr__``, and every
+    journaled write builds one.)"""
 
     kind: str
     data: Any = None

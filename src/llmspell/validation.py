@@ -51,6 +51,9 @@ def check_name(name: object, *, argument: str = "name", max_length: int = MAX_NA
         max_length: the most characters; ``setting`` names the config key that sets it.
         required: False allows the empty string (an optional name).
     """
+    if name.__class__ is str and name.isascii() and name.isprintable() and (
+            0 < len(name) <= max_length or (not name and not required)):
+        return name  # the common case: printable ASCII has no control character, no surrogate
     if not isinstance(name, str) or (required and not name):
         rule = "must be a non-empty string" if required else "must be a string"
         raise ValidationError(argument, rule, got=name)
@@ -99,6 +102,14 @@ def check_tags(tags: object, *, argument: str = "tags", max_length: int = MAX_TA
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
         raise ValidationError(argument, "must be a list of strings (one tag is ['tag'])",
                               got=tags)
+    if tags.__class__ is list and len(tags) <= max_tags:
+        # The common case, one pass: a few distinct plain tags come back as a new list.
+        for tag in tags:
+            if not _plain_tag(tag, max_length, max_bytes):
+                break
+        else:
+            if len(set(tags)) == len(tags):
+                return list(tags)
     seen: dict[str, None] = {}
     for i, tag in enumerate(tags):
         if not _plain_tag(tag, max_length, max_bytes):  # else check_tag's path and message

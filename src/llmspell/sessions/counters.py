@@ -51,6 +51,7 @@ class ActiveCounter:
         self.limit = limit
         self.refused = refused
         self._raw: Any = _UNKNOWN
+        self._count = 0  # _raw as a number (while _raw is known): parsed once, not per write
 
     def add(self, delta: int, ops: list[Op], expect: dict[str, bytes | None],
             refusing: str) -> bytes:
@@ -64,8 +65,10 @@ class ActiveCounter:
             raw = self._raw
             read = raw is _UNKNOWN or fresh
             if read:
-                raw = self._raw = self.store.get(ACTIVE_COUNT_KEY)
-            count = stored_int(raw, ACTIVE_COUNT_KEY)
+                raw = self.store.get(ACTIVE_COUNT_KEY)
+                self._count = stored_int(raw, ACTIVE_COUNT_KEY)
+                self._raw = raw
+            count = self._count
             if delta <= 0 or count + delta <= self.limit:
                 break
             if read:
@@ -75,7 +78,7 @@ class ActiveCounter:
                     f"{refusing}: {count} sessions are active, the [session] "
                     f"max_active_sessions limit is {self.limit}; complete, fail or suspend "
                     "one first, or raise the limit")
-        new = str(max(0, count + delta)).encode()
+        new = b"%d" % max(0, count + delta)
         ops.append(Put(ACTIVE_COUNT_KEY, new))
         expect[ACTIVE_COUNT_KEY] = raw
         return new
@@ -84,6 +87,7 @@ class ActiveCounter:
         """The batch holding :meth:`add`'s ops committed (None: it held none)."""
         if new is not None:
             self._raw = new
+            self._count = int(new)  # digits this process wrote
 
     def invalidate(self) -> None:
         """A batch failed: read the count again next time."""
