@@ -30,7 +30,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 from llmspell.codec import format_path, to_jsonable
 from llmspell.errors import ValidationError
@@ -67,18 +67,23 @@ def check_name(name: object, *, argument: str = "name", max_length: int = MAX_NA
     return name
 
 
-def _plain_tag(tag: object, max_length: int, max_bytes: int | None) -> TypeGuard[str]:
-    """The common valid tag: printable ASCII within the limits (one char is one byte)."""
-    return (isinstance(tag, str) and tag.isascii() and tag.isprintable()
-            and 0 < len(tag) <= max_length and (max_bytes is None or len(tag) <= max_bytes))
+def _plain_tags(tags: Iterable[object], max_length: int, max_bytes: int | None) -> bool:
+    """Whether every tag is a common valid tag: printable ASCII within the limits (one char
+    is one byte)."""
+    limit = max_length if max_bytes is None else min(max_length, max_bytes)
+    for tag in tags:
+        if not (isinstance(tag, str) and tag.isascii() and tag.isprintable()
+                and 0 < len(tag) <= limit):
+            return False
+    return True
 
 
 def check_tag(tag: object, *, argument: str = "tags", path: str = "",
               max_length: int = MAX_TAG, max_bytes: int | None = None,
               setting: str = "") -> str:
     """``tag`` if it is a valid tag; ``path`` locates it in the argument (``[2]``)."""
-    if _plain_tag(tag, max_length, max_bytes):
-        return tag  # the common case
+    if _plain_tags((tag,), max_length, max_bytes):
+        return tag  # type: ignore[return-value]  # the common case: a str
     if not isinstance(tag, str) or not tag or _CONTROL.search(tag):
         raise ValidationError(argument, "each tag must be a non-empty string with no control "
                               "characters", path=path, got=tag)
@@ -97,22 +102,17 @@ def check_tags(tags: object, *, argument: str = "tags", max_length: int = MAX_TA
                settings: tuple[str, str] = ("", "")) -> list[str]:
     """``tags`` as a list without duplicates (first occurrence kept); None is no tags.
     ``settings`` names the config keys of ``max_length`` and ``max_tags``."""
+    if (tags.__class__ is list and len(tags) <= max_tags
+            and _plain_tags(tags, max_length, max_bytes) and len(set(tags)) == len(tags)):
+        return list(tags)  # the common case, checked first: a few distinct plain tags
     if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
         raise ValidationError(argument, "must be a list of strings (one tag is ['tag'])",
                               got=tags)
-    if tags.__class__ is list and len(tags) <= max_tags:
-        # The common case, one pass: a few distinct plain tags come back as a new list.
-        for tag in tags:
-            if not _plain_tag(tag, max_length, max_bytes):
-                break
-        else:
-            if len(set(tags)) == len(tags):
-                return list(tags)
     seen: dict[str, None] = {}
     for i, tag in enumerate(tags):
-        if not _plain_tag(tag, max_length, max_bytes):  # else check_tag's path and message
+        if not _plain_tags((tag,), max_length, max_bytes):  # else check_tag's path, message
             check_tag(tag, argument=argument, path=f"[{i}]", max_length=max_length,
                       max_bytes=max_bytes, setting=settings[0])
         seen[tag] = None

@@ -54,12 +54,12 @@ class ActiveCounter:
         self._count = 0  # _raw as a number (while _raw is known): parsed once, not per write
 
     def add(self, delta: int, ops: list[Op], expect: dict[str, bytes | None],
-            refusing: str) -> bytes:
+            refusing: str | Callable[[], str]) -> bytes:
         """Add the count's update to a batch; returns the new bytes for :meth:`committed`.
 
         Raises:
             ResourceLimitExceeded: ``delta > 0`` would pass the limit; ``refusing`` starts the
-                message ("cannot create session 'x'").
+                message ("cannot create session 'x'"), or makes it (called only to refuse).
         """
         for fresh in (False, True):
             raw = self._raw
@@ -74,6 +74,8 @@ class ActiveCounter:
             if read:
                 if self.refused is not None:
                     self.refused(count, self.limit)
+                if callable(refusing):
+                    refusing = refusing()
                 raise ResourceLimitExceeded(
                     f"{refusing}: {count} sessions are active, the [session] "
                     f"max_active_sessions limit is {self.limit}; complete, fail or suspend "

@@ -118,6 +118,16 @@ def index_keys(session: Session) -> list[str]:
     return keys
 
 
+_new_op = tuple.__new__  # Put(key, value) without the NamedTuple's Python-level __new__
+
+
+def created_ops(session: Session, raw: bytes) -> list[Op]:
+    """The Puts of a new session: its record (``raw``) and its index entries."""
+    ops: list[Op] = [_new_op(Put, (RECORD_PREFIX + session.id, raw))]
+    ops += [_new_op(Put, (key, b"")) for key in index_keys(session)]
+    return ops
+
+
 def index_ops(old: Session | None, new: Session | None) -> list[Op]:
     """The ops that move the index entries of ``old`` to those of ``new``: the deletes, then
     the puts (callers put them before the record's Put, so a SQLite batch runs one DELETE

@@ -74,7 +74,7 @@ from llmspell.sessions.model import (
     check_seconds,
     check_tags,
     check_text,
-    new_id,
+    new_ids,
     session_ref_id,
 )
 from llmspell.sessions.policies import (
@@ -251,8 +251,9 @@ class SessionManager:
             ResourceLimitExceeded: ``max_active_sessions`` sessions are active already.
             HookCancelled: a ``session:start`` hook refused.
         """
-        self._check_enabled()
-        if not isinstance(save, bool):
+        if not self.settings.enabled:
+            self._check_enabled()
+        if save.__class__ is not bool:
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
         if description.__class__ is not str or description:  # "" is the common, valid case
@@ -271,13 +272,12 @@ class SessionManager:
         idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
                 else settings.idle_timeout_seconds or None)
         now = self.clock.now()
+        sid, cid = new_ids()
         session = Session(
-            new_id(), name, ACTIVE, now, now, description, tag_list, meta,
+            sid, name, ACTIVE, now, now, description, tag_list, meta,
             parent_session_id, now, None, duration, idle,
             Limits() if limits is None else check_limits(limits), Counters(), now, 0.0, now,
             None)
-        sid = session.id
-        cid = _cid()
         if self.hooks is not None and self.hooks.has("session:start"):
             given = {"session": session.to_dict(), "operation": "create"}
             decided = self._before("session:start", sid, cid, lambda: given)
@@ -292,13 +292,11 @@ class SessionManager:
             drafts.append(Draft("session.saved", {"status": session.status}, cid))
 
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
-            ops: list[Op] = [Put(index.record_key(sid), raw)]
-            for key in index.index_keys(session):
-                ops.append(Put(key, b""))
+            ops = index.created_ops(session, raw)
             if self._mark_indexed:  # the store's first session: its index is complete
                 ops.append(Put(index.UPDATED_INDEX_DONE, b"1"))
             expect: dict[str, bytes | None] = {}
-            active = self.active.add(1, ops, expect, f"cannot create session {name!r}")
+            active = self.active.add(1, ops, expect, lambda: f"cannot create session {name!r}")
             # The journal's condition (entry 1 absent) also proves the new id is unused.
             jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True)
             ops.extend(jops)
@@ -311,10 +309,11 @@ class SessionManager:
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
         self._mark_indexed = False
-        self._remember(sid, raw, position_after(START, jops))
-        self._publish("session.created", session, cid)
-        if saved:
-            self._publish("session.saved", session, cid)
+        self._cache.keep(sid, (raw, position_after(START, jops)))
+        if self.events is not None:
+            self._publish("session.created", session, cid)
+            if saved:
+                self._publish("session.saved", session, cid)
         return session
 
     def get(self, session: SessionRef) -> Session:

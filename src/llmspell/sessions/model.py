@@ -43,9 +43,15 @@ def new_id() -> str:
 
     48 bits of milliseconds, the version digit 7, 74 random bits and the variant, spelled
     in hex directly (half the time of building the 128-bit integer first)."""
-    ms = f"{time.time_ns() // 1_000_000:012x}"
-    r = os.urandom(10).hex()  # 80 random bits: 74 are used
-    return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
+    return new_ids()[0]
+
+
+def new_ids() -> tuple[str, str]:
+    """:func:`new_id` and a correlation id (16 hex digits) for the operation that creates
+    the session, from one read of the system's random source (a system call each)."""
+    ms = "%012x" % (time.time_ns() // 1_000_000)
+    r = os.urandom(18).hex()  # 80 random bits for the id (74 used), 64 for the other
+    return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}", r[20:]
 
 
 #: The form of the ids :func:`new_id` makes: how a scope ``session:<id>`` is told to belong
@@ -241,6 +247,8 @@ def check_seconds(value: object, argument: str) -> float | None:
     """A positive duration in seconds, or None (0 also means none)."""
     if value is None:
         return None
+    if (value.__class__ is float or value.__class__ is int) and 0 <= value < math.inf:
+        return float(value) or None  # the common case (a bool's class is bool, not int)
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not math.isfinite(value) or value < 0):
         raise ValidationError(argument, "must be a number of seconds >= 0 (0 or nil: none)",
