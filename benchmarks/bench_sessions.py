@@ -93,7 +93,8 @@ def _ours(bench: Bench, tmp: Path) -> None:
 
     _rounds(bench, "create (memory)", memory, create, 2000, 7, budget_us=25,
             peer="ADK InMemorySessionService.create_session",
-            note="the seed's create: max_duration and 2 tags; journaled; 7 keys")
+            note="the seed's create (max_duration, 2 tags): the record, 4 index keys, the "
+            "active count and a session.created journal entry, one batch of 7 keys")
     _rounds(bench, "create + save (sqlite, normal)", sqlite, create_save, 500, 5,
             budget_us=150, peer=(RAW_CREATE, ADK_DB),
             note="create(save=True): one batch of 8 keys (the saved entry with the create's)")
@@ -288,9 +289,11 @@ def _adk_memory(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: An
         gets.append(_timed(loop, lambda s=service, t=target: s.get_session(
             app_name="bench", user_id="u", session_id=t.id), number, get_cpu))
     bench.record("ADK InMemorySessionService.create_session", creates,
-                 note="asyncio").cpu_us = statistics.median(create_cpu)
+                 note="awaited in one running loop; state {tags: 2}: the session and its "
+                 "state dicts, no event, no index, no count").cpu_us = statistics.median(
+                     create_cpu)
     bench.record("ADK InMemorySessionService.get_session", gets,
-                 note="asyncio").cpu_us = statistics.median(get_cpu)
+                 note="awaited in one running loop").cpu_us = statistics.median(get_cpu)
 
 
 def _adk_database(bench: Bench, loop: asyncio.AbstractEventLoop, service_class: Any,

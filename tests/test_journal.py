@@ -244,3 +244,13 @@ def test_a_guarded_batch_checks_only_the_next_number(journal: Journal) -> None:
     ops, expect = journal.entries_ops("s1", [Draft("b")], after=position, guarded=True)
     assert expect == {entry_key("s1", 2): None}
     assert journal.store.batch(ops, expect=expect)
+
+
+def test_an_entry_s_stored_bytes_are_the_documented_json() -> None:
+    journal = Journal(open_store("memory://"))
+    assert journal.encode(3, 1.5, Draft("x.y", {"a": [1, None]}, "c1")) == (
+        b'{"seq":3,"ts":1.5,"kind":"x.y","cid":"c1","data":{"a":[1,null]}}')
+    assert journal.encode(1, 2.0, Draft("x.y")) == (
+        b'{"seq":1,"ts":2.0,"kind":"x.y","cid":null,"data":null}')
+    hidden = journal.encode(1, 2.0, Draft("x.y", {"api_key": "sk-" + "a" * 40}))
+    assert b"sk-" not in hidden and b'"kind":"x.y"' in hidden

@@ -184,6 +184,33 @@ def test_the_functions_directly() -> None:
         check_fields([1], "f")
 
 
+def test_the_fast_paths_keep_the_rules_at_their_edges() -> None:
+    """Plain ASCII names and lists of plain tags take a shortcut: it accepts and refuses
+    exactly what the full checks do."""
+    assert check_name("a" * MAX_NAME) == "a" * MAX_NAME
+    with pytest.raises(ValidationError, match=f"at most {MAX_NAME} characters, is 256"):
+        check_name("a" * (MAX_NAME + 1))
+    with pytest.raises(ValidationError, match="must be a non-empty string"):
+        check_name("")
+    for control in ("\x7f", "\x00", "\t", "\n"):
+        with pytest.raises(ValidationError, match="control characters"):
+            check_name(f"a{control}b")
+    assert check_name("a b ~!") == "a b ~!"
+    # a tag list: dropped duplicates, the limit on the count, the byte limit, a bad tag's path
+    assert check_tags(["x", "y", "x"], max_tags=2) == ["x", "y"]
+    with pytest.raises(ValidationError, match="at most 2 tags"):
+        check_tags(["x", "y", "z"], max_tags=2)
+    assert check_tags(["abc"], max_length=3, max_bytes=3) == ["abc"]
+    with pytest.raises(ValidationError, match="at most 2 characters"):
+        check_tags(["abc"], max_length=2)
+    with pytest.raises(ValidationError, match=r"at \[1\]: each tag must be a non-empty"):
+        check_tags(["ok", "a\x7fb"])
+    with pytest.raises(ValidationError, match=r"at \[0\]: each tag must be a non-empty"):
+        check_tags([""])
+    tags = ["x"]
+    assert check_tags(tags) is not tags  # the caller's list is never kept
+
+
 # -- glob lists -----------------------------------------------------------------------------
 
 

@@ -57,6 +57,10 @@ def test_create_get_and_every_field_survive_a_new_manager(backend: Backend) -> N
     ({"metadata": {"b": b"raw"}}, "metadata"),
     ({"max_duration": -1}, "max_duration"),
     ({"max_idle_time": "soon"}, "max_idle_time"),
+    ({"max_idle_time": True}, "max_idle_time"),
+    ({"max_duration": float("nan")}, "max_duration"),
+    ({"max_duration": float("inf")}, "max_duration"),
+    ({"save": 1}, "save"),
     ({"limits": {"speed": 3}}, "limits"),
     ({"limits": {"tokens": 1.5}}, "limits"),
     ({"parent_session_id": "no/such"}, "parent_session_id"),
@@ -314,3 +318,23 @@ def test_save_journals_a_checkpoint_and_rewrites_the_record_only_for_idle_timeou
     clock.advance(50)  # 100 s since create, 50 s since the save: still active everywhere
     assert backend.session_manager(clock=clock).get(idle.id).status == "active"
     assert backend.session_manager(clock=clock).get(idle.id).last_activity_at == 1_700_000_060.0
+
+
+def test_ids_and_a_create_s_correlation_id_come_from_one_random_read(mem: SessionManager) -> None:
+    import re
+
+    import orjson
+
+    from llmspell.sessions.model import GENERATED_ID, new_id, new_ids
+
+    made = {new_ids() for _ in range(200)}
+    assert len({sid for sid, _ in made}) == len({cid for _, cid in made}) == 200
+    for sid, cid in made:
+        assert GENERATED_ID.fullmatch(sid) and sid[14] == "7" and sid[19] in "89ab"
+        assert re.fullmatch(r"[0-9a-f]{16}", cid)
+    assert GENERATED_ID.fullmatch(new_id())
+    session = mem.create("x", tags=["a"], max_duration=5)
+    entry = mem.journal.read(session.id)[0]
+    assert re.fullmatch(r"[0-9a-f]{16}", entry.correlation_id)
+    # the record's bytes are to_record's JSON
+    assert mem.store.get(f"session/{session.id}") == orjson.dumps(session.to_record())
