@@ -48,7 +48,7 @@ from llmspell.codec import DECODE_ERRORS, damaged
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
-from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.base import Delete, Op, Put, Store, new_put
 from llmspell.storage.retry import Planned, retry_batch
 
 ENTRY_PREFIX = "journal/"
@@ -245,9 +245,7 @@ class Journal:
                 raise StorageError(f"journal of session {session_id} is full ({_SEQ_MAX} "
                                    "entries)")
             key = entry_key(session_id, seq) if ops else first
-            # Put(key, value), without the NamedTuple's Python-level __new__ (a tenth of a
-            # session create).
-            ops.append(_new_op(Put, (key, self.encode(seq, now, draft))))
+            ops.append(new_put((key, self.encode(seq, now, draft))))
         # Entry n present and n + 1 absent prove the numbering continues the committed journal;
         # the later keys follow (they are only ever written together with n + 1).
         return ops, expect
@@ -413,7 +411,6 @@ class Journal:
         return removed
 
 
-_new_op = tuple.__new__
 _KIND = re.compile(r"[A-Za-z0-9_\-]+(?:[.:][A-Za-z0-9_\-]+)*")
 _KNOWN_KINDS: set[str] = set()  # kinds already checked against _KIND
 

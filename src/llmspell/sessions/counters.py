@@ -37,7 +37,7 @@ from llmspell.sessions.index import ACTIVE_COUNT_KEY, index_ops, record_key
 from llmspell.sessions.model import ACTIVE, Limits, Session
 from llmspell.sessions.policies import ResourceLimits, timeout_action
 from llmspell.sessions.transitions import position_after
-from llmspell.storage.base import Op, Put, Store
+from llmspell.storage.base import Op, Put, Store, new_put
 
 _UNKNOWN: Any = object()
 
@@ -81,7 +81,7 @@ class ActiveCounter:
                     f"max_active_sessions limit is {self.limit}; complete, fail or suspend "
                     "one first, or raise the limit")
         new = b"%d" % max(0, count + delta)
-        ops.append(Put(ACTIVE_COUNT_KEY, new))
+        ops.append(new_put((ACTIVE_COUNT_KEY, new)))
         expect[ACTIVE_COUNT_KEY] = raw
         return new
 

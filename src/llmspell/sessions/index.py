@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from llmspell.sessions.model import STATUSES, Session
-from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.base import Delete, Op, Put, Store, new_put
 
 RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
@@ -118,13 +118,10 @@ def index_keys(session: Session) -> list[str]:
     return keys
 
 
-_new_op = tuple.__new__  # Put(key, value) without the NamedTuple's Python-level __new__
-
-
 def created_ops(session: Session, raw: bytes) -> list[Op]:
     """The Puts of a new session: its record (``raw``) and its index entries."""
-    ops: list[Op] = [_new_op(Put, (RECORD_PREFIX + session.id, raw))]
-    ops += [_new_op(Put, (key, b"")) for key in index_keys(session)]
+    ops: list[Op] = [new_put((RECORD_PREFIX + session.id, raw))]
+    ops += [new_put((key, b"")) for key in index_keys(session)]
     return ops
 
 

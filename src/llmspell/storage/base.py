@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import NamedTuple
@@ -37,6 +38,10 @@ class Delete(NamedTuple):
 
 
 Op = Put | Delete
+
+#: ``new_put((key, value))`` is ``Put(key, value)`` at the cost of a C call: the NamedTuple's
+#: own ``__new__`` is a Python function, and a session create builds seven Puts.
+new_put = functools.partial(tuple.__new__, Put)
 
 #: One chunk of :meth:`Store.batch_stream`: its ops, and the conditions checked just before
 #: they are applied (key -> exact bytes, ``None`` for absent).
