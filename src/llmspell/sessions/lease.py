@@ -132,7 +132,6 @@ class Leases:
             LeaseLost: this manager held the lease and it expired or was taken over.
             SessionLeased: another holder has a live lease.
         """
-        key = index.lease_key(sid)
         held = self._held.get(sid)
         if held is not None:
             lease, raw = held
@@ -143,13 +142,14 @@ class Leases:
                 raise LeaseLost(f"the lease on session {sid} (token {lease.token}) expired at "
                                 f"{iso(lease.expires_at)}; nothing was written; acquire it "
                                 "again")
-            return {key: raw}
+            return {index.lease_key(sid): raw}
         seen = self._seen.get(sid, _UNREAD)
         if seen is _NEW and not fresh:
             # The batch that creates the session: no lease record can exist yet (acquire
             # expects the record, which this batch makes), so there is nothing to fence.
             self._seen[sid] = None
             return {}
+        key = index.lease_key(sid)  # (not before: a create's batch has no use for it)
         if fresh or seen is _UNREAD:
             seen = self.store.get_unchecked(key)
             if len(self._seen) >= _SEEN_MAX:
