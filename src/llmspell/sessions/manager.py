@@ -309,7 +309,7 @@ class SessionManager:
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
         self._mark_indexed = False
-        self._cache.keep(sid, (raw, position_after(START, jops)))
+        self._remember(sid, raw, position_after(START, jops))
         if self.events is not None:
             self._publish("session.created", session, cid)
             if saved:
@@ -553,7 +553,7 @@ class SessionManager:
             # dropped it when it read the journal's tail itself.
             cached = self._cache.get(sid)
             if cached is not None:
-                self._remember(sid, new_raw, cached[1])
+                new_raw = self._remember(sid, new_raw, cached[1])
             self._decoded[sid] = (new_raw, new.copy())
 
         return CountInBatch(self.enforcer, sid, usage, plan=plan, committed=committed)
@@ -897,7 +897,7 @@ class SessionManager:
         # Unchecked, as in create.
         update, new_raw, position, active = retry_batch(
             self.store, build, what=f"write session {sid}", checked=False, lost=lost)
-        self._remember(sid, new_raw, position)
+        new_raw = self._remember(sid, new_raw, position)
         if update.record:  # the next read of this record need not decode it
             self._decoded[sid] = (new_raw, update.session.copy())
         self.active.committed(active)
@@ -924,8 +924,15 @@ class SessionManager:
         if self.events is not None:
             self.events.publish("session.limit_exceeded", data, session_id=sid, source=source)
 
-    def _remember(self, sid: str, raw: bytes, position: Position) -> None:
-        self._cache.keep(sid, (raw, position))
+    def _remember(self, sid: str, raw: bytes, position: Position) -> bytes:
+        """Cache ``raw`` and ``position`` as compact copies; returns the copy of ``raw``.
+
+        An orjson result holds a 4 KB block whatever its length: a cache of fresh writes
+        kept 8 KB per session (14.5 KB retained per create, 3.2 KB with the copies)."""
+        raw = bytes(memoryview(raw))
+        seq, newest = position
+        self._cache.keep(sid, (raw, (seq, newest and bytes(memoryview(newest)))))
+        return raw
 
     def _decode(self, sid: str, raw: bytes) -> Session:
         """``raw`` (the stored record of ``sid``) as a Session of the caller's own: a copy
