@@ -140,8 +140,9 @@ class StateManager:
                 inside the value, or the limit, is named).
             HookCancelled: a ``state:before_write`` hook cancelled; nothing was written.
         """
-        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
-        if skey is None:
+        try:
+            skey = _KEYS[scope][key]
+        except (KeyError, TypeError):
             skey = store_key(scope, key)
         if ACTIVE.get():
             tx = self._tx()
@@ -312,8 +313,9 @@ class StateManager:
             InvalidScope, InvalidKey: a bad scope or key.
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
-        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
-        if skey is None:
+        try:
+            skey = _KEYS[scope][key]
+        except (KeyError, TypeError):
             skey = store_key(scope, key)
         var = self._session_var
         if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):

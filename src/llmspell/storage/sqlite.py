@@ -183,14 +183,22 @@ class SqliteStore(Store):
             "(docs/your-data.md)")
 
     def _get(self, key: str) -> bytes | None:
-        with self._lock:
-            try:
-                for (value,) in self._cursor.execute(_GET, (key,)):
-                    # bytes, unless a large value's stub (the integer 0): then its kv_large row
-                    return value if value.__class__ is bytes else _value(self._db, key, value)
-                return None
-            except sqlite3.Error as exc:
-                raise self._failed(f"get {key!r}", exc) from exc
+        # acquire/release, not ``with``: ~1k instructions less per read (callgrind), a fifth
+        # of what a read adds to the raw SELECT
+        lock = self._lock
+        lock.acquire()
+        try:
+            for (value,) in self._cursor.execute(_GET, (key,)):
+                # bytes, unless a large value's stub (the integer 0): then its kv_large row
+                return value if value.__class__ is bytes else _value(self._db, key, value)
+            return None
+        except sqlite3.Error as exc:
+            raise self._failed(f"get {key!r}", exc) from exc
+        finally:
+            lock.release()
+
+    #: The read itself: no key check (see Store.get_unchecked), and no extra call.
+    get_unchecked = _get
 
     def _get_many(self, keys: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
