@@ -152,10 +152,13 @@ class StateManager:
         hooks = self._hooks
         var = self._session_var
         if schema_version is None and (not self._contributors or self._unwanted(scope)) \
-                and not self.redact_on_write and (hooks is None or not hooks.has(BEFORE_WRITE)) \
-                and (var is None or var.get() is None):
+                and not self.redact_on_write and (var is None or var.get() is None):
             # The hot path: what _prepare and commit_put do, without their objects unless a
             # hook, a subscriber or the debug log wants them.
+            if hooks is not None and hooks.has(BEFORE_WRITE):
+                value = self._signals.before_write(scope, key, value)
+                if value is SKIPPED:
+                    return None
             encoded = encode_value(value, max_bytes=self.max_value_bytes, scope=scope,
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
