@@ -92,16 +92,18 @@ def guard(fn: Callable[..., Any], name: str, converter: Converter, limits: Limit
                     f"#{most + 1}", f"{name} takes at most {most} argument"
                     f"{'' if most == 1 else 's'} (got {count})")
             values = list(args)
-            for i, arg in enumerate(args):
+            i = 0
+            for arg in args:
                 kind = type(arg)
                 if kind is bytes:
                     try:
-                        values[i] = arg.decode("utf-8")
+                        values[i] = arg.decode()  # UTF-8, strict
                     except UnicodeDecodeError:
-                        continue  # not UTF-8: it stays bytes
+                        pass  # not UTF-8: it stays bytes
                 elif kind not in _PLAIN:
                     values[i] = to_python(arg, names[i] if i < 16 else f"#{i + 1}",
                                           functions=functions)
+                i += 1
             if count < required:
                 values.extend([None] * (required - count))
             result = fn(*values)
