@@ -8,7 +8,13 @@ import sqlite3
 
 from backends import backend_fixture
 from llmspell.storage import Delete, Put
-from llmspell.storage.sqlite import LARGE_VALUE, SqliteStore, _one_statement
+from llmspell.storage.sqlite import (
+    LARGE_VALUE,
+    SqliteStore,
+    _guarded_sql,
+    _one_statement,
+    _upsert_sql,
+)
 
 BIG = b"x" * (LARGE_VALUE + 1)
 
@@ -17,8 +23,14 @@ backend = backend_fixture(["sqlite"])  # ``store`` (tests/storage/conftest.py) o
 
 def test_which_batches_take_one_statement() -> None:
     write = [Put("state/g/k", b"{}"), Put("chg/1", b"{}"), Put("chg~seq", b"1")]
-    assert _one_statement(write, {"chg~seq": None}) == [
-        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None]
+    assert _one_statement(write, {"chg~seq": None}) == (_upsert_sql(0, 3, 1), [
+        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None])
+    # a key expected to hold bytes gets its marker row first
+    assert _one_statement(write, {"chg~seq": b"0"}) == (_upsert_sql(1, 3, 1), [
+        "chg~seq", "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", b"0"])
+    # a condition on a key the batch does not put is read by a subquery
+    assert _one_statement(write[:1], {"other": None}) == (_guarded_sql(1, 1), [
+        "state/g/k", b"{}", "other", None])
     assert _one_statement([], {"k": None}) is None  # a check alone: the general path
     assert _one_statement([Put("a", b"1"), Delete("b")], {}) is None
     assert _one_statement([Put("a", BIG)], {}) is None  # two rows (kv and kv_large)
@@ -65,3 +77,39 @@ def test_values_bound_as_bytearray_read_back_as_bytes(store: SqliteStore) -> Non
     found = [store.get("one"), store.get("a"), *(v for _, v in store.scan("")), store.get("b")]
     assert all(type(v) is bytes for v in found)
     assert store.get_many(["a", "b"]) == {"a": b"\x00\xff", "b": b""}
+
+
+def test_an_upsert_checks_each_condition_as_it_writes(store: SqliteStore) -> None:
+    """Conditions on keys the batch puts (a state write's sequence): present and equal,
+    present and different, absent where bytes were expected, present where absence was."""
+    assert store.batch([Put("a", b"1"), Put("seq", b"1")], expect={"seq": None})
+    assert not store.batch([Put("a", b"2"), Put("seq", b"2")], expect={"seq": None})
+    assert not store.batch([Put("a", b"2"), Put("seq", b"2")], expect={"seq": b"0"})
+    assert not store.batch([Put("a", b"2"), Put("new", b"2")], expect={"new": b"1"})
+    assert not store.batch([Put("a", b"2"), Put("seq", b"2")],
+                           expect={"seq": b"1", "a": b"0"})
+    assert store.get_many(["a", "seq", "new"]) == {"a": b"1", "seq": b"1"}  # no marker left
+    assert store.batch([Put("a", b"2"), Put("seq", b"2")], expect={"seq": b"1", "a": b"1"})
+    assert store.get_many(["a", "seq"]) == {"a": b"2", "seq": b"2"}
+
+
+def test_an_upsert_over_a_large_value_removes_its_large_row(store: SqliteStore) -> None:
+    store.put("big", BIG)
+    store.put("seq", b"1")
+    assert store.batch([Put("big", b"small"), Put("seq", b"2")], expect={"seq": b"1"})
+    assert store.get("big") == b"small" and store.get("seq") == b"2"
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM kv_large").fetchone() == (0,)
+    store.put("big", BIG)  # a condition on the large value itself: compared as its bytes
+    assert not store.batch([Put("big", b"x")], expect={"big": b"0"})
+    assert store.batch([Put("big", b"x")], expect={"big": BIG})
+    assert store.get("big") == b"x"
+
+
+def test_a_refused_upsert_in_a_commit_group_keeps_the_earlier_batches(
+        store: SqliteStore) -> None:
+    with store.one_commit():
+        assert store.batch([Put("a", b"1"), Put("seq", b"1")], expect={"seq": None})
+        assert not store.batch([Put("b", b"1"), Put("seq", b"2")], expect={"seq": b"0"})
+        assert store.batch([Put("c", b"1"), Put("seq", b"2")], expect={"seq": b"1"})
+    assert store.get_many(["a", "b", "c", "seq"]) == {"a": b"1", "c": b"1", "seq": b"2"}

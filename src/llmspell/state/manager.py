@@ -140,8 +140,9 @@ class StateManager:
                 inside the value, or the limit, is named).
             HookCancelled: a ``state:before_write`` hook cancelled; nothing was written.
         """
-        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
-        if skey is None:
+        try:
+            skey = _KEYS[scope][key]
+        except (KeyError, TypeError):
             skey = store_key(scope, key)
         if ACTIVE.get():
             tx = self._tx()
@@ -151,10 +152,13 @@ class StateManager:
         hooks = self._hooks
         var = self._session_var
         if schema_version is None and (not self._contributors or self._unwanted(scope)) \
-                and not self.redact_on_write and (hooks is None or not hooks.has(BEFORE_WRITE)) \
-                and (var is None or var.get() is None):
+                and not self.redact_on_write and (var is None or var.get() is None):
             # The hot path: what _prepare and commit_put do, without their objects unless a
             # hook, a subscriber or the debug log wants them.
+            if hooks is not None and hooks.has(BEFORE_WRITE):
+                value = self._signals.before_write(scope, key, value)
+                if value is SKIPPED:
+                    return None
             encoded = encode_value(value, max_bytes=self.max_value_bytes, scope=scope,
                                    key=key)
             if len(encoded.data) > self.max_value_bytes:
@@ -312,8 +316,9 @@ class StateManager:
             InvalidScope, InvalidKey: a bad scope or key.
             HookCancelled: a ``state:before_read`` hook cancelled.
         """
-        skey = _KEYS.get((scope, key)) if type(scope) is str and type(key) is str else None
-        if skey is None:
+        try:
+            skey = _KEYS[scope][key]
+        except (KeyError, TypeError):
             skey = store_key(scope, key)
         var = self._session_var
         if var is not None and scope.startswith(SESSION_SCOPE) and (sid := var.get()):

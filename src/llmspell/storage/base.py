@@ -323,6 +323,8 @@ _NO_GROUP: AbstractContextManager[None] = contextlib.nullcontext()
 
 def check_key(key: object, *, argument: str = "key") -> None:
     """Refuse a key that is not a non-empty, valid UTF-8 ``str`` of at most MAX_KEY_BYTES."""
+    if key.__class__ is str and key.isascii() and 0 < len(key) <= MAX_KEY_BYTES:
+        return  # the common case, decided without encoding: ASCII is one byte a character
     if not isinstance(key, str):
         raise InvalidKey(argument, "must be a str", got=key)
     if not key:
