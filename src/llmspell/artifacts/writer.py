@@ -136,9 +136,11 @@ class ArtifactWriter:
                      "mime_type": request.mime_type}
             if request.by_session:
                 entry["by_session"] = request.by_session
-            jops, jexpect = self.journal.entries_ops(  # the manager checked the session id
+            # The manager checked the session id; the batch's expect on the session record
+            # (cexpect) proves the journal was not deleted since: ``guarded``.
+            jops, jexpect = self.journal.entries_ops(
                 sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
-                fresh=attempt > 0)
+                guarded=True, fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
             return ([*ops, *refs.ops, *cops, *jops], expect,
                     (artifact, written, jops, view.position, empty))
