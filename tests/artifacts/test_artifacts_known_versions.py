@@ -113,3 +113,20 @@ def test_a_session_whose_artifacts_predate_the_runtime_is_scanned(
     seen = scans(first, monkeypatch)
     assert first.artifacts.store(session.id, "b", "1").version == 1
     assert len(seen) == 1  # b may have existed: its keys were scanned
+
+
+def test_past_the_bound_dropped_names_are_scanned_and_new_names_still_known(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmspell.artifacts.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "_KNOWN_NAMES", 2)
+    first, _ = pair
+    session = first.sessions.create("many")
+    seen = scans(first, monkeypatch)
+    for name in ("a", "b", "c"):  # c drops the versions of a and b
+        first.artifacts.store(session.id, name, "1")
+    first.artifacts.store(session.id, "d", "1")  # new: the filter of stored names says so
+    assert seen == []
+    again = first.artifacts.store(session.id, "a", "2")
+    assert (again.version, again.previous_version) == (2, 1)
+    assert seen == [f"art/{session.id}/{name_key('a')}/"]

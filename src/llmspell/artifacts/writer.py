@@ -49,22 +49,37 @@ logger = logging.getLogger("llmspell.artifacts")
 STORED = "artifact.stored"
 DELETED = "artifact.deleted"
 _PAGE = 256
-#: Sessions whose names a writer remembers (:class:`_Known`), and names per session.
+#: Sessions whose names a writer remembers (:class:`_Known`), and versions per session.
 _KNOWN_SESSIONS = 256
 _KNOWN_NAMES = 1024
+#: Bits of the filter of a session's stored name keys (8 KB): past ~6,500 names, about one
+#: new name in ten is scanned for (a bit already set by another name).
+_FILTER_BITS = 1 << 16
 
 
 @dataclass(slots=True)
 class _Known:
     """What this writer's own stores in one session prove (see the module docstring):
     ``position`` is the session's journal tail right after the last of them; ``versions``
-    the newest version (and the name) of each name key stored since the run began;
-    ``complete`` that the run began on a session without artifact keys, so ``versions``
-    holds every name key of the session."""
+    the newest version (and the name) of name keys stored since the run began (at most
+    :data:`_KNOWN_NAMES`); ``stored``, when the run began on a session without artifact
+    keys, a filter of every name key stored since (one bit per key, by its first 16 bits:
+    a clear bit proves a name new), else None."""
 
     position: Position
     versions: dict[str, tuple[int, str]]
-    complete: bool
+    stored: bytearray | None
+
+    def mark(self, nkey: str) -> None:
+        if self.stored is not None:
+            bit = int(nkey[:4], 16)  # a name key is hex digits of a hash: evenly spread
+            self.stored[bit >> 3] |= 1 << (bit & 7)
+
+    def maybe_stored(self, nkey: str) -> bool:
+        if self.stored is None:
+            return True
+        bit = int(nkey[:4], 16)
+        return bool(self.stored[bit >> 3] & (1 << (bit & 7)))
 
 
 @dataclass
@@ -167,7 +182,7 @@ class ArtifactWriter:
                     version, stored = hit  # this writer's own store: the newest, live
                     _check_collision(name, stored, nkey)
                     return version + 1, version, None, False
-                if known.complete:
+                if not known.maybe_stored(nkey):
                     return 1, None, None, False
         # No artifact counted: perhaps no artifact keys at all (tombstones could be left).
         # One look at the session's keys tells, and then every name of the session is known.
@@ -201,12 +216,12 @@ class ArtifactWriter:
         with self._lock:
             known = self._known.get(sid)
             if known is None or known.position != base:  # another write came between
-                self._known.touch(sid, _Known(position, {nkey: mine}, empty))
-                return
-            if nkey not in known.versions and len(known.versions) >= _KNOWN_NAMES:
-                known.versions.clear()  # bounded: the names dropped are scanned for again
-                known.complete = False
+                known = _Known(position, {}, bytearray(_FILTER_BITS // 8) if empty else None)
+                self._known.touch(sid, known)
+            elif nkey not in known.versions and len(known.versions) >= _KNOWN_NAMES:
+                known.versions.clear()  # bounded: those names are scanned for again
             known.versions[nkey] = mine
+            known.mark(nkey)
             known.position = position
             self._known.move_to_end(sid)
 
