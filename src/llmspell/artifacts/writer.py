@@ -157,7 +157,10 @@ class ArtifactWriter:
                 sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
-            return ([*ops, *refs.ops, *cops, *jops], expect,
+            # Keys are distinct, so order is free; the blob's ops first keep a large value
+            # (its own statements on sqlite) out of the run of small puts that the store
+            # writes in one statement: ~10k instructions less per store.
+            return ([*refs.ops, *cops, *ops, *jops], expect,
                     (artifact, written, jops, view.position, empty))
 
         # Unchecked: every key of the batch is built here from checked parts (a session id
