@@ -50,8 +50,8 @@ STORED = "artifact.stored"
 DELETED = "artifact.deleted"
 _PAGE = 256
 #: Sessions whose names a writer remembers (:class:`_Known`), and versions per session.
-_KNOWN_SESSIONS = 256
-_KNOWN_NAMES = 1024
+_KNOWN_SESSIONS = 64
+_KNOWN_NAMES = 256
 #: Bits of the filter of a session's stored name keys (8 KB): past ~6,500 names, about one
 #: new name in ten is scanned for (a bit already set by another name).
 _FILTER_BITS = 1 << 16
@@ -61,13 +61,14 @@ _FILTER_BITS = 1 << 16
 class _Known:
     """What this writer's own stores in one session prove (see the module docstring):
     ``position`` is the session's journal tail right after the last of them; ``versions``
-    the newest version (and the name) of name keys stored since the run began (at most
+    the newest version (its name and record bytes) of name keys stored since the run began
+    (at most
     :data:`_KNOWN_NAMES`); ``stored``, when the run began on a session without artifact
     keys, a filter of every name key stored since (one bit per key, by its first 16 bits:
     a clear bit proves a name new), else None."""
 
     position: Position
-    versions: dict[str, tuple[int, str]]
+    versions: dict[str, tuple[int, str, bytes]]
     stored: bytearray | None
 
     def mark(self, nkey: str) -> None:
@@ -125,12 +126,13 @@ class ArtifactWriter:
         if operation:
             counters.admit_policies(sid, staged.size)
 
-        def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position, bool]]:
+        def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
+                                                 bool, bytes]]:
             now = self.clock()
             view = counters.read(sid, fresh=attempt > 0)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
-            version, previous, tomb, empty = self._next_version(sid, nkey, name, view)
+            version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
             refs = staged.ref_ops(1)
             blob = refs.blobs[staged.hash]
             artifact = Artifact(
@@ -139,7 +141,8 @@ class ArtifactWriter:
                 request.description, request.custom, request.created_by, previous,
                 request.encoding)
             key = keys.record_key(sid, nkey, version)
-            ops: list[Op] = [Put(key, artifact.encode())]
+            record = artifact.encode()
+            ops: list[Op] = [Put(key, record)]
             ops.extend(Put(k, b"") for k in keys.index_keys(artifact))
             if tomb is not None:
                 ops.append(Delete(tomb))
@@ -157,44 +160,50 @@ class ArtifactWriter:
                 sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
+            if mine is not None:  # the version believed newest: still the record we wrote
+                expect[keys.record_key(sid, nkey, version - 1)] = mine
             # Keys are distinct, so order is free; the blob's ops first keep a large value
             # (its own statements on sqlite) out of the run of small puts that the store
             # writes in one statement: ~10k instructions less per store.
             return ([*refs.ops, *cops, *ops, *jops], expect,
-                    (artifact, written, jops, view.position, empty))
+                    (artifact, written, jops, view.position, empty, record))
 
         # Unchecked: every key of the batch is built here from checked parts (a session id
         # that matched its pattern, a name's hash, a checked type and tags, content hashes;
         # at most about 380 bytes, see keys.py), and every value is bytes we encoded.
-        artifact, written, jops, base, empty = retry_batch(
+        artifact, written, jops, base, empty, record = retry_batch(
             self.store, build, what=f"store artifact {name!r} in session {sid}",
             checked=False, lost=lambda: self._lost(sid))
-        self._stored(sid, nkey, artifact, base, counters.committed(written, jops), empty)
+        self._stored(sid, nkey, artifact, record, base, counters.committed(written, jops),
+                     empty)
         return artifact
 
     def _next_version(self, sid: str, nkey: str, name: str,
-                      view: SessionView) -> tuple[int, int | None, str | None, bool]:
+                      view: SessionView) -> tuple[int, int | None, str | None, bool,
+                                                  bytes | None]:
         """``(version, previous version, tombstone key to remove, whether the session has no
-        artifact keys at all)`` for a new store; ``view``: the session as this attempt's
-        batch expects it."""
+        artifact keys at all, the previous version's record bytes when they come from this
+        writer's memory)`` for a new store; ``view``: the session as this attempt's batch
+        expects it. A remembered record is expected unchanged, so a record damaged or
+        rewritten since fails the batch and the retry scans (and names a damaged key)."""
         with self._lock:
             known = self._known.get(sid)
             if known is not None and known.position == view.position:
                 hit = known.versions.get(nkey)
                 if hit is not None:
-                    version, stored = hit  # this writer's own store: the newest, live
+                    version, stored, raw = hit  # this writer's own store: the newest, live
                     _check_collision(name, stored, nkey)
-                    return version + 1, version, None, False
+                    return version + 1, version, None, False, raw
                 if not known.maybe_stored(nkey):
-                    return 1, None, None, False
+                    return 1, None, None, False, None
         # No artifact counted: perhaps no artifact keys at all (tombstones could be left).
         # One look at the session's keys tells, and then every name of the session is known.
         if view.session.counters.artifacts == 0 and next(
                 self.store.keys(keys.session_prefix(sid), limit=1), None) is None:
-            return 1, None, None, True
+            return 1, None, None, True, None
         newest = list(self.store.scan(keys.name_prefix(sid, nkey), limit=2, reverse=True))
         if not newest:
-            return 1, None, None, False
+            return 1, None, None, False, None
         top_key = newest[0][0]
         top = keys.version_of(top_key)
         live = None  # the newest live record among the two, decoded once
@@ -209,13 +218,13 @@ class ArtifactWriter:
             key, record = live
             _check_collision(name, record.get("name"), nkey)
             previous = keys.version_of(key)
-        return top + 1, previous, tomb, False
+        return top + 1, previous, tomb, False, None
 
-    def _stored(self, sid: str, nkey: str, artifact: Artifact, base: Position,
+    def _stored(self, sid: str, nkey: str, artifact: Artifact, record: bytes, base: Position,
                 position: Position, empty: bool) -> None:
         """Remember a committed store (``base``: the journal tail its batch expected,
         ``position``: the tail after it; ``empty``: the session had no artifact keys)."""
-        mine = (artifact.version, artifact.name)
+        mine = (artifact.version, artifact.name, record)
         with self._lock:
             known = self._known.get(sid)
             if known is None or known.position != base:  # another write came between
