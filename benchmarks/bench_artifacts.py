@@ -76,7 +76,7 @@ def ours(bench: Bench, tmp: Path, payloads: dict[str, bytes]) -> None:
         def floor() -> None:
             key = os.urandom(32).hex()  # random, like a content hash and a name key
             ops = [Put(f"blob/d/{key}", payloads["1 KB"]), Put(f"blob/m/{key}", record[:90]),
-                   Put(f"art/{session.id}/{key[:16]}/0000000001", record),
+                   Put(f"art/{session.id}-floor/{key[:16]}/0000000001", record),
                    Put(f"artt/user_input/{time.time_ns() // 1000:016d}/{key}", b""),
                    Put(f"session/{session.id}-floor", record + record[:280]),
                    Put(f"journal/{session.id}-floor/{time.time_ns():020d}", record[:300])]

@@ -7,11 +7,21 @@ the session record or the journal) changes nothing and returns False; the write 
 retried on fresh reads (:func:`~llmspell.storage.retry.retry_batch`). Journal kinds:
 ``artifact.stored`` (every store, including a new version; ``data.version`` and
 ``data.previous_version`` say which) and ``artifact.deleted``.
+
+The next version of a name is normally found with a reverse scan of the name's keys. A writer
+skips that scan when its own stores prove the answer (:class:`_Known`): every artifact write
+appends to its session's journal in the same batch, and every store's batch holds ``expect``
+on the journal's tail and on the session record, so while the tail is still the entry of this
+writer's last store, no artifact of the session changed since; the newest version of a name
+this writer stored in that unbroken run is its own, and when the run began on a session with
+no artifact keys at all, a name it has not stored is new. A stale belief only makes the batch
+fail (the tail moved), and the retry reads again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +30,7 @@ from llmspell.artifacts import keys
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
+from llmspell.bounded import BoundedCache
 from llmspell.codec import stored_object
 from llmspell.errors import (
     ArtifactError,
@@ -28,8 +39,8 @@ from llmspell.errors import (
     SessionNotFound,
     ValidationError,
 )
-from llmspell.journal import Draft
-from llmspell.sessions.counters import ArtifactCounters
+from llmspell.journal import Draft, Position
+from llmspell.sessions.counters import ArtifactCounters, SessionView
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -38,6 +49,38 @@ logger = logging.getLogger("llmspell.artifacts")
 STORED = "artifact.stored"
 DELETED = "artifact.deleted"
 _PAGE = 256
+#: Sessions whose names a writer remembers (:class:`_Known`), and versions per session.
+_KNOWN_SESSIONS = 64
+_KNOWN_NAMES = 256
+#: Bits of the filter of a session's stored name keys (8 KB): past ~6,500 names, about one
+#: new name in ten is scanned for (a bit already set by another name).
+_FILTER_BITS = 1 << 16
+
+
+@dataclass(slots=True)
+class _Known:
+    """What this writer's own stores in one session prove (see the module docstring):
+    ``position`` is the session's journal tail right after the last of them; ``versions``
+    the newest version (its name and record bytes) of name keys stored since the run began
+    (at most
+    :data:`_KNOWN_NAMES`); ``stored``, when the run began on a session without artifact
+    keys, a filter of every name key stored since (one bit per key, by its first 16 bits:
+    a clear bit proves a name new), else None."""
+
+    position: Position
+    versions: dict[str, tuple[int, str, bytes]]
+    stored: bytearray | None
+
+    def mark(self, nkey: str) -> None:
+        if self.stored is not None:
+            bit = int(nkey[:4], 16)  # a name key is hex digits of a hash: evenly spread
+            self.stored[bit >> 3] |= 1 << (bit & 7)
+
+    def maybe_stored(self, nkey: str) -> bool:
+        if self.stored is None:
+            return True
+        bit = int(nkey[:4], 16)
+        return bool(self.stored[bit >> 3] & (1 << (bit & 7)))
 
 
 @dataclass
@@ -67,6 +110,8 @@ class ArtifactWriter:
         self.counters = counters
         self.journal = counters.journal
         self.clock = clock
+        self._known: BoundedCache[str, _Known] = BoundedCache(_KNOWN_SESSIONS)
+        self._lock = threading.Lock()
 
     def store_staged(self, request: StoreRequest, staged: StagedBlob, cid: str) -> Artifact:
         """Store ``staged`` content as the next version of ``request.name``.
@@ -76,18 +121,18 @@ class ArtifactWriter:
         """
         sid, name = request.session_id, request.name
         nkey = name_key(name)
-        prefix = keys.name_prefix(sid, nkey)
         counters = self.counters
         operation = not request.collected
         if operation:
             counters.admit_policies(sid, staged.size)
 
-        def build(attempt: int) -> Planned[tuple[Artifact, Any, list[Op]]]:
+        def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
+                                                 bool, bytes]]:
             now = self.clock()
             view = counters.read(sid, fresh=attempt > 0)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
-            version, previous, tomb = self._next_version(prefix, name)
+            version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
             refs = staged.ref_ops(1)
             blob = refs.blobs[staged.hash]
             artifact = Artifact(
@@ -96,7 +141,8 @@ class ArtifactWriter:
                 request.description, request.custom, request.created_by, previous,
                 request.encoding)
             key = keys.record_key(sid, nkey, version)
-            ops: list[Op] = [Put(key, artifact.encode())]
+            record = artifact.encode()
+            ops: list[Op] = [Put(key, record)]
             ops.extend(Put(k, b"") for k in keys.index_keys(artifact))
             if tomb is not None:
                 ops.append(Delete(tomb))
@@ -108,26 +154,56 @@ class ArtifactWriter:
                      "mime_type": request.mime_type}
             if request.by_session:
                 entry["by_session"] = request.by_session
-            jops, jexpect = self.journal.entries_ops(  # the manager checked the session id
+            # The manager checked the session id; the batch's expect on the session record
+            # (cexpect) proves the journal was not deleted since: ``guarded``.
+            jops, jexpect = self.journal.entries_ops(
                 sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
-                fresh=attempt > 0)
+                guarded=True, fresh=attempt > 0)
             expect = {key: None, **refs.expect, **cexpect, **jexpect}
-            return [*ops, *refs.ops, *cops, *jops], expect, (artifact, written, jops)
+            if mine is not None:  # the version believed newest: still the record we wrote
+                expect[keys.record_key(sid, nkey, version - 1)] = mine
+            # Keys are distinct, so order is free; the blob's ops first keep a large value
+            # (its own statements on sqlite) out of the run of small puts that the store
+            # writes in one statement: ~10k instructions less per store.
+            return ([*refs.ops, *cops, *ops, *jops], expect,
+                    (artifact, written, jops, view.position, empty, record))
 
         # Unchecked: every key of the batch is built here from checked parts (a session id
         # that matched its pattern, a name's hash, a checked type and tags, content hashes;
         # at most about 380 bytes, see keys.py), and every value is bytes we encoded.
-        artifact, written, jops = retry_batch(
+        artifact, written, jops, base, empty, record = retry_batch(
             self.store, build, what=f"store artifact {name!r} in session {sid}",
-            checked=False, lost=lambda: counters.invalidate(sid))
-        counters.committed(written, jops)
+            checked=False, lost=lambda: self._lost(sid))
+        self._stored(sid, nkey, artifact, record, base, counters.committed(written, jops),
+                     empty)
         return artifact
 
-    def _next_version(self, prefix: str, name: str) -> tuple[int, int | None, str | None]:
-        """``(version, previous version, tombstone key to remove)`` for a new store."""
-        newest = list(self.store.scan(prefix, limit=2, reverse=True))
+    def _next_version(self, sid: str, nkey: str, name: str,
+                      view: SessionView) -> tuple[int, int | None, str | None, bool,
+                                                  bytes | None]:
+        """``(version, previous version, tombstone key to remove, whether the session has no
+        artifact keys at all, the previous version's record bytes when they come from this
+        writer's memory)`` for a new store; ``view``: the session as this attempt's batch
+        expects it. A remembered record is expected unchanged, so a record damaged or
+        rewritten since fails the batch and the retry scans (and names a damaged key)."""
+        with self._lock:
+            known = self._known.get(sid)
+            if known is not None and known.position == view.position:
+                hit = known.versions.get(nkey)
+                if hit is not None:
+                    version, stored, raw = hit  # this writer's own store: the newest, live
+                    _check_collision(name, stored, nkey)
+                    return version + 1, version, None, False, raw
+                if not known.maybe_stored(nkey):
+                    return 1, None, None, False, None
+        # No artifact counted: perhaps no artifact keys at all (tombstones could be left).
+        # One look at the session's keys tells, and then every name of the session is known.
+        if view.session.counters.artifacts == 0 and next(
+                self.store.keys(keys.session_prefix(sid), limit=1), None) is None:
+            return 1, None, None, True, None
+        newest = list(self.store.scan(keys.name_prefix(sid, nkey), limit=2, reverse=True))
         if not newest:
-            return 1, None, None
+            return 1, None, None, False, None
         top_key = newest[0][0]
         top = keys.version_of(top_key)
         live = None  # the newest live record among the two, decoded once
@@ -140,13 +216,32 @@ class ArtifactWriter:
         previous = None
         if live is not None:
             key, record = live
-            other = record.get("name")
-            if other != name:
-                raise ArtifactError(f"artifact names {name!r} and {other!r} have the same "
-                                    f"name key {prefix.rsplit('/', 2)[1]} in this session (a "
-                                    "hash collision); rename one of them")
+            _check_collision(name, record.get("name"), nkey)
             previous = keys.version_of(key)
-        return top + 1, previous, tomb
+        return top + 1, previous, tomb, False, None
+
+    def _stored(self, sid: str, nkey: str, artifact: Artifact, record: bytes, base: Position,
+                position: Position, empty: bool) -> None:
+        """Remember a committed store (``base``: the journal tail its batch expected,
+        ``position``: the tail after it; ``empty``: the session had no artifact keys)."""
+        mine = (artifact.version, artifact.name, record)
+        with self._lock:
+            known = self._known.get(sid)
+            if known is None or known.position != base:  # another write came between
+                known = _Known(position, {}, bytearray(_FILTER_BITS // 8) if empty else None)
+                self._known.touch(sid, known)
+            elif nkey not in known.versions and len(known.versions) >= _KNOWN_NAMES:
+                known.versions.clear()  # bounded: those names are scanned for again
+            known.versions[nkey] = mine
+            known.mark(nkey)
+            known.position = position
+            self._known.move_to_end(sid)
+
+    def _lost(self, sid: str) -> None:
+        """A batch lost a race: what was known of the session is stale."""
+        self.counters.invalidate(sid)
+        with self._lock:
+            self._known.pop(sid, None)
 
     def delete(self, artifact: Artifact, cid: str, by_session: str | None) -> None:
         """Delete one artifact: its record (a tombstone when it is the newest version of its
@@ -190,7 +285,7 @@ class ArtifactWriter:
             return ops, expect, (written, jops)
 
         counted = retry_batch(self.store, build, what=f"delete artifact {artifact.id}",
-                              lost=lambda: counters.invalidate(sid))
+                              lost=lambda: self._lost(sid))
         if counted is not None:
             counters.committed(*counted)
 
@@ -244,3 +339,9 @@ class ArtifactWriter:
             return []
         expect.update(change.expect)
         return list(change.ops)
+
+
+def _check_collision(name: str, other: Any, nkey: str) -> None:
+    if other != name:
+        raise ArtifactError(f"artifact names {name!r} and {other!r} have the same name key "
+                            f"{nkey} in this session (a hash collision); rename one of them")

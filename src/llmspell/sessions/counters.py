@@ -249,14 +249,16 @@ class ArtifactCounters:
         return ([*index_ops(current, new), Put(key, raw)], {key: view.raw},
                 SessionView(raw, new, view.position))
 
-    def committed(self, view: SessionView, journal_ops: list[Op]) -> None:
-        """Remember the session as written (``journal_ops``: the entries appended with it)."""
+    def committed(self, view: SessionView, journal_ops: list[Op]) -> Position:
+        """Remember the session as written (``journal_ops``: the entries appended with it);
+        returns its journal position now."""
         position = position_after(view.position, journal_ops)
         sid = view.session.id
         cache = self._cache
         with self._lock:
             cache.touch(sid, SessionView(view.raw, view.session, position))
         self._remember(sid, view.raw, position)  # the manager's cache, brought up to date
+        return position
 
     def invalidate(self, session_id: str) -> None:
         """A batch failed (or the session changed elsewhere): read it again next time."""

@@ -1,0 +1,132 @@
+"""A writer skips the version scan only when its own stores prove the newest version
+(artifacts/writer.py, ``_Known``): two runtimes on one store must still number every name's
+versions in order, whoever stored or deleted last."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmspell.artifacts.model import name_key
+from llmspell.runtime import Runtime
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes (two ArtifactManagers, two SessionManagers) on one store."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/shared.db"
+    else:
+        url = f"memory://known-versions-{tmp_path.name}"
+    first = Runtime.memory(storage__url=url, runtime__data_dir=str(tmp_path / "a"))
+    second = Runtime.memory(storage__url=url, runtime__data_dir=str(tmp_path / "b"))
+    try:
+        yield first, second
+    finally:
+        second.close()
+        first.close()
+
+
+def scans(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name prefixes (``art/<sid>/<name key>/``) the artifact writer of ``rt`` scans
+    from now on."""
+    seen: list[str] = []
+    store = rt.artifacts.writer.store
+    real = store.scan
+
+    def scan(prefix: str = "", **kw: Any) -> Any:
+        if prefix.startswith("art/") and prefix.count("/") == 3:
+            seen.append(prefix)
+        return real(prefix, **kw)
+
+    monkeypatch.setattr(store, "scan", scan)
+    return seen
+
+
+def test_a_version_stored_by_another_runtime_is_seen(pair: tuple[Runtime, Runtime]) -> None:
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "report", "v1")
+    first.artifacts.store(session.id, "report", "v2")  # first now believes 2 is the newest
+    other = second.artifacts.store(session.id, "report", "v3")
+    assert (other.version, other.previous_version) == (3, 2)
+    mine = first.artifacts.store(session.id, "report", "v4")
+    assert (mine.version, mine.previous_version) == (4, 3)
+    assert [a.version for a in first.artifacts.versions(session.id, "report")] == [1, 2, 3, 4]
+
+
+def test_a_name_new_to_this_runtime_but_stored_by_another_is_not_version_1(
+        pair: tuple[Runtime, Runtime]) -> None:
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "a", "1")  # an empty session: first knows every name
+    second.artifacts.store(session.id, "b", "1")
+    stored = first.artifacts.store(session.id, "b", "2")
+    assert (stored.version, stored.previous_version) == (2, 1)
+
+
+def test_a_delete_by_another_runtime_leaves_its_tombstone_to_the_next_store(
+        pair: tuple[Runtime, Runtime]) -> None:
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "report", "v1")
+    newest = first.artifacts.store(session.id, "report", "v2")
+    second.artifacts.delete(newest.id)
+    stored = first.artifacts.store(session.id, "report", "v3")
+    assert (stored.version, stored.previous_version) == (3, 1)
+    assert [a.version for a in first.artifacts.versions(session.id, "report")] == [1, 3]
+    assert not list(first.store.scan(f"art/{session.id}/{stored.name_key}/0000000002"))
+
+
+def test_a_delete_by_this_runtime_is_seen_too(pair: tuple[Runtime, Runtime]) -> None:
+    first, _ = pair
+    session = first.sessions.create("mine")
+    first.artifacts.store(session.id, "report", "v1")
+    first.artifacts.delete(first.artifacts.store(session.id, "report", "v2").id)
+    stored = first.artifacts.store(session.id, "report", "v3")
+    assert (stored.version, stored.previous_version) == (3, 1)
+
+
+def test_own_stores_skip_the_scan_until_someone_else_writes(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair
+    session = first.sessions.create("shared")
+    seen = scans(first, monkeypatch)
+    first.artifacts.store(session.id, "a", "1")
+    assert seen == []  # an empty session: one look at its keys, no name scan
+    first.artifacts.store(session.id, "a", "2")
+    first.artifacts.store(session.id, "b", "1")  # new: the session had no other name
+    assert seen == []
+    second.artifacts.store(session.id, "c", "1")
+    assert first.artifacts.store(session.id, "a", "3").version == 3
+    assert seen == [f"art/{session.id}/{name_key('a')}/"]
+
+
+def test_a_session_whose_artifacts_predate_the_runtime_is_scanned(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair
+    session = second.sessions.create("older")
+    second.artifacts.store(session.id, "a", "1")
+    seen = scans(first, monkeypatch)
+    assert first.artifacts.store(session.id, "b", "1").version == 1
+    assert len(seen) == 1  # b may have existed: its keys were scanned
+
+
+def test_past_the_bound_dropped_names_are_scanned_and_new_names_still_known(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmspell.artifacts.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "_KNOWN_NAMES", 2)
+    first, _ = pair
+    session = first.sessions.create("many")
+    seen = scans(first, monkeypatch)
+    for name in ("a", "b", "c"):  # c drops the versions of a and b
+        first.artifacts.store(session.id, name, "1")
+    first.artifacts.store(session.id, "d", "1")  # new: the filter of stored names says so
+    assert seen == []
+    again = first.artifacts.store(session.id, "a", "2")
+    assert (again.version, again.previous_version) == (2, 1)
+    assert seen == [f"art/{session.id}/{name_key('a')}/"]
