@@ -334,3 +334,12 @@ def test_tool_arguments_are_checked_against_the_schema(
     assert errors[0] == "invalid arguments for 'weather': required field 'city' is missing"
     assert errors[1].startswith("invalid arguments for 'weather': field 'days' must be integer")
     assert errors[2] is None and ran == [{"city": "Oslo", "days": 2}]
+
+
+def test_each_call_has_its_own_correlation_id_of_32_hex_digits(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    scripted.add_replies(["one", "two"])
+    agent = rt.agents.create("ids", "scripted/demo")
+    ids = [agent.invoke("hi").metadata["correlation_id"] for _ in range(2)]
+    assert ids[0] != ids[1]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
