@@ -44,6 +44,7 @@ from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
 from llmspell.providers.pricing import Price, cost
+from llmspell.redact import Redactor
 
 logger = logging.getLogger("llmspell.agents")
 
@@ -94,6 +95,17 @@ def request_record(request: ChatRequest) -> dict[str, Any]:
 def response_record(response: ChatResponse) -> dict[str, Any]:
     return {"text": response.text, "tool_calls": [call_record(c) for c in response.tool_calls],
             "finish_reason": response.finish_reason, "model": response.model}
+
+
+def not_ours(entry: dict[str, Any]) -> list[Any]:
+    """What in the ``llm.call`` entry of an answered call may hold a secret: the names the
+    user chose (agent, provider, model), the messages and tools sent, the provider's answer.
+    The rest (the entry's field names, the usage, cost, latency, step and flags, the
+    fingerprint, the request's temperature and max_tokens) is llmspell's own and never does,
+    so the journal's secret check may judge these parts alone (:meth:`CallMeter.settle`)."""
+    request = entry["request"]
+    return [entry["agent"], entry["provider"], entry["model"], request["model"],
+            request["messages"], request["tools"], entry["response"]]
 
 
 def response_from(entry: dict[str, Any]) -> ChatResponse:
@@ -183,7 +195,8 @@ class CallMeter:
         if manager is None or sid is None:
             return spent
         tokens = 0 if response is None else response.usage.total
-        drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id)]
+        drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id,
+                                                   _checked(manager.journal.redactor, entry))]
         manager.settle(sid, KIND, reserved_tokens=admitted.reserved, tokens=tokens, cost=spent,
                        journal=drafts, operations=admitted.operations)
         return spent
@@ -199,3 +212,18 @@ class CallMeter:
             manager.append_entries(sid, [Draft(kind, data, correlation_id)])
         except SessionNotFound:
             logger.debug("session %s is gone; its %s entry is not written", sid, kind)
+
+
+def _checked(redactor: Redactor, entry: dict[str, Any]) -> tuple[str, ...]:
+    """The fields of ``entry`` the journal need not check for secrets (``Draft.redacted``):
+    all of them when the parts that are not ours (:func:`not_ours`) hold no hint of a
+    secret, judged on their JSON as the journal judges the entry's (a third of its text for
+    a short chat: the scan of every hint over the whole entry was ~8% of a call); none for a
+    failed call or when in doubt, which the journal then checks whole."""
+    if "response" not in entry or "error" in entry:
+        return ()
+    try:
+        text = orjson.dumps(not_ours(entry), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return ()
+    return () if redactor.might_hold_secret_json(text.decode("utf-8")) else tuple(entry)
