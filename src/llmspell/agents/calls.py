@@ -156,15 +156,24 @@ class CallMeter:
 
     def __init__(self, sessions: Callable[[], Any | None]) -> None:
         self._sessions = sessions
+        self._known: Any | None = None
+
+    def _manager(self) -> Any | None:
+        """The SessionManager, asked of ``sessions`` until it gives one, then kept (a
+        runtime builds one for its life; every call asked for it four times)."""
+        manager = self._known
+        if manager is None:
+            manager = self._known = self._sessions()
+        return manager
 
     def session_id(self) -> str | None:
-        manager = self._sessions()
+        manager = self._manager()
         return None if manager is None else manager.current_id()
 
     def admit(self, sid: str | None, request: ChatRequest) -> Admission:
         """Admit one call in ``sid`` (or with only the global rate limits when None); what
         :meth:`settle` must know of what was counted."""
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None:
             return NOTHING
         if sid is None:
@@ -179,7 +188,7 @@ class CallMeter:
         """The commit group of a call's writes after its answer (:mod:`llmspell.agents.after`):
         on the sessions' store when the call runs in session ``sid`` and no hook of the
         user's is registered at ``points`` of ``hooks``; else one that groups nothing."""
-        manager = self._sessions()
+        manager = self._manager()
         return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
                                     points)
 
@@ -191,7 +200,7 @@ class CallMeter:
         ``entry``, in one batch; the call's cost. ResourceLimitExceeded when it went past a
         limit (the entry and counts are written)."""
         spent = 0.0 if response is None else cost(response.usage, price)
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None or sid is None:
             return spent
         tokens = 0 if response is None else response.usage.total
@@ -205,7 +214,7 @@ class CallMeter:
                 correlation_id: str | None) -> None:
         """Append an entry to ``sid``'s journal (nothing without a session, or when the
         session was deleted meanwhile)."""
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None or sid is None:
             return
         try:
