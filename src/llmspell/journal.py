@@ -296,6 +296,8 @@ class Journal:
             return text
         checked = text
         if redacted and isinstance(data, dict):
+            if not data.keys() - redacted:
+                return text  # every field checked already (an llm.call entry, mostly)
             checked = orjson.dumps({k: v for k, v in data.items() if k not in redacted},
                                    default=_fallback, option=orjson.OPT_NON_STR_KEYS)
         if self.redactor.might_hold_secret_json(checked.decode("utf-8")):

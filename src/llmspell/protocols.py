@@ -42,6 +42,9 @@ class HookPoints(Protocol):
 class HookRegistrar(HookPoints, Protocol):
     """Firing, registering and observing hooks (``llmspell.hooks.HookRegistry`` fits)."""
 
+    #: Changes whenever the hooks of any point change (see ``HookRegistry.generation``).
+    generation: int
+
     def register(self, point: str, fn: Callable[..., Any], *, priority: str | int = "normal",
                  name: str | None = None, required: bool = False,
                  time_budget: float | None = None, expect_unfired: bool = False) -> Any: ...

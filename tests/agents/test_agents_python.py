@@ -334,3 +334,52 @@ def test_tool_arguments_are_checked_against_the_schema(
     assert errors[0] == "invalid arguments for 'weather': required field 'city' is missing"
     assert errors[1].startswith("invalid arguments for 'weather': field 'days' must be integer")
     assert errors[2] is None and ran == [{"city": "Oslo", "days": 2}]
+
+
+def test_each_call_has_its_own_correlation_id_of_32_hex_digits(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    scripted.add_replies(["one", "two"])
+    agent = rt.agents.create("ids", "scripted/demo")
+    ids = [agent.invoke("hi").metadata["correlation_id"] for _ in range(2)]
+    assert ids[0] != ids[1]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3"
+
+
+@pytest.mark.parametrize("where", ["system", "input", "answer", "tool_args", "agent_name"])
+def test_llm_call_entries_hide_secrets_wherever_the_user_or_provider_put_them(
+        rt: Runtime, scripted: ScriptedProvider, where: str) -> None:
+    session = rt.sessions.create("keys")
+    rt.sessions.set_current(session)
+    answer: Any = f"the key is {KEY}" if where == "answer" else "fine"
+    if where == "tool_args":
+        answer = {"tool_calls": [{"name": "echo", "arguments": {"api_key": "hunter2hunter2"}}]}
+        scripted.add_replies([answer, "done"])
+    else:
+        scripted.add_replies([answer])
+    name = "sk-" + "Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2" if where == "agent_name" else "keys"
+    agent = rt.agents.create(name, "scripted/demo",
+                             system_prompt=f"use {KEY}" if where == "system" else "Be brief.",
+                             tools=[{"name": "echo", "fn": lambda a: "ok"}])
+    agent.invoke(f"here: {KEY}" if where == "input" else "hi")
+    stored = [e.data for e in rt.sessions.journal.read(session.id, kinds="llm")]
+    text = repr(stored)
+    assert KEY not in text and "hunter2hunter2" not in text and "Zq9Xw8Vu7Ts6" not in text
+    assert "[REDACTED]" in text
+
+
+def test_a_clean_llm_call_entry_is_stored_as_built(rt: Runtime,
+                                                   scripted: ScriptedProvider) -> None:
+    session = rt.sessions.create("clean")
+    rt.sessions.set_current(session)
+    scripted.add_replies([{"text": "Hello there", "usage": {"input_tokens": 3,
+                                                            "output_tokens": 2}}])
+    rt.agents.create("clean", "scripted/demo", system_prompt="Be brief.",
+                     max_tokens=50).invoke("hi")
+    entry = rt.sessions.journal.read(session.id, kinds="llm")[0].data
+    assert entry["request"]["messages"] == [{"role": "system", "content": "Be brief."},
+                                            {"role": "user", "content": "hi"}]
+    assert entry["request"]["max_tokens"] == 50 and entry["response"]["text"] == "Hello there"
+    assert entry["usage"] == {"input_tokens": 3, "output_tokens": 2, "total": 5}

@@ -24,6 +24,8 @@ from llmspell.sessions import (
     SessionSettings,
     Usage,
 )
+from llmspell.sessions.model import Limits
+from llmspell.sessions.policies import ResourceLimits
 from llmspell.sessions.ratelimit import parse_rule
 from llmspell.storage import open_store
 
@@ -280,3 +282,12 @@ def test_composition_from_settings_and_custom_policies(clock: ManualClock) -> No
     assert "operations 1 + 1 = 2 > limit 1" in text and "closed" in text
     with pytest.raises(ValidationError, match="policy_composition"):
         PolicyChain(mode="majority")
+
+
+def test_effective_limits_are_the_sessions_own_unless_defaults_fill_them_in() -> None:
+    session = Session("s1", "", "active", 0.0, 0.0, limits=Limits(tokens=10))
+    plain = ResourceLimits(Limits())
+    assert plain.effective(session) == Limits(tokens=10)
+    filled = ResourceLimits(Limits(tokens=99, cost=2.5))
+    assert filled.effective(session) == Limits(tokens=10, cost=2.5)
+    assert session.limits == Limits(tokens=10)  # never changed

@@ -83,6 +83,20 @@ def test_hook_executions_in_a_session_are_journaled() -> None:
     assert entry.data["data"] == {"tool": "calc", "api_key": "[REDACTED]"}
 
 
+def test_hook_entries_name_the_hooks_registered_at_each_firing() -> None:
+    manager, _, hooks, _ = wire(open_store("memory://"))
+    made = manager.create("x")
+    first = hooks.register("tool:before_execution", lambda ctx: None, name="audit")
+    hooks.fire("tool:before_execution", {}, session_id=made.id)
+    hooks.fire("tool:before_execution", {}, session_id=made.id)
+    hooks.register("tool:before_execution", lambda ctx: None, name="later", priority="low")
+    hooks.fire("tool:before_execution", {}, session_id=made.id)
+    hooks.unregister(first)
+    hooks.fire("tool:before_execution", {}, session_id=made.id)
+    named = [e.data["hooks"] for e in manager.journal.read(made.id, kinds="hook")]
+    assert named == [["audit"], ["audit"], ["audit", "later"], ["later"]]
+
+
 def test_events_of_a_session_are_journaled() -> None:
     manager, state, _, bus = wire(open_store("memory://"))
     made = manager.create("x")

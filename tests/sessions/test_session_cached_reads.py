@@ -50,3 +50,22 @@ def test_tokens_given_back_elsewhere_count(pair: tuple[Runtime, Runtime]) -> Non
     assert found is not None and found.counters.tokens == 60
     with pytest.raises(ResourceLimitExceeded):
         one.sessions.admit(session.id, "agent.execute", tokens=50)  # 60 + 50 > 100
+
+
+def test_sessions_handed_out_never_share_the_managers_cached_record() -> None:
+    from llmspell.journal import Draft
+
+    with Runtime.memory() as rt:
+        manager = rt.sessions
+        made = manager.create("s", tags=["a"], metadata={"k": {"n": 1}})
+        manager.settle(made.id, "agent.execute", tokens=5, operations=1)
+        manager.append_entries(made.id, [Draft("note", {"x": 1})])
+        settled = manager.settle(made.id, "agent.execute", tokens=1, operations=1)
+        for handed in (settled, manager.get(made.id), manager.peek(made.id)):
+            assert handed is not None
+            handed.tags.append("changed")
+            handed.metadata["k"]["n"] = 99
+            handed.counters.tokens = -1
+        again = manager.get(made.id)
+        assert again.tags == ["a"] and again.metadata == {"k": {"n": 1}}
+        assert again.counters.tokens == 6 and again.counters.operations == 2

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from llmspell.agents.calls import (
     LLM_CALL,
     TOOL_CALL,
     call_record,
+    correlation_id,
     fingerprint,
     message_from,
     message_record,
@@ -112,7 +112,7 @@ class Agent:
         text, parameters = parse_input(input)
         self.lifecycle.check_callable()
         owner = self._owner
-        cid = uuid.uuid4().hex
+        cid = correlation_id()
         sid = owner.meter.session_id()
         turns: list[list[Message]] = []
         produced: list[AgentResult] = []
@@ -407,8 +407,8 @@ class Agent:
                                   f"{', '.join(self.tools) or 'none'}", got=name)
         if arguments is not None and not isinstance(arguments, Mapping):
             raise ValidationError("parameters", "must be a table of arguments", got=arguments)
-        done = self._run_tool(ToolCall(uuid.uuid4().hex[:12], name, dict(arguments or {})),
-                              uuid.uuid4().hex, self._owner.meter.session_id())
+        done = self._run_tool(ToolCall(correlation_id()[:12], name, dict(arguments or {})),
+                              correlation_id(), self._owner.meter.session_id())
         if not done["result"]["success"]:
             raise AgentError(f"tool {name!r} of agent {self.name!r} failed: "
                              f"{done['result']['error']}")
@@ -427,7 +427,7 @@ class Agent:
         """The checked input, its parameters and the hook context of a new call."""
         text, parameters = parse_input(input)
         self.lifecycle.check_callable()
-        return text, parameters, {"component": self.name, "correlation_id": uuid.uuid4().hex,
+        return text, parameters, {"component": self.name, "correlation_id": correlation_id(),
                                   "session_id": self._owner.meter.session_id()}
 
     def _after(self, result: AgentResult, context: dict[str, Any]) -> AgentResult:

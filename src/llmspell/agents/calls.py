@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -43,12 +44,20 @@ from llmspell.errors import SessionNotFound
 from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
 from llmspell.providers.pricing import Price, cost
+from llmspell.redact import Redactor
 
 logger = logging.getLogger("llmspell.agents")
 
 KIND = "agent.execute"
 LLM_CALL = "llm.call"
 TOOL_CALL = "tool.call"
+
+
+def correlation_id() -> str:
+    """A new correlation id: 32 random hex digits (the form of ``uuid4().hex``). From
+    :mod:`random`, not the OS: it tells one call's journal entries, events and hooks apart,
+    it guards nothing, and ``uuid4`` (a system call per id) cost a few microseconds a call."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def message_record(message: Message) -> dict[str, Any]:
@@ -86,6 +95,17 @@ def request_record(request: ChatRequest) -> dict[str, Any]:
 def response_record(response: ChatResponse) -> dict[str, Any]:
     return {"text": response.text, "tool_calls": [call_record(c) for c in response.tool_calls],
             "finish_reason": response.finish_reason, "model": response.model}
+
+
+def not_ours(entry: dict[str, Any]) -> list[Any]:
+    """What in the ``llm.call`` entry of an answered call may hold a secret: the names the
+    user chose (agent, provider, model), the messages and tools sent, the provider's answer.
+    The rest (the entry's field names, the usage, cost, latency, step and flags, the
+    fingerprint, the request's temperature and max_tokens) is llmspell's own and never does,
+    so the journal's secret check may judge these parts alone (:meth:`CallMeter.settle`)."""
+    request = entry["request"]
+    return [entry["agent"], entry["provider"], entry["model"], request["model"],
+            request["messages"], request["tools"], entry["response"]]
 
 
 def response_from(entry: dict[str, Any]) -> ChatResponse:
@@ -136,15 +156,24 @@ class CallMeter:
 
     def __init__(self, sessions: Callable[[], Any | None]) -> None:
         self._sessions = sessions
+        self._known: Any | None = None
+
+    def _manager(self) -> Any | None:
+        """The SessionManager, asked of ``sessions`` until it gives one, then kept (a
+        runtime builds one for its life; every call asked for it four times)."""
+        manager = self._known
+        if manager is None:
+            manager = self._known = self._sessions()
+        return manager
 
     def session_id(self) -> str | None:
-        manager = self._sessions()
+        manager = self._manager()
         return None if manager is None else manager.current_id()
 
     def admit(self, sid: str | None, request: ChatRequest) -> Admission:
         """Admit one call in ``sid`` (or with only the global rate limits when None); what
         :meth:`settle` must know of what was counted."""
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None:
             return NOTHING
         if sid is None:
@@ -159,7 +188,7 @@ class CallMeter:
         """The commit group of a call's writes after its answer (:mod:`llmspell.agents.after`):
         on the sessions' store when the call runs in session ``sid`` and no hook of the
         user's is registered at ``points`` of ``hooks``; else one that groups nothing."""
-        manager = self._sessions()
+        manager = self._manager()
         return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
                                     points)
 
@@ -171,11 +200,12 @@ class CallMeter:
         ``entry``, in one batch; the call's cost. ResourceLimitExceeded when it went past a
         limit (the entry and counts are written)."""
         spent = 0.0 if response is None else cost(response.usage, price)
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None or sid is None:
             return spent
         tokens = 0 if response is None else response.usage.total
-        drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id)]
+        drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id,
+                                                   _checked(manager.journal.redactor, entry))]
         manager.settle(sid, KIND, reserved_tokens=admitted.reserved, tokens=tokens, cost=spent,
                        journal=drafts, operations=admitted.operations)
         return spent
@@ -184,10 +214,25 @@ class CallMeter:
                 correlation_id: str | None) -> None:
         """Append an entry to ``sid``'s journal (nothing without a session, or when the
         session was deleted meanwhile)."""
-        manager = self._sessions()
+        manager = self._manager()
         if manager is None or sid is None:
             return
         try:
             manager.append_entries(sid, [Draft(kind, data, correlation_id)])
         except SessionNotFound:
             logger.debug("session %s is gone; its %s entry is not written", sid, kind)
+
+
+def _checked(redactor: Redactor, entry: dict[str, Any]) -> tuple[str, ...]:
+    """The fields of ``entry`` the journal need not check for secrets (``Draft.redacted``):
+    all of them when the parts that are not ours (:func:`not_ours`) hold no hint of a
+    secret, judged on their JSON as the journal judges the entry's (a third of its text for
+    a short chat: the scan of every hint over the whole entry was ~8% of a call); none for a
+    failed call or when in doubt, which the journal then checks whole."""
+    if "response" not in entry or "error" in entry:
+        return ()
+    try:
+        text = orjson.dumps(not_ours(entry), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return ()
+    return () if redactor.might_hold_secret_json(text.decode("utf-8")) else tuple(entry)

@@ -221,7 +221,7 @@ class EventBus:
         relay = self.relay
         if relay is not None:
             relay(event)
-        if hooks is not None:
+        if hooks is not None and hooks.has(AFTER_EMIT):
             self._after_emit(hooks, event)
         return event
 
@@ -264,7 +264,7 @@ class EventBus:
         return decided
 
     def _after_emit(self, hooks: HookPoints, event: Event) -> None:
-        if getattr(self._in_hooks, "active", False) or not hooks.has(AFTER_EMIT):
+        if not hooks.has(AFTER_EMIT) or getattr(self._in_hooks, "active", False):
             return
         self._fire(hooks.after, AFTER_EMIT, event.as_dict(), event.type, event.correlation_id,
                    event.session_id, event.source)

@@ -125,6 +125,9 @@ class HookRegistry:
         # Every accepted spelling of a point -> its chain, or None when firing it does nothing.
         # Custom points appear once something is registered at them.
         self._chains: dict[str, _Chain | None] = dict.fromkeys(CANONICAL)
+        #: Changes on every change of any point's hooks (registered, removed, enabled,
+        #: disabled, tripped): what a caller keeping a :meth:`list` of a point compares.
+        self.generation = 0
 
     # -- registration ---------------------------------------------------------------------
 
@@ -567,6 +570,7 @@ class HookRegistry:
 
     def _rebuild(self, point: str) -> None:
         """Recompute the chain of canonical ``point`` (caller holds the lock)."""
+        self.generation += 1
         handles = self._hooks.get(point, [])
         running = tuple(sorted((h for h in handles if h.state in ACTIVE), key=HookHandle.run_order))
         probe_at = self._breaker.probe_at(handles)

@@ -92,9 +92,15 @@ class ResourceLimits:
 
     def __init__(self, defaults: Limits) -> None:
         self.defaults = defaults
+        # No [session] max_* set (the usual case): a session's own limits are its effective
+        # ones, and effective() is asked several times per counted call.
+        self._empty = defaults if defaults == Limits() else None
 
     def effective(self, session: Session) -> Limits:
+        """The limits that apply to ``session`` (read them; they may be its own object)."""
         own, base = session.limits, self.defaults
+        if base is self._empty:
+            return own
         return Limits(
             operations=own.operations or base.operations,
             tokens=own.tokens or base.tokens,

@@ -70,6 +70,8 @@ class SessionRecorder:
         # One bound-method object each, so unregistering by identity finds it again.
         self._contributor = self.contribute
         self._observer = self.observe_hook
+        #: point -> (the hook registry's generation, the names ``_names_at`` listed then).
+        self._names: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     def attach(self, *, state: Any = None, hooks: HookRegistrar | None = None,
                events: EventSource | None = None) -> None:
@@ -181,12 +183,24 @@ class SessionRecorder:
         sid = ctx.session_id or self.manager.current_id()
         if sid is None or self._hooks is None:
             return
-        names = [h.name for h in self._hooks.list(point) if not h.name.startswith(_INTERNAL_HOOKS)]
+        names = self._names_at(self._hooks, point)
         if not names:
             return
         data = {"point": point, "action": action, "component": ctx.component, "hooks": names,
                 "elapsed_ms": round(elapsed * 1000, 3), "data": ctx.data}
         self._append(sid, HOOK, data, ctx.correlation_id)
+
+    def _names_at(self, hooks: HookRegistrar, point: str) -> list[str]:
+        """The names of the hooks at ``point`` that are not llmspell's own, listed again only
+        when the registry's hooks changed (a call fires its points every time; a listing
+        takes the registry's lock and sorts)."""
+        generation = hooks.generation  # read first: a change during the listing is seen next
+        kept = self._names.get(point)
+        if kept is None or kept[0] != generation:
+            kept = (generation, tuple(h.name for h in hooks.list(point)
+                                      if not h.name.startswith(_INTERNAL_HOOKS)))
+            self._names[point] = kept
+        return list(kept[1])
 
     # -- events ---------------------------------------------------------------------------
 
