@@ -33,6 +33,8 @@ LAYERS: dict[str, int] = {
                      "paths", "compression", "redact", "keys", "protocols", "intercept",
                      # bounded: a container type (BoundedCache) for any layer's caches
                      "bounded",
+                     # ids: correlation ids (stdlib only), for every layer
+                     "ids",
                      # project: finding the project directory (stdlib only), for config
                      "project",
                      # finds entry points; providers and tools ask it for their plugins

@@ -320,22 +320,23 @@ def test_save_journals_a_checkpoint_and_rewrites_the_record_only_for_idle_timeou
     assert backend.session_manager(clock=clock).get(idle.id).last_activity_at == 1_700_000_060.0
 
 
-def test_ids_and_a_create_s_correlation_id_come_from_one_random_read(mem: SessionManager) -> None:
+def test_session_ids_and_a_create_s_correlation_id(mem: SessionManager) -> None:
     import re
 
     import orjson
 
-    from llmspell.sessions.model import GENERATED_ID, new_id, new_ids
+    from llmspell.ids import correlation_id
+    from llmspell.sessions.model import GENERATED_ID, new_id
 
-    made = {new_ids() for _ in range(200)}
-    assert len({sid for sid, _ in made}) == len({cid for _, cid in made}) == 200
-    for sid, cid in made:
+    made = {new_id() for _ in range(200)}
+    assert len(made) == 200
+    for sid in made:
         assert GENERATED_ID.fullmatch(sid) and sid[14] == "7" and sid[19] in "89ab"
-        assert re.fullmatch(r"[0-9a-f]{16}", cid)
-    assert GENERATED_ID.fullmatch(new_id())
+    cids = {correlation_id() for _ in range(200)}
+    assert len(cids) == 200 and all(re.fullmatch(r"[0-9a-f]{32}", c) for c in cids)
     session = mem.create("x", tags=["a"], max_duration=5)
     entry = mem.journal.read(session.id)[0]
-    assert re.fullmatch(r"[0-9a-f]{16}", entry.correlation_id)
+    assert re.fullmatch(r"[0-9a-f]{32}", entry.correlation_id)
     # the record's bytes are to_record's JSON
     assert mem.store.get(f"session/{session.id}") == orjson.dumps(session.to_record())
 

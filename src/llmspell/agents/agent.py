@@ -34,7 +34,6 @@ from llmspell.agents.calls import (
     LLM_CALL,
     TOOL_CALL,
     call_record,
-    correlation_id,
     fingerprint,
     message_from,
     message_record,
@@ -54,6 +53,7 @@ from llmspell.agents.tools import AgentTool, result_text
 from llmspell.errors import AgentError, ScriptLimitExceeded, ValidationError
 from llmspell.hooks import Skipped
 from llmspell.hooks.results import RETRY
+from llmspell.ids import correlation_id
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, Provider, ToolCall
 from llmspell.providers.pricing import cost
 from llmspell.redact import mask_fields

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -51,13 +50,6 @@ logger = logging.getLogger("llmspell.agents")
 KIND = "agent.execute"
 LLM_CALL = "llm.call"
 TOOL_CALL = "tool.call"
-
-
-def correlation_id() -> str:
-    """A new correlation id: 32 random hex digits (the form of ``uuid4().hex``). From
-    :mod:`random`, not the OS: it tells one call's journal entries, events and hooks apart,
-    it guards nothing, and ``uuid4`` (a system call per id) cost a few microseconds a call."""
-    return f"{random.getrandbits(128):032x}"
 
 
 def message_record(message: Message) -> dict[str, Any]:

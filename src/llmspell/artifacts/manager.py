@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -68,6 +67,7 @@ from llmspell.artifacts.writer import ArtifactWriter, StoreRequest
 from llmspell.codec import stored_object
 from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
+from llmspell.ids import correlation_id
 from llmspell.journal import check_session_id
 from llmspell.paths import Confinement
 from llmspell.protocols import EventPublisher, HookPoints
@@ -107,11 +107,6 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise unknown_option("options", unknown[0], (*OPTION_NAMES, "metadata", "as_session"))
     return options
-
-
-def _cid() -> str:
-    """A correlation id (64 random bits; no system call: ``random`` reseeds after a fork)."""
-    return f"{random.getrandbits(64):016x}"
 
 
 class ArtifactManager:
@@ -482,7 +477,7 @@ class ArtifactManager:
             meta.custom.update(extra_custom)
         source = make_source()
         try:
-            cid = _cid()
+            cid = correlation_id()
             hooks = self.hooks
             if hooks is not None and hooks.has(BEFORE_STORE):
                 changed = self._before_store(sid, name, meta, source, cid)
@@ -557,7 +552,7 @@ class ArtifactManager:
 
     def _delete(self, artifact: Artifact, asker: str | None) -> Artifact | None:
         sid = artifact.session_id
-        cid = _cid()
+        cid = correlation_id()
         hooks = self.hooks
         if hooks is not None and hooks.has(DELETE):
             data = artifact.to_dict()
@@ -590,7 +585,7 @@ class ArtifactManager:
                      permissions: Permissions) -> str | None:
         """Change a grant in one batch with the owner's journal entry; publish the event."""
         counters = self.counters
-        cid = _cid()
+        cid = correlation_id()
         views: list[Any] = []
 
         def entry(kind: str, data: Any) -> tuple[list[Op], dict[str, bytes | None]]:

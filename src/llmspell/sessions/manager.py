@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -55,6 +54,7 @@ from llmspell.errors import (
     StoreReadOnly,
     ValidationError,
 )
+from llmspell.ids import correlation_id
 from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
@@ -74,7 +74,7 @@ from llmspell.sessions.model import (
     check_seconds,
     check_tags,
     check_text,
-    new_ids,
+    new_id,
     session_ref_id,
 )
 from llmspell.sessions.policies import (
@@ -118,10 +118,6 @@ class _SkippedByHook(Exception):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-
-def _cid() -> str:
-    return os.urandom(8).hex()
 
 
 class SessionManager:
@@ -272,7 +268,7 @@ class SessionManager:
         idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
                 else settings.idle_timeout_seconds or None)
         now = self.clock.now()
-        sid, cid = new_ids()
+        sid, cid = new_id(), correlation_id()
         session = Session(
             sid, name, ACTIVE, now, now, description, tag_list, meta,
             parent_session_id, now, None, duration, idle,
@@ -752,7 +748,7 @@ class SessionManager:
         if self._current.get() == sid:
             self._current.set(None)
         self._purge(sid)
-        self._publish("session.deleted", found, _cid())
+        self._publish("session.deleted", found, correlation_id())
         return True
 
     def on_delete(self, callback: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -789,7 +785,7 @@ class SessionManager:
                     timeout: TimeoutAction | None = None) -> Session:
         self._check_enabled()
         sid = session_ref_id(session)
-        cid = _cid()
+        cid = correlation_id()
         fired: builtins.list[bool] = []
 
         def change(current: Session, now: float) -> Update:
@@ -823,7 +819,7 @@ class SessionManager:
     def _mark(self, session: SessionRef, point: str, kind: str) -> Session:
         self._check_enabled()
         sid = session_ref_id(session)
-        cid = _cid()
+        cid = correlation_id()
         fired: builtins.list[bool] = []
 
         def change(current: Session, now: float) -> Update:

@@ -43,15 +43,9 @@ def new_id() -> str:
 
     48 bits of milliseconds, the version digit 7, 74 random bits and the variant, spelled
     in hex directly (half the time of building the 128-bit integer first)."""
-    return new_ids()[0]
-
-
-def new_ids() -> tuple[str, str]:
-    """:func:`new_id` and a correlation id (16 hex digits) for the operation that creates
-    the session, from one read of the system's random source (a system call each)."""
     ms = "%012x" % (time.time_ns() // 1_000_000)
-    r = os.urandom(18).hex()  # 80 random bits for the id (74 used), 64 for the other
-    return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}", r[20:]
+    r = os.urandom(10).hex()  # 80 random bits: 74 are used
+    return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
 
 
 #: The form of the ids :func:`new_id` makes: how a scope ``session:<id>`` is told to belong

@@ -41,12 +41,11 @@ from __future__ import annotations
 import builtins
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from llmspell import intercept
+from llmspell import ids, intercept
 from llmspell.agents.after import AfterAnswer
 from llmspell.agents.calls import fingerprint
 from llmspell.errors import SecurityViolation, SessionNotFound, ToolError, ValidationError
@@ -256,7 +255,7 @@ class ToolService:
                                   "session.id of a Session)", got=session_id)
         if params is None:
             params = {}
-        cid = correlation_id or uuid.uuid4().hex
+        cid = correlation_id or ids.correlation_id()
         sid = session_id or self.current_session()
         print_ = fingerprint(tool=name, arguments=params)
         arguments = mask_fields(params, item.secret_fields)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -32,6 +31,7 @@ from typing import Any
 
 from llmspell.codec import to_jsonable
 from llmspell.errors import HookCancelled, LLMSpellError, ValidationError, WorkflowError
+from llmspell.ids import correlation_id
 from llmspell.providers.retry import backoff_delay
 from llmspell.workflows.conditions import Condition
 from llmspell.workflows.home import Home, Ticket, home
@@ -109,7 +109,7 @@ class Runner:
         self.record = record
         self.workflow_id = workflow_id
         self.listeners = listeners
-        self.cid = uuid.uuid4().hex
+        self.cid = correlation_id()
         self.sid = services.current_session()
         self.lock = threading.Lock()
         self.progress = _Progress()
