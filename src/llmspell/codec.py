@@ -253,6 +253,13 @@ def from_jsonable(value: Any, binary: list[list[str | int]]) -> Any:
     return value
 
 
+def compact(data: bytes) -> bytes:
+    """A plain copy of ``data`` to keep for long (a cache, a store's value): orjson's results
+    hold a 4 KB block whatever their length (1,000 entries of 40 bytes: 4.1 MB kept, 86 KB as
+    copies), and a bytes subclass or a slice of a bigger buffer pins that buffer."""
+    return bytes(memoryview(data))
+
+
 def dumps(value: Any) -> bytes:
     """JSON bytes of an already-checked JSON-ready value."""
     return orjson.dumps(value)

@@ -130,3 +130,27 @@ def test_past_the_bound_dropped_names_are_scanned_and_new_names_still_known(
     again = first.artifacts.store(session.id, "a", "2")
     assert (again.version, again.previous_version) == (2, 1)
     assert seen == [f"art/{session.id}/{name_key('a')}/"]
+
+
+def test_the_remembered_records_are_compact_copies() -> None:
+    """What the writer remembers of its own stores holds copies, not orjson's results (each
+    holds a 4 KB block whatever its length): about 10 KB retained per store before, 2.5 KB
+    now, store contents included."""
+    import gc
+    import tracemalloc
+
+    with Runtime.memory() as rt:
+        session = rt.sessions.create("m")
+        for i in range(50):
+            rt.artifacts.store(session, f"warm{i}", "x" * 100)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(200):
+                rt.artifacts.store(session, f"n{i}", "x" * 100)
+            gc.collect()
+            per_store = (tracemalloc.get_traced_memory()[0] - before) / 200
+        finally:
+            tracemalloc.stop()
+    assert per_store < 6000, per_store

@@ -31,7 +31,7 @@ from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
 from llmspell.bounded import BoundedCache
-from llmspell.codec import stored_object
+from llmspell.codec import compact, stored_object
 from llmspell.errors import (
     ArtifactError,
     ArtifactNotFound,
@@ -224,7 +224,7 @@ class ArtifactWriter:
                 position: Position, empty: bool) -> None:
         """Remember a committed store (``base``: the journal tail its batch expected,
         ``position``: the tail after it; ``empty``: the session had no artifact keys)."""
-        mine = (artifact.version, artifact.name, record)
+        mine = (artifact.version, artifact.name, compact(record))  # kept: not orjson's 4 KB
         with self._lock:
             known = self._known.get(sid)
             if known is None or known.position != base:  # another write came between

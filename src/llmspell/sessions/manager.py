@@ -48,6 +48,7 @@ from typing import Any
 import orjson
 
 from llmspell.bounded import BoundedCache
+from llmspell.codec import compact
 from llmspell.errors import (
     SessionError,
     SessionNotFound,
@@ -932,9 +933,9 @@ class SessionManager:
 
         An orjson result holds a 4 KB block whatever its length: a cache of fresh writes
         kept 8 KB per session (14.5 KB retained per create, 3.2 KB with the copies)."""
-        raw = bytes(memoryview(raw))
+        raw = compact(raw)
         seq, newest = position
-        self._cache.keep(sid, (raw, (seq, newest and bytes(memoryview(newest)))))
+        self._cache.keep(sid, (raw, (seq, newest and compact(newest))))
         return raw
 
     def _decode(self, sid: str, raw: bytes, *, shared: bool = False) -> Session:

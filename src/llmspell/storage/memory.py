@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from llmspell.codec import compact
 from llmspell.config_schema import default
 from llmspell.errors import ValidationError
 from llmspell.storage._sortedkeys import SortedKeys
@@ -23,7 +24,7 @@ def _own(value: bytes) -> bytes:
     as plain bytes, as elsewhere, and a small value cut from a bigger buffer (orjson's results
     keep a 4 KB block: 100,000 56-byte values held 400 MB) does not pin that buffer for as long
     as the store holds the value. The empty value (every index entry) is the shared b""."""
-    return bytes(memoryview(value)) if value else b""
+    return compact(value) if value else b""
 
 
 class _Contents:
