@@ -154,3 +154,80 @@ def test_the_remembered_records_are_compact_copies() -> None:
         finally:
             tracemalloc.stop()
     assert per_store < 6000, per_store
+
+
+def _note(rt: Runtime, sid: str) -> None:
+    """A journal entry that is not an artifact write, appended through the session manager
+    (an agent's ``llm.call`` is one)."""
+    from llmspell.journal import Draft
+
+    rt.sessions.append_entries(sid, [Draft("note", {"n": 1})])
+
+
+def test_entries_appended_through_the_manager_keep_what_is_known(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, _ = pair
+    session = first.sessions.create("notes")
+    seen = scans(first, monkeypatch)
+    first.artifacts.store(session.id, "a", "1")
+    _note(first, session.id)
+    _note(first, session.id)
+    again = first.artifacts.store(session.id, "a", "2")
+    _note(first, session.id)
+    assert first.artifacts.store(session.id, "b", "1").version == 1
+    assert (again.version, again.previous_version) == (2, 1)
+    assert seen == []
+
+
+@pytest.mark.parametrize("note_after", [True, False])
+def test_another_runtime_s_store_between_own_entries_is_seen(
+        pair: tuple[Runtime, Runtime], note_after: bool) -> None:
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "a", "1")
+    _note(first, session.id)
+    second.artifacts.store(session.id, "a", "2")
+    second.artifacts.store(session.id, "c", "1")
+    if note_after:  # built on a stale tail: it reads afresh, and the run starts over
+        _note(first, session.id)
+    mine = first.artifacts.store(session.id, "a", "3")
+    assert (mine.version, mine.previous_version) == (3, 2)
+    new = first.artifacts.store(session.id, "c", "2")
+    assert (new.version, new.previous_version) == (2, 1)
+    assert [a.version for a in first.artifacts.versions(session.id, "a")] == [1, 2, 3]
+
+
+def test_an_agent_s_collected_answers_skip_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each call journals its ``llm.call`` and events between two collections; they are
+    appended through the manager, so the next version of the answer is known."""
+    from llmspell.providers.scripted import ScriptedProvider
+
+    with Runtime.memory() as rt:
+        rt.providers.add("scripted", ScriptedProvider("scripted", ["one", "two", "three"]))
+        agent = rt.agents.create("bot", "scripted/demo")
+        session = rt.sessions.create("chat")
+        seen = scans(rt, monkeypatch)
+        with rt.sessions.current(session):
+            for _ in range(3):
+                agent.invoke("hi")
+        collected = rt.artifacts.list(session.id)
+        assert sorted(a.version for a in collected) == [1, 2, 3]
+        assert seen == []
+
+
+def test_a_journal_read_afresh_is_not_taken_for_the_run_of_own_entries(
+        pair: tuple[Runtime, Runtime]) -> None:
+    """When the tail is read from the store (the caches dropped), what was known holds only
+    if the tail is still the writer's own: here another runtime stored "b" twice and deleted
+    version 1, and a name filter that still said "b is new" would write a second version 1."""
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "a", "1")  # an empty session: the name filter is on
+    _note(first, session.id)
+    oldest = second.artifacts.store(session.id, "b", "1")
+    second.artifacts.store(session.id, "b", "2")
+    second.artifacts.delete(oldest.id)  # not the newest: its record goes, no tombstone
+    first.sessions.forget_cached()
+    first.artifacts.writer.counters.invalidate(session.id)
+    stored = first.artifacts.store(session.id, "b", "3")
+    assert (stored.version, stored.previous_version) == (3, 2)

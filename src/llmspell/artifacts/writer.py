@@ -60,7 +60,9 @@ _FILTER_BITS = 1 << 16
 @dataclass(slots=True)
 class _Known:
     """What this writer's own stores in one session prove (see the module docstring):
-    ``position`` is the session's journal tail right after the last of them; ``versions``
+    ``position`` is the session's journal tail right after the last of them, ``chain`` the
+    session manager's run of appends then (entries appended through the manager since, an
+    agent's ``llm.call`` say, keep what is known: ``ArtifactCounters.unbroken``); ``versions``
     the newest version (its name and record bytes) of name keys stored since the run began
     (at most
     :data:`_KNOWN_NAMES`); ``stored``, when the run began on a session without artifact
@@ -68,6 +70,7 @@ class _Known:
     a clear bit proves a name new), else None."""
 
     position: Position
+    chain: int | None
     versions: dict[str, tuple[int, str, bytes]]
     stored: bytearray | None
 
@@ -188,7 +191,7 @@ class ArtifactWriter:
         rewritten since fails the batch and the retry scans (and names a damaged key)."""
         with self._lock:
             known = self._known.get(sid)
-            if known is not None and known.position == view.position:
+            if known is not None and self._holds(sid, known, view.position):
                 hit = known.versions.get(nkey)
                 if hit is not None:
                     version, stored, raw = hit  # this writer's own store: the newest, live
@@ -227,21 +230,36 @@ class ArtifactWriter:
         mine = (artifact.version, artifact.name, compact(record))  # kept: not orjson's 4 KB
         with self._lock:
             known = self._known.get(sid)
-            if known is None or known.position != base:  # another write came between
-                known = _Known(position, {}, bytearray(_FILTER_BITS // 8) if empty else None)
+            if known is None or not self._holds(sid, known, base, position):
+                # another write came between
+                known = _Known(position, None, {},
+                               bytearray(_FILTER_BITS // 8) if empty else None)
                 self._known.touch(sid, known)
             elif nkey not in known.versions and len(known.versions) >= _KNOWN_NAMES:
                 known.versions.clear()  # bounded: those names are scanned for again
             known.versions[nkey] = mine
             known.mark(nkey)
             known.position = position
+            known.chain = self.counters.chain(sid)
             self._known.move_to_end(sid)
+
+    def _holds(self, sid: str, known: _Known, position: Position,
+               now: Position | None = None) -> bool:
+        """Whether what ``known`` says still holds at journal ``position``: no artifact write
+        but this writer's came between (the tail has not moved since its last store, or every
+        entry since was appended through this process's session manager, one on another,
+        up to ``now``, the tail cached now, default ``position``)."""
+        return known.position == position or self.counters.unbroken(
+            sid, known.chain, position if now is None else now)
+
+    def _forget(self, sid: str) -> None:
+        with self._lock:
+            self._known.pop(sid, None)
 
     def _lost(self, sid: str) -> None:
         """A batch lost a race: what was known of the session is stale."""
         self.counters.invalidate(sid)
-        with self._lock:
-            self._known.pop(sid, None)
+        self._forget(sid)
 
     def delete(self, artifact: Artifact, cid: str, by_session: str | None) -> None:
         """Delete one artifact: its record (a tombstone when it is the newest version of its
@@ -288,6 +306,7 @@ class ArtifactWriter:
                               lost=lambda: self._lost(sid))
         if counted is not None:
             counters.committed(*counted)
+            self._forget(sid)  # what it knew of the name may be the record just deleted
 
     def delete_session(self, session_id: str, extra: list[Op]) -> int:
         """Remove every artifact of a deleted session, a page at a time, dropping their blob

@@ -129,23 +129,29 @@ class ArtifactCounters:
         read: ``read(session_id)`` applies a session's timeouts (``SessionManager.get``).
         cached: ``cached(session_id)``: the record bytes and journal position the manager
             last wrote or read (newer than this cache when the manager wrote since), or None.
-        remember: ``remember(session_id, raw, position)``: tell the manager what an artifact
-            write committed, so its next write needs no read.
+        remember: ``remember(session_id, raw, position, base=)``: tell the manager what an
+            artifact write committed (its entries built on ``base``), so its next write needs
+            no read.
         refused: ``refused(session_id, data, source)`` reports a refusal to hooks and events.
         policies: ``policies(session, size)`` runs the manager's other policies (rate
             limits) once per store, before its batch is planned; raises to refuse.
         footprint: ``footprint(session_id)``: the bytes of the session's state scope, for
             its memory limit.
+        chain: the manager's ``chain(session_id)`` (see :meth:`unbroken`).
     """
 
     def __init__(self, store: Store, journal: Journal, limits: Limits, *,
                  read: Callable[[str], Any],
                  cached: Callable[[str], tuple[bytes, Position] | None],
-                 remember: Callable[[str, bytes, Position], None],
+                 remember: Callable[..., None],
                  refused: Callable[[str | None, dict[str, Any], str], None],
                  policies: Callable[[Session, int], None] | None = None,
-                 footprint: Callable[[str], int] | None = None) -> None:
+                 footprint: Callable[[str], int] | None = None,
+                 chain: Callable[[str], int | None] | None = None) -> None:
         self.store = store
+        #: The session manager's :meth:`~llmspell.sessions.manager.SessionManager.chain`
+        #: (None: no run is ever known).
+        self.chain: Callable[[str], int | None] = chain or (lambda sid: None)
         self.journal = journal
         self.limits = ResourceLimits(limits)
         self._read_session = read
@@ -257,8 +263,19 @@ class ArtifactCounters:
         cache = self._cache
         with self._lock:
             cache.touch(sid, SessionView(view.raw, view.session, position))
-        self._remember(sid, view.raw, position)  # the manager's cache, brought up to date
+        # the manager's cache, brought up to date (the entries were built on view.position)
+        self._remember(sid, view.raw, position, base=view.position)
         return position
+
+    def unbroken(self, session_id: str, chain: int | None, position: Position) -> bool:
+        """Whether every entry appended to ``session_id``'s journal since run ``chain`` began
+        (:meth:`SessionManager.chain <llmspell.sessions.manager.SessionManager.chain>`) up to
+        ``position`` went through this process's session manager, one on another: the run
+        is still the manager's and ``position`` is the one it caches."""
+        if chain is None or self.chain(session_id) != chain:
+            return False
+        hit = self._shared(session_id)
+        return hit is not None and hit[1] == position
 
     def invalidate(self, session_id: str) -> None:
         """A batch failed (or the session changed elsewhere): read it again next time."""

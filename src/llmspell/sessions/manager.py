@@ -38,6 +38,7 @@ references go, and the tombstone last. A crash in between leaves the tombstone, 
 from __future__ import annotations
 
 import builtins
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,8 +101,9 @@ _CACHE_SIZE = 4096
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
 DISABLED = "sessions are disabled ([session] enabled = false)"
 #: What a session change's batch returns once applied: the update, the record's new bytes, the
-#: journal's position after it and the active count's new bytes (None: unchanged).
-_Written = tuple[Update, bytes, Position, bytes | None]
+#: journal positions its entries were built on and reached, and the active count's new bytes
+#: (None: unchanged).
+_Written = tuple[Update, bytes, tuple[Position, Position], bytes | None]
 _POINTS = {"suspend": "session:suspend", "resume": "session:resume",
            "complete": "session:end", "fail": "session:end", "archive": "session:end"}
 _KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
@@ -164,6 +166,9 @@ class SessionManager:
         self.current_var = self._current
         # id -> (record, journal position)
         self._cache: BoundedCache[str, tuple[bytes, Position]] = BoundedCache(_CACHE_SIZE)
+        # id -> the id of its unbroken run of own appends (see :meth:`chain`)
+        self._chains: BoundedCache[str, int] = BoundedCache(_CACHE_SIZE)
+        self._chain_ids = itertools.count(1)
         # id -> (record bytes, that record decoded). Used only while the stored bytes are
         # still exactly these (compared on every read), so it is right across processes;
         # callers always get a copy, never the cached object.
@@ -174,7 +179,7 @@ class SessionManager:
         self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
-            policies=self._admit_store, footprint=self._state_footprint)
+            policies=self._admit_store, footprint=self._state_footprint, chain=self.chain)
         self.recorder: Any = None
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
@@ -306,7 +311,7 @@ class SessionManager:
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
         self._mark_indexed = False
-        self._remember(sid, raw, position_after(START, jops))
+        self._remember(sid, raw, position_after(START, jops))  # a new chain
         if self.events is not None:
             self._publish("session.created", session, cid)
             if saved:
@@ -553,7 +558,7 @@ class SessionManager:
             # dropped it when it read the journal's tail itself.
             cached = self._cache.get(sid)
             if cached is not None:
-                new_raw = self._remember(sid, new_raw, cached[1])
+                new_raw = self._remember(sid, new_raw, cached[1], base=cached[1])
             self._decoded[sid] = (new_raw, new.copy())
 
         return CountInBatch(self.enforcer, sid, usage, plan=plan, committed=committed)
@@ -892,16 +897,17 @@ class SessionManager:
                                                      fresh=cached is None)
             ops.extend(jops)
             expect.update(jexpect)
-            return ops, expect, (update, new_raw, position_after(position, jops), active)
+            return ops, expect, (update, new_raw, (position, position_after(position, jops)),
+                                 active)
 
         def lost() -> None:
             self._cache.pop(sid, None)
             self.active.invalidate()
 
         # Unchecked, as in create.
-        update, new_raw, position, active = retry_batch(
+        update, new_raw, (base, position), active = retry_batch(
             self.store, build, what=f"write session {sid}", checked=False, lost=lost)
-        new_raw = self._remember(sid, new_raw, position)
+        new_raw = self._remember(sid, new_raw, position, base=base)
         if update.record:  # the next read of this record need not decode it
             self._decoded[sid] = (new_raw, update.session.copy())
         self.active.committed(active)
@@ -928,13 +934,20 @@ class SessionManager:
         if self.events is not None:
             self.events.publish("session.limit_exceeded", data, session_id=sid, source=source)
 
-    def _remember(self, sid: str, raw: bytes, position: Position) -> bytes:
+    def _remember(self, sid: str, raw: bytes, position: Position, *,
+                  base: Position | None = None) -> bytes:
         """Cache ``raw`` and ``position`` as compact copies; returns the copy of ``raw``.
+        ``base``: the position the batch's journal entries were built on (its condition on
+        the journal's tail); when it is the position cached now, the run of :meth:`chain`
+        goes on, else (None: unknown) a new one starts.
 
         An orjson result holds a 4 KB block whatever its length: a cache of fresh writes
         kept 8 KB per session (14.5 KB retained per create, 3.2 KB with the copies)."""
         raw = compact(raw)
         seq, newest = position
+        old = self._cache.get(sid) if base is not None else None
+        if old is None or old[1] != base or self._chains.get(sid) is None:
+            self._chains.keep(sid, next(self._chain_ids))
         self._cache.keep(sid, (raw, (seq, newest and compact(newest))))
         return raw
 
@@ -957,10 +970,23 @@ class SessionManager:
         self._update(sid, lambda current, now: Update(current, drafts, record=False),
                      shared=True)
 
-    def remember(self, sid: str, raw: bytes, position: Position) -> None:
-        """Another writer of this process (the artifact counters) committed ``raw`` as the
-        record of ``sid`` and its journal up to ``position``: cache that."""
-        self._remember(sid, raw, position)
+    def remember(self, sid: str, raw: bytes, position: Position, *,
+                 base: Position | None = None) -> None:
+        """Another writer of this process (the artifact counters, the state recorder) wrote
+        ``raw`` as the record of ``sid`` and its journal up to ``position``, its entries built
+        on ``base`` (None: unknown): cache that."""
+        self._remember(sid, raw, position, base=base)
+
+    def chain(self, sid: str) -> int | None:
+        """The id of the run of journal appends to ``sid`` cached here in which each was built
+        on the position cached before it (None: unknown). Every append's batch expects the
+        journal's tail it was built on, and an entry's bytes are unique (its seq, time and
+        correlation id), so while the id stays the same, every entry since the run began
+        that is in the store was written through this manager, one after another; an entry
+        planned but not committed breaks the run's next batch, whose condition then fails.
+        The artifact writer relies on it to know no other writer stored since
+        (:mod:`llmspell.artifacts.writer`)."""
+        return self._chains.get(sid)
 
     def cached(self, sid: str) -> tuple[bytes, Position] | None:
         """The record bytes and journal position this manager last wrote or read for ``sid``

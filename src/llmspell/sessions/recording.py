@@ -163,7 +163,8 @@ class SessionRecorder:
             ops.extend(more)
             expect.update(wanted)
             if cached is not None:
-                manager.remember(sid, cached[0], position_after(position, more))
+                manager.remember(sid, cached[0], position_after(position, more),
+                                 base=position)
             else:
                 manager.forget_position(sid)
             manager.touch(sid)
