@@ -231,3 +231,29 @@ def test_a_journal_read_afresh_is_not_taken_for_the_run_of_own_entries(
     first.artifacts.writer.counters.invalidate(session.id)
     stored = first.artifacts.store(session.id, "b", "3")
     assert (stored.version, stored.previous_version) == (3, 2)
+
+
+def test_a_run_started_after_a_store_does_not_vouch_for_it(
+        pair: tuple[Runtime, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread's append may land between a store's commit and the writer noting the
+    run its store belongs to; if that append had read the tail afresh (another runtime wrote
+    in between), the new run says nothing of what came before it."""
+    first, second = pair
+    session = first.sessions.create("shared")
+    first.artifacts.store(session.id, "a", "1")  # an empty session: the name filter is on
+    counters = first.artifacts.writer.counters
+    real = counters.committed
+
+    def committed(*args: Any) -> Any:
+        position = real(*args)
+        oldest = second.artifacts.store(session.id, "b", "1")
+        second.artifacts.store(session.id, "b", "2")
+        second.artifacts.delete(oldest.id)  # not the newest: its record goes
+        _note(first, session.id)  # built on a stale tail: read afresh, a new run
+        return position
+
+    monkeypatch.setattr(counters, "committed", committed)
+    first.artifacts.store(session.id, "x", "1")
+    monkeypatch.setattr(counters, "committed", real)
+    stored = first.artifacts.store(session.id, "b", "3")
+    assert (stored.version, stored.previous_version) == (3, 2)

@@ -11,11 +11,13 @@ retried on fresh reads (:func:`~llmspell.storage.retry.retry_batch`). Journal ki
 The next version of a name is normally found with a reverse scan of the name's keys. A writer
 skips that scan when its own stores prove the answer (:class:`_Known`): every artifact write
 appends to its session's journal in the same batch, and every store's batch holds ``expect``
-on the journal's tail and on the session record, so while the tail is still the entry of this
-writer's last store, no artifact of the session changed since; the newest version of a name
-this writer stored in that unbroken run is its own, and when the run began on a session with
-no artifact keys at all, a name it has not stored is new. A stale belief only makes the batch
-fail (the tail moved), and the retry reads again.
+on the journal's tail and on the session record. So while the tail is still the entry of this
+writer's last store, or every entry since was appended through this process's session
+manager, each on the one before (``SessionManager.run_at``: an agent's ``llm.call``, its
+events), no artifact of the session changed since; the newest version of a name this writer
+stored in that unbroken run is its own, and when the run began on a session with no artifact
+keys at all, a name it has not stored is new. A stale belief only makes the batch fail (the
+tail moved), and the retry reads again.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ _FILTER_BITS = 1 << 16
 @dataclass(slots=True)
 class _Known:
     """What this writer's own stores in one session prove (see the module docstring):
-    ``position`` is the session's journal tail right after the last of them, ``chain`` the
-    session manager's run of appends then (entries appended through the manager since, an
-    agent's ``llm.call`` say, keep what is known: ``ArtifactCounters.unbroken``); ``versions``
+    ``position`` is the session's journal tail right after the last of them, ``run`` the
+    session manager's run of appends that reached it (entries appended through the manager
+    since, an agent's ``llm.call`` say, keep what is known: ``ArtifactCounters.unbroken``);
+    ``versions``
     the newest version (its name and record bytes) of name keys stored since the run began
     (at most
     :data:`_KNOWN_NAMES`); ``stored``, when the run began on a session without artifact
@@ -70,7 +73,7 @@ class _Known:
     a clear bit proves a name new), else None."""
 
     position: Position
-    chain: int | None
+    run: int | None
     versions: dict[str, tuple[int, str, bytes]]
     stored: bytearray | None
 
@@ -240,7 +243,8 @@ class ArtifactWriter:
             known.versions[nkey] = mine
             known.mark(nkey)
             known.position = position
-            known.chain = self.counters.chain(sid)
+            # read with the position it belongs to: None when another append came since
+            known.run = self.counters.run_at(sid, position)
             self._known.move_to_end(sid)
 
     def _holds(self, sid: str, known: _Known, position: Position,
@@ -250,7 +254,7 @@ class ArtifactWriter:
         entry since was appended through this process's session manager, one on another,
         up to ``now``, the tail cached now, default ``position``)."""
         return known.position == position or self.counters.unbroken(
-            sid, known.chain, position if now is None else now)
+            sid, known.run, position if now is None else now)
 
     def _forget(self, sid: str) -> None:
         with self._lock:

@@ -137,7 +137,7 @@ class ArtifactCounters:
             limits) once per store, before its batch is planned; raises to refuse.
         footprint: ``footprint(session_id)``: the bytes of the session's state scope, for
             its memory limit.
-        chain: the manager's ``chain(session_id)`` (see :meth:`unbroken`).
+        run_at: the manager's ``run_at(session_id, position)`` (see :meth:`unbroken`).
     """
 
     def __init__(self, store: Store, journal: Journal, limits: Limits, *,
@@ -147,11 +147,12 @@ class ArtifactCounters:
                  refused: Callable[[str | None, dict[str, Any], str], None],
                  policies: Callable[[Session, int], None] | None = None,
                  footprint: Callable[[str], int] | None = None,
-                 chain: Callable[[str], int | None] | None = None) -> None:
+                 run_at: Callable[[str, Position], int | None] | None = None) -> None:
         self.store = store
-        #: The session manager's :meth:`~llmspell.sessions.manager.SessionManager.chain`
+        #: The session manager's :meth:`~llmspell.sessions.manager.SessionManager.run_at`
         #: (None: no run is ever known).
-        self.chain: Callable[[str], int | None] = chain or (lambda sid: None)
+        self.run_at: Callable[[str, Position], int | None] = (
+            run_at or (lambda session_id, position: None))
         self.journal = journal
         self.limits = ResourceLimits(limits)
         self._read_session = read
@@ -267,15 +268,11 @@ class ArtifactCounters:
         self._remember(sid, view.raw, position, base=view.position)
         return position
 
-    def unbroken(self, session_id: str, chain: int | None, position: Position) -> bool:
-        """Whether every entry appended to ``session_id``'s journal since run ``chain`` began
-        (:meth:`SessionManager.chain <llmspell.sessions.manager.SessionManager.chain>`) up to
-        ``position`` went through this process's session manager, one on another: the run
-        is still the manager's and ``position`` is the one it caches."""
-        if chain is None or self.chain(session_id) != chain:
-            return False
-        hit = self._shared(session_id)
-        return hit is not None and hit[1] == position
+    def unbroken(self, session_id: str, run: int | None, position: Position) -> bool:
+        """Whether every entry appended to ``session_id``'s journal since ``run`` (a
+        :meth:`run_at` id) began, up to ``position``, went through this process's session
+        manager, one on another: that run is the one that reached ``position``."""
+        return run is not None and self.run_at(session_id, position) == run
 
     def invalidate(self, session_id: str) -> None:
         """A batch failed (or the session changed elsewhere): read it again next time."""

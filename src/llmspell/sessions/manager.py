@@ -166,8 +166,9 @@ class SessionManager:
         self.current_var = self._current
         # id -> (record, journal position)
         self._cache: BoundedCache[str, tuple[bytes, Position]] = BoundedCache(_CACHE_SIZE)
-        # id -> the id of its unbroken run of own appends (see :meth:`chain`)
-        self._chains: BoundedCache[str, int] = BoundedCache(_CACHE_SIZE)
+        # id -> (the journal position cached last, the run of appends that reached it), one
+        # entry so that the two are read together (see :meth:`run_at`)
+        self._runs: BoundedCache[str, tuple[Position, int]] = BoundedCache(_CACHE_SIZE)
         self._chain_ids = itertools.count(1)
         # id -> (record bytes, that record decoded). Used only while the stored bytes are
         # still exactly these (compared on every read), so it is right across processes;
@@ -179,7 +180,7 @@ class SessionManager:
         self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
-            policies=self._admit_store, footprint=self._state_footprint, chain=self.chain)
+            policies=self._admit_store, footprint=self._state_footprint, run_at=self.run_at)
         self.recorder: Any = None
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
@@ -311,7 +312,7 @@ class SessionManager:
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
         self._mark_indexed = False
-        self._remember(sid, raw, position_after(START, jops))  # a new chain
+        self._remember(sid, raw, position_after(START, jops))  # a new run
         if self.events is not None:
             self._publish("session.created", session, cid)
             if saved:
@@ -430,6 +431,7 @@ class SessionManager:
         """Drop every cached record and journal position (after a restore replaced the
         sessions under this manager); the next read of each session goes to the store."""
         self._cache.clear()
+        self._runs.clear()
         self._decoded.clear()
         self.active.invalidate()
         self.updated_indexed = self._index_updated()  # the sessions restored may predate it
@@ -938,17 +940,18 @@ class SessionManager:
                   base: Position | None = None) -> bytes:
         """Cache ``raw`` and ``position`` as compact copies; returns the copy of ``raw``.
         ``base``: the position the batch's journal entries were built on (its condition on
-        the journal's tail); when it is the position cached now, the run of :meth:`chain`
+        the journal's tail); when it is where the last run (:meth:`run_at`) stands, the run
         goes on, else (None: unknown) a new one starts.
 
         An orjson result holds a 4 KB block whatever its length: a cache of fresh writes
         kept 8 KB per session (14.5 KB retained per create, 3.2 KB with the copies)."""
         raw = compact(raw)
         seq, newest = position
-        old = self._cache.get(sid) if base is not None else None
-        if old is None or old[1] != base or self._chains.get(sid) is None:
-            self._chains.keep(sid, next(self._chain_ids))
-        self._cache.keep(sid, (raw, (seq, newest and compact(newest))))
+        kept = (seq, newest and compact(newest))
+        run = self._runs.get(sid) if base is not None else None
+        self._runs.keep(sid, (kept, run[1] if run is not None and run[0] == base
+                              else next(self._chain_ids)))
+        self._cache.keep(sid, (raw, kept))
         return raw
 
     def _decode(self, sid: str, raw: bytes, *, shared: bool = False) -> Session:
@@ -977,16 +980,18 @@ class SessionManager:
         on ``base`` (None: unknown): cache that."""
         self._remember(sid, raw, position, base=base)
 
-    def chain(self, sid: str) -> int | None:
-        """The id of the run of journal appends to ``sid`` cached here in which each was built
-        on the position cached before it (None: unknown). Every append's batch expects the
+    def run_at(self, sid: str, position: Position) -> int | None:
+        """The id of the run of journal appends to ``sid`` that reached ``position``, when
+        that is the position this manager cached last; else None. A run is appends made here,
+        each built on the position the one before reached. Every append's batch expects the
         journal's tail it was built on, and an entry's bytes are unique (its seq, time and
-        correlation id), so while the id stays the same, every entry since the run began
-        that is in the store was written through this manager, one after another; an entry
-        planned but not committed breaks the run's next batch, whose condition then fails.
-        The artifact writer relies on it to know no other writer stored since
+        correlation id), so while the run goes on, every entry of it that is in the store
+        was committed on the one before: no other writer appended between. An entry planned
+        but not committed breaks the run's next batch, whose condition then fails. The
+        artifact writer relies on it to know no other writer stored since
         (:mod:`llmspell.artifacts.writer`)."""
-        return self._chains.get(sid)
+        run = self._runs.get(sid)
+        return run[1] if run is not None and run[0] == position else None
 
     def cached(self, sid: str) -> tuple[bytes, Position] | None:
         """The record bytes and journal position this manager last wrote or read for ``sid``
