@@ -264,7 +264,8 @@ class EventBus:
         return decided
 
     def _after_emit(self, hooks: HookPoints, event: Event) -> None:
-        if not hooks.has(AFTER_EMIT) or getattr(self._in_hooks, "active", False):
+        # the caller checked hooks.has(AFTER_EMIT)
+        if getattr(self._in_hooks, "active", False):
             return
         self._fire(hooks.after, AFTER_EMIT, event.as_dict(), event.type, event.correlation_id,
                    event.session_id, event.source)

@@ -254,8 +254,7 @@ class SessionManager:
             ResourceLimitExceeded: ``max_active_sessions`` sessions are active already.
             HookCancelled: a ``session:start`` hook refused.
         """
-        if not self.settings.enabled:
-            self._check_enabled()
+        self._check_enabled()
         if save.__class__ is not bool:
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)

@@ -50,6 +50,7 @@ _MAX_SCOPE_BYTES = MAX_KEY_BYTES - len(STATE_PREFIX) - 2  # room for "/" and a 1
 #: TypeError (an unhashable argument), then calls :func:`store_key`.
 _KEYS: dict[str, dict[str, str]] = {}
 _KEYS_HELD = [0]  # how many store keys _KEYS holds
+_NONE: dict[str, str] = {}  # a scope not in _KEYS: no keys
 _SCOPES: dict[str, str] = {}
 _SCRIPT_SCOPES: dict[str, str] = {}
 _CACHE_MAX = 65536
@@ -199,9 +200,6 @@ def store_key(scope: Any, key: Any) -> str:
     _KEYS.setdefault(scope, {})[key] = full
     _KEYS_HELD[0] += 1
     return full
-
-
-_NONE: dict[str, str] = {}
 
 
 def check_prefix(prefix: Any) -> str:

@@ -618,7 +618,9 @@ def _upsert_sql(markers: int, rows: int, conditions: int) -> str:
 def _guarded_sql(rows: int, conditions: int) -> str:
     """``INSERT OR REPLACE`` of ``rows`` rows, only if each of ``conditions`` keys holds its
     value (``IS``: NULL matches an absent key; a large value's stub, the integer 0, never
-    matches bytes). A few fixed strings: sqlite3's statement cache keeps them prepared."""
+    matches bytes). ``conditions`` is at least 1: a batch with none is an upsert
+    (:func:`_one_statement`). A few fixed strings: sqlite3's statement cache keeps them
+    prepared."""
     return ("INSERT OR REPLACE INTO kv (key, value) SELECT column1, column2 FROM (VALUES "
             + ",".join(["(?, ?)"] * rows) + ") WHERE " + " AND ".join(
                 ["(SELECT value FROM kv WHERE key = ?) IS ?"] * conditions))
