@@ -73,6 +73,8 @@ def test_a_value_with_nothing_to_hide_comes_back_as_a_copy() -> None:
     assert out == {"usage": {"input_tokens": 6}, "items": ["a", ["b"]], 3: "c"}
     out["usage"]["input_tokens"] = 7
     assert value["usage"]["input_tokens"] == 6
+    out["items"][1].append("x")  # a container inside a tuple is copied too
+    assert value["items"] == ("a", ["b"])
 
 
 def test_values_json_cannot_hold_take_the_walk() -> None:
