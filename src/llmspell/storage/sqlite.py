@@ -32,7 +32,8 @@ failing. One connection, guarded by a lock, serves all threads.
 :meth:`SqliteStore.one_commit` groups the commits of several batches: ``BEGIN IMMEDIATE`` at
 its entry (holding the lock), each batch inside as ``SAVEPOINT`` ... ``RELEASE`` (``ROLLBACK
 TO`` when its condition fails or it raises), single statements as they are (a statement is
-atomic inside a transaction too), and one ``COMMIT`` at its exit, whatever the block raised.
+atomic inside a transaction too; a small batch's conditions on keys it does not write are
+one check, then its insert), and one ``COMMIT`` at its exit, whatever the block raised.
 Reads go through the same connection under the same lock, so they see the group's writes.
 """
 
@@ -413,15 +414,30 @@ class SqliteStore(Store):
         finally:
             self._lock.release()
 
-    def _batch_in_one(self, size: int, sql: str, params: list[object]) -> bool | None:
+    def _batch_in_one(self, size: int, sql: str, params: list[object],
+                      guarded: bool) -> bool | None:
         """A small batch as ONE autocommit statement (see :func:`_one_statement`): SQLite runs
         a statement as its own transaction, taking the write lock before it reads anything,
         so the check and the writes are as atomic as in ``BEGIN IMMEDIATE`` and a failure
         leaves nothing. Whether the batch was applied (every row inserted), or None when
-        an upsert refused a row and the general path must decide (nothing was written)."""
+        an upsert refused a row and the general path must decide (nothing was written).
+
+        In a commit group, whose transaction holds the write lock already, a guarded insert
+        runs as its check (:func:`_check_sql`) and then a plain insert: as atomic there, and
+        the insert, reading no table, copies no rows to a temporary one (measured under
+        callgrind, a one-row insert on three conditions in a group: 102k -> 87k). A check
+        that says no returns None too: the general path decides."""
         with self._lock:
+            cursor = self._cursor
             try:
-                applied = self._cursor.execute(sql, params).rowcount >= size
+                if guarded and self._grouped:
+                    rows = 2 * size
+                    for (held,) in cursor.execute(
+                            _check_sql((len(params) - rows) // 2, 0), params[rows:]):
+                        if not held:
+                            return None
+                    sql, params = _insert_sql("kv", size), params[:rows]
+                applied = cursor.execute(sql, params).rowcount >= size
             except sqlite3.IntegrityError:  # see _upsert_sql
                 return None
             except sqlite3.Error as exc:
@@ -601,8 +617,9 @@ _ONE_CONDITIONS = 4
 
 
 def _one_statement(ops: list[Op],
-                   expect: dict[str, bytes | None]) -> tuple[str, list[object]] | None:
-    """The statement and parameters running a batch as ONE statement, for a batch of 1 to
+                   expect: dict[str, bytes | None]) -> tuple[str, list[object], bool] | None:
+    """The statement and parameters running a batch as ONE statement, and whether it is a
+    guarded insert (its parameters the rows, then the conditions), for a batch of 1 to
     _ONE_ROWS puts of distinct keys, every value (and every expected value) small enough for
     ``kv`` itself (:data:`LARGE_VALUE`), at most _ONE_CONDITIONS conditions; else None (the
     general ``BEGIN IMMEDIATE`` path). A state write is one (its record, its change-log entry
@@ -636,8 +653,8 @@ def _one_statement(ops: list[Op],
             checks.append(key)
             checks.append(None)
     if all(key in keys for key in expect):
-        return _upsert_sql(len(markers), len(ops), len(expect)), markers + rows + checks
-    return _guarded_sql(len(ops), len(expect)), rows + checks
+        return _upsert_sql(len(markers), len(ops), len(expect)), markers + rows + checks, False
+    return _guarded_sql(len(ops), len(expect)), rows + checks, True
 
 
 @functools.cache
