@@ -24,13 +24,14 @@ backend = backend_fixture(["sqlite"])  # ``store`` (tests/storage/conftest.py) o
 def test_which_batches_take_one_statement() -> None:
     write = [Put("state/g/k", b"{}"), Put("chg/1", b"{}"), Put("chg~seq", b"1")]
     assert _one_statement(write, {"chg~seq": None}) == (_upsert_sql(0, 3, 1), [
-        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None])
+        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None], False)
     # a key expected to hold bytes gets its marker row first
     assert _one_statement(write, {"chg~seq": b"0"}) == (_upsert_sql(1, 3, 1), [
-        "chg~seq", "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", b"0"])
+        "chg~seq", "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", b"0"],
+        False)
     # a condition on a key the batch does not put is read by a subquery
     assert _one_statement(write[:1], {"other": None}) == (_guarded_sql(1, 1), [
-        "state/g/k", b"{}", "other", None])
+        "state/g/k", b"{}", "other", None], True)
     assert _one_statement([], {"k": None}) is None  # a check alone: the general path
     assert _one_statement([Put("a", b"1"), Delete("b")], {}) is None
     assert _one_statement([Put("a", BIG)], {}) is None  # two rows (kv and kv_large)
@@ -113,3 +114,52 @@ def test_a_refused_upsert_in_a_commit_group_keeps_the_earlier_batches(
         assert not store.batch([Put("b", b"1"), Put("seq", b"2")], expect={"seq": b"0"})
         assert store.batch([Put("c", b"1"), Put("seq", b"2")], expect={"seq": b"1"})
     assert store.get_many(["a", "b", "c", "seq"]) == {"a": b"1", "c": b"1", "seq": b"2"}
+
+
+GUARDED = [Put("entry/2", b"e"), Put("index/2", b"")]  # conditions on other keys: guarded
+
+
+def test_in_a_commit_group_a_guarded_insert_is_a_check_and_an_insert(
+        store: SqliteStore) -> None:
+    """Inside a group's transaction: no temporary table, no savepoint; a condition that
+    fails at any position writes nothing and leaves the group's other batches."""
+    store.put("session", b"s")
+    expect: dict[str, bytes | None] = {"session": b"s", "entry/2": None, "lease": None,
+                                       "entry/1": None}
+    seen: list[str] = []
+    with store.one_commit():
+        store.put("kept", b"1")
+        store._db.set_trace_callback(seen.append)
+        for key in expect:
+            wrong = {**expect, key: b"other"}
+            assert not store.batch(GUARDED, expect=wrong), key
+            assert store.get("entry/2") is None and store.get("index/2") is None
+        seen.clear()
+        assert store.batch(GUARDED, expect=expect)
+        assert [s.split(" ")[0] for s in seen] == ["SELECT", "INSERT"]
+        assert "SELECT column1" not in seen[1]
+        assert not store.batch(GUARDED, expect=expect)  # entry/2 is there now
+    assert store.get_many(["kept", "entry/2", "index/2"]) == {
+        "kept": b"1", "entry/2": b"e", "index/2": b""}
+
+
+def test_a_guarded_insert_answers_alike_in_and_out_of_a_commit_group(
+        store: SqliteStore) -> None:
+    """The same batches on the same contents, in a group and in autocommit."""
+    contents = {"a": b"1", "b": b"", "c": BIG}
+    guesses: list[bytes | None] = [None, b"", b"1", b"2", BIG]
+    for key in ("a", "b", "c", "d"):
+        for wanted in guesses:
+            for grouped in (False, True):
+                store.batch([Delete(k) for k, _ in store.scan()])
+                store.batch([Put(k, v) for k, v in contents.items()])
+                expect = {key: wanted, "e": None}
+                if wanted is not None and len(wanted) > LARGE_VALUE:
+                    continue  # a large condition takes the general path either way
+                if grouped:
+                    with store.one_commit():
+                        applied = store.batch([Put("e", b"new")], expect=expect)
+                else:
+                    applied = store.batch([Put("e", b"new")], expect=expect)
+                assert applied is (contents.get(key) == wanted), (key, wanted, grouped)
+                assert (store.get("e") == b"new") is applied

@@ -32,7 +32,8 @@ failing. One connection, guarded by a lock, serves all threads.
 :meth:`SqliteStore.one_commit` groups the commits of several batches: ``BEGIN IMMEDIATE`` at
 its entry (holding the lock), each batch inside as ``SAVEPOINT`` ... ``RELEASE`` (``ROLLBACK
 TO`` when its condition fails or it raises), single statements as they are (a statement is
-atomic inside a transaction too), and one ``COMMIT`` at its exit, whatever the block raised.
+atomic inside a transaction too; a small batch's conditions on keys it does not write are
+one check, then its insert), and one ``COMMIT`` at its exit, whatever the block raised.
 Reads go through the same connection under the same lock, so they see the group's writes.
 """
 
@@ -79,17 +80,37 @@ _VIEW = ("CREATE VIEW IF NOT EXISTS kv_values (key, value) AS SELECT key, CASE W
          "typeof(value) = 'integer' THEN (SELECT l.value FROM kv_large AS l WHERE l.key = "
          "kv.key) ELSE value END FROM kv")
 _GET_LARGE = "SELECT value FROM kv_large WHERE key = ?"
-_PUT_LARGE = "INSERT OR REPLACE INTO kv_large (key, value) VALUES (?, ?)"
-#: REPLACE, not an upsert (ON CONFLICT DO UPDATE): measured ~15% faster for new keys and
-#: changed values; the upsert only wins when the bytes are unchanged (SQLite skips the row).
-_PUT = "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)"
-_DELETE = "DELETE FROM kv WHERE key = ?"
+
+
+@functools.cache
+def _insert_sql(table: str, rows: int) -> str:
+    """``INSERT OR REPLACE`` of ``rows`` rows into ``table``. REPLACE, not an upsert (ON
+    CONFLICT DO UPDATE): measured ~15% faster for new keys and changed values; the upsert
+    only wins when the bytes are unchanged (SQLite skips the row)."""
+    return f"INSERT OR REPLACE INTO {table} (key, value) VALUES " + ",".join(["(?, ?)"] * rows)
+
+
+@functools.cache
+def _delete_sql(keys: int) -> str:
+    """``DELETE`` of ``keys`` keys."""
+    if keys == 1:
+        return "DELETE FROM kv WHERE key = ?"
+    return f"DELETE FROM kv WHERE key IN ({','.join('?' * keys)})"
+
+
+_PUT = _insert_sql("kv", 1)
+_DELETE = _delete_sql(1)
 _COUNT_ALL = "SELECT count(*) FROM kv"
 _COUNT_RANGE = "SELECT count(*) FROM kv WHERE key >= ? AND key < ?"
 _COUNT_FROM = "SELECT count(*) FROM kv WHERE key >= ?"
 _second = itemgetter(1)
 #: SQLite's default limit on bound parameters is 32766; stay well under it.
 _MANY_CHUNK = 500
+#: The most rows (keys, conditions) one statement of a general-path batch writes or checks
+#: (:func:`_apply`, :func:`_holds`): its text depends on the count and sqlite3 keeps 64
+#: statements prepared, so a bulk write's full runs share one; and SQLite limits an
+#: expression's depth (a chain of ANDs) to 1,000.
+_RUN = 64
 
 
 #: A ``kv`` row's value with its stub resolved (see the module docstring); NULL when the
@@ -325,21 +346,22 @@ class SqliteStore(Store):
             raise self._refused(_what(size, 0), self.read_only)
         with self._lock:
             db = self._db
+            cursor = self._cursor
             grouped = self._grouped
             try:
-                db.execute("SAVEPOINT batch" if grouped else "BEGIN IMMEDIATE")
+                cursor.execute("SAVEPOINT batch" if grouped else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._failed("start a batch" if size is not None
                                    else "start a stream of batches", exc) from exc
             applied = 0
             try:
                 for ops, expect in chunks:
-                    if expect and not _holds(db, expect):
+                    if expect and not _holds(cursor, expect):
                         _undo(db, grouped)
                         return False
-                    _apply(db, ops)
+                    _apply(cursor, ops)
                     applied += len(ops)
-                db.execute("RELEASE batch" if grouped else "COMMIT")
+                cursor.execute("RELEASE batch" if grouped else "COMMIT")
                 self._committed()
             except BaseException as exc:
                 if db.in_transaction:
@@ -365,7 +387,7 @@ class SqliteStore(Store):
         try:
             if self._depth == 0 and not self.read_only:  # read-only: writes refuse anyway
                 try:
-                    self._db.execute("BEGIN IMMEDIATE")
+                    self._cursor.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
                     raise self._failed("start a commit group", exc) from exc
                 self._grouped = True
@@ -382,7 +404,7 @@ class SqliteStore(Store):
                 db = self._db
                 if db.in_transaction:
                     try:
-                        db.execute("COMMIT")
+                        self._cursor.execute("COMMIT")
                     except sqlite3.Error as exc:
                         if db.in_transaction:
                             db.execute("ROLLBACK")
@@ -392,15 +414,30 @@ class SqliteStore(Store):
         finally:
             self._lock.release()
 
-    def _batch_in_one(self, size: int, sql: str, params: list[object]) -> bool | None:
+    def _batch_in_one(self, size: int, sql: str, params: list[object],
+                      guarded: bool) -> bool | None:
         """A small batch as ONE autocommit statement (see :func:`_one_statement`): SQLite runs
         a statement as its own transaction, taking the write lock before it reads anything,
         so the check and the writes are as atomic as in ``BEGIN IMMEDIATE`` and a failure
         leaves nothing. Whether the batch was applied (every row inserted), or None when
-        an upsert refused a row and the general path must decide (nothing was written)."""
+        an upsert refused a row and the general path must decide (nothing was written).
+
+        In a commit group, whose transaction holds the write lock already, a guarded insert
+        runs as its check (:func:`_check_sql`) and then a plain insert: as atomic there, and
+        the insert, reading no table, copies no rows to a temporary one (measured under
+        callgrind, a one-row insert on three conditions in a group: 102k -> 87k). A check
+        that says no returns None too: the general path decides."""
         with self._lock:
+            cursor = self._cursor
             try:
-                applied = self._cursor.execute(sql, params).rowcount >= size
+                if guarded and self._grouped:
+                    rows = 2 * size
+                    for (held,) in cursor.execute(
+                            _check_sql((len(params) - rows) // 2, 0), params[rows:]):
+                        if not held:
+                            return None
+                    sql, params = _insert_sql("kv", size), params[:rows]
+                applied = cursor.execute(sql, params).rowcount >= size
             except sqlite3.IntegrityError:  # see _upsert_sql
                 return None
             except sqlite3.Error as exc:
@@ -513,14 +550,45 @@ def _value(db: sqlite3.Connection, key: str, value: bytes | int) -> bytes:
     return bytes(row[0])
 
 
-def _holds(db: sqlite3.Connection, expect: dict[str, bytes | None]) -> bool:
-    """Whether every key of ``expect`` holds exactly that value (None: absent), read in ONE
-    statement (a batch's conditions: an artifact store has six; one SELECT each cost ~4 us
-    apiece in the write lock)."""
-    if len(expect) == 1:
-        [(key, wanted)] = expect.items()
-        row = db.execute(_GET, (key,)).fetchone()
-        return (None if row is None else _value(db, key, row[0])) == wanted
+def _holds(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
+    """Whether every key of ``expect`` holds exactly that value (None: absent), compared by
+    SQLite itself in one statement per :data:`_RUN` conditions (:func:`_check_sql`), so no
+    value is copied out. SQLite's answer, when yes, is :func:`_compare`'s (each term equal
+    implies the bytes equal); when no, :func:`_compare` gives the answer, or the error for a
+    large value's stub without its ``kv_large`` row (which SQL sees as a mismatch).
+    Measured under callgrind on an artifact store (six conditions): 21k instructions less
+    per store (803k -> 782k) than reading the rows with ``SELECT ... IN`` and comparing
+    them here."""
+    items = list(expect.items())
+    for i in range(0, len(items), _RUN):
+        small: list[object] = []
+        large: list[object] = []
+        for key, wanted in items[i:i + _RUN]:
+            if wanted is not None and len(wanted) > LARGE_VALUE:
+                large += (key, wanted)  # see _blob: one parameter, not worth a copy
+            else:
+                small += (key, None if wanted is None else bytearray(wanted))
+        for (held,) in cursor.execute(_check_sql(len(small) // 2, len(large) // 2),
+                                      small + large):
+            if not held:
+                return _compare(cursor, expect)
+    return True
+
+
+@functools.cache
+def _check_sql(small: int, large: int) -> str:
+    """One row of one column, 1 when each of ``small`` keys holds its value as bound (NULL:
+    absent; a large value's stub, the integer 0, never equals bytes) and each of ``large``
+    keys the bytes of its large value (its stub resolved)."""
+    return "SELECT " + " AND ".join(
+        ["(SELECT value FROM kv WHERE key = ?) IS ?"] * small
+        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large)
+
+
+def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
+    """:func:`_holds`, read and compared here: the rows of ``expect`` read with ``SELECT ...
+    IN``, a stub's value from ``kv_large`` (a missing one raises)."""
+    db = cursor.connection
     found: dict[str, bytes] = {}
     names = list(expect)
     for i in range(0, len(names), _MANY_CHUNK):
@@ -549,8 +617,9 @@ _ONE_CONDITIONS = 4
 
 
 def _one_statement(ops: list[Op],
-                   expect: dict[str, bytes | None]) -> tuple[str, list[object]] | None:
-    """The statement and parameters running a batch as ONE statement, for a batch of 1 to
+                   expect: dict[str, bytes | None]) -> tuple[str, list[object], bool] | None:
+    """The statement and parameters running a batch as ONE statement, and whether it is a
+    guarded insert (its parameters the rows, then the conditions), for a batch of 1 to
     _ONE_ROWS puts of distinct keys, every value (and every expected value) small enough for
     ``kv`` itself (:data:`LARGE_VALUE`), at most _ONE_CONDITIONS conditions; else None (the
     general ``BEGIN IMMEDIATE`` path). A state write is one (its record, its change-log entry
@@ -584,8 +653,8 @@ def _one_statement(ops: list[Op],
             checks.append(key)
             checks.append(None)
     if all(key in keys for key in expect):
-        return _upsert_sql(len(markers), len(ops), len(expect)), markers + rows + checks
-    return _guarded_sql(len(ops), len(expect)), rows + checks
+        return _upsert_sql(len(markers), len(ops), len(expect)), markers + rows + checks, False
+    return _guarded_sql(len(ops), len(expect)), rows + checks, True
 
 
 @functools.cache
@@ -626,25 +695,44 @@ def _guarded_sql(rows: int, conditions: int) -> str:
                 ["(SELECT value FROM kv WHERE key = ?) IS ?"] * conditions))
 
 
-def _apply(db: sqlite3.Connection, ops: list[Op]) -> None:
-    """Run ``ops`` in order, each run of puts or deletes as one ``executemany``."""
-    i = 0
-    while i < len(ops):
-        is_put = isinstance(ops[i], Put)
-        j = i
-        while j < len(ops) and isinstance(ops[j], Put) == is_put:
-            j += 1
-        if is_put:
-            run: list[Put] = ops[i:j]  # type: ignore[assignment]
-            if any(len(op.value) > LARGE_VALUE for op in run):
-                for op in run:  # in order: a stub replaced deletes its kv_large row first
-                    if len(op.value) > LARGE_VALUE:
-                        db.execute(_PUT, (op.key, 0))
-                        db.execute(_PUT_LARGE, (op.key, op.value))
-                    else:
-                        db.execute(_PUT, (op.key, op.value))
+def _apply(cursor: sqlite3.Cursor, ops: list[Op]) -> None:
+    """Run ``ops`` as if one by one, in order, in few statements. They are cut into runs in
+    which no key comes twice (a key the run already has, or :data:`_RUN` keys, starts the
+    next), so the ops of a run may be applied in any order: each run is one ``DELETE`` of
+    its deletes, one ``INSERT OR REPLACE`` of its puts into ``kv`` (a large value as its
+    stub, whose REPLACE removes the old ``kv_large`` row through the trigger) and one of its
+    large values into ``kv_large``, in that order. ``executemany`` binds and steps its
+    statement once per row: measured under callgrind on an artifact store (nine ops, three
+    runs of ``executemany`` before, through ``Connection.execute``), 879k -> 803k
+    instructions per store."""
+    deletes: list[str] = []
+    rows: list[object] = []
+    large: list[object] = []
+    seen: set[str] = set()
+    for op in ops:
+        key = op[0]
+        if key in seen or len(seen) == _RUN:
+            _apply_run(cursor, deletes, rows, large)
+            deletes, rows, large, seen = [], [], [], set()
+        seen.add(key)
+        if isinstance(op, Put):
+            value = op[1]
+            if len(value) > LARGE_VALUE:
+                rows += (key, 0)
+                large += (key, value)
             else:
-                db.executemany(_PUT, [(op.key, op.value) for op in run])
+                rows += (key, bytearray(value))  # see _blob
         else:
-            db.executemany(_DELETE, [(op.key,) for op in ops[i:j]])
-        i = j
+            deletes.append(key)
+    _apply_run(cursor, deletes, rows, large)
+
+
+def _apply_run(cursor: sqlite3.Cursor, deletes: list[str], rows: list[object],
+               large: list[object]) -> None:
+    """One run of :func:`_apply`: its deletes, its ``kv`` rows, its ``kv_large`` rows."""
+    if deletes:
+        cursor.execute(_delete_sql(len(deletes)), deletes)
+    if rows:
+        cursor.execute(_insert_sql("kv", len(rows) // 2), rows)
+    if large:
+        cursor.execute(_insert_sql("kv_large", len(large) // 2), large)
