@@ -103,10 +103,12 @@ class ActiveCounter:
 _CACHE_SIZE = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionView:
     """A session as read for one write attempt: its record bytes, the record, and the
-    journal position (newest entry) the write's entry follows."""
+    journal position (newest entry) the write's entry follows. Read-only (views are cached
+    and shared); not frozen: a frozen dataclass sets each field through
+    ``object.__setattr__``, and a store builds two or three views."""
 
     raw: bytes
     session: Session
