@@ -38,6 +38,7 @@ TYPE_ALIASES = {
     "agentoutput": AGENT_OUTPUT, "toolresult": TOOL_RESULT, "userinput": USER_INPUT,
     "systemgenerated": SYSTEM_GENERATED,
 }
+_CANONICAL = frozenset(TYPES)
 CUSTOM_TYPE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 #: JSON content (a table/dict/list stored as JSON and given back decoded).
 JSON_ENCODING = "json"
@@ -55,6 +56,8 @@ def artifact_type(value: object, *, argument: str = "artifact_type") -> str:
     ``user_input``, ``USER_INPUT``), map to their snake_case names; any other name of 1-64
     characters from ``A-Z a-z 0-9 _ . : -`` is a custom type, kept as written.
     """
+    if value.__class__ is str and value in _CANONICAL:
+        return value  # a built-in type as spelled here (a collection's): ~6k instructions
     if not isinstance(value, str) or not CUSTOM_TYPE.fullmatch(value):
         raise ValidationError(argument, "must be agent_output, tool_result, user_input, "
                               "system_generated (or their CamelCase forms), or a custom type "
@@ -63,7 +66,6 @@ def artifact_type(value: object, *, argument: str = "artifact_type") -> str:
     return TYPE_ALIASES.get(folded, value)
 
 
-@functools.lru_cache(maxsize=4096)
 @functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """The fixed-size key of an artifact name: 16 hex digits of its BLAKE3 hash (a store

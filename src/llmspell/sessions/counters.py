@@ -103,10 +103,12 @@ class ActiveCounter:
 _CACHE_SIZE = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionView:
     """A session as read for one write attempt: its record bytes, the record, and the
-    journal position (newest entry) the write's entry follows."""
+    journal position (newest entry) the write's entry follows. Read-only (views are cached
+    and shared); not frozen: a frozen dataclass sets each field through
+    ``object.__setattr__``, and a store builds two or three views."""
 
     raw: bytes
     session: Session
@@ -178,9 +180,13 @@ class ArtifactCounters:
             hit = self._shared(session_id)
             if hit is not None and (cached is None or cached.raw != hit[0]
                                     or cached.position != hit[1]):
-                # the manager wrote the record since (usage counters, journal entries)
-                return SessionView(hit[0], Session.decode(hit[0], record_key(session_id)),
+                # the manager wrote the record since (usage counters, journal entries): kept,
+                # so reads until its next write decode nothing (:meth:`peek`, then a store)
+                view = SessionView(hit[0], Session.decode(hit[0], record_key(session_id)),
                                    hit[1])
+                with self._lock:
+                    self._cache.touch(session_id, view)
+                return view
             if cached is not None:
                 return cached
         raw = self.store.get(record_key(session_id))
@@ -189,6 +195,17 @@ class ArtifactCounters:
             raise SessionNotFound(f"no session has id {session_id!r}")
         return SessionView(raw, Session.decode(raw, record_key(session_id)),
                            self.journal.position(session_id))
+
+    def peek(self, session_id: str) -> Session | None:
+        """The session as the manager last wrote or read it (what ``SessionManager.peek``
+        decodes, no store read), through :meth:`read`'s cache; None when the manager has
+        not cached it or a timeout could apply to it (``SessionManager.peek`` applies it)."""
+        if self._shared(session_id) is None:
+            return None
+        found = self.read(session_id).session
+        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+            return None
+        return found
 
     def admit_policies(self, session_id: str, size: int) -> None:
         """Before a store of ``size`` bytes in ``session_id``: the manager's rate limits and

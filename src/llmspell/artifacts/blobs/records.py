@@ -142,9 +142,12 @@ class RefOps:
     blobs: Mapping[str, BlobRef]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Meta:
-    """A decoded meta record."""
+    """A decoded meta record. Treat it as read-only: it is shared (a writer remembers the
+    records it encoded, :class:`~.writer.BlobWriter`). Not frozen: a frozen dataclass sets
+    each of its 9 fields through ``object.__setattr__``, 1.6 us more per record built (two
+    per reference change)."""
 
     size: int
     stored: int
@@ -190,3 +193,4 @@ class Meta:
             raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} has "
                                  f"invalid fields (got {describe(raw)})")
         return meta
+
