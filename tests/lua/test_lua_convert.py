@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -206,3 +208,28 @@ def test_arrays_from_python_stay_arrays(engine: LuaEngine) -> None:
     assert stringify([]) == "[]"
     assert stringify({}) == "{}"
     assert stringify({"a": [], "b": ()}) == '{"a":[],"b":[]}'
+
+
+class _Dict(dict[str, Any]):
+    pass
+
+
+class _List(list[Any]):
+    pass
+
+
+@pytest.mark.parametrize("mapping", [dict, _Dict, MappingProxyType, OrderedDict],
+                         ids=["dict", "dict subclass", "mappingproxy", "OrderedDict"])
+@pytest.mark.parametrize("sequence", [list, _List, tuple], ids=["list", "list subclass", "tuple"])
+def test_every_mapping_and_sequence_converts_as_dict_and_list_do(
+        engine: LuaEngine, mapping: Any, sequence: Any) -> None:
+    # dict and list take a shortcut past the isinstance checks; the others must agree with it.
+    value = mapping({"text": "é", "none": None, "items": sequence([1, 2.5, mapping({"k": True})]),
+                     "empty": sequence([])})
+    assert engine.to_python(engine.to_lua(value)) == {
+        "empty": [], "items": [1, 2.5, {"k": True}], "none": None, "text": "é"}
+    with pytest.raises(InvalidValue) as general:
+        engine.to_lua({"a": [{1: "x"}]})
+    with pytest.raises(InvalidValue) as caught:
+        engine.to_lua(mapping({"a": sequence([mapping({1: "x"})])}))
+    assert str(caught.value) == str(general.value)

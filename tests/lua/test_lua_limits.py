@@ -6,6 +6,9 @@ script stopped and what the error says, never how long it took.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import pytest
 
 from backends import MakeEngine
@@ -174,3 +177,36 @@ def test_limits_hold_while_python_converts_big_values(make_engine: MakeEngine) -
             while true do keep[#keep + 1] = JSON.parse(JSON.stringify(rows)) end
         """)
     assert engine.run_string("return 'alive'") == "alive"
+
+
+def test_a_limit_changed_between_runs_is_the_one_named(make_engine: MakeEngine) -> None:
+    # The stop messages are kept between runs; a changed limit must not keep the old one.
+    engine = make_engine(**INSTRUCTIONS)
+    with pytest.raises(ScriptLimitExceeded, match="instruction limit of 2,000,000 reached"):
+        engine.run_string("while true do end")
+    engine.limits.max_instructions = 3_000_000
+    with pytest.raises(ScriptLimitExceeded, match="instruction limit of 3,000,000 reached"):
+        engine.run_string("while true do end")
+    engine.limits.max_instructions, engine.limits.timeout_seconds = 0, 0.2
+    with pytest.raises(ScriptLimitExceeded, match=r"wall-time limit of 0\.2 s reached"):
+        engine.run_string("while true do end")
+
+
+@pytest.mark.parametrize("previous", [signal.SIG_IGN, signal.default_int_handler,
+                                      lambda signum, frame: None], ids=["ignore", "default",
+                                                                        "a function"])
+@pytest.mark.parametrize("code", ["return handler()", "handler() error('boom')"])
+def test_a_run_catches_ctrl_c_and_gives_the_handler_back(make_engine: MakeEngine,
+                                                         previous: object, code: str) -> None:
+    engine: LuaEngine = make_engine()
+    seen: list[object] = []
+    engine.set_global("handler", engine.function(
+        lambda: seen.append(signal.getsignal(signal.SIGINT)), "handler"))
+    original = signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+    try:
+        with contextlib.suppress(ScriptError):
+            engine.run_string(code)
+        assert seen == [engine.limits._on_sigint]
+        assert signal.getsignal(signal.SIGINT) == previous
+    finally:
+        signal.signal(signal.SIGINT, original)

@@ -36,7 +36,10 @@ The Lua code is ``llmspell/lua/scripts/limits.lua`` and ``patterns.lua``.
 
 from __future__ import annotations
 
-import signal
+# signal.signal wraps _signal.signal to turn handlers into enums, which for a Python handler
+# costs a ValueError raised and caught in the enum machinery: ~25k instructions per call, two
+# calls per run (callgrind). The handlers set and restored here need no enum. (No stub.)
+import _signal  # type: ignore[import-not-found]
 import threading
 import time
 from typing import Any
@@ -93,6 +96,11 @@ class Limits:
         self.headroom_open = True  # the engine starts with the headroom open (see LuaEngine)
         self.python_calls = 0  # Python callables running now: the headroom stays open for them
         self._lua = run_chunk(lua, "limits.lua", core, HOOK_STEP, self._tick)
+        # Held, not looked up per run: reading a field of a Lua table from Python costs ~7k
+        # instructions (a new proxy object and a registry reference), a call ~2.6k (callgrind).
+        self._reset, self._tripped = self._lua.reset, self._lua.tripped
+        self._texts: Any = None  # the stop messages as a Lua table (see _stop_texts)
+        self._texts_for: tuple[int, float, int] | None = None  # the limits they name
         run_chunk(lua, "patterns.lua", MAX_PATTERN_STEPS)
 
     # -- messages (as Lua raises them: "ScriptLimitExceeded: ...") -----------------------
@@ -121,21 +129,29 @@ class Limits:
         self.interrupted = False
         self._wake.clear()
         if threading.current_thread() is threading.main_thread():
-            self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_sigint = _signal.signal(_signal.SIGINT, self._on_sigint)
         self._deadline = (time.monotonic() + self.timeout_seconds
                           if self.timeout_seconds else None)
         self.open_headroom()
-        texts = {b"instructions": self.instructions_message, b"time": self.time_message,
-                 b"interrupt": INTERRUPTED, b"exit": "StopScript: os.exit"}
-        if self.max_memory_bytes:
-            texts[b"memory"] = self.memory_message
-        self._lua.reset(self.max_instructions,
-                        self._runtime.table_from({k: v.encode() for k, v in texts.items()}))
+        self._reset(self.max_instructions, self._stop_texts())
+
+    def _stop_texts(self) -> Any:
+        """The stop messages by code, as a Lua table; built again only when a limit changed
+        (a replay sets its own timeout): building them cost ~34k instructions per run."""
+        limits = (self.max_instructions, self.timeout_seconds, self.max_memory_bytes)
+        if limits != self._texts_for:
+            texts = {b"instructions": self.instructions_message, b"time": self.time_message,
+                     b"interrupt": INTERRUPTED, b"exit": "StopScript: os.exit"}
+            if self.max_memory_bytes:
+                texts[b"memory"] = self.memory_message
+            self._texts = self._runtime.table_from({k: v.encode() for k, v in texts.items()})
+            self._texts_for = limits
+        return self._texts
 
     def finish(self) -> None:
         """The top-level run is over: Ctrl-C raises KeyboardInterrupt again."""
         if self._previous_sigint is not None:
-            signal.signal(signal.SIGINT, self._previous_sigint)
+            _signal.signal(_signal.SIGINT, self._previous_sigint)
             self._previous_sigint = None
 
     def interrupt(self) -> None:
@@ -156,10 +172,11 @@ class Limits:
     def detach(self) -> None:
         """Drop the references to the Lua side (the engine is closing)."""
         self._lua = self._runtime = self.memory_used = None
+        self._reset = self._tripped = self._texts = None
 
     def tripped(self) -> str | None:
         """The message of the limit that stopped the current run, if one did."""
-        message = self._lua.tripped()
+        message = self._tripped()
         return message.decode("utf-8", "replace") if message is not None else None
 
     # -- memory ------------------------------------------------------------------------
