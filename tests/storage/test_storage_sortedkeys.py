@@ -87,3 +87,25 @@ def test_a_large_merge_splits_blocks_and_keeps_order() -> None:
     assert index.between(KeyRange(None, True, None), 1000, False) == everything
     assert index.between(KeyRange("a050", True, "a060"), 100, True) == everything[51:61][::-1]
     assert index.count(KeyRange("a", True, "b")) == 200
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(old=st.lists(st.integers(0, 99), max_size=40), runs=st.lists(
+    st.tuples(st.sampled_from("abc"), st.integers(0, 120), st.integers(9, 20)), max_size=6))
+def test_runs_of_keys_that_follow_their_prefix_merge_in_order(
+        old: list[int], runs: list[tuple[str, int, int]]) -> None:
+    """A merge puts a group of more than _INSORT_MAX waiting keys that falls between two
+    neighbours in place, unsorted with the block (time-ordered ids); one that interleaves
+    with the block's keys is sorted into it. Both agree with a sorted list."""
+    index = SortedKeys(block=4)
+    model = {f"{p}/{i:04d}" for i in old for p in "abc"}
+    index.add_many(sorted(model))
+    assert index.count(KeyRange(None, True, None)) == len(model)  # merged into blocks
+    waiting: set[str] = set()
+    for prefix, first, size in runs:  # a run after (or among) its prefix's keys
+        waiting.update(f"{prefix}/{i:04d}" for i in range(first, first + size))
+    waiting -= model
+    index.add_many(sorted(waiting))
+    everything = sorted(model | waiting)
+    assert index.between(KeyRange(None, True, None), 10_000, False) == everything
+    assert len(index) == len(everything)

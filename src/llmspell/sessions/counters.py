@@ -61,6 +61,17 @@ class ActiveCounter:
             ResourceLimitExceeded: ``delta > 0`` would pass the limit; ``refusing`` starts the
                 message ("cannot create session 'x'"), or makes it (called only to refuse).
         """
+        raw, count = self._raw, self._count
+        if raw is _UNKNOWN or (delta > 0 and count + delta > self.limit):
+            raw, count = self._admit(delta, refusing)  # else: cached, within the limit
+        new = b"%d" % max(0, count + delta)
+        ops.append(new_put((ACTIVE_COUNT_KEY, new)))
+        expect[ACTIVE_COUNT_KEY] = raw
+        return new
+
+    def _admit(self, delta: int, refusing: str | Callable[[], str]) -> tuple[Any, int]:
+        """The count's bytes and value to build on, read when unknown; refuses only on a
+        value just read (a cached one over the limit is read again first)."""
         for fresh in (False, True):
             raw = self._raw
             read = raw is _UNKNOWN or fresh
@@ -80,10 +91,7 @@ class ActiveCounter:
                     f"{refusing}: {count} sessions are active, the [session] "
                     f"max_active_sessions limit is {self.limit}; complete, fail or suspend "
                     "one first, or raise the limit")
-        new = b"%d" % max(0, count + delta)
-        ops.append(new_put((ACTIVE_COUNT_KEY, new)))
-        expect[ACTIVE_COUNT_KEY] = raw
-        return new
+        return raw, count
 
     def committed(self, new: bytes | None) -> None:
         """The batch holding :meth:`add`'s ops committed (None: it held none)."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 
 from llmspell.sessions.model import STATUSES, Session
 from llmspell.storage.base import Delete, Op, Put, Store, new_put
@@ -121,7 +122,7 @@ def index_keys(session: Session) -> list[str]:
 def created_ops(session: Session, raw: bytes) -> list[Op]:
     """The Puts of a new session: its record (``raw``) and its index entries."""
     ops: list[Op] = [new_put((RECORD_PREFIX + session.id, raw))]
-    ops += [new_put((key, b"")) for key in index_keys(session)]
+    ops += map(new_put, zip(index_keys(session), repeat(b"")))  # no comprehension's frame
     return ops
 
 

@@ -100,8 +100,16 @@ class SortedKeys:
                 for key in new[start:end]:
                     insort(block, key)
             else:
-                block += new[start:end]
-                block.sort()
+                run = new[start:end]
+                j = bisect_left(block, run[0])
+                if j == len(block) or run[-1] < block[j]:
+                    # The run falls between two neighbours (time-ordered ids: the keys made
+                    # since the last merge follow every older one of their prefix): put in
+                    # place, not sorted with the block's hundreds of keys again.
+                    block[j:j] = run
+                else:
+                    block += run
+                    block.sort()
             if len(block) > 2 * size:
                 parts = [block[j:j + size] for j in range(0, len(block), size)]
                 blocks[i:i + 1] = parts
