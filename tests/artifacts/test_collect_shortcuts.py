@@ -134,3 +134,20 @@ def test_a_collection_over_a_limit_is_refused(make_runtime: Any) -> None:
                           session_id=session.id)
     assert [e.data["error_type"] for e in events] == ["ResourceLimitExceeded"]
     assert [rt.artifacts.read(a) for a in rt.artifacts.list(session)] == [b"one"]
+
+
+def test_the_counters_view_is_their_own_copy_of_the_managers_decode() -> None:
+    """The counters take the manager's decode of the record it just wrote (no second decode):
+    a copy, so a change to one is not seen by the other, and equal to decoding the bytes."""
+    manager = SessionManager(open_store("memory://"))
+    session = manager.create("s")
+    manager.add_usage(session, tokens=5)  # the manager rewrites the record
+    counters = manager.artifact_counters
+    view = counters.read(session.id)
+    assert view.session == Session.decode(view.raw, record_key(session.id))
+    view.session.counters.tokens = 99
+    view.session.metadata["planted"] = True
+    peeked = manager.peek(session.id)
+    assert peeked.counters.tokens == 5 and "planted" not in peeked.metadata
+    again = manager.decode(session.id, view.raw)
+    assert again.counters.tokens == 5 and again is not view.session

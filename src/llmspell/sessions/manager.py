@@ -180,7 +180,8 @@ class SessionManager:
         self.artifact_counters = ArtifactCounters(
             store, self.journal, self.settings.default_limits(), read=self.get,
             cached=self.cached, remember=self.remember, refused=self._refused,
-            policies=self._admit_store, footprint=self._state_footprint, run_at=self.run_at)
+            policies=self._admit_store, footprint=self._state_footprint, run_at=self.run_at,
+            decode=self.decode)
         self.recorder: Any = None
         #: The leases this manager holds; every session write carries their fence.
         self.leases = Leases(store, self.clock.now, self.settings.lease_seconds)
@@ -964,6 +965,12 @@ class SessionManager:
         found = Session.decode(raw, index.record_key(sid))
         self._decoded.keep(sid, (raw, found))
         return found if shared else found.copy()
+
+    def decode(self, sid: str, raw: bytes) -> Session:
+        """``raw``, a stored record of ``sid``, as a Session of the caller's own (a copy of
+        this manager's decode of the same bytes when it keeps one). CorruptRecord when the
+        bytes do not decode."""
+        return self._decode(sid, raw)
 
     def append_entries(self, sid: str, drafts: builtins.list[Draft]) -> None:
         """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
