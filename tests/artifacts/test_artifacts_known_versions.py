@@ -148,7 +148,7 @@ def test_the_remembered_records_are_compact_copies() -> None:
         try:
             before = tracemalloc.get_traced_memory()[0]
             for i in range(200):
-                rt.artifacts.store(session, f"n{i}", "x" * 100)
+                rt.artifacts.store(session, f"n{i}", f"{i:03d}" + "x" * 100)  # new content each
             gc.collect()
             per_store = (tracemalloc.get_traced_memory()[0] - before) / 200
         finally:

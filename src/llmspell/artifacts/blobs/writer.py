@@ -46,6 +46,7 @@ from llmspell.artifacts.blobs.records import (
     pending_record,
 )
 from llmspell.bounded import BoundedCache
+from llmspell.codec import compact
 from llmspell.errors import IntegrityError, StorageError, ValidationError
 from llmspell.storage.base import Delete, Op, Put, Store
 
@@ -73,7 +74,7 @@ class BlobWriter:
     def encoded(self, blob_hash: str, meta: Meta) -> bytes:
         """``meta.encode()``, remembered with the record and its BlobRef: while the store
         still holds exactly these bytes, :meth:`decoded` gives them back without decoding."""
-        raw = meta.encode()
+        raw = compact(meta.encode())  # kept: not orjson's 4 KB block
         with self._lock:
             self._encoded.touch(blob_hash, (raw, meta, meta.ref(blob_hash)))
         return raw
