@@ -39,3 +39,20 @@ def test_a_refused_batch_leaves_the_store_as_it_was(store: Store) -> None:
     with pytest.raises(InvalidKey, match=r"ops\[1\]\.key"):
         store.batch([Put("m/new", b"n"), Put("", b"bad")])
     assert list(store.scan("m/")) == [("m/x", b"1")] and store.count("m/") == 1
+
+
+class _MyPut(Put):
+    """A Put subclass: ``batch`` accepts it (check_ops tests isinstance), so a backend's
+    exact-class shortcut must still treat it as a Put, not as a Delete."""
+
+
+class _MyDelete(Delete):
+    """A Delete subclass, likewise."""
+
+
+def test_subclasses_of_put_and_delete_act_as_put_and_delete(store: Store) -> None:
+    store.put("s/old", b"o")
+    assert store.batch([_MyPut("s/a", b"1"), _MyPut("s/b", b""), _MyDelete("s/old"),
+                        _MyPut("s/old", b"again"), _MyDelete("s/b")])
+    assert list(store.scan("s/")) == [("s/a", b"1"), ("s/old", b"again")]
+    assert store.count("s/") == 2
