@@ -26,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from llmspell.bounded import BoundedCache
 from llmspell.codec import stored_int
 from llmspell.errors import ResourceLimitExceeded, SessionNotFound
@@ -282,7 +280,7 @@ class ArtifactCounters:
         if current.status == ACTIVE and artifacts > 0:
             new.last_activity_at = now
         key = record_key(current.id)
-        raw = orjson.dumps(new.to_record())
+        raw = new.encode()
         return ([*index_ops(current, new), Put(key, raw)], {key: view.raw},
                 SessionView(raw, new, view.position))
 

@@ -46,8 +46,6 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from llmspell.bounded import BoundedCache
 from llmspell.codec import compact
 from llmspell.errors import (
@@ -286,7 +284,7 @@ class SessionManager:
             decided = self._before("session:start", sid, cid, lambda: given)
             if decided is not given:  # modified (skip is not honoured here: reported)
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
-        raw = orjson.dumps(session.to_record())
+        raw = session.encode()
         drafts = [Draft("session.created", created_entry(session), cid)]
         self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
         saved = save and self._before("session:save", sid, cid, lambda: {
@@ -549,7 +547,7 @@ class SessionManager:
                 if hit is None or self.store.get_unchecked(key) == raw:
                     raise  # refused on the stored record
                 return plan(attempt + 1)  # refused on a cached one: decide on the store's
-            new_raw = orjson.dumps(update.session.to_record())
+            new_raw = update.session.encode()
             ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             return ops, {key: raw}, (new_raw, update.session)
 
@@ -887,7 +885,7 @@ class SessionManager:
             expect: dict[str, bytes | None] = {key: raw}
             ops: builtins.list[Op]
             if update.record:
-                new_raw = orjson.dumps(update.session.to_record())
+                new_raw = update.session.encode()
                 ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
             else:  # the record stays as it is; ``expect`` still proves it is the one read
                 new_raw, ops = raw, []

@@ -1,10 +1,10 @@
 """The Session record: what a session is, how it is checked on the way in, and its JSON forms.
 
 A :class:`Session` is a plain dataclass. ``to_record``/``from_record`` are the compact form kept
-in the store (times as seconds since the epoch); ``to_dict`` is the form users see (``--json``,
-Lua), with ISO 8601 times. Inputs to ``SessionManager.create`` are checked here, each error
-naming the argument and the rule (names, tags, text and metadata by :mod:`llmspell.validation`,
-the rules artifacts use too).
+in the store (times as seconds since the epoch; ``encode`` gives its bytes); ``to_dict`` is
+the form users see (``--json``, Lua), with ISO 8601 times. Inputs to ``SessionManager.create``
+are checked here, each error naming the argument and the rule (names, tags, text and metadata
+by :mod:`llmspell.validation`, the rules artifacts use too).
 """
 
 from __future__ import annotations
@@ -37,14 +37,19 @@ STATUSES = (ACTIVE, SUSPENDED, COMPLETED, FAILED, ARCHIVED)
 _VARIANT = dict(zip("0123456789abcdef", "89ab" * 4, strict=True))
 
 
+#: Held, not looked up in their modules per id (72 of new_id's 10.4k instructions; the
+#: rest is the system call and the string work).
+_time_ns, _urandom = time.time_ns, os.urandom
+
+
 def new_id() -> str:
     """A new session id: a UUID version 7 (RFC 9562), time-ordered, so the keys of sessions
     created one after another sit side by side in the store (fewer pages touched per write).
 
     48 bits of milliseconds, the version digit 7, 74 random bits and the variant, spelled
     in hex directly (half the time of building the 128-bit integer first)."""
-    ms = "%012x" % (time.time_ns() // 1_000_000)
-    r = os.urandom(10).hex()  # 80 random bits: 74 are used
+    ms = "%012x" % (_time_ns() // 1_000_000)
+    r = _urandom(10).hex()  # 80 random bits: 74 are used
     return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
 
 
@@ -101,6 +106,13 @@ class Counters:
                         self.artifact_bytes)
 
 
+#: Session.encode's constant parts: the encoded forms of Limits() and Counters(), and the
+#: objects a default counter holds (every int 0 is one object in CPython; Counters()'s cost is
+#: its default's float).
+_NO_LIMITS = orjson.Fragment(orjson.dumps(Limits().to_dict()))
+_NO_COUNTERS = orjson.Fragment(orjson.dumps(Counters().to_dict()))
+_ZERO, _ZERO_COST = 0, Counters().cost
+
 LIMIT_NAMES = ("operations", "tokens", "cost", "artifacts", "artifact_bytes", "memory")
 
 
@@ -143,14 +155,32 @@ class Session:
 
     def to_record(self) -> dict[str, Any]:
         """The compact form kept in the store."""
+        return self._record(self.limits.to_dict(), self.counters.to_dict())
+
+    def encode(self) -> bytes:
+        """``orjson.dumps(self.to_record())``, the same bytes: limits and counters that are
+        the defaults' very objects (no limit is None; no use is the int 0 and the default
+        cost's float 0.0, told by identity, so 0 == False == -0.0 cannot pass) go in as
+        their constant encoded forms (_NO_LIMITS/_NO_COUNTERS: a new session's record in
+        18.6k instructions instead of 24.2k)."""
+        lim, ctr = self.limits, self.counters
+        return orjson.dumps(self._record(
+            _NO_LIMITS if (lim.operations is lim.tokens is lim.cost is lim.artifacts
+                           is lim.artifact_bytes is lim.memory is None) else lim.to_dict(),
+            _NO_COUNTERS if (ctr.operations is ctr.artifacts is ctr.tokens
+                             is ctr.artifact_bytes is _ZERO and ctr.cost is _ZERO_COST)
+            else ctr.to_dict()))
+
+    def _record(self, limits: object, counters: object) -> dict[str, Any]:
+        """The record with ``limits`` and ``counters`` given in their stored form."""
         return {
             "id": self.id, "name": self.name, "status": self.status,
             "created_at": self.created_at, "updated_at": self.updated_at,
             "description": self.description, "tags": self.tags, "metadata": self.metadata,
             "parent_session_id": self.parent_session_id, "started_at": self.started_at,
             "ended_at": self.ended_at, "max_duration": self.max_duration,
-            "max_idle_time": self.max_idle_time, "limits": self.limits.to_dict(),
-            "counters": self.counters.to_dict(), "last_activity_at": self.last_activity_at,
+            "max_idle_time": self.max_idle_time, "limits": limits,
+            "counters": counters, "last_activity_at": self.last_activity_at,
             "active_seconds": self.active_seconds, "resumed_at": self.resumed_at,
             "reason": self.reason,
         }
