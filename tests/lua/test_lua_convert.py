@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from llmspell import Runtime
 from llmspell.errors import CyclicValue, InvalidValue, ScriptError, ValidationError
 from llmspell.lua import LuaEngine
+from llmspell.lua.convert import Converter, render
 from llmspell.testing.fuzz import as_lua_sees_it as normalized
 from llmspell.testing.fuzz import same
 from strategies import INT64, examples, scalars, text, values
@@ -233,3 +234,61 @@ def test_every_mapping_and_sequence_converts_as_dict_and_list_do(
     with pytest.raises(InvalidValue) as caught:
         engine.to_lua(mapping({"a": sequence([mapping({1: "x"})])}))
     assert str(caught.value) == str(general.value)
+
+
+# Scalars in dicts take a shorter road than list elements (Converter._container converts them
+# in place); both must give the same Lua value, or the same refusal, for every scalar.
+ANY_SCALAR = (scalars(integers=st.integers(), floats=st.floats(), max_size=12)
+              | st.text(max_size=6))  # lone surrogates too
+
+
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["k", "caf\u00e9", "two words"]), ANY_SCALAR)
+def test_dict_scalars_convert_as_list_elements_do(engine: LuaEngine, key: str,
+                                                  value: Any) -> None:
+    same_value = engine.run_string(
+        "return function(d, k, l) local a, b = d[k], l[1] "
+        "return (rawequal(a, b) or a ~= a and b ~= b) and math.type(a) == math.type(b) end")
+    try:
+        in_list = engine.to_lua([value])
+    except InvalidValue as exc:
+        with pytest.raises(InvalidValue) as caught:
+            engine.to_lua({key: value})
+        assert str(caught.value) == str(exc).replace("$[0]", render(("$", key)))
+        return
+    assert same_value(engine.to_lua({key: value}), key.encode(), in_list) is True
+
+
+class _Full(Exception):
+    pass
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.text(max_size=4), ANY_SCALAR, max_size=6))
+def test_dict_scalars_spend_the_memory_room_as_each_value_would(
+        engine: LuaEngine, value: dict[str, Any]) -> None:
+    # the room a dict costs: 96 + 80 an entry, and for each key and each text or bytes value
+    # 40 + its UTF-8 length, as the general path spends them one by one: exactly that fits
+    def size(text: Any) -> int:
+        return 40 + len(text.encode("utf-8") if isinstance(text, str) else text)
+    value = {k: v for k, v in value.items() if _encodes(k) and _encodes(v)}
+    cost = 96 + 80 * len(value) + sum(size(k) + (size(v) if isinstance(v, str | bytes) else 0)
+                                      for k, v in value.items())
+    for room in (cost, cost - 1):
+        converter = Converter(engine.lua, engine.core, engine.call, room=lambda room=room: room,
+                              full=_Full)
+        if room < cost:
+            with pytest.raises(_Full):
+                converter.to_lua(value)
+        else:
+            converter.to_lua(value)
+
+
+def _encodes(value: Any) -> bool:
+    if not isinstance(value, str):
+        return not isinstance(value, int) or -(2**63) <= value < 2**63
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
