@@ -214,7 +214,7 @@ class ArtifactCounters:
         if self._shared(session_id) is None:
             return None
         found = self.read(session_id).session
-        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+        if found.may_time_out():
             return None
         return found
 
@@ -236,7 +236,7 @@ class ArtifactCounters:
                 ``resource:limit_exceeded`` hook has fired.
         """
         found = view.session
-        if found.status == ACTIVE and (found.max_idle_time or found.max_duration) and (
+        if found.may_time_out() and (
                 timeout_action(found, now, found.last_activity_at) is not None):
             self.invalidate(found.id)
             self._read_session(found.id)  # applies the timeout the way the manager does

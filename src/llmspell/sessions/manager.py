@@ -332,7 +332,7 @@ class SessionManager:
             self._decoded.pop(sid, None)
             raise SessionNotFound(f"no session has id {sid!r}")
         found = self._decode(sid, raw)
-        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+        if found.may_time_out():
             return self.enforcer.apply_timeouts(found)  # cheap unless a timeout passed
         return found
 
@@ -348,7 +348,7 @@ class SessionManager:
         if cached is None:
             return self.get(sid)
         found = self._decode(sid, cached[0], shared=shared)
-        if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+        if found.may_time_out():
             return self.enforcer.apply_timeouts(found)
         return found
 

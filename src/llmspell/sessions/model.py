@@ -153,6 +153,11 @@ class Session:
             return self.active_seconds + max(0.0, now - self.resumed_at)
         return self.active_seconds
 
+    def may_time_out(self) -> bool:
+        """Whether a timeout could apply to the session (active, with an idle or duration
+        limit): only then need a reader apply timeouts (``Enforcer.apply_timeouts``)."""
+        return self.status == ACTIVE and bool(self.max_idle_time or self.max_duration)
+
     def to_record(self) -> dict[str, Any]:
         """The compact form kept in the store."""
         return self._record(self.limits.to_dict(), self.counters.to_dict())

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from llmspell.errors import ValidationError
 from llmspell.journal import check_session_id, to_timestamp
 from llmspell.sessions import index
-from llmspell.sessions.model import ACTIVE, STATUSES, Session, check_tags
+from llmspell.sessions.model import STATUSES, Session, check_tags
 
 if TYPE_CHECKING:
     from llmspell.sessions.manager import SessionManager
@@ -113,7 +113,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
                 continue  # an entry the record no longer calls for: its own entry counts
             seen.add(sid)
             stored = found
-            if found.status == ACTIVE and (found.max_idle_time or found.max_duration):
+            if found.may_time_out():
                 found = manager.enforcer.apply_timeouts(found)  # ``found`` itself: none
             if not matches(found):
                 continue
