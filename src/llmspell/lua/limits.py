@@ -38,7 +38,8 @@ from __future__ import annotations
 
 # signal.signal wraps _signal.signal to turn handlers into enums, which for a Python handler
 # costs a ValueError raised and caught in the enum machinery: ~25k instructions per call, two
-# calls per run (callgrind). The handlers set and restored here need no enum. (No stub.)
+# calls per run (callgrind). The handlers set and restored here need no enum. (_signal ships
+# no type information, hence the ignore below.)
 import _signal  # type: ignore[import-not-found]
 import threading
 import time
