@@ -123,9 +123,13 @@ class ResourceLimits:
             if limit is None:
                 continue
             now = getattr(used, name)
-            # An amount known only afterwards (tokens, cost) is asked for as 0: refuse once
-            # the session has reached the limit.
-            if now + wanted > limit or (not wanted and now >= limit):
+            # An amount known only afterwards (operations, tokens, cost) is asked for as 0:
+            # refuse once the session has reached the limit. Artifacts are always asked for
+            # in full (a store knows its count and bytes), so an operation that stores none
+            # is not refused by a full artifact limit: an agent call in a session that holds
+            # max_artifacts still runs; only the collection of its answer is refused.
+            if now + wanted > limit or (not wanted and now >= limit
+                                        and name not in _ASKED_IN_FULL):
                 over.append(f"{name} {_fmt(now)} + {_fmt(wanted)} = {_fmt(now + wanted)} "
                             f"> limit {_fmt(limit)}" if wanted else
                             f"{name} {_fmt(now)} has reached limit {_fmt(limit)}")
@@ -136,6 +140,10 @@ class ResourceLimits:
             return None
         return Refusal(self.name, f"session {session.id} would exceed its limits: "
                        + "; ".join(over))
+
+
+#: Counters every operation that adds to them asks for in full (see ResourceLimits.__call__).
+_ASKED_IN_FULL = frozenset({"artifacts", "artifact_bytes"})
 
 
 def _fmt(value: float) -> str:
