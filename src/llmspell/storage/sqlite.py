@@ -561,28 +561,34 @@ def _holds(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
     them here."""
     items = list(expect.items())
     for i in range(0, len(items), _RUN):
+        absent: list[object] = []
         small: list[object] = []
         large: list[object] = []
         for key, wanted in items[i:i + _RUN]:
-            if wanted is not None and len(wanted) > LARGE_VALUE:
-                large += (key, wanted)  # see _blob: one parameter, not worth a copy
+            if wanted is None:
+                absent.append(key)  # no None bound: see _blob (4 per artifact store)
+            elif len(wanted) > LARGE_VALUE:
+                large += (key, _large_param(wanted))
             else:
-                small += (key, None if wanted is None else bytearray(wanted))
-        for (held,) in cursor.execute(_check_sql(len(small) // 2, len(large) // 2),
-                                      small + large):
+                small += (key, bytearray(wanted))
+        for (held,) in cursor.execute(
+                _check_sql(len(small) // 2, len(large) // 2, len(absent)),
+                small + large + absent):
             if not held:
                 return _compare(cursor, expect)
     return True
 
 
 @functools.cache
-def _check_sql(small: int, large: int) -> str:
+def _check_sql(small: int, large: int, absent: int = 0) -> str:
     """One row of one column, 1 when each of ``small`` keys holds its value as bound (NULL:
-    absent; a large value's stub, the integer 0, never equals bytes) and each of ``large``
-    keys the bytes of its large value (its stub resolved)."""
+    absent; a large value's stub, the integer 0, never equals bytes), each of ``large``
+    keys the bytes of its large value (its stub resolved) and each of ``absent`` keys has no
+    row (``value`` is NOT NULL: NULL is no row), in that order of parameters."""
     return "SELECT " + " AND ".join(
         ["(SELECT value FROM kv WHERE key = ?) IS ?"] * small
-        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large)
+        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large
+        + ["(SELECT value FROM kv WHERE key = ?) IS NULL"] * absent)
 
 
 def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
@@ -606,10 +612,23 @@ def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
 
 # _blob: small values are bound as ``bytearray``, not ``bytes``. sqlite3 (CPython 3.11) binds
 # str, int, float and bytearray as they are, but looks up an adapter for anything else,
-# bytes included: a registry miss and an AttributeError raised and cleared inside
+# bytes and None included: a registry miss and an AttributeError raised and cleared inside
 # ``_PyObject_LookupAttr`` (~0.25 us per parameter; a state write binds four, ~5% of its
-# instructions under callgrind). Copying 100-900 bytes costs ~0.07 us; SQLite stores the
-# same BLOB and reads give bytes back.
+# instructions under callgrind; ~3.3k instructions each, its message formatted). Copying
+# 100-900 bytes costs ~0.07 us; SQLite stores the same BLOB and reads give bytes back. A
+# condition on an absent key binds no None (:func:`_check_sql`), and a large value up to
+# :data:`_COPY_MAX` bytes is copied too (:func:`_large_param`).
+
+#: Large values up to this size are bound as a copy (a bytearray): the copy costs fewer
+#: instructions than the adapter lookup a bytes parameter takes (~3.3k: a 1 KB blob's data
+#: record, one per artifact store of new content); larger ones are bound as they are.
+_COPY_MAX = 16 * 1024
+
+
+def _large_param(value: bytes) -> object:
+    """``value`` as a parameter: a bytearray copy up to :data:`_COPY_MAX` bytes (see _blob)."""
+    return bytearray(value) if len(value) <= _COPY_MAX else value
+
 
 #: The largest batch :func:`_one_statement` takes: rows, and keys with conditions.
 _ONE_ROWS = 8
@@ -719,7 +738,7 @@ def _apply(cursor: sqlite3.Cursor, ops: list[Op]) -> None:
             value = op[1]
             if len(value) > LARGE_VALUE:
                 rows += (key, 0)
-                large += (key, value)
+                large += (key, _large_param(value))
             else:
                 rows += (key, bytearray(value))  # see _blob
         else:
