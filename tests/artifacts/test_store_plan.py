@@ -4,6 +4,8 @@ record and index keys (zfill) the digits of the format specs they replace."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 from llmspell.artifacts import BlobStore, keys
 from llmspell.artifacts.model import VERSION_DIGITS, Artifact
 from llmspell.errors import ValidationError
+from llmspell.runtime import Runtime
+from llmspell.sessions import Session
 from llmspell.storage import open_store
 from strategies import examples
 
@@ -67,3 +71,28 @@ def test_plan_refuses_a_closed_staged_blob_as_ref_ops_does() -> None:
     for call in (lambda: staged.ref_ops(1), lambda: staged.plan(1)):
         with pytest.raises(ValidationError, match="is closed"):
             call()
+
+
+def test_a_view_gone_stale_after_the_policies_only_makes_the_first_attempt_fail(
+        rt: Runtime, session: Session) -> None:
+    """The store's first attempt builds on the view its policies ran on; a policy (or another
+    writer) that changes the session record meanwhile makes that batch fail, and the retry
+    builds on the record as it is: nothing it wrote is lost."""
+    changed: list[str] = []
+
+    def policy(found: Session, usage: Any) -> None:
+        if usage.kind == "artifact.store" and not changed:
+            changed.append(found.id)
+            rt.sessions.add_usage(found, tokens=7)  # rewrites the record after the read
+
+    rt.sessions.policies.add(policy)
+    writer = rt.artifacts.writer
+    lost: list[str] = []
+    real_lost = writer._lost
+    writer._lost = lambda sid: (lost.append(sid), real_lost(sid))  # type: ignore[method-assign]
+    stored = rt.artifacts.store(session, "a.txt", b"one")
+    assert changed == lost == [session.id]  # the first attempt built on the stale view
+    counters = rt.sessions.get(session).counters
+    assert (counters.tokens, counters.artifacts, counters.artifact_bytes) == (7, 1, 3)
+    assert rt.artifacts.read(stored.id) == b"one"
+    assert "artifact.stored" in [e.kind for e in rt.sessions.journal.read(session.id)]

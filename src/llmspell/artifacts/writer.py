@@ -129,13 +129,13 @@ class ArtifactWriter:
         nkey = name_key(name)
         counters = self.counters
         operation = not request.collected
-        if operation:
-            counters.admit_policies(sid, staged.size)
+        first = counters.admit_policies(sid, staged.size) if operation else None
 
         def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
                                                  bool, bytes]]:
             now = self.clock()
-            view = counters.read(sid, fresh=attempt > 0)
+            view = first if first is not None and not attempt else counters.read(
+                sid, fresh=attempt > 0)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
             version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
