@@ -5,6 +5,7 @@ the general forms gave: the same conditions held or refused, the same bytes stor
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -76,3 +77,30 @@ def test_the_check_sql_binds_absent_keys_last_and_without_a_value() -> None:
     assert sql.endswith("(SELECT value FROM kv WHERE key = ?) IS NULL AND "
                         "(SELECT value FROM kv WHERE key = ?) IS NULL")
     assert _check_sql(2, 0) == _check_sql(2, 0, 0)  # the one-statement path's form
+
+
+def test_one_statement_batches_with_absent_keys_answer_as_the_model(
+        store: SqliteStore) -> None:
+    """Upserts (conditions on keys put) and guarded inserts (on other keys), in and out of
+    a commit group, each condition absent / the bytes there / other bytes, on keys that are
+    absent, small, empty or large: applied exactly when every condition holds, and then
+    every put is there."""
+    start = {"a": b"1", "b": b"", "c": b"L" * (LARGE_VALUE + 1)}
+    guesses: list[bytes | None] = [None, b"", b"1", b"2"]
+    batches = [[Put("a", b"new")], [Put("d", b"new")], [Put("d", b"new"), Put("a", b"x")]]
+    for ops in batches:
+        for first, second in itertools.product(["a", "b", "c", "d"], ["d", "e"]):
+            for wanted, other in itertools.product(guesses, [None, b"1"]):
+                expect = {first: wanted, second: other} if first != second else {first: wanted}
+                holds = all(start.get(k) == v for k, v in expect.items())
+                for grouped in (False, True):
+                    store.batch([Delete(k) for k, _ in store.scan()])
+                    store.batch([Put(k, v) for k, v in start.items()])
+                    if grouped:
+                        with store.one_commit():
+                            applied = store.batch(ops, expect=expect)
+                    else:
+                        applied = store.batch(ops, expect=expect)
+                    assert applied is holds, (ops, expect, grouped)
+                    model = {**start, **({op.key: op.value for op in ops} if holds else {})}
+                    assert dict(store.scan()) == model, (ops, expect, grouped)
