@@ -23,15 +23,17 @@ backend = backend_fixture(["sqlite"])  # ``store`` (tests/storage/conftest.py) o
 
 def test_which_batches_take_one_statement() -> None:
     write = [Put("state/g/k", b"{}"), Put("chg/1", b"{}"), Put("chg~seq", b"1")]
+    # a key expected absent binds no None: the SQL says absent
     assert _one_statement(write, {"chg~seq": None}) == (_upsert_sql(0, 3, 1), [
-        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", None], False)
+        "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq"], None)
     # a key expected to hold bytes gets its marker row first
-    assert _one_statement(write, {"chg~seq": b"0"}) == (_upsert_sql(1, 3, 1), [
+    assert _one_statement(write, {"chg~seq": b"0"}) == (_upsert_sql(1, 3, 0), [
         "chg~seq", "state/g/k", b"{}", "chg/1", b"{}", "chg~seq", b"1", "chg~seq", b"0"],
-        False)
-    # a condition on a key the batch does not put is read by a subquery
-    assert _one_statement(write[:1], {"other": None}) == (_guarded_sql(1, 1), [
-        "state/g/k", b"{}", "other", None], True)
+        None)
+    # a condition on a key the batch does not put is read by a subquery: conditions on
+    # present keys first, then the absent keys
+    assert _one_statement(write[:1], {"other": None, "x": b"v"}) == (_guarded_sql(1, 1, 1), [
+        "state/g/k", b"{}", "x", b"v", "other"], (1, 1))
     assert _one_statement([], {"k": None}) is None  # a check alone: the general path
     assert _one_statement([Put("a", b"1"), Delete("b")], {}) is None
     assert _one_statement([Put("a", BIG)], {}) is None  # two rows (kv and kv_large)

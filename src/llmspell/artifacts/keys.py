@@ -64,7 +64,9 @@ def name_prefix(session_id: str, nkey: str) -> str:
 
 
 def record_key(session_id: str, nkey: str, version: int) -> str:
-    return f"{RECORD_PREFIX}{session_id}/{nkey}/{version:0{VERSION_DIGITS}d}"
+    # zfill, not ``{version:0{VERSION_DIGITS}d}`` (the same digits for an int): that nested
+    # format spec is built on every call (see journal.entry_key)
+    return f"{RECORD_PREFIX}{session_id}/{nkey}/{str(version).zfill(VERSION_DIGITS)}"
 
 
 def version_of(key: str) -> int:
@@ -105,8 +107,9 @@ def time_key(prefix: str, timestamp: float) -> str:
 
 
 def _tail(artifact: Artifact) -> str:
-    return (f"{micros(artifact.created_at):0{_DIGITS}d}/{artifact.session_id}/"
-            f"{artifact.name_key}/{artifact.version:0{VERSION_DIGITS}d}")
+    # zfill: see record_key
+    return (f"{str(micros(artifact.created_at)).zfill(_DIGITS)}/{artifact.session_id}/"
+            f"{artifact.name_key}/{str(artifact.version).zfill(VERSION_DIGITS)}")
 
 
 def session_time_key(artifact: Artifact) -> str:

@@ -43,7 +43,7 @@ from llmspell.errors import (
 )
 from llmspell.journal import Draft, Position
 from llmspell.sessions.counters import ArtifactCounters, SessionView
-from llmspell.storage.base import Delete, Op, Put, Store
+from llmspell.storage.base import Delete, Op, Put, Store, new_put
 from llmspell.storage.retry import Planned, retry_batch
 
 logger = logging.getLogger("llmspell.artifacts")
@@ -129,31 +129,32 @@ class ArtifactWriter:
         nkey = name_key(name)
         counters = self.counters
         operation = not request.collected
-        if operation:
-            counters.admit_policies(sid, staged.size)
+        first = counters.admit_policies(sid, staged.size) if operation else None
 
         def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
                                                  bool, bytes]]:
             now = self.clock()
-            view = counters.read(sid, fresh=attempt > 0)
+            view = first if first is not None and not attempt else counters.read(
+                sid, fresh=attempt > 0)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
             version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
-            refs = staged.ref_ops(1)
-            blob = refs.blobs[staged.hash]
+            # the blob's ops first (see below); new_put: Put's own __new__ is Python
+            ops, bexpect, meta = staged.plan(1)
             artifact = Artifact(
                 sid, name, version, staged.hash, request.artifact_type, request.mime_type,
-                staged.size, blob.stored_size, blob.compression, now, request.tags,
+                staged.size, meta.stored, meta.codec, now, request.tags,
                 request.description, request.custom, request.created_by, previous,
                 request.encoding)
             key = keys.record_key(sid, nkey, version)
             record = artifact.encode()
-            ops: list[Op] = [Put(key, record)]
-            ops.extend(Put(k, b"") for k in keys.index_keys(artifact))
-            if tomb is not None:
-                ops.append(Delete(tomb))
             cops, cexpect, written = counters.ops(view, 1, staged.size, now,
                                                   operations=int(operation))
+            ops += cops
+            ops.append(new_put((key, record)))
+            ops.extend([new_put((k, b"")) for k in keys.index_keys(artifact)])
+            if tomb is not None:
+                ops.append(Delete(tomb))
             entry = {"id": artifact.id, "name": name, "version": version,
                      "previous_version": previous, "content_hash": staged.hash,
                      "size": staged.size, "artifact_type": request.artifact_type,
@@ -165,14 +166,14 @@ class ArtifactWriter:
             jops, jexpect = self.journal.entries_ops(
                 sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
-            expect = {key: None, **refs.expect, **cexpect, **jexpect}
+            expect = {key: None, **bexpect, **cexpect, **jexpect}
             if mine is not None:  # the version believed newest: still the record we wrote
                 expect[keys.record_key(sid, nkey, version - 1)] = mine
             # Keys are distinct, so order is free; the blob's ops first keep a large value
             # (its own statements on sqlite) out of the run of small puts that the store
             # writes in one statement: ~10k instructions less per store.
-            return ([*refs.ops, *cops, *ops, *jops], expect,
-                    (artifact, written, jops, view.position, empty, record))
+            ops += jops
+            return ops, expect, (artifact, written, jops, view.position, empty, record)
 
         # Unchecked: every key of the batch is built here from checked parts (a session id
         # that matched its pattern, a name's hash, a checked type and tags, content hashes;

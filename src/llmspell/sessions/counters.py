@@ -35,7 +35,7 @@ from llmspell.sessions.index import ACTIVE_COUNT_KEY, index_ops, record_key
 from llmspell.sessions.model import ACTIVE, Limits, Session
 from llmspell.sessions.policies import ResourceLimits, timeout_action
 from llmspell.sessions.transitions import position_after
-from llmspell.storage.base import Op, Put, Store, new_put
+from llmspell.storage.base import Op, Store, new_put
 
 _UNKNOWN: Any = object()
 
@@ -218,11 +218,16 @@ class ArtifactCounters:
             return None
         return found
 
-    def admit_policies(self, session_id: str, size: int) -> None:
+    def admit_policies(self, session_id: str, size: int) -> SessionView | None:
         """Before a store of ``size`` bytes in ``session_id``: the manager's rate limits and
-        added policies (once per store, not per attempt of its batch)."""
-        if self._policies is not None:
-            self._policies(self.read(session_id).session, size)
+        added policies (once per store, not per attempt of its batch). Returns the view they
+        were run on (None: no policies, nothing read), for the store's first attempt: a
+        view gone stale since only makes its batch fail (~2k instructions per store)."""
+        if self._policies is None:
+            return None
+        view = self.read(session_id)
+        self._policies(view.session, size)
+        return view
 
     def admit_store(self, view: SessionView, size: int, now: float,
                     what: str, *, operation: bool = True) -> SessionView:
@@ -281,7 +286,7 @@ class ArtifactCounters:
             new.last_activity_at = now
         key = record_key(current.id)
         raw = new.encode()
-        return ([*index_ops(current, new), Put(key, raw)], {key: view.raw},
+        return ([*index_ops(current, new), new_put((key, raw))], {key: view.raw},
                 SessionView(raw, new, view.position))
 
     def committed(self, view: SessionView, journal_ops: list[Op]) -> Position:

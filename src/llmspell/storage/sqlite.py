@@ -415,7 +415,7 @@ class SqliteStore(Store):
             self._lock.release()
 
     def _batch_in_one(self, size: int, sql: str, params: list[object],
-                      guarded: bool) -> bool | None:
+                      guarded: tuple[int, int] | None) -> bool | None:
         """A small batch as ONE autocommit statement (see :func:`_one_statement`): SQLite runs
         a statement as its own transaction, taking the write lock before it reads anything,
         so the check and the writes are as atomic as in ``BEGIN IMMEDIATE`` and a failure
@@ -426,14 +426,16 @@ class SqliteStore(Store):
         runs as its check (:func:`_check_sql`) and then a plain insert: as atomic there, and
         the insert, reading no table, copies no rows to a temporary one (measured under
         callgrind, a one-row insert on three conditions in a group: 102k -> 87k). A check
-        that says no returns None too: the general path decides."""
+        that says no returns None too: the general path decides. ``guarded``: a guarded
+        insert's conditions on present and on absent keys (None: an upsert)."""
         with self._lock:
             cursor = self._cursor
             try:
-                if guarded and self._grouped:
+                if guarded is not None and self._grouped:
                     rows = 2 * size
-                    for (held,) in cursor.execute(
-                            _check_sql((len(params) - rows) // 2, 0), params[rows:]):
+                    present, absent = guarded
+                    for (held,) in cursor.execute(_check_sql(present, 0, absent),
+                                                  params[rows:]):
                         if not held:
                             return None
                     sql, params = _insert_sql("kv", size), params[:rows]
@@ -561,28 +563,34 @@ def _holds(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
     them here."""
     items = list(expect.items())
     for i in range(0, len(items), _RUN):
+        absent: list[object] = []
         small: list[object] = []
         large: list[object] = []
         for key, wanted in items[i:i + _RUN]:
-            if wanted is not None and len(wanted) > LARGE_VALUE:
-                large += (key, wanted)  # see _blob: one parameter, not worth a copy
+            if wanted is None:
+                absent.append(key)  # no None bound: see _blob (4 per artifact store)
+            elif len(wanted) > LARGE_VALUE:
+                large += (key, _large_param(wanted))
             else:
-                small += (key, None if wanted is None else bytearray(wanted))
-        for (held,) in cursor.execute(_check_sql(len(small) // 2, len(large) // 2),
-                                      small + large):
+                small += (key, bytearray(wanted))
+        for (held,) in cursor.execute(
+                _check_sql(len(small) // 2, len(large) // 2, len(absent)),
+                small + large + absent):
             if not held:
                 return _compare(cursor, expect)
     return True
 
 
 @functools.cache
-def _check_sql(small: int, large: int) -> str:
+def _check_sql(small: int, large: int, absent: int = 0) -> str:
     """One row of one column, 1 when each of ``small`` keys holds its value as bound (NULL:
-    absent; a large value's stub, the integer 0, never equals bytes) and each of ``large``
-    keys the bytes of its large value (its stub resolved)."""
+    absent; a large value's stub, the integer 0, never equals bytes), each of ``large``
+    keys the bytes of its large value (its stub resolved) and each of ``absent`` keys has no
+    row (``value`` is NOT NULL: NULL is no row), in that order of parameters."""
     return "SELECT " + " AND ".join(
         ["(SELECT value FROM kv WHERE key = ?) IS ?"] * small
-        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large)
+        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large
+        + ["(SELECT value FROM kv WHERE key = ?) IS NULL"] * absent)
 
 
 def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
@@ -606,20 +614,35 @@ def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
 
 # _blob: small values are bound as ``bytearray``, not ``bytes``. sqlite3 (CPython 3.11) binds
 # str, int, float and bytearray as they are, but looks up an adapter for anything else,
-# bytes included: a registry miss and an AttributeError raised and cleared inside
+# bytes and None included: a registry miss and an AttributeError raised and cleared inside
 # ``_PyObject_LookupAttr`` (~0.25 us per parameter; a state write binds four, ~5% of its
-# instructions under callgrind). Copying 100-900 bytes costs ~0.07 us; SQLite stores the
-# same BLOB and reads give bytes back.
+# instructions under callgrind; ~3.3k instructions each, its message formatted). Copying
+# 100-900 bytes costs ~0.07 us; SQLite stores the same BLOB and reads give bytes back. A
+# condition on an absent key binds no None (:func:`_check_sql`), and a large value up to
+# :data:`_COPY_MAX` bytes is copied too (:func:`_large_param`).
+
+#: Large values up to this size are bound as a copy (a bytearray): the copy costs fewer
+#: instructions than the adapter lookup a bytes parameter takes (~3.3k: a 1 KB blob's data
+#: record, one per artifact store of new content); larger ones are bound as they are.
+_COPY_MAX = 16 * 1024
+
+
+def _large_param(value: bytes) -> object:
+    """``value`` as a parameter: a bytearray copy up to :data:`_COPY_MAX` bytes (see _blob)."""
+    return bytearray(value) if len(value) <= _COPY_MAX else value
+
 
 #: The largest batch :func:`_one_statement` takes: rows, and keys with conditions.
 _ONE_ROWS = 8
 _ONE_CONDITIONS = 4
 
 
-def _one_statement(ops: list[Op],
-                   expect: dict[str, bytes | None]) -> tuple[str, list[object], bool] | None:
-    """The statement and parameters running a batch as ONE statement, and whether it is a
-    guarded insert (its parameters the rows, then the conditions), for a batch of 1 to
+def _one_statement(
+        ops: list[Op], expect: dict[str, bytes | None],
+) -> tuple[str, list[object], tuple[int, int] | None] | None:
+    """The statement and parameters running a batch as ONE statement, and for a guarded
+    insert (its parameters the rows, then the conditions on present keys, then the absent
+    keys) how many conditions of each kind (None: an upsert), for a batch of 1 to
     _ONE_ROWS puts of distinct keys, every value (and every expected value) small enough for
     ``kv`` itself (:data:`LARGE_VALUE`), at most _ONE_CONDITIONS conditions; else None (the
     general ``BEGIN IMMEDIATE`` path). A state write is one (its record, its change-log entry
@@ -628,7 +651,8 @@ def _one_statement(ops: list[Op],
 
     When every condition is on a key the batch puts (a state write's), the statement is an
     upsert that checks them as it writes (:func:`_upsert_sql`), else a conditional insert
-    (:func:`_guarded_sql`)."""
+    (:func:`_guarded_sql`). A condition on an absent key binds no None (see _blob): the SQL
+    says absent."""
     if not 0 < len(ops) <= _ONE_ROWS or len(expect) > _ONE_CONDITIONS:
         return None
     rows: list[object] = []
@@ -642,28 +666,32 @@ def _one_statement(ops: list[Op],
         return None  # the same key twice: the general path applies them in order
     markers: list[object] = []
     checks: list[object] = []
+    absent: list[object] = []
     for key, wanted in expect.items():
-        if wanted is not None:
-            if len(wanted) > LARGE_VALUE:
-                return None  # a large value is a stub in kv: compare it the general way
+        if wanted is None:
+            absent.append(key)
+        elif len(wanted) > LARGE_VALUE:
+            return None  # a large value is a stub in kv: compare it the general way
+        else:
             markers.append(key)
             checks.append(key)
             checks.append(bytearray(wanted))
-        else:
-            checks.append(key)
-            checks.append(None)
     if all(key in keys for key in expect):
-        return _upsert_sql(len(markers), len(ops), len(expect)), markers + rows + checks, False
-    return _guarded_sql(len(ops), len(expect)), rows + checks, True
+        return (_upsert_sql(len(markers), len(ops), len(absent)),
+                markers + rows + checks + absent, None)
+    return (_guarded_sql(len(ops), len(markers), len(absent)), rows + checks + absent,
+            (len(markers), len(absent)))
 
 
 @functools.cache
-def _upsert_sql(markers: int, rows: int, conditions: int) -> str:
-    """An upsert of ``rows`` rows whose conditions are on keys it puts, checked as each row
-    is written: a row whose key holds other bytes than expected is updated to NULL, which the
-    ``NOT NULL`` column refuses, so SQLite aborts the statement and undoes its rows
-    (IntegrityError: :meth:`SqliteStore._batch_in_one` then asks the general path, which says
-    which condition failed, if any). A key expected to hold bytes gets a marker row first,
+def _upsert_sql(markers: int, rows: int, absent: int) -> str:
+    """An upsert of ``rows`` rows whose conditions are on keys it puts (``markers`` keys
+    expected to hold bytes, ``absent`` keys expected absent), checked as each row is
+    written: a row whose key holds other bytes than expected, or is there at all when
+    expected absent, is updated to NULL, which the ``NOT NULL`` column refuses, so SQLite
+    aborts the statement and undoes its rows (IntegrityError:
+    :meth:`SqliteStore._batch_in_one` then asks the general path, which says which
+    condition failed, if any). A key expected to hold bytes gets a marker row first,
     the integer 0, kept when the key is there and inserted when it is absent, where the real
     row then finds an integer; an integer in ``kv`` (a large value's stub too, whose
     ``kv_large`` row only the general path's REPLACE removes) aborts the same way.
@@ -674,7 +702,8 @@ def _upsert_sql(markers: int, rows: int, conditions: int) -> str:
     ~81k (docs/storage.md). A few fixed strings: sqlite3's statement cache keeps them
     prepared."""
     whens = ["WHEN typeof(value) = 'integer' THEN NULL"]
-    whens += ["WHEN excluded.key = ? AND value IS NOT ? THEN NULL"] * conditions
+    whens += ["WHEN excluded.key = ? AND value IS NOT ? THEN NULL"] * markers
+    whens += ["WHEN excluded.key = ? THEN NULL"] * absent  # a conflict: the key is there
     if markers:
         whens.append("WHEN typeof(excluded.value) = 'integer' THEN value")
     return ("INSERT INTO kv (key, value) VALUES "
@@ -684,15 +713,16 @@ def _upsert_sql(markers: int, rows: int, conditions: int) -> str:
 
 
 @functools.cache
-def _guarded_sql(rows: int, conditions: int) -> str:
-    """``INSERT OR REPLACE`` of ``rows`` rows, only if each of ``conditions`` keys holds its
-    value (``IS``: NULL matches an absent key; a large value's stub, the integer 0, never
-    matches bytes). ``conditions`` is at least 1: a batch with none is an upsert
-    (:func:`_one_statement`). A few fixed strings: sqlite3's statement cache keeps them
-    prepared."""
+def _guarded_sql(rows: int, present: int, absent: int) -> str:
+    """``INSERT OR REPLACE`` of ``rows`` rows, only if each of ``present`` keys holds its
+    value (``IS``; a large value's stub, the integer 0, never matches bytes) and each of
+    ``absent`` keys has no row (``value`` is NOT NULL: NULL is no row). There is at least
+    one condition: a batch with none is an upsert (:func:`_one_statement`). A few fixed
+    strings: sqlite3's statement cache keeps them prepared."""
     return ("INSERT OR REPLACE INTO kv (key, value) SELECT column1, column2 FROM (VALUES "
             + ",".join(["(?, ?)"] * rows) + ") WHERE " + " AND ".join(
-                ["(SELECT value FROM kv WHERE key = ?) IS ?"] * conditions))
+                ["(SELECT value FROM kv WHERE key = ?) IS ?"] * present
+                + ["(SELECT value FROM kv WHERE key = ?) IS NULL"] * absent))
 
 
 def _apply(cursor: sqlite3.Cursor, ops: list[Op]) -> None:
@@ -719,7 +749,7 @@ def _apply(cursor: sqlite3.Cursor, ops: list[Op]) -> None:
             value = op[1]
             if len(value) > LARGE_VALUE:
                 rows += (key, 0)
-                large += (key, value)
+                large += (key, _large_param(value))
             else:
                 rows += (key, bytearray(value))  # see _blob
         else:
