@@ -35,7 +35,7 @@ def test_an_agent_call_runs_and_only_its_collection_is_refused(
         assert agent.invoke("hi").text == "still answering"
     assert [e.data["error_type"] for e in failed] == ["ResourceLimitExceeded"]
     assert [r["reason"] for f in fired for r in f["refusals"]] == [
-        f"session {session.id} would exceed its limits: artifacts 2 + 1 > limit 2"]
+        f"session {session.id} would exceed its limits: artifacts 2 + 1 = 3 > limit 2"]
     after = rt.sessions.get(session)
     assert after.counters.artifacts == 2 and after.counters.operations == 3  # 2 stores, 1 call
     assert sorted(a.name for a in rt.artifacts.list(session)) == ["one.txt", "two.txt"]
@@ -43,7 +43,7 @@ def test_an_agent_call_runs_and_only_its_collection_is_refused(
 
 def test_a_store_is_refused_and_a_state_write_is_not(rt: Runtime) -> None:
     session = _full_session(rt)
-    with pytest.raises(ResourceLimitExceeded, match=r"artifacts 2 \+ 1 > limit 2"):
+    with pytest.raises(ResourceLimitExceeded, match=r"artifacts 2 \+ 1 = 3 > limit 2"):
         rt.artifacts.store(session, "three.txt", b"3")
     with rt.sessions.current(session):
         rt.state.save("global", "k", 1)  # journaled and counted in the session
@@ -55,7 +55,7 @@ def test_a_store_is_refused_and_a_state_write_is_not(rt: Runtime) -> None:
 def test_the_bytes_limit_refuses_only_stores_too(rt: Runtime) -> None:
     session = rt.sessions.create("bytes", limits={"artifact_bytes": 3})
     rt.artifacts.store(session, "abc.txt", b"abc")
-    with pytest.raises(ResourceLimitExceeded, match="artifact_bytes 3 \\+ 1 > limit 3"):
+    with pytest.raises(ResourceLimitExceeded, match="artifact_bytes 3 \\+ 1 = 4 > limit 3"):
         rt.artifacts.store(session, "d.txt", b"d")
     rt.sessions.admit(session, "agent.execute")  # stores nothing: admitted
 

@@ -184,10 +184,10 @@ def test_per_session_count_and_byte_limits(rt: Runtime) -> None:
     fired = []
     rt.hooks.register("resource:limit_exceeded", lambda ctx: fired.append(ctx.data))
     first = rt.artifacts.store(s, "a", b"12345")
-    with pytest.raises(ResourceLimitExceeded, match=r"artifact_bytes 5 \+ 6 > limit 10"):
+    with pytest.raises(ResourceLimitExceeded, match=r"artifact_bytes 5 \+ 6 = 11 > limit 10"):
         rt.artifacts.store(s, "b", b"123456")
     rt.artifacts.store(s, "b", b"12345")
-    with pytest.raises(ResourceLimitExceeded, match=r"artifacts 2 \+ 1 > limit 2"):
+    with pytest.raises(ResourceLimitExceeded, match=r"artifacts 2 \+ 1 = 3 > limit 2"):
         rt.artifacts.store(s, "c", b"1")
     assert len(fired) == 2 and fired[0]["session_id"] == s.id
     rt.artifacts.delete(first)  # a delete gives its count and bytes back

@@ -52,7 +52,7 @@ def test_a_view_guard_fails_a_batch_once_the_session_changed(manager: SessionMan
 def test_artifact_counters_refuse_over_the_limit(manager: SessionManager) -> None:
     session = manager.create("small", limits={"artifact_bytes": 5})
     counters = manager.artifact_counters
-    with pytest.raises(ResourceLimitExceeded, match="artifact_bytes 0 \\+ 10 > limit 5"):
+    with pytest.raises(ResourceLimitExceeded, match="artifact_bytes 0 \\+ 10 = 10 > limit 5"):
         counters.admit_store(counters.read(session.id), 10, manager.clock.now(), "artifact 'x'")
 
 

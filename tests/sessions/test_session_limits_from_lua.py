@@ -48,7 +48,7 @@ def test_state_writes_and_artifact_stores_are_counted_operations(one: Runtime) -
     ok, err, ok2, err2, read, operations, limit = out
     assert ok is False and err.startswith("ResourceLimitExceeded: operation 'state.write'")
     assert "operations 4 + 1 = 5 > limit 4" in err
-    assert ok2 is False and "operations 4 + 1 > limit 4" in err2
+    assert ok2 is False and "operations 4 + 1 = 5 > limit 4" in err2
     assert (read, operations, limit) == (1, 4, 4)
     assert one.state.load("global", "host") == 1
 

@@ -33,7 +33,7 @@ from llmspell.journal import Journal, Position
 from llmspell.sessions.enforcement import not_active
 from llmspell.sessions.index import ACTIVE_COUNT_KEY, index_ops, record_key
 from llmspell.sessions.model import ACTIVE, Limits, Session
-from llmspell.sessions.policies import ResourceLimits, timeout_action
+from llmspell.sessions.policies import ResourceLimits, Usage, exceeded, timeout_action
 from llmspell.sessions.transitions import position_after
 from llmspell.storage.base import Op, Store, new_put
 
@@ -250,22 +250,15 @@ class ArtifactCounters:
         if found.status != ACTIVE:
             raise not_active(found, "artifact.store")
         limits = self.limits.effective(found)
-        used = found.counters
-        over = []
-        if limits.artifacts is not None and used.artifacts + 1 > limits.artifacts:
-            over.append(f"artifacts {used.artifacts} + 1 > limit {limits.artifacts}")
-        if limits.artifact_bytes is not None and used.artifact_bytes + size > limits.artifact_bytes:
-            over.append(f"artifact_bytes {used.artifact_bytes:,} + {size:,} > limit "
-                        f"{limits.artifact_bytes:,}")
-        if operation and limits.operations is not None and \
-                used.operations + 1 > limits.operations:
-            over.append(f"operations {used.operations} + 1 > limit {limits.operations}")
+        memory = 0
         if limits.memory is not None:
             state = self._footprint(found.id) if self._footprint is not None else 0
-            total = state + used.artifact_bytes + size
-            if total > limits.memory:
-                over.append(f"memory: its stored footprint would be {total:,} bytes > limit "
-                            f"{limits.memory:,}")
+            memory = state + found.counters.artifact_bytes + size
+        # What the store adds, and nothing else: a store is not refused by a token or cost
+        # limit the session has reached (the answer it collects may be what reached it).
+        over = exceeded(limits, found.counters,
+                        Usage("artifact.store", 1 if operation else 0, 0, 0.0, 1, size, memory),
+                        asked_only=True)
         if over:
             self._refuse(found, what, over)
         return view

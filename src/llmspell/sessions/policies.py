@@ -113,37 +113,46 @@ class ResourceLimits:
     def __call__(self, session: Session | None, usage: Usage) -> Refusal | None:
         if session is None:
             return None
-        limits = self.effective(session)
-        used = session.counters
-        over = []
-        for name, wanted in (("operations", usage.operations), ("tokens", usage.tokens),
-                             ("cost", usage.cost), ("artifacts", usage.artifacts),
-                             ("artifact_bytes", usage.artifact_bytes)):
-            limit = getattr(limits, name)
-            if limit is None:
-                continue
-            now = getattr(used, name)
-            # An amount known only afterwards (operations, tokens, cost) is asked for as 0:
-            # refuse once the session has reached the limit. Artifacts are always asked for
-            # in full (a store knows its count and bytes), so an operation that stores none
-            # is not refused by a full artifact limit: an agent call in a session that holds
-            # max_artifacts still runs; only the collection of its answer is refused.
-            if now + wanted > limit or (not wanted and now >= limit
-                                        and name not in _ASKED_IN_FULL):
-                over.append(f"{name} {_fmt(now)} + {_fmt(wanted)} = {_fmt(now + wanted)} "
-                            f"> limit {_fmt(limit)}" if wanted else
-                            f"{name} {_fmt(now)} has reached limit {_fmt(limit)}")
-        if limits.memory is not None and usage.memory > limits.memory:
-            over.append(f"memory: its stored footprint would be {usage.memory:,} bytes > "
-                        f"limit {limits.memory:,}")
+        over = exceeded(self.effective(session), session.counters, usage)
         if not over:
             return None
         return Refusal(self.name, f"session {session.id} would exceed its limits: "
                        + "; ".join(over))
 
 
-#: Counters every operation that adds to them asks for in full (see ResourceLimits.__call__).
+#: Counters every operation that adds to them asks for in full (see :func:`exceeded`).
 _ASKED_IN_FULL = frozenset({"artifacts", "artifact_bytes"})
+
+
+def exceeded(limits: Limits, used: Any, usage: Usage, *, asked_only: bool = False) -> list[str]:
+    """Why ``usage`` would take a session whose counters are ``used`` past ``limits``: one
+    reason per limit it would pass (empty: none). The one statement of the rule, for the
+    policy chain and for an artifact store's check inside its batch (``asked_only``: check
+    only the amounts ``usage`` asks for, not the limits already reached).
+
+    An amount known only afterwards (operations, tokens, cost) is asked for as 0: the
+    operation is refused once the session has reached the limit. Artifacts are always asked
+    for in full (a store knows its count and bytes), so an operation that stores none is not
+    refused by a full artifact limit: an agent call in a session that holds max_artifacts
+    still runs; only the collection of its answer is refused. ``usage.memory`` is the
+    footprint the session would have (0: not measured)."""
+    over = []
+    for name, wanted in (("operations", usage.operations), ("tokens", usage.tokens),
+                         ("cost", usage.cost), ("artifacts", usage.artifacts),
+                         ("artifact_bytes", usage.artifact_bytes)):
+        limit = getattr(limits, name)
+        if limit is None or (asked_only and not wanted):
+            continue
+        now = getattr(used, name)
+        if now + wanted > limit or (not wanted and now >= limit
+                                    and name not in _ASKED_IN_FULL):
+            over.append(f"{name} {_fmt(now)} + {_fmt(wanted)} = {_fmt(now + wanted)} "
+                        f"> limit {_fmt(limit)}" if wanted else
+                        f"{name} {_fmt(now)} has reached limit {_fmt(limit)}")
+    if limits.memory is not None and usage.memory > limits.memory:
+        over.append(f"memory: its stored footprint would be {usage.memory:,} bytes > "
+                    f"limit {limits.memory:,}")
+    return over
 
 
 def _fmt(value: float) -> str:
