@@ -588,12 +588,11 @@ class SessionManager:
         """Run the policies other than the resource limits (rate limits, policies added)
         for an artifact store in ``found``, under the chain's composition; the resource
         limits are checked inside the store's own batch (:mod:`.counters`)."""
-        chain = self.policies
-        others = [p for p in chain.policies if not isinstance(p, ResourceLimits)]
-        if not others:
+        others = self.policies.without(ResourceLimits)
+        if others is None:
             return
         usage = Usage("artifact.store", 1, 0, 0.0, 1, size)
-        verdict = PolicyChain(others, mode=chain.mode).evaluate(found, usage)
+        verdict = others.evaluate(found, usage)
         if not verdict.allowed:
             self.enforcer.refuse(found, usage, verdict)
 
