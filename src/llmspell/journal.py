@@ -291,13 +291,20 @@ class Journal:
     def _data_json(self, data: Any, redacted: tuple[str, ...] = ()) -> bytes:
         """``data`` as JSON with its secrets hidden; the fields named in ``redacted`` (values
         already redacted with these rules) are left out of the check, not out of the text."""
-        text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            # Plain JSON (most data) gives the same bytes without the fallback and the option
+            # for keys that are not strings, ~2.5k instructions sooner (an event entry); a
+            # value orjson refuses so takes the general call.
+            text = orjson.dumps(data)
+        except TypeError:
+            text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
         if len(text) <= 2:
             return text
         checked = text
         if redacted and isinstance(data, dict):
-            if not data.keys() - redacted:
-                return text  # every field checked already (an llm.call entry, mostly)
+            # (The fields named in their order, as callers mostly do: half the set's cost.)
+            if redacted == tuple(data) or not data.keys() - redacted:
+                return text  # every field checked already (llm.call and event entries)
             checked = orjson.dumps({k: v for k, v in data.items() if k not in redacted},
                                    default=_fallback, option=orjson.OPT_NON_STR_KEYS)
         if self.redactor.might_hold_secret_json(checked.decode("utf-8")):

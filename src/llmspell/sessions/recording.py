@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from llmspell.journal import EVENT, HOOK, STATE_DELETE, STATE_WRITE, Draft
 from llmspell.protocols import EventSource, HookRegistrar
 from llmspell.sessions.transitions import position_after
@@ -47,6 +49,10 @@ _INTERNAL_HOOKS = ("artifact-collector:",)
 #: Every field a state entry may have (see ``contribute``).
 _OWN_FIELDS = ("scope", "key", "op", "old", "new", "change_seq", "value")
 #: Entries waiting to ride with the next event entry of a session (see ``carrying``).
+#: An event entry's fields.
+_EVENT_FIELDS = ("type", "source", "event_id", "data")
+#: How many (type, source, bus) verdicts ``_names_plain`` keeps before starting afresh.
+_PLAIN_MAX = 4096
 _RIDERS: ContextVar[tuple[str, list[Draft]] | None] = ContextVar("llmspell_journal_riders",
                                                                   default=None)
 
@@ -72,6 +78,10 @@ class SessionRecorder:
         self._observer = self.observe_hook
         #: point -> (the hook registry's generation, the names ``_names_at`` listed then).
         self._names: dict[str, tuple[int, tuple[str, ...]]] = {}
+        #: (event type, source, bus id) -> whether they hold no hint of a secret under the
+        #: rules of ``_plain_for`` (the journal's redactor when they were judged).
+        self._plain: dict[tuple[str, str | None, str], bool] = {}
+        self._plain_for: Any = None
 
     def attach(self, *, state: Any = None, hooks: HookRegistrar | None = None,
                events: EventSource | None = None) -> None:
@@ -236,12 +246,40 @@ class SessionRecorder:
             return
         data = {"type": event.type, "source": event.source, "event_id": event.id,
                 "data": event.data}
-        # Data the bus redacted with the journal's rules is not checked a second time.
+        # Data the bus redacted with the journal's rules is not checked a second time, nor
+        # then the type, source and id once judged plain. (With data to check, the whole
+        # entry's text is checked: cheaper than the text of its data alone, made apart.)
+        redactor = self.journal.redactor
         by = event.redacted_by
-        done = ("data",) if by is not None and by.rules == self.journal.redactor.rules else ()
+        if by is None or by.rules != redactor.rules:
+            done: tuple[str, ...] = ()
+        elif self._names_plain(event, redactor):
+            done = _EVENT_FIELDS
+        else:
+            done = ("data",)
         riders = _RIDERS.get()
         carried = riders[1] if riders is not None and riders[0] == sid else None
         self._append(sid, EVENT, data, event.correlation_id, carried, done)
+
+    def _names_plain(self, event: Any, redactor: Any) -> bool:
+        """Whether the type, source and id of ``event`` hold no hint of a secret for
+        ``redactor`` (the journal's), judged as the journal judges an entry
+        (``might_hold_secret_json``) once per type, source and bus: an event's id is its
+        bus's id, ``-`` and a sequence number, and no hint holds a digit. Most events of a
+        call are of a few types, each judged once; the journal's check of these fields on
+        every entry was ~15k instructions (an agent call's event entry)."""
+        if self._plain_for is not redactor:  # the journal's rules were replaced
+            self._plain = {}
+            self._plain_for = redactor
+        key = (event.type, event.source, event.bus_id)
+        plain = self._plain.get(key)
+        if plain is None:
+            text = orjson.dumps([event.type, event.source, f"{event.bus_id}-"])
+            plain = not redactor.might_hold_secret_json(text.decode("utf-8"))
+            if len(self._plain) >= _PLAIN_MAX:
+                self._plain.clear()
+            self._plain[key] = plain
+        return plain
 
     def _append(self, sid: str, kind: str, data: Any, cid: str | None,
                 riders: list[Draft] | None = None, redacted: tuple[str, ...] = ()) -> None:
