@@ -86,6 +86,12 @@ def parse_input(value: Any) -> tuple[str, Any]:
     parameters=}``; ValidationError naming ``input`` otherwise."""
     if isinstance(value, str):
         return value, None
+    if type(value) is dict and len(value) == 1:
+        # {text = "..."} alone, the usual table, answered as the checks below would: past an
+        # ABC isinstance, a sort and a key loop (9.5k -> 2.7k instructions, callgrind).
+        text = value.get("text")
+        if type(text) is str:
+            return text, None
     if isinstance(value, Mapping):
         unknown = sorted(k for k in value if k not in INPUT_KEYS)
         if unknown:

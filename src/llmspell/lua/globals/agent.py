@@ -85,6 +85,11 @@ def install(engine: LuaEngine) -> None:
     def invoke(name: Any, input: Any) -> dict[str, Any]:
         return agent(name).invoke(input).to_dict()
 
+    def invoke_text(name: Any, text: Any) -> dict[str, Any]:
+        # agent.lua sends a lone {text = "..."} as its string, sparing the table's conversion;
+        # this is the dict the converter made of it (text as str, or bytes when not UTF-8).
+        return agent(name).invoke({"text": text}).to_dict()
+
     def execute_with_context(name: Any, input: Any, context: Any = None) -> dict[str, Any]:
         ctx = checks.options(context, "context", CONTEXT_KEYS)
         session = ctx.get("session_id", ctx.get("session"))
@@ -194,7 +199,8 @@ def install(engine: LuaEngine) -> None:
         return registry().get(checks.text(name, "name")) is not None
 
     functions: dict[str, Any] = {
-        "create": create, "invoke": invoke, "executeWithContext": execute_with_context,
+        "create": create, "invoke": invoke, "invokeText": invoke_text,
+        "executeWithContext": execute_with_context,
         "invokeStream": invoke_stream, "streamOpen": stream_open, "streamNext": stream_next,
         "streamClose": stream_close, "getState": get_state,
         "getConfig": lambda name: agent(name).config.to_dict(),
