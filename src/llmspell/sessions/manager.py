@@ -943,13 +943,17 @@ class SessionManager:
         An orjson result holds a 4 KB block whatever its length: a cache of fresh writes
         kept 8 KB per session (14.5 KB retained per create, 3.2 KB with the copies)."""
         raw = compact(raw)
+        self._keep(sid, raw, position, base)
+        return raw
+
+    def _keep(self, sid: str, raw: bytes, position: Position, base: Position | None) -> None:
+        """:meth:`_remember` for ``raw`` that is already a compact copy."""
         seq, newest = position
         kept = (seq, newest and compact(newest))
         run = self._runs.get(sid) if base is not None else None
         self._runs.keep(sid, (kept, run[1] if run is not None and run[0] == base
                               else next(self._chain_ids)))
         self._cache.keep(sid, (raw, kept))
-        return raw
 
     def _decode(self, sid: str, raw: bytes, *, shared: bool = False) -> Session:
         """``raw`` (the stored record of ``sid``) as a Session of the caller's own: a copy
@@ -973,6 +977,21 @@ class SessionManager:
         """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
         ``expect`` on it, as a checkpoint): with the record and journal position cached from
         this manager's last write, nothing is read. SessionNotFound when it is gone."""
+        cached = self._cache.get(sid)
+        if cached is not None and drafts:
+            # _update's first attempt spelled out for a record left as it is (one per
+            # journaled event or hook): no decode, no Update, no retry loop, the cached bytes
+            # kept as they are (an event's entry: ~136k -> ~114k instructions, callgrind).
+            raw, position = cached
+            expect: dict[str, bytes | None] = {index.record_key(sid): raw}
+            ops, jexpect = self.journal.entries_ops(sid, drafts, after=position, guarded=True,
+                                                    checked=True, fresh=False)
+            expect.update(jexpect)
+            if self.store.batch_unchecked(ops, expect):
+                self._keep(sid, raw, position_after(position, ops), position)
+                return
+            self._cache.pop(sid, None)  # lost a race: _update reads afresh (as its lost())
+            self.active.invalidate()
         self._update(sid, lambda current, now: Update(current, drafts, record=False),
                      shared=True)
 
