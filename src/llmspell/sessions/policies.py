@@ -132,9 +132,9 @@ def exceeded(limits: Limits, used: Any, usage: Usage, *, asked_only: bool = Fals
     policy chain and for an artifact store's check inside its batch (``asked_only``: check
     only the amounts ``usage`` asks for, not the limits already reached).
 
-    An amount known only afterwards (operations, tokens, cost) is asked for as 0: the
-    operation is refused once the session has reached the limit. Artifacts are always asked
-    for in full (a store knows its count and bytes), so an operation that stores none is not
+    An amount an operation does not ask for (tokens and cost, known only afterwards, are
+    asked for as 0) refuses it once the session has reached that limit. Artifacts are always
+    asked for in full (a store knows its count and bytes), so an operation that stores none is not
     refused by a full artifact limit: an agent call in a session that holds max_artifacts
     still runs; only the collection of its answer is refused. ``usage.memory`` is the
     footprint the session would have (0: not measured)."""

@@ -48,11 +48,11 @@ _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own ch
 _INTERNAL_HOOKS = ("artifact-collector:",)
 #: Every field a state entry may have (see ``contribute``).
 _OWN_FIELDS = ("scope", "key", "op", "old", "new", "change_seq", "value")
-#: Entries waiting to ride with the next event entry of a session (see ``carrying``).
 #: An event entry's fields.
 _EVENT_FIELDS = ("type", "source", "event_id", "data")
 #: How many (type, source, bus) verdicts ``_names_plain`` keeps before starting afresh.
 _PLAIN_MAX = 4096
+#: Entries waiting to ride with the next event entry of a session (see ``carrying``).
 _RIDERS: ContextVar[tuple[str, list[Draft]] | None] = ContextVar("llmspell_journal_riders",
                                                                   default=None)
 

@@ -581,6 +581,12 @@ def _holds(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
     return True
 
 
+#: A condition on a key holding the bytes bound (NULL: absent), and on a key having no row
+#: (``value`` is NOT NULL: NULL is no row); :func:`_check_sql` and :func:`_guarded_sql`.
+_HOLDS = "(SELECT value FROM kv WHERE key = ?) IS ?"
+_ABSENT = "(SELECT value FROM kv WHERE key = ?) IS NULL"
+
+
 @functools.cache
 def _check_sql(small: int, large: int, absent: int = 0) -> str:
     """One row of one column, 1 when each of ``small`` keys holds its value as bound (NULL:
@@ -588,9 +594,8 @@ def _check_sql(small: int, large: int, absent: int = 0) -> str:
     keys the bytes of its large value (its stub resolved) and each of ``absent`` keys has no
     row (``value`` is NOT NULL: NULL is no row), in that order of parameters."""
     return "SELECT " + " AND ".join(
-        ["(SELECT value FROM kv WHERE key = ?) IS ?"] * small
-        + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large
-        + ["(SELECT value FROM kv WHERE key = ?) IS NULL"] * absent)
+        [_HOLDS] * small + [f"(SELECT {_RESOLVED} FROM kv WHERE key = ?) IS ?"] * large
+        + [_ABSENT] * absent)
 
 
 def _compare(cursor: sqlite3.Cursor, expect: dict[str, bytes | None]) -> bool:
@@ -721,8 +726,7 @@ def _guarded_sql(rows: int, present: int, absent: int) -> str:
     strings: sqlite3's statement cache keeps them prepared."""
     return ("INSERT OR REPLACE INTO kv (key, value) SELECT column1, column2 FROM (VALUES "
             + ",".join(["(?, ?)"] * rows) + ") WHERE " + " AND ".join(
-                ["(SELECT value FROM kv WHERE key = ?) IS ?"] * present
-                + ["(SELECT value FROM kv WHERE key = ?) IS NULL"] * absent))
+                [_HOLDS] * present + [_ABSENT] * absent))
 
 
 def _apply(cursor: sqlite3.Cursor, ops: list[Op]) -> None:

@@ -193,4 +193,3 @@ class Meta:
             raise IntegrityError(f"blob {blob_hash}: meta record {meta_key(blob_hash)!r} has "
                                  f"invalid fields (got {describe(raw)})")
         return meta
-
