@@ -342,12 +342,14 @@ class Redactor:
             for key, item in value.items():
                 # By class first: isinstance is several times dearer, most of all when false.
                 cls = item.__class__
-                if cls is str or (cls not in _LEAVES and isinstance(item, str)):
+                if cls in _LEAVES:
+                    pass
+                elif cls is str or isinstance(item, str):
                     if item and isinstance(key, str) and is_secret_name(key):
                         return None
                     if cls is not str or item not in plain:
                         fresh.append(item)
-                elif cls not in _LEAVES and isinstance(item, _CONTAINERS):
+                elif isinstance(item, _CONTAINERS):
                     if not isinstance(item, dict) and isinstance(key, str) \
                             and is_secret_name(key):
                         return None
