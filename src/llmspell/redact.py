@@ -27,8 +27,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
 from llmspell.errors import ValidationError
 
 REDACTED = "[REDACTED]"
@@ -267,6 +265,9 @@ class Redactor:
         self._extra = re.compile("|".join(f"(?:{p})" for p in extra)) if extra else None
         #: The extra patterns: two redactors with the same rules hide the same things.
         self.rules: tuple[str, ...] = tuple(extra)
+        #: Short strings :meth:`might_hold_secret` found plain (see ``_plain_copy``); none
+        #: of them holds a secret.
+        self._plain: set[str] = set()
 
     def is_secret_field(self, name: str) -> bool:
         """Whether a field called ``name`` holds a secret (see :func:`is_secret_name`)."""
@@ -312,8 +313,11 @@ class Redactor:
         None and bytes are returned as they are. Tuples come back as lists."""
         if isinstance(value, str):
             return self.redact_text(value, aws=aws)
-        if not aws and isinstance(value, dict | list | tuple) and self._clean(value):
-            return _copy(value)
+        if not aws and isinstance(value, _CONTAINERS):
+            fresh: list[str] = []
+            copy = self._plain_copy(value, fresh, 0)
+            if copy is not None and (not fresh or self._plain_texts_judged(fresh)):
+                return copy
         if isinstance(value, dict):
             aws = aws or any(isinstance(item, str) and ("AKIA" in item or "ASIA" in item)
                              for item in value.values())
@@ -322,14 +326,65 @@ class Redactor:
             return [self.redact(item, aws=aws) for item in value]
         return value
 
-    def _clean(self, value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bool:
-        """Surely nothing to hide in ``value``, judged on its JSON text in one pass (most
-        event data); False when in doubt or when the value is not JSON (walked then)."""
-        try:
-            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        except TypeError:  # orjson.JSONEncodeError: bytes, a set, a big int, deep nesting
+    def _plain_copy(self, value: Any, fresh: list[str], depth: int) -> Any:
+        """The copy :meth:`redact` gives of ``value`` (containers copied, tuples as lists,
+        everything else shared) when nothing in it is to hide, else None. Nothing is to hide
+        when no non-empty string sits under a secret field name and every string is plain:
+        known plain to this redactor, or added to ``fresh`` for the caller to judge. Keys
+        and numbers are never changed, so they need no look: event data is mostly numbers
+        and a few short names seen on every call (an agent's name, its model), which then
+        cost a set lookup each instead of a scan of the data's JSON text."""
+        if depth > _WALK_DEPTH:
+            return None  # deeper than event data goes: the general walk decides
+        plain = self._plain
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                # By class first: isinstance is several times dearer, most of all when false.
+                cls = item.__class__
+                if cls in _LEAVES:
+                    pass
+                elif cls is str or isinstance(item, str):
+                    if item and isinstance(key, str) and is_secret_name(key):
+                        return None
+                    if cls is not str or item not in plain:
+                        fresh.append(item)
+                elif isinstance(item, _CONTAINERS):
+                    if not isinstance(item, dict) and isinstance(key, str) \
+                            and is_secret_name(key):
+                        return None
+                    item = self._plain_copy(item, fresh, depth + 1)
+                    if item is None:
+                        return None
+                out[key] = item
+            return out
+        items = []
+        for item in value:
+            if isinstance(item, str):
+                if item.__class__ is not str or item not in plain:
+                    fresh.append(item)
+            elif isinstance(item, _CONTAINERS):
+                item = self._plain_copy(item, fresh, depth + 1)
+                if item is None:
+                    return None
+            items.append(item)
+        return items
+
+    def _plain_texts_judged(self, texts: list[str]) -> bool:
+        """Whether no text of ``texts`` might hold a secret; if so, the short ones are kept
+        as plain. Without extra patterns the texts are judged in one scan, joined by a
+        character no hint holds (and ``tokens`` before it ends a word, as at the end of a
+        text); extra patterns are searched in each text apart (``^...$``)."""
+        if self._extra is None:
+            if self.might_hold_secret(texts[0] if len(texts) == 1 else "\x00".join(texts)):
+                return False
+        elif any(self.might_hold_secret(text) for text in texts):
             return False
-        return not self.might_hold_secret_json(text.decode("utf-8"))
+        plain = self._plain
+        if len(plain) >= _PLAIN_MAX:
+            plain.clear()
+        plain.update(text for text in texts if len(text) <= _PLAIN_LEN and text.__class__ is str)
+        return True
 
     def _field(self, key: Any, item: Any, aws: bool) -> Any:
         if isinstance(key, str) and is_secret_name(key):
@@ -364,19 +419,15 @@ def mask_fields(value: Any, paths: Iterable[str]) -> Any:
     return out
 
 
-def _copy(value: Any) -> Any:
-    """The copy :meth:`Redactor.redact` gives of a value with nothing to hide: containers
-    copied (tuples as lists), everything else shared. A leaf is kept without a call of its
-    own: most event data is a flat table, and a call per leaf was half the copy's cost."""
-    if isinstance(value, dict):
-        return {key: _copy(item) if isinstance(item, _CONTAINERS) else item
-                for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(item) if isinstance(item, _CONTAINERS) else item for item in value]
-    return value
-
-
 _CONTAINERS = (dict, list, tuple)
+#: Classes of values redaction returns as they are (numbers, booleans, None).
+_LEAVES = frozenset({int, float, bool, type(None)})
+#: How deep :meth:`Redactor._plain_copy` looks (event data is a few levels deep).
+_WALK_DEPTH = 32
+#: Strings up to this length found plain are remembered (names, models, statuses), up to
+#: ``_PLAIN_MAX`` of them per redactor; then it starts afresh.
+_PLAIN_LEN = 128
+_PLAIN_MAX = 4096
 
 
 DEFAULT = Redactor()
