@@ -1,0 +1,103 @@
+"""Staging in-memory content takes shorter ways (mime detection that looks at markup only
+when the content opens with ``<``, the small-content hash spelled with ``bytes.hex``, str
+tested before bytearray/memoryview): each must give exactly what the general rule gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from blake3 import blake3
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmspell.artifacts.blobs.records import content_hash
+from llmspell.artifacts.mime import JSON, OCTET_STREAM, SNIFF_BYTES, TEXT, by_content
+from llmspell.artifacts.sources import to_bytes
+from llmspell.errors import ValidationError
+from strategies import examples
+
+
+def _reference(head: bytes, complete: bool) -> str:
+    """by_content as it was written before the markup tests were put behind ``<``."""
+    if b"\x00" in head[:SNIFF_BYTES]:
+        return OCTET_STREAM
+    start = head[:SNIFF_BYTES].lstrip().lower()
+    if complete and start[:1] in (b"{", b"[") and len(head) <= 16 * 1024 * 1024:
+        try:
+            orjson.loads(head)
+            return JSON
+        except orjson.JSONDecodeError:
+            pass
+    if start.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    if start.startswith(b"<svg") or (start.startswith(b"<?xml") and b"<svg" in start):
+        return "image/svg+xml"
+    if start.startswith(b"<?xml"):
+        return "application/xml"
+    sample = head[:SNIFF_BYTES]
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if complete or exc.start < len(sample) - 3:
+            return OCTET_STREAM
+    return TEXT
+
+
+_OPENINGS = (b"", b" \t\r\n\x0b\x0c", b"<", b"<!DOCTYPE HTML>", b"<!doctype html", b"<HTML>",
+             b"<html", b"<SVG", b"<svg ", b"<?xml ?><svg", b"<?XML", b"<?xml", b"{", b"[",
+             b'{"a": 1}', b"[1, 2]", b"\x00", b"\xff\xfe", b"\xe2\x82", "é✓".encode(),
+             b"Hello", b"<p>")
+_HEADS = st.builds(lambda ws, opening, tail, pad: ws + opening + tail + pad,
+                   st.sampled_from((b"", b"  ", b"\n\t")), st.sampled_from(_OPENINGS),
+                   st.binary(max_size=40),
+                   st.sampled_from((b"", b"x" * (SNIFF_BYTES - 3), b"y" * SNIFF_BYTES)))
+
+
+@settings(max_examples=examples(500))
+@given(head=st.one_of(_HEADS, st.binary(max_size=64)), complete=st.booleans())
+def test_mime_by_content_equals_the_general_rule(head: bytes, complete: bool) -> None:
+    assert by_content(head, complete) == _reference(head, complete)
+
+
+@pytest.mark.parametrize("head", [b"<svg/>", b"  <?xml version='1.0'?><svg/>", b"<?xml?><a/>",
+                                  b"<!DocType Html><p>", b"<b>bold</b>", b'{"a": [1]}',
+                                  b"[1,", b"{}", b"plain \xe2\x82", b"\xe2\x82\xac"])
+def test_mime_by_content_for_each_kind_of_opening(head: bytes) -> None:
+    for complete in (True, False):
+        assert by_content(head, complete) == _reference(head, complete)
+
+
+@settings(max_examples=examples(200))
+@given(data=st.binary(max_size=300))
+def test_the_content_hash_is_blake3s_hex_digest(data: bytes) -> None:
+    expected = blake3(data).hexdigest()
+    for form in (data, bytearray(data), memoryview(data)):
+        found = content_hash(form)
+        assert found == expected and type(found) is str
+
+
+class _Text(str):
+    pass
+
+
+class _Bytes(bytes):
+    pass
+
+
+@pytest.mark.parametrize("content", ["", "héllo ✓", _Text("sub"), b"raw", _Bytes(b"sub"),
+                                     bytearray(b"ba"), memoryview(b"mv"), {"a": 1}, [1], 3])
+def test_to_bytes_gives_each_kind_of_content_as_before(content: Any) -> None:
+    data, encoding = to_bytes(content)
+    if isinstance(content, str):
+        assert (data, encoding) == (content.encode("utf-8"), None)
+    elif isinstance(content, bytes | bytearray | memoryview):
+        assert (data, encoding) == (bytes(content), None) and type(data) is not bytearray
+    else:
+        assert (data, encoding) == (orjson.dumps(content), "json")
+
+
+def test_to_bytes_still_refuses_a_lone_surrogate() -> None:
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        to_bytes("bad \ud800")
