@@ -19,30 +19,36 @@ from llmspell.errors import ValidationError
 from strategies import examples
 
 
-def _reference(head: bytes, complete: bool) -> str:
-    """by_content as it was written before the markup tests were put behind ``<``."""
-    if b"\x00" in head[:SNIFF_BYTES]:
-        return OCTET_STREAM
-    start = head[:SNIFF_BYTES].lstrip().lower()
-    if complete and start[:1] in (b"{", b"[") and len(head) <= 16 * 1024 * 1024:
-        try:
-            orjson.loads(head)
-            return JSON
-        except orjson.JSONDecodeError:
-            pass
-    if start.startswith((b"<!doctype html", b"<html")):
-        return "text/html"
-    if start.startswith(b"<svg") or (start.startswith(b"<?xml") and b"<svg" in start):
-        return "image/svg+xml"
-    if start.startswith(b"<?xml"):
-        return "application/xml"
-    sample = head[:SNIFF_BYTES]
+def _parses(head: bytes) -> bool:
+    try:
+        orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _text(sample: bytes, complete: bool) -> bool:
     try:
         sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if complete or exc.start < len(sample) - 3:
-            return OCTET_STREAM
-    return TEXT
+    except UnicodeDecodeError as exc:  # a character cut at the end of a sample is text
+        return not complete and exc.start >= len(sample) - 3
+    return True
+
+
+def _reference(head: bytes, complete: bool) -> str:
+    """The rule as docs state it: the first test that holds, in order, on the sample with
+    leading whitespace stripped and lower-cased, gives the answer (all tests, always)."""
+    sample = head[:SNIFF_BYTES]
+    start = sample.lstrip().lower()
+    rules = ((b"\x00" in sample, OCTET_STREAM),
+             (complete and start[:1] in (b"{", b"[") and len(head) <= 16 * 1024 * 1024
+              and _parses(head), JSON),
+             (start.startswith(b"<!doctype html") or start.startswith(b"<html"), "text/html"),
+             (start.startswith(b"<svg") or (start.startswith(b"<?xml") and b"<svg" in start),
+              "image/svg+xml"),
+             (start.startswith(b"<?xml"), "application/xml"),
+             (not _text(sample, complete), OCTET_STREAM))
+    return next((answer for holds, answer in rules if holds), TEXT)
 
 
 _OPENINGS = (b"", b" \t\r\n\x0b\x0c", b"<", b"<!DOCTYPE HTML>", b"<!doctype html", b"<HTML>",
