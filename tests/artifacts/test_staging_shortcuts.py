@@ -1,6 +1,7 @@
-"""Staging in-memory content takes shorter ways (mime detection that looks at markup only
-when the content opens with ``<``, the small-content hash spelled with ``bytes.hex``, str
-tested before bytearray/memoryview): each must give exactly what the general rule gives."""
+"""A store's shorter ways (mime detection that looks at markup only when the content opens
+with ``<``, the small-content hash spelled with ``bytes.hex``, str tested before
+bytearray/memoryview, checked session ids and creators remembered): each must give exactly
+what the general rule gives."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmspell.artifacts.blobs.records import content_hash
+from llmspell.artifacts.manager import _VALID_CREATORS, _VALID_IDS
 from llmspell.artifacts.mime import JSON, OCTET_STREAM, SNIFF_BYTES, TEXT, by_content
 from llmspell.artifacts.sources import to_bytes
 from llmspell.errors import ValidationError
+from llmspell.runtime import Runtime
 from strategies import examples
 
 
@@ -107,3 +110,24 @@ def test_to_bytes_gives_each_kind_of_content_as_before(content: Any) -> None:
 def test_to_bytes_still_refuses_a_lone_surrogate() -> None:
     with pytest.raises(ValidationError, match="lone surrogate"):
         to_bytes("bad \ud800")
+
+
+def test_remembered_session_ids_and_creators_refuse_what_the_checks_refuse() -> None:
+    """The manager remembers session ids and created_by texts it checked (a collection passes
+    the same ones on every call): a bad one is still refused, each time, with the check's own
+    message, and a subclass of str is checked anew rather than remembered."""
+    rt = Runtime.memory()
+    owner = rt.sessions.create("owner")
+    artifacts = rt.artifacts
+    for _ in range(2):
+        artifacts.store(owner.id, "n", "x", created_by="agent:bench")
+        for bad, message in (("x" * 257, "created_by"), ("bad \ud800", "created_by"),
+                             (7, "must be a string")):
+            with pytest.raises(ValidationError, match=message):
+                artifacts.store(owner.id, "n", "x", created_by=bad)
+        for sid in ("", "has space", "a" * 129, 5, None):
+            with pytest.raises(ValidationError, match="session"):
+                artifacts.store(sid, "n", "x")
+    found = artifacts.store(_Text(owner.id), "n", "x", created_by=_Text("agent:bench"))
+    assert found.session_id == owner.id and found.created_by == "agent:bench"
+    assert all(type(s) is str for s in (*_VALID_IDS, *_VALID_CREATORS))

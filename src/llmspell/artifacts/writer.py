@@ -97,7 +97,7 @@ class _Known:
         return bool(self.stored[bit >> 3] & (1 << (bit & 7)))
 
 
-@dataclass
+@dataclass(slots=True)
 class StoreRequest:
     """A store, checked and ready: everything but the content and its version."""
 
