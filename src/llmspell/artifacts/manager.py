@@ -85,6 +85,13 @@ OPTION_NAMES = ("artifact_type", "mime_type", "tags", "description", "custom", "
 HOOK_FIELDS = OPTION_NAMES
 
 
+#: Session ids already checked (the check's outcome depends on the text alone), bounded.
+_VALID_IDS: set[str] = set()
+_VALID_MAX = 4096
+#: ``created_by`` texts already checked (``tool:<name>``, ``agent:<name>``), bounded.
+_VALID_CREATORS: set[str] = set()
+
+
 @dataclass(frozen=True)
 class ArtifactGcReport:
     """What ``ArtifactManager.gc`` removed (or, with ``dry_run``, would remove):
@@ -446,7 +453,14 @@ class ArtifactManager:
     def _sid(session: Any, argument: str = "session") -> str:
         if isinstance(session, Session):
             return session.id
-        return check_session_id(session, argument=argument)
+        if session.__class__ is str and session in _VALID_IDS:
+            return session  # checked before: a collection checks its session twice a call
+        sid = check_session_id(session, argument=argument)
+        if sid.__class__ is str:
+            if len(_VALID_IDS) >= _VALID_MAX:
+                _VALID_IDS.clear()
+            _VALID_IDS.add(sid)
+        return sid
 
     def _change_grant(self, owner: Any, grantee: Any, access: str | None,
                       as_session: Any) -> str | None:
@@ -668,6 +682,14 @@ def _merge(meta: Metadata, options: dict[str, Any], settings: ArtifactSettings) 
         meta.description = check_text(options["description"], "description", MAX_DESCRIPTION)
     if options.get("custom") is not None:
         meta.custom = {**meta.custom, **check_custom(options["custom"])}
-    if options.get("created_by") is not None:
-        meta.created_by = check_text(options["created_by"], "created_by", MAX_CREATED_BY)
+    created_by = options.get("created_by")
+    if created_by is not None:
+        if created_by.__class__ is str and created_by in _VALID_CREATORS:
+            meta.created_by = created_by  # a collection's, checked before
+        else:
+            meta.created_by = check_text(created_by, "created_by", MAX_CREATED_BY)
+            if created_by.__class__ is str:
+                if len(_VALID_CREATORS) >= _VALID_MAX:
+                    _VALID_CREATORS.clear()
+                _VALID_CREATORS.add(created_by)
     return meta

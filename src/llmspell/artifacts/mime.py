@@ -120,22 +120,25 @@ def by_content(head: bytes, complete: bool) -> str:
 
     ``complete``: ``head`` is the whole content (only then is JSON recognised by parsing).
     """
-    if b"\x00" in head[:SNIFF_BYTES]:
+    sample = head[:SNIFF_BYTES]
+    if b"\x00" in sample:
         return OCTET_STREAM
-    start = head[:SNIFF_BYTES].lstrip().lower()
-    if complete and start[:1] in (b"{", b"[") and len(head) <= _PARSE_MAX:
+    start = sample.lstrip()
+    first = start[:1]
+    if first == b"<":  # markup; most text opens otherwise and skips these tests
+        start = start.lower()
+        if start.startswith((b"<!doctype html", b"<html")):
+            return "text/html"
+        if start.startswith(b"<svg") or (start.startswith(b"<?xml") and b"<svg" in start):
+            return "image/svg+xml"
+        if start.startswith(b"<?xml"):
+            return "application/xml"
+    elif complete and first in (b"{", b"[") and len(head) <= _PARSE_MAX:
         try:
             orjson.loads(head)
             return JSON
         except orjson.JSONDecodeError:
             pass
-    if start.startswith((b"<!doctype html", b"<html")):
-        return "text/html"
-    if start.startswith(b"<svg") or (start.startswith(b"<?xml") and b"<svg" in start):
-        return "image/svg+xml"
-    if start.startswith(b"<?xml"):
-        return "application/xml"
-    sample = head[:SNIFF_BYTES]
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:

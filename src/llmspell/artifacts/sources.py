@@ -47,7 +47,7 @@ from llmspell.errors import (
 from llmspell.paths import Confinement
 
 
-@dataclass
+@dataclass(slots=True)
 class Source:
     """Content to store. ``data``: all of it, in memory; else ``chunks`` (after ``head``).
 
@@ -146,14 +146,14 @@ def to_bytes(content: object, limit: int = 0, name: str = "") -> tuple[bytes, st
     """
     if isinstance(content, bytes):
         return content, None
-    if isinstance(content, bytearray | memoryview):
-        return bytes(content), None
-    if isinstance(content, str):
+    if isinstance(content, str):  # before the union below, built on each call
         try:
             return content.encode("utf-8"), None
         except UnicodeEncodeError:
             raise ValidationError("content", "text must be valid Unicode (it has a lone "
                                   "surrogate)") from None
+    if isinstance(content, bytearray | memoryview):
+        return bytes(content), None
     if content is None:
         raise ValidationError("content", "must be a string, bytes, or a table/dict/list "
                               "(got nothing)", got=content)

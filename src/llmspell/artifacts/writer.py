@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from llmspell.artifacts import keys
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
@@ -49,6 +51,10 @@ from llmspell.storage.retry import Planned, retry_batch
 logger = logging.getLogger("llmspell.artifacts")
 
 STORED = "artifact.stored"
+#: The fields of an ``artifact.stored`` entry, in order (``by_session`` when another session
+#: stored it): the journal's check of ``Draft.redacted`` is cheapest for the entry's own.
+_ENTRY_FIELDS = ("id", "name", "version", "previous_version", "content_hash", "size",
+                 "artifact_type", "mime_type", "by_session")
 DELETED = "artifact.deleted"
 _PAGE = 256
 #: Sessions whose names a writer remembers (:class:`_Known`), and versions per session.
@@ -57,6 +63,8 @@ _KNOWN_NAMES = 256
 #: Bits of the filter of a session's stored name keys (8 KB): past ~6,500 names, about one
 #: new name in ten is scanned for (a bit already set by another name).
 _FILTER_BITS = 1 << 16
+#: Entries of the writer's memo of names judged plain (:meth:`ArtifactWriter._own_fields`).
+_PLAIN_MAX = 1024
 
 
 @dataclass(slots=True)
@@ -89,7 +97,7 @@ class _Known:
         return bool(self.stored[bit >> 3] & (1 << (bit & 7)))
 
 
-@dataclass
+@dataclass(slots=True)
 class StoreRequest:
     """A store, checked and ready: everything but the content and its version."""
 
@@ -118,6 +126,8 @@ class ArtifactWriter:
         self.clock = clock
         self._known: BoundedCache[str, _Known] = BoundedCache(_KNOWN_SESSIONS)
         self._lock = threading.Lock()
+        self._plain: dict[tuple[str, str, str, str, str | None], tuple[str, ...]] = {}
+        self._plain_for: Any = None
 
     def store_staged(self, request: StoreRequest, staged: StagedBlob, cid: str) -> Artifact:
         """Store ``staged`` content as the next version of ``request.name``.
@@ -163,8 +173,9 @@ class ArtifactWriter:
                 entry["by_session"] = request.by_session
             # The manager checked the session id; the batch's expect on the session record
             # (cexpect) proves the journal was not deleted since: ``guarded``.
+            draft = Draft(STORED, entry, cid, self._own_fields(sid, nkey, request))
             jops, jexpect = self.journal.entries_ops(
-                sid, (Draft(STORED, entry, cid),), after=view.position, checked=True,
+                sid, (draft,), after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
             expect = {key: None, **bexpect, **cexpect, **jexpect}
             if mine is not None:  # the version believed newest: still the record we wrote
@@ -184,6 +195,32 @@ class ArtifactWriter:
         self._stored(sid, nkey, artifact, record, base, counters.committed(written, jops),
                      empty)
         return artifact
+
+    def _own_fields(self, sid: str, nkey: str, request: StoreRequest) -> tuple[str, ...]:
+        """The fields of a store's journal entry the journal need not check for secrets
+        (``Draft.redacted``): all of them when its words that may be the caller's (the id's
+        session and name key, the name, the types, the asking session) hold no hint of a
+        secret, judged as the journal judges an entry (``might_hold_secret_json``: always
+        True with extra patterns) once per name; none otherwise, and the journal checks the
+        whole entry. The field names and the other values (versions and a size: digits; a
+        content hash: hex digits) hold no hint, so the entry's text holds one exactly when
+        those words do. A collection stores one name again and again: the journal's check
+        of its entry was ~17k instructions per agent call."""
+        redactor = self.journal.redactor
+        if self._plain_for is not redactor:  # the journal's rules were replaced
+            self._plain = {}
+            self._plain_for = redactor
+        key = (sid, request.name, request.artifact_type, request.mime_type,
+               request.by_session)
+        fields = self._plain.get(key)
+        if fields is None:
+            text = orjson.dumps([f"{sid}/{nkey}/", *key[1:]]).decode("utf-8")
+            fields = (() if redactor.might_hold_secret_json(text)
+                      else _ENTRY_FIELDS if request.by_session else _ENTRY_FIELDS[:-1])
+            if len(self._plain) >= _PLAIN_MAX:
+                self._plain.clear()
+            self._plain[key] = fields
+        return fields
 
     def _next_version(self, sid: str, nkey: str, name: str,
                       view: SessionView) -> tuple[int, int | None, str | None, bool,
