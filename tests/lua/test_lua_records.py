@@ -176,3 +176,22 @@ def test_agent_results_in_lua_are_the_same_from_the_first_call_on(engine: LuaEng
     assert shapes[0] == shapes[1] == shapes[2] == shapes[3]
     assert all('"text"="h\u00e9llo \u2603"' in text for text in seen)
     runtime.agents.remove("records")
+
+
+def test_no_builder_is_compiled_without_room_for_it(engine: LuaEngine) -> None:
+    # compiling allocates in Lua under a call from Python, which must not fail: with little
+    # room left the general path converts the record, every time
+    converter = Converter(engine.lua, engine.core, engine.call, room=lambda: 8 * 1024,
+                          full=_Full)
+    describe = engine.run_string(DESCRIBE)
+    tables = {describe(converter.to_lua(AGENT_RESULT)) for _ in range(3)}
+    assert len(tables) == 1
+    assert converter._records == {}
+
+
+def test_large_dicts_take_the_general_path(engine: LuaEngine) -> None:
+    converter = Converter(engine.lua, engine.core, engine.call)
+    value = dict.fromkeys(map(str, range(61)), 1)
+    for _ in range(3):
+        converter.to_lua(value)
+    assert converter._records == {} and converter._seen == {}

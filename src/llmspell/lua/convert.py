@@ -21,7 +21,9 @@ Python -> Lua
     dict (str keys only) -> table; list/tuple -> table marked as an array (so ``[]`` comes
     back as a list); a :class:`LuaFunction` or a Lua object of the same runtime as itself.
     Anything else, a cycle, or an int outside 64 bits is a ValidationError naming the path
-    (Python indices, 0-based).
+    (Python indices, 0-based). A small dict of scalars, dicts of scalars and empty lists (a
+    record, such as an agent's result) is built by one call of a Lua function made for its
+    keys (``Converter._record``): the same table, one crossing instead of one per table.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from lupa import lua54
 
 from llmspell.codec import MAX_DEPTH
 from llmspell.errors import CyclicValue, InvalidValue, ValueTooLarge
-from llmspell.lua.chunks import run_chunk
 
 LUA_MIN_INT = -(2**63)
 LUA_MAX_INT = 2**63 - 1
@@ -52,6 +53,9 @@ _STRING, _TABLE, _ENTRY, _ELEMENT = 40, 96, 80, 40
 # and builders for at most this many shapes per engine; shapes seen once are remembered, up
 # to _SEEN, so that a shape gets its builder when it comes the second time.
 _RECORD_VALUES, _SHAPES, _SEEN = 60, 64, 1024
+# Room a builder needs while it is compiled (a few KB for the largest; an allocation failing in
+# Lua under a call from Python must not happen, see limits.py): below it, none is compiled.
+_COMPILE_ROOM = 64 * 1024
 _VALUE, _EMPTY_ARRAY = 0, 1  # in a record's layout; a dict is the tuple of its keys
 
 
@@ -165,7 +169,7 @@ class Converter:
         self._full = full
         self._kinds = {type(lua.eval(b"{}")): "table", type(lua.eval(b"print")): "function",
                        type(lua.eval(b"coroutine.create(print)")): "thread"}
-        self._compile_record = run_chunk(lua, "records.lua", core.ARRAY_MT)
+        self._compile_record = core.record_builder
         # Records (see _record), by their keys: (layout, builder, what the keys and tables
         # count against the room); _seen: the layouts of those seen once.
         self._records: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any, int]] = {}
@@ -270,7 +274,7 @@ class Converter:
         before its first table is built.
         """
         budget = None if self._room is None else [self._room()]
-        if type(value) is dict:
+        if type(value) is dict and len(value) <= _RECORD_VALUES:
             table = self._record(value, budget)
             if table is not None:
                 return table
@@ -279,11 +283,11 @@ class Converter:
     def _record(self, value: dict[Any, Any], budget: list[int] | None) -> Any:
         """The table of a record, or None to leave the value to the general path.
 
-        A record is a dict (str keys) of at most _RECORD_VALUES values that are None, bool,
+        A record is a dict (str keys) of at most _RECORD_VALUES keys and values: None, bool,
         float, a 64-bit int, str, a dict of those or an empty list: an agent's result, most
         functions' results. Its table is made in one call of a Lua function built for its
         shape (its keys, and those of its dicts), which converts as the general path does
-        (the tests compare the two): an agent result in ~40k instructions instead of ~147k
+        (the tests compare the two): an agent result in ~65k instructions instead of ~147k
         (callgrind). A shape gets its builder the second time it comes (a value converted
         once is not worth one). Anything else (another type, an int past 64 bits, text with
         a lone surrogate, a new shape) goes the general path, which converts it or says why
@@ -291,7 +295,7 @@ class Converter:
         """
         found = self._records.get(tuple(value))
         if found is None:
-            self._learn(value)
+            self._learn(value, budget)
             return None
         layout, build, size = found
         plain: list[Any] = []
@@ -330,7 +334,7 @@ class Converter:
         self._spend(budget, size)
         return build(*values)
 
-    def _learn(self, value: dict[Any, Any]) -> None:
+    def _learn(self, value: dict[Any, Any], budget: list[int] | None) -> None:
         """Remember the shape of a record seen once; build the builder of one seen twice."""
         layout: list[Any] = []
         count = 0
@@ -348,7 +352,8 @@ class Converter:
                 layout.append(_VALUE)
                 count += 1
         keys = tuple(value)
-        if count > _RECORD_VALUES or self._built >= _SHAPES:
+        if count > _RECORD_VALUES or self._built >= _SHAPES or (
+                budget is not None and budget[0] < _COMPILE_ROOM):
             return
         if self._seen.get(keys) != layout:
             if len(self._seen) < _SEEN or keys in self._seen:
@@ -376,6 +381,8 @@ class Converter:
         build = self._compile_record(self._table_from(shown), *names)
         self._records[keys] = (tuple(layout), build, size)
         self._built += 1
+        if budget is not None and self._room is not None:
+            budget[0] = self._room()  # what the compiling took
 
     def _lua_value(self, value: Any, argument: str, path: LazyPath, seen: set[int],
                    depth: int, budget: list[int] | None, *, top: bool = False) -> Any:
