@@ -96,6 +96,42 @@ function core.inspect(t)
   return flush(kind, format("%p", t), n, unpack(buffer, 1, 2 * n))
 end
 
+-- Record builders for the converter (Converter._record in llmspell/lua/convert.py): for one
+-- shape of record, a function that takes the record's values in order and returns its table,
+-- made by one table constructor (fields presized, one crossing for the whole record). layout:
+-- per top-level key, "s" (a value), "a" (an empty JSON.array) or n (a table of n values, whose
+-- n keys follow its key in keys...). Keys reach the generated code as values (K[i]), never as
+-- source text.
+local load, concat = load, table.concat
+function core.record_builder(layout, ...)
+  local keys, fields, params, k = {...}, {}, {}, 0
+  local function field(value)
+    k = k + 1
+    return "[K[" .. k .. "]]=" .. value
+  end
+  local function param()
+    params[#params + 1] = "a" .. (#params + 1)
+    return params[#params]
+  end
+  for i = 1, #layout do
+    local kind = layout[i]
+    if kind == "s" then
+      fields[i] = field(param())
+    elseif kind == "a" then
+      fields[i] = field("setmetatable({}, MT)")
+    else
+      k = k + 1
+      local name, inner = "[K[" .. k .. "]]=", {}
+      for j = 1, kind do inner[j] = field(param()) end
+      fields[i] = name .. "{" .. concat(inner, ",") .. "}"
+    end
+  end
+  local code = "local K, MT, setmetatable = ...\nreturn function(" .. concat(params, ",")
+    .. ") return {" .. concat(fields, ",") .. "} end"
+  local chunk = load(code, BUNDLED .. "prelude.lua (a record builder)", "t")
+  return chunk(keys, ARRAY_MT, setmetatable)
+end
+
 -- A Python callable returns (true, results...) or (false, message[, stop]). With ``stop`` the
 -- script must end (a limit, os.exit, an interrupt): the limits arm a hook that raises the
 -- message at the next instruction and keeps raising it, so pcall cannot swallow it.
