@@ -33,7 +33,7 @@ class BoundedCache(OrderedDict[K, V]):
     def keep(self, key: K, value: V) -> None:
         """Set ``key``; when it is new and the cache is full, forget the oldest key."""
         if key not in self and len(self) >= self.limit:
-            self.popitem(False)  # (positional: a keyword goes through slow argument parsing)
+            self.popitem(last=False)
         self[key] = value
 
     def touch(self, key: K, value: V) -> None:
