@@ -32,3 +32,18 @@ def lua(rt: Runtime) -> Iterator[Any]:
     engine = LuaEngine(rt, script_name="test.lua")
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def batches(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of every batch ``rt``'s store writes from now on, one list per batch."""
+    seen: list[list[str]] = []
+    original = rt.store.batch_unchecked
+
+    def batch(ops: Any, *args: Any, **kwargs: Any) -> bool:
+        ops = list(ops)
+        seen.append([op.key for op in ops])
+        return bool(original(ops, *args, **kwargs))
+
+    monkeypatch.setattr(rt.store, "batch_unchecked", batch)
+    return seen

@@ -25,11 +25,12 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from llmspell import intercept
 from llmspell.agents import lifecycle as lc
-from llmspell.agents.after import AfterAnswer
+from llmspell.agents.after import AfterAnswer, user_hooks_at
 from llmspell.agents.calls import (
     LLM_CALL,
     TOOL_CALL,
@@ -57,6 +58,7 @@ from llmspell.ids import correlation_id
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, Provider, ToolCall
 from llmspell.providers.pricing import cost
 from llmspell.redact import mask_fields
+from llmspell.sessions.ride import Ride, offered
 
 if TYPE_CHECKING:
     from llmspell.agents.registry import AgentRegistry
@@ -64,6 +66,9 @@ if TYPE_CHECKING:
 BEFORE, AFTER, ERROR = "agent:before_execution", "agent:after_execution", "agent:error"
 #: The points a call may fire while its writes after the answer share a commit.
 GROUPED = (AFTER, ERROR, "resource:limit_exceeded")
+#: Where a hook of the user's would run between a call's settlement and its collected
+#: artifact's batch: with none, the settlement rides with the artifact.
+RIDING = (*GROUPED, "artifact:before_store", "artifact:after_store")
 STATE_KEY = "state"
 STATE_VERSION = 1
 
@@ -116,20 +121,24 @@ class Agent:
         sid = owner.meter.session_id()
         turns: list[list[Message]] = []
         produced: list[AgentResult] = []
-        # One commit for the settlement, the collected artifact and the event's entry.
+        # One commit for the settlement, the collected artifact and the event's entry; the
+        # settlement in the artifact's batch when nothing of the user's runs in between.
         after = owner.meter.after_answer(sid, owner.hooks, GROUPED)
+        offer: AbstractContextManager[Ride | None] = (
+            offered(sid) if sid is not None and not user_hooks_at(owner.hooks, RIDING)
+            else nullcontext())
 
         def operation(data: Any) -> dict[str, Any]:
             result = None
             for chunk in self._execute(take_text(data), cid, sid, turns, stream=False,
-                                       after=after):
+                                       after=after, ride=ride):
                 result = chunk.result
             assert result is not None
             produced.append(result)
             return hook_view(result)
 
         self._begin()
-        with after:
+        with after, offer as ride:
             try:
                 value = owner.hooks.run(
                     BEFORE, self._hook_data(text, parameters), operation, after=AFTER,
@@ -261,12 +270,13 @@ class Agent:
 
     def _execute(self, text: str, cid: str, sid: str | None, turns: list[list[Message]], *,
                  stream: bool, awaited: bool = False, after: AfterAnswer | None = None,
-                 ) -> Generator[Any, ChatResponse | None, None]:
+                 ride: Ride | None = None) -> Generator[Any, ChatResponse | None, None]:
         """One execution: model calls and tool calls until an answer without tool calls.
         ``awaited``: each model call is yielded as a :class:`_ModelCall` and its response
         sent back (:meth:`ainvoke` awaits it), instead of calling the provider here.
         ``after``: opened once the last answer (one without tool calls) is in, before its
-        settlement; closed before any model call (a retry of the execution)."""
+        settlement; closed before any model call (a retry of the execution). ``ride``: where
+        the last answer's settlement may wait for its artifact (:mod:`llmspell.sessions.ride`)."""
         config, owner = self.config, self._owner
         with self._lock:
             history = list(self.conversation)
@@ -324,7 +334,8 @@ class Agent:
                          cost=call_cost, latency_ms=_ms(t0))
             if after is not None and not response.tool_calls:
                 after.open()
-            owner.meter.settle(sid, admitted, response, price, entry, cid)
+            owner.meter.settle(sid, admitted, response, price, entry, cid,
+                               None if response.tool_calls else ride)
             input_tokens += usage.input_tokens
             output_tokens += usage.output_tokens
             spent += call_cost

@@ -18,7 +18,10 @@ One :class:`CallMeter` per runtime. For each provider call an agent makes:
    price table, :func:`llmspell.providers.cost`). When the measured amounts took the session
    past ``max_tokens`` or ``max_cost`` the call's answer is not returned:
    ResourceLimitExceeded is raised (the tokens stay counted: they were spent).
-   A failed call gives its reservation back.
+   A failed call gives its reservation back. When step 1 wrote nothing (so no limit can
+   refuse it) and ``invoke`` offers it, the settlement of the last answer waits instead for
+   the batch of the artifact that collects the answer and is written in it
+   (:mod:`llmspell.sessions.ride`): one session-record write per call instead of two.
 4. The same batch as the settlement appends an ``llm.call`` entry to the session's journal:
    ``{agent, provider, model, fingerprint, request, response, usage, cost, latency_ms,
    stream, step, error, error_type}``. ``fingerprint`` is the SHA-256 of the canonical JSON of
@@ -44,6 +47,7 @@ from llmspell.journal import Draft
 from llmspell.providers.base import ChatRequest, ChatResponse, Message, ToolCall, Usage
 from llmspell.providers.pricing import Price, cost
 from llmspell.redact import Redactor
+from llmspell.sessions.ride import Ride
 
 logger = logging.getLogger("llmspell.agents")
 
@@ -186,11 +190,17 @@ class CallMeter:
 
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,
-               correlation_id: str | None = None) -> float:
+               correlation_id: str | None = None, ride: Ride | None = None) -> float:
         """Count the measured usage (or give the reservation back when ``response`` is None),
         the operation if :meth:`admit` left it, and journal the call's ``llm.call``
         ``entry``, in one batch; the call's cost. ResourceLimitExceeded when it went past a
-        limit (the entry and counts are written)."""
+        limit (the entry and counts are written).
+
+        ``ride``: offered for the call's answer (:mod:`llmspell.sessions.ride`). The
+        settlement waits in it for the batch of the artifact collecting the answer when it
+        cannot be refused: an answered call whose admission left the operation to it
+        (:meth:`admit`: the session has no operations, tokens or cost limit and no policy of
+        the user's), in the ride's session."""
         spent = 0.0 if response is None else cost(response.usage, price)
         manager = self._manager()
         if manager is None or sid is None:
@@ -198,6 +208,13 @@ class CallMeter:
         tokens = 0 if response is None else response.usage.total
         drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id,
                                                    _checked(manager.journal.redactor, entry))]
+        if (ride is not None and drafts is not None and response is not None
+                and ride.session_id == sid and not ride.waiting
+                and admitted.operations == 1 and not admitted.reserved):
+            ride.wait(1, tokens, spent, drafts, lambda held: manager.settle(
+                sid, KIND, tokens=held.tokens, cost=held.cost, journal=held.drafts,
+                operations=held.operations))
+            return spent
         manager.settle(sid, KIND, reserved_tokens=admitted.reserved, tokens=tokens, cost=spent,
                        journal=drafts, operations=admitted.operations)
         return spent

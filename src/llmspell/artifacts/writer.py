@@ -45,6 +45,7 @@ from llmspell.errors import (
 )
 from llmspell.journal import Draft, Position
 from llmspell.sessions.counters import ArtifactCounters, SessionView
+from llmspell.sessions.ride import waiting
 from llmspell.storage.base import Delete, Op, Put, Store, new_put
 from llmspell.storage.retry import Planned, retry_batch
 
@@ -140,6 +141,9 @@ class ArtifactWriter:
         counters = self.counters
         operation = not request.collected
         first = counters.admit_policies(sid, staged.size) if operation else None
+        # The settlement of the call whose answer this collects, when it waits for this
+        # batch (llmspell.sessions.ride): counted here, its entries written before ours.
+        ride = waiting(sid) if request.collected else None
 
         def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
                                                  bool, bytes]]:
@@ -158,8 +162,13 @@ class ArtifactWriter:
                 request.encoding)
             key = keys.record_key(sid, nkey, version)
             record = artifact.encode()
-            cops, cexpect, written = counters.ops(view, 1, staged.size, now,
-                                                  operations=int(operation))
+            if ride is None:
+                cops, cexpect, written = counters.ops(view, 1, staged.size, now,
+                                                      operations=int(operation))
+            else:
+                cops, cexpect, written = counters.ops(view, 1, staged.size, now,
+                                                      operations=ride.operations,
+                                                      tokens=ride.tokens, cost=ride.cost)
             ops += cops
             ops.append(new_put((key, record)))
             ops.extend([new_put((k, b"")) for k in keys.index_keys(artifact)])
@@ -175,7 +184,8 @@ class ArtifactWriter:
             # (cexpect) proves the journal was not deleted since: ``guarded``.
             draft = Draft(STORED, entry, cid, self._own_fields(sid, nkey, request))
             jops, jexpect = self.journal.entries_ops(
-                sid, (draft,), after=view.position, checked=True,
+                sid, (draft,) if ride is None else (*ride.drafts, draft),
+                after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
             expect = {key: None, **bexpect, **cexpect, **jexpect}
             if mine is not None:  # the version believed newest: still the record we wrote
@@ -192,6 +202,8 @@ class ArtifactWriter:
         artifact, written, jops, base, empty, record = retry_batch(
             self.store, build, what=f"store artifact {name!r} in session {sid}",
             checked=False, lost=lambda: self._lost(sid))
+        if ride is not None:
+            ride.taken()
         self._stored(sid, nkey, artifact, record, base, counters.committed(written, jops),
                      empty)
         return artifact

@@ -264,16 +264,20 @@ class ArtifactCounters:
         return view
 
     def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
-            operations: int = 0) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
-        """The ops and ``expect`` that change the counters by ``artifacts``, ``size`` and
-        ``operations`` (with the move of the session's updated index entry: the rewrite moves
-        ``updated_at``), and the view as it will be once they commit (its position is fixed
-        by :meth:`committed`)."""
+            operations: int = 0, tokens: int = 0,
+            cost: float = 0.0) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
+        """The ops and ``expect`` that change the counters by ``artifacts``, ``size``,
+        ``operations``, ``tokens`` and ``cost`` (a call's settlement riding with its artifact:
+        :mod:`llmspell.sessions.ride`), with the move of the session's updated index entry
+        (the rewrite moves ``updated_at``), and the view as it will be once they commit (its
+        position is fixed by :meth:`committed`)."""
         current = view.session
         counters = current.counters.copy()
         counters.artifacts = max(0, counters.artifacts + artifacts)
         counters.artifact_bytes = max(0, counters.artifact_bytes + size)
         counters.operations += operations
+        counters.tokens += tokens
+        counters.cost += cost
         new = current.with_counters(counters, now)
         if current.status == ACTIVE and artifacts > 0:
             new.last_activity_at = now

@@ -87,6 +87,7 @@ from llmspell.sessions.policies import (
 )
 from llmspell.sessions.query import list_sessions
 from llmspell.sessions.reindex import ensure_updated_index
+from llmspell.sessions.ride import write_waiting
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
@@ -529,6 +530,7 @@ class SessionManager:
         if found is None:
             return None
         sid = found.id
+        write_waiting(sid)  # a call's settlement waiting in this thread goes first
         change = self.enforcer.counting(usage, check=True)
         key = index.record_key(sid)
 
@@ -857,6 +859,7 @@ class SessionManager:
         ``shared``: ``change`` only reads the session it is given, and the caller drops the
         one returned (see :meth:`_decode`)."""
         key = index.record_key(sid)
+        write_waiting(sid)  # a call's settlement waiting in this thread goes first
 
         def build(attempt: int) -> Planned[_Written]:
             cached = self._cache.get(sid) if attempt == 0 else None
@@ -977,6 +980,7 @@ class SessionManager:
         """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
         ``expect`` on it, as a checkpoint): with the record and journal position cached from
         this manager's last write, nothing is read. SessionNotFound when it is gone."""
+        write_waiting(sid)  # a call's settlement waiting in this thread goes first
         cached = self._cache.get(sid)
         if cached is not None and drafts:
             # _update's first attempt spelled out for a record left as it is (one per

@@ -1,0 +1,119 @@
+"""A call's settlement rides in the batch of the artifact that collects its answer
+(llmspell.sessions.ride): one session-record write per call instead of two, and the same
+journal, counts and artifacts as when each is written on its own (a hook of the user's at
+``artifact:after_store`` turns the ride off, which gives the reference)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmspell.providers.scripted import ScriptedProvider
+from llmspell.runtime import Runtime
+
+
+def _two_calls(rt: Runtime, scripted: ScriptedProvider, name: str, **create: Any) -> Any:
+    session = rt.sessions.create(name, **create)
+    scripted.add_replies(["first answer", "second answer"])
+    agent = rt.agents.create(f"agent-{name}", "scripted/demo")
+    with rt.sessions.current(session):
+        agent.invoke("one")
+        agent.invoke("two")
+    return session
+
+
+def _journal(rt: Runtime, session: Any) -> list[tuple[str, Any]]:
+    """Each entry's kind with what it says that does not depend on time or ids."""
+    out: list[tuple[str, Any]] = []
+    for entry in rt.sessions.journal.read(session.id):
+        data = entry.data
+        if entry.kind == "llm.call":
+            out.append((entry.kind, (data["response"]["text"], data["usage"])))
+        elif entry.kind == "artifact.stored":
+            kind_of_name = data["name"].split("/")[0]  # agent_output (its agent's name apart)
+            out.append((entry.kind, (kind_of_name, data["version"], data["size"])))
+        elif entry.kind == "event":
+            out.append((data["type"], None))
+        else:
+            out.append((entry.kind, None))
+    return out
+
+
+def _counts(rt: Runtime, session: Any) -> tuple[int, int, float, int, int]:
+    c = rt.sessions.get(session).counters
+    return c.operations, c.tokens, c.cost, c.artifacts, c.artifact_bytes
+
+
+def test_the_settlement_is_written_with_the_artifact(
+        rt: Runtime, scripted: ScriptedProvider, batches: list[list[str]]) -> None:
+    session = _two_calls(rt, scripted, "riding")
+    record = f"session/{session.id}"
+    created = f"journal/{session.id}/{1:012d}"
+    rewrites = [keys for keys in batches if record in keys and created not in keys]
+    assert len(rewrites) == 2  # one per call (before: two per call)
+    for keys in rewrites:
+        assert any(k.startswith("art/") for k in keys)  # the artifact's batch
+        assert sum(k.startswith(f"journal/{session.id}/") for k in keys) == 2  # both entries
+    kinds = [kind for kind, _ in _journal(rt, session)]
+    assert kinds[-6:] == ["llm.call", "artifact.stored", "agent.execution_completed"] * 2
+
+
+def test_the_same_journal_and_counts_as_without_the_ride(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    riding = _two_calls(rt, scripted, "riding")
+    rt.hooks.register("artifact:after_store", lambda ctx: None, name="mine")
+    alone = _two_calls(rt, scripted, "alone")
+    hooks = ("hook",)  # the user's hook is journaled where it fires: left out here
+    assert [e for e in _journal(rt, alone) if e[0] not in hooks] == _journal(rt, riding)
+    assert _counts(rt, alone) == _counts(rt, riding)
+    assert _counts(rt, riding)[0] == 2 and _counts(rt, riding)[3] == 2
+    assert [a.version for a in rt.artifacts.versions(riding, "agent_output/agent-riding")] \
+        == [1, 2]
+
+
+def test_without_collection_the_settlement_is_written_on_its_own(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    session = _two_calls(rt, scripted, "quiet",
+                         metadata={"auto_collect_artifacts": False})
+    assert [kind for kind, _ in _journal(rt, session)][-4:] == [
+        "llm.call", "agent.execution_completed"] * 2
+    operations, tokens, _, artifacts, _ = _counts(rt, session)
+    assert operations == 2 and tokens > 0 and artifacts == 0
+
+
+def test_a_refused_collection_leaves_the_settlement_written(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    session = rt.sessions.create("full", limits={"artifacts": 1})
+    rt.artifacts.store(session, "one.txt", b"1")
+    scripted.add_replies(["answer"])
+    agent = rt.agents.create("a", "scripted/demo")
+    with rt.sessions.current(session):
+        assert agent.invoke("hi").text == "answer"
+    kinds = [kind for kind, _ in _journal(rt, session)]
+    assert kinds[kinds.index("llm.call"):] == ["llm.call", "agent.execution_completed"]
+    operations, tokens, _, artifacts, _ = _counts(rt, session)
+    assert operations == 2 and tokens > 0 and artifacts == 1  # the store and the call
+
+
+def test_a_session_with_a_token_limit_settles_on_its_own(
+        rt: Runtime, scripted: ScriptedProvider, batches: list[list[str]]) -> None:
+    session = _two_calls(rt, scripted, "limited", limits={"tokens": 100_000})
+    record = f"session/{session.id}"
+    settled = [keys for keys in batches if record in keys
+               and not any(k.startswith("art/") for k in keys)]
+    assert settled  # the admission's count and the settlement, each its own write
+    assert _counts(rt, session)[0] == 2
+
+
+def test_on_sqlite_the_ride_is_kept_after_a_reopen(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    with Runtime.memory(storage__url=url) as first:
+        scripted = ScriptedProvider("scripted")
+        first.providers.add("scripted", scripted)
+        riding = _two_calls(first, scripted, "riding")
+        first.hooks.register("artifact:after_store", lambda ctx: None, name="mine")
+        alone = _two_calls(first, scripted, "alone")
+        expected = _journal(first, riding), _counts(first, riding)
+    with Runtime.memory(storage__url=url) as second:
+        assert (_journal(second, riding), _counts(second, riding)) == expected
+        assert [e for e in _journal(second, alone) if e[0] != "hook"] == expected[0]
+        assert _counts(second, alone) == expected[1]
