@@ -117,3 +117,18 @@ def test_on_sqlite_the_ride_is_kept_after_a_reopen(tmp_path: Any) -> None:
         assert (_journal(second, riding), _counts(second, riding)) == expected
         assert [e for e in _journal(second, alone) if e[0] != "hook"] == expected[0]
         assert _counts(second, alone) == expected[1]
+
+
+def test_a_call_made_while_a_settlement_waits_writes_it_first(rt: Runtime) -> None:
+    from llmspell.sessions.ride import offered, waiting
+
+    session = rt.sessions.create("nested")
+    written: list[str] = []
+    with offered(session.id) as outer:
+        outer.wait(1, 5, 0.0, [], lambda held: written.append("outer"))
+        assert waiting(session.id) is outer
+        with offered(session.id) as inner:  # a call made meanwhile (by a subscriber, say)
+            assert written == ["outer"] and waiting(session.id) is None
+            inner.wait(1, 5, 0.0, [], lambda held: written.append("inner"))
+        assert written == ["outer", "inner"]
+    assert written == ["outer", "inner"]  # each written once

@@ -62,7 +62,11 @@ _CURRENT: ContextVar[Ride | None] = ContextVar("llmspell_ride", default=None)
 @contextmanager
 def offered(session_id: str) -> Iterator[Ride]:
     """Within the block (this thread or task), a settlement of ``session_id`` may wait for
-    its artifact's batch; at the end, one still waiting is written on its own."""
+    its artifact's batch; at the end, one still waiting is written on its own. A settlement
+    waiting in an enclosing block (a call made by a subscriber meanwhile) is written first."""
+    outer = _CURRENT.get()
+    if outer is not None:
+        outer.settle()
     ride = Ride(session_id)
     token = _CURRENT.set(ride)
     try:
