@@ -453,14 +453,9 @@ class ArtifactManager:
     def _sid(session: Any, argument: str = "session") -> str:
         if isinstance(session, Session):
             return session.id
-        if session.__class__ is str and session in _VALID_IDS:
-            return session  # checked before: a collection checks its session twice a call
-        sid = check_session_id(session, argument=argument)
-        if sid.__class__ is str:
-            if len(_VALID_IDS) >= _VALID_MAX:
-                _VALID_IDS.clear()
-            _VALID_IDS.add(sid)
-        return sid
+        # checked once: a collection checks its session twice a call
+        return _checked_once(_VALID_IDS, session,
+                             lambda: check_session_id(session, argument=argument))
 
     def _change_grant(self, owner: Any, grantee: Any, access: str | None,
                       as_session: Any) -> str | None:
@@ -683,13 +678,22 @@ def _merge(meta: Metadata, options: dict[str, Any], settings: ArtifactSettings) 
     if options.get("custom") is not None:
         meta.custom = {**meta.custom, **check_custom(options["custom"])}
     created_by = options.get("created_by")
-    if created_by is not None:
-        if created_by.__class__ is str and created_by in _VALID_CREATORS:
-            meta.created_by = created_by  # a collection's, checked before
-        else:
-            meta.created_by = check_text(created_by, "created_by", MAX_CREATED_BY)
-            if created_by.__class__ is str:
-                if len(_VALID_CREATORS) >= _VALID_MAX:
-                    _VALID_CREATORS.clear()
-                _VALID_CREATORS.add(created_by)
+    if created_by is not None:  # a collection's is the same text every call
+        meta.created_by = _checked_once(
+            _VALID_CREATORS, created_by,
+            lambda: check_text(created_by, "created_by", MAX_CREATED_BY))
     return meta
+
+
+def _checked_once(valid: set[str], value: Any, check: Callable[[], str]) -> str:
+    """``value`` when it is an exact ``str`` in ``valid`` (checked before: the check's
+    outcome depends on the text alone), else ``check()``'s result, remembered in ``valid``
+    when it is an exact ``str`` (``valid`` starts afresh past :data:`_VALID_MAX`)."""
+    if value.__class__ is str and value in valid:
+        return value
+    checked = check()
+    if checked.__class__ is str:
+        if len(valid) >= _VALID_MAX:
+            valid.clear()
+        valid.add(checked)
+    return checked

@@ -144,6 +144,8 @@ class ArtifactWriter:
         # The settlement of the call whose answer this collects, when it waits for this
         # batch (llmspell.sessions.ride): counted here, its entries written before ours.
         ride = waiting(sid) if request.collected else None
+        operations, tokens, cost = ((int(operation), 0, 0.0) if ride is None
+                                    else (ride.operations, ride.tokens, ride.cost))
 
         def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
                                                  bool, bytes]]:
@@ -162,13 +164,9 @@ class ArtifactWriter:
                 request.encoding)
             key = keys.record_key(sid, nkey, version)
             record = artifact.encode()
-            if ride is None:
-                cops, cexpect, written = counters.ops(view, 1, staged.size, now,
-                                                      operations=int(operation))
-            else:
-                cops, cexpect, written = counters.ops(view, 1, staged.size, now,
-                                                      operations=ride.operations,
-                                                      tokens=ride.tokens, cost=ride.cost)
+            cops, cexpect, written = counters.ops(view, 1, staged.size, now,
+                                                  operations=operations, tokens=tokens,
+                                                  cost=cost)
             ops += cops
             ops.append(new_put((key, record)))
             ops.extend([new_put((k, b"")) for k in keys.index_keys(artifact)])

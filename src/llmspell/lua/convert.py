@@ -360,7 +360,7 @@ class Converter:
                 self._seen[keys] = layout
             return
         del self._seen[keys]
-        shown: list[Any] = []  # the layout as records.lua reads it
+        shown: list[Any] = []  # the layout as core.record_builder reads it (prelude.lua)
         names: list[bytes] = []
         size = _TABLE + _ENTRY * len(keys)
         try:
