@@ -39,6 +39,11 @@ class HookPoints(Protocol):
     def after(self, point: str, data: Any, **context: Unpack[FireContext]) -> Any: ...
 
 
+#: The names of the hooks llmspell registers itself (the artifact collectors) start with this;
+#: every other hook is the user's (``HookRegistrar.user_names_at``).
+OWN_PREFIX = "artifact-collector:"
+
+
 class HookRegistrar(HookPoints, Protocol):
     """Firing, registering and observing hooks (``llmspell.hooks.HookRegistry`` fits)."""
 
@@ -52,6 +57,8 @@ class HookRegistrar(HookPoints, Protocol):
     def list(self, point: str | None = None, *, name: str | None = None,
              state: str | None = None,
              where: Callable[[Any], bool] | None = None) -> builtins.list[Any]: ...
+
+    def user_names_at(self, point: str) -> tuple[str, ...]: ...
 
     def observe(self, observer: Callable[..., Any], *,
                 executed_only: bool = False) -> Callable[..., Any]: ...

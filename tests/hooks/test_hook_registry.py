@@ -363,6 +363,23 @@ def test_has_tells_a_hot_path_whether_to_build_the_data() -> None:
     assert hooks.has("state:before_write") and hooks.has("BeforeStateWrite")
 
 
+def test_user_names_at_leaves_out_llmspells_own_hooks_and_follows_changes() -> None:
+    hooks = HookRegistry()
+    assert hooks.user_names_at("agent:after_execution") == ()
+    hooks.register("agent:after_execution", lambda ctx: None, name="artifact-collector:agent")
+    assert hooks.user_names_at("AfterAgentExecution") == ()
+    mine = hooks.register("agent:after_execution", lambda ctx: None, name="audit",
+                          priority="high")
+    hooks.register("agent:after_execution", lambda ctx: None, name="late", priority="low")
+    assert hooks.user_names_at("agent:after_execution") == ("audit", "late")
+    hooks.disable(mine)  # registered still: listed whatever its state
+    assert hooks.user_names_at("agent:after_execution") == ("audit", "late")
+    mine.unregister()
+    assert hooks.user_names_at("agent:after_execution") == ("late",)
+    with pytest.raises(ValidationError, match="point"):
+        hooks.user_names_at("agent:no_such_point")
+
+
 def test_the_context_carries_what_the_caller_gave(hooks: HookRegistry) -> None:
     seen: list[dict[str, Any]] = []
     hooks.register("ToolError", lambda ctx: seen.append(ctx.to_dict()))

@@ -23,7 +23,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from llmspell.artifacts.collectors import NAME_PREFIX
 from llmspell.storage.base import Store
 
 
@@ -32,8 +31,7 @@ def user_hooks_at(hooks: Any, points: tuple[str, ...]) -> bool:
     that is not llmspell's own artifact collector."""
     if hooks is None:
         return False
-    return any(not h.name.startswith(NAME_PREFIX)
-               for point in points if hooks.has(point) for h in hooks.list(point))
+    return any(hooks.user_names_at(point) for point in points if hooks.has(point))
 
 
 class AfterAnswer:

@@ -26,14 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 from llmspell.errors import ArtifactError, ResourceLimitExceeded, SessionError, ValidationError
-from llmspell.protocols import EventPublisher, HookRegistrar
+from llmspell.protocols import OWN_PREFIX, EventPublisher, HookRegistrar
 
 logger = logging.getLogger("llmspell.artifacts")
 
 TOOL_POINT = "tool:after_execution"
 AGENT_POINT = "agent:after_execution"
-#: The start of the collecting hooks' names: how a caller tells them from hooks of the user's.
-NAME_PREFIX = "artifact-collector:"
+#: The start of the collecting hooks' names: llmspell's own (HookRegistry.user_names_at).
+NAME_PREFIX = OWN_PREFIX
 _EXPECTED = (SessionError, ResourceLimitExceeded, ArtifactError, ValidationError)
 
 

@@ -60,7 +60,7 @@ from llmspell.hooks.results import (
     Skipped,
     to_result,
 )
-from llmspell.protocols import FireContext
+from llmspell.protocols import OWN_PREFIX, FireContext
 
 logger = logging.getLogger("llmspell.hooks")
 
@@ -128,6 +128,8 @@ class HookRegistry:
         #: Changes on every change of any point's hooks (registered, removed, enabled,
         #: disabled, tripped): what a caller keeping a :meth:`list` of a point compares.
         self.generation = 0
+        #: point -> (generation, the names of the user's hooks there): see user_names_at.
+        self._user_names: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     # -- registration ---------------------------------------------------------------------
 
@@ -246,6 +248,19 @@ class HookRegistry:
             and (state is None or h.state == state)
             and (where is None or where(h))
         ]
+
+    def user_names_at(self, point: str) -> tuple[str, ...]:
+        """The names of the hooks registered at ``point`` (any accepted spelling, any state)
+        that are the user's, not llmspell's own (``OWN_PREFIX``), in run order; listed again only
+        when the hooks changed (:attr:`generation`): a call asks at every point it fires,
+        and a listing takes the lock and sorts."""
+        generation = self.generation  # read first: a change during the listing is seen next
+        kept = self._user_names.get(point)
+        if kept is None or kept[0] != generation:
+            kept = (generation, tuple(h.name for h in self.list(point)
+                                      if not h.name.startswith(OWN_PREFIX)))
+            self._user_names[point] = kept
+        return kept[1]
 
     def has(self, point: str) -> bool:
         """Whether firing ``point`` would run anything. Cheap: a hot path can skip the call."""

@@ -137,9 +137,9 @@ class ArtifactCounters:
         read: ``read(session_id)`` applies a session's timeouts (``SessionManager.get``).
         cached: ``cached(session_id)``: the record bytes and journal position the manager
             last wrote or read (newer than this cache when the manager wrote since), or None.
-        remember: ``remember(session_id, raw, position, base=)``: tell the manager what an
-            artifact write committed (its entries built on ``base``), so its next write needs
-            no read.
+        remember: ``remember(session_id, raw, position, base=, session=)``: tell the manager
+            what an artifact write committed (its entries built on ``base``; the record
+            decoded), so its next write needs no read and its next read no decode.
         refused: ``refused(session_id, data, source)`` reports a refusal to hooks and events.
         policies: ``policies(session, size)`` runs the manager's other policies (rate
             limits) once per store, before its batch is planned; raises to refuse.
@@ -295,7 +295,7 @@ class ArtifactCounters:
         with self._lock:
             cache.touch(sid, SessionView(view.raw, view.session, position))
         # the manager's cache, brought up to date (the entries were built on view.position)
-        self._remember(sid, view.raw, position, base=view.position)
+        self._remember(sid, view.raw, position, base=view.position, session=view.session)
         return position
 
     def unbroken(self, session_id: str, run: int | None, position: Position) -> bool:

@@ -473,10 +473,10 @@ class SessionManager:
     @contextmanager
     def current(self, session: SessionRef | None) -> Iterator[Session | None]:
         """``with manager.current(s):`` makes ``s`` current for the block, then restores."""
-        sid = None if session is None else self.get(session).id
-        token = self._current.set(sid)
+        found = None if session is None else self.get(session)
+        token = self._current.set(None if found is None else found.id)
         try:
-            yield None if sid is None else self.get(sid)
+            yield found
         finally:
             self._current.reset(token)
 
@@ -1000,11 +1000,14 @@ class SessionManager:
                      shared=True)
 
     def remember(self, sid: str, raw: bytes, position: Position, *,
-                 base: Position | None = None) -> None:
+                 base: Position | None = None, session: Session | None = None) -> None:
         """Another writer of this process (the artifact counters, the state recorder) wrote
         ``raw`` as the record of ``sid`` and its journal up to ``position``, its entries built
-        on ``base`` (None: unknown): cache that."""
-        self._remember(sid, raw, position, base=base)
+        on ``base`` (None: unknown): cache that. ``session``: ``raw`` decoded, when the writer
+        has it (it encoded it), so that the next read decodes nothing (a copy is kept)."""
+        raw = self._remember(sid, raw, position, base=base)
+        if session is not None:
+            self._decoded[sid] = (raw, session.copy())
 
     def run_at(self, sid: str, position: Position) -> int | None:
         """The id of the run of journal appends to ``sid`` that reached ``position``, when

@@ -45,7 +45,6 @@ SESSION_SCOPE = "session:"
 _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own changes
 #: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
 #: change it makes, so a firing that ran only these is not journaled again as a hook.
-_INTERNAL_HOOKS = ("artifact-collector:",)
 #: Every field a state entry may have (see ``contribute``).
 _OWN_FIELDS = ("scope", "key", "op", "old", "new", "change_seq", "value")
 #: An event entry's fields.
@@ -76,8 +75,6 @@ class SessionRecorder:
         # One bound-method object each, so unregistering by identity finds it again.
         self._contributor = self.contribute
         self._observer = self.observe_hook
-        #: point -> (the hook registry's generation, the names ``_names_at`` listed then).
-        self._names: dict[str, tuple[int, tuple[str, ...]]] = {}
         #: (event type, source, bus id) -> whether they hold no hint of a secret under the
         #: rules of ``_plain_for`` (the journal's redactor when they were judged).
         self._plain: dict[tuple[str, str | None, str], bool] = {}
@@ -194,24 +191,12 @@ class SessionRecorder:
         sid = ctx.session_id or self.manager.current_id()
         if sid is None or self._hooks is None:
             return
-        names = self._names_at(self._hooks, point)
+        names = self._hooks.user_names_at(point)
         if not names:
             return
-        data = {"point": point, "action": action, "component": ctx.component, "hooks": names,
+        data = {"point": point, "action": action, "component": ctx.component, "hooks": list(names),
                 "elapsed_ms": round(elapsed * 1000, 3), "data": ctx.data}
         self._append(sid, HOOK, data, ctx.correlation_id)
-
-    def _names_at(self, hooks: HookRegistrar, point: str) -> list[str]:
-        """The names of the hooks at ``point`` that are not llmspell's own, listed again only
-        when the registry's hooks changed (a call fires its points every time; a listing
-        takes the registry's lock and sorts)."""
-        generation = hooks.generation  # read first: a change during the listing is seen next
-        kept = self._names.get(point)
-        if kept is None or kept[0] != generation:
-            kept = (generation, tuple(h.name for h in hooks.list(point)
-                                      if not h.name.startswith(_INTERNAL_HOOKS)))
-            self._names[point] = kept
-        return list(kept[1])
 
     # -- events ---------------------------------------------------------------------------
 
