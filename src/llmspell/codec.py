@@ -216,22 +216,36 @@ def _plain(node: Any, depth: int, budget: int) -> int:
     if depth > 100:  # deeper values take the full walk, which checks MAX_DEPTH
         return -1
     total = 1  # the brackets, and one separator (a comma or the closing bracket) per item
+    # The scalar cases above, spelled out for items: no call per scalar (most items are).
     if kind is dict:
         for key, item in node.items():
             if type(key) is not str:
                 return -1
-            size = _plain(item, depth + 1, budget)
-            if size < 0:
-                return -1
+            kind = type(item)
+            if kind is str:
+                size = len(item) + 2
+            elif (kind is int and _INT_MIN <= item <= _INT_MAX) or (
+                    kind is float and item - item == 0.0):
+                size = 1
+            else:
+                size = _plain(item, depth + 1, budget)
+                if size < 0:
+                    return -1
             total += len(key) + 4 + size
             if total > budget:
                 return total
         return total
     if kind is list or kind is tuple:
         for item in node:
-            size = _plain(item, depth + 1, budget)
-            if size < 0:
-                return -1
+            kind = type(item)
+            if kind is str:
+                size = len(item) + 2
+            elif kind is int and _INT_MIN <= item <= _INT_MAX:
+                size = 1
+            else:
+                size = _plain(item, depth + 1, budget)
+                if size < 0:
+                    return -1
             total += size + 1
             if total > budget:
                 return total

@@ -1,7 +1,8 @@
-"""A call's settlement rides in the batch of the artifact that collects its answer
-(llmspell.sessions.ride): one session-record write per call instead of two, and the same
-journal, counts and artifacts as when each is written on its own (a hook of the user's at
-``artifact:after_store`` turns the ride off, which gives the reference)."""
+"""A call's settlement rides in the batch of the artifact that collects its answer, and the
+collection waits for the journal entry of the call's event (llmspell.sessions.ride): one
+batch per call instead of three, and the same journal, counts and artifacts as when each is
+written on its own (a hook of the user's at ``artifact:after_store`` turns the ride off,
+which gives the reference)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,11 @@ def test_the_settlement_is_written_with_the_artifact(
     assert len(rewrites) == 2  # one per call (before: two per call)
     for keys in rewrites:
         assert any(k.startswith("art/") for k in keys)  # the artifact's batch
-        assert sum(k.startswith(f"journal/{session.id}/") for k in keys) == 2  # both entries
+        # the settlement's entry, the artifact's and the event's
+        assert sum(k.startswith(f"journal/{session.id}/") for k in keys) == 3
+    journaled = [keys for keys in batches if any(k.startswith(f"journal/{session.id}/")
+                                                 for k in keys)]
+    assert journaled == [batches[0], *rewrites]  # the create's, then one batch per call
     kinds = [kind for kind, _ in _journal(rt, session)]
     assert kinds[-6:] == ["llm.call", "artifact.stored", "agent.execution_completed"] * 2
 
@@ -132,3 +137,92 @@ def test_a_call_made_while_a_settlement_waits_writes_it_first(rt: Runtime) -> No
             inner.wait(1, 5, 0.0, [], lambda held: written.append("inner"))
         assert written == ["outer", "inner"]
     assert written == ["outer", "inner"]  # each written once
+
+
+def _watch(rt: Runtime, name: str) -> list[tuple[list[int], str]]:
+    """What a subscriber of ``agent.execution_completed`` sees when it runs: the versions of
+    the collected answer, and the journal's last entry."""
+    seen: list[tuple[list[int], str]] = []
+
+    def look(event: Any) -> None:
+        versions = [a.version for a in rt.artifacts.versions(event.session_id,
+                                                             f"agent_output/agent-{name}")]
+        last = list(rt.sessions.journal.read(event.session_id))[-1]
+        seen.append((versions, last.kind + ":" + str(last.data.get("type"))))
+
+    rt.events.subscribe("agent.execution_completed", look)
+    return seen
+
+
+def test_a_subscriber_after_the_recorder_sees_the_artifact_and_the_entry(
+        rt: Runtime, scripted: ScriptedProvider, batches: list[list[str]]) -> None:
+    assert rt.sessions.recorder is not None  # attached (and subscribed) first
+    seen = _watch(rt, "after")
+    session = _two_calls(rt, scripted, "after")
+    event = "event:agent.execution_completed"
+    assert seen == [([1], event), ([1, 2], event)]
+    record = f"session/{session.id}"
+    assert len([keys for keys in batches if record in keys]) == 3  # the create, 2 calls
+
+
+def test_a_subscriber_before_the_recorder_sees_the_artifact_stored(
+        rt: Runtime, scripted: ScriptedProvider, batches: list[list[str]]) -> None:
+    seen = _watch(rt, "before")  # before the runtime's sessions (and recorder) exist
+    session = _two_calls(rt, scripted, "before")
+    stored = "artifact.stored:None"  # the event's entry is not written yet: it sees first
+    assert seen == [([1], stored), ([1, 2], stored)]
+    record = f"session/{session.id}"
+    assert len([keys for keys in batches if record in keys]) == 3
+    assert [kind for kind, _ in _journal(rt, session)][-3:] == [
+        "llm.call", "artifact.stored", "agent.execution_completed"]
+
+
+def test_a_hook_that_sees_the_event_first_sees_the_artifact_stored(
+        rt: Runtime, scripted: ScriptedProvider) -> None:
+    seen: list[list[int]] = []
+
+    def before_emit(ctx: Any) -> None:
+        if ctx.metadata.get("type") == "agent.execution_completed":
+            seen.append([a.version for a in rt.artifacts.versions(
+                ctx.session_id, "agent_output/agent-hooked")])
+
+    rt.hooks.register("event:before_emit", before_emit, name="look")
+    _two_calls(rt, scripted, "hooked")
+    assert seen == [[1], [1, 2]]
+
+
+def test_a_deferred_collection_that_fails_leaves_the_rest_written(
+        rt: Runtime, caplog: Any) -> None:
+    from llmspell.journal import Draft
+    from llmspell.sessions.ride import collect_later, offered, write_waiting
+
+    session = rt.sessions.create("broken")
+    written: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    with offered(session.id, later=True) as ride:
+        assert collect_later(session.id) is None  # no settlement waits: the store runs now
+        ride.wait(1, 5, 0.0, [], lambda held: written.append("settled"))
+        assert collect_later(session.id) is ride
+        ride.defer(broken)
+        assert collect_later(session.id) is None  # one collection per call
+        entry = Draft("note", {"n": 1}, None)
+        assert write_waiting(session.id, (entry,)) is False  # the caller writes the entry
+        assert written == ["settled"] and not ride.waiting
+    assert written == ["settled"]
+    assert "disk on fire" in caplog.text and session.id in caplog.text
+
+
+def test_another_write_of_the_session_runs_a_deferred_collection_first(rt: Runtime) -> None:
+    from llmspell.sessions.ride import offered
+
+    session = rt.sessions.create("between")
+    written: list[str] = []
+    with offered(session.id, later=True) as ride:
+        ride.wait(1, 5, 0.0, [], lambda held: written.append("settled"))
+        ride.defer(lambda: written.append("collected"))
+        rt.sessions.save(session)  # a record update: what waits goes first
+        assert written == ["collected", "settled"]
+    assert written == ["collected", "settled"]

@@ -69,6 +69,8 @@ GROUPED = (AFTER, ERROR, "resource:limit_exceeded")
 #: Where a hook of the user's would run between a call's settlement and its collected
 #: artifact's batch: with none, the settlement rides with the artifact.
 RIDING = (*GROUPED, "artifact:before_store", "artifact:after_store")
+#: The event of a call that answered (its journal entry may carry the collection's batch).
+COMPLETED = "agent.execution_completed"
 STATE_KEY = "state"
 STATE_VERSION = 1
 
@@ -124,9 +126,10 @@ class Agent:
         # One commit for the settlement, the collected artifact and the event's entry; the
         # settlement in the artifact's batch when nothing of the user's runs in between.
         after = owner.meter.after_answer(sid, owner.hooks, GROUPED)
+        # The collection waits for the event's entry too when no code sees the event first.
         offer: AbstractContextManager[Ride | None] = (
-            offered(sid) if sid is not None and not user_hooks_at(owner.hooks, RIDING)
-            else nullcontext())
+            offered(sid, later=owner.meter.recorded_first(COMPLETED))
+            if sid is not None and not user_hooks_at(owner.hooks, RIDING) else nullcontext())
 
         def operation(data: Any) -> dict[str, Any]:
             result = None
@@ -523,7 +526,7 @@ class Agent:
                 "agent": self.name, "error": str(error),
                 "error_type": type(error).__name__}, cid, sid)
         elif result is not None:
-            self._owner.publish("agent.execution_completed", {
+            self._owner.publish(COMPLETED, {
                 "agent": self.name, "model": self.config.model_name,
                 "usage": result.usage, "latency_ms": result.metadata.get("latency_ms"),
                 "finish_reason": result.metadata.get("finish_reason"),

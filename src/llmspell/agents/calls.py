@@ -166,6 +166,13 @@ class CallMeter:
         manager = self._manager()
         return None if manager is None else manager.current_id()
 
+    def recorded_first(self, event_type: str) -> bool:
+        """Whether the session recorder would be the first to see an ``event_type`` event of
+        the agents (nothing of the user's sees it before its journal entry is written)."""
+        manager = self._manager()
+        recorder = None if manager is None else manager.recorder
+        return recorder is not None and recorder.records_first(event_type, "agents")
+
     def admit(self, sid: str | None, request: ChatRequest) -> Admission:
         """Admit one call in ``sid`` (or with only the global rate limits when None); what
         :meth:`settle` must know of what was counted."""

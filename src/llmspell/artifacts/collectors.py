@@ -27,6 +27,7 @@ from typing import Any
 
 from llmspell.errors import ArtifactError, ResourceLimitExceeded, SessionError, ValidationError
 from llmspell.protocols import OWN_PREFIX, EventPublisher, HookRegistrar
+from llmspell.sessions.ride import collect_later
 
 logger = logging.getLogger("llmspell.artifacts")
 
@@ -90,6 +91,14 @@ class ArtifactCollector:
         sid = ctx.session_id or self.current()
         if sid is None:
             return
+        ride = collect_later(sid)
+        if ride is not None:  # stored with the journal's next entries (sessions.ride)
+            ride.defer(lambda: self._store(sid, kind, component, content, custom, ctx))
+            return
+        self._store(sid, kind, component, content, custom, ctx)
+
+    def _store(self, sid: str, kind: str, component: str, content: Any,
+               custom: dict[str, Any], ctx: Any) -> None:
         creator = f"{'tool' if kind == 'tool_result' else 'agent'}:{component}"
         try:
             artifacts = self.artifacts()

@@ -182,7 +182,7 @@ class ArtifactWriter:
             # (cexpect) proves the journal was not deleted since: ``guarded``.
             draft = Draft(STORED, entry, cid, self._own_fields(sid, nkey, request))
             jops, jexpect = self.journal.entries_ops(
-                sid, (draft,) if ride is None else (*ride.drafts, draft),
+                sid, (draft,) if ride is None else (*ride.drafts, draft, *ride.trailing),
                 after=view.position, checked=True,
                 guarded=True, fresh=attempt > 0)
             expect = {key: None, **bexpect, **cexpect, **jexpect}

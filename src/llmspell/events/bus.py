@@ -155,6 +155,20 @@ class EventBus:
             route = self._route(type, source)
         return bool(route.delivers)
 
+    def sees_first(self, subscription: Subscription, type: str,
+                   source: str | None = None) -> bool:
+        """Whether ``subscription`` would be the first code to see an event of ``type`` from
+        ``source`` published now: no ``event:before_emit`` hook, and it comes first among
+        the subscriptions the event reaches (the session recorder asks, to let a call's
+        writes wait for the event's journal entry: ``llmspell.sessions.ride``)."""
+        hooks = self.hooks
+        if hooks is not None and hooks.has(BEFORE_EMIT):
+            return False
+        route = self._routes.get((type, source))
+        if route is None:
+            route = self._route(type, source)
+        return bool(route.subs) and route.subs[0] is subscription
+
     def publish(
         self,
         type: str,

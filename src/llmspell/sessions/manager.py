@@ -980,7 +980,10 @@ class SessionManager:
         """Append ``drafts`` to ``sid``'s journal in one batch, the record unchanged (under
         ``expect`` on it, as a checkpoint): with the record and journal position cached from
         this manager's last write, nothing is read. SessionNotFound when it is gone."""
-        write_waiting(sid)  # a call's settlement waiting in this thread goes first
+        # What a call left waiting in this thread goes first: its deferred collection may
+        # write these entries in its own batch (llmspell.sessions.ride).
+        if write_waiting(sid, tuple(drafts)):
+            return
         cached = self._cache.get(sid)
         if cached is not None and drafts:
             # _update's first attempt spelled out for a record left as it is (one per

@@ -205,6 +205,13 @@ class SessionRecorder:
         """Whether events of sessions are journaled (``[session] journal_events``)."""
         return self._subscription is not None
 
+    def records_first(self, type: str, source: str) -> bool:
+        """Whether an event of ``type`` from ``source`` published now would reach this
+        recorder before any other code (``EventBus.sees_first``)."""
+        events, subscription = self._events, self._subscription
+        return (events is not None and subscription is not None
+                and events.sees_first(subscription, type, source))
+
     @contextmanager
     def carrying(self, sid: str, drafts: list[Draft]) -> Iterator[list[Draft]]:
         """Within the block (this thread or task), the first event entry written for session
