@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -216,6 +217,26 @@ def test_current_session_is_per_thread_and_per_task(mem: SessionManager) -> None
     assert mem.current_id() == a.id
     mem.set_current(None)
     assert mem.get_current() is None
+
+
+def test_current_trusts_what_this_manager_last_saw_and_a_write_finds_out(
+        tmp_path: Path) -> None:
+    """``current()`` reads no store for a session this manager wrote or read (its cached
+    record); one deleted by another process since is found out by the first write in it."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    mine, other = SessionManager(open_store(url)), SessionManager(open_store(url))
+    session = mine.create("gone")
+    with pytest.raises(SessionNotFound), other.current("no-such-session"):
+        pass  # a session it has not seen: read, and refused
+    other.delete(session)
+    with mine.current(session) as found:
+        assert found is not None and found.id == session.id
+        with pytest.raises(SessionNotFound):
+            mine.save(session)
+    with pytest.raises(SessionNotFound), mine.current(session):
+        pass  # no longer cached: read, and refused
+    mine.store.close()
+    other.store.close()
 
 
 def test_max_active_sessions_is_enforced(backend: Backend) -> None:

@@ -473,7 +473,7 @@ class SessionManager:
     @contextmanager
     def current(self, session: SessionRef | None) -> Iterator[Session | None]:
         """``with manager.current(s):`` makes ``s`` current for the block, then restores."""
-        found = None if session is None else self.get(session)
+        found = None if session is None else self.peek(session)
         token = self._current.set(None if found is None else found.id)
         try:
             yield found
