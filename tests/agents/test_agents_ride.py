@@ -75,12 +75,15 @@ def test_the_same_journal_and_counts_as_without_the_ride(
         == [1, 2]
 
 
-def test_without_collection_the_settlement_is_written_on_its_own(
-        rt: Runtime, scripted: ScriptedProvider) -> None:
+def test_without_collection_the_settlement_is_written_with_the_events_entry(
+        rt: Runtime, scripted: ScriptedProvider, batches: list[list[str]]) -> None:
     session = _two_calls(rt, scripted, "quiet",
                          metadata={"auto_collect_artifacts": False})
     assert [kind for kind, _ in _journal(rt, session)][-4:] == [
         "llm.call", "agent.execution_completed"] * 2
+    journaled = [sum(k.startswith(f"journal/{session.id}/") for k in keys)
+                 for keys in batches]
+    assert [n for n in journaled if n] == [1, 2, 2]  # the create's; then one batch per call
     operations, tokens, _, artifacts, _ = _counts(rt, session)
     assert operations == 2 and tokens > 0 and artifacts == 0
 
@@ -204,14 +207,14 @@ def test_a_deferred_collection_that_fails_leaves_the_rest_written(
 
     with offered(session.id, later=True) as ride:
         assert collect_later(session.id) is None  # no settlement waits: the store runs now
-        ride.wait(1, 5, 0.0, [], lambda held: written.append("settled"))
+        ride.wait(1, 5, 0.0, [], lambda held: written.append(f"settled with {held.trailing}"))
         assert collect_later(session.id) is ride
         ride.defer(broken)
         assert collect_later(session.id) is None  # one collection per call
         entry = Draft("note", {"n": 1}, None)
-        assert write_waiting(session.id, (entry,)) is False  # the caller writes the entry
-        assert written == ["settled"] and not ride.waiting
-    assert written == ["settled"]
+        assert write_waiting(session.id, (entry,)) is True  # written with the settlement
+        assert written == [f"settled with {(entry,)}"] and not ride.waiting
+    assert len(written) == 1
     assert "disk on fire" in caplog.text and session.id in caplog.text
 
 

@@ -335,10 +335,14 @@ class Agent:
             call_cost = cost(usage, price)
             entry.update(response=response_record(response), usage=usage.as_dict(),
                          cost=call_cost, latency_ms=_ms(t0))
-            if after is not None and not response.tool_calls:
+            riding = None if response.tool_calls else ride
+            # A settlement that waits for the event's entry (sessions.ride, ``later``) is
+            # written in one batch with the artifact and that entry: nothing to group.
+            if after is not None and not response.tool_calls and not (
+                    riding is not None and riding.later
+                    and owner.meter.rides(sid, admitted, riding)):
                 after.open()
-            owner.meter.settle(sid, admitted, response, price, entry, cid,
-                               None if response.tool_calls else ride)
+            owner.meter.settle(sid, admitted, response, price, entry, cid, riding)
             input_tokens += usage.input_tokens
             output_tokens += usage.output_tokens
             spent += call_cost

@@ -195,6 +195,14 @@ class CallMeter:
         return AfterAnswer.for_call(None if manager is None else manager.store, sid, hooks,
                                     points)
 
+    def rides(self, sid: str | None, admitted: Admission, ride: Ride | None) -> bool:
+        """Whether :meth:`settle` of an answered call leaves its settlement to ``ride``: one
+        that cannot be refused (the admission left the operation to it and reserved no
+        tokens: the session has no operations, tokens or cost limit and no policy of the
+        user's), in the ride's session, with no settlement waiting there yet."""
+        return (ride is not None and ride.session_id == sid and not ride.waiting
+                and admitted.operations == 1 and not admitted.reserved)
+
     def settle(self, sid: str | None, admitted: Admission, response: ChatResponse | None,
                price: Price | None, entry: dict[str, Any] | None = None,
                correlation_id: str | None = None, ride: Ride | None = None) -> float:
@@ -204,10 +212,9 @@ class CallMeter:
         limit (the entry and counts are written).
 
         ``ride``: offered for the call's answer (:mod:`llmspell.sessions.ride`). The
-        settlement waits in it for the batch of the artifact collecting the answer when it
-        cannot be refused: an answered call whose admission left the operation to it
-        (:meth:`admit`: the session has no operations, tokens or cost limit and no policy of
-        the user's), in the ride's session."""
+        settlement waits in it for the batch of the artifact collecting the answer when
+        :meth:`rides` says so (and with ``later``, for the entries of the journal's next
+        append: written with them when no collection took it)."""
         spent = 0.0 if response is None else cost(response.usage, price)
         manager = self._manager()
         if manager is None or sid is None:
@@ -215,12 +222,11 @@ class CallMeter:
         tokens = 0 if response is None else response.usage.total
         drafts = None if entry is None else [Draft(LLM_CALL, entry, correlation_id,
                                                    _checked(manager.journal.redactor, entry))]
-        if (ride is not None and drafts is not None and response is not None
-                and ride.session_id == sid and not ride.waiting
-                and admitted.operations == 1 and not admitted.reserved):
+        if drafts is not None and response is not None and self.rides(sid, admitted, ride):
+            assert ride is not None
             ride.wait(1, tokens, spent, drafts, lambda held: manager.settle(
-                sid, KIND, tokens=held.tokens, cost=held.cost, journal=held.drafts,
-                operations=held.operations))
+                sid, KIND, tokens=held.tokens, cost=held.cost,
+                journal=[*held.drafts, *held.trailing], operations=held.operations))
             return spent
         manager.settle(sid, KIND, reserved_tokens=admitted.reserved, tokens=tokens, cost=spent,
                        journal=drafts, operations=admitted.operations)

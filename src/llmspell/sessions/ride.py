@@ -147,7 +147,15 @@ def write_waiting(session_id: str, drafts: tuple[Draft, ...] = ()) -> bool:
     if ride is None or ride.session_id != session_id or not (
             ride.waiting or ride.collect is not None):
         return False
-    if drafts and ride.flush(drafts):
-        return True
+    if drafts:
+        if ride.flush(drafts):
+            return True
+        if ride.waiting and ride.later:  # no collection took it: the entries go with it
+            ride.trailing = drafts
+            try:
+                ride.settle()
+            finally:
+                ride.trailing = ()
+            return True
     ride.settle()
     return False
