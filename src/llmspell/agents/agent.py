@@ -147,6 +147,8 @@ class Agent:
                     BEFORE, self._hook_data(text, parameters), operation, after=AFTER,
                     error=ERROR, component=self.name, correlation_id=cid, session_id=sid)
             except BaseException as exc:
+                if ride is not None:
+                    ride.flush()  # a waiting collection is not the failure event's to carry
                 self._end(failed=True, error=exc, cid=cid, sid=sid)
                 raise
             if produced:
