@@ -128,8 +128,9 @@ class Limits:
         """Reset the counters and the deadline for a new top-level run; on the main thread,
         Ctrl-C is caught until :meth:`finish` (see :meth:`interrupt`)."""
         self.interrupted = False
-        self._wake.clear()
-        if threading.current_thread() is threading.main_thread():
+        if self._wake.is_set():  # clear() takes the event's lock: only when needed
+            self._wake.clear()
+        if threading.get_ident() == threading.main_thread().ident:  # where signals are set
             self._previous_sigint = _signal.signal(_signal.SIGINT, self._on_sigint)
         self._deadline = (time.monotonic() + self.timeout_seconds
                           if self.timeout_seconds else None)
