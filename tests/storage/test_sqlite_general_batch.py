@@ -137,8 +137,26 @@ def test_an_artifact_store_is_six_statements(store: SqliteStore) -> None:
     heads = [s.split(" (")[0].split(" WHERE")[0] for s in seen]
     # a REPLACE of an existing row also reports the row's delete trigger: count statements
     assert list(dict.fromkeys(heads)) == [
-        "BEGIN IMMEDIATE", "SELECT", "DELETE FROM kv", "INSERT OR REPLACE INTO kv",
+        "BEGIN IMMEDIATE", "SELECT", "DELETE FROM kv", "INSERT INTO kv",
         "INSERT OR REPLACE INTO kv_large", "COMMIT"]
+    assert len(heads) == 6  # the upsert replaced "session" without the delete trigger
+
+
+@pytest.mark.parametrize("new", [b"small", b"", BIG2])
+def test_a_run_over_a_large_value_writes_again_with_replace(
+        store: SqliteStore, path: Path, new: bytes) -> None:
+    """The run's upsert leaves a key holding a large value's stub as it is; the run is then
+    written with REPLACE, whose trigger drops the old ``kv_large`` row: the same rows as
+    without the upsert, none left behind."""
+    store.put("a", BIG)
+    store.put("b", b"old")
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    assert store.batch([Delete("x"), Put("b", b"new"), Put("a", new), Put("c", b"c")],
+                       expect={"b": b"old"})
+    store._db.set_trace_callback(None)
+    assert any(s.startswith("INSERT OR REPLACE INTO kv (") for s in seen)
+    assert contents(path) == {"a": new, "b": b"new", "c": b"c"}
 
 
 # -- against a model ----------------------------------------------------------------------
