@@ -254,7 +254,9 @@ class SessionManager:
             ResourceLimitExceeded: ``max_active_sessions`` sessions are active already.
             HookCancelled: a ``session:start`` hook refused.
         """
-        self._check_enabled()
+        settings = self.settings
+        if not settings.enabled:
+            self._check_enabled()
         if save.__class__ is not bool:
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
@@ -262,13 +264,12 @@ class SessionManager:
             check_text(description, "description")
         tag_list = check_tags(tags)
         meta = {} if metadata is None else check_metadata(metadata,
-                                                          self.settings.max_value_bytes)
+                                                          settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:
                 raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
                                       "session")
-        settings = self.settings
         duration = (check_seconds(max_duration, "max_duration") if max_duration is not None
                     else settings.max_duration_seconds or None)
         idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
