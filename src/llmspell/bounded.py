@@ -32,7 +32,7 @@ class BoundedCache(OrderedDict[K, V]):
 
     def keep(self, key: K, value: V) -> None:
         """Set ``key``; when it is new and the cache is full, forget the oldest key."""
-        if key not in self and len(self) >= self.limit:
+        if len(self) >= self.limit and key not in self:  # the size first: it is cheaper
             self.popitem(last=False)
         self[key] = value
 

@@ -370,6 +370,17 @@ class Redactor:
             items.append(item)
         return items
 
+    def plain_texts(self, texts: list[str]) -> bool:
+        """Whether :meth:`redact` leaves each text of ``texts`` as it is where it stands under
+        a field name that is no secret: the judgement it makes of a value's strings (no
+        shape, assignment or extra pattern can be in them), remembered for short texts, so
+        texts seen before (a session's name and tags) cost a set lookup each."""
+        plain = self._plain
+        for text in texts:
+            if text.__class__ is not str or text not in plain:
+                return self._plain_texts_judged(texts)
+        return True
+
     def _plain_texts_judged(self, texts: list[str]) -> bool:
         """Whether no text of ``texts`` might hold a secret; if so, the short ones are kept
         as plain. Without extra patterns the texts are judged in one scan, joined by a

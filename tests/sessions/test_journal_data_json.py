@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmspell.journal import Journal, _fallback
+from llmspell.journal import Draft, Journal, _fallback
 from llmspell.storage.memory import MemoryStore
 from strategies import examples, scalars, text, values
 
@@ -86,3 +86,24 @@ def test_checked_fields_in_any_order_skip_the_check_only_when_all_are_named(
         redacted: tuple[str, ...], c: Any) -> None:
     data = {"a": 1, "b": "text", "c": c}
     assert JOURNAL._data_json(data, redacted) == general(data, redacted)
+
+
+@pytest.mark.parametrize("data", [*ODD, {"a": 1, "b": [KEY, 2.5, None]}, {"n": "x", "m": {}}],
+                         ids=range(len(ODD) + 2))
+def test_an_entry_whose_fields_are_all_checked_is_its_data_within(data: Any) -> None:
+    """Journal.encode writes an entry whose every field is named checked in one encoding:
+    the bytes of the entry around its data's text made apart (a value plain orjson refuses
+    takes the general call)."""
+    redacted = tuple(data) if isinstance(data, dict) else ()
+    entry = JOURNAL.encode(3, 1.5, Draft("k.x", data, "c1", redacted))  # type: ignore[arg-type]
+    assert entry == orjson.dumps({"seq": 3, "ts": 1.5, "kind": "k.x", "cid": "c1",
+                                  "data": orjson.Fragment(general(data, redacted))})
+
+
+@settings(max_examples=examples(200))
+@given(values(scalars() | st.sampled_from([KEY, "x"]), keys=text(6)))
+def test_any_entry_whose_fields_are_all_checked_is_its_data_within(data: Any) -> None:
+    redacted = tuple(data) if isinstance(data, dict) else ()
+    entry = JOURNAL.encode(1, 2.0, Draft("k.x", data, None, redacted))
+    assert entry == orjson.dumps({"seq": 1, "ts": 2.0, "kind": "k.x", "cid": None,
+                                  "data": orjson.Fragment(general(data, redacted))})

@@ -32,7 +32,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import repeat
 
 from llmspell.sessions.model import STATUSES, Session
 from llmspell.storage.base import Delete, Op, Put, Store, new_put
@@ -124,7 +123,9 @@ def index_keys(session: Session) -> list[str]:
 def created_ops(session: Session, raw: bytes) -> list[Op]:
     """The Puts of a new session: its record (``raw``) and its index entries."""
     ops: list[Op] = [new_put((RECORD_PREFIX + session.id, raw))]
-    ops += map(new_put, zip(index_keys(session), repeat(b"")))  # no comprehension's frame
+    append = ops.append
+    for key in index_keys(session):  # (map over zip with repeat: ~1.5k instructions more)
+        append(new_put((key, b"")))
     return ops
 
 

@@ -254,7 +254,9 @@ class SessionManager:
             ResourceLimitExceeded: ``max_active_sessions`` sessions are active already.
             HookCancelled: a ``session:start`` hook refused.
         """
-        self._check_enabled()
+        settings = self.settings
+        if not settings.enabled:
+            self._check_enabled()
         if save.__class__ is not bool:
             raise ValidationError("save", "must be true or false", got=save)
         check_name(name)
@@ -262,13 +264,12 @@ class SessionManager:
             check_text(description, "description")
         tag_list = check_tags(tags)
         meta = {} if metadata is None else check_metadata(metadata,
-                                                          self.settings.max_value_bytes)
+                                                          settings.max_value_bytes)
         if parent_session_id is not None:
             check_session_id(parent_session_id, argument="parent_session_id")
             if self.store.get(index.record_key(parent_session_id)) is None:
                 raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
                                       "session")
-        settings = self.settings
         duration = (check_seconds(max_duration, "max_duration") if max_duration is not None
                     else settings.max_duration_seconds or None)
         idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
@@ -286,7 +287,8 @@ class SessionManager:
             if decided is not given:  # modified (skip is not honoured here: reported)
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
         raw = session.encode()
-        drafts = [Draft("session.created", created_entry(session), cid)]
+        drafts = [Draft("session.created", created_entry(session), cid,
+                        _created_redacted(self.journal.redactor, session))]
         self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
         saved = save and self._before("session:save", sid, cid, lambda: {
             "session": session.to_dict(), "operation": "saved"}) is not _SKIP
@@ -1067,6 +1069,26 @@ class SessionManager:
     def _check_enabled(self) -> None:
         if not self.settings.enabled:
             raise SessionError(DISABLED)
+
+
+def _created_redacted(redactor: Any, session: Session) -> tuple[str, ...]:
+    """The fields of the data of ``session.created`` the journal need not check for secrets
+    (``Draft.redacted``): those that every entry has (:data:`_CREATED_FIELDS`) when the
+    session's name, tags and parent id are plain to the journal's redactor
+    (``Redactor.plain_texts``, judged once per distinct text); none otherwise, and the
+    journal checks the whole entry. No field name of the entry is a secret's, and its other
+    values are numbers and None, which redaction keeps; a description, metadata or limits
+    are checked as they come (~12k instructions per create)."""
+    if session.parent_session_id is None:
+        texts = [session.name, *session.tags]
+    else:
+        texts = [session.name, session.parent_session_id, *session.tags]
+    return _CREATED_FIELDS if redactor.plain_texts(texts) else ()
+
+
+#: The fields of every ``session.created`` entry (the data of a session created with none
+#: of the optional ones).
+_CREATED_FIELDS = tuple(created_entry(Session("", "", ACTIVE, 0.0, 0.0)))
 
 
 def _changed_by_hook(session: Session, data: Any, max_metadata_bytes: int) -> Session:
