@@ -43,8 +43,6 @@ logger = logging.getLogger("llmspell.sessions")
 
 SESSION_SCOPE = "session:"
 _SKIP_SOURCES = ("sessions", "state", "artifacts")  # these journal their own changes
-#: Hooks llmspell registers itself (artifact collectors): their work is journaled as the
-#: change it makes, so a firing that ran only these is not journaled again as a hook.
 #: Every field a state entry may have (see ``contribute``).
 _OWN_FIELDS = ("scope", "key", "op", "old", "new", "change_seq", "value")
 #: An event entry's fields.
@@ -191,6 +189,8 @@ class SessionRecorder:
         sid = ctx.session_id or self.manager.current_id()
         if sid is None or self._hooks is None:
             return
+        # llmspell's own hooks (the artifact collectors) are journaled as the change they
+        # make: a firing that ran only these is not journaled again as a hook.
         names = self._hooks.user_names_at(point)
         if not names:
             return

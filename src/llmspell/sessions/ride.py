@@ -90,13 +90,18 @@ class Ride:
             self.trailing = ()
         return self.carried
 
-    def settle(self) -> None:
-        """Run a deferred collection, then write a settlement still waiting on its own."""
+    def settle(self, trailing: tuple[Draft, ...] = ()) -> None:
+        """Run a deferred collection, then write a settlement still waiting on its own,
+        ``trailing`` after its entries in its batch."""
         if self.collect is not None:
             self.flush()
         if self.waiting and self.write is not None:
             self.waiting = False
-            self.write(self)
+            self.trailing = trailing
+            try:
+                self.write(self)
+            finally:
+                self.trailing = ()
 
 
 _CURRENT: ContextVar[Ride | None] = ContextVar("llmspell_ride", default=None)
@@ -151,11 +156,7 @@ def write_waiting(session_id: str, drafts: tuple[Draft, ...] = ()) -> bool:
         if ride.flush(drafts):
             return True
         if ride.waiting and ride.later:  # no collection took it: the entries go with it
-            ride.trailing = drafts
-            try:
-                ride.settle()
-            finally:
-                ride.trailing = ()
+            ride.settle(drafts)
             return True
     ride.settle()
     return False
