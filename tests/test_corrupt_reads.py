@@ -122,13 +122,18 @@ def test_a_new_version_over_a_damaged_one_names_it(rt: Runtime, garbage: bytes) 
 
 
 @pytest.mark.parametrize("garbage", GARBAGE)
-def test_damaged_artifact_settings_are_named(rt: Runtime, garbage: bytes) -> None:
+def test_damaged_artifact_settings_of_an_older_store_are_named(rt: Runtime,
+                                                               garbage: bytes) -> None:
+    # Older stores kept set_auto_collect under artcfg/<sid>; opening one moves each key into
+    # its session's metadata, and a damaged one is named there.
+    from llmspell.artifacts import ArtifactManager
+
     s = rt.sessions.create("work")
-    rt.artifacts.set_auto_collect(s, False)
     key = f"artcfg/{s.id}"
+    rt.store.put(key, b'{"auto_collect": false}')
     damage(rt, key, garbage)
     with raises_naming(key):
-        rt.artifacts.auto_collect(s)
+        ArtifactManager.from_runtime(rt)
 
 
 @pytest.mark.parametrize("garbage", [*GARBAGE, b'{"s": 1, "k": "x"}'])

@@ -63,7 +63,7 @@ _DELETE_PAGE = 1000
 # matches ``state.write`` and ``state.delete``.
 SESSION_KINDS = ("session.created", "session.suspended", "session.resumed",
                  "session.completed", "session.failed", "session.archived", "session.saved",
-                 "session.loaded")
+                 "session.loaded", "session.metadata_changed")
 STATE_WRITE = "state.write"
 STATE_DELETE = "state.delete"
 HOOK = "hook"

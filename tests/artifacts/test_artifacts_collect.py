@@ -82,3 +82,42 @@ def test_a_failed_collection_never_fails_the_tool(rt: Runtime, session: Session,
     assert "could not collect the tool_result of t" in caplog.text
     rt.sessions.resume(session)
     assert rt.artifacts.list(session) == []
+
+
+def test_the_per_session_switch_is_the_sessions_metadata(rt: Runtime) -> None:
+    # One place for one setting: set_auto_collect is a journaled metadata change, seen by
+    # the session's record, its journal and its event, and no key of its own.
+    s = rt.sessions.create("s", metadata={"owner": "me"})
+    with capture_events(rt.events, "session.*") as events:
+        rt.artifacts.set_auto_collect(s, False)
+    assert rt.sessions.get(s).metadata == {"owner": "me", "auto_collect_artifacts": False}
+    assert not rt.artifacts.auto_collect(s.id) and not rt.artifacts.auto_collect(s)
+    entry = rt.sessions.journal.read(s.id, kinds="session.metadata_changed")[-1]
+    assert entry.data == {"changed": {"auto_collect_artifacts": False}, "removed": []}
+    assert events.types == ["session.metadata_changed"]
+    assert list(rt.store.keys("artcfg/")) == []
+    rt.hooks.fire("tool:after_execution", "x", component="t", session_id=s.id)
+    assert rt.artifacts.list(s) == []
+    rt.artifacts.set_auto_collect(s.id, True)
+    rt.hooks.fire("tool:after_execution", "x", component="t", session_id=s.id)
+    assert len(rt.artifacts.list(s)) == 1
+
+
+def test_an_older_stores_settings_move_into_their_sessions(rt: Runtime) -> None:
+    from llmspell.artifacts import ArtifactManager
+
+    off, on = rt.sessions.create("off"), rt.sessions.create("on")
+    gone = rt.sessions.create("gone")
+    rt.sessions.delete(gone)
+    for s, value in ((off, b'{"auto_collect": false}'), (on, b'{"auto_collect": true}'),
+                     (gone, b'{"auto_collect": false}')):
+        rt.store.put(f"artcfg/{s.id}", value)
+    manager = ArtifactManager.from_runtime(rt)
+    assert list(rt.store.keys("artcfg/")) == []
+    assert rt.sessions.get(off).metadata == {"auto_collect_artifacts": False}
+    assert rt.sessions.get(on).metadata == {"auto_collect_artifacts": True}
+    assert not manager.auto_collect(off) and manager.auto_collect(on)
+    assert [e.kind for e in rt.sessions.journal.read(off.id)][-1] == "session.metadata_changed"
+    ArtifactManager.from_runtime(rt)  # nothing left to move: nothing changes
+    assert [e.kind for e in rt.sessions.journal.read(off.id)].count(
+        "session.metadata_changed") == 1

@@ -9,7 +9,9 @@
     artg/<tag>/<created us>/<sid>/<name key>/<ver>     one per tag ('/' and '%' escaped)
     artacl/<owner sid>/<grantee sid>                   a grant: {"access": "read"|"write", ...}
     artaclr/<grantee sid>/<owner sid>                  the same grant, seen from the grantee
-    artcfg/<sid>                                       per-session settings ({"auto_collect"})
+    artcfg/<sid>                                       older stores only: per-session settings
+                                                       ({"auto_collect"}), moved into the
+                                                       session's metadata at open (.reindex)
 
 A session's artifacts are the prefix ``art/<sid>/``, and one name's versions the prefix
 ``art/<sid>/<name key>/``, in version order, so "the latest version" is one reverse scan.

@@ -29,8 +29,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO
 
-import orjson
-
 from llmspell.artifacts import keys
 from llmspell.artifacts.blobs.gc import GcReport
 from llmspell.artifacts.blobs.reader import BlobReader
@@ -49,9 +47,10 @@ from llmspell.artifacts.model import (
 )
 from llmspell.artifacts.permissions import READ, WRITE, Permissions, check_access
 from llmspell.artifacts.query import check_filters, run_query
-from llmspell.artifacts.reindex import ensure_session_index
+from llmspell.artifacts.reindex import ensure_session_index, move_settings
 from llmspell.artifacts.sources import FileGuard, Source, from_bytes
 from llmspell.artifacts.validate import (
+    AUTO_COLLECT,
     MAX_CREATED_BY,
     MAX_DESCRIPTION,
     ArtifactSettings,
@@ -61,10 +60,10 @@ from llmspell.artifacts.validate import (
     check_name,
     check_tags,
     check_text,
+    collecting,
     split_metadata,
 )
 from llmspell.artifacts.writer import ArtifactWriter, StoreRequest
-from llmspell.codec import stored_object
 from llmspell.config_schema import default
 from llmspell.errors import ArtifactNotFound, IntegrityError, SecurityViolation, ValidationError
 from llmspell.ids import correlation_id
@@ -72,7 +71,7 @@ from llmspell.journal import check_session_id
 from llmspell.paths import Confinement
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions.model import Session
-from llmspell.storage.base import Delete, Op, Store
+from llmspell.storage.base import Op, Store
 from llmspell.validation import unknown_option
 
 #: ``as_session`` default: the current session asks (the host when there is none).
@@ -148,6 +147,7 @@ class ArtifactManager:
         self.hooks = hooks
         self.events = events
         ensure_session_index(store)  # an older store's artifacts join the arts/ index
+        move_settings(store, sessions)  # and its per-session settings, their sessions
         self.writer = ArtifactWriter(store, blobs, self.counters, self.clock)
         self.permissions = Permissions(store, hooks=hooks)
         self.files = FileGuard(confinement or Confinement(allowed_paths))
@@ -354,30 +354,25 @@ class ArtifactManager:
 
     def set_auto_collect(self, session: Any, enabled: bool) -> None:
         """Turn automatic collection of tool results and agent outputs on or off for one
-        session (it is on by default, unless the session's metadata has
-        ``auto_collect_artifacts = false`` or ``[session] artifact_auto_collect = false``)."""
+        session: its metadata ``auto_collect_artifacts`` (a journaled metadata change,
+        ``SessionManager.update_metadata``). It is on by default, and ``[session]
+        artifact_auto_collect = false`` turns it off for every session."""
         sid = self._sid(session)
         if not isinstance(enabled, bool):
             raise ValidationError("enabled", "must be true or false", got=enabled)
-        self.sessions.get(sid)
-        self.kv.put(keys.settings_key(sid), orjson.dumps({"auto_collect": enabled}))
+        self.sessions.update_metadata(sid, {AUTO_COLLECT: enabled})
 
     def auto_collect(self, session: Any) -> bool:
         """Whether tool results and agent outputs are collected into ``session``."""
         if not self.settings.auto_collect:
             return False
         sid = self._sid(session)
-        key = keys.settings_key(sid)
-        raw = self.kv.get_unchecked(key)  # a checked session id makes a valid key
-        if raw is not None:
-            return bool(stored_object(raw, key).get("auto_collect", True))
-        # The session as this process last wrote or read it (no store read): a metadata
-        # change made by another process since is seen once this one reads it again. The
-        # artifact counters' view of it when they have one: the store that follows reads
-        # that view again, and the record is decoded once (~20k instructions per collection).
-        found = session if isinstance(session, Session) else (
-            self.counters.peek(sid) or self.sessions.peek(sid))
-        return found.metadata.get("auto_collect_artifacts", True) is not False
+        # The session as this process last wrote or read it (no store read). A collection's
+        # batch holds ``expect`` on that record, so a change made by another process since
+        # makes it fail, and the store decides again on the record it reads then
+        # (``collecting``). The artifact counters' view when they have one: the store that
+        # follows reads that view again, and the record is decoded once.
+        return collecting((self.counters.peek(sid) or self.sessions.peek(sid)).metadata)
 
     # -- upkeep -----------------------------------------------------------------------------
 
@@ -642,9 +637,8 @@ class ArtifactManager:
 
     def delete_session_artifacts(self, session_id: str) -> int:
         """Everything artifacts keep for ``session_id`` (see ``delete_session``)."""
-        extra = [*self.permissions.drop_session(session_id),
-                 Delete(keys.settings_key(session_id))]
-        return self.writer.delete_session(session_id, extra)
+        return self.writer.delete_session(session_id,
+                                          list(self.permissions.drop_session(session_id)))
 
     def _listened(self, kind: str) -> bool:
         """Whether publishing ``kind`` now would reach anyone (a subscription, an emit hook,

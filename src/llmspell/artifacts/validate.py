@@ -68,6 +68,17 @@ class ArtifactSettings:
             return from_config(cls, config)
         return from_config(cls, config, compression="none")
 
+
+#: The session metadata key that turns automatic collection off for one session (``false``).
+AUTO_COLLECT = "auto_collect_artifacts"
+
+
+def collecting(metadata: dict[str, Any]) -> bool:
+    """Whether a session of this metadata takes automatic collections: the one rule for the
+    per-session switch (``[session] artifact_auto_collect`` is the global one)."""
+    return metadata.get(AUTO_COLLECT, True) is not False
+
+
 #: Metadata keys with a meaning of their own; any other key is a custom field.
 KNOWN_KEYS = ("artifact_type", "type", "mime_type", "content_type", "tags", "description",
               "created_by", "custom")

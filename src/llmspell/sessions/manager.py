@@ -46,6 +46,8 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from llmspell.bounded import BoundedCache
 from llmspell.codec import compact
 from llmspell.errors import (
@@ -91,6 +93,7 @@ from llmspell.sessions.ride import write_waiting
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
+from llmspell.validation import check_fields
 
 logger = logging.getLogger("llmspell.sessions")
 
@@ -105,6 +108,8 @@ DISABLED = "sessions are disabled ([session] enabled = false)"
 _Written = tuple[Update, bytes, tuple[Position, Position], bytes | None]
 _POINTS = {"suspend": "session:suspend", "resume": "session:resume",
            "complete": "session:end", "fail": "session:end", "archive": "session:end"}
+#: The journal entry and event of :meth:`SessionManager.update_metadata`.
+METADATA_CHANGED = "session.metadata_changed"
 _KINDS = {"suspend": "session.suspended", "resume": "session.resumed",
           "complete": "session.completed", "fail": "session.failed",
           "archive": "session.archived"}
@@ -120,6 +125,10 @@ class _SkippedByHook(Exception):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+
+class _Unchanged(_SkippedByHook):
+    """A metadata change that changes nothing: the session stays as it is, unwritten."""
 
 
 class SessionManager:
@@ -427,6 +436,50 @@ class SessionManager:
         last change to the record. The same holds for :meth:`load`.
         """
         return self._mark(session, "session:save", "session.saved")
+
+    def update_metadata(self, session: SessionRef, changes: Any = None, *,
+                        remove: Any = ()) -> Session:
+        """Set the keys of ``changes`` in the session's metadata and drop the keys named in
+        ``remove``: one batch with a ``session.metadata_changed`` journal entry (``changed``,
+        the keys set and their values; ``removed``, the keys that were there), then the event
+        of that name. A session of any status. No hook point fires (there is none for
+        metadata). A change that leaves the metadata as it is writes nothing and returns the
+        session.
+
+        Raises:
+            ValidationError: ``changes`` is not a dict of JSON values, ``remove`` not a list
+                of texts, or the new metadata is over ``[state] max_value_bytes``.
+            SessionNotFound: no such session.
+        """
+        self._check_enabled()
+        sid = session_ref_id(session)
+        given = check_fields(changes, "changes")
+        if isinstance(remove, str) or not isinstance(remove, list | tuple | set | frozenset):
+            raise ValidationError("remove", "must be a list of metadata keys", got=remove)
+        for i, key in enumerate(remove):
+            if not isinstance(key, str):
+                raise ValidationError("remove", "must be a list of metadata keys (texts)",
+                                      path=f"[{i}]", got=key)
+        dropped = frozenset(remove)
+        cid = correlation_id()
+
+        def change(current: Session, now: float) -> Update:
+            old = current.metadata
+            meta = {k: v for k, v in old.items() if k not in dropped}
+            meta.update(given)
+            if meta == old and orjson.dumps(meta) == orjson.dumps(old):  # true is not 1
+                raise _Unchanged(current)
+            meta = check_metadata(meta, self.settings.max_value_bytes)
+            data = {"changed": given, "removed": sorted(dropped & old.keys())}
+            return Update(replace(current, metadata=meta, updated_at=now),
+                          [Draft(METADATA_CHANGED, data, cid)])
+
+        try:
+            new = self._update(sid, change)
+        except _Unchanged as same:
+            return same.session
+        self._publish(METADATA_CHANGED, new, cid)
+        return new
 
     def forget_cached(self) -> None:
         """Drop every cached record and journal position (after a restore replaced the
