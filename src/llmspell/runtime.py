@@ -172,6 +172,9 @@ class Runtime:
         It journals state writes (when state is enabled), hook executions and events of
         sessions. Raises SessionError on use when ``[session] enabled = false``.
         """
+        if self._sessions is not None:  # built: no closures made (read on every agent call)
+            return self._sessions
+
         def build() -> SessionManager:
             from llmspell.sessions import SessionManager
 
@@ -234,7 +237,9 @@ class Runtime:
         Raises:
             SessionError: ``[session] enabled = false``.
         """
-        if self._artifacts is None and (off := self.unavailable("artifacts")) is not None:
+        if self._artifacts is not None:  # built: no closure made (read on every collection)
+            return self._artifacts
+        if (off := self.unavailable("artifacts")) is not None:
             raise off
 
         def build() -> ArtifactManager:
@@ -259,6 +264,9 @@ class Runtime:
         """The agents of this runtime (``create``, ``get``, ``list``...), built on first use.
         Their calls are journaled in, counted by and limited by the current session when
         sessions are on; their state is saved to scope ``agent:<name>`` when state is on."""
+        if self._agents is not None:  # built: no closure made (read on every Lua agent call)
+            return self._agents
+
         def build() -> AgentRegistry:
             from llmspell.agents import AgentRegistry
 
