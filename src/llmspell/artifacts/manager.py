@@ -367,12 +367,16 @@ class ArtifactManager:
         if not self.settings.auto_collect:
             return False
         sid = self._sid(session)
-        # The session as this process last wrote or read it (no store read). A collection's
-        # batch holds ``expect`` on that record, so a change made by another process since
-        # makes it fail, and the store decides again on the record it reads then
-        # (``collecting``). The artifact counters' view when they have one: the store that
-        # follows reads that view again, and the record is decoded once.
-        return collecting((self.counters.peek(sid) or self.sessions.peek(sid)).metadata)
+        # On: as this process last wrote or read the session (no store read). The
+        # collection's batch holds ``expect`` on that record, so a switch turned off by
+        # another process since makes it fail, and the store decides again on the record it
+        # reads then (the writer asks ``collecting`` too). The artifact counters' view when
+        # they have one: the store that follows reads that view again, decoded once.
+        if collecting((self.counters.peek(sid) or self.sessions.peek(sid)).metadata):
+            return True
+        # Off: read again, since no batch would prove it (another process may have turned
+        # it on). One read per call only in a session that does not collect.
+        return collecting(self.sessions.get(sid).metadata)
 
     # -- upkeep -----------------------------------------------------------------------------
 
