@@ -474,12 +474,7 @@ class SessionManager:
             return Update(replace(current, metadata=meta, updated_at=now),
                           [Draft(METADATA_CHANGED, data, cid)])
 
-        try:
-            new = self._update(sid, change)
-        except _Unchanged as same:
-            return same.session
-        self._publish(METADATA_CHANGED, new, cid)
-        return new
+        return self._change(sid, change, METADATA_CHANGED, cid)
 
     def forget_cached(self) -> None:
         """Drop every cached record and journal position (after a restore replaced the
@@ -871,12 +866,7 @@ class SessionManager:
             delta = (new_status == ACTIVE) - (current.status == ACTIVE)
             return Update(new, [Draft(_KINDS[operation], data, cid)], delta)
 
-        try:
-            new = self._update(sid, change)
-        except _SkippedByHook as skipped:
-            return skipped.session
-        self._publish(_KINDS[operation], new, cid, reason=reason)
-        return new
+        return self._change(sid, change, _KINDS[operation], cid, reason=reason)
 
     def _mark(self, session: SessionRef, point: str, kind: str) -> Session:
         self._check_enabled()
@@ -901,11 +891,17 @@ class SessionManager:
             return Update(new, [Draft(kind, {"status": current.status}, cid)],
                           record=rewrite)
 
+        return self._change(sid, change, kind, cid)
+
+    def _change(self, sid: str, change: Callable[[Session, float], Update], kind: str,
+                cid: str, *, reason: str | None = None) -> Session:
+        """:meth:`_update`, then the event ``kind``; a change that a hook skipped, or that
+        changes nothing (``_SkippedByHook``), writes nothing and returns the session as is."""
         try:
             new = self._update(sid, change)
         except _SkippedByHook as skipped:
             return skipped.session
-        self._publish(kind, new, cid)
+        self._publish(kind, new, cid, reason=reason)
         return new
 
     def _update(self, sid: str, change: Callable[[Session, float], Update], *,
