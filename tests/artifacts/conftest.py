@@ -3,12 +3,13 @@
 ``rt`` is a Runtime on each backend (the root conftest's ``backend`` fixture), with its data
 under ``tmp_path`` and ``tmp_path / "files"`` as the one allowed root; ``session`` is an
 active session of it. ``make_runtime(**overrides)`` builds more on the same store (keys as in
-``Config.defaults``: ``session__max_artifact_size=...``), closed at the end.
+``Config.defaults``: ``session__max_artifact_size=...``), closed at the end. ``pair`` is two
+runtimes on one store (sqlite and memory), as two processes would share it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,19 @@ def rt(make_runtime: MakeRuntime) -> Runtime:
 @pytest.fixture
 def session(rt: Runtime) -> Session:
     return rt.sessions.create("work")
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes (two ArtifactManagers, two SessionManagers) on one store."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/shared.db"
+    else:
+        url = f"memory://known-versions-{tmp_path.name}"
+    first = Runtime.memory(storage__url=url, runtime__data_dir=str(tmp_path / "a"))
+    second = Runtime.memory(storage__url=url, runtime__data_dir=str(tmp_path / "b"))
+    try:
+        yield first, second
+    finally:
+        second.close()
+        first.close()

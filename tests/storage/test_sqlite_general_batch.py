@@ -123,10 +123,11 @@ def test_a_missing_large_row_in_a_condition_is_a_storage_error(store: SqliteStor
     assert store.get("y") is None
 
 
-def test_an_artifact_store_is_six_statements(store: SqliteStore) -> None:
-    """Its nine ops (one large, one delete) and six conditions: BEGIN, the check, one
-    DELETE, one INSERT into kv, one into kv_large, COMMIT."""
-    store.put("session", b"s1")
+def test_an_artifact_store_is_five_statements(store: SqliteStore) -> None:
+    """Its nine ops (one large, one delete of a key that is there) and six conditions:
+    BEGIN, the DELETE carrying the conditions, one INSERT into kv, one into kv_large,
+    COMMIT."""
+    store.batch([Put("session", b"s1"), Put("idx/1", b"")])
     seen: list[str] = []
     store._db.set_trace_callback(seen.append)
     ops = [Put("blob/d", BIG), Put("blob/m", b"m"), Delete("idx/1"), Put("idx/2", b""),
@@ -135,11 +136,30 @@ def test_an_artifact_store_is_six_statements(store: SqliteStore) -> None:
     assert store.batch(ops, expect={"art/2": None, "blob/m": None, "session": b"s1",
                                     "journal/2": None, "lease": None, "art/1": None})
     heads = [s.split(" (")[0].split(" WHERE")[0] for s in seen]
-    # a REPLACE of an existing row also reports the row's delete trigger: count statements
+    # a REPLACE or DELETE of an existing row also reports the row's delete trigger
     assert list(dict.fromkeys(heads)) == [
-        "BEGIN IMMEDIATE", "SELECT", "DELETE FROM kv", "INSERT INTO kv",
+        "BEGIN IMMEDIATE", "DELETE FROM kv", "INSERT INTO kv",
         "INSERT OR REPLACE INTO kv_large", "COMMIT"]
-    assert len(heads) == 6  # the upsert replaced "session" without the delete trigger
+    assert len(heads) == 6  # the delete's trigger; the upsert replaced "session" without
+    assert store.get("idx/1") is None and store.get("idx/2") == b""
+
+
+@pytest.mark.parametrize("there", [True, False])
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_delete_carrying_the_conditions_decides_as_the_check_does(
+        store: SqliteStore, there: bool, holds: bool) -> None:
+    """A first run deleting one key checks the conditions in its DELETE; no row deleted
+    (the key absent, or a condition failed) is decided by the check."""
+    store.batch([Put("seq", b"1"), Put("big", BIG), *([Put("gone", b"g")] if there else [])])
+    expect = {"seq": b"1" if holds else b"0", "big": BIG, "new": None}
+    assert store.batch([Delete("gone"), Put("new", b"n")], expect=expect) is holds
+    assert store.get("gone") == (b"g" if there and not holds else None)
+    assert store.get("new") == (b"n" if holds else None)
+    # the deleted key itself expected absent: the DELETE finds it only when it is there
+    assert store.batch([Delete("new"), Put("other", b"o")],
+                       expect={"new": None}) is not holds
+    assert store.get("new") == (b"n" if holds else None)  # there: the batch failed, kept
+    assert store.get("other") == (None if holds else b"o")
 
 
 @pytest.mark.parametrize("new", [b"small", b"", BIG2])

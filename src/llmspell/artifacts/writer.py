@@ -156,7 +156,7 @@ class ArtifactWriter:
                                         operation=operation)
             version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
             # the blob's ops first (see below); new_put: Put's own __new__ is Python
-            ops, bexpect, meta = staged.plan(1)
+            ops, bexpect, meta = staged.plan(1, fresh=attempt > 0)
             artifact = Artifact(
                 sid, name, version, staged.hash, request.artifact_type, request.mime_type,
                 staged.size, meta.stored, meta.codec, now, request.tags,
