@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from llmspell.providers.scripted import ScriptedProvider
 from llmspell.runtime import Runtime
 
@@ -229,3 +231,26 @@ def test_another_write_of_the_session_runs_a_deferred_collection_first(rt: Runti
         rt.sessions.save(session)  # a record update: what waits goes first
         assert written == ["collected", "settled"]
     assert written == ["collected", "settled"]
+
+
+def test_a_collection_switched_off_elsewhere_leaves_the_call_whole(backend: Any) -> None:
+    # Another process turns collection off after this one last read the session: the
+    # collection riding with the call's event entry finds it on its retry and stores
+    # nothing, and the call's settlement and entries are written all the same.
+    if not backend.multi_process:
+        pytest.skip("two runtimes on one store need a multi-process backend")
+    one, two = backend.runtime(), backend.runtime()
+    provider = ScriptedProvider("scripted", ["first answer", "second answer"])
+    one.providers.add("scripted", provider)
+    session = one.sessions.create("shared")
+    agent = one.agents.create("switched", "scripted/demo")
+    with one.sessions.current(session):
+        agent.invoke("one")
+        two.artifacts.set_auto_collect(session.id, False)
+        assert agent.invoke("two").text == "second answer"
+    assert [a.version for a in one.artifacts.list(session)] == [1]
+    kinds = [k for k, _ in _journal(one, session)]
+    assert kinds.count("llm.call") == 2 and kinds.count("artifact.stored") == 1
+    assert kinds.count("agent.execution_completed") == 2
+    operations, tokens, _, artifacts, _ = _counts(one, session)
+    assert (operations, artifacts) == (2, 1) and tokens > 0

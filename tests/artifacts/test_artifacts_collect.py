@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from backends import Backend
 from llmspell.events import capture_events
 from llmspell.runtime import Runtime
 from llmspell.sessions import Session
@@ -121,3 +122,21 @@ def test_an_older_stores_settings_move_into_their_sessions(rt: Runtime) -> None:
     ArtifactManager.from_runtime(rt)  # nothing left to move: nothing changes
     assert [e.kind for e in rt.sessions.journal.read(off.id)].count(
         "session.metadata_changed") == 1
+
+
+def test_a_switch_changed_by_another_process_applies_to_the_next_collection(
+        backend: Backend) -> None:
+    # This process decides from the session record it last saw (no read per collection);
+    # the collection's batch holds expect on that record, so another process's change makes
+    # it fail, and the retry decides again on the record it reads.
+    if not backend.multi_process:
+        pytest.skip("two runtimes on one store need a multi-process backend")
+    one, two = backend.runtime(), backend.runtime()
+    s = one.sessions.create("shared")
+    one.hooks.fire("tool:after_execution", "first", component="t", session_id=s.id)
+    two.artifacts.set_auto_collect(s.id, False)
+    one.hooks.fire("tool:after_execution", "second", component="t", session_id=s.id)
+    assert [one.artifacts.read(a) for a in one.artifacts.list(s)] == [b"first"]
+    two.artifacts.set_auto_collect(s.id, True)
+    one.hooks.fire("tool:after_execution", "third", component="t", session_id=s.id)
+    assert [one.artifacts.read(a) for a in one.artifacts.list(s)] == [b"first", b"third"]

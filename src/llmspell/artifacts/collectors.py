@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from llmspell.artifacts.validate import CollectionOff
 from llmspell.errors import ArtifactError, ResourceLimitExceeded, SessionError, ValidationError
 from llmspell.protocols import OWN_PREFIX, EventPublisher, HookRegistrar
 from llmspell.sessions.ride import collect_later
@@ -109,6 +110,8 @@ class ArtifactCollector:
             artifacts.store(sid, f"{kind}/{component}", content, artifact_type=kind,
                             created_by=creator, custom=custom, as_session=sid,
                             collected=True)
+        except CollectionOff:  # switched off by another process meanwhile: as if off
+            return
         except _EXPECTED as exc:
             logger.warning("could not collect the %s of %s into session %s: %s", kind,
                            component, sid, exc)

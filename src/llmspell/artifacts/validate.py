@@ -79,6 +79,12 @@ def collecting(metadata: dict[str, Any]) -> bool:
     return metadata.get(AUTO_COLLECT, True) is not False
 
 
+class CollectionOff(Exception):
+    """A collection's retry read its session's record and found the switch off (another
+    process turned it off since this one decided): nothing is stored. The collector drops
+    the collection quietly."""
+
+
 #: Metadata keys with a meaning of their own; any other key is a custom field.
 KNOWN_KEYS = ("artifact_type", "type", "mime_type", "content_type", "tags", "description",
               "created_by", "custom")

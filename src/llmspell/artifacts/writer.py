@@ -34,6 +34,7 @@ from llmspell.artifacts import keys
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob
 from llmspell.artifacts.model import Artifact, decode_record, name_key
+from llmspell.artifacts.validate import CollectionOff, collecting
 from llmspell.bounded import BoundedCache
 from llmspell.codec import compact, stored_object
 from llmspell.errors import (
@@ -152,6 +153,8 @@ class ArtifactWriter:
             now = self.clock()
             view = first if first is not None and not attempt else counters.read(
                 sid, fresh=attempt > 0)
+            if attempt and request.collected and not collecting(view.session.metadata):
+                raise CollectionOff(sid)  # decided on a record that changed (manager)
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
             version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
@@ -362,7 +365,7 @@ class ArtifactWriter:
 
     def delete_session(self, session_id: str, extra: list[Op]) -> int:
         """Remove every artifact of a deleted session, a page at a time, dropping their blob
-        references; ``extra`` (its grants and settings) goes with the last page. Returns how
+        references; ``extra`` (its grants) goes with the last page. Returns how
         many artifacts went. Safe to run again after an interruption."""
         prefix = keys.session_prefix(session_id)
 
