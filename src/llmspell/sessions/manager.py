@@ -55,7 +55,15 @@ from llmspell.errors import (
     ValidationError,
 )
 from llmspell.ids import correlation_id
-from llmspell.journal import ID_PATTERN, START, Draft, Journal, Position, check_session_id
+from llmspell.journal import (
+    ID_PATTERN,
+    START,
+    Draft,
+    Encoded,
+    Journal,
+    Position,
+    check_session_id,
+)
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions import index
 from llmspell.sessions.clock import Clock, SystemClock
@@ -74,7 +82,9 @@ from llmspell.sessions.model import (
     check_seconds,
     check_tags,
     check_text,
+    fill_new_record,
     new_id,
+    new_record_template,
     session_ref_id,
 )
 from llmspell.sessions.policies import (
@@ -97,6 +107,8 @@ logger = logging.getLogger("llmspell.sessions")
 SessionRef = Session | str
 
 _CACHE_SIZE = 4096
+#: How many distinct kinds of created sessions create keeps templates for (then it starts over).
+_ALIKE_MAX = 256
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
 DISABLED = "sessions are disabled ([session] enabled = false)"
 #: What a session change's batch returns once applied: the update, the record's new bytes, the
@@ -173,6 +185,8 @@ class SessionManager:
         # still exactly these (compared on every read), so it is right across processes;
         # callers always get a copy, never the cached object.
         self._decoded: BoundedCache[str, tuple[bytes, Session]] = BoundedCache(_CACHE_SIZE)
+        #: create's templates, by the fields that make them (see :meth:`_made_alike`).
+        self._created_alike: dict[tuple[Any, ...], tuple[bytes | None, Encoded]] = {}
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
@@ -281,14 +295,29 @@ class SessionManager:
             parent_session_id, now, None, duration, idle,
             Limits() if limits is None else check_limits(limits), Counters(), now, 0.0, now,
             None)
+        # Sessions created alike (no metadata or limits: their record and entry hold only
+        # the checked name, description, tags, parent and durations) share their record's
+        # template and the entry's data, made once (~13k instructions per create).
+        alike = metadata is None and limits is None
         if self.hooks is not None and self.hooks.has("session:start"):
             given = {"session": session.to_dict(), "operation": "create"}
             decided = self._before("session:start", sid, cid, lambda: given)
             if decided is not given:  # modified (skip is not honoured here: reported)
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
-        raw = session.encode()
-        drafts = [Draft("session.created", created_entry(session), cid,
-                        _created_redacted(self.journal.redactor, session))]
+                alike = False
+        if alike:
+            key = (session.name, session.description, parent_session_id, duration, idle,
+                   *session.tags)
+            made = self._created_alike.get(key)
+            if made is None:
+                made = self._made_alike(session, key)
+            template, data = made
+            raw = session.encode() if template is None else fill_new_record(template, sid, now)
+            drafts = [Draft("session.created", data, cid)]
+        else:
+            raw = session.encode()
+            drafts = [Draft("session.created", created_entry(session), cid,
+                            _created_redacted(self.journal.redactor, session))]
         self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
         saved = save and self._before("session:save", sid, cid, lambda: {
             "session": session.to_dict(), "operation": "saved"}) is not _SKIP
@@ -319,6 +348,17 @@ class SessionManager:
             if saved:
                 self._publish("session.saved", session, cid)
         return session
+
+    def _made_alike(self, session: Session,
+                    key: tuple[Any, ...]) -> tuple[bytes | None, Encoded]:
+        """What :meth:`create` keeps for sessions created like ``session`` (``key``): its
+        record's template and its ``session.created`` data as the journal encodes it."""
+        made = (new_record_template(session), self.journal.encode_data(
+            created_entry(session), _created_redacted(self.journal.redactor, session)))
+        if len(self._created_alike) >= _ALIKE_MAX:
+            self._created_alike.clear()
+        self._created_alike[key] = made
+        return made
 
     def get(self, session: SessionRef) -> Session:
         """The session, with its timeouts applied first (an idle one comes back suspended).
