@@ -217,8 +217,8 @@ class Journal:
 
     def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
                     after: Position | None = None, guarded: bool = False,
-                    checked: bool = False,
-                    fresh: bool | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
+                    checked: bool = False, fresh: bool | None = None,
+                    fenced: bool = True) -> tuple[list[Op], dict[str, bytes | None]]:
         """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
 
         ``guarded``: the caller's batch already proves the journal was not deleted since
@@ -228,6 +228,8 @@ class Journal:
         ``checked``: the caller has validated ``session_id`` already (the session manager).
         ``fresh``: the caller is building again after a lost race (default: when ``after`` is
         None), so the session's fence (:attr:`fence`) reads its lease record again.
+        ``fenced``: False for the batch that creates the session, which has no lease to
+        fence (its id is new; ``Leases.new_session``).
         """
         if fresh is None:
             fresh = after is None
@@ -243,7 +245,7 @@ class Journal:
         if seq and not guarded:
             expect[entry_key(session_id, seq)] = newest
         fence = self.fence
-        if fence is not None:
+        if fence is not None and fenced:
             fenced = fence(session_id, fresh)
             if fenced:
                 expect.update(fenced)

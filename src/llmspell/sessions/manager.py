@@ -312,13 +312,16 @@ class SessionManager:
             if made is None:
                 made = self._made_alike(session, key)
             template, data = made
-            raw = session.encode() if template is None else fill_new_record(template, sid, now)
+            # A filled template is a copy of exactly its length already (no orjson block):
+            # the cache keeps it as it is (a copy fewer, ~1.5k instructions).
+            raw = (compact(session.encode()) if template is None
+                   else fill_new_record(template, sid, now))
             drafts = [Draft("session.created", data, cid)]
         else:
-            raw = session.encode()
+            raw = compact(session.encode())
             drafts = [Draft("session.created", created_entry(session), cid,
                             _created_redacted(self.journal.redactor, session))]
-        self.leases.new_session(sid)  # a fresh id has no lease: its fence reads nothing
+        self.leases.new_session(sid)  # a fresh id has no lease: no fence, none to read later
         saved = save and self._before("session:save", sid, cid, lambda: {
             "session": session.to_dict(), "operation": "saved"}) is not _SKIP
         if saved:
@@ -331,7 +334,8 @@ class SessionManager:
             expect: dict[str, bytes | None] = {}
             active = self.active.add(1, ops, expect, lambda: f"cannot create session {name!r}")
             # The journal's condition (entry 1 absent) also proves the new id is unused.
-            jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True)
+            jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True,
+                                                     fenced=False)
             ops.extend(jops)
             expect.update(jexpect)
             return ops, expect, (active, jops)
@@ -342,7 +346,7 @@ class SessionManager:
                                    checked=False, lost=self.active.invalidate)
         self.active.committed(active)
         self._mark_indexed = False
-        self._remember(sid, raw, position_after(START, jops))  # a new run
+        self._keep(sid, raw, position_after(START, jops), None)  # a new run
         if self.events is not None:
             self._publish("session.created", session, cid)
             if saved:

@@ -279,7 +279,9 @@ def new_record_template(session: Session) -> bytes | None:
 def fill_new_record(template: bytes, session_id: str, now: float) -> bytes:
     """The record of a new session (id ``session_id``, created ``now``) from its
     :func:`new_record_template`: the bytes ``encode`` gives, in half its instructions
-    (16k -> 7k: no dict of 19 fields built and encoded)."""
+    (16k -> 7k: no dict of 19 fields built and encoded). The bytes are a copy of exactly
+    their length (bytes formatting trims its buffer), not an orjson result's block: a
+    cache keeps them as they are (``codec.compact`` would copy them again)."""
     t = orjson.dumps(now)
     return template % (session_id.encode(), t, t, t, t, t)
 
