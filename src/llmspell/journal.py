@@ -218,7 +218,9 @@ class Journal:
     def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
                     after: Position | None = None, guarded: bool = False,
                     checked: bool = False, fresh: bool | None = None,
-                    fenced: bool = True) -> tuple[list[Op], dict[str, bytes | None]]:
+                    fenced: bool = True,
+                    make_put: Callable[[tuple[str, bytes]], Op] = new_put,
+                    ) -> tuple[list[Op], dict[str, bytes | None]]:
         """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
 
         ``guarded``: the caller's batch already proves the journal was not deleted since
@@ -229,7 +231,8 @@ class Journal:
         ``fresh``: the caller is building again after a lost race (default: when ``after`` is
         None), so the session's fence (:attr:`fence`) reads its lease record again.
         ``fenced``: False for the batch that creates the session, which has no lease to
-        fence (its id is new; ``Leases.new_session``).
+        fence (its id is new; ``Leases.new_session``). ``make_put``: how each entry's Put
+        is made (the store's ``Store.make_put`` for a batch_unchecked).
         """
         if fresh is None:
             fresh = after is None
@@ -246,9 +249,9 @@ class Journal:
             expect[entry_key(session_id, seq)] = newest
         fence = self.fence
         if fence is not None and fenced:
-            fenced = fence(session_id, fresh)
-            if fenced:
-                expect.update(fenced)
+            lease = fence(session_id, fresh)
+            if lease:
+                expect.update(lease)
         now = self.clock()
         ops: list[Op] = []
         for draft in drafts:
@@ -257,7 +260,7 @@ class Journal:
                 raise StorageError(f"journal of session {session_id} is full ({_SEQ_MAX} "
                                    "entries)")
             key = entry_key(session_id, seq) if ops else first
-            ops.append(new_put((key, self.encode(seq, now, draft))))
+            ops.append(make_put((key, self.encode(seq, now, draft))))
         # Entry n present and n + 1 absent prove the numbering continues the committed journal;
         # the later keys follow (they are only ever written together with n + 1).
         return ops, expect

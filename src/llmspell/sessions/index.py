@@ -30,7 +30,7 @@ reader still checks each entry against the record it names and skips one that di
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from llmspell.sessions.model import STATUSES, Session
@@ -120,12 +120,14 @@ def index_keys(session: Session) -> list[str]:
     return keys
 
 
-def created_ops(session: Session, raw: bytes) -> list[Op]:
-    """The Puts of a new session: its record (``raw``) and its index entries."""
-    ops: list[Op] = [new_put((RECORD_PREFIX + session.id, raw))]
+def created_ops(session: Session, raw: bytes,
+                make_put: Callable[[tuple[str, bytes]], Op] = new_put) -> list[Op]:
+    """The Puts of a new session: its record (``raw``) and its index entries, each made
+    by ``make_put`` (the store's ``Store.make_put`` for a batch_unchecked)."""
+    ops: list[Op] = [make_put((RECORD_PREFIX + session.id, raw))]
     append = ops.append
     for key in index_keys(session):  # (map over zip with repeat: ~1.5k instructions more)
-        append(new_put((key, b"")))
+        append(make_put((key, b"")))
     return ops
 
 

@@ -327,15 +327,20 @@ class SessionManager:
         if saved:
             drafts.append(Draft("session.saved", {"status": session.status}, cid))
 
+        # The batch goes to batch_unchecked: its Puts in the store's form (a plain tuple on
+        # the memory store: 7 Puts, ~12k instructions fewer).
+        make_put = self.store.make_put
+
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
-            ops = index.created_ops(session, raw)
+            ops = index.created_ops(session, raw, make_put)
             if self._mark_indexed:  # the store's first session: its index is complete
                 ops.append(Put(index.UPDATED_INDEX_DONE, b"1"))
             expect: dict[str, bytes | None] = {}
-            active = self.active.add(1, ops, expect, lambda: f"cannot create session {name!r}")
+            active = self.active.add(1, ops, expect, lambda: f"cannot create session {name!r}",
+                                     make_put)
             # The journal's condition (entry 1 absent) also proves the new id is unused.
             jops, jexpect = self.journal.entries_ops(sid, drafts, after=START, checked=True,
-                                                     fenced=False)
+                                                     fenced=False, make_put=make_put)
             ops.extend(jops)
             expect.update(jexpect)
             return ops, expect, (active, jops)

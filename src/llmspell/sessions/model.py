@@ -257,8 +257,9 @@ class Session:
 
 
 #: Where :func:`new_record_template` leaves holes: raw bytes JSON never holds (orjson
-#: escapes a NUL inside a string), put in by Fragments.
-_ID_HOLE, _TIME_HOLE = orjson.Fragment(b'"\x00"'), orjson.Fragment(b"\x00")
+#: escapes a NUL inside a string), put in by Fragments (typed as what they stand for).
+_ID_HOLE: Any = orjson.Fragment(b'"\x00"')
+_TIME_HOLE: Any = orjson.Fragment(b"\x00")
 
 
 def new_record_template(session: Session) -> bytes | None:
