@@ -109,6 +109,8 @@ SessionRef = Session | str
 _CACHE_SIZE = 4096
 #: How many distinct kinds of created sessions create keeps templates for (then it starts over).
 _ALIKE_MAX = 256
+#: What create keeps per kind of session (SessionManager._made_alike).
+_Alike = tuple[bytes | None, Encoded, tuple[str, ...]]
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
 DISABLED = "sessions are disabled ([session] enabled = false)"
 #: What a session change's batch returns once applied: the update, the record's new bytes, the
@@ -186,7 +188,7 @@ class SessionManager:
         # callers always get a copy, never the cached object.
         self._decoded: BoundedCache[str, tuple[bytes, Session]] = BoundedCache(_CACHE_SIZE)
         #: create's templates, by the fields that make them (see :meth:`_made_alike`).
-        self._created_alike: dict[tuple[Any, ...], tuple[bytes | None, Encoded]] = {}
+        self._created_alike: dict[tuple[Any, ...], _Alike] = {}
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
@@ -311,13 +313,14 @@ class SessionManager:
             made = self._created_alike.get(key)
             if made is None:
                 made = self._made_alike(session, key)
-            template, data = made
+            template, data, prefixes = made
             # A filled template is a copy of exactly its length already (no orjson block):
             # the cache keeps it as it is (a copy fewer, ~1.5k instructions).
             raw = (compact(session.encode()) if template is None
                    else fill_new_record(template, sid, now))
             drafts = [Draft("session.created", data, cid)]
         else:
+            prefixes = None
             raw = compact(session.encode())
             drafts = [Draft("session.created", created_entry(session), cid,
                             _created_redacted(self.journal.redactor, session))]
@@ -332,7 +335,7 @@ class SessionManager:
         make_put = self.store.make_put
 
         def build(attempt: int) -> Planned[tuple[bytes, list[Op]]]:
-            ops = index.created_ops(session, raw, make_put)
+            ops = index.created_ops(session, raw, make_put, prefixes)
             if self._mark_indexed:  # the store's first session: its index is complete
                 ops.append(Put(index.UPDATED_INDEX_DONE, b"1"))
             expect: dict[str, bytes | None] = {}
@@ -358,12 +361,13 @@ class SessionManager:
                 self._publish("session.saved", session, cid)
         return session
 
-    def _made_alike(self, session: Session,
-                    key: tuple[Any, ...]) -> tuple[bytes | None, Encoded]:
+    def _made_alike(self, session: Session, key: tuple[Any, ...]) -> _Alike:
         """What :meth:`create` keeps for sessions created like ``session`` (``key``): its
-        record's template and its ``session.created`` data as the journal encodes it."""
+        record's template, its ``session.created`` data as the journal encodes it, and its
+        index keys' prefixes."""
         made = (new_record_template(session), self.journal.encode_data(
-            created_entry(session), _created_redacted(self.journal.redactor, session)))
+            created_entry(session), _created_redacted(self.journal.redactor, session)),
+            index.created_prefixes(session))
         if len(self._created_alike) >= _ALIKE_MAX:
             self._created_alike.clear()
         self._created_alike[key] = made
