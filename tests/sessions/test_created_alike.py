@@ -1,17 +1,22 @@
-"""Sessions created alike share create's templates (sessions.manager._made_alike): a new
+"""Sessions created alike share what create made once (sessions.manager._made_alike): a new
 record from its template is ``Session.encode``'s bytes, and the ``session.created`` entry
-from the journal's encoded data is the entry the journal writes from the data itself. The
-templates are keyed by every field they fix, so sessions that differ in any of them (or
-carry metadata, limits or a hook's change) get their own bytes."""
+from the journal's encoded data is the entry the journal writes from the data itself. What
+is kept is found by the arguments as given, so sessions that differ in any of them (or carry
+metadata, limits or a hook's change) get their own bytes, and an argument that only equals
+a good one (True and 1) is still checked."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmspell.errors import SessionNotFound, ValidationError
 from llmspell.hooks import HookRegistry, HookResult
 from llmspell.journal import Draft, Journal
 from llmspell.sessions import ManualClock, SessionManager, SessionSettings
@@ -93,3 +98,43 @@ def test_a_hook_that_changes_the_session_gets_its_own_record() -> None:
         {**ctx.data, "session": {**ctx.data["session"], "name": "renamed"}}))
     raw, entry = _records(manager, name="a", tags=["x"])
     assert b'"name":"renamed"' in raw and b'"name":"renamed"' in entry
+
+
+@pytest.mark.parametrize("bad", [
+    {"max_duration": True}, {"max_idle_time": True}, {"max_duration": Decimal(5)},
+    {"max_duration": Fraction(5)}, {"tags": "xy"}, {"tags": ["x", ["y"]]},
+    {"tags": ["x", 1]}, {"name": 5}, {"description": None},
+    {"parent_session_id": "0190a1b2-c3d4-7e5f-8a9b-00000000beef"},
+])
+def test_arguments_like_ones_created_before_are_still_checked(bad: dict[str, Any]) -> None:
+    """Arguments equal to ones a create checked (True == 1, Decimal(5) == 5, the letters
+    of a string) are refused as on a fresh manager, however often good ones came first."""
+    manager = SessionManager(open_store("memory://"), settings=SessionSettings())
+    good: dict[str, Any] = {"name": "a", "tags": ["x", "y"], "max_duration": 5,
+                            "max_idle_time": 1}
+    for _ in range(2):
+        manager.create(**good)
+    with pytest.raises((ValidationError, SessionNotFound)):
+        manager.create(**{**good, **bad})
+
+
+def test_arguments_alike_give_their_own_checked_values() -> None:
+    """Equal arguments of other forms (5 and 5.0, 0 and 0.0, a repeated tag, no tags and
+    []) create what a fresh manager creates from them; the tags are each session's own."""
+    manager = SessionManager(open_store("memory://"), settings=SessionSettings(
+        max_duration_seconds=60))
+    fresh = SessionManager(open_store("memory://"), settings=SessionSettings(
+        max_duration_seconds=60))
+    asks: list[dict[str, Any]] = [
+        {"name": "a", "max_duration": 5}, {"name": "a", "max_duration": 5.0},
+        {"name": "a", "max_duration": 0}, {"name": "a", "max_duration": 0.0},
+        {"name": "a", "max_duration": None}, {"name": "a", "tags": ["x", "x"]},
+        {"name": "a", "tags": ["x"]}, {"name": "a", "tags": []}, {"name": "a"},
+    ]
+    for ask in asks + asks:
+        got = manager.create(**ask)
+        want = SessionManager(fresh.store, settings=fresh.settings).create(**ask)
+        assert (got.name, got.tags, got.max_duration, got.max_idle_time) == (
+            want.name, want.tags, want.max_duration, want.max_idle_time)
+        got.tags.append("mine")
+    assert all(s.tags != ["x", "mine"] for s in manager.list())

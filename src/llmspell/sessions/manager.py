@@ -110,7 +110,10 @@ _CACHE_SIZE = 4096
 #: How many distinct kinds of created sessions create keeps templates for (then it starts over).
 _ALIKE_MAX = 256
 #: What create keeps per kind of session (SessionManager._made_alike).
-_Alike = tuple[bytes | None, Encoded, tuple[str, ...]]
+_Alike = tuple[bytes | None, Encoded, tuple[str, ...],
+               tuple[str, str, tuple[str, ...], float | None, float | None]]
+#: The classes of a max_duration or max_idle_time create looks up as given (no bool).
+_SECONDS = frozenset({type(None), int, float})
 #: Why every operation fails with ``[session] enabled = false`` (Runtime.unavailable says it too).
 DISABLED = "sessions are disabled ([session] enabled = false)"
 #: What a session change's batch returns once applied: the update, the record's new bytes, the
@@ -275,21 +278,47 @@ class SessionManager:
             self._check_enabled()
         if save.__class__ is not bool:
             raise ValidationError("save", "must be true or false", got=save)
-        check_name(name)
-        if description.__class__ is not str or description:  # "" is the common, valid case
-            check_text(description, "description")
-        tag_list = check_tags(tags)
-        meta = {} if metadata is None else check_metadata(metadata,
-                                                          settings.max_value_bytes)
-        if parent_session_id is not None:
-            check_session_id(parent_session_id, argument="parent_session_id")
-            if self.store.get(index.record_key(parent_session_id)) is None:
+        # Sessions created alike (no metadata or limits: their record and entry hold only
+        # the name, description, tags, parent and durations) share what is made of those
+        # once (_made_alike: the checked fields, the record's template, the entry's data,
+        # the index keys' prefixes), found by the arguments as given (~30k instructions
+        # per create). Arguments equal to ones checked before check the same, but for a
+        # bool, equal to 0 or 1, and a number type of another class: those are not looked
+        # up, nor is tags other than a list or None (a string's letters would pass).
+        key: tuple[Any, ...] | None = None
+        made: _Alike | None = None
+        if (metadata is None and limits is None and (tags is None or tags.__class__ is list)
+                and max_duration.__class__ in _SECONDS and max_idle_time.__class__ in _SECONDS):
+            key = (name, description, parent_session_id, max_duration, max_idle_time,
+                   *(tags or ()))
+            try:
+                made = self._created_alike.get(key)
+            except TypeError:  # an unhashable tag: refused by the checks below
+                key = None
+        if made is not None:
+            name, description, checked_tags, duration, idle = made[3]
+            tag_list = list(checked_tags)  # the session's own
+            meta: dict[str, Any] = {}
+            if parent_session_id is not None and self.store.get(
+                    index.record_key(parent_session_id)) is None:
                 raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
                                       "session")
-        duration = (check_seconds(max_duration, "max_duration") if max_duration is not None
-                    else settings.max_duration_seconds or None)
-        idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
-                else settings.idle_timeout_seconds or None)
+        else:
+            check_name(name)
+            if description.__class__ is not str or description:  # "" is the common case
+                check_text(description, "description")
+            tag_list = check_tags(tags)
+            meta = {} if metadata is None else check_metadata(metadata,
+                                                              settings.max_value_bytes)
+            if parent_session_id is not None:
+                check_session_id(parent_session_id, argument="parent_session_id")
+                if self.store.get(index.record_key(parent_session_id)) is None:
+                    raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
+                                          "session")
+            duration = (check_seconds(max_duration, "max_duration")
+                        if max_duration is not None else settings.max_duration_seconds or None)
+            idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
+                    else settings.idle_timeout_seconds or None)
         now = self.clock.now()
         sid, cid = new_id(), correlation_id()
         session = Session(
@@ -297,23 +326,16 @@ class SessionManager:
             parent_session_id, now, None, duration, idle,
             Limits() if limits is None else check_limits(limits), Counters(), now, 0.0, now,
             None)
-        # Sessions created alike (no metadata or limits: their record and entry hold only
-        # the checked name, description, tags, parent and durations) share their record's
-        # template and the entry's data, made once (~13k instructions per create).
-        alike = metadata is None and limits is None
         if self.hooks is not None and self.hooks.has("session:start"):
             given = {"session": session.to_dict(), "operation": "create"}
             decided = self._before("session:start", sid, cid, lambda: given)
             if decided is not given:  # modified (skip is not honoured here: reported)
                 session = _changed_by_hook(session, decided, self.settings.max_value_bytes)
-                alike = False
-        if alike:
-            key = (session.name, session.description, parent_session_id, duration, idle,
-                   *session.tags)
-            made = self._created_alike.get(key)
-            if made is None:
-                made = self._made_alike(session, key)
-            template, data, prefixes = made
+                key = made = None
+        if made is None and key is not None:
+            made = self._made_alike(session, key)
+        if made is not None:
+            template, data, prefixes, _ = made
             # A filled template is a copy of exactly its length already (no orjson block):
             # the cache keeps it as it is (a copy fewer, ~1.5k instructions).
             raw = (compact(session.encode()) if template is None
@@ -362,12 +384,15 @@ class SessionManager:
         return session
 
     def _made_alike(self, session: Session, key: tuple[Any, ...]) -> _Alike:
-        """What :meth:`create` keeps for sessions created like ``session`` (``key``): its
-        record's template, its ``session.created`` data as the journal encodes it, and its
-        index keys' prefixes."""
+        """What :meth:`create` keeps for sessions created like ``session``, just created
+        from the arguments ``key`` and checked (no metadata, limits or hook's change): its
+        record's template, its ``session.created`` data as the journal encodes it, its
+        index keys' prefixes, and its checked name, description, tags and durations."""
         made = (new_record_template(session), self.journal.encode_data(
             created_entry(session), _created_redacted(self.journal.redactor, session)),
-            index.created_prefixes(session))
+            index.created_prefixes(session),
+            (session.name, session.description, tuple(session.tags), session.max_duration,
+             session.max_idle_time))
         if len(self._created_alike) >= _ALIKE_MAX:
             self._created_alike.clear()
         self._created_alike[key] = made
