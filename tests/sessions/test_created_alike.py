@@ -77,7 +77,7 @@ def test_sessions_created_alike_differ_where_they_differ() -> None:
     ]
     parent = manager.create("p")
     asks.append({"name": "a", "tags": ["x"], "parent_session_id": parent.id})
-    for ask in asks:
+    for ask in asks * 3:  # a kind's template is made the second time it comes
         clock.advance(0.125)
         raw, entry = _records(manager, **ask)
         session = Session.decode(raw, "k")
@@ -93,7 +93,8 @@ def test_a_hook_that_changes_the_session_gets_its_own_record() -> None:
     session it was asked as (made before the hook came)."""
     hooks = HookRegistry()
     manager = SessionManager(open_store("memory://"), settings=SessionSettings(), hooks=hooks)
-    assert _records(manager, name="a", tags=["x"])[0].count(b'"name":"a"') == 1
+    for _ in range(3):  # the template is made and used
+        assert _records(manager, name="a", tags=["x"])[0].count(b'"name":"a"') == 1
     hooks.register("session:start", lambda ctx: HookResult.modified(
         {**ctx.data, "session": {**ctx.data["session"], "name": "renamed"}}))
     raw, entry = _records(manager, name="a", tags=["x"])
@@ -138,3 +139,28 @@ def test_arguments_alike_give_their_own_checked_values() -> None:
             want.name, want.tags, want.max_duration, want.max_idle_time)
         got.tags.append("mine")
     assert all(s.tags != ["x", "mine"] for s in manager.list())
+
+
+def test_a_kind_seen_once_gets_no_template() -> None:
+    """Making a template costs more than a create saves: sessions of distinct names (the
+    common case) never pay it, a kind that comes again does."""
+    manager = SessionManager(open_store("memory://"), settings=SessionSettings())
+    for i in range(5):
+        manager.create(f"job {i}", tags=["x"])
+    assert manager._created_alike == {}
+    manager.create("job 1", tags=["x"])
+    assert len(manager._created_alike) == 1
+
+
+def test_entries_made_under_replaced_redaction_rules_are_made_again() -> None:
+    """The entry's data kept for a kind was redacted under the journal's rules of the time:
+    rules replaced since apply to the next create."""
+    from llmspell.redact import Redactor
+
+    manager = SessionManager(open_store("memory://"), settings=SessionSettings())
+    for _ in range(3):
+        _, entry = _records(manager, name="alpha-7", tags=["x"])
+        assert orjson.loads(entry)["data"]["name"] == "alpha-7"
+    manager.journal.redactor = Redactor(["alpha-[0-9]"])
+    _, entry = _records(manager, name="alpha-7", tags=["x"])
+    assert orjson.loads(entry)["data"]["name"] != "alpha-7"

@@ -190,8 +190,11 @@ class SessionManager:
         # still exactly these (compared on every read), so it is right across processes;
         # callers always get a copy, never the cached object.
         self._decoded: BoundedCache[str, tuple[bytes, Session]] = BoundedCache(_CACHE_SIZE)
-        #: create's templates, by the fields that make them (see :meth:`_made_alike`).
+        #: create's templates, by the fields that make them (see :meth:`_made_alike`), for
+        #: the journal's redactor they were made under; and the kinds seen once.
         self._created_alike: dict[tuple[Any, ...], _Alike] = {}
+        self._alike_for: Any = None
+        self._seen_once: set[tuple[Any, ...]] = set()
         self.active = ActiveCounter(store, self.settings.max_active_sessions,
                                     self._limit_exceeded)
         #: The artifact counters, changed inside artifact writes' own batches.
@@ -291,6 +294,9 @@ class SessionManager:
                 and max_duration.__class__ in _SECONDS and max_idle_time.__class__ in _SECONDS):
             key = (name, description, parent_session_id, max_duration, max_idle_time,
                    *(tags or ()))
+            if self._alike_for is not self.journal.redactor:  # made under other rules
+                self._created_alike.clear()
+                self._alike_for = self.journal.redactor
             try:
                 made = self._created_alike.get(key)
             except TypeError:  # an unhashable tag: refused by the checks below
@@ -383,11 +389,22 @@ class SessionManager:
                 self._publish("session.saved", session, cid)
         return session
 
-    def _made_alike(self, session: Session, key: tuple[Any, ...]) -> _Alike:
+    def _made_alike(self, session: Session, key: tuple[Any, ...]) -> _Alike | None:
         """What :meth:`create` keeps for sessions created like ``session``, just created
         from the arguments ``key`` and checked (no metadata, limits or hook's change): its
         record's template, its ``session.created`` data as the journal encodes it, its
-        index keys' prefixes, and its checked name, description, tags and durations."""
+        index keys' prefixes, and its checked name, description, tags and durations.
+
+        None the first time ``key`` comes: making them costs more than one create saves
+        (sessions of distinct names, the common case, would pay it on every create:
+        measured 180k -> 239k instructions before this rule), so a kind gets them when it
+        comes again. Remembering the kinds seen once costs ~1k per create."""
+        if key not in self._seen_once:
+            if len(self._seen_once) >= _ALIKE_MAX * 4:
+                self._seen_once.clear()
+            self._seen_once.add(key)
+            return None
+        self._seen_once.discard(key)
         made = (new_record_template(session), self.journal.encode_data(
             created_entry(session), _created_redacted(self.journal.redactor, session)),
             index.created_prefixes(session),
