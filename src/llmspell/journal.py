@@ -103,6 +103,16 @@ class Draft:
     redacted: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """The data of entries, encoded by :meth:`Journal.encode_data` (its secrets hidden): a
+    Draft with this as ``data`` is written with these bytes as they are. For a writer that
+    journals the same data again and again (every session created with one name and tags)
+    and keeps what the journal made of it once."""
+
+    json: orjson.Fragment
+
+
 #: A journal's newest entry as ``(seq, stored bytes)``; START for an empty journal.
 Position = tuple[int, bytes | None]
 START: Position = (0, None)
@@ -207,8 +217,10 @@ class Journal:
 
     def entries_ops(self, session_id: str, drafts: Sequence[Draft], *,
                     after: Position | None = None, guarded: bool = False,
-                    checked: bool = False,
-                    fresh: bool | None = None) -> tuple[list[Op], dict[str, bytes | None]]:
+                    checked: bool = False, fresh: bool | None = None,
+                    fenced: bool = True,
+                    make_put: Callable[[tuple[str, bytes]], Op] = new_put,
+                    ) -> tuple[list[Op], dict[str, bytes | None]]:
         """Like :meth:`entry_ops` for several entries, numbered consecutively in order.
 
         ``guarded``: the caller's batch already proves the journal was not deleted since
@@ -218,6 +230,9 @@ class Journal:
         ``checked``: the caller has validated ``session_id`` already (the session manager).
         ``fresh``: the caller is building again after a lost race (default: when ``after`` is
         None), so the session's fence (:attr:`fence`) reads its lease record again.
+        ``fenced``: False for the batch that creates the session, which has no lease to
+        fence (its id is new; ``Leases.new_session``). ``make_put``: how each entry's Put
+        is made (the store's ``Store.make_put`` for a batch_unchecked).
         """
         if fresh is None:
             fresh = after is None
@@ -233,10 +248,10 @@ class Journal:
         if seq and not guarded:
             expect[entry_key(session_id, seq)] = newest
         fence = self.fence
-        if fence is not None:
-            fenced = fence(session_id, fresh)
-            if fenced:
-                expect.update(fenced)
+        if fence is not None and fenced:
+            lease = fence(session_id, fresh)
+            if lease:
+                expect.update(lease)
         now = self.clock()
         ops: list[Op] = []
         for draft in drafts:
@@ -245,7 +260,7 @@ class Journal:
                 raise StorageError(f"journal of session {session_id} is full ({_SEQ_MAX} "
                                    "entries)")
             key = entry_key(session_id, seq) if ops else first
-            ops.append(new_put((key, self.encode(seq, now, draft))))
+            ops.append(make_put((key, self.encode(seq, now, draft))))
         # Entry n present and n + 1 absent prove the numbering continues the committed journal;
         # the later keys follow (they are only ever written together with n + 1).
         return ops, expect
@@ -285,6 +300,9 @@ class Journal:
             if len(_KNOWN_KINDS) < 1024:
                 _KNOWN_KINDS.add(kind)
         data, redacted = draft.data, draft.redacted
+        if data.__class__ is Encoded:
+            return orjson.dumps({"seq": seq, "ts": timestamp, "kind": kind,
+                                 "cid": draft.correlation_id, "data": data.json})
         if redacted and data.__class__ is dict and redacted == tuple(data):
             # Every field checked already (_data_json's first shortcut): the entry in one
             # encoding, its data within, not encoded apart first (~3k instructions per entry).
@@ -296,6 +314,11 @@ class Journal:
         return orjson.dumps({"seq": seq, "ts": timestamp, "kind": kind,
                              "cid": draft.correlation_id,
                              "data": orjson.Fragment(self._data_json(data, redacted))})
+
+    def encode_data(self, data: Any, redacted: tuple[str, ...] = ()) -> Encoded:
+        """``data`` as entries hold it (``redacted`` as in :class:`Draft`), to be put in
+        Drafts as often as it is journaled (:class:`Encoded`)."""
+        return Encoded(orjson.Fragment(self._data_json(data, redacted)))
 
     def _data_json(self, data: Any, redacted: tuple[str, ...] = ()) -> bytes:
         """``data`` as JSON with its secrets hidden; the fields named in ``redacted`` (values

@@ -42,7 +42,7 @@ def batches(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     def batch(ops: Any, *args: Any, **kwargs: Any) -> bool:
         ops = list(ops)
-        seen.append([op.key for op in ops])
+        seen.append([op[0] for op in ops])  # a Put, or a (key, value): Store.make_put
         return bool(original(ops, *args, **kwargs))
 
     monkeypatch.setattr(rt.store, "batch_unchecked", batch)

@@ -25,7 +25,7 @@ class Recorder:
             def batch(ops: Any, *args: Any, _original: Any = original, **kwargs: Any) -> bool:
                 ops = list(ops)
                 done = bool(_original(ops, *args, **kwargs))
-                self.batches.append(([op.key for op in ops], done))
+                self.batches.append(([op[0] for op in ops], done))
                 return done
 
             monkeypatch.setattr(store, name, batch)

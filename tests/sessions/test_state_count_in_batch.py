@@ -43,7 +43,7 @@ def test_a_write_and_its_count_are_one_batch(rt: Runtime) -> None:
     assert len(seen) == 5
     record = f"session/{made.id}"
     for ops in seen:
-        keys = [op.key for op in ops]
+        keys = [op[0] for op in ops]
         assert record in keys and any(k.startswith("state/") for k in keys), keys
     assert rt.sessions.get(made.id).counters.operations == 6
     assert rt.state.list_keys("global") == []

@@ -52,8 +52,11 @@ class ActiveCounter:
         self._count = 0  # _raw as a number (while _raw is known): parsed once, not per write
 
     def add(self, delta: int, ops: list[Op], expect: dict[str, bytes | None],
-            refusing: str | Callable[[], str]) -> bytes:
+            refusing: str | Callable[[], str],
+            make_put: Callable[[tuple[str, bytes]], Op] = new_put) -> bytes:
         """Add the count's update to a batch; returns the new bytes for :meth:`committed`.
+        ``make_put``: how its Put is made (the store's ``Store.make_put`` for a
+        batch_unchecked).
 
         Raises:
             ResourceLimitExceeded: ``delta > 0`` would pass the limit; ``refusing`` starts the
@@ -63,7 +66,7 @@ class ActiveCounter:
         if raw is _UNKNOWN or (delta > 0 and count + delta > self.limit):
             raw, count = self._admit(delta, refusing)  # else: cached, within the limit
         new = b"%d" % max(0, count + delta)
-        ops.append(new_put((ACTIVE_COUNT_KEY, new)))
+        ops.append(make_put((ACTIVE_COUNT_KEY, new)))
         expect[ACTIVE_COUNT_KEY] = raw
         return new
 

@@ -30,7 +30,7 @@ reader still checks each entry against the record it names and skips one that di
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from llmspell.sessions.model import STATUSES, Session
@@ -99,12 +99,18 @@ def updated_key(session: Session) -> str:
             f"{round(session.updated_at * 1_000_000):016d}/{session.id}")
 
 
+def _tail(session: Session) -> str:
+    """``<created us>/<id>``: what every index key of ``session`` but an updated one that
+    moved ends with."""
+    # zfill pads exactly as the format spec 016d does (after a sign too) in half its
+    # instructions (1.4k against 2.8k; every create and index move builds this tail).
+    return f"{str(round(session.created_at * 1_000_000)).zfill(DIGITS)}/{session.id}"
+
+
 def index_keys(session: Session) -> list[str]:
     """Every index key of ``session`` as it is now."""
     created = session.created_at
-    # zfill pads exactly as the format spec 016d does (after a sign too) in half its
-    # instructions (1.4k against 2.8k; every create and index move builds this tail).
-    tail = f"{str(round(created * 1_000_000)).zfill(DIGITS)}/{session.id}"
+    tail = _tail(session)
     status = session.status
     keys = [f"{INDEX_PREFIX}status/{status}/{tail}"]
     for tag in session.tags:
@@ -120,12 +126,29 @@ def index_keys(session: Session) -> list[str]:
     return keys
 
 
-def created_ops(session: Session, raw: bytes) -> list[Op]:
-    """The Puts of a new session: its record (``raw``) and its index entries."""
-    ops: list[Op] = [new_put((RECORD_PREFIX + session.id, raw))]
+def created_prefixes(session: Session) -> tuple[str, ...]:
+    """The index keys of a new session (``updated_at`` its ``created_at``) without their
+    common tail: the same for every session created with its status, tags and parent
+    (the session manager keeps them per kind of session it creates)."""
+    cut = len(_tail(session))
+    return tuple(key[:-cut] for key in index_keys(session))
+
+
+def created_ops(session: Session, raw: bytes,
+                make_put: Callable[[tuple[str, bytes]], Op] = new_put,
+                prefixes: tuple[str, ...] | None = None) -> list[Op]:
+    """The Puts of a new session: its record (``raw``) and its index entries, each made
+    by ``make_put`` (the store's ``Store.make_put`` for a batch_unchecked). ``prefixes``:
+    its :func:`created_prefixes`, when the caller keeps them (~3k instructions fewer
+    than the keys made afresh)."""
+    ops: list[Op] = [make_put((RECORD_PREFIX + session.id, raw))]
+    if prefixes is not None:
+        tail = _tail(session)
+        ops += [make_put((prefix + tail, b"")) for prefix in prefixes]
+        return ops
     append = ops.append
     for key in index_keys(session):  # (map over zip with repeat: ~1.5k instructions more)
-        append(new_put((key, b"")))
+        append(make_put((key, b"")))
     return ops
 
 

@@ -57,7 +57,6 @@ from llmspell.storage.retry import Planned, retry_batch
 logger = logging.getLogger("llmspell.sessions")
 
 _UNREAD = object()
-_NEW: Any = object()  # new_session: the creating batch has no lease to fence
 _SEEN_MAX = 4096
 
 
@@ -144,11 +143,6 @@ class Leases:
                                 "again")
             return {index.lease_key(sid): raw}
         seen = self._seen.get(sid, _UNREAD)
-        if seen is _NEW and not fresh:
-            # The batch that creates the session: no lease record can exist yet (acquire
-            # expects the record, which this batch makes), so there is nothing to fence.
-            self._seen[sid] = None
-            return {}
         key = index.lease_key(sid)  # (not before: a create's batch has no use for it)
         if fresh or seen is _UNREAD:
             seen = self.store.get_unchecked(key)
@@ -163,11 +157,12 @@ class Leases:
 
     def new_session(self, sid: str) -> None:
         """``sid`` was just made (a new id): no lease record exists, so the batch creating it
-        carries no condition on one, and its later writes expect none without reading (the
+        carries no fence (``Journal.entries_ops(fenced=False)``: acquire expects the record,
+        which that batch makes), and its later writes expect none without reading (the
         batch still checks it)."""
         if len(self._seen) >= _SEEN_MAX:
             self._seen.clear()
-        self._seen[sid] = _NEW
+        self._seen[sid] = None
 
     def _recheck(self, sid: str, lease: Lease, raw: bytes) -> tuple[Lease, bytes]:
         """The held lease as the store has it now (a batch carrying it just lost)."""

@@ -13,7 +13,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -254,6 +254,37 @@ class Session:
             self.tags, self.metadata, self.parent_session_id, self.started_at, self.ended_at,
             self.max_duration, self.max_idle_time, self.limits, counters,
             self.last_activity_at, self.active_seconds, self.resumed_at, self.reason)
+
+
+#: Where :func:`new_record_template` leaves holes: raw bytes JSON never holds (orjson
+#: escapes a NUL inside a string), put in by Fragments (typed as what they stand for).
+_ID_HOLE: Any = orjson.Fragment(b'"\x00"')
+_TIME_HOLE: Any = orjson.Fragment(b"\x00")
+
+
+def new_record_template(session: Session) -> bytes | None:
+    """``session.encode()`` of a new session with holes for what differs between sessions
+    created alike: ``template % (id as ASCII bytes, the creation time's JSON)`` with the
+    time five times (created_at, updated_at, started_at, last_activity_at, resumed_at; a
+    new session's are the one time) gives its bytes (:func:`fill_new_record`). None when
+    ``session`` holds a NUL byte of its own (no template then). What the template fixes
+    (name, tags, limits, ...) is the caller's to match."""
+    raw = replace(session, id=_ID_HOLE, created_at=_TIME_HOLE, updated_at=_TIME_HOLE,
+                  started_at=_TIME_HOLE, last_activity_at=_TIME_HOLE,
+                  resumed_at=_TIME_HOLE).encode()
+    if raw.count(b"\x00") != 6:
+        return None
+    return raw.replace(b"%", b"%%").replace(b"\x00", b"%b")
+
+
+def fill_new_record(template: bytes, session_id: str, now: float) -> bytes:
+    """The record of a new session (id ``session_id``, created ``now``) from its
+    :func:`new_record_template`: the bytes ``encode`` gives, in half its instructions
+    (16k -> 7k: no dict of 19 fields built and encoded). The bytes are a copy of exactly
+    their length (bytes formatting trims its buffer), not an orjson result's block: a
+    cache keeps them as they are (``codec.compact`` would copy them again)."""
+    t = orjson.dumps(now)
+    return template % (session_id.encode(), t, t, t, t, t)
 
 
 # -- checks on the way in -----------------------------------------------------------------------

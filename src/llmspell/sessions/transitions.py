@@ -25,7 +25,7 @@ from typing import Any
 from llmspell.errors import InvalidTransition, ValidationError
 from llmspell.journal import Draft, Position
 from llmspell.sessions.model import ACTIVE, ARCHIVED, COMPLETED, FAILED, SUSPENDED, Session
-from llmspell.storage.base import Op, Put
+from llmspell.storage.base import Delete, Op
 
 OPERATIONS = ("suspend", "resume", "complete", "fail", "archive")
 
@@ -114,8 +114,8 @@ def position_after(position: Position, ops: list[Op]) -> Position:
     if not ops:
         return position
     last = ops[-1]
-    assert isinstance(last, Put)
-    return position[0] + len(ops), last.value
+    assert not isinstance(last, Delete)  # a Put, or the (key, value) a store's make_put took
+    return position[0] + len(ops), last[1]
 
 
 def created_entry(session: Session) -> dict[str, Any]:
