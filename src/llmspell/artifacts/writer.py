@@ -47,7 +47,7 @@ from llmspell.errors import (
 from llmspell.journal import Draft, Position
 from llmspell.sessions.counters import ArtifactCounters, SessionView
 from llmspell.sessions.ride import waiting
-from llmspell.storage.base import Delete, Op, Put, Store, new_put
+from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
 
 logger = logging.getLogger("llmspell.artifacts")
@@ -147,6 +147,9 @@ class ArtifactWriter:
         ride = waiting(sid) if request.collected else None
         operations, tokens, cost = ((int(operation), 0, 0.0) if ride is None
                                     else (ride.operations, ride.tokens, ride.cost))
+        # The batch goes to batch_unchecked: its Puts in the store's form (a plain tuple on
+        # the memory store, Store.make_put).
+        make_put = self.store.make_put
 
         def build(attempt: int) -> Planned[tuple[Artifact, SessionView, list[Op], Position,
                                                  bool, bytes]]:
@@ -158,7 +161,7 @@ class ArtifactWriter:
             view = counters.admit_store(view, staged.size, now, f"artifact {name!r}",
                                         operation=operation)
             version, previous, tomb, empty, mine = self._next_version(sid, nkey, name, view)
-            # the blob's ops first (see below); new_put: Put's own __new__ is Python
+            # the blob's ops first (see below)
             ops, bexpect, meta = staged.plan(1, fresh=attempt > 0)
             artifact = Artifact(
                 sid, name, version, staged.hash, request.artifact_type, request.mime_type,
@@ -169,10 +172,10 @@ class ArtifactWriter:
             record = artifact.encode()
             cops, cexpect, written = counters.ops(view, 1, staged.size, now,
                                                   operations=operations, tokens=tokens,
-                                                  cost=cost)
+                                                  cost=cost, make_put=make_put)
             ops += cops
-            ops.append(new_put((key, record)))
-            ops.extend([new_put((k, b"")) for k in keys.index_keys(artifact)])
+            ops.append(make_put((key, record)))
+            ops.extend([make_put((k, b"")) for k in keys.index_keys(artifact)])
             if tomb is not None:
                 ops.append(Delete(tomb))
             entry = {"id": artifact.id, "name": name, "version": version,
@@ -187,7 +190,7 @@ class ArtifactWriter:
             jops, jexpect = self.journal.entries_ops(
                 sid, (draft,) if ride is None else (*ride.drafts, draft, *ride.trailing),
                 after=view.position, checked=True,
-                guarded=True, fresh=attempt > 0)
+                guarded=True, fresh=attempt > 0, make_put=make_put)
             expect = {key: None, **bexpect, **cexpect, **jexpect}
             if mine is not None:  # the version believed newest: still the record we wrote
                 expect[keys.record_key(sid, nkey, version - 1)] = mine

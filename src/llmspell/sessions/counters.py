@@ -267,13 +267,15 @@ class ArtifactCounters:
         return view
 
     def ops(self, view: SessionView, artifacts: int, size: int, now: float, *,
-            operations: int = 0, tokens: int = 0,
-            cost: float = 0.0) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
+            operations: int = 0, tokens: int = 0, cost: float = 0.0,
+            make_put: Callable[[tuple[str, bytes]], Op] = new_put,
+            ) -> tuple[list[Op], dict[str, bytes | None], SessionView]:
         """The ops and ``expect`` that change the counters by ``artifacts``, ``size``,
         ``operations``, ``tokens`` and ``cost`` (a call's settlement riding with its artifact:
         :mod:`llmspell.sessions.ride`), with the move of the session's updated index entry
         (the rewrite moves ``updated_at``), and the view as it will be once they commit (its
-        position is fixed by :meth:`committed`)."""
+        position is fixed by :meth:`committed`). ``make_put``: the store's
+        ``Store.make_put``, for a batch applied unchecked."""
         current = view.session
         counters = current.counters.copy()
         counters.artifacts = max(0, counters.artifacts + artifacts)
@@ -286,7 +288,7 @@ class ArtifactCounters:
             new.last_activity_at = now
         key = record_key(current.id)
         raw = new.encode()
-        return ([*index_ops(current, new), new_put((key, raw))], {key: view.raw},
+        return ([*index_ops(current, new, make_put), make_put((key, raw))], {key: view.raw},
                 SessionView(raw, new, view.position))
 
     def committed(self, view: SessionView, journal_ops: list[Op]) -> Position:

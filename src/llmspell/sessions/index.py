@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from llmspell.sessions.model import STATUSES, Session
-from llmspell.storage.base import Delete, Op, Put, Store, new_put
+from llmspell.storage.base import Delete, Op, Store, new_put
 
 RECORD_PREFIX = "session/"
 INDEX_PREFIX = "sessidx/"
@@ -152,21 +152,23 @@ def created_ops(session: Session, raw: bytes,
     return ops
 
 
-def index_ops(old: Session | None, new: Session | None) -> list[Op]:
+def index_ops(old: Session | None, new: Session | None,
+              make_put: Callable[[tuple[str, bytes]], Op] = new_put) -> list[Op]:
     """The ops that move the index entries of ``old`` to those of ``new``: the deletes, then
     the puts (callers put them before the record's Put, so a SQLite batch runs one DELETE
-    and one INSERT statement, not INSERT, DELETE, INSERT)."""
+    and one INSERT statement, not INSERT, DELETE, INSERT). ``make_put``: as in
+    :func:`created_ops`."""
     if (old is not None and new is not None and old.status == new.status
             and old.tags == new.tags and old.parent_session_id == new.parent_session_id):
         # The common case (counters, saves): at most the updated entry moves.
         if micros(old.updated_at) == micros(new.updated_at):
             return []
-        return [Delete(updated_key(old)), Put(updated_key(new), b"")]
+        return [Delete(updated_key(old)), make_put((updated_key(new), b""))]
     before = index_keys(old) if old is not None else []
     after = index_keys(new) if new is not None else []
     keep = set(before) & set(after)
     ops: list[Op] = [Delete(k) for k in before if k not in keep]
-    ops.extend(Put(k, b"") for k in after if k not in keep)
+    ops.extend(make_put((k, b"")) for k in after if k not in keep)
     return ops
 
 

@@ -1006,6 +1006,7 @@ class SessionManager:
         one returned (see :meth:`_decode`)."""
         key = index.record_key(sid)
         write_waiting(sid)  # a call's settlement waiting in this thread goes first
+        make_put = self.store.make_put  # the batch goes unchecked (below): the store's Puts
 
         def build(attempt: int) -> Planned[_Written]:
             cached = self._cache.get(sid) if attempt == 0 else None
@@ -1034,15 +1035,16 @@ class SessionManager:
             ops: builtins.list[Op]
             if update.record:
                 new_raw = update.session.encode()
-                ops = [*index.index_ops(current, update.session), Put(key, new_raw)]
+                ops = [*index.index_ops(current, update.session, make_put),
+                       make_put((key, new_raw))]
             else:  # the record stays as it is; ``expect`` still proves it is the one read
                 new_raw, ops = raw, []
             active = (self.active.add(update.active_delta, ops, expect,
-                                      f"cannot resume session {sid}")
+                                      f"cannot resume session {sid}", make_put)
                       if update.active_delta else None)
             jops, jexpect = self.journal.entries_ops(sid, update.drafts, after=position,
                                                      guarded=True, checked=True,
-                                                     fresh=cached is None)
+                                                     fresh=cached is None, make_put=make_put)
             ops.extend(jops)
             expect.update(jexpect)
             return ops, expect, (update, new_raw, (position, position_after(position, jops)),
@@ -1138,7 +1140,8 @@ class SessionManager:
             raw, position = cached
             expect: dict[str, bytes | None] = {index.record_key(sid): raw}
             ops, jexpect = self.journal.entries_ops(sid, drafts, after=position, guarded=True,
-                                                    checked=True, fresh=False)
+                                                    checked=True, fresh=False,
+                                                    make_put=self.store.make_put)
             expect.update(jexpect)
             if self.store.batch_unchecked(ops, expect):
                 self._keep(sid, raw, position_after(position, ops), position)
