@@ -2,8 +2,10 @@
 strategies, other backends, and Lua ``State.save``.
 
 Budgets (DESIGN.md section 17): a state write <= 1.5x and a read <= 1.3x a raw sqlite3 put /
-get at the same synchronous setting; ours, the raw floor and LangGraph run at each durability
-(normal = synchronous NORMAL, full = FULL), each row names what its ratios compare; 5 no-op
+get at the same synchronous setting (the read against a raw get from a table holding the same
+rows as our store: the same lookup without our code); ours, the raw floor and LangGraph run
+at each durability (normal = synchronous NORMAL, full = FULL), each row names what its ratios
+compare; 5 no-op
 hooks add <= 10% to a write; Lua ``State.save(scope, key, scalar)`` <= 4 us
 (memory backend). The peer needs ``pip install 'llmspell[bench]'``
 (``langgraph-checkpoint-sqlite``); without it the peer rows say so.
@@ -138,8 +140,12 @@ def _sqlite_at(bench: Bench, tmp: Path, durability: str, sync: str) -> None:
                           lambda: store.get("state/agent:gpt-4/history"), number=5000,
                           peer=raw_get)
             same = _raw_get_same_rows(bench, tmp, store)
+            # The budget's reference is the raw get of the same key from a table holding
+            # the same rows (the same B-tree depth, the same pages): a get from a one-row
+            # table is a shallower lookup, not the same read without our code. Its ratio is
+            # still printed, second.
             bench.measure("sqlite read", lambda: state.load("agent:gpt-4", "history"),
-                          number=5000, peer=(raw_get, same, lg_get), budget_ratio=1.3)
+                          number=5000, peer=(same, raw_get, lg_get), budget_ratio=1.3)
             _runtime_like(bench, tmp, raw_put)
     finally:
         store.close()
