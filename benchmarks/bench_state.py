@@ -5,8 +5,7 @@ Budgets (DESIGN.md section 17): a state write <= 1.5x and a read <= 1.3x a raw s
 get at the same synchronous setting (the read against a raw get from a table holding the same
 rows as our store: the same lookup without our code); ours, the raw floor and LangGraph run
 at each durability (normal = synchronous NORMAL, full = FULL), each row names what its ratios
-compare; 5 no-op
-hooks add <= 10% to a write; Lua ``State.save(scope, key, scalar)`` <= 4 us
+compare; 5 no-op hooks add <= 10% to a write; Lua ``State.save(scope, key, scalar)`` <= 4 us
 (memory backend). The peer needs ``pip install 'llmspell[bench]'``
 (``langgraph-checkpoint-sqlite``); without it the peer rows say so.
 """
