@@ -70,7 +70,8 @@ def check_name(name: object, *, argument: str = "name", max_length: int = MAX_NA
 def _plain_tags(tags: Iterable[object], max_length: int, max_bytes: int | None) -> bool:
     """Whether every tag is a common valid tag: printable ASCII within the limits (one char
     is one byte)."""
-    limit = max_length if max_bytes is None else min(max_length, max_bytes)
+    # (no min(): the limits compared inline, ~0.5k instructions a call)
+    limit = max_length if max_bytes is None or max_bytes >= max_length else max_bytes
     for tag in tags:
         if not (isinstance(tag, str) and tag.isascii() and tag.isprintable()
                 and 0 < len(tag) <= limit):
@@ -102,17 +103,10 @@ def check_tags(tags: object, *, argument: str = "tags", max_length: int = MAX_TA
                settings: tuple[str, str] = ("", "")) -> list[str]:
     """``tags`` as a list without duplicates (first occurrence kept); None is no tags.
     ``settings`` names the config keys of ``max_length`` and ``max_tags``."""
-    if tags.__class__ is list and len(tags) <= max_tags:
-        # The common case, checked first: a few distinct plain tags (_plain_tags spelled
-        # out, the call and its min() skipped: ~2.5k of 7.5k instructions for two tags).
-        limit = max_length if max_bytes is None or max_bytes >= max_length else max_bytes
-        for tag in tags:
-            if not (tag.__class__ is str and tag.isascii() and tag.isprintable()
-                    and 0 < len(tag) <= limit):
-                break
-        else:
-            if len(tags) < 2 or len(set(tags)) == len(tags):
-                return list(tags)
+    if (tags.__class__ is list and len(tags) <= max_tags
+            and _plain_tags(tags, max_length, max_bytes)
+            and (len(tags) < 2 or len(set(tags)) == len(tags))):
+        return list(tags)  # the common case, checked first: a few distinct plain tags
     if tags is None:
         return []
     if isinstance(tags, str) or not isinstance(tags, list | tuple | set | frozenset):
