@@ -314,10 +314,8 @@ class SessionManager:
             name, description, checked_tags, duration, idle = made[3]
             tag_list = list(checked_tags)  # the session's own
             meta: dict[str, Any] = {}
-            if parent_session_id is not None and self.store.get(
-                    index.record_key(parent_session_id)) is None:
-                raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
-                                      "session")
+            if parent_session_id is not None:
+                self._check_parent(parent_session_id)
         else:
             check_name(name)
             if description.__class__ is not str or description:  # "" is the common case
@@ -327,9 +325,7 @@ class SessionManager:
                                                               settings.max_value_bytes)
             if parent_session_id is not None:
                 check_session_id(parent_session_id, argument="parent_session_id")
-                if self.store.get(index.record_key(parent_session_id)) is None:
-                    raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no "
-                                          "session")
+                self._check_parent(parent_session_id)
             duration = (check_seconds(max_duration, "max_duration")
                         if max_duration is not None else settings.max_duration_seconds or None)
             idle = (check_seconds(max_idle_time, "max_idle_time") if max_idle_time is not None
@@ -397,6 +393,12 @@ class SessionManager:
             if saved:
                 self._publish("session.saved", session, cid)
         return session
+
+    def _check_parent(self, parent_session_id: str) -> None:
+        """SessionNotFound unless ``parent_session_id`` (a checked id) names a stored session:
+        read on every create that names one (another process may have deleted it)."""
+        if self.store.get(index.record_key(parent_session_id)) is None:
+            raise SessionNotFound(f"parent_session_id {parent_session_id!r} names no session")
 
     def _made_alike(self, session: Session, key: tuple[Any, ...]) -> _Alike | None:
         """What :meth:`create` keeps for sessions created like ``session``, just created
