@@ -3,12 +3,15 @@ session, switchable per session and in config, and never break the tool call."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backends import Backend
 from llmspell.events import capture_events
 from llmspell.runtime import Runtime
 from llmspell.sessions import Session
+from read_only import immutable
 
 
 def test_a_tool_result_is_collected_into_the_current_session(rt: Runtime,
@@ -140,3 +143,21 @@ def test_a_switch_changed_by_another_process_applies_to_the_next_collection(
     two.artifacts.set_auto_collect(s.id, True)
     one.hooks.fire("tool:after_execution", "third", component="t", session_id=s.id)
     assert [one.artifacts.read(a) for a in one.artifacts.list(s)] == [b"first", b"third"]
+
+
+def test_an_older_read_only_store_with_settings_still_opens(tmp_path: Path) -> None:
+    # Its artcfg/ keys cannot move (nor a gone session's be dropped): the store opens, its
+    # sessions' metadata decides, and the keys stay as they were.
+    from llmspell.config import Config
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    config = Config.defaults(base_dir=tmp_path, storage__url=url,
+                             runtime__data_dir=str(tmp_path / "data"))
+    with Runtime(config) as rt:
+        gone, kept = rt.sessions.create("gone"), rt.sessions.create("kept")  # in key order
+        rt.sessions.delete(gone)
+        for s in (kept, gone):
+            rt.store.put(f"artcfg/{s.id}", b'{"auto_collect": false}')
+    with immutable(tmp_path / "old.db", tmp_path), Runtime(config) as rt:
+        assert rt.artifacts.auto_collect(kept)
+        assert len(list(rt.store.keys("artcfg/"))) == 2

@@ -9,10 +9,6 @@ filesystem or the container does not allow it, the tests are skipped and say why
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,31 +16,7 @@ import pytest
 from cli_runner import Run
 from llmspell.errors import StoreReadOnly
 from llmspell.storage.sqlite import SqliteStore
-
-
-@contextmanager
-def immutable(*paths: Path) -> Iterator[None]:
-    """``paths`` immutable (chattr +i) for the block; put back even when the block fails."""
-    if shutil.which("chattr") is None:
-        pytest.skip("chattr is not installed: cannot make a store read-only as root")
-    done: list[Path] = []
-    try:
-        for path in paths:
-            made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
-            if made.returncode != 0:
-                pytest.skip(f"chattr +i {path} is not permitted here: {made.stderr.strip()}")
-            done.append(path)
-        probe = paths[0] / "probe" if paths[0].is_dir() else paths[0]
-        try:
-            probe.open("ab").close()
-        except OSError:
-            pass
-        else:
-            pytest.skip("chattr +i did not stop a write here")
-        yield
-    finally:
-        for path in reversed(done):
-            subprocess.run(["chattr", "-i", str(path)], check=True)
+from read_only import immutable
 
 
 def test_a_read_only_store_reads_and_refuses_writes_with_what_to_do(run: Run,

@@ -18,6 +18,7 @@ leaves the key, and the next open moves it again (the change is the same).
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import Any
 
 from llmspell.artifacts import keys
@@ -64,10 +65,9 @@ def move_settings(store: Store, sessions: Any) -> int:
         for key, raw in page:
             enabled = stored_object(raw, key).get("auto_collect", True) is not False
             try:
-                sessions.update_metadata(key[len(keys.SETTINGS_PREFIX):],
-                                         {AUTO_COLLECT: enabled})
-                store.delete(key)
-            except SessionNotFound:  # the session is gone: its setting goes too
+                with suppress(SessionNotFound):  # a session gone: its setting goes too
+                    sessions.update_metadata(key[len(keys.SETTINGS_PREFIX):],
+                                             {AUTO_COLLECT: enabled})
                 store.delete(key)
             except StoreReadOnly as exc:
                 logger.warning("artifacts: cannot move the per-session collection settings "
