@@ -6,8 +6,9 @@ decodes server-sent events, and runs every attempt under the provider's
 :class:`~llmspell.providers.retry.RetryPolicy`. A subclass says how to build the body and
 headers and how to read a response or a stream of events (:class:`StreamParser`).
 
-The API key lives in a private attribute only: it is sent in a header and scrubbed from every
-error message built here; it is not in any repr or log record.
+The API key lives in private attributes only (its own, and the headers prepared for
+requests): it is sent in a header and scrubbed from every error message built here; it is not
+in any repr or log record.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class HTTPProvider(Provider):
         self._transport = transport
         self._async_transport = async_transport
         self._timeouts = httpx.Timeout(timeout or None).as_dict()
+        self._fixed: tuple[httpx.URL, httpx.Headers] | None = None
         self._pool: httpx.BaseTransport | None = None
         self._lock = threading.Lock()
         self._apool: tuple[asyncio.AbstractEventLoop, httpx.AsyncBaseTransport] | None = None
@@ -346,8 +348,13 @@ class HTTPProvider(Provider):
         return headers
 
     def _request(self, content: bytes) -> httpx.Request:
-        """The POST of ``content`` to the endpoint, with the headers and the timeouts."""
-        return httpx.Request("POST", self.endpoint, content=content, headers=self._headers(),
+        """The POST of ``content`` to the endpoint, with the headers and the timeouts. The
+        endpoint's URL and the headers are the same for every request: made once, on the
+        first (parsing them cost ~13 us a request; a Request copies what it is given)."""
+        fixed = self._fixed
+        if fixed is None:
+            fixed = self._fixed = (httpx.URL(self.endpoint), httpx.Headers(self._headers()))
+        return httpx.Request("POST", fixed[0], content=content, headers=fixed[1],
                              extensions={"timeout": self._timeouts})
 
     def _send(self, content: bytes, *, stream: bool) -> httpx.Response:
