@@ -58,6 +58,16 @@ def _unresolvable() -> OpenAIProvider:
                           retry=RetryPolicy(max_retries=0))
 
 
+def _goes_direct_and_fails() -> None:
+    """A call to the unresolvable host, not through a proxy: unavailable."""
+    provider = _unresolvable()
+    try:
+        with pytest.raises(ProviderUnavailable, match="cannot reach"):
+            provider.complete(ask())
+    finally:
+        provider.close()
+
+
 def test_the_environments_proxy_carries_sync_calls_and_streams(
         proxied: FakeOpenAIServer) -> None:
     proxied.reply("through the proxy")
@@ -102,12 +112,7 @@ def test_all_proxy_serves_when_no_proxy_is_named_for_the_scheme(
 def test_no_proxy_exempts_its_hosts(monkeypatch: pytest.MonkeyPatch,
                                     proxied: FakeOpenAIServer, exempt: str) -> None:
     monkeypatch.setenv("NO_PROXY", exempt)
-    provider = _unresolvable()
-    try:
-        with pytest.raises(ProviderUnavailable, match="cannot reach"):
-            provider.complete(ask())
-    finally:
-        provider.close()
+    _goes_direct_and_fails()
     assert proxied.requests == []
 
 
@@ -115,12 +120,7 @@ def test_without_a_proxy_the_unresolvable_host_is_unavailable(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    provider = _unresolvable()
-    try:
-        with pytest.raises(ProviderUnavailable, match="cannot reach"):
-            provider.complete(ask())
-    finally:
-        provider.close()
+    _goes_direct_and_fails()
 
 
 def test_a_closed_provider_opens_a_new_pool_on_its_next_call(
