@@ -812,17 +812,14 @@ def _first_run(cursor: sqlite3.Cursor, deletes: list[str],
                expect: dict[str, bytes | None]) -> bool:
     """Check ``expect`` and apply the first run's ``deletes`` (see :func:`_apply`);
     whether the conditions held."""
-    if not expect:
-        if deletes:
-            cursor.execute(_delete_sql(len(deletes)), deletes)
-        return True
-    if len(deletes) == 1 and len(expect) <= _RUN:
-        counts, params = _conditions(expect.items())
-        params.insert(0, deletes[0])
-        return (cursor.execute(_guarded_delete_sql(*counts), params).rowcount > 0
-                or _holds(cursor, expect))
-    if not _holds(cursor, expect):
-        return False
+    if expect:
+        if len(deletes) == 1 and len(expect) <= _RUN:
+            counts, params = _conditions(expect.items())
+            params.insert(0, deletes[0])
+            return (cursor.execute(_guarded_delete_sql(*counts), params).rowcount > 0
+                    or _holds(cursor, expect))
+        if not _holds(cursor, expect):
+            return False
     if deletes:
         cursor.execute(_delete_sql(len(deletes)), deletes)
     return True
