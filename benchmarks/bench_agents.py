@@ -118,16 +118,20 @@ def _http(bench: Bench, n: int, rounds: int) -> None:
         lite = Runtime.memory(storage__url=f"sqlite:///{tmp}/b.db")
         engine = LuaEngine(mem, script_name="bench.lua")
         calls: dict[str, Callable[[], Any]] = {raw_name: raw}
+        # What our providers do (providers/http.py, _send): one transport, the URL and the
+        # headers made once, a Request per call handed to the transport.
         transport = httpx.HTTPTransport()
         timeouts = httpx.Timeout(60).as_dict()
+        endpoint = httpx.URL(f"{url}/chat/completions")
+        headers = httpx.Headers({"accept": "*/*", "accept-encoding": "gzip, deflate",
+                                 "content-type": "application/json",
+                                 "user-agent": "bench", "authorization": "Bearer k"})
 
-        def raw_transport() -> Any:  # what our providers do (providers/http.py, _send)
-            request = httpx.Request("POST", f"{url}/chat/completions",
+        def raw_transport() -> Any:
+            request = httpx.Request("POST", endpoint,
                                     content=orjson.dumps({"model": "gpt-4o-mini",
                                                           "messages": MESSAGES}),
-                                    headers={"authorization": "Bearer k",
-                                             "content-type": "application/json"},
-                                    extensions={"timeout": timeouts})
+                                    headers=headers, extensions={"timeout": timeouts})
             response = transport.handle_request(request)
             try:
                 response.read()
