@@ -50,6 +50,7 @@ from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
 from llmspell.storage.base import Delete, Op, Put, Store, new_put
 from llmspell.storage.retry import Planned, retry_batch
+from llmspell.validation import check_texts
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
@@ -459,12 +460,8 @@ _KNOWN_KINDS: set[str] = set()  # kinds already checked against _KIND
 def _kinds(kinds: Iterable[str] | str | None) -> tuple[str, ...]:
     if kinds is None:
         return ()
-    items = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-    for i, kind in enumerate(items):
-        if not isinstance(kind, str) or not kind:
-            raise ValidationError("kinds", "must be non-empty strings such as 'state' or "
-                                  "'session.suspended'", path=f"[{i}]", got=kind)
-    return items
+    return tuple(check_texts(kinds, "kinds", "entry kinds such as 'state' or "
+                             "'session.suspended'", non_empty=True, one=True))
 
 
 def _kind_matches(kind: str, wanted: tuple[str, ...]) -> bool:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from llmspell.errors import ValidationError
+from llmspell.validation import check_texts
 
 REDACTED = "[REDACTED]"
 
@@ -245,18 +246,16 @@ def _hide_assignments(text: str) -> str:
 
 
 class Redactor:
-    """Finds and hides secrets. ``patterns`` adds regular expressions for secret values.
+    """Finds and hides secrets. ``patterns`` adds regular expressions for secret values (a
+    list of them, or one).
 
     Raises:
         ValidationError: a pattern is not a valid regular expression (named by its index).
     """
 
-    def __init__(self, patterns: Iterable[str] = ()) -> None:
-        extra = list(patterns)
+    def __init__(self, patterns: Iterable[str] | str = ()) -> None:
+        extra = check_texts(patterns, "patterns", "regular expressions", one=True)
         for i, pattern in enumerate(extra):
-            if not isinstance(pattern, str):
-                raise ValidationError("patterns", "must be regular expression strings",
-                                      path=f"[{i}]", got=pattern)
             try:
                 re.compile(pattern)
             except (re.error, RecursionError, OverflowError) as exc:

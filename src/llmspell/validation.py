@@ -14,6 +14,11 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
 - **text** (descriptions, reasons): a string of at most ``max_length`` characters (4096),
   valid Unicode; newlines are fine;
 - **fields** (session metadata, artifact custom fields): a dict of JSON values, no bytes;
+- **lists of texts** (metadata keys to remove, event sources, script arguments, field names,
+  entry kinds, patterns, hook points): a list, tuple, set or other iterable of strings, not a
+  single string, bytes or a dict, and not a set where the order means something (fields to
+  split into, a script's arguments); where a lone string is taken as a list of one, the
+  function says so; a bad item is named by its index;
 - **glob lists** (state scope selections): a list of non-empty glob strings; a single string
   is a list of one;
 - **options**: a table of options (or filter fields, or URL parameters) may hold only known
@@ -149,6 +154,36 @@ def check_fields(fields: object, argument: str, max_bytes: int | None = None) ->
         raise ValidationError(argument, "must hold JSON values only (no binary strings)",
                               path=format_path(tuple(binary[0])))
     return dict(value)
+
+
+def check_texts(value: object, argument: str, what: str, *, path: str = "",
+                non_empty: bool = False, one: bool = False, ordered: bool = False) -> list[str]:
+    """``value`` as a list of strings (see "lists of texts" in the module docstring).
+
+    Args:
+        what: what the items are, for the message (``"metadata keys"``).
+        path: where ``value`` sits inside ``argument`` (``[2].secret_fields``); a bad item's
+            index is appended to it.
+        non_empty: refuse an empty string as an item.
+        one: a lone string is a list of one item (otherwise it is refused: iterating it would
+            take each character for an item).
+        ordered: the order of the items means something (fields to split into, a script's
+            arguments): a set, which has none, is refused.
+    """
+    if isinstance(value, str) and one:
+        value = [value]
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(argument, f"must be a list of {what}", path=path, got=value)
+    if ordered and isinstance(value, set | frozenset):
+        raise ValidationError(argument, f"must be a list of {what}, in order (a set has no "
+                              "order)", path=path, got=value)
+    items = list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or (non_empty and not item):
+            kind = "a non-empty string" if non_empty else "a string"
+            raise ValidationError(argument, f"must be a list of {what}: each item {kind}",
+                                  path=f"{path}[{i}]", got=item)
+    return items
 
 
 def check_globs(patterns: object, argument: str) -> list[str] | None:

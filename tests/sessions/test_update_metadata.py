@@ -54,7 +54,7 @@ def test_the_event(mem: SessionManager) -> None:
     ("text", (), "changes", "must be a dict"),
     ({"k": b"\xff"}, (), "changes", "JSON values only"),
     ({}, "key", "remove", "must be a list of metadata keys"),
-    ({}, ["ok", 3], "remove", "texts"),
+    ({}, ["ok", 3], "remove", "each item a string"),
 ])
 def test_bad_input_is_named_and_changes_nothing(mem: SessionManager, changes: object,
                                                 remove: object, argument: str,

@@ -21,6 +21,7 @@ import orjson
 from llmspell.errors import ValidationError
 from llmspell.providers.base import ToolSpec
 from llmspell.state.migration.validation import TYPES, Validation
+from llmspell.validation import check_texts
 
 TOOL_KEYS = ("name", "description", "parameters", "fn", "execute", "handler", "secret_fields")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -96,10 +97,9 @@ def as_tool(value: Any, path: str) -> AgentTool:
         if not isinstance(parameters, Mapping):
             raise ValidationError("tools", "must be a JSON schema (a table)",
                                   path=f"{path}.parameters", got=parameters)
-        secrets = value.get("secret_fields") or ()
-        if isinstance(secrets, str) or not all(isinstance(p, str) for p in secrets):
-            raise ValidationError("tools", "must be a list of dotted argument paths",
-                                  path=f"{path}.secret_fields", got=secrets)
+        secrets = check_texts(value.get("secret_fields") or (), "tools",
+                              "dotted argument paths", path=f"{path}.secret_fields",
+                              non_empty=True)
         return AgentTool(name, fn, description, dict(parameters),
                          secret_fields=tuple(secrets))
     if callable(value) and hasattr(value, "__name__"):

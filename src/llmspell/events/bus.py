@@ -41,6 +41,7 @@ from llmspell.events.subscription import (
 from llmspell.protocols import HookPoints
 from llmspell.redact import DEFAULT as DEFAULT_REDACTOR
 from llmspell.redact import Redactor
+from llmspell.validation import check_texts
 
 logger = logging.getLogger("llmspell.events")
 
@@ -529,14 +530,7 @@ def _max_queue(value: object) -> int:
 
 
 def _sources(value: object) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError("exclude_sources", "must be a list of source names", got=value)
-    items = tuple(value)
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ValidationError("exclude_sources", "must be a list of source names",
-                                  path=f"[{i}]", got=item)
-    return frozenset(items)
+    return frozenset(check_texts(value, "exclude_sources", "source names"))
 
 
 def _overflow(value: object) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from llmspell.hooks.points import resolve_point
 from llmspell.hooks.results import HookContext
+from llmspell.validation import check_texts
 
 
 class HookLogger:
@@ -86,12 +87,14 @@ class CostTracker:
     figures directly calls :meth:`record`.
 
     Args:
-        points: the points to read. The default, ``agent:after_execution``, is where a model
-            call's usage is known once; watching before-points as well would count it twice.
+        points: the points to read (a list of them, or one). The default,
+            ``agent:after_execution``, is where a model call's usage is known once; watching
+            before-points as well would count it twice.
     """
 
-    def __init__(self, points: Iterable[str] = ("agent:after_execution",)) -> None:
-        self.points = frozenset(resolve_point(p, argument="points") for p in points)
+    def __init__(self, points: Iterable[str] | str = ("agent:after_execution",)) -> None:
+        self.points = frozenset(resolve_point(p, argument="points")
+                                for p in check_texts(points, "points", "hook points", one=True))
         self._lock = threading.Lock()
         self._total = _zero()
         self._sessions: dict[str, dict[str, float]] = {}

@@ -33,6 +33,7 @@ from llmspell.errors import ScriptError, SessionError, ValidationError
 from llmspell.journal import Draft
 from llmspell.replay.source import RecordingSource
 from llmspell.replay.tape import INPUTS, InputTape, install
+from llmspell.validation import check_texts
 
 START = "script.start"
 MAX_RESULT_BYTES = 65536
@@ -85,8 +86,7 @@ def record_run(runtime: Any, source: str | bytes, *, name: str, args: Sequence[s
             raise ValidationError("source", "must be UTF-8 Lua text", got=source) from None
     if not isinstance(source, str):
         raise ValidationError("source", "must be Lua source text", got=source)
-    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
-        raise ValidationError("args", "must be a list of strings", got=args)
+    args = check_texts(args, "args", "script arguments", ordered=True)
     sessions = runtime.sessions
     created = session is None
     if created:

@@ -103,7 +103,7 @@ from llmspell.sessions.ride import write_waiting
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
-from llmspell.validation import check_fields
+from llmspell.validation import check_fields, check_texts
 
 logger = logging.getLogger("llmspell.sessions")
 
@@ -551,13 +551,7 @@ class SessionManager:
         self._check_enabled()
         sid = session_ref_id(session)
         given = check_fields(changes, "changes")
-        if isinstance(remove, str) or not isinstance(remove, list | tuple | set | frozenset):
-            raise ValidationError("remove", "must be a list of metadata keys", got=remove)
-        for i, key in enumerate(remove):
-            if not isinstance(key, str):
-                raise ValidationError("remove", "must be a list of metadata keys (texts)",
-                                      path=f"[{i}]", got=key)
-        dropped = frozenset(remove)
+        dropped = frozenset(check_texts(remove, "remove", "metadata keys"))
         cid = correlation_id()
 
         def change(current: Session, now: float) -> Update:

@@ -38,7 +38,7 @@ from llmspell.codec import to_jsonable
 from llmspell.errors import ValidationError
 from llmspell.state.migration.validation import Validation, callable_name, parse_validation
 from llmspell.state.versions import Version, check_version, same
-from llmspell.validation import check_known_keys
+from llmspell.validation import check_known_keys, check_texts
 
 TRANSFORMS = ("copy", "rename", "default", "remove", "convert", "split", "merge", "custom")
 CONVERSIONS = ("int", "float", "str", "bool")
@@ -260,10 +260,10 @@ def _field(value: Any, argument: str, *, required: bool) -> str | None:
 
 
 def _names(value: Any, argument: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value or not all(
-            isinstance(v, str) and v for v in value):
+    names = check_texts(value, argument, "field names", non_empty=True, ordered=True)
+    if not names:
         raise ValidationError(argument, "must be a non-empty list of field names", got=value)
-    return tuple(value)
+    return tuple(names)
 
 
 def _separator(spec: Mapping[str, Any], where: str) -> str:

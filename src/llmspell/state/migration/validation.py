@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmspell.errors import ValidationError
+from llmspell.validation import check_texts
 
 TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
@@ -87,11 +88,8 @@ def parse_validation(spec: Any, argument: str) -> Validation | None:
     if unknown:
         raise ValidationError(argument, f"unknown rule {unknown[0]!r} (rules: required, "
                               "types, check)")
-    required = spec.get("required") or []
-    if isinstance(required, str) or not isinstance(required, list | tuple) or not all(
-            isinstance(name, str) and name for name in required):
-        raise ValidationError(f"{argument}.required", "must be a list of field names",
-                              got=required)
+    required = check_texts(spec.get("required") or [], f"{argument}.required", "field names",
+                           non_empty=True)
     types = spec.get("types") or {}
     if not isinstance(types, Mapping):
         raise ValidationError(f"{argument}.types", "must map field names to type names",
