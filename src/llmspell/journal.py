@@ -50,7 +50,7 @@ from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
 from llmspell.storage.base import Delete, Op, Put, Store, new_put
 from llmspell.storage.retry import Planned, retry_batch
-from llmspell.validation import check_texts
+from llmspell.validation import check_limit, check_texts
 
 ENTRY_PREFIX = "journal/"
 VALUE_PREFIX = "jval/"
@@ -384,10 +384,7 @@ class Journal:
         high = None if until is None else to_timestamp(until, argument="until")
         first = _seq_arg(after_seq, "after_seq")
         last = _seq_arg(before_seq, "before_seq")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 0):
-            raise ValidationError("limit", "must be a non-negative int or None", got=limit)
-        limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
+        limit = check_limit(limit)
         prefix = f"{ENTRY_PREFIX}{session_id}/"
         if reverse:
             start = entry_key(session_id, last) if last is not None else None

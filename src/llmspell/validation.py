@@ -19,6 +19,9 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
   single string, bytes or a dict, and not a set where the order means something (fields to
   split into, a script's arguments); where a lone string is taken as a list of one, the
   function says so; a bad item is named by its index;
+- **limit and offset** of a list, query or read: a ``limit`` is None or an integer >= 0, and
+  0 means no limit, as None does (as the CLI's ``--limit 0``); an ``offset`` is an integer
+  >= 0;
 - **glob lists** (state scope selections): a list of non-empty glob strings; a single string
   is a list of one;
 - **options**: a table of options (or filter fields, or URL parameters) may hold only known
@@ -184,6 +187,24 @@ def check_texts(value: object, argument: str, what: str, *, path: str = "",
             raise ValidationError(argument, f"must be a list of {what}: each item {kind}",
                                   path=f"{path}[{i}]", got=item)
     return items
+
+
+def check_limit(limit: object, argument: str = "limit") -> int | None:
+    """The ``limit`` of a list, query or read as the most items to return, or None for no
+    limit (given as None or 0)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValidationError(argument, "must be an integer >= 0 (0 or none: no limit)",
+                              got=limit)
+    return limit or None
+
+
+def check_offset(offset: object, argument: str = "offset") -> int:
+    """The ``offset`` of a list or query: how many matches to skip, an integer >= 0."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValidationError(argument, "must be an integer >= 0", got=offset)
+    return offset
 
 
 def check_globs(patterns: object, argument: str) -> list[str] | None:

@@ -141,3 +141,14 @@ def test_a_worker_runs_scripts_and_declarative_workflows(backend: Backend,
     with pytest.raises(ValidationError, match="concurrency"):
         Worker(rt, queues=["q"], concurrency=0)
     assert WorkflowError  # the error class Workflow.enqueue raises (checked above by text)
+
+
+def test_list_takes_the_shared_limit_rule(jobs: JobQueue) -> None:
+    for _ in range(3):
+        jobs.enqueue("script", {"source": "return 1"})
+    assert len(jobs.list(limit=2)) == 2
+    assert len(jobs.list(limit=0)) == len(jobs.list(limit=None)) == 3  # 0 or None: all
+    for bad in (-1, True, "2"):
+        with pytest.raises(ValidationError, match=r"argument 'limit': must be an integer >= 0 "
+                                                  r"\(0 or none: no limit\)"):
+            jobs.list(limit=bad)  # type: ignore[arg-type]

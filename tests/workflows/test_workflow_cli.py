@@ -34,6 +34,7 @@ def test_list_show_resume_and_cancel(run: Run, tmp_path: Path) -> None:
     (listed,) = data(run("workflow", "list", "--json"))
     assert (listed["run_id"], listed["status"], listed["steps_done"]) == (run_id, "failed", 2)
     assert data(run("workflow", "list", "--status", "completed", "--json")) == []
+    assert data(run("workflow", "list", "--limit", "0", "--json")) == [listed]  # 0: all
     shown = data(run("workflow", "show", run_id, "--json"))
     assert [s["status"] for s in shown["steps"]] == ["completed", "failed"]
     assert shown["error"]["location"] == "calc"

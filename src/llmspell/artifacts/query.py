@@ -25,6 +25,7 @@ from llmspell.codec import stored_object
 from llmspell.errors import ValidationError
 from llmspell.journal import to_timestamp
 from llmspell.storage.base import Store
+from llmspell.validation import check_limit, check_offset
 
 SORTS = ("created_at", "name", "size", "version", "artifact_type")
 _PAGE = 256
@@ -114,10 +115,7 @@ def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
         sort, descending = sort[1:], True
     if not isinstance(descending, bool):
         raise ValidationError("descending", "must be true or false", got=descending)
-    for argument, value, none_ok in (("limit", limit, True), ("offset", offset, False)):
-        if (value is None and not none_ok) or (value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0)):
-            raise ValidationError(argument, "must be an int >= 0", got=value)
+    limit, offset = check_limit(limit), check_offset(offset)
     ordered = (_in_creation_order(store, filters, descending)
                if sort == "created_at" and limit is not None else None)
     if ordered is not None:
@@ -128,7 +126,7 @@ def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
             found = _latest_only(store, filters, found)
     found.sort(key=lambda a: (_sort_key(a, sort), a.created_at, a.session_id, a.name,
                               a.version), reverse=descending)
-    end = None if not limit else offset + limit  # 0 or None: no limit (as the CLI's)
+    end = None if limit is None else offset + limit
     return found[offset:end]
 
 

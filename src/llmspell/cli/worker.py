@@ -71,7 +71,8 @@ def jobs() -> None:
 @click.option("--queue", default=None, metavar="NAME", help="Only this queue.")
 @click.option("--status", type=click.Choice(["queued", "running", "done", "failed"]),
               default=None, help="Only jobs in this state.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="At most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
 def jobs_list(opts: Options, queue: str | None, status: str | None, limit: int,

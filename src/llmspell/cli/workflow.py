@@ -26,7 +26,8 @@ def workflow() -> None:
 @workflow.command("list")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only runs in it.")
 @click.option("--workflow", "name", default=None, help="Only runs of this workflow.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="At most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def workflow_list(opts: Options, status: str | None, name: str | None, limit: int | None,

@@ -20,6 +20,7 @@ from llmspell.errors import ValidationError
 from llmspell.journal import check_session_id, to_timestamp
 from llmspell.sessions import index
 from llmspell.sessions.model import STATUSES, Session, check_tags
+from llmspell.validation import check_limit, check_offset
 
 if TYPE_CHECKING:
     from llmspell.sessions.manager import SessionManager
@@ -52,9 +53,7 @@ def list_sessions(manager: SessionManager, *, status: Any = None, tags: Any = No
                               + " (a leading '-' sorts newest/largest first)", got=sort)
     if sort.startswith("-"):
         sort, descending = sort[1:], True
-    _check_count(limit, "limit", allow_none=True)
-    _check_count(offset, "offset", allow_none=False)
-    limit = limit or None  # 0 means no limit, as None does (and as the CLI's --limit 0)
+    limit, offset = check_limit(limit), check_offset(offset)
 
     store = manager.store
     # With no tag or parent filter, the updated index gives the updated_at order and the
@@ -162,13 +161,6 @@ def _statuses(status: Any) -> tuple[str, ...] | None:
         found.append(item)
     return tuple(dict.fromkeys(found))
 
-
-def _check_count(value: object, argument: str, *, allow_none: bool) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(argument, "must be an integer >= 0"
-                              + (" or nil" if allow_none else ""), got=value)
 
 
 def _pages(ids: Iterable[_T], first: int) -> Iterator[list[_T]]:

@@ -33,7 +33,7 @@ import orjson
 from llmspell.config_schema import queue_limits
 from llmspell.errors import BackendUnavailable, StorageError, ValidationError
 from llmspell.storage.pg_schema import table_names
-from llmspell.validation import check_queue_name
+from llmspell.validation import check_limit, check_queue_name
 
 KINDS = ("script", "workflow", "branch")
 STATUSES = ("queued", "running", "done", "failed")
@@ -141,12 +141,13 @@ class JobQueue:
         return dict(zip(keys, rows[0], strict=True))
 
     def list(self, *, queue: str | None = None, status: str | None = None,
-             limit: int = 50) -> builtins.list[dict[str, Any]]:
+             limit: int | None = 50) -> builtins.list[dict[str, Any]]:
         """Jobs, newest first, as :meth:`get` gives them (without results), filtered by
-        ``queue`` and ``status``.
+        ``queue`` and ``status``; at most ``limit`` (0 or None: all of them).
 
         Raises:
-            ValidationError: a bad queue name, an unknown status or a limit below 1.
+            ValidationError: a bad queue name, an unknown status or a limit that is not an
+                integer >= 0.
         """
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
@@ -159,8 +160,7 @@ class JobQueue:
                                       got=status)
             where.append("status = %s")
             params.append(status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError("limit", "must be an int >= 1", got=limit)
+        limit = check_limit(limit)  # None: LIMIT NULL, no limit
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._run(f"SELECT id, queue, kind, status, attempts, max_attempts, worker, "
                          f"error FROM {self.table}{clause} ORDER BY id DESC LIMIT %s",

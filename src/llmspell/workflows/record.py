@@ -43,6 +43,7 @@ import orjson
 
 from llmspell.errors import StateError, ValidationError, WorkflowError
 from llmspell.state.scopes import check_scope
+from llmspell.validation import check_limit
 
 SCOPE_PREFIX = "workflow:"
 RUN = "run"
@@ -240,9 +241,7 @@ def list_runs(state: Any, *, status: str | None = None, workflow: str | None = N
     """The runs' ``run`` records, newest first, filtered by ``status`` and workflow name."""
     if status is not None and status not in STATUSES:
         raise ValidationError("status", "must be one of " + ", ".join(STATUSES), got=status)
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                              or limit < 1):
-        raise ValidationError("limit", "must be an integer >= 1", got=limit)
+    limit = check_limit(limit)
     if workflow is not None and not isinstance(workflow, str):
         raise ValidationError("workflow", "must be a workflow name (a string)", got=workflow)
     found = []
@@ -259,4 +258,4 @@ def list_runs(state: Any, *, status: str | None = None, workflow: str | None = N
             continue
         found.append(meta)
     found.sort(key=lambda m: m.get("started_at") or 0, reverse=True)
-    return found[:limit] if limit else found
+    return found[:limit]
