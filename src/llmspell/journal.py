@@ -36,6 +36,7 @@ chooses hashes only.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -134,9 +135,17 @@ def iso(timestamp: float) -> str:
 
 
 def to_timestamp(value: float | int | str | datetime, *, argument: str) -> float:
-    """Seconds since the epoch from a number, an aware ``datetime`` or an ISO 8601 string."""
+    """Seconds since the epoch from a finite number, an aware ``datetime`` or an ISO 8601
+    string."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int past any float
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise ValidationError(argument, "must be a finite number of seconds since the "
+                                  "epoch", got=value)
+        return seconds
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -294,7 +303,7 @@ class Journal:
     def encode(self, seq: int, timestamp: float, draft: Draft) -> bytes:
         """The stored bytes of an entry: JSON with its data redacted."""
         kind = draft.kind
-        if kind not in _KNOWN_KINDS:
+        if kind.__class__ is not str or kind not in _KNOWN_KINDS:
             if not isinstance(kind, str) or not _KIND.fullmatch(kind):
                 raise ValidationError("kind", "must be a dotted name such as 'state.write'",
                                       got=kind)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from llmspell.agents.model import (
     parse_input,
     take_text,
 )
-from llmspell.agents.tools import AgentTool, result_text
+from llmspell.agents.tools import AgentTool, as_tool, result_text
 from llmspell.errors import AgentError, ScriptLimitExceeded, ValidationError
 from llmspell.hooks import Skipped
 from llmspell.hooks.results import RETRY
@@ -422,7 +422,7 @@ class Agent:
     def invoke_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
         """Run one of this agent's tools directly (journaled as ``tool.call``); the tool's
         result. ValidationError for an unknown tool; the tool's own error if it fails."""
-        if name not in self.tools:
+        if not isinstance(name, str) or name not in self.tools:
             raise ValidationError("tool_name", f"agent {self.name!r} has no such tool; known: "
                                   f"{', '.join(self.tools) or 'none'}", got=name)
         if arguments is not None and not isinstance(arguments, Mapping):
@@ -434,8 +434,11 @@ class Agent:
                              f"{done['result']['error']}")
         return done["result"]["output"]
 
-    def add_tool(self, tool: AgentTool) -> None:
-        self.tools[tool.name] = tool
+    def add_tool(self, tool: AgentTool | Mapping[str, Any] | Callable[..., Any]) -> None:
+        """Give the agent one more tool, in any form ``tools=`` takes (ValidationError
+        otherwise); one of the same name is replaced."""
+        made = as_tool(tool, "")
+        self.tools[made.name] = made
 
     # -- bookkeeping ---------------------------------------------------------------------
 

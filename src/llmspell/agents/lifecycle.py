@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmspell.errors import AgentError
+from llmspell.errors import AgentError, ValidationError
 from llmspell.journal import iso
 
 UNINITIALIZED, READY, RUNNING, PAUSED = "uninitialized", "ready", "running", "paused"
@@ -55,8 +55,14 @@ class Lifecycle:
 
     def move(self, operation: str, reason: str | None = None) -> dict[str, Any]:
         """Apply ``operation`` and return the history entry; AgentError when the current
-        state does not allow it."""
-        table = TRANSITIONS[operation]
+        state does not allow it; ValidationError for an unknown operation or a reason that is
+        not a string."""
+        table = TRANSITIONS.get(operation) if isinstance(operation, str) else None
+        if table is None:
+            raise ValidationError("operation", "must be one of " + ", ".join(TRANSITIONS),
+                                  got=operation)
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationError("reason", "must be a string or None", got=reason)
         target = table.get(self.state)
         if target is None:
             allowed = sorted(op for op, moves in TRANSITIONS.items() if self.state in moves)

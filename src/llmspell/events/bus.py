@@ -151,8 +151,9 @@ class EventBus:
         hooks = self.hooks
         if hooks is not None and (hooks.has(BEFORE_EMIT) or hooks.has(AFTER_EMIT)):
             return True
-        route = self._routes.get((type, source))
-        if route is None:
+        try:
+            route = self._routes[(type, source)]
+        except (KeyError, TypeError):  # not cached, or unhashable (_route says what is wrong)
             route = self._route(type, source)
         return bool(route.delivers)
 
@@ -165,8 +166,9 @@ class EventBus:
         hooks = self.hooks
         if hooks is not None and hooks.has(BEFORE_EMIT):
             return False
-        route = self._routes.get((type, source))
-        if route is None:
+        try:
+            route = self._routes[(type, source)]
+        except (KeyError, TypeError):  # not cached, or unhashable (_route says what is wrong)
             route = self._route(type, source)
         return bool(route.subs) and route.subs[0] is subscription
 
@@ -197,8 +199,9 @@ class EventBus:
         """
         if data is not None:
             check_nesting(data, argument="data")
-        route = self._routes.get((type, source))
-        if route is None:
+        try:
+            route = self._routes[(type, source)]
+        except (KeyError, TypeError):  # not cached, or unhashable (_route says what is wrong)
             route = self._route(type, source)
         delivers = route.open_for(session_id) if route.gated else route.delivers
         hooks = self.hooks
@@ -246,8 +249,9 @@ class EventBus:
         """Hand ``event``, published by another process's bus (``event.remote``), to the
         matching subscriptions here, under their queue and overflow rules. Emit hooks fired
         where it was published; it is not relayed again."""
-        route = self._routes.get((event.type, event.source))
-        if route is None:
+        try:
+            route = self._routes[(event.type, event.source)]
+        except (KeyError, TypeError):
             route = self._route(event.type, event.source)
         delivers = route.open_for(event.session_id) if route.gated else route.delivers
         for deliver in delivers:
@@ -382,7 +386,13 @@ class EventBus:
         Waiting receivers wake up; events still queued can be read from the
         :class:`Subscription` object, and then ``receive`` returns None at once.
         """
-        sub_id = subscription if isinstance(subscription, str) else subscription.id
+        if isinstance(subscription, Subscription):
+            sub_id = subscription.id
+        elif isinstance(subscription, str):
+            sub_id = subscription
+        else:
+            raise ValidationError("subscription", "must be a Subscription or its id",
+                                  got=subscription)
         with self._lock:
             sub = self._subs.pop(sub_id, None)
             if sub is None:
@@ -402,7 +412,7 @@ class EventBus:
         Raises:
             ValidationError: no live subscription has this id.
         """
-        sub = self._subs.get(subscription_id)
+        sub = self._subs.get(subscription_id) if isinstance(subscription_id, str) else None
         if sub is None:
             raise ValidationError(
                 "subscription_id", "no subscription has this id (it may have been "
@@ -428,6 +438,8 @@ class EventBus:
     def subscription_stats(self, sub: Subscription) -> dict[str, Any]:
         """``{id, pattern, kind, max_queue, overflow, active, delivered, dropped, pending,
         errors}`` for ``sub``."""
+        if not isinstance(sub, Subscription):
+            raise ValidationError("sub", "must be a Subscription", got=sub)
         with self._lock:
             return self._stats_locked(sub)
 
@@ -448,9 +460,12 @@ class EventBus:
     # -- internals ------------------------------------------------------------------------
 
     def _route(self, event_type: str, source: str | None) -> _Route:
-        """First event of a type and source since the cache last changed: validate the type,
-        cache its route."""
+        """First event of a type and source since the cache last changed: validate the type
+        and the source, cache its route."""
         validate_type(event_type)
+        if source is not None and not isinstance(source, str):
+            raise ValidationError("source", "must be a string (the publisher's name) or None",
+                                  got=source)
         key = (event_type, source)
         with self._lock:
             route = self._routes.get(key)

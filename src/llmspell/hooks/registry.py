@@ -197,8 +197,9 @@ class HookRegistry:
 
     def unregister(self, hook: HookHandle | str) -> bool:
         """Remove a hook by handle or id; False if it is not (or no longer) registered."""
+        hook_id = _hook_id(hook)
         with self._lock:
-            handle = self._by_id.pop(hook if isinstance(hook, str) else hook.id, None)
+            handle = self._by_id.pop(hook_id, None)
             if handle is None:
                 return False
             self._hooks[handle.point].remove(handle)
@@ -212,7 +213,7 @@ class HookRegistry:
         Raises:
             ValidationError: no hook has that id.
         """
-        handle = self._by_id.get(hook_id)
+        handle = self._by_id.get(hook_id) if isinstance(hook_id, str) else None
         if handle is None:
             raise ValidationError("hook_id", "no registered hook has this id", got=hook_id)
         return handle
@@ -237,6 +238,9 @@ class HookRegistry:
             ValidationError: ``point`` is not a hook point.
         """
         points = [resolve_point(point)] if point is not None else None
+        if where is not None and not callable(where):
+            raise ValidationError("where", "must be a function of a hook handle, or None",
+                                  got=where)
         with self._lock:
             handles = [
                 h for p in (points if points is not None else builtins.list(self._hooks))
@@ -255,6 +259,8 @@ class HookRegistry:
         when the hooks changed (:attr:`generation`): a call asks at every point it fires,
         and a listing takes the lock and sorts."""
         generation = self.generation  # read first: a change during the listing is seen next
+        if point.__class__ is not str:
+            point = resolve_point(point)  # a bad one raises (and may not be hashable)
         kept = self._user_names.get(point)
         if kept is None or kept[0] != generation:
             kept = (generation, tuple(h.name for h in self.list(point)
@@ -264,6 +270,8 @@ class HookRegistry:
 
     def has(self, point: str) -> bool:
         """Whether firing ``point`` would run anything. Cheap: a hot path can skip the call."""
+        if point.__class__ is not str:
+            point = resolve_point(point)
         return self._chains.get(point) is not None
 
     # -- circuit breaker ------------------------------------------------------------------
@@ -316,8 +324,12 @@ class HookRegistry:
         Raises:
             HookCancelled: a hook cancelled; carries the point, hook name and reason.
             HookError: a hook registered ``required`` failed.
-            ValidationError: ``point`` is not a hook point.
+            ValidationError: ``point`` is not a hook point, or ``metadata`` not a dict.
         """
+        if point.__class__ is not str:
+            point = resolve_point(point)
+        if metadata is not None and metadata.__class__ is not dict:
+            _check_metadata(metadata)
         chain = self._chains.get(point, _MISSING)
         if chain is None:
             return HookOutcome(data)
@@ -422,6 +434,13 @@ class HookRegistry:
             ValidationError: a point is not a hook point.
             Exception: whatever ``operation`` raised, when no error hook retried it.
         """
+        if (point.__class__ is not str or (after is not None and after.__class__ is not str)
+                or (error is not None and error.__class__ is not str)):
+            for given, argument in ((point, "point"), (after, "after"), (error, "error")):
+                if given is not None:
+                    resolve_point(given, argument=argument)
+        if metadata is not None and metadata.__class__ is not dict:
+            _check_metadata(metadata)
         chains = self._chains
         if (
             chains.get(point, _MISSING) is None
@@ -450,6 +469,8 @@ class HookRegistry:
             HookError: a required hook failed.
             ValidationError: ``point`` is not a hook point.
         """
+        if point.__class__ is not str:
+            point = resolve_point(point)
         if self._chains.get(point, _MISSING) is None:
             return data
         outcome = runner.decide(self, point, data, **context)
@@ -466,6 +487,8 @@ class HookRegistry:
             HookError: a required hook failed.
             ValidationError: ``point`` is not a hook point.
         """
+        if point.__class__ is not str:
+            point = resolve_point(point)
         if self._chains.get(point, _MISSING) is None:
             return data
         return runner.decide(self, point, data, **context).data
@@ -479,6 +502,8 @@ class HookRegistry:
         Raises:
             as :meth:`before`.
         """
+        if point.__class__ is not str:
+            point = resolve_point(point)
         if self._chains.get(point, _MISSING) is None:
             return HookOutcome(data)
         return runner.decide(self, point, data, **context)
@@ -547,7 +572,7 @@ class HookRegistry:
         Raises:
             ValidationError: an unknown name.
         """
-        factory = BUILTINS.get(name)
+        factory = BUILTINS.get(name) if isinstance(name, str) else None
         if factory is None:
             raise ValidationError(
                 "name", "must be one of " + ", ".join(sorted(BUILTINS)), got=name
@@ -566,13 +591,20 @@ class HookRegistry:
             return current is not None and self.unobserve(current)
 
     def builtin(self, name: str) -> Any:
-        """The built-in hook turned on under ``name``, or None."""
+        """The built-in hook turned on under ``name``, or None.
+
+        Raises:
+            ValidationError: ``name`` is not one of the built-in hooks' names.
+        """
+        if not isinstance(name, str) or name not in BUILTINS:
+            raise ValidationError("name", "must be one of " + ", ".join(sorted(BUILTINS)),
+                                  got=name)
         return self._builtins.get(name)
 
     # -- internals ------------------------------------------------------------------------
 
     def _handle(self, hook: HookHandle | str) -> HookHandle:
-        return self.get(hook if isinstance(hook, str) else hook.id)
+        return self.get(_hook_id(hook))
 
     def _unregistered_chain(self, point: str) -> _Chain | None:
         """A point not in ``_chains``: validate it; with observers on, give it a chain."""
@@ -620,3 +652,16 @@ def _budget(value: object, argument: str) -> float | None:
     raise ValidationError(argument, "must be a number of seconds > 0, or None", got=value)
 
 
+def _hook_id(hook: object) -> str:
+    """The id of ``hook``, a :class:`HookHandle` or an id."""
+    if isinstance(hook, str):
+        return hook
+    if isinstance(hook, HookHandle):
+        return hook.id
+    raise ValidationError("hook", "must be a hook handle or a hook id", got=hook)
+
+
+def _check_metadata(metadata: object) -> None:
+    """A hook call's ``metadata``: a dict (a subclass of one too)."""
+    if not isinstance(metadata, dict):
+        raise ValidationError("metadata", "must be a dict or None", got=metadata)

@@ -150,6 +150,7 @@ class ProviderRegistry:
 
     def settings(self, name: str) -> ProviderSettings:
         """The effective settings of provider ``name``; ValidationError when unknown."""
+        _check_name(name)
         if name not in self._tables and name not in BUILTINS:
             raise ValidationError("provider", f"no provider of that name; known: "
                                   f"{', '.join(self.names())}", got=name)
@@ -160,6 +161,10 @@ class ProviderRegistry:
         """The price of ``model`` at provider ``name``: None when its table has none, or when
         ``name`` was only registered in code. The price tables never change after the
         registry is made, so each provider's is read once (agents ask on every call)."""
+        if name.__class__ is not str or model.__class__ is not str:
+            _check_name(name)
+            if not isinstance(model, str):
+                raise ValidationError("model", "must be a model name (a string)", got=model)
         prices = self._prices.get(name)
         if prices is None:
             try:
@@ -221,6 +226,7 @@ class ProviderRegistry:
     def provider(self, name: str) -> Provider:
         """Provider ``name``, built on first use; ProviderAuthError when it needs a key that
         neither its environment variable nor the keys file holds."""
+        _check_name(name)
         with self._lock:
             if name in self._built:
                 return self._built[name]
@@ -238,6 +244,10 @@ class ProviderRegistry:
 
     def add(self, name: str, provider: Provider) -> None:
         """Register a provider built in code (a ScriptedProvider in a test, say) as ``name``."""
+        _check_name(name, "name")
+        if not isinstance(provider, Provider):
+            raise ValidationError("provider", "must be a Provider (llmspell.providers.base)",
+                                  got=provider)
         with self._lock:
             provider.name = name
             self._built[name] = provider
@@ -290,3 +300,10 @@ class ProviderRegistry:
 
 
 __all__ = ["BUILTINS", "KINDS", "PROVIDER_KINDS", "ProviderRegistry", "ProviderSettings"]
+
+
+def _check_name(name: object, argument: str = "provider") -> None:
+    """A provider's name, as ``[providers.NAME]`` and model strings spell it."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError(argument, "must be a provider's name (a non-empty string such "
+                              "as 'openai')", got=name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmspell.errors import ToolError, ValidationError
@@ -48,6 +48,9 @@ class ToolRegistry:
         return item
 
     def unregister(self, name: str) -> bool:
+        """Remove the tool ``name``; False when there is none."""
+        if not isinstance(name, str):
+            raise ValidationError("name", "must be a tool's name (a string)", got=name)
         with self._lock:
             return self._tools.pop(name, None) is not None
 
@@ -78,8 +81,7 @@ class ToolRegistry:
         ``security_level`` (at most this level), ``tag`` or ``text`` (a word in the name or
         description, any case), ``available`` (True: only tools that work here).
         """
-        filters = dict(filters or {})
-        check_known_keys(filters, DISCOVER_KEYS, "filter", noun="filter")
+        filters = discover_filters(filters)
         level = filters.get("security_level")
         rank = LEVELS.index(check_level(level, "filter")) if level is not None else None
         word = filters.get("text") or filters.get("tag")
@@ -107,3 +109,15 @@ class ToolRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
+
+
+def discover_filters(filters: object) -> dict[str, Any]:
+    """``filters`` of a discovery (None: none) as a dict of known filter keys."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise ValidationError("filter", "must be a table of filters such as {category = "
+                              "'web'}", got=filters)
+    found = dict(filters)
+    check_known_keys(found, DISCOVER_KEYS, "filter", noun="filter")
+    return found

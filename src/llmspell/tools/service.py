@@ -53,9 +53,10 @@ from llmspell.hooks import Skipped
 from llmspell.journal import Draft
 from llmspell.redact import Redactor, mask_fields
 from llmspell.tools.base import Tool, ToolContext, ToolOutput, result_text
-from llmspell.tools.registry import ToolRegistry
+from llmspell.tools.registry import ToolRegistry, discover_filters
 from llmspell.tools.security import ToolSecurity, report
 from llmspell.tools.workers import CallTimedOut, run_bounded
+from llmspell.validation import check_texts
 
 logger = logging.getLogger("llmspell.tools")
 
@@ -224,13 +225,14 @@ class ToolService:
         def names(chosen: Any) -> builtins.list[str]:
             return [t.name for t in self.registry.discover(chosen or None)]
 
-        found = self.hooks.run("tool:before_discovery", dict(filters or {}), names,
+        found = self.hooks.run("tool:before_discovery", discover_filters(filters), names,
                                after="tool:after_discovery", component="tools")
         return [self.registry.get(n) for n in (found or []) if self.registry.exists(n)]
 
     def specs(self, names: Iterable[str] | None = None) -> builtins.list[Any]:
         """The provider-side definitions (ToolSpec) of ``names`` (default: every tool)."""
-        chosen = self.list() if names is None else [self.get(n) for n in names]
+        chosen = (self.list() if names is None
+                  else [self.get(n) for n in check_texts(names, "names", "tool names")])
         return [t.spec() for t in chosen]
 
     # -- calling --------------------------------------------------------------------------
