@@ -99,3 +99,47 @@ def test_what_the_checks_let_through_still_works(rt: Runtime) -> None:
     agent.add_tool({"name": "echo", "fn": lambda args: args})
     assert agent.invoke_tool("echo", {"a": 1}) == {"a": 1}
     assert rt.sessions.list(created_after=0, created_before=10**12) == []
+
+
+FLAGS_AND_CALLBACKS = [1, 0, "yes", None, [], {}]
+
+
+def test_flags_take_only_true_or_false_and_callbacks_only_functions(rt: Runtime) -> None:
+    session = rt.sessions.create("flags")
+    backups = rt.backups
+    flags: dict[str, Callable[[Any], Any]] = {
+        "backup(incremental)": lambda w: backups.backup(incremental=w),
+        "backup(safety)": lambda w: backups.backup(safety=w),
+        "restore(verify)": lambda w: backups.restore("nope", verify=w),
+        "restore(dry_run)": lambda w: backups.restore("nope", dry_run=w),
+        "verify_backup(chain)": lambda w: backups.verify_backup("nope", chain=w),
+        "artifacts.query(latest)": lambda w: rt.artifacts.query(latest=w),
+        "artifacts.query(descending)": lambda w: rt.artifacts.query(descending=w),
+        "artifacts.set_auto_collect(enabled)": lambda w: rt.artifacts.set_auto_collect(
+            session, w),
+        "sessions.create(save)": lambda w: rt.sessions.create("x", save=w),
+        "blobs.put(ref)": lambda w: rt.artifacts.blobs.put(b"x", ref=w),
+    }
+    for call in flags.values():
+        for wrong in FLAGS_AND_CALLBACKS:
+            with pytest.raises(ValidationError, match="must be true or false"):
+                call(wrong)
+    for wrong in (1, "f", {}):
+        for call in (lambda w: backups.backup(progress=w),
+                     lambda w: backups.verify_backup("nope", progress=w),
+                     lambda w: backups.restore("nope", progress=w)):
+            with pytest.raises(ValidationError, match="argument 'progress': must be a "
+                                                      "function or None"):
+                call(wrong)
+    assert backups.list_backups() == []  # nothing was written by the refused calls
+
+
+def test_store_and_workflow_arguments_of_the_wrong_type(rt: Runtime) -> None:
+    for wrong in (5, None, {"a": b"x"}, "key"):
+        with pytest.raises(ValidationError, match="argument 'ops'"):
+            rt.store.batch(wrong)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="argument 'keys'"):
+            rt.store.get_many(wrong)  # type: ignore[arg-type]
+    flow = rt.workflows.sequential({"name": "f", "steps": [{"name": "s", "fn": lambda i, c: 1}]})
+    with pytest.raises(ValidationError, match="argument 'which'"):
+        flow.on({}, print)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ the value and the rule (``argument 'tags' at [2]: each tag must be ...``). The r
   single string, bytes or a dict, and not a set where the order means something (fields to
   split into, a script's arguments); where a lone string is taken as a list of one, the
   function says so; a bad item is named by its index;
+- **flags**: True or False (not 1, not "yes"); **callbacks**: a function, or None;
 - **limit and offset** of a list, query or read: a ``limit`` is None or an integer >= 0, and
   0 means no limit, as None does (as the CLI's ``--limit 0``); an ``offset`` is an integer
   >= 0;
@@ -187,6 +188,20 @@ def check_texts(value: object, argument: str, what: str, *, path: str = "",
             raise ValidationError(argument, f"must be a list of {what}: each item {kind}",
                                   path=f"{path}[{i}]", got=item)
     return items
+
+
+def check_flag(value: object, argument: str, *, path: str = "") -> bool:
+    """``value`` if it is True or False."""
+    if value is True or value is False:
+        return value
+    raise ValidationError(argument, "must be true or false", path=path, got=value)
+
+
+def check_callback(fn: Any, argument: str) -> Any:
+    """``fn`` if it is callable or None (no callback)."""
+    if fn is None or callable(fn):
+        return fn
+    raise ValidationError(argument, "must be a function or None", got=fn)
 
 
 def check_limit(limit: object, argument: str = "limit") -> int | None:

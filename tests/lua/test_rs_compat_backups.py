@@ -152,7 +152,7 @@ def test_disabled_backups_come_back_as_failures(tmp_path: Path) -> None:
     ("State.validate_backup(5)", "ValidationError: argument 'id': must be a string"),
     ('State.restore_backup("")', "ValidationError: argument 'id': must not be empty"),
     ('State.restore_backup("x", {bogus = 1})', "ValidationError: argument 'options' at .bogus"),
-    ('State.cleanup_backups("no")', "ValidationError: argument 'dry_run': must be a boolean"),
+    ('State.cleanup_backups("no")', "ValidationError: argument 'dry_run': must be true or false"),
 ])
 def test_bad_arguments_are_lua_errors(pair: tuple[Runtime, LuaEngine], code: str,
                                       words: str) -> None:

@@ -29,8 +29,8 @@ def test_a_string_holding_null_is_left_alone(engine: LuaEngine) -> None:
 
 
 @pytest.mark.parametrize(("code", "words"), [
-    ("JSON.parse('{}', {keep_nulls = 1})", "argument 'options': keep_nulls must be true or "
-                                            "false"),
+    ("JSON.parse('{}', {keep_nulls = 1})", "argument 'options' at .keep_nulls: must be true "
+                                            "or false"),
     ("JSON.parse('{}', {keep = true})", "argument 'options' at .keep: unknown option"),
     ("JSON.parse('{}', 'yes')", "argument 'options': must be a table"),
 ])

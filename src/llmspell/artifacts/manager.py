@@ -72,7 +72,7 @@ from llmspell.paths import Confinement
 from llmspell.protocols import EventPublisher, HookPoints
 from llmspell.sessions.model import Session
 from llmspell.storage.base import Op, Store
-from llmspell.validation import unknown_option
+from llmspell.validation import check_flag, unknown_option
 
 #: ``as_session`` default: the current session asks (the host when there is none).
 CURRENT: Any = object()
@@ -358,8 +358,7 @@ class ArtifactManager:
         ``SessionManager.update_metadata``). It is on by default, and ``[session]
         artifact_auto_collect = false`` turns it off for every session."""
         sid = self._sid(session)
-        if not isinstance(enabled, bool):
-            raise ValidationError("enabled", "must be true or false", got=enabled)
+        check_flag(enabled, "enabled")
         self.sessions.update_metadata(sid, {AUTO_COLLECT: enabled})
 
     def auto_collect(self, session: Any) -> bool:

@@ -25,7 +25,7 @@ from llmspell.codec import stored_object
 from llmspell.errors import ValidationError
 from llmspell.journal import to_timestamp
 from llmspell.storage.base import Store
-from llmspell.validation import check_limit, check_offset
+from llmspell.validation import check_flag, check_limit, check_offset
 
 SORTS = ("created_at", "name", "size", "version", "artifact_type")
 _PAGE = 256
@@ -99,8 +99,7 @@ def check_filters(*, artifact_type_: Any = None, tags: Any = None, name: Any = N
                                   or value < 0):
             raise ValidationError(argument, "must be a number of bytes (an int >= 0)",
                                   got=value)
-    if not isinstance(latest, bool):
-        raise ValidationError("latest", "must be true or false", got=latest)
+    check_flag(latest, "latest")
     return Filters(sessions, readable, kind, wanted, name, mime_type, after, before, min_size,
                    max_size, latest)
 
@@ -113,8 +112,7 @@ def run_query(store: Store, filters: Filters, *, sort: Any = "created_at",
                               + " (a leading '-' reverses)", got=sort)
     if sort.startswith("-"):
         sort, descending = sort[1:], True
-    if not isinstance(descending, bool):
-        raise ValidationError("descending", "must be true or false", got=descending)
+    check_flag(descending, "descending")
     limit, offset = check_limit(limit), check_offset(offset)
     ordered = (_in_creation_order(store, filters, descending)
                if sort == "created_at" and limit is not None else None)

@@ -44,7 +44,7 @@ from llmspell.replay.source import (
 )
 from llmspell.replay.steps import Breakpoints, OnBreak, Progress, ReplayStopped, Stepper
 from llmspell.replay.tape import INPUTS, InputTape
-from llmspell.validation import check_known_keys
+from llmspell.validation import check_callback, check_flag, check_known_keys
 
 CALL_KINDS = ("llm.call", "tool.call")
 
@@ -157,11 +157,9 @@ def replay_session(runtime: Any, session: Any, *, mode: str = EXACT,
         raise ValidationError("mode", f"must be one of {', '.join(MODES)}", got=mode)
     for argument, flag in (("keep", keep), ("compare_results", compare_results),
                            ("stop_on_error", stop_on_error)):
-        if not isinstance(flag, bool):
-            raise ValidationError(argument, "must be true or false", got=flag)
-    for argument, fn in (("on_break", on_break), ("progress", progress)):
-        if fn is not None and not callable(fn):
-            raise ValidationError(argument, "must be a function", got=fn)
+        check_flag(flag, argument)
+    check_callback(on_break, "on_break")
+    check_callback(progress, "progress")
     points = Breakpoints.parse(breakpoints)
     changes = _modifications(modifications)
     contexts = _context_changes(context_changes)

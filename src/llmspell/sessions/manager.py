@@ -103,7 +103,7 @@ from llmspell.sessions.ride import write_waiting
 from llmspell.sessions.transitions import Update, created_entry, moved, position_after, target
 from llmspell.storage.base import Delete, Op, Put, Store
 from llmspell.storage.retry import Planned, retry_batch
-from llmspell.validation import check_fields, check_texts
+from llmspell.validation import check_fields, check_flag, check_texts
 
 logger = logging.getLogger("llmspell.sessions")
 
@@ -289,7 +289,7 @@ class SessionManager:
         if not settings.enabled:
             self._check_enabled()
         if save.__class__ is not bool:
-            raise ValidationError("save", "must be true or false", got=save)
+            check_flag(save, "save")
         # Sessions created alike (no metadata or limits: their record and entry hold only
         # the name, description, tags, parent and durations) share what is made of those
         # once (_made_alike: the checked fields, the record's template, the entry's data,

@@ -76,6 +76,8 @@ class Store(abc.ABC):
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one round trip where the backend can."""
+        if isinstance(keys, str | bytes | Mapping) or not isinstance(keys, Iterable):
+            raise ValidationError("keys", "must be an iterable of keys", got=keys)
         wanted = list(keys)
         for i, key in enumerate(wanted):
             check_key(key, argument=f"keys[{i}]")
@@ -360,7 +362,7 @@ def check_limit(limit: object) -> None:
 
 def check_ops(ops: Iterable[Op], *, argument: str = "ops") -> list[Op]:
     """The ops as a list, each checked; a wrong op is named by its index."""
-    if isinstance(ops, str | bytes):
+    if isinstance(ops, str | bytes | Mapping) or not isinstance(ops, Iterable):
         raise ValidationError(argument, "must be an iterable of Put/Delete", got=ops)
     checked: list[Op] = []
     for i, op in enumerate(ops):

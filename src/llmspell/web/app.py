@@ -37,6 +37,7 @@ from llmspell.errors import (
 )
 from llmspell.journal import iso
 from llmspell.redact import Redactor
+from llmspell.validation import check_flag
 from llmspell.web import actions, content, live, views
 from llmspell.web.access import COOKIE, FORM_KEY_HEADER, AccessGuard, new_token, same_secret
 
@@ -94,8 +95,7 @@ def create_app(runtime: Any, *, allow_actions: bool = False, token: str | None =
     Raises:
         ValidationError: no token for a non-loopback binding, or a bad ``poll_seconds``.
     """
-    if not isinstance(allow_actions, bool):
-        raise ValidationError("allow_actions", "must be True or False", got=allow_actions)
+    check_flag(allow_actions, "allow_actions")
     if not isinstance(poll_seconds, int | float) or isinstance(poll_seconds, bool) \
             or not 0 < poll_seconds <= 60:
         raise ValidationError("poll_seconds", "must be a number of seconds in (0, 60]",

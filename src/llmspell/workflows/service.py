@@ -76,7 +76,7 @@ class Workflow:
     def on(self, which: str, fn: Callable[[Any], Any]) -> None:
         """Call ``fn`` before each execution (``before``: ``{workflow, input}``), after it
         (``after``: the result) or when it does not succeed (``error``: the result)."""
-        if which not in self.listeners:
+        if not isinstance(which, str) or which not in self.listeners:
             raise ValidationError("which", "must be before, after or error", got=which)
         if not callable(fn):
             raise ValidationError("fn", "must be a function", got=fn)

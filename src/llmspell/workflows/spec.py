@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmspell.errors import ValidationError
-from llmspell.validation import check_known_keys, check_name
+from llmspell.validation import check_flag, check_known_keys, check_name
 from llmspell.workflows.conditions import Condition, parse_condition
 
 KINDS = ("sequential", "parallel", "conditional", "loop")
@@ -176,9 +176,7 @@ def _parallel(definition: Definition, spec: Mapping[str, Any], steps_of: _StepPa
                               got=limit)
     definition.max_concurrency = limit
     distributed = spec.get("distributed", settings.get("parallel_on_workers", False))
-    if not isinstance(distributed, bool):
-        raise ValidationError(argument, "must be true or false", path="$.distributed",
-                              got=distributed)
+    check_flag(distributed, argument, path="$.distributed")
     if distributed:
         for i, branch in enumerate(definition.branches, start=1):
             where = code_in([_describe_step(s) for s in branch.steps], f"$.branches[{i}]")

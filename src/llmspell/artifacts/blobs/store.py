@@ -79,6 +79,7 @@ from llmspell.artifacts.blobs.writer import BlobWriter, StagedBlob, source_chunk
 from llmspell.config_schema import default
 from llmspell.errors import BlobNotFound, IntegrityError, ValidationError
 from llmspell.storage.base import Op, Put, Store
+from llmspell.validation import check_flag
 
 _MAX_INLINE = 64 * 1024 * 1024
 _MIN_CHUNK, _MAX_CHUNK = 4 * 1024, 256 * 1024 * 1024
@@ -159,7 +160,7 @@ class BlobStore:
         one batch, use :meth:`stage` instead. Raises ValidationError for a bad argument,
         StorageError when the store fails.
         """
-        return self._writer.commit(self.stage(data), _check_bool("ref", ref))
+        return self._writer.commit(self.stage(data), check_flag(ref, "ref"))
 
     def put_stream(self, source: Iterable[bytes] | BinaryIO, *, ref: bool = False) -> BlobRef:
         """Store the content of ``source`` without holding it in memory; like :meth:`put`.
@@ -167,7 +168,7 @@ class BlobStore:
         ``source`` is a binary file object (read ``chunk_size`` bytes at a time) or an
         iterable of bytes chunks; see :meth:`stage_stream`. Raises as :meth:`stage_stream`.
         """
-        _check_bool("ref", ref)
+        check_flag(ref, "ref")
         return self._writer.commit(self.stage_stream(source), ref)
 
     def stage(self, data: bytes | bytearray | memoryview) -> StagedBlob:
@@ -322,7 +323,7 @@ class BlobStore:
         whole blob is checked first (one extra read). Raises as :meth:`get` does.
         """
         check_hash(blob_hash)
-        _check_bool("verify_first", verify_first)
+        check_flag(verify_first, "verify_first")
         for _ in range(3):
             inline, meta = self._locate(blob_hash)
             if inline is not None:  # streamed too: 64 KB of zstd can hold gigabytes
@@ -399,7 +400,7 @@ class BlobStore:
         With ``dry_run`` nothing is removed and the report says what would be. Raises
         ValidationError for a bad argument, StorageError when the store or directory fails.
         """
-        _check_bool("dry_run", dry_run)
+        check_flag(dry_run, "dry_run")
         return collect(self, dry_run=dry_run,
                        grace=self.grace if grace is None else _check_grace(grace))
 
@@ -494,12 +495,6 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> None:
             high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f">= {low}"
         raise ValidationError(name, f"must be an int {bound}", got=value)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(name, "must be a bool", got=value)
-    return value
 
 
 def _check_grace(value: object) -> float:

@@ -23,16 +23,17 @@ import orjson
 from llmspell.errors import InvalidValue, ValidationError
 from llmspell.lua import checks
 from llmspell.lua.convert import join_path
+from llmspell.validation import check_flag
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
 
+
 def parse(text: Any, options: Any = None) -> Any:
     """``JSON.parse(text[, {keep_nulls = true}])``; the Lua half turns ``JSON.null`` into nil
     unless ``keep_nulls``."""
-    keep = checks.options(options, "options", ("keep_nulls",)).get("keep_nulls", False)
-    if not isinstance(keep, bool):
-        raise ValidationError("options", "keep_nulls must be true or false", got=keep)
+    check_flag(checks.options(options, "options", ("keep_nulls",)).get("keep_nulls", False),
+               "options", path=".keep_nulls")
     source = checks.data(text, "text")
     try:
         return orjson.loads(source)

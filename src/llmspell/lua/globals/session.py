@@ -35,12 +35,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmspell.errors import ValidationError
 from llmspell.lua import checks
 from llmspell.lua.globals import session_replay
 from llmspell.sessions.history import with_values
 from llmspell.sessions.model import Session
-from llmspell.validation import check_known_keys
+from llmspell.validation import check_flag, check_known_keys
 
 if TYPE_CHECKING:
     from llmspell.lua.engine import LuaEngine
@@ -129,9 +128,7 @@ def install(engine: LuaEngine) -> None:
 
     def acquire(session: Any, opts: Any = None) -> dict[str, Any]:
         o = _options(opts, "options", LEASE_KEYS)
-        keep = o.get("keep", True)
-        if not isinstance(keep, bool):
-            raise ValidationError("options", "must be a boolean", path="$.keep", got=keep)
+        keep = check_flag(o.get("keep", True), "options", path="$.keep")
         return manager().acquire(session, ttl=o.get("ttl"), keep=keep).to_dict()
 
     def renew(session: Any, opts: Any = None) -> dict[str, Any]:

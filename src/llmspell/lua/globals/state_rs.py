@@ -39,6 +39,7 @@ from typing import Any
 from llmspell.errors import LLMSpellError, ValidationError
 from llmspell.lua import checks
 from llmspell.state.backup.retention import POLICY_KEYS
+from llmspell.validation import check_flag
 
 _BACKUP_OPTIONS = ("description", "include_patterns", "include", "exclude_patterns",
                    "exclude", "incremental", "parent", "format", "compression")
@@ -115,8 +116,8 @@ def functions(runtime: Any, ours: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in usage.items() if v is not None}
 
     def cleanup_backups(dry_run: Any = None) -> dict[str, Any]:
-        if dry_run is not None and not isinstance(dry_run, bool):
-            raise ValidationError("dry_run", "must be a boolean or nil", got=dry_run)
+        if dry_run is not None:
+            check_flag(dry_run, "dry_run")
         policy = {k: runtime.config.setting(f"state.backup_{k}") for k in POLICY_KEYS}
         try:
             report = runtime.backups.prune(policy, dry_run=bool(dry_run))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.errors import ValidationError
 from llmspell.lua import checks
-from llmspell.validation import check_known_keys
+from llmspell.validation import check_flag, check_known_keys
 from llmspell.workflows.spec import describe
 
 if TYPE_CHECKING:
@@ -128,9 +128,7 @@ def install(engine: LuaEngine) -> None:
         settings["on_error"] = fn
 
     def enable_debug(on: Any) -> None:
-        if not isinstance(on, bool):
-            raise ValidationError("enabled", "must be true or false", got=on)
-        settings["debug"] = on
+        settings["debug"] = check_flag(on, "enabled")
 
     def close() -> None:
         settings["on_error"] = None

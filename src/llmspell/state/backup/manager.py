@@ -38,6 +38,7 @@ from llmspell.state.manager import StateManager
 from llmspell.state.scopes import CHANGE_PREFIX, change_key
 from llmspell.state.selection import ScopeFilter
 from llmspell.storage.base import Delete, Put
+from llmspell.validation import check_callback, check_flag
 
 Progress = Callable[[str, int, int], None]
 _PRUNE_BATCH = 10000
@@ -112,6 +113,9 @@ class BackupManager:
         self._check_enabled("back up")
         if not isinstance(description, str):
             raise ValidationError("description", "must be a string", got=description)
+        check_flag(incremental, "incremental")
+        check_flag(safety, "safety")
+        check_callback(progress, "progress")
         scopes = ScopeFilter(include, exclude)
         chosen = self._parent(parent, scopes) if incremental or parent else None
         catalog.remove_stale_temps(self.directory)
@@ -195,6 +199,8 @@ class BackupManager:
             BackupCorrupt: naming the backup and what is wrong (header, trailer, payload, or
                 the entry). BackupNotFound: it, or a parent, is missing.
         """
+        check_flag(chain, "chain")
+        check_callback(progress, "progress")
         info = self.get(backup_id)
         files = chain_of(info, self.get) if chain else [info]
         entries = 0
@@ -228,6 +234,11 @@ class BackupManager:
             BackupNotFound, BackupCorrupt: as :meth:`verify_backup`; nothing was changed.
             BackupError: backups are disabled or the store refused the batch.
         """
+        for argument, flag in (("verify", verify), ("dry_run", dry_run)):
+            check_flag(flag, argument)
+        if safety_backup is not None:
+            check_flag(safety_backup, "safety_backup")
+        check_callback(progress, "progress")
         if not dry_run:
             self._check_enabled("restore")
         started = time.perf_counter()

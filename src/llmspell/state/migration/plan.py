@@ -38,7 +38,7 @@ from llmspell.codec import to_jsonable
 from llmspell.errors import ValidationError
 from llmspell.state.migration.validation import Validation, callable_name, parse_validation
 from llmspell.state.versions import Version, check_version, same
-from llmspell.validation import check_known_keys, check_texts
+from llmspell.validation import check_flag, check_known_keys, check_texts
 
 TRANSFORMS = ("copy", "rename", "default", "remove", "convert", "split", "merge", "custom")
 CONVERSIONS = ("int", "float", "str", "bool")
@@ -274,10 +274,7 @@ def _separator(spec: Mapping[str, Any], where: str) -> str:
 
 
 def _flag(spec: Mapping[str, Any], name: str, where: str) -> bool:
-    value = spec.get(name, False)
-    if not isinstance(value, bool):
-        raise ValidationError(f"{where}.{name}", "must be true or false", got=value)
-    return value
+    return check_flag(spec.get(name, False), f"{where}.{name}")
 
 
 def _text(value: Any, argument: str) -> str:
