@@ -18,10 +18,14 @@ handler), which a script pays once per run: the scripted section also times
 ``agent:invoke`` inside one run (10 calls per run) and an empty Lua run.
 
 The same calls are measured without HTTP too, on the ``scripted`` provider, which isolates the
-per-call cost of the session path (memory and sqlite stores) from the server's noise; one
-figure with the journal's secret check off shows what redaction costs (the ``llm.call`` entry
-and the ``agent.execution_completed`` event hold ``*_tokens`` field names, which send them
-through the careful redaction path).
+per-call cost of the session path (memory and sqlite stores) from the server's noise. The
+other rows answer the same text on every call (as the loopback server does), so each
+collected answer is a new reference to one stored blob. Real answers differ: the row "a new
+answer each call" stores a new blob per call (its meta record and its data, two keys at
+random places in the store), which is what a real session pays. One figure with the
+journal's secret check off shows what redaction costs (the ``llm.call`` entry and the
+``agent.execution_completed`` event hold ``*_tokens`` field names, which send them through
+the careful redaction path).
 """
 
 from __future__ import annotations
@@ -195,6 +199,8 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for store, overrides in (("memory", {}),
                                  ("sqlite", {"storage__url": f"sqlite:///{Path(tmp)}/s.db"}),
+                                 ("sqlite, a new answer each call",
+                                  {"storage__url": f"sqlite:///{Path(tmp)}/n.db"}),
                                  ("memory, no artifact collection",
                                   {"session__artifact_auto_collect": False}),
                                  ("memory, journal redaction off", {})):
@@ -209,7 +215,9 @@ def _scripted(bench: Bench, n: int, rounds: int) -> None:
                                  _cpu(partial(agent.invoke, "hi"), n, rounds),
                                  budget_us=GOAL_US)
                 session = rt.sessions.create("bench")
-                provider.add_replies(["Hello there"] * (n * rounds + n + 2))
+                provider.add_replies(
+                    [f"Hello there, {i}" for i in range(n * rounds + n + 2)]
+                    if "new answer" in store else ["Hello there"] * (n * rounds + n + 2))
                 with rt.sessions.current(session):
                     bench.record(f"scripted agent.invoke, in session ({store}) (CPU)",
                                  _cpu(partial(agent.invoke, "hi"), n, rounds),
