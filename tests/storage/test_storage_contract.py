@@ -317,8 +317,12 @@ def test_bad_limit_is_refused(store: Store, limit: object) -> None:
 def test_ops_must_be_an_iterable_of_ops(store: Store) -> None:
     with pytest.raises(ValidationError, match="argument 'ops': must be an iterable of Put/Delete"):
         store.batch("put k")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(ValidationError, match="argument 'ops': must be an iterable"):
         store.batch(5)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="argument 'ops': must be an iterable"):
+        store.batch({"k": b"v"})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="argument 'keys': must be an iterable of keys"):
+        store.get_many(5)  # type: ignore[arg-type]
 
 
 # -- lifecycle -------------------------------------------------------------------------------
