@@ -13,11 +13,28 @@ from typing import Any
 import pytest
 
 from llmspell import Runtime
-from llmspell.errors import SecurityViolation, ValidationError
+from llmspell.errors import SecurityViolation, ToolError, ValidationError
 
 
 def call(rt: Runtime, tool: str, **params: Any) -> Any:
     return rt.tools.invoke(tool, params).result
+
+
+def test_a_file_the_tool_cannot_open_is_a_tool_error_naming_the_tool(rt: Runtime,
+                                                                      root: Path) -> None:
+    # An OSError used to come out raw (FileNotFoundError), which the docs do not promise.
+    session = rt.sessions.create("files")
+    for tool, params in (("file_operations", {"operation": "read", "path": "gone.txt"}),
+                         ("diff_calculator", {"old_file": "gone.txt", "new_text": "a"}),
+                         ("file_operations", {"operation": "copy", "source_path": "gone.txt",
+                                              "target_path": "copy.txt"})):
+        params = {k: str(root / v) if k.endswith(("path", "file")) else v
+                  for k, v in params.items()}
+        with pytest.raises(ToolError, match=f"tool '{tool}' failed: .*No such file") as info:
+            rt.tools.invoke(tool, params, session_id=session.id)
+        assert isinstance(info.value.__cause__, FileNotFoundError)
+    failed = rt.sessions.journal.read(session.id, kinds="tool.call")
+    assert [e.data["error_type"] for e in failed] == ["ToolError"] * 3
 
 
 def test_file_operations_write_read_list_copy_move_delete(rt: Runtime, root: Path) -> None:

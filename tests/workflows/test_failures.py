@@ -344,3 +344,10 @@ def test_workflow_checkpoint_fires_after_each_step_is_committed(mem: Runtime) ->
     mem.hooks.register("workflow:checkpoint", lambda ctx: HookResult.cancel("enough"))
     stopped = mem.workflows.sequential({"name": "cp2", "steps": steps(Flaky(0))}).execute()
     assert stopped["status"] == "cancelled" and stopped["steps_ran"] == ["first"]
+
+
+def test_a_step_type_of_the_wrong_kind_is_named(mem: Runtime) -> None:
+    for wrong in ({"parallel": 1}, ["tool"], 5):
+        with pytest.raises(ValidationError, match=r"at \$\.steps\[1\]\.type: must be one of"):
+            mem.workflows.sequential({"name": "w", "steps": [
+                {"name": "s", "type": wrong, "tool": "calculator"}]})

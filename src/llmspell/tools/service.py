@@ -337,14 +337,18 @@ class ToolService:
 
     def _execute(self, item: Tool, params: dict[str, Any], ctx: ToolContext) -> Any:
         """Run ``item.execute``; on a worker thread bounded by its timeout unless inline
-        (:mod:`llmspell.tools.workers`: what happens to a call that times out)."""
-        if item.inline or item.timeout is None:
-            return item.execute(params, ctx)
+        (:mod:`llmspell.tools.workers`: what happens to a call that times out). An OSError
+        the tool let through (a missing file, a refused connection) becomes a ToolError
+        naming the tool, with the OSError as its cause."""
         try:
+            if item.inline or item.timeout is None:
+                return item.execute(params, ctx)
             return run_bounded(item.execute, params, ctx, timeout=item.timeout)
         except CallTimedOut:
             raise ToolError(f"tool {item.name!r} did not finish within its timeout of "
                             f"{item.timeout} s (the call was abandoned)") from None
+        except OSError as exc:  # a file or a connection the tool used: its failure, typed
+            raise ToolError(f"tool {item.name!r} failed: {exc}") from exc
 
     def _finish(self, record: bool, sid: str | None, cid: str, entry: dict[str, Any],
                 kind: str, event: dict[str, Any], operations: int = 0) -> None:

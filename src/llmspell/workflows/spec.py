@@ -350,7 +350,8 @@ def _step_type(item: Mapping[str, Any], argument: str, path: str) -> str:
             raise ValidationError(argument, "a step needs a type (" + ", ".join(STEP_TYPES)
                                   + ")", path=f"{path}.type")
         kind = {"fn": "function", "func": "function"}.get(present[0], present[0])
-    kind = TYPE_ALIASES.get(kind, kind)
+    if isinstance(kind, str):
+        kind = TYPE_ALIASES.get(kind, kind)
     if kind not in STEP_TYPES:
         raise ValidationError(argument, "must be one of " + ", ".join(STEP_TYPES),
                               path=f"{path}.type", got=item.get("type"))
