@@ -143,3 +143,35 @@ def test_store_and_workflow_arguments_of_the_wrong_type(rt: Runtime) -> None:
     flow = rt.workflows.sequential({"name": "f", "steps": [{"name": "s", "fn": lambda i, c: 1}]})
     with pytest.raises(ValidationError, match="argument 'which'"):
         flow.on({}, print)  # type: ignore[arg-type]
+
+
+def test_values_json_cannot_hold_are_named_where_they_are(rt: Runtime) -> None:
+    # A lone surrogate (no store can hold one) or a key no JSON has raised orjson's TypeError
+    # from inside; now the argument and the path, before anything is written.
+    session = rt.sessions.create("values")
+    loop: list[Any] = []
+    loop.append(loop)
+    cases: list[tuple[Callable[[], Any], str, str, str]] = [
+        (lambda: rt.sessions.create("x", metadata={"a": ["ok", "\ud800"]}), "metadata",
+         "$.a[1]", "lone surrogate"),
+        (lambda: rt.sessions.update_metadata(session, {"b": {"c": "\udfff"}}), "metadata",
+         "$.b.c", "lone surrogate"),
+        (lambda: rt.artifacts.store(session, "n", "text", custom={"k": "\ud800"}), "custom",
+         "$.k", "lone surrogate"),
+        (lambda: rt.artifacts.store(session, "n", {"k": ["\ud800"]}), "content", "$.k[0]",
+         "lone surrogate"),
+        (lambda: rt.sessions.journal.append(session.id, "user.note", {"a": {("t",): 1}}),
+         "data", "$.a", "dict keys must be str"),
+        (lambda: rt.sessions.journal.append(session.id, "user.note", {"a": "\ud800"}), "data",
+         "$.a", "lone surrogate"),
+        (lambda: rt.sessions.journal.append(session.id, "user.note", {"a": loop}), "data",
+         "$.a[0]", "must not contain itself"),
+    ]
+    entries = len(rt.sessions.journal.read(session.id))
+    for call, argument, path, words in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert (info.value.argument, info.value.path) == (argument, path), words
+        assert words in str(info.value)
+    assert len(rt.sessions.journal.read(session.id)) == entries  # nothing was written
+    assert rt.sessions.get(session.id).metadata == {} and rt.artifacts.list(session) == []

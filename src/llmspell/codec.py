@@ -126,6 +126,57 @@ def to_jsonable(value: Any, *, argument: str = "value", max_bytes: int | None = 
     return walk(value, ()), binary
 
 
+def unencodable(value: Any, argument: str) -> InvalidValue:
+    """The error for a value orjson refused to encode: the string that is not valid UTF-8 (a
+    lone surrogate), the integer past 64 bits, the dict key that is not a string, a cycle or
+    too deep a value, with its path."""
+    active: set[int] = set()  # the containers on the path walked now: one again is a cycle
+    clean: set[int] = set()  # containers walked whole and found fine (a value may share one)
+
+    def find(node: Any, path: Path) -> InvalidValue | None:
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return InvalidValue(argument, f"strings must be valid UTF-8 (character "
+                                    f"{exc.start} is a lone surrogate)", path=format_path(path),
+                                    got=node)
+            return None
+        if isinstance(node, int) and not isinstance(node, bool) and not (
+                _INT_MIN <= node <= _INT_MAX):
+            return InvalidValue(argument, "integers must fit in 64 bits",
+                                path=format_path(path), got=node)
+        if not isinstance(node, dict | list | tuple) or id(node) in clean:
+            return None
+        if id(node) in active:
+            return CyclicValue(argument, "must not contain itself (a cycle closes here)",
+                               path=format_path(path))
+        if len(path) >= MAX_DEPTH:
+            return too_deep(argument, path)
+        active.add(id(node))
+        try:
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    if not isinstance(key, str):
+                        return InvalidValue(argument, "dict keys must be str",
+                                            path=format_path(path), got=key)
+                    found = find(key, path) or find(item, (*path, key))
+                    if found is not None:
+                        return found
+            else:
+                for i, item in enumerate(node):
+                    found = find(item, (*path, i))
+                    if found is not None:
+                        return found
+        finally:
+            active.discard(id(node))
+        clean.add(id(node))
+        return None
+
+    return find(value, ()) or InvalidValue(argument, "cannot be encoded as JSON", path="$",
+                                           got=value)
+
+
 def too_deep(argument: str, path: Path) -> InvalidValue:
     """The error for a value nested deeper than :data:`MAX_DEPTH` (``path`` is where the
     limit is crossed; only its first and last steps are shown)."""

@@ -45,7 +45,7 @@ from typing import Any
 
 import orjson
 
-from llmspell.codec import DECODE_ERRORS, damaged
+from llmspell.codec import DECODE_ERRORS, damaged, unencodable
 from llmspell.config_schema import default
 from llmspell.errors import StorageError, ValidationError
 from llmspell.redact import Redactor
@@ -339,7 +339,10 @@ class Journal:
             # value orjson refuses so takes the general call.
             text = orjson.dumps(data)
         except TypeError:
-            text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+            try:
+                text = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:  # a lone surrogate, or a key no option encodes (a tuple)
+                raise unencodable(data, "data") from None
         if len(text) <= 2:
             return text
         checked = text

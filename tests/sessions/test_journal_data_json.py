@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmspell.errors import InvalidValue
 from llmspell.journal import Draft, Journal, _fallback
 from llmspell.storage.memory import MemoryStore
 from strategies import examples, scalars, text, values
@@ -62,13 +63,15 @@ def test_odd_values_are_encoded_as_the_general_call_does(data: Any) -> None:
     assert JOURNAL._data_json(data) == general(data)
 
 
-def test_values_neither_encoding_takes_still_raise() -> None:
-    for data in ({"big": 2**70}, {"bad": "\ud800"}):
-        with pytest.raises(TypeError) as plain:
+def test_values_neither_encoding_takes_are_refused_naming_the_path() -> None:
+    for data, path, words in (({"big": 2**70}, "$.big", "integers must fit in 64 bits"),
+                              ({"bad": "\ud800"}, "$.bad", "lone surrogate"),
+                              ({"t": {(1, 2): 0}}, "$.t", "dict keys must be str")):
+        with pytest.raises(TypeError):
+            general(data)  # what orjson alone says
+        with pytest.raises(InvalidValue, match=words) as info:
             JOURNAL._data_json(data)
-        with pytest.raises(TypeError) as old:
-            general(data)
-        assert str(plain.value) == str(old.value)
+        assert (info.value.argument, info.value.path) == ("data", path)
 
 
 @settings(max_examples=examples(200))

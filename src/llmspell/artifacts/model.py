@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from blake3 import blake3
 
-from llmspell.codec import DECODE_ERRORS, damaged
+from llmspell.codec import DECODE_ERRORS, damaged, unencodable
 from llmspell.errors import ArtifactNotFound, ValidationError
 from llmspell.journal import iso
 
@@ -162,7 +162,13 @@ class Artifact:
         }
 
     def encode(self) -> bytes:
-        return orjson.dumps(self.to_record())
+        """The stored record; InvalidValue naming ``custom`` when a custom field holds a
+        string orjson cannot encode (a lone surrogate: every other field was checked by its
+        rule, which refuses one)."""
+        try:
+            return orjson.dumps(self.to_record())
+        except orjson.JSONEncodeError:
+            raise unencodable(self.custom, "custom") from None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Artifact:

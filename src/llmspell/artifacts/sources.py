@@ -36,7 +36,7 @@ from llmspell.artifacts import mime
 from llmspell.artifacts.blobs.store import BlobStore
 from llmspell.artifacts.blobs.writer import StagedBlob, source_chunks
 from llmspell.artifacts.model import JSON_ENCODING, Artifact
-from llmspell.codec import format_path, to_jsonable
+from llmspell.codec import format_path, to_jsonable, unencodable
 from llmspell.errors import (
     ArtifactTooLarge,
     SecurityViolation,
@@ -166,7 +166,10 @@ def to_bytes(content: object, limit: int = 0, name: str = "") -> tuple[bytes, st
             raise ValidationError("content", "a table stored as JSON cannot hold binary "
                                   "strings (store them as an artifact of their own)",
                                   path=format_path(tuple(binary[0])))
-        return orjson.dumps(value), JSON_ENCODING
+        try:
+            return orjson.dumps(value), JSON_ENCODING
+        except orjson.JSONEncodeError:  # a lone surrogate in a string
+            raise unencodable(value, "content") from None
     raise ValidationError("content", "must be a string, bytes, or a table/dict/list",
                           got=content)
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from llmspell import validation
-from llmspell.codec import DECODE_ERRORS, check_size, damaged
+from llmspell.codec import DECODE_ERRORS, check_size, damaged, unencodable
 from llmspell.errors import ValidationError
 from llmspell.journal import ID_PATTERN, check_session_id, iso
 from llmspell.validation import check_text as check_text  # re-exported for the manager
@@ -305,7 +305,11 @@ def check_metadata(metadata: object, max_bytes: int | None = None) -> dict[str, 
     """Session metadata as stored: a dict of JSON values (no bytes) encoding to at most
     ``max_bytes`` (ValueTooLarge otherwise, before anything is written)."""
     value = validation.check_fields(metadata, "metadata", max_bytes)
-    check_size(orjson.dumps(value), max_bytes, argument="metadata")
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # a lone surrogate in a string
+        raise unencodable(value, "metadata") from None
+    check_size(encoded, max_bytes, argument="metadata")
     return value
 
 

@@ -24,10 +24,10 @@ from blake3 import blake3
 from llmspell.codec import (
     DECODE_ERRORS,
     damaged,
-    format_path,
     from_jsonable,
     to_jsonable,
     too_large,
+    unencodable,
 )
 from llmspell.errors import InvalidValue
 from llmspell.state.versions import DEFAULT_VERSION, Version
@@ -98,7 +98,7 @@ def encode_value(value: Any, *, argument: str = "value", max_bytes: int | None =
         try:
             encoded = Encoded(_dumps(value), None)
         except orjson.JSONEncodeError:
-            raise _bad_text(value, argument) from None
+            raise unencodable(value, argument) from None
         if len(_SCALARS) < _SCALARS_MAX and (kind is not str or len(value) <= _SHORT_TEXT):
             _SCALARS[(kind, value)] = encoded
         return encoded
@@ -112,7 +112,7 @@ def encode_value(value: Any, *, argument: str = "value", max_bytes: int | None =
     try:
         return Encoded(_dumps(jsonable), paths or None)
     except orjson.JSONEncodeError:
-        raise _bad_text(jsonable, argument) from None
+        raise unencodable(jsonable, argument) from None
 
 
 def check_size(encoded: Encoded, limit: int, scope: str, key: str) -> None:
@@ -223,31 +223,6 @@ def _hash(jsonable: Any, binary: list[list[str | int]] | None) -> str:
     canonical = _dumps({"v": jsonable, "b": binary} if binary else {"v": jsonable},
                        option=orjson.OPT_SORT_KEYS)
     return str(blake3(canonical).hexdigest())
-
-
-def _bad_text(value: Any, argument: str) -> InvalidValue:
-    """The error for a value orjson refused: find the string that is not valid UTF-8."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                return InvalidValue(argument, f"strings must be valid UTF-8 (character "
-                                    f"{exc.start} is a lone surrogate)", path=format_path(path),
-                                    got=node)
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                try:
-                    key.encode("utf-8")
-                except UnicodeEncodeError:
-                    return InvalidValue(argument, "dict keys must be valid UTF-8",
-                                        path=format_path(path), got=key)
-                stack.append((item, (*path, key)))
-        elif isinstance(node, list):
-            stack.extend((item, (*path, i)) for i, item in enumerate(node))
-    return InvalidValue(argument, "cannot be encoded as JSON", path="$", got=value)
 
 
 def same_value(a: Any, b: Any) -> bool:
