@@ -84,8 +84,7 @@ def to_jsonable(value: Any, *, argument: str = "value", max_bytes: int | None = 
             return node
         if isinstance(node, int):
             if not _INT_MIN <= node <= _INT_MAX:
-                raise InvalidValue(argument, "integers must fit in 64 bits",
-                                   path=format_path(path), got=node)
+                raise int_too_wide(argument, path, node)
             count(1)
             return node
         if isinstance(node, float):
@@ -104,16 +103,14 @@ def to_jsonable(value: Any, *, argument: str = "value", max_bytes: int | None = 
             count(1 + len(node))  # the brackets and the commas
             marker = id(node)
             if marker in active:
-                raise CyclicValue(argument, "must not contain itself (a cycle closes here)",
-                                  path=format_path(path))
+                raise cycle_closes(argument, path)
             active.add(marker)
             try:
                 if isinstance(node, dict):
                     out = {}
                     for key, item in node.items():
                         if not isinstance(key, str):
-                            raise InvalidValue(argument, "dict keys must be str",
-                                               path=format_path(path), got=key)
+                            raise key_not_str(argument, path, key)
                         count(len(key) + 3)
                         out[key] = walk(item, (*path, key))
                     return out
@@ -144,13 +141,11 @@ def unencodable(value: Any, argument: str) -> InvalidValue:
             return None
         if isinstance(node, int) and not isinstance(node, bool) and not (
                 _INT_MIN <= node <= _INT_MAX):
-            return InvalidValue(argument, "integers must fit in 64 bits",
-                                path=format_path(path), got=node)
+            return int_too_wide(argument, path, node)
         if not isinstance(node, dict | list | tuple) or id(node) in clean:
             return None
         if id(node) in active:
-            return CyclicValue(argument, "must not contain itself (a cycle closes here)",
-                               path=format_path(path))
+            return cycle_closes(argument, path)
         if len(path) >= MAX_DEPTH:
             return too_deep(argument, path)
         active.add(id(node))
@@ -158,8 +153,7 @@ def unencodable(value: Any, argument: str) -> InvalidValue:
             if isinstance(node, dict):
                 for key, item in node.items():
                     if not isinstance(key, str):
-                        return InvalidValue(argument, "dict keys must be str",
-                                            path=format_path(path), got=key)
+                        return key_not_str(argument, path, key)
                     found = find(key, path) or find(item, (*path, key))
                     if found is not None:
                         return found
@@ -175,6 +169,23 @@ def unencodable(value: Any, argument: str) -> InvalidValue:
 
     return find(value, ()) or InvalidValue(argument, "cannot be encoded as JSON", path="$",
                                            got=value)
+
+
+def int_too_wide(argument: str, path: Path, value: int) -> InvalidValue:
+    """The error for an integer JSON in llmspell cannot hold (past 64 bits)."""
+    return InvalidValue(argument, "integers must fit in 64 bits", path=format_path(path),
+                        got=value)
+
+
+def cycle_closes(argument: str, path: Path) -> CyclicValue:
+    """The error for a container met again inside itself, at ``path``."""
+    return CyclicValue(argument, "must not contain itself (a cycle closes here)",
+                       path=format_path(path))
+
+
+def key_not_str(argument: str, path: Path, key: object) -> InvalidValue:
+    """The error for a dict key that is not a string, in the dict at ``path``."""
+    return InvalidValue(argument, "dict keys must be str", path=format_path(path), got=key)
 
 
 def too_deep(argument: str, path: Path) -> InvalidValue:

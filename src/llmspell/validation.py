@@ -39,7 +39,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmspell.codec import format_path, to_jsonable
 from llmspell.errors import ValidationError
@@ -160,6 +160,13 @@ def check_fields(fields: object, argument: str, max_bytes: int | None = None) ->
     return dict(value)
 
 
+def listlike(value: object) -> TypeGuard[Iterable[Any]]:
+    """Whether ``value`` may be taken as a list of items: an iterable that is not a string,
+    bytes or a mapping (each of which iterates, but is one value, not a list)."""
+    return isinstance(value, Iterable) and not isinstance(
+        value, str | bytes | bytearray | Mapping)
+
+
 def check_texts(value: object, argument: str, what: str, *, path: str = "",
                 non_empty: bool = False, one: bool = False, ordered: bool = False) -> list[str]:
     """``value`` as a list of strings (see "lists of texts" in the module docstring).
@@ -176,7 +183,7 @@ def check_texts(value: object, argument: str, what: str, *, path: str = "",
     """
     if isinstance(value, str) and one:
         value = [value]
-    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+    if not listlike(value):
         raise ValidationError(argument, f"must be a list of {what}", path=path, got=value)
     if ordered and isinstance(value, set | frozenset):
         raise ValidationError(argument, f"must be a list of {what}, in order (a set has no "

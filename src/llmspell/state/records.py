@@ -25,6 +25,7 @@ from llmspell.codec import (
     DECODE_ERRORS,
     damaged,
     from_jsonable,
+    int_too_wide,
     to_jsonable,
     too_large,
     unencodable,
@@ -94,7 +95,7 @@ def encode_value(value: Any, *, argument: str = "value", max_bytes: int | None =
         if cached is not None:
             return cached
         if kind is int and not _INT_MIN <= value <= _INT_MAX:
-            raise InvalidValue(argument, "integers must fit in 64 bits", path="$", got=value)
+            raise int_too_wide(argument, (), value)
         try:
             encoded = Encoded(_dumps(value), None)
         except orjson.JSONEncodeError:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from llmspell.errors import InvalidKey, InvalidValue, ValidationError
 from llmspell.storage._support import KeyRange, paged_scan
-from llmspell.validation import utf8_size
+from llmspell.validation import listlike, utf8_size
 
 #: The longest key, in UTF-8 bytes, that every backend accepts (LMDB's limit is 511).
 MAX_KEY_BYTES = 500
@@ -76,7 +76,7 @@ class Store(abc.ABC):
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one round trip where the backend can."""
-        if isinstance(keys, str | bytes | Mapping) or not isinstance(keys, Iterable):
+        if not listlike(keys):
             raise ValidationError("keys", "must be an iterable of keys", got=keys)
         wanted = list(keys)
         for i, key in enumerate(wanted):
@@ -362,7 +362,7 @@ def check_limit(limit: object) -> None:
 
 def check_ops(ops: Iterable[Op], *, argument: str = "ops") -> list[Op]:
     """The ops as a list, each checked; a wrong op is named by its index."""
-    if isinstance(ops, str | bytes | Mapping) or not isinstance(ops, Iterable):
+    if not listlike(ops):
         raise ValidationError(argument, "must be an iterable of Put/Delete", got=ops)
     checked: list[Op] = []
     for i, op in enumerate(ops):
